@@ -1,0 +1,56 @@
+/* Option parsing shared by every `floe <command>`.
+ *
+ * A command declares its options in a table; floe_args_parse handles `--name value`, `--name=value`,
+ * `--help`/`-h`, `--` and range checks, and prints usage or a clear error itself, so every command
+ * behaves the same way: unknown options and bad values exit 2 with a message naming the option.
+ */
+#ifndef FLOE_CLI_ARGS_H
+#define FLOE_CLI_ARGS_H
+
+typedef enum {
+    FLOE_ARG_FLAG,   /* dest: int*, set to 1 when present */
+    FLOE_ARG_STRING, /* dest: const char**, points into argv */
+    FLOE_ARG_INT,    /* dest: long long* */
+    FLOE_ARG_DOUBLE, /* dest: double* */
+} floe_arg_kind;
+
+typedef struct floe_opt {
+    const char *name;    /* long name without the dashes: "steps"; NULL ends the table */
+    floe_arg_kind kind;
+    void *dest;
+    const char *metavar; /* shown in help: "N", "FILE" */
+    const char *help;    /* one line; the default is best stated here */
+    double min, max;     /* INT/DOUBLE: accepted range when min < max */
+} floe_opt;
+
+typedef struct floe_cmd_spec {
+    const char *name;     /* "numerics" */
+    const char *args;     /* positional synopsis after the options, e.g. "<program>"; may be NULL */
+    const char *summary;  /* one line */
+    const char *details;  /* optional text printed after the options */
+    const floe_opt *opts; /* may be NULL */
+    int min_pos, max_pos; /* how many positional arguments are accepted */
+} floe_cmd_spec;
+
+enum { FLOE_ARGS_OK = 0, FLOE_ARGS_HELP = 1, FLOE_ARGS_ERROR = 2 };
+
+/* argv[0] is the command name. Positional arguments (pointers into argv) go to pos[0..*npos); pos
+ * must have room for argc entries. Returns FLOE_ARGS_OK, FLOE_ARGS_HELP (usage printed to stdout:
+ * the command should exit 0) or FLOE_ARGS_ERROR (message printed to stderr: exit 2). */
+int floe_args_parse(const floe_cmd_spec *spec, int argc, char **argv, char **pos, int *npos);
+
+/* Prints the command's usage to stdout. */
+void floe_args_usage(const floe_cmd_spec *spec);
+
+/* Convenience for commands: parse, and map HELP/ERROR to the exit code to return. Returns -1 when the
+ * command should go on. */
+int floe_args_parse_or_exit(const floe_cmd_spec *spec, int argc, char **argv, char **pos, int *npos);
+
+/* Prints "floe <cmd>: error: <msg>" to stderr and returns 1 (the exit code for a failed command). */
+int floe_cmd_fail(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#endif

@@ -1,0 +1,36 @@
+/* Atomic output files: nothing half-written is ever left behind.
+ *
+ * A file is written to a temporary sibling ("<path>.tmp.XXXXXX"), flushed and fsync'ed, then renamed
+ * over <path> and the directory fsync'ed. A reader sees either the old file or the whole new one; a
+ * crash or an error leaves the old file (or no file) and no temporary.
+ *
+ * Ownership: floe_afile owns its FILE* and both path strings until commit or abort, which release
+ * them. Exactly one of the two must be called for every successful open.
+ */
+#ifndef FLOE_COMMON_ATOMIC_FILE_H
+#define FLOE_COMMON_ATOMIC_FILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "common/error.h"
+
+typedef struct floe_afile {
+    FILE *fp;        /* write through this */
+    char *path;      /* final name */
+    char *tmp_path;  /* temporary name in the same directory */
+} floe_afile;
+
+/* Opens a temporary file next to `path`. Returns 0, or -1 with err set. */
+int floe_afile_open(floe_afile *af, const char *path, floe_err *err);
+
+/* Flushes, fsyncs and renames into place. On failure the temporary is removed and -1 returned. */
+int floe_afile_commit(floe_afile *af, floe_err *err);
+
+/* Discards the temporary. Safe to call on a zeroed or already finished floe_afile. */
+void floe_afile_abort(floe_afile *af);
+
+/* Writes `n` bytes atomically to `path`. */
+int floe_write_file_atomic(const char *path, const void *data, size_t n, floe_err *err);
+
+#endif

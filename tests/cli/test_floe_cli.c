@@ -1,0 +1,116 @@
+/* The `floe` command line: help, version, unknown commands and options, and the option parser. */
+#include "tests/test_util.h"
+
+#include "cli/args.h"
+
+static char out[65536];
+
+static void test_help_lists_commands(void **state)
+{
+    (void)state;
+    assert_int_equal(floe_test_run(out, sizeof out, "%s --help", floe_test_exe()), 0);
+    assert_non_null(strstr(out, "usage: floe <command>"));
+    assert_non_null(strstr(out, "numerics"));
+    assert_non_null(strstr(out, "run"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s help numerics", floe_test_exe()), 0);
+    assert_non_null(strstr(out, "usage: floe numerics"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s numerics --help", floe_test_exe()), 0);
+    assert_non_null(strstr(out, "--digest"));
+}
+
+static void test_version(void **state)
+{
+    (void)state;
+    assert_int_equal(floe_test_run(out, sizeof out, "%s --version", floe_test_exe()), 0);
+    assert_non_null(strstr(out, "floe "));
+}
+
+static void test_unknown_command_and_option(void **state)
+{
+    (void)state;
+    assert_int_equal(floe_test_run(out, sizeof out, "%s frobnicate", floe_test_exe()), 2);
+    assert_non_null(strstr(out, "'frobnicate' is not a floe command"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s numerics --bogus", floe_test_exe()), 2);
+    assert_non_null(strstr(out, "unknown option '--bogus'"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s --bogus", floe_test_exe()), 2);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s", floe_test_exe()), 2);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s numerics extra", floe_test_exe()), 2);
+    assert_non_null(strstr(out, "unexpected argument 'extra'"));
+}
+
+static void test_run_writes_outputs(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("cli_run");
+    assert_int_equal(floe_test_run(out, sizeof out, "%s run --out %s/o", floe_test_exe(), dir), 0);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/o/summary.txt", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/o/numerics_accuracy.csv", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "op,points,max_err_lsb,mean_err_lsb,bound_lsb,domain\n");
+    fclose(f);
+    /* an output folder that cannot be made is a clear error */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s run --out %s/summary.txt/x", floe_test_exe(), path), 1);
+    assert_non_null(strstr(out, "error"));
+}
+
+/* The parser itself, in-process. */
+static void test_parser_values_and_ranges(void **state)
+{
+    (void)state;
+    long long steps = 0;
+    double lr = 0;
+    const char *name = NULL;
+    int flag = 0;
+    const floe_opt opts[] = {
+        {"steps", FLOE_ARG_INT, &steps, "N", "", 1, 1000},
+        {"lr", FLOE_ARG_DOUBLE, &lr, "X", "", 0, 0},
+        {"name", FLOE_ARG_STRING, &name, "S", "", 0, 0},
+        {"flag", FLOE_ARG_FLAG, &flag, NULL, "", 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0},
+    };
+    const floe_cmd_spec spec = {"t", "<file>", "test", NULL, opts, 1, 1};
+    char *pos[16];
+    int np;
+    char *a1[] = {"t", "--steps", "10", "--lr=0.5", "f.bin", "--name", "x", "--flag", NULL};
+    assert_int_equal(floe_args_parse(&spec, 8, a1, pos, &np), FLOE_ARGS_OK);
+    assert_int_equal(steps, 10);
+    assert_true(lr == 0.5);
+    assert_string_equal(name, "x");
+    assert_int_equal(flag, 1);
+    assert_int_equal(np, 1);
+    assert_string_equal(pos[0], "f.bin");
+    char *a2[] = {"t", "--steps", "0", "f", NULL};
+    assert_int_equal(floe_args_parse(&spec, 4, a2, pos, &np), FLOE_ARGS_ERROR);
+    char *a3[] = {"t", "--steps", "12x", "f", NULL};
+    assert_int_equal(floe_args_parse(&spec, 4, a3, pos, &np), FLOE_ARGS_ERROR);
+    char *a4[] = {"t", "--lr", NULL};
+    assert_int_equal(floe_args_parse(&spec, 2, a4, pos, &np), FLOE_ARGS_ERROR);
+    char *a5[] = {"t", NULL};
+    assert_int_equal(floe_args_parse(&spec, 1, a5, pos, &np), FLOE_ARGS_ERROR);
+    char *a6[] = {"t", "--flag=1", "f", NULL};
+    assert_int_equal(floe_args_parse(&spec, 3, a6, pos, &np), FLOE_ARGS_ERROR);
+    char *a7[] = {"t", "--", "--steps", NULL};
+    assert_int_equal(floe_args_parse(&spec, 3, a7, pos, &np), FLOE_ARGS_OK);
+    assert_string_equal(pos[0], "--steps");
+    char *a8[] = {"t", "--lr", "nan", "f", NULL};
+    assert_int_equal(floe_args_parse(&spec, 4, a8, pos, &np), FLOE_ARGS_ERROR);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_help_lists_commands),
+        cmocka_unit_test(test_version),
+        cmocka_unit_test(test_unknown_command_and_option),
+        cmocka_unit_test(test_run_writes_outputs),
+        cmocka_unit_test(test_parser_values_and_ranges),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
