@@ -1,0 +1,36 @@
+#include "tests/test_util.h"
+
+#include "isa/numerics_check.h"
+#include "isa/numerics_report.h"
+
+static void test_every_op_within_its_bound(void **state)
+{
+    (void)state;
+    floe_accuracy_row rows[FLOE_ACCURACY_ROWS];
+    floe_numerics_accuracy(rows);
+    for (int i = 0; i < FLOE_ACCURACY_ROWS; i++) {
+        assert_non_null(rows[i].op);
+        assert_true(rows[i].points > 0);
+        if (rows[i].max_err_lsb > rows[i].bound_lsb)
+            fail_msg("%s: max error %.6f LSB exceeds bound %.3f", rows[i].op, rows[i].max_err_lsb,
+                     rows[i].bound_lsb);
+    }
+    FILE *devnull = fopen("/dev/null", "w");
+    assert_int_equal(floe_accuracy_print(devnull, rows, FLOE_ACCURACY_ROWS), 0);
+    fclose(devnull);
+}
+
+static void test_digest_is_deterministic(void **state)
+{
+    (void)state;
+    assert_true(floe_numerics_digest() == floe_numerics_digest());
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_op_within_its_bound),
+        cmocka_unit_test(test_digest_is_deterministic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
