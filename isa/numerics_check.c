@@ -46,7 +46,8 @@ uint64_t floe_numerics_digest(void)
         fnv_i64(&f, floe_unpack_i4_lo((uint8_t)i) * 16 + floe_unpack_i4_hi((uint8_t)i));
 
     for (int i = 0; i < 20000; i++) {
-        double M = ldexp(1.0 + floe_rng_uniform(&r), (int)floe_rng_range(&r, -45, 20));
+        double frac = floe_rng_uniform(&r);
+        double M = ldexp(1.0 + frac, (int)floe_rng_range(&r, -45, 20));
         floe_requant_mult q;
         fnv_i64(&f, floe_requant_mult_from_real(M, &q));
         fnv_i64(&f, q.m);
@@ -54,13 +55,16 @@ uint64_t floe_numerics_digest(void)
         int32_t acc = (int32_t)floe_rng_u64(&r);
         fnv_i64(&f, floe_requant_raw(acc, q));
         fnv_i64(&f, floe_requant_bits(acc >> 8, q, 8));
-        floe_requant_mult q2 = {(int32_t)floe_rng_range(&r, 0, INT32_MAX), (int32_t)floe_rng_range(&r, 0, 62)};
+        floe_requant_mult q2;
+        q2.m = (int32_t)floe_rng_range(&r, 0, INT32_MAX);
+        q2.shift = (int32_t)floe_rng_range(&r, 0, 62);
         floe_requant_mult p = floe_requant_mult_mul(q, q2);
         fnv_i64(&f, p.m);
         fnv_i64(&f, p.shift);
     }
     for (int i = 0; i < 20000; i++) {
-        float step = (float)ldexp(0.5 + floe_rng_uniform(&r), (int)floe_rng_range(&r, -12, 3));
+        double frac = floe_rng_uniform(&r);
+        float step = (float)ldexp(0.5 + frac, (int)floe_rng_range(&r, -12, 3));
         float v = (float)(floe_rng_normal(&r) * 4.0);
         fnv_i64(&f, floe_quantize_f(v, step, -128, 127));
         fnv_i64(&f, floe_quantize_f(v, step, -8, 7));
@@ -68,7 +72,11 @@ uint64_t floe_numerics_digest(void)
     for (int i = 0; i < 20000; i++) {
         uint32_t x = i < 5000 ? (uint32_t)i : (uint32_t)floe_rng_u64(&r);
         floe_requant_mult a = floe_recip_u32(x);
-        uint64_t y = i < 5000 ? (uint64_t)i : floe_rng_u64(&r) >> floe_rng_range(&r, 0, 63);
+        uint64_t y = (uint64_t)i;
+        if (i >= 5000) {
+            y = floe_rng_u64(&r);
+            y >>= floe_rng_range(&r, 0, 63);
+        }
         floe_requant_mult b = floe_rsqrt_u64(y);
         fnv_i64(&f, a.m + ((int64_t)a.shift << 32));
         fnv_i64(&f, b.m + ((int64_t)b.shift << 32));
@@ -181,7 +189,9 @@ void floe_numerics_accuracy(floe_accuracy_row *rows)
     /* requant vs the exact rational acc * m / 2^shift */
     err_acc e = {0};
     for (int i = 0; i < 200000; i++) {
-        floe_requant_mult q = {(int32_t)floe_rng_range(&r, 1 << 30, INT32_MAX), (int32_t)floe_rng_range(&r, 1, 62)};
+        floe_requant_mult q;
+        q.m = (int32_t)floe_rng_range(&r, 1 << 30, INT32_MAX);
+        q.shift = (int32_t)floe_rng_range(&r, 1, 62);
         int32_t acc = (int32_t)floe_rng_u64(&r);
         long double exact = ldexpl((long double)acc * q.m, -q.shift);
         err_add(&e, (double)((long double)floe_requant_raw(acc, q) - exact));
@@ -191,7 +201,8 @@ void floe_numerics_accuracy(floe_accuracy_row *rows)
     /* multiplier conversion: relative error of m 2^-shift vs M, in mantissa LSBs */
     memset(&e, 0, sizeof e);
     for (int i = 0; i < 200000; i++) {
-        double M = ldexp(0.5 + 0.5 * floe_rng_uniform(&r), (int)floe_rng_range(&r, -30, 30));
+        double frac = floe_rng_uniform(&r);
+        double M = ldexp(0.5 + 0.5 * frac, (int)floe_rng_range(&r, -30, 30));
         floe_requant_mult q;
         floe_requant_mult_from_real(M, &q);
         err_add(&e, (double)q.m - ldexp(M, q.shift));
@@ -201,7 +212,11 @@ void floe_numerics_accuracy(floe_accuracy_row *rows)
     /* reciprocal: mantissa LSBs */
     memset(&e, 0, sizeof e);
     for (uint64_t i = 0; i < 300000; i++) {
-        uint32_t x = i < 100000 ? (uint32_t)(i + 1) : (uint32_t)(floe_rng_u64(&r) >> floe_rng_range(&r, 32, 63)) | 1u;
+        uint32_t x = (uint32_t)(i + 1);
+        if (i >= 100000) {
+            uint64_t v = floe_rng_u64(&r);
+            x = (uint32_t)(v >> floe_rng_range(&r, 32, 63)) | 1u;
+        }
         floe_requant_mult q = floe_recip_u32(x);
         err_add(&e, (double)((long double)q.m - ldexpl(1.0L / x, q.shift)));
     }
@@ -210,7 +225,11 @@ void floe_numerics_accuracy(floe_accuracy_row *rows)
     /* rsqrt: mantissa LSBs */
     memset(&e, 0, sizeof e);
     for (uint64_t i = 0; i < 300000; i++) {
-        uint64_t x = i < 100000 ? i + 1 : (floe_rng_u64(&r) >> floe_rng_range(&r, 0, 62)) | 1u;
+        uint64_t x = i + 1;
+        if (i >= 100000) {
+            x = floe_rng_u64(&r);
+            x = (x >> floe_rng_range(&r, 0, 62)) | 1u;
+        }
         floe_requant_mult q = floe_rsqrt_u64(x);
         err_add(&e, (double)((long double)q.m - ldexpl(1.0L / sqrtl((long double)x), q.shift)));
     }

@@ -51,7 +51,8 @@ static void test_matches_exact_reference(void **state)
     int32_t q[64];
     float v[64], vh[64];
     for (int t = 0; t < 20000; t++) {
-        float step = (float)ldexp(0.5 + floe_rng_uniform(&r), (int)floe_rng_range(&r, -10, 2));
+        double frac = floe_rng_uniform(&r);
+        float step = (float)ldexp(0.5 + frac, (int)floe_rng_range(&r, -10, 2));
         for (int i = 0; i < 64; i++)
             v[i] = (float)(floe_rng_normal(&r) * 100.0 * step);
         floe_quantize_array_f(q, v, 64, step, -128, 127);

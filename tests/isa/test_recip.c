@@ -17,7 +17,8 @@ static void test_isqrt(void **state)
     floe_rng r;
     floe_rng_seed(&r, 11);
     for (int i = 0; i < 200000; i++) {
-        uint64_t x = floe_rng_u64(&r) >> floe_rng_range(&r, 0, 63);
+        uint64_t x = floe_rng_u64(&r);
+        x >>= floe_rng_range(&r, 0, 63);
         u128 s = floe_isqrt64(x);
         assert_true(s * s <= x && (s + 1) * (s + 1) > x);
     }
@@ -76,8 +77,10 @@ static void test_rsqrt(void **state)
         check_rsqrt(x);
     floe_rng r;
     floe_rng_seed(&r, 13);
-    for (int i = 0; i < 300000; i++)
-        check_rsqrt((floe_rng_u64(&r) >> floe_rng_range(&r, 0, 63)) | 1u);
+    for (int i = 0; i < 300000; i++) {
+        uint64_t x = floe_rng_u64(&r);
+        check_rsqrt((x >> floe_rng_range(&r, 0, 63)) | 1u);
+    }
     check_rsqrt(UINT64_MAX);
     for (int k = 0; k < 32; k++) { /* powers of four are exact */
         floe_requant_mult q = floe_rsqrt_u64((uint64_t)1 << (2 * k));

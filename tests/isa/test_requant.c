@@ -32,7 +32,9 @@ static void test_exact_rounding_property(void **state)
     floe_rng r;
     floe_rng_seed(&r, 1);
     for (int i = 0; i < 500000; i++) {
-        floe_requant_mult q = {(int32_t)floe_rng_range(&r, 0, INT32_MAX), (int32_t)floe_rng_range(&r, 0, 62)};
+        floe_requant_mult q;
+        q.m = (int32_t)floe_rng_range(&r, 0, INT32_MAX);
+        q.shift = (int32_t)floe_rng_range(&r, 0, 62);
         int32_t acc = (int32_t)floe_rng_u64(&r);
         if (i < 1000)
             acc = i & 1 ? INT32_MIN : INT32_MAX;
@@ -42,7 +44,7 @@ static void test_exact_rounding_property(void **state)
         i128 want = q.shift ? floor_div_pow2(p + ((i128)1 << (q.shift - 1)), q.shift) : p;
         assert_true(got == (int64_t)want);
         /* within half an LSB of the exact rational, ties upwards */
-        i128 twice_err = 2 * ((i128)got << q.shift) - 2 * p; /* 2^(s+1) * (got - exact) */
+        i128 twice_err = 2 * ((i128)got * ((i128)1 << q.shift)) - 2 * p; /* 2^(s+1) * (got - exact) */
         i128 half = (i128)1 << q.shift;
         assert_true(twice_err <= half && twice_err > -half);
     }
@@ -54,7 +56,9 @@ static void test_monotonic_and_saturation(void **state)
     floe_rng r;
     floe_rng_seed(&r, 2);
     for (int t = 0; t < 200; t++) {
-        floe_requant_mult q = {(int32_t)floe_rng_range(&r, 1 << 30, INT32_MAX), (int32_t)floe_rng_range(&r, 20, 40)};
+        floe_requant_mult q;
+        q.m = (int32_t)floe_rng_range(&r, 1 << 30, INT32_MAX);
+        q.shift = (int32_t)floe_rng_range(&r, 20, 40);
         int32_t prev = INT32_MIN;
         int32_t start = (int32_t)floe_rng_range(&r, INT32_MIN, INT32_MAX - 200000);
         for (int32_t a = start; a < start + 200000; a += 7) {
@@ -107,7 +111,8 @@ static void test_from_real(void **state)
     floe_rng r;
     floe_rng_seed(&r, 3);
     for (int i = 0; i < 100000; i++) {
-        double M = ldexp(1.0 + floe_rng_uniform(&r), (int)floe_rng_range(&r, -31, 29));
+        double frac = floe_rng_uniform(&r);
+        double M = ldexp(1.0 + frac, (int)floe_rng_range(&r, -31, 29));
         assert_int_equal(floe_requant_mult_from_real(M, &q), 0);
         assert_true(q.m >= (1 << 30));
         assert_true(fabs(floe_requant_mult_to_real(q) - M) <= M * 0x1p-31);
@@ -120,8 +125,11 @@ static void test_mult_mul(void **state)
     floe_rng r;
     floe_rng_seed(&r, 4);
     for (int i = 0; i < 200000; i++) {
-        floe_requant_mult a = {(int32_t)floe_rng_range(&r, 0, INT32_MAX), (int32_t)floe_rng_range(&r, 0, 62)};
-        floe_requant_mult b = {(int32_t)floe_rng_range(&r, 0, INT32_MAX), (int32_t)floe_rng_range(&r, 0, 62)};
+        floe_requant_mult a, b;
+        a.m = (int32_t)floe_rng_range(&r, 0, INT32_MAX);
+        a.shift = (int32_t)floe_rng_range(&r, 0, 62);
+        b.m = (int32_t)floe_rng_range(&r, 0, INT32_MAX);
+        b.shift = (int32_t)floe_rng_range(&r, 0, 62);
         floe_requant_mult c = floe_requant_mult_mul(a, b);
         assert_true(c.m >= 0 && c.shift >= 0 && c.shift <= 62);
         long double exact = ldexpl((long double)a.m * b.m, -(a.shift + b.shift));
