@@ -7,16 +7,18 @@
 
 #include "cli/args.h"
 #include "isa/numerics_check.h"
+#include "isa/numerics_plot.h"
 #include "isa/numerics_report.h"
 #include "isa/softmax.h"
 
 int floe_cmd_numerics(int argc, char **argv)
 {
     int digest = 0, exp2_table = 0;
-    const char *csv = NULL;
+    const char *csv = NULL, *plot = NULL;
     const floe_opt opts[] = {
         {"digest", FLOE_ARG_FLAG, &digest, NULL, "print the digest of every operation's outputs and exit", 0, 0},
         {"csv", FLOE_ARG_STRING, &csv, "FILE", "also write the accuracy table as CSV", 0, 0},
+        {"plot", FLOE_ARG_STRING, &plot, "DIR", "also draw each nonlinearity against the real function (PNG + data)", 0, 0},
         {"exp2-table", FLOE_ARG_FLAG, &exp2_table, NULL, "print the softmax exponential's 256-entry table", 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0},
     };
@@ -48,6 +50,12 @@ int floe_cmd_numerics(int argc, char **argv)
         floe_err err;
         if (floe_accuracy_write_csv(csv, rows, FLOE_ACCURACY_ROWS, &err) != 0)
             return floe_cmd_fail("numerics", "%s", err.msg);
+    }
+    if (plot) {
+        floe_err err;
+        if (floe_numerics_plot(plot, &err) != 0)
+            return floe_cmd_fail("numerics", "%s", err.msg);
+        printf("plots in %s/ (numerics_exp2.png, numerics_silu.png, numerics_recip.png)\n", plot);
     }
     if (bad)
         return floe_cmd_fail("numerics", "%d operation(s) exceed their documented error bound", bad);

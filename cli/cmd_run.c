@@ -10,6 +10,7 @@
 #include "common/atomic_file.h"
 #include "common/path.h"
 #include "isa/numerics_check.h"
+#include "isa/numerics_plot.h"
 #include "isa/numerics_report.h"
 
 int floe_cmd_run(int argc, char **argv)
@@ -21,7 +22,7 @@ int floe_cmd_run(int argc, char **argv)
     };
     const floe_cmd_spec spec = {"run", NULL, "Run Floe's main job on built-in defaults.",
                                 "Stages run today: [1] numeric core self-check.\n"
-                                "Outputs: DIR/numerics_accuracy.csv, DIR/summary.txt.",
+                                "Outputs: DIR/summary.txt, DIR/numerics_accuracy.csv, DIR/numerics_*.png.",
                                 opts, 0, 0};
     char *pos[1];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
@@ -45,6 +46,9 @@ int floe_cmd_run(int argc, char **argv)
         floe_accuracy_write_csv(path, rows, FLOE_ACCURACY_ROWS, &err) != 0)
         return floe_cmd_fail("run", "%s", err.msg);
 
+    if (floe_numerics_plot(out, &err) != 0)
+        return floe_cmd_fail("run", "%s", err.msg);
+
     floe_afile af;
     if (floe_path_join(path, sizeof path, out, "summary.txt") != 0 || floe_afile_open(&af, path, &err) != 0)
         return floe_cmd_fail("run", "%s", err.msg);
@@ -54,7 +58,7 @@ int floe_cmd_run(int argc, char **argv)
     if (floe_afile_commit(&af, &err) != 0)
         return floe_cmd_fail("run", "%s", err.msg);
 
-    printf("results in %s/ (summary.txt, numerics_accuracy.csv)\n", out);
+    printf("results in %s/ (summary.txt, numerics_accuracy.csv, numerics_{exp2,silu,recip}.png)\n", out);
     if (bad)
         return floe_cmd_fail("run", "%d numeric operation(s) exceed their documented error bound", bad);
     return 0;

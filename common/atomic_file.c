@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static char *dup_str(const char *s)
@@ -13,6 +14,15 @@ static char *dup_str(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+void floe_afile_set_default_mode(int fd)
+{
+    /* umask can only be read by setting it; the process is single-threaded wherever files are
+     * created (commands write outputs from the main thread). */
+    mode_t mask = umask(022);
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
 }
 
 static void release(floe_afile *af)
@@ -40,6 +50,7 @@ int floe_afile_open(floe_afile *af, const char *path, floe_err *err)
         release(af);
         return floe_err_set(err, "%s: cannot create: %s", path, strerror(e));
     }
+    floe_afile_set_default_mode(fd);
     af->fp = fdopen(fd, "wb");
     if (!af->fp) {
         int e = errno;

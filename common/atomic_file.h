@@ -30,6 +30,10 @@ int floe_afile_commit(floe_afile *af, floe_err *err);
 /* Discards the temporary. Safe to call on a zeroed or already finished floe_afile. */
 void floe_afile_abort(floe_afile *af);
 
+/* mkstemp creates files readable only by their owner; outputs should get the usual 0666 & ~umask.
+ * Applies that mode to an open temporary file. */
+void floe_afile_set_default_mode(int fd);
+
 /* Writes `n` bytes atomically to `path`. */
 int floe_write_file_atomic(const char *path, const void *data, size_t n, floe_err *err);
 

@@ -48,6 +48,10 @@ static void test_run_writes_outputs(void **state)
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     fclose(f);
+    snprintf(path, sizeof path, "%s/o/numerics_silu.png", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    fclose(f);
     snprintf(path, sizeof path, "%s/o/numerics_accuracy.csv", dir);
     f = fopen(path, "r");
     assert_non_null(f);

@@ -35,6 +35,11 @@ static void test_write_and_read_back(void **state)
     assert_int_equal(data[5], '\0');
     free(data);
     assert_int_equal(count_entries(dir), 1); /* no temporary left behind */
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    mode_t mask = umask(022);
+    umask(mask);
+    assert_int_equal(st.st_mode & 0777, 0666 & ~mask); /* an ordinary file, not mkstemp's 0600 */
 }
 
 static void test_abort_keeps_old_file(void **state)
