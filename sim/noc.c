@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int floe_noc_init(floe_noc *noc, const char *name, int cols, int rows, uint32_t width, uint32_t hop_latency,
+int floe_noc_init(floe_noc_model *noc, const char *name, int cols, int rows, uint32_t width, uint32_t hop_latency,
                   floe_err *err)
 {
     memset(noc, 0, sizeof *noc);
@@ -26,7 +26,7 @@ int floe_noc_init(floe_noc *noc, const char *name, int cols, int rows, uint32_t 
     return 0;
 }
 
-void floe_noc_free(floe_noc *noc)
+void floe_noc_free(floe_noc_model *noc)
 {
     free(noc->free_at);
     free(noc->links);
@@ -34,7 +34,7 @@ void floe_noc_free(floe_noc *noc)
     noc->links = NULL;
 }
 
-void floe_noc_reset(floe_noc *noc)
+void floe_noc_reset(floe_noc_model *noc)
 {
     size_t n = (size_t)noc->cols * noc->rows * 4;
     memset(noc->free_at, 0, n * sizeof *noc->free_at);
@@ -42,14 +42,14 @@ void floe_noc_reset(floe_noc *noc)
     noc->messages = noc->byte_hops = 0;
 }
 
-int floe_noc_hops(const floe_noc *noc, int src, int dst)
+int floe_noc_hops(const floe_noc_model *noc, int src, int dst)
 {
     int dx = dst % noc->cols - src % noc->cols, dy = dst / noc->cols - src / noc->cols;
     return abs(dx) + abs(dy);
 }
 
 /* The next core and the outgoing link taken from `at` towards `dst` under XY routing. */
-static int step(const floe_noc *noc, int at, int dst, size_t *link)
+static int step(const floe_noc_model *noc, int at, int dst, size_t *link)
 {
     int x = at % noc->cols, y = at / noc->cols, tx = dst % noc->cols, ty = dst / noc->cols;
     int dir, next;
@@ -64,13 +64,13 @@ static int step(const floe_noc *noc, int at, int dst, size_t *link)
     return next;
 }
 
-static uint64_t ser_cycles(const floe_noc *noc, uint64_t bytes)
+static uint64_t ser_cycles(const floe_noc_model *noc, uint64_t bytes)
 {
     return (bytes + noc->width - 1) / noc->width;
 }
 
 /* Reserve one link for a head arriving no earlier than `ready`; returns the head time on the link. */
-static uint64_t cross(floe_noc *noc, size_t link, uint64_t ready, uint64_t bytes, uint64_t S)
+static uint64_t cross(floe_noc_model *noc, size_t link, uint64_t ready, uint64_t bytes, uint64_t S)
 {
     uint64_t t = ready > noc->free_at[link] ? ready : noc->free_at[link];
     noc->free_at[link] = t + S;
@@ -80,7 +80,7 @@ static uint64_t cross(floe_noc *noc, size_t link, uint64_t ready, uint64_t bytes
     return t;
 }
 
-uint64_t floe_noc_send(floe_noc *noc, int src, int dst, uint64_t bytes, uint64_t t)
+uint64_t floe_noc_send(floe_noc_model *noc, int src, int dst, uint64_t bytes, uint64_t t)
 {
     if (src == dst)
         return t;
@@ -99,7 +99,7 @@ uint64_t floe_noc_send(floe_noc *noc, int src, int dst, uint64_t bytes, uint64_t
     return head + noc->hop_latency + S;
 }
 
-uint64_t floe_noc_multicast(floe_noc *noc, int src, const int *dst, size_t n, uint64_t bytes, uint64_t t,
+uint64_t floe_noc_multicast(floe_noc_model *noc, int src, const int *dst, size_t n, uint64_t bytes, uint64_t t,
                             uint64_t *arrival)
 {
     /* Head time at every core the tree has reached so far; UINT64_MAX = not reached. Destinations are
@@ -145,7 +145,7 @@ uint64_t floe_noc_multicast(floe_noc *noc, int src, const int *dst, size_t n, ui
     return latest;
 }
 
-uint64_t floe_noc_bisection_bytes_per_cycle(const floe_noc *noc)
+uint64_t floe_noc_bisection_bytes_per_cycle(const floe_noc_model *noc)
 {
     /* cut across the longer dimension: min(cols, rows) links each way */
     int across = noc->cols >= noc->rows ? noc->rows : noc->cols;

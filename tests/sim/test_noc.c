@@ -5,7 +5,7 @@
 static void test_unicast_timing(void **state)
 {
     (void)state;
-    floe_noc noc;
+    floe_noc_model noc;
     floe_err err;
     assert_int_equal(floe_noc_init(&noc, "act", 4, 4, 32, 2, &err), 0);
     /* core 0 -> core 15: 3 hops east then 3 south; 100 bytes at 32 B/cycle = 4 cycles */
@@ -24,7 +24,7 @@ static void test_unicast_timing(void **state)
 static void test_contention_serialises(void **state)
 {
     (void)state;
-    floe_noc noc;
+    floe_noc_model noc;
     assert_int_equal(floe_noc_init(&noc, "act", 4, 1, 16, 1, NULL), 0);
     /* two messages over the same link at the same time: the second waits for the first's tail */
     uint64_t a = floe_noc_send(&noc, 0, 1, 160, 0); /* 10 cycles */
@@ -43,7 +43,7 @@ static void test_contention_serialises(void **state)
 static void test_multicast_tree(void **state)
 {
     (void)state;
-    floe_noc noc, uni;
+    floe_noc_model noc, uni;
     assert_int_equal(floe_noc_init(&noc, "act", 4, 4, 32, 1, NULL), 0);
     assert_int_equal(floe_noc_init(&uni, "act", 4, 4, 32, 1, NULL), 0);
     int dst[4] = {1, 2, 3, 15};
@@ -67,7 +67,7 @@ static void test_multicast_tree(void **state)
 static void test_bisection_and_errors(void **state)
 {
     (void)state;
-    floe_noc noc;
+    floe_noc_model noc;
     floe_err err;
     assert_int_equal(floe_noc_init(&noc, "act", 16, 16, 32, 1, &err), 0);
     assert_int_equal(floe_noc_bisection_bytes_per_cycle(&noc), 16 * 2 * 32);
