@@ -268,9 +268,15 @@ int floe_kv_parse(const char *name, const char *data, size_t len, const floe_kv_
         size_t got = csv_parse(&p, data + pos, stop - pos, on_field, on_record, &st);
         if (!st.failed && got != stop - pos) {
             char k[80];
-            fail_at(&st, st.line, current_field(&st, k, sizeof k),
-                    "malformed CSV: %s (a quote must open and close the whole field; \"\" inside quotes)",
-                    csv_strerror(csv_error(&p)));
+            if (st.line == st.rec_line)
+                fail_at(&st, st.line, current_field(&st, k, sizeof k),
+                        "malformed CSV: %s (a quote must open and close the whole field; \"\" inside quotes)",
+                        csv_strerror(csv_error(&p)));
+            else /* the record runs over several lines: most likely a quote opened here is not closed */
+                fail_at(&st, st.rec_line, current_field(&st, k, sizeof k),
+                        "malformed CSV: the record starting on this line fails to parse on line %ld (is a quote "
+                        "opened on this line left unclosed?)",
+                        st.line);
         }
         pos = stop;
     }
