@@ -55,6 +55,11 @@ int floe_energy_table_load(const char *path, floe_energy_table *e, floe_err *err
     return floe_kv_load(path, energy_keys, NKEYS, e, err);
 }
 
+int floe_energy_table_write(const char *path, const floe_energy_table *e, const char *comment, floe_err *err)
+{
+    return floe_kv_write(path, comment, energy_keys, NKEYS, e, err);
+}
+
 int floe_energy_table_validate(const floe_energy_table *e, floe_err *err)
 {
     return floe_kv_check("energy table", energy_keys, NKEYS, e, err);

@@ -44,6 +44,7 @@ typedef struct floe_energy_cost {
 /* Loads and validates an energy table. Returns 0, or -1 with err naming file:line:field. */
 int floe_energy_table_load(const char *path, floe_energy_table *e, floe_err *err);
 int floe_energy_table_parse(const char *name, const char *text, size_t len, floe_energy_table *e, floe_err *err);
+int floe_energy_table_write(const char *path, const floe_energy_table *e, const char *comment, floe_err *err);
 int floe_energy_table_validate(const floe_energy_table *e, floe_err *err);
 
 /* Same definition as floe_machine_fingerprint, over the energy keys (domain "floe-energy-v1"). */

@@ -82,6 +82,11 @@ int floe_machine_load(const char *path, floe_machine *m, floe_err *err)
     return floe_kv_load(path, machine_keys, NKEYS, m, err);
 }
 
+int floe_machine_write(const char *path, const floe_machine *m, const char *comment, floe_err *err)
+{
+    return floe_kv_write(path, comment, machine_keys, NKEYS, m, err);
+}
+
 int floe_machine_validate(const floe_machine *m, floe_err *err)
 {
     return floe_kv_check("machine", machine_keys, NKEYS, m, err);

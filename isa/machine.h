@@ -91,6 +91,10 @@ int floe_machine_load(const char *path, floe_machine *m, floe_err *err);
 /* The same from text in memory (tests, embedded configs); `name` stands for the file name. */
 int floe_machine_parse(const char *name, const char *text, size_t len, floe_machine *m, floe_err *err);
 
+/* Writes m as a machine description file (every key, canonical values, unit and meaning as comments),
+ * atomically; `comment` (may be NULL) becomes "# " lines at the top. Loading it gives back m. */
+int floe_machine_write(const char *path, const floe_machine *m, const char *comment, floe_err *err);
+
 /* Range-checks a machine built in code; returns 0 or -1 with err naming the field. */
 int floe_machine_validate(const floe_machine *m, floe_err *err);
 

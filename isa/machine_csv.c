@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/atomic_file.h"
 #include "common/file_read.h"
 
 /* Longest key or value kept; longer ones cannot be valid and are shown truncated in messages. */
@@ -319,6 +320,35 @@ int floe_kv_check(const char *what, const floe_kv_key *keys, size_t n, const voi
             return floe_err_set(err, "%s: field '%s': %s", what, keys[i].name, why);
     }
     return 0;
+}
+
+int floe_kv_write(const char *path, const char *comment, const floe_kv_key *keys, size_t n, const void *obj,
+                  floe_err *err)
+{
+    if (floe_kv_check(path, keys, n, obj, err) != 0)
+        return -1;
+    floe_afile af;
+    if (floe_afile_open(&af, path, err) != 0)
+        return -1;
+    for (const char *c = comment; c && *c;) {
+        const char *nl = strchr(c, '\n');
+        int len = nl ? (int)(nl - c) : (int)strlen(c);
+        fprintf(af.fp, "# %.*s\n", len, c);
+        c = nl ? nl + 1 : c + len;
+    }
+    fprintf(af.fp, "key,value,comment\n");
+    for (size_t i = 0; i < n; i++) {
+        char v[64];
+        floe_kv_format(v, sizeof v, obj, &keys[i]);
+        fprintf(af.fp, "%s,%s,\"%s%s", keys[i].name, v, keys[i].unit, keys[i].unit[0] ? "; " : "");
+        for (const char *h = keys[i].help; *h; h++) {
+            if (*h == '"') /* RFC 4180: a quote inside quotes is doubled */
+                fputc('"', af.fp);
+            fputc(*h, af.fp);
+        }
+        fputs("\"\n", af.fp);
+    }
+    return floe_afile_commit(&af, err);
 }
 
 double floe_kv_get(const void *obj, const floe_kv_key *key)

@@ -40,6 +40,12 @@ int floe_kv_load(const char *path, const floe_kv_key *keys, size_t n, void *out,
 int floe_kv_parse(const char *name, const char *data, size_t len, const floe_kv_key *keys, size_t n, void *out,
                   floe_err *err);
 
+/* Writes every key as `key,value,"unit; help"` under a header, atomically (temp file + rename), after
+ * `comment` (each of its lines prefixed with "# "; may be NULL). Reading the file back gives the same
+ * values; the struct is range-checked first so a file that would not load is never written. */
+int floe_kv_write(const char *path, const char *comment, const floe_kv_key *keys, size_t n, const void *obj,
+                  floe_err *err);
+
 /* Range-checks every key of a struct filled by code rather than a file; messages start "WHAT: ". */
 int floe_kv_check(const char *what, const floe_kv_key *keys, size_t n, const void *obj, floe_err *err);
 

@@ -188,6 +188,18 @@ static void test_format_round_trip(void **state)
     char v[64];
     floe_kv_format(v, sizeof v, &e, &keys[1]); /* wire_scale */
     assert_string_equal(v, "0.8");
+    /* and through floe_energy_table_write */
+    const char *dir = floe_test_tmpdir("isa_energy_write");
+    char path[4400];
+    snprintf(path, sizeof path, "%s/e.csv", dir);
+    if (floe_energy_table_write(path, &e, "written by a test", &err) != 0)
+        fail_msg("%s", err.msg);
+    if (floe_energy_table_load(path, &back, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_memory_equal(&back, &e, sizeof e);
+    e.logic_scale = 0.0;
+    assert_int_equal(floe_energy_table_write(path, &e, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "field 'logic_scale'"));
 }
 
 int main(void)

@@ -372,6 +372,43 @@ static void test_validate_and_names(void **state)
     free(np);
 }
 
+static void test_write_round_trip(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("isa_machine_write");
+    char path[4400];
+    snprintf(path, sizeof path, "%s/out.csv", dir);
+    floe_machine m, back;
+    floe_err err;
+    assert_int_equal(floe_machine_load(src_path("configs/northpole.csv"), &m, &err), 0);
+    m.cores_x = 8; /* a sweep point: changed in memory, written, read back */
+    if (floe_machine_write(path, &m, "sweep point\ncores_x = 8", &err) != 0)
+        fail_msg("%s", err.msg);
+    if (floe_machine_load(path, &back, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(floe_machine_fingerprint(&back) == floe_machine_fingerprint(&m));
+    assert_memory_equal(&back, &m, sizeof m);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "# sweep point\n");
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "# cores_x = 8\n");
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "key,value,comment\n");
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "cores_x,8,\"cores; columns of the core grid\"\n");
+    fclose(f);
+    /* an invalid machine is refused and nothing is written */
+    m.cores_y = 0;
+    char bad[4400];
+    snprintf(bad, sizeof bad, "%s/bad.csv", dir);
+    assert_int_equal(floe_machine_write(bad, &m, NULL, &err), -1);
+    assert_non_null(strstr(err.msg, "field 'cores_y'"));
+    assert_null(fopen(bad, "r"));
+}
+
 /* Property: any corruption of a valid file either loads a valid machine or fails with a message that
  * names the file, a line and a field; never a crash (the sanitizer build checks memory too). */
 static void test_mutations_never_crash(void **state)
@@ -446,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_fingerprint_stable_and_sensitive),
         cmocka_unit_test(test_validate_and_names),
         cmocka_unit_test(test_mutations_never_crash),
+        cmocka_unit_test(test_write_round_trip),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
