@@ -1,0 +1,38 @@
+/* Energy of a simulated run: action counts times per-action energies (docs/sim.md, "Energy").
+ *
+ * The simulator counts actions per core (MACs by precision pair, vector and lookup ops, SRAM bytes,
+ * frame-buffer bytes, NoC byte-hops per network, chip-link bytes); the energy is those counts times
+ * the target-process costs of the energy table (isa/energy_table.h, floe_energy_cost), plus static
+ * power over the run's duration.
+ */
+#ifndef FLOE_SIM_ENERGY_H
+#define FLOE_SIM_ENERGY_H
+
+#include <stdint.h>
+
+#include "isa/energy_table.h"
+#include "isa/machine.h"
+
+typedef struct floe_actions {
+    uint64_t macs[FLOE_PREC_COUNT];
+    uint64_t vector_ops, lut_ops;
+    uint64_t sram_read_bytes, sram_write_bytes;
+    uint64_t framebuffer_bytes;
+    uint64_t noc_byte_hops[FLOE_NOC_COUNT];
+    uint64_t pcie_bytes, eth_bytes;
+} floe_actions;
+
+typedef struct floe_energy_breakdown {
+    double mac_j, vector_j, lut_j, sram_j, framebuffer_j, noc_j, link_j; /* dynamic */
+    double static_j;
+    double total_j;
+} floe_energy_breakdown;
+
+/* dst += src, field by field. */
+void floe_actions_add(floe_actions *dst, const floe_actions *src);
+
+/* Energy of `a` on `chips` chips of `cores` cores each, running for `seconds`. */
+void floe_energy_of(const floe_actions *a, const floe_energy_cost *c, double seconds, uint64_t cores,
+                    uint64_t chips, floe_energy_breakdown *out);
+
+#endif
