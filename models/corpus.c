@@ -217,19 +217,26 @@ static const char *const names_[] = {"Ada", "Grace", "Alan", "Edsger", "Barbara"
 
 #define PICK(r, arr) (arr[floe_rng_below(r, sizeof arr / sizeof arr[0])])
 
+/* Words are drawn into locals one statement at a time: the order in which a function's arguments are
+ * evaluated is unspecified in C (gcc and clang differ), and the draws must happen in a fixed order. */
 static int gen_sentence(floe_rng *r, char *out, size_t cap)
 {
-    switch (floe_rng_below(r, 4)) {
+    int form = (int)floe_rng_below(r, 4);
+    const char *w1 = PICK(r, adjectives);
+    const char *w2 = PICK(r, nouns);
+    const char *w3 = PICK(r, verbs);
+    const char *w4 = PICK(r, nouns);
+    const char *w5 = PICK(r, adverbs);
+    const char *w6 = PICK(r, adjectives);
+    switch (form) {
     case 0:
-        return snprintf(out, cap, "The %s %s %s the %s.", PICK(r, adjectives), PICK(r, nouns), PICK(r, verbs),
-                        PICK(r, nouns));
+        return snprintf(out, cap, "The %s %s %s the %s.", w1, w2, w3, w4);
     case 1:
-        return snprintf(out, cap, "A %s %s %s %s a %s %s.", PICK(r, nouns), PICK(r, adverbs), PICK(r, verbs),
-                        "only", PICK(r, adjectives), PICK(r, nouns));
+        return snprintf(out, cap, "A %s %s %s only a %s %s.", w2, w5, w3, w6, w4);
     case 2:
-        return snprintf(out, cap, "Why does the %s %s the %s?", PICK(r, nouns), PICK(r, verbs) , PICK(r, nouns));
+        return snprintf(out, cap, "Why does the %s %s the %s?", w2, w3, w4);
     default:
-        return snprintf(out, cap, "Every %s %s is %s.", PICK(r, adjectives), PICK(r, nouns), PICK(r, adjectives));
+        return snprintf(out, cap, "Every %s %s is %s.", w1, w2, w6);
     }
 }
 

@@ -41,7 +41,7 @@ uint16_t floe_f32_to_f16(float f)
     uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
     x &= 0x7fffffffu;
     if (x > 0x7f800000u) /* NaN: keep the top payload bits, force quiet so it stays a NaN */
-        return (uint16_t)(sign | 0x7e00u | (x >> 13));
+        return (uint16_t)(sign | 0x7e00u | ((x >> 13) & 0x3ffu));
     if (x >= 0x477ff000u) /* >= 65520 rounds to infinity (65504 is the largest half) */
         return (uint16_t)(sign | 0x7c00u);
     if (x >= 0x38800000u) { /* normal half: >= 2^-14 */
