@@ -420,6 +420,15 @@ int floe_st_read_f32(floe_st_file *f, size_t i, float *out, size_t n, floe_err *
 
 /* --- writing ---------------------------------------------------------------------------------- */
 
+/* An integer as plain decimal digits: cJSON prints large doubles as "1e+15", which strict readers
+ * (the reference Rust implementation parses u64) refuse. */
+static cJSON *json_uint(uint64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
+    return cJSON_CreateRaw(buf);
+}
+
 int floe_st_write(const char *path, const floe_st_entry *e, size_t n, const char *const *meta_kv, size_t n_meta,
                   floe_err *err)
 {
@@ -468,7 +477,7 @@ int floe_st_write(const char *path, const floe_st_entry *e, size_t n, const char
                 goto out;
             }
             numel *= d;
-            cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)d));
+            cJSON_AddItemToArray(sh, json_uint(d));
         }
         bytes[i] = numel * dtypes[e[i].dtype].size;
         if (bytes[i] > ((uint64_t)1 << 53) - pos) {
@@ -478,8 +487,8 @@ int floe_st_write(const char *path, const floe_st_entry *e, size_t n, const char
         /* Move data_offsets after dtype and shape, the order other writers use. */
         cJSON_DetachItemViaPointer(t, off);
         cJSON_AddItemToObject(t, "data_offsets", off);
-        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)pos));
-        cJSON_AddItemToArray(off, cJSON_CreateNumber((double)(pos + bytes[i])));
+        cJSON_AddItemToArray(off, json_uint(pos));
+        cJSON_AddItemToArray(off, json_uint(pos + bytes[i]));
         pos += bytes[i];
     }
     json = cJSON_PrintUnformatted(root);

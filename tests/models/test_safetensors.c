@@ -58,22 +58,24 @@ static void test_f32_round_trip(void **state)
         {"codes", FLOE_ST_I8, 3, {1, 2, 2}, q}, {"mult", FLOE_ST_I32, 1, {3}, m},
         {"bytes", FLOE_ST_U8, 1, {2}, u},      {"wide", FLOE_ST_I16, 1, {2}, w},
         {"empty", FLOE_ST_F32, 2, {0, 5}, NULL},
+        {"wide_empty", FLOE_ST_F32, 2, {1000000000000000ull, 0}, NULL},
     };
     const char *meta[] = {"format", "pt", "floe.note", "quoted \"text\"\nwith newline"};
     const char *path = tmp_path("rt.safetensors");
     floe_err err;
-    assert_int_equal(floe_st_write(path, e, 7, meta, 2, &err), 0);
+    assert_int_equal(floe_st_write(path, e, 8, meta, 2, &err), 0);
 
     floe_st_file f;
     assert_int_equal(floe_st_open(&f, path, &err), 0);
     assert_int_equal(f.data_start % 8, 0); /* header padded to 8-byte alignment */
-    assert_int_equal(f.n_tensors, 7);
+    assert_int_equal(f.n_tensors, 8);
     assert_int_equal(f.n_meta, 2);
     assert_string_equal(floe_st_meta_get(&f, "format"), "pt");
     assert_string_equal(floe_st_meta_get(&f, "floe.note"), "quoted \"text\"\nwith newline");
     assert_null(floe_st_meta_get(&f, "absent"));
-    for (size_t i = 0; i < 7; i++)
+    for (size_t i = 0; i < 8; i++)
         assert_string_equal(f.tensors[i].name, e[i].name); /* header order kept */
+    assert_true(f.tensors[7].shape[0] == 1000000000000000ull);
     float got[6];
     int ia = floe_st_find(&f, "a");
     assert_int_equal(ia, 0);
@@ -118,6 +120,7 @@ static void test_f32_round_trip(void **state)
     for (int k = 7; k >= 0; k--)
         hn = hn << 8 | (unsigned char)raw[k];
     assert_int_equal(raw[8], '{');
+    assert_non_null(strstr(raw + 8, "[1000000000000000,0]")); /* integers in plain digits, never 1e+15 */
     size_t close = 8 + (size_t)hn - 1;
     while (raw[close] == ' ')
         close--;
