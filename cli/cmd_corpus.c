@@ -7,36 +7,33 @@
 int floe_cmd_corpus(int argc, char **argv)
 {
     int stats = 0;
-    const char *dir = NULL;
-    long long generated = 0, seed = 1;
+    const char *spec = NULL;
     const floe_opt opts[] = {
         {"stats", FLOE_ARG_FLAG, &stats, NULL, "print files, documents and bytes per split (the default)", 0, 0},
-        {"dir", FLOE_ARG_STRING, &dir, "DIR", "fortune files to read (default " FLOE_FORTUNES_DIR ")", 0, 0},
-        {"generated", FLOE_ARG_INT, &generated, "N", "use the generated test corpus of N documents instead", 1, 1e9},
-        {"seed", FLOE_ARG_INT, &seed, "S", "seed of the generated corpus (default 1)", 0, 9.2e18},
+        {"corpus", FLOE_ARG_STRING, &spec, "SPEC",
+         "fortunes (default), generated[:N[:SEED]], or a folder of fortune-format files", 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0},
     };
-    const floe_cmd_spec spec = {
+    const floe_cmd_spec cmd = {
         "corpus", NULL, "The training corpus and its fixed train/validation split.",
-        "The default corpus is the plain-text files of Debian's 'fortunes' package. Each fortune goes\n"
-        "wholly to train or validation by a hash of its text (about 1 in 20 to validation).",
+        "The default corpus is the plain-text files of Debian's 'fortunes' package\n"
+        "(" FLOE_FORTUNES_DIR "). Each fortune goes wholly to train or validation by a hash\n"
+        "of its text (about 1 in 20 to validation); docs/models.md documents the rule and sizes.",
         opts, 0, 0};
     char *pos[1];
-    int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
+    int npos, rc = floe_args_parse_or_exit(&cmd, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
     (void)stats; /* statistics are all this command prints so far */
     floe_corpus c;
     floe_err err;
-    if (generated ? floe_corpus_generate(&c, (uint64_t)seed, (size_t)generated, &err)
-                  : floe_corpus_load_fortunes(&c, dir, &err))
+    if (floe_corpus_open(&c, spec, &err))
         return floe_cmd_fail("corpus", "%s", err.msg);
     size_t total = c.n_train + c.n_val;
-    if (generated)
-        printf("source       generated, seed %lld, %lld documents\n", seed, generated);
-    else
-        printf("source       %s (%zu files)\n", dir ? dir : FLOE_FORTUNES_DIR, c.n_files);
-    printf("documents    %zu train, %zu validation\n", c.docs_train, c.docs_val);
+    printf("corpus       %s", spec ? spec : "fortunes");
+    if (c.n_files)
+        printf(" (%zu files)", c.n_files);
+    printf("\ndocuments    %zu train, %zu validation\n", c.docs_train, c.docs_val);
     printf("train        %zu bytes\n", c.n_train);
     printf("validation   %zu bytes (%.2f%%)\n", c.n_val, total ? 100.0 * (double)c.n_val / (double)total : 0.0);
     printf("total        %zu bytes\n", total);

@@ -1,7 +1,8 @@
 /* `floe model`: model configurations and checkpoints at a glance.
  *   floe model list                        the built-in configs and their parameter counts
  *   floe model show <name|config.json>     a config, its parameter count and tensor table
- *   floe model inspect <file.safetensors>  a checkpoint's tensors and metadata */
+ *   floe model inspect <file.safetensors>  a checkpoint's tensors and metadata
+ *   floe model init <name|config.json> <out.safetensors>   a freshly initialised checkpoint */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,23 +106,54 @@ static int inspect(const char *path)
     return 0;
 }
 
+static int init(const char *what, const char *out, long long seed)
+{
+    floe_model_config c;
+    floe_err err;
+    if (floe_model_config_load(what, &c, &err))
+        return floe_cmd_fail("model", "%s", err.msg);
+    floe_param_table t;
+    if (floe_param_table_init(&t, &c, &err))
+        return floe_cmd_fail("model", "%s", err.msg);
+    float *p = malloc(t.total * sizeof *p);
+    if (!p) {
+        floe_param_table_free(&t);
+        return floe_cmd_fail("model", "%s: out of memory for %zu parameters", c.name, t.total);
+    }
+    floe_param_init(&t, p, (uint64_t)seed);
+    char seed_s[32];
+    snprintf(seed_s, sizeof seed_s, "%lld", seed);
+    const char *meta[] = {"floe.init_seed", seed_s};
+    int rc = floe_st_save_params(out, &c, &t, p, meta, 1, &err);
+    size_t total = t.total;
+    free(p);
+    floe_param_table_free(&t);
+    if (rc)
+        return floe_cmd_fail("model", "%s", err.msg);
+    printf("%s: %s, %zu parameters, seed %lld\n", out, c.name, total, seed);
+    return 0;
+}
+
 int floe_cmd_model(int argc, char **argv)
 {
     int json = 0;
+    long long seed = 1;
     const floe_opt opts[] = {
         {"json", FLOE_ARG_FLAG, &json, NULL, "show: print the config as a Hugging Face config.json instead", 0, 0},
+        {"seed", FLOE_ARG_INT, &seed, "S", "init: random seed (default 1)", 0, 9.2e18},
         {NULL, 0, NULL, NULL, NULL, 0, 0},
     };
     const floe_cmd_spec spec = {
-        "model", "list | show <name|config.json> | inspect <file.safetensors>",
+        "model", "list | show <name|config.json> | inspect <file.safetensors> | init <name|config.json> <out>",
         "Model configurations and checkpoints.",
         "list     the built-in configs (tiny, S, M, granite-8b) and their parameter counts\n"
         "show     a config (built-in name or Hugging Face config.json): its fields, parameter\n"
         "         count and tensor table (Hugging Face Llama names, shapes, offsets into the flat\n"
         "         parameter buffer)\n"
         "inspect  a safetensors file's metadata and tensors (dtype, shape, data offsets)\n"
+        "init     write a checkpoint of freshly initialised F32 weights (GPT-2 style, --seed)\n"
         "See docs/models.md.",
-        opts, 1, 2};
+        opts, 1, 3};
     char *pos[8];
     char **posv = argc > 8 ? malloc((size_t)argc * sizeof *posv) : pos;
     if (!posv)
@@ -135,8 +167,11 @@ int floe_cmd_model(int argc, char **argv)
             rc = show(posv[1], json);
         else if (strcmp(sub, "inspect") == 0 && npos == 2)
             rc = inspect(posv[1]);
+        else if (strcmp(sub, "init") == 0 && npos == 3)
+            rc = init(posv[1], posv[2], seed);
         else {
-            fprintf(stderr, "floe model: error: expected 'list', 'show <name|config.json>' or 'inspect <file>' "
+            fprintf(stderr, "floe model: error: expected 'list', 'show <name|config.json>', 'inspect <file>' or "
+                            "'init <name|config.json> <out>' "
                             "(see 'floe model --help')\n");
             rc = 2;
         }

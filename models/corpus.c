@@ -265,6 +265,33 @@ int floe_corpus_generate(floe_corpus *c, uint64_t seed, size_t n_docs, floe_err 
     return 0;
 }
 
+int floe_corpus_open(floe_corpus *c, const char *spec, floe_err *err)
+{
+    floe_corpus_init(c);
+    if (!spec || !spec[0] || strcmp(spec, "fortunes") == 0)
+        return floe_corpus_load_fortunes(c, NULL, err);
+    if (strncmp(spec, "generated", 9) == 0 && (spec[9] == '\0' || spec[9] == ':')) {
+        unsigned long long n = 2000, seed = 1;
+        const char *p = spec + 9;
+        char *end;
+        if (*p == ':') {
+            errno = 0;
+            n = strtoull(p + 1, &end, 10);
+            if (end == p + 1 || errno || n == 0 || n > 100000000ull || (*end != '\0' && *end != ':'))
+                return floe_err_set(err, "corpus '%s': expected generated[:N[:SEED]] with N in [1, 1e8]", spec);
+            p = end;
+        }
+        if (*p == ':') {
+            errno = 0;
+            seed = strtoull(p + 1, &end, 10);
+            if (end == p + 1 || errno || *end != '\0')
+                return floe_err_set(err, "corpus '%s': expected generated[:N[:SEED]] with an integer SEED", spec);
+        }
+        return floe_corpus_generate(c, (uint64_t)seed, (size_t)n, err);
+    }
+    return floe_corpus_load_fortunes(c, spec, err);
+}
+
 /* --- tokens and batches ----------------------------------------------------------------------- */
 
 int floe_tokens_encode(floe_tokens *s, const floe_tokenizer *tok, const uint8_t *text, size_t n, floe_err *err)

@@ -47,6 +47,11 @@ int floe_corpus_load_fortunes(floe_corpus *c, const char *dir, floe_err *err);
 /* A generated English-like corpus of n_docs documents, the same for the same seed everywhere. */
 int floe_corpus_generate(floe_corpus *c, uint64_t seed, size_t n_docs, floe_err *err);
 
+/* A corpus by name, for command-line options: NULL, "" or "fortunes" -> the fortunes corpus from
+ * FLOE_FORTUNES_DIR; "generated[:N[:SEED]]" -> the generated corpus (default 2000 documents, seed 1);
+ * anything else -> a folder of fortune-format files. */
+int floe_corpus_open(floe_corpus *c, const char *spec, floe_err *err);
+
 /* A token stream (one split, tokenized). */
 typedef struct floe_tokens {
     int32_t *ids;

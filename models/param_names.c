@@ -1,5 +1,8 @@
 #include "models/param_names.h"
 
+#include "common/rng.h"
+
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,4 +113,24 @@ const floe_param *floe_param_get(const floe_param_table *t, floe_param_kind kind
     if (i >= t->count || t->params[i].kind != kind || (t->params[i].layer != layer && t->params[i].layer >= 0))
         return NULL;
     return &t->params[i];
+}
+
+void floe_param_init(const floe_param_table *t, float *params, uint64_t seed)
+{
+    size_t n_layers = (t->count - 2) / FLOE_P_PER_LAYER;
+    double resid_std = 0.02 / sqrt(2.0 * (double)(n_layers ? n_layers : 1));
+    for (size_t i = 0; i < t->count; i++) {
+        const floe_param *p = &t->params[i];
+        float *w = params + p->offset;
+        if (p->ndim == 1) {
+            for (size_t k = 0; k < p->numel; k++)
+                w[k] = 1.0f;
+            continue;
+        }
+        double std = p->kind == FLOE_P_O || p->kind == FLOE_P_DOWN ? resid_std : 0.02;
+        floe_rng r;
+        floe_rng_split(&r, seed, i);
+        for (size_t k = 0; k < p->numel; k++)
+            w[k] = (float)(std * floe_rng_normal(&r));
+    }
 }

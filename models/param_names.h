@@ -22,6 +22,7 @@
 #define FLOE_MODELS_PARAM_NAMES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 #include "models/model_config.h"
@@ -72,6 +73,12 @@ int floe_param_find(const floe_param_table *t, const char *name);
 /* The tensor of `kind` in block `layer` (layer ignored for the non-block kinds), or NULL (e.g.
  * FLOE_P_LM_HEAD of a tied config). */
 const floe_param *floe_param_get(const floe_param_table *t, floe_param_kind kind, int layer);
+
+/* Deterministic initial values (GPT-2 style): embedding, lm_head and linear weights N(0, 0.02^2),
+ * except the projections that write into the residual stream (o_proj, down_proj) which get std
+ * 0.02 / sqrt(2 * n_layers); RMSNorm gains 1. Tensor i draws from RNG stream (seed, i), so each
+ * tensor's values do not depend on the others. */
+void floe_param_init(const floe_param_table *t, float *params, uint64_t seed);
 
 /* The Hugging Face name of (kind, layer) into out. */
 void floe_param_name(char out[FLOE_PARAM_NAME_MAX], floe_param_kind kind, int layer);

@@ -548,6 +548,7 @@ int floe_st_save_params(const char *path, const floe_model_config *cfg, const fl
         e[i].shape[1] = p->shape[1];
         e[i].data = params + p->offset;
     }
+    cJSON_Minify(cj); /* one line: metadata values are usually shown one per line */
     kv[0] = "format";
     kv[1] = "pt";
     kv[2] = "floe.config";

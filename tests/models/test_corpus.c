@@ -191,6 +191,35 @@ static void test_batches(void **state)
     floe_corpus_free(&c);
 }
 
+static void test_open_spec(void **state)
+{
+    (void)state;
+    floe_corpus a, b;
+    floe_err err;
+    assert_int_equal(floe_corpus_open(&a, "generated", &err), 0);
+    assert_int_equal(floe_corpus_generate(&b, 1, 2000, &err), 0);
+    assert_int_equal(a.n_train, b.n_train);
+    assert_memory_equal(a.train, b.train, a.n_train);
+    floe_corpus_free(&a);
+    floe_corpus_free(&b);
+    assert_int_equal(floe_corpus_open(&a, "generated:50:9", &err), 0);
+    assert_int_equal(floe_corpus_generate(&b, 9, 50, &err), 0);
+    assert_int_equal(a.docs_train + a.docs_val, 50);
+    assert_memory_equal(a.train, b.train, a.n_train);
+    floe_corpus_free(&a);
+    floe_corpus_free(&b);
+    assert_int_equal(floe_corpus_open(&a, "generated:30", &err), 0);
+    assert_int_equal(a.docs_train + a.docs_val, 30);
+    floe_corpus_free(&a);
+    const char *bad[] = {"generated:", "generated:0", "generated:x", "generated:5:", "generated:5:1:2", "generated:5x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(floe_corpus_open(&a, bad[i], &err), -1);
+        assert_non_null(strstr(err.msg, bad[i]));
+    }
+    assert_int_equal(floe_corpus_open(&a, "/nonexistent/dir", &err), -1);
+    assert_non_null(strstr(err.msg, "/nonexistent/dir"));
+}
+
 /* The documented split of Debian bookworm's fortunes (docs/models.md). */
 static void test_real_fortunes(void **state)
 {
@@ -224,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_split_rule),
         cmocka_unit_test(test_fortune_parsing),
         cmocka_unit_test(test_batches),
+        cmocka_unit_test(test_open_spec),
         cmocka_unit_test(test_real_fortunes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

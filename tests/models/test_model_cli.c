@@ -52,16 +52,34 @@ static void test_model_show(void **state)
     assert_non_null(strstr(out, "[2, 2]"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s model inspect %s/none", floe, dir), 1);
     assert_non_null(strstr(out, "/none"));
+
+    /* init writes a checkpoint that loads into the same config's table */
+    snprintf(path, sizeof path, "%s/init.safetensors", dir);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s model init tiny %s --seed 4", floe, path), 0);
+    assert_non_null(strstr(out, "107328 parameters"));
+    floe_model_config c;
+    floe_param_table t;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    assert_int_equal(floe_param_table_init(&t, &c, &err), 0);
+    float *p = malloc(t.total * sizeof *p), *q = malloc(t.total * sizeof *q);
+    assert_int_equal(floe_st_load_params(path, &t, p, &err), 0);
+    floe_param_init(&t, q, 4);
+    assert_memory_equal(p, q, t.total * sizeof *p);
+    free(p);
+    free(q);
+    floe_param_table_free(&t);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s model init tiny %s/no/such/dir/x.safetensors", floe, dir), 1);
 }
 
 static void test_corpus_cmd(void **state)
 {
     (void)state;
-    assert_int_equal(floe_test_run(out, sizeof out, "%s corpus --generated 2000 --seed 1", floe_test_exe()), 0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s corpus --corpus generated:2000:1", floe_test_exe()), 0);
     assert_non_null(strstr(out, "189261"));
     assert_non_null(strstr(out, "10146"));
-    assert_int_equal(floe_test_run(out, sizeof out, "%s corpus --dir /nonexistent", floe_test_exe()), 1);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s corpus --corpus /nonexistent", floe_test_exe()), 1);
     assert_non_null(strstr(out, "scripts/setup.sh"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s corpus --corpus generated:0", floe_test_exe()), 1);
 }
 
 int main(void)

@@ -1,6 +1,8 @@
 /* The parameter table: Hugging Face names, [out, in] shapes and dense offsets, tied and untied. */
 #include "tests/test_util.h"
 
+#include <math.h>
+
 #include "models/param_names.h"
 
 static void test_tiny_table(void **state)
@@ -101,12 +103,60 @@ static void test_granite_shapes(void **state)
     floe_param_table_free(&t);
 }
 
+static double std_of(const float *w, size_t n)
+{
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += w[i];
+        s2 += (double)w[i] * w[i];
+    }
+    double m = s / (double)n;
+    return sqrt(s2 / (double)n - m * m);
+}
+
+static void test_init(void **state)
+{
+    (void)state;
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("S", &c, &err), 0);
+    floe_param_table t;
+    assert_int_equal(floe_param_table_init(&t, &c, &err), 0);
+    float *a = malloc(t.total * sizeof *a), *b = malloc(t.total * sizeof *b);
+    floe_param_init(&t, a, 5);
+    floe_param_init(&t, b, 5);
+    assert_memory_equal(a, b, t.total * sizeof *a); /* deterministic */
+    floe_param_init(&t, b, 6);
+    assert_memory_not_equal(a, b, t.total * sizeof *a);
+    const floe_param *n = floe_param_get(&t, FLOE_P_MLP_NORM, 3);
+    for (size_t i = 0; i < n->numel; i++)
+        assert_true(a[n->offset + i] == 1.0f);
+    const floe_param *q = floe_param_get(&t, FLOE_P_Q, 0), *o = floe_param_get(&t, FLOE_P_O, 0);
+    assert_true(fabs(std_of(a + q->offset, q->numel) - 0.02) < 0.001);
+    assert_true(fabs(std_of(a + o->offset, o->numel) - 0.02 / sqrt(8.0)) < 0.0005);
+    /* tensor i's values do not depend on the others: same block in a deeper model is the same */
+    floe_model_config c2 = c;
+    c2.n_layers = 6;
+    floe_param_table t2;
+    assert_int_equal(floe_param_table_init(&t2, &c2, &err), 0);
+    float *d = malloc(t2.total * sizeof *d);
+    floe_param_init(&t2, d, 5);
+    const floe_param *q2 = floe_param_get(&t2, FLOE_P_Q, 0);
+    assert_memory_equal(a + q->offset, d + q2->offset, q->numel * sizeof *a);
+    free(a);
+    free(b);
+    free(d);
+    floe_param_table_free(&t);
+    floe_param_table_free(&t2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_table),
         cmocka_unit_test(test_untied_table),
         cmocka_unit_test(test_granite_shapes),
+        cmocka_unit_test(test_init),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
