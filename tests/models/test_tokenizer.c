@@ -49,11 +49,57 @@ static void test_find(void **state)
     assert_non_null(strstr(err.msg, "'bpe'"));
 }
 
+/* A second tokenizer plugs in through the same table: lower-case letters only, one id per letter,
+ * every other byte dropped (vocabulary 26). */
+static size_t letters_encode(const floe_tokenizer *tok, const uint8_t *text, size_t n, int32_t *out, size_t cap)
+{
+    (void)tok;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (text[i] >= 'a' && text[i] <= 'z') {
+            if (m < cap)
+                out[m] = text[i] - 'a';
+            m++;
+        }
+    return m;
+}
+
+static int letters_decode(const floe_tokenizer *tok, const int32_t *ids, size_t n, uint8_t *out, size_t cap,
+                          size_t *len, floe_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= tok->vocab_size)
+            return floe_err_set(err, "letters: bad id %d", (int)ids[i]);
+        if (i < cap)
+            out[i] = (uint8_t)('a' + ids[i]);
+    }
+    *len = n;
+    return 0;
+}
+
+static void test_pluggable(void **state)
+{
+    (void)state;
+    const floe_tokenizer letters = {"letters", 26, letters_encode, letters_decode, NULL};
+    const char *text = "Hello, world";
+    int32_t *ids;
+    size_t n;
+    floe_err err;
+    assert_int_equal(floe_tokenizer_encode_alloc(&letters, (const uint8_t *)text, strlen(text), &ids, &n, &err), 0);
+    assert_int_equal(n, 9);
+    uint8_t back[16];
+    size_t len;
+    assert_int_equal(letters.decode(&letters, ids, n, back, sizeof back, &len, &err), 0);
+    assert_memory_equal(back, "elloworld", 9);
+    free(ids);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_byte_round_trip),
         cmocka_unit_test(test_find),
+        cmocka_unit_test(test_pluggable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
