@@ -1,0 +1,290 @@
+#include "models/model_config.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/file_read.h"
+
+/* config.json files are small; anything bigger is not a config. */
+#define CONFIG_MAX_BYTES (4u << 20)
+
+typedef struct builtin {
+    const char *name;
+    int vocab, d, layers, heads, kv_heads, ffn, context, tied;
+} builtin;
+
+/* tiny: 4 query heads over 2 KV heads so tests exercise grouped-query attention. granite-8b: the
+ * shape of an 8B Granite model, for latency/energy estimates with random weights. */
+static const builtin builtins[] = {
+    {"tiny", 256, 64, 2, 4, 2, 172, 64, 1},
+    {"S", 256, 256, 4, 4, 4, 688, 128, 1},
+    {"M", 256, 512, 8, 8, 8, 1376, 256, 1},
+    {"granite-8b", 49155, 4096, 40, 32, 8, 12800, 4096, 0},
+};
+#define N_BUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
+
+int floe_model_config_builtin_count(void) { return N_BUILTINS; }
+
+const char *floe_model_config_builtin_name(int i) { return i >= 0 && i < N_BUILTINS ? builtins[i].name : NULL; }
+
+int floe_model_config_builtin(const char *name, floe_model_config *cfg, floe_err *err)
+{
+    for (int i = 0; i < N_BUILTINS; i++) {
+        const builtin *b = &builtins[i];
+        if (strcmp(b->name, name) != 0)
+            continue;
+        memset(cfg, 0, sizeof *cfg);
+        snprintf(cfg->name, sizeof cfg->name, "%s", b->name);
+        cfg->vocab_size = b->vocab;
+        cfg->d_model = b->d;
+        cfg->n_layers = b->layers;
+        cfg->n_heads = b->heads;
+        cfg->n_kv_heads = b->kv_heads;
+        cfg->head_dim = b->d / b->heads;
+        cfg->ffn_dim = b->ffn;
+        cfg->context = b->context;
+        cfg->rope_theta = 10000.0;
+        cfg->rms_eps = 1e-5;
+        cfg->tied_embeddings = b->tied;
+        return floe_model_config_validate(cfg, name, err);
+    }
+    char names[256] = "";
+    for (int i = 0; i < N_BUILTINS; i++) {
+        strncat(names, i ? ", " : "", sizeof names - strlen(names) - 1);
+        strncat(names, builtins[i].name, sizeof names - strlen(names) - 1);
+    }
+    return floe_err_set(err, "unknown model '%s' (built-in models: %s; or give a config.json path)", name, names);
+}
+
+static int check_range(long long v, long long lo, long long hi, const char *src, const char *field,
+                       floe_err *err)
+{
+    if (v < lo || v > hi)
+        return floe_err_set(err, "%s: %s = %lld: expected an integer in [%lld, %lld]", src, field, v, lo, hi);
+    return 0;
+}
+
+int floe_model_config_validate(const floe_model_config *c, const char *src, floe_err *err)
+{
+    if (check_range(c->vocab_size, 1, FLOE_MODEL_MAX_VOCAB, src, "vocab_size", err) ||
+        check_range(c->d_model, 1, FLOE_MODEL_MAX_DIM, src, "d_model (hidden_size)", err) ||
+        check_range(c->n_layers, 1, FLOE_MODEL_MAX_LAYERS, src, "n_layers (num_hidden_layers)", err) ||
+        check_range(c->n_heads, 1, FLOE_MODEL_MAX_HEADS, src, "n_heads (num_attention_heads)", err) ||
+        check_range(c->n_kv_heads, 1, FLOE_MODEL_MAX_HEADS, src, "n_kv_heads (num_key_value_heads)", err) ||
+        check_range(c->ffn_dim, 1, FLOE_MODEL_MAX_FFN, src, "ffn_dim (intermediate_size)", err) ||
+        check_range(c->context, 1, FLOE_MODEL_MAX_CONTEXT, src, "context (max_position_embeddings)", err))
+        return -1;
+    if (c->d_model % c->n_heads != 0)
+        return floe_err_set(err, "%s: d_model (hidden_size) = %d is not divisible by n_heads (num_attention_heads) = %d",
+                            src, c->d_model, c->n_heads);
+    if (c->head_dim != c->d_model / c->n_heads)
+        return floe_err_set(err, "%s: head_dim = %d, expected d_model / n_heads = %d", src, c->head_dim,
+                            c->d_model / c->n_heads);
+    if (c->head_dim % 2 != 0)
+        return floe_err_set(err, "%s: head_dim = %d must be even (RoPE rotates pairs of dimensions)", src,
+                            c->head_dim);
+    if (c->n_heads % c->n_kv_heads != 0)
+        return floe_err_set(err,
+                            "%s: n_heads (num_attention_heads) = %d is not divisible by n_kv_heads "
+                            "(num_key_value_heads) = %d",
+                            src, c->n_heads, c->n_kv_heads);
+    if (!(c->rope_theta > 1.0 && c->rope_theta < 1e12))
+        return floe_err_set(err, "%s: rope_theta = %g: expected a number in (1, 1e12)", src, c->rope_theta);
+    if (!(c->rms_eps > 0.0 && c->rms_eps < 1.0))
+        return floe_err_set(err, "%s: rms_eps (rms_norm_eps) = %g: expected a number in (0, 1)", src, c->rms_eps);
+    if (c->tied_embeddings != 0 && c->tied_embeddings != 1)
+        return floe_err_set(err, "%s: tied_embeddings = %d: expected 0 or 1", src, c->tied_embeddings);
+    return 0;
+}
+
+uint64_t floe_model_param_count(const floe_model_config *c)
+{
+    uint64_t d = (uint64_t)c->d_model, v = (uint64_t)c->vocab_size, f = (uint64_t)c->ffn_dim;
+    uint64_t q = (uint64_t)c->n_heads * (uint64_t)c->head_dim, kv = (uint64_t)c->n_kv_heads * (uint64_t)c->head_dim;
+    uint64_t layer = 2 * d /* two RMSNorm gains */ + d * q + 2 * d * kv + q * d + 3 * d * f;
+    return v * d + (uint64_t)c->n_layers * layer + d + (c->tied_embeddings ? 0 : v * d);
+}
+
+/* --- config.json ------------------------------------------------------------------------------ */
+
+/* An integer-valued JSON number under `key`; *present = 0 if the key is absent (or null). */
+static int json_int(const cJSON *root, const char *key, int required, long long *out, int *present,
+                    const char *src, floe_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+    *present = it && !cJSON_IsNull(it);
+    if (!*present)
+        return required ? floe_err_set(err, "%s: missing key '%s'", src, key) : 0;
+    if (!cJSON_IsNumber(it))
+        return floe_err_set(err, "%s: key '%s': expected an integer", src, key);
+    double v = it->valuedouble;
+    if (!(v == floor(v)) || fabs(v) > 9007199254740992.0)
+        return floe_err_set(err, "%s: key '%s' = %g: expected an integer", src, key, v);
+    if (v > (double)INT32_MAX || v < (double)INT32_MIN)
+        return floe_err_set(err, "%s: key '%s' = %.0f: out of range", src, key, v);
+    *out = (long long)v;
+    return 0;
+}
+
+static int json_num(const cJSON *root, const char *key, double *out, const char *src, floe_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!it || cJSON_IsNull(it))
+        return 0;
+    if (!cJSON_IsNumber(it))
+        return floe_err_set(err, "%s: key '%s': expected a number", src, key);
+    *out = it->valuedouble;
+    return 0;
+}
+
+static int json_bool(const cJSON *root, const char *key, int *out, const char *src, floe_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!it || cJSON_IsNull(it))
+        return 0;
+    if (!cJSON_IsBool(it))
+        return floe_err_set(err, "%s: key '%s': expected true or false", src, key);
+    *out = cJSON_IsTrue(it) ? 1 : 0;
+    return 0;
+}
+
+/* Features of other architectures that this reference model does not have: refuse them rather than
+ * silently describe a different network. */
+static int check_unsupported(const cJSON *root, const char *src, floe_err *err)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "hidden_act");
+    if (it && !cJSON_IsNull(it) && !(cJSON_IsString(it) && strcmp(it->valuestring, "silu") == 0))
+        return floe_err_set(err, "%s: key 'hidden_act': only \"silu\" (SwiGLU) is supported", src);
+    const char *bias_keys[] = {"attention_bias", "mlp_bias"};
+    for (int i = 0; i < 2; i++) {
+        it = cJSON_GetObjectItemCaseSensitive(root, bias_keys[i]);
+        if (it && cJSON_IsTrue(it))
+            return floe_err_set(err, "%s: key '%s': biases are not supported (the reference model has none)", src,
+                                bias_keys[i]);
+    }
+    it = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (it && !cJSON_IsNull(it))
+        return floe_err_set(err, "%s: key 'rope_scaling': RoPE scaling is not supported (expected null)", src);
+    return 0;
+}
+
+int floe_model_config_parse_json(const char *json, size_t len, const char *src, floe_model_config *cfg,
+                                 floe_err *err)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root)
+        return floe_err_set(err, "%s: not valid JSON", src);
+    int rc = -1;
+    if (!cJSON_IsObject(root)) {
+        floe_err_set(err, "%s: expected a JSON object", src);
+        goto out;
+    }
+    floe_model_config c;
+    memset(&c, 0, sizeof c);
+    long long v = 0;
+    int have = 0;
+    struct {
+        const char *key;
+        int *dst;
+        int required;
+    } ints[] = {
+        {"vocab_size", &c.vocab_size, 1},
+        {"hidden_size", &c.d_model, 1},
+        {"num_hidden_layers", &c.n_layers, 1},
+        {"num_attention_heads", &c.n_heads, 1},
+        {"intermediate_size", &c.ffn_dim, 1},
+        {"num_key_value_heads", &c.n_kv_heads, 0},
+        {"max_position_embeddings", &c.context, 0},
+    };
+    /* Hugging Face LlamaConfig defaults for the optional keys. */
+    c.context = 2048;
+    c.rope_theta = 10000.0;
+    c.rms_eps = 1e-6;
+    c.tied_embeddings = 0;
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        if (json_int(root, ints[i].key, ints[i].required, &v, &have, src, err))
+            goto out;
+        if (have)
+            *ints[i].dst = (int)v;
+    }
+    if (c.n_kv_heads == 0)
+        c.n_kv_heads = c.n_heads;
+    if (c.n_heads > 0)
+        c.head_dim = c.d_model / c.n_heads;
+    if (json_int(root, "head_dim", 0, &v, &have, src, err))
+        goto out;
+    if (have && c.n_heads > 0 && v != c.head_dim) {
+        floe_err_set(err, "%s: key 'head_dim' = %lld: expected hidden_size / num_attention_heads = %d", src, v,
+                     c.head_dim);
+        goto out;
+    }
+    if (json_num(root, "rope_theta", &c.rope_theta, src, err) || json_num(root, "rms_norm_eps", &c.rms_eps, src, err) ||
+        json_bool(root, "tie_word_embeddings", &c.tied_embeddings, src, err) || check_unsupported(root, src, err))
+        goto out;
+    const cJSON *nm = cJSON_GetObjectItemCaseSensitive(root, "_name_or_path");
+    const char *base = strrchr(src, '/');
+    snprintf(c.name, sizeof c.name, "%s",
+             cJSON_IsString(nm) && nm->valuestring[0] ? nm->valuestring : (base ? base + 1 : src));
+    if (floe_model_config_validate(&c, src, err))
+        goto out;
+    *cfg = c;
+    rc = 0;
+out:
+    cJSON_Delete(root);
+    return rc;
+}
+
+int floe_model_config_read(const char *path, floe_model_config *cfg, floe_err *err)
+{
+    char *data;
+    size_t len;
+    if (floe_read_file(path, CONFIG_MAX_BYTES, &data, &len, err))
+        return -1;
+    int rc = floe_model_config_parse_json(data, len, path, cfg, err);
+    free(data);
+    return rc;
+}
+
+int floe_model_config_load(const char *name_or_path, floe_model_config *cfg, floe_err *err)
+{
+    for (int i = 0; i < N_BUILTINS; i++)
+        if (strcmp(builtins[i].name, name_or_path) == 0)
+            return floe_model_config_builtin(name_or_path, cfg, err);
+    if (strchr(name_or_path, '/') || strstr(name_or_path, ".json"))
+        return floe_model_config_read(name_or_path, cfg, err);
+    return floe_model_config_builtin(name_or_path, cfg, err);
+}
+
+char *floe_model_config_to_json(const floe_model_config *c)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
+    if (arch)
+        cJSON_AddItemToArray(arch, cJSON_CreateString("LlamaForCausalLM"));
+    cJSON_AddStringToObject(o, "model_type", "llama");
+    cJSON_AddStringToObject(o, "_name_or_path", c->name);
+    cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
+    cJSON_AddNumberToObject(o, "hidden_size", c->d_model);
+    cJSON_AddNumberToObject(o, "num_hidden_layers", c->n_layers);
+    cJSON_AddNumberToObject(o, "num_attention_heads", c->n_heads);
+    cJSON_AddNumberToObject(o, "num_key_value_heads", c->n_kv_heads);
+    cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
+    cJSON_AddNumberToObject(o, "intermediate_size", c->ffn_dim);
+    cJSON_AddNumberToObject(o, "max_position_embeddings", c->context);
+    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
+    cJSON_AddNumberToObject(o, "rms_norm_eps", c->rms_eps);
+    cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tied_embeddings);
+    cJSON_AddStringToObject(o, "hidden_act", "silu");
+    cJSON_AddBoolToObject(o, "attention_bias", 0);
+    cJSON_AddBoolToObject(o, "mlp_bias", 0);
+    cJSON_AddNullToObject(o, "rope_scaling");
+    cJSON_AddStringToObject(o, "torch_dtype", "float32");
+    char *s = cJSON_Print(o);
+    cJSON_Delete(o);
+    return s;
+}
