@@ -216,6 +216,7 @@ int floe_program_read(const uint8_t *buf, size_t len, const uint64_t *expect_fin
     if (!p)
         return floe_err_set(err, "out of memory");
     int nsym = 0;
+    size_t expect_off = table_end;
     for (uint32_t s = 0; s < nsec; s++) {
         const uint8_t *e = buf + HEADER_BYTES + (size_t)s * ENTRY_BYTES;
         uint32_t kind = get32(e);
@@ -228,6 +229,23 @@ int floe_program_read(const uint8_t *buf, size_t len, const uint64_t *expect_fin
                          len);
             goto fail;
         }
+        /* Payloads follow the table in order, each padded with zeros to 8 bytes: one layout per
+         * program, so every byte of a valid file is checked by a CRC or by this rule. */
+        if (off != expect_off) {
+            floe_err_set(err, "section %u: payload at offset %llu, expected %zu (payloads are contiguous, "
+                         "8-byte aligned)", s, (unsigned long long)off, expect_off);
+            goto fail;
+        }
+        if (pad8((size_t)slen) > len - off) {
+            floe_err_set(err, "section %u: padding runs past the end of the file", s);
+            goto fail;
+        }
+        for (size_t i = (size_t)slen; i < pad8((size_t)slen); i++)
+            if (buf[off + i] != 0) {
+                floe_err_set(err, "section %u: padding byte %zu is not zero", s, i);
+                goto fail;
+            }
+        expect_off += pad8((size_t)slen);
         const uint8_t *q = buf + off;
         if (get32(e + 28) != floe_crc32(q, (size_t)slen)) {
             floe_err_set(err, "section %u: checksum mismatch (corrupted payload)", s);
@@ -275,6 +293,10 @@ int floe_program_read(const uint8_t *buf, size_t len, const uint64_t *expect_fin
             floe_err_set(err, "section %u: unknown kind %u", s, kind);
             goto fail;
         }
+    }
+    if (expect_off != len) {
+        floe_err_set(err, "%zu unexpected bytes after the last section", len - expect_off);
+        goto fail;
     }
     if (floe_program_validate(p, err) != 0)
         goto fail;
