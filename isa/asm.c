@@ -449,7 +449,7 @@ static int parse_directive(asm_state *a, size_t il)
         a->x = a->y = FLOE_FB;
         return 0;
     }
-    if (!a->have_place)
+    if (!a->have_place && (IS(".region") || IS(".data") || IS(".bytes")))
         return fail_at(a, start, "%.*s outside a .core or .framebuffer section", (int)il, d);
     if (IS(".region")) {
         size_t np = a->pos, nl = ident_len(a);
