@@ -217,6 +217,32 @@ static void test_random_words(void **state)
     assert_true(accepted > 1000);
 }
 
+/* docs/isa.md documents every instruction with its operands in encoding order. */
+static void test_every_instruction_documented(void **state)
+{
+    (void)state;
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/docs/isa.md", src ? src : ".");
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char doc[1 << 17];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    doc[n] = '\0';
+    fclose(f);
+    size_t nops;
+    const floe_op_info *t = floe_op_table(&nops);
+    for (size_t i = 0; i < nops; i++) {
+        char want[256];
+        size_t u = (size_t)snprintf(want, sizeof want, "`%s", t[i].mnemonic);
+        for (int k = 0; k < t[i].nfields; k++)
+            u += (size_t)snprintf(want + u, sizeof want - u, "%s%s", k ? ", " : " ", t[i].fields[k].name);
+        snprintf(want + u, sizeof want - u, "` (0x%02X)", t[i].opcode);
+        if (!strstr(doc, want))
+            fail_msg("docs/isa.md does not document %s", want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_encode_errors),
         cmocka_unit_test(test_decode_refusals),
         cmocka_unit_test(test_random_words),
+        cmocka_unit_test(test_every_instruction_documented),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
