@@ -180,6 +180,10 @@ static int read_symbols(floe_program *p, const uint8_t *q, size_t len, floe_err 
         if (floe_program_add_symbol(p, get16(s), get16(s + 2), (floe_sym_kind)s[4], name, get32(s + 8),
                                     get32(s + 12), err) != 0)
             return floe_err_prefix(err, "symbols section: symbol %u", i);
+        /* Canonical order only (the writer's): then a loaded program writes back to the same bytes. */
+        if (strcmp(p->symbols[p->nsymbols - 1].name, name) != 0 || p->symbols[p->nsymbols - 1].x != get16(s) ||
+            p->symbols[p->nsymbols - 1].y != get16(s + 2))
+            return floe_err_set(err, "symbols section: symbol %u ('%s') is out of canonical order", i, name);
         pos += SYM_FIXED_BYTES + nl;
     }
     if (pos != len)
@@ -216,6 +220,7 @@ int floe_program_read(const uint8_t *buf, size_t len, const uint64_t *expect_fin
     if (!p)
         return floe_err_set(err, "out of memory");
     int nsym = 0;
+    uint32_t last_kind = 0;
     size_t expect_off = table_end;
     for (uint32_t s = 0; s < nsec; s++) {
         const uint8_t *e = buf + HEADER_BYTES + (size_t)s * ENTRY_BYTES;
@@ -251,6 +256,12 @@ int floe_program_read(const uint8_t *buf, size_t len, const uint64_t *expect_fin
             floe_err_set(err, "section %u: checksum mismatch (corrupted payload)", s);
             goto fail;
         }
+        if (kind < last_kind) {
+            floe_err_set(err, "section %u: kind %u after kind %u (code, images, symbols is the order)", s, kind,
+                         last_kind);
+            goto fail;
+        }
+        last_kind = kind;
         if (kind == FLOE_SECTION_CODE) {
             if (x > 255 || y > 255 || addr != 0 || slen == 0 || slen % FLOE_INSN_BYTES != 0) {
                 floe_err_set(err, "section %u: malformed code section (core (%u, %u), %llu bytes)", s, x, y,
@@ -262,6 +273,10 @@ int floe_program_read(const uint8_t *buf, size_t len, const uint64_t *expect_fin
                 goto fail;
             }
             floe_core_code *cc = floe_program_core(p, x, y, 1);
+            if (cc && cc != &p->cores[p->ncores - 1]) {
+                floe_err_set(err, "section %u: core (%u, %u) is out of canonical order", s, x, y);
+                goto fail;
+            }
             size_t n = (size_t)slen / FLOE_INSN_BYTES;
             if (!cc || !(cc->insns = malloc(n * sizeof *cc->insns))) {
                 floe_err_set(err, "out of memory");
@@ -278,6 +293,11 @@ int floe_program_read(const uint8_t *buf, size_t len, const uint64_t *expect_fin
         } else if (kind == FLOE_SECTION_IMAGE) {
             if (floe_program_add_image(p, x, y, addr, q, (size_t)slen, err) != 0) {
                 floe_err_prefix(err, "section %u", s);
+                goto fail;
+            }
+            const floe_image *im = &p->images[p->nimages - 1];
+            if (im->x != x || im->y != y || im->addr != addr) {
+                floe_err_set(err, "section %u: image at (%u, %u) 0x%x is out of canonical order", s, x, y, addr);
                 goto fail;
             }
         } else if (kind == FLOE_SECTION_SYMBOLS) {

@@ -308,6 +308,47 @@ static void test_symbols_section_refusals(void **state)
     floe_program_free(p);
 }
 
+/* Only the canonical order is accepted: a loaded program writes back to the very same bytes. */
+static void test_order_refusals(void **state)
+{
+    (void)state;
+    floe_program *p = floe_program_new(1);
+    floe_err err;
+    assert_int_equal(floe_region(p, 0, 0, "aa", 0, 4, &err), 0);
+    assert_int_equal(floe_region(p, 0, 0, "bb", 8, 4, &err), 0);
+    assert_int_equal(floe_emit_op(p, 0, 0, FLOE_OP_HALT, 0, NULL, 0, &err), 0);
+    assert_int_equal(floe_emit_op(p, 1, 0, FLOE_OP_NOP, 0, NULL, 0, &err), 0);
+    assert_int_equal(floe_data(p, 0, 0, 100, "x", 1, &err), 0);
+    uint8_t *b;
+    size_t n;
+    write_prog(p, &b, &n);
+    /* sections: code (0,0) at 160, code (1,0) at 176, image at 192 (8), symbols at 200 */
+    assert_int_equal(rd32(b + 12), 4);
+    uint8_t *c = malloc(n);
+    /* the two symbols swapped (equal sizes): "bb" first */
+    memcpy(c, b, n);
+    memcpy(c + 204, b + 204 + 18, 18);
+    memcpy(c + 204 + 18, b + 204, 18);
+    fix_crcs(c, n);
+    expect_refusal(c, n, "symbol 1 ('aa') is out of canonical order");
+    /* the two code sections' payloads and places swapped */
+    memcpy(c, b, n);
+    memcpy(c + 32 + 4, b + 64 + 4, 4);
+    memcpy(c + 64 + 4, b + 32 + 4, 4);
+    memcpy(c + 160, b + 176, 16);
+    memcpy(c + 176, b + 160, 16);
+    fix_crcs(c, n);
+    expect_refusal(c, n, "section 1: core (0, 0) is out of canonical order");
+    /* kinds out of order: code after an image */
+    memcpy(c, b, n);
+    wr32(c + 32, FLOE_SECTION_IMAGE);
+    fix_crcs(c, n);
+    expect_refusal(c, n, "section 1: kind 1 after kind 2");
+    free(c);
+    free(b);
+    floe_program_free(p);
+}
+
 /* Random programs: write, read, write gives the same bytes. */
 static void test_random_programs(void **state)
 {
@@ -343,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_every_byte_corrupted),
         cmocka_unit_test(test_specific_refusals),
         cmocka_unit_test(test_symbols_section_refusals),
+        cmocka_unit_test(test_order_refusals),
         cmocka_unit_test(test_random_programs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
