@@ -18,6 +18,7 @@ typedef struct local_label {
     unsigned x, y;
     char name[FLOE_NAME_MAX + 1];
     uint32_t value;
+    int line, col;
 } local_label;
 
 typedef struct insn_pos {
@@ -535,9 +536,6 @@ static int add_label(asm_state *a, size_t il)
     name[il] = '\0';
     uint32_t here = (uint32_t)floe_here(a->p, a->x, a->y);
     if (local) {
-        for (size_t i = 0; i < a->nloc; i++)
-            if (a->loc[i].x == a->x && a->loc[i].y == a->y && strcmp(a->loc[i].name, name) == 0)
-                return fail_at(a, start, "label '%s' is already defined in this core", name);
         if (grow((void **)&a->loc, &a->caploc, a->nloc, sizeof *a->loc) != 0)
             return floe_err_set(a->err, "out of memory");
         local_label *l = &a->loc[a->nloc++];
@@ -545,6 +543,8 @@ static int add_label(asm_state *a, size_t il)
         l->y = a->y;
         memcpy(l->name, name, il + 1);
         l->value = here;
+        l->line = a->line;
+        l->col = col_of(a, start);
     } else if (floe_program_add_symbol(a->p, a->x, a->y, FLOE_SYM_LABEL, name, here, 0, a->err) != 0) {
         return floe_err_prefix(a->err, "%s:%d:%d", a->name, a->line, col_of(a, start));
     }
@@ -589,14 +589,40 @@ static const insn_pos *find_pos(const asm_state *a, unsigned x, unsigned y, size
     return NULL;
 }
 
+static int local_cmp(const void *pa, const void *pb)
+{
+    const local_label *a = pa, *b = pb;
+    if (a->y != b->y)
+        return a->y < b->y ? -1 : 1;
+    if (a->x != b->x)
+        return a->x < b->x ? -1 : 1;
+    return strcmp(a->name, b->name);
+}
+
 static int resolve(asm_state *a)
 {
+    /* Sorted once, searched per fixup: large programs have many loops. */
+    if (a->nloc > 1)
+        qsort(a->loc, a->nloc, sizeof *a->loc, local_cmp);
+    /* Duplicates are neighbours now; report the later definition. */
+    for (size_t i = 1; i < a->nloc; i++)
+        if (local_cmp(&a->loc[i - 1], &a->loc[i]) == 0) {
+            const local_label *l = a->loc[i].line > a->loc[i - 1].line ||
+                                           (a->loc[i].line == a->loc[i - 1].line && a->loc[i].col > a->loc[i - 1].col)
+                                       ? &a->loc[i] : &a->loc[i - 1];
+            return floe_err_set(a->err, "%s:%d:%d: label '%s' is already defined in this core", a->name, l->line,
+                                l->col, l->name);
+        }
     for (size_t i = 0; i < a->nfix; i++) {
         fixup *f = &a->fix[i];
         int64_t target = -1;
-        for (size_t j = 0; j < a->nloc; j++)
-            if (a->loc[j].x == f->x && a->loc[j].y == f->y && strcmp(a->loc[j].name, f->name) == 0)
-                target = a->loc[j].value;
+        local_label key;
+        key.x = f->x;
+        key.y = f->y;
+        memcpy(key.name, f->name, sizeof key.name);
+        const local_label *hit = a->nloc ? bsearch(&key, a->loc, a->nloc, sizeof *a->loc, local_cmp) : NULL;
+        if (hit)
+            target = hit->value;
         const floe_symbol *s = floe_program_symbol(a->p, f->x, f->y, f->name, strlen(f->name));
         if (s && s->kind == FLOE_SYM_LABEL)
             target = s->value;

@@ -14,7 +14,9 @@ static const floe_symbol *region_of(const floe_program *p, unsigned x, unsigned 
 {
     if (!p)
         return NULL;
-    for (size_t i = 0; i < p->nsymbols; i++) {
+    size_t first, end;
+    floe_program_symbols_of(p, x, y, &first, &end);
+    for (size_t i = first; i < end; i++) {
         const floe_symbol *s = &p->symbols[i];
         if (s->x == x && s->y == y && s->kind == FLOE_SYM_REGION && addr >= s->value &&
             addr < (uint64_t)s->value + s->size && !is_reg_name(s->name))
@@ -103,7 +105,9 @@ void floe_insn_format(const floe_insn *in, const floe_program *p, unsigned x, un
  * else the local ".L<t>". */
 static const char *label_at(const floe_program *p, unsigned x, unsigned y, size_t t, char *buf, size_t n)
 {
-    for (size_t i = 0; i < p->nsymbols; i++) {
+    size_t first, end;
+    floe_program_symbols_of(p, x, y, &first, &end);
+    for (size_t i = first; i < end; i++) {
         const floe_symbol *s = &p->symbols[i];
         if (s->x == x && s->y == y && s->kind == FLOE_SYM_LABEL && s->value == t)
             return s->name;
@@ -116,7 +120,9 @@ static void print_labels(FILE *out, const floe_program *p, unsigned x, unsigned 
                          const unsigned char *local)
 {
     int any = 0;
-    for (size_t i = 0; i < p->nsymbols; i++) {
+    size_t first, end;
+    floe_program_symbols_of(p, x, y, &first, &end);
+    for (size_t i = first; i < end; i++) {
         const floe_symbol *s = &p->symbols[i];
         if (s->x == x && s->y == y && s->kind == FLOE_SYM_LABEL && s->value == t) {
             fprintf(out, "%s:\n", s->name);
@@ -133,7 +139,9 @@ static int print_place(FILE *out, const floe_program *p, unsigned x, unsigned y,
         fprintf(out, "\n.framebuffer\n");
     else
         fprintf(out, "\n.core %u, %u\n", x, y);
-    for (size_t i = 0; i < p->nsymbols; i++) {
+    size_t first, end;
+    floe_program_symbols_of(p, x, y, &first, &end);
+    for (size_t i = first; i < end; i++) {
         const floe_symbol *s = &p->symbols[i];
         if (s->x == x && s->y == y && s->kind == FLOE_SYM_REGION)
             fprintf(out, ".region %s, 0x%" PRIx32 ", %" PRIu32 "\n", s->name, s->value, s->size);

@@ -129,10 +129,36 @@ static int sym_cmp(const floe_symbol *a, const floe_symbol *b)
     return strcmp(a->name, b->name);
 }
 
+void floe_program_symbols_of(const floe_program *p, unsigned x, unsigned y, size_t *first, size_t *end)
+{
+    /* Binary searches: programs for a full chip have thousands of symbols. */
+    uint32_t k = place_key(x, y);
+    size_t lo = 0, hi = p->nsymbols;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (place_key(p->symbols[mid].x, p->symbols[mid].y) < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *first = lo;
+    hi = p->nsymbols;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (place_key(p->symbols[mid].x, p->symbols[mid].y) <= k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *end = lo;
+}
+
 const floe_symbol *floe_program_symbol(const floe_program *p, unsigned x, unsigned y, const char *name,
                                        size_t len)
 {
-    for (size_t i = 0; i < p->nsymbols; i++) {
+    size_t first, end;
+    floe_program_symbols_of(p, x, y, &first, &end);
+    for (size_t i = first; i < end; i++) {
         const floe_symbol *s = &p->symbols[i];
         if (s->x == x && s->y == y && strlen(s->name) == len && memcmp(s->name, name, len) == 0)
             return s;

@@ -77,6 +77,8 @@ int floe_program_add_image(floe_program *p, unsigned x, unsigned y, uint32_t add
  * the address space, or a label in the frame buffer. */
 int floe_program_add_symbol(floe_program *p, unsigned x, unsigned y, floe_sym_kind kind, const char *name,
                             uint32_t value, uint32_t size, floe_err *err);
+/* The symbols of place (x, y) are symbols[*first .. *end) (they are sorted by place first). */
+void floe_program_symbols_of(const floe_program *p, unsigned x, unsigned y, size_t *first, size_t *end);
 /* The symbol `name` of place (x, y), or NULL. */
 const floe_symbol *floe_program_symbol(const floe_program *p, unsigned x, unsigned y, const char *name,
                                        size_t len);
