@@ -17,6 +17,9 @@ int floe_name_valid(const char *name, size_t len)
     if (len == 0 || len > FLOE_NAME_MAX || (name[0] >= '0' && name[0] <= '9') ||
         (len >= 2 && name[0] == '.' && name[1] == 'L'))
         return 0;
+    /* r0..r7 are registers in assembly expressions. */
+    if (len == 2 && name[0] == 'r' && name[1] >= '0' && name[1] <= '7')
+        return 0;
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.'))

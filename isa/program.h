@@ -20,7 +20,7 @@
 #include "isa/insn.h"
 
 #define FLOE_FB 0xFFFFu             /* the frame buffer's pseudo-coordinate */
-#define FLOE_NAME_MAX 63 /* symbol names: 1..63 bytes of [A-Za-z0-9_.], not starting with a digit or ".L" */
+#define FLOE_NAME_MAX 63 /* symbol names: 1..63 bytes of [A-Za-z0-9_.], not starting with a digit or ".L", not r0..r7 */
 #define FLOE_CORE_MEM_LIMIT (1u << FLOE_MEM_ADDR_BITS) /* addressable bytes of core memory */
 
 typedef struct floe_core_code {

@@ -185,6 +185,7 @@ static void test_errors(void **state)
     assemble_fails(".core 0, 0\na:\na: halt\n", "t.s:3:1: symbol 'a' is already defined here");
     assemble_fails(".core 0, 0\n.Lx:\n.Lx:\n", "t.s:3:1: label '.Lx' is already defined in this core");
     assemble_fails(".core 0, 0\na: b:\n", "t.s:2:4: one label per line");
+    assemble_fails(".core 0, 0\nr1:\n", "t.s:2:1: 'r1' is not a valid label name");
     assemble_fails(".framebuffer\nx:\n", "t.s:2:1: label outside a .core section");
     assemble_fails(".core 0, 0\n.region r3, 0, 4\n", "t.s:2:9: 'r3' is a register name, not usable for a region");
     assemble_fails(".core 0, 0\n.region 9a, 0, 4\n", "t.s:2:9: expected a region name, got '9a'");
@@ -249,6 +250,9 @@ static void test_builder_errors(void **state)
     assert_int_equal(floe_loop_end(p, 0, 0, h, &err), -1); /* another thread */
     assert_non_null(strstr(err.msg, "thread 2"));
     assert_int_equal(floe_label(p, 0, 0, ".Lx", &err), -1);
+    assert_int_equal(floe_label(p, 0, 0, "r7", &err), -1); /* a register in assembly */
+    assert_int_equal(floe_region(p, 0, 0, "r0", 0, 1, &err), -1);
+    assert_int_equal(floe_region(p, 0, 0, "r8", 0, 1, &err), 0);
     assert_int_equal(floe_label(p, 0, 0, "ok", &err), 0);
     assert_int_equal(floe_label(p, 0, 0, "ok", &err), -1);
     assert_int_equal(floe_label(p, FLOE_FB, FLOE_FB, "fb", &err), -1);
