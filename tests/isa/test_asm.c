@@ -143,6 +143,30 @@ static void test_syntax(void **state)
     floe_program_free(p);
 }
 
+/* The disassembler's text, pinned: what users read and what tools may grep. */
+static void test_disasm_golden(void **state)
+{
+    (void)state;
+    floe_program *p = assemble_ok(".framebuffer\n.region kv, 0x1000, 256\n.data 0x1000\n.bytes 0102\n"
+                                  ".core 1, 2\n.region x, 0x100, 64\nhead:\n  loop.t3 2, .Lb, r1, 4\n"
+                                  "  fbld.t3 x+8+r1, kv+16, 4\n.Lb:\n  psend.t3 7+r2, 3, w, 15\n");
+    char *text = disasm_text(p);
+    assert_string_equal(text, "; Floe program: 1 core(s) with code, 3 instruction(s), 1 image(s), 3 symbol(s)\n"
+                              ".fingerprint 0x000000000000feed\n"
+                              "\n.framebuffer\n.region kv, 0x1000, 256\n.data 0x1000\n.bytes 0102\n"
+                              "\n.core 1, 2\n.region x, 0x100, 64\n"
+                              "head:\n"
+                              "    loop.t3 2, .L2, r1, 4\n"
+                              "    fbld.t3 x+0x8+r1, kv+0x10, 4\n"
+                              ".L2:\n"
+                              "    psend.t3 7+r2, 3, w, 15\n");
+    free(text);
+    char buf[128];
+    floe_insn_format(&floe_program_core(p, 1, 2, 0)->insns[1], NULL, 1, 2, buf, sizeof buf);
+    assert_string_equal(buf, "fbld.t3 0x108+r1, 0x1010, 4");
+    floe_program_free(p);
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -282,6 +306,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_roundtrip),
         cmocka_unit_test(test_syntax),
+        cmocka_unit_test(test_disasm_golden),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_builder_errors),
     };
