@@ -53,8 +53,7 @@ const char *floe_unit_name(floe_unit unit);
  * the numeric kinds. */
 const char *const *floe_kind_enum_names(floe_field_kind kind, int *n);
 
-/* Bytes per element of a data type in memory; i4 and i2 are packed (0 returned: see
- * floe_dtype_bytes_for). */
+/* Bits per element of a data type (2, 4, 8, 16, 32; 0 for a value outside floe_dtype). */
 int floe_dtype_bits(floe_dtype dt);
 /* Bytes occupied by n elements of dt (int4: 2 per byte, int2: 4 per byte, rounded up). */
 uint64_t floe_dtype_bytes_for(floe_dtype dt, uint64_t n);
