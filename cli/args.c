@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include "isa/machine.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -14,11 +16,13 @@ void floe_args_usage(const floe_cmd_spec *spec)
     printf("\noptions:\n");
     if (spec->opts) {
         for (const floe_opt *o = spec->opts; o->name; o++) {
-            char left[96];
+            char left[96], alias[8] = "";
+            if (o->short_name)
+                snprintf(alias, sizeof alias, "-%c, ", o->short_name);
             if (o->kind == FLOE_ARG_FLAG)
-                snprintf(left, sizeof left, "--%s", o->name);
+                snprintf(left, sizeof left, "%s--%s", alias, o->name);
             else
-                snprintf(left, sizeof left, "--%s %s", o->name, o->metavar ? o->metavar : "VALUE");
+                snprintf(left, sizeof left, "%s--%s %s", alias, o->name, o->metavar ? o->metavar : "VALUE");
             printf("  %-26s %s\n", left, o->help ? o->help : "");
         }
     }
@@ -90,17 +94,24 @@ int floe_args_parse(const floe_cmd_spec *spec, int argc, char **argv, char **pos
             floe_args_usage(spec);
             return FLOE_ARGS_HELP;
         }
-        if (a[1] != '-')
-            return arg_error(spec, "unknown option '%s'", a);
-        const char *name = a + 2;
-        const char *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
         const floe_opt *found = NULL;
-        for (const floe_opt *o = spec->opts; o && o->name; o++)
-            if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
-                found = o;
-        if (!found)
-            return arg_error(spec, "unknown option '--%.*s'", (int)len, name);
+        const char *eq = NULL;
+        if (a[1] != '-') { /* a one-letter alias: "-o FILE" */
+            for (const floe_opt *o = spec->opts; o && o->name; o++)
+                if (o->short_name && a[1] == o->short_name && a[2] == '\0')
+                    found = o;
+            if (!found)
+                return arg_error(spec, "unknown option '%s'", a);
+        } else {
+            const char *name = a + 2;
+            eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            for (const floe_opt *o = spec->opts; o && o->name; o++)
+                if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+                    found = o;
+            if (!found)
+                return arg_error(spec, "unknown option '--%.*s'", (int)len, name);
+        }
         if (found->kind == FLOE_ARG_FLAG) {
             if (eq)
                 return arg_error(spec, "option --%s takes no value", found->name);
@@ -143,4 +154,37 @@ int floe_cmd_fail(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     return 1;
+}
+
+int floe_cli_machine_fingerprint(const char *cmd, const char *machine_path, const char *fp_text, uint64_t *fp,
+                                 int *have)
+{
+    *have = 0;
+    *fp = 0;
+    uint64_t from_text = 0;
+    if (fp_text) {
+        const char *s = fp_text + ((fp_text[0] == '0' && (fp_text[1] == 'x' || fp_text[1] == 'X')) ? 2 : 0);
+        size_t n = strlen(s);
+        if (n == 0 || n > 16 || strspn(s, "0123456789abcdefABCDEF") != n) {
+            fprintf(stderr, "floe %s: error: option --fingerprint: expected up to 16 hex digits, got '%s'\n", cmd,
+                    fp_text);
+            return 2;
+        }
+        from_text = (uint64_t)strtoull(s, NULL, 16);
+        *fp = from_text;
+        *have = 1;
+    }
+    if (machine_path) {
+        floe_machine m;
+        floe_err err;
+        if (floe_machine_load(machine_path, &m, &err) != 0)
+            return floe_cmd_fail(cmd, "%s", err.msg);
+        uint64_t f = floe_machine_fingerprint(&m);
+        if (fp_text && f != from_text)
+            return floe_cmd_fail(cmd, "--fingerprint %016llx disagrees with %s (fingerprint %016llx)",
+                                 (unsigned long long)from_text, machine_path, (unsigned long long)f);
+        *fp = f;
+        *have = 1;
+    }
+    return -1;
 }

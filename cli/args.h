@@ -7,6 +7,8 @@
 #ifndef FLOE_CLI_ARGS_H
 #define FLOE_CLI_ARGS_H
 
+#include <stdint.h>
+
 typedef enum {
     FLOE_ARG_FLAG,   /* dest: int*, set to 1 when present */
     FLOE_ARG_STRING, /* dest: const char**, points into argv */
@@ -21,6 +23,7 @@ typedef struct floe_opt {
     const char *metavar; /* shown in help: "N", "FILE" */
     const char *help;    /* one line; the default is best stated here */
     double min, max;     /* INT/DOUBLE: accepted range when min < max */
+    char short_name;     /* optional one-letter alias ('o' for -o), 0 for none */
 } floe_opt;
 
 typedef struct floe_cmd_spec {
@@ -52,5 +55,11 @@ int floe_cmd_fail(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* The machine a program is for, from `--machine FILE` (a machine description, whose fingerprint is
+ * taken) or `--fingerprint HEX`; both may be given if they agree. Sets *have to 0 when neither was.
+ * Prints an error naming the command and returns its exit code (1 or 2), or -1 when all is well. */
+int floe_cli_machine_fingerprint(const char *cmd, const char *machine_path, const char *fp_text, uint64_t *fp,
+                                 int *have);
 
 #endif

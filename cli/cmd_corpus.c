@@ -9,8 +9,8 @@ int floe_cmd_corpus(int argc, char **argv)
     const char *spec = NULL;
     const floe_opt opts[] = {
         {"corpus", FLOE_ARG_STRING, &spec, "SPEC",
-         "fortunes (default), generated[:N[:SEED]], or a folder of fortune-format files", 0, 0},
-        {NULL, 0, NULL, NULL, NULL, 0, 0},
+         "fortunes (default), generated[:N[:SEED]], or a folder of fortune-format files", 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec cmd = {
         "corpus", NULL, "The training corpus and its fixed train/validation split.",

@@ -133,9 +133,9 @@ static int show(int argc, char **argv)
 {
     const char *energy_path = NULL, *csv = NULL;
     const floe_opt opts[] = {
-        {"energy", FLOE_ARG_STRING, &energy_path, "FILE", "also load an energy table (configs/energy-*.csv)", 0, 0},
-        {"csv", FLOE_ARG_STRING, &csv, "FILE", "also write every figure as CSV (kind,name,value,unit,meaning)", 0, 0},
-        {NULL, 0, NULL, NULL, NULL, 0, 0},
+        {"energy", FLOE_ARG_STRING, &energy_path, "FILE", "also load an energy table (configs/energy-*.csv)", 0, 0, 0},
+        {"csv", FLOE_ARG_STRING, &csv, "FILE", "also write every figure as CSV (kind,name,value,unit,meaning)", 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {
         "machine show", "<machine.csv>", "Show a machine description: parameters, derived figures, fingerprint.",

@@ -139,9 +139,9 @@ int floe_cmd_model(int argc, char **argv)
     int json = 0;
     long long seed = 1;
     const floe_opt opts[] = {
-        {"json", FLOE_ARG_FLAG, &json, NULL, "show: print the config as a Hugging Face config.json instead", 0, 0},
-        {"seed", FLOE_ARG_INT, &seed, "S", "init: random seed (default 1)", 0, 9.2e18},
-        {NULL, 0, NULL, NULL, NULL, 0, 0},
+        {"json", FLOE_ARG_FLAG, &json, NULL, "show: print the config as a Hugging Face config.json instead", 0, 0, 0},
+        {"seed", FLOE_ARG_INT, &seed, "S", "init: random seed (default 1)", 0, 9.2e18, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {
         "model", "list | show <name|config.json> | inspect <file.safetensors> | init <name|config.json> <out>",

@@ -16,11 +16,11 @@ int floe_cmd_numerics(int argc, char **argv)
     int digest = 0, exp2_table = 0;
     const char *csv = NULL, *plot = NULL;
     const floe_opt opts[] = {
-        {"digest", FLOE_ARG_FLAG, &digest, NULL, "print the digest of every operation's outputs and exit", 0, 0},
-        {"csv", FLOE_ARG_STRING, &csv, "FILE", "also write the accuracy table as CSV", 0, 0},
-        {"plot", FLOE_ARG_STRING, &plot, "DIR", "also draw each nonlinearity against the real function (PNG + data)", 0, 0},
-        {"exp2-table", FLOE_ARG_FLAG, &exp2_table, NULL, "print the softmax exponential's 256-entry table", 0, 0},
-        {NULL, 0, NULL, NULL, NULL, 0, 0},
+        {"digest", FLOE_ARG_FLAG, &digest, NULL, "print the digest of every operation's outputs and exit", 0, 0, 0},
+        {"csv", FLOE_ARG_STRING, &csv, "FILE", "also write the accuracy table as CSV", 0, 0, 0},
+        {"plot", FLOE_ARG_STRING, &plot, "DIR", "also draw each nonlinearity against the real function (PNG + data)", 0, 0, 0},
+        {"exp2-table", FLOE_ARG_FLAG, &exp2_table, NULL, "print the softmax exponential's 256-entry table", 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {
         "numerics", NULL, "The integer numeric core: accuracy against double precision, and a digest.",

@@ -17,8 +17,8 @@ int floe_cmd_run(int argc, char **argv)
 {
     const char *out = "floe-out";
     const floe_opt opts[] = {
-        {"out", FLOE_ARG_STRING, &out, "DIR", "output folder (default: floe-out)", 0, 0},
-        {NULL, 0, NULL, NULL, NULL, 0, 0},
+        {"out", FLOE_ARG_STRING, &out, "DIR", "output folder (default: floe-out)", 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {"run", NULL, "Run Floe's main job on built-in defaults.",
                                 "Stages run today: [1] numeric core self-check.\n"

@@ -73,11 +73,11 @@ static void test_parser_values_and_ranges(void **state)
     const char *name = NULL;
     int flag = 0;
     const floe_opt opts[] = {
-        {"steps", FLOE_ARG_INT, &steps, "N", "", 1, 1000},
-        {"lr", FLOE_ARG_DOUBLE, &lr, "X", "", 0, 0},
-        {"name", FLOE_ARG_STRING, &name, "S", "", 0, 0},
-        {"flag", FLOE_ARG_FLAG, &flag, NULL, "", 0, 0},
-        {NULL, 0, NULL, NULL, NULL, 0, 0},
+        {"steps", FLOE_ARG_INT, &steps, "N", "", 1, 1000, 0},
+        {"lr", FLOE_ARG_DOUBLE, &lr, "X", "", 0, 0, 0},
+        {"name", FLOE_ARG_STRING, &name, "S", "", 0, 0, 0},
+        {"flag", FLOE_ARG_FLAG, &flag, NULL, "", 0, 0, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {"t", "<file>", "test", NULL, opts, 1, 1};
     char *pos[16];
@@ -107,6 +107,56 @@ static void test_parser_values_and_ranges(void **state)
     assert_int_equal(floe_args_parse(&spec, 4, a8, pos, &np), FLOE_ARGS_ERROR);
 }
 
+static void test_parser_short_alias(void **state)
+{
+    (void)state;
+    const char *out = NULL;
+    const floe_opt opts[] = {
+        {"output", FLOE_ARG_STRING, &out, "FILE", "", 0, 0, 'o'},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    const floe_cmd_spec spec = {"t", "<file>", "test", NULL, opts, 1, 1};
+    char *pos[8];
+    int np;
+    char *a1[] = {"t", "-o", "x.bin", "in.s", NULL};
+    assert_int_equal(floe_args_parse(&spec, 4, a1, pos, &np), FLOE_ARGS_OK);
+    assert_string_equal(out, "x.bin");
+    assert_string_equal(pos[0], "in.s");
+    char *a2[] = {"t", "-x", "in.s", NULL};
+    assert_int_equal(floe_args_parse(&spec, 3, a2, pos, &np), FLOE_ARGS_ERROR);
+    char *a3[] = {"t", "-oo", "in.s", NULL};
+    assert_int_equal(floe_args_parse(&spec, 3, a3, pos, &np), FLOE_ARGS_ERROR);
+}
+
+static void test_asm_machine_option(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("cli_asm_machine");
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    char path[4300];
+    snprintf(path, sizeof path, "%s/p.s", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(".core 0, 0\n    halt.t0\n", f);
+    fclose(f);
+    /* built for the small machine: disasm accepts it for small, refuses it for northpole */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s asm %s -o %s/p.flp --machine %s/configs/small.csv",
+                                   floe_test_exe(), path, dir, src), 0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s disasm %s/p.flp --machine %s/configs/small.csv",
+                                   floe_test_exe(), dir, src), 0);
+    assert_non_null(strstr(out, "halt"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s disasm %s/p.flp --machine %s/configs/northpole.csv",
+                                   floe_test_exe(), dir, src), 1);
+    assert_non_null(strstr(out, "fingerprint"));
+    /* --fingerprint and --machine must agree */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s asm %s -o %s/q.flp --machine %s/configs/small.csv --fingerprint 1",
+                                   floe_test_exe(), path, dir, src), 1);
+    assert_non_null(strstr(out, "disagrees"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s asm %s -o %s/q.flp --machine /nonexistent.csv",
+                                   floe_test_exe(), path, dir), 1);
+    assert_non_null(strstr(out, "/nonexistent.csv"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -115,6 +165,8 @@ int main(void)
         cmocka_unit_test(test_unknown_command_and_option),
         cmocka_unit_test(test_run_writes_outputs),
         cmocka_unit_test(test_parser_values_and_ranges),
+        cmocka_unit_test(test_parser_short_alias),
+        cmocka_unit_test(test_asm_machine_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
