@@ -4,7 +4,11 @@
 
 static int before(const floe_event *a, const floe_event *b)
 {
-    return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+    if (a->time != b->time)
+        return a->time < b->time;
+    if (a->prio != b->prio)
+        return a->prio < b->prio;
+    return a->seq < b->seq;
 }
 
 void floe_eq_init(floe_event_queue *q)
@@ -22,6 +26,12 @@ void floe_eq_free(floe_event_queue *q)
 
 int floe_eq_push(floe_event_queue *q, uint64_t time, uint32_t kind, uint32_t target, uint64_t arg)
 {
+    return floe_eq_push_prio(q, time, 0, kind, target, arg);
+}
+
+int floe_eq_push_prio(floe_event_queue *q, uint64_t time, uint32_t prio, uint32_t kind, uint32_t target,
+                      uint64_t arg)
+{
     if (q->len == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 256;
         floe_event *h = realloc(q->heap, cap * sizeof *h);
@@ -30,7 +40,7 @@ int floe_eq_push(floe_event_queue *q, uint64_t time, uint32_t kind, uint32_t tar
         q->heap = h;
         q->cap = cap;
     }
-    floe_event e = {time, q->next_seq++, kind, target, arg};
+    floe_event e = {time, prio, q->next_seq++, kind, target, arg};
     size_t i = q->len++;
     while (i > 0) {
         size_t parent = (i - 1) / 2;

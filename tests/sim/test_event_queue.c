@@ -45,11 +45,30 @@ static void test_interleaved(void **state)
     floe_eq_free(&q);
 }
 
+static void test_priority_breaks_ties(void **state)
+{
+    (void)state;
+    floe_event_queue q;
+    floe_eq_init(&q);
+    floe_event e;
+    floe_eq_push_prio(&q, 5, 3, 0, 3, 0);
+    floe_eq_push_prio(&q, 5, 1, 0, 1, 0);
+    floe_eq_push_prio(&q, 4, 7, 0, 7, 0);
+    floe_eq_push_prio(&q, 5, 1, 0, 11, 0);
+    uint32_t want[4] = {7, 1, 11, 3};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(floe_eq_pop(&q, &e), 0);
+        assert_int_equal(e.target, want[i]);
+    }
+    floe_eq_free(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_and_ties),
         cmocka_unit_test(test_interleaved),
+        cmocka_unit_test(test_priority_breaks_ties),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

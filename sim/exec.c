@@ -1,0 +1,765 @@
+/* The functional semantics of the core-local instructions (docs/isa.md): vmm, vector, afu and mem.
+ * Every result is computed by the numeric core's functions (the isa/ headers), so the simulator is bit-exact
+ * with docs/numerics.md by construction. Each instruction also reports its unit's work in cycles and
+ * its action counts (for energy). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isa/elem.h"
+#include "isa/numerics.h"
+#include "sim/sim_state.h"
+
+int sim_fault(floe_err *err, const sim_core *c, const sim_thread *t, const floe_insn *in, const char *fmt, ...)
+{
+    char msg[FLOE_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    const floe_op_info *oi = floe_op_lookup(in->op);
+    size_t idx = t->pc < t->n ? t->idx[t->pc] : 0;
+    return floe_err_set(err, "core %u (x=%u, y=%u) thread %u, instruction %zu (%s): %s", c->id, c->x, c->y,
+                        (unsigned)in->thread, idx, oi ? oi->mnemonic : "?", msg);
+}
+
+int sim_mem_operand(floe_sim *s, sim_core *c, sim_thread *t, int64_t field, uint64_t bytes, const char *what,
+                    uint64_t *addr, floe_err *err)
+{
+    (void)s;
+    int64_t a = (int64_t)floe_mem_addr(field) + t->r[floe_mem_reg(field)];
+    if (a < 0 || (uint64_t)a > c->mem.capacity || bytes > c->mem.capacity - (uint64_t)a) {
+        const floe_insn *in = &c->code->insns[t->idx[t->pc]];
+        return sim_fault(err, c, t, in, "operand %s: %llu bytes at address %lld (0x%x + r%u) lie outside the "
+                         "core's %llu bytes of memory", what, (unsigned long long)bytes, (long long)a,
+                         floe_mem_addr(field), floe_mem_reg(field), (unsigned long long)c->mem.capacity);
+    }
+    *addr = (uint64_t)a;
+    return 0;
+}
+
+int sim_acc_operand(sim_core *c, sim_thread *t, int64_t field, uint64_t n, uint32_t *index, floe_err *err)
+{
+    int64_t a = (int64_t)floe_acc_index(field) + t->r[floe_acc_reg(field)];
+    if (a < 0 || (uint64_t)a + n > FLOE_ACCUMULATORS) {
+        const floe_insn *in = &c->code->insns[t->idx[t->pc]];
+        return sim_fault(err, c, t, in, "accumulators %lld..%lld lie outside the %u accumulators", (long long)a,
+                         (long long)a + (long long)n - 1, FLOE_ACCUMULATORS);
+    }
+    *index = (uint32_t)a;
+    return 0;
+}
+
+int sim_read(floe_sim *s, sim_core *c, uint64_t addr, uint64_t n, floe_err *err)
+{
+    return floe_memory_note_read(&c->mem, addr, n, s->strict, err);
+}
+
+void sim_wrote(sim_core *c, uint64_t addr, uint64_t n)
+{
+    floe_memory_note_write(&c->mem, addr, n);
+    /* weights that were expanded for the vmm are stale once their bytes change */
+    for (size_t i = 0; i < c->n_vmm_cache;) {
+        sim_vmm_entry *e = &c->vmm_cache[i];
+        if (addr < e->addr + e->bytes && e->addr < addr + n) {
+            floe_vmm_weights_free(&e->w);
+            c->vmm_cache[i] = c->vmm_cache[--c->n_vmm_cache];
+        } else {
+            i++;
+        }
+    }
+}
+
+static uint64_t ceil_div(uint64_t a, uint64_t b) { return b ? (a + b - 1) / b : a; }
+
+static floe_dtype xp_dtype(int64_t xp) { return xp == FLOE_XP_I4 ? FLOE_DT_I4 : xp == FLOE_XP_I8 ? FLOE_DT_I8 : FLOE_DT_I16; }
+static floe_dtype wp_dtype(int64_t wp) { return wp == FLOE_WP_I2 ? FLOE_DT_I2 : wp == FLOE_WP_I4 ? FLOE_DT_I4 : FLOE_DT_I8; }
+
+/* The machine's rate for an (activation, weight) precision pair (docs/sim.md): pairs the machine does
+ * not list run at the rate of the nearest listed pair with at least as many bits. */
+static floe_prec prec_pair(int64_t xp, int64_t wp)
+{
+    if (xp == FLOE_XP_I16)
+        return wp == FLOE_WP_I8 ? FLOE_PREC_W8A16 : FLOE_PREC_W4A16;
+    if (xp == FLOE_XP_I4)
+        return wp == FLOE_WP_I8 ? FLOE_PREC_W8A8 : FLOE_PREC_W4A4;
+    return wp == FLOE_WP_I8 ? FLOE_PREC_W8A8 : wp == FLOE_WP_I4 ? FLOE_PREC_W4A8 : FLOE_PREC_W2A8;
+}
+
+static const floe_vmm_weights *vmm_weights(sim_core *c, uint64_t addr, uint64_t bytes, uint32_t k, uint32_t n,
+                                           int wp, floe_err *err)
+{
+    c->vmm_clock++;
+    for (size_t i = 0; i < c->n_vmm_cache; i++) {
+        sim_vmm_entry *e = &c->vmm_cache[i];
+        if (e->addr == addr && e->bytes == bytes && e->k == k && e->n == n && e->wp == wp) {
+            e->last_use = c->vmm_clock;
+            return &e->w;
+        }
+    }
+    if (c->n_vmm_cache == SIM_VMM_CACHE) { /* evict the least recently used */
+        size_t lru = 0;
+        for (size_t i = 1; i < c->n_vmm_cache; i++)
+            if (c->vmm_cache[i].last_use < c->vmm_cache[lru].last_use)
+                lru = i;
+        floe_vmm_weights_free(&c->vmm_cache[lru].w);
+        c->vmm_cache[lru] = c->vmm_cache[--c->n_vmm_cache];
+    }
+    sim_vmm_entry *e = &c->vmm_cache[c->n_vmm_cache];
+    const uint8_t *src = floe_memory_ptr(&c->mem, addr);
+    int rc;
+    if (wp == FLOE_WP_I4) {
+        rc = floe_vmm_weights_from_i4(&e->w, src, k, n, err);
+    } else if (wp == FLOE_WP_I8) {
+        rc = floe_vmm_weights_from_i8(&e->w, (const int8_t *)src, k, n, err);
+    } else { /* int2: widen row by row (rows start on a byte) */
+        uint64_t row = floe_dtype_bytes_for(FLOE_DT_I2, k);
+        int8_t *wide = malloc((size_t)k * n + 1);
+        if (!wide)
+            return floe_err_set(err, "vmm: out of memory"), NULL;
+        for (uint32_t j = 0; j < n; j++)
+            for (uint32_t i = 0; i < k; i++)
+                wide[(size_t)j * k + i] = (int8_t)floe_elem_load(src + j * row, FLOE_DT_I2, i);
+        rc = floe_vmm_weights_from_i8(&e->w, wide, k, n, err);
+        free(wide);
+    }
+    if (rc != 0)
+        return NULL;
+    e->addr = addr;
+    e->bytes = bytes;
+    e->k = k;
+    e->n = n;
+    e->wp = wp;
+    e->last_use = c->vmm_clock;
+    c->n_vmm_cache++;
+    return &e->w;
+}
+
+static int exec_vmm(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in, uint64_t *cycles,
+                    floe_actions *act, floe_err *err)
+{
+    uint32_t k = (uint32_t)in->f[3], n = (uint32_t)in->f[4];
+    int64_t xp = in->f[5], wp = in->f[6], mode = in->f[7];
+    floe_dtype xdt = xp_dtype(xp), wdt = wp_dtype(wp);
+    uint64_t xbytes = floe_dtype_bytes_for(xdt, k), wbytes = (uint64_t)n * floe_dtype_bytes_for(wdt, k);
+    uint32_t a = 0;
+    uint64_t xa = 0, wa = 0;
+    if (sim_acc_operand(c, t, in->f[0], n, &a, err) || sim_mem_operand(s, c, t, in->f[1], xbytes, "x", &xa, err) ||
+        sim_mem_operand(s, c, t, in->f[2], wbytes, "w", &wa, err) || sim_read(s, c, xa, xbytes, err) ||
+        sim_read(s, c, wa, wbytes, err))
+        return -1;
+    int32_t *acc = c->acc + a;
+    if (mode == FLOE_MODE_SET)
+        memset(acc, 0, sizeof(int32_t) * n);
+    if (k && n) {
+        const floe_vmm_weights *w = vmm_weights(c, wa, wbytes, k, n, (int)wp, err);
+        if (!w)
+            return -1;
+        const uint8_t *xs = floe_memory_ptr(&c->mem, xa);
+        if (xdt == FLOE_DT_I8) {
+            floe_vmm_i8(acc, (const int8_t *)xs, 1, w);
+        } else if (xdt == FLOE_DT_I4) {
+            int8_t *xw = malloc(k);
+            if (!xw)
+                return floe_err_set(err, "vmm: out of memory");
+            for (uint32_t i = 0; i < k; i++)
+                xw[i] = (int8_t)floe_elem_load(xs, FLOE_DT_I4, i);
+            floe_vmm_i8(acc, xw, 1, w);
+            free(xw);
+        } else {
+            int16_t *xw = malloc(sizeof(int16_t) * k);
+            if (!xw)
+                return floe_err_set(err, "vmm: out of memory");
+            for (uint32_t i = 0; i < k; i++)
+                xw[i] = (int16_t)floe_elem_load(xs, FLOE_DT_I16, i);
+            floe_vmm_i16(acc, xw, 1, w);
+            free(xw);
+        }
+    }
+    floe_prec p = prec_pair(xp, wp);
+    uint64_t macs = (uint64_t)k * n;
+    act->macs[p] += macs;
+    act->sram_read_bytes += xbytes + wbytes;
+    *cycles = ceil_div(macs, s->m.vmm_macs_per_cycle[p]);
+    if (*cycles == 0)
+        *cycles = 1;
+    return 0;
+}
+
+/* Multipliers in memory: 8 bytes each, int32 m then int32 shift, both little-endian. */
+static int load_mult(const sim_core *c, const sim_thread *t, const floe_insn *in, const uint8_t *p,
+                     floe_requant_mult *q, floe_err *err)
+{
+    q->m = floe_elem_load(p, FLOE_DT_I32, 0);
+    q->shift = floe_elem_load(p, FLOE_DT_I32, 1);
+    if (q->m < 0 || q->shift < 0 || q->shift > FLOE_REQUANT_MAX_SHIFT)
+        return sim_fault(err, c, t, in, "multiplier {m=%d, shift=%d} is not of the form m in [0, 2^31), shift "
+                         "in [0, 62]", q->m, q->shift);
+    return 0;
+}
+
+static void store_mult(uint8_t *p, floe_requant_mult q)
+{
+    floe_elem_store(p, FLOE_DT_I32, 0, q.m);
+    floe_elem_store(p, FLOE_DT_I32, 1, q.shift);
+}
+
+static uint64_t load_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static void store_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Vector-unit work: n elements, i32 elements counting twice. */
+static uint64_t vector_cycles(const floe_sim *s, uint64_t n, floe_dtype dt)
+{
+    uint64_t ops = dt == FLOE_DT_I32 ? 2 * n : n;
+    uint64_t c = ceil_div(ops, s->m.vector_ops_per_cycle);
+    return c ? c : 1;
+}
+
+static uint64_t afu_cycles(const floe_sim *s, uint64_t ops)
+{
+    uint64_t c = ceil_div(ops, s->m.lut_ops_per_cycle);
+    return c ? c : 1;
+}
+
+#define OPND(field, bytes, name, out)                                                                         \
+    do {                                                                                                 \
+        if (sim_mem_operand(s, c, t, (field), (bytes), (name), &(out), err))                             \
+            return -1;                                                                                   \
+    } while (0)
+#define READ(addr, bytes)                                                                                \
+    do {                                                                                                 \
+        if (sim_read(s, c, (addr), (bytes), err))                                                        \
+            return -1;                                                                                   \
+    } while (0)
+
+static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in, uint64_t *cycles,
+                       floe_actions *act, floe_err *err)
+{
+    uint8_t *M = c->mem.bytes;
+    uint64_t d = 0, a = 0, b = 0, m = 0;
+    uint64_t n;
+    switch (in->op) {
+    case FLOE_OP_VADD:
+    case FLOE_OP_VMUL:
+    case FLOE_OP_VMAX: {
+        n = (uint64_t)in->f[3];
+        floe_dtype dt = (floe_dtype)in->f[4];
+        uint64_t nb = floe_dtype_bytes_for(dt, n);
+        OPND(in->f[0], nb, "dst", d);
+        OPND(in->f[1], nb, "a", a);
+        OPND(in->f[2], nb, "b", b);
+        READ(a, nb);
+        READ(b, nb);
+        int bits = floe_dtype_bits(dt);
+        int32_t *tmp = malloc(sizeof(int32_t) * (n ? n : 1));
+        if (!tmp)
+            return floe_err_set(err, "out of memory");
+        for (uint64_t i = 0; i < n; i++) {
+            int32_t x = floe_elem_load(M + a, dt, i), y = floe_elem_load(M + b, dt, i);
+            int64_t v;
+            if (in->op == FLOE_OP_VADD)
+                v = (int64_t)x + y;
+            else if (in->op == FLOE_OP_VMUL)
+                v = floe_requant_raw(x, (floe_requant_mult){y, (int32_t)in->f[5]});
+            else
+                v = x > y ? x : y;
+            tmp[i] = floe_sat_bits(v, bits);
+        }
+        for (uint64_t i = 0; i < n; i++) /* operands are read before results are written */
+            floe_elem_store(M + d, dt, i, tmp[i]);
+        free(tmp);
+        sim_wrote(c, d, nb);
+        act->sram_read_bytes += 2 * nb;
+        act->sram_write_bytes += nb;
+        act->vector_ops += dt == FLOE_DT_I32 ? 2 * n : n;
+        *cycles = vector_cycles(s, n, dt);
+        return 0;
+    }
+    case FLOE_OP_VSHIFT:
+    case FLOE_OP_VSAT: {
+        n = (uint64_t)in->f[2];
+        floe_dtype from = (floe_dtype)in->f[3];
+        floe_dtype to = in->op == FLOE_OP_VSAT ? (floe_dtype)in->f[4] : from;
+        uint64_t nin = floe_dtype_bytes_for(from, n), nout = floe_dtype_bytes_for(to, n);
+        OPND(in->f[0], nout, "dst", d);
+        OPND(in->f[1], nin, "a", a);
+        READ(a, nin);
+        int32_t *tmp = malloc(sizeof(int32_t) * (n ? n : 1));
+        if (!tmp)
+            return floe_err_set(err, "out of memory");
+        int bits = floe_dtype_bits(to);
+        int amount = (int)in->f[4];
+        for (uint64_t i = 0; i < n; i++) {
+            int32_t x = floe_elem_load(M + a, from, i);
+            int64_t v = x;
+            if (in->op == FLOE_OP_VSHIFT) {
+                if (amount >= 0)
+                    v = x == 0 ? 0 : amount >= 32 ? (x > 0 ? INT64_MAX : INT64_MIN) : (int64_t)x * ((int64_t)1 << amount);
+                else
+                    v = -amount > 32 ? 0 : floe_requant_raw(x, (floe_requant_mult){1, -amount});
+            }
+            tmp[i] = floe_sat_bits(v, bits);
+        }
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, to, i, tmp[i]);
+        free(tmp);
+        sim_wrote(c, d, nout);
+        act->sram_read_bytes += nin;
+        act->sram_write_bytes += nout;
+        act->vector_ops += n;
+        *cycles = vector_cycles(s, n, from);
+        return 0;
+    }
+    case FLOE_OP_VSUM:
+    case FLOE_OP_VSUMSQ:
+    case FLOE_OP_VMAXR: {
+        n = (uint64_t)in->f[2];
+        floe_dtype dt = (floe_dtype)in->f[3];
+        uint64_t nb = floe_dtype_bytes_for(dt, n), ob = in->op == FLOE_OP_VSUMSQ ? 8 : 4;
+        OPND(in->f[0], ob, "dst", d);
+        OPND(in->f[1], nb, "a", a);
+        READ(a, nb);
+        uint32_t sum = 0;
+        uint64_t sumsq = 0;
+        int32_t mx = INT32_MIN;
+        for (uint64_t i = 0; i < n; i++) {
+            int32_t x = floe_elem_load(M + a, dt, i);
+            sum += (uint32_t)x;
+            sumsq += (uint64_t)((int64_t)x * x);
+            mx = x > mx ? x : mx;
+        }
+        if (in->op == FLOE_OP_VSUMSQ)
+            store_u64(M + d, sumsq);
+        else
+            floe_elem_store(M + d, FLOE_DT_I32, 0, in->op == FLOE_OP_VSUM ? (int32_t)sum : mx);
+        sim_wrote(c, d, ob);
+        act->sram_read_bytes += nb;
+        act->sram_write_bytes += ob;
+        act->vector_ops += n;
+        *cycles = vector_cycles(s, n, dt);
+        return 0;
+    }
+    case FLOE_OP_REQUANT:
+    case FLOE_OP_VREQUANT: {
+        n = (uint64_t)in->f[3];
+        floe_dtype dt = (floe_dtype)in->f[4];
+        int per_channel = in->f[5] == FLOE_SCOPE_CHANNEL;
+        uint64_t ob = floe_dtype_bytes_for(dt, n), mb = 8 * (per_channel ? n : 1);
+        const int32_t *src;
+        uint32_t ai = 0;
+        OPND(in->f[0], ob, "dst", d);
+        if (in->op == FLOE_OP_REQUANT) {
+            if (sim_acc_operand(c, t, in->f[1], n, &ai, err))
+                return -1;
+            src = c->acc + ai;
+            a = 0;
+        } else {
+            OPND(in->f[1], 4 * n, "a", a);
+            READ(a, 4 * n);
+            src = NULL;
+        }
+        OPND(in->f[2], mb, "mult", m);
+        READ(m, mb);
+        int bits = floe_dtype_bits(dt);
+        int32_t *tmp = malloc(sizeof(int32_t) * (n ? n : 1));
+        if (!tmp)
+            return floe_err_set(err, "out of memory");
+        floe_requant_mult q = {0, 0};
+        for (uint64_t i = 0; i < n; i++) {
+            if (i == 0 || per_channel)
+                if (load_mult(c, t, in, M + m + 8 * (per_channel ? i : 0), &q, err)) {
+                    free(tmp);
+                    return -1;
+                }
+            int32_t x = src ? src[i] : floe_elem_load(M + a, FLOE_DT_I32, i);
+            tmp[i] = floe_requant_bits(x, q, bits);
+        }
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, dt, i, tmp[i]);
+        free(tmp);
+        sim_wrote(c, d, ob);
+        act->sram_read_bytes += mb + (src ? 0 : 4 * n);
+        act->sram_write_bytes += ob;
+        act->vector_ops += n;
+        *cycles = vector_cycles(s, n, FLOE_DT_I16);
+        return 0;
+    }
+    case FLOE_OP_MULTMUL: {
+        n = (uint64_t)in->f[3];
+        int per_channel = in->f[4] == FLOE_SCOPE_CHANNEL;
+        uint64_t bb = 8 * (per_channel ? n : 1);
+        OPND(in->f[0], 8 * n, "dst", d);
+        OPND(in->f[1], 8 * n, "a", a);
+        OPND(in->f[2], bb, "b", b);
+        READ(a, 8 * n);
+        READ(b, bb);
+        floe_requant_mult *tmp = malloc(sizeof *tmp * (n ? n : 1));
+        if (!tmp)
+            return floe_err_set(err, "out of memory");
+        for (uint64_t i = 0; i < n; i++) {
+            floe_requant_mult x, y;
+            if (load_mult(c, t, in, M + a + 8 * i, &x, err) ||
+                load_mult(c, t, in, M + b + 8 * (per_channel ? i : 0), &y, err)) {
+                free(tmp);
+                return -1;
+            }
+            tmp[i] = floe_requant_mult_mul(x, y);
+        }
+        for (uint64_t i = 0; i < n; i++)
+            store_mult(M + d + 8 * i, tmp[i]);
+        free(tmp);
+        sim_wrote(c, d, 8 * n);
+        act->sram_read_bytes += 8 * n + bb;
+        act->sram_write_bytes += 8 * n;
+        act->vector_ops += 2 * n;
+        *cycles = vector_cycles(s, n, FLOE_DT_I32);
+        return 0;
+    }
+    case FLOE_OP_ACCST:
+    case FLOE_OP_ACCLD: {
+        n = (uint64_t)in->f[2];
+        uint32_t ai = 0;
+        int st = in->op == FLOE_OP_ACCST;
+        OPND(in->f[st ? 0 : 1], 4 * n, st ? "dst" : "src", d);
+        if (sim_acc_operand(c, t, in->f[st ? 1 : 0], n, &ai, err))
+            return -1;
+        if (st) {
+            for (uint64_t i = 0; i < n; i++)
+                floe_elem_store(M + d, FLOE_DT_I32, i, c->acc[ai + i]);
+            sim_wrote(c, d, 4 * n);
+            act->sram_write_bytes += 4 * n;
+        } else {
+            READ(d, 4 * n);
+            for (uint64_t i = 0; i < n; i++)
+                c->acc[ai + i] = floe_elem_load(M + d, FLOE_DT_I32, i);
+            act->sram_read_bytes += 4 * n;
+        }
+        act->vector_ops += 2 * n;
+        *cycles = vector_cycles(s, n, FLOE_DT_I32);
+        return 0;
+    }
+    default:
+        return sim_fault(err, c, t, in, "not a vector instruction");
+    }
+}
+
+/* Which field of an afu instruction is its element count (docs/isa.md). */
+static uint64_t afu_len(const floe_insn *in)
+{
+    switch (in->op) {
+    case FLOE_OP_EXP2:
+    case FLOE_OP_SOFTMAX:
+    case FLOE_OP_RECIP:
+    case FLOE_OP_RSQRT: return (uint64_t)in->f[2];
+    case FLOE_OP_LUT8:
+    case FLOE_OP_LUT16: return (uint64_t)in->f[3];
+    default: return (uint64_t)in->f[4]; /* rmsnorm, rope */
+    }
+}
+
+static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in, uint64_t *cycles,
+                    floe_actions *act, floe_err *err)
+{
+    uint8_t *M = c->mem.bytes;
+    uint64_t d = 0, a = 0, tb = 0, b = 0;
+    uint64_t n = afu_len(in);
+    uint64_t ops = n, in_bytes = 0, out_bytes = 0;
+    switch (in->op) {
+    case FLOE_OP_LUT8: {
+        OPND(in->f[0], 2 * n, "dst", d);
+        OPND(in->f[1], n, "src", a);
+        OPND(in->f[2], 512, "table", tb);
+        READ(a, n);
+        READ(tb, 512);
+        floe_lut8 L;
+        for (int i = 0; i < 256; i++)
+            L.v[i] = (int16_t)floe_elem_load(M + tb, FLOE_DT_I16, (size_t)i);
+        int16_t *tmp = malloc(sizeof(int16_t) * (n ? n : 1));
+        if (!tmp)
+            return floe_err_set(err, "out of memory");
+        for (uint64_t i = 0; i < n; i++)
+            tmp[i] = floe_lut8_apply(&L, (int8_t)M[a + i]);
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, FLOE_DT_I16, i, tmp[i]);
+        free(tmp);
+        in_bytes = n + 512;
+        out_bytes = 2 * n;
+        break;
+    }
+    case FLOE_OP_LUT16: {
+        floe_dtype dt = (floe_dtype)in->f[4];
+        out_bytes = floe_dtype_bytes_for(dt, n);
+        OPND(in->f[0], out_bytes, "dst", d);
+        OPND(in->f[1], 2 * n, "src", a);
+        OPND(in->f[2], 4 * (FLOE_LUT16_KNOTS + 2), "table", tb);
+        READ(a, 2 * n);
+        READ(tb, 4 * (FLOE_LUT16_KNOTS + 2));
+        floe_lut16 L;
+        for (int i = 0; i < FLOE_LUT16_KNOTS; i++) {
+            L.v[i] = floe_elem_load(M + tb, FLOE_DT_I32, (size_t)i);
+            if (L.v[i] < -FLOE_LUT16_KNOT_LIMIT || L.v[i] > FLOE_LUT16_KNOT_LIMIT)
+                return sim_fault(err, c, t, in, "lut16 knot %d is %d, outside +-2^20", i, L.v[i]);
+        }
+        L.lo = floe_elem_load(M + tb, FLOE_DT_I32, FLOE_LUT16_KNOTS);
+        L.hi = floe_elem_load(M + tb, FLOE_DT_I32, FLOE_LUT16_KNOTS + 1);
+        if (L.lo > L.hi)
+            return sim_fault(err, c, t, in, "lut16 output range [%d, %d] is empty", L.lo, L.hi);
+        int bits = floe_dtype_bits(dt);
+        int32_t *tmp = malloc(sizeof(int32_t) * (n ? n : 1));
+        if (!tmp)
+            return floe_err_set(err, "out of memory");
+        for (uint64_t i = 0; i < n; i++)
+            tmp[i] = floe_sat_bits(floe_lut16_apply(&L, (int16_t)floe_elem_load(M + a, FLOE_DT_I16, i)), bits);
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, dt, i, tmp[i]);
+        free(tmp);
+        in_bytes = 2 * n + 4 * (FLOE_LUT16_KNOTS + 2);
+        break;
+    }
+    case FLOE_OP_EXP2:
+    case FLOE_OP_RECIP: {
+        int recip = in->op == FLOE_OP_RECIP;
+        out_bytes = (recip ? 8 : 4) * n;
+        OPND(in->f[0], out_bytes, "dst", d);
+        OPND(in->f[1], 4 * n, "src", a);
+        READ(a, 4 * n);
+        uint32_t *src = malloc(sizeof(uint32_t) * (n ? n : 1));
+        if (!src)
+            return floe_err_set(err, "out of memory");
+        for (uint64_t i = 0; i < n; i++)
+            src[i] = (uint32_t)floe_elem_load(M + a, FLOE_DT_I32, i);
+        for (uint64_t i = 0; i < n; i++) {
+            if (recip)
+                store_mult(M + d + 8 * i, floe_recip_u32(src[i]));
+            else
+                floe_elem_store(M + d, FLOE_DT_I32, i, (int32_t)floe_exp2_neg((int32_t)src[i]));
+        }
+        free(src);
+        in_bytes = 4 * n;
+        break;
+    }
+    case FLOE_OP_RSQRT: {
+        out_bytes = 8 * n;
+        OPND(in->f[0], out_bytes, "dst", d);
+        OPND(in->f[1], 8 * n, "src", a);
+        READ(a, 8 * n);
+        uint64_t *src = malloc(sizeof(uint64_t) * (n ? n : 1));
+        if (!src)
+            return floe_err_set(err, "out of memory");
+        for (uint64_t i = 0; i < n; i++)
+            src[i] = load_u64(M + a + 8 * i);
+        for (uint64_t i = 0; i < n; i++)
+            store_mult(M + d + 8 * i, floe_rsqrt_u64(src[i]));
+        free(src);
+        in_bytes = 8 * n;
+        break;
+    }
+    case FLOE_OP_SOFTMAX: {
+        if (n > FLOE_SOFTMAX_MAX_LEN)
+            return sim_fault(err, c, t, in, "softmax row of %llu scores exceeds %d", (unsigned long long)n,
+                             FLOE_SOFTMAX_MAX_LEN);
+        out_bytes = 2 * n;
+        OPND(in->f[0], out_bytes, "dst", d);
+        OPND(in->f[1], 4 * n, "src", a);
+        READ(a, 4 * n);
+        int32_t *z = malloc(sizeof(int32_t) * (n ? n : 1));
+        int16_t *p = malloc(sizeof(int16_t) * (n ? n : 1));
+        if (!z || !p) {
+            free(z);
+            free(p);
+            return floe_err_set(err, "out of memory");
+        }
+        for (uint64_t i = 0; i < n; i++)
+            z[i] = floe_elem_load(M + a, FLOE_DT_I32, i);
+        floe_softmax_row(p, z, n);
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, FLOE_DT_I16, i, p[i]);
+        free(z);
+        free(p);
+        in_bytes = 4 * n;
+        ops = 3 * n;
+        break;
+    }
+    case FLOE_OP_RMSNORM: {
+        floe_dtype dt = (floe_dtype)in->f[5];
+        int per_channel = in->f[6] == FLOE_SCOPE_CHANNEL;
+        uint64_t cb = 8 * (per_channel ? n : 1);
+        out_bytes = floe_dtype_bytes_for(dt, n);
+        uint64_t e = 0;
+        OPND(in->f[0], out_bytes, "dst", d);
+        OPND(in->f[1], 2 * n, "src", a);
+        OPND(in->f[2], cb, "c", b);
+        OPND(in->f[3], 8, "eps", e);
+        READ(a, 2 * n);
+        READ(b, cb);
+        READ(e, 8);
+        int16_t *q = malloc(sizeof(int16_t) * (n ? n : 1));
+        int32_t *y = malloc(sizeof(int32_t) * (n ? n : 1));
+        floe_requant_mult *cm = malloc(sizeof *cm * (per_channel ? n : 1) + 1);
+        if (!q || !y || !cm) {
+            free(q);
+            free(y);
+            free(cm);
+            return floe_err_set(err, "out of memory");
+        }
+        for (uint64_t i = 0; i < n; i++)
+            q[i] = (int16_t)floe_elem_load(M + a, FLOE_DT_I16, i);
+        for (uint64_t i = 0; i < (per_channel ? n : 1); i++)
+            if (load_mult(c, t, in, M + b + 8 * i, &cm[i], err)) {
+                free(q);
+                free(y);
+                free(cm);
+                return -1;
+            }
+        int bits = floe_dtype_bits(dt);
+        int32_t hi = (int32_t)(((int64_t)1 << (bits - 1)) - 1);
+        floe_rmsnorm_row(y, q, n, load_u64(M + e), cm, per_channel, -hi - 1, hi);
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, dt, i, y[i]);
+        free(q);
+        free(y);
+        free(cm);
+        in_bytes = 2 * n + cb + 8;
+        ops = 2 * n + 1;
+        break;
+    }
+    case FLOE_OP_ROPE: {
+        if (n % 2)
+            return sim_fault(err, c, t, in, "rope length %llu is odd", (unsigned long long)n);
+        uint64_t h = n / 2, co = 0, si = 0;
+        OPND(in->f[0], 2 * n, "dst", d);
+        OPND(in->f[1], 2 * n, "src", a);
+        OPND(in->f[2], 2 * h, "cos", co);
+        OPND(in->f[3], 2 * h, "sin", si);
+        READ(a, 2 * n);
+        READ(co, 2 * h);
+        READ(si, 2 * h);
+        int16_t *x = malloc(sizeof(int16_t) * (n + 2 * h + 1));
+        if (!x)
+            return floe_err_set(err, "out of memory");
+        int16_t *cs = x + n, *sn = x + n + h;
+        for (uint64_t i = 0; i < n; i++)
+            x[i] = (int16_t)floe_elem_load(M + a, FLOE_DT_I16, i);
+        for (uint64_t i = 0; i < h; i++) {
+            cs[i] = (int16_t)floe_elem_load(M + co, FLOE_DT_I16, i);
+            sn[i] = (int16_t)floe_elem_load(M + si, FLOE_DT_I16, i);
+        }
+        floe_rope_table view = {1, (int)h, cs, sn};
+        floe_rope_rotate_i16(x, &view, 0);
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, FLOE_DT_I16, i, x[i]);
+        free(x);
+        in_bytes = 2 * n + 4 * h;
+        out_bytes = 2 * n;
+        ops = 2 * n;
+        break;
+    }
+    default:
+        return sim_fault(err, c, t, in, "not an afu instruction");
+    }
+    sim_wrote(c, d, out_bytes);
+    act->sram_read_bytes += in_bytes;
+    act->sram_write_bytes += out_bytes;
+    act->lut_ops += ops;
+    *cycles = afu_cycles(s, ops);
+    return 0;
+}
+
+static int exec_mem(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in, uint64_t *cycles,
+                    floe_actions *act, floe_err *err)
+{
+    uint8_t *M = c->mem.bytes;
+    uint64_t d = 0, a = 0;
+    switch (in->op) {
+    case FLOE_OP_COPY: {
+        uint64_t nb = (uint64_t)in->f[2];
+        OPND(in->f[0], nb, "dst", d);
+        OPND(in->f[1], nb, "src", a);
+        READ(a, nb);
+        memmove(M + d, M + a, nb);
+        sim_wrote(c, d, nb);
+        act->sram_read_bytes += nb;
+        act->sram_write_bytes += nb;
+        *cycles = ceil_div(2 * nb, s->m.sram_bytes_per_cycle);
+        break;
+    }
+    case FLOE_OP_FILL: {
+        uint64_t nb = (uint64_t)in->f[1];
+        OPND(in->f[0], nb, "dst", d);
+        memset(M + d, (int)in->f[2], nb);
+        sim_wrote(c, d, nb);
+        act->sram_write_bytes += nb;
+        *cycles = ceil_div(nb, s->m.sram_bytes_per_cycle);
+        break;
+    }
+    case FLOE_OP_FBLD:
+    case FLOE_OP_FBST: {
+        int ld = in->op == FLOE_OP_FBLD;
+        uint64_t nb = (uint64_t)in->f[2], fb = (uint64_t)(uint32_t)in->f[ld ? 1 : 0];
+        OPND(in->f[ld ? 0 : 1], nb, ld ? "dst" : "src", d);
+        if (floe_memory_check(&s->fb, fb, nb, ld ? "fbld" : "fbst", err) != 0)
+            return sim_fault(err, c, t, in, "frame-buffer range 0x%llx + %llu bytes outside its %llu bytes",
+                             (unsigned long long)fb, (unsigned long long)nb, (unsigned long long)s->fb.capacity);
+        if (ld) {
+            if (floe_memory_note_read(&s->fb, fb, nb, s->strict, err))
+                return -1;
+            memcpy(M + d, floe_memory_ptr(&s->fb, fb), nb);
+            sim_wrote(c, d, nb);
+            act->sram_write_bytes += nb;
+        } else {
+            READ(d, nb);
+            memcpy(floe_memory_ptr(&s->fb, fb), M + d, nb);
+            floe_memory_note_write(&s->fb, fb, nb);
+            act->sram_read_bytes += nb;
+        }
+        act->framebuffer_bytes += nb;
+        uint64_t bw = s->m.framebuffer_bytes_per_cycle < s->m.sram_bytes_per_cycle ? s->m.framebuffer_bytes_per_cycle
+                                                                                    : s->m.sram_bytes_per_cycle;
+        *cycles = ceil_div(nb, bw);
+        break;
+    }
+    default:
+        return sim_fault(err, c, t, in, "not a mem instruction");
+    }
+    if (*cycles == 0)
+        *cycles = 1;
+    return 0;
+}
+
+int sim_exec_local(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in, uint64_t *cycles,
+                   floe_actions *act, floe_err *err)
+{
+    switch (floe_op_lookup(in->op)->unit) {
+    case FLOE_UNIT_VMM:
+        if (in->op == FLOE_OP_ACCCLR) {
+            uint32_t a = 0;
+            uint64_t n = (uint64_t)in->f[1];
+            if (sim_acc_operand(c, t, in->f[0], n, &a, err))
+                return -1;
+            memset(c->acc + a, 0, sizeof(int32_t) * n);
+            *cycles = vector_cycles(s, n, FLOE_DT_I16);
+            return 0;
+        }
+        return exec_vmm(s, c, t, in, cycles, act, err);
+    case FLOE_UNIT_VECTOR:
+        return exec_vector(s, c, t, in, cycles, act, err);
+    case FLOE_UNIT_AFU:
+        return exec_afu(s, c, t, in, cycles, act, err);
+    case FLOE_UNIT_MEM:
+        return exec_mem(s, c, t, in, cycles, act, err);
+    default:
+        return sim_fault(err, c, t, in, "not a core-local instruction");
+    }
+}
