@@ -70,6 +70,13 @@ static int set_value(const floe_cmd_spec *spec, const floe_opt *o, const char *v
         *(double *)o->dest = x;
         return 0;
     }
+    case FLOE_ARG_LIST: {
+        floe_arg_list *l = o->dest;
+        if (l->n == FLOE_ARG_LIST_MAX)
+            return arg_error(spec, "option --%s: more than %d values", o->name, FLOE_ARG_LIST_MAX);
+        l->v[l->n++] = v;
+        return 0;
+    }
     case FLOE_ARG_FLAG:
         break;
     }

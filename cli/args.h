@@ -14,7 +14,14 @@ typedef enum {
     FLOE_ARG_STRING, /* dest: const char**, points into argv */
     FLOE_ARG_INT,    /* dest: long long* */
     FLOE_ARG_DOUBLE, /* dest: double* */
+    FLOE_ARG_LIST,   /* dest: floe_arg_list*, repeatable: every value is kept */
 } floe_arg_kind;
+
+#define FLOE_ARG_LIST_MAX 64
+typedef struct floe_arg_list {
+    const char *v[FLOE_ARG_LIST_MAX]; /* point into argv */
+    int n;
+} floe_arg_list;
 
 typedef struct floe_opt {
     const char *name;    /* long name without the dashes: "steps"; NULL ends the table */
