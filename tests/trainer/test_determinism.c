@@ -121,6 +121,12 @@ static void test_repeat_and_thread_counts(void **state)
     run_all(&b, 3); /* uneven split */
     assert_memory_equal(a.buf, b.buf, a.used * sizeof(float));
     omp_set_num_threads(saved);
+    /* A digest to compare builds by hand (compilers, -O levels, -march): see docs/trainer.md. */
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *p = (const unsigned char *)a.buf;
+    for (size_t i = 0; i < a.used * sizeof(float); i++)
+        h = (h ^ p[i]) * 1099511628211ull;
+    printf("trainer layers digest: %016llx\n", (unsigned long long)h);
     free(a.buf), free(b.buf);
 }
 
