@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 
     TIME(f, floe_matmul_forward(y, x, wqq, N, C, C));
     TIME(b, floe_matmul_backward(dx, dwqq, dy, x, wqq, N, C, C));
-    row("matmul d->d", "1024x256 @ 256x256^T", f, b, fl_cc, 2 * fl_cc, 5 * L + 1);
+    row("matmul d->d", "1024x256 @ 256x256^T", f, b, fl_cc, 2 * fl_cc, 4 * L + 1);
     step += (f + b) * (4 * L + 1); /* q, k, v, o per layer + LM head (tied) */
     TIME(f, floe_matmul_forward(hf, x, wf, N, C, F));
     TIME(b, floe_matmul_backward(dx, dwf, dhf, x, wf, N, C, F));
