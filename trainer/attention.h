@@ -8,6 +8,7 @@
  *   S = q_h k_g^T / sqrt(hd) (causal)   P = softmax(S)   out_h = P v_g
  * Backward (+=): dv_g += P^T dout_h; dP = dout_h v_g^T; dS = P * (dP - rowsum(P * dP));
  *   dq_h += dS k_g / sqrt(hd); dk_g += dS^T q_h / sqrt(hd).
+ * Only the 32 x 32 blocks on or below the diagonal are multiplied.
  * Forward is parallel over (b, h); backward over (b, KV head), each task summing its group's query
  * heads in ascending order into dk, dv: no two threads write the same element.
  */
