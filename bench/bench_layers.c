@@ -130,8 +130,12 @@ int main(int argc, char **argv)
     TIME(b, floe_matmul_backward(dhf, dwf, dy, hf, wf, N, F, C));
     row("matmul ffn->d", "1024x688 @ 256x688^T", f, b, fl_cf, 2 * fl_cf, L);
     step += (f + b) * L;
-    /* attention sgemms: 4 per (b, h) forward-equivalent of T*T*HD MACs each (full squares) */
-    const double fl_att = 2.0 * 2 * B * NH * (double)T * T * HD;
+    /* attention: flops of the sgemms it runs, two per 32-row block in forward (QK^T, PV), each
+     * rows x keys-up-to-the-block's-end x HD multiply-adds (trainer/attention.c's causal blocking) */
+    double blk = 0;
+    for (int r0 = 0; r0 < T; r0 += 32)
+        blk += (double)(T - r0 < 32 ? T - r0 : 32) * (r0 + (T - r0 < 32 ? T - r0 : 32));
+    const double fl_att = 2.0 * 2 * B * NH * blk * HD;
     TIME(f, floe_attention_forward(y, att, q, k, v, B, T, NH, NKV, HD));
     TIME(b, floe_attention_backward(dq, dk, dv, scr, dy, att, q, k, v, B, T, NH, NKV, HD));
     row("attention", "8x128x4x64 causal", f, b, fl_att, 2 * fl_att, L);
