@@ -1,6 +1,6 @@
 /* Determinism: every layer's forward and backward give the same bits on repeated runs and with 1 or 2
  * OpenMP threads (docs/trainer.md lists the guarantee per layer). Shapes are config S's widths with
- * a shorter batch so the parallel paths (and 32-row sgemm splits) are taken. */
+ * a short batch (uneven 32-row sgemm splits) and at config S's full batch (8 x 128). */
 #include "tests/trainer/trainer_test.h"
 
 #include <omp.h>
@@ -15,7 +15,7 @@
 #include "trainer/rope.h"
 #include "trainer/swiglu.h"
 
-enum { B = 2, T = 72, C = 256, NH = 4, NKV = 2, HD = 64, F = 688, V = 256, N = B * T };
+enum { C = 256, NH = 4, NKV = 2, HD = 64, F = 688, V = 256, NMAX = 8 * 128 };
 
 /* Everything one run produces, in one flat buffer so runs compare with one memcmp. */
 typedef struct {
@@ -31,8 +31,9 @@ static float *take(arena *a, size_t n)
     return p;
 }
 
-static void run_all(arena *out, int threads)
+static void run_all(arena *out, int threads, int B, int T)
 {
+    const int N = B * T;
     omp_set_num_threads(threads);
     out->used = 0;
     memset(out->buf, 0, out->n * sizeof(float));
@@ -42,7 +43,7 @@ static void run_all(arena *out, int threads)
     float *x = falloc((size_t)N * C), *w = falloc((size_t)F * C), *g = falloc(C), *dy = falloc((size_t)N * F);
     float *q = falloc((size_t)N * NH * HD), *k = falloc((size_t)N * NKV * HD), *v = falloc((size_t)N * NKV * HD);
     float *logits = falloc((size_t)N * V), *wte = falloc((size_t)V * C);
-    int tok[N];
+    int tok[NMAX];
     rand_fill(x, (size_t)N * C, &r, 1.0);
     rand_fill(w, (size_t)F * C, &r, 0.1);
     rand_fill(g, C, &r, 1.0);
@@ -90,7 +91,7 @@ static void run_all(arena *out, int threads)
     /* cross-entropy */
     float *losses = take(out, N), *probs = take(out, (size_t)N * V), *dl = take(out, (size_t)N * V);
     float *loss = take(out, 1);
-    int tg[N];
+    int tg[NMAX];
     for (int i = 0; i < N; i++)
         tg[i] = (tok[i] * 7) % V;
     *loss = floe_crossentropy_forward(losses, probs, logits, tg, N, V);
@@ -106,19 +107,18 @@ static void run_all(arena *out, int threads)
     free(scratch);
 }
 
-static void test_repeat_and_thread_counts(void **state)
+static void check_shape(int B, int T)
 {
-    (void)state;
-    const size_t n = 16u << 20;
+    const size_t n = 48u << 20;
     arena a = {falloc(n), n, 0}, b = {falloc(n), n, 0};
     int saved = omp_get_max_threads();
-    run_all(&a, 2);
-    run_all(&b, 2);
+    run_all(&a, 2, B, T);
+    run_all(&b, 2, B, T);
     assert_int_equal(a.used, b.used);
     assert_memory_equal(a.buf, b.buf, a.used * sizeof(float));
-    run_all(&b, 1);
+    run_all(&b, 1, B, T);
     assert_memory_equal(a.buf, b.buf, a.used * sizeof(float));
-    run_all(&b, 3); /* uneven split */
+    run_all(&b, 3, B, T); /* uneven split */
     assert_memory_equal(a.buf, b.buf, a.used * sizeof(float));
     omp_set_num_threads(saved);
     /* A digest to compare builds by hand (compilers, -O levels, -march): see docs/trainer.md. */
@@ -126,14 +126,27 @@ static void test_repeat_and_thread_counts(void **state)
     const unsigned char *p = (const unsigned char *)a.buf;
     for (size_t i = 0; i < a.used * sizeof(float); i++)
         h = (h ^ p[i]) * 1099511628211ull;
-    printf("trainer layers digest: %016llx\n", (unsigned long long)h);
+    printf("trainer layers digest (B %d, T %d): %016llx\n", B, T, (unsigned long long)h);
     free(a.buf), free(b.buf);
+}
+
+static void test_small_batch(void **state)
+{
+    (void)state;
+    check_shape(2, 72);
+}
+
+static void test_config_s(void **state)
+{
+    (void)state;
+    check_shape(8, 128);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_repeat_and_thread_counts),
+        cmocka_unit_test(test_small_batch),
+        cmocka_unit_test(test_config_s),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
