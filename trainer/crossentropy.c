@@ -19,7 +19,7 @@ float floe_crossentropy_forward(float *restrict losses, float *restrict probs, c
         float inv = 1.0f / sum;
         for (int v = 0; v < V; v++)
             p[v] *= inv;
-        /* log-sum-exp form: exact for tiny probabilities where -log(p) would lose them */
+        /* log-sum-exp form: stays accurate where p[target] underflows and -log(p) would not */
         losses[i] = logf(sum) - (l[targets[i]] - m);
     }
     double total = 0.0;
