@@ -85,9 +85,11 @@ static inline float floe_expf(float x)
 {
     x = x < -87.0f ? -87.0f : x;
     x = x > 88.0f ? 88.0f : x;
-    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    float kf = x * 1.44269504f + magic;
-    kf -= magic;
+    const float magic = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer k */
+    float t = x * 1.44269504f + magic;
+    uint32_t tb; /* t's low mantissa bits hold k: no float-to-int cast (UB for NaN) */
+    memcpy(&tb, &t, sizeof tb);
+    float kf = t - magic;
     float r = x - kf * 0.693145752f; /* ln2 split: hi has few bits, so kf * hi is exact */
     r = r - kf * 1.42860677e-6f;
     float p = 1.0f / 5040.0f;
@@ -98,7 +100,7 @@ static inline float floe_expf(float x)
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t bits = ((int32_t)kf + 127) << 23;
+    uint32_t bits = (tb - 0x4B400000u + 127u) << 23; /* 2^k; unsigned, so garbage in stays defined */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return p * scale;
