@@ -107,19 +107,23 @@ static void run_all(arena *out, int threads, int B, int T)
     free(scratch);
 }
 
-static void check_shape(int B, int T)
+/* full: also a repeated 2-thread run and an uneven 3-thread split (the small shape); the config S
+ * shape compares 2 threads with 1 only, to keep the sanitizer build quick. */
+static void check_shape(int B, int T, int full)
 {
     const size_t n = 48u << 20;
     arena a = {falloc(n), n, 0}, b = {falloc(n), n, 0};
     int saved = omp_get_max_threads();
     run_all(&a, 2, B, T);
-    run_all(&b, 2, B, T);
+    run_all(&b, 1, B, T);
     assert_int_equal(a.used, b.used);
     assert_memory_equal(a.buf, b.buf, a.used * sizeof(float));
-    run_all(&b, 1, B, T);
-    assert_memory_equal(a.buf, b.buf, a.used * sizeof(float));
-    run_all(&b, 3, B, T); /* uneven split */
-    assert_memory_equal(a.buf, b.buf, a.used * sizeof(float));
+    if (full) {
+        run_all(&b, 2, B, T);
+        assert_memory_equal(a.buf, b.buf, a.used * sizeof(float));
+        run_all(&b, 3, B, T);
+        assert_memory_equal(a.buf, b.buf, a.used * sizeof(float));
+    }
     omp_set_num_threads(saved);
     /* A digest to compare builds by hand (compilers, -O levels, -march): see docs/trainer.md. */
     uint64_t h = 1469598103934665603ull;
@@ -133,13 +137,13 @@ static void check_shape(int B, int T)
 static void test_small_batch(void **state)
 {
     (void)state;
-    check_shape(2, 72);
+    check_shape(2, 72, 1);
 }
 
 static void test_config_s(void **state)
 {
     (void)state;
-    check_shape(8, 128);
+    check_shape(8, 128, 0);
 }
 
 int main(void)

@@ -68,7 +68,7 @@ typedef double (*ref_loss_fn)(void *ctx);
 /* Checks an accumulated float gradient (grad = grad0 + analytic) against central differences of f
  * with respect to x[i] (x is read by f through ctx). Large tensors are sampled at FD_MAX_POINTS
  * evenly spaced indices (first and last included) to keep the tests quick. */
-#define FD_MAX_POINTS 160
+#define FD_MAX_POINTS 96
 static inline void assert_grad(const char *what, const float *grad, const float *grad0, double *x, size_t n,
                                ref_loss_fn f, void *ctx)
 {
