@@ -1,0 +1,43 @@
+#include "trainer/adamw.h"
+
+#include <math.h>
+
+floe_adamw_cfg floe_adamw_defaults(void)
+{
+    floe_adamw_cfg c = {.beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f,
+                        .decay_embeddings = 1, .decay_norms = 0};
+    return c;
+}
+
+float floe_adamw_tensor_decay(const floe_adamw_cfg *cfg, floe_decay_class kind)
+{
+    switch (kind) {
+    case FLOE_DECAY_MATRIX:
+        return cfg->weight_decay;
+    case FLOE_DECAY_EMBEDDING:
+        return cfg->decay_embeddings ? cfg->weight_decay : 0.0f;
+    case FLOE_DECAY_NORM:
+        return cfg->decay_norms ? cfg->weight_decay : 0.0f;
+    }
+    return 0.0f;
+}
+
+void floe_adamw_update(float *restrict param, const float *restrict grad, float *restrict m, float *restrict v,
+                       size_t n, int step, float lr, float beta1, float beta2, float eps, float weight_decay)
+{
+    /* Bias corrections once per call, in double: 1 - b2^t is small early on. */
+    const float inv_bc1 = (float)(1.0 / (1.0 - pow(beta1, step)));
+    const float inv_bc2 = (float)(1.0 / (1.0 - pow(beta2, step)));
+    const float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
+    long long nn = (long long)n;
+#pragma omp parallel for simd schedule(static) if (nn >= 65536)
+    for (long long i = 0; i < nn; i++) {
+        float g = grad[i];
+        float mi = beta1 * m[i] + a1 * g;
+        float vi = beta2 * v[i] + a2 * (g * g);
+        m[i] = mi;
+        v[i] = vi;
+        float mhat = mi * inv_bc1, vhat = vi * inv_bc2;
+        param[i] -= lr * (mhat / (sqrtf(vhat) + eps) + weight_decay * param[i]);
+    }
+}

@@ -1,0 +1,43 @@
+#include "trainer/crossentropy.h"
+
+#include <math.h>
+#include <stddef.h>
+
+#include "trainer/vec.h"
+
+float floe_crossentropy_forward(float *restrict losses, float *restrict probs, const float *restrict logits,
+                                const int *restrict targets, int N, int V)
+{
+#pragma omp parallel for schedule(static) if ((long long)N * V >= 65536)
+    for (int i = 0; i < N; i++) {
+        const float *restrict l = logits + (size_t)i * V;
+        float *restrict p = probs + (size_t)i * V;
+        float m = floe_max(l, V);
+        for (int v = 0; v < V; v++)
+            p[v] = floe_expf(l[v] - m);
+        float sum = floe_sum(p, V);
+        float inv = 1.0f / sum;
+        for (int v = 0; v < V; v++)
+            p[v] *= inv;
+        /* log-sum-exp form: stays accurate where p[target] underflows and -log(p) would not */
+        losses[i] = logf(sum) - (l[targets[i]] - m);
+    }
+    double total = 0.0;
+    for (int i = 0; i < N; i++)
+        total += losses[i];
+    return (float)(total / N);
+}
+
+void floe_crossentropy_backward(float *restrict dlogits, const float *restrict probs, const int *restrict targets,
+                                int N, int V, float dloss)
+{
+    const float k = dloss / (float)N;
+#pragma omp parallel for schedule(static) if ((long long)N * V >= 65536)
+    for (int i = 0; i < N; i++) {
+        const float *restrict p = probs + (size_t)i * V;
+        float *restrict d = dlogits + (size_t)i * V;
+        for (int v = 0; v < V; v++)
+            d[v] += p[v] * k;
+        d[targets[i]] -= k;
+    }
+}

@@ -1,0 +1,18 @@
+/* Linear layer without bias, PyTorch nn.Linear layout.
+ *
+ *   out[N, OC] = inp[N, C] @ w[OC, C]^T        (N = B*T rows, all row-major)
+ *
+ * Backward accumulates (+=, like every backward in trainer/; the caller zeroes gradients):
+ *   dinp[N, C] += dout[N, OC] @ w      dw[OC, C] += dout^T @ inp
+ * dinp or dw may be NULL when that gradient is not wanted (frozen weight, first layer).
+ * Threads: out/dinp rows and dw rows are split among OpenMP threads, each running a
+ * single-threaded sgemm on the rows it owns (trainer/blas.h).
+ */
+#ifndef FLOE_TRAINER_MATMUL_H
+#define FLOE_TRAINER_MATMUL_H
+
+void floe_matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC);
+void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
+                          int C, int OC);
+
+#endif
