@@ -1,0 +1,208 @@
+#include "models/qmodel.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "isa/rmsnorm.h"
+#include "isa/silu.h"
+
+floe_qconfig floe_qconfig_default(void) { return (floe_qconfig){4, 8, 8, 8}; }
+
+int floe_qconfig_validate(const floe_qconfig *q, floe_err *err)
+{
+    if (q->wbits != 2 && q->wbits != 4 && q->wbits != 8)
+        return floe_err_set(err, "weight bits %d: the chip supports 2, 4 or 8", q->wbits);
+    if (q->abits != 4 && q->abits != 8)
+        return floe_err_set(err, "activation bits %d: the chip supports 4 or 8", q->abits);
+    if (q->kvbits != 4 && q->kvbits != 8)
+        return floe_err_set(err, "KV-cache bits %d: the chip supports 4 or 8", q->kvbits);
+    if (q->head_bits != 4 && q->head_bits != 8)
+        return floe_err_set(err, "LM-head weight bits %d: supported are 4 or 8", q->head_bits);
+    return 0;
+}
+
+static int lin_alloc(floe_qlinear *l, int in, int out, int bits, floe_err *err)
+{
+    l->in = in;
+    l->out = out;
+    l->bits = bits;
+    l->w = calloc((size_t)in * out, 1);
+    l->s_w = malloc(sizeof(float) * (size_t)out);
+    l->m = calloc((size_t)out, sizeof *l->m);
+    if (!l->w || !l->s_w || !l->m)
+        return floe_err_set(err, "quantized model: out of memory for a %d x %d layer", out, in);
+    for (int i = 0; i < out; i++)
+        l->s_w[i] = 1.0f;
+    return 0;
+}
+
+static void lin_free(floe_qlinear *l)
+{
+    free(l->w);
+    free(l->s_w);
+    free(l->m);
+    memset(l, 0, sizeof *l);
+}
+
+#define LAYER_LINEARS(L) (&(L)->q), (&(L)->k), (&(L)->v), (&(L)->o), (&(L)->gate), (&(L)->up), (&(L)->down)
+static const char *const LINEAR_NAMES[7] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+
+int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, floe_err *err)
+{
+    memset(m, 0, sizeof *m);
+    if (floe_qconfig_validate(q, err) != 0 || floe_model_config_validate(cfg, cfg->name, err) != 0)
+        return -1;
+    m->cfg = *cfg;
+    m->q = *q;
+    int d = cfg->d_model, hd = cfg->head_dim, kv = cfg->n_kv_heads * hd, f = cfg->ffn_dim;
+    m->embed = calloc((size_t)cfg->vocab_size * d, sizeof(int16_t));
+    m->layers = calloc((size_t)cfg->n_layers, sizeof *m->layers);
+    if (!m->embed || !m->layers) {
+        floe_qmodel_free(m);
+        return floe_err_set(err, "quantized model: out of memory");
+    }
+    for (int l = 0; l < cfg->n_layers; l++) {
+        floe_qlayer *L = &m->layers[l];
+        int rc = lin_alloc(&L->q, d, d, q->wbits, err) | lin_alloc(&L->k, d, kv, q->wbits, err) |
+                 lin_alloc(&L->v, d, kv, q->wbits, err) | lin_alloc(&L->o, d, d, q->wbits, err) |
+                 lin_alloc(&L->gate, d, f, q->wbits, err) | lin_alloc(&L->up, d, f, q->wbits, err) |
+                 lin_alloc(&L->down, f, d, q->wbits, err);
+        if (rc) {
+            floe_qmodel_free(m);
+            return -1;
+        }
+        L->s_attn_in = L->s_q = L->s_k = L->s_kc = L->s_vc = L->s_o_in = L->s_mlp_in = 1.0f;
+        L->s_g = L->s_silu = L->s_u = L->s_down_in = 1.0f;
+    }
+    if (lin_alloc(&m->head, d, cfg->vocab_size, q->head_bits, err) != 0) {
+        floe_qmodel_free(m);
+        return -1;
+    }
+    m->s_res = m->s_head_in = m->s_logit = 1.0f;
+    return 0;
+}
+
+void floe_qmodel_free(floe_qmodel *m)
+{
+    free(m->embed);
+    if (m->layers)
+        for (int l = 0; l < m->cfg.n_layers; l++) {
+            floe_qlinear *lins[7] = {LAYER_LINEARS(&m->layers[l])};
+            for (int i = 0; i < 7; i++)
+                lin_free(lins[i]);
+        }
+    free(m->layers);
+    lin_free(&m->head);
+    floe_rope_table_free(&m->rope);
+    memset(m, 0, sizeof *m);
+}
+
+static int step_ok(float s) { return isfinite(s) && s > 0.0f; }
+
+/* The multiplier for a real value, or an error naming what it is for. */
+static int mult(double M, floe_requant_mult *out, floe_err *err, const char *what, int layer)
+{
+    if (floe_requant_mult_from_real(M, out) != 0 || M <= 0.0)
+        return layer >= 0 ? floe_err_set(err, "layer %d %s: multiplier %g is not representable", layer, what, M)
+                          : floe_err_set(err, "%s: multiplier %g is not representable", what, M);
+    return 0;
+}
+
+static int derive_linear(floe_qlinear *l, double s_in, double s_out, const char *name, int layer, floe_err *err)
+{
+    for (int n = 0; n < l->out; n++) {
+        if (!step_ok(l->s_w[n]))
+            return floe_err_set(err, "layer %d %s: weight step of row %d is %g (must be positive and finite)", layer,
+                                name, n, (double)l->s_w[n]);
+        if (mult(s_in * l->s_w[n] / s_out, &l->m[n], err, name, layer) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int floe_qmodel_derive(floe_qmodel *m, floe_err *err)
+{
+    const floe_model_config *c = &m->cfg;
+    const double LOG2E = 1.4426950408889634074;
+    if (!step_ok(m->s_res) || !step_ok(m->s_head_in) || !step_ok(m->s_logit))
+        return floe_err_set(err, "model steps (residual %g, head input %g, logits %g) must be positive and finite",
+                            (double)m->s_res, (double)m->s_head_in, (double)m->s_logit);
+    m->eps_q = floe_rmsnorm_eps_q(c->rms_eps, (size_t)c->d_model, m->s_res);
+    double sqrt_d = sqrt((double)c->d_model), sqrt_hd = sqrt((double)c->head_dim);
+    for (int l = 0; l < c->n_layers; l++) {
+        floe_qlayer *L = &m->layers[l];
+        const float steps[11] = {L->s_attn_in, L->s_q, L->s_k, L->s_kc, L->s_vc, L->s_o_in,
+                                 L->s_mlp_in, L->s_g, L->s_silu, L->s_u, L->s_down_in};
+        static const char *const sn[11] = {"s_attn_in", "s_q", "s_k", "s_kc", "s_vc", "s_o_in",
+                                           "s_mlp_in", "s_g", "s_silu", "s_u", "s_down_in"};
+        for (int i = 0; i < 11; i++)
+            if (!step_ok(steps[i]))
+                return floe_err_set(err, "layer %d: step %s is %g (must be positive and finite)", l, sn[i],
+                                    (double)steps[i]);
+        floe_qlinear *lins[7] = {LAYER_LINEARS(L)};
+        const double s_in[7] = {L->s_attn_in, L->s_attn_in, L->s_attn_in, L->s_o_in, L->s_mlp_in, L->s_mlp_in, L->s_down_in};
+        const double s_out[7] = {L->s_q, L->s_k, L->s_vc, m->s_res, L->s_g, L->s_u, m->s_res};
+        for (int i = 0; i < 7; i++)
+            if (derive_linear(lins[i], s_in[i], s_out[i], LINEAR_NAMES[i], l, err) != 0)
+                return -1;
+        if (mult(sqrt_d / L->s_attn_in, &L->attn_norm_c, err, "input_layernorm", l) ||
+            mult(sqrt_d / L->s_mlp_in, &L->mlp_norm_c, err, "post_attention_layernorm", l) ||
+            mult((double)L->s_k / L->s_kc, &L->m_kcache, err, "k cache", l) ||
+            mult((double)L->s_q * L->s_kc * LOG2E * 256.0 / sqrt_hd, &L->m_score, err, "attention scores", l) ||
+            mult(ldexp((double)L->s_vc, -15) / L->s_o_in, &L->m_attn_out, err, "attention output", l) ||
+            mult((double)L->s_silu * L->s_u / L->s_down_in, &L->m_mlp, err, "mlp product", l))
+            return -1;
+        floe_silu_lut16_build(&L->silu, L->s_g, L->s_silu, 16);
+    }
+    if (derive_linear(&m->head, m->s_head_in, m->s_logit, "lm_head", -1, err) != 0 ||
+        mult(sqrt_d / m->s_head_in, &m->head_norm_c, err, "model.norm", -1) != 0)
+        return -1;
+    floe_rope_table_free(&m->rope);
+    if (floe_rope_table_build(&m->rope, c->context, c->head_dim, c->rope_theta, err) != 0)
+        return -1;
+    m->derived = 1;
+    return 0;
+}
+
+static void random_linear(floe_rng *r, floe_qlinear *l)
+{
+    int32_t hi = (1 << (l->bits - 1)) - 1;
+    for (size_t i = 0; i < (size_t)l->in * l->out; i++)
+        l->w[i] = (int8_t)floe_rng_range(r, -hi - 1, hi);
+    /* real weights ~ N(0, 1/in): the step of a b-bit grid covering about 3 standard deviations */
+    for (int n = 0; n < l->out; n++) {
+        double u = floe_rng_uniform(r);
+        l->s_w[n] = (float)(3.0 / sqrt((double)l->in) / (hi + 1) * (0.75 + 0.5 * u));
+    }
+}
+
+int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
+                       floe_err *err)
+{
+    if (floe_qmodel_alloc(m, cfg, q, err) != 0)
+        return -1;
+    floe_rng r;
+    floe_rng_seed(&r, seed);
+    for (size_t i = 0; i < (size_t)cfg->vocab_size * cfg->d_model; i++)
+        m->embed[i] = (int16_t)floe_rng_range(&r, -4096, 4096);
+    m->s_res = 1.0f / 4096; /* embeddings of magnitude ~ 1 */
+    double a = (1 << (q->abits - 1)) - 1, c = (1 << (q->kvbits - 1)) - 1;
+    for (int l = 0; l < cfg->n_layers; l++) {
+        floe_qlayer *L = &m->layers[l];
+        floe_qlinear *lins[7] = {LAYER_LINEARS(L)};
+        for (int i = 0; i < 7; i++)
+            random_linear(&r, lins[i]);
+        /* normalised inputs are ~N(0, 1): cover 4 standard deviations */
+        L->s_attn_in = L->s_mlp_in = (float)(4.0 / a);
+        L->s_q = L->s_k = (float)(8.0 / 32767);
+        L->s_kc = L->s_vc = (float)(4.0 / c);
+        L->s_o_in = L->s_down_in = (float)(4.0 / a);
+        L->s_g = L->s_u = L->s_silu = (float)(8.0 / 32767);
+    }
+    random_linear(&r, &m->head);
+    m->s_head_in = (float)(4.0 / a);
+    m->s_logit = (float)(16.0 / 32767);
+    return floe_qmodel_derive(m, err);
+}

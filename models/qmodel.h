@@ -1,0 +1,75 @@
+/* A quantized model (docs/quantized-model.md): integer weight codes and step sizes, and the integer
+ * constants derived from them that the chip runs (multipliers, lookup and RoPE tables).
+ *
+ * Ownership: every array belongs to the floe_qmodel and is released by floe_qmodel_free. The step
+ * sizes are the trainer's view; the derived constants (filled by floe_qmodel_derive) are what the
+ * integer forward, the compiler and the chip use.
+ */
+#ifndef FLOE_MODELS_QMODEL_H
+#define FLOE_MODELS_QMODEL_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+#include "isa/lut.h"
+#include "isa/requant.h"
+#include "isa/rope.h"
+#include "models/model_config.h"
+
+typedef struct floe_qconfig {
+    int wbits;     /* linear weights: 2, 4 or 8 (default 4) */
+    int abits;     /* linear-layer inputs: 4 or 8 (default 8) */
+    int kvbits;    /* K and V cache: 4 or 8 (default 8) */
+    int head_bits; /* LM head weights: 4 or 8 (default 8) */
+} floe_qconfig;
+
+typedef struct floe_qlinear {
+    int in, out, bits;
+    int8_t *w;              /* [out][in] codes in [-2^(bits-1), 2^(bits-1) - 1]; owned */
+    float *s_w;             /* [out] per-output-channel steps; owned */
+    floe_requant_mult *m;   /* [out] derived: s_in * s_w[n] / s_out; owned */
+} floe_qlinear;
+
+typedef struct floe_qlayer {
+    floe_qlinear q, k, v, o, gate, up, down;
+    /* step sizes (docs/quantized-model.md) */
+    float s_attn_in, s_q, s_k, s_kc, s_vc, s_o_in, s_mlp_in, s_g, s_silu, s_u, s_down_in;
+    /* derived */
+    floe_requant_mult attn_norm_c, mlp_norm_c, m_kcache, m_score, m_attn_out, m_mlp;
+    floe_lut16 silu;
+} floe_qlayer;
+
+typedef struct floe_qmodel {
+    floe_model_config cfg;
+    floe_qconfig q;
+    int16_t *embed;         /* [vocab][d] int16 codes at step s_res; owned */
+    float s_res;
+    floe_qlayer *layers;    /* [n_layers]; owned */
+    floe_qlinear head;      /* LM head [vocab][d] */
+    float s_head_in, s_logit;
+    /* derived */
+    uint64_t eps_q;
+    floe_requant_mult head_norm_c;
+    floe_rope_table rope;   /* context positions */
+    int derived;
+} floe_qmodel;
+
+floe_qconfig floe_qconfig_default(void);
+/* Checks bit widths against what the numeric contract supports (weights 2/4/8, activations and
+ * cache 4/8, head 4/8); err names the setting. */
+int floe_qconfig_validate(const floe_qconfig *q, floe_err *err);
+
+/* Allocates a model of this shape with zero codes and unit steps. */
+int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, floe_err *err);
+void floe_qmodel_free(floe_qmodel *m);
+
+/* Derives every integer constant from the steps. Refuses a step that is not a positive finite number
+ * or that makes a multiplier unrepresentable, naming the layer and tensor. */
+int floe_qmodel_derive(floe_qmodel *m, floe_err *err);
+
+/* A random model with plausible steps (for tests and cost estimates with random weights): codes
+ * uniform over their range, steps chosen so activations neither vanish nor saturate. */
+int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
+                       floe_err *err);
+
+#endif
