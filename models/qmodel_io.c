@@ -1,0 +1,299 @@
+#include "models/qmodel_io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/safetensors.h"
+
+/* One tensor of the file: where it lives in a floe_qmodel and whether it is derived. */
+typedef struct qfield {
+    char name[128];
+    floe_st_dtype dtype;
+    int ndim;
+    uint64_t shape[2];
+    void *data;
+    size_t bytes;
+    int derived;  /* 1: must equal what floe_qmodel_derive computes */
+    int code_bits; /* codes: the bit width their values must fit (0: not codes) */
+} qfield;
+
+typedef struct qfields {
+    qfield *f;
+    size_t n, cap;
+} qfields;
+
+static int add(qfields *fs, const char *name, floe_st_dtype dt, int ndim, uint64_t d0, uint64_t d1, void *data,
+               size_t elem, int derived, int code_bits)
+{
+    if (fs->n == fs->cap) {
+        size_t cap = fs->cap ? 2 * fs->cap : 64;
+        qfield *f = realloc(fs->f, cap * sizeof *f);
+        if (!f)
+            return -1;
+        fs->f = f;
+        fs->cap = cap;
+    }
+    qfield *q = &fs->f[fs->n++];
+    memset(q, 0, sizeof *q);
+    snprintf(q->name, sizeof q->name, "%s", name);
+    q->dtype = dt;
+    q->ndim = ndim;
+    q->shape[0] = d0;
+    q->shape[1] = d1;
+    q->data = data;
+    q->bytes = elem * (ndim == 0 ? 1 : ndim == 1 ? d0 : d0 * d1);
+    q->derived = derived;
+    q->code_bits = code_bits;
+    return 0;
+}
+
+static int add_linear(qfields *fs, const char *prefix, floe_qlinear *L)
+{
+    char n[128];
+    snprintf(n, sizeof n, "%s.weight", prefix);
+    int rc = add(fs, n, FLOE_ST_I8, 2, (uint64_t)L->out, (uint64_t)L->in, L->w, 1, 0, L->bits);
+    snprintf(n, sizeof n, "%s.weight_scale", prefix);
+    rc |= add(fs, n, FLOE_ST_F32, 1, (uint64_t)L->out, 0, L->s_w, 4, 0, 0);
+    snprintf(n, sizeof n, "%s.requant", prefix);
+    rc |= add(fs, n, FLOE_ST_I32, 2, (uint64_t)L->out, 2, L->m, 4, 1, 0);
+    return rc;
+}
+
+/* The file's layout for model m (its arrays must be allocated). */
+static int layout(qfields *fs, floe_qmodel *m)
+{
+    const floe_model_config *c = &m->cfg;
+    char n[128];
+    int rc = add(fs, "model.embed_tokens.weight", FLOE_ST_I16, 2, (uint64_t)c->vocab_size, (uint64_t)c->d_model,
+                 m->embed, 2, 0, 16);
+    rc |= add(fs, "model.residual_scale", FLOE_ST_F32, 0, 0, 0, &m->s_res, 4, 0, 0);
+    for (int l = 0; l < c->n_layers && rc == 0; l++) {
+        floe_qlayer *L = &m->layers[l];
+        static const char *const lin_names[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                                 "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
+        floe_qlinear *lins[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+        for (int i = 0; i < 7; i++) {
+            snprintf(n, sizeof n, "model.layers.%d.%s", l, lin_names[i]);
+            rc |= add_linear(fs, n, lins[i]);
+        }
+        static const char *const step_names[11] = {"attn_in", "q", "k", "kc", "vc", "o_in",
+                                                   "mlp_in", "g", "silu", "u", "down_in"};
+        float *steps[11] = {&L->s_attn_in, &L->s_q, &L->s_k, &L->s_kc, &L->s_vc, &L->s_o_in,
+                            &L->s_mlp_in, &L->s_g, &L->s_silu, &L->s_u, &L->s_down_in};
+        for (int i = 0; i < 11; i++) {
+            snprintf(n, sizeof n, "model.layers.%d.act_scale.%s", l, step_names[i]);
+            rc |= add(fs, n, FLOE_ST_F32, 0, 0, 0, steps[i], 4, 0, 0);
+        }
+        static const char *const const_names[6] = {"attn_norm", "mlp_norm", "kcache", "score", "attn_out", "mlp"};
+        floe_requant_mult *consts[6] = {&L->attn_norm_c, &L->mlp_norm_c, &L->m_kcache, &L->m_score, &L->m_attn_out, &L->m_mlp};
+        for (int i = 0; i < 6; i++) {
+            snprintf(n, sizeof n, "model.layers.%d.const.%s", l, const_names[i]);
+            rc |= add(fs, n, FLOE_ST_I32, 1, 2, 0, consts[i], 4, 1, 0);
+        }
+        /* the SiLU table: 257 knots, then lo and hi (the layout of the lut16 instruction's table) */
+        snprintf(n, sizeof n, "model.layers.%d.mlp.silu_lut", l);
+        rc |= add(fs, n, FLOE_ST_I32, 1, FLOE_LUT16_KNOTS + 2, 0, &L->silu, 4, 1, 0);
+    }
+    rc |= add_linear(fs, "lm_head", &m->head);
+    rc |= add(fs, "model.norm.const", FLOE_ST_I32, 1, 2, 0, &m->head_norm_c, 4, 1, 0);
+    rc |= add(fs, "model.head_in_scale", FLOE_ST_F32, 0, 0, 0, &m->s_head_in, 4, 0, 0);
+    rc |= add(fs, "model.logit_scale", FLOE_ST_F32, 0, 0, 0, &m->s_logit, 4, 0, 0);
+    rc |= add(fs, "model.rms_eps_q", FLOE_ST_I64, 0, 0, 0, &m->eps_q, 8, 1, 0);
+    rc |= add(fs, "model.rope.cos", FLOE_ST_I16, 2, (uint64_t)c->context, (uint64_t)c->head_dim / 2, m->rope.cos, 2, 1, 0);
+    rc |= add(fs, "model.rope.sin", FLOE_ST_I16, 2, (uint64_t)c->context, (uint64_t)c->head_dim / 2, m->rope.sin, 2, 1, 0);
+    return rc;
+}
+
+int floe_qmodel_save(const floe_qmodel *mc, const char *path, const char *const *extra_meta, size_t n_extra,
+                     floe_err *err)
+{
+    floe_qmodel *m = (floe_qmodel *)mc; /* layout() takes pointers; nothing is modified */
+    if (!m->derived)
+        return floe_err_set(err, "%s: the quantized model's constants are not derived", path);
+    qfields fs = {0};
+    if (layout(&fs, m) != 0) {
+        free(fs.f);
+        return floe_err_set(err, "%s: out of memory", path);
+    }
+    floe_st_entry *e = calloc(fs.n, sizeof *e);
+    char *cfg_json = floe_model_config_to_json(&m->cfg);
+    char bits[4][16];
+    snprintf(bits[0], 16, "%d", m->q.wbits);
+    snprintf(bits[1], 16, "%d", m->q.abits);
+    snprintf(bits[2], 16, "%d", m->q.kvbits);
+    snprintf(bits[3], 16, "%d", m->q.head_bits);
+    const char *base[] = {"format", FLOE_QMODEL_FORMAT, "floe.qmodel_version", FLOE_QMODEL_VERSION,
+                          "floe.config", cfg_json ? cfg_json : "", "floe.wbits", bits[0], "floe.abits", bits[1],
+                          "floe.kvbits", bits[2], "floe.head_bits", bits[3]};
+    size_t nb = sizeof base / sizeof base[0] / 2;
+    const char **meta = malloc(sizeof(char *) * 2 * (nb + n_extra));
+    int rc = -1;
+    if (e && cfg_json && meta) {
+        for (size_t i = 0; i < fs.n; i++)
+            e[i] = (floe_st_entry){fs.f[i].name, fs.f[i].dtype, fs.f[i].ndim, {fs.f[i].shape[0], fs.f[i].shape[1]},
+                                   fs.f[i].data};
+        memcpy(meta, base, sizeof base);
+        for (size_t i = 0; i < 2 * n_extra; i++)
+            meta[2 * nb + i] = extra_meta[i];
+        rc = floe_st_write(path, e, fs.n, meta, nb + n_extra, err);
+    } else {
+        floe_err_set(err, "%s: out of memory", path);
+    }
+    free(meta);
+    free(cfg_json);
+    free(e);
+    free(fs.f);
+    return rc;
+}
+
+static int meta_int(floe_st_file *f, const char *key, int *out, floe_err *err)
+{
+    const char *v = floe_st_meta_get(f, key);
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || *end || end == v)
+        return floe_err_set(err, "%s: metadata '%s' is %s (expected an integer)", f->path, key,
+                            v ? "not an integer" : "missing");
+    *out = (int)x;
+    return 0;
+}
+
+static int check_codes(const qfield *q, const char *path, floe_err *err)
+{
+    int32_t hi = (int32_t)((1ll << (q->code_bits - 1)) - 1), lo = -hi - 1;
+    size_t n = q->dtype == FLOE_ST_I8 ? q->bytes : q->bytes / 2;
+    for (size_t i = 0; i < n; i++) {
+        int32_t v = q->dtype == FLOE_ST_I8 ? ((const int8_t *)q->data)[i] : ((const int16_t *)q->data)[i];
+        if (v < lo || v > hi)
+            return floe_err_set(err, "%s: tensor '%s': code %d at index %zu is outside the %d-bit range [%d, %d]", path,
+                                q->name, v, i, q->code_bits, lo, hi);
+    }
+    return 0;
+}
+
+int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
+{
+    memset(m, 0, sizeof *m);
+    floe_st_file f;
+    if (floe_st_open(&f, path, err) != 0)
+        return -1;
+    int rc = -1;
+    qfields fs = {0};
+    void *stored = NULL;
+    const char *fmt = floe_st_meta_get(&f, "format"), *ver = floe_st_meta_get(&f, "floe.qmodel_version"),
+               *cfg_json = floe_st_meta_get(&f, "floe.config");
+    floe_model_config cfg;
+    floe_qconfig q;
+    if (!fmt || strcmp(fmt, FLOE_QMODEL_FORMAT) != 0) {
+        floe_err_set(err, "%s: not a Floe quantized model (metadata 'format' is %s%s%s; expected '%s')", path,
+                     fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", FLOE_QMODEL_FORMAT);
+        goto out;
+    }
+    if (!ver || strcmp(ver, FLOE_QMODEL_VERSION) != 0) {
+        floe_err_set(err, "%s: quantized-model version %s is not supported (this Floe reads version %s)", path,
+                     ver ? ver : "(missing)", FLOE_QMODEL_VERSION);
+        goto out;
+    }
+    if (!cfg_json) {
+        floe_err_set(err, "%s: metadata 'floe.config' is missing", path);
+        goto out;
+    }
+    char src[4200];
+    snprintf(src, sizeof src, "%s: metadata 'floe.config'", path);
+    if (floe_model_config_parse_json(cfg_json, strlen(cfg_json), src, &cfg, err) != 0)
+        goto out;
+    if (meta_int(&f, "floe.wbits", &q.wbits, err) || meta_int(&f, "floe.abits", &q.abits, err) ||
+        meta_int(&f, "floe.kvbits", &q.kvbits, err) || meta_int(&f, "floe.head_bits", &q.head_bits, err))
+        goto out;
+    if (floe_qconfig_validate(&q, err) != 0) {
+        floe_err_prefix(err, "%s: metadata", path);
+        goto out;
+    }
+    if (floe_qmodel_alloc(m, &cfg, &q, err) != 0)
+        goto out;
+    if (floe_rope_table_build(&m->rope, cfg.context, cfg.head_dim, cfg.rope_theta, err) != 0)
+        goto out;
+    if (layout(&fs, m) != 0) {
+        floe_err_set(err, "%s: out of memory", path);
+        goto out;
+    }
+    size_t total_derived = 0;
+    for (size_t i = 0; i < fs.n; i++)
+        total_derived += fs.f[i].derived ? fs.f[i].bytes : 0;
+    stored = malloc(total_derived ? total_derived : 1);
+    if (!stored) {
+        floe_err_set(err, "%s: out of memory", path);
+        goto out;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < fs.n; i++) {
+        qfield *qf = &fs.f[i];
+        int ti = floe_st_find(&f, qf->name);
+        if (ti < 0) {
+            floe_err_set(err, "%s: tensor '%s' is missing", path, qf->name);
+            goto out;
+        }
+        const floe_st_tensor *t = &f.tensors[ti];
+        int shape_ok = t->ndim == qf->ndim;
+        for (int d = 0; shape_ok && d < qf->ndim; d++)
+            shape_ok = t->shape[d] == qf->shape[d];
+        if (t->dtype != qf->dtype || !shape_ok) {
+            floe_err_set(err, "%s: tensor '%s' is %s with %d dimension(s) [%llu, %llu]; expected %s [%llu, %llu] "
+                              "(%d dimension(s))",
+                         path, qf->name, floe_st_dtype_name(t->dtype), t->ndim,
+                         (unsigned long long)(t->ndim > 0 ? t->shape[0] : 0),
+                         (unsigned long long)(t->ndim > 1 ? t->shape[1] : 0), floe_st_dtype_name(qf->dtype),
+                         (unsigned long long)qf->shape[0], (unsigned long long)qf->shape[1], qf->ndim);
+            goto out;
+        }
+        void *dst = qf->derived ? (char *)stored + off : qf->data;
+        if (floe_st_read_raw(&f, (size_t)ti, dst, qf->bytes, err) != 0)
+            goto out;
+        if (qf->derived)
+            off += qf->bytes;
+        if (qf->code_bits && check_codes(qf, path, err) != 0)
+            goto out;
+    }
+    if (f.n_tensors != fs.n) {
+        for (size_t i = 0; i < f.n_tensors; i++) {
+            int known = 0;
+            for (size_t j = 0; j < fs.n && !known; j++)
+                known = strcmp(f.tensors[i].name, fs.f[j].name) == 0;
+            if (!known) {
+                floe_err_set(err, "%s: unexpected tensor '%s' (not part of a version %s quantized model)", path,
+                             f.tensors[i].name, FLOE_QMODEL_VERSION);
+                goto out;
+            }
+        }
+    }
+    if (floe_qmodel_derive(m, err) != 0) {
+        floe_err_prefix(err, "%s", path);
+        goto out;
+    }
+    off = 0;
+    for (size_t i = 0; i < fs.n; i++) {
+        qfield *qf = &fs.f[i];
+        if (!qf->derived)
+            continue;
+        /* rope tables were rebuilt by derive: refresh the pointers */
+        const void *now = strcmp(qf->name, "model.rope.cos") == 0   ? (const void *)m->rope.cos
+                          : strcmp(qf->name, "model.rope.sin") == 0 ? (const void *)m->rope.sin
+                                                                    : qf->data;
+        if (memcmp((char *)stored + off, now, qf->bytes) != 0) {
+            floe_err_set(err, "%s: tensor '%s' holds integer constants that differ from those its step sizes give "
+                              "(the file was edited, or written by another numerics version)",
+                         path, qf->name);
+            goto out;
+        }
+        off += qf->bytes;
+    }
+    rc = 0;
+out:
+    free(stored);
+    free(fs.f);
+    floe_st_close(&f);
+    if (rc != 0)
+        floe_qmodel_free(m);
+    return rc;
+}

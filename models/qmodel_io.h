@@ -1,0 +1,24 @@
+/* The quantized-model file (docs/quantized-model.md, "File"): safetensors with the integer codes,
+ * step sizes, derived integer constants and tables, and quantization metadata. Written atomically.
+ *
+ * Reading checks everything a chip or a verifier relies on: the metadata (format, version, config,
+ * bit widths), every expected tensor's presence, dtype and shape, no unexpected tensor, every code
+ * within its bit width, and that the stored integer constants are exactly those the steps give
+ * (floe_qmodel_derive): a file that was edited or written by another numerics version is refused
+ * naming the tensor. */
+#ifndef FLOE_MODELS_QMODEL_IO_H
+#define FLOE_MODELS_QMODEL_IO_H
+
+#include "common/error.h"
+#include "models/qmodel.h"
+
+#define FLOE_QMODEL_FORMAT "floe-qmodel"
+#define FLOE_QMODEL_VERSION "1"
+
+/* The model must be derived. extra_meta: (key, value) pairs flattened, may be NULL. */
+int floe_qmodel_save(const floe_qmodel *m, const char *path, const char *const *extra_meta, size_t n_extra,
+                     floe_err *err);
+/* Loads and validates; the result is derived. */
+int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err);
+
+#endif
