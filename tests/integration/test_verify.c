@@ -1,0 +1,157 @@
+/* Trained-equals-deployed, bit for bit: random quantized models at several precision mixes are
+ * compiled for the small and northpole machines, run on the simulator, and every layer's output and
+ * the logits equal the reference integer forward. A corrupted program or weight is caught. */
+#include "tests/test_util.h"
+
+#include "common/rng.h"
+#include "trainer/verify.h"
+
+static void load_machine(const char *name, floe_machine *m, floe_energy_table *e)
+{
+    char path[4200];
+    floe_err err;
+    snprintf(path, sizeof path, "%s/configs/%s.csv", getenv("FLOE_SOURCE_DIR"), name);
+    if (floe_machine_load(path, m, &err) != 0)
+        fail_msg("%s", err.msg);
+    snprintf(path, sizeof path, "%s/configs/energy-%s.csv", getenv("FLOE_SOURCE_DIR"), name);
+    if (floe_energy_table_load(path, e, &err) != 0)
+        fail_msg("%s", err.msg);
+}
+
+static floe_model_config small_model(void)
+{
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    return c;
+}
+
+static void test_bit_exact_on_both_machines(void **state)
+{
+    (void)state;
+    const char *machines[2] = {"small", "northpole"};
+    const floe_qconfig mixes[4] = {{4, 8, 8, 8}, {8, 8, 8, 8}, {2, 8, 8, 8}, {4, 4, 4, 4}};
+    floe_model_config c = small_model();
+    int32_t tok[8];
+    floe_rng r;
+    floe_rng_seed(&r, 77);
+    for (int t = 0; t < 8; t++)
+        tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
+    for (int mi = 0; mi < 2; mi++) {
+        floe_machine mach;
+        floe_energy_table e;
+        load_machine(machines[mi], &mach, &e);
+        for (int qi = 0; qi < 4; qi++) {
+            floe_qmodel m;
+            floe_err err;
+            assert_int_equal(floe_qmodel_random(&m, &c, &mixes[qi], 100 + (uint64_t)qi, &err), 0);
+            floe_verify_result res;
+            if (floe_verify_prefill(&m, &mach, &e, tok, 8, &res, &err) != 0)
+                fail_msg("%s W%dA%dKV%d: %s", machines[mi], mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, err.msg);
+            if (!res.match)
+                fail_msg("%s W%dA%dKV%d: %s", machines[mi], mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits,
+                         res.mismatch);
+            assert_true(res.compared == (uint64_t)8 * (c.d_model * c.n_layers + c.vocab_size));
+            print_message("%-9s W%dA%dKV%d: %llu values equal; %llu cycles (%.2f us), %.3g J, fullest core %llu bytes\n",
+                          machines[mi], mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits,
+                          (unsigned long long)res.compared, (unsigned long long)res.sim.cycles, res.sim.seconds * 1e6,
+                          res.sim.energy.total_j, (unsigned long long)res.compile.mem_max);
+            floe_verify_result_free(&res);
+            floe_qmodel_free(&m);
+        }
+    }
+}
+
+static void test_corruption_is_caught(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_machine("small", &mach, &e);
+    floe_model_config c = small_model();
+    floe_qconfig q = floe_qconfig_default();
+    floe_qmodel m;
+    floe_err err;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 9, &err), 0);
+    int32_t tok[4] = {1, 2, 3, 4};
+    floe_compile_opts o = {4};
+    floe_program *p;
+    floe_compile_report rep;
+    assert_int_equal(floe_compile_prefill(&m, &mach, &o, &p, &rep, &err), 0);
+    floe_verify_result res = {0};
+    assert_int_equal(floe_verify_program(&m, &mach, &e, tok, 4, p, &rep, &res, &err), 0);
+    assert_true(res.match);
+    /* one weight byte of layer 1's down projection, as deployed, flips */
+    const floe_symbol *wd = floe_program_symbol(p, rep.cores[1].x, rep.cores[1].y, "wdown", 5);
+    assert_non_null(wd);
+    int hit = 0;
+    for (size_t i = 0; i < p->nimages && !hit; i++) {
+        floe_image *im = &p->images[i];
+        if (im->x == wd->x && im->y == wd->y && im->addr <= wd->value && wd->value < im->addr + im->len) {
+            im->bytes[wd->value - im->addr + 3] ^= 0x11;
+            hit = 1;
+        }
+    }
+    assert_true(hit);
+    assert_int_equal(floe_verify_program(&m, &mach, &e, tok, 4, p, &rep, &res, &err), 0);
+    assert_false(res.match);
+    print_message("corrupted weight: %s\n", res.mismatch);
+    assert_non_null(strstr(res.mismatch, "layer 1 output"));
+    floe_program_free(p);
+    /* a corrupted program: one instruction of layer 0 changed (a rotation reads the sine table as its
+     * cosines; narrowing a requant instead would leave bytes unwritten, which the strict run stops at) */
+    floe_compile_report_free(&rep);
+    if (floe_compile_prefill(&m, &mach, &o, &p, &rep, &err) != 0)
+        fail_msg("%s", err.msg);
+    floe_core_code *cc = floe_program_core(p, 0, 0, 0);
+    int changed = 0;
+    for (size_t i = cc->n; i-- > 0 && !changed;) /* the last rotation: position T-1 (at position 0 a single
+                                                   score makes q irrelevant) */
+        if (cc->insns[i].op == FLOE_OP_ROPE) {
+            cc->insns[i].f[2] = cc->insns[i].f[3];
+            changed = 1;
+        }
+    assert_true(changed);
+    assert_int_equal(floe_verify_program(&m, &mach, &e, tok, 4, p, &rep, &res, &err), 0);
+    assert_false(res.match);
+    print_message("corrupted program: %s\n", res.mismatch);
+    assert_non_null(strstr(res.mismatch, "layer 0 output"));
+    floe_program_free(p);
+    floe_compile_report_free(&rep);
+    floe_qmodel_free(&m);
+}
+
+static void test_model_that_does_not_fit(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_machine("small", &mach, &e);
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("S", &c, &err), 0);
+    floe_qconfig q = floe_qconfig_default();
+    floe_qmodel m;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 1, &err), 0);
+    int32_t tok[2] = {1, 2};
+    floe_verify_result res;
+    assert_int_equal(floe_verify_prefill(&m, &mach, &e, tok, 2, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "needs 5 cores"));
+    floe_qmodel_free(&m);
+    c.n_layers = 2;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 1, &err), 0);
+    assert_int_equal(floe_verify_prefill(&m, &mach, &e, tok, 2, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "layer 0 needs"));
+    assert_non_null(strstr(err.msg, "bytes short"));
+    floe_qmodel_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bit_exact_on_both_machines),
+        cmocka_unit_test(test_corruption_is_caught),
+        cmocka_unit_test(test_model_that_does_not_fit),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
