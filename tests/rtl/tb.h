@@ -78,16 +78,18 @@ public:
     const char *unit() const { return unit_; }
     uint64_t cycles() const { return cycles_; }
 
-    // Settles the combinational logic with the clock low (inputs already set), then one rising edge.
+    // settle(): the combinational outputs for the inputs just set, clock low. tick(): one rising
+    // edge, then the clock back low (two evaluations per cycle: the model's combinational logic is
+    // most of the simulation time).
     void settle() { top_->eval(); }
     void tick()
     {
-        top_->clk = 0;
-        top_->eval();
         dump();
         top_->clk = 1;
         top_->eval();
         dump();
+        top_->clk = 0;
+        top_->eval();
         cycles_++;
     }
 

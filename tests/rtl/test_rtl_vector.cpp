@@ -110,6 +110,7 @@ static void load_table(floe_tb::Tb<Vvector> &tb, const int32_t *v, int n)
         t->tbl_we = 1;
         t->tbl_addr = (uint16_t)i;
         t->tbl_data = (uint32_t)v[i] & ((1u << 22) - 1);
+        tb.settle();
         tb.tick();
     }
     t->tbl_we = 0;
