@@ -8,8 +8,7 @@
 // then the digit-by-digit square root of the 64-bit quotient (32 steps, one result bit each).
 //
 // Sequential: in_ready only when idle. Latency 64 + 32 + 1 + 1 = 98 cycles (99 per result back to
-// back); x = 0 and powers of
-// four need no iteration (2 cycles).
+// back); x = 0 and powers of four need no iteration (1 and 2 cycles).
 module afu_rsqrt (
   input  logic        clk,
   input  logic        rst_n,

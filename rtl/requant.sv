@@ -10,7 +10,7 @@
 // FLOE_RTL_FLIP_ROUNDING (a Verilator -D define) builds a deliberately wrong variant that rounds
 // half DOWN; the co-simulation harness must catch it (tests/rtl, ctest rtl_requant_flip_detected).
 module requant #(
-  parameter int LANES = 4
+  parameter int LANES = 32   // one per vmm output channel
 ) (
   input  logic               clk,
   input  logic               rst_n,

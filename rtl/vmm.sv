@@ -51,23 +51,6 @@ module vmm #(
     else if (en && in_valid && xprec16) ph <= !ph;
   end
 
-  // Activation operands of the two half multipliers of each slot (shared by all lanes).
-  logic signed [8:0] a_lo [DEPTH];
-  logic signed [8:0] a_hi [DEPTH];
-  always_comb begin
-    for (int j = 0; j < DEPTH; j++) begin
-      if (xprec16) begin
-        a_lo[j] = ph ? $signed({1'b0, x[2*j]}) : $signed({x[2*j+1][7], x[2*j+1]});
-        a_hi[j] = a_lo[j];
-      end else if (wprec4) begin
-        a_lo[j] = $signed({x[2*j][7], x[2*j]});
-        a_hi[j] = $signed({x[2*j+1][7], x[2*j+1]});
-      end else begin
-        a_lo[j] = $signed({x[j][7], x[j]});
-        a_hi[j] = a_lo[j];
-      end
-    end
-  end
   logic int4_mode;
   assign int4_mode = wprec4 && !xprec16;
 
@@ -93,27 +76,47 @@ module vmm #(
   end
 
   for (genvar i = 0; i < LANES; i++) begin : g_lane
-    logic signed [31:0] sum;
-    always_comb begin
-      sum = '0;
-      for (int j = 0; j < DEPTH; j++) begin
-        logic signed [4:0]  w_lo, w_hi;
-        logic signed [13:0] p_lo, p_hi;
-        logic signed [17:0] slot;
-        w_lo = int4_mode ? $signed({w[i][j][3], w[i][j][3:0]}) : $signed({1'b0, w[i][j][3:0]});
-        w_hi = $signed({w[i][j][7], w[i][j][7:4]});
-        p_lo = 14'(a_lo[j]) * 14'(w_lo);
-        p_hi = 14'(a_hi[j]) * 14'(w_hi);
-        slot = int4_mode ? 18'(p_lo) + 18'(p_hi) : 18'(p_lo) + (18'(p_hi) <<< 4);
-        sum  = sum + 32'(slot);  // wraps mod 2^32, like the accumulator
-      end
-    end
     always_ff @(posedge clk) begin
       if (en) begin
-        sum1[i]    <= hold ? sum <<< 8 : sum;
+        sum1[i]    <= lane_sum(x, w[i], int4_mode, xprec16, hold);
         acc_in1[i] <= acc_in[i];
         if (v1) acc[i] <= (first1 ? acc_in1[i] : acc[i]) + sum1[i];
       end
     end
   end
+
+  // One lane's multiplier slots and adder tree for this beat. Each slot: two 9 x 5-bit signed half
+  // multipliers (activation operands a_lo, a_hi; weight nibbles w_lo, w_hi), see the header.
+  // Written as a function called from the clocked block so that simulation evaluates the array
+  // only at clock edges.
+  function automatic logic signed [31:0] lane_sum(input logic [7:0] xv [2*DEPTH],
+                                                  input logic [7:0] wv [DEPTH],
+                                                  input logic int4, input logic x16,
+                                                  input logic hi_pass);
+    logic signed [31:0] s;
+    s = '0;
+    for (int j = 0; j < DEPTH; j++) begin
+      logic signed [8:0]  a_lo, a_hi;
+      logic signed [4:0]  w_lo, w_hi;
+      logic signed [13:0] p_lo, p_hi;
+      logic signed [17:0] slot;
+      if (x16) begin         // int16: signed high bytes, then unsigned low bytes
+        a_lo = hi_pass ? $signed({xv[2*j+1][7], xv[2*j+1]}) : $signed({1'b0, xv[2*j]});
+        a_hi = a_lo;
+      end else if (int4) begin  // two activations per slot
+        a_lo = $signed({xv[2*j][7], xv[2*j]});
+        a_hi = $signed({xv[2*j+1][7], xv[2*j+1]});
+      end else begin
+        a_lo = $signed({xv[j][7], xv[j]});
+        a_hi = a_lo;
+      end
+      w_lo = int4 ? $signed({wv[j][3], wv[j][3:0]}) : $signed({1'b0, wv[j][3:0]});
+      w_hi = $signed({wv[j][7], wv[j][7:4]});
+      p_lo = 14'(a_lo) * 14'(w_lo);
+      p_hi = 14'(a_hi) * 14'(w_hi);
+      slot = int4 ? 18'(p_lo) + 18'(p_hi) : 18'(p_lo) + (18'(p_hi) <<< 4);
+      s    = s + 32'(slot);  // wraps mod 2^32, like the accumulator
+    end
+    return hi_pass ? s <<< 8 : s;
+  endfunction
 endmodule

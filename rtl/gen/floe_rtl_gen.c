@@ -1,4 +1,4 @@
-/* Prints the SystemVerilog package floe_rtl_pkg (rtl/README in docs/rtl.md) from the C numeric
+/* Prints the SystemVerilog package floe_rtl_pkg (docs/rtl.md) from the C numeric
  * contract, so the RTL never carries a hand-copied number: widths come from the isa/ headers and the
  * exp2 table from floe_exp2_table itself. Run at configure time (rtl/CMakeLists.txt, try_run) and
  * also built as the target floe_rtl_gen, whose output a ctest compares with the configured file.

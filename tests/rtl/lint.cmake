@@ -5,7 +5,7 @@ set(failed 0)
 set(count 0)
 foreach(sv ${units})
   get_filename_component(top ${sv} NAME_WE)
-  set(variants "-DFLOE_RTL_LINT")
+  set(variants "-DFLOE_RTL_LINT")  # a define no unit uses: the plain build
   if(top STREQUAL "requant")
     list(APPEND variants "-DFLOE_RTL_FLIP_ROUNDING")
   endif()
