@@ -76,8 +76,6 @@ std::vector<B> make_beats(long n, uint64_t seed, const floe_lut8 &t8, const floe
         if (bt.in.op == LUT8 && !with_lut8)
             bt.in.op = LUT16;
         bt.in.bits = floe_rng_below(&r, 2) ? common_bits[floe_rng_below(&r, 4)] : (int)floe_rng_range(&r, 2, 32);
-        if (bt.in.op == LUT16 && bt.in.bits < 8)
-            bt.in.bits = 16; // the lut16 output range is a table property (lo, hi), >= 8 bits in practice
         for (int k = 0; k < L; k++) {
             bt.in.a[k] = operand(&r);
             bt.in.b[k] = operand(&r);
