@@ -70,6 +70,7 @@ std::vector<B> make_beats(long n, uint64_t seed, const floe_lut8 &t8, const floe
     std::vector<B> beats;
     floe_rng r;
     floe_rng_seed(&r, seed);
+    uint32_t sweep8 = 0, sweep16 = 0;
     for (long i = 0; i < n; i++) {
         B bt{};
         bt.in.op = (int)floe_rng_below(&r, N_OPS);
@@ -84,10 +85,12 @@ std::vector<B> make_beats(long n, uint64_t seed, const floe_lut8 &t8, const floe
                 bt.in.b[k] = s;
                 bt.in.a[k] = (int32_t)((((uint32_t)floe_rng_u64(&r) | 1u) << (s - 1)));
             }
-            if ((bt.in.op == LUT8 || bt.in.op == LUT16) && i < 256) // every table index early on
-                bt.in.a[k] = (int32_t)(((uint32_t)i << 8) | (uint32_t)floe_rng_below(&r, 256)) - 32768;
-            if (bt.in.op == LUT8 && i < 256)
-                bt.in.a[k] = (int32_t)i - 128;
+            // Half the lookups sweep the table in order: every lut8 index and every lut16 segment
+            // (with a random fraction) comes up several times.
+            if (bt.in.op == LUT8 && floe_rng_below(&r, 2))
+                bt.in.a[k] = (int32_t)(sweep8++ % 256) - 128;
+            if (bt.in.op == LUT16 && floe_rng_below(&r, 2))
+                bt.in.a[k] = (int32_t)(((sweep16++ % 256) << 8) | (uint32_t)floe_rng_below(&r, 256)) - 32768;
         }
         bt.has_out = true;
         for (int k = 0; k < L; k++)
