@@ -1,0 +1,88 @@
+// requant: per-channel fixed-point requantization, docs/numerics.md §2 (C reference:
+// isa/requant.h floe_requant). For every lane i:
+//   p = acc * m;  raw = shift == 0 ? p : (p + 2^(shift-1)) >>> shift;  y = clamp(raw, lo, hi)
+// i.e. round half up with one 64-bit rounding, then saturation (lo/hi = the signed range of the
+// target width, or any range such as softmax's [0, 32767]).
+//
+// Pipeline: 3 stages (multiply | round-shift | clamp), one beat per cycle, stall-all flow control:
+// every stage advances when the output register is empty or being read (en), so in_ready = en.
+//
+// FLOE_RTL_FLIP_ROUNDING (a Verilator -D define) builds a deliberately wrong variant that rounds
+// half DOWN; the co-simulation harness must catch it (tests/rtl, ctest rtl_requant_flip_detected).
+module requant #(
+  parameter int LANES = 32   // one per vmm output channel
+) (
+  input  logic               clk,
+  input  logic               rst_n,
+  input  logic               in_valid,
+  output logic               in_ready,
+  input  logic signed [31:0] acc   [LANES],
+  input  logic        [30:0] m     [LANES],   // mantissa, 0 <= m < 2^31
+  input  logic         [5:0] shift [LANES],   // 0..62
+  input  logic signed [31:0] lo,              // saturation range, shared by the beat
+  input  logic signed [31:0] hi,
+  output logic               out_valid,
+  input  logic               out_ready,
+  output logic signed [31:0] y     [LANES]
+);
+  logic en;
+  assign en       = !out_valid || out_ready;
+  assign in_ready = en;
+
+  // stage 1: exact 64-bit product (|acc * m| < 2^62)
+  logic               v1;
+  logic signed [63:0] p1  [LANES];
+  logic        [5:0]  sh1 [LANES];
+  logic signed [31:0] lo1, hi1;
+  // stage 2: rounded and shifted, before saturation
+  logic               v2;
+  logic signed [63:0] r2  [LANES];
+  logic signed [31:0] lo2, hi2;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      v1        <= 1'b0;
+      v2        <= 1'b0;
+      out_valid <= 1'b0;
+    end else if (en) begin
+      v1        <= in_valid;
+      v2        <= v1;
+      out_valid <= v2;
+    end
+  end
+
+  always_ff @(posedge clk) begin
+    if (en) begin
+      lo1 <= lo;
+      hi1 <= hi;
+      lo2 <= lo1;
+      hi2 <= hi1;
+      for (int i = 0; i < LANES; i++) begin
+        p1[i]  <= $signed({{32{acc[i][31]}}, acc[i]}) * $signed({33'd0, m[i]});
+        sh1[i] <= shift[i];
+        r2[i]  <= round_shift(p1[i], sh1[i]);
+        y[i]   <= clamp(r2[i], lo2, hi2);
+      end
+    end
+  end
+
+  // (p + 2^(s-1)) >>> s: one rounding adder and an arithmetic shift; no overflow as |p| < 2^62.
+  function automatic logic signed [63:0] round_shift(input logic signed [63:0] p,
+                                                     input logic [5:0] s);
+    logic signed [63:0] half;
+    if (s == 6'd0) return p;
+    half = 64'sd1 <<< (s - 6'd1);
+`ifdef FLOE_RTL_FLIP_ROUNDING
+    half = half - 64'sd1;  // wrong on purpose: ties go down
+`endif
+    return (p + half) >>> s;
+  endfunction
+
+  function automatic logic signed [31:0] clamp(input logic signed [63:0] v,
+                                               input logic signed [31:0] l,
+                                               input logic signed [31:0] h);
+    if (v < 64'(l)) return l;
+    if (v > 64'(h)) return h;
+    return v[31:0];
+  endfunction
+endmodule
