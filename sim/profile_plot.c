@@ -53,7 +53,8 @@ int floe_plot_core_heatmap(const char *csv, const char *png, const char *unit, f
     snprintf(script, sizeof script,
              "set datafile separator ','\n"
              "set title '%s utilisation per core (floe sim --profile)'\n"
-             "set xlabel 'x'\nset ylabel 'y'\nset yrange [] reverse\nset size ratio -1\n"
+             "set xlabel 'x'\nset ylabel 'y'\nset autoscale xfix\nset autoscale yfix\nset yrange [*:*] reverse\n"
+             "set size ratio -1\n"
              "set cbrange [0:1]\nset cblabel 'busy fraction'\nset palette defined (0 '#ffffff', 0.5 '#4477aa', 1 '#000044')\n"
              "set tics out\nset key off\n"
              "plot %s skip 1 using 2:3:%d with image\n",

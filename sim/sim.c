@@ -444,7 +444,7 @@ static int exec_noc(floe_sim *s, sim_core *c, unsigned t, const floe_insn *in, u
         static const int dx[4] = {0, 1, 0, -1}, dy[4] = {-1, 0, 1, 0}; /* n e s w */
         sim_core *nbr = core_at(s, (int64_t)c->x + dx[dir], (int64_t)c->y + dy[dir]);
         if (!nbr)
-            return sim_fault(err, c, th, in, "there is no neighbour to the %s of this core", "nesw" + dir);
+            return sim_fault(err, c, th, in, "there is no neighbour to the %c of this core", "nesw"[dir]);
         if (sim_acc_operand(c, th, in->f[0], n, &ai, err))
             return -1;
         uint8_t *buf = malloc(4 * n + 1);

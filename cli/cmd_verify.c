@@ -1,0 +1,73 @@
+/* `floe verify`: the same tokens through the reference integer forward and through the compiled
+ * program on the simulated chip; every layer's output and the logits compared bit for bit. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/qmodel_arg.h"
+#include "trainer/verify.h"
+
+int floe_cmd_verify(int argc, char **argv)
+{
+    floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
+    const char *machine = NULL, *energy = NULL, *prompt = "The quick brown fox jumps over the lazy dog.";
+    long long tokens = 16;
+    const floe_opt opts[] = {
+        FLOE_QMODEL_OPTS(qa),
+        {"machine", FLOE_ARG_STRING, &machine, "CSV", "the machine description (required)", 0, 0, 'm'},
+        {"energy", FLOE_ARG_STRING, &energy, "CSV", "energy table (prices the run)", 0, 0, 0},
+        {"prompt", FLOE_ARG_STRING, &prompt, "TEXT", "the tokens (bytes) to run (default: a pangram)", 0, 0, 0},
+        {"tokens", FLOE_ARG_INT, &tokens, "T", "use the first T tokens of the prompt (default 16)", 1, 1 << 22, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    const floe_cmd_spec spec = {"verify", NULL,
+                                "Check bit for bit that the compiled model on the simulated chip computes what the "
+                                "quantized model defines.",
+                                "Exit status 0: every value equal; 1: a mismatch (named: layer, tensor, position,\n"
+                                "index, both values) or a failure to run.",
+                                opts, 0, 0};
+    char *pos[1];
+    int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
+    if (rc >= 0)
+        return rc;
+    if (!machine) {
+        fprintf(stderr, "floe verify: error: --machine is required (see 'floe verify --help')\n");
+        return 2;
+    }
+    floe_err err;
+    floe_machine mach;
+    floe_energy_table e;
+    if (floe_machine_load(machine, &mach, &err) != 0 || (energy && floe_energy_table_load(energy, &e, &err) != 0))
+        return floe_cmd_fail("verify", "%s", err.msg);
+    floe_qmodel m;
+    if ((rc = floe_qmodel_from_args("verify", &qa, &m)) >= 0)
+        return rc;
+    int T = (int)tokens;
+    if ((size_t)T > strlen(prompt)) {
+        floe_qmodel_free(&m);
+        return floe_cmd_fail("verify", "--tokens %d: the prompt has only %zu bytes", T, strlen(prompt));
+    }
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)T);
+    for (int t = 0; t < T; t++) /* byte tokens, folded into a smaller vocabulary if need be */
+        tok[t] = (int32_t)((unsigned char)prompt[t] % (unsigned)m.cfg.vocab_size);
+    floe_verify_result res;
+    rc = 0;
+    if (floe_verify_prefill(&m, &mach, energy ? &e : NULL, tok, T, &res, &err) != 0) {
+        rc = floe_cmd_fail("verify", "%s", err.msg);
+    } else {
+        if (res.match)
+            printf("verified: %llu values bit-identical (%d layers and the logits, %d tokens) on %s\n",
+                   (unsigned long long)res.compared, m.cfg.n_layers, T, machine);
+        else
+            rc = floe_cmd_fail("verify", "MISMATCH: %s", res.mismatch);
+        printf("chip: %llu cycles (%.2f us) on %zu cores", (unsigned long long)res.sim.cycles, res.sim.seconds * 1e6,
+               res.compile.ncores);
+        if (res.sim.have_energy)
+            printf(", %.3g J", res.sim.energy.total_j);
+        printf("; fullest core %llu bytes\n", (unsigned long long)res.compile.mem_max);
+        floe_verify_result_free(&res);
+    }
+    free(tok);
+    floe_qmodel_free(&m);
+    return rc;
+}

@@ -1,0 +1,28 @@
+#include "cli/qmodel_arg.h"
+
+#include <stdio.h>
+
+#include "models/qmodel_io.h"
+
+int floe_qmodel_from_args(const char *cmd, const floe_qmodel_args *a, floe_qmodel *m)
+{
+    floe_err err;
+    if (!!a->qmodel == !!a->model) {
+        fprintf(stderr, "floe %s: error: give either --qmodel FILE or --model NAME (see 'floe %s --help')\n", cmd, cmd);
+        return 2;
+    }
+    if (a->qmodel)
+        return floe_qmodel_load(m, a->qmodel, &err) == 0 ? -1 : floe_cmd_fail(cmd, "%s", err.msg);
+    floe_model_config cfg;
+    if (floe_model_config_load(a->model, &cfg, &err) != 0)
+        return floe_cmd_fail(cmd, "%s", err.msg);
+    floe_qconfig q = floe_qconfig_default();
+    q.wbits = (int)a->wbits;
+    q.abits = (int)a->abits;
+    q.kvbits = (int)a->kvbits;
+    if (floe_qconfig_validate(&q, &err) != 0)
+        return floe_cmd_fail(cmd, "%s", err.msg);
+    if (floe_qmodel_random(m, &cfg, &q, (uint64_t)a->seed, &err) != 0)
+        return floe_cmd_fail(cmd, "%s", err.msg);
+    return -1;
+}

@@ -1,0 +1,30 @@
+/* Where a command's quantized model comes from: a file written by `floe export`/`floe ptq`
+ * (--qmodel FILE), or a model config with random weights (--model NAME|config.json, --seed N,
+ * --wbits/--abits/--kvbits), as cost studies of real shapes need. */
+#ifndef FLOE_CLI_QMODEL_ARG_H
+#define FLOE_CLI_QMODEL_ARG_H
+
+#include "cli/args.h"
+#include "models/qmodel.h"
+
+typedef struct floe_qmodel_args {
+    const char *qmodel, *model;
+    long long seed, wbits, abits, kvbits;
+} floe_qmodel_args;
+
+#define FLOE_QMODEL_ARGS_INIT {NULL, NULL, 1, 4, 8, 8}
+
+/* The option table entries (5), to splice into a command's table. */
+#define FLOE_QMODEL_OPTS(a)                                                                                   \
+    {"qmodel", FLOE_ARG_STRING, &(a).qmodel, "FILE", "the quantized model (floe export / floe ptq)", 0, 0, 0},   \
+        {"model", FLOE_ARG_STRING, &(a).model, "NAME", "or: a model config (tiny, S, M, granite-8b, config.json) with random weights", 0, 0, 0}, \
+        {"seed", FLOE_ARG_INT, &(a).seed, "N", "random weights: seed (default 1)", 0, 1e18, 0},             \
+        {"wbits", FLOE_ARG_INT, &(a).wbits, "B", "random weights: weight bits 2, 4 or 8 (default 4)", 0, 0, 0}, \
+        {"abits", FLOE_ARG_INT, &(a).abits, "B", "random weights: activation bits 4 or 8 (default 8)", 0, 0, 0}, \
+        {"kvbits", FLOE_ARG_INT, &(a).kvbits, "B", "random weights: KV-cache bits 4 or 8 (default 8)", 0, 0, 0}
+
+/* Loads or builds the model; prints the error naming the command and returns the exit code (1 or 2),
+ * or -1 on success. */
+int floe_qmodel_from_args(const char *cmd, const floe_qmodel_args *a, floe_qmodel *m);
+
+#endif

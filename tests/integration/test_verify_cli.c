@@ -1,0 +1,49 @@
+/* floe compile and floe verify from the command line. */
+#include "tests/test_util.h"
+
+static char out[65536];
+
+static void test_compile_and_verify_commands(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("verify_cli");
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model tiny --seed 3 --machine %s/configs/small.csv "
+                                                    "--energy %s/configs/energy-small.csv --tokens 6",
+                                   floe_test_exe(), src, src),
+                     0);
+    assert_non_null(strstr(out, "verified: "));
+    assert_non_null(strstr(out, "bit-identical"));
+    assert_non_null(strstr(out, " J;"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s compile --model tiny -m %s/configs/small.csv -o %s/t.flp --tokens 4",
+                                   floe_test_exe(), src, dir),
+                     0);
+    assert_non_null(strstr(out, "3 cores"));
+    /* the program runs in floe sim */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s sim %s/t.flp -m %s/configs/small.csv --quiet", floe_test_exe(), dir,
+                                   src),
+                     0);
+    /* errors: too many layers for the machine, bad bits, neither or both model sources */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s compile --model S -m %s/configs/small.csv -o %s/s.flp",
+                                   floe_test_exe(), src, dir),
+                     1);
+    assert_non_null(strstr(out, "needs 5 cores"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model tiny --wbits 3 -m %s/configs/small.csv",
+                                   floe_test_exe(), src),
+                     1);
+    assert_non_null(strstr(out, "weight bits 3"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify -m %s/configs/small.csv", floe_test_exe(), src), 2);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model tiny --qmodel x -m %s/configs/small.csv",
+                                   floe_test_exe(), src),
+                     2);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --qmodel /nonexistent.safetensors -m %s/configs/small.csv",
+                                   floe_test_exe(), src),
+                     1);
+    assert_non_null(strstr(out, "/nonexistent.safetensors"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_compile_and_verify_commands)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
