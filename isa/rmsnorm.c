@@ -17,6 +17,8 @@ uint64_t floe_rmsnorm_eps_q(double eps, size_t d, double s_x)
 void floe_rmsnorm_row(int32_t *y, const int16_t *q, size_t d, uint64_t eps_q, const floe_requant_mult *c,
                       int per_channel, int32_t lo, int32_t hi)
 {
+    if (d == 0) /* an empty row has nothing to normalise (and c may hold no multiplier) */
+        return;
     uint64_t s = eps_q;
     for (size_t j = 0; j < d; j++)
         s += (uint64_t)((int32_t)q[j] * (int32_t)q[j]);

@@ -607,7 +607,7 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         READ(e, 8);
         int16_t *q = malloc(sizeof(int16_t) * (n ? n : 1));
         int32_t *y = malloc(sizeof(int32_t) * (n ? n : 1));
-        floe_requant_mult *cm = malloc(sizeof *cm * (per_channel ? n : 1) + 1);
+        floe_requant_mult *cm = malloc(sizeof *cm * (per_channel && n ? n : 1));
         if (!q || !y || !cm) {
             free(q);
             free(y);

@@ -42,10 +42,18 @@ static void test_run_writes_outputs(void **state)
 {
     (void)state;
     const char *dir = floe_test_tmpdir("cli_run");
-    assert_int_equal(floe_test_run(out, sizeof out, "%s run --out %s/o", floe_test_exe(), dir), 0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s run --out %s/o --model tiny --machine %s/configs/small.csv "
+                                                    "--energy %s/configs/energy-small.csv",
+                                   floe_test_exe(), dir, getenv("FLOE_SOURCE_DIR"), getenv("FLOE_SOURCE_DIR")),
+                     0);
+    assert_non_null(strstr(out, "bit-identical"));
     char path[4300];
     snprintf(path, sizeof path, "%s/o/summary.txt", dir);
     FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/o/chip_layers.png", dir);
+    f = fopen(path, "r");
     assert_non_null(f);
     fclose(f);
     snprintf(path, sizeof path, "%s/o/numerics_silu.png", dir);

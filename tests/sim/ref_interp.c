@@ -103,7 +103,7 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
             if (in->op == FLOE_OP_VSHIFT) {
                 int sh = (int)f[4];
                 if (sh >= 0) {
-                    __extension__ __int128 w = (__int128)v << (sh > 40 ? 40 : sh);
+                    __extension__ __int128 w = (__int128)v * ((__int128)1 << (sh > 40 ? 40 : sh));
                     v = w > INT64_MAX ? INT64_MAX : w < INT64_MIN ? INT64_MIN : (int64_t)w;
                 } else {
                     v = -sh > 32 ? 0 : floe_requant_raw((int32_t)v, (floe_requant_mult){1, -sh});
