@@ -11,20 +11,22 @@ int floe_cmd_verify(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     const char *machine = NULL, *energy = NULL, *prompt = "The quick brown fox jumps over the lazy dog.";
-    long long tokens = 16;
+    long long tokens = 16, users = 8;
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "the machine description (required)", 0, 0, 'm'},
         {"energy", FLOE_ARG_STRING, &energy, "CSV", "energy table (prices the run)", 0, 0, 0},
         {"prompt", FLOE_ARG_STRING, &prompt, "TEXT", "the tokens (bytes) to run (default: a pangram)", 0, 0, 0},
         {"tokens", FLOE_ARG_INT, &tokens, "T", "use the first T tokens of the prompt (default 16)", 1, 1 << 22, 0},
+        {"users", FLOE_ARG_INT, &users, "N", "multi-chip: users pipelined back to back for the throughput (default 8)", 1, 1e6, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {"verify", NULL,
                                 "Check bit for bit that the compiled model on the simulated chip computes what the "
                                 "quantized model defines.",
-                                "Exit status 0: every value equal; 1: a mismatch (named: layer, tensor, position,\n"
-                                "index, both values) or a failure to run.",
+                                "A model with more layers than one chip has cores runs as a multi-chip pipeline over the\n"
+                                "system's chip links (docs/compiler.md). Exit status 0: every value equal; 1: a mismatch\n"
+                                "(named: layer, tensor, position, index, both values) or a failure to run.",
                                 opts, 0, 0};
     char *pos[1];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
@@ -50,8 +52,29 @@ int floe_cmd_verify(int argc, char **argv)
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)T);
     for (int t = 0; t < T; t++) /* byte tokens, folded into a smaller vocabulary if need be */
         tok[t] = (int32_t)((unsigned char)prompt[t] % (unsigned)m.cfg.vocab_size);
-    floe_verify_result res;
     rc = 0;
+    if ((uint64_t)m.cfg.n_layers + 1 > mach.cores_x * mach.cores_y) { /* more than one chip */
+        floe_verify_system_result sr;
+        if (floe_verify_pipeline(&m, &mach, energy ? &e : NULL, tok, T, (int)users, &sr, &err) != 0) {
+            rc = floe_cmd_fail("verify", "%s", err.msg);
+        } else {
+            if (sr.match)
+                printf("verified: %llu values bit-identical (every chip's hand-off and the logits, %d tokens) on %d chips "
+                       "of %s\n", (unsigned long long)sr.compared, T, sr.chips, machine);
+            else
+                rc = floe_cmd_fail("verify", "MISMATCH: %s", sr.mismatch);
+            printf("system: latency %.2f us for the %d-token prefill; %.1f users/s pipelined (one every %.2f us)",
+                   sr.system.latency_s * 1e6, T, sr.system.users_per_s, sr.system.interval_s * 1e6);
+            if (energy)
+                printf(", %.3g J per user", sr.system.energy_per_user_j);
+            printf("\n");
+            floe_verify_system_result_free(&sr);
+        }
+        free(tok);
+        floe_qmodel_free(&m);
+        return rc;
+    }
+    floe_verify_result res;
     if (floe_verify_prefill(&m, &mach, energy ? &e : NULL, tok, T, &res, &err) != 0) {
         rc = floe_cmd_fail("verify", "%s", err.msg);
     } else {

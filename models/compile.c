@@ -126,7 +126,7 @@ static int fits(ctx *c, floe_err *err)
 
 /* One decoder layer on one core: all T positions, then the residual stream moves on. */
 static int emit_layer(ctx *c, const floe_qmodel *m, int l, int T, unsigned px, unsigned py, unsigned nx, unsigned ny,
-                      int first, floe_err *err)
+                      int recv_input, int send_output, floe_err *err)
 {
     const floe_model_config *cf = &m->cfg;
     const floe_qlayer *L = &m->layers[l];
@@ -166,7 +166,7 @@ static int emit_layer(ctx *c, const floe_qmodel *m, int l, int T, unsigned px, u
     snprintf(label, sizeof label, "layer%d", l);
     if (floe_label(c->p, c->x, c->y, label, err) != 0)
         return -1;
-    if (!first)
+    if (recv_input)
         OP(c, FLOE_OP_RECV, (int64_t)x, 2 * (int64_t)T * d, px, py, 0);
     /* requant into the cache's bit width, stored one element per byte (vmm rows of 1-byte elements) */
     for (int t = 0; t < T; t++) {
@@ -231,11 +231,12 @@ static int emit_layer(ctx *c, const floe_qmodel *m, int l, int T, unsigned px, u
         OP(c, FLOE_OP_REQUANT, (int64_t)r, ACC_LIN, (int64_t)md, d, T16, CH);
         OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)r, d, T16);
     }
-    OP(c, FLOE_OP_SEND, (int64_t)x, 2 * (int64_t)T * d, nx, ny, 0);
+    if (send_output)
+        OP(c, FLOE_OP_SEND, (int64_t)x, 2 * (int64_t)T * d, nx, ny, 0);
     return c->failed ? -1 : 0;
 }
 
-static int emit_head(ctx *c, const floe_qmodel *m, int T, unsigned px, unsigned py, floe_err *err)
+static int emit_head(ctx *c, const floe_qmodel *m, int T, unsigned px, unsigned py, int recv_input, floe_err *err)
 {
     const int d = m->cfg.d_model, V = m->cfg.vocab_size;
     const floe_dtype A = dt_of_bits(m->q.abits);
@@ -251,7 +252,8 @@ static int emit_head(ctx *c, const floe_qmodel *m, int T, unsigned px, unsigned 
         return -1;
     if (floe_label(c->p, c->x, c->y, "lm_head", err) != 0)
         return -1;
-    OP(c, FLOE_OP_RECV, (int64_t)x, 2 * (int64_t)T * d, px, py, 0);
+    if (recv_input)
+        OP(c, FLOE_OP_RECV, (int64_t)x, 2 * (int64_t)T * d, px, py, 0);
     for (int t = 0; t < T; t++) {
         OP(c, FLOE_OP_RMSNORM, (int64_t)h, (int64_t)x + 2 * t * d, (int64_t)cn, (int64_t)eps, d, A, FLOE_SCOPE_TENSOR);
         OP(c, FLOE_OP_VMM, 0, (int64_t)h, (int64_t)w, d, V, xp_of_bits(m->q.abits), wp_of_bits(m->head.bits), FLOE_MODE_SET);
@@ -266,56 +268,114 @@ void floe_compile_report_free(floe_compile_report *rep)
     memset(rep, 0, sizeof *rep);
 }
 
-int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
-                         floe_program **out, floe_compile_report *rep, floe_err *err)
+/* Slots first..last-1 (slot n_layers is the LM head) on one chip, slot i on local core i - first. */
+static int compile_chip(const floe_qmodel *m, const floe_machine *mach, int T, int first, int last, floe_program **out,
+                        floe_compile_report *rep, floe_err *err)
 {
-    *out = NULL;
-    memset(rep, 0, sizeof *rep);
-    const floe_model_config *cf = &m->cfg;
-    if (!m->derived)
-        return floe_err_set(err, "compiler: the quantized model's constants are not derived");
-    if (o->tokens < 1 || o->tokens > cf->context)
-        return floe_err_set(err, "compiler: %d tokens: the model's context is %d", o->tokens, cf->context);
-    uint64_t cores = mach->cores_x * mach->cores_y, need = (uint64_t)cf->n_layers + 1;
-    if (need > cores)
-        return floe_err_set(err, "the model needs %llu cores in this mapping (one per layer and one for the LM head); "
-                                 "the machine has %llu per chip (multi-chip partitions are not built yet)",
-                            (unsigned long long)need, (unsigned long long)cores);
+    int n = last - first, L = m->cfg.n_layers;
+    unsigned cols = (unsigned)mach->cores_x;
     floe_program *p = floe_program_new(floe_machine_fingerprint(mach));
-    rep->cores = calloc(need, sizeof *rep->cores);
+    rep->cores = calloc((size_t)n, sizeof *rep->cores);
     if (!p || !rep->cores) {
         floe_program_free(p);
-        free(rep->cores);
         return floe_err_set(err, "compiler: out of memory");
     }
     int rc = 0;
-    unsigned cols = (unsigned)mach->cores_x;
-    for (uint64_t i = 0; i < need && rc == 0; i++) {
-        unsigned x = (unsigned)(i % cols), y = (unsigned)(i / cols);
-        unsigned px = i ? (unsigned)((i - 1) % cols) : 0, py = i ? (unsigned)((i - 1) / cols) : 0;
-        unsigned nx = (unsigned)((i + 1) % cols), ny = (unsigned)((i + 1) / cols);
+    for (int i = 0; i < n && rc == 0; i++) {
+        int slot = first + i;
+        unsigned x = (unsigned)i % cols, y = (unsigned)i / cols;
+        unsigned px = i ? (unsigned)(i - 1) % cols : 0, py = i ? (unsigned)(i - 1) / cols : 0;
+        unsigned nx = (unsigned)(i + 1) % cols, ny = (unsigned)(i + 1) / cols;
         char what[32];
-        snprintf(what, sizeof what, i + 1 < need ? "layer %d" : "the LM head", (int)i);
+        snprintf(what, sizeof what, slot < L ? "layer %d" : "the LM head", slot);
         ctx c = {p, mach, x, y, 0, 0, what, err, 0};
-        rc = i + 1 < need ? emit_layer(&c, m, (int)i, o->tokens, px, py, nx, ny, i == 0, err)
-                          : emit_head(&c, m, o->tokens, px, py, err);
-        rep->cores[i] = (floe_core_use){x, y, i + 1 < need ? (int)i : -1, c.next, c.insns};
+        rc = slot < L ? emit_layer(&c, m, slot, T, px, py, nx, ny, i > 0, i + 1 < n, err)
+                      : emit_head(&c, m, T, px, py, i > 0, err);
+        rep->cores[i] = (floe_core_use){x, y, slot < L ? slot : -1, c.next, c.insns};
     }
     if (rc != 0) {
         floe_program_free(p);
-        floe_compile_report_free(rep);
         return -1;
     }
-    rep->ncores = need;
+    rep->ncores = (size_t)n;
     rep->in_x = rep->in_y = 0;
-    rep->out_x = (unsigned)(cf->n_layers % cols);
-    rep->out_y = (unsigned)(cf->n_layers / cols);
+    rep->out_x = (unsigned)(n - 1) % cols;
+    rep->out_y = (unsigned)(n - 1) / cols;
     rep->mem_min = UINT64_MAX;
-    for (size_t i = 0; i < need; i++) {
+    for (int i = 0; i < n; i++) {
         rep->mem_min = rep->cores[i].bytes < rep->mem_min ? rep->cores[i].bytes : rep->mem_min;
         rep->mem_max = rep->cores[i].bytes > rep->mem_max ? rep->cores[i].bytes : rep->mem_max;
         rep->mem_total += rep->cores[i].bytes;
     }
     *out = p;
     return 0;
+}
+
+static int check_model(const floe_qmodel *m, const floe_compile_opts *o, floe_err *err)
+{
+    if (!m->derived)
+        return floe_err_set(err, "compiler: the quantized model's constants are not derived");
+    if (o->tokens < 1 || o->tokens > m->cfg.context)
+        return floe_err_set(err, "compiler: %d tokens: the model's context is %d", o->tokens, m->cfg.context);
+    return 0;
+}
+
+int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
+                         floe_program **out, floe_compile_report *rep, floe_err *err)
+{
+    *out = NULL;
+    memset(rep, 0, sizeof *rep);
+    if (check_model(m, o, err) != 0)
+        return -1;
+    uint64_t cores = mach->cores_x * mach->cores_y, need = (uint64_t)m->cfg.n_layers + 1;
+    if (need > cores)
+        return floe_err_set(err, "the model needs %llu cores in this mapping (one per layer and one for the LM head); "
+                                 "the machine has %llu per chip: use a multi-chip pipeline (floe_compile_pipeline)",
+                            (unsigned long long)need, (unsigned long long)cores);
+    if (compile_chip(m, mach, o->tokens, 0, (int)need, out, rep, err) != 0) {
+        floe_compile_report_free(rep);
+        return -1;
+    }
+    return 0;
+}
+
+int floe_compile_pipeline(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
+                          floe_chip_program **chips, int *n_chips, floe_err *err)
+{
+    *chips = NULL;
+    *n_chips = 0;
+    if (check_model(m, o, err) != 0)
+        return -1;
+    int cores = (int)(mach->cores_x * mach->cores_y), slots = m->cfg.n_layers + 1;
+    int n = (slots + cores - 1) / cores;
+    uint64_t system = mach->chips_per_card * mach->cards_per_server * mach->servers_per_system;
+    if ((uint64_t)n > system)
+        return floe_err_set(err, "the model needs %d chips in this mapping (%d layers and the LM head at one core each, "
+                                 "%d cores per chip); the system has %llu",
+                            n, m->cfg.n_layers, cores, (unsigned long long)system);
+    floe_chip_program *cp = calloc((size_t)n, sizeof *cp);
+    if (!cp)
+        return floe_err_set(err, "compiler: out of memory");
+    for (int k = 0; k < n; k++) {
+        int first = k * cores, last = first + cores < slots ? first + cores : slots;
+        cp[k].first_slot = first;
+        cp[k].last_slot = last;
+        if (compile_chip(m, mach, o->tokens, first, last, &cp[k].prog, &cp[k].report, err) != 0) {
+            floe_err_prefix(err, "chip %d", k);
+            floe_chip_programs_free(cp, k + 1);
+            return -1;
+        }
+    }
+    *chips = cp;
+    *n_chips = n;
+    return 0;
+}
+
+void floe_chip_programs_free(floe_chip_program *chips, int n)
+{
+    for (int k = 0; chips && k < n; k++) {
+        floe_program_free(chips[k].prog);
+        floe_compile_report_free(&chips[k].report);
+    }
+    free(chips);
 }

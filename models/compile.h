@@ -35,8 +35,22 @@ typedef struct floe_compile_report {
     uint64_t mem_min, mem_max, mem_total;
 } floe_compile_report;
 
+/* One chip. A model that needs more cores than one chip has is refused (see floe_compile_pipeline). */
 int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
                          floe_program **out, floe_compile_report *rep, floe_err *err);
 void floe_compile_report_free(floe_compile_report *rep);
+
+/* A multi-chip pipeline: the layers and the LM head, one core each in order, fill chip 0's cores,
+ * then chip 1's, and so on. Chip k's output (region "x" of its last core, or "logits" on the chip
+ * with the head) is the input (region "x" of core (0, 0)) of chip k + 1, moved over the chip links. */
+typedef struct floe_chip_program {
+    floe_program *prog;
+    floe_compile_report report;
+    int first_slot, last_slot; /* slots first..last-1; slot n_layers is the LM head */
+} floe_chip_program;
+
+int floe_compile_pipeline(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
+                          floe_chip_program **chips, int *n_chips, floe_err *err);
+void floe_chip_programs_free(floe_chip_program *chips, int n);
 
 #endif

@@ -139,3 +139,93 @@ out:
 }
 
 void floe_verify_result_free(floe_verify_result *res) { floe_compile_report_free(&res->compile); }
+
+/* ---- multi-chip ---------------------------------------------------------------------------- */
+
+typedef struct stage_check {
+    const floe_chip_program *chips;
+    const capture *cap;
+    int T, d;
+    floe_verify_system_result *res;
+} stage_check;
+
+static void check_stage(void *ctx, int s, const uint8_t *out, size_t n)
+{
+    stage_check *sc = ctx;
+    const floe_chip_program *cp = &sc->chips[s];
+    int last_layer = cp->last_slot - 1; /* a chip without the head ends with a layer's residual stream */
+    if (!sc->res->match || last_layer >= sc->cap->n_layers || n < (size_t)2 * sc->T * sc->d)
+        return;
+    for (int i = 0; i < sc->T * sc->d; i++) {
+        int32_t got = floe_elem_load(out, FLOE_DT_I16, (size_t)i), want = sc->cap->out[last_layer][i];
+        sc->res->compared++;
+        if (got != want) {
+            sc->res->match = 0;
+            snprintf(sc->res->mismatch, sizeof sc->res->mismatch,
+                     "chip %d hand-off (layer %d output) differs at position %d, index %d: chip %d, reference %d", s,
+                     last_layer, i / sc->d, i % sc->d, got, want);
+            return;
+        }
+    }
+}
+
+int floe_verify_pipeline(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e,
+                         const int32_t *tokens, int T, int users, floe_verify_system_result *res, floe_err *err)
+{
+    memset(res, 0, sizeof *res);
+    const floe_model_config *cf = &m->cfg;
+    capture cap = {cf->n_layers, calloc((size_t)cf->n_layers, sizeof(int32_t *)), NULL, 0};
+    int16_t *logits = malloc(sizeof(int16_t) * (size_t)T * cf->vocab_size),
+            *chip_logits = malloc(sizeof(int16_t) * (size_t)T * cf->vocab_size),
+            *emb = malloc(sizeof(int16_t) * (size_t)T * cf->d_model);
+    floe_chip_program *chips = NULL;
+    floe_stage *stages = NULL;
+    int n = 0, rc = -1;
+    if (!cap.out || !logits || !chip_logits || !emb) {
+        floe_err_set(err, "verify: out of memory");
+        goto out;
+    }
+    if (floe_qref_forward(m, tokens, T, logits, keep, &cap, err) != 0)
+        goto out;
+    floe_compile_opts o = {T};
+    if (floe_compile_pipeline(m, mach, &o, &chips, &n, err) != 0)
+        goto out;
+    stages = calloc((size_t)n, sizeof *stages);
+    if (!stages || cap.failed) {
+        floe_err_set(err, "verify: out of memory");
+        goto out;
+    }
+    for (int k = 0; k < n; k++) {
+        const floe_compile_report *r = &chips[k].report;
+        stages[k] = (floe_stage){chips[k].prog, r->in_x, r->in_y, r->out_x, r->out_y,
+                                 chips[k].last_slot > cf->n_layers ? "logits" : "x"};
+    }
+    for (int t = 0; t < T; t++)
+        memcpy(emb + (size_t)t * cf->d_model, m->embed + (size_t)tokens[t] * cf->d_model, sizeof(int16_t) * cf->d_model);
+    res->chips = n;
+    res->match = 1;
+    stage_check sc = {chips, &cap, T, cf->d_model, res};
+    if (floe_system_pipeline_cb(mach, e, stages, n, emb, sizeof(int16_t) * (size_t)T * cf->d_model, chip_logits,
+                                sizeof(int16_t) * (size_t)T * cf->vocab_size, users, check_stage, &sc, &res->system,
+                                err) != 0)
+        goto out;
+    for (int i = 0; res->match && i < T * cf->vocab_size; i++) {
+        res->compared++;
+        if (chip_logits[i] != logits[i]) {
+            res->match = 0;
+            snprintf(res->mismatch, sizeof res->mismatch, "logits differ at position %d, index %d: chip %d, reference %d",
+                     i / cf->vocab_size, i % cf->vocab_size, chip_logits[i], logits[i]);
+        }
+    }
+    rc = 0;
+out:
+    floe_chip_programs_free(chips, n);
+    free(stages);
+    capture_free(&cap);
+    free(logits);
+    free(chip_logits);
+    free(emb);
+    return rc;
+}
+
+void floe_verify_system_result_free(floe_verify_system_result *res) { floe_system_result_free(&res->system); }

@@ -13,6 +13,7 @@
 #include "models/compile.h"
 #include "models/qmodel.h"
 #include "sim/sim.h"
+#include "sim/system.h"
 
 typedef struct floe_verify_result {
     int match;                  /* 1: every compared value is equal */
@@ -33,5 +34,20 @@ void floe_verify_result_free(floe_verify_result *res);
 int floe_verify_program(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e,
                         const int32_t *tokens, int T, const floe_program *p, const floe_compile_report *rep,
                         floe_verify_result *res, floe_err *err);
+
+/* A model too large for one chip: a multi-chip pipeline (floe_compile_pipeline) run over the system's
+ * chip links (sim/system.h). Each chip's hand-off (the residual stream after its last layer) and the
+ * logits are compared with the reference; the system timing is for `users` users back to back. */
+typedef struct floe_verify_system_result {
+    int match;
+    uint64_t compared;
+    char mismatch[512];
+    int chips;
+    floe_system_result system; /* owned: floe_verify_system_result_free */
+} floe_verify_system_result;
+
+int floe_verify_pipeline(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e,
+                         const int32_t *tokens, int T, int users, floe_verify_system_result *res, floe_err *err);
+void floe_verify_system_result_free(floe_verify_system_result *res);
 
 #endif

@@ -3,6 +3,8 @@
  * the logits equal the reference integer forward. A corrupted program or weight is caught. */
 #include "tests/test_util.h"
 
+#include <math.h>
+
 #include "common/rng.h"
 #include "trainer/verify.h"
 
@@ -146,12 +148,57 @@ static void test_model_that_does_not_fit(void **state)
     floe_qmodel_free(&m);
 }
 
+static void test_multi_chip_pipeline(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_machine("small", &mach, &e); /* 4 cores per chip, 2 chips (one per card) in one server */
+    floe_model_config c = small_model();
+    c.n_layers = 5;                   /* 5 layers + the head = 6 cores: chips 0 (4 cores) and 1 (2 cores) */
+    floe_qconfig q = floe_qconfig_default();
+    floe_qmodel m;
+    floe_err err;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 31, &err), 0);
+    int32_t tok[8] = {5, 6, 7, 8, 9, 10, 11, 12};
+    floe_verify_system_result res;
+    if (floe_verify_pipeline(&m, &mach, &e, tok, 8, 4, &res, &err) != 0)
+        fail_msg("%s", err.msg);
+    if (!res.match)
+        fail_msg("%s", res.mismatch);
+    assert_int_equal(res.chips, 2);
+    assert_true(res.compared == (uint64_t)8 * (c.d_model + c.vocab_size)); /* the hand-off and the logits */
+    /* the hand-off crosses PCIe: latency + bytes / bandwidth, exactly */
+    uint64_t bytes = 2ull * 8 * c.d_model;
+    uint64_t want_ps = mach.pcie_latency_ns * 1000 + bytes * 1000000000000ull / mach.pcie_bytes_per_s;
+    assert_int_equal(res.system.transfer_ps[1], want_ps);
+    double stage_s[2] = {(double)res.system.stage_cycles[0] / (double)mach.clock_hz,
+                         (double)res.system.stage_cycles[1] / (double)mach.clock_hz};
+    double latency = stage_s[0] + stage_s[1] + (double)want_ps * 1e-12;
+    assert_true(fabs(res.system.latency_s - latency) < 1e-11);
+    /* back-to-back users: the slower stage sets the pace */
+    double slow = stage_s[0] > stage_s[1] ? stage_s[0] : stage_s[1];
+    assert_true(fabs(res.system.interval_s - slow) < 1e-9);
+    print_message("2-chip pipeline: %llu values equal; latency %.2f us, one user every %.2f us, %.3g J per user\n",
+                  (unsigned long long)res.compared, res.system.latency_s * 1e6, res.system.interval_s * 1e6,
+                  res.system.energy_per_user_j);
+    floe_verify_system_result_free(&res);
+    /* three chips' worth is refused with the numbers */
+    floe_qmodel_free(&m);
+    c.n_layers = 8;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 31, &err), 0);
+    assert_int_equal(floe_verify_pipeline(&m, &mach, &e, tok, 8, 1, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "needs 3 chips"));
+    floe_qmodel_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bit_exact_on_both_machines),
         cmocka_unit_test(test_corruption_is_caught),
         cmocka_unit_test(test_model_that_does_not_fit),
+        cmocka_unit_test(test_multi_chip_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
