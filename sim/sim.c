@@ -626,11 +626,20 @@ static int step(floe_sim *s, sim_core *c, unsigned t, uint64_t now, floe_err *er
         } else {
             if (sim_exec_local(s, c, th, in, &busy, &act, err) != 0)
                 return -1;
+            /* The core memory's port is shared by the core's units: an instruction holds it for its
+             * bytes at the SRAM bandwidth, and takes at least that long itself (streaming weights is
+             * memory-bound at decode, as on the chip). */
+            uint64_t sram = ceil_div(act.sram_read_bytes + act.sram_write_bytes, s->m.sram_bytes_per_cycle);
             start = max64(now, c->unit_free[u]);
+            if (sram)
+                start = max64(start, c->sram_free);
             if (in->op == FLOE_OP_FBLD || in->op == FLOE_OP_FBST) { /* the chip's shared frame-buffer port */
                 start = max64(start, s->fb_free);
                 s->fb_free = start + busy;
             }
+            busy = max64(busy, sram);
+            if (sram)
+                c->sram_free = start + sram;
             c->unit_free[u] = start + busy;
             next = start + busy + unit_latency(&s->m, u);
         }

@@ -60,6 +60,7 @@ typedef struct sim_core {
     uint32_t sem[FLOE_SEMAPHORES];
     uint8_t bar_arrived[256];   /* per barrier id: threads arrived */
     uint64_t unit_free[FLOE_UNIT_COUNT];
+    uint64_t sram_free;         /* the core memory's port: reads + writes at sram_bytes_per_cycle */
     sim_act_fifo *act_in;       /* activation-network receive queues in use; owned */
     size_t n_act_in, cap_act_in;
     floe_fifo psum_in[4][SIM_CHANNELS]; /* partial sums arriving from n, e, s, w */
