@@ -135,9 +135,6 @@ static int emit_layer(ctx *c, const floe_qmodel *m, int l, int T, unsigned px, u
     const floe_dtype A = dt_of_bits(m->q.abits), C = dt_of_bits(m->q.kvbits);
     const int64_t XA = xp_of_bits(m->q.abits), WP = wp_of_bits(m->q.wbits);
     const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, I8 = FLOE_DT_I8, TEN = FLOE_SCOPE_TENSOR, CH = FLOE_SCOPE_CHANNEL;
-    if (d > ACC_SCORE || f > ACC_SCORE || kvw > ACC_SCORE || T > ACC_HEAD - ACC_SCORE || hd > ACC_TOTAL - ACC_HEAD)
-        return floe_err_set(err, "layer %d: a row of %d outputs does not fit the accumulator layout of this compiler",
-                            l, d > f ? d : f);
     uint64_t mq, mk, mv, mo, mg, mu, md;
     uint64_t wq = place_linear(c, "wq", &L->q, &mq), wk = place_linear(c, "wk", &L->k, &mk),
              wv = place_linear(c, "wv", &L->v, &mv), wo = place_linear(c, "wo", &L->o, &mo),
@@ -160,8 +157,11 @@ static int emit_layer(ctx *c, const floe_qmodel *m, int l, int T, unsigned px, u
              o = alloc(c, "o", floe_dtype_bytes_for(A, (uint64_t)d)), r = alloc(c, "r", 2 * (uint64_t)d),
              g = alloc(c, "g", 2 * (uint64_t)f), u = alloc(c, "u", 2 * (uint64_t)f), a = alloc(c, "a", 2 * (uint64_t)f),
              u32 = alloc(c, "u32", 4 * (uint64_t)f), mm = alloc(c, "mm", floe_dtype_bytes_for(A, (uint64_t)f));
-    if (fits(c, err) != 0)
+    if (fits(c, err) != 0) /* memory first: it is what a user must change */
         return -1;
+    if (d > ACC_SCORE || f > ACC_SCORE || kvw > ACC_SCORE || T > ACC_HEAD - ACC_SCORE || hd > ACC_TOTAL - ACC_HEAD)
+        return floe_err_set(err, "layer %d: a row of %d outputs does not fit the accumulator layout of this compiler",
+                            l, d > f ? d : f);
     char label[40];
     snprintf(label, sizeof label, "layer%d", l);
     if (floe_label(c->p, c->x, c->y, label, err) != 0)

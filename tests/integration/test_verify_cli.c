@@ -23,6 +23,19 @@ static void test_compile_and_verify_commands(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s sim %s/t.flp -m %s/configs/small.csv --quiet", floe_test_exe(), dir,
                                    src),
                      0);
+    /* deploy-check: fits, with the figures; a model that does not fit, with the statement */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model tiny -m %s/configs/northpole.csv --energy "
+                                                    "%s/configs/energy-northpole.csv --tokens 4",
+                                   floe_test_exe(), src, src),
+                     0);
+    assert_non_null(strstr(out, "fits         yes: 1 chip(s), 3 cores"));
+    assert_non_null(strstr(out, "verified     bit-exact"));
+    assert_non_null(strstr(out, "J per token"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model S -m %s/configs/small.csv --tokens 2",
+                                   floe_test_exe(), src),
+                     1);
+    assert_non_null(strstr(out, "fits         NO: chip 0: layer 0 needs"));
+    assert_non_null(strstr(out, "bytes short"));
     /* errors: too many layers for the machine, bad bits, neither or both model sources */
     assert_int_equal(floe_test_run(out, sizeof out, "%s compile --model S -m %s/configs/small.csv -o %s/s.flp",
                                    floe_test_exe(), src, dir),
