@@ -298,7 +298,7 @@ VNNI_INLINE __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
  * and, if tail is non-zero, one partial block of those bytes. out[i * nn / 4 + g] += the sums of
  * rows 4g..4g+3 for input i. Inlined with constant nm and nn, so s[][] lives in registers. */
 VNNI_INLINE void pk_kernel(__m128i *out, const uint8_t *x, size_t xs, size_t half, const int nm,
-                           const uint8_t *const *w, const int nn, size_t nfull, __mmask64 tail)
+                           const uint8_t *const *w, const int nn, size_t nfull, __mmask64 tail, size_t ahead)
 {
     const __m512i top = _mm512_set1_epi8((char)0xF0);
     __m512i s[4][PK_ROWS];
@@ -311,6 +311,8 @@ VNNI_INLINE void pk_kernel(__m128i *out, const uint8_t *x, size_t xs, size_t hal
         __m512i lo[PK_ROWS], hi[PK_ROWS];
         for (int j = 0; j < nn; j++) {
             __m512i v = _mm512_maskz_loadu_epi8(k, w[j] + 64 * b);
+            /* the next rows' bytes: weights are streamed once from DRAM per product */
+            _mm_prefetch((const char *)((uintptr_t)(w[j] + 64 * b) + ahead), _MM_HINT_T0);
             lo[j] = _mm512_and_si512(_mm512_slli_epi16(v, 4), top);
             hi[j] = _mm512_and_si512(v, top);
         }
@@ -340,6 +342,7 @@ VNNI_TARGET static void vmm_vnni_packed(int32_t *acc, const uint8_t *x, size_t x
     size_t full = rb / 64;
     __mmask64 last = rb % 64 ? ~(__mmask64)0 >> (64 - rb % 64) : 0;
     int nn = M == 1 ? PK_ROWS : 4;
+    size_t ahead = 2 * (size_t)nn * rb; /* prefetch distance: two groups of rows (measured best) */
     for (size_t n0 = 0; n0 < N; n0 += (size_t)nn) {
         const uint8_t *rows[PK_ROWS];
         for (int j = 0; j < nn; j++) /* past N: repeat a real row, whose result is dropped */
@@ -356,10 +359,10 @@ VNNI_TARGET static void vmm_vnni_packed(int32_t *acc, const uint8_t *x, size_t x
                 r[j] = rows[j] + 64 * c0;
             const uint8_t *xc = x + 64 * c0;
             switch (M) {
-            case 1: pk_kernel(out, xc, xs, half, 1, r, PK_ROWS, nfull, tail); break;
-            case 2: pk_kernel(out, xc, xs, half, 2, r, 4, nfull, tail); break;
-            case 3: pk_kernel(out, xc, xs, half, 3, r, 4, nfull, tail); break;
-            default: pk_kernel(out, xc, xs, half, 4, r, 4, nfull, tail); break;
+            case 1: pk_kernel(out, xc, xs, half, 1, r, PK_ROWS, nfull, tail, ahead); break;
+            case 2: pk_kernel(out, xc, xs, half, 2, r, 4, nfull, tail, ahead); break;
+            case 3: pk_kernel(out, xc, xs, half, 3, r, 4, nfull, tail, ahead); break;
+            default: pk_kernel(out, xc, xs, half, 4, r, 4, nfull, tail, ahead); break;
             }
         }
         uint32_t o[8];
@@ -374,6 +377,26 @@ VNNI_TARGET static void vmm_vnni_packed(int32_t *acc, const uint8_t *x, size_t x
         }
     }
 }
+
+/* lay_out_inputs for int8 inputs and packed weights, 128 inputs at a time: bytes of 16-bit lanes
+ * are split into even (low) and odd (high) halves, packed back to bytes and put in order. */
+VNNI_TARGET static void split_i8(uint8_t *d, size_t half, const int8_t *x, size_t K)
+{
+    const __m512i low = _mm512_set1_epi16(0x00FF), flip = _mm512_set1_epi8((char)0x80);
+    const __m512i order = _mm512_set_epi64(7, 5, 3, 1, 6, 4, 2, 0);
+    for (size_t b = 0; b < half / 64; b++) {
+        size_t left = K - 128 * b; /* > 0: half covers (K + 1) / 2 bytes */
+        __mmask64 m0 = left >= 64 ? ~(__mmask64)0 : ~(__mmask64)0 >> (64 - left);
+        __mmask64 m1 = left >= 128 ? ~(__mmask64)0 : left > 64 ? ~(__mmask64)0 >> (128 - left) : 0;
+        /* offset to unsigned, and zero past K */
+        __m512i a = _mm512_maskz_mov_epi8(m0, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m0, x + 128 * b), flip));
+        __m512i c = _mm512_maskz_mov_epi8(m1, _mm512_xor_si512(_mm512_maskz_loadu_epi8(m1, x + 128 * b + 64), flip));
+        __m512i e = _mm512_packus_epi16(_mm512_and_si512(a, low), _mm512_and_si512(c, low));
+        __m512i o = _mm512_packus_epi16(_mm512_srli_epi16(a, 8), _mm512_srli_epi16(c, 8));
+        _mm512_store_si512((void *)(d + 64 * b), _mm512_permutexvar_epi64(order, e));
+        _mm512_store_si512((void *)(d + half + 64 * b), _mm512_permutexvar_epi64(order, o));
+    }
+}
 #endif
 
 /* Input buffers of the VNNI paths: on the stack up to this size (no allocation per product), else
@@ -386,6 +409,13 @@ VNNI_TARGET static void vmm_vnni_packed(int32_t *acc, const uint8_t *x, size_t x
 static void lay_out_inputs(uint8_t *buf, size_t xs, const int8_t *x8, const int16_t *x16, size_t M, size_t K,
                            int packed, size_t half, in_kind kind)
 {
+#ifdef FLOE_HAVE_X86
+    if (packed && kind == IN_I8) { /* the simulator's common case; only called when VNNI runs */
+        for (size_t m = 0; m < M; m++)
+            split_i8(buf + m * xs, half, x8 + m * K, K);
+        return;
+    }
+#endif
     memset(buf, 0, xs * M);
     for (size_t m = 0; m < M; m++) {
         uint8_t *d = buf + m * xs;
