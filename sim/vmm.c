@@ -320,7 +320,7 @@ VNNI_INLINE __m128i reduce4(__m512i a0, __m512i a1, __m512i a2, __m512i a3)
  * and, if tail is non-zero, one partial block of those bytes. out[i * nn / 4 + g] += the sums of
  * rows 4g..4g+3 for input i. Inlined with constant nm and nn, so s[][] lives in registers. */
 VNNI_INLINE void pk_kernel(__m128i *out, const uint8_t *x, size_t xs, size_t half, const int nm,
-                           const uint8_t *const *w, const int nn, size_t nfull, __mmask64 tail, size_t ahead)
+                           const uint8_t *const *w, const int nn, size_t nfull, __mmask64 tail, uintptr_t pf)
 {
     const __m512i top = _mm512_set1_epi8((char)0xF0);
     __m512i s[4][PK_ROWS];
@@ -333,8 +333,7 @@ VNNI_INLINE void pk_kernel(__m128i *out, const uint8_t *x, size_t xs, size_t hal
         __m512i lo[PK_ROWS], hi[PK_ROWS];
         for (int j = 0; j < nn; j++) {
             __m512i v = _mm512_maskz_loadu_epi8(k, w[j] + 64 * b);
-            /* the next rows' bytes: weights are streamed once from DRAM per product */
-            _mm_prefetch((const char *)((uintptr_t)(w[j] + 64 * b) + ahead), _MM_HINT_T0);
+            _mm_prefetch((const char *)(pf + 64 * (nn * b + (size_t)j)), _MM_HINT_T0);
             lo[j] = _mm512_and_si512(_mm512_slli_epi16(v, 4), top);
             hi[j] = _mm512_and_si512(v, top);
         }
@@ -364,7 +363,6 @@ VNNI_TARGET static void vmm_vnni_packed(int32_t *acc, const uint8_t *x, size_t x
     size_t full = rb / 64;
     __mmask64 last = rb % 64 ? ~(__mmask64)0 >> (64 - rb % 64) : 0;
     int nn = M == 1 ? PK_ROWS : 4;
-    size_t ahead = 2 * (size_t)nn * rb; /* prefetch distance: two groups of rows (measured best) */
     for (size_t n0 = 0; n0 < N; n0 += (size_t)nn) {
         const uint8_t *rows[PK_ROWS];
         for (int j = 0; j < nn; j++) /* past N: repeat a real row, whose result is dropped */
@@ -380,11 +378,15 @@ VNNI_TARGET static void vmm_vnni_packed(int32_t *acc, const uint8_t *x, size_t x
             for (int j = 0; j < nn; j++)
                 r[j] = rows[j] + 64 * c0;
             const uint8_t *xc = x + 64 * c0;
+            /* Weights stream from DRAM once per product (a core's weights are not reused before
+             * 255 other cores' are read): prefetch the rows two groups ahead (measured best), whose
+             * bytes are contiguous, one line per line loaded. Past the end it is harmless. */
+            uintptr_t pf = (uintptr_t)w->packed + (n0 + 2 * (size_t)nn) * rb + 64 * (size_t)nn * c0;
             switch (M) {
-            case 1: pk_kernel(out, xc, xs, half, 1, r, PK_ROWS, nfull, tail, ahead); break;
-            case 2: pk_kernel(out, xc, xs, half, 2, r, 4, nfull, tail, ahead); break;
-            case 3: pk_kernel(out, xc, xs, half, 3, r, 4, nfull, tail, ahead); break;
-            default: pk_kernel(out, xc, xs, half, 4, r, 4, nfull, tail, ahead); break;
+            case 1: pk_kernel(out, xc, xs, half, 1, r, PK_ROWS, nfull, tail, pf); break;
+            case 2: pk_kernel(out, xc, xs, half, 2, r, 4, nfull, tail, pf); break;
+            case 3: pk_kernel(out, xc, xs, half, 3, r, 4, nfull, tail, pf); break;
+            default: pk_kernel(out, xc, xs, half, 4, r, 4, nfull, tail, pf); break;
             }
         }
         uint32_t o[8];
