@@ -81,6 +81,8 @@ int floe_vmm_weights_from_i4(floe_vmm_weights *out, const uint8_t *packed, size_
 /* Sign-extended nibble: (v ^ 8) - 8. */
 static inline int32_t nib(unsigned v) { return (int32_t)((v & 15u) ^ 8u) - 8; }
 
+static int row_sums_vnni(floe_vmm_weights *out);
+
 int floe_vmm_weights_view_i4(floe_vmm_weights *out, const uint8_t *packed, size_t K, size_t N, floe_err *err)
 {
     memset(out, 0, sizeof *out);
@@ -91,6 +93,8 @@ int floe_vmm_weights_view_i4(floe_vmm_weights *out, const uint8_t *packed, size_
     out->row_sum = malloc(sizeof(int32_t) * (N ? N : 1));
     if (!out->row_sum)
         return floe_err_set(err, "vmm: out of memory for the row sums of %zu x %zu weights", N, K);
+    if (row_sums_vnni(out) == 0)
+        return 0;
     for (size_t n = 0; n < N; n++) {
         const uint8_t *row = packed + n * out->stride;
         int32_t s = 0; /* |s| <= 8 K */
@@ -494,6 +498,29 @@ static int vmm_vnni(int32_t *acc, const int8_t *x8, const int16_t *x16, size_t M
     return 0;
 #else
     (void)acc, (void)x8, (void)x16, (void)M, (void)w;
+    return -1;
+#endif
+}
+
+/* Row sums of a packed view as a product with ones (at the kernel's speed: the simulator builds a
+ * view per core); -1 when VNNI is not in use or K is too long for the stack buffer. */
+static int row_sums_vnni(floe_vmm_weights *out)
+{
+    if (active == FLOE_VMM_AUTO)
+        floe_vmm_select(FLOE_VMM_AUTO);
+#ifdef FLOE_HAVE_X86
+    size_t half = 64 * ((out->stride + 63) / 64);
+    _Alignas(64) uint8_t ones[STACK_INPUTS];
+    if (active != FLOE_VMM_AVX512VNNI || 2 * half > sizeof ones)
+        return -1;
+    memset(ones, 0, 2 * half);
+    for (size_t k = 0; k < out->K; k++)
+        ones[(k & 1) * half + k / 2] = 1;
+    memset(out->row_sum, 0, sizeof(int32_t) * out->N);
+    vmm_vnni_packed(out->row_sum, ones, 2 * half, 1, out, 0u, 1u); /* bias 0: row_sum is not used */
+    return 0;
+#else
+    (void)out;
     return -1;
 #endif
 }

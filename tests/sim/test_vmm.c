@@ -41,12 +41,17 @@ static void check_packed_views(const uint8_t *wp, size_t K, size_t N, const int8
         if (K & 1)
             for (size_t n = 0; n < N; n++)
                 buf[off + n * rb + rb - 1] |= (uint8_t)(0x90u + 0x10u * (n % 7)); /* high nibble 9..F */
-        floe_vmm_weights vw;
+        floe_vmm_weights vw, vp;
         floe_err err;
+        floe_vmm_select(FLOE_VMM_PORTABLE); /* row sums are computed by the selected implementation */
+        assert_int_equal(floe_vmm_weights_view_i4(&vp, buf + off, K, N, &err), 0);
+        floe_vmm_select(FLOE_VMM_AUTO);
         assert_int_equal(floe_vmm_weights_view_i4(&vw, buf + off, K, N, &err), 0);
         assert_null(vw.w);
+        assert_memory_equal(vw.row_sum, vp.row_sum, sizeof(int32_t) * N);
         check_impls(&vw, x, x16, M, N, init, ref, ref16, got);
         floe_vmm_weights_free(&vw);
+        floe_vmm_weights_free(&vp);
         free(buf);
     }
 }
