@@ -168,11 +168,10 @@ static int exec_vmm(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     if (mode == FLOE_MODE_SET)
         memset(acc, 0, sizeof(int32_t) * n);
     if (k && n) {
-        if (!e) {
-            if (!(e = vmm_add(c, wa, wbytes, k, n, (int)wp, err)))
-                return -1;
+        if (!e && !(e = vmm_add(c, wa, wbytes, k, n, (int)wp, err)))
+            return -1;
+        if (!e->initialised) /* then the read above was checked */
             e->initialised = c->mem.uninit_reads == uninit_before;
-        }
         e->last_use = ++c->vmm_clock;
         const floe_vmm_weights *w = &e->w;
         const uint8_t *xs = floe_memory_ptr(&c->mem, xa);
