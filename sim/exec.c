@@ -59,7 +59,7 @@ int sim_read(floe_sim *s, sim_core *c, uint64_t addr, uint64_t n, floe_err *err)
 void sim_wrote(sim_core *c, uint64_t addr, uint64_t n)
 {
     floe_memory_note_write(&c->mem, addr, n);
-    /* weights that were expanded for the vmm are stale once their bytes change */
+    /* prepared vmm weights (expansions, row sums) are stale once their bytes change */
     for (size_t i = 0; i < c->n_vmm_cache;) {
         sim_vmm_entry *e = &c->vmm_cache[i];
         if (addr < e->addr + e->bytes && e->addr < addr + n) {
@@ -87,17 +87,22 @@ static floe_prec prec_pair(int64_t xp, int64_t wp)
     return wp == FLOE_WP_I8 ? FLOE_PREC_W8A8 : wp == FLOE_WP_I4 ? FLOE_PREC_W4A8 : FLOE_PREC_W2A8;
 }
 
-static const floe_vmm_weights *vmm_weights(sim_core *c, uint64_t addr, uint64_t bytes, uint32_t k, uint32_t n,
-                                           int wp, floe_err *err)
+/* The cache entry for weights at addr, or NULL. */
+static sim_vmm_entry *vmm_find(sim_core *c, uint64_t addr, uint64_t bytes, uint32_t k, uint32_t n, int wp)
 {
-    c->vmm_clock++;
     for (size_t i = 0; i < c->n_vmm_cache; i++) {
         sim_vmm_entry *e = &c->vmm_cache[i];
-        if (e->addr == addr && e->bytes == bytes && e->k == k && e->n == n && e->wp == wp) {
-            e->last_use = c->vmm_clock;
-            return &e->w;
-        }
+        if (e->addr == addr && e->bytes == bytes && e->k == k && e->n == n && e->wp == wp)
+            return e;
     }
+    return NULL;
+}
+
+/* Prepares weights for the vmm unit: int4 is used in place (only row sums are stored); int8 and
+ * int2 are expanded. */
+static sim_vmm_entry *vmm_add(sim_core *c, uint64_t addr, uint64_t bytes, uint32_t k, uint32_t n, int wp,
+                              floe_err *err)
+{
     if (c->n_vmm_cache == SIM_VMM_CACHE) { /* evict the least recently used */
         size_t lru = 0;
         for (size_t i = 1; i < c->n_vmm_cache; i++)
@@ -110,7 +115,7 @@ static const floe_vmm_weights *vmm_weights(sim_core *c, uint64_t addr, uint64_t 
     const uint8_t *src = floe_memory_ptr(&c->mem, addr);
     int rc;
     if (wp == FLOE_WP_I4) {
-        rc = floe_vmm_weights_from_i4(&e->w, src, k, n, err);
+        rc = floe_vmm_weights_view_i4(&e->w, src, k, n, err);
     } else if (wp == FLOE_WP_I8) {
         rc = floe_vmm_weights_from_i8(&e->w, (const int8_t *)src, k, n, err);
     } else { /* int2: widen row by row (rows start on a byte) */
@@ -131,10 +136,13 @@ static const floe_vmm_weights *vmm_weights(sim_core *c, uint64_t addr, uint64_t 
     e->k = k;
     e->n = n;
     e->wp = wp;
-    e->last_use = c->vmm_clock;
+    e->initialised = 0;
     c->n_vmm_cache++;
-    return &e->w;
+    return e;
 }
+
+/* Inputs widened to int8/int16 live on the stack up to this many elements (no allocation per vmm). */
+#define VMM_STACK_INPUTS 4096
 
 static int exec_vmm(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in, uint64_t *cycles,
                     floe_actions *act, floe_err *err)
@@ -146,35 +154,49 @@ static int exec_vmm(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     uint32_t a = 0;
     uint64_t xa = 0, wa = 0;
     if (sim_acc_operand(c, t, in->f[0], n, &a, err) || sim_mem_operand(s, c, t, in->f[1], xbytes, "x", &xa, err) ||
-        sim_mem_operand(s, c, t, in->f[2], wbytes, "w", &wa, err) || sim_read(s, c, xa, xbytes, err) ||
-        sim_read(s, c, wa, wbytes, err))
+        sim_mem_operand(s, c, t, in->f[2], wbytes, "w", &wa, err) || sim_read(s, c, xa, xbytes, err))
+        return -1;
+    /* Weights a cache entry has seen fully written stay so (bytes never become unwritten, and a write
+     * drops the entry), so only their bytes are counted; otherwise the read is checked. */
+    sim_vmm_entry *e = k && n ? vmm_find(c, wa, wbytes, k, n, (int)wp) : NULL;
+    uint64_t uninit_before = c->mem.uninit_reads;
+    if (e && e->initialised)
+        c->mem.bytes_read += wbytes;
+    else if (sim_read(s, c, wa, wbytes, err))
         return -1;
     int32_t *acc = c->acc + a;
     if (mode == FLOE_MODE_SET)
         memset(acc, 0, sizeof(int32_t) * n);
     if (k && n) {
-        const floe_vmm_weights *w = vmm_weights(c, wa, wbytes, k, n, (int)wp, err);
-        if (!w)
+        if (!e && !(e = vmm_add(c, wa, wbytes, k, n, (int)wp, err)))
             return -1;
+        if (!e->initialised) /* then the read above was checked */
+            e->initialised = c->mem.uninit_reads == uninit_before;
+        e->last_use = ++c->vmm_clock;
+        const floe_vmm_weights *w = &e->w;
         const uint8_t *xs = floe_memory_ptr(&c->mem, xa);
         if (xdt == FLOE_DT_I8) {
             floe_vmm_i8(acc, (const int8_t *)xs, 1, w);
         } else if (xdt == FLOE_DT_I4) {
-            int8_t *xw = malloc(k);
+            int8_t stack[VMM_STACK_INPUTS];
+            int8_t *xw = k <= VMM_STACK_INPUTS ? stack : malloc(k);
             if (!xw)
                 return floe_err_set(err, "vmm: out of memory");
             for (uint32_t i = 0; i < k; i++)
                 xw[i] = (int8_t)floe_elem_load(xs, FLOE_DT_I4, i);
             floe_vmm_i8(acc, xw, 1, w);
-            free(xw);
+            if (xw != stack)
+                free(xw);
         } else {
-            int16_t *xw = malloc(sizeof(int16_t) * k);
+            int16_t stack[VMM_STACK_INPUTS];
+            int16_t *xw = k <= VMM_STACK_INPUTS ? stack : malloc(sizeof(int16_t) * k);
             if (!xw)
                 return floe_err_set(err, "vmm: out of memory");
             for (uint32_t i = 0; i < k; i++)
                 xw[i] = (int16_t)floe_elem_load(xs, FLOE_DT_I16, i);
             floe_vmm_i16(acc, xw, 1, w);
-            free(xw);
+            if (xw != stack)
+                free(xw);
         }
     }
     floe_prec p = prec_pair(xp, wp);

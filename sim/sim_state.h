@@ -47,7 +47,8 @@ typedef struct sim_vmm_entry {
     uint64_t addr, bytes; /* the packed weights in core memory */
     uint32_t k, n;
     int wp;
-    floe_vmm_weights w;
+    int initialised;      /* every weight byte was written when last checked (stays so) */
+    floe_vmm_weights w;   /* int4: a view of the bytes at addr (row sums only); int8/int2: expanded */
     uint64_t last_use;
 } sim_vmm_entry;
 

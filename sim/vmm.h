@@ -1,10 +1,12 @@
 /* The simulator's vmm functional unit: fast int8 x int8 vector-matrix products that are bit-identical
  * to the reference arithmetic of isa/vmm.h (docs/numerics.md §9: exact products, int32 wrap-around).
  *
- * Weights are stationary on a core, so they are expanded once (int4 or int2 codes unpacked to int8
- * rows padded to 64 bytes) into a floe_vmm_weights, and every product after that runs on the
- * expanded copy. Two implementations: AVX-512 VNNI (vpdpbusd, chosen at run time when the CPU has it)
- * and portable C; tests check they agree bit for bit with each other and with the reference.
+ * Weights are stationary on a core, so a floe_vmm_weights is prepared once and reused by every
+ * product: either an expanded int8 copy (rows padded to 64 bytes), or a view of packed int4 rows left
+ * where they are (only the row sums are stored). The packed view moves half the bytes of the
+ * expanded copy per product and costs no copy, which is what makes the simulator fast on int4 layers.
+ * Two implementations: AVX-512 VNNI (vpdpbusd, chosen at run time when the CPU has it) and portable
+ * C; tests check they agree bit for bit with each other and with the reference.
  */
 #ifndef FLOE_SIM_VMM_H
 #define FLOE_SIM_VMM_H
@@ -15,10 +17,11 @@
 #include "common/error.h"
 
 typedef struct floe_vmm_weights {
-    size_t K, N;       /* input length, output channels */
-    size_t stride;     /* bytes per expanded row: K rounded up to 64 */
-    int8_t *w;         /* [N][stride], zero padded, 64-byte aligned; owned */
-    int32_t *row_sum;  /* [N]: sum_k w[n][k] (exact), for the unsigned-input correction; owned */
+    size_t K, N;           /* input length, output channels */
+    size_t stride;         /* bytes per row: K rounded up to 64 (expanded), (K + 1) / 2 (packed) */
+    int8_t *w;             /* expanded: [N][stride], zero padded, 64-byte aligned; owned. Else NULL */
+    const uint8_t *packed; /* packed int4 view: [N][stride], any alignment; borrowed. Else NULL */
+    int32_t *row_sum;      /* [N]: sum_k w[n][k] (exact), for the unsigned-input correction; owned */
 } floe_vmm_weights;
 
 typedef enum {
@@ -30,6 +33,9 @@ typedef enum {
 /* Expand row-major [N][K] weights. int4: packed as isa/saturate.h (each row (K + 1) / 2 bytes).
  * int8: one byte each (int2 codes are int8 values in [-2, 1]). Returns 0 or -1 (out of memory). */
 int floe_vmm_weights_from_i4(floe_vmm_weights *out, const uint8_t *packed, size_t K, size_t N, floe_err *err);
+/* A view of packed int4 weights (same layout; the padding nibble of odd K is ignored): nothing is
+ * copied, `packed` must stay alive and unchanged while the view is used (rebuild it after a write). */
+int floe_vmm_weights_view_i4(floe_vmm_weights *out, const uint8_t *packed, size_t K, size_t N, floe_err *err);
 int floe_vmm_weights_from_i8(floe_vmm_weights *out, const int8_t *w, size_t K, size_t N, floe_err *err);
 void floe_vmm_weights_free(floe_vmm_weights *w);
 
