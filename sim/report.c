@@ -102,7 +102,10 @@ int floe_sim_write_core_csv(const floe_sim *s, const char *path, floe_err *err)
     for (int u = 1; u < FLOE_UNIT_COUNT; u++)
         fprintf(f, ",util_%s", UNIT_NAMES[u]);
     fprintf(f, ",macs,sram_read_bytes,sram_write_bytes,noc_byte_hops,framebuffer_bytes,mem_high_water_bytes,"
-               "dynamic_energy_j\n");
+               "dynamic_energy_j");
+    for (int u = 1; u < FLOE_UNIT_COUNT; u++)
+        fprintf(f, ",sram_bytes_%s", UNIT_NAMES[u]);
+    fprintf(f, "\n");
     size_t nc;
     const floe_core_stats *cs = floe_sim_core_stats(s, &nc);
     for (size_t i = 0; i < nc; i++) {
@@ -115,10 +118,13 @@ int floe_sim_write_core_csv(const floe_sim *s, const char *path, floe_err *err)
             fprintf(f, ",%.6f", R->cycles ? (double)c->busy[u] / (double)R->cycles : 0.0);
         floe_energy_breakdown e;
         dynamic_energy(s, &c->actions, &e);
-        fprintf(f, ",%llu,%llu,%llu,%llu,%llu,%llu,%.9g\n", (unsigned long long)total_macs(&c->actions),
+        fprintf(f, ",%llu,%llu,%llu,%llu,%llu,%llu,%.9g", (unsigned long long)total_macs(&c->actions),
                 (unsigned long long)c->actions.sram_read_bytes, (unsigned long long)c->actions.sram_write_bytes,
                 (unsigned long long)total_noc(&c->actions), (unsigned long long)c->actions.framebuffer_bytes,
                 (unsigned long long)c->mem_high_water, e.total_j);
+        for (int u = 1; u < FLOE_UNIT_COUNT; u++)
+            fprintf(f, ",%llu", (unsigned long long)c->sram_bytes[u]);
+        fprintf(f, "\n");
     }
     return floe_afile_commit(&af, err);
 }

@@ -338,6 +338,7 @@ static void account(floe_sim *s, sim_core *c, const floe_insn *in, size_t idx, f
 {
     c->stats.insns++;
     c->stats.busy[u] += busy;
+    c->stats.sram_bytes[u] += act->sram_read_bytes + act->sram_write_bytes;
     floe_actions_add(&c->stats.actions, act);
     floe_region_stats *r = &s->regions[c->region_of[idx]];
     r->insns++;

@@ -38,6 +38,7 @@ typedef struct floe_core_stats {
     uint64_t insns;                     /* instructions executed (loop bodies counted per iteration) */
     uint64_t finish_cycle;              /* when its last thread finished */
     uint64_t busy[FLOE_UNIT_COUNT];     /* cycles each unit was occupied */
+    uint64_t sram_bytes[FLOE_UNIT_COUNT]; /* core-memory bytes read + written by each unit's instructions */
     floe_actions actions;               /* for energy */
     uint64_t mem_high_water;            /* bytes */
 } floe_core_stats;

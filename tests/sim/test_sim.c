@@ -316,6 +316,8 @@ static void test_threads_overlap_and_units_serialise(void **state)
     const floe_core_stats *cs = floe_sim_core_stats(s, &nc);
     assert_int_equal(nc, 4);
     assert_int_equal(cs[0].busy[FLOE_UNIT_MEM], 200);
+    assert_int_equal(cs[0].sram_bytes[FLOE_UNIT_MEM], 3200); /* two fills of 1600 bytes */
+    assert_int_equal(cs[0].sram_bytes[FLOE_UNIT_VECTOR], 0);
     floe_sim_free(s);
     floe_program_free(p);
 }
