@@ -1,0 +1,31 @@
+// The C parts of Floe that the SystemC model calls. Their headers have no C++ guards, so they are
+// included here, once, inside extern "C".
+#ifndef FLOE_SIM_SYSTEMC_C_API_H
+#define FLOE_SIM_SYSTEMC_C_API_H
+
+extern "C" {
+#include "common/error.h"
+#include "isa/container.h"
+#include "isa/energy_table.h"
+#include "isa/machine.h"
+#include "isa/program.h"
+#include "models/compile.h"
+#include "models/model_config.h"
+#include "models/qmodel.h"
+#include "sim/memory.h"
+#include "sim/sim.h"
+}
+
+#include <cstdint>
+
+namespace floe_sc {
+
+// Exact conversions to SystemC time (its default resolution, 1 ps), rounded up.
+uint64_t ps_of_cycles(uint64_t cycles, uint64_t clock_hz);
+// A PCIe-like transfer: latency (once for a posted write, twice for a read's request and
+// completion) plus bytes at the link's bandwidth.
+uint64_t ps_of_transfer(uint64_t bytes, bool read, uint64_t bytes_per_s, uint64_t latency_ns);
+
+}  // namespace floe_sc
+
+#endif
