@@ -125,7 +125,7 @@ int CardDriver::load(const std::vector<uint8_t> &container, std::string *err)
     return 0;
 }
 
-int CardDriver::run(const std::vector<Io> &io, uint64_t *cycles, std::string *err)
+void CardDriver::write_io_table(const std::vector<Io> &io)
 {
     uint64_t need = io.size() * FLOE_CARD_IO_DESC_BYTES;
     if (need > io_table_cap_) {
@@ -133,7 +133,8 @@ int CardDriver::run(const std::vector<Io> &io, uint64_t *cycles, std::string *er
         io_table_cap_ = need;
     }
     uint8_t *t = mem_.ptr(io_table_);
-    std::memset(t, 0, need);
+    if (need) // an empty table may sit in an empty host memory (no bytes at all)
+        std::memset(t, 0, need);
     for (size_t i = 0; i < io.size(); i++) {
         uint8_t *d = t + i * FLOE_CARD_IO_DESC_BYTES;
         const Io &r = io[i];
@@ -154,6 +155,11 @@ int CardDriver::run(const std::vector<Io> &io, uint64_t *cycles, std::string *er
     write32(FLOE_CARD_IO_ADDR_LO, (uint32_t)io_table_);
     write32(FLOE_CARD_IO_ADDR_HI, (uint32_t)(io_table_ >> 32));
     write32(FLOE_CARD_IO_COUNT, (uint32_t)io.size());
+}
+
+int CardDriver::run(const std::vector<Io> &io, uint64_t *cycles, std::string *err)
+{
+    write_io_table(io);
     write32(FLOE_CARD_CTRL, FLOE_CARD_CTRL_RUN);
     wait_irq();
     if ((read32(FLOE_CARD_STATUS) & FLOE_CARD_STATE_MASK) != FLOE_CARD_STATE_DONE) {

@@ -52,6 +52,8 @@ public:
     void wait_irq();          // synchronises, waits for the line, acknowledges
     // Copies the container into host memory, has the card DMA and check it. 0, or -1 with *err.
     int load(const std::vector<uint8_t> &container, std::string *err);
+    // Writes the I/O table into host memory and points IO_ADDR/IO_COUNT at it.
+    void write_io_table(const std::vector<Io> &io);
     // Writes the I/O table, runs, waits. 0 (with *cycles) or -1 with *err.
     int run(const std::vector<Io> &io, uint64_t *cycles, std::string *err);
     sc_core::sc_time now() const { return sc_core::sc_time_stamp() + qk_.get_local_time(); }
