@@ -25,6 +25,11 @@ uint64_t ps_of_cycles(uint64_t cycles, uint64_t clock_hz);
 // A PCIe-like transfer: latency (once for a posted write, twice for a read's request and
 // completion) plus bytes at the link's bandwidth.
 uint64_t ps_of_transfer(uint64_t bytes, bool read, uint64_t bytes_per_s, uint64_t latency_ns);
+// The same split into its two legs for approximately timed transport: the request leg (a write's
+// data travels with it) and the response leg (a read's data travels with it). They add up to
+// ps_of_transfer exactly.
+uint64_t ps_of_request(uint64_t bytes, bool read, uint64_t bytes_per_s, uint64_t latency_ns);
+uint64_t ps_of_response(uint64_t bytes, bool read, uint64_t bytes_per_s, uint64_t latency_ns);
 
 }  // namespace floe_sc
 

@@ -12,11 +12,25 @@ uint64_t ps_of_cycles(uint64_t cycles, uint64_t clock_hz)
     return (uint64_t)((num + clock_hz - 1) / clock_hz);
 }
 
-uint64_t ps_of_transfer(uint64_t bytes, bool read, uint64_t bytes_per_s, uint64_t latency_ns)
+static uint64_t ps_of_stream(uint64_t bytes, uint64_t bytes_per_s)
 {
     unsigned __int128 num = (unsigned __int128)bytes * 1000000000000ull;
-    uint64_t stream = (uint64_t)((num + bytes_per_s - 1) / bytes_per_s);
-    return latency_ns * 1000u * (read ? 2u : 1u) + stream;
+    return (uint64_t)((num + bytes_per_s - 1) / bytes_per_s);
+}
+
+uint64_t ps_of_request(uint64_t bytes, bool read, uint64_t bytes_per_s, uint64_t latency_ns)
+{
+    return latency_ns * 1000u + (read ? 0 : ps_of_stream(bytes, bytes_per_s));
+}
+
+uint64_t ps_of_response(uint64_t bytes, bool read, uint64_t bytes_per_s, uint64_t latency_ns)
+{
+    return read ? latency_ns * 1000u + ps_of_stream(bytes, bytes_per_s) : 0;
+}
+
+uint64_t ps_of_transfer(uint64_t bytes, bool read, uint64_t bytes_per_s, uint64_t latency_ns)
+{
+    return ps_of_request(bytes, read, bytes_per_s, latency_ns) + ps_of_response(bytes, read, bytes_per_s, latency_ns);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -42,6 +56,7 @@ Card::Card(sc_module_name name, const floe_machine &m, const floe_energy_table *
     fingerprint_ = floe_machine_fingerprint(&m_);
     regs.register_b_transport(this, &Card::b_transport);
     regs.register_transport_dbg(this, &Card::transport_dbg);
+    dma.register_nb_transport_bw(this, &Card::dma_bw);
     SC_HAS_PROCESS(Card);
     SC_THREAD(worker);
     SC_METHOD(irq_update);
@@ -183,6 +198,8 @@ int Card::dma_xfer(bool write, uint64_t addr, uint8_t *data, uint64_t len)
         return -1;
     }
     tlm::tlm_generic_payload tr;
+    if (at_mode_)
+        qk_.sync(); // approximately timed: no local time offset
     sc_time delay = qk_.get_local_time();
     tr.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
     tr.set_address(addr);
@@ -192,10 +209,14 @@ int Card::dma_xfer(bool write, uint64_t addr, uint8_t *data, uint64_t len)
     tr.set_byte_enable_ptr(nullptr);
     tr.set_dmi_allowed(false);
     tr.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    dma->b_transport(tr, delay);
-    qk_.set(delay);
-    if (qk_.need_sync())
-        qk_.sync();
+    if (at_mode_) {
+        at_.transport(*dma.operator->(), tr);
+    } else {
+        dma->b_transport(tr, delay);
+        qk_.set(delay);
+        if (qk_.need_sync())
+            qk_.sync();
+    }
     if (tr.is_response_error()) {
         char buf[160];
         std::snprintf(buf, sizeof buf, "DMA %s of %llu bytes at host address 0x%llx failed: %s",

@@ -5,7 +5,8 @@
 //   regs  tlm target socket (b_transport; nb_transport through simple_target_socket's adapter):
 //         the register map of card_regs.h
 //   dma   tlm initiator socket: the card reads the program, the I/O table and inputs from host
-//         memory and writes outputs there (b_transport, loosely timed, honouring the global quantum)
+//         memory and writes outputs there: loosely timed (b_transport, honouring the global
+//         quantum) by default, approximately timed (nb_transport, base protocol) after set_at(true)
 //   irq   sc_out<bool>: high while IRQ_STATUS bit 0 and IRQ_ENABLE bit 0 are both set
 #ifndef FLOE_SIM_SYSTEMC_CARD_H
 #define FLOE_SIM_SYSTEMC_CARD_H
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/systemc/at.h"
 #include "sim/systemc/c_api.h"
 #include "sim/systemc/card_regs.h"
 
@@ -36,6 +38,9 @@ public:
     Card(const Card &) = delete;
     Card &operator=(const Card &) = delete;
 
+    // DMA style: false (default) loosely timed, true approximately timed. Before sc_start.
+    void set_at(bool at) { at_mode_ = at; }
+
     // Statistics for reports and tests.
     struct Stats {
         uint64_t loads = 0, runs = 0;
@@ -51,6 +56,10 @@ private:
     void b_transport(tlm::tlm_generic_payload &tr, sc_core::sc_time &delay);
     unsigned int transport_dbg(tlm::tlm_generic_payload &tr);
     void worker();
+    tlm::tlm_sync_enum dma_bw(tlm::tlm_generic_payload &tr, tlm::tlm_phase &ph, sc_core::sc_time &d)
+    {
+        return at_.nb_transport_bw(tr, ph, d);
+    }
     void irq_update();
     uint32_t reg_read(uint32_t off) const;
     void reg_image(uint8_t *img) const;
@@ -67,6 +76,8 @@ private:
     uint64_t fingerprint_;
     floe_program *prog_ = nullptr;
     tlm_utils::tlm_quantumkeeper qk_;
+    bool at_mode_ = false;
+    AtTransport at_;
 
     // registers
     uint32_t state_ = FLOE_CARD_STATE_IDLE;

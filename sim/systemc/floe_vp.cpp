@@ -28,6 +28,7 @@ static void usage(FILE *f)
                  "  --tokens T            prompt length (default 8)\n"
                  "  --decode N            decode steps after the prefill (default 2)\n"
                  "  --quantum NS          TLM global quantum in ns (default 1000; 0 = synchronise every transaction)\n"
+                 "  --at                  approximately timed (nb_transport, base protocol) instead of loosely timed\n"
                  "  --seed S              model and prompt seed; card i uses S + i (default 1)\n"
                  "  -h, --help            show this help\n");
 }
@@ -56,8 +57,14 @@ int sc_main(int argc, char **argv)
 {
     const char *machine_path = nullptr, *energy_path = nullptr, *model = "tiny";
     long long cards = 1, tokens = 8, decode = 2, quantum = 1000, seed = 1;
+    bool at = false;
     for (int i = 1; i < argc; i += 2) {
         std::string a = argv[i];
+        if (a == "--at") {
+            at = true;
+            i--;
+            continue;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : nullptr;
         bool ok = true;
         if (a == "-h" || a == "--help") {
@@ -125,16 +132,17 @@ int sc_main(int argc, char **argv)
         }
     }
     tlm::tlm_global_quantum::instance().set(sc_time::from_value((uint64_t)quantum * 1000u));
-    floe_sc::Platform vp("vp", m, energy_path ? &e : nullptr, jobs);
+    floe_sc::Platform vp("vp", m, energy_path ? &e : nullptr, jobs, at);
     auto t0 = std::chrono::steady_clock::now();
     sc_start();
     double host_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     std::vector<floe_sc::CardResult> res = vp.results();
 
     std::printf("floe-vp: %lld card(s), machine %s (%.0f MHz), PCIe-like links %.3g GB/s, %llu ns; model %s, "
-                "prompt %lld + %lld decode step(s); LT, quantum %lld ns\n",
+                "prompt %lld + %lld decode step(s); %s\n",
                 cards, machine_path, (double)m.clock_hz / 1e6, (double)m.pcie_bytes_per_s / 1e9,
-                (unsigned long long)m.pcie_latency_ns, model, tokens, decode, quantum);
+                (unsigned long long)m.pcie_latency_ns, model, tokens, decode,
+                (at ? std::string("approximately timed") : "loosely timed, quantum " + std::to_string(quantum) + " ns").c_str());
     int bad = 0;
     uint64_t system_ps = 0;
     for (size_t c = 0; c < res.size(); c++) {

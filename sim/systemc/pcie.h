@@ -10,6 +10,10 @@
 // (machine description), added to the transaction's delay (loosely timed). Links are independent,
 // as a card's own lanes are; the root complex is not a bottleneck. A transaction that touches no
 // card link (host to host memory) costs nothing.
+//
+// Approximately timed initiators are routed too (nb_transport_fw/bw, base protocol): the request
+// leg (latency, plus a write's bytes) is added to BEGIN_REQ's delay, the response leg (a read's
+// latency and bytes; nothing for a write) to BEGIN_RESP's, so both styles cost the same.
 #ifndef FLOE_SIM_SYSTEMC_PCIE_H
 #define FLOE_SIM_SYSTEMC_PCIE_H
 
@@ -18,6 +22,7 @@
 #include <tlm_utils/multi_passthrough_initiator_socket.h>
 #include <tlm_utils/multi_passthrough_target_socket.h>
 
+#include <map>
 #include <vector>
 
 namespace floe_sc {
@@ -41,10 +46,16 @@ public:
     };
     const LinkStats &link(int i) const { return links_.at((size_t)i); }
     size_t links() const { return links_.size(); }
+    // Transactions that came in approximately timed (nb_transport_fw BEGIN_REQ) / loosely timed.
+    uint64_t at_transactions() const { return at_count_; }
+    uint64_t lt_transactions() const { return lt_count_; }
 
 private:
     void b_transport(int id, tlm::tlm_generic_payload &tr, sc_core::sc_time &delay);
     unsigned int transport_dbg(int id, tlm::tlm_generic_payload &tr);
+    tlm::tlm_sync_enum nb_transport_fw(int id, tlm::tlm_generic_payload &tr, tlm::tlm_phase &ph, sc_core::sc_time &d);
+    tlm::tlm_sync_enum nb_transport_bw(int id, tlm::tlm_generic_payload &tr, tlm::tlm_phase &ph, sc_core::sc_time &d);
+    uint64_t charge(int init, int target, const tlm::tlm_generic_payload &tr, bool request);
     int decode(uint64_t addr, uint64_t len) const;
     void grow(int link);
 
@@ -52,10 +63,16 @@ private:
         uint64_t base, size;
         int link;
     };
+    struct Route {
+        int init, target;
+        uint64_t addr;
+    };
+    std::map<tlm::tlm_generic_payload *, Route> routes_; // AT transactions in flight
     std::vector<Range> targets_;
     std::vector<int> initiators_;
     std::vector<LinkStats> links_;
     uint64_t bytes_per_s_, latency_ns_;
+    uint64_t at_count_ = 0, lt_count_ = 0;
 };
 
 }  // namespace floe_sc

@@ -49,14 +49,17 @@ unsigned int HostMemory::transport_dbg(tlm::tlm_generic_payload &tr)
 
 // ---- driver ------------------------------------------------------------------------------------
 
-CardDriver::CardDriver(tlm::tlm_initiator_socket<> &bus, uint64_t base, sc_in<bool> &irq, HostMemory &mem)
-    : bus_(bus), base_(base), irq_(irq), mem_(mem)
+CardDriver::CardDriver(tlm::tlm_initiator_socket<> &bus, uint64_t base, sc_in<bool> &irq, HostMemory &mem,
+                       AtTransport *at)
+    : bus_(bus), base_(base), irq_(irq), mem_(mem), at_(at)
 {
 }
 
 void CardDriver::access(bool write, uint32_t off, uint8_t *data, unsigned len)
 {
     tlm::tlm_generic_payload tr;
+    if (at_)
+        qk_.sync(); // approximately timed: no local time offset
     sc_time delay = qk_.get_local_time();
     tr.set_command(write ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
     tr.set_address(base_ + off);
@@ -66,10 +69,14 @@ void CardDriver::access(bool write, uint32_t off, uint8_t *data, unsigned len)
     tr.set_byte_enable_ptr(nullptr);
     tr.set_dmi_allowed(false);
     tr.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-    bus_->b_transport(tr, delay);
-    qk_.set(delay);
-    if (qk_.need_sync())
-        qk_.sync();
+    if (at_) {
+        at_->transport(*bus_.operator->(), tr);
+    } else {
+        bus_->b_transport(tr, delay);
+        qk_.set(delay);
+        if (qk_.need_sync())
+            qk_.sync();
+    }
     if (tr.is_response_error()) {
         char msg[160];
         std::snprintf(msg, sizeof msg, "card register %s at 0x%x: %s", write ? "write" : "read", off,
@@ -288,10 +295,12 @@ int standalone_run(const floe_machine &m, const LlmJob &job, const std::vector<i
 
 // ---- host --------------------------------------------------------------------------------------
 
-Host::Host(sc_module_name name, HostMemory &mem, std::vector<uint64_t> card_bases, const std::vector<LlmJob> &jobs)
-    : sc_module(name), bus("bus"), irq("irq", jobs.size()), results(jobs.size()), mem_(mem), bases_(std::move(card_bases)),
-      jobs_(jobs)
+Host::Host(sc_module_name name, HostMemory &mem, std::vector<uint64_t> card_bases, const std::vector<LlmJob> &jobs,
+           bool at)
+    : sc_module(name), bus("bus"), irq("irq", jobs.size()), results(jobs.size()), at_mode_(at), mem_(mem),
+      bases_(std::move(card_bases)), jobs_(jobs)
 {
+    bus.register_nb_transport_bw(this, &Host::bus_bw);
 }
 
 void Host::end_of_elaboration()
@@ -304,7 +313,7 @@ void Host::drive(size_t card)
 {
     const LlmJob &job = jobs_[card];
     CardResult &res = results[card];
-    CardDriver drv(bus, bases_[card], irq[card], mem_);
+    CardDriver drv(bus, bases_[card], irq[card], mem_, at_mode_ ? &at_ : nullptr);
     sc_time start = drv.now();
     if (drv.read32(FLOE_CARD_ID) != FLOE_CARD_ID_VALUE) {
         res.error = "no Floe card at this address";
@@ -348,8 +357,10 @@ static std::vector<uint64_t> bases(size_t n)
     return b;
 }
 
-Platform::Platform(sc_module_name name, const floe_machine &m, const floe_energy_table *e, const std::vector<LlmJob> &jobs)
-    : sc_module(name), mem("mem"), pcie("pcie", m.pcie_bytes_per_s, m.pcie_latency_ns), host("host", mem, bases(jobs.size()), jobs)
+Platform::Platform(sc_module_name name, const floe_machine &m, const floe_energy_table *e, const std::vector<LlmJob> &jobs,
+                   bool at)
+    : sc_module(name), mem("mem"), pcie("pcie", m.pcie_bytes_per_s, m.pcie_latency_ns),
+      host("host", mem, bases(jobs.size()), jobs, at)
 {
     pcie.downstream.bind(mem.socket);
     pcie.map_target(0, card_base(0), -1);
@@ -359,6 +370,7 @@ Platform::Platform(sc_module_name name, const floe_machine &m, const floe_energy
         cards.push_back(std::make_unique<Card>(sc_gen_unique_name("card"), m, e));
         irqs.push_back(std::make_unique<sc_signal<bool>>(sc_gen_unique_name("irq")));
         Card &c = *cards.back();
+        c.set_at(at);
         pcie.downstream.bind(c.regs);
         pcie.map_target(card_base(i), 0x10000, (int)i);
         c.dma.bind(pcie.upstream);

@@ -45,7 +45,10 @@ public:
         uint64_t host_addr;
         uint32_t len, offset;
     };
-    CardDriver(tlm::tlm_initiator_socket<> &bus, uint64_t base, sc_core::sc_in<bool> &irq, HostMemory &mem);
+    // at: approximately timed transport through it (bus's nb_transport_bw must call at->nb_transport_bw);
+    // nullptr: loosely timed.
+    CardDriver(tlm::tlm_initiator_socket<> &bus, uint64_t base, sc_core::sc_in<bool> &irq, HostMemory &mem,
+               AtTransport *at = nullptr);
     uint32_t read32(uint32_t off);
     void write32(uint32_t off, uint32_t v);
     std::string read_error(); // the error window
@@ -65,6 +68,7 @@ private:
     uint64_t base_;
     sc_core::sc_in<bool> &irq_;
     HostMemory &mem_;
+    AtTransport *at_;
     tlm_utils::tlm_quantumkeeper qk_;
     uint64_t io_table_ = 0, io_table_cap_ = 0;
 };
@@ -117,21 +121,31 @@ class Host : public sc_core::sc_module {
 public:
     tlm_utils::simple_initiator_socket<Host> bus;
     sc_core::sc_vector<sc_core::sc_in<bool>> irq;
-    Host(sc_core::sc_module_name name, HostMemory &mem, std::vector<uint64_t> card_bases, const std::vector<LlmJob> &jobs);
+    Host(sc_core::sc_module_name name, HostMemory &mem, std::vector<uint64_t> card_bases, const std::vector<LlmJob> &jobs,
+         bool at);
     std::vector<CardResult> results;
 
 private:
     void end_of_elaboration() override;
     void drive(size_t card);
+    tlm::tlm_sync_enum bus_bw(tlm::tlm_generic_payload &tr, tlm::tlm_phase &ph, sc_core::sc_time &d)
+    {
+        return at_.nb_transport_bw(tr, ph, d);
+    }
+    bool at_mode_;
+    AtTransport at_;
     HostMemory &mem_;
     std::vector<uint64_t> bases_;
     const std::vector<LlmJob> &jobs_;
 };
 
-// The whole virtual platform: host memory at 0, card i's registers at card_base(i).
+// The whole virtual platform: host memory at 0, card i's registers at card_base(i). at: every
+// initiator (host threads, card DMA) approximately timed instead of loosely timed. jobs must
+// outlive the platform.
 class Platform : public sc_core::sc_module {
 public:
-    Platform(sc_core::sc_module_name name, const floe_machine &m, const floe_energy_table *e, const std::vector<LlmJob> &jobs);
+    Platform(sc_core::sc_module_name name, const floe_machine &m, const floe_energy_table *e, const std::vector<LlmJob> &jobs,
+             bool at = false);
     static uint64_t card_base(size_t i) { return 0x1000000000ull + 0x10000ull * i; }
     // After sc_start(): per-card results with the link figures filled in.
     std::vector<CardResult> results() const;

@@ -1,8 +1,8 @@
 // The SystemC model against the standalone simulator (docs/systemc.md, "Tests"). One scenario per
 // process (SystemC elaborates once per process); ctest runs each:
 //
-//   test_systemc platform CARDS QUANTUM_NS
-//       N cards on the PCIe-like interconnect, each running its own random tiny model (prefill +
+//   test_systemc platform CARDS QUANTUM_NS lt|at
+//       N cards (loosely or approximately timed) on the PCIe-like interconnect, each running its own random tiny model (prefill +
 //       2 decode steps) on configs/small.csv: logits and cycle counts bit-identical to floe_sim run
 //       directly; every card's end-to-end time = its simulator time + its link's transfer time,
 //       and the transfer time equals the PCIe model applied to the driver's transactions by hand;
@@ -57,7 +57,7 @@ static floe_sc::LlmJob tiny_job(const floe_machine &m, uint64_t seed, int prompt
 
 // ---- platform ----------------------------------------------------------------------------------
 
-static int test_platform(int ncards, long long quantum_ns)
+static int test_platform(int ncards, long long quantum_ns, bool at)
 {
     floe_machine m = small_machine();
     const int prompt = 6, decode = 2;
@@ -65,10 +65,14 @@ static int test_platform(int ncards, long long quantum_ns)
     for (int i = 0; i < ncards; i++)
         jobs.push_back(tiny_job(m, 40 + (uint64_t)i, prompt, decode));
     tlm::tlm_global_quantum::instance().set(sc_time::from_value((uint64_t)quantum_ns * 1000u));
-    floe_sc::Platform vp("vp", m, nullptr, jobs);
+    floe_sc::Platform vp("vp", m, nullptr, jobs, at);
     sc_start();
     std::vector<floe_sc::CardResult> res = vp.results();
     CHECK(res.size() == (size_t)ncards, "%zu results", res.size());
+    uint64_t styled = at ? vp.pcie.at_transactions() : vp.pcie.lt_transactions();
+    uint64_t other = at ? vp.pcie.lt_transactions() : vp.pcie.at_transactions();
+    CHECK(styled == (10 + 10 * (uint64_t)(decode + 1)) * (uint64_t)ncards && other == 0, "%llu transactions in the chosen style, %llu in the other",
+          (unsigned long long)styled, (unsigned long long)other);
 
     // The PCIe model by hand: 1 GB/s and 1000 ns on configs/small.csv.
     CHECK(m.pcie_bytes_per_s == 1000000000ull && m.pcie_latency_ns == 1000, "small.csv's PCIe figures changed");
@@ -77,6 +81,11 @@ static int test_platform(int ncards, long long quantum_ns)
     CHECK(floe_sc::ps_of_transfer(3, false, 3000000000ull, 0) == 1000, "3 bytes at 3 GB/s");
     CHECK(floe_sc::ps_of_transfer(1, false, 3000000000ull, 0) == 334, "rounded up to the next picosecond");
     CHECK(floe_sc::ps_of_cycles(3, 100000000ull) == 30000, "3 cycles at 100 MHz");
+    for (uint64_t b : {0ull, 1ull, 4ull, 97ull, 1000001ull})
+        for (bool rd : {false, true})
+            CHECK(floe_sc::ps_of_request(b, rd, 3000000000ull, 700) + floe_sc::ps_of_response(b, rd, 3000000000ull, 700) ==
+                      floe_sc::ps_of_transfer(b, rd, 3000000000ull, 700),
+                  "the AT legs of %llu bytes add up to the LT transfer", (unsigned long long)b);
 
     uint64_t system_ps = 0;
     for (int c = 0; c < ncards; c++) {
@@ -293,12 +302,12 @@ int sc_main(int argc, char **argv)
 {
     std::string what = argc > 1 ? argv[1] : "";
     int rc = 2;
-    if (what == "platform" && argc == 4)
-        rc = test_platform(std::atoi(argv[2]), std::atoll(argv[3]));
+    if (what == "platform" && argc == 5 && (std::string(argv[4]) == "lt" || std::string(argv[4]) == "at"))
+        rc = test_platform(std::atoi(argv[2]), std::atoll(argv[3]), std::string(argv[4]) == "at");
     else if (what == "registers")
         rc = test_registers();
     else
-        std::fprintf(stderr, "usage: test_systemc platform CARDS QUANTUM_NS | registers\n");
+        std::fprintf(stderr, "usage: test_systemc platform CARDS QUANTUM_NS lt|at | registers\n");
     if (failures)
         std::fprintf(stderr, "%d check(s) failed\n", failures);
     return rc;
