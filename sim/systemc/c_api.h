@@ -22,6 +22,8 @@ namespace floe_sc {
 
 // Exact conversions to SystemC time (its default resolution, 1 ps), rounded up.
 uint64_t ps_of_cycles(uint64_t cycles, uint64_t clock_hz);
+// A run's energy as the card reports it (ENERGY_PJ): picojoules, rounded to nearest.
+uint64_t pj_of_joules(double joules);
 // A PCIe-like transfer: latency (once for a posted write, twice for a read's request and
 // completion) plus bytes at the link's bandwidth.
 uint64_t ps_of_transfer(uint64_t bytes, bool read, uint64_t bytes_per_s, uint64_t latency_ns);

@@ -12,6 +12,8 @@ uint64_t ps_of_cycles(uint64_t cycles, uint64_t clock_hz)
     return (uint64_t)((num + clock_hz - 1) / clock_hz);
 }
 
+uint64_t pj_of_joules(double joules) { return (uint64_t)(joules * 1e12 + 0.5); }
+
 static uint64_t ps_of_stream(uint64_t bytes, uint64_t bytes_per_s)
 {
     unsigned __int128 num = (unsigned __int128)bytes * 1000000000000ull;
@@ -354,7 +356,7 @@ int Card::do_run()
         const floe_sim_result *res = floe_sim_result_get(s);
         cycles_ = res->cycles;
         insns_ = res->instructions;
-        energy_pj_ = res->have_energy ? (uint64_t)(res->energy.total_j * 1e12 + 0.5) : 0;
+        energy_pj_ = res->have_energy ? pj_of_joules(res->energy.total_j) : 0;
         uint64_t ps = ps_of_cycles(res->cycles, m_.clock_hz);
         stats_.sim_ps += ps;
         stats_.last_cycles = res->cycles;

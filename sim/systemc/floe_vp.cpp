@@ -155,20 +155,23 @@ int sc_main(int argc, char **argv)
         std::string gen;
         for (size_t k = 0; k < r.runs.size(); k++)
             gen += (k ? " " : "") + std::to_string(r.runs[k].next);
-        uint64_t values = 0;
+        uint64_t values = 0, energy_pj = 0;
         bool same = true;
         for (const floe_sc::RunRecord &rr : r.runs) {
             std::vector<int16_t> want;
             uint64_t cycles = 0;
             std::string why;
-            if (floe_sc::standalone_run(m, jobs[c], rr.tokens, &want, &cycles, &why) != 0) {
+            uint64_t pj = 0;
+            if (floe_sc::standalone_run(m, jobs[c], rr.tokens, &want, &cycles, &why, energy_path ? &e : nullptr, &pj) !=
+                0) {
                 std::printf("card %zu: standalone simulator failed: %s\n", c, why.c_str());
                 same = false;
                 break;
             }
             values += want.size();
-            if (want != rr.logits || cycles != rr.cycles)
+            if (want != rr.logits || cycles != rr.cycles || pj != rr.energy_pj)
                 same = false;
+            energy_pj += rr.energy_pj;
         }
         bool adds_up = r.e2e_ps == r.sim_ps + r.transfer_ps;
         std::printf("card %zu: %zu run(s) (prefill + %zu decode), next tokens: %s\n", c, r.runs.size(), r.runs.size() - 1,
@@ -177,8 +180,10 @@ int sc_main(int argc, char **argv)
                     us(r.e2e_ps).c_str(), us(r.sim_ps).c_str(), us(r.transfer_ps).c_str(),
                     (unsigned long long)r.link_transactions, (unsigned long long)r.link_bytes,
                     adds_up ? "" : "  MISMATCH: the parts do not add up");
-        std::printf("  vs standalone floe_sim: %s (%llu logits, cycles of every run: %s)\n",
-                    same ? "bit-identical" : "DIFFERENT", (unsigned long long)values,
+        if (energy_path)
+            std::printf("  chip energy %.3f uJ over %zu run(s)\n", (double)energy_pj / 1e6, r.runs.size());
+        std::printf("  vs standalone floe_sim: %s (%llu logits; cycles%s of every run: %s)\n",
+                    same ? "bit-identical" : "DIFFERENT", (unsigned long long)values, energy_path ? " and energy" : "",
                     same ? "equal" : "see above");
         if (!same || !adds_up)
             bad = 1;

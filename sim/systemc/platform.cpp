@@ -164,7 +164,7 @@ void CardDriver::write_io_table(const std::vector<Io> &io)
     write32(FLOE_CARD_IO_COUNT, (uint32_t)io.size());
 }
 
-int CardDriver::run(const std::vector<Io> &io, uint64_t *cycles, std::string *err)
+int CardDriver::run(const std::vector<Io> &io, uint64_t *cycles, std::string *err, uint64_t *energy_pj)
 {
     write_io_table(io);
     write32(FLOE_CARD_CTRL, FLOE_CARD_CTRL_RUN);
@@ -173,11 +173,15 @@ int CardDriver::run(const std::vector<Io> &io, uint64_t *cycles, std::string *er
         *err = read_error();
         return -1;
     }
-    uint8_t c[8];
-    access(false, FLOE_CARD_CYCLES_LO, c, 8);
-    *cycles = 0;
-    for (int b = 7; b >= 0; b--)
-        *cycles = *cycles << 8 | c[b];
+    uint8_t c[24]; // CYCLES, INSNS, ENERGY_PJ
+    access(false, FLOE_CARD_CYCLES_LO, c, 24);
+    uint64_t v[3] = {0, 0, 0};
+    for (int i = 0; i < 3; i++)
+        for (int b = 7; b >= 0; b--)
+            v[i] = v[i] << 8 | c[8 * i + b];
+    *cycles = v[0];
+    if (energy_pj)
+        *energy_pj = v[2];
     return 0;
 }
 
@@ -261,7 +265,8 @@ int32_t argmax_row(const LlmJob &job, const std::vector<int16_t> &logits, int po
 }
 
 int standalone_run(const floe_machine &m, const LlmJob &job, const std::vector<int32_t> &tokens,
-                   std::vector<int16_t> *logits, uint64_t *cycles, std::string *err)
+                   std::vector<int16_t> *logits, uint64_t *cycles, std::string *err, const floe_energy_table *en,
+                   uint64_t *energy_pj)
 {
     floe_err e;
     uint64_t fp = floe_machine_fingerprint(&m);
@@ -269,7 +274,7 @@ int standalone_run(const floe_machine &m, const LlmJob &job, const std::vector<i
     floe_sim *s = nullptr;
     int rc = -1;
     if (floe_program_read(job.program.data(), job.program.size(), &fp, &p, &e) == 0 &&
-        floe_sim_new(&s, &m, nullptr, &e) == 0 && floe_sim_load(s, p, &e) == 0) {
+        floe_sim_new(&s, &m, en, &e) == 0 && floe_sim_load(s, p, &e) == 0) {
         const floe_symbol *xs = floe_program_symbol(p, job.in_x, job.in_y, "x", 1);
         const floe_symbol *ls = floe_program_symbol(p, job.out_x, job.out_y, "logits", 6);
         std::vector<int16_t> x = embed_tokens(job, tokens);
@@ -282,7 +287,10 @@ int standalone_run(const floe_machine &m, const LlmJob &job, const std::vector<i
             logits->resize((size_t)job.tokens_total * job.vocab);
             std::memcpy(logits->data(), floe_sim_memory(s, job.out_x, job.out_y)->bytes + ls->value,
                         logits->size() * sizeof(int16_t));
-            *cycles = floe_sim_result_get(s)->cycles;
+            const floe_sim_result *res = floe_sim_result_get(s);
+            *cycles = res->cycles;
+            if (energy_pj)
+                *energy_pj = res->have_energy ? pj_of_joules(res->energy.total_j) : 0;
             rc = 0;
         }
     }
@@ -334,7 +342,7 @@ void Host::drive(size_t card)
         rr.tokens = tokens;
         std::vector<int16_t> x = embed_tokens(job, tokens); // the host's embedding lookup
         std::memcpy(mem_.ptr(x_addr), x.data(), x_bytes);
-        if (drv.run(io, &rr.cycles, &res.error) != 0)
+        if (drv.run(io, &rr.cycles, &res.error, &rr.energy_pj) != 0)
             return;
         rr.logits.resize((size_t)job.tokens_total * job.vocab);
         std::memcpy(rr.logits.data(), mem_.ptr(l_addr), l_bytes);

@@ -57,8 +57,9 @@ public:
     int load(const std::vector<uint8_t> &container, std::string *err);
     // Writes the I/O table into host memory and points IO_ADDR/IO_COUNT at it.
     void write_io_table(const std::vector<Io> &io);
-    // Writes the I/O table, runs, waits. 0 (with *cycles) or -1 with *err.
-    int run(const std::vector<Io> &io, uint64_t *cycles, std::string *err);
+    // Writes the I/O table, runs, waits. 0 (with *cycles and, if not NULL, *energy_pj: one burst
+    // read of CYCLES, INSNS and ENERGY_PJ) or -1 with *err.
+    int run(const std::vector<Io> &io, uint64_t *cycles, std::string *err, uint64_t *energy_pj = nullptr);
     sc_core::sc_time now() const { return sc_core::sc_time_stamp() + qk_.get_local_time(); }
     void sync() { qk_.sync(); }
 
@@ -99,6 +100,7 @@ struct RunRecord {
     std::vector<int32_t> tokens;  // tokens given (before padding)
     std::vector<int16_t> logits;  // [tokens_total][vocab]
     uint64_t cycles = 0;
+    uint64_t energy_pj = 0;       // ENERGY_PJ (0 without an energy table)
     int32_t next = 0;             // argmax at the last given position
 };
 
@@ -113,8 +115,10 @@ struct CardResult {
 };
 
 // The standalone path for comparison: the same program and inputs on floe_sim directly.
+// With e, *energy_pj (if not NULL) gets the run's energy as the card would report it.
 int standalone_run(const floe_machine &m, const LlmJob &job, const std::vector<int32_t> &tokens,
-                   std::vector<int16_t> *logits, uint64_t *cycles, std::string *err);
+                   std::vector<int16_t> *logits, uint64_t *cycles, std::string *err,
+                   const floe_energy_table *e = nullptr, uint64_t *energy_pj = nullptr);
 
 // The host: one thread per card, each running its card's LlmJob through a CardDriver.
 class Host : public sc_core::sc_module {

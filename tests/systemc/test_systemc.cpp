@@ -44,6 +44,19 @@ static floe_machine small_machine()
     return m;
 }
 
+static floe_energy_table small_energy()
+{
+    const char *src = std::getenv("FLOE_SOURCE_DIR");
+    std::string path = std::string(src ? src : ".") + "/configs/energy-small.csv";
+    floe_energy_table e;
+    floe_err err;
+    if (floe_energy_table_load(path.c_str(), &e, &err) != 0) {
+        std::fprintf(stderr, "%s\n", err.msg);
+        std::exit(1);
+    }
+    return e;
+}
+
 static floe_sc::LlmJob tiny_job(const floe_machine &m, uint64_t seed, int prompt, int decode)
 {
     floe_sc::LlmJob job;
@@ -65,7 +78,8 @@ static int test_platform(int ncards, long long quantum_ns, bool at)
     for (int i = 0; i < ncards; i++)
         jobs.push_back(tiny_job(m, 40 + (uint64_t)i, prompt, decode));
     tlm::tlm_global_quantum::instance().set(sc_time::from_value((uint64_t)quantum_ns * 1000u));
-    floe_sc::Platform vp("vp", m, nullptr, jobs, at);
+    floe_energy_table energy = small_energy();
+    floe_sc::Platform vp("vp", m, &energy, jobs, at);
     sc_start();
     std::vector<floe_sc::CardResult> res = vp.results();
     CHECK(res.size() == (size_t)ncards, "%zu results", res.size());
@@ -102,7 +116,11 @@ static int test_platform(int ncards, long long quantum_ns, bool at)
             std::vector<int16_t> want;
             uint64_t cycles = 0;
             std::string why;
-            CHECK(floe_sc::standalone_run(m, job, rr.tokens, &want, &cycles, &why) == 0, "standalone: %s", why.c_str());
+            uint64_t pj = 0;
+            CHECK(floe_sc::standalone_run(m, job, rr.tokens, &want, &cycles, &why, &energy, &pj) == 0, "standalone: %s",
+                  why.c_str());
+            CHECK(pj == rr.energy_pj && pj > 0, "card %d run %zu: ENERGY_PJ %llu, standalone %llu", c, k,
+                  (unsigned long long)rr.energy_pj, (unsigned long long)pj);
             CHECK(want == rr.logits, "card %d run %zu: logits differ from the standalone simulator", c, k);
             CHECK(cycles == rr.cycles, "card %d run %zu: %llu cycles, standalone %llu", c, k, (unsigned long long)rr.cycles,
                   (unsigned long long)cycles);
@@ -118,7 +136,7 @@ static int test_platform(int ncards, long long quantum_ns, bool at)
         auto rd = [&](uint64_t b) { return floe_sc::ps_of_transfer(b, true, m.pcie_bytes_per_s, m.pcie_latency_ns); };
         uint64_t xb = (uint64_t)job.tokens_total * job.d_model * 2, lb = (uint64_t)job.tokens_total * job.vocab * 2;
         uint64_t load = rd(4) + 6 * w(4) + rd(job.program.size()) + w(4) + rd(4);
-        uint64_t run = 4 * w(4) + rd(2 * FLOE_CARD_IO_DESC_BYTES) + rd(xb) + w(lb) + w(4) + rd(4) + rd(8);
+        uint64_t run = 4 * w(4) + rd(2 * FLOE_CARD_IO_DESC_BYTES) + rd(xb) + w(lb) + w(4) + rd(4) + rd(24);
         uint64_t transfer = load + (uint64_t)(decode + 1) * run;
         CHECK(r.transfer_ps == transfer, "card %d: transfer %llu ps, the PCIe model says %llu", c,
               (unsigned long long)r.transfer_ps, (unsigned long long)transfer);
