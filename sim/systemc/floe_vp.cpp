@@ -24,7 +24,8 @@ static void usage(FILE *f)
                  "  -m, --machine CSV     machine description (required): clock, PCIe bandwidth and latency\n"
                  "  --energy CSV          energy table (default: energy-<machine>.csv beside it, if any)\n"
                  "  --model NAME          built-in model config (default tiny; S fits northpole)\n"
-                 "  --cards N             cards, each with its own model and prompt (default 1)\n"
+                 "  --cards N             cards in the server, each with its own model and prompt (default 1;\n"
+                 "                        at most the machine's cards_per_server)\n"
                  "  --tokens T            prompt length (default 8)\n"
                  "  --decode N            decode steps after the prefill (default 2)\n"
                  "  --quantum NS          TLM global quantum in ns (default 1000; 0 = synchronise every transaction)\n"
@@ -105,6 +106,13 @@ int sc_main(int argc, char **argv)
     floe_machine m;
     if (floe_machine_load(machine_path, &m, &err) != 0) {
         std::fprintf(stderr, "floe-vp: error: %s\n", err.msg);
+        return 1;
+    }
+    if ((uint64_t)cards > m.cards_per_server) {
+        std::fprintf(stderr,
+                     "floe-vp: error: --cards %lld: %s describes %llu cards per server, and cards in other servers "
+                     "would talk over Ethernet, which this platform does not model\n",
+                     cards, machine_path, (unsigned long long)m.cards_per_server);
         return 1;
     }
     std::string default_energy;
