@@ -23,7 +23,8 @@ static void usage(FILE *f)
                  "options:\n"
                  "  -m, --machine CSV     machine description (required): clock, PCIe bandwidth and latency\n"
                  "  --energy CSV          energy table (default: energy-<machine>.csv beside it, if any)\n"
-                 "  --model NAME          built-in model config (default tiny; S fits northpole)\n"
+                 "  --model NAME          built-in model config with random weights (default tiny; S fits northpole)\n"
+                 "  --qmodel FILE         a quantized model file instead (every card runs it, with its own prompt)\n"
                  "  --cards N             cards in the server, each with its own model and prompt (default 1;\n"
                  "                        at most the machine's cards_per_server)\n"
                  "  --tokens T            prompt length (default 8)\n"
@@ -56,7 +57,7 @@ static std::string us(uint64_t ps)
 
 int sc_main(int argc, char **argv)
 {
-    const char *machine_path = nullptr, *energy_path = nullptr, *model = "tiny";
+    const char *machine_path = nullptr, *energy_path = nullptr, *model = nullptr, *qmodel = nullptr;
     long long cards = 1, tokens = 8, decode = 2, quantum = 1000, seed = 1;
     bool at = false;
     for (int i = 1; i < argc; i += 2) {
@@ -77,6 +78,8 @@ int sc_main(int argc, char **argv)
             energy_path = v;
         } else if (a == "--model") {
             model = v;
+        } else if (a == "--qmodel") {
+            qmodel = v;
         } else if (a == "--cards") {
             ok = parse_ll("--cards", v, 1, 256, &cards);
         } else if (a == "--tokens") {
@@ -98,6 +101,12 @@ int sc_main(int argc, char **argv)
             return 2;
         }
     }
+    if (model && qmodel) {
+        std::fprintf(stderr, "floe-vp: error: give --model NAME or --qmodel FILE, not both\n");
+        return 2;
+    }
+    if (!model && !qmodel)
+        model = "tiny";
     if (!machine_path) {
         std::fprintf(stderr, "floe-vp: error: missing --machine CSV (see 'floe-vp --help')\n");
         return 2;
@@ -134,8 +143,13 @@ int sc_main(int argc, char **argv)
     std::vector<floe_sc::LlmJob> jobs((size_t)cards);
     for (long long i = 0; i < cards; i++) {
         std::string why;
-        if (floe_sc::make_llm_job(m, model, (uint64_t)(seed + i), (int)tokens, (int)decode, &jobs[(size_t)i], &why) != 0) {
-            std::fprintf(stderr, "floe-vp: error: model %s for %s: %s\n", model, machine_path, why.c_str());
+        int rc = qmodel ? floe_sc::make_llm_job_file(m, qmodel, (uint64_t)(seed + i), (int)tokens, (int)decode,
+                                                     &jobs[(size_t)i], &why)
+                        : floe_sc::make_llm_job(m, model, (uint64_t)(seed + i), (int)tokens, (int)decode, &jobs[(size_t)i],
+                                                &why);
+        if (rc != 0) {
+            std::fprintf(stderr, "floe-vp: error: model %s for %s: %s\n", qmodel ? qmodel : model, machine_path,
+                         why.c_str());
             return 1;
         }
     }
@@ -149,7 +163,7 @@ int sc_main(int argc, char **argv)
     std::printf("floe-vp: %lld card(s), machine %s (%.0f MHz), PCIe-like links %.3g GB/s, %llu ns; model %s, "
                 "prompt %lld + %lld decode step(s); %s\n",
                 cards, machine_path, (double)m.clock_hz / 1e6, (double)m.pcie_bytes_per_s / 1e9,
-                (unsigned long long)m.pcie_latency_ns, model, tokens, decode,
+                (unsigned long long)m.pcie_latency_ns, qmodel ? qmodel : model, tokens, decode,
                 (at ? std::string("approximately timed") : "loosely timed, quantum " + std::to_string(quantum) + " ns").c_str());
     int bad = 0;
     uint64_t system_ps = 0;

@@ -4,6 +4,7 @@
 
 extern "C" {
 #include "common/rng.h"
+#include "models/qmodel_io.h"
 }
 
 using namespace sc_core;
@@ -187,25 +188,15 @@ int CardDriver::run(const std::vector<Io> &io, uint64_t *cycles, std::string *er
 
 // ---- jobs --------------------------------------------------------------------------------------
 
-int make_llm_job(const floe_machine &m, const char *config, uint64_t seed, int prompt_len, int decode_steps, LlmJob *job,
-                 std::string *err)
+int make_llm_job_from(const floe_machine &m, const floe_qmodel &qm, uint64_t seed, int prompt_len, int decode_steps,
+                      LlmJob *job, std::string *err)
 {
     floe_err e;
-    floe_model_config cfg;
-    if (floe_model_config_builtin(config, &cfg, &e) != 0) {
-        *err = e.msg;
-        return -1;
-    }
+    const floe_model_config &cfg = qm.cfg;
     int total = prompt_len + decode_steps;
     if (prompt_len < 1 || decode_steps < 0 || total > cfg.context) {
         *err = "prompt of " + std::to_string(prompt_len) + " tokens and " + std::to_string(decode_steps) +
                " decode steps do not fit the context of " + std::to_string(cfg.context);
-        return -1;
-    }
-    floe_qconfig q = floe_qconfig_default();
-    floe_qmodel qm;
-    if (floe_qmodel_random(&qm, &cfg, &q, seed, &e) != 0) {
-        *err = e.msg;
         return -1;
     }
     floe_compile_opts o = {total};
@@ -225,7 +216,6 @@ int make_llm_job(const floe_machine &m, const char *config, uint64_t seed, int p
     }
     if (rc != 0) {
         *err = e.msg;
-        floe_qmodel_free(&qm);
         return -1;
     }
     job->program.assign(buf, buf + len);
@@ -240,8 +230,41 @@ int make_llm_job(const floe_machine &m, const char *config, uint64_t seed, int p
     job->prompt.clear();
     for (int t = 0; t < prompt_len; t++)
         job->prompt.push_back((int32_t)floe_rng_below(&r, (uint64_t)cfg.vocab_size));
-    floe_qmodel_free(&qm);
     return 0;
+}
+
+int make_llm_job(const floe_machine &m, const char *config, uint64_t seed, int prompt_len, int decode_steps, LlmJob *job,
+                 std::string *err)
+{
+    floe_err e;
+    floe_model_config cfg;
+    if (floe_model_config_builtin(config, &cfg, &e) != 0) {
+        *err = e.msg;
+        return -1;
+    }
+    floe_qconfig q = floe_qconfig_default();
+    floe_qmodel qm;
+    if (floe_qmodel_random(&qm, &cfg, &q, seed, &e) != 0) {
+        *err = e.msg;
+        return -1;
+    }
+    int rc = make_llm_job_from(m, qm, seed, prompt_len, decode_steps, job, err);
+    floe_qmodel_free(&qm);
+    return rc;
+}
+
+int make_llm_job_file(const floe_machine &m, const char *path, uint64_t seed, int prompt_len, int decode_steps,
+                      LlmJob *job, std::string *err)
+{
+    floe_err e;
+    floe_qmodel qm;
+    if (floe_qmodel_load(&qm, path, &e) != 0) {
+        *err = e.msg;
+        return -1;
+    }
+    int rc = make_llm_job_from(m, qm, seed, prompt_len, decode_steps, job, err);
+    floe_qmodel_free(&qm);
+    return rc;
 }
 
 std::vector<int16_t> embed_tokens(const LlmJob &job, const std::vector<int32_t> &tokens)

@@ -88,9 +88,16 @@ struct LlmJob {
     int decode_steps = 0;
 };
 
-// A random-weight model of a built-in config compiled for m. 0, or -1 with *err.
+// A quantized model (docs/quantized-model.md, derived) compiled for m, with a prompt of prompt_len
+// tokens drawn from seed. 0, or -1 with *err.
+int make_llm_job_from(const floe_machine &m, const floe_qmodel &qm, uint64_t seed, int prompt_len, int decode_steps,
+                      LlmJob *job, std::string *err);
+// The same for a random-weight model of a built-in config (weights from seed too).
 int make_llm_job(const floe_machine &m, const char *config, uint64_t seed, int prompt_len, int decode_steps, LlmJob *job,
                  std::string *err);
+// The same for a quantized-model file (floe_qmodel_load: a trained model).
+int make_llm_job_file(const floe_machine &m, const char *path, uint64_t seed, int prompt_len, int decode_steps,
+                      LlmJob *job, std::string *err);
 // The int16 embeddings [tokens_total][d] of tokens[0..n) padded with token 0.
 std::vector<int16_t> embed_tokens(const LlmJob &job, const std::vector<int32_t> &tokens);
 // Greedy choice: the index of the largest logit in row `pos` (lowest index on ties).

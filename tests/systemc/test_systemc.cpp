@@ -12,6 +12,8 @@
 //       out-of-range accesses, RUN before LOAD, a corrupted program, a program for another machine,
 //       an I/O descriptor naming no region, RESET, the interrupt line with IRQ_ENABLE off (polling),
 //       and frame-buffer regions as inputs and outputs.
+//   test_systemc qmodel PATH
+//       saves a random tiny quantized model to PATH; a job from the file equals one from memory.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,6 +23,7 @@
 
 extern "C" {
 #include "isa/asm.h"
+#include "models/qmodel_io.h"
 }
 
 using namespace sc_core;
@@ -339,6 +342,35 @@ struct RegTop : sc_module {
     }
 };
 
+// ---- a quantized-model file ----------------------------------------------------------------------
+
+// Saves a random tiny model to PATH (for the floe-vp --qmodel test that follows) and checks that a
+// job made from the file is the job made from the model in memory: same program, same prompt.
+static int test_qmodel(const char *path)
+{
+    floe_machine m = small_machine();
+    floe_model_config cfg;
+    floe_qmodel qm;
+    floe_err err;
+    floe_qconfig q = floe_qconfig_default();
+    CHECK(floe_model_config_builtin("tiny", &cfg, &err) == 0, "%s", err.msg);
+    CHECK(floe_qmodel_random(&qm, &cfg, &q, 21, &err) == 0, "%s", err.msg);
+    CHECK(floe_qmodel_save(&qm, path, nullptr, 0, &err) == 0, "%s", err.msg);
+    floe_sc::LlmJob mem_job, file_job;
+    std::string why;
+    CHECK(floe_sc::make_llm_job_from(m, qm, 3, 5, 1, &mem_job, &why) == 0, "%s", why.c_str());
+    CHECK(floe_sc::make_llm_job_file(m, path, 3, 5, 1, &file_job, &why) == 0, "%s", why.c_str());
+    CHECK(mem_job.program == file_job.program && mem_job.prompt == file_job.prompt && mem_job.embed == file_job.embed,
+          "the file's job differs from the model's");
+    CHECK(floe_sc::make_llm_job_file(m, "no/such/file.safetensors", 3, 5, 1, &file_job, &why) != 0 &&
+              why.find("no/such/file") != std::string::npos,
+          "a missing file: '%s'", why.c_str());
+    floe_qmodel_free(&qm);
+    if (!failures)
+        std::printf("qmodel: %s gives the same program and prompt as the model in memory\n", path);
+    return failures ? 1 : 0;
+}
+
 static int test_registers()
 {
     floe_machine m = small_machine();
@@ -356,8 +388,10 @@ int sc_main(int argc, char **argv)
         rc = test_platform(std::atoi(argv[2]), std::atoll(argv[3]), std::string(argv[4]) == "at");
     else if (what == "registers")
         rc = test_registers();
+    else if (what == "qmodel" && argc == 3)
+        rc = test_qmodel(argv[2]);
     else
-        std::fprintf(stderr, "usage: test_systemc platform CARDS QUANTUM_NS lt|at | registers\n");
+        std::fprintf(stderr, "usage: test_systemc platform CARDS QUANTUM_NS lt|at | registers | qmodel PATH\n");
     if (failures)
         std::fprintf(stderr, "%d check(s) failed\n", failures);
     return rc;
