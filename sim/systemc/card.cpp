@@ -318,6 +318,10 @@ int Card::do_run()
             fail(std::string(where) + ": the program has no such region");
             return -1;
         }
+        if (!floe_place_valid(r.x, r.y) || (r.x != FLOE_FB && (r.x >= m_.cores_x || r.y >= m_.cores_y))) {
+            fail(std::string(where) + ": no such core on this chip");
+            return -1;
+        }
         if ((uint64_t)r.offset + r.len > sym->size) {
             fail(std::string(where) + ": bytes " + std::to_string(r.offset) + ".." +
                  std::to_string((uint64_t)r.offset + r.len) + " overflow the region's " + std::to_string(sym->size));
@@ -366,6 +370,11 @@ int Card::do_run()
                 continue;
             const floe_symbol *sym = floe_program_symbol(prog_, r.x, r.y, r.name.c_str(), r.name.size());
             const floe_memory *mem = floe_sim_memory(s, r.x, r.y);
+            if (floe_memory_check(mem, (uint64_t)sym->value + r.offset, r.len, "output", &err) != 0) {
+                fail(std::string("RUN: region '") + r.name + "': " + err.msg);
+                rc = -1;
+                break;
+            }
             buf.assign(mem->bytes + sym->value + r.offset, mem->bytes + sym->value + r.offset + r.len);
             if (dma_xfer(true, r.host_addr, buf.data(), r.len) != 0) {
                 rc = -1;

@@ -11,7 +11,7 @@
 //       the register map and its error paths: identification, read-only registers, unaligned and
 //       out-of-range accesses, RUN before LOAD, a corrupted program, a program for another machine,
 //       an I/O descriptor naming no region, RESET, the interrupt line with IRQ_ENABLE off (polling),
-//       and frame-buffer regions as inputs and outputs.
+//       frame-buffer regions as inputs and outputs, and regions the chip cannot hold.
 //   test_systemc qmodel PATH
 //       saves a random tiny quantized model to PATH; a job from the file equals one from memory.
 #include <cstdio>
@@ -314,6 +314,27 @@ struct RegTester : sc_module {
         CHECK(drv.run(fbio, &cycles, &err) == 0, "frame-buffer run: %s", err.c_str());
         CHECK(std::memcmp(mem.ptr(ia), mem.ptr(oa), 64) == 0, "frame buffer in -> core -> frame buffer out");
         CHECK(cycles > 0, "frame-buffer run cycles");
+
+        // Regions the chip cannot hold: past a core's memory, or on a core the grid does not have
+        // (the container allows both; the card must refuse, not read out of bounds).
+        static const char odd_asm[] = ".core 0, 0\n.region big, 0xFFF0, 64\n halt.t0\n.core 1, 5\n.region off, 0, 16\n";
+        fbp = nullptr;
+        CHECK(floe_asm(odd_asm, sizeof odd_asm - 1, "odd.s", &fp2, &fbp, &ferr) == 0, "%s", ferr.msg);
+        cbuf = nullptr;
+        CHECK(fbp && floe_program_write(fbp, &cbuf, &clen, &ferr) == 0, "%s", ferr.msg);
+        floe_program_free(fbp);
+        std::vector<uint8_t> oddc(cbuf, cbuf + clen);
+        std::free(cbuf);
+        err.clear();
+        CHECK(drv.load(oddc, &err) == 0, "odd program: %s", err.c_str());
+        std::vector<floe_sc::CardDriver::Io> big = {{true, 0, 0, "big", oa, 64, 0}};
+        err.clear();
+        CHECK(drv.run(big, &cycles, &err) != 0 && err.find("past the end") != std::string::npos,
+              "an output region past the core's memory: '%s'", err.c_str());
+        std::vector<floe_sc::CardDriver::Io> off = {{false, 1, 5, "off", ia, 16, 0}};
+        err.clear();
+        CHECK(drv.run(off, &cycles, &err) != 0 && err.find("no such core") != std::string::npos,
+              "a region on a core off the grid: '%s'", err.c_str());
         done = true;
         std::printf("registers: checked\n");
     }
