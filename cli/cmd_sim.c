@@ -129,7 +129,10 @@ int floe_cmd_sim(int argc, char **argv)
             rc = floe_cmd_fail("sim", "%s (region '%s' holds %u bytes)", err.msg, sym->name, sym->size);
             break;
         }
-        if (floe_memory_write(floe_sim_memory(s, x, y), sym->value, data, len, &err) != 0)
+        floe_memory *mem = floe_sim_memory(s, x, y);
+        if (!mem)
+            rc = floe_cmd_fail("sim", "option --input: core (%u, %u) is outside this machine's grid", x, y);
+        else if (floe_memory_write(mem, sym->value, data, len, &err) != 0)
             rc = floe_cmd_fail("sim", "%s: %s", file, err.msg);
         free(data);
     }
@@ -143,8 +146,10 @@ int floe_cmd_sim(int argc, char **argv)
         if ((rc = bind_region(p, outputs.v[i], "output", &x, &y, &sym, &file)) != 0)
             break;
         floe_memory *mem = floe_sim_memory(s, x, y);
-        if (!mem || floe_memory_check(mem, sym->value, sym->size, "output", &err) != 0 ||
-            floe_write_file_atomic(file, mem->bytes + sym->value, sym->size, &err) != 0)
+        if (!mem)
+            rc = floe_cmd_fail("sim", "option --output: core (%u, %u) is outside this machine's grid", x, y);
+        else if (floe_memory_check(mem, sym->value, sym->size, "output", &err) != 0 ||
+                 floe_write_file_atomic(file, mem->bytes + sym->value, sym->size, &err) != 0)
             rc = floe_cmd_fail("sim", "%s", err.msg);
     }
     if (rc == 0 && profile && floe_sim_write_core_csv(s, profile, &err) != 0)

@@ -67,6 +67,17 @@ static void test_sim_run_profiles_and_plots(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s plot %s", floe_test_exe(), s), 1);
     assert_non_null(strstr(out, "not a CSV floe plot knows"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s plot %s/cores.csv --unit bogus", floe_test_exe(), dir), 1);
+    /* a region on a core this machine does not have */
+    char off[4300];
+    snprintf(off, sizeof off, "%s/off.s", dir);
+    write_text(off, ".core 0, 0\n    nop\n.core 1, 5\n.region off, 0, 8\n");
+    assert_int_equal(floe_test_run(out, sizeof out, "%s asm %s -o %s/off.flp --machine %s/configs/small.csv", floe_test_exe(),
+                                   off, dir, src),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s sim %s/off.flp -m %s/configs/small.csv --output 1,5:off=%s/o.bin",
+                                   floe_test_exe(), dir, src, dir),
+                     1);
+    assert_non_null(strstr(out, "core (1, 5) is outside this machine's grid"));
     /* an input larger than its region */
     snprintf(path, sizeof path, "%s/big.bin", dir);
     f = fopen(path, "wb");
