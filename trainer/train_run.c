@@ -7,9 +7,9 @@
 #include "common/atomic_file.h"
 #include "common/file_read.h"
 #include "common/path.h"
+#include "trainer/log_plot.h"
 #include "trainer/train.h"
 
-#define LOG_HEADER "step,tokens,loss,val_loss,lr,grad_norm,tokens_per_s,seconds\n"
 
 typedef struct {
     char **lines;
@@ -70,7 +70,7 @@ static int log_write(const log_rows *l, const char *path, floe_err *err)
     floe_afile af;
     if (floe_afile_open(&af, path, err) != 0)
         return -1;
-    fputs(LOG_HEADER, af.fp);
+    fputs(FLOE_TRAIN_LOG_HEADER, af.fp);
     for (size_t i = 0; i < l->n; i++)
         fputs(l->lines[i], af.fp);
     return floe_afile_commit(&af, err);

@@ -70,6 +70,15 @@ static void test_train_eval_sample(void **state)
                                    floe, dir),
                      0);
     assert_string_equal(first, out); /* same seed, same text */
+
+    /* floe plot recognises the log; a damaged log names the file and line */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s plot %s/b/train.csv -o %s/loss.png", floe, dir, dir), 0);
+    assert_int_equal(floe_test_run(out, sizeof out, "test -s %s/loss.png", dir), 0);
+    assert_int_equal(floe_test_run(out, sizeof out, "head -3 %s/b/train.csv > %s/bad.csv && echo '4,x' >> %s/bad.csv",
+                                   dir, dir, dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s plot %s/bad.csv", floe, dir), 1);
+    assert_non_null(strstr(out, "bad.csv:4: expected 8 fields"));
 }
 
 static void test_errors(void **state)
