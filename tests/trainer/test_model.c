@@ -1,8 +1,8 @@
 /* The whole model: float forward against an independent double-precision forward written here from
  * the definition (design.md "Reference model"), and the float backward against central finite
  * differences of that double forward, for every tensor (24 samples each), on a small random model
- * with grouped-query attention (tied and untied LM head). Also: accumulation (+=) over micro-batches, forward on a
- * smaller batch than allocated, and 1 vs 2 threads giving the same bits.
+ * with grouped-query attention (tied and untied LM head). Also: accumulation (+=) over
+ * micro-batches, forward on a smaller batch than allocated, and 1 vs 2 threads giving the same bits.
  *
  * Tolerance: FLOE_RTOL (1e-4) relative to the tensor's largest reference gradient, as the layer tests.
  * The float model chains ~30 layers, each rounding at ~6e-8 relative with reductions of <= 64 terms,
