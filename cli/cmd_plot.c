@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "sim/profile_plot.h"
+#include "trainer/log_plot.h"
 
 int floe_cmd_plot(int argc, char **argv)
 {
@@ -18,7 +19,8 @@ int floe_cmd_plot(int argc, char **argv)
         "plot", "<file.csv>", "Render a Floe CSV as a PNG (gnuplot).",
         "Recognised CSVs:\n"
         "  floe sim --regions   per-region (layer) latency span and energy breakdown\n"
-        "  floe sim --profile   heat map of one unit's utilisation over the core grid",
+        "  floe sim --profile   heat map of one unit's utilisation over the core grid\n"
+        "  floe train           train.csv: training and validation loss curves",
         opts, 1, 1};
     char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
     if (!pos)
@@ -42,6 +44,12 @@ int floe_cmd_plot(int argc, char **argv)
         out = png;
     }
     floe_err err;
+    if (got && floe_train_log_is_header(header)) {
+        if (floe_plot_train_log(csv, out, &err) != 0)
+            return floe_cmd_fail("plot", "%s", err.msg);
+        printf("wrote %s\n", out);
+        return 0;
+    }
     switch (got ? floe_profile_kind_of(header) : FLOE_CSV_UNKNOWN) {
     case FLOE_CSV_REGIONS:
         rc = floe_plot_regions(csv, out, &err);
@@ -51,7 +59,7 @@ int floe_cmd_plot(int argc, char **argv)
         break;
     default:
         return floe_cmd_fail("plot", "%s:1: not a CSV floe plot knows (its header is not that of floe sim --regions "
-                                     "or --profile)", csv);
+                                     "or --profile, nor floe train's train.csv)", csv);
     }
     if (rc != 0)
         return floe_cmd_fail("plot", "%s", err.msg);

@@ -1,0 +1,69 @@
+/* `floe eval`: a checkpoint's validation loss, perplexity and next-token accuracy (docs/trainer.md). */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/args.h"
+#include "trainer/train.h"
+
+int floe_cmd_eval(int argc, char **argv)
+{
+    const char *ckpt = NULL, *corpus = NULL;
+    long long batch = 8, context = 0, threads = 0;
+    const floe_opt opts[] = {
+        {"ckpt", FLOE_ARG_STRING, &ckpt, "FILE", "model checkpoint (.safetensors, required)", 0, 0, 'c'},
+        {"corpus", FLOE_ARG_STRING, &corpus, "SPEC", "fortunes (default), generated[:N[:SEED]] or a folder", 0, 0, 0},
+        {"context", FLOE_ARG_INT, &context, "T", "window length (default: the model's context)", 1, 1 << 22, 0},
+        {"batch", FLOE_ARG_INT, &batch, "B", "windows per forward pass (default 8; no effect on the result)", 1,
+         65536, 'b'},
+        {"threads", FLOE_ARG_INT, &threads, "N", "OpenMP threads (default: OMP_NUM_THREADS or all cores)", 1, 1024,
+         'j'},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    const floe_cmd_spec spec = {
+        "eval", NULL, "Validation loss (nats per token = per byte), perplexity and next-token accuracy.",
+        "Every window of T+1 tokens starting at 0, T, 2T, ... of the validation split is scored, so every\n"
+        "validation token but the first is predicted exactly once (docs/models.md, floe_val_iter).",
+        opts, 0, 0};
+    char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
+    if (!pos)
+        return floe_cmd_fail("eval", "out of memory");
+    int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
+    free(pos);
+    if (rc >= 0)
+        return rc;
+    if (!ckpt)
+        return floe_cmd_fail("eval", "--ckpt FILE is required");
+    if (threads > 0)
+        omp_set_num_threads((int)threads);
+    floe_err err;
+    floe_model m;
+    if (floe_model_load(&m, ckpt, (int)batch, (int)context, &err) != 0)
+        return floe_cmd_fail("eval", "%s", err.msg);
+    floe_corpus c;
+    floe_tokens val;
+    if (floe_corpus_open(&c, corpus, &err) != 0) {
+        floe_model_free(&m);
+        return floe_cmd_fail("eval", "%s", err.msg);
+    }
+    rc = floe_tokens_encode(&val, floe_tokenizer_byte(), c.val, c.n_val, &err);
+    floe_corpus_free(&c);
+    if (rc != 0) {
+        floe_model_free(&m);
+        return floe_cmd_fail("eval", "%s", err.msg);
+    }
+    floe_eval_result r;
+    rc = floe_model_evaluate(&m, &val, m.maxT, &r, &err);
+    floe_tokens_free(&val);
+    floe_model_free(&m);
+    if (rc != 0)
+        return floe_cmd_fail("eval", "%s: %s", ckpt, err.msg);
+    printf("checkpoint   %s\n", ckpt);
+    printf("corpus       %s (validation split)\n", corpus ? corpus : "fortunes");
+    printf("tokens       %zu predicted\n", r.tokens);
+    printf("loss         %.4f nats/byte (%.4f bits/byte)\n", r.loss, r.loss / log(2.0));
+    printf("perplexity   %.3f\n", r.ppl);
+    printf("accuracy     %.4f (next byte)\n", r.accuracy);
+    return 0;
+}

@@ -1,0 +1,350 @@
+/* The whole model: float forward against an independent double-precision forward written here from
+ * the definition (design.md "Reference model"), and the float backward against central finite
+ * differences of that double forward, for every tensor (24 samples each), on a small random model
+ * with grouped-query attention (tied and untied LM head). Also: accumulation (+=) over
+ * micro-batches, forward on a smaller batch than allocated, and 1 vs 2 threads giving the same bits.
+ *
+ * Tolerance: FLOE_RTOL (1e-4) relative to the tensor's largest reference gradient, as the layer tests.
+ * The float model chains ~30 layers, each rounding at ~6e-8 relative with reductions of <= 64 terms,
+ * so errors compound to ~1e-6 relative; the double finite differences (h 1e-5)
+ * are exact to ~1e-9. A wrong term (a missing residual share, a transposed weight) gives O(1e-1)
+ * errors, so 1e-4 separates the two by orders of magnitude on both sides. */
+#include "tests/trainer/trainer_test.h"
+
+#include <omp.h>
+
+#include "models/param_names.h"
+#include "trainer/model.h"
+
+typedef struct {
+    const floe_model_config *cfg;
+    const floe_param_table *t;
+    double *p; /* parameters in double, table layout */
+    const int32_t *tok, *tgt;
+    int B, T;
+} ref_ctx;
+
+static const double *RP(const ref_ctx *c, floe_param_kind k, int l)
+{
+    return c->p + floe_param_get(c->t, k, l)->offset;
+}
+
+static void ref_rmsnorm(double *out, const double *x, const double *g, int N, int C)
+{
+    for (int i = 0; i < N; i++) {
+        double ss = 0;
+        for (int j = 0; j < C; j++)
+            ss += x[i * C + j] * x[i * C + j];
+        double r = 1.0 / sqrt(ss / C + 1e-5);
+        for (int j = 0; j < C; j++)
+            out[i * C + j] = x[i * C + j] * r * g[j];
+    }
+}
+
+/* out[N, OC] = x[N, C] W[OC, C]^T */
+static void ref_linear(double *out, const double *x, const double *w, int N, int C, int OC)
+{
+    for (int i = 0; i < N; i++)
+        for (int o = 0; o < OC; o++) {
+            double s = 0;
+            for (int j = 0; j < C; j++)
+                s += x[i * C + j] * w[o * C + j];
+            out[i * OC + o] = s;
+        }
+}
+
+static void ref_rope(double *x, int B, int T, int NH, int hd, double theta)
+{
+    int h = hd / 2;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int n = 0; n < NH; n++) {
+                double *v = x + (((size_t)b * T + t) * NH + n) * hd;
+                for (int i = 0; i < h; i++) {
+                    double a = t * pow(theta, -2.0 * i / hd);
+                    double u = v[i], w = v[i + h];
+                    v[i] = u * cos(a) - w * sin(a);
+                    v[i + h] = w * cos(a) + u * sin(a);
+                }
+            }
+}
+
+/* The mean cross-entropy of the model in double. */
+static double ref_loss(void *vctx)
+{
+    const ref_ctx *c = vctx;
+    const floe_model_config *m = c->cfg;
+    const int B = c->B, T = c->T, N = B * T, C = m->d_model, NH = m->n_heads, NKV = m->n_kv_heads;
+    const int hd = m->head_dim, Q = NH * hd, KV = NKV * hd, F = m->ffn_dim, V = m->vocab_size;
+    double *x = dalloc((size_t)N * C), *n1 = dalloc((size_t)N * C), *q = dalloc((size_t)N * Q);
+    double *k = dalloc((size_t)N * KV), *v = dalloc((size_t)N * KV), *y = dalloc((size_t)N * Q);
+    double *o = dalloc((size_t)N * C), *g = dalloc((size_t)N * F), *u = dalloc((size_t)N * F);
+    double *logits = dalloc((size_t)N * V), *s = dalloc((size_t)T);
+    const double *wte = RP(c, FLOE_P_EMBED, 0);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < C; j++)
+            x[i * C + j] = wte[(size_t)c->tok[i] * C + j];
+    for (int l = 0; l < m->n_layers; l++) {
+        ref_rmsnorm(n1, x, RP(c, FLOE_P_ATTN_NORM, l), N, C);
+        ref_linear(q, n1, RP(c, FLOE_P_Q, l), N, C, Q);
+        ref_linear(k, n1, RP(c, FLOE_P_K, l), N, C, KV);
+        ref_linear(v, n1, RP(c, FLOE_P_V, l), N, C, KV);
+        ref_rope(q, B, T, NH, hd, m->rope_theta);
+        ref_rope(k, B, T, NKV, hd, m->rope_theta);
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < NH; h++) {
+                int kh = h / (NH / NKV);
+                for (int t = 0; t < T; t++) {
+                    const double *qv = q + ((size_t)(b * T + t) * NH + h) * hd;
+                    double mx = -1e300, sum = 0;
+                    for (int j = 0; j <= t; j++) {
+                        const double *kv = k + ((size_t)(b * T + j) * NKV + kh) * hd;
+                        double d = 0;
+                        for (int e = 0; e < hd; e++)
+                            d += qv[e] * kv[e];
+                        s[j] = d / sqrt((double)hd);
+                        mx = fmax(mx, s[j]);
+                    }
+                    for (int j = 0; j <= t; j++)
+                        sum += (s[j] = exp(s[j] - mx));
+                    double *yv = y + ((size_t)(b * T + t) * NH + h) * hd;
+                    for (int e = 0; e < hd; e++) {
+                        double acc = 0;
+                        for (int j = 0; j <= t; j++)
+                            acc += s[j] / sum * v[((size_t)(b * T + j) * NKV + kh) * hd + e];
+                        yv[e] = acc;
+                    }
+                }
+            }
+        ref_linear(o, y, RP(c, FLOE_P_O, l), N, Q, C);
+        for (size_t i = 0; i < (size_t)N * C; i++)
+            x[i] += o[i];
+        ref_rmsnorm(n1, x, RP(c, FLOE_P_MLP_NORM, l), N, C);
+        ref_linear(g, n1, RP(c, FLOE_P_GATE, l), N, C, F);
+        ref_linear(u, n1, RP(c, FLOE_P_UP, l), N, C, F);
+        for (size_t i = 0; i < (size_t)N * F; i++)
+            g[i] = g[i] / (1.0 + exp(-g[i])) * u[i];
+        ref_linear(o, g, RP(c, FLOE_P_DOWN, l), N, F, C);
+        for (size_t i = 0; i < (size_t)N * C; i++)
+            x[i] += o[i];
+    }
+    ref_rmsnorm(n1, x, RP(c, FLOE_P_FINAL_NORM, 0), N, C);
+    ref_linear(logits, n1, RP(c, m->tied_embeddings ? FLOE_P_EMBED : FLOE_P_LM_HEAD, 0), N, C, V);
+    double loss = 0;
+    for (int i = 0; i < N; i++) {
+        const double *z = logits + (size_t)i * V;
+        double mx = z[0], sum = 0;
+        for (int j = 1; j < V; j++)
+            mx = fmax(mx, z[j]);
+        for (int j = 0; j < V; j++)
+            sum += exp(z[j] - mx);
+        loss += log(sum) - (z[c->tgt[i]] - mx);
+    }
+    free(x), free(n1), free(q), free(k), free(v), free(y), free(o), free(g), free(u), free(logits), free(s);
+    return loss / N;
+}
+
+/* assert_grad with 24 evenly spaced samples per tensor (first and last included): each sample costs
+ * two double forwards of the whole model, and 96 per tensor made the ASan build take 90 s. */
+enum { MODEL_FD_POINTS = 24 };
+static void assert_grad_sampled(const char *what, const float *grad, const float *grad0, double *x, size_t n,
+                                ref_loss_fn f, void *ctx)
+{
+    const double h = 1e-5;
+    size_t m = n < MODEL_FD_POINTS ? n : MODEL_FD_POINTS;
+    double *fd = dalloc(m);
+    float *g = falloc(m);
+    for (size_t k = 0; k < m; k++) {
+        size_t i = m == n ? k : k * (n - 1) / (m - 1);
+        double save = x[i];
+        x[i] = save + h;
+        double lp = f(ctx);
+        x[i] = save - h;
+        double lm = f(ctx);
+        x[i] = save;
+        fd[k] = (lp - lm) / (2 * h);
+        g[k] = (float)((double)grad[i] - grad0[i]);
+    }
+    assert_close(what, g, fd, m, FLOE_RTOL);
+    free(g);
+    free(fd);
+}
+
+static floe_model_config small_config(int tied)
+{
+    floe_model_config c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.name, sizeof c.name, "grad-test");
+    c.vocab_size = 48;
+    c.d_model = 32;
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.head_dim = 8;
+    c.ffn_dim = 40;
+    c.context = 16;
+    c.rope_theta = 10000.0;
+    c.rms_eps = 1e-5;
+    c.tied_embeddings = tied;
+    return c;
+}
+
+/* Random parameters of O(1) effect: matrices std 1/sqrt(fan_in) (so attention is far from uniform
+ * and SiLU far from linear), gains 1 +- 0.3, embedding std 0.3 (also the tied head: logits of O(1)). */
+static void random_params(const floe_model *m, floe_rng *r)
+{
+    for (size_t i = 0; i < m->table.count; i++) {
+        const floe_param *p = &m->table.params[i];
+        float *x = m->params + p->offset;
+        if (p->ndim == 1) {
+            for (size_t j = 0; j < p->numel; j++)
+                x[j] = (float)(1.0 + 0.3 * floe_rng_normal(r));
+        } else {
+            double sd = p->kind == FLOE_P_EMBED ? 0.3 : 1.0 / sqrt((double)p->shape[1]);
+            rand_fill(x, p->numel, r, sd);
+        }
+    }
+}
+
+static void check_model(int tied)
+{
+    floe_model_config cfg = small_config(tied);
+    floe_model m;
+    floe_err err;
+    const int B = 2, T = 13;
+    assert_int_equal(floe_model_init(&m, &cfg, B, 16, &err), 0);
+    floe_rng r;
+    floe_rng_seed(&r, 77 + (uint64_t)tied);
+    random_params(&m, &r);
+    int32_t tok[2 * 13], tgt[2 * 13];
+    for (int i = 0; i < B * T; i++) {
+        tok[i] = (int32_t)floe_rng_below(&r, (uint64_t)cfg.vocab_size);
+        tgt[i] = (int32_t)floe_rng_below(&r, (uint64_t)cfg.vocab_size);
+    }
+    tok[3] = tok[7] = tok[20]; /* repeated tokens: embedding gradient sums */
+    /* gradients start random: backward must add, not overwrite */
+    float *g0 = falloc(m.table.total);
+    rand_fill(g0, m.table.total, &r, 0.01);
+    memcpy(m.grads, g0, m.table.total * sizeof(float));
+    float loss = floe_model_forward(&m, tok, tgt, B, T);
+    floe_model_backward(&m, 1.0f);
+
+    ref_ctx c = {&cfg, &m.table, to_double(m.params, m.table.total), tok, tgt, B, T};
+    double want = ref_loss(&c);
+    print_message("tied %d: loss %.7f (double %.7f)\n", tied, (double)loss, want);
+    assert_true(fabs(loss - want) <= 1e-5 * want);
+    for (size_t i = 0; i < m.table.count; i++) {
+        const floe_param *p = &m.table.params[i];
+        assert_grad_sampled(p->name, m.grads + p->offset, g0 + p->offset, c.p + p->offset, p->numel, ref_loss, &c);
+    }
+    free(c.p);
+    free(g0);
+    floe_model_free(&m);
+}
+
+static void test_grad_tied(void **state)
+{
+    (void)state;
+    check_model(1);
+}
+
+static void test_grad_untied(void **state)
+{
+    (void)state;
+    check_model(0);
+}
+
+/* Two micro-batches with dloss 1/2 give the gradient of the mean of their two losses, which is the
+ * gradient of one forward over both (each holds the same number of positions); and a forward on a
+ * smaller shape than allocated works. Compared at float tolerance (different reduction order). */
+static void test_accumulation(void **state)
+{
+    (void)state;
+    floe_model_config cfg = small_config(1);
+    floe_model m;
+    floe_err err;
+    assert_int_equal(floe_model_init(&m, &cfg, 2, 16, &err), 0);
+    floe_rng r;
+    floe_rng_seed(&r, 5);
+    random_params(&m, &r);
+    int32_t tok[2 * 11], tgt[2 * 11];
+    for (int i = 0; i < 22; i++) {
+        tok[i] = (int32_t)floe_rng_below(&r, 48);
+        tgt[i] = (int32_t)floe_rng_below(&r, 48);
+    }
+    floe_model_zero_grad(&m);
+    float both = floe_model_forward(&m, tok, tgt, 2, 11);
+    floe_model_backward(&m, 1.0f);
+    double *want = to_double(m.grads, m.table.total);
+    floe_model_zero_grad(&m);
+    float l0 = floe_model_forward(&m, tok, tgt, 1, 11);
+    floe_model_backward(&m, 0.5f);
+    float l1 = floe_model_forward(&m, tok + 11, tgt + 11, 1, 11);
+    floe_model_backward(&m, 0.5f);
+    assert_true(fabs((l0 + l1) / 2 - both) < 1e-5);
+    assert_close("accumulated", m.grads, want, m.table.total, 1e-5);
+    free(want);
+    floe_model_free(&m);
+}
+
+/* The built-in tiny config at a full batch: same loss and gradient bits with 1 and 2 threads. */
+static void test_threads(void **state)
+{
+    (void)state;
+    floe_model_config cfg;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &cfg, &err), 0);
+    floe_model m;
+    const int B = 4, T = 64;
+    assert_int_equal(floe_model_init(&m, &cfg, B, T, &err), 0);
+    floe_param_init(&m.table, m.params, 3);
+    floe_rng r;
+    floe_rng_seed(&r, 9);
+    int32_t *tok = malloc(sizeof(int32_t) * B * (T + 1));
+    for (int i = 0; i < B * (T + 1); i++)
+        tok[i] = (int32_t)floe_rng_below(&r, 256);
+    float *g1 = falloc(m.table.total);
+    float loss[2];
+    for (int run = 0; run < 2; run++) {
+        omp_set_num_threads(run == 0 ? 1 : 2);
+        floe_model_zero_grad(&m);
+        loss[run] = floe_model_forward(&m, tok, tok + 1, B, T);
+        floe_model_backward(&m, 1.0f);
+        if (run == 0)
+            memcpy(g1, m.grads, m.table.total * sizeof(float));
+    }
+    assert_memory_equal(&loss[0], &loss[1], sizeof(float));
+    assert_memory_equal(g1, m.grads, m.table.total * sizeof(float));
+    omp_set_num_threads(2);
+    free(g1);
+    free(tok);
+    floe_model_free(&m);
+}
+
+static void test_init_errors(void **state)
+{
+    (void)state;
+    floe_model_config cfg = small_config(1);
+    floe_model m;
+    floe_err err;
+    assert_int_equal(floe_model_init(&m, &cfg, 1, 17, &err), -1);
+    assert_non_null(strstr(err.msg, "context"));
+    cfg.rms_eps = 1e-6;
+    assert_int_equal(floe_model_init(&m, &cfg, 1, 8, &err), -1);
+    assert_non_null(strstr(err.msg, "rms_eps"));
+    cfg = small_config(1);
+    assert_int_equal(floe_model_init(&m, &cfg, 1, 8, &err), 0);
+    int32_t ids[3] = {1, 48, 2};
+    assert_int_equal(floe_model_check_ids(&m, ids, 3, &err), -1);
+    assert_non_null(strstr(err.msg, "token 1"));
+    floe_model_free(&m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_tied),    cmocka_unit_test(test_grad_untied), cmocka_unit_test(test_accumulation),
+        cmocka_unit_test(test_threads),      cmocka_unit_test(test_init_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

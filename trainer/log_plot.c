@@ -1,0 +1,131 @@
+#include "trainer/log_plot.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/file_read.h"
+#include "common/gnuplot.h"
+
+int floe_train_log_is_header(const char *h)
+{
+    size_t n = strlen(FLOE_TRAIN_LOG_HEADER) - 1; /* without the newline: CRLF or EOF also do */
+    return strncmp(h, FLOE_TRAIN_LOG_HEADER, n) == 0 && (h[n] == '\n' || h[n] == '\r' || h[n] == '\0');
+}
+
+/* appends printf output to a growing buffer */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} sbuf;
+
+static int sb_printf(sbuf *b, const char *fmt, ...) FLOE_PRINTF(2, 3);
+static int sb_printf(sbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+            return -1;
+        if (b->s && b->n + (size_t)k < b->cap) {
+            b->n += (size_t)k;
+            return 0;
+        }
+        size_t cap = (b->cap ? 2 * b->cap : 1 << 16) + (size_t)k;
+        char *p = realloc(b->s, cap);
+        if (!p)
+            return -1;
+        b->s = p;
+        b->cap = cap;
+    }
+}
+
+int floe_plot_train_log(const char *csv, const char *png, floe_err *err)
+{
+    char *data;
+    size_t len;
+    if (floe_read_file(csv, (size_t)1 << 30, &data, &len, err) != 0)
+        return -1;
+    sbuf tr = {0}, va = {0};
+    int rc = -1, line_no = 0, rows = 0, vals = 0;
+    enum { AVG = 50 };
+    double ring[AVG], ring_sum = 0.0; /* moving average of the last AVG training losses */
+    char *save = NULL;
+    /* the data go inline as gnuplot datablocks: the CSV's empty val_loss fields need no filtering */
+    if (sb_printf(&tr, "$train << EOD\n") || sb_printf(&va, "$val << EOD\n"))
+        goto oom;
+    for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line_no++;
+        if (line_no == 1)
+            continue; /* header, checked by the caller */
+        char *f[8], *p = line;
+        int nf = 0;
+        for (; nf < 8; nf++) {
+            f[nf] = p;
+            char *c = strchr(p, ',');
+            if (!c) {
+                nf++;
+                break;
+            }
+            *c = '\0';
+            p = c + 1;
+        }
+        char *end;
+        long step = strtol(f[0], &end, 10);
+        if (nf != 8 || end == f[0] || *end) {
+            floe_err_set(err, "%s:%d: expected 8 fields starting with an integer step", csv, line_no);
+            goto out;
+        }
+        double loss = strtod(f[2], &end);
+        if (end == f[2]) {
+            floe_err_set(err, "%s:%d: field 'loss': not a number: '%s'", csv, line_no, f[2]);
+            goto out;
+        }
+        if (rows >= AVG)
+            ring_sum -= ring[rows % AVG];
+        ring[rows % AVG] = loss;
+        ring_sum += loss;
+        rows++;
+        if (sb_printf(&tr, "%ld %.6g %.6g\n", step, loss, ring_sum / (rows < AVG ? rows : AVG)))
+            goto oom;
+        if (f[3][0]) {
+            double v = strtod(f[3], &end);
+            if (end == f[3] || *end) {
+                floe_err_set(err, "%s:%d: field 'val_loss': not a number: '%s'", csv, line_no, f[3]);
+                goto out;
+            }
+            if (sb_printf(&va, "%ld %.6g\n", step, v))
+                goto oom;
+            vals++;
+        }
+    }
+    if (rows == 0) {
+        floe_err_set(err, "%s: no steps logged", csv);
+        goto out;
+    }
+    if (sb_printf(&tr, "EOD\n") || sb_printf(&va, "%sEOD\n", vals ? "" : "NaN NaN\n"))
+        goto oom;
+    sbuf s = {0};
+    if (sb_printf(&s, "%s%s", tr.s, va.s) ||
+        sb_printf(&s, "set title 'training loss (floe train)'\nset xlabel 'step'\nset ylabel 'loss (nats per token)'\n"
+                      "set grid\nset key top right\n"
+                      "plot $train using 1:2 with lines lc rgb '#bbccee' title 'train (per step)', "
+                      "$train using 1:3 with lines lw 2 lc rgb '#4477aa' title 'train (mean of the last 50 steps)', "
+                      "$val using 1:2 with linespoints pt 7 ps 1 lw 2 lc rgb '#ee6677' title 'validation'\n")) {
+        free(s.s);
+        goto oom;
+    }
+    rc = floe_gnuplot_png(png, 900, 600, s.s, err);
+    free(s.s);
+    goto out;
+oom:
+    floe_err_set(err, "%s: out of memory", csv);
+out:
+    free(tr.s);
+    free(va.s);
+    free(data);
+    return rc;
+}

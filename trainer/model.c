@@ -1,0 +1,351 @@
+#include "trainer/model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer/attention.h"
+#include "trainer/crossentropy.h"
+#include "trainer/embedding.h"
+#include "trainer/matmul.h"
+#include "trainer/residual.h"
+#include "trainer/rmsnorm.h"
+#include "trainer/rope.h"
+#include "trainer/swiglu.h"
+
+/* Views into the activation buffers for the largest batch (maxB x maxT): each buffer has room for
+ * the largest shape, and a smaller forward uses the start of each. */
+typedef struct {
+    float *ln1, *rstd1, *q, *k, *v, *att, *atty, *resmid, *ln2, *rstd2, *gate, *up, *swi;
+} layer_acts;
+
+typedef struct {
+    size_t N, C, Q, KV, F, V, A; /* A = B*NH*T*T (attention probabilities) */
+} sizes;
+
+static sizes sizes_of(const floe_model_config *c, int B, int T)
+{
+    sizes s;
+    s.N = (size_t)B * T;
+    s.C = (size_t)c->d_model;
+    s.Q = (size_t)c->n_heads * c->head_dim;
+    s.KV = (size_t)c->n_kv_heads * c->head_dim;
+    s.F = (size_t)c->ffn_dim;
+    s.V = (size_t)c->vocab_size;
+    s.A = (size_t)B * c->n_heads * T * T;
+    return s;
+}
+
+static size_t layer_floats(const sizes *s)
+{
+    return 4 * s->N * s->C + 2 * s->N + 2 * s->N * s->Q + 2 * s->N * s->KV + s->A + 3 * s->N * s->F;
+}
+
+/* acts: res[0..L] ([N, C] each, the residual stream entering each block and leaving the last),
+ * then each layer's layer_acts, then lnf [N, C], rstdf [N], logits [N, V], probs [N, V], losses [N]. */
+static float *res_at(const floe_model *m, int l)
+{
+    sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
+    return m->acts + (size_t)l * s.N * s.C;
+}
+
+static layer_acts layer_at(const floe_model *m, int l)
+{
+    sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
+    float *p = m->acts + (size_t)(m->cfg.n_layers + 1) * s.N * s.C + (size_t)l * layer_floats(&s);
+    layer_acts a;
+    a.ln1 = p, p += s.N * s.C;
+    a.rstd1 = p, p += s.N;
+    a.q = p, p += s.N * s.Q;
+    a.k = p, p += s.N * s.KV;
+    a.v = p, p += s.N * s.KV;
+    a.att = p, p += s.A;
+    a.atty = p, p += s.N * s.Q;
+    a.resmid = p, p += s.N * s.C;
+    a.ln2 = p, p += s.N * s.C;
+    a.rstd2 = p, p += s.N;
+    a.gate = p, p += s.N * s.F;
+    a.up = p, p += s.N * s.F;
+    a.swi = p;
+    return a;
+}
+
+typedef struct {
+    float *lnf, *rstdf, *logits, *probs, *losses;
+} final_acts;
+
+static final_acts final_at(const floe_model *m)
+{
+    sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
+    float *p = m->acts + (size_t)(m->cfg.n_layers + 1) * s.N * s.C + (size_t)m->cfg.n_layers * layer_floats(&s);
+    final_acts f;
+    f.lnf = p, p += s.N * s.C;
+    f.rstdf = p, p += s.N;
+    f.logits = p, p += s.N * s.V;
+    f.probs = p, p += s.N * s.V;
+    f.losses = p;
+    return f;
+}
+
+static size_t acts_floats(const floe_model_config *c, int B, int T)
+{
+    sizes s = sizes_of(c, B, T);
+    return (size_t)(c->n_layers + 1) * s.N * s.C + (size_t)c->n_layers * layer_floats(&s) + s.N * s.C + s.N +
+           2 * s.N * s.V + s.N;
+}
+
+/* dacts: dres, dln [N, C]; dq, datty [N, Q]; dk, dv [N, KV]; dscratch [A]; dgate, dup, dswi [N, F];
+ * dlogits [N, V]. */
+typedef struct {
+    float *dres, *dln, *dq, *datty, *dk, *dv, *dscratch, *dgate, *dup, *dswi, *dlogits;
+} grad_acts;
+
+static grad_acts dacts_at(const floe_model *m)
+{
+    sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
+    float *p = m->dacts;
+    grad_acts g;
+    g.dres = p, p += s.N * s.C;
+    g.dln = p, p += s.N * s.C;
+    g.dq = p, p += s.N * s.Q;
+    g.datty = p, p += s.N * s.Q;
+    g.dk = p, p += s.N * s.KV;
+    g.dv = p, p += s.N * s.KV;
+    g.dscratch = p, p += s.A;
+    g.dgate = p, p += s.N * s.F;
+    g.dup = p, p += s.N * s.F;
+    g.dswi = p, p += s.N * s.F;
+    g.dlogits = p;
+    return g;
+}
+
+static size_t dacts_floats(const floe_model_config *c, int B, int T)
+{
+    sizes s = sizes_of(c, B, T);
+    return 2 * s.N * s.C + 2 * s.N * s.Q + 2 * s.N * s.KV + s.A + 3 * s.N * s.F + s.N * s.V;
+}
+
+int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err)
+{
+    memset(m, 0, sizeof *m);
+    if (floe_model_config_validate(cfg, cfg->name, err) != 0)
+        return -1;
+    if (fabs(cfg->rms_eps - FLOE_RMSNORM_EPS) > 1e-12)
+        return floe_err_set(err, "%s: rms_eps = %g: the trainer's RMSNorm uses %g", cfg->name, cfg->rms_eps,
+                            (double)FLOE_RMSNORM_EPS);
+    if (maxB < 1 || maxT < 1 || maxT > cfg->context)
+        return floe_err_set(err, "%s: batch %d x context %d: need batch >= 1 and 1 <= context <= %d", cfg->name,
+                            maxB, maxT, cfg->context);
+    /* Attention's [B, NH, T, T] buffers must stay addressable; refuse absurd sizes before malloc. */
+    if ((double)maxB * cfg->n_heads * maxT * maxT * cfg->n_layers > 4e9)
+        return floe_err_set(err, "%s: batch %d x context %d needs more than 16 GB of attention probabilities",
+                            cfg->name, maxB, maxT);
+    m->cfg = *cfg;
+    if (floe_param_table_init(&m->table, cfg, err) != 0)
+        return -1;
+    m->maxB = maxB;
+    m->maxT = maxT;
+    m->n_acts = acts_floats(cfg, maxB, maxT);
+    m->n_dacts = dacts_floats(cfg, maxB, maxT);
+    size_t h = (size_t)cfg->head_dim / 2;
+    m->params = calloc(m->table.total, sizeof(float));
+    m->grads = calloc(m->table.total, sizeof(float));
+    m->acts = calloc(m->n_acts, sizeof(float));
+    m->dacts = calloc(m->n_dacts, sizeof(float));
+    m->rope_cos = malloc((size_t)maxT * h * sizeof(float));
+    m->rope_sin = malloc((size_t)maxT * h * sizeof(float));
+    m->inputs = malloc((size_t)maxB * maxT * sizeof(int));
+    m->targets = malloc((size_t)maxB * maxT * sizeof(int));
+    if (!m->params || !m->grads || !m->acts || !m->dacts || !m->rope_cos || !m->rope_sin || !m->inputs ||
+        !m->targets) {
+        floe_model_free(m);
+        return floe_err_set(err, "%s: out of memory for batch %d x context %d", cfg->name, maxB, maxT);
+    }
+    floe_rope_tables(m->rope_cos, m->rope_sin, maxT, cfg->head_dim, cfg->rope_theta);
+    return 0;
+}
+
+void floe_model_free(floe_model *m)
+{
+    floe_param_table_free(&m->table);
+    free(m->params);
+    free(m->grads);
+    free(m->acts);
+    free(m->dacts);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    free(m->inputs);
+    free(m->targets);
+    memset(m, 0, sizeof *m);
+}
+
+static const float *P(const floe_model *m, floe_param_kind kind, int layer)
+{
+    return m->params + floe_param_get(&m->table, kind, layer)->offset;
+}
+
+static float *G(const floe_model *m, floe_param_kind kind, int layer)
+{
+    return m->grads + floe_param_get(&m->table, kind, layer)->offset;
+}
+
+static floe_param_kind head_kind(const floe_model *m)
+{
+    return m->cfg.tied_embeddings ? FLOE_P_EMBED : FLOE_P_LM_HEAD;
+}
+
+float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *targets, int B, int T)
+{
+    const floe_model_config *c = &m->cfg;
+    const int N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads, hd = c->head_dim;
+    const int Q = NH * hd, KV = NKV * hd, F = c->ffn_dim, V = c->vocab_size;
+    m->B = B;
+    m->T = T;
+    for (int i = 0; i < N; i++)
+        m->inputs[i] = tokens[i];
+    floe_embedding_forward(res_at(m, 0), m->inputs, P(m, FLOE_P_EMBED, 0), N, C);
+    for (int l = 0; l < c->n_layers; l++) {
+        layer_acts a = layer_at(m, l);
+        const float *x = res_at(m, l);
+        floe_rmsnorm_forward(a.ln1, a.rstd1, x, P(m, FLOE_P_ATTN_NORM, l), N, C);
+        floe_matmul_forward(a.q, a.ln1, P(m, FLOE_P_Q, l), N, C, Q);
+        floe_matmul_forward(a.k, a.ln1, P(m, FLOE_P_K, l), N, C, KV);
+        floe_matmul_forward(a.v, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
+        floe_rope_forward(a.q, m->rope_cos, m->rope_sin, B, T, NH, hd);
+        floe_rope_forward(a.k, m->rope_cos, m->rope_sin, B, T, NKV, hd);
+        floe_attention_forward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd);
+        /* o projection straight into the stream, then add the block input in place */
+        floe_matmul_forward(a.resmid, a.atty, P(m, FLOE_P_O, l), N, Q, C);
+        floe_residual_forward(a.resmid, a.resmid, x, (size_t)N * C);
+        floe_rmsnorm_forward(a.ln2, a.rstd2, a.resmid, P(m, FLOE_P_MLP_NORM, l), N, C);
+        floe_matmul_forward(a.gate, a.ln2, P(m, FLOE_P_GATE, l), N, C, F);
+        floe_matmul_forward(a.up, a.ln2, P(m, FLOE_P_UP, l), N, C, F);
+        floe_swiglu_forward(a.swi, a.gate, a.up, (size_t)N * F);
+        float *out = res_at(m, l + 1);
+        floe_matmul_forward(out, a.swi, P(m, FLOE_P_DOWN, l), N, F, C);
+        floe_residual_forward(out, out, a.resmid, (size_t)N * C);
+    }
+    final_acts f = final_at(m);
+    floe_rmsnorm_forward(f.lnf, f.rstdf, res_at(m, c->n_layers), P(m, FLOE_P_FINAL_NORM, 0), N, C);
+    floe_matmul_forward(f.logits, f.lnf, P(m, head_kind(m), 0), N, C, V);
+    m->have_targets = targets != NULL;
+    m->loss = 0.0f;
+    if (targets) {
+        for (int i = 0; i < N; i++)
+            m->targets[i] = targets[i];
+        m->loss = floe_crossentropy_forward(f.losses, f.probs, f.logits, m->targets, N, V);
+    }
+    return m->loss;
+}
+
+const float *floe_model_logits(const floe_model *m)
+{
+    return final_at(m).logits;
+}
+
+const float *floe_model_losses(const floe_model *m)
+{
+    return final_at(m).losses;
+}
+
+const float *floe_model_probs(const floe_model *m)
+{
+    return final_at(m).probs;
+}
+
+static void zero(float *p, size_t n)
+{
+    memset(p, 0, n * sizeof *p);
+}
+
+void floe_model_backward(floe_model *m, float dloss)
+{
+    if (!m->have_targets)
+        return;
+    const floe_model_config *c = &m->cfg;
+    const int B = m->B, T = m->T, N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads;
+    const int hd = c->head_dim, Q = NH * hd, KV = NKV * hd, F = c->ffn_dim, V = c->vocab_size;
+    const size_t NC = (size_t)N * C;
+    grad_acts g = dacts_at(m);
+    final_acts f = final_at(m);
+
+    zero(g.dlogits, (size_t)N * V);
+    floe_crossentropy_backward(g.dlogits, f.probs, m->targets, N, V, dloss);
+    zero(g.dln, NC);
+    floe_matmul_backward(g.dln, G(m, head_kind(m), 0), g.dlogits, f.lnf, P(m, head_kind(m), 0), N, C, V);
+    /* dres carries d loss / d residual stream down the blocks; each branch adds its share */
+    zero(g.dres, NC);
+    floe_rmsnorm_backward(g.dres, G(m, FLOE_P_FINAL_NORM, 0), g.dln, res_at(m, c->n_layers),
+                          P(m, FLOE_P_FINAL_NORM, 0), f.rstdf, N, C);
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        layer_acts a = layer_at(m, l);
+        /* MLP branch: out = resmid + down(swi); dres is already d/d resmid's direct share */
+        zero(g.dswi, (size_t)N * F);
+        floe_matmul_backward(g.dswi, G(m, FLOE_P_DOWN, l), g.dres, a.swi, P(m, FLOE_P_DOWN, l), N, F, C);
+        zero(g.dgate, (size_t)N * F);
+        zero(g.dup, (size_t)N * F);
+        floe_swiglu_backward(g.dgate, g.dup, g.dswi, a.gate, a.up, (size_t)N * F);
+        zero(g.dln, NC);
+        floe_matmul_backward(g.dln, G(m, FLOE_P_GATE, l), g.dgate, a.ln2, P(m, FLOE_P_GATE, l), N, C, F);
+        floe_matmul_backward(g.dln, G(m, FLOE_P_UP, l), g.dup, a.ln2, P(m, FLOE_P_UP, l), N, C, F);
+        floe_rmsnorm_backward(g.dres, G(m, FLOE_P_MLP_NORM, l), g.dln, a.resmid, P(m, FLOE_P_MLP_NORM, l), a.rstd2,
+                              N, C);
+        /* attention branch: resmid = x + o(atty) */
+        zero(g.datty, (size_t)N * Q);
+        floe_matmul_backward(g.datty, G(m, FLOE_P_O, l), g.dres, a.atty, P(m, FLOE_P_O, l), N, Q, C);
+        zero(g.dq, (size_t)N * Q);
+        zero(g.dk, (size_t)N * KV);
+        zero(g.dv, (size_t)N * KV);
+        floe_attention_backward(g.dq, g.dk, g.dv, g.dscratch, g.datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd);
+        floe_rope_backward(g.dq, m->rope_cos, m->rope_sin, B, T, NH, hd);
+        floe_rope_backward(g.dk, m->rope_cos, m->rope_sin, B, T, NKV, hd);
+        zero(g.dln, NC);
+        floe_matmul_backward(g.dln, G(m, FLOE_P_Q, l), g.dq, a.ln1, P(m, FLOE_P_Q, l), N, C, Q);
+        floe_matmul_backward(g.dln, G(m, FLOE_P_K, l), g.dk, a.ln1, P(m, FLOE_P_K, l), N, C, KV);
+        floe_matmul_backward(g.dln, G(m, FLOE_P_V, l), g.dv, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
+        floe_rmsnorm_backward(g.dres, G(m, FLOE_P_ATTN_NORM, l), g.dln, res_at(m, l), P(m, FLOE_P_ATTN_NORM, l),
+                              a.rstd1, N, C);
+    }
+    floe_embedding_backward(G(m, FLOE_P_EMBED, 0), g.dres, m->inputs, N, C);
+}
+
+void floe_model_zero_grad(floe_model *m)
+{
+    zero(m->grads, m->table.total);
+}
+
+int floe_model_check_ids(const floe_model *m, const int32_t *ids, size_t n, floe_err *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= m->cfg.vocab_size)
+            return floe_err_set(err, "token %zu: id %d outside the vocabulary [0, %d)", i, (int)ids[i],
+                                m->cfg.vocab_size);
+    return 0;
+}
+
+floe_decay_class floe_model_decay_class(floe_param_kind kind)
+{
+    switch (kind) {
+    case FLOE_P_EMBED:
+    case FLOE_P_LM_HEAD:
+        return FLOE_DECAY_EMBEDDING;
+    case FLOE_P_ATTN_NORM:
+    case FLOE_P_MLP_NORM:
+    case FLOE_P_FINAL_NORM:
+        return FLOE_DECAY_NORM;
+    default:
+        return FLOE_DECAY_MATRIX;
+    }
+}
+
+double floe_model_train_flops(const floe_model_config *c, int B, int T)
+{
+    double N = (double)B * T;
+    double p = (double)floe_model_param_count(c);
+    if (!c->tied_embeddings) /* the embedding lookup is no matmul; a tied table is the LM head's */
+        p -= (double)c->vocab_size * c->d_model;
+    double pairs = (double)T * (T + 1) / 2.0; /* causal (query, key) pairs per sequence */
+    /* forward: scores and P v, 2 * hd each per pair and head; backward twice that */
+    double att = 12.0 * c->head_dim * pairs * c->n_heads * B * c->n_layers;
+    return 6.0 * N * p + att;
+}

@@ -1,0 +1,79 @@
+/* The whole Llama-style decoder (design.md, "Reference model") on the float layers, llm.c style.
+ *
+ * One flat float buffer each for parameters, gradients and activations, allocated once for a
+ * largest batch B x T (floe_model_init); forward and backward then run on any B' <= B, T' <= T
+ * without allocating. Parameters follow models/param_names.h (Hugging Face names and offsets), so
+ * a checkpoint is floe_st_save_params(model.params) and the gradient of a tensor sits at the same
+ * offset in model.grads.
+ *
+ *   x = embed(tokens)
+ *   per block:  x += o(attn(rope(q(n1)), rope(k(n1)), v(n1)))   n1 = rmsnorm(x, input_layernorm)
+ *               x += down(silu(gate(n2)) * up(n2))                n2 = rmsnorm(x, post_attention_layernorm)
+ *   logits = rmsnorm(x, norm) @ W^T     W = embed_tokens (tied) or lm_head
+ *   loss = mean cross-entropy over the B*T positions
+ *
+ * Gradients accumulate (+=) into model.grads across backward calls: zero them with
+ * floe_model_zero_grad once per optimizer step and pass dloss = 1/accum to sum micro-batches.
+ * Every result is the same bits for any OpenMP thread count (each layer is: docs/trainer.md).
+ */
+#ifndef FLOE_TRAINER_MODEL_H
+#define FLOE_TRAINER_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "models/model_config.h"
+#include "models/param_names.h"
+#include "trainer/adamw.h"
+
+typedef struct floe_model {
+    floe_model_config cfg;
+    floe_param_table table;
+    float *params; /* table.total floats */
+    float *grads;  /* table.total floats, same layout */
+    int maxB, maxT;
+    float *acts;  /* forward activations for maxB x maxT (layout in model.c) */
+    float *dacts; /* backward scratch: activation gradients */
+    size_t n_acts, n_dacts;
+    float *rope_cos, *rope_sin; /* [maxT, head_dim/2] */
+    int *inputs, *targets;      /* copies of the last forward's tokens [maxB*maxT] */
+    int B, T;                   /* shape of the last forward */
+    int have_targets;           /* the last forward computed a loss (backward needs it) */
+    float loss;                 /* mean loss of the last forward */
+} floe_model;
+
+/* Allocates everything for batches up to maxB x maxT (maxT <= cfg->context). The parameters are
+ * zero: fill them with floe_param_init or a checkpoint. The config must use rms_eps 1e-5 (the
+ * layers' FLOE_RMSNORM_EPS). Returns -1 with err set on a bad size or out of memory. */
+int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err);
+void floe_model_free(floe_model *m);
+
+/* Forward over B x T tokens (int32 ids in [0, vocab), row-major [B, T]). With targets, computes the
+ * cross-entropy and returns the mean loss; with targets NULL only the logits (returns 0).
+ * B <= maxB, T <= maxT, ids in range: checked by the caller (floe_model_check_ids). */
+float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *targets, int B, int T);
+
+/* Logits [B, T, vocab] of the last forward. */
+const float *floe_model_logits(const floe_model *m);
+/* Per-position losses [B*T] of the last forward with targets (its probabilities are in probs). */
+const float *floe_model_losses(const floe_model *m);
+const float *floe_model_probs(const floe_model *m);
+
+/* Backward of the last forward (which must have had targets): model.grads += d(dloss * loss). */
+void floe_model_backward(floe_model *m, float dloss);
+
+void floe_model_zero_grad(floe_model *m);
+
+/* -1 with err naming the position if an id is outside [0, vocab). */
+int floe_model_check_ids(const floe_model *m, const int32_t *ids, size_t n, floe_err *err);
+
+/* The weight-decay class of a parameter tensor. */
+floe_decay_class floe_model_decay_class(floe_param_kind kind);
+
+/* Floating-point operations of one training step (forward + backward) on B x T tokens: 6 per
+ * parameter per token (matmuls, LM head included) plus attention's score and value products over
+ * the causal triangle. For GFLOP/s figures. */
+double floe_model_train_flops(const floe_model_config *cfg, int B, int T);
+
+#endif
