@@ -90,6 +90,8 @@ int floe_args_parse(const floe_cmd_spec *spec, int argc, char **argv, char **pos
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (only_positional || a[0] != '-' || a[1] == '\0') {
+            if (*npos >= spec->max_pos) /* pos has room for max_pos entries only */
+                return arg_error(spec, "unexpected argument '%s'", a);
             pos[(*npos)++] = argv[i];
             continue;
         }
@@ -137,8 +139,6 @@ int floe_args_parse(const floe_cmd_spec *spec, int argc, char **argv, char **pos
     }
     if (*npos < spec->min_pos)
         return arg_error(spec, "expected %s", spec->args ? spec->args : "more arguments");
-    if (*npos > spec->max_pos)
-        return arg_error(spec, "unexpected argument '%s'", pos[spec->max_pos]);
     return FLOE_ARGS_OK;
 }
 

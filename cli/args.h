@@ -45,7 +45,7 @@ typedef struct floe_cmd_spec {
 enum { FLOE_ARGS_OK = 0, FLOE_ARGS_HELP = 1, FLOE_ARGS_ERROR = 2 };
 
 /* argv[0] is the command name. Positional arguments (pointers into argv) go to pos[0..*npos); pos
- * must have room for argc entries. Returns FLOE_ARGS_OK, FLOE_ARGS_HELP (usage printed to stdout:
+ * must have room for spec->max_pos entries (one more is an error, never a write). Returns FLOE_ARGS_OK, FLOE_ARGS_HELP (usage printed to stdout:
  * the command should exit 0) or FLOE_ARGS_ERROR (message printed to stderr: exit 2). */
 int floe_args_parse(const floe_cmd_spec *spec, int argc, char **argv, char **pos, int *npos);
 

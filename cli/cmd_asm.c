@@ -27,13 +27,9 @@ int floe_cmd_asm(int argc, char **argv)
         "line and column and what was expected. The output is written atomically: on error no file\n"
         "is left behind.",
         opts, 1, 1};
-    char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
-    if (!pos)
-        return floe_cmd_fail("asm", "out of memory");
-    int npos = 0;
-    int rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
+    char *pos[1];
+    int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     const char *src = npos ? pos[0] : NULL;
-    free(pos);
     if (rc >= 0)
         return rc;
     if (!out) {

@@ -23,13 +23,9 @@ int floe_cmd_disasm(int argc, char **argv)
         "disasm", "<program.flp>", "Disassemble a Floe program container into assembly text.",
         "`floe asm` turns the output back into the identical container.",
         opts, 1, 1};
-    char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
-    if (!pos)
-        return floe_cmd_fail("disasm", "out of memory");
-    int npos = 0;
-    int rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
+    char *pos[1];
+    int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     const char *src = npos ? pos[0] : NULL;
-    free(pos);
     if (rc >= 0)
         return rc;
     uint64_t fp;

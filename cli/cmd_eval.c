@@ -26,11 +26,8 @@ int floe_cmd_eval(int argc, char **argv)
         "Every window of T+1 tokens starting at 0, T, 2T, ... of the validation split is scored, so every\n"
         "validation token but the first is predicted exactly once (docs/models.md, floe_val_iter).",
         opts, 0, 0};
-    char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
-    if (!pos)
-        return floe_cmd_fail("eval", "out of memory");
+    char *pos[1];
     int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
-    free(pos);
     if (rc >= 0)
         return rc;
     if (!ckpt)

@@ -144,7 +144,7 @@ static int show(int argc, char **argv)
         "machine they were not built for; it depends on the values only, not on comments or layout.\n"
         "Keys, units and the northpole figures' basis: docs/machine.md.",
         opts, 1, 1};
-    char *pos[8];
+    char *pos[1];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;

@@ -154,10 +154,7 @@ int floe_cmd_model(int argc, char **argv)
         "init     write a checkpoint of freshly initialised F32 weights (GPT-2 style, --seed)\n"
         "See docs/models.md.",
         opts, 1, 3};
-    char *pos[8];
-    char **posv = argc > 8 ? malloc((size_t)argc * sizeof *posv) : pos;
-    if (!posv)
-        return floe_cmd_fail("model", "out of memory");
+    char *posv[3];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, posv, &npos);
     if (rc < 0) {
         const char *sub = posv[0];
@@ -176,7 +173,5 @@ int floe_cmd_model(int argc, char **argv)
             rc = 2;
         }
     }
-    if (posv != pos)
-        free(posv);
     return rc;
 }

@@ -22,12 +22,9 @@ int floe_cmd_plot(int argc, char **argv)
         "  floe sim --profile   heat map of one unit's utilisation over the core grid\n"
         "  floe train           train.csv: training and validation loss curves",
         opts, 1, 1};
-    char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
-    if (!pos)
-        return floe_cmd_fail("plot", "out of memory");
+    char *pos[1];
     int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     const char *csv = npos ? pos[0] : NULL;
-    free(pos);
     if (rc >= 0)
         return rc;
     FILE *f = fopen(csv, "r");

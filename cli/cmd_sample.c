@@ -50,11 +50,8 @@ int floe_cmd_sample(int argc, char **argv)
     const floe_cmd_spec spec = {"sample", NULL, "Generate text from a checkpoint.",
                                 "The model sees at most its context: older tokens slide out of the window.", opts, 0,
                                 0};
-    char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
-    if (!pos)
-        return floe_cmd_fail("sample", "out of memory");
+    char *pos[1];
     int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
-    free(pos);
     if (rc >= 0)
         return rc;
     if (!ckpt)

@@ -83,12 +83,9 @@ int floe_cmd_sim(int argc, char **argv)
         "named regions of the program (.region in assembly). Faults and deadlocks stop the run with\n"
         "an error naming the cores and threads involved. docs/sim.md explains the model.",
         opts, 1, 1};
-    char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
-    if (!pos)
-        return floe_cmd_fail("sim", "out of memory");
+    char *pos[1];
     int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     const char *prog_path = npos ? pos[0] : NULL;
-    free(pos);
     if (rc >= 0)
         return rc;
     if (!machine_path) {

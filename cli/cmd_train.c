@@ -79,11 +79,8 @@ int floe_cmd_train(int argc, char **argv)
         "state). With --resume, the model, corpus and hyperparameters come from the checkpoint;\n"
         "--steps may extend the run (the cosine then stretches: no longer identical to a straight run).",
         opts, 0, 0};
-    char **pos = malloc(((size_t)argc + 1) * sizeof *pos);
-    if (!pos)
-        return floe_cmd_fail("train", "out of memory");
+    char *pos[1];
     int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
-    free(pos);
     if (rc >= 0)
         return rc;
     if (!model && !resume)

@@ -36,6 +36,11 @@ static void test_unknown_command_and_option(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s", floe_test_exe()), 2);
     assert_int_equal(floe_test_run(out, sizeof out, "%s numerics extra", floe_test_exe()), 2);
     assert_non_null(strstr(out, "unexpected argument 'extra'"));
+    /* many extra arguments: refused at the first, never stored (the parser writes max_pos at most) */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s numerics a b c d e f g h i j k", floe_test_exe()), 2);
+    assert_non_null(strstr(out, "unexpected argument 'a'"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s sim a b c d e f g h", floe_test_exe()), 2);
+    assert_non_null(strstr(out, "unexpected argument 'b'"));
 }
 
 static void test_run_writes_outputs(void **state)
