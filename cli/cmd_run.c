@@ -3,10 +3,12 @@
  * The flow grows with the project (train -> QAT with per-step verification -> deploy-check ->
  * profile -> plots). Today it runs what exists:
  *   [1] the numeric core's self-check (every integer operation against double precision);
- *   [2] trained-equals-deployed: a quantized model (config S shape, W4A8KV8, random weights until
- *       the training stages land) compiled for the machine and verified bit for bit on the
+ *   [2] an FP teacher trained on the corpus (config S, fortunes, 3000 steps: about 8 minutes on
+ *       2 cores), its checkpoint, training log and loss curves;
+ *   [3] trained-equals-deployed: a quantized model (config S shape, W4A8KV8; random weights until
+ *       QAT turns the teacher into one) compiled for the machine and verified bit for bit on the
  *       simulated chip against the reference integer forward;
- *   [3] its cost on the chip: per-core and per-layer profiles, a timeline, plots. */
+ *   [4] its cost on the chip: per-core and per-layer profiles, a timeline, plots. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,8 @@
 #include "models/compile.h"
 #include "sim/profile_plot.h"
 #include "sim/report.h"
+#include "trainer/log_plot.h"
+#include "trainer/train.h"
 #include "trainer/verify.h"
 
 static const char *join(char *buf, size_t n, const char *dir, const char *name)
@@ -74,22 +78,80 @@ done:
     return rc;
 }
 
+typedef struct train_progress {
+    int steps;
+} train_progress;
+
+static void train_step(void *ctx, const floe_step_stats *st, double val_loss, double tps)
+{
+    const train_progress *tp = ctx;
+    if (st->step % 100 == 0 || st->step == tp->steps || val_loss == val_loss) {
+        printf("  step %d/%d  loss %.4f  %.0f tok/s", st->step, tp->steps, (double)st->loss, tps);
+        if (val_loss == val_loss) /* evaluated at this step */
+            printf("  val_loss %.4f", val_loss);
+        printf("\n");
+        fflush(stdout);
+    }
+}
+
+/* Stage [2]: the FP teacher. */
+static int train_teacher(const char *model, const char *corpus, int steps, const char *out, FILE *sum, floe_err *err)
+{
+    floe_model_config mc;
+    floe_tokens train, val;
+    if (floe_model_config_load(model, &mc, err) != 0 || floe_train_data(corpus, &train, &val, err) != 0)
+        return -1;
+    floe_train_cfg cfg = floe_train_defaults(&mc);
+    cfg.steps = steps;
+    if (cfg.warmup > steps / 10)
+        cfg.warmup = steps / 10;
+    floe_trainer tr;
+    int rc = -1;
+    char dir[4200], last[4200] = "", csv[4300], png[4300];
+    if (floe_trainer_init(&tr, &mc, &cfg, err) != 0)
+        goto out_tokens;
+    join(dir, sizeof dir, out, "teacher");
+    train_progress tp = {steps};
+    const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes", "floe.tokenizer", "byte"};
+    floe_run_opts o = {dir, 0, 0, steps >= 6 ? steps / 6 : 0, NULL, meta, 2, train_step, &tp};
+    if (floe_train_run(&tr, &train, &val, &o, last, sizeof last, err) != 0)
+        goto out;
+    join(csv, sizeof csv, dir, "train.csv");
+    if (floe_plot_train_log(csv, join(png, sizeof png, out, "train_loss.png"), err) != 0)
+        goto out;
+    printf("teacher: %s; log %s\n", last, csv);
+    fprintf(sum, "\n[2] FP teacher: config %s, corpus %s, %d steps: checkpoint %s (losses in %s)\n", mc.name,
+            corpus ? corpus : "fortunes", steps, last, csv);
+    rc = 0;
+out:
+    floe_trainer_free(&tr);
+out_tokens:
+    floe_tokens_free(&train);
+    floe_tokens_free(&val);
+    return rc;
+}
+
 int floe_cmd_run(int argc, char **argv)
 {
     const char *out = "floe-out", *machine = FLOE_CONFIG_DIR "/northpole.csv",
-               *energy = FLOE_CONFIG_DIR "/energy-northpole.csv", *model = "S";
+               *energy = FLOE_CONFIG_DIR "/energy-northpole.csv", *model = "S", *corpus = NULL;
+    long long train_steps = 3000;
     const floe_opt opts[] = {
         {"out", FLOE_ARG_STRING, &out, "DIR", "output folder (default: floe-out)", 0, 0, 'o'},
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "machine description (default: configs/northpole.csv)", 0, 0, 0},
         {"energy", FLOE_ARG_STRING, &energy, "CSV", "energy table (default: configs/energy-northpole.csv)", 0, 0, 0},
-        {"model", FLOE_ARG_STRING, &model, "NAME", "model config for the chip stages (default: S)", 0, 0, 0},
+        {"model", FLOE_ARG_STRING, &model, "NAME", "model config (default: S)", 0, 0, 0},
+        {"corpus", FLOE_ARG_STRING, &corpus, "SPEC", "training corpus (default: fortunes; generated[:N[:SEED]] for tests)", 0, 0, 0},
+        {"train-steps", FLOE_ARG_INT, &train_steps, "N", "teacher training steps (default 3000; 0 skips training)", 0, 1e9, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {"run", NULL, "Run Floe's main job on built-in defaults.",
-                                "Stages run today: [1] numeric core self-check; [2] a quantized model compiled for the\n"
-                                "machine and verified bit for bit on the simulated chip; [3] its cost on the chip.\n"
-                                "Outputs in DIR: summary.txt, numerics_accuracy.csv, numerics_*.png, chip_cores.csv,\n"
-                                "chip_layers.csv, chip_layers.png, chip_cores_vmm.png, chip_timeline.json (Perfetto).",
+                                "Stages run today: [1] numeric core self-check; [2] an FP teacher trained on the corpus\n"
+                                "(about 8 minutes for S on 2 cores); [3] a quantized model compiled for the machine and\n"
+                                "verified bit for bit on the simulated chip; [4] its cost on the chip.\n"
+                                "Outputs in DIR: summary.txt, numerics_accuracy.csv, numerics_*.png, teacher/ (checkpoint,\n"
+                                "train.csv), train_loss.png, chip_cores.csv, chip_layers.csv, chip_layers.png,\n"
+                                "chip_cores_vmm.png, chip_timeline.json (Perfetto).",
                                 opts, 0, 0};
     char *pos[1];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
@@ -111,7 +173,7 @@ int floe_cmd_run(int argc, char **argv)
         return floe_cmd_fail("run", __VA_ARGS__);                                                        \
     } while (0)
 
-    printf("[1/3] numeric core: accuracy of every integer operation against double precision\n");
+    printf("[1/4] numeric core: accuracy of every integer operation against double precision\n");
     fflush(stdout);
     floe_accuracy_row rows[FLOE_ACCURACY_ROWS];
     floe_numerics_accuracy(rows);
@@ -126,6 +188,14 @@ int floe_cmd_run(int argc, char **argv)
         FAIL("%s", err.msg);
     if (bad)
         FAIL("%d numeric operation(s) exceed their documented error bound", bad);
+
+    if (train_steps > 0) {
+        printf("\n[2/4] FP teacher: config %s trained for %lld steps on %s\n", model, train_steps,
+               corpus ? corpus : "Debian's fortunes");
+        fflush(stdout);
+        if (train_teacher(model, corpus, (int)train_steps, out, sum, &err) != 0)
+            FAIL("%s", err.msg);
+    }
 
     floe_machine mach;
     floe_energy_table e;
@@ -145,7 +215,7 @@ int floe_cmd_run(int argc, char **argv)
     for (int t = 0; t < T; t++)
         tok[t] = (unsigned char)prompt[t] % (unsigned)cfg.vocab_size;
 
-    printf("\n[2/3] trained-equals-deployed: config %s (W4A8KV8, random weights) compiled for %s, %d tokens,\n"
+    printf("\n[3/4] trained-equals-deployed: config %s (W4A8KV8, random weights) compiled for %s, %d tokens,\n"
            "      reference integer forward vs the simulated chip, every layer output and every logit\n",
            cfg.name, machine, T);
     fflush(stdout);
@@ -155,19 +225,19 @@ int floe_cmd_run(int argc, char **argv)
         FAIL("%s", err.msg);
     }
     if (!vr.match) {
-        fprintf(sum, "\n[2] verification FAILED: %s\n", vr.mismatch);
+        fprintf(sum, "\n[3] verification FAILED: %s\n", vr.mismatch);
         floe_verify_result_free(&vr);
         floe_qmodel_free(&m);
         FAIL("verification failed: %s", vr.mismatch);
     }
     printf("verified: %llu values bit-identical on %zu cores\n", (unsigned long long)vr.compared, vr.compile.ncores);
-    fprintf(sum, "\n[2] verification: config %s, %d tokens: %llu values bit-identical on %zu cores of %s\n", cfg.name, T,
+    fprintf(sum, "\n[3] verification: config %s, %d tokens: %llu values bit-identical on %zu cores of %s\n", cfg.name, T,
             (unsigned long long)vr.compared, vr.compile.ncores, machine);
     floe_verify_result_free(&vr);
 
-    printf("\n[3/3] its cost on the chip\n");
+    printf("\n[4/4] its cost on the chip\n");
     fflush(stdout);
-    fprintf(sum, "\n[3] chip profile\n");
+    fprintf(sum, "\n[4] chip profile\n");
     if (profile_run(&m, &mach, &e, tok, T, out, sum, &err) != 0) {
         floe_qmodel_free(&m);
         FAIL("%s", err.msg);
@@ -176,7 +246,8 @@ int floe_cmd_run(int argc, char **argv)
     fprintf(sum, "\nresult: ok\n");
     if (floe_afile_commit(&af, &err) != 0)
         return floe_cmd_fail("run", "%s", err.msg);
-    printf("\nresults in %s/: summary.txt, numerics_accuracy.csv, numerics_*.png, chip_cores.csv, chip_layers.csv,\n"
-           "chip_layers.png, chip_cores_vmm.png, chip_timeline.json (open in ui.perfetto.dev)\n", out);
+    printf("\nresults in %s/: summary.txt, numerics_accuracy.csv, numerics_*.png, teacher/, train_loss.png,\n"
+           "chip_cores.csv, chip_layers.csv, chip_layers.png, chip_cores_vmm.png, chip_timeline.json (ui.perfetto.dev)\n",
+           out);
     return 0;
 }

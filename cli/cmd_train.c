@@ -144,21 +144,10 @@ int floe_cmd_train(int argc, char **argv)
             cfg.seed = (uint64_t)seed;
     }
 
-    floe_corpus c;
     floe_tokens train, val;
-    if (floe_corpus_open(&c, corpus, &err) != 0)
+    if (floe_train_data(corpus, &train, &val, &err) != 0)
         return floe_cmd_fail("train", "%s", err.msg);
     const floe_tokenizer *tok = floe_tokenizer_byte();
-    if (floe_tokens_encode(&train, tok, c.train, c.n_train, &err) != 0) {
-        floe_corpus_free(&c);
-        return floe_cmd_fail("train", "%s", err.msg);
-    }
-    if (floe_tokens_encode(&val, tok, c.val, c.n_val, &err) != 0) {
-        floe_tokens_free(&train);
-        floe_corpus_free(&c);
-        return floe_cmd_fail("train", "%s", err.msg);
-    }
-    floe_corpus_free(&c);
 
     floe_trainer tr;
     rc = 1;

@@ -479,3 +479,16 @@ out:
     free(inp), free(tgt), free(e), free(names);
     return rc;
 }
+
+int floe_train_data(const char *corpus, floe_tokens *train, floe_tokens *val, floe_err *err)
+{
+    floe_corpus c;
+    if (floe_corpus_open(&c, corpus, err) != 0)
+        return -1;
+    const floe_tokenizer *tok = floe_tokenizer_byte();
+    int rc = floe_tokens_encode(train, tok, c.train, c.n_train, err);
+    if (rc == 0 && (rc = floe_tokens_encode(val, tok, c.val, c.n_val, err)) != 0)
+        floe_tokens_free(train);
+    floe_corpus_free(&c);
+    return rc;
+}

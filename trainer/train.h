@@ -109,6 +109,10 @@ int floe_trainer_dump_step(floe_trainer *tr, const floe_tokens *train, const cha
 
 /* --- the whole run (what `floe train` does) ------------------------------------------------------ */
 
+/* A corpus (floe_corpus_open's spec: NULL or "fortunes", "generated[:N[:SEED]]", a folder) as byte
+ * tokens, split into train and validation. On error nothing is left allocated. */
+int floe_train_data(const char *corpus, floe_tokens *train, floe_tokens *val, floe_err *err);
+
 typedef struct floe_run_opts {
     const char *out_dir;        /* checkpoints and train.csv go here (created); NULL: neither */
     int stop_after;             /* stop once this many steps are done (0: cfg.steps), as if interrupted */

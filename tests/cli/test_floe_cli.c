@@ -48,13 +48,22 @@ static void test_run_writes_outputs(void **state)
     (void)state;
     const char *dir = floe_test_tmpdir("cli_run");
     assert_int_equal(floe_test_run(out, sizeof out, "%s run --out %s/o --model tiny --machine %s/configs/small.csv "
-                                                    "--energy %s/configs/energy-small.csv",
+                                                    "--energy %s/configs/energy-small.csv --corpus generated:200 "
+                                                    "--train-steps 12",
                                    floe_test_exe(), dir, getenv("FLOE_SOURCE_DIR"), getenv("FLOE_SOURCE_DIR")),
                      0);
     assert_non_null(strstr(out, "bit-identical"));
     char path[4300];
     snprintf(path, sizeof path, "%s/o/summary.txt", dir);
     FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/o/train_loss.png", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/o/teacher/ckpt-000012.safetensors", dir);
+    f = fopen(path, "r");
     assert_non_null(f);
     fclose(f);
     snprintf(path, sizeof path, "%s/o/chip_layers.png", dir);
