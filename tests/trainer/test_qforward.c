@@ -1,0 +1,173 @@
+/* The trainer's batched integer forward (trainer/qforward.h) computes exactly the integers of the plain
+ * reference forward (models/qref.c, written from docs/quantized-model.md alone): every traced tensor
+ * of every sequence, on random models at every supported precision mix, on 1 and 2 threads. */
+#include "tests/test_util.h"
+
+#include <omp.h>
+
+#include "common/rng.h"
+#include "models/qref.h"
+#include "trainer/qforward.h"
+
+typedef struct {
+    int32_t *data[64];
+    size_t n[64];
+    char name[64][16];
+    int layer[64];
+    int count;
+} trace_log;
+
+static void record(void *ctx, const char *name, int layer, const int32_t *data, size_t rows, size_t width)
+{
+    trace_log *t = ctx;
+    assert_true(t->count < 64);
+    int i = t->count++;
+    t->n[i] = rows * width;
+    t->data[i] = malloc(sizeof(int32_t) * t->n[i]);
+    memcpy(t->data[i], data, sizeof(int32_t) * t->n[i]);
+    snprintf(t->name[i], sizeof t->name[i], "%s", name);
+    t->layer[i] = layer;
+}
+
+static void log_free(trace_log *t)
+{
+    for (int i = 0; i < t->count; i++)
+        free(t->data[i]);
+    t->count = 0;
+}
+
+typedef struct {
+    trace_log *ref;
+    int next;
+    int mismatches;
+} compare_ctx;
+
+static void compare(void *ctx, const char *name, int layer, const int32_t *data, size_t rows, size_t width)
+{
+    compare_ctx *c = ctx;
+    int i = c->next++;
+    assert_true(i < c->ref->count);
+    assert_string_equal(name, c->ref->name[i]);
+    assert_int_equal(layer, c->ref->layer[i]);
+    assert_int_equal(rows * width, c->ref->n[i]);
+    for (size_t j = 0; j < rows * width; j++)
+        if (data[j] != c->ref->data[i][j]) {
+            if (c->mismatches++ < 5)
+                print_error("layer %d %s [%zu, %zu]: qforward %d, qref %d\n", layer, name, j / width, j % width,
+                            data[j], c->ref->data[i][j]);
+        }
+}
+
+static void check_mix(const char *model, floe_qconfig q, uint64_t seed, int B, int T, int threads)
+{
+    floe_model_config cfg;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin(model, &cfg, &err), 0);
+    floe_qmodel m;
+    if (floe_qmodel_random(&m, &cfg, &q, seed, &err) != 0)
+        fail_msg("%s", err.msg);
+    floe_qfwd f;
+    assert_int_equal(floe_qfwd_init(&f, &cfg, B, T, &err), 0);
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)B * T);
+    floe_rng r;
+    floe_rng_seed(&r, seed ^ 0x5eed);
+    for (int i = 0; i < B * T; i++)
+        tok[i] = (int32_t)floe_rng_range(&r, 0, cfg.vocab_size - 1);
+    omp_set_num_threads(threads);
+    assert_int_equal(floe_qfwd_forward(&f, &m, tok, B, T, &err), 0);
+    int16_t *logits = malloc(sizeof(int16_t) * (size_t)T * cfg.vocab_size);
+    for (int b = 0; b < B; b++) {
+        trace_log ref = {0};
+        assert_int_equal(floe_qref_forward(&m, tok + (size_t)b * T, T, logits, record, &ref, &err), 0);
+        compare_ctx c = {&ref, 0, 0};
+        assert_int_equal(floe_qfwd_trace(&f, &m, b, compare, &c, &err), 0);
+        assert_int_equal(c.next, ref.count);
+        if (c.mismatches)
+            fail_msg("W%dA%dKV%d seed %llu sequence %d: %d integers differ", q.wbits, q.abits, q.kvbits,
+                     (unsigned long long)seed, b, c.mismatches);
+        log_free(&ref);
+    }
+    free(logits);
+    free(tok);
+    floe_qfwd_free(&f);
+    floe_qmodel_free(&m);
+}
+
+static void test_every_mix(void **state)
+{
+    (void)state;
+    static const floe_qconfig mixes[] = {{4, 8, 8, 8}, {4, 4, 4, 8}, {2, 8, 8, 8}, {8, 8, 8, 8}, {4, 8, 4, 4}};
+    for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
+        for (uint64_t seed = 1; seed <= 3; seed++)
+            check_mix("tiny", mixes[i], seed * 7 + i, 3, 19, 1 + (int)(seed % 2));
+}
+
+/* The full context and a partial last sequence length (T < maxT is the eval case). */
+static void test_full_context(void **state)
+{
+    (void)state;
+    check_mix("tiny", floe_qconfig_default(), 99, 2, 64, 2);
+}
+
+/* W8A8 with a wide FFN: in * 128 * 128 >= 2^24 takes the exact double path. */
+static void test_double_path(void **state)
+{
+    (void)state;
+    floe_model_config cfg;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &cfg, &err), 0);
+    cfg.ffn_dim = 1100; /* 1100 * 128 * 128 > 2^24 */
+    floe_qconfig q = {8, 8, 8, 8};
+    floe_qmodel m;
+    assert_int_equal(floe_qmodel_random(&m, &cfg, &q, 5, &err), 0);
+    floe_qfwd f;
+    assert_int_equal(floe_qfwd_init(&f, &cfg, 2, 9, &err), 0);
+    int32_t tok[18];
+    for (int i = 0; i < 18; i++)
+        tok[i] = (i * 37) % cfg.vocab_size;
+    assert_int_equal(floe_qfwd_forward(&f, &m, tok, 2, 9, &err), 0);
+    assert_non_null(f.dacc);
+    int16_t logits[9 * 256];
+    for (int b = 0; b < 2; b++) {
+        trace_log ref = {0};
+        assert_int_equal(floe_qref_forward(&m, tok + b * 9, 9, logits, record, &ref, &err), 0);
+        compare_ctx c = {&ref, 0, 0};
+        assert_int_equal(floe_qfwd_trace(&f, &m, b, compare, &c, &err), 0);
+        assert_int_equal(c.mismatches, 0);
+        log_free(&ref);
+    }
+    floe_qfwd_free(&f);
+    floe_qmodel_free(&m);
+}
+
+static void test_refuses(void **state)
+{
+    (void)state;
+    floe_model_config cfg;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &cfg, &err), 0);
+    floe_qfwd f;
+    assert_int_not_equal(floe_qfwd_init(&f, &cfg, 1, cfg.context + 1, &err), 0);
+    assert_non_null(strstr(err.msg, "context"));
+    assert_int_equal(floe_qfwd_init(&f, &cfg, 1, 8, &err), 0);
+    floe_qmodel m;
+    floe_qconfig q = floe_qconfig_default();
+    assert_int_equal(floe_qmodel_alloc(&m, &cfg, &q, &err), 0);
+    int32_t tok[8] = {0};
+    assert_int_not_equal(floe_qfwd_forward(&f, &m, tok, 1, 8, &err), 0); /* not derived */
+    assert_int_equal(floe_qmodel_derive(&m, &err), 0);
+    assert_int_not_equal(floe_qfwd_forward(&f, &m, tok, 2, 8, &err), 0); /* batch too large */
+    floe_qmodel_free(&m);
+    floe_qfwd_free(&f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_mix),
+        cmocka_unit_test(test_full_context),
+        cmocka_unit_test(test_double_path),
+        cmocka_unit_test(test_refuses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,374 @@
+#include "trainer/qforward.h"
+
+#include <cblas.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "isa/numerics.h"
+#include "trainer/blas.h"
+#include "trainer/vec.h"
+
+/* Every buffer is one calloc; the list lets floe_qfwd_free release them whatever init reached. */
+#define MAX_BUFS 512
+typedef struct {
+    void *p[MAX_BUFS];
+    int n;
+} buf_list;
+
+static void *take(buf_list *l, size_t count, size_t size)
+{
+    if (l->n >= MAX_BUFS)
+        return NULL;
+    void *p = calloc(count ? count : 1, size);
+    if (p)
+        l->p[l->n++] = p;
+    return p;
+}
+
+static size_t max_sz(size_t a, size_t b) { return a > b ? a : b; }
+
+int floe_qfwd_init(floe_qfwd *f, const floe_model_config *cfg, int maxB, int maxT, floe_err *err)
+{
+    memset(f, 0, sizeof *f);
+    if (maxB < 1 || maxT < 1 || maxT > cfg->context)
+        return floe_err_set(err, "%s: batch %d x context %d: need batch >= 1 and 1 <= context <= %d", cfg->name,
+                            maxB, maxT, cfg->context);
+    buf_list *l = calloc(1, sizeof *l);
+    if (!l)
+        return floe_err_set(err, "integer forward: out of memory");
+    f->mem = l;
+    f->cfg = *cfg;
+    f->maxB = maxB;
+    f->maxT = maxT;
+    const size_t N = (size_t)maxB * maxT, C = (size_t)cfg->d_model, Q = (size_t)cfg->n_heads * cfg->head_dim;
+    const size_t KV = (size_t)cfg->n_kv_heads * cfg->head_dim, F = (size_t)cfg->ffn_dim, V = (size_t)cfg->vocab_size;
+    const size_t A = (size_t)maxB * cfg->n_heads * maxT * maxT;
+    int ok = (f->layers = take(l, (size_t)cfg->n_layers, sizeof *f->layers)) != NULL;
+    for (int i = 0; ok && i < cfg->n_layers; i++) {
+        floe_qfwd_layer *L = &f->layers[i];
+        ok = (L->x = take(l, N * C, 2)) && (L->h1 = take(l, N * C, 4)) && (L->q = take(l, N * Q, 2)) &&
+             (L->k = take(l, N * KV, 2)) && (L->kc = take(l, N * KV, 2)) && (L->vacc = take(l, N * KV, 4)) &&
+             (L->v = take(l, N * KV, 2)) && (L->p = take(l, A, 2)) && (L->oacc = take(l, N * Q, 4)) &&
+             (L->o = take(l, N * Q, 4)) && (L->xmid = take(l, N * C, 2)) && (L->h2 = take(l, N * C, 4)) &&
+             (L->g = take(l, N * F, 2)) && (L->u = take(l, N * F, 2)) && (L->a = take(l, N * F, 2)) &&
+             (L->mh = take(l, N * F, 4));
+    }
+    size_t wide = max_sz(max_sz(C, Q), max_sz(F, V));
+    size_t wmax = max_sz(max_sz(C * Q, 2 * C * F), V * C);
+    ok = ok && (f->xf = take(l, N * C, 2)) && (f->hf = take(l, N * C, 4)) && (f->logits = take(l, N * V, 2)) &&
+         (f->acc = take(l, N * wide, 4)) && (f->wcodes = take(l, wmax, 4));
+    if (!ok) {
+        floe_qfwd_free(f);
+        return floe_err_set(err, "%s: out of memory for the integer forward (batch %d x %d)", cfg->name, maxB, maxT);
+    }
+    return 0;
+}
+
+void floe_qfwd_free(floe_qfwd *f)
+{
+    buf_list *l = f->mem;
+    if (l)
+        for (int i = 0; i < l->n; i++)
+            free(l->p[i]);
+    free(l);
+    free(f->dacc);
+    free(f->dcodes);
+    free(f->dx);
+    memset(f, 0, sizeof *f);
+}
+
+static int32_t bits_hi(int bits) { return (int32_t)((1ll << (bits - 1)) - 1); }
+
+/* The accumulators of a linear layer: fp32 when every partial sum stays below 2^24, else fp64
+ * (exact below 2^53); acc_at reads either as the exact int32. */
+typedef struct {
+    const float *f;
+    const double *d;
+    size_t ld;
+} acc_view;
+
+static inline int32_t acc_at(acc_view a, size_t r, size_t c)
+{
+    return a.d ? (int32_t)a.d[r * a.ld + c] : (int32_t)a.f[r * a.ld + c];
+}
+
+static int grow(double **p, size_t *have, size_t need)
+{
+    if (*have >= need)
+        return 0;
+    double *q = realloc(*p, need * sizeof(double));
+    if (!q)
+        return -1;
+    *p = q;
+    *have = need;
+    return 0;
+}
+
+/* acc[N, out] = x[N, in] @ W^T exactly; x holds codes in [-xmax, xmax]. */
+static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, const floe_qlinear *L, int N,
+                      floe_err *err)
+{
+    const int in = L->in, out = L->out;
+    const size_t nw = (size_t)in * out;
+    double bound = (double)in * (double)xmax * (double)(bits_hi(L->bits) + 1);
+    floe_blas_single_thread();
+    if (bound < 16777216.0) {
+        for (size_t i = 0; i < nw; i++)
+            f->wcodes[i] = (float)L->w[i];
+        float *acc = f->acc, *w = f->wcodes;
+#pragma omp parallel
+        {
+            int lo, hi;
+            floe_split(N, omp_get_num_threads(), omp_get_thread_num(), 32, &lo, &hi);
+            if (hi > lo)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, out, in, 1.0f, x + (size_t)lo * in, in,
+                            w, in, 0.0f, acc + (size_t)lo * out, out);
+        }
+        *av = (acc_view){f->acc, NULL, (size_t)out};
+        return 0;
+    }
+    size_t need_acc = (size_t)N * out;
+    if (grow(&f->dcodes, &f->dcodes_n, nw) || grow(&f->dx, &f->dx_n, max_sz((size_t)N * in, need_acc)))
+        return floe_err_set(err, "integer forward: out of memory for the exact double path");
+    if (!f->dacc) {
+        size_t wide = max_sz(max_sz((size_t)f->cfg.d_model, (size_t)f->cfg.n_heads * f->cfg.head_dim),
+                             max_sz((size_t)f->cfg.ffn_dim, (size_t)f->cfg.vocab_size));
+        f->dacc = malloc(sizeof(double) * (size_t)f->maxB * f->maxT * wide);
+        if (!f->dacc)
+            return floe_err_set(err, "integer forward: out of memory for the exact double path");
+    }
+    for (size_t i = 0; i < nw; i++)
+        f->dcodes[i] = (double)L->w[i];
+    for (size_t i = 0; i < (size_t)N * in; i++)
+        f->dx[i] = (double)x[i];
+    double *dacc = f->dacc, *w = f->dcodes, *dx = f->dx;
+#pragma omp parallel
+    {
+        int lo, hi;
+        floe_split(N, omp_get_num_threads(), omp_get_thread_num(), 32, &lo, &hi);
+        if (hi > lo)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, out, in, 1.0, dx + (size_t)lo * in, in, w,
+                        in, 0.0, dacc + (size_t)lo * out, out);
+    }
+    *av = (acc_view){NULL, f->dacc, (size_t)out};
+    return 0;
+}
+
+/* out = requant(acc, L->m[n]) into [lo, hi], as int16 or float codes. */
+static void requant_i16(int16_t *out, acc_view a, const floe_qlinear *L, int N, int32_t lo, int32_t hi)
+{
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++)
+        for (int n = 0; n < L->out; n++)
+            out[(size_t)r * L->out + n] = (int16_t)floe_requant(acc_at(a, (size_t)r, (size_t)n), L->m[n], lo, hi);
+}
+
+static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t eps_q, floe_requant_mult c,
+                         int32_t lo, int32_t hi)
+{
+#pragma omp parallel
+    {
+        int32_t *row = malloc(sizeof(int32_t) * (size_t)d);
+#pragma omp for schedule(static)
+        for (int r = 0; r < N; r++) {
+            floe_rmsnorm_row(row, x + (size_t)r * d, (size_t)d, eps_q, &c, 0, lo, hi);
+            for (int i = 0; i < d; i++)
+                out[(size_t)r * d + i] = (float)row[i];
+        }
+        free(row);
+    }
+}
+
+/* x = sat16(x + requant_16(acc, L->m)) for the residual stream. */
+static void residual_add(int16_t *dst, const int16_t *src, acc_view a, const floe_qlinear *L, int N)
+{
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++)
+        for (int n = 0; n < L->out; n++) {
+            size_t i = (size_t)r * L->out + n;
+            int32_t y = floe_requant(acc_at(a, (size_t)r, (size_t)n), L->m[n], -32768, 32767);
+            dst[i] = floe_sat_i16((int64_t)src[i] + y);
+        }
+}
+
+static void attention(floe_qfwd_layer *A, const floe_qlayer *L, const floe_model_config *c, int B, int T,
+                      int32_t alo, int32_t ahi)
+{
+    const int NH = c->n_heads, NKV = c->n_kv_heads, hd = c->head_dim, group = NH / NKV;
+    const int Q = NH * hd, KV = NKV * hd;
+#pragma omp parallel
+    {
+        int32_t *z = malloc(sizeof(int32_t) * (size_t)T), *acc = malloc(sizeof(int32_t) * (size_t)hd);
+#pragma omp for schedule(static)
+        for (int bh = 0; bh < B * NH; bh++) {
+            int b = bh / NH, h = bh % NH, g = h / group;
+            int16_t *P = A->p + (size_t)bh * T * T;
+            for (int t = 0; t < T; t++) {
+                const int16_t *qv = A->q + ((size_t)b * T + t) * Q + (size_t)h * hd;
+                for (int s = 0; s <= t; s++) {
+                    const int16_t *kv = A->kc + ((size_t)b * T + s) * KV + (size_t)g * hd;
+                    int32_t dot = 0; /* |q kc| sums stay below 2^31 (docs/quantized-model.md) */
+                    for (int i = 0; i < hd; i++)
+                        dot += (int32_t)qv[i] * (int32_t)kv[i];
+                    z[s] = floe_requant(dot, L->m_score, INT32_MIN, INT32_MAX);
+                }
+                int16_t *prow = P + (size_t)t * T;
+                floe_softmax_row(prow, z, (size_t)t + 1);
+                memset(prow + t + 1, 0, sizeof(int16_t) * (size_t)(T - t - 1));
+                for (int i = 0; i < hd; i++)
+                    acc[i] = 0;
+                for (int s = 0; s <= t; s++) {
+                    const int16_t *vv = A->v + ((size_t)b * T + s) * KV + (size_t)g * hd;
+                    uint32_t ps = (uint32_t)(int32_t)prow[s];
+                    for (int i = 0; i < hd; i++) /* wrap-around int32, as the chip's accumulators */
+                        acc[i] = (int32_t)((uint32_t)acc[i] + ps * (uint32_t)(int32_t)vv[i]);
+                }
+                size_t o = ((size_t)b * T + t) * Q + (size_t)h * hd;
+                for (int i = 0; i < hd; i++) {
+                    A->oacc[o + i] = acc[i];
+                    A->o[o + i] = (float)floe_requant(acc[i], L->m_attn_out, alo, ahi);
+                }
+            }
+        }
+        free(z);
+        free(acc);
+    }
+}
+
+int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens, int B, int T, floe_err *err)
+{
+    const floe_model_config *c = &m->cfg;
+    if (!m->derived)
+        return floe_err_set(err, "quantized model: constants not derived (floe_qmodel_derive)");
+    if (B < 1 || T < 1 || B > f->maxB || T > f->maxT)
+        return floe_err_set(err, "integer forward: batch %d x %d exceeds the allocated %d x %d", B, T, f->maxB,
+                            f->maxT);
+    const int N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads, hd = c->head_dim;
+    const int KV = NKV * hd, F = c->ffn_dim, V = c->vocab_size, Qd = NH * hd;
+    const int32_t ahi = bits_hi(m->q.abits), alo = -ahi - 1, chi = bits_hi(m->q.kvbits), clo = -chi - 1;
+    f->B = B;
+    f->T = T;
+    int16_t *x0 = f->layers[0].x;
+    for (int r = 0; r < N; r++)
+        memcpy(x0 + (size_t)r * C, m->embed + (size_t)tokens[r] * C, sizeof(int16_t) * (size_t)C);
+    acc_view av;
+    for (int l = 0; l < c->n_layers; l++) {
+        floe_qfwd_layer *A = &f->layers[l];
+        const floe_qlayer *L = &m->layers[l];
+        int16_t *xout = l + 1 < c->n_layers ? f->layers[l + 1].x : f->xf;
+        rmsnorm_rows(A->h1, A->x, N, C, m->eps_q, L->attn_norm_c, alo, ahi);
+        if (linear_acc(f, &av, A->h1, ahi + 1, &L->q, N, err))
+            return -1;
+        requant_i16(A->q, av, &L->q, N, -32768, 32767);
+        if (linear_acc(f, &av, A->h1, ahi + 1, &L->k, N, err))
+            return -1;
+        requant_i16(A->k, av, &L->k, N, -32768, 32767);
+        if (linear_acc(f, &av, A->h1, ahi + 1, &L->v, N, err))
+            return -1;
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < N; r++)
+            for (int n = 0; n < KV; n++) {
+                int32_t acc = acc_at(av, (size_t)r, (size_t)n);
+                A->vacc[(size_t)r * KV + n] = (float)acc;
+                A->v[(size_t)r * KV + n] = (int16_t)floe_requant(acc, L->v.m[n], clo, chi);
+            }
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < N; r++) {
+            int pos = r % T;
+            for (int h = 0; h < NH; h++)
+                floe_rope_rotate_i16(A->q + (size_t)r * Qd + (size_t)h * hd, &m->rope, pos);
+            for (int h = 0; h < NKV; h++)
+                floe_rope_rotate_i16(A->k + (size_t)r * KV + (size_t)h * hd, &m->rope, pos);
+            for (int n = 0; n < KV; n++)
+                A->kc[(size_t)r * KV + n] = (int16_t)floe_requant(A->k[(size_t)r * KV + n], L->m_kcache, clo, chi);
+        }
+        attention(A, L, c, B, T, alo, ahi);
+        if (linear_acc(f, &av, A->o, ahi + 1, &L->o, N, err))
+            return -1;
+        residual_add(A->xmid, A->x, av, &L->o, N);
+        rmsnorm_rows(A->h2, A->xmid, N, C, m->eps_q, L->mlp_norm_c, alo, ahi);
+        if (linear_acc(f, &av, A->h2, ahi + 1, &L->gate, N, err))
+            return -1;
+        requant_i16(A->g, av, &L->gate, N, -32768, 32767);
+        if (linear_acc(f, &av, A->h2, ahi + 1, &L->up, N, err))
+            return -1;
+        requant_i16(A->u, av, &L->up, N, -32768, 32767);
+#pragma omp parallel for schedule(static)
+        for (int r = 0; r < N; r++)
+            for (int n = 0; n < F; n++) {
+                size_t i = (size_t)r * F + n;
+                int32_t a = floe_lut16_apply(&L->silu, A->g[i]);
+                A->a[i] = (int16_t)a;
+                A->mh[i] = (float)floe_requant(a * (int32_t)A->u[i], L->m_mlp, alo, ahi);
+            }
+        if (linear_acc(f, &av, A->mh, ahi + 1, &L->down, N, err))
+            return -1;
+        residual_add(xout, A->xmid, av, &L->down, N);
+    }
+    rmsnorm_rows(f->hf, f->xf, N, C, m->eps_q, m->head_norm_c, alo, ahi);
+    if (linear_acc(f, &av, f->hf, ahi + 1, &m->head, N, err))
+        return -1;
+    requant_i16(f->logits, av, &m->head, N, -32768, 32767);
+    (void)V;
+    return 0;
+}
+
+/* ---- trace, in floe_qref_forward's order ------------------------------------------------------ */
+
+typedef struct {
+    int32_t *buf;
+    floe_qfwd_trace_fn fn;
+    void *ctx;
+} tracer;
+
+static void emit_i16(tracer *t, const char *name, int layer, const int16_t *src, size_t rows, size_t w)
+{
+    for (size_t i = 0; i < rows * w; i++)
+        t->buf[i] = src[i];
+    t->fn(t->ctx, name, layer, t->buf, rows, w);
+}
+
+static void emit_f(tracer *t, const char *name, int layer, const float *src, size_t rows, size_t w)
+{
+    for (size_t i = 0; i < rows * w; i++)
+        t->buf[i] = (int32_t)src[i];
+    t->fn(t->ctx, name, layer, t->buf, rows, w);
+}
+
+int floe_qfwd_trace(const floe_qfwd *f, const floe_qmodel *m, int b, floe_qfwd_trace_fn fn, void *ctx,
+                    floe_err *err)
+{
+    const floe_model_config *c = &f->cfg;
+    if (b < 0 || b >= f->B)
+        return floe_err_set(err, "trace: sequence %d outside the last batch of %d", b, f->B);
+    const size_t T = (size_t)f->T, C = (size_t)c->d_model, Q = (size_t)c->n_heads * c->head_dim;
+    const size_t KV = (size_t)c->n_kv_heads * c->head_dim, F = (size_t)c->ffn_dim, V = (size_t)c->vocab_size;
+    size_t wide = max_sz(max_sz(C, Q), max_sz(F, V));
+    tracer t = {malloc(sizeof(int32_t) * T * wide), fn, ctx};
+    if (!t.buf)
+        return floe_err_set(err, "trace: out of memory");
+    const size_t r0 = (size_t)b * T;
+    for (int l = 0; l < c->n_layers; l++) {
+        const floe_qfwd_layer *A = &f->layers[l];
+        emit_f(&t, "attn_in", l, A->h1 + r0 * C, T, C);
+        emit_i16(&t, "q", l, A->q + r0 * Q, T, Q);
+        emit_i16(&t, "k", l, A->k + r0 * KV, T, KV);
+        emit_i16(&t, "kc", l, A->kc + r0 * KV, T, KV);
+        emit_i16(&t, "v", l, A->v + r0 * KV, T, KV);
+        emit_f(&t, "attn_out", l, A->o + r0 * Q, T, Q);
+        emit_i16(&t, "attn_res", l, A->xmid + r0 * C, T, C);
+        emit_f(&t, "mlp_in", l, A->h2 + r0 * C, T, C);
+        emit_i16(&t, "gate", l, A->g + r0 * F, T, F);
+        emit_i16(&t, "up", l, A->u + r0 * F, T, F);
+        emit_i16(&t, "act", l, A->a + r0 * F, T, F);
+        emit_f(&t, "down_in", l, A->mh + r0 * F, T, F);
+        const int16_t *xo = l + 1 < c->n_layers ? f->layers[l + 1].x : f->xf;
+        emit_i16(&t, "out", l, xo + r0 * C, T, C);
+    }
+    emit_f(&t, "head_in", -1, f->hf + r0 * C, T, C);
+    emit_i16(&t, "logits", -1, f->logits + r0 * V, T, V);
+    free(t.buf);
+    (void)m;
+    return 0;
+}

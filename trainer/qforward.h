@@ -1,0 +1,76 @@
+/* The trainer's integer-exact forward of a quantized model (docs/quantized-model.md), batched and fast.
+ *
+ * It computes exactly the integers of models/qref.c (and of the chip) for B sequences of T tokens at
+ * once, and keeps every tensor the QAT backward needs. Where floats are provably exact it uses them:
+ * a linear layer's accumulator is a float GEMM on integer-valued operands when
+ * in * max|x| * max|w| < 2^24 (fp32 represents every partial sum exactly), a double GEMM otherwise
+ * (exact below 2^53). Attention's products (int16 x int8 over a head, Q15 probabilities x cache)
+ * exceed 2^24, so they run in int32 loops that the compiler vectorizes. Everything else (RMSNorm,
+ * RoPE, softmax, SiLU table, requantization) calls the isa/ functions of the contract directly.
+ *
+ * Buffers: one allocation for batches up to maxB x maxT (floe_qfwd_init); a forward runs on any
+ * B <= maxB, T <= maxT. Integer tensors are stored as int16 where they are 16-bit or narrower and
+ * as float "codes" where a GEMM reads them (the value is the integer itself). Ownership: everything
+ * belongs to the floe_qfwd; the model is borrowed for the call.
+ * Threads: rows (and (sequence, head) pairs in attention) are split among OpenMP threads; integer
+ * results cannot depend on the split.
+ */
+#ifndef FLOE_TRAINER_QFORWARD_H
+#define FLOE_TRAINER_QFORWARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "models/qmodel.h"
+
+typedef struct floe_qfwd_layer {
+    int16_t *x;      /* [N, C] residual codes entering the layer (step s_res) */
+    float *h1;       /* [N, C] attn_in codes (A) */
+    int16_t *q;      /* [N, Q] query codes after RoPE (int16, step s_q) */
+    int16_t *k;      /* [N, KV] key codes after RoPE, before the cache (int16, step s_k) */
+    int16_t *kc;     /* [N, KV] key cache codes (C, step s_kc) */
+    float *vacc;     /* [N, KV] v accumulators (exact integers; value = acc * s_attn_in * s_wv[n]) */
+    int16_t *v;      /* [N, KV] value cache codes (C, step s_vc) */
+    int16_t *p;      /* [B, NH, T, T] Q15 probabilities (row t holds s <= t; zero above) */
+    int32_t *oacc;   /* [N, Q] sum_s p v (value = acc * 2^-15 * s_vc) */
+    float *o;        /* [N, Q] attention output codes (A, step s_o_in) */
+    int16_t *xmid;   /* [N, C] residual after attention */
+    float *h2;       /* [N, C] mlp_in codes */
+    int16_t *g, *u;  /* [N, F] gate and up codes (int16) */
+    int16_t *a;      /* [N, F] SiLU(g) codes (int16, step s_silu) */
+    float *mh;       /* [N, F] down_in codes (A, step s_down_in) */
+} floe_qfwd_layer;
+
+typedef struct floe_qfwd {
+    floe_model_config cfg;
+    int maxB, maxT;
+    int B, T;                 /* shape of the last forward */
+    floe_qfwd_layer *layers;  /* [n_layers] */
+    int16_t *xf;              /* [N, C] residual after the last layer */
+    float *hf;                /* [N, C] head_in codes */
+    int16_t *logits;          /* [N, V] logit codes (int16, step s_logit) */
+    /* scratch */
+    float *acc;               /* [N, max(C, Q, F, V)] float accumulators */
+    double *dacc;             /* same, for the double GEMM path; NULL until needed */
+    float *wcodes;            /* [max layer weight count] weight codes as float */
+    double *dcodes, *dx;      /* double copies for the exact double path; NULL until needed */
+    size_t dcodes_n, dx_n;
+    void *mem;                /* one block for all of the above */
+} floe_qfwd;
+
+int floe_qfwd_init(floe_qfwd *f, const floe_model_config *cfg, int maxB, int maxT, floe_err *err);
+void floe_qfwd_free(floe_qfwd *f);
+
+/* The integer forward of m (derived) over tokens [B, T] (ids checked by the caller; B <= maxB,
+ * T <= maxT <= m's context). Returns 0, or -1 with err set (out of memory for the double path). */
+int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens, int B, int T, floe_err *err);
+
+/* Calls fn for every tensor of the last forward in the order and under the names of
+ * floe_qref_forward's trace, for sequence b (rows of that sequence only), widened to int32. */
+typedef void (*floe_qfwd_trace_fn)(void *ctx, const char *name, int layer, const int32_t *data, size_t rows,
+                                   size_t width);
+int floe_qfwd_trace(const floe_qfwd *f, const floe_qmodel *m, int b, floe_qfwd_trace_fn fn, void *ctx,
+                    floe_err *err);
+
+#endif
