@@ -253,6 +253,29 @@ const float *floe_model_probs(const floe_model *m)
     return final_at(m).probs;
 }
 
+floe_model_taps floe_model_get_taps(const floe_model *m, int l)
+{
+    floe_model_taps t;
+    memset(&t, 0, sizeof t);
+    t.x = res_at(m, l);
+    if (l >= m->cfg.n_layers) {
+        t.rstd1 = final_at(m).rstdf;
+        return t;
+    }
+    layer_acts a = layer_at(m, l);
+    t.rstd1 = a.rstd1;
+    t.q = a.q;
+    t.k = a.k;
+    t.v = a.v;
+    t.atty = a.atty;
+    t.xmid = a.resmid;
+    t.rstd2 = a.rstd2;
+    t.gate = a.gate;
+    t.up = a.up;
+    t.swi = a.swi;
+    return t;
+}
+
 static void zero(float *p, size_t n)
 {
     memset(p, 0, n * sizeof *p);

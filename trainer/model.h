@@ -60,6 +60,23 @@ const float *floe_model_logits(const floe_model *m);
 const float *floe_model_losses(const floe_model *m);
 const float *floe_model_probs(const floe_model *m);
 
+/* Read-only views of the last forward's activations at the points a quantized model quantizes
+ * (for calibration). Each is [B*T, width] row-major for the last forward's B x T. */
+typedef struct floe_model_taps {
+    const float *x;      /* [N, C] residual stream entering the layer (layer n_layers: after the last) */
+    const float *rstd1;  /* [N] 1 / rms of x (input_layernorm) */
+    const float *q, *k;  /* [N, Q], [N, KV] after RoPE */
+    const float *v;      /* [N, KV] */
+    const float *atty;   /* [N, Q] attention output (o_proj's input) */
+    const float *xmid;   /* [N, C] residual after attention */
+    const float *rstd2;  /* [N] 1 / rms of xmid */
+    const float *gate, *up, *swi; /* [N, F]: gate, up, silu(gate) * up (down_proj's input) */
+} floe_model_taps;
+
+/* Layer l's taps (0 <= l < n_layers); for l = n_layers only x (the final residual) and rstd1 (the
+ * final norm's) are set. */
+floe_model_taps floe_model_get_taps(const floe_model *m, int l);
+
 /* Backward of the last forward (which must have had targets): model.grads += d(dloss * loss). */
 void floe_model_backward(floe_model *m, float dloss);
 

@@ -8,80 +8,9 @@
 #include "common/file_read.h"
 #include "common/path.h"
 #include "trainer/log_plot.h"
+#include "trainer/run_log.h"
 #include "trainer/train.h"
 
-
-typedef struct {
-    char **lines;
-    size_t n, cap;
-} log_rows;
-
-static int log_add(log_rows *l, const char *line, floe_err *err)
-{
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 256;
-        char **p = realloc(l->lines, cap * sizeof *p);
-        if (!p)
-            return floe_err_set(err, "out of memory for the training log");
-        l->lines = p;
-        l->cap = cap;
-    }
-    if (!(l->lines[l->n] = strdup(line)))
-        return floe_err_set(err, "out of memory for the training log");
-    l->n++;
-    return 0;
-}
-
-static void log_free(log_rows *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->lines[i]);
-    free(l->lines);
-}
-
-/* A resumed run keeps the rows of an earlier log up to the step it resumes from. */
-static int log_load(log_rows *l, const char *path, int upto, double *seconds, floe_err *err)
-{
-    char *data;
-    size_t len;
-    floe_err ignore;
-    if (floe_read_file(path, (size_t)1 << 30, &data, &len, &ignore) != 0)
-        return 0; /* no earlier log: start a new one */
-    int rc = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char *end;
-        long step = strtol(line, &end, 10);
-        if (end == line || *end != ',' || step > upto)
-            continue; /* the header, or rows past the checkpoint */
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s\n", line);
-        if ((rc = log_add(l, buf, err)) != 0)
-            break;
-        const char *last = strrchr(line, ',');
-        *seconds = last ? strtod(last + 1, NULL) : *seconds;
-    }
-    free(data);
-    return rc;
-}
-
-static int log_write(const log_rows *l, const char *path, floe_err *err)
-{
-    floe_afile af;
-    if (floe_afile_open(&af, path, err) != 0)
-        return -1;
-    fputs(FLOE_TRAIN_LOG_HEADER, af.fp);
-    for (size_t i = 0; i < l->n; i++)
-        fputs(l->lines[i], af.fp);
-    return floe_afile_commit(&af, err);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int floe_train_run(floe_trainer *tr, const floe_tokens *train, const floe_tokens *val, const floe_run_opts *o,
                    char *last, size_t last_n, floe_err *err)
@@ -89,26 +18,26 @@ int floe_train_run(floe_trainer *tr, const floe_tokens *train, const floe_tokens
     const floe_train_cfg *c = &tr->cfg;
     int end = o->stop_after > 0 && o->stop_after < c->steps ? o->stop_after : c->steps;
     char log_path[4200] = "", ckpt[4200] = "";
-    log_rows rows = {0};
+    floe_run_log rows = {0};
     double seconds0 = 0.0; /* wall time of the earlier part of a resumed run */
     int rc = -1;
     if (o->out_dir) {
         if (floe_mkdir_p(o->out_dir, err) != 0 ||
             floe_path_join(log_path, sizeof log_path, o->out_dir, "train.csv") != 0)
             goto fail;
-        if (log_load(&rows, log_path, tr->step, &seconds0, err) != 0)
+        if (floe_run_log_load(&rows, log_path, tr->step, &seconds0, err) != 0)
             goto fail;
     }
     if (o->dump_step && tr->step < end && floe_trainer_dump_step(tr, train, o->dump_step, err) != 0)
         goto fail;
     const double tokens_per_step = (double)c->batch * c->context * c->accum;
-    double t_start = now_s();
+    double t_start = floe_now_s();
     while (tr->step < end) {
-        double t0 = now_s();
+        double t0 = floe_now_s();
         floe_step_stats st;
         if (floe_trainer_step(tr, train, &st, err) != 0)
             goto fail;
-        double dt = now_s() - t0, tps = tokens_per_step / (dt > 0 ? dt : 1e-9);
+        double dt = floe_now_s() - t0, tps = tokens_per_step / (dt > 0 ? dt : 1e-9);
         int is_end = tr->step == end;
         int do_eval = val && ((o->eval_every > 0 && tr->step % o->eval_every == 0) || is_end);
         int do_ckpt = o->out_dir && ((o->ckpt_every > 0 && tr->step % o->ckpt_every == 0) || is_end);
@@ -126,8 +55,8 @@ int floe_train_run(floe_trainer *tr, const floe_tokens *train, const floe_tokens
             if (do_eval)
                 snprintf(vbuf, sizeof vbuf, "%.6f", val_loss);
             snprintf(line, sizeof line, "%d,%.0f,%.6f,%s,%.6g,%.6g,%.1f,%.3f\n", st.step, st.step * tokens_per_step,
-                     (double)st.loss, vbuf, (double)st.lr, st.grad_norm, tps, seconds0 + now_s() - t_start);
-            if (log_add(&rows, line, err) != 0)
+                     (double)st.loss, vbuf, (double)st.lr, st.grad_norm, tps, seconds0 + floe_now_s() - t_start);
+            if (floe_run_log_add(&rows, line, err) != 0)
                 goto fail;
         }
         if (do_ckpt) {
@@ -140,15 +69,15 @@ int floe_train_run(floe_trainer *tr, const floe_tokens *train, const floe_tokens
             if (floe_trainer_save(tr, ckpt, o->meta, o->n_meta, err) != 0)
                 goto fail;
         }
-        if (o->out_dir && (do_eval || do_ckpt || tr->step % 100 == 0) && log_write(&rows, log_path, err) != 0)
+        if (o->out_dir && (do_eval || do_ckpt || tr->step % 100 == 0) && floe_run_log_write(&rows, log_path, FLOE_TRAIN_LOG_HEADER, err) != 0)
             goto fail;
     }
-    if (o->out_dir && log_write(&rows, log_path, err) != 0)
+    if (o->out_dir && floe_run_log_write(&rows, log_path, FLOE_TRAIN_LOG_HEADER, err) != 0)
         goto fail;
     if (last && last_n)
         snprintf(last, last_n, "%s", ckpt);
     rc = 0;
 fail:
-    log_free(&rows);
+    floe_run_log_free(&rows);
     return rc;
 }

@@ -1,0 +1,152 @@
+/* `floe qat`: SiLQ quantization-aware training from an FP teacher (docs/trainer.md). */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/qat_args.h"
+#include "models/safetensors.h"
+#include "trainer/qat_run.h"
+
+typedef struct {
+    int total;
+} progress_ctx;
+
+static void on_step(void *vctx, const floe_qat_stats *st, const floe_eval_result *val, double tps)
+{
+    const progress_ctx *c = vctx;
+    printf("step %d/%d  loss %.4f  kl %.4f  ce %.4f  lr %.2e  grad_norm %.3f  %.0f tok/s", st->step, c->total,
+           st->loss, st->kl, st->ce, (double)st->lr, st->grad_norm, tps);
+    if (val)
+        printf("  val_loss %.4f  val_ppl %.4f", val->loss, val->ppl);
+    putchar('\n');
+    fflush(stdout);
+}
+
+int floe_cmd_qat(int argc, char **argv)
+{
+    const char *method = "silq", *teacher = NULL, *corpus = NULL, *out = "floe-qat", *resume = NULL;
+    long long steps = -1, batch = -1, context = -1, warmup = -1, seed = -1, threads = 0, ckpt_every = 0;
+    long long eval_every = 0, eval_windows = 0, stop_after = 0;
+    double lr = -1, lr_steps = -1, clip = -1, tau = -1, alpha = -1;
+    floe_qat_bits_opts bits = FLOE_QAT_BITS_DEFAULTS;
+    floe_qinit_opts init = FLOE_QINIT_OPTS_DEFAULTS;
+    const floe_opt opts[] = {
+        {"method", FLOE_ARG_STRING, &method, "NAME", "silq (default)", 0, 0, 0},
+        {"teacher", FLOE_ARG_STRING, &teacher, "CKPT", "the FP teacher checkpoint (required)", 0, 0, 't'},
+        FLOE_QAT_BITS_OPTS(bits),
+        FLOE_QINIT_OPTS(init),
+        {"corpus", FLOE_ARG_STRING, &corpus, "SPEC", "training data (default: the teacher's corpus)", 0, 0, 0},
+        {"steps", FLOE_ARG_INT, &steps, "N", "QAT steps (default 100)", 1, 1e9, 0},
+        {"batch", FLOE_ARG_INT, &batch, "B", "sequences per step (default 8)", 1, 65536, 'b'},
+        {"context", FLOE_ARG_INT, &context, "T", "tokens per sequence (default: the model's context)", 1, 1 << 22, 0},
+        {"lr", FLOE_ARG_DOUBLE, &lr, "X", "weights' peak learning rate (default 1e-4)", 0, 10, 0},
+        {"lr-steps", FLOE_ARG_DOUBLE, &lr_steps, "X", "step sizes' peak learning rate (default 1e-4)", 0, 10, 0},
+        {"warmup", FLOE_ARG_INT, &warmup, "N", "linear warmup steps (default 10)", 0, 1e9, 0},
+        {"clip", FLOE_ARG_DOUBLE, &clip, "X", "global gradient-norm limit, 0 for none (default 1)", 0, 1e9, 0},
+        {"tau", FLOE_ARG_DOUBLE, &tau, "X", "distillation temperature (default 1)", 1e-3, 1e3, 0},
+        {"alpha", FLOE_ARG_DOUBLE, &alpha, "X", "cross-entropy share of the loss, 0..1 (default 0: pure KD)", 0, 1, 0},
+        {"seed", FLOE_ARG_INT, &seed, "N", "batch sampling (default 1)", 0, 9.007e15, 0},
+        {"threads", FLOE_ARG_INT, &threads, "N", "OpenMP threads (default: OMP_NUM_THREADS or all cores)", 1, 1024, 'j'},
+        {"out", FLOE_ARG_STRING, &out, "DIR", "qat.csv, checkpoints, qmodel.safetensors (default floe-qat)", 0, 0, 'o'},
+        {"ckpt-every", FLOE_ARG_INT, &ckpt_every, "N", "checkpoint every N steps, 0: only at the end", 0, 1e9, 0},
+        {"eval-every", FLOE_ARG_INT, &eval_every, "N", "integer-forward validation every N steps (0: at the end)", 0,
+         1e9, 0},
+        {"eval-windows", FLOE_ARG_INT, &eval_windows, "N", "validation windows per evaluation (0: all)", 0, 1e12, 0},
+        {"resume", FLOE_ARG_STRING, &resume, "CKPT", "continue a run from its qat-<step>.safetensors", 0, 0, 0},
+        {"stop-after", FLOE_ARG_INT, &stop_after, "N", "stop (with a checkpoint) once N steps are done", 0, 1e9, 0},
+        {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
+    };
+    const floe_cmd_spec spec = {
+        "qat", NULL, "Quantization-aware training (SiLQ: LSQ + STE, knowledge distillation, integer-exact forward).",
+        "Initialises the student from the teacher (--init calib: MSE weight steps, percentile activation\n"
+        "steps; rtn: absmax), then trains it. Prints a line per step; writes DIR/qat.csv, DIR/qat-<step>.\n"
+        "safetensors (resumable, bit-identical) and DIR/qmodel.safetensors (the quantized model, as\n"
+        "`floe export` writes it).",
+        opts, 0, 0};
+    char *pos[1];
+    int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
+    if (rc >= 0)
+        return rc;
+    if (strcmp(method, "silq") != 0)
+        return floe_cmd_fail("qat", "--method %s: supported is silq", method);
+    if (threads > 0)
+        omp_set_num_threads((int)threads);
+    floe_err err;
+    floe_qconfig qc;
+    floe_qat_cfg cfg;
+    char teacher_buf[4096];
+    int start = 0;
+    if (resume) {
+        if (floe_qat_ckpt_info(resume, teacher_buf, sizeof teacher_buf, &qc, &cfg, &start, &err) != 0)
+            return floe_cmd_fail("qat", "%s", err.msg);
+        if (!teacher)
+            teacher = teacher_buf;
+    } else if (!teacher)
+        return floe_cmd_fail("qat", "--teacher CKPT is required (an FP checkpoint from floe train)");
+    /* the teacher's config and corpus from its metadata */
+    char corpus_buf[1024] = "";
+    floe_model_config mc;
+    if (floe_teacher_info(teacher, &mc, corpus_buf, sizeof corpus_buf, &err) != 0)
+        return floe_cmd_fail("qat", "%s", err.msg);
+    if (resume) {
+        if (steps > 0)
+            cfg.steps = (int)steps;
+    } else {
+        if (floe_qat_bits_resolve(&bits, &qc, "qat") != 0 || floe_qinit_opts_resolve(&init, &cfg.init, "qat") != 0)
+            return 2;
+        floe_qinit_cfg ic = cfg.init;
+        cfg = floe_qat_defaults(&mc);
+        cfg.init = ic;
+        if (steps > 0) cfg.steps = (int)steps;
+        if (batch > 0) cfg.batch = (int)batch;
+        if (context > 0) cfg.context = (int)context;
+        if (lr >= 0) cfg.lr = (float)lr;
+        if (lr_steps >= 0) cfg.lr_steps = (float)lr_steps;
+        if (warmup >= 0) cfg.warmup = (int)warmup;
+        if (clip >= 0) cfg.clip = (float)clip;
+        if (tau > 0) cfg.tau = (float)tau;
+        if (alpha >= 0) cfg.alpha = (float)alpha;
+        if (seed >= 0) cfg.seed = (uint64_t)seed;
+    }
+    if (!corpus && corpus_buf[0])
+        corpus = corpus_buf;
+    floe_tokens train, val;
+    if (floe_train_data(corpus, &train, &val, &err) != 0)
+        return floe_cmd_fail("qat", "%s", err.msg);
+    floe_qat_trainer tr;
+    rc = 1;
+    printf("teacher %s (%s); W%dA%dKV%d, head W%d; corpus %s\n", teacher, mc.name, qc.wbits, qc.abits, qc.kvbits,
+           qc.head_bits, corpus ? corpus : "fortunes");
+    fflush(stdout);
+    if (floe_qat_trainer_init(&tr, teacher, &qc, &cfg, &train, &err) != 0) {
+        floe_cmd_fail("qat", "%s", err.msg);
+        goto out_tokens;
+    }
+    if (resume && floe_qat_load(&tr, resume, &err) != 0) {
+        floe_cmd_fail("qat", "%s", err.msg);
+        goto out;
+    }
+    printf("steps %d (from %d), batch %d x context %d, lr %g (steps %g), warmup %d, clip %g, tau %g, alpha %g, "
+           "%d threads\n",
+           cfg.steps, start, cfg.batch, cfg.context, (double)cfg.lr, (double)cfg.lr_steps, cfg.warmup,
+           (double)cfg.clip, (double)cfg.tau, (double)cfg.alpha, omp_get_max_threads());
+    fflush(stdout);
+    progress_ctx pc = {cfg.steps};
+    const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes"};
+    floe_qat_run_opts o = {out, (int)stop_after, (int)ckpt_every, (int)eval_every, (size_t)eval_windows,
+                           meta, 1, on_step, &pc};
+    if (floe_qat_run(&tr, &train, &val, &o, &err) != 0) {
+        floe_cmd_fail("qat", "%s", err.msg);
+        goto out;
+    }
+    printf("quantized model %s/qmodel.safetensors\n", out);
+    rc = 0;
+out:
+    floe_qat_trainer_free(&tr);
+out_tokens:
+    floe_tokens_free(&train);
+    floe_tokens_free(&val);
+    return rc;
+}

@@ -1,0 +1,45 @@
+#include "cli/qat_args.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "models/safetensors.h"
+
+int floe_qat_bits_resolve(const floe_qat_bits_opts *b, floe_qconfig *out, const char *cmd)
+{
+    *out = (floe_qconfig){(int)b->wbits, (int)b->abits, (int)b->kvbits, (int)b->head_bits};
+    floe_err err;
+    if (floe_qconfig_validate(out, &err) != 0) {
+        floe_cmd_fail(cmd, "%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int floe_qinit_opts_resolve(const floe_qinit_opts *o, floe_qinit_cfg *out, const char *cmd)
+{
+    *out = floe_qinit_defaults();
+    if (floe_qinit_method_parse(o->init, &out->method) != 0) {
+        floe_cmd_fail(cmd, "--init %s: expected calib or rtn", o->init);
+        return -1;
+    }
+    out->percentile = o->percentile;
+    out->headroom = o->headroom;
+    out->batches = (int)o->batches;
+    return 0;
+}
+
+int floe_teacher_info(const char *path, floe_model_config *mc, char *corpus, size_t corpus_n, floe_err *err)
+{
+    floe_st_file f;
+    if (floe_st_open(&f, path, err) != 0) {
+        floe_err_prefix(err, "teacher");
+        return -1;
+    }
+    const char *c = floe_st_meta_get(&f, "floe.corpus"), *j = floe_st_meta_get(&f, "floe.config");
+    snprintf(corpus, corpus_n, "%s", c ? c : "");
+    int rc = j ? floe_model_config_parse_json(j, strlen(j), path, mc, err)
+               : floe_err_set(err, "teacher %s: no 'floe.config' metadata: not a floe checkpoint", path);
+    floe_st_close(&f);
+    return rc;
+}

@@ -1,0 +1,47 @@
+/* Options shared by `floe qat` and `floe ptq`: the bit widths of the quantized model and how its
+ * steps are initialised (trainer/qat_init.h). */
+#ifndef FLOE_CLI_QAT_ARGS_H
+#define FLOE_CLI_QAT_ARGS_H
+
+#include "cli/args.h"
+#include "models/qmodel.h"
+#include "trainer/qat_init.h"
+
+typedef struct floe_qat_bits_opts {
+    long long wbits, abits, kvbits, head_bits;
+} floe_qat_bits_opts;
+
+#define FLOE_QAT_BITS_DEFAULTS {4, 8, 8, 8}
+
+#define FLOE_QAT_BITS_OPTS(b)                                                                                  \
+    {"wbits", FLOE_ARG_INT, &(b).wbits, "B", "linear-layer weight bits: 2, 4 or 8 (default 4)", 0, 0, 'w'},      \
+        {"abits", FLOE_ARG_INT, &(b).abits, "B", "linear-layer input bits: 4 or 8 (default 8)", 0, 0, 'a'},      \
+        {"kvbits", FLOE_ARG_INT, &(b).kvbits, "B", "K and V cache bits: 4 or 8 (default 8)", 0, 0, 0},          \
+        {"head-bits", FLOE_ARG_INT, &(b).head_bits, "B", "LM-head weight bits: 4 or 8 (default 8)", 0, 0, 0}
+
+/* Checks the widths against the numeric contract; on error prints it naming cmd and returns -1. */
+int floe_qat_bits_resolve(const floe_qat_bits_opts *b, floe_qconfig *out, const char *cmd);
+
+typedef struct floe_qinit_opts {
+    const char *init;
+    double percentile, headroom;
+    long long batches;
+} floe_qinit_opts;
+
+#define FLOE_QINIT_OPTS_DEFAULTS {"calib", 99.99, 2.0, 4}
+
+#define FLOE_QINIT_OPTS(o)                                                                                     \
+    {"init", FLOE_ARG_STRING, &(o).init, "METHOD", "step initialisation: calib (MSE weights, percentile "       \
+                                                   "activations; default) or rtn (absmax)", 0, 0, 0},           \
+        {"percentile", FLOE_ARG_DOUBLE, &(o).percentile, "P", "activation calibration percentile of |x| (default 99.99)", \
+         1, 100, 0},                                                                                           \
+        {"headroom", FLOE_ARG_DOUBLE, &(o).headroom, "X", "16-bit steps cover X times the largest value (default 2)", \
+         1, 1e6, 0},                                                                                           \
+        {"calib-batches", FLOE_ARG_INT, &(o).batches, "N", "calibration batches (default 4)", 1, 1e6, 0}
+
+int floe_qinit_opts_resolve(const floe_qinit_opts *o, floe_qinit_cfg *out, const char *cmd);
+
+/* The model config (floe.config) and the corpus spec (floe.corpus, "" if none) of an FP checkpoint. */
+int floe_teacher_info(const char *path, floe_model_config *mc, char *corpus, size_t corpus_n, floe_err *err);
+
+#endif

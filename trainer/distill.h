@@ -1,0 +1,23 @@
+/* Knowledge-distillation loss (SiLQ): KL divergence from the frozen teacher's next-token
+ * distribution to the student's, at temperature tau, mixed with the ordinary cross-entropy:
+ *
+ *   loss = (1 - alpha) * tau^2 * mean_i KL(softmax(t_i / tau) || softmax(z_i / tau))
+ *        + alpha * mean_i CE(softmax(z_i), target_i)
+ *   dL/dz_i = (1 - alpha) * tau * (p_i^tau - q_i^tau) / N + alpha * (p_i - onehot_i) / N
+ *
+ * (the tau^2 factor keeps the gradient's size independent of tau, as Hinton et al.). z: student
+ * logits, t: teacher logits, both [N, V]; targets may be NULL when alpha = 0. Rows run in parallel;
+ * the mean is summed in row order (the same bits for any thread count).
+ */
+#ifndef FLOE_TRAINER_DISTILL_H
+#define FLOE_TRAINER_DISTILL_H
+
+typedef struct floe_distill_result {
+    double loss, kl, ce; /* kl and ce are the unweighted means (ce: NaN without targets) */
+} floe_distill_result;
+
+/* dlogits = dloss * dL/dz (overwritten). row_scratch: [2 N] doubles. */
+floe_distill_result floe_distill(float *dlogits, const float *z, const float *t, const int *targets, int N, int V,
+                                 float tau, float alpha, float dloss, double *row_scratch);
+
+#endif

@@ -1,0 +1,426 @@
+#include "trainer/qat_model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer/attention.h"
+#include "trainer/lsq.h"
+#include "trainer/matmul.h"
+#include "trainer/rmsnorm.h"
+#include "trainer/rope.h"
+#include "trainer/vec.h"
+
+/* Backward buffers for maxB x maxT (N rows). */
+typedef struct {
+    float *dx, *dh, *hhat, *xf;  /* [N, C] */
+    float *rstd;                 /* [N] */
+    float *dq, *datt, *ohat, *qf;/* [N, Q] */
+    float *dk, *dv, *kf, *vf;    /* [N, KV] */
+    float *Pf, *dscr;            /* [B, NH, T, T] */
+    float *dm, *mhat, *dg, *du;  /* [N, F] */
+    float *dwhat;                /* [largest linear] */
+    float *ones, *dgain;         /* [max(C, F)] */
+    float *rope_cos, *rope_sin;  /* [maxT, hd/2] */
+    double *rows;                /* [N] */
+} qat_scratch;
+
+static const floe_param_kind LIN_KIND[7] = {FLOE_P_Q, FLOE_P_K, FLOE_P_V, FLOE_P_O, FLOE_P_GATE, FLOE_P_UP, FLOE_P_DOWN};
+static const floe_param_kind LIN_GAIN[7] = {FLOE_P_ATTN_NORM, FLOE_P_ATTN_NORM, FLOE_P_ATTN_NORM, FLOE_P_KIND_COUNT,
+                                            FLOE_P_MLP_NORM,  FLOE_P_MLP_NORM,  FLOE_P_KIND_COUNT};
+
+static floe_qlinear *qlinear_of(floe_qmodel *m, int l, int i)
+{
+    floe_qlayer *L = &m->layers[l];
+    floe_qlinear *all[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+    return all[i];
+}
+
+static float *P(const floe_qat *s, floe_param_kind k, int l) { return s->params + floe_param_get(&s->table, k, l)->offset; }
+static float *G(const floe_qat *s, floe_param_kind k, int l) { return s->grads + floe_param_get(&s->table, k, l)->offset; }
+
+void floe_qat_free(floe_qat *s)
+{
+    qat_scratch *x = s->scratch;
+    if (x) {
+        float *fs[] = {x->dx, x->dh, x->hhat, x->xf, x->rstd, x->dq, x->datt, x->ohat, x->qf, x->dk, x->dv, x->kf,
+                       x->vf, x->Pf, x->dscr, x->dm, x->mhat, x->dg, x->du, x->dwhat, x->ones, x->dgain,
+                       x->rope_cos, x->rope_sin};
+        for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
+            free(fs[i]);
+        free(x->rows);
+        free(x);
+    }
+    if (s->lin)
+        for (int i = 0; i < s->n_lin; i++) {
+            free(s->lin[i].wfold);
+            free(s->lin[i].what);
+        }
+    free(s->lin);
+    free(s->params);
+    free(s->grads);
+    free(s->steps);
+    free(s->dsteps);
+    free(s->logits);
+    free(s->tokens);
+    free(s->step_floor);
+    floe_param_table_free(&s->table);
+    floe_qmodel_free(&s->qm);
+    floe_qfwd_free(&s->fwd);
+    memset(s, 0, sizeof *s);
+}
+
+int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig *qc, int maxB, int maxT,
+                  floe_err *err)
+{
+    memset(s, 0, sizeof *s);
+    if (floe_qconfig_validate(qc, err) != 0)
+        return -1;
+    if (floe_qmodel_alloc(&s->qm, cfg, qc, err) != 0)
+        return -1;
+    s->cfg = *cfg;
+    s->qc = *qc;
+    s->maxB = maxB;
+    s->maxT = maxT;
+    if (floe_param_table_init(&s->table, cfg, err) != 0 || floe_qfwd_init(&s->fwd, cfg, maxB, maxT, err) != 0) {
+        floe_qat_free(s);
+        return -1;
+    }
+    const int L = cfg->n_layers;
+    s->n_lin = 7 * L + 1;
+    s->lin = calloc((size_t)s->n_lin, sizeof *s->lin);
+    if (!s->lin)
+        goto oom;
+    size_t off = 0, wmax = 0;
+    for (int k = 0; k < s->n_lin; k++) {
+        floe_qat_linear *q = &s->lin[k];
+        if (k < 7 * L) {
+            q->layer = k / 7;
+            q->kind = LIN_KIND[k % 7];
+            q->gain = LIN_GAIN[k % 7];
+            q->q = qlinear_of(&s->qm, q->layer, k % 7);
+        } else {
+            q->layer = -1;
+            q->kind = cfg->tied_embeddings ? FLOE_P_EMBED : FLOE_P_LM_HEAD;
+            q->gain = FLOE_P_FINAL_NORM;
+            q->q = &s->qm.head;
+        }
+        q->in = q->q->in;
+        q->out = q->q->out;
+        q->bits = q->q->bits;
+        q->step_off = off;
+        off += (size_t)q->out;
+        size_t n = (size_t)q->in * q->out;
+        wmax = n > wmax ? n : wmax;
+        if (!(q->wfold = malloc(n * sizeof(float))) || !(q->what = malloc(n * sizeof(float))))
+            goto oom;
+    }
+    s->act_off = off;
+    s->n_steps = off + (size_t)FLOE_QAT_ACTS_PER_LAYER * L + 1;
+    const size_t N = (size_t)maxB * maxT, C = (size_t)cfg->d_model, Q = (size_t)cfg->n_heads * cfg->head_dim;
+    const size_t KV = (size_t)cfg->n_kv_heads * cfg->head_dim, F = (size_t)cfg->ffn_dim, V = (size_t)cfg->vocab_size;
+    const size_t A = (size_t)maxB * cfg->n_heads * maxT * maxT, h = (size_t)cfg->head_dim / 2;
+    s->params = calloc(s->table.total, sizeof(float));
+    s->grads = calloc(s->table.total, sizeof(float));
+    s->steps = malloc(s->n_steps * sizeof(float));
+    s->dsteps = calloc(s->n_steps, sizeof(float));
+    s->logits = calloc(N * V, sizeof(float));
+    s->tokens = calloc(N, sizeof(int32_t));
+    qat_scratch *x = s->scratch = calloc(1, sizeof *x);
+    if (!s->params || !s->grads || !s->steps || !s->dsteps || !s->logits || !s->tokens || !x)
+        goto oom;
+    size_t CF = C > F ? C : F;
+#define ALLOC(p, n) ((p) = calloc((n), sizeof *(p))) != NULL
+    if (!(ALLOC(x->dx, N * C) && ALLOC(x->dh, N * C) && ALLOC(x->hhat, N * C) && ALLOC(x->xf, N * C) &&
+          ALLOC(x->rstd, N) && ALLOC(x->dq, N * Q) && ALLOC(x->datt, N * Q) && ALLOC(x->ohat, N * Q) &&
+          ALLOC(x->qf, N * Q) && ALLOC(x->dk, N * KV) && ALLOC(x->dv, N * KV) && ALLOC(x->kf, N * KV) &&
+          ALLOC(x->vf, N * KV) && ALLOC(x->Pf, A) && ALLOC(x->dscr, A) && ALLOC(x->dm, N * F) &&
+          ALLOC(x->mhat, N * F) && ALLOC(x->dg, N * F) && ALLOC(x->du, N * F) && ALLOC(x->dwhat, wmax) &&
+          ALLOC(x->ones, CF) && ALLOC(x->dgain, CF) && ALLOC(x->rope_cos, (size_t)maxT * h) &&
+          ALLOC(x->rope_sin, (size_t)maxT * h) && ALLOC(x->rows, N) && ALLOC(s->step_floor, s->n_steps)))
+        goto oom;
+#undef ALLOC
+    for (size_t i = 0; i < CF; i++)
+        x->ones[i] = 1.0f;
+    for (size_t i = 0; i < s->n_steps; i++)
+        s->steps[i] = 1.0f;
+    floe_rope_tables(x->rope_cos, x->rope_sin, maxT, cfg->head_dim, cfg->rope_theta);
+    return 0;
+oom:
+    floe_qat_free(s);
+    return floe_err_set(err, "%s: out of memory for the QAT student (batch %d x %d)", cfg->name, maxB, maxT);
+}
+
+float *floe_qat_act_step(floe_qat *s, int l, int which)
+{
+    if (l < 0)
+        return s->steps + s->act_off + (size_t)FLOE_QAT_ACTS_PER_LAYER * s->cfg.n_layers;
+    return s->steps + s->act_off + (size_t)FLOE_QAT_ACTS_PER_LAYER * l + which;
+}
+
+void floe_qat_zero_grad(floe_qat *s)
+{
+    memset(s->grads, 0, s->table.total * sizeof(float));
+    memset(s->dsteps, 0, s->n_steps * sizeof(float));
+}
+
+void floe_qat_set_floor(floe_qat *s)
+{
+    for (size_t i = 0; i < s->n_steps; i++)
+        s->step_floor[i] = 1e-3f * fabsf(s->steps[i]);
+}
+
+void floe_qat_clamp_steps(floe_qat *s)
+{
+    for (size_t i = 0; i < s->n_steps; i++)
+        if (!(s->steps[i] >= s->step_floor[i]))
+            s->steps[i] = s->step_floor[i] > 0.0f ? s->step_floor[i] : 1e-12f;
+}
+
+static void quantize_linear(floe_qat *s, floe_qat_linear *q)
+{
+    const float *w = P(s, q->kind, q->layer < 0 ? 0 : q->layer);
+    const float *g = q->gain == FLOE_P_KIND_COUNT ? NULL : P(s, q->gain, q->layer < 0 ? 0 : q->layer);
+    const float *st = s->steps + q->step_off;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < q->out; n++) {
+        q->q->s_w[n] = st[n];
+        for (int i = 0; i < q->in; i++) {
+            size_t k = (size_t)n * q->in + i;
+            float wf = g ? w[k] * g[i] : w[k];
+            int32_t c = floe_lsq_code(wf, st[n], q->bits);
+            q->wfold[k] = wf;
+            q->q->w[k] = (int8_t)c;
+            q->what[k] = (float)c * st[n];
+        }
+    }
+}
+
+int floe_qat_quantize(floe_qat *s, floe_err *err)
+{
+    for (int k = 0; k < s->n_lin; k++)
+        quantize_linear(s, &s->lin[k]);
+    const float *E = P(s, FLOE_P_EMBED, 0);
+    const float sres = s->qm.s_res;
+    size_t ne = (size_t)s->cfg.vocab_size * s->cfg.d_model;
+    for (size_t i = 0; i < ne; i++)
+        s->qm.embed[i] = (int16_t)floe_lsq_code(E[i], sres, 16);
+    for (int l = 0; l < s->cfg.n_layers; l++) {
+        floe_qlayer *L = &s->qm.layers[l];
+        L->s_attn_in = *floe_qat_act_step(s, l, FLOE_QAT_ATTN_IN);
+        L->s_kc = *floe_qat_act_step(s, l, FLOE_QAT_KC);
+        L->s_vc = *floe_qat_act_step(s, l, FLOE_QAT_VC);
+        L->s_o_in = *floe_qat_act_step(s, l, FLOE_QAT_O_IN);
+        L->s_mlp_in = *floe_qat_act_step(s, l, FLOE_QAT_MLP_IN);
+        L->s_down_in = *floe_qat_act_step(s, l, FLOE_QAT_DOWN_IN);
+    }
+    s->qm.s_head_in = *floe_qat_act_step(s, -1, 0);
+    return floe_qmodel_derive(&s->qm, err);
+}
+
+int floe_qat_forward(floe_qat *s, const int32_t *tokens, int B, int T, floe_err *err)
+{
+    if (floe_qat_quantize(s, err) != 0 || floe_qfwd_forward(&s->fwd, &s->qm, tokens, B, T, err) != 0)
+        return -1;
+    memcpy(s->tokens, tokens, sizeof(int32_t) * (size_t)B * T);
+    size_t n = (size_t)B * T * s->cfg.vocab_size;
+    const float sl = s->qm.s_logit;
+    const int16_t *lg = s->fwd.logits;
+    for (size_t i = 0; i < n; i++)
+        s->logits[i] = (float)lg[i] * sl;
+    return 0;
+}
+
+/* ---- backward ---------------------------------------------------------------------------------- */
+
+/* Float view of int16 codes. */
+static void view16(float *out, const int16_t *c, size_t n, float step)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)c[i] * step;
+}
+
+static void viewf(float *out, const float *c, size_t n, float step)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++)
+        out[i] = c[i] * step;
+}
+
+/* xf = x * s_res and rstd of each row (the float RMSNorm the integer one implements, gain 1). */
+static void norm_input(qat_scratch *x, const int16_t *codes, int N, int C, float s_res)
+{
+    view16(x->xf, codes, (size_t)N * C, s_res);
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++) {
+        const float *v = x->xf + (size_t)r * C;
+        x->rstd[r] = 1.0f / sqrtf(floe_dot(v, v, C) / (float)C + FLOE_RMSNORM_EPS);
+    }
+}
+
+/* Gradient of a weight's dequantized value (dwhat) through LSQ and the gain fold into the master
+ * weight, the folded gain and the row steps. */
+static void weight_backward(floe_qat *s, floe_qat_linear *q, float *dwhat)
+{
+    int l = q->layer < 0 ? 0 : q->layer;
+    floe_lsq_weight_backward(dwhat, dwhat, q->wfold, s->steps + q->step_off, q->q->w, q->out, q->in, q->bits,
+                             s->dsteps + q->step_off);
+    float *dW = G(s, q->kind, l);
+    const float *W = P(s, q->kind, l);
+    if (q->gain == FLOE_P_KIND_COUNT) {
+        size_t n = (size_t)q->out * q->in;
+#pragma omp parallel for simd schedule(static)
+        for (size_t k = 0; k < n; k++)
+            dW[k] += dwhat[k];
+        return;
+    }
+    const float *g = P(s, q->gain, l);
+    float *dg = G(s, q->gain, l);
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < q->out; n++)
+        for (int i = 0; i < q->in; i++) {
+            size_t k = (size_t)n * q->in + i;
+            dW[k] += dwhat[k] * g[i];
+        }
+    /* the gain's gradient sums over rows in order: each thread owns columns */
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < q->in; i++) {
+        double acc = 0.0;
+        for (int n = 0; n < q->out; n++) {
+            size_t k = (size_t)n * q->in + i;
+            acc += (double)(dwhat[k] * W[k]);
+        }
+        dg[i] += (float)acc;
+    }
+}
+
+/* Linear backward on dequantized operands: dinp += dout @ W_hat (when dinp), dW_hat = dout^T @ inp,
+ * then through the weight quantizer. */
+static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, const float *dout, const float *inp, int N)
+{
+    qat_scratch *x = s->scratch;
+    memset(x->dwhat, 0, sizeof(float) * (size_t)q->in * q->out);
+    floe_matmul_backward(dinp, x->dwhat, dout, inp, q->what, N, q->in, q->out);
+    weight_backward(s, q, x->dwhat);
+}
+
+/* dL/d(normalised input) through the learned step of an RMSNorm output, then the float RMSNorm
+ * backward (gain 1: gains are folded into the weights) into dres. */
+static void norm_backward(floe_qat *s, float *dres, float *dh, const float *codes, const int16_t *x16, int N,
+                          float *step, float *dstep)
+{
+    qat_scratch *x = s->scratch;
+    const int C = s->cfg.d_model;
+    norm_input(x, x16, N, C, s->qm.s_res);
+    /* v = xf * rstd per row: pass rstd as a per-row factor by scaling a copy */
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < C; i++)
+            x->hhat[(size_t)r * C + i] = x->xf[(size_t)r * C + i] * x->rstd[r];
+    *dstep += (float)floe_lsq_act_backward(dh, dh, x->hhat, 1.0f, NULL, codes, NULL, (size_t)N, (size_t)C, *step,
+                                           s->qc.abits, x->rows);
+    floe_rmsnorm_backward(dres, x->dgain, dh, x->xf, x->ones, x->rstd, N, C);
+}
+
+static float *dstep_of(floe_qat *s, int l, int which)
+{
+    return s->dsteps + (floe_qat_act_step(s, l, which) - s->steps);
+}
+
+void floe_qat_backward(floe_qat *s, const float *dlogits)
+{
+    qat_scratch *x = s->scratch;
+    const floe_model_config *c = &s->cfg;
+    const floe_qfwd *f = &s->fwd;
+    const int B = f->B, T = f->T, N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads;
+    const int hd = c->head_dim, Q = NH * hd, KV = NKV * hd, F = c->ffn_dim;
+    const size_t NC = (size_t)N * C;
+    const int abits = s->qc.abits, kvbits = s->qc.kvbits;
+    floe_qmodel *m = &s->qm;
+
+    /* LM head: logits = head(hf), a 16-bit quantizer passes straight through */
+    floe_qat_linear *head = &s->lin[s->n_lin - 1];
+    viewf(x->hhat, f->hf, NC, m->s_head_in);
+    memset(x->dh, 0, NC * sizeof(float));
+    linear_backward(s, head, x->dh, dlogits, x->hhat, N);
+    memset(x->dx, 0, NC * sizeof(float));
+    norm_backward(s, x->dx, x->dh, f->hf, f->xf, N, floe_qat_act_step(s, -1, 0), dstep_of(s, -1, 0));
+
+    for (int l = c->n_layers - 1; l >= 0; l--) {
+        const floe_qfwd_layer *A = &f->layers[l];
+        const floe_qlayer *L = &m->layers[l];
+        floe_qat_linear *lq = &s->lin[7 * l];
+        /* MLP: out = xmid + down(m), m = A(silu(g) * u) */
+        viewf(x->mhat, A->mh, (size_t)N * F, L->s_down_in);
+        memset(x->dm, 0, sizeof(float) * (size_t)N * F);
+        linear_backward(s, &lq[6], x->dm, x->dx, x->mhat, N);
+        /* the product's float value a_f * u_f, its learned step s_down_in */
+        const float sa = L->s_silu, su = L->s_u, sg = L->s_g;
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < (size_t)N * F; i++)
+            x->dg[i] = ((float)A->a[i] * sa) * ((float)A->u[i] * su);
+        *dstep_of(s, l, FLOE_QAT_DOWN_IN) += (float)floe_lsq_act_backward(
+            x->dm, x->dm, x->dg, 1.0f, NULL, A->mh, NULL, (size_t)N, (size_t)F, L->s_down_in, abits, x->rows);
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < (size_t)N * F; i++) {
+            float af = (float)A->a[i] * sa, uf = (float)A->u[i] * su, gf = (float)A->g[i] * sg;
+            float sig = 1.0f / (1.0f + floe_expf(-gf));
+            float d = x->dm[i];
+            x->du[i] = d * af;
+            x->dg[i] = d * uf * (sig * (1.0f + gf * (1.0f - sig)));
+        }
+        viewf(x->hhat, A->h2, NC, L->s_mlp_in);
+        memset(x->dh, 0, NC * sizeof(float));
+        linear_backward(s, &lq[4], x->dh, x->dg, x->hhat, N);
+        viewf(x->hhat, A->h2, NC, L->s_mlp_in); /* linear_backward may not touch it, but be explicit */
+        linear_backward(s, &lq[5], x->dh, x->du, x->hhat, N);
+        norm_backward(s, x->dx, x->dh, A->h2, A->xmid, N, floe_qat_act_step(s, l, FLOE_QAT_MLP_IN),
+                      dstep_of(s, l, FLOE_QAT_MLP_IN));
+
+        /* attention: xmid = x + o(att) */
+        viewf(x->ohat, A->o, (size_t)N * Q, L->s_o_in);
+        memset(x->datt, 0, sizeof(float) * (size_t)N * Q);
+        linear_backward(s, &lq[3], x->datt, x->dx, x->ohat, N);
+        /* the attention output's float value: oacc * 2^-15 * s_vc */
+        float so = ldexpf(L->s_vc, -15);
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < (size_t)N * Q; i++)
+            x->qf[i] = (float)A->oacc[i] * so;
+        *dstep_of(s, l, FLOE_QAT_O_IN) += (float)floe_lsq_act_backward(
+            x->datt, x->datt, x->qf, 1.0f, NULL, A->o, NULL, (size_t)N, (size_t)Q, L->s_o_in, abits, x->rows);
+        /* float views of what attention used */
+        view16(x->qf, A->q, (size_t)N * Q, L->s_q);
+        view16(x->kf, A->kc, (size_t)N * KV, L->s_kc);
+        view16(x->vf, A->v, (size_t)N * KV, L->s_vc);
+        size_t np = (size_t)B * NH * T * T;
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < np; i++)
+            x->Pf[i] = (float)A->p[i] * (1.0f / 32768.0f);
+        memset(x->dq, 0, sizeof(float) * (size_t)N * Q);
+        memset(x->dk, 0, sizeof(float) * (size_t)N * KV);
+        memset(x->dv, 0, sizeof(float) * (size_t)N * KV);
+        floe_attention_backward(x->dq, x->dk, x->dv, x->dscr, x->datt, x->Pf, x->qf, x->kf, x->vf, B, T, NH, NKV, hd);
+        /* cache quantizers: kc from the rotated int16 k, v from its accumulator */
+        view16(x->kf, A->k, (size_t)N * KV, L->s_k);
+        *dstep_of(s, l, FLOE_QAT_KC) += (float)floe_lsq_act_backward(
+            x->dk, x->dk, x->kf, 1.0f, NULL, NULL, A->kc, (size_t)N, (size_t)KV, L->s_kc, kvbits, x->rows);
+        *dstep_of(s, l, FLOE_QAT_VC) += (float)floe_lsq_act_backward(x->dv, x->dv, A->vacc, L->s_attn_in, L->v.s_w,
+                                                                     NULL, A->v, (size_t)N, (size_t)KV, L->s_vc,
+                                                                     kvbits, x->rows);
+        floe_rope_backward(x->dq, x->rope_cos, x->rope_sin, B, T, NH, hd);
+        floe_rope_backward(x->dk, x->rope_cos, x->rope_sin, B, T, NKV, hd);
+        viewf(x->hhat, A->h1, NC, L->s_attn_in);
+        memset(x->dh, 0, NC * sizeof(float));
+        linear_backward(s, &lq[0], x->dh, x->dq, x->hhat, N);
+        linear_backward(s, &lq[1], x->dh, x->dk, x->hhat, N);
+        linear_backward(s, &lq[2], x->dh, x->dv, x->hhat, N);
+        norm_backward(s, x->dx, x->dh, A->h1, A->x, N, floe_qat_act_step(s, l, FLOE_QAT_ATTN_IN),
+                      dstep_of(s, l, FLOE_QAT_ATTN_IN));
+    }
+    /* embedding: a 16-bit quantizer, straight through to the rows of the looked-up tokens */
+    float *dE = G(s, FLOE_P_EMBED, 0);
+    for (int r = 0; r < N; r++) /* rows in order: repeated tokens sum the same way on any thread count */
+        for (int i = 0; i < C; i++)
+            dE[(size_t)s->tokens[r] * C + i] += x->dx[(size_t)r * C + i];
+}

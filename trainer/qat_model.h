@@ -1,0 +1,96 @@
+/* The QAT student (SiLQ): float master weights in the Hugging Face Llama layout, LSQ step sizes, and
+ * a forward that is the chip's integer forward (trainer/qforward.h) of the quantized model they
+ * define; the backward is the straight-through estimator with LSQ step gradients through the float
+ * view of the same integers (docs/trainer.md, "Quantization-aware training").
+ *
+ *   W'     = W * g (the following RMSNorm gain folded per input column; o/down have none)
+ *   codes  = clamp(round(W' / s_w[row])), a learned step per output row
+ *   embed  = clamp(round(E / s_res)) in int16, the LM head = its own quantized copy of E (tied) or
+ *            lm_head, with the final norm's gain folded in
+ *   learned activation steps: attn_in, kc, vc, o_in, mlp_in, down_in per layer, head_in
+ *   fixed 16-bit steps (set at initialisation, trained by nothing): s_res, and per layer s_q, s_k,
+ *            s_g, s_u, s_silu, plus s_logit. At 16 bits their rounding is ~2^-15 of their range;
+ *            the 16-bit quantizers pass gradients straight through.
+ *
+ * Ownership: everything belongs to the floe_qat. params/grads share models/param_names.h's layout
+ * (so a student is a Llama checkpoint plus steps); steps/dsteps is one flat array (layout below).
+ */
+#ifndef FLOE_TRAINER_QAT_MODEL_H
+#define FLOE_TRAINER_QAT_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "models/param_names.h"
+#include "models/qmodel.h"
+#include "trainer/qforward.h"
+
+/* The learned activation steps of one layer, in the order they sit in the steps array. */
+enum {
+    FLOE_QAT_ATTN_IN,
+    FLOE_QAT_KC,
+    FLOE_QAT_VC,
+    FLOE_QAT_O_IN,
+    FLOE_QAT_MLP_IN,
+    FLOE_QAT_DOWN_IN,
+    FLOE_QAT_ACTS_PER_LAYER
+};
+
+/* One quantized linear layer of the student. */
+typedef struct floe_qat_linear {
+    floe_param_kind kind; /* weight source (FLOE_P_EMBED for a tied head) */
+    floe_param_kind gain; /* folded RMSNorm gain, FLOE_P_KIND_COUNT for none */
+    int layer;            /* -1 for the LM head */
+    int in, out, bits;
+    size_t step_off;      /* s_w = steps + step_off, [out] */
+    float *wfold;         /* [out, in] W' of the last quantize */
+    float *what;          /* [out, in] codes * s_w (the dequantized weights the forward used) */
+    floe_qlinear *q;      /* codes and steps in the student's floe_qmodel */
+} floe_qat_linear;
+
+typedef struct floe_qat {
+    floe_model_config cfg;
+    floe_qconfig qc;
+    floe_param_table table;
+    float *params, *grads;  /* table.total floats each */
+    float *steps, *dsteps;  /* n_steps: every linear's s_w, then acts[layer][FLOE_QAT_ACTS_PER_LAYER], head_in */
+    size_t n_steps, act_off;
+    float *step_floor;      /* [n_steps] lower bounds of the learned steps (floe_qat_set_floor) */
+    floe_qat_linear *lin;   /* n_layers * 7 (q k v o gate up down) + 1 (LM head) */
+    int n_lin;
+    floe_qmodel qm;         /* the quantized model of the last floe_qat_quantize (codes, steps, constants) */
+    floe_qfwd fwd;          /* integer forward and its saved tensors */
+    int maxB, maxT;
+    float *logits;          /* [N, V] float view of the last forward's logits */
+    int32_t *tokens;        /* [N] the last forward's tokens */
+    void *scratch;          /* backward buffers (qat_model.c) */
+} floe_qat;
+
+/* Allocates a student for batches up to maxB x maxT: parameters zero, every step 1. */
+int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig *qc, int maxB, int maxT,
+                  floe_err *err);
+void floe_qat_free(floe_qat *s);
+
+/* The learned step of layer l's activation point (FLOE_QAT_*), or head_in for l = -1. */
+float *floe_qat_act_step(floe_qat *s, int l, int which);
+
+/* Codes and steps from the float parameters into s->qm, then its integer constants. Refuses a step
+ * that is not positive and finite or an unrepresentable multiplier, naming it. */
+int floe_qat_quantize(floe_qat *s, floe_err *err);
+
+/* Quantize, then the integer forward over tokens [B, T]; s->logits = logit codes * s_logit. */
+int floe_qat_forward(floe_qat *s, const int32_t *tokens, int B, int T, floe_err *err);
+
+/* Backward of the last forward given dL/dlogits [B*T, V] (float view): grads += dL/dparams,
+ * dsteps += dL/dsteps. */
+void floe_qat_backward(floe_qat *s, const float *dlogits);
+
+void floe_qat_zero_grad(floe_qat *s);
+
+/* Keeps every learned step positive after an optimizer update (floor: 1e-3 of its value at the
+ * last floe_qat_set_floor, so a step cannot collapse to zero or flip sign). */
+void floe_qat_clamp_steps(floe_qat *s);
+void floe_qat_set_floor(floe_qat *s);
+
+#endif

@@ -1,0 +1,437 @@
+#include "trainer/qat_run.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/path.h"
+#include "models/qmodel_io.h"
+#include "models/safetensors.h"
+#include "trainer/adamw.h"
+#include "trainer/distill.h"
+#include "trainer/grad_clip.h"
+#include "trainer/lr_schedule.h"
+#include "trainer/qeval.h"
+#include "trainer/run_log.h"
+
+#define QAT_STREAM 0x51a7b47c4e5eedull /* batch stream of QAT, distinct from FP training's */
+#define QAT_LOG_HEADER "step,tokens,loss,kl,ce,val_loss,val_ppl,lr,grad_norm,tokens_per_s,seconds\n"
+
+floe_qat_cfg floe_qat_defaults(const floe_model_config *mc)
+{
+    floe_qat_cfg c;
+    c.steps = 100;
+    c.batch = 8;
+    c.context = mc->context;
+    c.lr = 1e-4f;
+    c.lr_steps = 1e-4f;
+    c.min_lr_frac = 0.1f;
+    c.warmup = 10;
+    c.clip = 1.0f;
+    c.tau = 1.0f;
+    c.alpha = 0.0f;
+    c.seed = 1;
+    c.init = floe_qinit_defaults();
+    return c;
+}
+
+static uint64_t fnv(const void *p, size_t n, uint64_t h)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+void floe_qat_trainer_free(floe_qat_trainer *tr)
+{
+    floe_qat_free(&tr->s);
+    floe_model_free(&tr->teacher);
+    free(tr->m), free(tr->v), free(tr->ms), free(tr->vs);
+    free(tr->rows), free(tr->inp), free(tr->tgt), free(tr->dlogits), free(tr->rowbuf);
+    memset(tr, 0, sizeof *tr);
+}
+
+int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const floe_qconfig *qc,
+                          const floe_qat_cfg *cfg, const floe_tokens *train, floe_err *err)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = *cfg;
+    snprintf(tr->teacher_path, sizeof tr->teacher_path, "%s", teacher_ckpt);
+    if (cfg->steps < 1 || cfg->batch < 1 || cfg->context < 1 || !(cfg->lr >= 0) || !(cfg->lr_steps >= 0) ||
+        !(cfg->tau > 0) || !(cfg->alpha >= 0 && cfg->alpha <= 1))
+        return floe_err_set(err, "QAT settings: need steps, batch, context >= 1, lr >= 0, tau > 0, 0 <= alpha <= 1");
+    if (floe_qconfig_validate(qc, err) != 0)
+        return -1;
+    if (floe_model_load(&tr->teacher, teacher_ckpt, cfg->batch, cfg->context, err) != 0) {
+        floe_err_prefix(err, "teacher %s", teacher_ckpt);
+        return -1;
+    }
+    tr->teacher_digest = fnv(tr->teacher.params, sizeof(float) * tr->teacher.table.total, 1469598103934665603ull);
+    const floe_model_config *mc = &tr->teacher.cfg;
+    if (floe_qat_init(&tr->s, mc, qc, cfg->batch, cfg->context, err) != 0)
+        goto fail;
+    if (floe_qat_init_from_teacher(&tr->s, &tr->teacher, train, &cfg->init, err) != 0) {
+        floe_err_prefix(err, "initialising from %s", teacher_ckpt);
+        goto fail;
+    }
+    size_t P = tr->s.table.total, S = tr->s.n_steps, N = (size_t)cfg->batch * cfg->context;
+    tr->m = calloc(P, sizeof(float));
+    tr->v = calloc(P, sizeof(float));
+    tr->ms = calloc(S, sizeof(float));
+    tr->vs = calloc(S, sizeof(float));
+    tr->rows = malloc(sizeof(int32_t) * (size_t)cfg->batch * (cfg->context + 1));
+    tr->inp = malloc(sizeof(int32_t) * N);
+    tr->tgt = malloc(sizeof(int32_t) * N);
+    tr->dlogits = malloc(sizeof(float) * N * mc->vocab_size);
+    tr->rowbuf = malloc(sizeof(double) * 2 * N);
+    if (!tr->m || !tr->v || !tr->ms || !tr->vs || !tr->rows || !tr->inp || !tr->tgt || !tr->dlogits || !tr->rowbuf) {
+        floe_err_set(err, "QAT: out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    floe_qat_trainer_free(tr);
+    return -1;
+}
+
+int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats *st, floe_err *err)
+{
+    const floe_qat_cfg *c = &tr->cfg;
+    floe_qat *s = &tr->s;
+    const int B = c->batch, T = c->context, N = B * T, V = s->cfg.vocab_size;
+    if (floe_batch_sample(train, c->seed ^ QAT_STREAM, (uint64_t)tr->step, B, T, tr->rows, err) != 0)
+        return -1;
+    for (int b = 0; b < B; b++) {
+        memcpy(tr->inp + (size_t)b * T, tr->rows + (size_t)b * (T + 1), sizeof(int32_t) * (size_t)T);
+        memcpy(tr->tgt + (size_t)b * T, tr->rows + (size_t)b * (T + 1) + 1, sizeof(int32_t) * (size_t)T);
+    }
+    if (floe_model_check_ids(&tr->teacher, tr->rows, (size_t)B * (T + 1), err) != 0)
+        return -1;
+    floe_model_forward(&tr->teacher, tr->inp, NULL, B, T);
+    if (floe_qat_forward(s, tr->inp, B, T, err) != 0)
+        return -1;
+    floe_distill_result r = floe_distill(tr->dlogits, s->logits, floe_model_logits(&tr->teacher), tr->tgt, N, V,
+                                         c->tau, c->alpha, 1.0f, tr->rowbuf);
+    floe_qat_zero_grad(s);
+    floe_qat_backward(s, tr->dlogits);
+    double norm = sqrt(floe_sumsq(s->grads, s->table.total) + floe_sumsq(s->dsteps, s->n_steps));
+    if (c->clip > 0.0f) {
+        float coef = floe_clip_coef(norm, c->clip);
+        if (coef != 1.0f) {
+            floe_scale(s->grads, s->table.total, coef);
+            floe_scale(s->dsteps, s->n_steps, coef);
+        }
+    }
+    float lr = floe_lr_cosine(tr->step, c->warmup, c->steps, c->lr, c->lr * c->min_lr_frac);
+    float frac = c->lr > 0 ? lr / c->lr : 0.0f;
+    floe_adamw_cfg a = floe_adamw_defaults();
+    floe_adamw_update(s->params, s->grads, tr->m, tr->v, s->table.total, tr->step + 1, lr, a.beta1, a.beta2, a.eps,
+                      0.0f);
+    floe_adamw_update(s->steps, s->dsteps, tr->ms, tr->vs, s->n_steps, tr->step + 1, c->lr_steps * frac, a.beta1,
+                      a.beta2, a.eps, 0.0f);
+    floe_qat_clamp_steps(s);
+    tr->step++;
+    if (st) {
+        st->step = tr->step;
+        st->loss = r.loss;
+        st->kl = r.kl;
+        st->ce = r.ce;
+        st->lr = lr;
+        st->grad_norm = norm;
+    }
+    return 0;
+}
+
+/* ---- checkpoints -------------------------------------------------------------------------------- */
+
+/* The fixed 16-bit steps: s_res, per layer (s_q, s_k, s_g, s_u, s_silu), s_logit. */
+static size_t n_fixed(const floe_model_config *c) { return 2 + 5 * (size_t)c->n_layers; }
+
+static void get_fixed(const floe_qmodel *m, float *out)
+{
+    size_t k = 0;
+    out[k++] = m->s_res;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        const floe_qlayer *L = &m->layers[l];
+        out[k++] = L->s_q, out[k++] = L->s_k, out[k++] = L->s_g, out[k++] = L->s_u, out[k++] = L->s_silu;
+    }
+    out[k] = m->s_logit;
+}
+
+static void set_fixed(floe_qmodel *m, const float *in)
+{
+    size_t k = 0;
+    m->s_res = in[k++];
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        floe_qlayer *L = &m->layers[l];
+        L->s_q = in[k++], L->s_k = in[k++], L->s_g = in[k++], L->s_u = in[k++], L->s_silu = in[k++];
+    }
+    m->s_logit = in[k];
+}
+
+int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
+{
+    const floe_qat *s = &tr->s;
+    const floe_param_table *t = &s->table;
+    size_t np = t->count, nf = n_fixed(&s->cfg);
+    float *fixed = malloc(sizeof(float) * nf);
+    floe_st_entry *e = calloc(np + 8, sizeof *e);
+    int rc = -1;
+    if (!fixed || !e) {
+        floe_err_set(err, "%s: out of memory", path);
+        goto out;
+    }
+    get_fixed(&s->qm, fixed);
+    for (size_t i = 0; i < np; i++) {
+        const floe_param *p = &t->params[i];
+        e[i] = (floe_st_entry){p->name, FLOE_ST_F32, p->ndim, {p->shape[0], p->shape[1]}, s->params + p->offset};
+    }
+    size_t k = np;
+    e[k++] = (floe_st_entry){"qat.steps", FLOE_ST_F32, 1, {s->n_steps}, s->steps};
+    e[k++] = (floe_st_entry){"qat.step_floors", FLOE_ST_F32, 1, {s->n_steps}, s->step_floor};
+    e[k++] = (floe_st_entry){"qat.fixed_steps", FLOE_ST_F32, 1, {nf}, fixed};
+    e[k++] = (floe_st_entry){"optimizer.m.params", FLOE_ST_F32, 1, {t->total}, tr->m};
+    e[k++] = (floe_st_entry){"optimizer.v.params", FLOE_ST_F32, 1, {t->total}, tr->v};
+    e[k++] = (floe_st_entry){"optimizer.m.steps", FLOE_ST_F32, 1, {s->n_steps}, tr->ms};
+    e[k++] = (floe_st_entry){"optimizer.v.steps", FLOE_ST_F32, 1, {s->n_steps}, tr->vs};
+    char *json = floe_model_config_to_json(&s->cfg);
+    char step[24], digest[24], w[8], a[8], kv[8], hb[8], buf[12][32];
+    if (!json) {
+        floe_err_set(err, "%s: out of memory", path);
+        goto out;
+    }
+    snprintf(step, sizeof step, "%d", tr->step);
+    snprintf(digest, sizeof digest, "%016" PRIx64, tr->teacher_digest);
+    snprintf(w, sizeof w, "%d", s->qc.wbits), snprintf(a, sizeof a, "%d", s->qc.abits);
+    snprintf(kv, sizeof kv, "%d", s->qc.kvbits), snprintf(hb, sizeof hb, "%d", s->qc.head_bits);
+    const floe_qat_cfg *c = &tr->cfg;
+    snprintf(buf[0], 32, "%d", c->steps), snprintf(buf[1], 32, "%d", c->batch), snprintf(buf[2], 32, "%d", c->context);
+    snprintf(buf[3], 32, "%.9g", (double)c->lr), snprintf(buf[4], 32, "%.9g", (double)c->lr_steps);
+    snprintf(buf[5], 32, "%.9g", (double)c->min_lr_frac), snprintf(buf[6], 32, "%d", c->warmup);
+    snprintf(buf[7], 32, "%.9g", (double)c->clip), snprintf(buf[8], 32, "%.9g", (double)c->tau);
+    snprintf(buf[9], 32, "%.9g", (double)c->alpha), snprintf(buf[10], 32, "%" PRIu64, c->seed);
+    const char *meta[] = {"format", "floe-qat", "floe.config", json, "floe.step", step, "floe.teacher",
+                          tr->teacher_path, "floe.teacher_digest", digest, "floe.wbits", w, "floe.abits", a,
+                          "floe.kvbits", kv, "floe.head_bits", hb, "floe.qat.steps", buf[0], "floe.qat.batch",
+                          buf[1], "floe.qat.context", buf[2], "floe.qat.lr", buf[3], "floe.qat.lr_steps", buf[4],
+                          "floe.qat.min_lr_frac", buf[5], "floe.qat.warmup", buf[6], "floe.qat.clip", buf[7],
+                          "floe.qat.tau", buf[8], "floe.qat.alpha", buf[9], "floe.qat.seed", buf[10]};
+    rc = floe_st_write(path, e, k, meta, sizeof meta / sizeof meta[0] / 2, err);
+    free(json);
+out:
+    free(fixed);
+    free(e);
+    return rc;
+}
+
+static int meta_int(const floe_st_file *f, const char *key, int *out, floe_err *err)
+{
+    const char *v = floe_st_meta_get(f, key);
+    char *end;
+    long x = v ? strtol(v, &end, 10) : 0;
+    if (!v || *v == '\0' || *end != '\0')
+        return floe_err_set(err, "%s: metadata '%s' missing or not an integer", f->path, key);
+    *out = (int)x;
+    return 0;
+}
+
+static int meta_float(const floe_st_file *f, const char *key, float *out, floe_err *err)
+{
+    const char *v = floe_st_meta_get(f, key);
+    char *end;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v || *v == '\0' || *end != '\0')
+        return floe_err_set(err, "%s: metadata '%s' missing or not a number", f->path, key);
+    *out = (float)x;
+    return 0;
+}
+
+int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_qconfig *qc, floe_qat_cfg *cfg,
+                       int *step, floe_err *err)
+{
+    floe_st_file f;
+    if (floe_st_open(&f, path, err) != 0)
+        return -1;
+    int rc = -1, seed = 0;
+    const char *fmt = floe_st_meta_get(&f, "format"), *t = floe_st_meta_get(&f, "floe.teacher");
+    if (!fmt || strcmp(fmt, "floe-qat") != 0) {
+        floe_err_set(err, "%s: not a QAT checkpoint (metadata format '%s', expected 'floe-qat')", path,
+                     fmt ? fmt : "(none)");
+        goto out;
+    }
+    if (!t) {
+        floe_err_set(err, "%s: metadata 'floe.teacher' missing", path);
+        goto out;
+    }
+    snprintf(teacher, teacher_n, "%s", t);
+    if (meta_int(&f, "floe.wbits", &qc->wbits, err) || meta_int(&f, "floe.abits", &qc->abits, err) ||
+        meta_int(&f, "floe.kvbits", &qc->kvbits, err) || meta_int(&f, "floe.head_bits", &qc->head_bits, err) ||
+        meta_int(&f, "floe.step", step, err) || meta_int(&f, "floe.qat.steps", &cfg->steps, err) ||
+        meta_int(&f, "floe.qat.batch", &cfg->batch, err) || meta_int(&f, "floe.qat.context", &cfg->context, err) ||
+        meta_float(&f, "floe.qat.lr", &cfg->lr, err) || meta_float(&f, "floe.qat.lr_steps", &cfg->lr_steps, err) ||
+        meta_float(&f, "floe.qat.min_lr_frac", &cfg->min_lr_frac, err) ||
+        meta_int(&f, "floe.qat.warmup", &cfg->warmup, err) || meta_float(&f, "floe.qat.clip", &cfg->clip, err) ||
+        meta_float(&f, "floe.qat.tau", &cfg->tau, err) || meta_float(&f, "floe.qat.alpha", &cfg->alpha, err) ||
+        meta_int(&f, "floe.qat.seed", &seed, err))
+        goto out;
+    cfg->seed = (uint64_t)seed;
+    rc = floe_qconfig_validate(qc, err);
+    if (rc != 0)
+        floe_err_prefix(err, "%s", path);
+out:
+    floe_st_close(&f);
+    return rc;
+}
+
+static int read_f32(floe_st_file *f, const char *name, float *dst, size_t n, floe_err *err)
+{
+    int i = floe_st_find(f, name);
+    if (i < 0)
+        return floe_err_set(err, "%s: tensor '%s' missing", f->path, name);
+    if (f->tensors[i].numel != n)
+        return floe_err_set(err, "%s: tensor '%s' has %" PRIu64 " values, the student needs %zu", f->path, name,
+                            f->tensors[i].numel, n);
+    return floe_st_read_f32(f, (size_t)i, dst, n, err);
+}
+
+int floe_qat_load(floe_qat_trainer *tr, const char *path, floe_err *err)
+{
+    floe_qat *s = &tr->s;
+    floe_st_file f;
+    if (floe_st_open(&f, path, err) != 0)
+        return -1;
+    int rc = -1;
+    size_t nf = n_fixed(&s->cfg);
+    float *fixed = malloc(sizeof(float) * nf);
+    const char *d = floe_st_meta_get(&f, "floe.teacher_digest");
+    char digest[24];
+    snprintf(digest, sizeof digest, "%016" PRIx64, tr->teacher_digest);
+    if (!fixed) {
+        floe_err_set(err, "%s: out of memory", path);
+        goto out;
+    }
+    if (!d || strcmp(d, digest) != 0) {
+        floe_err_set(err, "%s: trained from another teacher (digest %s, the teacher loaded has %s)", path,
+                     d ? d : "(none)", digest);
+        goto out;
+    }
+    for (size_t i = 0; i < s->table.count; i++) {
+        const floe_param *p = &s->table.params[i];
+        if (read_f32(&f, p->name, s->params + p->offset, p->numel, err) != 0)
+            goto out;
+    }
+    if (read_f32(&f, "qat.steps", s->steps, s->n_steps, err) ||
+        read_f32(&f, "qat.step_floors", s->step_floor, s->n_steps, err) ||
+        read_f32(&f, "qat.fixed_steps", fixed, nf, err) ||
+        read_f32(&f, "optimizer.m.params", tr->m, s->table.total, err) ||
+        read_f32(&f, "optimizer.v.params", tr->v, s->table.total, err) ||
+        read_f32(&f, "optimizer.m.steps", tr->ms, s->n_steps, err) ||
+        read_f32(&f, "optimizer.v.steps", tr->vs, s->n_steps, err) || meta_int(&f, "floe.step", &tr->step, err))
+        goto out;
+    set_fixed(&s->qm, fixed);
+    if (floe_qat_quantize(s, err) != 0) {
+        floe_err_prefix(err, "%s", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(fixed);
+    floe_st_close(&f);
+    return rc;
+}
+
+/* ---- the run -------------------------------------------------------------------------------------- */
+
+int floe_qat_run(floe_qat_trainer *tr, const floe_tokens *train, const floe_tokens *val, const floe_qat_run_opts *o,
+                 floe_err *err)
+{
+    const floe_qat_cfg *c = &tr->cfg;
+    int end = o->stop_after > 0 && o->stop_after < c->steps ? o->stop_after : c->steps;
+    char log_path[4200] = "", path[4200];
+    floe_run_log rows = {0};
+    double seconds0 = 0.0;
+    int rc = -1;
+    floe_qfwd ev = {0};
+    if (val && floe_qfwd_init(&ev, &tr->s.cfg, c->batch, c->context, err) != 0)
+        return -1;
+    if (o->out_dir) {
+        if (floe_mkdir_p(o->out_dir, err) != 0 || floe_path_join(log_path, sizeof log_path, o->out_dir, "qat.csv") != 0)
+            goto fail;
+        if (floe_run_log_load(&rows, log_path, tr->step, &seconds0, err) != 0)
+            goto fail;
+    }
+    const double tokens_per_step = (double)c->batch * c->context;
+    double t_start = floe_now_s();
+    while (tr->step < end) {
+        double t0 = floe_now_s();
+        floe_qat_stats st;
+        if (floe_qat_step(tr, train, &st, err) != 0)
+            goto fail;
+        double dt = floe_now_s() - t0, tps = tokens_per_step / (dt > 0 ? dt : 1e-9);
+        int is_end = tr->step == end;
+        int do_eval = val && ((o->eval_every > 0 && tr->step % o->eval_every == 0) || is_end);
+        int do_ckpt = o->out_dir && ((o->ckpt_every > 0 && tr->step % o->ckpt_every == 0) || is_end);
+        floe_eval_result r = {NAN, NAN, NAN, 0};
+        if (do_eval) {
+            /* the model the step just produced */
+            if (floe_qat_quantize(&tr->s, err) != 0 ||
+                floe_qmodel_evaluate(&ev, &tr->s.qm, val, o->eval_windows, &r, err) != 0)
+                goto fail;
+        }
+        if (o->on_step)
+            o->on_step(o->ctx, &st, do_eval ? &r : NULL, tps);
+        if (o->out_dir) {
+            char line[512], vb[64] = ",";
+            if (do_eval)
+                snprintf(vb, sizeof vb, "%.6f,%.6f", r.loss, r.ppl);
+            snprintf(line, sizeof line, "%d,%.0f,%.6f,%.6f,%.6f,%s,%.6g,%.6g,%.1f,%.3f\n", st.step,
+                     st.step * tokens_per_step, st.loss, st.kl, st.ce, vb, (double)st.lr, st.grad_norm, tps,
+                     seconds0 + floe_now_s() - t_start);
+            if (floe_run_log_add(&rows, line, err) != 0)
+                goto fail;
+        }
+        if (do_ckpt) {
+            char name[64];
+            snprintf(name, sizeof name, "qat-%06d.safetensors", tr->step);
+            if (floe_path_join(path, sizeof path, o->out_dir, name) != 0) {
+                floe_err_set(err, "%s: path too long", o->out_dir);
+                goto fail;
+            }
+            if (floe_qat_save(tr, path, err) != 0)
+                goto fail;
+        }
+        if (o->out_dir && (do_eval || do_ckpt || tr->step % 50 == 0) &&
+            floe_run_log_write(&rows, log_path, QAT_LOG_HEADER, err) != 0)
+            goto fail;
+    }
+    if (o->out_dir) {
+        if (floe_run_log_write(&rows, log_path, QAT_LOG_HEADER, err) != 0 ||
+            floe_path_join(path, sizeof path, o->out_dir, "qmodel.safetensors") != 0 ||
+            floe_qat_quantize(&tr->s, err) != 0)
+            goto fail;
+        char steps[24];
+        snprintf(steps, sizeof steps, "%d", tr->step);
+        size_t nm = 3 + o->n_meta;
+        const char **kv = calloc(2 * nm, sizeof *kv);
+        if (!kv) {
+            floe_err_set(err, "out of memory");
+            goto fail;
+        }
+        kv[0] = "floe.method", kv[1] = "silq", kv[2] = "floe.qat_steps", kv[3] = steps;
+        kv[4] = "floe.teacher", kv[5] = tr->teacher_path;
+        for (size_t i = 0; i < 2 * o->n_meta; i++)
+            kv[6 + i] = o->meta[i];
+        int w = floe_qmodel_save(&tr->s.qm, path, kv, nm, err);
+        free(kv);
+        if (w != 0)
+            goto fail;
+    }
+    rc = 0;
+fail:
+    floe_run_log_free(&rows);
+    floe_qfwd_free(&ev);
+    return rc;
+}

@@ -1,0 +1,92 @@
+/* SiLQ quantization-aware training: the loop, its checkpoints and its log (docs/trainer.md).
+ *
+ * Each step: a batch of the training split (its own sampling stream, a pure function of (seed,
+ * step) as in FP training), the frozen FP teacher's logits, the student's integer-exact forward,
+ * the distillation loss, the STE/LSQ backward, global gradient-norm clipping (weights and steps
+ * together), AdamW on the weights (lr) and on the steps (lr_steps), no weight decay, linear warmup
+ * then cosine to min_lr_frac * lr. The state of a run is the student's parameters and steps, the
+ * fixed 16-bit steps, both optimizers' moments and the step count: a checkpoint holds all of them
+ * in one safetensors file (written atomically), so a killed run resumes with identical bits.
+ */
+#ifndef FLOE_TRAINER_QAT_RUN_H
+#define FLOE_TRAINER_QAT_RUN_H
+
+#include <stdint.h>
+
+#include "common/error.h"
+#include "models/corpus.h"
+#include "trainer/model.h"
+#include "trainer/qat_init.h"
+#include "trainer/qat_model.h"
+#include "trainer/train.h"
+
+typedef struct floe_qat_cfg {
+    int steps;         /* optimizer steps of the run (the schedule's length) */
+    int batch, context;
+    float lr;          /* weights' peak learning rate */
+    float lr_steps;    /* step sizes' peak learning rate */
+    float min_lr_frac; /* the cosine's floor, as a fraction of the peak */
+    int warmup;
+    float clip;        /* global gradient-norm limit (0: none) */
+    float tau, alpha;  /* distillation temperature and cross-entropy mix */
+    uint64_t seed;     /* batch sampling */
+    floe_qinit_cfg init;
+} floe_qat_cfg;
+
+floe_qat_cfg floe_qat_defaults(const floe_model_config *mc);
+
+typedef struct floe_qat_trainer {
+    floe_qat s;
+    floe_model teacher;
+    floe_qat_cfg cfg;
+    float *m, *v, *ms, *vs; /* AdamW moments: parameters, steps */
+    int step;
+    int32_t *rows, *inp, *tgt;
+    float *dlogits;
+    double *rowbuf;
+    char teacher_path[4096];
+    uint64_t teacher_digest;
+} floe_qat_trainer;
+
+typedef struct floe_qat_stats {
+    int step;
+    double loss, kl, ce; /* this step's distillation loss, its KL and the student's cross-entropy */
+    float lr;
+    double grad_norm;
+} floe_qat_stats;
+
+/* Loads the teacher checkpoint, allocates the student for cfg's batch and context and initialises
+ * it from the teacher (floe_qat_init_from_teacher: this is the PTQ model). Errors name the file. */
+int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const floe_qconfig *qc,
+                          const floe_qat_cfg *cfg, const floe_tokens *train, floe_err *err);
+void floe_qat_trainer_free(floe_qat_trainer *tr);
+
+int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats *st, floe_err *err);
+
+/* The checkpoint (one file) and its resume: load refuses another teacher (digest), another config,
+ * bit widths or shapes, naming the tensor or key. */
+int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err);
+int floe_qat_load(floe_qat_trainer *tr, const char *path, floe_err *err);
+/* The teacher path, bit widths and schedule stored in a QAT checkpoint (to rebuild the trainer). */
+int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_qconfig *qc, floe_qat_cfg *cfg,
+                       int *step, floe_err *err);
+
+typedef struct floe_qat_run_opts {
+    const char *out_dir;  /* qat.csv, checkpoints and qmodel.safetensors; NULL: none */
+    int stop_after;       /* stop once this many steps are done (0: cfg.steps) */
+    int ckpt_every;       /* also checkpoint every N steps (0: only at the end) */
+    int eval_every;       /* integer-forward validation every N steps (0: at the end only) */
+    size_t eval_windows;  /* validation windows per evaluation (0: all) */
+    const char *const *meta; /* extra metadata for qmodel.safetensors */
+    size_t n_meta;
+    void (*on_step)(void *ctx, const floe_qat_stats *st, const floe_eval_result *val, double tokens_per_s);
+    void *ctx;
+} floe_qat_run_opts;
+
+/* Runs from tr->step to the end; writes OUT/qat.csv (step,tokens,loss,kl,ce,val_loss,val_ppl,lr,
+ * grad_norm,tokens_per_s,seconds; rewritten atomically, earlier rows kept on resume),
+ * OUT/qat-<step>.safetensors and OUT/qmodel.safetensors (the exported quantized model) at the end. */
+int floe_qat_run(floe_qat_trainer *tr, const floe_tokens *train, const floe_tokens *val, const floe_qat_run_opts *o,
+                 floe_err *err);
+
+#endif

@@ -1,0 +1,78 @@
+/* The CSV log of a training run, kept in memory and rewritten atomically. */
+#include "trainer/run_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/atomic_file.h"
+#include "common/file_read.h"
+
+
+int floe_run_log_add(floe_run_log *l, const char *line, floe_err *err)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 256;
+        char **p = realloc(l->lines, cap * sizeof *p);
+        if (!p)
+            return floe_err_set(err, "out of memory for the training log");
+        l->lines = p;
+        l->cap = cap;
+    }
+    if (!(l->lines[l->n] = strdup(line)))
+        return floe_err_set(err, "out of memory for the training log");
+    l->n++;
+    return 0;
+}
+
+void floe_run_log_free(floe_run_log *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->lines[i]);
+    free(l->lines);
+}
+
+int floe_run_log_load(floe_run_log *l, const char *path, int upto, double *seconds, floe_err *err)
+{
+    char *data;
+    size_t len;
+    floe_err ignore;
+    if (floe_read_file(path, (size_t)1 << 30, &data, &len, &ignore) != 0)
+        return 0; /* no earlier log: start a new one */
+    int rc = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *end;
+        long step = strtol(line, &end, 10);
+        if (end == line || *end != ',' || step > upto)
+            continue; /* the header, or rows past the checkpoint */
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s\n", line);
+        if ((rc = floe_run_log_add(l, buf, err)) != 0)
+            break;
+        const char *last = strrchr(line, ',');
+        *seconds = last ? strtod(last + 1, NULL) : *seconds;
+    }
+    free(data);
+    return rc;
+}
+
+int floe_run_log_write(const floe_run_log *l, const char *path, const char *header, floe_err *err)
+{
+    floe_afile af;
+    if (floe_afile_open(&af, path, err) != 0)
+        return -1;
+    fputs(header, af.fp);
+    for (size_t i = 0; i < l->n; i++)
+        fputs(l->lines[i], af.fp);
+    return floe_afile_commit(&af, err);
+}
+
+double floe_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
