@@ -5,14 +5,18 @@
 #include <stdlib.h>
 
 #include "cli/args.h"
+#include "models/qmodel_io.h"
+#include "trainer/qeval.h"
 #include "trainer/train.h"
 
 int floe_cmd_eval(int argc, char **argv)
 {
-    const char *ckpt = NULL, *corpus = NULL;
+    const char *ckpt = NULL, *qmodel = NULL, *corpus = NULL;
     long long batch = 8, context = 0, threads = 0;
     const floe_opt opts[] = {
         {"ckpt", FLOE_ARG_STRING, &ckpt, "FILE", "model checkpoint (.safetensors, required)", 0, 0, 'c'},
+        {"qmodel", FLOE_ARG_STRING, &qmodel, "FILE",
+         "or: a quantized model (floe qat / ptq / export), scored through the integer forward", 0, 0, 'q'},
         {"corpus", FLOE_ARG_STRING, &corpus, "SPEC", "fortunes (default), generated[:N[:SEED]] or a folder", 0, 0, 0},
         {"context", FLOE_ARG_INT, &context, "T", "window length (default: the model's context)", 1, 1 << 22, 0},
         {"batch", FLOE_ARG_INT, &batch, "B", "windows per forward pass (default 8; no effect on the result)", 1,
@@ -30,33 +34,45 @@ int floe_cmd_eval(int argc, char **argv)
     int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
-    if (!ckpt)
-        return floe_cmd_fail("eval", "--ckpt FILE is required");
+    if (!ckpt == !qmodel)
+        return floe_cmd_fail("eval", "give one of --ckpt FILE (float model) or --qmodel FILE (quantized model)");
     if (threads > 0)
         omp_set_num_threads((int)threads);
     floe_err err;
-    floe_model m;
-    if (floe_model_load(&m, ckpt, (int)batch, (int)context, &err) != 0)
-        return floe_cmd_fail("eval", "%s", err.msg);
     floe_corpus c;
     floe_tokens val;
-    if (floe_corpus_open(&c, corpus, &err) != 0) {
-        floe_model_free(&m);
+    if (floe_corpus_open(&c, corpus, &err) != 0)
         return floe_cmd_fail("eval", "%s", err.msg);
-    }
     rc = floe_tokens_encode(&val, floe_tokenizer_byte(), c.val, c.n_val, &err);
     floe_corpus_free(&c);
-    if (rc != 0) {
-        floe_model_free(&m);
-        return floe_cmd_fail("eval", "%s", err.msg);
-    }
-    floe_eval_result r;
-    rc = floe_model_evaluate(&m, &val, m.maxT, &r, &err);
-    floe_tokens_free(&val);
-    floe_model_free(&m);
     if (rc != 0)
-        return floe_cmd_fail("eval", "%s: %s", ckpt, err.msg);
-    printf("checkpoint   %s\n", ckpt);
+        return floe_cmd_fail("eval", "%s", err.msg);
+    floe_eval_result r;
+    if (ckpt) {
+        floe_model m;
+        if ((rc = floe_model_load(&m, ckpt, (int)batch, (int)context, &err)) == 0) {
+            rc = floe_model_evaluate(&m, &val, m.maxT, &r, &err);
+            floe_model_free(&m);
+        }
+    } else {
+        floe_qmodel qm;
+        floe_qfwd f;
+        if ((rc = floe_qmodel_load(&qm, qmodel, &err)) == 0) {
+            int T = context > 0 ? (int)context : qm.cfg.context;
+            if ((rc = floe_qfwd_init(&f, &qm.cfg, (int)batch, T, &err)) == 0) {
+                rc = floe_qmodel_evaluate(&f, &qm, &val, 0, &r, &err);
+                floe_qfwd_free(&f);
+            }
+            floe_qmodel_free(&qm);
+        }
+    }
+    floe_tokens_free(&val);
+    if (rc != 0)
+        return floe_cmd_fail("eval", "%s: %s", ckpt ? ckpt : qmodel, err.msg);
+    if (ckpt)
+        printf("checkpoint   %s\n", ckpt);
+    else
+        printf("qmodel       %s (integer forward, bit-exact with the chip)\n", qmodel);
     printf("corpus       %s (validation split)\n", corpus ? corpus : "fortunes");
     printf("tokens       %zu predicted\n", r.tokens);
     printf("loss         %.4f nats/byte (%.4f bits/byte)\n", r.loss, r.loss / log(2.0));

@@ -297,48 +297,89 @@ static int read_f32(floe_st_file *f, const char *name, float *dst, size_t n, flo
     return floe_st_read_f32(f, (size_t)i, dst, n, err);
 }
 
-int floe_qat_load(floe_qat_trainer *tr, const char *path, floe_err *err)
+/* The student part of a checkpoint: parameters, steps, floors, fixed steps; then quantize. */
+static int load_student(floe_qat *s, floe_st_file *f, floe_err *err)
 {
-    floe_qat *s = &tr->s;
-    floe_st_file f;
-    if (floe_st_open(&f, path, err) != 0)
-        return -1;
-    int rc = -1;
     size_t nf = n_fixed(&s->cfg);
     float *fixed = malloc(sizeof(float) * nf);
-    const char *d = floe_st_meta_get(&f, "floe.teacher_digest");
-    char digest[24];
-    snprintf(digest, sizeof digest, "%016" PRIx64, tr->teacher_digest);
-    if (!fixed) {
-        floe_err_set(err, "%s: out of memory", path);
-        goto out;
-    }
-    if (!d || strcmp(d, digest) != 0) {
-        floe_err_set(err, "%s: trained from another teacher (digest %s, the teacher loaded has %s)", path,
-                     d ? d : "(none)", digest);
-        goto out;
-    }
+    int rc = -1;
+    if (!fixed)
+        return floe_err_set(err, "%s: out of memory", f->path);
     for (size_t i = 0; i < s->table.count; i++) {
         const floe_param *p = &s->table.params[i];
-        if (read_f32(&f, p->name, s->params + p->offset, p->numel, err) != 0)
+        if (read_f32(f, p->name, s->params + p->offset, p->numel, err) != 0)
             goto out;
     }
-    if (read_f32(&f, "qat.steps", s->steps, s->n_steps, err) ||
-        read_f32(&f, "qat.step_floors", s->step_floor, s->n_steps, err) ||
-        read_f32(&f, "qat.fixed_steps", fixed, nf, err) ||
-        read_f32(&f, "optimizer.m.params", tr->m, s->table.total, err) ||
-        read_f32(&f, "optimizer.v.params", tr->v, s->table.total, err) ||
-        read_f32(&f, "optimizer.m.steps", tr->ms, s->n_steps, err) ||
-        read_f32(&f, "optimizer.v.steps", tr->vs, s->n_steps, err) || meta_int(&f, "floe.step", &tr->step, err))
+    if (read_f32(f, "qat.steps", s->steps, s->n_steps, err) || read_f32(f, "qat.step_floors", s->step_floor, s->n_steps, err) ||
+        read_f32(f, "qat.fixed_steps", fixed, nf, err))
         goto out;
     set_fixed(&s->qm, fixed);
     if (floe_qat_quantize(s, err) != 0) {
-        floe_err_prefix(err, "%s", path);
+        floe_err_prefix(err, "%s", f->path);
         goto out;
     }
     rc = 0;
 out:
     free(fixed);
+    return rc;
+}
+
+int floe_qat_load(floe_qat_trainer *tr, const char *path, floe_err *err)
+{
+    floe_st_file f;
+    if (floe_st_open(&f, path, err) != 0)
+        return -1;
+    int rc = -1;
+    const char *d = floe_st_meta_get(&f, "floe.teacher_digest");
+    char digest[24];
+    snprintf(digest, sizeof digest, "%016" PRIx64, tr->teacher_digest);
+    if (!d || strcmp(d, digest) != 0) {
+        floe_err_set(err, "%s: trained from another teacher (digest %s, the teacher loaded has %s)", path,
+                     d ? d : "(none)", digest);
+        goto out;
+    }
+    if (load_student(&tr->s, &f, err) != 0 || read_f32(&f, "optimizer.m.params", tr->m, tr->s.table.total, err) ||
+        read_f32(&f, "optimizer.v.params", tr->v, tr->s.table.total, err) ||
+        read_f32(&f, "optimizer.m.steps", tr->ms, tr->s.n_steps, err) ||
+        read_f32(&f, "optimizer.v.steps", tr->vs, tr->s.n_steps, err) || meta_int(&f, "floe.step", &tr->step, err))
+        goto out;
+    rc = 0;
+out:
+    floe_st_close(&f);
+    return rc;
+}
+
+int floe_qat_export(const char *ckpt, const char *out, floe_err *err)
+{
+    char teacher[4096];
+    floe_qconfig qc;
+    floe_qat_cfg cfg;
+    int step;
+    if (floe_qat_ckpt_info(ckpt, teacher, sizeof teacher, &qc, &cfg, &step, err) != 0)
+        return -1;
+    floe_st_file f;
+    if (floe_st_open(&f, ckpt, err) != 0)
+        return -1;
+    const char *j = floe_st_meta_get(&f, "floe.config");
+    floe_model_config mc;
+    floe_qat s;
+    int rc = -1, have = 0;
+    if (!j) {
+        floe_err_set(err, "%s: metadata 'floe.config' missing", ckpt);
+        goto out;
+    }
+    if (floe_model_config_parse_json(j, strlen(j), ckpt, &mc, err) != 0 || floe_qat_init(&s, &mc, &qc, 1, 1, err) != 0)
+        goto out;
+    have = 1;
+    if (load_student(&s, &f, err) != 0)
+        goto out;
+    char steps[24];
+    snprintf(steps, sizeof steps, "%d", step);
+    const char *kv[] = {"floe.method", "silq", "floe.qat_steps", steps, "floe.teacher", teacher};
+    rc = floe_qmodel_save(&s.qm, out, kv, 3, err);
+out:
+    if (have)
+        floe_qat_free(&s);
     floe_st_close(&f);
     return rc;
 }

@@ -67,6 +67,8 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
  * bit widths or shapes, naming the tensor or key. */
 int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err);
 int floe_qat_load(floe_qat_trainer *tr, const char *path, floe_err *err);
+/* Writes the quantized model of a QAT checkpoint (floe export): codes, steps, derived constants. */
+int floe_qat_export(const char *ckpt, const char *out, floe_err *err);
 /* The teacher path, bit widths and schedule stored in a QAT checkpoint (to rebuild the trainer). */
 int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_qconfig *qc, floe_qat_cfg *cfg,
                        int *step, floe_err *err);
