@@ -329,9 +329,9 @@ int floe_wa_plot(const char *png, const floe_wa_row *rows, size_t n, int n_layer
     sb_printf(&s,
               "set multiplot layout 1,2 title 'weight-rotation analysis (floe analyze): teacher vs student, relative "
               "to ||teacher||_F'\n"
-              "set grid\nset key top left font ',8'\nset xlabel 'layer'\nset xrange [-0.5:%d.5]\n"
-              "set xtics 1\nset xtics add ('head' %d)\nset yrange [0:*]\n",
-              n_layers, n_layers);
+              "set grid\nset key outside right top font ',8'\nset xlabel 'layer'\nset xrange [-0.5:%d.5]\n"
+              "set xtics %s\nset xtics add ('head' %d)\nset yrange [0:*]\n",
+              n_layers, n_layers <= 16 ? "1" : "autofreq", n_layers);
     static const char *const colors[7] = {"#4477aa", "#66ccee", "#228833", "#ccbb44", "#ee6677", "#aa3377", "#555555"};
     for (int panel = 0; panel < 2; panel++) {
         if (panel == 0)
