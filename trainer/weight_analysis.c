@@ -15,6 +15,41 @@
 extern void dgesdd_(const char *jobz, const int *m, const int *n, double *a, const int *lda, double *s, double *u,
                     const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork, int *iwork,
                     int *info, size_t jobz_len);
+extern void dgeqrf_(const int *m, const int *n, double *a, const int *lda, double *tau, double *work, const int *lwork,
+                    int *info);
+
+/* QR of the column-major k x r matrix x (k >= r, leading dimension ld): its R factor (upper
+ * triangular) is left in the top r rows. */
+static int qr_in_place(double *x, int k, int r, int ld, floe_err *err)
+{
+    double *tau = malloc((size_t)r * sizeof *tau), wq = 0.0, *work = NULL;
+    int lwork = -1, info = 0, rc = -1;
+    if (!tau) {
+        floe_err_set(err, "out of memory (QR of %d x %d)", k, r);
+        goto out;
+    }
+    dgeqrf_(&k, &r, x, &ld, tau, &wq, &lwork, &info);
+    if (info != 0) {
+        floe_err_set(err, "LAPACK dgeqrf workspace query failed (info %d)", info);
+        goto out;
+    }
+    lwork = (int)wq + 1;
+    work = malloc((size_t)lwork * sizeof *work);
+    if (!work) {
+        floe_err_set(err, "out of memory (QR of %d x %d)", k, r);
+        goto out;
+    }
+    dgeqrf_(&k, &r, x, &ld, tau, work, &lwork, &info);
+    if (info != 0) {
+        floe_err_set(err, "LAPACK dgeqrf failed (info %d)", info);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(tau);
+    free(work);
+    return rc;
+}
 
 const char *floe_wa_side_name(floe_wa_side side)
 {
@@ -79,16 +114,41 @@ static double rel(double x, double norm)
     return x == 0.0 ? 0.0 : INFINITY;
 }
 
+/* The nuclear norm of M = X Y^T where X, Y are k x r (k > r), without forming the k x k M: with
+ * X = Q_x R_x and Y = Q_y R_y (thin QR), M = Q_x (R_x R_y^T) Q_y^T and Q_x, Q_y have orthonormal
+ * columns, so M has the singular values of the r x r matrix R_x R_y^T. x and y are column-major
+ * with leading dimension ld (destroyed). */
+static int nuclear_norm_tall(double *x, double *y, int k, int r, int ld, double *out, floe_err *err)
+{
+    if (qr_in_place(x, k, r, ld, err) != 0 || qr_in_place(y, k, r, ld, err) != 0)
+        return -1;
+    double *p = malloc((size_t)r * (size_t)r * sizeof *p);
+    if (!p)
+        return floe_err_set(err, "out of memory (%d x %d)", r, r);
+    /* P = R_x R_y^T, column-major: P[i][j] = sum_{t >= max(i, j)} Rx[i][t] Ry[j][t] */
+    for (int j = 0; j < r; j++)
+        for (int i = 0; i < r; i++) {
+            double acc = 0.0;
+            for (int t = i > j ? i : j; t < r; t++)
+                acc += x[(size_t)t * ld + i] * y[(size_t)t * ld + j];
+            p[(size_t)j * r + i] = acc;
+        }
+    int rc = nuclear_norm(p, r, out, err);
+    free(p);
+    return rc;
+}
+
 int floe_wa_distances(const float *a, const float *b, size_t rows, size_t cols, floe_wa_side side, floe_wa_dist *d,
                       floe_err *err)
 {
     size_t k = side == FLOE_WA_INPUT ? cols : rows; /* M is k x k */
-    if (rows == 0 || cols == 0 || k > (size_t)1 << 16)
+    size_t r = rows < cols ? rows : cols;           /* M's rank is at most r */
+    if (rows == 0 || cols == 0 || r > (size_t)1 << 15)
         return floe_err_set(err, "matrix [%zu, %zu]: unsupported size for the Procrustes SVD", rows, cols);
     size_t n = rows * cols;
-    double *ad = malloc(n * sizeof *ad), *bd = malloc(n * sizeof *bd), *m = malloc(k * k * sizeof *m);
+    double *ad = malloc(n * sizeof *ad), *bd = malloc(n * sizeof *bd), *m = NULL;
     int rc = -1;
-    if (!ad || !bd || !m) {
+    if (!ad || !bd) {
         floe_err_set(err, "matrix [%zu, %zu]: out of memory", rows, cols);
         goto out;
     }
@@ -100,19 +160,51 @@ int floe_wa_distances(const float *a, const float *b, size_t rows, size_t cols, 
         nb += bd[i] * bd[i];
         diff += (ad[i] - bd[i]) * (ad[i] - bd[i]);
     }
-    /* M = A^T B (input side) or B A^T (output side); dgesdd reads it column-major, i.e. as M^T,
-     * which has the same singular values. */
-    if (side == FLOE_WA_INPUT)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)cols, (int)rows, 1.0, ad, (int)cols, bd,
-                    (int)cols, 0.0, m, (int)cols);
-    else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)rows, (int)cols, 1.0, bd, (int)cols, ad,
-                    (int)cols, 0.0, m, (int)rows);
     double nuc;
-    if (nuclear_norm(m, (int)k, &nuc, err) != 0) {
+    if (k > r) {
+        /* M = A^T B (input side, cols > rows): X = A^T, Y = B^T, which are the row-major buffers read
+         * column-major. M = B A^T (output side, rows > cols): X = A, Y = B (same nuclear norm as
+         * X Y^T), transposed into column-major. */
+        if (side == FLOE_WA_OUTPUT) {
+            double *at = malloc(n * sizeof *at), *bt = malloc(n * sizeof *bt);
+            if (!at || !bt) {
+                free(at);
+                free(bt);
+                floe_err_set(err, "matrix [%zu, %zu]: out of memory", rows, cols);
+                goto out;
+            }
+            for (size_t i = 0; i < rows; i++)
+                for (size_t j = 0; j < cols; j++) {
+                    at[j * rows + i] = ad[i * cols + j];
+                    bt[j * rows + i] = bd[i * cols + j];
+                }
+            free(ad);
+            free(bd);
+            ad = at;
+            bd = bt;
+        }
+        rc = nuclear_norm_tall(ad, bd, (int)k, (int)r, (int)k, &nuc, err);
+    } else {
+        m = malloc(k * k * sizeof *m);
+        if (!m) {
+            floe_err_set(err, "matrix [%zu, %zu]: out of memory", rows, cols);
+            goto out;
+        }
+        /* M = A^T B (input side) or B A^T (output side); dgesdd reads it column-major, i.e. as
+         * M^T, which has the same singular values. */
+        if (side == FLOE_WA_INPUT)
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)cols, (int)rows, 1.0, ad, (int)cols,
+                        bd, (int)cols, 0.0, m, (int)cols);
+        else
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)rows, (int)cols, 1.0, bd, (int)cols,
+                        ad, (int)cols, 0.0, m, (int)rows);
+        rc = nuclear_norm(m, (int)k, &nuc, err);
+    }
+    if (rc != 0) {
         floe_err_prefix(err, "matrix [%zu, %zu]", rows, cols);
         goto out;
     }
+    rc = -1;
     double frob = sqrt(diff), p2 = na + nb - 2.0 * nuc;
     double proc = p2 > 0.0 ? sqrt(p2) : 0.0;
     if (proc > frob)

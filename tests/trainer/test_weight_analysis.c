@@ -77,39 +77,83 @@ static double frob(const float *a, const float *b, size_t n)
 }
 
 /* B = A R (input side) and B = R A (output side) for a random orthogonal R: Procrustes ~ 0 on the
- * rotation's own side, Frobenius large; a rectangular input-side rotation is not an output-side one. */
-static void test_rotation_is_free(void **state)
+ * rotation's own side, Frobenius large; a rectangular input-side rotation is not an output-side one.
+ * Wide and tall shapes, so both the direct SVD of M and the QR-reduced one are exercised. */
+static void check_rotation(int M, int N)
 {
-    (void)state;
     floe_rng r;
-    floe_rng_seed(&r, 7);
-    enum { M = 24, N = 40 };
+    floe_rng_seed(&r, 7 + (uint64_t)M);
     float *a = malloc(sizeof(float) * M * N), *b = malloc(sizeof(float) * M * N);
     double *qi = malloc(sizeof(double) * N * N), *qo = malloc(sizeof(double) * M * M);
-    fill_gauss(&r, a, M * N);
+    fill_gauss(&r, a, (size_t)M * N);
     random_orthogonal(&r, qi, N);
     random_orthogonal(&r, qo, M);
     floe_wa_dist d;
     floe_err err;
 
     matmul_fd(a, qi, b, M, N, N); /* B = A R */
-    assert_int_equal(floe_wa_distances(a, b, M, N, FLOE_WA_INPUT, &d, &err), 0);
+    assert_int_equal(floe_wa_distances(a, b, (size_t)M, (size_t)N, FLOE_WA_INPUT, &d, &err), 0);
     assert_true(d.procrustes_rel < 1e-3);
     assert_true(d.frobenius_rel > 1.0); /* ~ sqrt(2) for a random rotation */
-    assert_true(fabs(d.frobenius - frob(a, b, M * N)) < 1e-6 * d.frobenius);
+    assert_true(fabs(d.frobenius - frob(a, b, (size_t)M * N)) < 1e-6 * d.frobenius);
     assert_true(fabs(d.teacher_norm - d.student_norm) < 1e-5 * d.teacher_norm);
-    /* the same pair seen from the output side is not a rotation (24 rows cannot absorb a 40 x 40 R) */
-    assert_int_equal(floe_wa_distances(a, b, M, N, FLOE_WA_OUTPUT, &d, &err), 0);
-    assert_true(d.procrustes_rel > 0.5);
+    /* the same pair seen from the output side is not a rotation */
+    assert_int_equal(floe_wa_distances(a, b, (size_t)M, (size_t)N, FLOE_WA_OUTPUT, &d, &err), 0);
+    assert_true(d.procrustes_rel > 0.3);
 
     matmul_df(qo, a, b, M, M, N); /* B = R A */
-    assert_int_equal(floe_wa_distances(a, b, M, N, FLOE_WA_OUTPUT, &d, &err), 0);
+    assert_int_equal(floe_wa_distances(a, b, (size_t)M, (size_t)N, FLOE_WA_OUTPUT, &d, &err), 0);
     assert_true(d.procrustes_rel < 1e-3);
     assert_true(d.frobenius_rel > 1.0);
+    assert_int_equal(floe_wa_distances(a, b, (size_t)M, (size_t)N, FLOE_WA_INPUT, &d, &err), 0);
+    assert_true(d.procrustes_rel > 0.3);
     free(a);
     free(b);
     free(qi);
     free(qo);
+}
+
+static void test_rotation_is_free(void **state)
+{
+    (void)state;
+    check_rotation(24, 40); /* input side reduced by QR, output side direct */
+    check_rotation(40, 24); /* the other way round */
+    check_rotation(30, 30);
+}
+
+/* The QR-reduced route (k > rank bound) agrees with the direct SVD of M: zero rows (input side) or
+ * zero columns (output side) change neither the distances nor M's singular values, and padding a
+ * 9 x 31 pair to 31 x 31 sends the same problem down the direct route. */
+static void test_reduction_agrees(void **state)
+{
+    (void)state;
+    floe_rng r;
+    floe_rng_seed(&r, 21);
+    enum { M = 9, N = 31 };
+    static float a[M * N], b[M * N], pa[N * N], pb[N * N], ta[N * M], tb[N * M];
+    fill_gauss(&r, a, M * N);
+    for (int i = 0; i < M * N; i++)
+        b[i] = a[i] + 0.3f * (float)gauss(&r);
+    memcpy(pa, a, sizeof a); /* rows M..N-1 stay zero */
+    memcpy(pb, b, sizeof b);
+    floe_wa_dist d1, d2;
+    assert_int_equal(floe_wa_distances(a, b, M, N, FLOE_WA_INPUT, &d1, NULL), 0);   /* QR route, k 31 > 9 */
+    assert_int_equal(floe_wa_distances(pa, pb, N, N, FLOE_WA_INPUT, &d2, NULL), 0); /* direct route */
+    assert_true(fabs(d1.procrustes - d2.procrustes) < 1e-9 * d1.frobenius);
+    assert_true(fabs(d1.frobenius - d2.frobenius) < 1e-12 * d1.frobenius);
+    assert_true(d1.procrustes < 0.9 * d1.frobenius);
+    /* output side of the transposed (tall 31 x 9) pair, and of it padded with zero columns */
+    memset(pa, 0, sizeof pa);
+    memset(pb, 0, sizeof pb);
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            ta[j * M + i] = pa[j * N + i] = a[i * N + j];
+            tb[j * M + i] = pb[j * N + i] = b[i * N + j];
+        }
+    assert_int_equal(floe_wa_distances(ta, tb, N, M, FLOE_WA_OUTPUT, &d1, NULL), 0);
+    assert_int_equal(floe_wa_distances(pa, pb, N, N, FLOE_WA_OUTPUT, &d2, NULL), 0);
+    assert_true(fabs(d1.procrustes - d2.procrustes) < 1e-9 * d1.frobenius);
+    assert_true(d1.procrustes < 0.9 * d1.frobenius);
 }
 
 static void test_identical(void **state)
@@ -371,7 +415,7 @@ static void test_cli(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rotation_is_free), cmocka_unit_test(test_identical),
+        cmocka_unit_test(test_rotation_is_free), cmocka_unit_test(test_reduction_agrees), cmocka_unit_test(test_identical),
         cmocka_unit_test(test_two_by_two),       cmocka_unit_test(test_procrustes_bounds),
         cmocka_unit_test(test_cli),
     };
