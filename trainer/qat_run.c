@@ -278,6 +278,7 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         meta_int(&f, "floe.qat.seed", &seed, err))
         goto out;
     cfg->seed = (uint64_t)seed;
+    cfg->init = floe_qinit_defaults(); /* the loaded steps replace what it initialises */
     rc = floe_qconfig_validate(qc, err);
     if (rc != 0)
         floe_err_prefix(err, "%s", path);

@@ -1,0 +1,371 @@
+/* SiLQ QAT (trainer/qat_*.h, lsq.h, distill.h): the student's forward is the reference integer
+ * forward tensor for tensor (before and after training), the STE/LSQ gradients are wired right,
+ * training lowers the distillation loss, resume and thread count change no bit, bad input is refused. */
+#include "tests/test_util.h"
+
+#include <math.h>
+#include <omp.h>
+
+#include "models/qref.h"
+#include "models/safetensors.h"
+#include "trainer/distill.h"
+#include "trainer/lsq.h"
+#include "trainer/qat_run.h"
+
+/* ---- LSQ primitives --------------------------------------------------------------------------- */
+
+static void test_lsq(void **state)
+{
+    (void)state;
+    assert_int_equal(floe_lsq_code(0.25f, 0.5f, 4), 1);   /* 0.5 rounds half up */
+    assert_int_equal(floe_lsq_code(-0.25f, 0.5f, 4), 0);  /* -0.5 rounds up to 0 */
+    assert_int_equal(floe_lsq_code(100.0f, 0.5f, 4), 7);
+    assert_int_equal(floe_lsq_code(-100.0f, 0.5f, 4), -8);
+    assert_int_equal(floe_lsq_code(NAN, 1.0f, 8), -128);
+    /* activations: one inside value, one above, one below; step 1, 4 bits */
+    float v[3] = {2.3f, 9.0f, -12.0f}, codes[3] = {2, 7, -8}, g[3] = {1.0f, 1.0f, 1.0f}, dv[3];
+    double rows[1];
+    double ds = floe_lsq_act_backward(dv, g, v, 1.0f, NULL, codes, NULL, 1, 3, 1.0f, 4, rows);
+    assert_float_equal(dv[0], 1.0f, 0);
+    assert_float_equal(dv[1], 0.0f, 0);
+    assert_float_equal(dv[2], 0.0f, 0);
+    double want = ((2.0 - 2.3) + 7.0 - 8.0) / sqrt(3.0 * 7.0);
+    assert_true(fabs(ds - want) < 1e-6);
+    /* weights: the same through the per-row entry point */
+    float w[3] = {2.3f, 9.0f, -12.0f}, gw[3] = {1, 1, 1}, dw[3], s = 1.0f, dsw = 0.0f;
+    int8_t c8[3] = {2, 7, -8};
+    floe_lsq_weight_backward(dw, gw, w, &s, c8, 1, 3, 4, &dsw);
+    assert_true(fabs(dsw - want) < 1e-6);
+    assert_float_equal(dw[0], 1.0f, 0);
+    assert_float_equal(dw[1] + dw[2], 0.0f, 0);
+}
+
+/* ---- distillation: gradient against finite differences ----------------------------------------- */
+
+static void test_distill_gradient(void **state)
+{
+    (void)state;
+    enum { N = 3, V = 7 };
+    float z[N * V], t[N * V], d[N * V], dd[N * V];
+    int tgt[N] = {1, 4, 6};
+    double rows[2 * N];
+    for (int i = 0; i < N * V; i++) {
+        z[i] = (float)sin(1.3 * i) * 2.0f;
+        t[i] = (float)cos(0.7 * i) * 3.0f;
+    }
+    const float tau = 2.0f, alpha = 0.3f;
+    floe_distill(d, z, t, tgt, N, V, tau, alpha, 1.0f, rows);
+    for (int i = 0; i < N * V; i++) {
+        float keep = z[i], h = 1e-2f;
+        z[i] = keep + h;
+        double lp = floe_distill(dd, z, t, tgt, N, V, tau, alpha, 1.0f, rows).loss;
+        z[i] = keep - h;
+        double lm = floe_distill(dd, z, t, tgt, N, V, tau, alpha, 1.0f, rows).loss;
+        z[i] = keep;
+        double fd = (lp - lm) / (2 * h);
+        if (fabs(fd - d[i]) > 2e-4 + 1e-2 * fabs(fd))
+            fail_msg("dlogit %d: analytic %g, finite difference %g", i, (double)d[i], fd);
+    }
+    /* identical logits: zero KL */
+    floe_distill_result r = floe_distill(d, t, t, NULL, N, V, tau, 0.0f, 1.0f, rows);
+    assert_true(fabs(r.kl) < 1e-9);
+}
+
+/* ---- a tiny teacher ------------------------------------------------------------------------------ */
+
+typedef struct {
+    floe_model_config mc;
+    floe_tokens train, val;
+    char ckpt[4200];
+} fixture;
+
+/* A tiny FP model trained for a few steps on the generated corpus, saved as a checkpoint. */
+static void fixture_make(fixture *fx, const char *dir)
+{
+    floe_err err;
+    assert_int_equal(floe_train_data("generated:300", &fx->train, &fx->val, &err), 0);
+    assert_int_equal(floe_model_config_builtin("tiny", &fx->mc, &err), 0);
+    floe_train_cfg tc = floe_train_defaults(&fx->mc);
+    tc.steps = 30;
+    tc.batch = 4;
+    tc.context = 32;
+    tc.warmup = 5;
+    floe_trainer tr;
+    assert_int_equal(floe_trainer_init(&tr, &fx->mc, &tc, &err), 0);
+    for (int i = 0; i < tc.steps; i++)
+        assert_int_equal(floe_trainer_step(&tr, &fx->train, NULL, &err), 0);
+    snprintf(fx->ckpt, sizeof fx->ckpt, "%s/teacher.safetensors", floe_test_tmpdir(dir));
+    if (floe_trainer_save(&tr, fx->ckpt, NULL, 0, &err) != 0)
+        fail_msg("%s", err.msg);
+    floe_trainer_free(&tr);
+}
+
+static fixture FX; /* built once for the group: a trained tiny teacher */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    fixture_make(&FX, "qat_teacher");
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    floe_tokens_free(&FX.train);
+    floe_tokens_free(&FX.val);
+    return 0;
+}
+
+static floe_qat_cfg small_qat(const floe_model_config *mc, int steps)
+{
+    floe_qat_cfg c = floe_qat_defaults(mc);
+    c.steps = steps;
+    c.batch = 3;
+    c.context = 24;
+    c.warmup = 2;
+    c.lr = 1e-3f;
+    c.lr_steps = 1e-3f;
+    c.init.batches = 2;
+    return c;
+}
+
+/* ---- the student's forward is the reference forward ------------------------------------------- */
+
+typedef struct {
+    int32_t *data[64];
+    size_t n[64];
+    int count;
+} trace_log;
+
+static void record(void *ctx, const char *name, int layer, const int32_t *data, size_t rows, size_t width)
+{
+    (void)name, (void)layer;
+    trace_log *t = ctx;
+    int i = t->count++;
+    t->n[i] = rows * width;
+    t->data[i] = malloc(sizeof(int32_t) * t->n[i]);
+    memcpy(t->data[i], data, sizeof(int32_t) * t->n[i]);
+}
+
+typedef struct {
+    trace_log *ref;
+    int next;
+    long diffs;
+} cmp_ctx;
+
+static void compare(void *ctx, const char *name, int layer, const int32_t *data, size_t rows, size_t width)
+{
+    cmp_ctx *c = ctx;
+    int i = c->next++;
+    assert_int_equal(rows * width, c->ref->n[i]);
+    for (size_t j = 0; j < rows * width; j++)
+        if (data[j] != c->ref->data[i][j] && c->diffs++ < 3)
+            print_error("layer %d %s index %zu: student %d, reference %d\n", layer, name, j, data[j],
+                        c->ref->data[i][j]);
+}
+
+static void check_student_is_reference(floe_qat_trainer *tr)
+{
+    floe_err err;
+    floe_qat *s = &tr->s;
+    const int B = tr->cfg.batch, T = tr->cfg.context;
+    assert_int_equal(floe_qat_forward(s, tr->inp, B, T, &err), 0);
+    int16_t *logits = malloc(sizeof(int16_t) * (size_t)T * s->cfg.vocab_size);
+    for (int b = 0; b < B; b++) {
+        trace_log ref = {0};
+        assert_int_equal(floe_qref_forward(&s->qm, tr->inp + (size_t)b * T, T, logits, record, &ref, &err), 0);
+        cmp_ctx c = {&ref, 0, 0};
+        assert_int_equal(floe_qfwd_trace(&s->fwd, &s->qm, b, compare, &c, &err), 0);
+        assert_int_equal(c.next, ref.count);
+        if (c.diffs)
+            fail_msg("sequence %d: %ld integers of the QAT forward differ from the reference forward", b, c.diffs);
+        for (int i = 0; i < ref.count; i++)
+            free(ref.data[i]);
+    }
+    free(logits);
+}
+
+static void test_forward_is_reference(void **state)
+{
+    (void)state;
+    fixture fx = FX;
+    static const floe_qconfig mixes[] = {{4, 8, 8, 8}, {4, 4, 4, 8}, {2, 8, 8, 4}, {8, 8, 8, 8}};
+    for (size_t k = 0; k < sizeof mixes / sizeof mixes[0]; k++) {
+        floe_err err;
+        floe_qat_trainer tr;
+        floe_qat_cfg c = small_qat(&fx.mc, 4);
+        if (floe_qat_trainer_init(&tr, fx.ckpt, &mixes[k], &c, &fx.train, &err) != 0)
+            fail_msg("%s", err.msg);
+        for (int i = 0; i < 3; i++) /* train a little: codes, steps and multipliers move */
+            assert_int_equal(floe_qat_step(&tr, &fx.train, NULL, &err), 0);
+        check_student_is_reference(&tr);
+        floe_qat_trainer_free(&tr);
+    }
+}
+
+/* At W8A8KV8 the STE gradient of the cross-entropy must point where the FP gradient points. */
+static double cosine(const float *a, const float *b, size_t n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return ab / sqrt(aa * bb + 1e-300);
+}
+
+static void test_gradient_matches_fp(void **state)
+{
+    (void)state;
+    fixture fx = FX;
+    floe_err err;
+    floe_qat_trainer tr;
+    floe_qconfig q = {8, 8, 8, 8};
+    floe_qat_cfg c = small_qat(&fx.mc, 4);
+    c.alpha = 1.0f; /* pure cross-entropy: comparable with the FP model's loss */
+    assert_int_equal(floe_qat_trainer_init(&tr, fx.ckpt, &q, &c, &fx.train, &err), 0);
+    const int B = c.batch, T = c.context, N = B * T, V = fx.mc.vocab_size;
+    int32_t *rows = malloc(sizeof(int32_t) * (size_t)B * (T + 1)), inp[72], tgt[72];
+    assert_int_equal(floe_batch_sample(&fx.train, 77, 0, B, T, rows, &err), 0);
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            inp[b * T + t] = rows[b * (T + 1) + t], tgt[b * T + t] = rows[b * (T + 1) + t + 1];
+    /* FP gradient of the teacher (= the student's master weights) */
+    floe_model *m = &tr.teacher;
+    floe_model_zero_grad(m);
+    floe_model_forward(m, inp, tgt, B, T);
+    floe_model_backward(m, 1.0f);
+    /* QAT gradient */
+    floe_qat *s = &tr.s;
+    assert_int_equal(floe_qat_forward(s, inp, B, T, &err), 0);
+    double rb[2 * 72];
+    float *dl = malloc(sizeof(float) * (size_t)N * V);
+    floe_distill(dl, s->logits, floe_model_logits(m), tgt, N, V, 1.0f, 1.0f, 1.0f, rb);
+    floe_qat_zero_grad(s);
+    floe_qat_backward(s, dl);
+    for (size_t i = 0; i < s->table.count; i++) {
+        const floe_param *p = &s->table.params[i];
+        double cs = cosine(s->grads + p->offset, m->grads + p->offset, p->numel);
+        if (cs < 0.9)
+            fail_msg("%s: cosine of the QAT and FP gradients %.3f", p->name, cs);
+    }
+    /* every learned step got a finite gradient, and most a non-zero one */
+    size_t nz = 0;
+    for (size_t i = 0; i < s->n_steps; i++) {
+        assert_true(isfinite(s->dsteps[i]));
+        nz += s->dsteps[i] != 0.0f;
+    }
+    assert_true(nz > s->n_steps / 2);
+    free(dl);
+    free(rows);
+    floe_qat_trainer_free(&tr);
+}
+
+static void test_learns(void **state)
+{
+    (void)state;
+    fixture fx = FX;
+    floe_err err;
+    floe_qat_trainer tr;
+    floe_qconfig q = {2, 4, 4, 8}; /* a hard setting: much to recover */
+    floe_qat_cfg c = small_qat(&fx.mc, 40);
+    assert_int_equal(floe_qat_trainer_init(&tr, fx.ckpt, &q, &c, &fx.train, &err), 0);
+    double first = 0, last = 0;
+    for (int i = 0; i < c.steps; i++) {
+        floe_qat_stats st;
+        assert_int_equal(floe_qat_step(&tr, &fx.train, &st, &err), 0);
+        if (i < 10)
+            first += st.kl;
+        if (i >= c.steps - 10)
+            last += st.kl;
+    }
+    if (!(last < 0.7 * first))
+        fail_msg("KL over the first 10 steps %.4f, last 10 %.4f: QAT did not learn", first / 10, last / 10);
+    floe_qat_trainer_free(&tr);
+}
+
+/* 4 + save + load + 4 = 8 straight, bit for bit; 1 thread = 2 threads. */
+static void test_resume_and_threads(void **state)
+{
+    (void)state;
+    fixture fx = FX;
+    floe_err err;
+    floe_qconfig q = floe_qconfig_default();
+    floe_qat_cfg c = small_qat(&fx.mc, 8);
+    floe_qat_trainer a, b;
+    omp_set_num_threads(2);
+    assert_int_equal(floe_qat_trainer_init(&a, fx.ckpt, &q, &c, &fx.train, &err), 0);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(floe_qat_step(&a, &fx.train, NULL, &err), 0);
+    omp_set_num_threads(1);
+    assert_int_equal(floe_qat_trainer_init(&b, fx.ckpt, &q, &c, &fx.train, &err), 0);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(floe_qat_step(&b, &fx.train, NULL, &err), 0);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/qat-4.safetensors", floe_test_tmpdir("qat_resume_ckpt"));
+    assert_int_equal(floe_qat_save(&b, path, &err), 0);
+    floe_qat_trainer_free(&b);
+    omp_set_num_threads(2);
+    assert_int_equal(floe_qat_trainer_init(&b, fx.ckpt, &q, &c, &fx.train, &err), 0);
+    if (floe_qat_load(&b, path, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(b.step, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(floe_qat_step(&b, &fx.train, NULL, &err), 0);
+    assert_memory_equal(a.s.params, b.s.params, sizeof(float) * a.s.table.total);
+    assert_memory_equal(a.s.steps, b.s.steps, sizeof(float) * a.s.n_steps);
+    /* export = the trainer's own model */
+    char qpath[4400];
+    snprintf(qpath, sizeof qpath, "%s.qmodel", path);
+    assert_int_equal(floe_qat_export(path, qpath, &err), 0);
+    floe_qat_trainer_free(&a);
+    floe_qat_trainer_free(&b);
+}
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    fixture fx = FX;
+    floe_err err;
+    floe_qat_trainer tr;
+    floe_qat_cfg c = small_qat(&fx.mc, 4);
+    floe_qconfig bad = {3, 8, 8, 8};
+    assert_int_not_equal(floe_qat_trainer_init(&tr, fx.ckpt, &bad, &c, &fx.train, &err), 0);
+    assert_non_null(strstr(err.msg, "weight bits 3"));
+    bad = (floe_qconfig){4, 6, 8, 8};
+    assert_int_not_equal(floe_qat_trainer_init(&tr, fx.ckpt, &bad, &c, &fx.train, &err), 0);
+    assert_non_null(strstr(err.msg, "activation bits 6"));
+    /* a teacher whose shapes are not the student's config */
+    floe_model_config other = fx.mc;
+    other.ffn_dim += 8;
+    assert_int_not_equal(floe_qat_check_teacher(&other, &fx.mc, &err), 0);
+    assert_non_null(strstr(err.msg, "ffn_dim"));
+    /* a missing teacher, and a QAT checkpoint of another teacher */
+    floe_qconfig q = floe_qconfig_default();
+    assert_int_not_equal(floe_qat_trainer_init(&tr, "/nonexistent/t.safetensors", &q, &c, &fx.train, &err), 0);
+    assert_non_null(strstr(err.msg, "nonexistent"));
+    assert_int_equal(floe_qat_trainer_init(&tr, fx.ckpt, &q, &c, &fx.train, &err), 0);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/q.safetensors", floe_test_tmpdir("qat_refuse_ckpt"));
+    assert_int_equal(floe_qat_save(&tr, path, &err), 0);
+    tr.teacher_digest ^= 1;
+    assert_int_not_equal(floe_qat_load(&tr, path, &err), 0);
+    assert_non_null(strstr(err.msg, "another teacher"));
+    /* exporting a file that is no QAT checkpoint */
+    assert_int_not_equal(floe_qat_export(fx.ckpt, path, &err), 0);
+    assert_non_null(strstr(err.msg, "not a QAT checkpoint"));
+    floe_qat_trainer_free(&tr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_lsq),
+        cmocka_unit_test(test_distill_gradient),
+        cmocka_unit_test(test_forward_is_reference),
+        cmocka_unit_test(test_gradient_matches_fp),
+        cmocka_unit_test(test_learns),
+        cmocka_unit_test(test_resume_and_threads),
+        cmocka_unit_test(test_refusals),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,70 @@
+/* floe ptq / qat / export / eval --qmodel from the command line: a tiny teacher on the generated
+ * corpus, both PTQ baselines, QAT with a kill-and-resume that gives the same files, export equal to
+ * the run's own quantized model, the quantized model verifying on the simulated chip, and errors. */
+#include "tests/test_util.h"
+
+static char out[1 << 17];
+
+static void test_flow(void **state)
+{
+    (void)state;
+    const char *floe = floe_test_exe();
+    const char *dir = floe_test_tmpdir("qat_cli");
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s train --model tiny --corpus generated:200 --batch 2 --context 32 --steps 20 "
+                                   "--threads 1 --out %s/t",
+                                   floe, dir),
+                     0);
+    char teacher[4300];
+    snprintf(teacher, sizeof teacher, "%s/t/ckpt-000020.safetensors", dir);
+    for (int k = 0; k < 2; k++) {
+        const char *m = k ? "calib" : "rtn";
+        assert_int_equal(floe_test_run(out, sizeof out, "%s ptq --method %s --teacher %s -o %s/%s.safetensors --eval",
+                                       floe, m, teacher, dir, m),
+                         0);
+        assert_non_null(strstr(out, "validation   loss"));
+    }
+    const char *q = "--batch 2 --context 32 --threads 1 --steps 6 --eval-every 3 --eval-windows 4";
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s %s -o %s/a", floe, teacher, q, dir), 0);
+    assert_non_null(strstr(out, "step 6/6  loss "));
+    assert_non_null(strstr(out, "val_ppl"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s %s --stop-after 3 -o %s/b", floe, teacher, q,
+                                   dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --resume %s/b/qat-000003.safetensors --threads 2 -o %s/b",
+                                   floe, dir, dir),
+                     0);
+    assert_non_null(strstr(out, "steps 6 (from 3)"));
+    assert_int_equal(floe_test_run(out, sizeof out, "cmp %s/a/qat-000006.safetensors %s/b/qat-000006.safetensors", dir,
+                                   dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "cmp %s/a/qmodel.safetensors %s/b/qmodel.safetensors", dir, dir), 0);
+    /* export gives the run's model; it evaluates and verifies bit-exactly on the chip */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s export %s/a/qat-000006.safetensors -o %s/e.safetensors", floe,
+                                   dir, dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s eval --qmodel %s/e.safetensors --corpus generated:200", floe,
+                                   dir),
+                     0);
+    assert_non_null(strstr(out, "perplexity"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --qmodel %s/e.safetensors -m %s/configs/small.csv", floe,
+                                   dir, getenv("FLOE_SOURCE_DIR")),
+                     0);
+    /* errors */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s --wbits 3 -o %s/x", floe, teacher, dir), 2);
+    assert_non_null(strstr(out, "weight bits 3"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s/none.safetensors -o %s/x", floe, dir, dir), 1);
+    assert_non_null(strstr(out, "none.safetensors"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s --method lsq -o %s/x", floe, teacher, dir), 1);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s ptq --method gptq --teacher %s -o %s/x.st", floe, teacher, dir),
+                     2);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s export %s -o %s/x.st", floe, teacher, dir), 1);
+    assert_non_null(strstr(out, "not a QAT checkpoint"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s eval --qmodel %s", floe, teacher), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_flow)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
