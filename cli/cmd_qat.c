@@ -8,6 +8,7 @@
 #include "cli/qat_args.h"
 #include "models/safetensors.h"
 #include "trainer/qat_run.h"
+#include "trainer/qat_verify.h"
 
 typedef struct {
     int total;
@@ -18,6 +19,9 @@ static void on_step(void *vctx, const floe_qat_stats *st, const floe_eval_result
     const progress_ctx *c = vctx;
     printf("step %d/%d  loss %.4f  kl %.4f  ce %.4f  lr %.2e  grad_norm %.3f  %.0f tok/s", st->step, c->total,
            st->loss, st->kl, st->ce, (double)st->lr, st->grad_norm, tps);
+    if (st->verify.done)
+        printf("  chip: verified, %.2f us/token, %.1f uJ/token", 1e6 * st->verify.latency_s_per_token,
+               1e6 * st->verify.energy_j_per_token);
     if (val)
         printf("  val_loss %.4f  val_ppl %.4f", val->loss, val->ppl);
     putchar('\n');
@@ -28,7 +32,8 @@ int floe_cmd_qat(int argc, char **argv)
 {
     const char *method = "silq", *teacher = NULL, *corpus = NULL, *out = "floe-qat", *resume = NULL;
     long long steps = -1, batch = -1, context = -1, warmup = -1, seed = -1, threads = 0, ckpt_every = 0;
-    long long eval_every = 0, eval_windows = 0, stop_after = 0;
+    long long eval_every = 0, eval_windows = 0, stop_after = 0, verify_every = 1, verify_tokens = 8;
+    const char *machine = NULL, *energy = NULL;
     double lr = -1, lr_steps = -1, clip = -1, tau = -1, alpha = -1;
     floe_qat_bits_opts bits = FLOE_QAT_BITS_DEFAULTS;
     floe_qinit_opts init = FLOE_QINIT_OPTS_DEFAULTS;
@@ -54,6 +59,13 @@ int floe_cmd_qat(int argc, char **argv)
         {"eval-every", FLOE_ARG_INT, &eval_every, "N", "integer-forward validation every N steps (0: at the end)", 0,
          1e9, 0},
         {"eval-windows", FLOE_ARG_INT, &eval_windows, "N", "validation windows per evaluation (0: all)", 0, 1e12, 0},
+        {"machine", FLOE_ARG_STRING, &machine, "CSV",
+         "verify steps on this machine: compile, simulate, compare bit for bit with the training forward", 0, 0, 'm'},
+        {"energy", FLOE_ARG_STRING, &energy, "CSV", "energy table, for energy per token in the log", 0, 0, 0},
+        {"verify-every", FLOE_ARG_INT, &verify_every, "N", "with --machine: verify every N-th step (default 1)", 1, 1e9,
+         0},
+        {"verify-tokens", FLOE_ARG_INT, &verify_tokens, "K", "with --machine: tokens per verification (default 8)", 1,
+         1 << 20, 0},
         {"resume", FLOE_ARG_STRING, &resume, "CKPT", "continue a run from its qat-<step>.safetensors", 0, 0, 0},
         {"stop-after", FLOE_ARG_INT, &stop_after, "N", "stop (with a checkpoint) once N steps are done", 0, 1e9, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
@@ -115,6 +127,15 @@ int floe_cmd_qat(int argc, char **argv)
     floe_tokens train, val;
     if (floe_train_data(corpus, &train, &val, &err) != 0)
         return floe_cmd_fail("qat", "%s", err.msg);
+    floe_machine mach;
+    floe_energy_table etab;
+    if (machine && (floe_machine_load(machine, &mach, &err) != 0 ||
+                    (energy && floe_energy_table_load(energy, &etab, &err) != 0))) {
+        floe_tokens_free(&train);
+        floe_tokens_free(&val);
+        return floe_cmd_fail("qat", "%s", err.msg);
+    }
+    floe_qat_chip chip = {machine ? &mach : NULL, energy ? &etab : NULL};
     floe_qat_trainer tr;
     rc = 1;
     printf("teacher %s (%s); W%dA%dKV%d, head W%d; corpus %s\n", teacher, mc.name, qc.wbits, qc.abits, qc.kvbits,
@@ -127,6 +148,14 @@ int floe_cmd_qat(int argc, char **argv)
     if (resume && floe_qat_load(&tr, resume, &err) != 0) {
         floe_cmd_fail("qat", "%s", err.msg);
         goto out;
+    }
+    if (machine) {
+        tr.verify = floe_qat_verify_chip;
+        tr.verify_ctx = &chip;
+        tr.verify_every = (int)verify_every;
+        tr.verify_tokens = (int)verify_tokens;
+        printf("verifying every %d step(s) on %s: %d tokens compiled, simulated and compared bit for bit\n",
+               tr.verify_every, machine, tr.verify_tokens);
     }
     printf("steps %d (from %d), batch %d x context %d, lr %g (steps %g), warmup %d, clip %g, tau %g, alpha %g, "
            "%d threads\n",

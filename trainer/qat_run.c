@@ -17,7 +17,9 @@
 #include "trainer/run_log.h"
 
 #define QAT_STREAM 0x51a7b47c4e5eedull /* batch stream of QAT, distinct from FP training's */
-#define QAT_LOG_HEADER "step,tokens,loss,kl,ce,val_loss,val_ppl,lr,grad_norm,tokens_per_s,seconds\n"
+#define QAT_LOG_HEADER                                                                                  \
+    "step,tokens,loss,kl,ce,val_loss,val_ppl,lr,grad_norm,tokens_per_s,seconds,verified,sim_cycles,"        \
+    "latency_us_per_token,energy_uj_per_token,mem_high_water,verify_seconds\n"
 
 floe_qat_cfg floe_qat_defaults(const floe_model_config *mc)
 {
@@ -113,6 +115,17 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
     floe_model_forward(&tr->teacher, tr->inp, NULL, B, T);
     if (floe_qat_forward(s, tr->inp, B, T, err) != 0)
         return -1;
+    floe_qat_verify_stats vs = {0};
+    if (tr->verify && tr->verify_every > 0 && tr->step % tr->verify_every == 0) {
+        int n = tr->verify_tokens < T ? tr->verify_tokens : T;
+        double t0 = floe_now_s();
+        if (tr->verify(tr->verify_ctx, &s->qm, tr->inp, n, s->fwd.logits, &vs, err) != 0) {
+            floe_err_prefix(err, "QAT step %d: verification on the chip", tr->step + 1);
+            return -1;
+        }
+        vs.done = 1;
+        vs.host_seconds = floe_now_s() - t0;
+    }
     floe_distill_result r = floe_distill(tr->dlogits, s->logits, floe_model_logits(&tr->teacher), tr->tgt, N, V,
                                          c->tau, c->alpha, 1.0f, tr->rowbuf);
     floe_qat_zero_grad(s);
@@ -141,6 +154,7 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
         st->ce = r.ce;
         st->lr = lr;
         st->grad_norm = norm;
+        st->verify = vs;
     }
     return 0;
 }
@@ -426,12 +440,16 @@ int floe_qat_run(floe_qat_trainer *tr, const floe_tokens *train, const floe_toke
         if (o->on_step)
             o->on_step(o->ctx, &st, do_eval ? &r : NULL, tps);
         if (o->out_dir) {
-            char line[512], vb[64] = ",";
+            char line[768], vb[64] = ",", vf[256] = ",,,,,";
             if (do_eval)
                 snprintf(vb, sizeof vb, "%.6f,%.6f", r.loss, r.ppl);
-            snprintf(line, sizeof line, "%d,%.0f,%.6f,%.6f,%.6f,%s,%.6g,%.6g,%.1f,%.3f\n", st.step,
+            if (st.verify.done)
+                snprintf(vf, sizeof vf, "1,%" PRIu64 ",%.4f,%.4f,%" PRIu64 ",%.3f", st.verify.cycles,
+                         1e6 * st.verify.latency_s_per_token, 1e6 * st.verify.energy_j_per_token,
+                         st.verify.mem_high_water, st.verify.host_seconds);
+            snprintf(line, sizeof line, "%d,%.0f,%.6f,%.6f,%.6f,%s,%.6g,%.6g,%.1f,%.3f,%s\n", st.step,
                      st.step * tokens_per_step, st.loss, st.kl, st.ce, vb, (double)st.lr, st.grad_norm, tps,
-                     seconds0 + floe_now_s() - t_start);
+                     seconds0 + floe_now_s() - t_start, vf);
             if (floe_run_log_add(&rows, line, err) != 0)
                 goto fail;
         }

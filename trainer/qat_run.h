@@ -35,6 +35,23 @@ typedef struct floe_qat_cfg {
 
 floe_qat_cfg floe_qat_defaults(const floe_model_config *mc);
 
+/* Per-step verification on the simulated chip (issue: every QAT step proven deployable): after the
+ * step's forward and before its update, the model that forward ran is compiled and simulated on the
+ * first `tokens` tokens of the batch's first sequence and compared bit for bit with the training
+ * forward. The check itself lives in floe_verify (trainer/qat_verify.h) so the trainer library stays
+ * free of the simulator; a verify function returning -1 stops the step with its mismatch report. */
+typedef struct floe_qat_verify_stats {
+    int done;                 /* verified at this step */
+    uint64_t compared;        /* values compared */
+    uint64_t cycles;          /* the prefill of `tokens` tokens on the chip */
+    double latency_s_per_token, energy_j_per_token;
+    uint64_t mem_high_water;  /* bytes, the fullest core */
+    double host_seconds;      /* what the verification cost here */
+} floe_qat_verify_stats;
+
+typedef int (*floe_qat_verify_fn)(void *ctx, const floe_qmodel *m, const int32_t *tokens, int n,
+                                  const int16_t *train_logits, floe_qat_verify_stats *st, floe_err *err);
+
 typedef struct floe_qat_trainer {
     floe_qat s;
     floe_model teacher;
@@ -46,6 +63,9 @@ typedef struct floe_qat_trainer {
     double *rowbuf;
     char teacher_path[4096];
     uint64_t teacher_digest;
+    floe_qat_verify_fn verify;  /* NULL: no verification */
+    void *verify_ctx;
+    int verify_every, verify_tokens;
 } floe_qat_trainer;
 
 typedef struct floe_qat_stats {
@@ -53,6 +73,7 @@ typedef struct floe_qat_stats {
     double loss, kl, ce; /* this step's distillation loss, its KL and the student's cross-entropy */
     float lr;
     double grad_norm;
+    floe_qat_verify_stats verify;
 } floe_qat_stats;
 
 /* Loads the teacher checkpoint, allocates the student for cfg's batch and context and initialises
@@ -87,7 +108,9 @@ typedef struct floe_qat_run_opts {
 
 /* Runs from tr->step to the end; writes OUT/qat.csv (step,tokens,loss,kl,ce,val_loss,val_ppl,lr,
  * grad_norm,tokens_per_s,seconds; rewritten atomically, earlier rows kept on resume),
- * OUT/qat-<step>.safetensors and OUT/qmodel.safetensors (the exported quantized model) at the end. */
+ * OUT/qat-<step>.safetensors and OUT/qmodel.safetensors (the exported quantized model) at the end.
+ * With verification, qat.csv also has verified, sim_cycles, latency_us_per_token, energy_uj_per_token,
+ * mem_high_water, verify_seconds (empty on steps not verified). */
 int floe_qat_run(floe_qat_trainer *tr, const floe_tokens *train, const floe_tokens *val, const floe_qat_run_opts *o,
                  floe_err *err);
 

@@ -1,0 +1,43 @@
+#include "trainer/qat_verify.h"
+
+#include <stdlib.h>
+
+#include "models/qref.h"
+#include "trainer/verify.h"
+
+int floe_qat_verify_chip(void *ctx, const floe_qmodel *m, const int32_t *tokens, int n, const int16_t *train_logits,
+                         floe_qat_verify_stats *st, floe_err *err)
+{
+    const floe_qat_chip *chip = ctx;
+    const int V = m->cfg.vocab_size;
+    /* by causality the first n positions of the training sequence are a prefill of n tokens */
+    int16_t *ref = malloc(sizeof(int16_t) * (size_t)n * V);
+    if (!ref)
+        return floe_err_set(err, "out of memory");
+    if (floe_qref_forward(m, tokens, n, ref, NULL, NULL, err) != 0) {
+        free(ref);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)n * V; i++)
+        if (ref[i] != train_logits[i]) {
+            int pos = (int)(i / (size_t)V), tok = (int)(i % (size_t)V);
+            floe_err_set(err, "logits [position %d, token %d]: training forward %d, reference forward %d", pos, tok,
+                         train_logits[i], ref[i]);
+            free(ref);
+            return -1;
+        }
+    free(ref);
+    floe_verify_result vr;
+    if (floe_verify_prefill(m, chip->mach, chip->energy, tokens, n, &vr, err) != 0)
+        return -1;
+    int rc = 0;
+    if (!vr.match)
+        rc = floe_err_set(err, "chip and reference differ: %s", vr.mismatch);
+    st->compared = vr.compared + (uint64_t)n * V;
+    st->cycles = vr.sim.cycles;
+    st->latency_s_per_token = vr.sim.seconds / n;
+    st->energy_j_per_token = vr.sim.have_energy ? vr.sim.energy.total_j / n : 0.0;
+    st->mem_high_water = vr.sim.mem_high_water_max;
+    floe_verify_result_free(&vr);
+    return rc;
+}
