@@ -7,6 +7,8 @@
 #include "cli/args.h"
 #include "cli/qat_args.h"
 #include "models/safetensors.h"
+#include "common/path.h"
+#include "trainer/log_plot.h"
 #include "trainer/qat_run.h"
 #include "trainer/qat_verify.h"
 
@@ -170,7 +172,13 @@ int floe_cmd_qat(int argc, char **argv)
         floe_cmd_fail("qat", "%s", err.msg);
         goto out;
     }
-    printf("quantized model %s/qmodel.safetensors\n", out);
+    char csv[4300], png[4300];
+    if (floe_path_join(csv, sizeof csv, out, "qat.csv") != 0 || floe_path_join(png, sizeof png, out, "qat.png") != 0 ||
+        floe_plot_qat_log(csv, png, &err) != 0) {
+        floe_cmd_fail("qat", "%s", err.msg);
+        goto out;
+    }
+    printf("quantized model %s/qmodel.safetensors; log %s, plot %s\n", out, csv, png);
     rc = 0;
 out:
     floe_qat_trainer_free(&tr);

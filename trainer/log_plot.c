@@ -129,3 +129,40 @@ out:
     free(data);
     return rc;
 }
+
+int floe_plot_qat_log(const char *csv, const char *png, floe_err *err)
+{
+    char q[4400];
+    if (floe_gnuplot_quote(q, sizeof q, csv) != 0)
+        return floe_err_set(err, "%s: path too long", csv);
+    FILE *f = fopen(csv, "r");
+    char head[512] = "";
+    if (!f)
+        return floe_err_set(err, "%s: cannot open", csv);
+    int ok = fgets(head, sizeof head, f) != NULL && strncmp(head, "step,tokens,loss,kl,ce,val_loss,val_ppl", 39) == 0;
+    fclose(f);
+    if (!ok)
+        return floe_err_set(err, "%s: not a QAT log (floe qat's qat.csv)", csv);
+    sbuf s = {0};
+    /* columns: 1 step, 4 kl, 7 val_ppl, 12 verified, 14 latency_us_per_token, 15 energy_uj_per_token */
+    if (sb_printf(&s,
+                  "set datafile separator ','\nset multiplot layout 2,1 title 'SiLQ QAT (floe qat)'\n"
+                  "set grid\nset xlabel 'step'\nset ylabel 'KL(teacher || student), nats'\nset logscale y\n"
+                  "set y2label 'validation perplexity'\nset y2tics\nset ytics nomirror\nset key top right\n"
+                  "plot %s every ::1 using 1:4 with lines lc rgb '#4477aa' title 'KL per step', "
+                  "%s every ::1 using 1:($12 == 1 ? $4 : 1/0) with points pt 7 ps 0.5 lc rgb '#228833' "
+                  "title 'verified on the chip (bit-exact)', "
+                  "%s every ::1 using 1:7 axes x1y2 with linespoints pt 5 lc rgb '#ee6677' title 'validation ppl'\n"
+                  "unset logscale y\nset ylabel 'us per token'\nset y2label 'uJ per token'\n"
+                  "plot %s every ::1 using 1:($12 == 1 ? $14 : 1/0) with linespoints pt 7 ps 0.5 lc rgb '#4477aa' "
+                  "title 'chip latency per token', "
+                  "%s every ::1 using 1:($12 == 1 ? $15 : 1/0) axes x1y2 with linespoints pt 7 ps 0.5 lc rgb "
+                  "'#ccbb44' title 'chip energy per token'\nunset multiplot\n",
+                  q, q, q, q, q)) {
+        free(s.s);
+        return floe_err_set(err, "%s: out of memory", csv);
+    }
+    int rc = floe_gnuplot_png(png, 900, 800, s.s, err);
+    free(s.s);
+    return rc;
+}

@@ -14,4 +14,8 @@ int floe_train_log_is_header(const char *header_line);
  * and the validation loss where evaluated. Errors name the file and line. */
 int floe_plot_train_log(const char *csv, const char *png, floe_err *err);
 
+/* Renders floe qat's qat.csv: KL per step with the steps verified on the chip marked, validation
+ * perplexity, and the chip's latency and energy per token at each verified step. */
+int floe_plot_qat_log(const char *csv, const char *png, floe_err *err);
+
 #endif
