@@ -140,29 +140,47 @@ int floe_plot_qat_log(const char *csv, const char *png, floe_err *err)
     if (!f)
         return floe_err_set(err, "%s: cannot open", csv);
     int ok = fgets(head, sizeof head, f) != NULL && strncmp(head, "step,tokens,loss,kl,ce,val_loss,val_ppl", 39) == 0;
+    int verified = 0, evaluated = 0; /* any row with field 12 (verified) = 1, with field 7 (val_ppl) set */
+    char row[1024];
+    while (ok && fgets(row, sizeof row, f)) {
+        char *p = row;
+        for (int i = 1; p && i < 12; i++) {
+            if (i == 7 && p[0] != ',')
+                evaluated = 1;
+            p = strchr(p, ',');
+            p = p ? p + 1 : NULL;
+        }
+        verified |= p && p[0] == '1';
+    }
     fclose(f);
     if (!ok)
         return floe_err_set(err, "%s: not a QAT log (floe qat's qat.csv)", csv);
     sbuf s = {0};
+    char val[4600] = "", ver[4600] = "";
+    if (evaluated)
+        snprintf(val, sizeof val, ", %s every ::1 using 1:7 axes x1y2 with linespoints pt 5 lc rgb '#ee6677' "
+                                  "title 'validation ppl'", q);
+    if (verified)
+        snprintf(ver, sizeof ver, ", %s every ::1 using 1:($12 == 1 ? $4 : 1/0) with points pt 7 ps 0.5 "
+                                  "lc rgb '#228833' title 'verified on the chip (bit-exact)'", q);
     /* columns: 1 step, 4 kl, 7 val_ppl, 12 verified, 14 latency_us_per_token, 15 energy_uj_per_token */
-    if (sb_printf(&s,
-                  "set datafile separator ','\nset multiplot layout 2,1 title 'SiLQ QAT (floe qat)'\n"
-                  "set grid\nset xlabel 'step'\nset ylabel 'KL(teacher || student), nats'\nset logscale y\n"
-                  "set y2label 'validation perplexity'\nset y2tics\nset ytics nomirror\nset key top right\n"
-                  "plot %s every ::1 using 1:4 with lines lc rgb '#4477aa' title 'KL per step', "
-                  "%s every ::1 using 1:($12 == 1 ? $4 : 1/0) with points pt 7 ps 0.5 lc rgb '#228833' "
-                  "title 'verified on the chip (bit-exact)', "
-                  "%s every ::1 using 1:7 axes x1y2 with linespoints pt 5 lc rgb '#ee6677' title 'validation ppl'\n"
-                  "unset logscale y\nset ylabel 'us per token'\nset y2label 'uJ per token'\n"
+    if (sb_printf(&s, "set datafile separator ','\nset multiplot layout %d,1 title 'SiLQ QAT (floe qat)'\n"
+                      "set grid\nset xlabel 'step'\nset ylabel 'KL(teacher || student), nats'\nset logscale y\n"
+                      "set y2label 'validation perplexity'\nset y2tics\nset ytics nomirror\nset key top right\n"
+                      "plot %s every ::1 using 1:4 with lines lc rgb '#4477aa' title 'KL per step'%s%s\n",
+                  verified ? 2 : 1, q, ver, val) ||
+        (verified && sb_printf(&s,
+                  "unset logscale y\nset yrange [0:*]\nset y2range [0:*]\nset ylabel 'us per token'\n"
+                  "set y2label 'uJ per token'\n"
                   "plot %s every ::1 using 1:($12 == 1 ? $14 : 1/0) with linespoints pt 7 ps 0.5 lc rgb '#4477aa' "
                   "title 'chip latency per token', "
                   "%s every ::1 using 1:($12 == 1 ? $15 : 1/0) axes x1y2 with linespoints pt 7 ps 0.5 lc rgb "
-                  "'#ccbb44' title 'chip energy per token'\nunset multiplot\n",
-                  q, q, q, q, q)) {
+                  "'#ccbb44' title 'chip energy per token'\n", q, q)) ||
+        sb_printf(&s, "unset multiplot\n")) {
         free(s.s);
         return floe_err_set(err, "%s: out of memory", csv);
     }
-    int rc = floe_gnuplot_png(png, 900, 800, s.s, err);
+    int rc = floe_gnuplot_png(png, 900, verified ? 800 : 500, s.s, err);
     free(s.s);
     return rc;
 }

@@ -49,11 +49,37 @@ static void test_run_writes_outputs(void **state)
     const char *dir = floe_test_tmpdir("cli_run");
     assert_int_equal(floe_test_run(out, sizeof out, "%s run --out %s/o --model tiny --machine %s/configs/small.csv "
                                                     "--energy %s/configs/energy-small.csv --corpus generated:200 "
-                                                    "--train-steps 12",
+                                                    "--train-steps 12 --qat-steps 5",
                                    floe_test_exe(), dir, getenv("FLOE_SOURCE_DIR"), getenv("FLOE_SOURCE_DIR")),
                      0);
     assert_non_null(strstr(out, "bit-identical"));
+    /* the QAT stage: every step verified on the chip, and passed (a mismatch stops the run) */
+    assert_non_null(strstr(out, "verified on the chip: 5/5 steps bit-exact"));
     char path[4300];
+    snprintf(path, sizeof path, "%s/o/qat/qat.csv", dir);
+    FILE *q = fopen(path, "r");
+    assert_non_null(q);
+    char row[1024];
+    int steps = 0;
+    assert_non_null(fgets(row, sizeof row, q)); /* header */
+    while (fgets(row, sizeof row, q)) {
+        /* field 12 is "verified" */
+        char *p = row;
+        for (int i = 0; i < 11; i++)
+            p = strchr(p, ',') + 1;
+        assert_int_equal(p[0], '1');
+        steps++;
+    }
+    fclose(q);
+    assert_int_equal(steps, 5);
+    snprintf(path, sizeof path, "%s/o/qat_loss.png", dir);
+    q = fopen(path, "r");
+    assert_non_null(q);
+    fclose(q);
+    snprintf(path, sizeof path, "%s/o/summary.csv", dir);
+    q = fopen(path, "r");
+    assert_non_null(q);
+    fclose(q);
     snprintf(path, sizeof path, "%s/o/summary.txt", dir);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
