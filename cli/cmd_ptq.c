@@ -21,7 +21,7 @@ int floe_cmd_ptq(int argc, char **argv)
                                                       "activations); required", 0, 0, 0},
         {"teacher", FLOE_ARG_STRING, &teacher, "CKPT", "the FP checkpoint to quantize (required)", 0, 0, 't'},
         FLOE_QAT_BITS_OPTS(bits),
-        {"percentile", FLOE_ARG_DOUBLE, &init.percentile, "P", "calib: percentile of |x| (default 99.99)", 1, 100, 0},
+        {"percentile", FLOE_ARG_DOUBLE, &init.percentile, "P", "calib: percentile of |x| (default: 99.99 at 8 bits, 99.9 at 4)", 1, 100, 0},
         {"headroom", FLOE_ARG_DOUBLE, &init.headroom, "X", "16-bit steps cover X times the largest value (default 2)",
          1, 1e6, 0},
         {"calib-batches", FLOE_ARG_INT, &init.batches, "N", "calibration batches (default 4)", 1, 1e6, 0},

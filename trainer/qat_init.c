@@ -6,7 +6,7 @@
 
 #include "trainer/lsq.h"
 
-floe_qinit_cfg floe_qinit_defaults(void) { return (floe_qinit_cfg){FLOE_QINIT_CALIB, 99.99, 2.0, 4, 1}; }
+floe_qinit_cfg floe_qinit_defaults(void) { return (floe_qinit_cfg){FLOE_QINIT_CALIB, 0.0, 2.0, 4, 1}; }
 
 int floe_qinit_method_parse(const char *name, floe_qinit_method *out)
 {
@@ -107,8 +107,8 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
     const floe_model_config *cfg = &s->cfg;
     if (floe_qat_check_teacher(cfg, &t->cfg, err) != 0)
         return -1;
-    if (c->batches < 1 || !(c->percentile > 0.0 && c->percentile <= 100.0) || !(c->headroom >= 1.0))
-        return floe_err_set(err, "calibration: need batches >= 1, 0 < percentile <= 100, headroom >= 1");
+    if (c->batches < 1 || !(c->percentile >= 0.0 && c->percentile <= 100.0) || !(c->headroom >= 1.0))
+        return floe_err_set(err, "calibration: need batches >= 1, 0 <= percentile <= 100, headroom >= 1");
     memcpy(s->params, t->params, sizeof(float) * s->table.total);
 
     /* weight steps of the gain-folded weights */
@@ -200,25 +200,27 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
         for (size_t i = 0; i < (size_t)N * V; i++)
             stat_add(&st[npts - 1], lg[i]);
     }
-    const double pct = c->method == FLOE_QINIT_RTN ? 100.0 : c->percentile;
+    /* percentile 0 = by width: 99.99 at 8 bits, 99.9 at 4 (measured on S: docs/results.md) */
+    const double pa = c->method == FLOE_QINIT_RTN ? 100.0 : c->percentile > 0 ? c->percentile : s->qc.abits >= 8 ? 99.99 : 99.9;
+    const double pc = c->method == FLOE_QINIT_RTN ? 100.0 : c->percentile > 0 ? c->percentile : s->qc.kvbits >= 8 ? 99.99 : 99.9;
     const double ah = floe_lsq_hi(s->qc.abits), ch = floe_lsq_hi(s->qc.kvbits), h16 = 32767.0 / c->headroom;
 #define STEP(v, div) ((float)fmax((v) / (div), 1e-8))
     for (int l = 0; l < L; l++) {
         stat *S = &st[PT_PER_LAYER * l];
         floe_qlayer *QL = &s->qm.layers[l];
-        *floe_qat_act_step(s, l, FLOE_QAT_ATTN_IN) = STEP(stat_percentile(&S[PT_ATTN_IN], pct), ah);
-        *floe_qat_act_step(s, l, FLOE_QAT_KC) = STEP(stat_percentile(&S[PT_K], pct), ch);
-        *floe_qat_act_step(s, l, FLOE_QAT_VC) = STEP(stat_percentile(&S[PT_V], pct), ch);
-        *floe_qat_act_step(s, l, FLOE_QAT_O_IN) = STEP(stat_percentile(&S[PT_O_IN], pct), ah);
-        *floe_qat_act_step(s, l, FLOE_QAT_MLP_IN) = STEP(stat_percentile(&S[PT_MLP_IN], pct), ah);
-        *floe_qat_act_step(s, l, FLOE_QAT_DOWN_IN) = STEP(stat_percentile(&S[PT_DOWN_IN], pct), ah);
+        *floe_qat_act_step(s, l, FLOE_QAT_ATTN_IN) = STEP(stat_percentile(&S[PT_ATTN_IN], pa), ah);
+        *floe_qat_act_step(s, l, FLOE_QAT_KC) = STEP(stat_percentile(&S[PT_K], pc), ch);
+        *floe_qat_act_step(s, l, FLOE_QAT_VC) = STEP(stat_percentile(&S[PT_V], pc), ch);
+        *floe_qat_act_step(s, l, FLOE_QAT_O_IN) = STEP(stat_percentile(&S[PT_O_IN], pa), ah);
+        *floe_qat_act_step(s, l, FLOE_QAT_MLP_IN) = STEP(stat_percentile(&S[PT_MLP_IN], pa), ah);
+        *floe_qat_act_step(s, l, FLOE_QAT_DOWN_IN) = STEP(stat_percentile(&S[PT_DOWN_IN], pa), ah);
         QL->s_q = STEP(S[PT_Q].amax, h16);
         QL->s_k = STEP(S[PT_K].amax, h16);
         QL->s_g = STEP(S[PT_G].amax, h16);
         QL->s_u = STEP(S[PT_U].amax, h16);
         QL->s_silu = STEP(S[PT_SILU].amax, h16);
     }
-    *floe_qat_act_step(s, -1, 0) = STEP(stat_percentile(&st[npts - 2], pct), ah);
+    *floe_qat_act_step(s, -1, 0) = STEP(stat_percentile(&st[npts - 2], pa), ah);
     s->qm.s_res = STEP(st[npts - 3].amax, h16);
     s->qm.s_logit = STEP(st[npts - 1].amax, h16);
 #undef STEP

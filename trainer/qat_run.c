@@ -27,8 +27,8 @@ floe_qat_cfg floe_qat_defaults(const floe_model_config *mc)
     c.steps = 100;
     c.batch = 8;
     c.context = mc->context;
-    c.lr = 1e-4f;
-    c.lr_steps = 1e-4f;
+    c.lr = 3e-4f;
+    c.lr_steps = 3e-3f;
     c.min_lr_frac = 0.1f;
     c.warmup = 10;
     c.clip = 1.0f;
