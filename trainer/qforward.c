@@ -155,13 +155,36 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
     return 0;
 }
 
-/* out = requant(acc, L->m[n]) into [lo, hi], as int16 or float codes. */
+/* One row of exact accumulators as int32 (the conversion loop vectorises; so does the requant
+ * loop over the int32 row, which a branch on the accumulator type inside it would prevent). */
+static void acc_row(int32_t *dst, acc_view a, size_t r, size_t n)
+{
+    if (a.d) {
+        const double *src = a.d + r * a.ld;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (int32_t)src[i];
+    } else {
+        const float *src = a.f + r * a.ld;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (int32_t)src[i];
+    }
+}
+
+/* out = requant(acc, L->m[n]) into [lo, hi] as int16. */
 static void requant_i16(int16_t *out, acc_view a, const floe_qlinear *L, int N, int32_t lo, int32_t hi)
 {
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < N; r++)
-        for (int n = 0; n < L->out; n++)
-            out[(size_t)r * L->out + n] = (int16_t)floe_requant(acc_at(a, (size_t)r, (size_t)n), L->m[n], lo, hi);
+#pragma omp parallel
+    {
+        int32_t *row = malloc(sizeof(int32_t) * (size_t)L->out);
+#pragma omp for schedule(static)
+        for (int r = 0; r < N; r++) {
+            acc_row(row, a, (size_t)r, (size_t)L->out);
+            int16_t *o = out + (size_t)r * L->out;
+            for (int n = 0; n < L->out; n++)
+                o[n] = (int16_t)floe_requant(row[n], L->m[n], lo, hi);
+        }
+        free(row);
+    }
 }
 
 static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t eps_q, floe_requant_mult c,
@@ -183,13 +206,20 @@ static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t ep
 /* x = sat16(x + requant_16(acc, L->m)) for the residual stream. */
 static void residual_add(int16_t *dst, const int16_t *src, acc_view a, const floe_qlinear *L, int N)
 {
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < N; r++)
-        for (int n = 0; n < L->out; n++) {
-            size_t i = (size_t)r * L->out + n;
-            int32_t y = floe_requant(acc_at(a, (size_t)r, (size_t)n), L->m[n], -32768, 32767);
-            dst[i] = floe_sat_i16((int64_t)src[i] + y);
+#pragma omp parallel
+    {
+        int32_t *row = malloc(sizeof(int32_t) * (size_t)L->out);
+#pragma omp for schedule(static)
+        for (int r = 0; r < N; r++) {
+            acc_row(row, a, (size_t)r, (size_t)L->out);
+            for (int n = 0; n < L->out; n++) {
+                size_t i = (size_t)r * L->out + n;
+                int32_t y = floe_requant(row[n], L->m[n], -32768, 32767);
+                dst[i] = floe_sat_i16((int64_t)src[i] + y);
+            }
         }
+        free(row);
+    }
 }
 
 static void attention(floe_qfwd_layer *A, const floe_qlayer *L, const floe_model_config *c, int B, int T,
