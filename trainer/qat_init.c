@@ -137,8 +137,8 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
     const int npts = PT_PER_LAYER * L + 3; /* + residual, head_in, logits */
     stat *st = calloc((size_t)npts, sizeof *st);
     int32_t *rows = malloc(sizeof(int32_t) * (size_t)B * (T + 1)), *inp = malloc(sizeof(int32_t) * (size_t)N);
-    int rc = -1;
-    if (!st || !rows || !inp)
+    int rc = -1, oom = !st || !rows || !inp;
+    if (oom)
         goto out;
     for (int p = 0; p < npts; p++) {
         int l = p < PT_PER_LAYER * L ? p % PT_PER_LAYER : -1;
@@ -152,8 +152,10 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
         size_t total = (size_t)c->batches * N * width;
         st[p].stride = total / SAMPLE_CAP + 1;
         st[p].cap = SAMPLE_CAP;
-        if (!(st[p].sample = malloc(sizeof(float) * SAMPLE_CAP)))
+        if (!(st[p].sample = malloc(sizeof(float) * SAMPLE_CAP))) {
+            oom = 1;
             goto out;
+        }
     }
     for (int b = 0; b < c->batches; b++) {
         if (floe_batch_sample(train, c->seed ^ 0xca11b7a7e5eedull, (uint64_t)b, B, T, rows, err) != 0)
@@ -229,7 +231,7 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
     floe_qat_set_floor(s);
     rc = 0;
 out:
-    if (rc != 0 && (!st || !rows || !inp))
+    if (oom)
         floe_err_set(err, "calibration: out of memory");
     if (st)
         for (int p = 0; p < npts; p++)

@@ -269,7 +269,7 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
     floe_st_file f;
     if (floe_st_open(&f, path, err) != 0)
         return -1;
-    int rc = -1, seed = 0;
+    int rc = -1;
     const char *fmt = floe_st_meta_get(&f, "format"), *t = floe_st_meta_get(&f, "floe.teacher");
     if (!fmt || strcmp(fmt, "floe-qat") != 0) {
         floe_err_set(err, "%s: not a QAT checkpoint (metadata format '%s', expected 'floe-qat')", path,
@@ -288,10 +288,15 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         meta_float(&f, "floe.qat.lr", &cfg->lr, err) || meta_float(&f, "floe.qat.lr_steps", &cfg->lr_steps, err) ||
         meta_float(&f, "floe.qat.min_lr_frac", &cfg->min_lr_frac, err) ||
         meta_int(&f, "floe.qat.warmup", &cfg->warmup, err) || meta_float(&f, "floe.qat.clip", &cfg->clip, err) ||
-        meta_float(&f, "floe.qat.tau", &cfg->tau, err) || meta_float(&f, "floe.qat.alpha", &cfg->alpha, err) ||
-        meta_int(&f, "floe.qat.seed", &seed, err))
+        meta_float(&f, "floe.qat.tau", &cfg->tau, err) || meta_float(&f, "floe.qat.alpha", &cfg->alpha, err))
         goto out;
-    cfg->seed = (uint64_t)seed;
+    const char *sv = floe_st_meta_get(&f, "floe.qat.seed");
+    char *end;
+    cfg->seed = sv ? strtoull(sv, &end, 10) : 0;
+    if (!sv || *sv == '\0' || *end != '\0') {
+        floe_err_set(err, "%s: metadata 'floe.qat.seed' missing or not an integer", path);
+        goto out;
+    }
     cfg->init = floe_qinit_defaults(); /* the loaded steps replace what it initialises */
     rc = floe_qconfig_validate(qc, err);
     if (rc != 0)
