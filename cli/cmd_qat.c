@@ -49,7 +49,7 @@ int floe_cmd_qat(int argc, char **argv)
         {"batch", FLOE_ARG_INT, &batch, "B", "sequences per step (default 8)", 1, 65536, 'b'},
         {"context", FLOE_ARG_INT, &context, "T", "tokens per sequence (default: the model's context)", 1, 1 << 22, 0},
         {"lr", FLOE_ARG_DOUBLE, &lr, "X", "weights' peak learning rate (default 3e-4)", 0, 10, 0},
-        {"lr-steps", FLOE_ARG_DOUBLE, &lr_steps, "X", "step sizes' peak learning rate (default 3e-3)", 0, 10, 0},
+        {"lr-steps", FLOE_ARG_DOUBLE, &lr_steps, "X", "step sizes' peak learning rate on ln(step) (default 1e-2)", 0, 10, 0},
         {"warmup", FLOE_ARG_INT, &warmup, "N", "linear warmup steps (default 10)", 0, 1e9, 0},
         {"clip", FLOE_ARG_DOUBLE, &clip, "X", "global gradient-norm limit, 0 for none (default 1)", 0, 1e9, 0},
         {"tau", FLOE_ARG_DOUBLE, &tau, "X", "distillation temperature (default 1)", 1e-3, 1e3, 0},

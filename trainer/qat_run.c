@@ -28,7 +28,7 @@ floe_qat_cfg floe_qat_defaults(const floe_model_config *mc)
     c.batch = 8;
     c.context = mc->context;
     c.lr = 3e-4f;
-    c.lr_steps = 3e-3f;
+    c.lr_steps = 1e-2f;
     c.min_lr_frac = 0.1f;
     c.warmup = 10;
     c.clip = 1.0f;
@@ -143,8 +143,17 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
     floe_adamw_cfg a = floe_adamw_defaults();
     floe_adamw_update(s->params, s->grads, tr->m, tr->v, s->table.total, tr->step + 1, lr, a.beta1, a.beta2, a.eps,
                       0.0f);
+    /* Steps are learned in the log domain (theta = ln s, dL/dtheta = s dL/ds): an update changes a
+     * step by a fraction of itself, so one learning rate suits weight steps (~1e-2) and activation
+     * steps (~1) alike, and a step stays positive. */
+    for (size_t i = 0; i < s->n_steps; i++) {
+        s->dsteps[i] *= s->steps[i];
+        s->steps[i] = logf(s->steps[i]);
+    }
     floe_adamw_update(s->steps, s->dsteps, tr->ms, tr->vs, s->n_steps, tr->step + 1, c->lr_steps * frac, a.beta1,
                       a.beta2, a.eps, 0.0f);
+    for (size_t i = 0; i < s->n_steps; i++)
+        s->steps[i] = expf(s->steps[i]);
     floe_qat_clamp_steps(s);
     tr->step++;
     if (st) {

@@ -3,7 +3,7 @@
  * Each step: a batch of the training split (its own sampling stream, a pure function of (seed,
  * step) as in FP training), the frozen FP teacher's logits, the student's integer-exact forward,
  * the distillation loss, the STE/LSQ backward, global gradient-norm clipping (weights and steps
- * together), AdamW on the weights (lr) and on the steps (lr_steps), no weight decay, linear warmup
+ * together), AdamW on the weights (lr) and on the logarithms of the steps (lr_steps), no weight decay, linear warmup
  * then cosine to min_lr_frac * lr. The state of a run is the student's parameters and steps, the
  * fixed 16-bit steps, both optimizers' moments and the step count: a checkpoint holds all of them
  * in one safetensors file (written atomically), so a killed run resumes with identical bits.
@@ -24,7 +24,7 @@ typedef struct floe_qat_cfg {
     int steps;         /* optimizer steps of the run (the schedule's length) */
     int batch, context;
     float lr;          /* weights' peak learning rate */
-    float lr_steps;    /* step sizes' peak learning rate */
+    float lr_steps;    /* step sizes' peak learning rate, on ln(step): a relative change per update */
     float min_lr_frac; /* the cosine's floor, as a fraction of the peak */
     int warmup;
     float clip;        /* global gradient-norm limit (0: none) */
