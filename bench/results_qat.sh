@@ -16,7 +16,7 @@ for set in "${SETS[@]}"; do
   for m in rtn calib; do
     [ -s ptq-$m-$name.txt ] || $F ptq --method $m --teacher "$T" $bits -o ptq-$m-$name.safetensors --eval -j 2 > ptq-$m-$name.txt
   done
-  for n in 100 1000; do
+  for n in 100 150 1000; do
     if [ ! -s qat$n-$name.txt ]; then
       $F qat --teacher "$T" $bits --steps $n --eval-every $((n / 10)) -o qat$n-$name -j 2 > qat$n-$name.log
       $F eval --qmodel qat$n-$name/qmodel.safetensors -j 2 > qat$n-$name.txt
@@ -24,10 +24,10 @@ for set in "${SETS[@]}"; do
   done
 done
 {
-  echo "setting,teacher,rtn,calib,silq100,silq1000"
+  echo "setting,teacher,rtn,calib,silq100,silq150,silq1000"
   for set in "${SETS[@]}"; do
     name=${set%%:*}
-    echo "$name,$(ppl teacher.txt),$(ppl ptq-rtn-$name.txt),$(ppl ptq-calib-$name.txt),$(ppl qat100-$name.txt),$(ppl qat1000-$name.txt)"
+    echo "$name,$(ppl teacher.txt),$(ppl ptq-rtn-$name.txt),$(ppl ptq-calib-$name.txt),$(ppl qat100-$name.txt),$(ppl qat150-$name.txt),$(ppl qat1000-$name.txt)"
   done
 } > table.csv
 cat table.csv

@@ -28,12 +28,12 @@ floe_qat_cfg floe_qat_defaults(const floe_model_config *mc)
     c.batch = 8;
     c.context = mc->context;
     c.lr = 3e-4f;
-    c.lr_steps = 1e-2f;
+    c.lr_steps = 3e-2f;
     c.min_lr_frac = 0.1f;
     c.warmup = 10;
     c.clip = 1.0f;
     c.tau = 1.0f;
-    c.alpha = 0.0f;
+    c.alpha = 0.5f;
     c.seed = 1;
     c.init = floe_qinit_defaults();
     return c;
