@@ -10,20 +10,27 @@ int floe_cmd_compile(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     const char *machine = NULL, *out = NULL;
-    long long tokens = 16;
+    long long tokens = 16, kv = 0, dpos = -1, split_bytes = 0;
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "the machine description (required)", 0, 0, 'm'},
         {"tokens", FLOE_ARG_INT, &tokens, "T", "prefill length (default 16)", 1, 1 << 22, 0},
+        {"kv-tokens", FLOE_ARG_INT, &kv, "N", "KV-cache capacity in positions (default: T)", 0, 1 << 22, 0},
+        {"decode-pos", FLOE_ARG_INT, &dpos, "P", "write the decode program for position P instead of the prefill", 0, 1 << 22, 0},
+        {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
         {"output", FLOE_ARG_STRING, &out, "FLP", "the program to write (required)", 0, 0, 'o'},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {
         "compile", NULL, "Compile a quantized model into a program for a machine.",
-        "The mapping (docs/compiler.md): one core per decoder layer and one for the LM head on one\n"
-        "chip, weights resident in core memory. Region \"x\" of core (0, 0) takes the embedded tokens\n"
-        "(int16 [T][d]); region \"logits\" of the head core holds the result. A model that does not fit\n"
-        "gets the exact statement of what overflows, where, and by how much.",
+        "The mapping (docs/compiler.md): a group of cores per decoder layer and one for the LM head on\n"
+        "one chip, weights resident in core memory: a main core (residual stream, KV cache, attention)\n"
+        "and, when the layer does not fit one core, weight cores holding slices of its linear layers.\n"
+        "Region \"x\" of core (0, 0) takes the embedded tokens (int16 [T][d]); region \"logits\" of the\n"
+        "head's main core holds the result. --decode-pos P writes the decode program for the token at\n"
+        "position P (row 0 of \"x\" and \"logits\"), which runs against the KV cache a prefill left in core\n"
+        "memory and carries no memory images. A model that does not fit gets the exact statement of what\n"
+        "overflows, where, and by how much.",
         opts, 0, 0};
     char *pos[1];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
@@ -40,7 +47,7 @@ int floe_cmd_compile(int argc, char **argv)
     floe_qmodel m;
     if ((rc = floe_qmodel_from_args("compile", &qa, &m)) >= 0)
         return rc;
-    floe_compile_opts o = {(int)tokens};
+    floe_compile_opts o = {(int)tokens, (int)kv, dpos >= 0, dpos >= 0 ? (int)dpos : 0, (uint64_t)split_bytes};
     floe_program *p;
     floe_compile_report rep;
     rc = 0;

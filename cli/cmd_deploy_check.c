@@ -49,7 +49,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
            (unsigned long long)mach.cores_x, (unsigned long long)mach.cores_y, (unsigned long long)mach.core_mem_bytes,
            (unsigned long long)(mach.chips_per_card * mach.cards_per_server * mach.servers_per_system));
     int T = (int)tokens < c->context ? (int)tokens : c->context;
-    floe_compile_opts o = {T};
+    floe_compile_opts o = {T, 0, 0, 0, 0};
     floe_chip_program *chips;
     int n;
     if (floe_compile_pipeline(&m, &mach, &o, &chips, &n, &err) != 0) {

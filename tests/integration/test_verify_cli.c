@@ -34,13 +34,30 @@ static void test_compile_and_verify_commands(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model S -m %s/configs/small.csv --tokens 2",
                                    floe_test_exe(), src),
                      1);
-    assert_non_null(strstr(out, "fits         NO: chip 0: layer 0 needs"));
-    assert_non_null(strstr(out, "bytes short"));
+    assert_non_null(strstr(out, "fits         NO: layer 0 needs 7 cores"));
+    assert_non_null(strstr(out, "a chip has 4 cores: 3 short"));
     /* errors: too many layers for the machine, bad bits, neither or both model sources */
     assert_int_equal(floe_test_run(out, sizeof out, "%s compile --model S -m %s/configs/small.csv -o %s/s.flp",
                                    floe_test_exe(), src, dir),
                      1);
-    assert_non_null(strstr(out, "needs 5 cores"));
+    assert_non_null(strstr(out, "layer 0 needs 8 cores"));
+    /* a split layer, then decode steps checked against prefill */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model tiny -m %s/configs/northpole.csv --tokens 6 --decode 2 "
+                                                    "--core-weight-bytes 4000",
+                                   floe_test_exe(), src),
+                     0);
+    assert_non_null(strstr(out, "2 decode steps against the KV cache, each equal to prefill"));
+    assert_non_null(strstr(out, "weight cores"));
+    assert_non_null(strstr(out, "us per token"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s compile --model tiny -m %s/configs/northpole.csv --tokens 4 "
+                                                    "--kv-tokens 8 --decode-pos 5 -o %s/d.flp",
+                                   floe_test_exe(), src, dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s compile --model tiny -m %s/configs/northpole.csv --tokens 4 "
+                                                    "--decode-pos 4 -o %s/d.flp",
+                                   floe_test_exe(), src, dir),
+                     1);
+    assert_non_null(strstr(out, "decode position 4 is outside the KV cache's 4 positions"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model tiny --wbits 3 -m %s/configs/small.csv",
                                    floe_test_exe(), src),
                      1);
