@@ -60,7 +60,7 @@ int floe_cmd_verify(int argc, char **argv)
         tok[t] = (int32_t)((unsigned char)prompt[t] % (unsigned)m.cfg.vocab_size);
     rc = 0;
     if (decode > 0 || split_bytes > 0) { /* prefill then decode, on one chip or several */
-        floe_verify_opts vo = {T, (int)decode, (uint64_t)split_bytes};
+        floe_verify_opts vo = {T, (int)decode, (uint64_t)split_bytes, 0, 0};
         floe_verify_run_result vr;
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &vr, &err) != 0) {
             rc = floe_cmd_fail("verify", "%s", err.msg);

@@ -310,43 +310,12 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
     uint64_t wcap = mem - reserve;
     if (P->budget && P->budget < wcap)
         wcap = P->budget;
-    int next_core = 1;
-    if (!head) { /* the down projection: input chunks reduced along a chain of neighbours */
-        shape s = lin_shape(P, slot, LIN_DOWN);
-        int ni = (f + d - 1) / d;
-        ni = ni < 2 ? 2 : ni;
-        int chunk = (int)round8((uint64_t)((f + ni - 1) / ni));
-        ni = (f + chunk - 1) / chunk;
-        uint64_t per_row = row_bytes(s.bits, chunk) + 8 + 3;
-        uint64_t R = wcap > 64 ? (wcap - 64) / per_row : 0;
-        R = R > MAX_PIECE_ROWS ? MAX_PIECE_ROWS : R & ~(uint64_t)7;
-        if (R == 0)
-            return floe_err_set(err, "%s: a core with %llu bytes for weights cannot hold 8 rows of a %d-wide slice of "
-                                     "the down projection",
-                                what, (unsigned long long)wcap, chunk);
-        int blocks = (int)((d + R - 1) / R);
-        int rows = (int)round8((uint64_t)((d + blocks - 1) / blocks));
-        for (int a = 0; a * rows < d; a++) {
-            int r0 = a * rows, r1 = r0 + rows < d ? r0 + rows : d;
-            for (int b = 0; b < ni; b++) {
-                int i0 = b * chunk, i1 = i0 + chunk < f ? i0 + chunk : f;
-                if (add_piece(g, (piece){LIN_DOWN, r0, r1, i0, i1, b, ni, next_core++}, err) != 0)
-                    return -1;
-            }
-        }
-    }
-    /* everything else: output-channel slices, packed greedily: the main core, the down cores'
-     * remaining room, then new weight cores */
-    int ncores_max = next_core;
+    /* output-channel slices of q, k, v, o, gate, up (or the head), packed greedily over weight cores
+     * (the main core keeps its memory for activations and the KV cache) */
     uint64_t cap_used[4096];
     int cores_known = 4096;
     memset(cap_used, 0, sizeof cap_used);
-    for (int i = 0; i < g->npieces; i++) {
-        const piece *pc = &g->pieces[i];
-        shape s = lin_shape(P, slot, pc->lin);
-        cap_used[pc->core] += piece_cost(s.bits, pc->i1 - pc->i0, pc->r1 - pc->r0, 1);
-    }
-    int cur = 0;
+    int cur = 1;
     for (int l = first; l <= (head ? LIN_HEAD : LIN_UP); l++) {
         shape s = lin_shape(P, slot, l);
         int r = 0;
@@ -377,8 +346,34 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
             r += (int)rows;
         }
     }
-    if (g->ncores < ncores_max)
-        g->ncores = ncores_max;
+    int next_core = g->ncores; /* the down projection's chains on cores of their own, after the slices */
+    if (!head) { /* the down projection: input chunks reduced along a chain of neighbours */
+        shape s = lin_shape(P, slot, LIN_DOWN);
+        int ni = 2, chunk; /* the shortest chain whose links hold at least 8 rows */
+        for (;; ni++) {
+            chunk = (int)round8((uint64_t)((f + ni - 1) / ni));
+            if ((row_bytes(s.bits, chunk) + 11) * 8 + 64 <= wcap || chunk <= 8)
+                break;
+        }
+        ni = (f + chunk - 1) / chunk;
+        uint64_t per_row = row_bytes(s.bits, chunk) + 8 + 3;
+        uint64_t R = wcap > 64 ? (wcap - 64) / per_row : 0;
+        R = R > MAX_PIECE_ROWS ? MAX_PIECE_ROWS : R & ~(uint64_t)7;
+        if (R == 0)
+            return floe_err_set(err, "%s: a core with %llu bytes for weights cannot hold 8 rows of a %d-wide slice of "
+                                     "the down projection",
+                                what, (unsigned long long)wcap, chunk);
+        int blocks = (int)((d + R - 1) / R);
+        int rows = (int)round8((uint64_t)((d + blocks - 1) / blocks));
+        for (int a = 0; a * rows < d; a++) {
+            int r0 = a * rows, r1 = r0 + rows < d ? r0 + rows : d;
+            for (int b = 0; b < ni; b++) {
+                int i0 = b * chunk, i1 = i0 + chunk < f ? i0 + chunk : f;
+                if (add_piece(g, (piece){LIN_DOWN, r0, r1, i0, i1, b, ni, next_core++}, err) != 0)
+                    return -1;
+            }
+        }
+    }
     return 0;
 }
 
@@ -419,9 +414,10 @@ static int plan_model(mplan *P, floe_err *err)
         if (n > per_chip) {
             char what[32];
             what_of(P, s, what, sizeof what);
-            return floe_err_set(err, "%s needs %d cores (1 for activations and attention, %d holding its %llu bytes of "
-                                     "weights and multipliers); a chip has %d cores: %d short",
-                                what, n, n - 1, (unsigned long long)P->g[s].weight_bytes, per_chip, n - per_chip);
+            return floe_err_set(err, "%s needs %d cores (1 for %s, %d holding its %llu bytes of weights and "
+                                     "multipliers); a chip has %d cores: %d short",
+                                what, n, s < cf->n_layers ? "activations and attention" : "the final norm and the logits",
+                                n - 1, (unsigned long long)P->g[s].weight_bytes, per_chip, n - per_chip);
         }
         if (used + n > per_chip) {
             chip++;
@@ -461,6 +457,7 @@ typedef struct gemit {
     const mplan *P;
     const gplan *g;
     int nc;
+    int first;          /* the main core's index in the chip's serpentine order */
     wcore *wc;          /* [ncores]; wc[0] is the main core */
     unsigned *cx, *cy;
     mainbuf mb;
@@ -533,6 +530,55 @@ static uint64_t phase_input(const gemit *G, int ph)
     return ph == PH_O ? G->mb.o : ph == PH_DOWN ? G->mb.mm : G->mb.h;
 }
 
+static int core_in_phase(const gemit *G, int k, int ph)
+{
+    int lo = G->g->slot == G->P->cf->n_layers ? LIN_HEAD : LIN_Q;
+    for (int i = 0; i < G->g->npieces; i++) {
+        const piece *pc = &G->g->pieces[i];
+        if (pc->core == k && pc->lin >= lo && lin_phase(pc->lin) == ph)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when the weight cores that take phase ph's input are one run k0..k1 of the group (then one
+ * multicast per rectangle of the run reaches them all: the whole input vector, each takes its part). */
+static int phase_run(const gemit *G, int ph, int *k0, int *k1)
+{
+    int lo = -1, hi = -1, n = 0;
+    for (int k = 1; k < G->nc; k++)
+        if (core_in_phase(G, k, ph)) {
+            lo = lo < 0 ? k : lo;
+            hi = k;
+            n++;
+        }
+    *k0 = lo;
+    *k1 = hi;
+    return n > 0 && n == hi - lo + 1;
+}
+
+/* Multicasts to serpentine indices i0..i1 of the chip: a partial row, a block of full rows, a
+ * partial row: at most three rectangles, each exactly cores of the run. */
+static void mcast_run(ctx *c, const floe_machine *mach, uint64_t src, uint64_t nb, int i0, int i1)
+{
+    int cols = (int)mach->cores_x;
+    while (i0 <= i1) {
+        int row = i0 / cols, row_end = (row + 1) * cols - 1;
+        if (i0 % cols == 0 && i1 >= row_end) {
+            int last = (i1 + 1) / cols - 1;
+            OP(c, FLOE_OP_MCAST, (int64_t)src, (int64_t)nb, 0, row, cols - 1, last, 0);
+            i0 = (last + 1) * cols;
+            continue;
+        }
+        int e = i1 < row_end ? i1 : row_end;
+        unsigned xa, ya, xb, yb;
+        serp(mach, i0, &xa, &ya);
+        serp(mach, e, &xb, &yb);
+        OP(c, FLOE_OP_MCAST, (int64_t)src, (int64_t)nb, xa < xb ? xa : xb, ya, xa < xb ? xb : xa, ya, 0);
+        i0 = e + 1;
+    }
+}
+
 /* One phase on the main core: the input out to the weight cores, the local slices, the results back. */
 static void main_phase(gemit *G, int ph, int t, int pos)
 {
@@ -543,19 +589,25 @@ static void main_phase(gemit *G, int ph, int t, int pos)
     const int d = P->cf->d_model, hd = P->cf->head_dim;
     uint64_t in = phase_input(G, ph);
     int lo = g->slot == P->cf->n_layers ? LIN_HEAD : LIN_Q;
-    /* sends: once per weight core with slices in this phase (down: the chunk each link needs) */
-    for (int k = 1; k < G->nc; k++)
-        for (int i = 0; i < g->npieces; i++) {
-            const piece *pc = &g->pieces[i];
-            if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph)
-                continue;
-            if (pc->lin == LIN_DOWN)
-                OP(c, FLOE_OP_SEND, (int64_t)(in + floe_dtype_bytes_for(A, (uint64_t)pc->i0)),
-                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0)), G->cx[k], G->cy[k], 0);
-            else
-                OP(c, FLOE_OP_SEND, (int64_t)in, (int64_t)floe_dtype_bytes_for(A, (uint64_t)d), G->cx[k], G->cy[k], 0);
-            break;
-        }
+    /* the input to the weight cores: multicast to their run, or one send each (down: its chunk) */
+    int k0, k1;
+    if (phase_run(G, ph, &k0, &k1)) {
+        uint64_t nb = floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d));
+        mcast_run(c, P->mach, in, nb, G->first + k0, G->first + k1);
+    } else {
+        for (int k = 1; k < G->nc; k++)
+            for (int i = 0; i < g->npieces; i++) {
+                const piece *pc = &g->pieces[i];
+                if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph)
+                    continue;
+                if (pc->lin == LIN_DOWN)
+                    OP(c, FLOE_OP_SEND, (int64_t)(in + floe_dtype_bytes_for(A, (uint64_t)pc->i0)),
+                       (int64_t)floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0)), G->cx[k], G->cy[k], 0);
+                else
+                    OP(c, FLOE_OP_SEND, (int64_t)in, (int64_t)floe_dtype_bytes_for(A, (uint64_t)d), G->cx[k], G->cy[k], 0);
+                break;
+            }
+    }
     /* local slices */
     for (int i = 0; i < g->npieces; i++) {
         const piece *pc = &g->pieces[i];
@@ -606,15 +658,14 @@ static void weight_phase(gemit *G, int k, int ph)
             continue;
         shape s = lin_shape(P, g->slot, pc->lin);
         int rows = pc->r1 - pc->r0;
-        uint64_t off = 0;
+        int k0, k1, whole = phase_run(G, ph, &k0, &k1) || pc->lin != LIN_DOWN; /* the whole input vector */
         if (!received) {
-            uint64_t nb = pc->lin == LIN_DOWN ? floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0))
-                                              : floe_dtype_bytes_for(A, (uint64_t)d);
+            uint64_t nb = !whole ? floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0))
+                                 : floe_dtype_bytes_for(A, (uint64_t)(pc->lin == LIN_DOWN ? P->cf->ffn_dim : d));
             OP(c, FLOE_OP_RECV, (int64_t)W->in, (int64_t)nb, G->cx[0], G->cy[0], 0);
             received = 1;
         }
-        if (pc->lin != LIN_DOWN)
-            off = floe_dtype_bytes_for(A, (uint64_t)pc->i0);
+        uint64_t off = whole ? floe_dtype_bytes_for(A, (uint64_t)pc->i0) : 0;
         OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)(W->in + off), (int64_t)W->w[i], pc->i1 - pc->i0, rows,
            xp_of_bits(P->q->abits), wp_of_bits(s.bits), FLOE_MODE_SET);
         if (pc->b > 0) /* the partial sums of the input chunks before this one, from the previous link */
@@ -698,7 +749,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
     char what[32];
     what_of(P, g->slot, what, sizeof what);
-    gemit G = {P, g, g->ncores, calloc((size_t)g->ncores, sizeof(wcore)), calloc((size_t)g->ncores, sizeof(unsigned)),
+    gemit G = {P, g, g->ncores, chip_first, calloc((size_t)g->ncores, sizeof(wcore)), calloc((size_t)g->ncores, sizeof(unsigned)),
                calloc((size_t)g->ncores, sizeof(unsigned)), {0}};
     int rc = -1;
     if (!G.wc || !G.cx || !G.cy) {
@@ -729,7 +780,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
             if (pc->core != k)
                 continue;
             maxrows = pc->r1 - pc->r0 > maxrows ? pc->r1 - pc->r0 : maxrows;
-            int need = pc->lin == LIN_DOWN ? pc->i1 - pc->i0 : d;
+            int k0, k1, need = pc->lin != LIN_DOWN ? d : phase_run(&G, PH_DOWN, &k0, &k1) ? cf->ffn_dim : pc->i1 - pc->i0;
             in = need > in ? need : in;
         }
         wcore *W = &G.wc[k];
@@ -1014,7 +1065,7 @@ static int group_core_bytes(const mplan *P, const gplan *g, uint64_t *bytes, flo
             bytes[pc->core] = round8(bytes[pc->core]) + 8 * (uint64_t)rows;
         if (pc->core) {
             maxrows[pc->core] = rows > maxrows[pc->core] ? rows : maxrows[pc->core];
-            int need = pc->lin == LIN_DOWN ? pc->i1 - pc->i0 : P->cf->d_model;
+            int need = pc->lin == LIN_DOWN ? P->cf->ffn_dim : P->cf->d_model; /* down: multicast whole */
             in[pc->core] = need > in[pc->core] ? need : in[pc->core];
         }
     }

@@ -300,7 +300,7 @@ static int compare_rows(floe_verify_run_result *res, const floe_memory *mem, uin
 
 /* One program per chip (a prefill of `rows` rows, or one decode row at pos0), chip after chip. */
 static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_t *input, int rows, int pos0,
-                    const char *mode, floe_step_cost *cost, floe_err *err)
+                    const char *mode, int check, floe_step_cost *cost, floe_err *err)
 {
     const floe_model_config *cf = &R->m->cfg;
     size_t in_bytes = sizeof(int16_t) * (size_t)rows * cf->d_model;
@@ -329,7 +329,7 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
         floe_sim_free(R->sims[k]);
         R->sims[k] = s;
         const floe_symbol *xs = floe_program_symbol(cp[k].prog, rep->in_x, rep->in_y, "x", 1);
-        floe_sim_options so = {1, NULL, 0, 0}; /* strict: a read of uninitialised memory is a compiler bug */
+        floe_sim_options so = {check, NULL, 0, 0}; /* strict: a read of uninitialised memory is a compiler bug */
         if (!xs) {
             floe_err_set(err, "verify: chip %d's program has no input region 'x'", k);
             goto out;
@@ -351,7 +351,7 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
         worst_ps = group_ps > worst_ps ? group_ps : worst_ps;
         t_ps += stage_ps;
         /* every layer output and the logits on this chip */
-        for (int slot = cp[k].first_slot; slot < cp[k].last_slot && R->res->match; slot++) {
+        for (int slot = cp[k].first_slot; check && slot < cp[k].last_slot && R->res->match; slot++) {
             int layer = slot < cf->n_layers ? slot : -1;
             const floe_core_use *cu = floe_compile_report_main(rep, layer);
             const floe_symbol *sym = floe_program_symbol(cp[k].prog, cu->x, cu->y, layer >= 0 ? "x" : "logits",
@@ -391,7 +391,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     memset(res, 0, sizeof *res);
     const floe_model_config *cf = &m->cfg;
     const int T = o->tokens, N = o->decode, all = T + N, d = cf->d_model;
-    if (T < 1 || N < 0 || all > cf->context)
+    if (T < 1 || N < 0 || all > cf->context || o->kv_tokens > cf->context)
         return floe_err_set(err, "verify: a prefill of %d tokens and %d decode steps: the model's context is %d", T, N,
                             cf->context);
     capture cap = {cf->n_layers, calloc((size_t)cf->n_layers, sizeof(int32_t *)), NULL, 0};
@@ -412,7 +412,8 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     }
     for (int t = 0; t < all; t++)
         memcpy(emb + (size_t)t * d, m->embed + (size_t)tokens[t] * d, sizeof(int16_t) * d);
-    floe_compile_opts co = {T, all, 0, 0, o->core_weight_bytes};
+    int kvcap = o->kv_tokens > all ? o->kv_tokens : all;
+    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes};
     if (floe_compile_pipeline(m, mach, &co, &chips, &n, err) != 0)
         goto out;
     sims = calloc((size_t)n, sizeof *sims);
@@ -421,8 +422,8 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         goto out;
     }
     res->chips = n;
-    res->kv_tokens = all;
-    res->kv_bytes_per_layer = 2ull * (uint64_t)all * (uint64_t)cf->n_kv_heads * (uint64_t)cf->head_dim;
+    res->kv_tokens = kvcap;
+    res->kv_bytes_per_layer = 2ull * (uint64_t)kvcap * (uint64_t)cf->n_kv_heads * (uint64_t)cf->head_dim;
     res->mem_min = UINT64_MAX;
     res->main_free_min = UINT64_MAX;
     for (int k = 0; k < n; k++) {
@@ -441,19 +442,37 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     }
     res->match = 1;
     run_ctx R = {m, mach, e, &cap, sims, res};
-    if (run_step(&R, chips, n, emb, T, 0, "prefill:", &res->prefill, err) != 0)
+    if (run_step(&R, chips, n, emb, T, 0, "prefill:", 1, &res->prefill, err) != 0)
         goto out;
     for (int i = 0; i < N && res->match; i++) {
         floe_chip_program *dc = NULL;
         int dn = 0;
-        floe_compile_opts dco = {T, all, 1, T + i, o->core_weight_bytes};
+        floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes};
         if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
             goto out;
-        int drc = run_step(&R, dc, dn, emb + (size_t)(T + i) * d, 1, T + i, "decode:", &res->decode, err);
+        int drc = run_step(&R, dc, dn, emb + (size_t)(T + i) * d, 1, T + i, "decode:", 1, &res->decode, err);
         floe_chip_programs_free(dc, dn);
         if (drc != 0)
             goto out;
         res->decoded++;
+    }
+    if (o->price_pos > 0 && res->match) { /* the price of a decode step deeper into the cache */
+        floe_chip_program *dc = NULL;
+        int dn = 0;
+        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes};
+        if (o->price_pos >= kvcap) {
+            floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
+            goto out;
+        }
+        if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
+            goto out;
+        /* the chips as the checked steps left them; cache rows past them are unwritten (not strict):
+         * only the timing and the action counts matter here, and neither depends on the data */
+        int drc = run_step(&R, dc, dn, emb, 1, o->price_pos, "decode:", 0, &res->decode_at, err);
+        floe_chip_programs_free(dc, dn);
+        if (drc != 0)
+            goto out;
+        res->priced_pos = o->price_pos;
     }
     rc = 0;
 out:

@@ -62,6 +62,9 @@ typedef struct floe_verify_opts {
     int tokens;                 /* prefill length T */
     int decode;                 /* decode steps after the prefill (tokens[T..T+decode-1]) */
     uint64_t core_weight_bytes; /* the compiler's split budget (0: split only what does not fit) */
+    int kv_tokens;              /* KV-cache capacity (0 or less than tokens + decode: tokens + decode) */
+    int price_pos;              /* > 0: also price (not check) one decode step at this position, on chips
+                                   with no state: timing and actions do not depend on the data */
 } floe_verify_opts;
 
 typedef struct floe_step_cost {
@@ -85,6 +88,8 @@ typedef struct floe_verify_run_result {
     floe_step_cost prefill;
     floe_step_cost decode;      /* the last decode step (0 when no decode) */
     int decoded;                /* decode steps run and compared */
+    floe_step_cost decode_at;   /* the decode step priced at priced_pos (price_pos) */
+    int priced_pos;
 } floe_verify_run_result;
 
 int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e, const int32_t *tokens,
