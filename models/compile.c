@@ -35,6 +35,7 @@ typedef struct ctx {
     floe_err *err;
     int failed;
     int images;     /* 0: allocate, but write no memory images (a decode program) */
+    unsigned thread; /* the thread the next instructions are for */
 } ctx;
 
 static uint64_t alloc(ctx *c, const char *name, uint64_t bytes)
@@ -57,7 +58,7 @@ static void data(ctx *c, uint64_t addr, const void *d, size_t n)
 static void op(ctx *c, floe_opcode o, const int64_t *f, size_t n)
 {
     c->insns++;
-    if (c->p && !c->failed && floe_emit_op(c->p, c->x, c->y, o, 0, f, n, c->err) != 0)
+    if (c->p && !c->failed && floe_emit_op(c->p, c->x, c->y, o, c->thread, f, n, c->err) != 0)
         c->failed = 1;
 }
 
@@ -102,6 +103,7 @@ typedef struct mplan {
     const floe_qmodel *m; /* may be NULL (plan only) */
     const floe_machine *mach;
     int T, Tcap;
+    int nthr;         /* threads sharing a main core's attention heads */
     uint64_t budget;
     int ngroups;
     gplan *g;
@@ -217,8 +219,8 @@ static void alloc_main(ctx *c, const mplan *P, int slot, mainbuf *b)
     b->ctmp = alloc(c, "ctmp", (uint64_t)hd);
     b->kc = alloc(c, "kcache", (uint64_t)nkv * Tc * hd);
     b->vc = alloc(c, "vcache", (uint64_t)Tc * kvw);
-    b->z = alloc(c, "z", 4 * (uint64_t)Tc);
-    b->pr = alloc(c, "p", 2 * (uint64_t)Tc);
+    b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr); /* one row per attention thread */
+    b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
     b->o = alloc(c, "o", floe_dtype_bytes_for(A, (uint64_t)d));
     b->r = alloc(c, "r", 2 * (uint64_t)d);
     b->g = alloc(c, "g", 2 * (uint64_t)f);
@@ -259,6 +261,55 @@ static void what_of(const mplan *P, int slot, char *buf, size_t n)
         snprintf(buf, n, "the LM head");
 }
 
+/* Spreads every linear of a group evenly over W weight cores (1..W; the main core keeps its memory
+ * for activations and the KV cache), so that in each phase of a token every weight core streams
+ * a share of the phase's weights: output-channel slices of q, k, v, o, gate, up (or the head), and
+ * the down projection as W / 2 chains of two neighbours, input halves reduced with psend/precv.
+ * Returns 1 when a core would hold more than wcap bytes (the caller tries W + 1). */
+static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *err)
+{
+    const int head = slot == P->cf->n_layers, d = P->cf->d_model, f = P->cf->ffn_dim;
+    uint64_t *cost = calloc((size_t)W + 1, sizeof *cost);
+    if (!cost)
+        return floe_err_set(err, "compiler: out of memory");
+    g->npieces = 0;
+    g->ncores = 1;
+    int rc = 0;
+    for (int l = head ? LIN_HEAD : LIN_Q; l <= (head ? LIN_HEAD : LIN_UP) && rc == 0; l++) {
+        shape s = lin_shape(P, slot, l);
+        int per = (int)round8((uint64_t)((s.out + W - 1) / W));
+        if (per > MAX_PIECE_ROWS) {
+            rc = 1;
+            break;
+        }
+        for (int j = 0; j < W && j * per < s.out && rc == 0; j++) {
+            int r0 = j * per, r1 = r0 + per < s.out ? r0 + per : s.out;
+            rc = add_piece(g, (piece){l, r0, r1, 0, s.in, 0, 1, 1 + j}, err);
+            cost[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 1);
+        }
+    }
+    if (!head && rc == 0) {
+        shape s = lin_shape(P, slot, LIN_DOWN);
+        int pairs = W / 2, chunk = (int)round8((uint64_t)((f + 1) / 2));
+        int per = (int)round8((uint64_t)((d + pairs - 1) / pairs));
+        if (per > MAX_PIECE_ROWS)
+            rc = 1;
+        for (int a = 0; a < pairs && a * per < d && rc == 0; a++) {
+            int r0 = a * per, r1 = r0 + per < d ? r0 + per : d;
+            for (int b = 0; b < 2 && rc == 0; b++) {
+                int i0 = b * chunk, i1 = i0 + chunk < f ? i0 + chunk : f;
+                rc = add_piece(g, (piece){LIN_DOWN, r0, r1, i0, i1, b, 2, 1 + 2 * a + b}, err);
+                cost[1 + 2 * a + b] += piece_cost(s.bits, i1 - i0, r1 - r0, 1);
+            }
+        }
+    }
+    for (int k = 1; k <= W && rc == 0; k++)
+        if (cost[k] + 32 > wcap)
+            rc = 1;
+    free(cost);
+    return rc;
+}
+
 /* Packs one group's linears onto its cores. */
 static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
 {
@@ -270,7 +321,7 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
     memset(g, 0, sizeof *g);
     g->slot = slot;
     g->ncores = 1;
-    ctx dry = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0};
+    ctx dry = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
     mainbuf mb;
     alloc_main(&dry, P, slot, &mb);
     g->main_base = dry.next;
@@ -310,71 +361,14 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
     uint64_t wcap = mem - reserve;
     if (P->budget && P->budget < wcap)
         wcap = P->budget;
-    /* output-channel slices of q, k, v, o, gate, up (or the head), packed greedily over weight cores
-     * (the main core keeps its memory for activations and the KV cache) */
-    uint64_t cap_used[4096];
-    int cores_known = 4096;
-    memset(cap_used, 0, sizeof cap_used);
-    int cur = 1;
-    for (int l = first; l <= (head ? LIN_HEAD : LIN_UP); l++) {
-        shape s = lin_shape(P, slot, l);
-        int r = 0;
-        while (r < s.out) {
-            if (cur >= cores_known)
-                return floe_err_set(err, "%s needs more than %d cores for its weights", what, cores_known);
-            uint64_t cap = cur == 0 ? main_cap : wcap, u = cap_used[cur];
-            uint64_t per_row = row_bytes(s.bits, s.in) + 8 + (cur ? 3 : 0);
-            uint64_t room = cap > u + 32 ? cap - u - 32 : 0;
-            uint64_t rows = room / per_row;
-            int left = s.out - r;
-            if (rows > MAX_PIECE_ROWS)
-                rows = MAX_PIECE_ROWS;
-            if (rows < (uint64_t)left)
-                rows &= ~(uint64_t)7;
-            else
-                rows = (uint64_t)left;
-            if (rows == 0) {
-                if (cur && u == 0)
-                    return floe_err_set(err, "%s: a core with %llu bytes for weights cannot hold 8 rows of %s", what,
-                                        (unsigned long long)wcap, lin_name[l]);
-                cur++;
-                continue;
-            }
-            if (add_piece(g, (piece){l, r, r + (int)rows, 0, s.in, 0, 1, cur}, err) != 0)
-                return -1;
-            cap_used[cur] += piece_cost(s.bits, s.in, (int)rows, cur != 0);
-            r += (int)rows;
-        }
+    /* the fewest weight cores W (at least 2: a chain needs two) over which every linear spreads */
+    uint64_t Wmin = (all + wcap - 1) / wcap;
+    for (int W = Wmin < 2 ? 2 : (int)Wmin; W <= 4096; W++) {
+        int r = spread(P, slot, g, W, wcap, err);
+        if (r <= 0)
+            return r;
     }
-    int next_core = g->ncores; /* the down projection's chains on cores of their own, after the slices */
-    if (!head) { /* the down projection: input chunks reduced along a chain of neighbours */
-        shape s = lin_shape(P, slot, LIN_DOWN);
-        int ni = 2, chunk; /* the shortest chain whose links hold at least 8 rows */
-        for (;; ni++) {
-            chunk = (int)round8((uint64_t)((f + ni - 1) / ni));
-            if ((row_bytes(s.bits, chunk) + 11) * 8 + 64 <= wcap || chunk <= 8)
-                break;
-        }
-        ni = (f + chunk - 1) / chunk;
-        uint64_t per_row = row_bytes(s.bits, chunk) + 8 + 3;
-        uint64_t R = wcap > 64 ? (wcap - 64) / per_row : 0;
-        R = R > MAX_PIECE_ROWS ? MAX_PIECE_ROWS : R & ~(uint64_t)7;
-        if (R == 0)
-            return floe_err_set(err, "%s: a core with %llu bytes for weights cannot hold 8 rows of a %d-wide slice of "
-                                     "the down projection",
-                                what, (unsigned long long)wcap, chunk);
-        int blocks = (int)((d + R - 1) / R);
-        int rows = (int)round8((uint64_t)((d + blocks - 1) / blocks));
-        for (int a = 0; a * rows < d; a++) {
-            int r0 = a * rows, r1 = r0 + rows < d ? r0 + rows : d;
-            for (int b = 0; b < ni; b++) {
-                int i0 = b * chunk, i1 = i0 + chunk < f ? i0 + chunk : f;
-                if (add_piece(g, (piece){LIN_DOWN, r0, r1, i0, i1, b, ni, next_core++}, err) != 0)
-                    return -1;
-            }
-        }
-    }
-    return 0;
+    return floe_err_set(err, "%s needs more than 4096 weight cores", what);
 }
 
 static void plan_free(mplan *P)
@@ -714,18 +708,35 @@ static void main_layer_row(gemit *G, int t, int pos)
             OP(c, FLOE_OP_VSAT, (int64_t)kt, (int64_t)b->ctmp, hd, C, I8);
         }
     }
+    /* the heads, shared round-robin by the core's threads (each its own score and output
+     * accumulators, z and p rows): the vmm unit is busy for a cycle or two per instruction and its
+     * pipeline latency overlaps across threads */
+    const int nt = P->nthr;
+    const int64_t mask = (1 << nt) - 1;
+    for (int th = 0; nt > 1 && th < nt; th++) { /* q and the caches are ready */
+        c->thread = (unsigned)th;
+        OP(c, FLOE_OP_BAR, 0, mask);
+    }
     for (int hq = 0; hq < nh; hq++) {
-        int hk = hq / group;
-        OP(c, FLOE_OP_VMM, ACC_SCORE, (int64_t)b->q + 2 * hq * hd, (int64_t)b->kc + (int64_t)hk * Tc * hd, hd, pos + 1,
+        int hk = hq / group, th = hq % nt;
+        int64_t acc_s = ACC_SCORE + (int64_t)th * Tc, acc_h = ACC_HEAD + (int64_t)th * hd;
+        int64_t z = (int64_t)(b->z + 4 * (uint64_t)th * Tc), pr = (int64_t)(b->pr + 2 * (uint64_t)th * Tc);
+        c->thread = (unsigned)th;
+        OP(c, FLOE_OP_VMM, acc_s, (int64_t)b->q + 2 * hq * hd, (int64_t)b->kc + (int64_t)hk * Tc * hd, hd, pos + 1,
            FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, (int64_t)b->z, ACC_SCORE, (int64_t)b->m_sc, pos + 1, T32, TEN);
-        OP(c, FLOE_OP_SOFTMAX, (int64_t)b->pr, (int64_t)b->z, pos + 1);
+        OP(c, FLOE_OP_REQUANT, z, acc_s, (int64_t)b->m_sc, pos + 1, T32, TEN);
+        OP(c, FLOE_OP_SOFTMAX, pr, z, pos + 1);
         for (int s = 0; s <= pos; s++) /* o += p[s] v[s]: a vmm with one input and hd one-byte rows */
-            OP(c, FLOE_OP_VMM, ACC_HEAD, (int64_t)b->pr + 2 * s, (int64_t)b->vc + (int64_t)s * kvw + hk * hd, 1, hd,
-               FLOE_XP_I16, FLOE_WP_I8, s == 0 ? FLOE_MODE_SET : FLOE_MODE_ADD);
-        OP(c, FLOE_OP_REQUANT, (int64_t)b->o + (int64_t)floe_dtype_bytes_for(A, (uint64_t)hq * hd), ACC_HEAD,
+            OP(c, FLOE_OP_VMM, acc_h, pr + 2 * s, (int64_t)b->vc + (int64_t)s * kvw + hk * hd, 1, hd, FLOE_XP_I16,
+               FLOE_WP_I8, s == 0 ? FLOE_MODE_SET : FLOE_MODE_ADD);
+        OP(c, FLOE_OP_REQUANT, (int64_t)b->o + (int64_t)floe_dtype_bytes_for(A, (uint64_t)hq * hd), acc_h,
            (int64_t)b->m_ao, hd, A, TEN);
     }
+    for (int th = 0; nt > 1 && th < nt; th++) { /* every head's output is in o */
+        c->thread = (unsigned)th;
+        OP(c, FLOE_OP_BAR, 1, mask);
+    }
+    c->thread = 0;
     main_phase(G, PH_O, t, pos);
     OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
     /* MLP */
@@ -758,7 +769,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
     }
     for (int k = 0; k < G.nc; k++) {
         serp(P->mach, chip_first + k, &G.cx[k], &G.cy[k]);
-        G.wc[k].c = (ctx){p, P->mach, G.cx[k], G.cy[k], 0, 0, what, err, 0, images};
+        G.wc[k].c = (ctx){p, P->mach, G.cx[k], G.cy[k], 0, 0, what, err, 0, images, 0};
         G.wc[k].w = calloc((size_t)g->npieces + 1, sizeof(uint64_t));
         G.wc[k].mult = calloc((size_t)g->npieces + 1, sizeof(uint64_t));
         if (!G.wc[k].w || !G.wc[k].mult) {
@@ -937,6 +948,12 @@ static void plan_init(mplan *P, const floe_model_config *cf, const floe_qconfig 
     P->T = o->tokens;
     P->Tcap = o->kv_tokens ? o->kv_tokens : o->tokens;
     P->budget = o->core_weight_bytes;
+    int nt = (int)mach->threads_per_core;
+    nt = nt > FLOE_THREADS ? FLOE_THREADS : nt < 1 ? 1 : nt;
+    nt = nt > cf->n_heads ? cf->n_heads : nt;
+    while (nt > 1 && (nt * P->Tcap > ACC_HEAD - ACC_SCORE || nt * cf->head_dim > ACC_TOTAL - ACC_HEAD))
+        nt--;
+    P->nthr = nt;
 }
 
 static int check_model(const floe_qmodel *m, const floe_compile_opts *o, floe_err *err)

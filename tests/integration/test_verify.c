@@ -166,7 +166,7 @@ static void test_model_that_does_not_fit(void **state)
 static void test_split_layers_and_decode(void **state)
 {
     (void)state;
-    const floe_qconfig mixes[4] = {{4, 8, 8, 8}, {8, 8, 8, 8}, {2, 8, 8, 8}, {4, 4, 4, 4}};
+    const floe_qconfig mixes[4] = {{4, 8, 8, 8}, {8, 8, 8, 8}, {2, 8, 8, 4}, {4, 4, 4, 4}};
     int32_t tok[12];
     floe_rng r;
     floe_rng_seed(&r, 5);
@@ -174,9 +174,7 @@ static void test_split_layers_and_decode(void **state)
         floe_machine mach;
         floe_energy_table e;
         load_machine(mi ? "northpole" : "small", &mach, &e);
-        floe_model_config c = small_model();
-        if (!mi)
-            c.n_layers = 1; /* small: a chip of 4 cores per layer group, 2 chips */
+        floe_model_config c = small_model(); /* small: layer groups of 3 cores on 2 chips of 4 cores */
         for (int t = 0; t < 12; t++)
             tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
         for (int qi = 0; qi < 4; qi++) {
