@@ -153,7 +153,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
                (unsigned long long)compared, T, N);
     }
     /* users in flight: one per pipeline stage (layer group), each with its own KV cache on every main core */
-    uint64_t stages = (uint64_t)n + 1, by_kv = 1 + r[0].main_free_min / (r[0].kv_bytes_per_layer ? r[0].kv_bytes_per_layer : 1);
+    uint64_t stages = (uint64_t)n + 1, by_kv = r[0].users_by_kv;
     uint64_t users = stages < by_kv ? stages : by_kv;
     double tps = (double)users / dec_lat, cap_tps = interval > 0 ? 1.0 / interval : tps;
     tps = tps < cap_tps ? tps : cap_tps;
@@ -161,7 +161,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
            "tokens\n",
            dec_lat * 1e6, at, at + 1, r[0].priced_pos ? ", priced past the checked steps" : "", pre_lat * 1e6, T);
     printf("throughput   %.1f tokens/s with %llu users pipelined over the layer groups (at most %llu: the stages; %llu: "
-           "the KV caches of %llu bytes per layer that fit beside the fullest main core; the slowest stage takes %.2f "
+           "the KV caches (%llu bytes per user per layer) that fit the cores holding them; the slowest stage takes %.2f "
            "us)\n",
            tps, (unsigned long long)users, (unsigned long long)stages, (unsigned long long)by_kv,
            (unsigned long long)r[0].kv_bytes_per_layer, interval * 1e6);

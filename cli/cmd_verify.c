@@ -71,9 +71,10 @@ int floe_cmd_verify(int argc, char **argv)
                        (unsigned long long)vr.compared, m.cfg.n_layers, T, vr.decoded, vr.chips, machine);
             else
                 rc = floe_cmd_fail("verify", "MISMATCH: %s", vr.mismatch);
-            printf("mapping: %llu cores (%llu layer groups, %llu weight cores); memory per core min %llu, mean %llu, max "
-                   "%llu bytes\n",
-                   (unsigned long long)vr.cores, (unsigned long long)vr.groups, (unsigned long long)vr.weight_cores,
+            printf("mapping: %llu cores (%llu groups: main cores, %llu attention cores, %llu weight cores); memory per core "
+                   "min %llu, mean %llu, max %llu bytes\n",
+                   (unsigned long long)vr.cores, (unsigned long long)vr.groups, (unsigned long long)vr.attn_cores,
+                   (unsigned long long)vr.weight_cores,
                    (unsigned long long)vr.mem_min, (unsigned long long)(vr.mem_total / (vr.cores ? vr.cores : 1)),
                    (unsigned long long)vr.mem_max);
             printf("prefill: %.2f us for %d tokens", vr.prefill.latency_s * 1e6, T);

@@ -89,6 +89,8 @@ typedef struct gplan {
     int npieces, cap_pieces;
     piece *pieces;
     int split;     /* 0: everything on the main core */
+    int attn;      /* attention cores (one per KV head: its KV cache and its query heads), cores 1..attn;
+                      0: attention on the main core */
     uint64_t main_base; /* main core's bytes before its weights */
     uint64_t weight_bytes;
 } gplan;
@@ -153,7 +155,13 @@ typedef struct mainbuf {
     uint64_t c_attn, c_mlp, m_kc, m_sc, m_ao, m_mlp, eps, silu, cosb, sinb;
     uint64_t x, h, q, k16, t32, ctmp, kc, vc, z, pr, o, r, g, u, a, u32, mm;
     uint64_t cn, lg; /* the head */
+    uint64_t krow, vrow; /* with attention cores: this position's K and V rows, to send them */
 } mainbuf;
+
+/* An attention core's buffers (one KV head: its cache and its group of query heads). */
+typedef struct attnbuf {
+    uint64_t m_sc, m_ao, kc, vc, z, pr, q, o;
+} attnbuf;
 
 static uint64_t place_mult(ctx *c, const char *name, floe_requant_mult q)
 {
@@ -178,7 +186,7 @@ static uint64_t place_u64(ctx *c, const char *name, uint64_t v)
 static const floe_requant_mult zero_mult = {0, 0};
 
 /* The main core's constants, tables, activations and KV cache (m NULL: sizes only). */
-static void alloc_main(ctx *c, const mplan *P, int slot, mainbuf *b)
+static void alloc_main(ctx *c, const mplan *P, int slot, int attn, mainbuf *b)
 {
     const floe_model_config *cf = P->cf;
     const floe_qmodel *m = P->m;
@@ -217,10 +225,15 @@ static void alloc_main(ctx *c, const mplan *P, int slot, mainbuf *b)
     b->k16 = alloc(c, "k16", 2 * (uint64_t)kvw);
     b->t32 = alloc(c, "t32", 4 * (uint64_t)(f > kvw ? f : kvw));
     b->ctmp = alloc(c, "ctmp", (uint64_t)hd);
-    b->kc = alloc(c, "kcache", (uint64_t)nkv * Tc * hd);
-    b->vc = alloc(c, "vcache", (uint64_t)Tc * kvw);
-    b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr); /* one row per attention thread */
-    b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
+    if (attn) { /* the caches and the scores live on the attention cores */
+        b->krow = alloc(c, "krow", (uint64_t)kvw);
+        b->vrow = alloc(c, "vrow", (uint64_t)kvw);
+    } else {
+        b->kc = alloc(c, "kcache", (uint64_t)nkv * Tc * hd);
+        b->vc = alloc(c, "vcache", (uint64_t)Tc * kvw);
+        b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr); /* one row per attention thread */
+        b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
+    }
     b->o = alloc(c, "o", floe_dtype_bytes_for(A, (uint64_t)d));
     b->r = alloc(c, "r", 2 * (uint64_t)d);
     b->g = alloc(c, "g", 2 * (uint64_t)f);
@@ -228,6 +241,22 @@ static void alloc_main(ctx *c, const mplan *P, int slot, mainbuf *b)
     b->a = alloc(c, "a", 2 * (uint64_t)f);
     b->u32 = alloc(c, "u32", 4 * (uint64_t)f);
     b->mm = alloc(c, "mm", floe_dtype_bytes_for(A, (uint64_t)f));
+}
+
+/* An attention core: its KV head's cache, its query heads' scores and outputs. */
+static void alloc_attn(ctx *c, const mplan *P, int slot, attnbuf *b)
+{
+    const floe_model_config *cf = P->cf;
+    const floe_qlayer *L = P->m ? &P->m->layers[slot] : NULL;
+    const int hd = cf->head_dim, Tc = P->Tcap, group = cf->n_heads / cf->n_kv_heads;
+    b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
+    b->m_ao = place_mult(c, "m_attn_out", L ? L->m_attn_out : zero_mult);
+    b->kc = alloc(c, "kcache", (uint64_t)Tc * hd);
+    b->vc = alloc(c, "vcache", (uint64_t)Tc * hd);
+    b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr);
+    b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
+    b->q = alloc(c, "q", 2 * (uint64_t)group * hd);
+    b->o = alloc(c, "o", floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd));
 }
 
 /* Bytes a slice costs on the core that holds it: weights, multipliers, alignment, and on a weight
@@ -268,7 +297,7 @@ static void what_of(const mplan *P, int slot, char *buf, size_t n)
  * Returns 1 when a core would hold more than wcap bytes (the caller tries W + 1). */
 static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *err)
 {
-    const int head = slot == P->cf->n_layers, d = P->cf->d_model, f = P->cf->ffn_dim;
+    const int head = slot == P->cf->n_layers, d = P->cf->d_model, f = P->cf->ffn_dim, base = g->attn;
     uint64_t *cost = calloc((size_t)W + 1, sizeof *cost);
     if (!cost)
         return floe_err_set(err, "compiler: out of memory");
@@ -284,7 +313,7 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
         }
         for (int j = 0; j < W && j * per < s.out && rc == 0; j++) {
             int r0 = j * per, r1 = r0 + per < s.out ? r0 + per : s.out;
-            rc = add_piece(g, (piece){l, r0, r1, 0, s.in, 0, 1, 1 + j}, err);
+            rc = add_piece(g, (piece){l, r0, r1, 0, s.in, 0, 1, base + 1 + j}, err);
             cost[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 1);
         }
     }
@@ -298,7 +327,7 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
             int r0 = a * per, r1 = r0 + per < d ? r0 + per : d;
             for (int b = 0; b < 2 && rc == 0; b++) {
                 int i0 = b * chunk, i1 = i0 + chunk < f ? i0 + chunk : f;
-                rc = add_piece(g, (piece){LIN_DOWN, r0, r1, i0, i1, b, 2, 1 + 2 * a + b}, err);
+                rc = add_piece(g, (piece){LIN_DOWN, r0, r1, i0, i1, b, 2, base + 1 + 2 * a + b}, err);
                 cost[1 + 2 * a + b] += piece_cost(s.bits, i1 - i0, r1 - r0, 1);
             }
         }
@@ -323,13 +352,8 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
     g->ncores = 1;
     ctx dry = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
     mainbuf mb;
-    alloc_main(&dry, P, slot, &mb);
+    alloc_main(&dry, P, slot, 0, &mb);
     g->main_base = dry.next;
-    if (g->main_base > mem)
-        return floe_err_set(err, "%s needs %llu bytes on its main core for activations, tables and the KV cache (%d "
-                                 "positions) alone; the machine has %llu bytes per core: %llu bytes short",
-                            what, (unsigned long long)g->main_base, P->Tcap, (unsigned long long)mem,
-                            (unsigned long long)(g->main_base - mem));
     int first = head ? LIN_HEAD : LIN_Q, last = head ? LIN_HEAD : LIN_DOWN;
     uint64_t all = 0;
     for (int l = first; l <= last; l++) {
@@ -337,10 +361,10 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
         all += piece_cost(s.bits, s.in, s.out, 0);
         g->weight_bytes += row_bytes(s.bits, s.in) * (uint64_t)s.out + 8 * (uint64_t)s.out;
     }
-    uint64_t main_cap = mem - g->main_base;
+    uint64_t main_cap = mem > g->main_base ? mem - g->main_base : 0;
     if (P->budget && P->budget < main_cap)
         main_cap = P->budget;
-    int whole_fits = all <= main_cap;
+    int whole_fits = g->main_base <= mem && all <= main_cap;
     for (int l = first; l <= last && whole_fits; l++)
         whole_fits = lin_shape(P, slot, l).out <= MAX_PIECE_ROWS;
     if (whole_fits) { /* the whole layer on one core: no NoC traffic inside the layer */
@@ -363,12 +387,38 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
         wcap = P->budget;
     /* the fewest weight cores W (at least 2: a chain needs two) over which every linear spreads */
     uint64_t Wmin = (all + wcap - 1) / wcap;
-    for (int W = Wmin < 2 ? 2 : (int)Wmin; W <= 4096; W++) {
-        int r = spread(P, slot, g, W, wcap, err);
-        if (r <= 0)
-            return r;
+    int W = Wmin < 2 ? 2 : (int)Wmin, r = 1;
+    for (; W <= 4096 && r == 1; W++)
+        r = spread(P, slot, g, W, wcap, err);
+    if (r < 0)
+        return -1;
+    if (r == 1)
+        return floe_err_set(err, "%s needs more than 4096 weight cores", what);
+    W--;
+    /* attention on cores of its own, one per KV head (the KV cache spread with it), when the group
+     * still fits a chip; else on the main core */
+    int nkv = cf->n_kv_heads, per_chip = (int)(P->mach->cores_x * P->mach->cores_y);
+    if (!head && 1 + nkv + W <= per_chip) {
+        ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0}, da = dm;
+        attnbuf ab;
+        alloc_main(&dm, P, slot, 1, &mb);
+        alloc_attn(&da, P, slot, &ab);
+        if (da.next > mem)
+            return floe_err_set(err, "%s needs %llu bytes on each attention core for the KV cache of one KV head (%d "
+                                     "positions) and the scores; the machine has %llu bytes per core: %llu bytes short",
+                                what, (unsigned long long)da.next, P->Tcap, (unsigned long long)mem,
+                                (unsigned long long)(da.next - mem));
+        g->attn = nkv;
+        g->main_base = dm.next;
+        if (spread(P, slot, g, W, wcap, err) != 0)
+            return -1;
     }
-    return floe_err_set(err, "%s needs more than 4096 weight cores", what);
+    if (g->main_base > mem)
+        return floe_err_set(err, "%s needs %llu bytes on its main core for activations, tables and the KV cache (%d "
+                                 "positions) alone; the machine has %llu bytes per core: %llu bytes short",
+                            what, (unsigned long long)g->main_base, P->Tcap, (unsigned long long)mem,
+                            (unsigned long long)(g->main_base - mem));
+    return 0;
 }
 
 static void plan_free(mplan *P)
@@ -510,7 +560,7 @@ static uint64_t piece_dst(const gemit *G, const piece *pc, int t, int pos)
     switch (pc->lin) {
     case LIN_Q: return b->q + 2 * (uint64_t)pc->r0;
     case LIN_K: return b->k16 + 2 * (uint64_t)pc->r0;
-    case LIN_V: return b->vc + (uint64_t)pos * kvw + (uint64_t)pc->r0;
+    case LIN_V: return G->g->attn ? b->vrow + (uint64_t)pc->r0 : b->vc + (uint64_t)pos * kvw + (uint64_t)pc->r0;
     case LIN_O: return b->r + 2 * (uint64_t)pc->r0;
     case LIN_GATE: return b->g + 2 * (uint64_t)pc->r0;
     case LIN_UP: return b->u + 2 * (uint64_t)pc->r0;
@@ -679,6 +729,60 @@ static void weight_phase(gemit *G, int k, int ph)
     }
 }
 
+/* Attention for query heads h0..h1-1 at position pos: scores against the K cache (KV head hk's rows
+ * at kc + (hk - h0 / group) * kstride), softmax, the outputs from the V cache (position s's row at
+ * vc + s * vrow), into o. The heads are shared round-robin by the core's threads (each with its own
+ * score and output accumulators, z and p rows): the vmm unit is busy for a cycle or two per
+ * instruction and its pipeline latency overlaps across threads. */
+static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int h1, int64_t kstride, int64_t vrow,
+                           int pos)
+{
+    const floe_model_config *cf = P->cf;
+    const int hd = cf->head_dim, group = cf->n_heads / cf->n_kv_heads, Tc = P->Tcap;
+    const floe_dtype A = dt_of_bits(P->q->abits);
+    const int64_t T32 = FLOE_DT_I32, TEN = FLOE_SCOPE_TENSOR;
+    const int nt = P->nthr;
+    const int64_t mask = (1 << nt) - 1;
+    for (int th = 0; nt > 1 && th < nt; th++) { /* q and the caches are ready */
+        c->thread = (unsigned)th;
+        OP(c, FLOE_OP_BAR, 0, mask);
+    }
+    for (int hq = h0; hq < h1; hq++) {
+        int hk = hq / group - h0 / group, th = (hq - h0) % nt, j = hq - h0;
+        int64_t acc_s = ACC_SCORE + (int64_t)th * Tc, acc_h = ACC_HEAD + (int64_t)th * hd;
+        int64_t z = (int64_t)(b->z + 4 * (uint64_t)th * Tc), pr = (int64_t)(b->pr + 2 * (uint64_t)th * Tc);
+        c->thread = (unsigned)th;
+        OP(c, FLOE_OP_VMM, acc_s, (int64_t)b->q + 2 * j * hd, (int64_t)b->kc + hk * kstride, hd, pos + 1, FLOE_XP_I16,
+           FLOE_WP_I8, FLOE_MODE_SET);
+        OP(c, FLOE_OP_REQUANT, z, acc_s, (int64_t)b->m_sc, pos + 1, T32, TEN);
+        OP(c, FLOE_OP_SOFTMAX, pr, z, pos + 1);
+        for (int s = 0; s <= pos; s++) /* o += p[s] v[s]: a vmm with one input and hd one-byte rows */
+            OP(c, FLOE_OP_VMM, acc_h, pr + 2 * s, (int64_t)b->vc + s * vrow + hk * hd, 1, hd, FLOE_XP_I16, FLOE_WP_I8,
+               s == 0 ? FLOE_MODE_SET : FLOE_MODE_ADD);
+        OP(c, FLOE_OP_REQUANT, (int64_t)b->o + (int64_t)floe_dtype_bytes_for(A, (uint64_t)j * hd), acc_h,
+           (int64_t)b->m_ao, hd, A, TEN);
+    }
+    for (int th = 0; nt > 1 && th < nt; th++) { /* every head's output is in o */
+        c->thread = (unsigned)th;
+        OP(c, FLOE_OP_BAR, 1, mask);
+    }
+    c->thread = 0;
+}
+
+/* One position on attention core 1 + hk: its query heads, K and V rows in, its heads' outputs out. */
+static void attn_row(gemit *G, int hk, const attnbuf *ab, int pos)
+{
+    const mplan *P = G->P;
+    const int hd = P->cf->head_dim, group = P->cf->n_heads / P->cf->n_kv_heads;
+    ctx *c = &G->wc[1 + hk].c;
+    OP(c, FLOE_OP_RECV, (int64_t)ab->q, 2 * group * hd, G->cx[0], G->cy[0], 0);
+    OP(c, FLOE_OP_RECV, (int64_t)(ab->kc + (uint64_t)pos * hd), hd, G->cx[0], G->cy[0], 0);
+    OP(c, FLOE_OP_RECV, (int64_t)(ab->vc + (uint64_t)pos * hd), hd, G->cx[0], G->cy[0], 0);
+    emit_attention(c, P, ab, hk * group, (hk + 1) * group, 0, hd, pos);
+    OP(c, FLOE_OP_SEND, (int64_t)ab->o, (int64_t)floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd),
+       G->cx[0], G->cy[0], 0);
+}
+
 /* The attention and vector work of one position on a layer's main core (phases around it). */
 static void main_layer_row(gemit *G, int t, int pos)
 {
@@ -700,7 +804,7 @@ static void main_layer_row(gemit *G, int t, int pos)
         OP(c, FLOE_OP_ROPE, (int64_t)b->k16 + 2 * hh * hd, (int64_t)b->k16 + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
     OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->k16, kvw, T16, T32);
     for (int hh = 0; hh < nkv; hh++) { /* the K cache, per KV head: rows of hd bytes over positions */
-        uint64_t kt = b->kc + ((uint64_t)hh * Tc + (uint64_t)pos) * hd;
+        uint64_t kt = G->g->attn ? b->krow + (uint64_t)hh * hd : b->kc + ((uint64_t)hh * Tc + (uint64_t)pos) * hd;
         if (C == FLOE_DT_I8) {
             OP(c, FLOE_OP_VREQUANT, (int64_t)kt, (int64_t)b->t32 + 4 * hh * hd, (int64_t)b->m_kc, hd, I8, TEN);
         } else {
@@ -708,35 +812,20 @@ static void main_layer_row(gemit *G, int t, int pos)
             OP(c, FLOE_OP_VSAT, (int64_t)kt, (int64_t)b->ctmp, hd, C, I8);
         }
     }
-    /* the heads, shared round-robin by the core's threads (each its own score and output
-     * accumulators, z and p rows): the vmm unit is busy for a cycle or two per instruction and its
-     * pipeline latency overlaps across threads */
-    const int nt = P->nthr;
-    const int64_t mask = (1 << nt) - 1;
-    for (int th = 0; nt > 1 && th < nt; th++) { /* q and the caches are ready */
-        c->thread = (unsigned)th;
-        OP(c, FLOE_OP_BAR, 0, mask);
+    if (G->g->attn) { /* to the attention cores: their query heads, K and V rows; back: their outputs */
+        for (int hk = 0; hk < nkv; hk++) {
+            unsigned ax = G->cx[1 + hk], ay = G->cy[1 + hk];
+            OP(c, FLOE_OP_SEND, (int64_t)b->q + 2 * hk * group * hd, 2 * group * hd, ax, ay, 0);
+            OP(c, FLOE_OP_SEND, (int64_t)b->krow + hk * hd, hd, ax, ay, 0);
+            OP(c, FLOE_OP_SEND, (int64_t)b->vrow + hk * hd, hd, ax, ay, 0);
+        }
+        for (int hk = 0; hk < nkv; hk++)
+            OP(c, FLOE_OP_RECV, (int64_t)(b->o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
+               (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[1 + hk], G->cy[1 + hk], 0);
+    } else {
+        attnbuf ab = {b->m_sc, b->m_ao, b->kc, b->vc, b->z, b->pr, b->q, b->o};
+        emit_attention(c, P, &ab, 0, nh, Tc * hd, kvw, pos);
     }
-    for (int hq = 0; hq < nh; hq++) {
-        int hk = hq / group, th = hq % nt;
-        int64_t acc_s = ACC_SCORE + (int64_t)th * Tc, acc_h = ACC_HEAD + (int64_t)th * hd;
-        int64_t z = (int64_t)(b->z + 4 * (uint64_t)th * Tc), pr = (int64_t)(b->pr + 2 * (uint64_t)th * Tc);
-        c->thread = (unsigned)th;
-        OP(c, FLOE_OP_VMM, acc_s, (int64_t)b->q + 2 * hq * hd, (int64_t)b->kc + (int64_t)hk * Tc * hd, hd, pos + 1,
-           FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, z, acc_s, (int64_t)b->m_sc, pos + 1, T32, TEN);
-        OP(c, FLOE_OP_SOFTMAX, pr, z, pos + 1);
-        for (int s = 0; s <= pos; s++) /* o += p[s] v[s]: a vmm with one input and hd one-byte rows */
-            OP(c, FLOE_OP_VMM, acc_h, pr + 2 * s, (int64_t)b->vc + (int64_t)s * kvw + hk * hd, 1, hd, FLOE_XP_I16,
-               FLOE_WP_I8, s == 0 ? FLOE_MODE_SET : FLOE_MODE_ADD);
-        OP(c, FLOE_OP_REQUANT, (int64_t)b->o + (int64_t)floe_dtype_bytes_for(A, (uint64_t)hq * hd), acc_h,
-           (int64_t)b->m_ao, hd, A, TEN);
-    }
-    for (int th = 0; nt > 1 && th < nt; th++) { /* every head's output is in o */
-        c->thread = (unsigned)th;
-        OP(c, FLOE_OP_BAR, 1, mask);
-    }
-    c->thread = 0;
     main_phase(G, PH_O, t, pos);
     OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
     /* MLP */
@@ -763,6 +852,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
     gemit G = {P, g, g->ncores, chip_first, calloc((size_t)g->ncores, sizeof(wcore)), calloc((size_t)g->ncores, sizeof(unsigned)),
                calloc((size_t)g->ncores, sizeof(unsigned)), {0}};
     int rc = -1;
+    attnbuf *ab = NULL;
     if (!G.wc || !G.cx || !G.cy) {
         floe_err_set(err, "compiler: out of memory");
         goto out;
@@ -778,13 +868,20 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         }
     }
     /* memory: the main core's buffers, then every core's weight slices */
-    alloc_main(&G.wc[0].c, P, g->slot, &G.mb);
+    alloc_main(&G.wc[0].c, P, g->slot, g->attn, &G.mb);
+    ab = calloc((size_t)g->attn + 1, sizeof *ab);
+    if (!ab) {
+        floe_err_set(err, "compiler: out of memory");
+        goto out;
+    }
+    for (int k = 1; k <= g->attn; k++)
+        alloc_attn(&G.wc[k].c, P, g->slot, &ab[k - 1]);
     for (int i = 0; i < g->npieces; i++) {
         const piece *pc = &g->pieces[i];
         place_piece(&G.wc[pc->core].c, lin_of(m, g->slot, pc->lin), pc, &G.wc[pc->core].w[i], &G.wc[pc->core].mult[i],
                     pc->b == pc->ni - 1);
     }
-    for (int k = 1; k < G.nc; k++) { /* a weight core's input and output buffers */
+    for (int k = 1 + g->attn; k < G.nc; k++) { /* a weight core's input and output buffers */
         int maxrows = 0, in = 0;
         for (int i = 0; i < g->npieces; i++) {
             const piece *pc = &g->pieces[i];
@@ -822,6 +919,8 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         char label[48];
         if (k == 0)
             snprintf(label, sizeof label, head ? "lm_head" : "layer%d", g->slot);
+        else if (k <= g->attn)
+            snprintf(label, sizeof label, "layer%d_a", g->slot);
         else
             snprintf(label, sizeof label, head ? "lm_head_w" : "layer%d_w", g->slot);
         if (p && floe_label(p, G.cx[k], G.cy[k], label, err) != 0)
@@ -839,7 +938,9 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         } else {
             main_layer_row(&G, t, pos);
         }
-        for (int k = 1; k < G.nc; k++)
+        for (int hk = 0; hk < g->attn; hk++)
+            attn_row(&G, hk, &ab[hk], pos);
+        for (int k = 1 + g->attn; k < G.nc; k++)
             for (int ph = 0; ph < PH_COUNT; ph++)
                 weight_phase(&G, k, ph);
     }
@@ -856,7 +957,12 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
                 if (g->pieces[i].b == g->pieces[i].ni - 1)
                     wb += 8 * (uint64_t)(g->pieces[i].r1 - g->pieces[i].r0);
             }
-        use[k] = (floe_core_use){G.cx[k], G.cy[k], head ? -1 : g->slot, k == 0, G.wc[k].c.next, wb, G.wc[k].c.insns};
+        uint64_t kv = 0; /* one user's KV cache on this core */
+        if (!head && k == 0 && !g->attn)
+            kv = 2 * (uint64_t)P->Tcap * (uint64_t)(cf->n_kv_heads * cf->head_dim);
+        else if (!head && k > 0 && k <= g->attn)
+            kv = 2 * (uint64_t)P->Tcap * (uint64_t)cf->head_dim;
+        use[k] = (floe_core_use){G.cx[k], G.cy[k], head ? -1 : g->slot, k == 0, G.wc[k].c.next, wb, kv, G.wc[k].c.insns};
     }
     rc = 0;
 out:
@@ -867,6 +973,7 @@ out:
     free(G.wc);
     free(G.cx);
     free(G.cy);
+    free(ab);
     return rc;
 }
 
@@ -1086,7 +1193,13 @@ static int group_core_bytes(const mplan *P, const gplan *g, uint64_t *bytes, flo
             in[pc->core] = need > in[pc->core] ? need : in[pc->core];
         }
     }
-    for (int k = 1; k < g->ncores; k++) {
+    for (int k = 1; k <= g->attn; k++) { /* attention cores */
+        ctx da = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
+        attnbuf ab;
+        alloc_attn(&da, P, g->slot, &ab);
+        bytes[k] = da.next;
+    }
+    for (int k = 1 + g->attn; k < g->ncores; k++) {
         bytes[k] = round8(bytes[k]) + floe_dtype_bytes_for(A, (uint64_t)in[k]);
         bytes[k] = round8(bytes[k]) + 2 * (uint64_t)maxrows[k];
         if (C != FLOE_DT_I8)

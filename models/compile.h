@@ -41,9 +41,11 @@ typedef struct floe_compile_opts {
 typedef struct floe_core_use {
     unsigned x, y;
     int layer;          /* decoder layer, or -1 for the LM head */
-    int is_main;        /* 1: the group's main core (residual stream, KV cache); 0: a weight core */
+    int is_main;        /* 1: the group's main core (residual stream, vector work); 0: an attention core
+                           (kv_bytes > 0: one KV head's cache and its query heads) or a weight core */
     uint64_t bytes;     /* memory plan: bytes used */
     uint64_t weight_bytes; /* of which weights and their multipliers */
+    uint64_t kv_bytes;  /* of which one user's KV cache (the main core, or an attention core) */
     uint64_t insns;
 } floe_core_use;
 

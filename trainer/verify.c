@@ -425,19 +425,20 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     res->kv_tokens = kvcap;
     res->kv_bytes_per_layer = 2ull * (uint64_t)kvcap * (uint64_t)cf->n_kv_heads * (uint64_t)cf->head_dim;
     res->mem_min = UINT64_MAX;
-    res->main_free_min = UINT64_MAX;
+    res->users_by_kv = UINT64_MAX;
     for (int k = 0; k < n; k++) {
         const floe_compile_report *r = &chips[k].report;
         for (size_t i = 0; i < r->ncores; i++) {
             const floe_core_use *cu = &r->cores[i];
             res->cores++;
-            res->weight_cores += !cu->is_main;
+            res->weight_cores += !cu->is_main && !cu->kv_bytes;
+            res->attn_cores += !cu->is_main && cu->kv_bytes;
             res->groups += (uint64_t)cu->is_main;
             res->mem_min = cu->bytes < res->mem_min ? cu->bytes : res->mem_min;
             res->mem_max = cu->bytes > res->mem_max ? cu->bytes : res->mem_max;
             res->mem_total += cu->bytes;
-            if (cu->is_main && cu->layer >= 0 && mach->core_mem_bytes - cu->bytes < res->main_free_min)
-                res->main_free_min = mach->core_mem_bytes - cu->bytes;
+            if (cu->kv_bytes && 1 + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
+                res->users_by_kv = 1 + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
         }
     }
     res->match = 1;

@@ -80,11 +80,11 @@ typedef struct floe_verify_run_result {
     uint64_t compared;
     char mismatch[512];
     int chips;
-    uint64_t cores, weight_cores, groups;
+    uint64_t cores, weight_cores, attn_cores, groups;
     uint64_t mem_min, mem_max, mem_total;
     int kv_tokens;              /* KV-cache capacity compiled */
-    uint64_t kv_bytes_per_layer;/* one user's KV cache on a layer's main core */
-    uint64_t main_free_min;     /* the least free memory on a layer's main core */
+    uint64_t kv_bytes_per_layer;/* one user's KV cache over a layer's cores */
+    uint64_t users_by_kv;       /* users whose KV caches fit (each core holding a cache has room for them) */
     floe_step_cost prefill;
     floe_step_cost decode;      /* the last decode step (0 when no decode) */
     int decoded;                /* decode steps run and compared */

@@ -189,6 +189,7 @@ static void test_split_layers_and_decode(void **state)
                 fail_msg("W%dA%dKV%d: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, res.mismatch);
             assert_int_equal(res.decoded, 3);
             assert_true(res.weight_cores > 0);
+            assert_true(mi ? res.attn_cores == 2 * 2 : res.attn_cores == 0); /* northpole: one per KV head */
             assert_int_equal(res.chips, mi ? 1 : 2);
             assert_true(res.compared == (uint64_t)11 * (c.d_model * c.n_layers + c.vocab_size));
             assert_true(res.decode.latency_s > 0 && res.decode.latency_s < res.prefill.latency_s);
@@ -235,7 +236,7 @@ static void test_split_corruption_is_caught(void **state)
     /* a byte of the first weight core of layer 1 flips */
     const floe_core_use *w = NULL;
     for (size_t i = 0; i < rep.ncores && !w; i++)
-        if (!rep.cores[i].is_main && rep.cores[i].layer == 1)
+        if (!rep.cores[i].is_main && !rep.cores[i].kv_bytes && rep.cores[i].layer == 1)
             w = &rep.cores[i];
     assert_non_null(w);
     int hit = 0;
