@@ -80,18 +80,37 @@ int floe_cmd_deploy_check(int argc, char **argv)
         printf("fits         NO: %s\n", err.msg);
         return 1;
     }
-    printf("fits         yes: %d chip(s), %llu cores in use (%d layer group(s) of %d cores, %d on chip 0; the LM head on "
-           "%d)\n",
-           ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layers_per_chip, ps.head_cores);
+    printf("fits         yes: %d chip(s), %llu cores in use (%d layer group(s) of %d cores: 1 main, %d attention, %d weight "
+           "cores; %d group(s) on chip 0; the LM head on %d)\n",
+           ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layer_attn_cores,
+           ps.layer_cores - 1 - ps.layer_attn_cores, ps.layers_per_chip, ps.head_cores);
     printf("memory/core  min %llu, mean %llu, max %llu of %llu bytes (%.1f%% at the fullest)\n",
            (unsigned long long)ps.mem_min, (unsigned long long)(ps.mem_total / ps.cores), (unsigned long long)ps.mem_max,
            (unsigned long long)mach.core_mem_bytes, 100.0 * (double)ps.mem_max / (double)mach.core_mem_bytes);
-    if (cap < cf.context)
-        printf("unsupported  contexts beyond %d positions per user here: the KV cache of a layer lives on its main core "
-               "(splitting it over cores by KV head is not built)\n",
-               cap);
-    else
-        printf("unsupported  none\n");
+    /* the longest KV cache this mapping holds (the plan is cheap: bisect) */
+    int lo = cap, hi = cf.context;
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        floe_compile_opts mo = co;
+        floe_plan_summary ms;
+        floe_err merr;
+        mo.kv_tokens = mid;
+        if (floe_compile_plan(&cf, &q, &mach, &mo, &ms, &merr) == 0)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    if (lo < cf.context) {
+        floe_compile_opts mo = co;
+        floe_plan_summary ms;
+        floe_err merr;
+        mo.kv_tokens = lo + 1;
+        floe_compile_plan(&cf, &q, &mach, &mo, &ms, &merr);
+        printf("unsupported  contexts beyond %d positions (the model's is %d): %s\n", lo, cf.context, merr.msg);
+    } else {
+        printf("unsupported  none (the KV cache for the model's whole context of %d positions fits)\n", cf.context);
+    }
+    printf("kv cache     compiled for %d positions per user\n", cap);
     if (plan_only)
         return 0;
     /* the cost, measured */

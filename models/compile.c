@@ -350,6 +350,9 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
     memset(g, 0, sizeof *g);
     g->slot = slot;
     g->ncores = 1;
+    if (!head && P->Tcap > ACC_HEAD - ACC_SCORE)
+        return floe_err_set(err, "%s: a KV cache of %d positions: this compiler's scores take at most %d accumulators",
+                            what, P->Tcap, ACC_HEAD - ACC_SCORE);
     ctx dry = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
     mainbuf mb;
     alloc_main(&dry, P, slot, 0, &mb);
@@ -1255,6 +1258,7 @@ int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const
     }
     free(bytes);
     sum->layer_cores = P.g[0].ncores;
+    sum->layer_attn_cores = P.g[0].attn;
     sum->head_cores = P.g[P.ngroups - 1].ncores;
     if (system_chips_check(&P, err) != 0)
         goto out;

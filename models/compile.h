@@ -90,6 +90,7 @@ typedef struct floe_plan_summary {
     uint64_t weight_cores;       /* of which weight cores */
     uint64_t mem_min, mem_max, mem_total;
     int layer_cores, head_cores; /* cores of the group of layer 0, and of the LM head */
+    int layer_attn_cores;        /* of which attention cores (0: attention on the main core) */
     int layers_per_chip;         /* groups of layers on chip 0 */
 } floe_plan_summary;
 
