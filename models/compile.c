@@ -390,13 +390,16 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
         wcap = P->budget;
     /* the fewest weight cores W (at least 2: a chain needs two) over which every linear spreads */
     uint64_t Wmin = (all + wcap - 1) / wcap;
-    int W = Wmin < 2 ? 2 : (int)Wmin, r = 1;
-    for (; W <= 4096 && r == 1; W++)
+    int W = Wmin < 2 ? 2 : (int)Wmin, r = 1, widest = head ? cf->vocab_size : f > d ? f : d;
+    int Wmax = widest / 8 + 2 < 4096 ? widest / 8 + 2 : 4096; /* past it, a core's share stops shrinking */
+    for (; W <= Wmax && r == 1; W++)
         r = spread(P, slot, g, W, wcap, err);
     if (r < 0)
         return -1;
     if (r == 1)
-        return floe_err_set(err, "%s needs more than 4096 weight cores", what);
+        return floe_err_set(err, "%s: a weight core with %llu bytes for weights cannot hold its share (8 rows of each "
+                                 "linear layer, or more than %d weight cores)",
+                            what, (unsigned long long)wcap, Wmax);
     W--;
     /* attention on cores of its own, one per KV head (the KV cache spread with it), when the group
      * still fits a chip; else on the main core */
