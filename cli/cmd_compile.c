@@ -3,13 +3,14 @@
 #include <stdlib.h>
 
 #include "cli/qmodel_arg.h"
+#include "common/atomic_file.h"
 #include "isa/container.h"
 #include "models/compile.h"
 
 int floe_cmd_compile(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
-    const char *machine = NULL, *out = NULL;
+    const char *machine = NULL, *out = NULL, *placement = NULL;
     long long tokens = 16, kv = 0, dpos = -1, split_bytes = 0;
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
@@ -19,6 +20,7 @@ int floe_cmd_compile(int argc, char **argv)
         {"decode-pos", FLOE_ARG_INT, &dpos, "P", "write the decode program for position P instead of the prefill", 0, 1 << 22, 0},
         {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
         {"output", FLOE_ARG_STRING, &out, "FLP", "the program to write (required)", 0, 0, 'o'},
+        {"placement", FLOE_ARG_STRING, &placement, "CSV", "also write every core's role and memory (x, y, layer, role, bytes)", 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {
@@ -56,6 +58,25 @@ int floe_cmd_compile(int argc, char **argv)
     } else {
         if (floe_program_save(p, out, &err) != 0)
             rc = floe_cmd_fail("compile", "%s", err.msg);
+        else if (placement) {
+            size_t cap = 128 + 96 * rep.ncores, n = 0;
+            char *buf = malloc(cap);
+            if (!buf) {
+                rc = floe_cmd_fail("compile", "out of memory");
+            } else {
+                n += (size_t)snprintf(buf + n, cap - n, "x,y,layer,role,bytes,weight_bytes,kv_bytes\n");
+                for (size_t i = 0; i < rep.ncores; i++) {
+                    const floe_core_use *u = &rep.cores[i];
+                    n += (size_t)snprintf(buf + n, cap - n, "%u,%u,%d,%s,%llu,%llu,%llu\n", u->x, u->y, u->layer,
+                                          u->is_main ? "main" : u->kv_bytes ? "attention" : "weight",
+                                          (unsigned long long)u->bytes, (unsigned long long)u->weight_bytes,
+                                          (unsigned long long)u->kv_bytes);
+                }
+                if (floe_write_file_atomic(placement, buf, n, &err) != 0)
+                    rc = floe_cmd_fail("compile", "%s", err.msg);
+                free(buf);
+            }
+        }
         else
             printf("wrote %s: %zu cores, %zu instructions; memory per core min %llu, max %llu of %llu bytes\n", out,
                    rep.ncores, floe_program_insn_count(p), (unsigned long long)rep.mem_min,

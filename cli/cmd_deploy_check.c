@@ -153,11 +153,12 @@ int floe_cmd_deploy_check(int argc, char **argv)
         if (r[i].priced_pos)
             r[i].decode = r[i].decode_at;
     double dec_lat = r[0].decode.latency_s, dec_j = r[0].decode.energy_j, pre_lat = r[0].prefill.latency_s,
-           pre_j = r[0].prefill.energy_j, interval = r[0].decode.interval_s;
+           pre_j = r[0].prefill.energy_j, interval = r[0].decode.interval_s, dec_static = r[0].decode.static_j;
     uint64_t compared = r[0].compared;
     if (composed) {
         dec_lat = compose(r[0].decode.latency_s, r[1].decode.latency_s, n);
         dec_j = compose(r[0].decode.energy_j, r[1].decode.energy_j, n);
+        dec_static = compose(r[0].decode.static_j, r[1].decode.static_j, n);
         pre_lat = compose(r[0].prefill.latency_s, r[1].prefill.latency_s, n);
         pre_j = compose(r[0].prefill.energy_j, r[1].prefill.energy_j, n);
         interval = r[1].decode.interval_s > interval ? r[1].decode.interval_s : interval;
@@ -184,9 +185,15 @@ int floe_cmd_deploy_check(int argc, char **argv)
            "us)\n",
            tps, (unsigned long long)users, (unsigned long long)stages, (unsigned long long)by_kv,
            (unsigned long long)r[0].kv_bytes_per_layer, interval * 1e6);
-    if (energy)
-        printf("energy       %.3g J per token decoded (%.3g J for the prefill): chips' dynamic and static energy while "
-               "they work, chip links\n",
-               dec_j, pre_j);
+    if (energy) {
+        floe_energy_cost ec;
+        floe_energy_costs(&e, &ec);
+        double chip_w = (double)(mach.cores_x * mach.cores_y) * ec.static_w_per_core + ec.static_w_per_chip;
+        double steady = dec_j - dec_static + (double)ps.chips * chip_w / tps;
+        printf("energy       %.3g J per token decoded, one user (dynamic and links %.3g J, and the chips' static power while "
+               "they work); %.3g J per token at the throughput above (every chip's static power, %.1f W each, all the "
+               "time); %.3g J for the prefill\n",
+               dec_j, dec_j - dec_static, steady, chip_w, pre_j);
+    }
     return 0;
 }

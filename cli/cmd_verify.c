@@ -71,7 +71,7 @@ int floe_cmd_verify(int argc, char **argv)
                        (unsigned long long)vr.compared, m.cfg.n_layers, T, vr.decoded, vr.chips, machine);
             else
                 rc = floe_cmd_fail("verify", "MISMATCH: %s", vr.mismatch);
-            printf("mapping: %llu cores (%llu groups: main cores, %llu attention cores, %llu weight cores); memory per core "
+            printf("mapping: %llu cores (%llu main cores, one per group; %llu attention cores, %llu weight cores); memory per core "
                    "min %llu, mean %llu, max %llu bytes\n",
                    (unsigned long long)vr.cores, (unsigned long long)vr.groups, (unsigned long long)vr.attn_cores,
                    (unsigned long long)vr.weight_cores,

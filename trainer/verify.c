@@ -344,8 +344,10 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
         cost->cycles += sr->cycles;
         for (int i = 0; i < FLOE_PREC_COUNT; i++)
             cost->macs += sr->actions.macs[i];
-        if (sr->have_energy)
+        if (sr->have_energy) {
             cost->energy_j += sr->energy.total_j;
+            cost->static_j += sr->energy.static_j;
+        }
         uint64_t stage_ps = (sr->cycles * 1000000000000ull + clock - 1) / clock;
         uint64_t group_ps = (slowest_group(s) * 1000000000000ull + clock - 1) / clock;
         worst_ps = group_ps > worst_ps ? group_ps : worst_ps;

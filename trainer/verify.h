@@ -71,6 +71,7 @@ typedef struct floe_step_cost {
     double latency_s;           /* one token (decode) or the whole prefill, chips and links */
     double interval_s;          /* the slowest pipeline stage: a layer group, or a chip link */
     double energy_j;            /* chips' dynamic and static energy and the links, for this step */
+    double static_j;            /* of which the chips' static energy while they run this step */
     uint64_t cycles;            /* summed over chips */
     uint64_t macs;
 } floe_step_cost;
