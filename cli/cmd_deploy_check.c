@@ -191,7 +191,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         double chip_w = (double)(mach.cores_x * mach.cores_y) * ec.static_w_per_core + ec.static_w_per_chip;
         double steady = dec_j - dec_static + (double)ps.chips * chip_w / tps;
         printf("energy       %.3g J per token decoded, one user (dynamic and links %.3g J, and the chips' static power while "
-               "they work); %.3g J per token at the throughput above (every chip's static power, %.1f W each, all the "
+               "they work); %.3g J per token at the throughput above (every chip's static power, %.3g W each, all the "
                "time); %.3g J for the prefill\n",
                dec_j, dec_j - dec_static, steady, chip_w, pre_j);
     }

@@ -89,6 +89,7 @@ typedef struct gplan {
     int npieces, cap_pieces;
     piece *pieces;
     int split;     /* 0: everything on the main core */
+    int fused;     /* split layer: SwiGLU on the weight cores (their gate and up rows) */
     int attn;      /* attention cores (one per KV head: its KV cache and its query heads), cores 1..attn;
                       0: attention on the main core */
     uint64_t main_base; /* main core's bytes before its weights */
@@ -158,6 +159,30 @@ typedef struct mainbuf {
     uint64_t krow, vrow; /* with attention cores: this position's K and V rows, to send them */
 } mainbuf;
 
+/* A weight core's SwiGLU (split layers): its gate and up rows, silu(gate) * up, requantized to
+ * the down projection's input; only those rows go back to the main core. */
+typedef struct fusedbuf {
+    uint64_t silu, m_mlp, g, u, a, t32, u32, mm;
+} fusedbuf;
+
+static uint64_t place_mult(ctx *c, const char *name, floe_requant_mult q);
+static const floe_requant_mult zero_mult;
+
+static void alloc_fused(ctx *c, const mplan *P, int slot, int rows, fusedbuf *b)
+{
+    const floe_qlayer *L = P->m ? &P->m->layers[slot] : NULL;
+    b->silu = alloc(c, "silu_lut", 4 * (FLOE_LUT16_KNOTS + 2));
+    if (L)
+        data(c, b->silu, &L->silu, 4 * (FLOE_LUT16_KNOTS + 2));
+    b->m_mlp = place_mult(c, "m_mlp", L ? L->m_mlp : zero_mult);
+    b->g = alloc(c, "g", 2 * (uint64_t)rows);
+    b->u = alloc(c, "u", 2 * (uint64_t)rows);
+    b->a = alloc(c, "a", 2 * (uint64_t)rows);
+    b->t32 = alloc(c, "t32", 4 * (uint64_t)rows);
+    b->u32 = alloc(c, "u32", 4 * (uint64_t)rows);
+    b->mm = alloc(c, "mm", floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)rows));
+}
+
 /* An attention core's buffers (one KV head: its cache and its group of query heads). */
 typedef struct attnbuf {
     uint64_t m_sc, m_ao, kc, vc, z, pr, q, o;
@@ -184,9 +209,10 @@ static uint64_t place_u64(ctx *c, const char *name, uint64_t v)
 }
 
 static const floe_requant_mult zero_mult = {0, 0};
+#define FUSED_BYTES(rows, A) (4 * (FLOE_LUT16_KNOTS + 2) + 8 + 14 * (uint64_t)(rows) + floe_dtype_bytes_for(A, (uint64_t)(rows)) + 64)
 
 /* The main core's constants, tables, activations and KV cache (m NULL: sizes only). */
-static void alloc_main(ctx *c, const mplan *P, int slot, int attn, mainbuf *b)
+static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, mainbuf *b)
 {
     const floe_model_config *cf = P->cf;
     const floe_qmodel *m = P->m;
@@ -223,7 +249,7 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, mainbuf *b)
     b->h = alloc(c, "h", floe_dtype_bytes_for(A, (uint64_t)d));
     b->q = alloc(c, "q", 2 * (uint64_t)d);
     b->k16 = alloc(c, "k16", 2 * (uint64_t)kvw);
-    b->t32 = alloc(c, "t32", 4 * (uint64_t)(f > kvw ? f : kvw));
+    b->t32 = alloc(c, "t32", 4 * (uint64_t)(f > kvw && !fused ? f : kvw));
     b->ctmp = alloc(c, "ctmp", (uint64_t)hd);
     if (attn) { /* the caches and the scores live on the attention cores */
         b->krow = alloc(c, "krow", (uint64_t)kvw);
@@ -236,10 +262,12 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, mainbuf *b)
     }
     b->o = alloc(c, "o", floe_dtype_bytes_for(A, (uint64_t)d));
     b->r = alloc(c, "r", 2 * (uint64_t)d);
-    b->g = alloc(c, "g", 2 * (uint64_t)f);
-    b->u = alloc(c, "u", 2 * (uint64_t)f);
-    b->a = alloc(c, "a", 2 * (uint64_t)f);
-    b->u32 = alloc(c, "u32", 4 * (uint64_t)f);
+    if (!fused) { /* else the weight cores compute silu(gate) * up */
+        b->g = alloc(c, "g", 2 * (uint64_t)f);
+        b->u = alloc(c, "u", 2 * (uint64_t)f);
+        b->a = alloc(c, "a", 2 * (uint64_t)f);
+        b->u32 = alloc(c, "u32", 4 * (uint64_t)f);
+    }
     b->mm = alloc(c, "mm", floe_dtype_bytes_for(A, (uint64_t)f));
 }
 
@@ -298,9 +326,16 @@ static void what_of(const mplan *P, int slot, char *buf, size_t n)
 static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *err)
 {
     const int head = slot == P->cf->n_layers, d = P->cf->d_model, f = P->cf->ffn_dim, base = g->attn;
-    uint64_t *cost = calloc((size_t)W + 1, sizeof *cost);
-    if (!cost)
+    uint64_t *cost = calloc((size_t)W + 1, sizeof *cost), *wb = calloc((size_t)W + 1, sizeof *wb);
+    if (!cost || !wb) {
+        free(cost);
+        free(wb);
         return floe_err_set(err, "compiler: out of memory");
+    }
+    /* cost: every byte the core holds (against its memory); wb: weights and multipliers (against
+     * --core-weight-bytes) */
+    const uint64_t mem = P->mach->core_mem_bytes - 64 - round8(floe_dtype_bytes_for(dt_of_bits(P->q->abits),
+                                                                                    (uint64_t)(f > d ? f : d)));
     g->npieces = 0;
     g->ncores = 1;
     int rc = 0;
@@ -315,6 +350,9 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
             int r0 = j * per, r1 = r0 + per < s.out ? r0 + per : s.out;
             rc = add_piece(g, (piece){l, r0, r1, 0, s.in, 0, 1, base + 1 + j}, err);
             cost[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 1);
+            wb[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 0);
+            if (g->fused && l == LIN_GATE)
+                cost[1 + j] += FUSED_BYTES(r1 - r0, dt_of_bits(P->q->abits));
         }
     }
     if (!head && rc == 0) {
@@ -329,13 +367,15 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
                 int i0 = b * chunk, i1 = i0 + chunk < f ? i0 + chunk : f;
                 rc = add_piece(g, (piece){LIN_DOWN, r0, r1, i0, i1, b, 2, base + 1 + 2 * a + b}, err);
                 cost[1 + 2 * a + b] += piece_cost(s.bits, i1 - i0, r1 - r0, 1);
+                wb[1 + 2 * a + b] += piece_cost(s.bits, i1 - i0, r1 - r0, 0);
             }
         }
     }
     for (int k = 1; k <= W && rc == 0; k++)
-        if (cost[k] + 32 > wcap)
+        if (cost[k] + 32 > mem || wb[k] > wcap)
             rc = 1;
     free(cost);
+    free(wb);
     return rc;
 }
 
@@ -355,7 +395,7 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
                             what, P->Tcap, ACC_HEAD - ACC_SCORE);
     ctx dry = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
     mainbuf mb;
-    alloc_main(&dry, P, slot, 0, &mb);
+    alloc_main(&dry, P, slot, 0, 0, &mb);
     g->main_base = dry.next;
     int first = head ? LIN_HEAD : LIN_Q, last = head ? LIN_HEAD : LIN_DOWN;
     uint64_t all = 0;
@@ -379,6 +419,12 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
         return 0;
     }
     g->split = 1;
+    g->fused = !head;
+    {
+        ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
+        alloc_main(&dm, P, slot, 0, g->fused, &mb);
+        g->main_base = dm.next;
+    }
     /* weight cores: their input buffer is the widest vector they receive */
     const floe_dtype A = dt_of_bits(P->q->abits);
     uint64_t reserve = round8(floe_dtype_bytes_for(A, (uint64_t)(f > d ? f : d))) + 64;
@@ -407,7 +453,7 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
     if (!head && 1 + nkv + W <= per_chip) {
         ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0}, da = dm;
         attnbuf ab;
-        alloc_main(&dm, P, slot, 1, &mb);
+        alloc_main(&dm, P, slot, 1, g->fused, &mb);
         alloc_attn(&da, P, slot, &ab);
         if (da.next > mem)
             return floe_err_set(err, "%s needs %llu bytes on each attention core for the KV cache of one KV head (%d "
@@ -500,6 +546,8 @@ typedef struct wcore {
     ctx c;
     uint64_t in;        /* input buffer */
     uint64_t stage, ctmp;
+    int gate_rows;      /* fused: rows of gate (and up) here, 0 if none */
+    fusedbuf fb;
     uint64_t *w, *mult; /* per piece of the group (only this core's pieces are set) */
 } wcore;
 
@@ -687,6 +735,13 @@ static void main_phase(gemit *G, int ph, int t, int pos)
             if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph || pc->b != pc->ni - 1)
                 continue;
             int rows = pc->r1 - pc->r0;
+            if (g->fused && pc->lin == LIN_UP)
+                continue;
+            if (g->fused && pc->lin == LIN_GATE) { /* silu(gate) * up, requantized: the down projection's input */
+                OP(c, FLOE_OP_RECV, (int64_t)(G->mb.mm + floe_dtype_bytes_for(A, (uint64_t)pc->r0)),
+                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)rows), G->cx[k], G->cy[k], 0);
+                continue;
+            }
             OP(c, FLOE_OP_RECV, (int64_t)piece_dst(G, pc, t, pos), pc->lin == LIN_V ? rows : 2 * rows, G->cx[k], G->cy[k],
                0);
         }
@@ -724,6 +779,11 @@ static void weight_phase(gemit *G, int k, int ph)
             OP(c, FLOE_OP_PSEND, ACC_LIN, rows, dir_to(G->cx[k], G->cy[k], G->cx[k + 1], G->cy[k + 1]), 0);
             continue;
         }
+        if (g->fused && (pc->lin == LIN_GATE || pc->lin == LIN_UP)) { /* kept here for the SwiGLU below */
+            OP(c, FLOE_OP_REQUANT, (int64_t)(pc->lin == LIN_GATE ? W->fb.g : W->fb.u), ACC_LIN, (int64_t)W->mult[i], rows,
+               FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
+            continue;
+        }
         if (pc->lin == LIN_V && C != FLOE_DT_I8) {
             OP(c, FLOE_OP_REQUANT, (int64_t)W->ctmp, ACC_LIN, (int64_t)W->mult[i], rows, C, FLOE_SCOPE_CHANNEL);
             OP(c, FLOE_OP_VSAT, (int64_t)W->stage, (int64_t)W->ctmp, rows, C, FLOE_DT_I8);
@@ -732,6 +792,16 @@ static void weight_phase(gemit *G, int k, int ph)
                pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
         }
         OP(c, FLOE_OP_SEND, (int64_t)W->stage, pc->lin == LIN_V ? rows : 2 * rows, G->cx[0], G->cy[0], 0);
+    }
+    if (ph == PH_GATEUP && g->fused && W->gate_rows) { /* silu(gate) * up, exact in int32, to the cache width */
+        const int n = W->gate_rows;
+        const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32;
+        OP(c, FLOE_OP_LUT16, (int64_t)W->fb.a, (int64_t)W->fb.g, (int64_t)W->fb.silu, n, T16);
+        OP(c, FLOE_OP_VSAT, (int64_t)W->fb.t32, (int64_t)W->fb.a, n, T16, T32);
+        OP(c, FLOE_OP_VSAT, (int64_t)W->fb.u32, (int64_t)W->fb.u, n, T16, T32);
+        OP(c, FLOE_OP_VMUL, (int64_t)W->fb.t32, (int64_t)W->fb.t32, (int64_t)W->fb.u32, n, T32, 0);
+        OP(c, FLOE_OP_VREQUANT, (int64_t)W->fb.mm, (int64_t)W->fb.t32, (int64_t)W->fb.m_mlp, n, A, FLOE_SCOPE_TENSOR);
+        OP(c, FLOE_OP_SEND, (int64_t)W->fb.mm, (int64_t)floe_dtype_bytes_for(A, (uint64_t)n), G->cx[0], G->cy[0], 0);
     }
 }
 
@@ -837,11 +907,13 @@ static void main_layer_row(gemit *G, int t, int pos)
     /* MLP */
     OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A, TEN);
     main_phase(G, PH_GATEUP, t, pos);
-    OP(c, FLOE_OP_LUT16, (int64_t)b->a, (int64_t)b->g, (int64_t)b->silu, f, T16);
-    OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->a, f, T16, T32);
-    OP(c, FLOE_OP_VSAT, (int64_t)b->u32, (int64_t)b->u, f, T16, T32);
-    OP(c, FLOE_OP_VMUL, (int64_t)b->t32, (int64_t)b->t32, (int64_t)b->u32, f, T32, 0); /* exact: |a u| < 2^30 */
-    OP(c, FLOE_OP_VREQUANT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A, TEN);
+    if (!G->g->fused) {
+        OP(c, FLOE_OP_LUT16, (int64_t)b->a, (int64_t)b->g, (int64_t)b->silu, f, T16);
+        OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->a, f, T16, T32);
+        OP(c, FLOE_OP_VSAT, (int64_t)b->u32, (int64_t)b->u, f, T16, T32);
+        OP(c, FLOE_OP_VMUL, (int64_t)b->t32, (int64_t)b->t32, (int64_t)b->u32, f, T32, 0); /* exact: |a u| < 2^30 */
+        OP(c, FLOE_OP_VREQUANT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A, TEN);
+    }
     main_phase(G, PH_DOWN, t, pos);
     OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
 }
@@ -874,7 +946,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         }
     }
     /* memory: the main core's buffers, then every core's weight slices */
-    alloc_main(&G.wc[0].c, P, g->slot, g->attn, &G.mb);
+    alloc_main(&G.wc[0].c, P, g->slot, g->attn, g->fused, &G.mb);
     ab = calloc((size_t)g->attn + 1, sizeof *ab);
     if (!ab) {
         floe_err_set(err, "compiler: out of memory");
@@ -901,6 +973,11 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         W->in = alloc(&W->c, "in", floe_dtype_bytes_for(A, (uint64_t)in));
         W->stage = alloc(&W->c, "stage", 2 * (uint64_t)maxrows);
         W->ctmp = C != FLOE_DT_I8 ? alloc(&W->c, "ctmp", (uint64_t)maxrows) : 0;
+        for (int i = 0; g->fused && i < g->npieces; i++)
+            if (g->pieces[i].core == k && g->pieces[i].lin == LIN_GATE) {
+                W->gate_rows = g->pieces[i].r1 - g->pieces[i].r0;
+                alloc_fused(&W->c, P, g->slot, W->gate_rows, &W->fb);
+            }
     }
     for (int k = 0; k < G.nc; k++) {
         ctx *c = &G.wc[k].c;
@@ -1210,6 +1287,13 @@ static int group_core_bytes(const mplan *P, const gplan *g, uint64_t *bytes, flo
         bytes[k] = round8(bytes[k]) + 2 * (uint64_t)maxrows[k];
         if (C != FLOE_DT_I8)
             bytes[k] = round8(bytes[k]) + (uint64_t)maxrows[k];
+        for (int i = 0; g->fused && i < g->npieces; i++)
+            if (g->pieces[i].core == k && g->pieces[i].lin == LIN_GATE) {
+                ctx df = {NULL, P->mach, 0, 0, bytes[k], 0, what, err, 0, 0, 0};
+                fusedbuf fb;
+                alloc_fused(&df, P, g->slot, g->pieces[i].r1 - g->pieces[i].r0, &fb);
+                bytes[k] = df.next;
+            }
     }
     free(maxrows);
     free(in);
