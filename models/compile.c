@@ -62,6 +62,22 @@ static void op(ctx *c, floe_opcode o, const int64_t *f, size_t n)
         c->failed = 1;
 }
 
+/* A hardware loop over the next instructions of the current thread (count > 0). */
+static size_t loop_begin(ctx *c, unsigned count, unsigned reg, int32_t stride)
+{
+    size_t h = 0;
+    c->insns++;
+    if (c->p && !c->failed && floe_loop_begin(c->p, c->x, c->y, c->thread, count, reg, stride, &h, c->err) != 0)
+        c->failed = 1;
+    return h;
+}
+
+static void loop_end(ctx *c, size_t h)
+{
+    if (c->p && !c->failed && floe_loop_end(c->p, c->x, c->y, h, c->err) != 0)
+        c->failed = 1;
+}
+
 #define OP(c, o, ...)                                                                                    \
     do {                                                                                                 \
         const int64_t f_[] = {__VA_ARGS__};                                                             \
@@ -390,9 +406,8 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
     memset(g, 0, sizeof *g);
     g->slot = slot;
     g->ncores = 1;
-    if (!head && P->Tcap > ACC_HEAD - ACC_SCORE)
-        return floe_err_set(err, "%s: a KV cache of %d positions: this compiler's scores take at most %d accumulators",
-                            what, P->Tcap, ACC_HEAD - ACC_SCORE);
+    if (!head && P->Tcap > 65535)
+        return floe_err_set(err, "%s: a KV cache of %d positions: a softmax row takes at most 65535", what, P->Tcap);
     ctx dry = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
     mainbuf mb;
     alloc_main(&dry, P, slot, 0, 0, &mb);
@@ -825,16 +840,29 @@ static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int
     }
     for (int hq = h0; hq < h1; hq++) {
         int hk = hq / group - h0 / group, th = (hq - h0) % nt, j = hq - h0;
-        int64_t acc_s = ACC_SCORE + (int64_t)th * Tc, acc_h = ACC_HEAD + (int64_t)th * hd;
+        const int chunk = (ACC_HEAD - ACC_SCORE) / nt; /* a thread's score accumulators */
+        int64_t acc_s = ACC_SCORE + (int64_t)th * chunk, acc_h = ACC_HEAD + (int64_t)th * hd;
         int64_t z = (int64_t)(b->z + 4 * (uint64_t)th * Tc), pr = (int64_t)(b->pr + 2 * (uint64_t)th * Tc);
         c->thread = (unsigned)th;
-        OP(c, FLOE_OP_VMM, acc_s, (int64_t)b->q + 2 * j * hd, (int64_t)b->kc + hk * kstride, hd, pos + 1, FLOE_XP_I16,
-           FLOE_WP_I8, FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, z, acc_s, (int64_t)b->m_sc, pos + 1, T32, TEN);
+        for (int s0 = 0; s0 <= pos; s0 += chunk) { /* the scores, chunk positions at a time */
+            int n = pos + 1 - s0 < chunk ? pos + 1 - s0 : chunk;
+            OP(c, FLOE_OP_VMM, acc_s, (int64_t)b->q + 2 * j * hd, (int64_t)b->kc + hk * kstride + (int64_t)s0 * hd, hd, n,
+               FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
+            OP(c, FLOE_OP_REQUANT, z + 4 * s0, acc_s, (int64_t)b->m_sc, n, T32, TEN);
+        }
         OP(c, FLOE_OP_SOFTMAX, pr, z, pos + 1);
-        for (int s = 0; s <= pos; s++) /* o += p[s] v[s]: a vmm with one input and hd one-byte rows */
-            OP(c, FLOE_OP_VMM, acc_h, pr + 2 * s, (int64_t)b->vc + s * vrow + hk * hd, 1, hd, FLOE_XP_I16, FLOE_WP_I8,
-               s == 0 ? FLOE_MODE_SET : FLOE_MODE_ADD);
+        /* o = sum_s p[s] v[s]: a vmm with one input and hd one-byte rows per position; positions 1..pos
+         * in a hardware loop, r1 stepping through p and r2 through the V rows */
+        OP(c, FLOE_OP_VMM, acc_h, pr, (int64_t)b->vc + hk * hd, 1, hd, FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
+        if (pos >= 1) {
+            OP(c, FLOE_OP_SETI, 1, 2);
+            OP(c, FLOE_OP_SETI, 2, vrow);
+            size_t lp = loop_begin(c, (unsigned)pos, 1, 2);
+            OP(c, FLOE_OP_VMM, acc_h, FLOE_MEM(pr, 1), FLOE_MEM(b->vc + (uint64_t)(hk * hd), 2), 1, hd, FLOE_XP_I16,
+               FLOE_WP_I8, FLOE_MODE_ADD);
+            OP(c, FLOE_OP_ADDI, 2, vrow);
+            loop_end(c, lp);
+        }
         OP(c, FLOE_OP_REQUANT, (int64_t)b->o + (int64_t)floe_dtype_bytes_for(A, (uint64_t)j * hd), acc_h,
            (int64_t)b->m_ao, hd, A, TEN);
     }
@@ -991,10 +1019,10 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
             goto out;
         }
     }
-    if (!head && (d > ACC_SCORE || cf->n_kv_heads * cf->head_dim > ACC_SCORE || P->Tcap > ACC_HEAD - ACC_SCORE ||
+    if (!head && ((!g->split && (d > ACC_SCORE || cf->n_kv_heads * cf->head_dim > ACC_SCORE)) ||
                   cf->head_dim > ACC_TOTAL - ACC_HEAD)) {
-        floe_err_set(err, "layer %d: a row of %d outputs or %d positions does not fit the accumulator layout of this "
-                          "compiler", g->slot, d, P->Tcap);
+        floe_err_set(err, "layer %d: a row of %d outputs or a head of %d does not fit the accumulator layout of this "
+                          "compiler", g->slot, d, cf->head_dim);
         goto out;
     }
     /* code */
@@ -1141,7 +1169,7 @@ static void plan_init(mplan *P, const floe_model_config *cf, const floe_qconfig 
     int nt = (int)mach->threads_per_core;
     nt = nt > FLOE_THREADS ? FLOE_THREADS : nt < 1 ? 1 : nt;
     nt = nt > cf->n_heads ? cf->n_heads : nt;
-    while (nt > 1 && (nt * P->Tcap > ACC_HEAD - ACC_SCORE || nt * cf->head_dim > ACC_TOTAL - ACC_HEAD))
+    while (nt > 1 && nt * cf->head_dim > ACC_TOTAL - ACC_HEAD)
         nt--;
     P->nthr = nt;
 }
