@@ -57,23 +57,24 @@ static void test_compile_and_verify_commands(void **state)
     }
     print_message("decode latency: whole model %.2f us, composed %.2f us\n", us[0], us[1]);
     assert_true(us[1] > 0.95 * us[0] && us[1] < 1.05 * us[0]);
-    /* a long context: the scores of a head in several chunks of accumulators, on attention cores */
+    /* a long context: the scores of a head in several chunks of accumulators (8 threads: 256 each), on
+     * attention cores */
     snprintf(cfg, sizeof cfg, "%s/long.json", dir);
     f = fopen(cfg, "w");
     assert_non_null(f);
-    fputs("{\"vocab_size\": 256, \"hidden_size\": 64, \"num_hidden_layers\": 1, \"num_attention_heads\": 4, "
-          "\"num_key_value_heads\": 2, \"intermediate_size\": 172, \"max_position_embeddings\": 600}\n",
+    fputs("{\"vocab_size\": 256, \"hidden_size\": 64, \"num_hidden_layers\": 1, \"num_attention_heads\": 8, "
+          "\"num_key_value_heads\": 2, \"intermediate_size\": 172, \"max_position_embeddings\": 300}\n",
           f);
     fclose(f);
-    char prompt[601];
-    for (int i = 0; i < 600; i++)
+    char prompt[301];
+    for (int i = 0; i < 300; i++)
         prompt[i] = (char)('a' + (i * 7) % 26);
-    prompt[600] = 0;
-    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model %s -m %s/configs/northpole.csv --prompt %s --tokens 530 "
+    prompt[300] = 0;
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model %s -m %s/configs/northpole.csv --prompt %s --tokens 262 "
                                                     "--decode 2 --core-weight-bytes 3000",
                                    floe_test_exe(), cfg, src, prompt),
                      0);
-    assert_non_null(strstr(out, "a 530-token prefill, then 2 decode steps against the KV cache, each equal to prefill"));
+    assert_non_null(strstr(out, "a 262-token prefill, then 2 decode steps against the KV cache, each equal to prefill"));
     assert_non_null(strstr(out, "2 attention cores"));
     /* Granite-8B's shape: the plan alone, with the exact statements */
     assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model granite-8b -m %s/configs/northpole.csv --tokens 4",
