@@ -49,7 +49,7 @@ int floe_cmd_compile(int argc, char **argv)
     floe_qmodel m;
     if ((rc = floe_qmodel_from_args("compile", &qa, &m)) >= 0)
         return rc;
-    floe_compile_opts o = {(int)tokens, (int)kv, dpos >= 0, dpos >= 0 ? (int)dpos : 0, (uint64_t)split_bytes};
+    floe_compile_opts o = {(int)tokens, (int)kv, dpos >= 0, dpos >= 0 ? (int)dpos : 0, (uint64_t)split_bytes, 0, 0};
     floe_program *p;
     floe_compile_report rep;
     rc = 0;

@@ -74,7 +74,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         return floe_cmd_fail("deploy-check", "--tokens %d and --decode %d need %d positions: the KV cache holds %d and the "
                                              "model's context is %d",
                              T, N, T + N, cap, cf.context);
-    floe_compile_opts co = {T, cap, 0, 0, (uint64_t)split_bytes};
+    floe_compile_opts co = {T, cap, 0, 0, (uint64_t)split_bytes, 0, 0};
     floe_plan_summary ps;
     if (floe_compile_plan(&cf, &q, &mach, &co, &ps, &err) != 0) {
         printf("fits         NO: %s\n", err.msg);
@@ -111,13 +111,30 @@ int floe_cmd_deploy_check(int argc, char **argv)
         printf("unsupported  none (the KV cache for the model's whole context of %d positions fits)\n", cf.context);
     }
     printf("kv cache     compiled for %d positions per user\n", cap);
+    /* the most users whose KV caches fit beside everything else in this mapping (bisect the plan) */
+    int ulo = 1, uhi = 4096;
+    while (ulo < uhi) {
+        int mid = ulo + (uhi - ulo + 1) / 2;
+        floe_compile_opts mo = co;
+        floe_plan_summary ms;
+        floe_err merr;
+        mo.users = mid;
+        if (floe_compile_plan(&cf, &q, &mach, &mo, &ms, &merr) == 0 && ms.chips == ps.chips &&
+            ms.layer_cores == ps.layer_cores && ms.layer_attn_cores == ps.layer_attn_cores &&
+            ms.head_cores == ps.head_cores) /* the same mapping, with more caches */
+            ulo = mid;
+        else
+            uhi = mid - 1;
+    }
+    int max_users = ulo;
+    printf("users        KV caches for %d user(s) of %d positions fit\n", max_users, cap);
     if (plan_only)
         return 0;
     /* the cost, measured */
     int composed = ps.chips > full_chips && cf.n_layers > 2;
     floe_verify_run_result r[2];
     int runs = composed ? 2 : 1;
-    floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0};
+    floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2};
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
     for (int t = 0; t < T + N; t++)
         tok[t] = (int32_t)((t * 7 + 65) % cf.vocab_size);
@@ -164,16 +181,16 @@ int floe_cmd_deploy_check(int argc, char **argv)
         interval = r[1].decode.interval_s > interval ? r[1].decode.interval_s : interval;
         compared += r[1].compared;
         printf("verified     bit-exact (%llu values: the same shape with 1 and with 2 layers, random weights, a %d-token "
-               "prefill and %d decode steps equal to prefill); the %d-layer figures below are composed: "
-               "x(%d) = x(1) + %d (x(2) - x(1))\n",
-               (unsigned long long)compared, T, N, n, n, n - 1);
+               "prefill and %d decode steps equal to prefill, %d user(s) with their own KV caches); the %d-layer "
+               "figures below are composed: x(%d) = x(1) + %d (x(2) - x(1))\n",
+               (unsigned long long)compared, T, N, r[0].users, n, n, n - 1);
     } else {
         printf("verified     bit-exact (%llu values against the reference integer forward: a %d-token prefill, then %d "
-               "decode steps equal to prefill)\n",
-               (unsigned long long)compared, T, N);
+               "decode steps equal to prefill; %d user(s) with their own KV caches, in turn)\n",
+               (unsigned long long)compared, T, N, r[0].users);
     }
     /* users in flight: one per pipeline stage (layer group), each with its own KV cache on every main core */
-    uint64_t stages = (uint64_t)n + 1, by_kv = r[0].users_by_kv;
+    uint64_t stages = (uint64_t)n + 1, by_kv = (uint64_t)max_users;
     uint64_t users = stages < by_kv ? stages : by_kv;
     double tps = (double)users / dec_lat, cap_tps = interval > 0 ? 1.0 / interval : tps;
     tps = tps < cap_tps ? tps : cap_tps;
@@ -181,8 +198,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
            "tokens\n",
            dec_lat * 1e6, at, at + 1, r[0].priced_pos ? ", priced past the checked steps" : "", pre_lat * 1e6, T);
     printf("throughput   %.1f tokens/s with %llu users pipelined over the layer groups (at most %llu: the stages; %llu: "
-           "the KV caches (%llu bytes per user per layer) that fit the cores holding them; the slowest stage takes %.2f "
-           "us)\n",
+           "their KV caches, %llu bytes per user per layer; the slowest stage takes %.2f us)\n",
            tps, (unsigned long long)users, (unsigned long long)stages, (unsigned long long)by_kv,
            (unsigned long long)r[0].kv_bytes_per_layer, interval * 1e6);
     if (energy) {

@@ -11,7 +11,7 @@ int floe_cmd_verify(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     const char *machine = NULL, *energy = NULL, *prompt = "The quick brown fox jumps over the lazy dog.";
-    long long tokens = 16, users = 8, decode = 0, split_bytes = 0;
+    long long tokens = 16, users = 8, decode = 0, split_bytes = 0, kv_users = 1;
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "the machine description (required)", 0, 0, 'm'},
@@ -20,6 +20,7 @@ int floe_cmd_verify(int argc, char **argv)
         {"tokens", FLOE_ARG_INT, &tokens, "T", "use the first T tokens of the prompt (default 16)", 1, 1 << 22, 0},
         {"users", FLOE_ARG_INT, &users, "N", "multi-chip: users pipelined back to back for the throughput (default 8)", 1, 1e6, 0},
         {"decode", FLOE_ARG_INT, &decode, "N", "then N decode steps against the KV cache, each checked against prefill (default 0)", 0, 1 << 20, 0},
+        {"kv-users", FLOE_ARG_INT, &kv_users, "U", "with --decode: U users, each with its own KV cache, run in turn (default 1)", 1, 1 << 16, 0},
         {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
@@ -59,16 +60,16 @@ int floe_cmd_verify(int argc, char **argv)
     for (int t = 0; t < T + decode; t++) /* byte tokens, folded into a smaller vocabulary if need be */
         tok[t] = (int32_t)((unsigned char)prompt[t] % (unsigned)m.cfg.vocab_size);
     rc = 0;
-    if (decode > 0 || split_bytes > 0) { /* prefill then decode, on one chip or several */
-        floe_verify_opts vo = {T, (int)decode, (uint64_t)split_bytes, 0, 0};
+    if (decode > 0 || split_bytes > 0 || kv_users > 1) { /* prefill then decode, on one chip or several */
+        floe_verify_opts vo = {T, (int)decode, (uint64_t)split_bytes, 0, 0, (int)kv_users};
         floe_verify_run_result vr;
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &vr, &err) != 0) {
             rc = floe_cmd_fail("verify", "%s", err.msg);
         } else {
             if (vr.match)
                 printf("verified: %llu values bit-identical (%d layers and the logits: a %d-token prefill, then %d decode "
-                       "steps against the KV cache, each equal to prefill) on %d chip(s) of %s\n",
-                       (unsigned long long)vr.compared, m.cfg.n_layers, T, vr.decoded, vr.chips, machine);
+                       "steps against the KV cache, each equal to prefill; %d user(s)) on %d chip(s) of %s\n",
+                       (unsigned long long)vr.compared, m.cfg.n_layers, T, vr.decoded, vr.users, vr.chips, machine);
             else
                 rc = floe_cmd_fail("verify", "MISMATCH: %s", vr.mismatch);
             printf("mapping: %llu cores (%llu main cores, one per group; %llu attention cores, %llu weight cores); memory per core "

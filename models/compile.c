@@ -123,6 +123,7 @@ typedef struct mplan {
     const floe_machine *mach;
     int T, Tcap;
     int nthr;         /* threads sharing a main core's attention heads */
+    int users, user;  /* KV caches compiled, and the one this program uses */
     uint64_t budget;
     int ngroups;
     gplan *g;
@@ -271,8 +272,10 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
         b->krow = alloc(c, "krow", (uint64_t)kvw);
         b->vrow = alloc(c, "vrow", (uint64_t)kvw);
     } else {
-        b->kc = alloc(c, "kcache", (uint64_t)nkv * Tc * hd);
-        b->vc = alloc(c, "vcache", (uint64_t)Tc * kvw);
+        b->kc = alloc(c, "kcache", (uint64_t)nkv * Tc * hd * (uint64_t)P->users); /* one per user */
+        b->vc = alloc(c, "vcache", (uint64_t)Tc * kvw * (uint64_t)P->users);
+        b->kc += (uint64_t)P->user * nkv * Tc * hd; /* the cache this program's user owns */
+        b->vc += (uint64_t)P->user * Tc * kvw;
         b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr); /* one row per attention thread */
         b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
     }
@@ -295,8 +298,10 @@ static void alloc_attn(ctx *c, const mplan *P, int slot, attnbuf *b)
     const int hd = cf->head_dim, Tc = P->Tcap, group = cf->n_heads / cf->n_kv_heads;
     b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
     b->m_ao = place_mult(c, "m_attn_out", L ? L->m_attn_out : zero_mult);
-    b->kc = alloc(c, "kcache", (uint64_t)Tc * hd);
-    b->vc = alloc(c, "vcache", (uint64_t)Tc * hd);
+    b->kc = alloc(c, "kcache", (uint64_t)Tc * hd * (uint64_t)P->users); /* one per user */
+    b->vc = alloc(c, "vcache", (uint64_t)Tc * hd * (uint64_t)P->users);
+    b->kc += (uint64_t)P->user * Tc * hd; /* the cache this program's user owns */
+    b->vc += (uint64_t)P->user * Tc * hd;
     b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr);
     b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
     b->q = alloc(c, "q", 2 * (uint64_t)group * hd);
@@ -471,9 +476,10 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
         alloc_main(&dm, P, slot, 1, g->fused, &mb);
         alloc_attn(&da, P, slot, &ab);
         if (da.next > mem)
-            return floe_err_set(err, "%s needs %llu bytes on each attention core for the KV cache of one KV head (%d "
-                                     "positions) and the scores; the machine has %llu bytes per core: %llu bytes short",
-                                what, (unsigned long long)da.next, P->Tcap, (unsigned long long)mem,
+            return floe_err_set(err, "%s needs %llu bytes on each attention core for the KV caches of one KV head (%d "
+                                     "positions, %d user(s)) and the scores; the machine has %llu bytes per core: %llu "
+                                     "bytes short",
+                                what, (unsigned long long)da.next, P->Tcap, P->users, (unsigned long long)mem,
                                 (unsigned long long)(da.next - mem));
         g->attn = nkv;
         g->main_base = dm.next;
@@ -482,8 +488,8 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
     }
     if (g->main_base > mem)
         return floe_err_set(err, "%s needs %llu bytes on its main core for activations, tables and the KV cache (%d "
-                                 "positions) alone; the machine has %llu bytes per core: %llu bytes short",
-                            what, (unsigned long long)g->main_base, P->Tcap, (unsigned long long)mem,
+                                 "positions, %d user(s)) alone; the machine has %llu bytes per core: %llu bytes short",
+                            what, (unsigned long long)g->main_base, P->Tcap, P->users, (unsigned long long)mem,
                             (unsigned long long)(g->main_base - mem));
     return 0;
 }
@@ -1150,6 +1156,9 @@ static int check_opts(const floe_model_config *cf, const floe_compile_opts *o, f
     if (cap < o->tokens || cap > cf->context)
         return floe_err_set(err, "compiler: a KV cache of %d positions: it must hold the %d-token prefill and stay "
                                  "within the model's context of %d", cap, o->tokens, cf->context);
+    if (o->user < 0 || o->user >= (o->users > 1 ? o->users : 1))
+        return floe_err_set(err, "compiler: user %d: the program holds KV caches for %d user(s)", o->user,
+                            o->users > 1 ? o->users : 1);
     if (o->decode && (o->pos < 0 || o->pos >= cap))
         return floe_err_set(err, "compiler: decode position %d is outside the KV cache's %d positions", o->pos, cap);
     return 0;
@@ -1166,6 +1175,8 @@ static void plan_init(mplan *P, const floe_model_config *cf, const floe_qconfig 
     P->T = o->tokens;
     P->Tcap = o->kv_tokens ? o->kv_tokens : o->tokens;
     P->budget = o->core_weight_bytes;
+    P->users = o->users > 1 ? o->users : 1;
+    P->user = o->user;
     int nt = (int)mach->threads_per_core;
     nt = nt > FLOE_THREADS ? FLOE_THREADS : nt < 1 ? 1 : nt;
     nt = nt > cf->n_heads ? cf->n_heads : nt;

@@ -36,6 +36,8 @@ typedef struct floe_compile_opts {
     int pos;                /* decode: the position (tokens..kv_tokens-1 after a prefill of tokens) */
     uint64_t core_weight_bytes; /* 0: split a layer only when it does not fit one core; else at most this
                                    many bytes of weights and multipliers per core (forces the split) */
+    int users;              /* KV caches in core memory, one per user (0 or 1: one) */
+    int user;               /* the user (0..users-1) whose cache this program reads and writes */
 } floe_compile_opts;
 
 typedef struct floe_core_use {

@@ -59,7 +59,7 @@ int floe_verify_prefill(const floe_qmodel *m, const floe_machine *mach, const fl
                         const int32_t *tokens, int T, floe_verify_result *res, floe_err *err)
 {
     memset(res, 0, sizeof *res);
-    floe_compile_opts o = {T, 0, 0, 0, 0};
+    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0};
     floe_program *p = NULL;
     floe_compile_report rep;
     if (floe_compile_prefill(m, mach, &o, &p, &rep, err) != 0)
@@ -187,7 +187,7 @@ int floe_verify_pipeline(const floe_qmodel *m, const floe_machine *mach, const f
     }
     if (floe_qref_forward(m, tokens, T, logits, keep, &cap, err) != 0)
         goto out;
-    floe_compile_opts o = {T, 0, 0, 0, 0};
+    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0};
     if (floe_compile_pipeline(m, mach, &o, &chips, &n, err) != 0)
         goto out;
     stages = calloc((size_t)n, sizeof *stages);
@@ -392,30 +392,41 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
 {
     memset(res, 0, sizeof *res);
     const floe_model_config *cf = &m->cfg;
-    const int T = o->tokens, N = o->decode, all = T + N, d = cf->d_model;
+    const int T = o->tokens, N = o->decode, all = T + N, d = cf->d_model, U = o->users > 1 ? o->users : 1;
     if (T < 1 || N < 0 || all > cf->context || o->kv_tokens > cf->context)
         return floe_err_set(err, "verify: a prefill of %d tokens and %d decode steps: the model's context is %d", T, N,
                             cf->context);
-    capture cap = {cf->n_layers, calloc((size_t)cf->n_layers, sizeof(int32_t *)), NULL, 0};
+    capture *cap = calloc((size_t)U, sizeof *cap);
     int16_t *logits = malloc(sizeof(int16_t) * (size_t)all * cf->vocab_size),
-            *emb = malloc(sizeof(int16_t) * (size_t)all * d);
+            *emb = malloc(sizeof(int16_t) * (size_t)U * all * d);
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)all);
     floe_chip_program *chips = NULL;
     floe_sim **sims = NULL;
     int n = 0, rc = -1;
-    if (!cap.out || !logits || !emb) {
+    if (!cap || !logits || !emb || !tok) {
         floe_err_set(err, "verify: out of memory");
         goto out;
     }
-    if (floe_qref_forward(m, tokens, all, logits, keep, &cap, err) != 0)
-        goto out;
-    if (cap.failed) {
-        floe_err_set(err, "verify: out of memory");
-        goto out;
+    /* user u's tokens: the given ones, shifted through the vocabulary for u > 0 */
+    for (int u = 0; u < U; u++) {
+        cap[u] = (capture){cf->n_layers, calloc((size_t)cf->n_layers, sizeof(int32_t *)), NULL, 0};
+        for (int t = 0; t < all; t++)
+            tok[t] = (int32_t)(((int64_t)tokens[t] + 37 * (int64_t)u) % cf->vocab_size);
+        if (!cap[u].out) {
+            floe_err_set(err, "verify: out of memory");
+            goto out;
+        }
+        if (floe_qref_forward(m, tok, all, logits, keep, &cap[u], err) != 0)
+            goto out;
+        if (cap[u].failed) {
+            floe_err_set(err, "verify: out of memory");
+            goto out;
+        }
+        for (int t = 0; t < all; t++)
+            memcpy(emb + ((size_t)u * all + t) * d, m->embed + (size_t)tok[t] * d, sizeof(int16_t) * d);
     }
-    for (int t = 0; t < all; t++)
-        memcpy(emb + (size_t)t * d, m->embed + (size_t)tokens[t] * d, sizeof(int16_t) * d);
     int kvcap = o->kv_tokens > all ? o->kv_tokens : all;
-    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes};
+    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes, U, 0};
     if (floe_compile_pipeline(m, mach, &co, &chips, &n, err) != 0)
         goto out;
     sims = calloc((size_t)n, sizeof *sims);
@@ -424,6 +435,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         goto out;
     }
     res->chips = n;
+    res->users = U;
     res->kv_tokens = kvcap;
     res->kv_bytes_per_layer = 2ull * (uint64_t)kvcap * (uint64_t)cf->n_kv_heads * (uint64_t)cf->head_dim;
     res->mem_min = UINT64_MAX;
@@ -439,30 +451,50 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             res->mem_min = cu->bytes < res->mem_min ? cu->bytes : res->mem_min;
             res->mem_max = cu->bytes > res->mem_max ? cu->bytes : res->mem_max;
             res->mem_total += cu->bytes;
-            if (cu->kv_bytes && 1 + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
-                res->users_by_kv = 1 + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
+            if (cu->kv_bytes && (uint64_t)U + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
+                res->users_by_kv = (uint64_t)U + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
         }
     }
     res->match = 1;
-    run_ctx R = {m, mach, e, &cap, sims, res};
-    if (run_step(&R, chips, n, emb, T, 0, "prefill:", 1, &res->prefill, err) != 0)
-        goto out;
-    for (int i = 0; i < N && res->match; i++) {
-        floe_chip_program *dc = NULL;
-        int dn = 0;
-        floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes};
-        if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
+    run_ctx R = {m, mach, e, &cap[0], sims, res};
+    /* every user's prefill into its own KV cache, then the decode steps taking the users in turn */
+    for (int u = 0; u < U && res->match; u++) {
+        floe_chip_program *pc = chips;
+        int pn = n;
+        floe_compile_opts uco = co;
+        uco.user = u;
+        if (u > 0 && floe_compile_pipeline(m, mach, &uco, &pc, &pn, err) != 0)
             goto out;
-        int drc = run_step(&R, dc, dn, emb + (size_t)(T + i) * d, 1, T + i, "decode:", 1, &res->decode, err);
-        floe_chip_programs_free(dc, dn);
-        if (drc != 0)
+        R.cap = &cap[u];
+        floe_step_cost pre;
+        int prc = run_step(&R, pc, pn, emb + (size_t)u * all * d, T, 0, "prefill:", 1, &pre, err);
+        if (u > 0)
+            floe_chip_programs_free(pc, pn);
+        if (prc != 0)
             goto out;
-        res->decoded++;
+        if (u == 0)
+            res->prefill = pre;
     }
+    for (int i = 0; i < N && res->match; i++)
+        for (int u = 0; u < U && res->match; u++) {
+            floe_chip_program *dc = NULL;
+            int dn = 0;
+            floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes, U, u};
+            if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
+                goto out;
+            R.cap = &cap[u];
+            int drc = run_step(&R, dc, dn, emb + ((size_t)u * all + T + i) * d, 1, T + i, "decode:", 1, &res->decode,
+                               err);
+            floe_chip_programs_free(dc, dn);
+            if (drc != 0)
+                goto out;
+            if (u == 0)
+                res->decoded++;
+        }
     if (o->price_pos > 0 && res->match) { /* the price of a decode step deeper into the cache */
         floe_chip_program *dc = NULL;
         int dn = 0;
-        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes};
+        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes, U, 0};
         if (o->price_pos >= kvcap) {
             floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
             goto out;
@@ -483,8 +515,11 @@ out:
         floe_sim_free(sims[k]);
     free(sims);
     floe_chip_programs_free(chips, n);
-    capture_free(&cap);
+    for (int u = 0; cap && u < U; u++)
+        capture_free(&cap[u]);
+    free(cap);
     free(logits);
     free(emb);
+    free(tok);
     return rc;
 }

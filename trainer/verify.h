@@ -65,6 +65,9 @@ typedef struct floe_verify_opts {
     int kv_tokens;              /* KV-cache capacity (0 or less than tokens + decode: tokens + decode) */
     int price_pos;              /* > 0: also price (not check) one decode step at this position, on chips
                                    with no state: timing and actions do not depend on the data */
+    int users;                  /* KV caches compiled, one per user (0 or 1: one): every user's prefill and
+                                   decode steps run in turn on the same chips, each checked against its
+                                   own reference (user u's tokens shifted by 37 u through the vocabulary) */
 } floe_verify_opts;
 
 typedef struct floe_step_cost {
@@ -81,11 +84,13 @@ typedef struct floe_verify_run_result {
     uint64_t compared;
     char mismatch[512];
     int chips;
+    int users;                  /* KV caches compiled and checked */
     uint64_t cores, weight_cores, attn_cores, groups;
     uint64_t mem_min, mem_max, mem_total;
     int kv_tokens;              /* KV-cache capacity compiled */
     uint64_t kv_bytes_per_layer;/* one user's KV cache over a layer's cores */
-    uint64_t users_by_kv;       /* users whose KV caches fit (each core holding a cache has room for them) */
+    uint64_t users_by_kv;       /* users whose KV caches fit: the compiled ones and as many more as the
+                                   fullest core holding a cache has room for */
     floe_step_cost prefill;
     floe_step_cost decode;      /* the last decode step (0 when no decode) */
     int decoded;                /* decode steps run and compared */

@@ -76,7 +76,7 @@ static void test_corruption_is_caught(void **state)
     floe_err err;
     assert_int_equal(floe_qmodel_random(&m, &c, &q, 9, &err), 0);
     int32_t tok[4] = {1, 2, 3, 4};
-    floe_compile_opts o = {4, 0, 0, 0, 0};
+    floe_compile_opts o = {4, 0, 0, 0, 0, 0, 0};
     floe_program *p;
     floe_compile_report rep;
     assert_int_equal(floe_compile_prefill(&m, &mach, &o, &p, &rep, &err), 0);
@@ -149,20 +149,21 @@ static void test_model_that_does_not_fit(void **state)
     assert_non_null(strstr(err.msg, "layer 0 needs 9 cores"));
     assert_non_null(strstr(err.msg, "a chip has 4 cores: 5 short"));
     /* a main core whose activations and KV cache alone overflow: the bytes, exactly */
-    floe_compile_opts o = {64, 128, 0, 0, 0};
+    floe_compile_opts o = {64, 128, 0, 0, 0, 0, 0};
     floe_program *p;
     floe_compile_report rep;
     assert_int_equal(floe_compile_prefill(&m, &mach, &o, &p, &rep, &err), -1);
     print_message("%s\n", err.msg);
     assert_non_null(strstr(err.msg, "layer 0 needs"));
-    assert_non_null(strstr(err.msg, "KV cache (128 positions)"));
+    assert_non_null(strstr(err.msg, "KV cache (128 positions, 1 user(s))"));
     assert_non_null(strstr(err.msg, "bytes short"));
     floe_qmodel_free(&m);
 }
 
 /* Layers split over several cores (output-channel slices; the down projection's input chunks
  * reduced along chains of neighbours with psend/precv), then decode steps against the KV cache in
- * core memory: every layer output and the logits equal the reference, decode equal to prefill. */
+ * core memory: every layer output and the logits equal the reference, decode equal to prefill;
+ * two users, each with its own KV cache, prefilled and decoded in turn on the same chips. */
 static void test_split_layers_and_decode(void **state)
 {
     (void)state;
@@ -181,7 +182,7 @@ static void test_split_layers_and_decode(void **state)
             floe_qmodel m;
             floe_err err;
             assert_int_equal(floe_qmodel_random(&m, &c, &mixes[qi], 200 + (uint64_t)qi, &err), 0);
-            floe_verify_opts vo = {8, 3, mi ? 2500u * (unsigned)mixes[qi].wbits / 4 + 1000 : mixes[qi].wbits == 8 ? 48000u : mixes[qi].wbits == 2 ? 16000u : 26000u, 0, 0};
+            floe_verify_opts vo = {8, 3, mi ? 2500u * (unsigned)mixes[qi].wbits / 4 + 1000 : mixes[qi].wbits == 8 ? 48000u : mixes[qi].wbits == 2 ? 16000u : 26000u, 0, 0, 2};
             floe_verify_run_result res;
             if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
                 fail_msg("W%dA%dKV%d: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, err.msg);
@@ -191,7 +192,7 @@ static void test_split_layers_and_decode(void **state)
             assert_true(res.weight_cores > 0);
             assert_true(mi ? res.attn_cores == 2 * 2 : res.attn_cores == 0); /* northpole: one per KV head */
             assert_int_equal(res.chips, mi ? 1 : 2);
-            assert_true(res.compared == (uint64_t)11 * (c.d_model * c.n_layers + c.vocab_size));
+            assert_true(res.compared == (uint64_t)2 * 11 * (c.d_model * c.n_layers + c.vocab_size)); /* 2 users */
             assert_true(res.decode.latency_s > 0 && res.decode.latency_s < res.prefill.latency_s);
             print_message("%-9s W%dA%dKV%d split: %llu cores (%llu weight cores); prefill %.2f us, decode %.2f us/token, "
                           "%.3g J/token\n",
@@ -217,7 +218,7 @@ static void test_split_corruption_is_caught(void **state)
     floe_err err;
     assert_int_equal(floe_qmodel_random(&m, &c, &q, 19, &err), 0);
     int32_t tok[4] = {7, 1, 8, 2};
-    floe_compile_opts o = {4, 0, 0, 0, 3000};
+    floe_compile_opts o = {4, 0, 0, 0, 3000, 0, 0};
     floe_program *p;
     floe_compile_report rep;
     if (floe_compile_prefill(&m, &mach, &o, &p, &rep, &err) != 0)
