@@ -1,30 +1,49 @@
 /* `floe deploy-check`: does a quantized model fit a machine, on how many chips, with how much memory
  * per core, and what does a token cost there? Unfit models get the exact statement of what overflows,
- * where and by how much. The cost comes from running the compiled model on the simulator (verified
- * bit for bit on the way). */
+ * where and by how much. The fit comes from the compiler's memory plan (shapes only, so it runs for
+ * real shapes in milliseconds); the cost from running the compiled model on the simulator, prefill
+ * then decode against the KV cache, verified bit for bit on the way. A model too large to simulate
+ * whole (more chips than --full-chips) is priced from two runs of the same shape with one and with
+ * two layers: every layer group is alike and schedules are fixed at compile time (no data-dependent
+ * timing), so a model of n layers costs run(1) + (n - 1) x (run(2) - run(1)). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/qmodel_arg.h"
+#include "models/qmodel_io.h"
 #include "trainer/verify.h"
+
+/* a = a1 + (n - 1) (a2 - a1) */
+static double compose(double a1, double a2, int n) { return a1 + (double)(n - 1) * (a2 - a1); }
 
 int floe_cmd_deploy_check(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     const char *machine = NULL, *energy = NULL;
-    long long tokens = 16;
+    long long tokens = 16, decode = 2, kv = 0, split_bytes = 0, full_chips = 4;
+    int plan_only = 0;
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "the machine description (required)", 0, 0, 'm'},
         {"energy", FLOE_ARG_STRING, &energy, "CSV", "energy table (prices a token)", 0, 0, 0},
-        {"tokens", FLOE_ARG_INT, &tokens, "T", "prefill length the cost is measured on (default 16)", 1, 1 << 22, 0},
+        {"tokens", FLOE_ARG_INT, &tokens, "T", "prefill length (default 16)", 1, 1 << 22, 0},
+        {"decode", FLOE_ARG_INT, &decode, "N", "decode steps after the prefill, each checked against prefill (default 2)", 1, 1 << 20, 0},
+        {"kv-tokens", FLOE_ARG_INT, &kv, "N", "KV-cache capacity per user in positions (default: T + N)", 0, 1 << 22, 0},
+        {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
+        {"full-chips", FLOE_ARG_INT, &full_chips, "C", "simulate the whole model when it needs at most C chips; else compose from 1- and 2-layer runs (default 4)", 0, 1 << 20, 0},
+        {"plan-only", FLOE_ARG_FLAG, &plan_only, NULL, "the memory plan only (fit, chips, memory per core): no simulation", 0, 0, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
-    const floe_cmd_spec spec = {"deploy-check", NULL,
-                                "Report whether a quantized model fits a machine, what it needs, and what a token costs.",
-                                "Exit status 0 when it fits (and verifies), 1 when it does not (with the reason).", opts,
-                                0, 0};
+    const floe_cmd_spec spec = {
+        "deploy-check", NULL, "Report whether a quantized model fits a machine, what it needs, and what a token costs.",
+        "The memory plan decides the fit (docs/compiler.md). The cost is measured on the simulator: a\n"
+        "T-token prefill, then N decode steps against the KV cache in core memory, every layer output and\n"
+        "the logits compared bit for bit with the reference integer forward. A model needing more than\n"
+        "--full-chips chips is priced from runs of the same shape with 1 and 2 layers (random weights:\n"
+        "timing and energy do not depend on the values): cost(n) = cost(1) + (n - 1) (cost(2) - cost(1)).\n"
+        "Exit status 0 when it fits (and verifies), 1 when it does not (with the reason).",
+        opts, 0, 0};
     char *pos[1];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     if (rc >= 0)
@@ -38,60 +57,159 @@ int floe_cmd_deploy_check(int argc, char **argv)
     floe_energy_table e;
     if (floe_machine_load(machine, &mach, &err) != 0 || (energy && floe_energy_table_load(energy, &e, &err) != 0))
         return floe_cmd_fail("deploy-check", "%s", err.msg);
-    floe_qmodel m;
-    if ((rc = floe_qmodel_from_args("deploy-check", &qa, &m)) >= 0)
+    floe_model_config cf;
+    floe_qconfig q;
+    if ((rc = floe_qshape_from_args("deploy-check", &qa, &cf, &q)) >= 0)
         return rc;
-    const floe_model_config *c = &m.cfg;
-    printf("model        %s: d %d, %d layers, %d heads (%d KV), FFN %d, vocab %d; W%dA%dKV%d, LM head %d-bit\n", c->name,
-           c->d_model, c->n_layers, c->n_heads, c->n_kv_heads, c->ffn_dim, c->vocab_size, m.q.wbits, m.q.abits,
-           m.q.kvbits, m.q.head_bits);
+    printf("model        %s: d %d, %d layers, %d heads (%d KV), FFN %d, vocab %d; W%dA%dKV%d, LM head %d-bit\n", cf.name,
+           cf.d_model, cf.n_layers, cf.n_heads, cf.n_kv_heads, cf.ffn_dim, cf.vocab_size, q.wbits, q.abits, q.kvbits,
+           q.head_bits);
+    uint64_t system = mach.chips_per_card * mach.cards_per_server * mach.servers_per_system;
     printf("machine      %s: %llu x %llu cores of %llu bytes per chip, %llu chips in the system\n", machine,
            (unsigned long long)mach.cores_x, (unsigned long long)mach.cores_y, (unsigned long long)mach.core_mem_bytes,
-           (unsigned long long)(mach.chips_per_card * mach.cards_per_server * mach.servers_per_system));
-    int T = (int)tokens < c->context ? (int)tokens : c->context;
-    floe_compile_opts o = {T};
-    floe_chip_program *chips;
-    int n;
-    if (floe_compile_pipeline(&m, &mach, &o, &chips, &n, &err) != 0) {
+           (unsigned long long)system);
+    int T = (int)tokens, N = (int)decode;
+    int cap = kv ? (int)kv : T + N;
+    if (T + N > cap || cap > cf.context)
+        return floe_cmd_fail("deploy-check", "--tokens %d and --decode %d need %d positions: the KV cache holds %d and the "
+                                             "model's context is %d",
+                             T, N, T + N, cap, cf.context);
+    floe_compile_opts co = {T, cap, 0, 0, (uint64_t)split_bytes, 0, 0};
+    floe_plan_summary ps;
+    if (floe_compile_plan(&cf, &q, &mach, &co, &ps, &err) != 0) {
         printf("fits         NO: %s\n", err.msg);
-        floe_qmodel_free(&m);
         return 1;
     }
-    uint64_t mn = UINT64_MAX, mx = 0, total = 0, cores = 0;
-    for (int k = 0; k < n; k++) {
-        const floe_compile_report *r = &chips[k].report;
-        mn = r->mem_min < mn ? r->mem_min : mn;
-        mx = r->mem_max > mx ? r->mem_max : mx;
-        total += r->mem_total;
-        cores += r->ncores;
+    printf("fits         yes: %d chip(s), %llu cores in use (%d layer group(s) of %d cores: 1 main, %d attention, %d weight "
+           "cores; %d group(s) on chip 0; the LM head on %d)\n",
+           ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layer_attn_cores,
+           ps.layer_cores - 1 - ps.layer_attn_cores, ps.layers_per_chip, ps.head_cores);
+    printf("memory/core  min %llu, mean %llu, max %llu of %llu bytes (%.1f%% at the fullest)\n",
+           (unsigned long long)ps.mem_min, (unsigned long long)(ps.mem_total / ps.cores), (unsigned long long)ps.mem_max,
+           (unsigned long long)mach.core_mem_bytes, 100.0 * (double)ps.mem_max / (double)mach.core_mem_bytes);
+    /* the longest KV cache this mapping holds (the plan is cheap: bisect) */
+    int lo = cap, hi = cf.context;
+    while (lo < hi) {
+        int mid = lo + (hi - lo + 1) / 2;
+        floe_compile_opts mo = co;
+        floe_plan_summary ms;
+        floe_err merr;
+        mo.kv_tokens = mid;
+        if (floe_compile_plan(&cf, &q, &mach, &mo, &ms, &merr) == 0)
+            lo = mid;
+        else
+            hi = mid - 1;
     }
-    floe_chip_programs_free(chips, n);
-    printf("fits         yes: %d chip(s), %llu cores in use\n", n, (unsigned long long)cores);
-    printf("memory/core  min %llu, mean %llu, max %llu of %llu bytes (%.1f%% at the fullest)\n", (unsigned long long)mn,
-           (unsigned long long)(total / cores), (unsigned long long)mx, (unsigned long long)mach.core_mem_bytes,
-           100.0 * (double)mx / (double)mach.core_mem_bytes);
-    int32_t *tok = malloc(sizeof(int32_t) * (size_t)T);
-    for (int t = 0; t < T; t++)
-        tok[t] = (int32_t)((t * 7 + 65) % c->vocab_size);
-    floe_verify_system_result sr;
-    rc = 0;
-    if (floe_verify_pipeline(&m, &mach, energy ? &e : NULL, tok, T, 8, &sr, &err) != 0) {
-        rc = floe_cmd_fail("deploy-check", "%s", err.msg);
+    if (lo < cf.context) {
+        floe_compile_opts mo = co;
+        floe_plan_summary ms;
+        floe_err merr;
+        mo.kv_tokens = lo + 1;
+        floe_compile_plan(&cf, &q, &mach, &mo, &ms, &merr);
+        printf("unsupported  contexts beyond %d positions (the model's is %d): %s\n", lo, cf.context, merr.msg);
     } else {
-        printf("verified     %s (%llu values against the reference integer forward)\n",
-               sr.match ? "bit-exact" : "MISMATCH", (unsigned long long)sr.compared);
-        printf("latency      %.2f us for a %d-token prefill (%.2f us per token)\n", sr.system.latency_s * 1e6, T,
-               sr.system.latency_s * 1e6 / T);
-        printf("throughput   %.1f tokens/s with users pipelined over the chips (%.1f users/s)\n",
-               sr.system.users_per_s * T, sr.system.users_per_s);
-        if (energy)
-            printf("energy       %.3g J per token (chips' dynamic and static energy, chip links)\n",
-                   sr.system.energy_per_user_j / T);
-        if (!sr.match)
-            rc = floe_cmd_fail("deploy-check", "%s", sr.mismatch);
-        floe_verify_system_result_free(&sr);
+        printf("unsupported  none (the KV cache for the model's whole context of %d positions fits)\n", cf.context);
+    }
+    printf("kv cache     compiled for %d positions per user\n", cap);
+    /* the most users whose KV caches fit beside everything else in this mapping (bisect the plan) */
+    int ulo = 1, uhi = 4096;
+    while (ulo < uhi) {
+        int mid = ulo + (uhi - ulo + 1) / 2;
+        floe_compile_opts mo = co;
+        floe_plan_summary ms;
+        floe_err merr;
+        mo.users = mid;
+        if (floe_compile_plan(&cf, &q, &mach, &mo, &ms, &merr) == 0 && ms.chips == ps.chips &&
+            ms.layer_cores == ps.layer_cores && ms.layer_attn_cores == ps.layer_attn_cores &&
+            ms.head_cores == ps.head_cores) /* the same mapping, with more caches */
+            ulo = mid;
+        else
+            uhi = mid - 1;
+    }
+    int max_users = ulo;
+    printf("users        KV caches for %d user(s) of %d positions fit\n", max_users, cap);
+    if (plan_only)
+        return 0;
+    /* the cost, measured */
+    int composed = ps.chips > full_chips && cf.n_layers > 2;
+    floe_verify_run_result r[2];
+    int runs = composed ? 2 : 1;
+    floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2};
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
+    for (int t = 0; t < T + N; t++)
+        tok[t] = (int32_t)((t * 7 + 65) % cf.vocab_size);
+    rc = 0;
+    for (int i = 0; i < runs && rc == 0; i++) {
+        floe_qmodel m;
+        floe_model_config c = cf;
+        if (composed)
+            c.n_layers = i + 1;
+        if (qa.qmodel && !composed) {
+            if (floe_qmodel_load(&m, qa.qmodel, &err) != 0) {
+                rc = floe_cmd_fail("deploy-check", "%s", err.msg);
+                break;
+            }
+        } else if (floe_qmodel_random(&m, &c, &q, (uint64_t)qa.seed, &err) != 0) {
+            rc = floe_cmd_fail("deploy-check", "%s", err.msg);
+            break;
+        }
+        if (composed)
+            fprintf(stderr, "deploy-check: simulating the %d-layer model of this shape...\n", i + 1);
+        if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &r[i], &err) != 0)
+            rc = floe_cmd_fail("deploy-check", "%s", err.msg);
+        else if (!r[i].match)
+            rc = floe_cmd_fail("deploy-check", "MISMATCH: %s", r[i].mismatch);
+        floe_qmodel_free(&m);
     }
     free(tok);
-    floe_qmodel_free(&m);
-    return rc;
+    if (rc != 0)
+        return rc;
+    int n = cf.n_layers;
+    int at = r[0].priced_pos ? r[0].priced_pos : T + N - 1;
+    for (int i = 0; i < runs; i++) /* the decode step priced at the full cache, when it is deeper */
+        if (r[i].priced_pos)
+            r[i].decode = r[i].decode_at;
+    double dec_lat = r[0].decode.latency_s, dec_j = r[0].decode.energy_j, pre_lat = r[0].prefill.latency_s,
+           pre_j = r[0].prefill.energy_j, interval = r[0].decode.interval_s, dec_static = r[0].decode.static_j;
+    uint64_t compared = r[0].compared;
+    if (composed) {
+        dec_lat = compose(r[0].decode.latency_s, r[1].decode.latency_s, n);
+        dec_j = compose(r[0].decode.energy_j, r[1].decode.energy_j, n);
+        dec_static = compose(r[0].decode.static_j, r[1].decode.static_j, n);
+        pre_lat = compose(r[0].prefill.latency_s, r[1].prefill.latency_s, n);
+        pre_j = compose(r[0].prefill.energy_j, r[1].prefill.energy_j, n);
+        interval = r[1].decode.interval_s > interval ? r[1].decode.interval_s : interval;
+        compared += r[1].compared;
+        printf("verified     bit-exact (%llu values: the same shape with 1 and with 2 layers, random weights, a %d-token "
+               "prefill and %d decode steps equal to prefill, %d user(s) with their own KV caches); the %d-layer "
+               "figures below are composed: x(%d) = x(1) + %d (x(2) - x(1))\n",
+               (unsigned long long)compared, T, N, r[0].users, n, n, n - 1);
+    } else {
+        printf("verified     bit-exact (%llu values against the reference integer forward: a %d-token prefill, then %d "
+               "decode steps equal to prefill; %d user(s) with their own KV caches, in turn)\n",
+               (unsigned long long)compared, T, N, r[0].users);
+    }
+    /* users in flight: one per pipeline stage (layer group), each with its own KV cache on every main core */
+    uint64_t stages = (uint64_t)n + 1, by_kv = (uint64_t)max_users;
+    uint64_t users = stages < by_kv ? stages : by_kv;
+    double tps = (double)users / dec_lat, cap_tps = interval > 0 ? 1.0 / interval : tps;
+    tps = tps < cap_tps ? tps : cap_tps;
+    printf("latency      decode %.2f us per token (at position %d: %d cached keys per head%s); prefill %.2f us for %d "
+           "tokens\n",
+           dec_lat * 1e6, at, at + 1, r[0].priced_pos ? ", priced past the checked steps" : "", pre_lat * 1e6, T);
+    printf("throughput   %.1f tokens/s with %llu users pipelined over the layer groups (at most %llu: the stages; %llu: "
+           "their KV caches, %llu bytes per user per layer; the slowest stage takes %.2f us)\n",
+           tps, (unsigned long long)users, (unsigned long long)stages, (unsigned long long)by_kv,
+           (unsigned long long)r[0].kv_bytes_per_layer, interval * 1e6);
+    if (energy) {
+        floe_energy_cost ec;
+        floe_energy_costs(&e, &ec);
+        double chip_w = (double)(mach.cores_x * mach.cores_y) * ec.static_w_per_core + ec.static_w_per_chip;
+        double steady = dec_j - dec_static + (double)ps.chips * chip_w / tps;
+        printf("energy       %.3g J per token decoded, one user (dynamic and links %.3g J, and the chips' static power while "
+               "they work); %.3g J per token at the throughput above (every chip's static power, %.3g W each, all the "
+               "time); %.3g J for the prefill\n",
+               dec_j, dec_j - dec_static, steady, chip_w, pre_j);
+    }
+    return 0;
 }

@@ -11,7 +11,7 @@ int floe_cmd_verify(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     const char *machine = NULL, *energy = NULL, *prompt = "The quick brown fox jumps over the lazy dog.";
-    long long tokens = 16, users = 8;
+    long long tokens = 16, users = 8, decode = 0, split_bytes = 0, kv_users = 1;
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "the machine description (required)", 0, 0, 'm'},
@@ -19,6 +19,9 @@ int floe_cmd_verify(int argc, char **argv)
         {"prompt", FLOE_ARG_STRING, &prompt, "TEXT", "the tokens (bytes) to run (default: a pangram)", 0, 0, 0},
         {"tokens", FLOE_ARG_INT, &tokens, "T", "use the first T tokens of the prompt (default 16)", 1, 1 << 22, 0},
         {"users", FLOE_ARG_INT, &users, "N", "multi-chip: users pipelined back to back for the throughput (default 8)", 1, 1e6, 0},
+        {"decode", FLOE_ARG_INT, &decode, "N", "then N decode steps against the KV cache, each checked against prefill (default 0)", 0, 1 << 20, 0},
+        {"kv-users", FLOE_ARG_INT, &kv_users, "U", "with --decode: U users, each with its own KV cache, run in turn (default 1)", 1, 1 << 16, 0},
+        {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {"verify", NULL,
@@ -49,10 +52,47 @@ int floe_cmd_verify(int argc, char **argv)
         floe_qmodel_free(&m);
         return floe_cmd_fail("verify", "--tokens %d: the prompt has only %zu bytes", T, strlen(prompt));
     }
-    int32_t *tok = malloc(sizeof(int32_t) * (size_t)T);
-    for (int t = 0; t < T; t++) /* byte tokens, folded into a smaller vocabulary if need be */
+    if ((size_t)(T + decode) > strlen(prompt)) {
+        floe_qmodel_free(&m);
+        return floe_cmd_fail("verify", "--tokens %d --decode %lld: the prompt has only %zu bytes", T, decode, strlen(prompt));
+    }
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + decode));
+    for (int t = 0; t < T + decode; t++) /* byte tokens, folded into a smaller vocabulary if need be */
         tok[t] = (int32_t)((unsigned char)prompt[t] % (unsigned)m.cfg.vocab_size);
     rc = 0;
+    if (decode > 0 || split_bytes > 0 || kv_users > 1) { /* prefill then decode, on one chip or several */
+        floe_verify_opts vo = {T, (int)decode, (uint64_t)split_bytes, 0, 0, (int)kv_users};
+        floe_verify_run_result vr;
+        if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &vr, &err) != 0) {
+            rc = floe_cmd_fail("verify", "%s", err.msg);
+        } else {
+            if (vr.match)
+                printf("verified: %llu values bit-identical (%d layers and the logits: a %d-token prefill, then %d decode "
+                       "steps against the KV cache, each equal to prefill; %d user(s)) on %d chip(s) of %s\n",
+                       (unsigned long long)vr.compared, m.cfg.n_layers, T, vr.decoded, vr.users, vr.chips, machine);
+            else
+                rc = floe_cmd_fail("verify", "MISMATCH: %s", vr.mismatch);
+            printf("mapping: %llu cores (%llu main cores, one per group; %llu attention cores, %llu weight cores); memory per core "
+                   "min %llu, mean %llu, max %llu bytes\n",
+                   (unsigned long long)vr.cores, (unsigned long long)vr.groups, (unsigned long long)vr.attn_cores,
+                   (unsigned long long)vr.weight_cores,
+                   (unsigned long long)vr.mem_min, (unsigned long long)(vr.mem_total / (vr.cores ? vr.cores : 1)),
+                   (unsigned long long)vr.mem_max);
+            printf("prefill: %.2f us for %d tokens", vr.prefill.latency_s * 1e6, T);
+            if (energy)
+                printf(", %.3g J", vr.prefill.energy_j);
+            printf("\n");
+            if (vr.decoded) {
+                printf("decode: %.2f us per token (the last step, position %d)", vr.decode.latency_s * 1e6, T + vr.decoded - 1);
+                if (energy)
+                    printf(", %.3g J per token", vr.decode.energy_j);
+                printf("; slowest pipeline stage %.2f us\n", vr.decode.interval_s * 1e6);
+            }
+        }
+        free(tok);
+        floe_qmodel_free(&m);
+        return rc;
+    }
     if ((uint64_t)m.cfg.n_layers + 1 > mach.cores_x * mach.cores_y) { /* more than one chip */
         floe_verify_system_result sr;
         if (floe_verify_pipeline(&m, &mach, energy ? &e : NULL, tok, T, (int)users, &sr, &err) != 0) {

@@ -20,9 +20,38 @@ int floe_qmodel_from_args(const char *cmd, const floe_qmodel_args *a, floe_qmode
     q.wbits = (int)a->wbits;
     q.abits = (int)a->abits;
     q.kvbits = (int)a->kvbits;
+    q.head_bits = (int)a->head_bits;
     if (floe_qconfig_validate(&q, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
     if (floe_qmodel_random(m, &cfg, &q, (uint64_t)a->seed, &err) != 0)
+        return floe_cmd_fail(cmd, "%s", err.msg);
+    return -1;
+}
+
+int floe_qshape_from_args(const char *cmd, const floe_qmodel_args *a, floe_model_config *cfg, floe_qconfig *q)
+{
+    floe_err err;
+    if (!!a->qmodel == !!a->model) {
+        fprintf(stderr, "floe %s: error: give either --qmodel FILE or --model NAME (see 'floe %s --help')\n", cmd, cmd);
+        return 2;
+    }
+    if (a->qmodel) {
+        floe_qmodel m;
+        if (floe_qmodel_load(&m, a->qmodel, &err) != 0)
+            return floe_cmd_fail(cmd, "%s", err.msg);
+        *cfg = m.cfg;
+        *q = m.q;
+        floe_qmodel_free(&m);
+        return -1;
+    }
+    if (floe_model_config_load(a->model, cfg, &err) != 0)
+        return floe_cmd_fail(cmd, "%s", err.msg);
+    *q = floe_qconfig_default();
+    q->wbits = (int)a->wbits;
+    q->abits = (int)a->abits;
+    q->kvbits = (int)a->kvbits;
+    q->head_bits = (int)a->head_bits;
+    if (floe_qconfig_validate(q, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
     return -1;
 }

@@ -9,22 +9,27 @@
 
 typedef struct floe_qmodel_args {
     const char *qmodel, *model;
-    long long seed, wbits, abits, kvbits;
+    long long seed, wbits, abits, kvbits, head_bits;
 } floe_qmodel_args;
 
-#define FLOE_QMODEL_ARGS_INIT {NULL, NULL, 1, 4, 8, 8}
+#define FLOE_QMODEL_ARGS_INIT {NULL, NULL, 1, 4, 8, 8, 8}
 
-/* The option table entries (5), to splice into a command's table. */
+/* The option table entries (7), to splice into a command's table. */
 #define FLOE_QMODEL_OPTS(a)                                                                                   \
     {"qmodel", FLOE_ARG_STRING, &(a).qmodel, "FILE", "the quantized model (floe export / floe ptq)", 0, 0, 0},   \
         {"model", FLOE_ARG_STRING, &(a).model, "NAME", "or: a model config (tiny, S, M, granite-8b, config.json) with random weights", 0, 0, 0}, \
         {"seed", FLOE_ARG_INT, &(a).seed, "N", "random weights: seed (default 1)", 0, 1e18, 0},             \
         {"wbits", FLOE_ARG_INT, &(a).wbits, "B", "random weights: weight bits 2, 4 or 8 (default 4)", 0, 0, 0}, \
         {"abits", FLOE_ARG_INT, &(a).abits, "B", "random weights: activation bits 4 or 8 (default 8)", 0, 0, 0}, \
-        {"kvbits", FLOE_ARG_INT, &(a).kvbits, "B", "random weights: KV-cache bits 4 or 8 (default 8)", 0, 0, 0}
+        {"kvbits", FLOE_ARG_INT, &(a).kvbits, "B", "random weights: KV-cache bits 4 or 8 (default 8)", 0, 0, 0}, \
+        {"head-bits", FLOE_ARG_INT, &(a).head_bits, "B", "random weights: LM-head weight bits 4 or 8 (default 8)", 0, 0, 0}
 
 /* Loads or builds the model; prints the error naming the command and returns the exit code (1 or 2),
  * or -1 on success. */
 int floe_qmodel_from_args(const char *cmd, const floe_qmodel_args *a, floe_qmodel *m);
+
+/* Only the shape and bit widths (no weights): from --model, or read from --qmodel's file. Returns the
+ * exit code on error, -1 on success. */
+int floe_qshape_from_args(const char *cmd, const floe_qmodel_args *a, floe_model_config *cfg, floe_qconfig *q);
 
 #endif

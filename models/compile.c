@@ -13,9 +13,20 @@
 #define ACC_SCORE 4096
 #define ACC_HEAD 6144
 #define ACC_TOTAL 8192
+#define MAX_PIECE_ROWS 4096 /* a slice's outputs fit the linear-output accumulators */
+
+/* The linear layers of a group, in the order a token meets them. */
+enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, LIN_HEAD, LIN_COUNT };
+static const char *const lin_name[LIN_COUNT] = {"wq", "wk", "wv", "wo", "wgate", "wup", "wdown", "wlm"};
+/* Phases: the linears that share one input vector. */
+enum { PH_QKV, PH_O, PH_GATEUP, PH_DOWN, PH_COUNT };
+static int lin_phase(int lin)
+{
+    return lin <= LIN_V ? PH_QKV : lin == LIN_O ? PH_O : lin <= LIN_UP ? PH_GATEUP : lin == LIN_DOWN ? PH_DOWN : PH_QKV;
+}
 
 typedef struct ctx {
-    floe_program *p;
+    floe_program *p; /* NULL: a dry run (the memory plan only) */
     const floe_machine *mach;
     unsigned x, y;
     uint64_t next;  /* bump allocator */
@@ -23,13 +34,15 @@ typedef struct ctx {
     const char *what; /* "layer 3", "the LM head": for messages */
     floe_err *err;
     int failed;
+    int images;     /* 0: allocate, but write no memory images (a decode program) */
+    unsigned thread; /* the thread the next instructions are for */
 } ctx;
 
 static uint64_t alloc(ctx *c, const char *name, uint64_t bytes)
 {
     uint64_t a = (c->next + 7) & ~(uint64_t)7;
     c->next = a + bytes;
-    if (!c->failed && c->next <= FLOE_CORE_MEM_LIMIT && bytes <= UINT32_MAX &&
+    if (c->p && !c->failed && c->next <= FLOE_CORE_MEM_LIMIT && bytes <= UINT32_MAX &&
         floe_region(c->p, c->x, c->y, name, (uint32_t)a, (uint32_t)bytes, c->err) != 0)
         c->failed = 1;
     return a;
@@ -37,14 +50,31 @@ static uint64_t alloc(ctx *c, const char *name, uint64_t bytes)
 
 static void data(ctx *c, uint64_t addr, const void *d, size_t n)
 {
-    if (!c->failed && c->next <= c->mach->core_mem_bytes && floe_data(c->p, c->x, c->y, (uint32_t)addr, d, n, c->err) != 0)
+    if (c->p && c->images && !c->failed && c->next <= c->mach->core_mem_bytes &&
+        floe_data(c->p, c->x, c->y, (uint32_t)addr, d, n, c->err) != 0)
         c->failed = 1;
 }
 
 static void op(ctx *c, floe_opcode o, const int64_t *f, size_t n)
 {
     c->insns++;
-    if (!c->failed && floe_emit_op(c->p, c->x, c->y, o, 0, f, n, c->err) != 0)
+    if (c->p && !c->failed && floe_emit_op(c->p, c->x, c->y, o, c->thread, f, n, c->err) != 0)
+        c->failed = 1;
+}
+
+/* A hardware loop over the next instructions of the current thread (count > 0). */
+static size_t loop_begin(ctx *c, unsigned count, unsigned reg, int32_t stride)
+{
+    size_t h = 0;
+    c->insns++;
+    if (c->p && !c->failed && floe_loop_begin(c->p, c->x, c->y, c->thread, count, reg, stride, &h, c->err) != 0)
+        c->failed = 1;
+    return h;
+}
+
+static void loop_end(ctx *c, size_t h)
+{
+    if (c->p && !c->failed && floe_loop_end(c->p, c->x, c->y, h, c->err) != 0)
         c->failed = 1;
 }
 
@@ -57,39 +87,123 @@ static void op(ctx *c, floe_opcode o, const int64_t *f, size_t n)
 static floe_dtype dt_of_bits(int bits) { return bits == 2 ? FLOE_DT_I2 : bits == 4 ? FLOE_DT_I4 : FLOE_DT_I8; }
 static int64_t xp_of_bits(int bits) { return bits == 4 ? FLOE_XP_I4 : FLOE_XP_I8; }
 static int64_t wp_of_bits(int bits) { return bits == 2 ? FLOE_WP_I2 : bits == 4 ? FLOE_WP_I4 : FLOE_WP_I8; }
+static uint64_t round8(uint64_t v) { return (v + 7) & ~(uint64_t)7; }
 
-/* Weights as the vmm reads them: [out][in] rows of packed codes, each row starting on a byte. */
-static uint64_t place_linear(ctx *c, const char *name, const floe_qlinear *L, uint64_t *mult)
+/* ---- the plan: shapes, slices, cores ---------------------------------------------------------- */
+
+typedef struct piece {
+    int lin;
+    int r0, r1;    /* output rows */
+    int i0, i1;    /* input elements (the down projection's chunk; else 0..in) */
+    int b, ni;     /* link b of a partial-sum chain of ni cores (ni == 1: no chain) */
+    int core;      /* index in the group's cores; 0 is the main core */
+} piece;
+
+typedef struct gplan {
+    int slot;      /* layer, or n_layers for the LM head */
+    int ncores;
+    int npieces, cap_pieces;
+    piece *pieces;
+    int split;     /* 0: everything on the main core */
+    int fused;     /* split layer: SwiGLU on the weight cores (their gate and up rows) */
+    int attn;      /* attention cores (one per KV head: its KV cache and its query heads), cores 1..attn;
+                      0: attention on the main core */
+    uint64_t main_base; /* main core's bytes before its weights */
+    uint64_t weight_bytes;
+} gplan;
+
+typedef struct shape {
+    int in, out, bits;
+} shape;
+
+typedef struct mplan {
+    const floe_model_config *cf;
+    const floe_qconfig *q;
+    const floe_qmodel *m; /* may be NULL (plan only) */
+    const floe_machine *mach;
+    int T, Tcap;
+    int nthr;         /* threads sharing a main core's attention heads */
+    int users, user;  /* KV caches compiled, and the one this program uses */
+    uint64_t budget;
+    int ngroups;
+    gplan *g;
+    /* placement */
+    int chips;
+    int *chip_of;     /* [ngroups] */
+    int *first_core;  /* [ngroups] serpentine index of the group's main core on its chip */
+} mplan;
+
+static shape lin_shape(const mplan *P, int slot, int lin)
 {
-    floe_dtype dt = dt_of_bits(L->bits);
-    uint64_t row = floe_dtype_bytes_for(dt, (uint64_t)L->in), bytes = row * (uint64_t)L->out;
-    uint64_t w = alloc(c, name, bytes);
-    char mname[64];
-    snprintf(mname, sizeof mname, "%s_mult", name);
-    *mult = alloc(c, mname, 8 * (uint64_t)L->out);
-    if (c->failed || c->next > c->mach->core_mem_bytes)
-        return w;
-    uint8_t *buf = calloc(bytes ? bytes : 1, 1);
-    uint8_t *mb = malloc(8 * (size_t)L->out);
-    if (!buf || !mb) {
-        free(buf);
-        free(mb);
-        c->failed = 1;
-        floe_err_set(c->err, "compiler: out of memory");
-        return w;
+    const floe_model_config *c = P->cf;
+    int d = c->d_model, kvw = c->n_kv_heads * c->head_dim, f = c->ffn_dim;
+    int bits = lin == LIN_HEAD ? P->q->head_bits : P->q->wbits;
+    if (P->m) {
+        const floe_qlinear *L = lin == LIN_HEAD ? &P->m->head : NULL;
+        if (lin != LIN_HEAD) {
+            const floe_qlayer *Y = &P->m->layers[slot];
+            const floe_qlinear *all[7] = {&Y->q, &Y->k, &Y->v, &Y->o, &Y->gate, &Y->up, &Y->down};
+            L = all[lin];
+        }
+        bits = L->bits;
     }
-    for (int n = 0; n < L->out; n++) {
-        for (int i = 0; i < L->in; i++)
-            floe_elem_store(buf + (size_t)n * row, dt, (size_t)i, L->w[(size_t)n * L->in + i]);
-        floe_elem_store(mb + 8 * (size_t)n, FLOE_DT_I32, 0, L->m[n].m);
-        floe_elem_store(mb + 8 * (size_t)n, FLOE_DT_I32, 1, L->m[n].shift);
+    switch (lin) {
+    case LIN_Q: case LIN_O: return (shape){d, d, bits};
+    case LIN_K: case LIN_V: return (shape){d, kvw, bits};
+    case LIN_GATE: case LIN_UP: return (shape){d, f, bits};
+    case LIN_DOWN: return (shape){f, d, bits};
+    default: return (shape){d, c->vocab_size, bits};
     }
-    data(c, w, buf, bytes);
-    data(c, *mult, mb, 8 * (size_t)L->out);
-    free(buf);
-    free(mb);
-    return w;
 }
+
+static const floe_qlinear *lin_of(const floe_qmodel *m, int slot, int lin)
+{
+    if (lin == LIN_HEAD)
+        return &m->head;
+    const floe_qlayer *Y = &m->layers[slot];
+    const floe_qlinear *all[7] = {&Y->q, &Y->k, &Y->v, &Y->o, &Y->gate, &Y->up, &Y->down};
+    return all[lin];
+}
+
+static uint64_t row_bytes(int bits, int k) { return floe_dtype_bytes_for(dt_of_bits(bits), (uint64_t)k); }
+
+/* ---- a main core's buffers (shared by the plan and the emitter) -------------------------------- */
+
+typedef struct mainbuf {
+    uint64_t c_attn, c_mlp, m_kc, m_sc, m_ao, m_mlp, eps, silu, cosb, sinb;
+    uint64_t x, h, q, k16, t32, ctmp, kc, vc, z, pr, o, r, g, u, a, u32, mm;
+    uint64_t cn, lg; /* the head */
+    uint64_t krow, vrow; /* with attention cores: this position's K and V rows, to send them */
+} mainbuf;
+
+/* A weight core's SwiGLU (split layers): its gate and up rows, silu(gate) * up, requantized to
+ * the down projection's input; only those rows go back to the main core. */
+typedef struct fusedbuf {
+    uint64_t silu, m_mlp, g, u, a, t32, u32, mm;
+} fusedbuf;
+
+static uint64_t place_mult(ctx *c, const char *name, floe_requant_mult q);
+static const floe_requant_mult zero_mult;
+
+static void alloc_fused(ctx *c, const mplan *P, int slot, int rows, fusedbuf *b)
+{
+    const floe_qlayer *L = P->m ? &P->m->layers[slot] : NULL;
+    b->silu = alloc(c, "silu_lut", 4 * (FLOE_LUT16_KNOTS + 2));
+    if (L)
+        data(c, b->silu, &L->silu, 4 * (FLOE_LUT16_KNOTS + 2));
+    b->m_mlp = place_mult(c, "m_mlp", L ? L->m_mlp : zero_mult);
+    b->g = alloc(c, "g", 2 * (uint64_t)rows);
+    b->u = alloc(c, "u", 2 * (uint64_t)rows);
+    b->a = alloc(c, "a", 2 * (uint64_t)rows);
+    b->t32 = alloc(c, "t32", 4 * (uint64_t)rows);
+    b->u32 = alloc(c, "u32", 4 * (uint64_t)rows);
+    b->mm = alloc(c, "mm", floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)rows));
+}
+
+/* An attention core's buffers (one KV head: its cache and its group of query heads). */
+typedef struct attnbuf {
+    uint64_t m_sc, m_ao, kc, vc, z, pr, q, o;
+} attnbuf;
 
 static uint64_t place_mult(ctx *c, const char *name, floe_requant_mult q)
 {
@@ -111,155 +225,873 @@ static uint64_t place_u64(ctx *c, const char *name, uint64_t v)
     return a;
 }
 
-static int fits(ctx *c, floe_err *err)
+static const floe_requant_mult zero_mult = {0, 0};
+#define FUSED_BYTES(rows, A) (4 * (FLOE_LUT16_KNOTS + 2) + 8 + 14 * (uint64_t)(rows) + floe_dtype_bytes_for(A, (uint64_t)(rows)) + 64)
+
+/* The main core's constants, tables, activations and KV cache (m NULL: sizes only). */
+static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, mainbuf *b)
 {
-    if (c->failed)
-        return -1;
-    if (c->next > c->mach->core_mem_bytes)
-        return floe_err_set(err, "%s needs %llu bytes on core (%u, %u); the machine has %llu bytes per core: %llu "
-                                 "bytes short (a mapping that splits a layer over several cores is not built yet)",
-                            c->what, (unsigned long long)c->next, c->x, c->y,
-                            (unsigned long long)c->mach->core_mem_bytes,
-                            (unsigned long long)(c->next - c->mach->core_mem_bytes));
+    const floe_model_config *cf = P->cf;
+    const floe_qmodel *m = P->m;
+    const int d = cf->d_model, hd = cf->head_dim, nkv = cf->n_kv_heads, f = cf->ffn_dim, T = P->T, Tc = P->Tcap;
+    const int kvw = nkv * hd;
+    const floe_dtype A = dt_of_bits(P->q->abits);
+    memset(b, 0, sizeof *b);
+    if (slot == cf->n_layers) { /* the LM head */
+        b->cn = place_mult(c, "c_norm", m ? m->head_norm_c : zero_mult);
+        b->eps = place_u64(c, "eps_q", m ? m->eps_q : 0);
+        b->x = alloc(c, "x", 2 * (uint64_t)T * d);
+        b->h = alloc(c, "h", floe_dtype_bytes_for(A, (uint64_t)d));
+        b->lg = alloc(c, "logits", 2 * (uint64_t)T * cf->vocab_size);
+        return;
+    }
+    const floe_qlayer *L = m ? &m->layers[slot] : NULL;
+    b->c_attn = place_mult(c, "c_attn_norm", L ? L->attn_norm_c : zero_mult);
+    b->c_mlp = place_mult(c, "c_mlp_norm", L ? L->mlp_norm_c : zero_mult);
+    b->m_kc = place_mult(c, "m_kcache", L ? L->m_kcache : zero_mult);
+    b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
+    b->m_ao = place_mult(c, "m_attn_out", L ? L->m_attn_out : zero_mult);
+    b->m_mlp = place_mult(c, "m_mlp", L ? L->m_mlp : zero_mult);
+    b->eps = place_u64(c, "eps_q", m ? m->eps_q : 0);
+    b->silu = alloc(c, "silu_lut", 4 * (FLOE_LUT16_KNOTS + 2));
+    if (L)
+        data(c, b->silu, &L->silu, 4 * (FLOE_LUT16_KNOTS + 2));
+    b->cosb = alloc(c, "rope_cos", 2 * (uint64_t)Tc * (hd / 2));
+    b->sinb = alloc(c, "rope_sin", 2 * (uint64_t)Tc * (hd / 2));
+    if (m) {
+        data(c, b->cosb, m->rope.cos, 2 * (size_t)Tc * (hd / 2));
+        data(c, b->sinb, m->rope.sin, 2 * (size_t)Tc * (hd / 2));
+    }
+    b->x = alloc(c, "x", 2 * (uint64_t)T * d);
+    b->h = alloc(c, "h", floe_dtype_bytes_for(A, (uint64_t)d));
+    b->q = alloc(c, "q", 2 * (uint64_t)d);
+    b->k16 = alloc(c, "k16", 2 * (uint64_t)kvw);
+    b->t32 = alloc(c, "t32", 4 * (uint64_t)(f > kvw && !fused ? f : kvw));
+    b->ctmp = alloc(c, "ctmp", (uint64_t)hd);
+    if (attn) { /* the caches and the scores live on the attention cores */
+        b->krow = alloc(c, "krow", (uint64_t)kvw);
+        b->vrow = alloc(c, "vrow", (uint64_t)kvw);
+    } else {
+        b->kc = alloc(c, "kcache", (uint64_t)nkv * Tc * hd * (uint64_t)P->users); /* one per user */
+        b->vc = alloc(c, "vcache", (uint64_t)Tc * kvw * (uint64_t)P->users);
+        b->kc += (uint64_t)P->user * nkv * Tc * hd; /* the cache this program's user owns */
+        b->vc += (uint64_t)P->user * Tc * kvw;
+        b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr); /* one row per attention thread */
+        b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
+    }
+    b->o = alloc(c, "o", floe_dtype_bytes_for(A, (uint64_t)d));
+    b->r = alloc(c, "r", 2 * (uint64_t)d);
+    if (!fused) { /* else the weight cores compute silu(gate) * up */
+        b->g = alloc(c, "g", 2 * (uint64_t)f);
+        b->u = alloc(c, "u", 2 * (uint64_t)f);
+        b->a = alloc(c, "a", 2 * (uint64_t)f);
+        b->u32 = alloc(c, "u32", 4 * (uint64_t)f);
+    }
+    b->mm = alloc(c, "mm", floe_dtype_bytes_for(A, (uint64_t)f));
+}
+
+/* An attention core: its KV head's cache, its query heads' scores and outputs. */
+static void alloc_attn(ctx *c, const mplan *P, int slot, attnbuf *b)
+{
+    const floe_model_config *cf = P->cf;
+    const floe_qlayer *L = P->m ? &P->m->layers[slot] : NULL;
+    const int hd = cf->head_dim, Tc = P->Tcap, group = cf->n_heads / cf->n_kv_heads;
+    b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
+    b->m_ao = place_mult(c, "m_attn_out", L ? L->m_attn_out : zero_mult);
+    b->kc = alloc(c, "kcache", (uint64_t)Tc * hd * (uint64_t)P->users); /* one per user */
+    b->vc = alloc(c, "vcache", (uint64_t)Tc * hd * (uint64_t)P->users);
+    b->kc += (uint64_t)P->user * Tc * hd; /* the cache this program's user owns */
+    b->vc += (uint64_t)P->user * Tc * hd;
+    b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr);
+    b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
+    b->q = alloc(c, "q", 2 * (uint64_t)group * hd);
+    b->o = alloc(c, "o", floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd));
+}
+
+/* Bytes a slice costs on the core that holds it: weights, multipliers, alignment, and on a weight
+ * core the staging of its outputs (int16, plus the cache-width temporary of v). */
+static uint64_t piece_cost(int bits, int k, int rows, int remote)
+{
+    return round8(row_bytes(bits, k) * (uint64_t)rows) + round8(8 * (uint64_t)rows) + (remote ? 3 * (uint64_t)rows + 16 : 0);
+}
+
+static int add_piece(gplan *g, piece pc, floe_err *err)
+{
+    if (g->npieces == g->cap_pieces) {
+        int n = g->cap_pieces ? 2 * g->cap_pieces : 16;
+        piece *p = realloc(g->pieces, sizeof *p * (size_t)n);
+        if (!p)
+            return floe_err_set(err, "compiler: out of memory");
+        g->pieces = p;
+        g->cap_pieces = n;
+    }
+    g->pieces[g->npieces++] = pc;
+    if (pc.core + 1 > g->ncores)
+        g->ncores = pc.core + 1;
     return 0;
 }
 
-/* One decoder layer on one core: all T positions, then the residual stream moves on. */
-static int emit_layer(ctx *c, const floe_qmodel *m, int l, int T, unsigned px, unsigned py, unsigned nx, unsigned ny,
-                      int recv_input, int send_output, floe_err *err)
+static void what_of(const mplan *P, int slot, char *buf, size_t n)
 {
-    const floe_model_config *cf = &m->cfg;
-    const floe_qlayer *L = &m->layers[l];
-    const int d = cf->d_model, hd = cf->head_dim, nh = cf->n_heads, nkv = cf->n_kv_heads, f = cf->ffn_dim;
-    const int kvw = nkv * hd, group = nh / nkv;
-    const floe_dtype A = dt_of_bits(m->q.abits), C = dt_of_bits(m->q.kvbits);
-    const int64_t XA = xp_of_bits(m->q.abits), WP = wp_of_bits(m->q.wbits);
-    const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, I8 = FLOE_DT_I8, TEN = FLOE_SCOPE_TENSOR, CH = FLOE_SCOPE_CHANNEL;
-    uint64_t mq, mk, mv, mo, mg, mu, md;
-    uint64_t wq = place_linear(c, "wq", &L->q, &mq), wk = place_linear(c, "wk", &L->k, &mk),
-             wv = place_linear(c, "wv", &L->v, &mv), wo = place_linear(c, "wo", &L->o, &mo),
-             wg = place_linear(c, "wgate", &L->gate, &mg), wu = place_linear(c, "wup", &L->up, &mu),
-             wd = place_linear(c, "wdown", &L->down, &md);
-    uint64_t c_attn = place_mult(c, "c_attn_norm", L->attn_norm_c), c_mlp = place_mult(c, "c_mlp_norm", L->mlp_norm_c),
-             m_kc = place_mult(c, "m_kcache", L->m_kcache), m_sc = place_mult(c, "m_score", L->m_score),
-             m_ao = place_mult(c, "m_attn_out", L->m_attn_out), m_mlp = place_mult(c, "m_mlp", L->m_mlp),
-             eps = place_u64(c, "eps_q", m->eps_q);
-    uint64_t silu = alloc(c, "silu_lut", 4 * (FLOE_LUT16_KNOTS + 2));
-    data(c, silu, &L->silu, 4 * (FLOE_LUT16_KNOTS + 2));
-    uint64_t cosb = alloc(c, "rope_cos", 2 * (uint64_t)T * (hd / 2)), sinb = alloc(c, "rope_sin", 2 * (uint64_t)T * (hd / 2));
-    data(c, cosb, m->rope.cos, 2 * (size_t)T * (hd / 2));
-    data(c, sinb, m->rope.sin, 2 * (size_t)T * (hd / 2));
-    /* activations */
-    uint64_t x = alloc(c, "x", 2 * (uint64_t)T * d), h = alloc(c, "h", floe_dtype_bytes_for(A, (uint64_t)d)),
-             q = alloc(c, "q", 2 * (uint64_t)d), k16 = alloc(c, "k16", 2 * (uint64_t)kvw), t32 = alloc(c, "t32", 4 * (uint64_t)(f > kvw ? f : kvw)),
-             ctmp = alloc(c, "ctmp", (uint64_t)hd), kc = alloc(c, "kcache", (uint64_t)nkv * T * hd),
-             vc = alloc(c, "vcache", (uint64_t)T * kvw), z = alloc(c, "z", 4 * (uint64_t)T), pr = alloc(c, "p", 2 * (uint64_t)T),
-             o = alloc(c, "o", floe_dtype_bytes_for(A, (uint64_t)d)), r = alloc(c, "r", 2 * (uint64_t)d),
-             g = alloc(c, "g", 2 * (uint64_t)f), u = alloc(c, "u", 2 * (uint64_t)f), a = alloc(c, "a", 2 * (uint64_t)f),
-             u32 = alloc(c, "u32", 4 * (uint64_t)f), mm = alloc(c, "mm", floe_dtype_bytes_for(A, (uint64_t)f));
-    if (fits(c, err) != 0) /* memory first: it is what a user must change */
-        return -1;
-    if (d > ACC_SCORE || f > ACC_SCORE || kvw > ACC_SCORE || T > ACC_HEAD - ACC_SCORE || hd > ACC_TOTAL - ACC_HEAD)
-        return floe_err_set(err, "layer %d: a row of %d outputs does not fit the accumulator layout of this compiler",
-                            l, d > f ? d : f);
-    char label[40];
-    snprintf(label, sizeof label, "layer%d", l);
-    if (floe_label(c->p, c->x, c->y, label, err) != 0)
-        return -1;
-    if (recv_input)
-        OP(c, FLOE_OP_RECV, (int64_t)x, 2 * (int64_t)T * d, px, py, 0);
-    /* requant into the cache's bit width, stored one element per byte (vmm rows of 1-byte elements) */
-    for (int t = 0; t < T; t++) {
-        uint64_t xt = x + 2 * (uint64_t)t * d;
-        OP(c, FLOE_OP_RMSNORM, (int64_t)h, (int64_t)xt, (int64_t)c_attn, (int64_t)eps, d, A, TEN);
-        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)h, (int64_t)wq, d, d, XA, WP, FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, (int64_t)q, ACC_LIN, (int64_t)mq, d, T16, CH);
-        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)h, (int64_t)wk, d, kvw, XA, WP, FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, (int64_t)k16, ACC_LIN, (int64_t)mk, kvw, T16, CH);
-        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)h, (int64_t)wv, d, kvw, XA, WP, FLOE_MODE_SET);
-        uint64_t vt = vc + (uint64_t)t * kvw;
-        if (C == FLOE_DT_I8) {
-            OP(c, FLOE_OP_REQUANT, (int64_t)vt, ACC_LIN, (int64_t)mv, kvw, I8, CH);
-        } else {
-            for (int j = 0; j < kvw; j += hd) { /* saturate to C bits, then widen to one byte each */
-                OP(c, FLOE_OP_REQUANT, (int64_t)ctmp, ACC_LIN + j, (int64_t)mv + 8 * j, hd, C, CH);
-                OP(c, FLOE_OP_VSAT, (int64_t)vt + j, (int64_t)ctmp, hd, C, I8);
-            }
-        }
-        uint64_t cs = cosb + 2 * (uint64_t)t * (hd / 2), sn = sinb + 2 * (uint64_t)t * (hd / 2);
-        for (int hh = 0; hh < nh; hh++)
-            OP(c, FLOE_OP_ROPE, (int64_t)q + 2 * hh * hd, (int64_t)q + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
-        for (int hh = 0; hh < nkv; hh++)
-            OP(c, FLOE_OP_ROPE, (int64_t)k16 + 2 * hh * hd, (int64_t)k16 + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
-        OP(c, FLOE_OP_VSAT, (int64_t)t32, (int64_t)k16, kvw, T16, T32);
-        for (int hh = 0; hh < nkv; hh++) { /* the K cache, per KV head: rows of hd bytes over positions */
-            uint64_t kt = kc + ((uint64_t)hh * T + t) * hd;
-            if (C == FLOE_DT_I8) {
-                OP(c, FLOE_OP_VREQUANT, (int64_t)kt, (int64_t)t32 + 4 * hh * hd, (int64_t)m_kc, hd, I8, TEN);
-            } else {
-                OP(c, FLOE_OP_VREQUANT, (int64_t)ctmp, (int64_t)t32 + 4 * hh * hd, (int64_t)m_kc, hd, C, TEN);
-                OP(c, FLOE_OP_VSAT, (int64_t)kt, (int64_t)ctmp, hd, C, I8);
-            }
-        }
-        for (int hq = 0; hq < nh; hq++) {
-            int hk = hq / group;
-            OP(c, FLOE_OP_VMM, ACC_SCORE, (int64_t)q + 2 * hq * hd, (int64_t)kc + (int64_t)hk * T * hd, hd, t + 1,
-               FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
-            OP(c, FLOE_OP_REQUANT, (int64_t)z, ACC_SCORE, (int64_t)m_sc, t + 1, T32, TEN);
-            OP(c, FLOE_OP_SOFTMAX, (int64_t)pr, (int64_t)z, t + 1);
-            for (int s = 0; s <= t; s++) /* o += p[s] v[s]: a vmm with one input and hd one-byte rows */
-                OP(c, FLOE_OP_VMM, ACC_HEAD, (int64_t)pr + 2 * s, (int64_t)vc + (int64_t)s * kvw + hk * hd, 1, hd,
-                   FLOE_XP_I16, FLOE_WP_I8, s == 0 ? FLOE_MODE_SET : FLOE_MODE_ADD);
-            OP(c, FLOE_OP_REQUANT, (int64_t)o + (int64_t)floe_dtype_bytes_for(A, (uint64_t)hq * hd), ACC_HEAD,
-               (int64_t)m_ao, hd, A, TEN);
-        }
-        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)o, (int64_t)wo, d, d, XA, WP, FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, (int64_t)r, ACC_LIN, (int64_t)mo, d, T16, CH);
-        OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)r, d, T16);
-        /* MLP */
-        OP(c, FLOE_OP_RMSNORM, (int64_t)h, (int64_t)xt, (int64_t)c_mlp, (int64_t)eps, d, A, TEN);
-        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)h, (int64_t)wg, d, f, XA, WP, FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, (int64_t)g, ACC_LIN, (int64_t)mg, f, T16, CH);
-        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)h, (int64_t)wu, d, f, XA, WP, FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, (int64_t)u, ACC_LIN, (int64_t)mu, f, T16, CH);
-        OP(c, FLOE_OP_LUT16, (int64_t)a, (int64_t)g, (int64_t)silu, f, T16);
-        OP(c, FLOE_OP_VSAT, (int64_t)t32, (int64_t)a, f, T16, T32);
-        OP(c, FLOE_OP_VSAT, (int64_t)u32, (int64_t)u, f, T16, T32);
-        OP(c, FLOE_OP_VMUL, (int64_t)t32, (int64_t)t32, (int64_t)u32, f, T32, 0); /* exact: |a u| < 2^30 */
-        OP(c, FLOE_OP_VREQUANT, (int64_t)mm, (int64_t)t32, (int64_t)m_mlp, f, A, TEN);
-        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)mm, (int64_t)wd, f, d, XA, WP, FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, (int64_t)r, ACC_LIN, (int64_t)md, d, T16, CH);
-        OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)r, d, T16);
-    }
-    if (send_output)
-        OP(c, FLOE_OP_SEND, (int64_t)x, 2 * (int64_t)T * d, nx, ny, 0);
-    return c->failed ? -1 : 0;
+    if (slot < P->cf->n_layers)
+        snprintf(buf, n, "layer %d", slot);
+    else
+        snprintf(buf, n, "the LM head");
 }
 
-static int emit_head(ctx *c, const floe_qmodel *m, int T, unsigned px, unsigned py, int recv_input, floe_err *err)
+/* Spreads every linear of a group evenly over W weight cores (1..W; the main core keeps its memory
+ * for activations and the KV cache), so that in each phase of a token every weight core streams
+ * a share of the phase's weights: output-channel slices of q, k, v, o, gate, up (or the head), and
+ * the down projection as W / 2 chains of two neighbours, input halves reduced with psend/precv.
+ * Returns 1 when a core would hold more than wcap bytes (the caller tries W + 1). */
+static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *err)
 {
-    const int d = m->cfg.d_model, V = m->cfg.vocab_size;
-    const floe_dtype A = dt_of_bits(m->q.abits);
-    if (V > ACC_TOTAL)
-        return floe_err_set(err, "the LM head's %d outputs exceed the %d accumulators of one core (splitting the head "
-                                 "over cores is not built yet)", V, ACC_TOTAL);
-    uint64_t mh;
-    uint64_t w = place_linear(c, "wlm", &m->head, &mh);
-    uint64_t cn = place_mult(c, "c_norm", m->head_norm_c), eps = place_u64(c, "eps_q", m->eps_q);
-    uint64_t x = alloc(c, "x", 2 * (uint64_t)T * d), h = alloc(c, "h", floe_dtype_bytes_for(A, (uint64_t)d)),
-             lg = alloc(c, "logits", 2 * (uint64_t)T * V);
-    if (fits(c, err) != 0)
-        return -1;
-    if (floe_label(c->p, c->x, c->y, "lm_head", err) != 0)
-        return -1;
-    if (recv_input)
-        OP(c, FLOE_OP_RECV, (int64_t)x, 2 * (int64_t)T * d, px, py, 0);
-    for (int t = 0; t < T; t++) {
-        OP(c, FLOE_OP_RMSNORM, (int64_t)h, (int64_t)x + 2 * t * d, (int64_t)cn, (int64_t)eps, d, A, FLOE_SCOPE_TENSOR);
-        OP(c, FLOE_OP_VMM, 0, (int64_t)h, (int64_t)w, d, V, xp_of_bits(m->q.abits), wp_of_bits(m->head.bits), FLOE_MODE_SET);
-        OP(c, FLOE_OP_REQUANT, (int64_t)lg + 2 * (int64_t)t * V, 0, (int64_t)mh, V, FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
+    const int head = slot == P->cf->n_layers, d = P->cf->d_model, f = P->cf->ffn_dim, base = g->attn;
+    uint64_t *cost = calloc((size_t)W + 1, sizeof *cost), *wb = calloc((size_t)W + 1, sizeof *wb);
+    if (!cost || !wb) {
+        free(cost);
+        free(wb);
+        return floe_err_set(err, "compiler: out of memory");
     }
-    return c->failed ? -1 : 0;
+    /* cost: every byte the core holds (against its memory); wb: weights and multipliers (against
+     * --core-weight-bytes) */
+    const uint64_t mem = P->mach->core_mem_bytes - 64 - round8(floe_dtype_bytes_for(dt_of_bits(P->q->abits),
+                                                                                    (uint64_t)(f > d ? f : d)));
+    g->npieces = 0;
+    g->ncores = 1;
+    int rc = 0;
+    for (int l = head ? LIN_HEAD : LIN_Q; l <= (head ? LIN_HEAD : LIN_UP) && rc == 0; l++) {
+        shape s = lin_shape(P, slot, l);
+        int per = (int)round8((uint64_t)((s.out + W - 1) / W));
+        if (per > MAX_PIECE_ROWS) {
+            rc = 1;
+            break;
+        }
+        for (int j = 0; j < W && j * per < s.out && rc == 0; j++) {
+            int r0 = j * per, r1 = r0 + per < s.out ? r0 + per : s.out;
+            rc = add_piece(g, (piece){l, r0, r1, 0, s.in, 0, 1, base + 1 + j}, err);
+            cost[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 1);
+            wb[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 0);
+            if (g->fused && l == LIN_GATE)
+                cost[1 + j] += FUSED_BYTES(r1 - r0, dt_of_bits(P->q->abits));
+        }
+    }
+    if (!head && rc == 0) {
+        shape s = lin_shape(P, slot, LIN_DOWN);
+        int pairs = W / 2, chunk = (int)round8((uint64_t)((f + 1) / 2));
+        int per = (int)round8((uint64_t)((d + pairs - 1) / pairs));
+        if (per > MAX_PIECE_ROWS)
+            rc = 1;
+        for (int a = 0; a < pairs && a * per < d && rc == 0; a++) {
+            int r0 = a * per, r1 = r0 + per < d ? r0 + per : d;
+            for (int b = 0; b < 2 && rc == 0; b++) {
+                int i0 = b * chunk, i1 = i0 + chunk < f ? i0 + chunk : f;
+                rc = add_piece(g, (piece){LIN_DOWN, r0, r1, i0, i1, b, 2, base + 1 + 2 * a + b}, err);
+                cost[1 + 2 * a + b] += piece_cost(s.bits, i1 - i0, r1 - r0, 1);
+                wb[1 + 2 * a + b] += piece_cost(s.bits, i1 - i0, r1 - r0, 0);
+            }
+        }
+    }
+    for (int k = 1; k <= W && rc == 0; k++)
+        if (cost[k] + 32 > mem || wb[k] > wcap)
+            rc = 1;
+    free(cost);
+    free(wb);
+    return rc;
+}
+
+/* Packs one group's linears onto its cores. */
+static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
+{
+    const floe_model_config *cf = P->cf;
+    const uint64_t mem = P->mach->core_mem_bytes;
+    const int head = slot == cf->n_layers, d = cf->d_model, f = cf->ffn_dim;
+    char what[32];
+    what_of(P, slot, what, sizeof what);
+    memset(g, 0, sizeof *g);
+    g->slot = slot;
+    g->ncores = 1;
+    if (!head && P->Tcap > 65535)
+        return floe_err_set(err, "%s: a KV cache of %d positions: a softmax row takes at most 65535", what, P->Tcap);
+    ctx dry = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
+    mainbuf mb;
+    alloc_main(&dry, P, slot, 0, 0, &mb);
+    g->main_base = dry.next;
+    int first = head ? LIN_HEAD : LIN_Q, last = head ? LIN_HEAD : LIN_DOWN;
+    uint64_t all = 0;
+    for (int l = first; l <= last; l++) {
+        shape s = lin_shape(P, slot, l);
+        all += piece_cost(s.bits, s.in, s.out, 0);
+        g->weight_bytes += row_bytes(s.bits, s.in) * (uint64_t)s.out + 8 * (uint64_t)s.out;
+    }
+    uint64_t main_cap = mem > g->main_base ? mem - g->main_base : 0;
+    if (P->budget && P->budget < main_cap)
+        main_cap = P->budget;
+    int whole_fits = g->main_base <= mem && all <= main_cap;
+    for (int l = first; l <= last && whole_fits; l++)
+        whole_fits = lin_shape(P, slot, l).out <= MAX_PIECE_ROWS;
+    if (whole_fits) { /* the whole layer on one core: no NoC traffic inside the layer */
+        for (int l = first; l <= last; l++) {
+            shape s = lin_shape(P, slot, l);
+            if (add_piece(g, (piece){l, 0, s.out, 0, s.in, 0, 1, 0}, err) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    g->split = 1;
+    g->fused = !head;
+    {
+        ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
+        alloc_main(&dm, P, slot, 0, g->fused, &mb);
+        g->main_base = dm.next;
+    }
+    /* weight cores: their input buffer is the widest vector they receive */
+    const floe_dtype A = dt_of_bits(P->q->abits);
+    uint64_t reserve = round8(floe_dtype_bytes_for(A, (uint64_t)(f > d ? f : d))) + 64;
+    if (reserve >= mem)
+        return floe_err_set(err, "%s: a weight core's input buffer (%llu bytes) does not fit a core of %llu bytes", what,
+                            (unsigned long long)reserve, (unsigned long long)mem);
+    uint64_t wcap = mem - reserve;
+    if (P->budget && P->budget < wcap)
+        wcap = P->budget;
+    /* the fewest weight cores W (at least 2: a chain needs two) over which every linear spreads */
+    uint64_t Wmin = (all + wcap - 1) / wcap;
+    int W = Wmin < 2 ? 2 : (int)Wmin, r = 1, widest = head ? cf->vocab_size : f > d ? f : d;
+    int Wmax = widest / 8 + 2 < 4096 ? widest / 8 + 2 : 4096; /* past it, a core's share stops shrinking */
+    for (; W <= Wmax && r == 1; W++)
+        r = spread(P, slot, g, W, wcap, err);
+    if (r < 0)
+        return -1;
+    if (r == 1)
+        return floe_err_set(err, "%s: a weight core with %llu bytes for weights cannot hold its share (8 rows of each "
+                                 "linear layer, or more than %d weight cores)",
+                            what, (unsigned long long)wcap, Wmax);
+    W--;
+    /* attention on cores of its own, one per KV head (the KV cache spread with it), when the group
+     * still fits a chip; else on the main core */
+    int nkv = cf->n_kv_heads, per_chip = (int)(P->mach->cores_x * P->mach->cores_y);
+    if (!head && 1 + nkv + W <= per_chip) {
+        ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0}, da = dm;
+        attnbuf ab;
+        alloc_main(&dm, P, slot, 1, g->fused, &mb);
+        alloc_attn(&da, P, slot, &ab);
+        if (da.next > mem)
+            return floe_err_set(err, "%s needs %llu bytes on each attention core for the KV caches of one KV head (%d "
+                                     "positions, %d user(s)) and the scores; the machine has %llu bytes per core: %llu "
+                                     "bytes short",
+                                what, (unsigned long long)da.next, P->Tcap, P->users, (unsigned long long)mem,
+                                (unsigned long long)(da.next - mem));
+        g->attn = nkv;
+        g->main_base = dm.next;
+        if (spread(P, slot, g, W, wcap, err) != 0)
+            return -1;
+    }
+    if (g->main_base > mem)
+        return floe_err_set(err, "%s needs %llu bytes on its main core for activations, tables and the KV cache (%d "
+                                 "positions, %d user(s)) alone; the machine has %llu bytes per core: %llu bytes short",
+                            what, (unsigned long long)g->main_base, P->Tcap, P->users, (unsigned long long)mem,
+                            (unsigned long long)(g->main_base - mem));
+    return 0;
+}
+
+static void plan_free(mplan *P)
+{
+    for (int i = 0; P->g && i < P->ngroups; i++)
+        free(P->g[i].pieces);
+    free(P->g);
+    free(P->chip_of);
+    free(P->first_core);
+    P->g = NULL;
+    P->chip_of = P->first_core = NULL;
+}
+
+/* Plans every group and places the groups on chips (each group a run of a chip's serpentine). */
+static int plan_model(mplan *P, floe_err *err)
+{
+    const floe_model_config *cf = P->cf;
+    P->ngroups = cf->n_layers + 1;
+    P->g = calloc((size_t)P->ngroups, sizeof *P->g);
+    P->chip_of = calloc((size_t)P->ngroups, sizeof *P->chip_of);
+    P->first_core = calloc((size_t)P->ngroups, sizeof *P->first_core);
+    if (!P->g || !P->chip_of || !P->first_core)
+        return floe_err_set(err, "compiler: out of memory");
+    int per_chip = (int)(P->mach->cores_x * P->mach->cores_y);
+    int chip = 0, used = 0;
+    for (int s = 0; s < P->ngroups; s++) {
+        if (s > 0 && s < cf->n_layers && P->m == NULL && s > 1) { /* plan only: every layer is shaped alike */
+            gplan *g = &P->g[s];
+            *g = P->g[1];
+            g->slot = s;
+            g->pieces = NULL;
+            g->npieces = g->cap_pieces = 0;
+        } else if (plan_group(P, s, &P->g[s], err) != 0) {
+            return -1;
+        }
+        int n = P->g[s].ncores;
+        if (n > per_chip) {
+            char what[32];
+            what_of(P, s, what, sizeof what);
+            return floe_err_set(err, "%s needs %d cores (1 for %s, %d holding its %llu bytes of weights and "
+                                     "multipliers); a chip has %d cores: %d short",
+                                what, n, s < cf->n_layers ? "activations and attention" : "the final norm and the logits",
+                                n - 1, (unsigned long long)P->g[s].weight_bytes, per_chip, n - per_chip);
+        }
+        if (used + n > per_chip) {
+            chip++;
+            used = 0;
+        }
+        P->chip_of[s] = chip;
+        P->first_core[s] = used;
+        used += n;
+    }
+    P->chips = chip + 1;
+    return 0;
+}
+
+/* Serpentine order: rows alternate direction, so cores i and i + 1 are neighbours. */
+static void serp(const floe_machine *mach, int i, unsigned *x, unsigned *y)
+{
+    unsigned cols = (unsigned)mach->cores_x;
+    *y = (unsigned)i / cols;
+    *x = (*y % 2 == 0) ? (unsigned)i % cols : cols - 1 - (unsigned)i % cols;
+}
+
+static int64_t dir_to(unsigned x0, unsigned y0, unsigned x1, unsigned y1)
+{
+    return x1 > x0 ? FLOE_DIR_E : x1 < x0 ? FLOE_DIR_W : y1 > y0 ? FLOE_DIR_S : FLOE_DIR_N;
+}
+
+/* ---- the emitter -------------------------------------------------------------------------------- */
+
+typedef struct wcore {
+    ctx c;
+    uint64_t in;        /* input buffer */
+    uint64_t stage, ctmp;
+    int gate_rows;      /* fused: rows of gate (and up) here, 0 if none */
+    fusedbuf fb;
+    uint64_t *w, *mult; /* per piece of the group (only this core's pieces are set) */
+} wcore;
+
+typedef struct gemit {
+    const mplan *P;
+    const gplan *g;
+    int nc;
+    int first;          /* the main core's index in the chip's serpentine order */
+    wcore *wc;          /* [ncores]; wc[0] is the main core */
+    unsigned *cx, *cy;
+    mainbuf mb;
+} gemit;
+
+static void place_piece(ctx *c, const floe_qlinear *L, const piece *pc, uint64_t *w, uint64_t *mult, int with_mult)
+{
+    char name[64];
+    floe_dtype dt = dt_of_bits(L->bits);
+    int k = pc->i1 - pc->i0, rows = pc->r1 - pc->r0;
+    uint64_t row = floe_dtype_bytes_for(dt, (uint64_t)k), bytes = row * (uint64_t)rows;
+    if (pc->r0 == 0 && pc->r1 == L->out && pc->ni == 1)
+        snprintf(name, sizeof name, "%s", lin_name[pc->lin]);
+    else if (pc->ni > 1)
+        snprintf(name, sizeof name, "%s_%d_%d_in%d_%d", lin_name[pc->lin], pc->r0, pc->r1, pc->i0, pc->i1);
+    else
+        snprintf(name, sizeof name, "%s_%d_%d", lin_name[pc->lin], pc->r0, pc->r1);
+    *w = alloc(c, name, bytes);
+    *mult = 0;
+    if (with_mult) {
+        size_t n = strlen(name);
+        snprintf(name + n, sizeof name - n, "_mult");
+        *mult = alloc(c, name, 8 * (uint64_t)rows);
+    }
+    if (!c->p || !c->images || c->failed || c->next > c->mach->core_mem_bytes)
+        return;
+    uint8_t *buf = calloc(bytes ? bytes : 1, 1);
+    uint8_t *mb = malloc(8 * (size_t)rows);
+    if (!buf || !mb) {
+        free(buf);
+        free(mb);
+        c->failed = 1;
+        floe_err_set(c->err, "compiler: out of memory");
+        return;
+    }
+    for (int n = 0; n < rows; n++) {
+        const int8_t *src = L->w + (size_t)(pc->r0 + n) * L->in + pc->i0;
+        for (int i = 0; i < k; i++)
+            floe_elem_store(buf + (size_t)n * row, dt, (size_t)i, src[i]);
+        floe_elem_store(mb + 8 * (size_t)n, FLOE_DT_I32, 0, L->m[pc->r0 + n].m);
+        floe_elem_store(mb + 8 * (size_t)n, FLOE_DT_I32, 1, L->m[pc->r0 + n].shift);
+    }
+    data(c, *w, buf, bytes);
+    if (with_mult)
+        data(c, *mult, mb, 8 * (size_t)rows);
+    free(buf);
+    free(mb);
+}
+
+/* Where a slice's outputs land on the main core (row t of the prefill / decode, position pos). */
+static uint64_t piece_dst(const gemit *G, const piece *pc, int t, int pos)
+{
+    const floe_model_config *cf = G->P->cf;
+    const mainbuf *b = &G->mb;
+    int kvw = cf->n_kv_heads * cf->head_dim;
+    switch (pc->lin) {
+    case LIN_Q: return b->q + 2 * (uint64_t)pc->r0;
+    case LIN_K: return b->k16 + 2 * (uint64_t)pc->r0;
+    case LIN_V: return G->g->attn ? b->vrow + (uint64_t)pc->r0 : b->vc + (uint64_t)pos * kvw + (uint64_t)pc->r0;
+    case LIN_O: return b->r + 2 * (uint64_t)pc->r0;
+    case LIN_GATE: return b->g + 2 * (uint64_t)pc->r0;
+    case LIN_UP: return b->u + 2 * (uint64_t)pc->r0;
+    case LIN_DOWN: return b->r + 2 * (uint64_t)pc->r0;
+    default: return b->lg + 2 * ((uint64_t)t * cf->vocab_size + (uint64_t)pc->r0);
+    }
+}
+
+static uint64_t phase_input(const gemit *G, int ph)
+{
+    return ph == PH_O ? G->mb.o : ph == PH_DOWN ? G->mb.mm : G->mb.h;
+}
+
+static int core_in_phase(const gemit *G, int k, int ph)
+{
+    int lo = G->g->slot == G->P->cf->n_layers ? LIN_HEAD : LIN_Q;
+    for (int i = 0; i < G->g->npieces; i++) {
+        const piece *pc = &G->g->pieces[i];
+        if (pc->core == k && pc->lin >= lo && lin_phase(pc->lin) == ph)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when the weight cores that take phase ph's input are one run k0..k1 of the group (then one
+ * multicast per rectangle of the run reaches them all: the whole input vector, each takes its part). */
+static int phase_run(const gemit *G, int ph, int *k0, int *k1)
+{
+    int lo = -1, hi = -1, n = 0;
+    for (int k = 1; k < G->nc; k++)
+        if (core_in_phase(G, k, ph)) {
+            lo = lo < 0 ? k : lo;
+            hi = k;
+            n++;
+        }
+    *k0 = lo;
+    *k1 = hi;
+    return n > 0 && n == hi - lo + 1;
+}
+
+/* Multicasts to serpentine indices i0..i1 of the chip: a partial row, a block of full rows, a
+ * partial row: at most three rectangles, each exactly cores of the run. */
+static void mcast_run(ctx *c, const floe_machine *mach, uint64_t src, uint64_t nb, int i0, int i1)
+{
+    int cols = (int)mach->cores_x;
+    while (i0 <= i1) {
+        int row = i0 / cols, row_end = (row + 1) * cols - 1;
+        if (i0 % cols == 0 && i1 >= row_end) {
+            int last = (i1 + 1) / cols - 1;
+            OP(c, FLOE_OP_MCAST, (int64_t)src, (int64_t)nb, 0, row, cols - 1, last, 0);
+            i0 = (last + 1) * cols;
+            continue;
+        }
+        int e = i1 < row_end ? i1 : row_end;
+        unsigned xa, ya, xb, yb;
+        serp(mach, i0, &xa, &ya);
+        serp(mach, e, &xb, &yb);
+        OP(c, FLOE_OP_MCAST, (int64_t)src, (int64_t)nb, xa < xb ? xa : xb, ya, xa < xb ? xb : xa, ya, 0);
+        i0 = e + 1;
+    }
+}
+
+/* One phase on the main core: the input out to the weight cores, the local slices, the results back. */
+static void main_phase(gemit *G, int ph, int t, int pos)
+{
+    const mplan *P = G->P;
+    const gplan *g = G->g;
+    ctx *c = &G->wc[0].c;
+    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    const int d = P->cf->d_model, hd = P->cf->head_dim;
+    uint64_t in = phase_input(G, ph);
+    int lo = g->slot == P->cf->n_layers ? LIN_HEAD : LIN_Q;
+    /* the input to the weight cores: multicast to their run, or one send each (down: its chunk) */
+    int k0, k1;
+    if (phase_run(G, ph, &k0, &k1)) {
+        uint64_t nb = floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d));
+        mcast_run(c, P->mach, in, nb, G->first + k0, G->first + k1);
+    } else {
+        for (int k = 1; k < G->nc; k++)
+            for (int i = 0; i < g->npieces; i++) {
+                const piece *pc = &g->pieces[i];
+                if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph)
+                    continue;
+                if (pc->lin == LIN_DOWN)
+                    OP(c, FLOE_OP_SEND, (int64_t)(in + floe_dtype_bytes_for(A, (uint64_t)pc->i0)),
+                       (int64_t)floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0)), G->cx[k], G->cy[k], 0);
+                else
+                    OP(c, FLOE_OP_SEND, (int64_t)in, (int64_t)floe_dtype_bytes_for(A, (uint64_t)d), G->cx[k], G->cy[k], 0);
+                break;
+            }
+    }
+    /* local slices */
+    for (int i = 0; i < g->npieces; i++) {
+        const piece *pc = &g->pieces[i];
+        if (pc->core != 0 || pc->lin < lo || lin_phase(pc->lin) != ph)
+            continue;
+        shape s = lin_shape(P, g->slot, pc->lin);
+        int rows = pc->r1 - pc->r0;
+        uint64_t dst = piece_dst(G, pc, t, pos);
+        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)(in + floe_dtype_bytes_for(A, (uint64_t)pc->i0)), (int64_t)G->wc[0].w[i],
+           pc->i1 - pc->i0, rows, xp_of_bits(P->q->abits), wp_of_bits(s.bits), FLOE_MODE_SET);
+        if (pc->lin == LIN_V && C != FLOE_DT_I8) {
+            for (int j = 0; j < rows; j += hd) { /* saturate to C bits, then widen to one byte each */
+                int n = rows - j < hd ? rows - j : hd;
+                OP(c, FLOE_OP_REQUANT, (int64_t)G->mb.ctmp, ACC_LIN + j, (int64_t)G->wc[0].mult[i] + 8 * j, n, C,
+                   FLOE_SCOPE_CHANNEL);
+                OP(c, FLOE_OP_VSAT, (int64_t)dst + j, (int64_t)G->mb.ctmp, n, C, FLOE_DT_I8);
+            }
+        } else {
+            OP(c, FLOE_OP_REQUANT, (int64_t)dst, ACC_LIN, (int64_t)G->wc[0].mult[i], rows,
+               pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
+        }
+    }
+    /* results from the weight cores (chain ends), in each core's order */
+    for (int k = 1; k < G->nc; k++)
+        for (int i = 0; i < g->npieces; i++) {
+            const piece *pc = &g->pieces[i];
+            if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph || pc->b != pc->ni - 1)
+                continue;
+            int rows = pc->r1 - pc->r0;
+            if (g->fused && pc->lin == LIN_UP)
+                continue;
+            if (g->fused && pc->lin == LIN_GATE) { /* silu(gate) * up, requantized: the down projection's input */
+                OP(c, FLOE_OP_RECV, (int64_t)(G->mb.mm + floe_dtype_bytes_for(A, (uint64_t)pc->r0)),
+                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)rows), G->cx[k], G->cy[k], 0);
+                continue;
+            }
+            OP(c, FLOE_OP_RECV, (int64_t)piece_dst(G, pc, t, pos), pc->lin == LIN_V ? rows : 2 * rows, G->cx[k], G->cy[k],
+               0);
+        }
+}
+
+/* One phase on weight core k. */
+static void weight_phase(gemit *G, int k, int ph)
+{
+    const mplan *P = G->P;
+    const gplan *g = G->g;
+    wcore *W = &G->wc[k];
+    ctx *c = &W->c;
+    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    const int d = P->cf->d_model;
+    int lo = g->slot == P->cf->n_layers ? LIN_HEAD : LIN_Q, received = 0;
+    for (int i = 0; i < g->npieces; i++) {
+        const piece *pc = &g->pieces[i];
+        if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph)
+            continue;
+        shape s = lin_shape(P, g->slot, pc->lin);
+        int rows = pc->r1 - pc->r0;
+        int k0, k1, whole = phase_run(G, ph, &k0, &k1) || pc->lin != LIN_DOWN; /* the whole input vector */
+        if (!received) {
+            uint64_t nb = !whole ? floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0))
+                                 : floe_dtype_bytes_for(A, (uint64_t)(pc->lin == LIN_DOWN ? P->cf->ffn_dim : d));
+            OP(c, FLOE_OP_RECV, (int64_t)W->in, (int64_t)nb, G->cx[0], G->cy[0], 0);
+            received = 1;
+        }
+        uint64_t off = whole ? floe_dtype_bytes_for(A, (uint64_t)pc->i0) : 0;
+        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)(W->in + off), (int64_t)W->w[i], pc->i1 - pc->i0, rows,
+           xp_of_bits(P->q->abits), wp_of_bits(s.bits), FLOE_MODE_SET);
+        if (pc->b > 0) /* the partial sums of the input chunks before this one, from the previous link */
+            OP(c, FLOE_OP_PRECV, ACC_LIN, rows, dir_to(G->cx[k], G->cy[k], G->cx[k - 1], G->cy[k - 1]), 0);
+        if (pc->b < pc->ni - 1) {
+            OP(c, FLOE_OP_PSEND, ACC_LIN, rows, dir_to(G->cx[k], G->cy[k], G->cx[k + 1], G->cy[k + 1]), 0);
+            continue;
+        }
+        if (g->fused && (pc->lin == LIN_GATE || pc->lin == LIN_UP)) { /* kept here for the SwiGLU below */
+            OP(c, FLOE_OP_REQUANT, (int64_t)(pc->lin == LIN_GATE ? W->fb.g : W->fb.u), ACC_LIN, (int64_t)W->mult[i], rows,
+               FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
+            continue;
+        }
+        if (pc->lin == LIN_V && C != FLOE_DT_I8) {
+            OP(c, FLOE_OP_REQUANT, (int64_t)W->ctmp, ACC_LIN, (int64_t)W->mult[i], rows, C, FLOE_SCOPE_CHANNEL);
+            OP(c, FLOE_OP_VSAT, (int64_t)W->stage, (int64_t)W->ctmp, rows, C, FLOE_DT_I8);
+        } else {
+            OP(c, FLOE_OP_REQUANT, (int64_t)W->stage, ACC_LIN, (int64_t)W->mult[i], rows,
+               pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
+        }
+        OP(c, FLOE_OP_SEND, (int64_t)W->stage, pc->lin == LIN_V ? rows : 2 * rows, G->cx[0], G->cy[0], 0);
+    }
+    if (ph == PH_GATEUP && g->fused && W->gate_rows) { /* silu(gate) * up, exact in int32, to the cache width */
+        const int n = W->gate_rows;
+        const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32;
+        OP(c, FLOE_OP_LUT16, (int64_t)W->fb.a, (int64_t)W->fb.g, (int64_t)W->fb.silu, n, T16);
+        OP(c, FLOE_OP_VSAT, (int64_t)W->fb.t32, (int64_t)W->fb.a, n, T16, T32);
+        OP(c, FLOE_OP_VSAT, (int64_t)W->fb.u32, (int64_t)W->fb.u, n, T16, T32);
+        OP(c, FLOE_OP_VMUL, (int64_t)W->fb.t32, (int64_t)W->fb.t32, (int64_t)W->fb.u32, n, T32, 0);
+        OP(c, FLOE_OP_VREQUANT, (int64_t)W->fb.mm, (int64_t)W->fb.t32, (int64_t)W->fb.m_mlp, n, A, FLOE_SCOPE_TENSOR);
+        OP(c, FLOE_OP_SEND, (int64_t)W->fb.mm, (int64_t)floe_dtype_bytes_for(A, (uint64_t)n), G->cx[0], G->cy[0], 0);
+    }
+}
+
+/* Attention for query heads h0..h1-1 at position pos: scores against the K cache (KV head hk's rows
+ * at kc + (hk - h0 / group) * kstride), softmax, the outputs from the V cache (position s's row at
+ * vc + s * vrow), into o. The heads are shared round-robin by the core's threads (each with its own
+ * score and output accumulators, z and p rows): the vmm unit is busy for a cycle or two per
+ * instruction and its pipeline latency overlaps across threads. */
+static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int h1, int64_t kstride, int64_t vrow,
+                           int pos)
+{
+    const floe_model_config *cf = P->cf;
+    const int hd = cf->head_dim, group = cf->n_heads / cf->n_kv_heads, Tc = P->Tcap;
+    const floe_dtype A = dt_of_bits(P->q->abits);
+    const int64_t T32 = FLOE_DT_I32, TEN = FLOE_SCOPE_TENSOR;
+    const int nt = P->nthr;
+    const int64_t mask = (1 << nt) - 1;
+    for (int th = 0; nt > 1 && th < nt; th++) { /* q and the caches are ready */
+        c->thread = (unsigned)th;
+        OP(c, FLOE_OP_BAR, 0, mask);
+    }
+    for (int hq = h0; hq < h1; hq++) {
+        int hk = hq / group - h0 / group, th = (hq - h0) % nt, j = hq - h0;
+        const int chunk = (ACC_HEAD - ACC_SCORE) / nt; /* a thread's score accumulators */
+        int64_t acc_s = ACC_SCORE + (int64_t)th * chunk, acc_h = ACC_HEAD + (int64_t)th * hd;
+        int64_t z = (int64_t)(b->z + 4 * (uint64_t)th * Tc), pr = (int64_t)(b->pr + 2 * (uint64_t)th * Tc);
+        c->thread = (unsigned)th;
+        for (int s0 = 0; s0 <= pos; s0 += chunk) { /* the scores, chunk positions at a time */
+            int n = pos + 1 - s0 < chunk ? pos + 1 - s0 : chunk;
+            OP(c, FLOE_OP_VMM, acc_s, (int64_t)b->q + 2 * j * hd, (int64_t)b->kc + hk * kstride + (int64_t)s0 * hd, hd, n,
+               FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
+            OP(c, FLOE_OP_REQUANT, z + 4 * s0, acc_s, (int64_t)b->m_sc, n, T32, TEN);
+        }
+        OP(c, FLOE_OP_SOFTMAX, pr, z, pos + 1);
+        /* o = sum_s p[s] v[s]: a vmm with one input and hd one-byte rows per position; positions 1..pos
+         * in a hardware loop, r1 stepping through p and r2 through the V rows */
+        OP(c, FLOE_OP_VMM, acc_h, pr, (int64_t)b->vc + hk * hd, 1, hd, FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
+        if (pos >= 1) {
+            OP(c, FLOE_OP_SETI, 1, 2);
+            OP(c, FLOE_OP_SETI, 2, vrow);
+            size_t lp = loop_begin(c, (unsigned)pos, 1, 2);
+            OP(c, FLOE_OP_VMM, acc_h, FLOE_MEM(pr, 1), FLOE_MEM(b->vc + (uint64_t)(hk * hd), 2), 1, hd, FLOE_XP_I16,
+               FLOE_WP_I8, FLOE_MODE_ADD);
+            OP(c, FLOE_OP_ADDI, 2, vrow);
+            loop_end(c, lp);
+        }
+        OP(c, FLOE_OP_REQUANT, (int64_t)b->o + (int64_t)floe_dtype_bytes_for(A, (uint64_t)j * hd), acc_h,
+           (int64_t)b->m_ao, hd, A, TEN);
+    }
+    for (int th = 0; nt > 1 && th < nt; th++) { /* every head's output is in o */
+        c->thread = (unsigned)th;
+        OP(c, FLOE_OP_BAR, 1, mask);
+    }
+    c->thread = 0;
+}
+
+/* One position on attention core 1 + hk: its query heads, K and V rows in, its heads' outputs out. */
+static void attn_row(gemit *G, int hk, const attnbuf *ab, int pos)
+{
+    const mplan *P = G->P;
+    const int hd = P->cf->head_dim, group = P->cf->n_heads / P->cf->n_kv_heads;
+    ctx *c = &G->wc[1 + hk].c;
+    OP(c, FLOE_OP_RECV, (int64_t)ab->q, 2 * group * hd, G->cx[0], G->cy[0], 0);
+    OP(c, FLOE_OP_RECV, (int64_t)(ab->kc + (uint64_t)pos * hd), hd, G->cx[0], G->cy[0], 0);
+    OP(c, FLOE_OP_RECV, (int64_t)(ab->vc + (uint64_t)pos * hd), hd, G->cx[0], G->cy[0], 0);
+    emit_attention(c, P, ab, hk * group, (hk + 1) * group, 0, hd, pos);
+    OP(c, FLOE_OP_SEND, (int64_t)ab->o, (int64_t)floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd),
+       G->cx[0], G->cy[0], 0);
+}
+
+/* The attention and vector work of one position on a layer's main core (phases around it). */
+static void main_layer_row(gemit *G, int t, int pos)
+{
+    const mplan *P = G->P;
+    const floe_model_config *cf = P->cf;
+    ctx *c = &G->wc[0].c;
+    const mainbuf *b = &G->mb;
+    const int d = cf->d_model, hd = cf->head_dim, nh = cf->n_heads, nkv = cf->n_kv_heads, f = cf->ffn_dim;
+    const int kvw = nkv * hd, group = nh / nkv, Tc = P->Tcap;
+    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, I8 = FLOE_DT_I8, TEN = FLOE_SCOPE_TENSOR;
+    uint64_t xt = b->x + 2 * (uint64_t)t * d;
+    OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A, TEN);
+    main_phase(G, PH_QKV, t, pos);
+    uint64_t cs = b->cosb + 2 * (uint64_t)pos * (hd / 2), sn = b->sinb + 2 * (uint64_t)pos * (hd / 2);
+    for (int hh = 0; hh < nh; hh++)
+        OP(c, FLOE_OP_ROPE, (int64_t)b->q + 2 * hh * hd, (int64_t)b->q + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
+    for (int hh = 0; hh < nkv; hh++)
+        OP(c, FLOE_OP_ROPE, (int64_t)b->k16 + 2 * hh * hd, (int64_t)b->k16 + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
+    OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->k16, kvw, T16, T32);
+    for (int hh = 0; hh < nkv; hh++) { /* the K cache, per KV head: rows of hd bytes over positions */
+        uint64_t kt = G->g->attn ? b->krow + (uint64_t)hh * hd : b->kc + ((uint64_t)hh * Tc + (uint64_t)pos) * hd;
+        if (C == FLOE_DT_I8) {
+            OP(c, FLOE_OP_VREQUANT, (int64_t)kt, (int64_t)b->t32 + 4 * hh * hd, (int64_t)b->m_kc, hd, I8, TEN);
+        } else {
+            OP(c, FLOE_OP_VREQUANT, (int64_t)b->ctmp, (int64_t)b->t32 + 4 * hh * hd, (int64_t)b->m_kc, hd, C, TEN);
+            OP(c, FLOE_OP_VSAT, (int64_t)kt, (int64_t)b->ctmp, hd, C, I8);
+        }
+    }
+    if (G->g->attn) { /* to the attention cores: their query heads, K and V rows; back: their outputs */
+        for (int hk = 0; hk < nkv; hk++) {
+            unsigned ax = G->cx[1 + hk], ay = G->cy[1 + hk];
+            OP(c, FLOE_OP_SEND, (int64_t)b->q + 2 * hk * group * hd, 2 * group * hd, ax, ay, 0);
+            OP(c, FLOE_OP_SEND, (int64_t)b->krow + hk * hd, hd, ax, ay, 0);
+            OP(c, FLOE_OP_SEND, (int64_t)b->vrow + hk * hd, hd, ax, ay, 0);
+        }
+        for (int hk = 0; hk < nkv; hk++)
+            OP(c, FLOE_OP_RECV, (int64_t)(b->o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
+               (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[1 + hk], G->cy[1 + hk], 0);
+    } else {
+        attnbuf ab = {b->m_sc, b->m_ao, b->kc, b->vc, b->z, b->pr, b->q, b->o};
+        emit_attention(c, P, &ab, 0, nh, Tc * hd, kvw, pos);
+    }
+    main_phase(G, PH_O, t, pos);
+    OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
+    /* MLP */
+    OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A, TEN);
+    main_phase(G, PH_GATEUP, t, pos);
+    if (!G->g->fused) {
+        OP(c, FLOE_OP_LUT16, (int64_t)b->a, (int64_t)b->g, (int64_t)b->silu, f, T16);
+        OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->a, f, T16, T32);
+        OP(c, FLOE_OP_VSAT, (int64_t)b->u32, (int64_t)b->u, f, T16, T32);
+        OP(c, FLOE_OP_VMUL, (int64_t)b->t32, (int64_t)b->t32, (int64_t)b->u32, f, T32, 0); /* exact: |a u| < 2^30 */
+        OP(c, FLOE_OP_VREQUANT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A, TEN);
+    }
+    main_phase(G, PH_DOWN, t, pos);
+    OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
+}
+
+static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_program *p, int chip_first,
+                      int images, int rows, int pos0, int recv_from, unsigned px, unsigned py, int send_to,
+                      unsigned nx, unsigned ny, floe_core_use *use, floe_err *err)
+{
+    const floe_model_config *cf = P->cf;
+    const int head = g->slot == cf->n_layers, d = cf->d_model;
+    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    char what[32];
+    what_of(P, g->slot, what, sizeof what);
+    gemit G = {P, g, g->ncores, chip_first, calloc((size_t)g->ncores, sizeof(wcore)), calloc((size_t)g->ncores, sizeof(unsigned)),
+               calloc((size_t)g->ncores, sizeof(unsigned)), {0}};
+    int rc = -1;
+    attnbuf *ab = NULL;
+    if (!G.wc || !G.cx || !G.cy) {
+        floe_err_set(err, "compiler: out of memory");
+        goto out;
+    }
+    for (int k = 0; k < G.nc; k++) {
+        serp(P->mach, chip_first + k, &G.cx[k], &G.cy[k]);
+        G.wc[k].c = (ctx){p, P->mach, G.cx[k], G.cy[k], 0, 0, what, err, 0, images, 0};
+        G.wc[k].w = calloc((size_t)g->npieces + 1, sizeof(uint64_t));
+        G.wc[k].mult = calloc((size_t)g->npieces + 1, sizeof(uint64_t));
+        if (!G.wc[k].w || !G.wc[k].mult) {
+            floe_err_set(err, "compiler: out of memory");
+            goto out;
+        }
+    }
+    /* memory: the main core's buffers, then every core's weight slices */
+    alloc_main(&G.wc[0].c, P, g->slot, g->attn, g->fused, &G.mb);
+    ab = calloc((size_t)g->attn + 1, sizeof *ab);
+    if (!ab) {
+        floe_err_set(err, "compiler: out of memory");
+        goto out;
+    }
+    for (int k = 1; k <= g->attn; k++)
+        alloc_attn(&G.wc[k].c, P, g->slot, &ab[k - 1]);
+    for (int i = 0; i < g->npieces; i++) {
+        const piece *pc = &g->pieces[i];
+        place_piece(&G.wc[pc->core].c, lin_of(m, g->slot, pc->lin), pc, &G.wc[pc->core].w[i], &G.wc[pc->core].mult[i],
+                    pc->b == pc->ni - 1);
+    }
+    for (int k = 1 + g->attn; k < G.nc; k++) { /* a weight core's input and output buffers */
+        int maxrows = 0, in = 0;
+        for (int i = 0; i < g->npieces; i++) {
+            const piece *pc = &g->pieces[i];
+            if (pc->core != k)
+                continue;
+            maxrows = pc->r1 - pc->r0 > maxrows ? pc->r1 - pc->r0 : maxrows;
+            int k0, k1, need = pc->lin != LIN_DOWN ? d : phase_run(&G, PH_DOWN, &k0, &k1) ? cf->ffn_dim : pc->i1 - pc->i0;
+            in = need > in ? need : in;
+        }
+        wcore *W = &G.wc[k];
+        W->in = alloc(&W->c, "in", floe_dtype_bytes_for(A, (uint64_t)in));
+        W->stage = alloc(&W->c, "stage", 2 * (uint64_t)maxrows);
+        W->ctmp = C != FLOE_DT_I8 ? alloc(&W->c, "ctmp", (uint64_t)maxrows) : 0;
+        for (int i = 0; g->fused && i < g->npieces; i++)
+            if (g->pieces[i].core == k && g->pieces[i].lin == LIN_GATE) {
+                W->gate_rows = g->pieces[i].r1 - g->pieces[i].r0;
+                alloc_fused(&W->c, P, g->slot, W->gate_rows, &W->fb);
+            }
+    }
+    for (int k = 0; k < G.nc; k++) {
+        ctx *c = &G.wc[k].c;
+        if (c->failed)
+            goto out;
+        if (c->next > P->mach->core_mem_bytes) {
+            floe_err_set(err, "%s needs %llu bytes on core (%u, %u)%s; the machine has %llu bytes per core: %llu bytes short",
+                         what, (unsigned long long)c->next, c->x, c->y, k == 0 ? "" : " (a weight core)",
+                         (unsigned long long)P->mach->core_mem_bytes,
+                         (unsigned long long)(c->next - P->mach->core_mem_bytes));
+            goto out;
+        }
+    }
+    if (!head && ((!g->split && (d > ACC_SCORE || cf->n_kv_heads * cf->head_dim > ACC_SCORE)) ||
+                  cf->head_dim > ACC_TOTAL - ACC_HEAD)) {
+        floe_err_set(err, "layer %d: a row of %d outputs or a head of %d does not fit the accumulator layout of this "
+                          "compiler", g->slot, d, cf->head_dim);
+        goto out;
+    }
+    /* code */
+    for (int k = 0; k < G.nc; k++) {
+        char label[48];
+        if (k == 0)
+            snprintf(label, sizeof label, head ? "lm_head" : "layer%d", g->slot);
+        else if (k <= g->attn)
+            snprintf(label, sizeof label, "layer%d_a", g->slot);
+        else
+            snprintf(label, sizeof label, head ? "lm_head_w" : "layer%d_w", g->slot);
+        if (p && floe_label(p, G.cx[k], G.cy[k], label, err) != 0)
+            goto out;
+    }
+    ctx *mc = &G.wc[0].c;
+    if (recv_from)
+        OP(mc, FLOE_OP_RECV, (int64_t)G.mb.x, 2 * (int64_t)rows * d, px, py, 0);
+    for (int t = 0; t < rows; t++) {
+        int pos = pos0 + t;
+        if (head) {
+            OP(mc, FLOE_OP_RMSNORM, (int64_t)G.mb.h, (int64_t)G.mb.x + 2 * t * d, (int64_t)G.mb.cn, (int64_t)G.mb.eps, d,
+               A, FLOE_SCOPE_TENSOR);
+            main_phase(&G, PH_QKV, t, pos);
+        } else {
+            main_layer_row(&G, t, pos);
+        }
+        for (int hk = 0; hk < g->attn; hk++)
+            attn_row(&G, hk, &ab[hk], pos);
+        for (int k = 1 + g->attn; k < G.nc; k++)
+            for (int ph = 0; ph < PH_COUNT; ph++)
+                weight_phase(&G, k, ph);
+    }
+    if (send_to)
+        OP(mc, FLOE_OP_SEND, (int64_t)G.mb.x, 2 * (int64_t)rows * d, nx, ny, 0);
+    for (int k = 0; k < G.nc; k++) {
+        if (G.wc[k].c.failed)
+            goto out;
+        uint64_t wb = 0;
+        for (int i = 0; i < g->npieces; i++)
+            if (g->pieces[i].core == k) {
+                shape s = lin_shape(P, g->slot, g->pieces[i].lin);
+                wb += row_bytes(s.bits, g->pieces[i].i1 - g->pieces[i].i0) * (uint64_t)(g->pieces[i].r1 - g->pieces[i].r0);
+                if (g->pieces[i].b == g->pieces[i].ni - 1)
+                    wb += 8 * (uint64_t)(g->pieces[i].r1 - g->pieces[i].r0);
+            }
+        uint64_t kv = 0; /* one user's KV cache on this core */
+        if (!head && k == 0 && !g->attn)
+            kv = 2 * (uint64_t)P->Tcap * (uint64_t)(cf->n_kv_heads * cf->head_dim);
+        else if (!head && k > 0 && k <= g->attn)
+            kv = 2 * (uint64_t)P->Tcap * (uint64_t)cf->head_dim;
+        use[k] = (floe_core_use){G.cx[k], G.cy[k], head ? -1 : g->slot, k == 0, G.wc[k].c.next, wb, kv, G.wc[k].c.insns};
+    }
+    rc = 0;
+out:
+    for (int k = 0; G.wc && k < G.nc; k++) {
+        free(G.wc[k].w);
+        free(G.wc[k].mult);
+    }
+    free(G.wc);
+    free(G.cx);
+    free(G.cy);
+    free(ab);
+    return rc;
 }
 
 void floe_compile_report_free(floe_compile_report *rep)
@@ -268,41 +1100,46 @@ void floe_compile_report_free(floe_compile_report *rep)
     memset(rep, 0, sizeof *rep);
 }
 
-/* Slots first..last-1 (slot n_layers is the LM head) on one chip, slot i on local core i - first. */
-static int compile_chip(const floe_qmodel *m, const floe_machine *mach, int T, int first, int last, floe_program **out,
-                        floe_compile_report *rep, floe_err *err)
+const floe_core_use *floe_compile_report_main(const floe_compile_report *rep, int layer)
 {
-    int n = last - first, L = m->cfg.n_layers;
-    unsigned cols = (unsigned)mach->cores_x;
-    floe_program *p = floe_program_new(floe_machine_fingerprint(mach));
-    rep->cores = calloc((size_t)n, sizeof *rep->cores);
+    for (size_t i = 0; i < rep->ncores; i++)
+        if (rep->cores[i].is_main && rep->cores[i].layer == layer)
+            return &rep->cores[i];
+    return NULL;
+}
+
+/* Groups first..last-1 on one chip. */
+static int compile_chip(const mplan *P, const floe_qmodel *m, const floe_compile_opts *o, int first, int last,
+                        floe_program **out, floe_compile_report *rep, floe_err *err)
+{
+    int ncores = 0;
+    for (int s = first; s < last; s++)
+        ncores += P->g[s].ncores;
+    floe_program *p = floe_program_new(floe_machine_fingerprint(P->mach));
+    rep->cores = calloc((size_t)ncores, sizeof *rep->cores);
     if (!p || !rep->cores) {
         floe_program_free(p);
         return floe_err_set(err, "compiler: out of memory");
     }
-    int rc = 0;
-    for (int i = 0; i < n && rc == 0; i++) {
-        int slot = first + i;
-        unsigned x = (unsigned)i % cols, y = (unsigned)i / cols;
-        unsigned px = i ? (unsigned)(i - 1) % cols : 0, py = i ? (unsigned)(i - 1) / cols : 0;
-        unsigned nx = (unsigned)(i + 1) % cols, ny = (unsigned)(i + 1) / cols;
-        char what[32];
-        snprintf(what, sizeof what, slot < L ? "layer %d" : "the LM head", slot);
-        ctx c = {p, mach, x, y, 0, 0, what, err, 0};
-        rc = slot < L ? emit_layer(&c, m, slot, T, px, py, nx, ny, i > 0, i + 1 < n, err)
-                      : emit_head(&c, m, T, px, py, i > 0, err);
-        rep->cores[i] = (floe_core_use){x, y, slot < L ? slot : -1, c.next, c.insns};
+    int rows = o->decode ? 1 : P->T, pos0 = o->decode ? o->pos : 0, k = 0;
+    for (int s = first; s < last; s++) {
+        unsigned px = 0, py = 0, nx = 0, ny = 0;
+        if (s > first)
+            serp(P->mach, P->first_core[s - 1], &px, &py);
+        if (s + 1 < last)
+            serp(P->mach, P->first_core[s + 1], &nx, &ny);
+        if (emit_group(P, m, &P->g[s], p, P->first_core[s], !o->decode, rows, pos0, s > first, px, py, s + 1 < last, nx,
+                       ny, rep->cores + k, err) != 0) {
+            floe_program_free(p);
+            return -1;
+        }
+        k += P->g[s].ncores;
     }
-    if (rc != 0) {
-        floe_program_free(p);
-        return -1;
-    }
-    rep->ncores = (size_t)n;
-    rep->in_x = rep->in_y = 0;
-    rep->out_x = (unsigned)(n - 1) % cols;
-    rep->out_y = (unsigned)(n - 1) / cols;
+    rep->ncores = (size_t)ncores;
+    serp(P->mach, P->first_core[first], &rep->in_x, &rep->in_y);
+    serp(P->mach, P->first_core[last - 1], &rep->out_x, &rep->out_y);
     rep->mem_min = UINT64_MAX;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < ncores; i++) {
         rep->mem_min = rep->cores[i].bytes < rep->mem_min ? rep->cores[i].bytes : rep->mem_min;
         rep->mem_max = rep->cores[i].bytes > rep->mem_max ? rep->cores[i].bytes : rep->mem_max;
         rep->mem_total += rep->cores[i].bytes;
@@ -311,13 +1148,48 @@ static int compile_chip(const floe_qmodel *m, const floe_machine *mach, int T, i
     return 0;
 }
 
+static int check_opts(const floe_model_config *cf, const floe_compile_opts *o, floe_err *err)
+{
+    if (o->tokens < 1 || o->tokens > cf->context)
+        return floe_err_set(err, "compiler: %d tokens: the model's context is %d", o->tokens, cf->context);
+    int cap = o->kv_tokens ? o->kv_tokens : o->tokens;
+    if (cap < o->tokens || cap > cf->context)
+        return floe_err_set(err, "compiler: a KV cache of %d positions: it must hold the %d-token prefill and stay "
+                                 "within the model's context of %d", cap, o->tokens, cf->context);
+    if (o->user < 0 || o->user >= (o->users > 1 ? o->users : 1))
+        return floe_err_set(err, "compiler: user %d: the program holds KV caches for %d user(s)", o->user,
+                            o->users > 1 ? o->users : 1);
+    if (o->decode && (o->pos < 0 || o->pos >= cap))
+        return floe_err_set(err, "compiler: decode position %d is outside the KV cache's %d positions", o->pos, cap);
+    return 0;
+}
+
+static void plan_init(mplan *P, const floe_model_config *cf, const floe_qconfig *q, const floe_qmodel *m,
+                      const floe_machine *mach, const floe_compile_opts *o)
+{
+    memset(P, 0, sizeof *P);
+    P->cf = cf;
+    P->q = q;
+    P->m = m;
+    P->mach = mach;
+    P->T = o->tokens;
+    P->Tcap = o->kv_tokens ? o->kv_tokens : o->tokens;
+    P->budget = o->core_weight_bytes;
+    P->users = o->users > 1 ? o->users : 1;
+    P->user = o->user;
+    int nt = (int)mach->threads_per_core;
+    nt = nt > FLOE_THREADS ? FLOE_THREADS : nt < 1 ? 1 : nt;
+    nt = nt > cf->n_heads ? cf->n_heads : nt;
+    while (nt > 1 && nt * cf->head_dim > ACC_TOTAL - ACC_HEAD)
+        nt--;
+    P->nthr = nt;
+}
+
 static int check_model(const floe_qmodel *m, const floe_compile_opts *o, floe_err *err)
 {
     if (!m->derived)
         return floe_err_set(err, "compiler: the quantized model's constants are not derived");
-    if (o->tokens < 1 || o->tokens > m->cfg.context)
-        return floe_err_set(err, "compiler: %d tokens: the model's context is %d", o->tokens, m->cfg.context);
-    return 0;
+    return check_opts(&m->cfg, o, err);
 }
 
 int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
@@ -327,15 +1199,40 @@ int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const f
     memset(rep, 0, sizeof *rep);
     if (check_model(m, o, err) != 0)
         return -1;
-    uint64_t cores = mach->cores_x * mach->cores_y, need = (uint64_t)m->cfg.n_layers + 1;
-    if (need > cores)
-        return floe_err_set(err, "the model needs %llu cores in this mapping (one per layer and one for the LM head); "
-                                 "the machine has %llu per chip: use a multi-chip pipeline (floe_compile_pipeline)",
-                            (unsigned long long)need, (unsigned long long)cores);
-    if (compile_chip(m, mach, o->tokens, 0, (int)need, out, rep, err) != 0) {
-        floe_compile_report_free(rep);
-        return -1;
+    mplan P;
+    plan_init(&P, &m->cfg, &m->q, m, mach, o);
+    int rc = -1;
+    if (plan_model(&P, err) != 0)
+        goto out;
+    if (P.chips > 1) {
+        uint64_t need = 0;
+        for (int s = 0; s < P.ngroups; s++)
+            need += (uint64_t)P.g[s].ncores;
+        floe_err_set(err, "the model needs %llu cores in this mapping (%d layers and the LM head, %d cores at the "
+                          "fullest); the machine has %llu per chip: use a multi-chip pipeline (floe_compile_pipeline)",
+                     (unsigned long long)need, m->cfg.n_layers, P.g[0].ncores,
+                     (unsigned long long)(mach->cores_x * mach->cores_y));
+        goto out;
     }
+    if (compile_chip(&P, m, o, 0, P.ngroups, out, rep, err) != 0) {
+        floe_compile_report_free(rep);
+        goto out;
+    }
+    rc = 0;
+out:
+    plan_free(&P);
+    return rc;
+}
+
+static int system_chips_check(const mplan *P, floe_err *err)
+{
+    const floe_machine *mach = P->mach;
+    uint64_t system = mach->chips_per_card * mach->cards_per_server * mach->servers_per_system;
+    if ((uint64_t)P->chips > system)
+        return floe_err_set(err, "the model needs %d chips in this mapping (%d layers of %d cores and the LM head of %d "
+                                 "cores, %llu cores per chip); the system has %llu",
+                            P->chips, P->cf->n_layers, P->g[0].ncores, P->g[P->ngroups - 1].ncores,
+                            (unsigned long long)(mach->cores_x * mach->cores_y), (unsigned long long)system);
     return 0;
 }
 
@@ -346,29 +1243,37 @@ int floe_compile_pipeline(const floe_qmodel *m, const floe_machine *mach, const 
     *n_chips = 0;
     if (check_model(m, o, err) != 0)
         return -1;
-    int cores = (int)(mach->cores_x * mach->cores_y), slots = m->cfg.n_layers + 1;
-    int n = (slots + cores - 1) / cores;
-    uint64_t system = mach->chips_per_card * mach->cards_per_server * mach->servers_per_system;
-    if ((uint64_t)n > system)
-        return floe_err_set(err, "the model needs %d chips in this mapping (%d layers and the LM head at one core each, "
-                                 "%d cores per chip); the system has %llu",
-                            n, m->cfg.n_layers, cores, (unsigned long long)system);
-    floe_chip_program *cp = calloc((size_t)n, sizeof *cp);
-    if (!cp)
-        return floe_err_set(err, "compiler: out of memory");
-    for (int k = 0; k < n; k++) {
-        int first = k * cores, last = first + cores < slots ? first + cores : slots;
+    mplan P;
+    plan_init(&P, &m->cfg, &m->q, m, mach, o);
+    floe_chip_program *cp = NULL;
+    int rc = -1;
+    if (plan_model(&P, err) != 0 || system_chips_check(&P, err) != 0)
+        goto out;
+    int n = P.chips;
+    cp = calloc((size_t)n, sizeof *cp);
+    if (!cp) {
+        floe_err_set(err, "compiler: out of memory");
+        goto out;
+    }
+    for (int k = 0, s = 0; k < n; k++) {
+        int first = s;
+        while (s < P.ngroups && P.chip_of[s] == k)
+            s++;
         cp[k].first_slot = first;
-        cp[k].last_slot = last;
-        if (compile_chip(m, mach, o->tokens, first, last, &cp[k].prog, &cp[k].report, err) != 0) {
+        cp[k].last_slot = s;
+        if (compile_chip(&P, m, o, first, s, &cp[k].prog, &cp[k].report, err) != 0) {
             floe_err_prefix(err, "chip %d", k);
             floe_chip_programs_free(cp, k + 1);
-            return -1;
+            cp = NULL;
+            goto out;
         }
     }
     *chips = cp;
     *n_chips = n;
-    return 0;
+    rc = 0;
+out:
+    plan_free(&P);
+    return rc;
 }
 
 void floe_chip_programs_free(floe_chip_program *chips, int n)
@@ -378,4 +1283,113 @@ void floe_chip_programs_free(floe_chip_program *chips, int n)
         floe_compile_report_free(&chips[k].report);
     }
     free(chips);
+}
+
+/* ---- the plan alone ---------------------------------------------------------------------------- */
+
+/* Bytes on each core of a group, as the emitter will allocate them (a dry run without weights). */
+static int group_core_bytes(const mplan *P, const gplan *g, uint64_t *bytes, floe_err *err)
+{
+    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    char what[32];
+    what_of(P, g->slot, what, sizeof what);
+    for (int k = 0; k < g->ncores; k++)
+        bytes[k] = 0;
+    bytes[0] = g->main_base;
+    int *maxrows = calloc((size_t)g->ncores, sizeof(int)), *in = calloc((size_t)g->ncores, sizeof(int));
+    if (!maxrows || !in) {
+        free(maxrows);
+        free(in);
+        return floe_err_set(err, "compiler: out of memory");
+    }
+    for (int i = 0; i < g->npieces; i++) {
+        const piece *pc = &g->pieces[i];
+        shape s = lin_shape(P, g->slot, pc->lin);
+        int rows = pc->r1 - pc->r0;
+        bytes[pc->core] = round8(bytes[pc->core]) + row_bytes(s.bits, pc->i1 - pc->i0) * (uint64_t)rows;
+        if (pc->b == pc->ni - 1)
+            bytes[pc->core] = round8(bytes[pc->core]) + 8 * (uint64_t)rows;
+        if (pc->core) {
+            maxrows[pc->core] = rows > maxrows[pc->core] ? rows : maxrows[pc->core];
+            int need = pc->lin == LIN_DOWN ? P->cf->ffn_dim : P->cf->d_model; /* down: multicast whole */
+            in[pc->core] = need > in[pc->core] ? need : in[pc->core];
+        }
+    }
+    for (int k = 1; k <= g->attn; k++) { /* attention cores */
+        ctx da = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
+        attnbuf ab;
+        alloc_attn(&da, P, g->slot, &ab);
+        bytes[k] = da.next;
+    }
+    for (int k = 1 + g->attn; k < g->ncores; k++) {
+        bytes[k] = round8(bytes[k]) + floe_dtype_bytes_for(A, (uint64_t)in[k]);
+        bytes[k] = round8(bytes[k]) + 2 * (uint64_t)maxrows[k];
+        if (C != FLOE_DT_I8)
+            bytes[k] = round8(bytes[k]) + (uint64_t)maxrows[k];
+        for (int i = 0; g->fused && i < g->npieces; i++)
+            if (g->pieces[i].core == k && g->pieces[i].lin == LIN_GATE) {
+                ctx df = {NULL, P->mach, 0, 0, bytes[k], 0, what, err, 0, 0, 0};
+                fusedbuf fb;
+                alloc_fused(&df, P, g->slot, g->pieces[i].r1 - g->pieces[i].r0, &fb);
+                bytes[k] = df.next;
+            }
+    }
+    free(maxrows);
+    free(in);
+    for (int k = 0; k < g->ncores; k++)
+        if (bytes[k] > P->mach->core_mem_bytes)
+            return floe_err_set(err, "%s needs %llu bytes on its core %d; the machine has %llu bytes per core: %llu "
+                                     "bytes short",
+                                what, (unsigned long long)bytes[k], k, (unsigned long long)P->mach->core_mem_bytes,
+                                (unsigned long long)(bytes[k] - P->mach->core_mem_bytes));
+    return 0;
+}
+
+int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
+                      const floe_compile_opts *o, floe_plan_summary *sum, floe_err *err)
+{
+    memset(sum, 0, sizeof *sum);
+    if (check_opts(cfg, o, err) != 0)
+        return -1;
+    mplan P;
+    plan_init(&P, cfg, q, NULL, mach, o);
+    int rc = -1;
+    if (plan_model(&P, err) != 0)
+        goto out;
+    sum->chips = P.chips;
+    sum->mem_min = UINT64_MAX;
+    uint64_t *bytes = NULL;
+    for (int s = 0; s < P.ngroups; s++) {
+        const gplan *g = P.g[s].pieces ? &P.g[s] : &P.g[1]; /* layers alike share layer 1's plan */
+        uint64_t *nb = realloc(bytes, sizeof *bytes * (size_t)g->ncores);
+        if (!nb) {
+            floe_err_set(err, "compiler: out of memory");
+            free(bytes);
+            goto out;
+        }
+        bytes = nb;
+        if (group_core_bytes(&P, g, bytes, err) != 0) {
+            free(bytes);
+            goto out;
+        }
+        for (int k = 0; k < g->ncores; k++) {
+            sum->mem_min = bytes[k] < sum->mem_min ? bytes[k] : sum->mem_min;
+            sum->mem_max = bytes[k] > sum->mem_max ? bytes[k] : sum->mem_max;
+            sum->mem_total += bytes[k];
+        }
+        sum->cores += (uint64_t)g->ncores;
+        sum->weight_cores += (uint64_t)g->ncores - 1;
+        if (P.chip_of[s] == 0 && s < cfg->n_layers)
+            sum->layers_per_chip++;
+    }
+    free(bytes);
+    sum->layer_cores = P.g[0].ncores;
+    sum->layer_attn_cores = P.g[0].attn;
+    sum->head_cores = P.g[P.ngroups - 1].ncores;
+    if (system_chips_check(&P, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    plan_free(&P);
+    return rc;
 }

@@ -1,11 +1,24 @@
 /* The compiler: lowers a quantized model (docs/quantized-model.md) to a program for a machine
- * (docs/compiler.md). This first mapping is a layer pipeline on one chip: decoder layer l runs on
- * core l (row-major), the LM head on the next core; each core holds its layer's weights (weight-
- * stationary), computes all positions of a prefill, and sends the residual stream to the next core.
- * The host does the embedding lookup (the ISA has no data-dependent addressing) and writes the
- * int16 embeddings into region "x" of the first core; the logits appear in region "logits" of the
- * head core. A model that does not fit gets the exact statement of what overflows, where, and by
- * how much. */
+ * (docs/compiler.md).
+ *
+ * Every decoder layer, and the LM head, is a group of cores: a main core that holds the residual
+ * stream, the KV cache and does the vector work (RMSNorm, RoPE, attention, SiLU), and, when the
+ * layer's weights do not fit beside them, weight cores that hold slices of the linear layers
+ * (weight-stationary, spatial): output-channel slices for q, k, v, o, gate, up and the LM head, and
+ * for the down projection input-row slices whose int32 partial sums are reduced along a chain of
+ * neighbouring cores (psend/precv). A group's cores are a run of a chip's serpentine order, so
+ * consecutive cores are neighbours. Groups fill chip 0, then chip 1 (a multi-chip pipeline).
+ *
+ * The host does the embedding lookup (the ISA has no data-dependent addressing) and writes the int16
+ * embeddings into region "x" of the first main core; the logits appear in region "logits" of the
+ * head's main core. A model that does not fit gets the exact statement of what overflows, where,
+ * and by how much.
+ *
+ * Prefill and decode share one memory plan: a prefill program (o->decode == 0) computes positions
+ * 0..tokens-1 (rows 0..tokens-1 of "x" and "logits") and writes the KV cache; a decode program
+ * (o->decode == 1) computes the one token at position o->pos (row 0 of "x" and "logits") against the
+ * KV cache left in core memory by the prefill and earlier decodes. A decode program carries no
+ * memory images: the weights, tables and cache are already on the chip. */
 #ifndef FLOE_MODELS_COMPILE_H
 #define FLOE_MODELS_COMPILE_H
 
@@ -17,13 +30,24 @@
 #include "models/qmodel.h"
 
 typedef struct floe_compile_opts {
-    int tokens; /* prefill length T (1..context) */
+    int tokens;             /* prefill length T (1..context): the rows of regions "x" and "logits" */
+    int kv_tokens;          /* KV-cache capacity in positions (0: tokens); decode positions are below it */
+    int decode;             /* 0: the prefill program; 1: the decode program for position pos */
+    int pos;                /* decode: the position (tokens..kv_tokens-1 after a prefill of tokens) */
+    uint64_t core_weight_bytes; /* 0: split a layer only when it does not fit one core; else at most this
+                                   many bytes of weights and multipliers per core (forces the split) */
+    int users;              /* KV caches in core memory, one per user (0 or 1: one) */
+    int user;               /* the user (0..users-1) whose cache this program reads and writes */
 } floe_compile_opts;
 
 typedef struct floe_core_use {
     unsigned x, y;
     int layer;          /* decoder layer, or -1 for the LM head */
+    int is_main;        /* 1: the group's main core (residual stream, vector work); 0: an attention core
+                           (kv_bytes > 0: one KV head's cache and its query heads) or a weight core */
     uint64_t bytes;     /* memory plan: bytes used */
+    uint64_t weight_bytes; /* of which weights and their multipliers */
+    uint64_t kv_bytes;  /* of which one user's KV cache (the main core, or an attention core) */
     uint64_t insns;
 } floe_core_use;
 
@@ -31,18 +55,23 @@ typedef struct floe_compile_report {
     size_t ncores;              /* cores used */
     floe_core_use *cores;       /* [ncores]; owned (floe_compile_report_free) */
     unsigned in_x, in_y;        /* region "x" here receives the embeddings [T][d] int16 */
-    unsigned out_x, out_y;      /* region "logits" here holds [T][vocab] int16 */
+    unsigned out_x, out_y;      /* region "logits" here holds [T][vocab] int16 (or "x" on a chip without the head) */
     uint64_t mem_min, mem_max, mem_total;
 } floe_compile_report;
 
-/* One chip. A model that needs more cores than one chip has is refused (see floe_compile_pipeline). */
+/* The main core of a decoder layer (or the head: layer -1) in a report, or NULL. */
+const floe_core_use *floe_compile_report_main(const floe_compile_report *rep, int layer);
+
+/* One chip. A model that needs more cores than one chip has is refused (see floe_compile_pipeline).
+ * Compiles the prefill or, with o->decode, the decode program. */
 int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
                          floe_program **out, floe_compile_report *rep, floe_err *err);
 void floe_compile_report_free(floe_compile_report *rep);
 
-/* A multi-chip pipeline: the layers and the LM head, one core each in order, fill chip 0's cores,
- * then chip 1's, and so on. Chip k's output (region "x" of its last core, or "logits" on the chip
- * with the head) is the input (region "x" of core (0, 0)) of chip k + 1, moved over the chip links. */
+/* A multi-chip pipeline: the groups (layers, then the LM head) fill chip 0's cores, then chip 1's,
+ * and so on; a group never spans chips. Chip k's output (region "x" of its last main core, or
+ * "logits" on the chip with the head) is the input (region "x" of its first main core) of chip
+ * k + 1, moved over the chip links. */
 typedef struct floe_chip_program {
     floe_program *prog;
     floe_compile_report report;
@@ -52,5 +81,22 @@ typedef struct floe_chip_program {
 int floe_compile_pipeline(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
                           floe_chip_program **chips, int *n_chips, floe_err *err);
 void floe_chip_programs_free(floe_chip_program *chips, int n);
+
+/* The memory plan alone, from the shapes and bit widths (no weights needed, so it runs for real
+ * shapes such as Granite-8B in milliseconds): chips and cores needed, memory per core. Returns -1
+ * with the exact overflow statement when the model does not fit (a group larger than a chip, a main
+ * core that overflows, more chips than the system has). */
+typedef struct floe_plan_summary {
+    int chips;
+    uint64_t cores;              /* cores in use over all chips */
+    uint64_t weight_cores;       /* of which weight cores */
+    uint64_t mem_min, mem_max, mem_total;
+    int layer_cores, head_cores; /* cores of the group of layer 0, and of the LM head */
+    int layer_attn_cores;        /* of which attention cores (0: attention on the main core) */
+    int layers_per_chip;         /* groups of layers on chip 0 */
+} floe_plan_summary;
+
+int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
+                      const floe_compile_opts *o, floe_plan_summary *sum, floe_err *err);
 
 #endif

@@ -59,7 +59,7 @@ int floe_verify_prefill(const floe_qmodel *m, const floe_machine *mach, const fl
                         const int32_t *tokens, int T, floe_verify_result *res, floe_err *err)
 {
     memset(res, 0, sizeof *res);
-    floe_compile_opts o = {T};
+    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0};
     floe_program *p = NULL;
     floe_compile_report rep;
     if (floe_compile_prefill(m, mach, &o, &p, &rep, err) != 0)
@@ -118,7 +118,7 @@ int floe_verify_program(const floe_qmodel *m, const floe_machine *mach, const fl
     res->sim = *floe_sim_result_get(s);
     res->match = 1;
     for (int l = 0; l < cf->n_layers && res->match; l++) {
-        const floe_core_use *cu = &rep->cores[l];
+        const floe_core_use *cu = floe_compile_report_main(rep, l);
         const floe_symbol *sym = floe_program_symbol(p, cu->x, cu->y, "x", 1);
         char what[64];
         snprintf(what, sizeof what, "layer %d output (residual stream)", l);
@@ -187,7 +187,7 @@ int floe_verify_pipeline(const floe_qmodel *m, const floe_machine *mach, const f
     }
     if (floe_qref_forward(m, tokens, T, logits, keep, &cap, err) != 0)
         goto out;
-    floe_compile_opts o = {T};
+    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0};
     if (floe_compile_pipeline(m, mach, &o, &chips, &n, err) != 0)
         goto out;
     stages = calloc((size_t)n, sizeof *stages);
@@ -229,3 +229,297 @@ out:
 }
 
 void floe_verify_system_result_free(floe_verify_system_result *res) { floe_system_result_free(&res->system); }
+
+/* ---- prefill and decode, one chip or several --------------------------------------------------- */
+
+/* The chip keeps its memory between programs: the new simulator starts from the old one's memories
+ * of the cores the program uses (bytes and their written bits). */
+static void carry_memory(floe_sim *to, floe_sim *from, const floe_compile_report *rep)
+{
+    for (size_t i = 0; i < rep->ncores; i++) {
+        floe_memory *a = floe_sim_memory(from, rep->cores[i].x, rep->cores[i].y),
+                    *b = floe_sim_memory(to, rep->cores[i].x, rep->cores[i].y);
+        if (!a || !b || a->capacity != b->capacity)
+            continue;
+        memcpy(b->bytes, a->bytes, a->capacity);
+        memcpy(b->written, a->written, sizeof(uint64_t) * ((a->capacity + 63) / 64 + 1));
+        b->high_water = a->high_water;
+    }
+}
+
+/* The busiest layer group's span (first start to last end of its main and weight cores' code). */
+static uint64_t slowest_group(const floe_sim *s)
+{
+    size_t n;
+    const floe_region_stats *r = floe_sim_region_stats(s, &n);
+    uint64_t worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(r[i].name);
+        if (len >= 2 && strcmp(r[i].name + len - 2, "_w") == 0)
+            continue;
+        uint64_t lo = r[i].first_cycle, hi = r[i].last_cycle;
+        for (size_t j = 0; j < n; j++) /* its weight cores: "<name>_w" */
+            if (strlen(r[j].name) == len + 2 && strncmp(r[j].name, r[i].name, len) == 0 &&
+                strcmp(r[j].name + len, "_w") == 0) {
+                lo = r[j].first_cycle < lo ? r[j].first_cycle : lo;
+                hi = r[j].last_cycle > hi ? r[j].last_cycle : hi;
+            }
+        if (strcmp(r[i].name, "(none)") != 0 && hi - lo > worst)
+            worst = hi - lo;
+    }
+    return worst;
+}
+
+typedef struct run_ctx {
+    const floe_qmodel *m;
+    const floe_machine *mach;
+    const floe_energy_table *e;
+    const capture *cap;
+    floe_sim **sims; /* [chips]: the chips' memories so far */
+    floe_verify_run_result *res;
+} run_ctx;
+
+static int compare_rows(floe_verify_run_result *res, const floe_memory *mem, uint32_t addr, const int32_t *ref, int rows,
+                        int pos0, int width, const char *what, unsigned x, unsigned y, const char *mode)
+{
+    for (int t = 0; t < rows; t++)
+        for (int i = 0; i < width; i++) {
+            int32_t got = floe_elem_load(mem->bytes + addr, FLOE_DT_I16, (size_t)t * width + i);
+            int32_t want = ref[(size_t)(pos0 + t) * width + i];
+            res->compared++;
+            if (got != want) {
+                snprintf(res->mismatch, sizeof res->mismatch,
+                         "%s %s differs at position %d, index %d: chip (core %u, %u) %d, reference %d", mode, what,
+                         pos0 + t, i, x, y, got, want);
+                res->match = 0;
+                return 0;
+            }
+        }
+    return 1;
+}
+
+/* One program per chip (a prefill of `rows` rows, or one decode row at pos0), chip after chip. */
+static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_t *input, int rows, int pos0,
+                    const char *mode, int check, floe_step_cost *cost, floe_err *err)
+{
+    const floe_model_config *cf = &R->m->cfg;
+    size_t in_bytes = sizeof(int16_t) * (size_t)rows * cf->d_model;
+    uint8_t *buf = malloc(in_bytes);
+    floe_links links;
+    if (!buf)
+        return floe_err_set(err, "verify: out of memory");
+    if (floe_links_init(&links, R->mach, err) != 0) {
+        free(buf);
+        return -1;
+    }
+    memcpy(buf, input, in_bytes);
+    memset(cost, 0, sizeof *cost);
+    floe_energy_cost ec;
+    if (R->e)
+        floe_energy_costs(R->e, &ec);
+    uint64_t t_ps = 0, clock = R->mach->clock_hz, worst_ps = 0;
+    int rc = -1;
+    for (int k = 0; k < n; k++) {
+        const floe_compile_report *rep = &cp[k].report;
+        floe_sim *s = NULL;
+        if (floe_sim_new(&s, R->mach, R->e, err) != 0)
+            goto out;
+        if (R->sims[k])
+            carry_memory(s, R->sims[k], rep);
+        floe_sim_free(R->sims[k]);
+        R->sims[k] = s;
+        const floe_symbol *xs = floe_program_symbol(cp[k].prog, rep->in_x, rep->in_y, "x", 1);
+        floe_sim_options so = {check, NULL, 0, 0}; /* strict: a read of uninitialised memory is a compiler bug */
+        if (!xs) {
+            floe_err_set(err, "verify: chip %d's program has no input region 'x'", k);
+            goto out;
+        }
+        if (floe_sim_load(s, cp[k].prog, err) != 0 ||
+            floe_memory_write(floe_sim_memory(s, rep->in_x, rep->in_y), xs->value, buf, in_bytes, err) != 0 ||
+            floe_sim_run(s, &so, err) != 0) {
+            floe_err_prefix(err, "chip %d", k);
+            goto out;
+        }
+        const floe_sim_result *sr = floe_sim_result_get(s);
+        cost->cycles += sr->cycles;
+        for (int i = 0; i < FLOE_PREC_COUNT; i++)
+            cost->macs += sr->actions.macs[i];
+        if (sr->have_energy) {
+            cost->energy_j += sr->energy.total_j;
+            cost->static_j += sr->energy.static_j;
+        }
+        uint64_t stage_ps = (sr->cycles * 1000000000000ull + clock - 1) / clock;
+        uint64_t group_ps = (slowest_group(s) * 1000000000000ull + clock - 1) / clock;
+        worst_ps = group_ps > worst_ps ? group_ps : worst_ps;
+        t_ps += stage_ps;
+        /* every layer output and the logits on this chip */
+        for (int slot = cp[k].first_slot; check && slot < cp[k].last_slot && R->res->match; slot++) {
+            int layer = slot < cf->n_layers ? slot : -1;
+            const floe_core_use *cu = floe_compile_report_main(rep, layer);
+            const floe_symbol *sym = floe_program_symbol(cp[k].prog, cu->x, cu->y, layer >= 0 ? "x" : "logits",
+                                                         layer >= 0 ? 1 : 6);
+            char what[64];
+            if (layer >= 0)
+                snprintf(what, sizeof what, "layer %d output (residual stream)", layer);
+            else
+                snprintf(what, sizeof what, "logits");
+            compare_rows(R->res, floe_sim_memory(s, cu->x, cu->y), sym->value,
+                         layer >= 0 ? R->cap->out[layer] : R->cap->logits, rows, pos0,
+                         layer >= 0 ? cf->d_model : cf->vocab_size, what, cu->x, cu->y, mode);
+        }
+        if (k + 1 < n) { /* hand the residual stream to the next chip */
+            const floe_symbol *os = floe_program_symbol(cp[k].prog, rep->out_x, rep->out_y, "x", 1);
+            memcpy(buf, floe_sim_memory(s, rep->out_x, rep->out_y)->bytes + os->value, in_bytes);
+            uint64_t arrive = floe_links_transfer(&links, (uint64_t)k, (uint64_t)k + 1, in_bytes, t_ps);
+            worst_ps = arrive - t_ps > worst_ps ? arrive - t_ps : worst_ps;
+            t_ps = arrive;
+        }
+    }
+    cost->latency_s = (double)t_ps * 1e-12;
+    cost->interval_s = (double)worst_ps * 1e-12;
+    if (R->e)
+        cost->energy_j += ((double)links.pcie_bytes * ec.pcie_pj_per_byte + (double)links.eth_bytes * ec.eth_pj_per_byte) *
+                          1e-12;
+    rc = 0;
+out:
+    free(buf);
+    floe_links_free(&links);
+    return rc;
+}
+
+int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e, const int32_t *tokens,
+                    const floe_verify_opts *o, floe_verify_run_result *res, floe_err *err)
+{
+    memset(res, 0, sizeof *res);
+    const floe_model_config *cf = &m->cfg;
+    const int T = o->tokens, N = o->decode, all = T + N, d = cf->d_model, U = o->users > 1 ? o->users : 1;
+    if (T < 1 || N < 0 || all > cf->context || o->kv_tokens > cf->context)
+        return floe_err_set(err, "verify: a prefill of %d tokens and %d decode steps: the model's context is %d", T, N,
+                            cf->context);
+    capture *cap = calloc((size_t)U, sizeof *cap);
+    int16_t *logits = malloc(sizeof(int16_t) * (size_t)all * cf->vocab_size),
+            *emb = malloc(sizeof(int16_t) * (size_t)U * all * d);
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)all);
+    floe_chip_program *chips = NULL;
+    floe_sim **sims = NULL;
+    int n = 0, rc = -1;
+    if (!cap || !logits || !emb || !tok) {
+        floe_err_set(err, "verify: out of memory");
+        goto out;
+    }
+    /* user u's tokens: the given ones, shifted through the vocabulary for u > 0 */
+    for (int u = 0; u < U; u++) {
+        cap[u] = (capture){cf->n_layers, calloc((size_t)cf->n_layers, sizeof(int32_t *)), NULL, 0};
+        for (int t = 0; t < all; t++)
+            tok[t] = (int32_t)(((int64_t)tokens[t] + 37 * (int64_t)u) % cf->vocab_size);
+        if (!cap[u].out) {
+            floe_err_set(err, "verify: out of memory");
+            goto out;
+        }
+        if (floe_qref_forward(m, tok, all, logits, keep, &cap[u], err) != 0)
+            goto out;
+        if (cap[u].failed) {
+            floe_err_set(err, "verify: out of memory");
+            goto out;
+        }
+        for (int t = 0; t < all; t++)
+            memcpy(emb + ((size_t)u * all + t) * d, m->embed + (size_t)tok[t] * d, sizeof(int16_t) * d);
+    }
+    int kvcap = o->kv_tokens > all ? o->kv_tokens : all;
+    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes, U, 0};
+    if (floe_compile_pipeline(m, mach, &co, &chips, &n, err) != 0)
+        goto out;
+    sims = calloc((size_t)n, sizeof *sims);
+    if (!sims) {
+        floe_err_set(err, "verify: out of memory");
+        goto out;
+    }
+    res->chips = n;
+    res->users = U;
+    res->kv_tokens = kvcap;
+    res->kv_bytes_per_layer = 2ull * (uint64_t)kvcap * (uint64_t)cf->n_kv_heads * (uint64_t)cf->head_dim;
+    res->mem_min = UINT64_MAX;
+    res->users_by_kv = UINT64_MAX;
+    for (int k = 0; k < n; k++) {
+        const floe_compile_report *r = &chips[k].report;
+        for (size_t i = 0; i < r->ncores; i++) {
+            const floe_core_use *cu = &r->cores[i];
+            res->cores++;
+            res->weight_cores += !cu->is_main && !cu->kv_bytes;
+            res->attn_cores += !cu->is_main && cu->kv_bytes;
+            res->groups += (uint64_t)cu->is_main;
+            res->mem_min = cu->bytes < res->mem_min ? cu->bytes : res->mem_min;
+            res->mem_max = cu->bytes > res->mem_max ? cu->bytes : res->mem_max;
+            res->mem_total += cu->bytes;
+            if (cu->kv_bytes && (uint64_t)U + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
+                res->users_by_kv = (uint64_t)U + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
+        }
+    }
+    res->match = 1;
+    run_ctx R = {m, mach, e, &cap[0], sims, res};
+    /* every user's prefill into its own KV cache, then the decode steps taking the users in turn */
+    for (int u = 0; u < U && res->match; u++) {
+        floe_chip_program *pc = chips;
+        int pn = n;
+        floe_compile_opts uco = co;
+        uco.user = u;
+        if (u > 0 && floe_compile_pipeline(m, mach, &uco, &pc, &pn, err) != 0)
+            goto out;
+        R.cap = &cap[u];
+        floe_step_cost pre;
+        int prc = run_step(&R, pc, pn, emb + (size_t)u * all * d, T, 0, "prefill:", 1, &pre, err);
+        if (u > 0)
+            floe_chip_programs_free(pc, pn);
+        if (prc != 0)
+            goto out;
+        if (u == 0)
+            res->prefill = pre;
+    }
+    for (int i = 0; i < N && res->match; i++)
+        for (int u = 0; u < U && res->match; u++) {
+            floe_chip_program *dc = NULL;
+            int dn = 0;
+            floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes, U, u};
+            if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
+                goto out;
+            R.cap = &cap[u];
+            int drc = run_step(&R, dc, dn, emb + ((size_t)u * all + T + i) * d, 1, T + i, "decode:", 1, &res->decode,
+                               err);
+            floe_chip_programs_free(dc, dn);
+            if (drc != 0)
+                goto out;
+            if (u == 0)
+                res->decoded++;
+        }
+    if (o->price_pos > 0 && res->match) { /* the price of a decode step deeper into the cache */
+        floe_chip_program *dc = NULL;
+        int dn = 0;
+        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes, U, 0};
+        if (o->price_pos >= kvcap) {
+            floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
+            goto out;
+        }
+        if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
+            goto out;
+        /* the chips as the checked steps left them; cache rows past them are unwritten (not strict):
+         * only the timing and the action counts matter here, and neither depends on the data */
+        int drc = run_step(&R, dc, dn, emb, 1, o->price_pos, "decode:", 0, &res->decode_at, err);
+        floe_chip_programs_free(dc, dn);
+        if (drc != 0)
+            goto out;
+        res->priced_pos = o->price_pos;
+    }
+    rc = 0;
+out:
+    for (int k = 0; sims && k < n; k++)
+        floe_sim_free(sims[k]);
+    free(sims);
+    floe_chip_programs_free(chips, n);
+    for (int u = 0; cap && u < U; u++)
+        capture_free(&cap[u]);
+    free(cap);
+    free(logits);
+    free(emb);
+    free(tok);
+    return rc;
+}

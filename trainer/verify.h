@@ -50,4 +50,55 @@ int floe_verify_pipeline(const floe_qmodel *m, const floe_machine *mach, const f
                          const int32_t *tokens, int T, int users, floe_verify_system_result *res, floe_err *err);
 void floe_verify_system_result_free(floe_verify_system_result *res);
 
+/* Prefill and decode on one chip or a multi-chip pipeline, with the compiler's options (splitting
+ * layers over cores: core_weight_bytes), checked against the reference forward over all
+ * tokens + decode tokens: the prefill's layer outputs and logits at positions 0..tokens-1, then
+ * every decode step's (one token at position tokens + i, run by the decode program against the KV
+ * cache the prefill and earlier decodes left in core memory) at its position: decode gives the
+ * same logits as prefill. Each chip keeps its memory from one program to the next (a new simulator
+ * per program, loaded with the previous one's core memories: weights, tables and the KV cache stay
+ * on the chip; a decode program carries no memory images). */
+typedef struct floe_verify_opts {
+    int tokens;                 /* prefill length T */
+    int decode;                 /* decode steps after the prefill (tokens[T..T+decode-1]) */
+    uint64_t core_weight_bytes; /* the compiler's split budget (0: split only what does not fit) */
+    int kv_tokens;              /* KV-cache capacity (0 or less than tokens + decode: tokens + decode) */
+    int price_pos;              /* > 0: also price (not check) one decode step at this position, on chips
+                                   with no state: timing and actions do not depend on the data */
+    int users;                  /* KV caches compiled, one per user (0 or 1: one): every user's prefill and
+                                   decode steps run in turn on the same chips, each checked against its
+                                   own reference (user u's tokens shifted by 37 u through the vocabulary) */
+} floe_verify_opts;
+
+typedef struct floe_step_cost {
+    double latency_s;           /* one token (decode) or the whole prefill, chips and links */
+    double interval_s;          /* the slowest pipeline stage: a layer group, or a chip link */
+    double energy_j;            /* chips' dynamic and static energy and the links, for this step */
+    double static_j;            /* of which the chips' static energy while they run this step */
+    uint64_t cycles;            /* summed over chips */
+    uint64_t macs;
+} floe_step_cost;
+
+typedef struct floe_verify_run_result {
+    int match;
+    uint64_t compared;
+    char mismatch[512];
+    int chips;
+    int users;                  /* KV caches compiled and checked */
+    uint64_t cores, weight_cores, attn_cores, groups;
+    uint64_t mem_min, mem_max, mem_total;
+    int kv_tokens;              /* KV-cache capacity compiled */
+    uint64_t kv_bytes_per_layer;/* one user's KV cache over a layer's cores */
+    uint64_t users_by_kv;       /* users whose KV caches fit: the compiled ones and as many more as the
+                                   fullest core holding a cache has room for */
+    floe_step_cost prefill;
+    floe_step_cost decode;      /* the last decode step (0 when no decode) */
+    int decoded;                /* decode steps run and compared */
+    floe_step_cost decode_at;   /* the decode step priced at priced_pos (price_pos) */
+    int priced_pos;
+} floe_verify_run_result;
+
+int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e, const int32_t *tokens,
+                    const floe_verify_opts *o, floe_verify_run_result *res, floe_err *err);
+
 #endif

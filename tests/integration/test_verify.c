@@ -76,7 +76,7 @@ static void test_corruption_is_caught(void **state)
     floe_err err;
     assert_int_equal(floe_qmodel_random(&m, &c, &q, 9, &err), 0);
     int32_t tok[4] = {1, 2, 3, 4};
-    floe_compile_opts o = {4};
+    floe_compile_opts o = {4, 0, 0, 0, 0, 0, 0};
     floe_program *p;
     floe_compile_report rep;
     assert_int_equal(floe_compile_prefill(&m, &mach, &o, &p, &rep, &err), 0);
@@ -129,22 +129,132 @@ static void test_model_that_does_not_fit(void **state)
     floe_machine mach;
     floe_energy_table e;
     load_machine("small", &mach, &e);
-    floe_model_config c;
+    floe_model_config c = small_model();
     floe_err err;
-    assert_int_equal(floe_model_config_builtin("S", &c, &err), 0);
     floe_qconfig q = floe_qconfig_default();
     floe_qmodel m;
+    c.n_layers = 4; /* 4 layers and the head at one core each: 5 cores, the chip has 4 */
     assert_int_equal(floe_qmodel_random(&m, &c, &q, 1, &err), 0);
     int32_t tok[2] = {1, 2};
     floe_verify_result res;
     assert_int_equal(floe_verify_prefill(&m, &mach, &e, tok, 2, &res, &err), -1);
     assert_non_null(strstr(err.msg, "needs 5 cores"));
     floe_qmodel_free(&m);
+    /* a layer of S split over 64 KiB cores needs more cores than the chip has */
+    assert_int_equal(floe_model_config_builtin("S", &c, &err), 0);
     c.n_layers = 2;
     assert_int_equal(floe_qmodel_random(&m, &c, &q, 1, &err), 0);
     assert_int_equal(floe_verify_prefill(&m, &mach, &e, tok, 2, &res, &err), -1);
+    print_message("%s\n", err.msg);
+    assert_non_null(strstr(err.msg, "layer 0 needs 9 cores"));
+    assert_non_null(strstr(err.msg, "a chip has 4 cores: 5 short"));
+    /* a main core whose activations and KV cache alone overflow: the bytes, exactly */
+    floe_compile_opts o = {64, 128, 0, 0, 0, 0, 0};
+    floe_program *p;
+    floe_compile_report rep;
+    assert_int_equal(floe_compile_prefill(&m, &mach, &o, &p, &rep, &err), -1);
+    print_message("%s\n", err.msg);
     assert_non_null(strstr(err.msg, "layer 0 needs"));
+    assert_non_null(strstr(err.msg, "KV cache (128 positions, 1 user(s))"));
     assert_non_null(strstr(err.msg, "bytes short"));
+    floe_qmodel_free(&m);
+}
+
+/* Layers split over several cores (output-channel slices; the down projection's input chunks
+ * reduced along chains of neighbours with psend/precv), then decode steps against the KV cache in
+ * core memory: every layer output and the logits equal the reference, decode equal to prefill;
+ * two users, each with its own KV cache, prefilled and decoded in turn on the same chips. */
+static void test_split_layers_and_decode(void **state)
+{
+    (void)state;
+    const floe_qconfig mixes[4] = {{4, 8, 8, 8}, {8, 8, 8, 8}, {2, 8, 8, 4}, {4, 4, 4, 4}};
+    int32_t tok[12];
+    floe_rng r;
+    floe_rng_seed(&r, 5);
+    for (int mi = 0; mi < 2; mi++) {
+        floe_machine mach;
+        floe_energy_table e;
+        load_machine(mi ? "northpole" : "small", &mach, &e);
+        floe_model_config c = small_model(); /* small: layer groups of 3 cores on 2 chips of 4 cores */
+        for (int t = 0; t < 12; t++)
+            tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
+        for (int qi = 0; qi < 4; qi++) {
+            floe_qmodel m;
+            floe_err err;
+            assert_int_equal(floe_qmodel_random(&m, &c, &mixes[qi], 200 + (uint64_t)qi, &err), 0);
+            floe_verify_opts vo = {8, 3, mi ? 2500u * (unsigned)mixes[qi].wbits / 4 + 1000 : mixes[qi].wbits == 8 ? 48000u : mixes[qi].wbits == 2 ? 16000u : 26000u, 0, 0, 2};
+            floe_verify_run_result res;
+            if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
+                fail_msg("W%dA%dKV%d: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, err.msg);
+            if (!res.match)
+                fail_msg("W%dA%dKV%d: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, res.mismatch);
+            assert_int_equal(res.decoded, 3);
+            assert_true(res.weight_cores > 0);
+            assert_true(mi ? res.attn_cores == 2 * 2 : res.attn_cores == 0); /* northpole: one per KV head */
+            assert_int_equal(res.chips, mi ? 1 : 2);
+            assert_true(res.compared == (uint64_t)2 * 11 * (c.d_model * c.n_layers + c.vocab_size)); /* 2 users */
+            assert_true(res.decode.latency_s > 0 && res.decode.latency_s < res.prefill.latency_s);
+            print_message("%-9s W%dA%dKV%d split: %llu cores (%llu weight cores); prefill %.2f us, decode %.2f us/token, "
+                          "%.3g J/token\n",
+                          mi ? "northpole" : "small", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits,
+                          (unsigned long long)res.cores, (unsigned long long)res.weight_cores, res.prefill.latency_s * 1e6,
+                          res.decode.latency_s * 1e6, res.decode.energy_j);
+            floe_qmodel_free(&m);
+        }
+    }
+}
+
+/* The split program really uses the partial-sum network, and a corrupted weight on a weight core
+ * is caught. */
+static void test_split_corruption_is_caught(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_machine("northpole", &mach, &e);
+    floe_model_config c = small_model();
+    floe_qconfig q = floe_qconfig_default();
+    floe_qmodel m;
+    floe_err err;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 19, &err), 0);
+    int32_t tok[4] = {7, 1, 8, 2};
+    floe_compile_opts o = {4, 0, 0, 0, 3000, 0, 0};
+    floe_program *p;
+    floe_compile_report rep;
+    if (floe_compile_prefill(&m, &mach, &o, &p, &rep, &err) != 0)
+        fail_msg("%s", err.msg);
+    size_t psend = 0, precv = 0;
+    for (size_t i = 0; i < p->ncores; i++)
+        for (size_t j = 0; j < p->cores[i].n; j++) {
+            psend += p->cores[i].insns[j].op == FLOE_OP_PSEND;
+            precv += p->cores[i].insns[j].op == FLOE_OP_PRECV;
+        }
+    assert_true(psend > 0 && psend == precv);
+    floe_verify_result res = {0};
+    assert_int_equal(floe_verify_program(&m, &mach, &e, tok, 4, p, &rep, &res, &err), 0);
+    if (!res.match)
+        fail_msg("%s", res.mismatch);
+    /* a byte of the first weight core of layer 1 flips */
+    const floe_core_use *w = NULL;
+    for (size_t i = 0; i < rep.ncores && !w; i++)
+        if (!rep.cores[i].is_main && !rep.cores[i].kv_bytes && rep.cores[i].layer == 1)
+            w = &rep.cores[i];
+    assert_non_null(w);
+    int hit = 0;
+    for (size_t i = 0; i < p->nimages && !hit; i++) {
+        floe_image *im = &p->images[i];
+        if (im->x == w->x && im->y == w->y && im->len > 8) {
+            im->bytes[5] ^= 0x11;
+            hit = 1;
+        }
+    }
+    assert_true(hit);
+    assert_int_equal(floe_verify_program(&m, &mach, &e, tok, 4, p, &rep, &res, &err), 0);
+    assert_false(res.match);
+    print_message("corrupted weight on a weight core: %s\n", res.mismatch);
+    assert_non_null(strstr(res.mismatch, "layer 1 output"));
+    floe_program_free(p);
+    floe_compile_report_free(&rep);
     floe_qmodel_free(&m);
 }
 
@@ -198,6 +308,8 @@ int main(void)
         cmocka_unit_test(test_bit_exact_on_both_machines),
         cmocka_unit_test(test_corruption_is_caught),
         cmocka_unit_test(test_model_that_does_not_fit),
+        cmocka_unit_test(test_split_layers_and_decode),
+        cmocka_unit_test(test_split_corruption_is_caught),
         cmocka_unit_test(test_multi_chip_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

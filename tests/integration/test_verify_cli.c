@@ -31,16 +31,93 @@ static void test_compile_and_verify_commands(void **state)
     assert_non_null(strstr(out, "fits         yes: 1 chip(s), 3 cores"));
     assert_non_null(strstr(out, "verified     bit-exact"));
     assert_non_null(strstr(out, "J per token"));
+    assert_non_null(strstr(out, "memory/core  min "));
+    assert_non_null(strstr(out, "latency      decode "));
+    assert_non_null(strstr(out, "tokens/s with "));
+    /* a model priced from its 1- and 2-layer runs agrees with the whole model simulated */
+    char cfg[4200];
+    snprintf(cfg, sizeof cfg, "%s/cfg6.json", dir);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("{\"vocab_size\": 256, \"hidden_size\": 64, \"num_hidden_layers\": 6, \"num_attention_heads\": 4, "
+          "\"num_key_value_heads\": 2, \"intermediate_size\": 172, \"max_position_embeddings\": 64}\n",
+          f);
+    fclose(f);
+    double us[2];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model %s -m %s/configs/northpole.csv --tokens 4 "
+                                                        "--core-weight-bytes 3000 --full-chips %d",
+                                       floe_test_exe(), cfg, src, i ? 0 : 4),
+                         0);
+        const char *l = strstr(out, "latency      decode ");
+        assert_non_null(l);
+        us[i] = atof(l + strlen("latency      decode "));
+        if (i)
+            assert_non_null(strstr(out, "composed: x(6) = x(1) + 5 (x(2) - x(1))"));
+    }
+    print_message("decode latency: whole model %.2f us, composed %.2f us\n", us[0], us[1]);
+    assert_true(us[1] > 0.95 * us[0] && us[1] < 1.05 * us[0]);
+    /* a long context: the scores of a head in several chunks of accumulators (8 threads: 256 each), on
+     * attention cores */
+    snprintf(cfg, sizeof cfg, "%s/long.json", dir);
+    f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("{\"vocab_size\": 256, \"hidden_size\": 64, \"num_hidden_layers\": 1, \"num_attention_heads\": 8, "
+          "\"num_key_value_heads\": 2, \"intermediate_size\": 172, \"max_position_embeddings\": 300}\n",
+          f);
+    fclose(f);
+    char prompt[301];
+    for (int i = 0; i < 300; i++)
+        prompt[i] = (char)('a' + (i * 7) % 26);
+    prompt[300] = 0;
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model %s -m %s/configs/northpole.csv --prompt %s --tokens 262 "
+                                                    "--decode 2 --core-weight-bytes 3000",
+                                   floe_test_exe(), cfg, src, prompt),
+                     0);
+    assert_non_null(strstr(out, "a 262-token prefill, then 2 decode steps against the KV cache, each equal to prefill"));
+    assert_non_null(strstr(out, "2 attention cores"));
+    /* Granite-8B's shape: the plan alone, with the exact statements */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model granite-8b -m %s/configs/northpole.csv --tokens 4",
+                                   floe_test_exe(), src),
+                     1);
+    assert_non_null(strstr(out, "fits         NO: the LM head needs 269 cores (1 for the final norm and the logits, 268 holding"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model granite-8b --head-bits 4 -m "
+                                                    "%s/configs/northpole.csv --tokens 4",
+                                   floe_test_exe(), src),
+                     1);
+    assert_non_null(strstr(out, "the model needs 41 chips"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model granite-8b --head-bits 4 -m "
+                                                    "%s/configs/northpole-rack.csv --tokens 4 --plan-only",
+                                   floe_test_exe(), src),
+                     0);
+    assert_non_null(strstr(out, "fits         yes: 41 chip(s)"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model S -m %s/configs/small.csv --tokens 2",
                                    floe_test_exe(), src),
                      1);
-    assert_non_null(strstr(out, "fits         NO: chip 0: layer 0 needs"));
-    assert_non_null(strstr(out, "bytes short"));
+    assert_non_null(strstr(out, "fits         NO: layer 0 needs 9 cores"));
+    assert_non_null(strstr(out, "a chip has 4 cores: 5 short"));
     /* errors: too many layers for the machine, bad bits, neither or both model sources */
     assert_int_equal(floe_test_run(out, sizeof out, "%s compile --model S -m %s/configs/small.csv -o %s/s.flp",
                                    floe_test_exe(), src, dir),
                      1);
-    assert_non_null(strstr(out, "needs 5 cores"));
+    assert_non_null(strstr(out, "layer 0 needs 9 cores"));
+    /* a split layer, then decode steps checked against prefill */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model tiny -m %s/configs/northpole.csv --tokens 6 --decode 2 "
+                                                    "--core-weight-bytes 4000",
+                                   floe_test_exe(), src),
+                     0);
+    assert_non_null(strstr(out, "2 decode steps against the KV cache, each equal to prefill"));
+    assert_non_null(strstr(out, "weight cores"));
+    assert_non_null(strstr(out, "us per token"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s compile --model tiny -m %s/configs/northpole.csv --tokens 4 "
+                                                    "--kv-tokens 8 --decode-pos 5 -o %s/d.flp",
+                                   floe_test_exe(), src, dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s compile --model tiny -m %s/configs/northpole.csv --tokens 4 "
+                                                    "--decode-pos 4 -o %s/d.flp",
+                                   floe_test_exe(), src, dir),
+                     1);
+    assert_non_null(strstr(out, "decode position 4 is outside the KV cache's 4 positions"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s verify --model tiny --wbits 3 -m %s/configs/small.csv",
                                    floe_test_exe(), src),
                      1);
