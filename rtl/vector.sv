@@ -17,7 +17,7 @@
 module vector
   import floe_rtl_pkg::*;
 #(
-  parameter int LANES = 256
+  parameter int LANES = VECTOR_LANES   // generated from the machine: vector_ops_per_cycle
 ) (
   input  logic                              clk,
   input  logic                              rst_n,
