@@ -5,10 +5,12 @@
 //   vmm       x from memory into the activation buffer, then weight beats (one SRAM word per lane)
 //             through `vmm` into the accumulator file;
 //   requant   accumulators and multipliers through `requant` into memory (vrequant: int32 from memory);
-//   vadd, vmax, vshift, vsat through `vector`; exp2 through `afu_exp2` (the activation-function unit).
-// Elementwise commands stream chunks of the unit's lane count: operands are read into one of two
-// staging buffers, a full buffer is launched into the unit while the next chunk is read into the
-// other, and the unit's result is packed and written back. Local memory is a byte-addressed SRAM
+//   vadd, vmax, vshift, vsat through `vector`; exp2 through `afu_exp2` and lut8, lut16 through a
+//             second `vector` at AFU_LANES with its own table (the activation-function unit).
+// Elementwise commands stream chunks (at least a port word of the narrowest type): operands are read
+// into one of two staging buffers, a full buffer is launched into the unit (several beats) while the
+// next chunk is read into the other, and the results are packed into one of two output buffers
+// while the other is written back. A lookup first reads its table. Local memory is a byte-addressed SRAM
 // with ONE port of SRAM_BYTES bytes per cycle (reads + writes, as the machine's
 // sram_bytes_per_cycle), reads taking one cycle; writes go first when both wait. `done` is high for
 // one cycle after the command's last result is written; a new command is taken when idle.
@@ -59,8 +61,9 @@ module core
   input  logic signed [31:0]        host_acc_wdata,
   output logic signed [31:0]        host_acc_rdata
 );
-  localparam int SA = 4 * VL;            // staging bytes of an a or b chunk (int32 elements)
-  localparam int SM = 8 * VL;            // staging bytes of a chunk of multipliers
+  localparam int CHMAX = (VL > AL ? VL : AL) > 2 * W ? (VL > AL ? VL : AL) : 2 * W; // int4: 2W per word
+  localparam int SA = 4 * CHMAX;         // staging bytes of an a or b chunk (int32 elements), and of a result
+  localparam int SM = 8 * CHMAX;         // staging bytes of a chunk of multipliers
   localparam int XB = XMAX + 2 * MD;     // activation buffer with room for the last slice
   localparam int MLB = ML > 1 ? $clog2(ML) : 1;
 
@@ -85,6 +88,13 @@ module core
     endcase
   endfunction
 
+  // clamp to the signed range of n bits, n = 2..32
+  function automatic logic signed [31:0] sat32(input logic signed [31:0] v, input logic [5:0] n);
+    logic signed [31:0] h;
+    h = n >= 6'd32 ? 32'sh7fffffff : (32'sd1 <<< (n - 6'd1)) - 32'sd1;
+    sat32 = v > h ? h : v < -h - 32'sd1 ? -h - 32'sd1 : v;
+  endfunction
+
   function automatic logic [31:0] min32(input logic [31:0] a, input logic [31:0] b);
     min32 = a < b ? a : b;
   endfunction
@@ -106,16 +116,66 @@ module core
   wire accept = cmd_valid && cmd_ready;
   wire is_vmm = op == CMD_VMM;
 
-  // elementwise geometry
-  logic [31:0] ch;                       // elements per chunk
+  // elementwise geometry: a chunk is `ch` elements, read as a whole and launched into the unit as
+  // ch / lanes beats; ch = max(lanes, the elements of one port word of the narrowest operand or
+  // result type), so that a narrow stream still fills whole port words (set when a command is taken)
+  logic        afu_op;                   // exp2, lut8, lut16: the activation-function unit
+  logic [31:0] ch, lanes;
   logic [31:0] nchunks;
   logic        use_a, use_b, use_m;
-  assign ch = op == CMD_EXP2 ? 32'(AL) : 32'(VL);
+  assign afu_op = op == CMD_EXP2 || op == CMD_LUT8 || op == CMD_LUT16;
+  assign lanes = afu_op ? 32'(AL) : 32'(VL);
+  wire ew = busy && !is_vmm;             // an elementwise command is running
 
   // ---------------------------------------------------------------- port arbitration
   logic        p_rd, p_wr;               // this cycle's memory access
   logic [31:0] p_addr, p_len;            // byte address and length (<= W)
   logic [7:0]  p_wdata [W];
+  logic [7:0]  rdata [W];                // the bytes a read returns (at the next edge)
+
+  // ---------------------------------------------------------------- lookup table load (lut8, lut16)
+  // The table is read a port word a cycle and written into the lookup unit's table memory in the
+  // same cycle (one table write port per entry of a word); lut16's output range [lo, hi] is kept here.
+  localparam int TP = W / 2;             // int16 entries per word (lut8); lut16 uses W / 4
+  localparam int KB = LUT16_KNOT_BITS;
+  logic        tph;                      // loading the table
+  logic [31:0] toff, tbytes;
+  logic signed [31:0] tlo, thi, tlo_next, thi_next;
+  logic [TP-1:0]    t_we;
+  logic [8:0]       t_addr;              // table row: TP entries
+  logic [KB*TP-1:0] t_data;
+  wire tb_want = ew && tph;
+  // the word's entries lie in one row (rows of W/2 entries, lut16 words of W/4 aligned entries)
+  always_comb begin
+    logic [31:0] first;
+    t_we = '0;
+    t_data = '0;
+    tlo_next = tlo;
+    thi_next = thi;
+    first = op == CMD_LUT16 ? toff >> 2 : toff >> 1;
+    t_addr = 9'(first / 32'(TP));
+    for (int j = 0; j < TP; j++) begin
+      logic [31:0] idx, col;
+      logic signed [31:0] v;
+      idx = first + 32'(j);
+      col = idx % 32'(TP);
+      if (op == CMD_LUT16) begin
+        v = j < W / 4 ? $signed({rdata[(4*j+3)%W], rdata[(4*j+2)%W], rdata[(4*j+1)%W], rdata[4*j]}) : 32'sd0;
+        if (tb_want && j < W / 4 && idx < 32'(LUT16_KNOTS)) begin
+          t_we[col] = 1'b1;
+          t_data[KB*col +: KB] = v[KB-1:0];
+        end
+        if (tb_want && j < W / 4 && idx == 32'(LUT16_KNOTS)) tlo_next = v;
+        if (tb_want && j < W / 4 && idx == 32'(LUT16_KNOTS) + 32'd1) thi_next = v;
+      end else begin
+        v = 32'($signed({rdata[(2*j+1)%W], rdata[2*j]}));
+        if (tb_want && idx < 32'd256) begin
+          t_we[col] = 1'b1;
+          t_data[KB*col +: KB] = v[KB-1:0];
+        end
+      end
+    end
+  end
 
   // ---------------------------------------------------------------- elementwise reader
   logic [31:0] rd_c;                     // chunk being read
@@ -157,7 +217,7 @@ module core
       if (2'(s) >= rd_s && sbytes(2'(s), rd_c) != 0) cur_s = 2'(s);
     cur_bytes = cur_s == 2'd3 ? 32'd0 : sbytes(cur_s, rd_c);
   end
-  assign rd_active = busy && !is_vmm && rd_c < nchunks && !full[rd_c[0]];
+  assign rd_active = ew && !tph && rd_c < nchunks && !full[rd_c[0]];
   assign rd_want = rd_active && cur_s != 2'd3;            // needs the port
   // the chunk is complete after this cycle's read (or now, when nothing is left to read)
   always_comb begin
@@ -174,20 +234,17 @@ module core
   assign rd_go = rd_want && p_rd;
 
   // ---------------------------------------------------------------- elementwise launch
-  logic [31:0] lc;                        // chunk to launch next
+  logic [31:0] lc, lsub;                  // chunk and beat to launch next
   logic        lb;
   assign lb = lc[0];
-  logic        u_in_valid, u_in_ready, u_out_valid;
-  logic        out_full;
-  logic [31:0] oc, wr_off;
-  logic [8*SA-1:0] obuf;
-  logic [31:0] ob_bytes;
+  logic        u_in_valid, u_in_ready, u_out_valid, launch_last;
   logic [63:0] mt;                        // the per-tensor multiplier
 
-  assign u_in_valid = busy && !is_vmm && lc < nchunks && full[lb];
+  assign u_in_valid = ew && !tph && lc < nchunks && full[lb];
+  assign launch_last = (lsub + 32'd1) * lanes >= chunk_elems(lc);
 
   function automatic logic signed [31:0] elem(input logic [8*SA-1:0] buf_, input logic [2:0] dt,
-                                              input int i);
+                                              input logic [31:0] i);
     case (dt)
       DT_I4:   elem = 32'($signed(buf_[4*i +: 4]));
       DT_I8:   elem = 32'($signed(buf_[8*i +: 8]));
@@ -196,14 +253,14 @@ module core
     endcase
   endfunction
 
-  // unit operands
+  // unit operands: lane l takes element lsub * lanes + l of the chunk
   logic signed [31:0] va [VL];
   logic signed [31:0] vb [VL];
   logic signed [31:0] racc [VL];
   logic        [30:0] rm [VL];
   logic         [5:0] rsh [VL];
-  logic signed [31:0] ex [AL];
-  logic [3:0]  vop;
+  logic signed [31:0] la [AL];
+  logic [3:0]  vop, lop;
   logic [5:0]  obits;
   logic signed [31:0] lo, hi;
   assign obits = dt_bits(odt);
@@ -217,36 +274,44 @@ module core
       default:    vop = 4'd7;                          // SAT
     endcase
   end
+  assign lop = op == CMD_LUT8 ? 4'd8 : 4'd9;           // LUT8, LUT16
   for (genvar l = 0; l < VL; l++) begin : g_vop
+    logic [31:0] e;
     /* verilator lint_off UNUSEDSIGNAL */
     logic [63:0] mult;                   // int32 m (bit 31 is zero), int32 shift (0..62)
     /* verilator lint_on UNUSEDSIGNAL */
-    assign mult = chan ? sm[lb][64*l +: 64] : lc == 0 ? sm[lb][63:0] : mt;
-    assign va[l] = elem(sa[lb], idt, l);
-    assign vb[l] = op == CMD_VSHIFT ? (amount >= 0 ? 32'(amount) : -32'(amount)) : elem(sb[lb], idt, l);
-    assign racc[l] = op == CMD_REQUANT ? accf[ACC_INDEX_BITS'(32'(acc0) + lc * ch + 32'(l))] : va[l];
+    assign e = lsub * lanes + 32'(l);
+    assign mult = chan ? sm[lb][64*e +: 64] : lc == 0 ? sm[lb][63:0] : mt;
+    assign va[l] = elem(sa[lb], idt, e);
+    assign vb[l] = op == CMD_VSHIFT ? (amount >= 0 ? 32'(amount) : -32'(amount)) : elem(sb[lb], idt, e);
+    assign racc[l] = op == CMD_REQUANT ? accf[ACC_INDEX_BITS'(32'(acc0) + lc * ch + e)] : va[l];
     assign rm[l] = mult[30:0];
     assign rsh[l] = mult[37:32];
   end
-  for (genvar l = 0; l < AL; l++) begin : g_ex
-    assign ex[l] = $signed(sa[lb][32*l +: 32]);
+  for (genvar l = 0; l < AL; l++) begin : g_la
+    assign la[l] = elem(sa[lb], idt, lsub * lanes + 32'(l));
   end
 
   // the units
   logic v_in_valid, v_in_ready, v_out_valid, r_in_valid, r_in_ready, r_out_valid;
-  logic e_in_valid, e_in_ready, e_out_valid;
+  logic e_in_valid, e_in_ready, e_out_valid, l_in_valid, l_in_ready, l_out_valid;
   logic signed [31:0] vy [VL];
   logic signed [31:0] ry [VL];
   logic [EXP2_OUT_BITS:0] ey [AL];
-  logic uses_vector, uses_requant;
+  logic signed [31:0] ly [AL];
+  logic uses_vector, uses_requant, uses_exp2, uses_lut;
   assign uses_requant = op == CMD_REQUANT || op == CMD_VREQUANT;
-  assign uses_vector = !is_vmm && !uses_requant && op != CMD_EXP2;
+  assign uses_exp2 = op == CMD_EXP2;
+  assign uses_lut = op == CMD_LUT8 || op == CMD_LUT16;
+  assign uses_vector = !is_vmm && !uses_requant && !afu_op;
   assign v_in_valid = u_in_valid && uses_vector;
   assign r_in_valid = u_in_valid && uses_requant;
-  assign e_in_valid = u_in_valid && op == CMD_EXP2;
-  assign u_in_ready = uses_vector ? v_in_ready : uses_requant ? r_in_ready : e_in_ready;
-  assign u_out_valid = uses_vector ? v_out_valid : uses_requant ? r_out_valid : e_out_valid;
+  assign e_in_valid = u_in_valid && uses_exp2;
+  assign l_in_valid = u_in_valid && uses_lut;
+  assign u_in_ready = uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready : l_in_ready;
+  assign u_out_valid = uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid : l_out_valid;
 
+  logic cap_ok;
   vector #(.LANES(VL)) u_vector (
     .clk, .rst_n, .in_valid(v_in_valid), .in_ready(v_in_ready), .op(vop), .bits(obits),
     .a(va), .b(vb), .out_valid(v_out_valid), .out_ready(cap_ok), .y(vy),
@@ -255,36 +320,57 @@ module core
     .clk, .rst_n, .in_valid(r_in_valid), .in_ready(r_in_ready), .acc(racc), .m(rm), .shift(rsh),
     .lo, .hi, .out_valid(r_out_valid), .out_ready(cap_ok), .y(ry));
   afu_exp2 #(.LANES(AL)) u_exp2 (
-    .clk, .rst_n, .in_valid(e_in_valid), .in_ready(e_in_ready), .x(ex),
+    .clk, .rst_n, .in_valid(e_in_valid), .in_ready(e_in_ready), .x(la),
     .out_valid(e_out_valid), .out_ready(cap_ok), .y(ey));
+  // the activation-function unit's lookups: the vector datapath's LUT8/LUT16 at AFU_LANES, its own
+  // table; lut16 runs unsaturated (bits 32) and the range [lo, hi] then the type apply below
+  vector #(.LANES(AL), .TBL_PORTS(TP)) u_lut (
+    .clk, .rst_n, .in_valid(l_in_valid), .in_ready(l_in_ready), .op(lop), .bits(6'd32),
+    .a(la), .b(la), .out_valid(l_out_valid), .out_ready(cap_ok), .y(ly),
+    .tbl_we(t_we), .tbl_addr(t_addr), .tbl_data(t_data));
 
-  // result packing
-  logic [8*SA-1:0] packed_y;
+  function automatic logic signed [31:0] clamp32(input logic signed [31:0] v, input logic signed [31:0] l,
+                                                 input logic signed [31:0] h);
+    clamp32 = v < l ? l : v > h ? h : v;
+  endfunction
+
+  // ---------------------------------------------------------------- results: capture and write back
+  // Two output buffers: a chunk's beats are captured into one while the other is written.
+  logic [31:0] cc, csub;                  // chunk and beat the next capture takes
+  logic [31:0] oc, wr_off;                // chunk being written, byte offset
+  logic        ofull [2];
+  logic [8*SA-1:0] obuf [2];
+  logic [8*SA-1:0] obuf_next;
+  logic        wr_want, wr_last_word, capture, cap_last;
+  logic [31:0] ob_bytes;
+  assign cap_ok = !ofull[cc[0]];
+  assign capture = ew && u_out_valid && cap_ok;
+  assign cap_last = (csub + 1) * lanes >= chunk_elems(cc);
+  assign ob_bytes = bytes_for(odt, chunk_elems(oc));
+  assign wr_want = ew && ofull[oc[0]];
+  assign wr_last_word = wr_off + 32'(W) >= ob_bytes;
   always_comb begin
-    packed_y = '0;
-    if (op == CMD_EXP2) begin
-      for (int l = 0; l < AL; l++) packed_y[32*l +: 32] = 32'(ey[l]);
-    end else begin
-      for (int l = 0; l < VL; l++) begin
-        logic signed [31:0] y;
-        y = uses_requant ? ry[l] : vy[l];
+    obuf_next = obuf[cc[0]];
+    for (int l = 0; l < VL; l++) begin
+      logic signed [31:0] y;
+      logic [31:0] e;
+      e = csub * lanes + 32'(l);
+      if (uses_requant) y = ry[l];
+      else if (uses_vector) y = vy[l];
+      else if (l >= AL) y = 32'sd0;
+      else if (uses_exp2) y = 32'(ey[l % AL]);
+      else if (op == CMD_LUT16) y = sat32(clamp32(ly[l % AL], tlo, thi), obits);
+      else y = ly[l % AL];
+      if (32'(l) < lanes) begin
         case (odt)
-          DT_I4:   packed_y[4*l +: 4] = y[3:0];
-          DT_I8:   packed_y[8*l +: 8] = y[7:0];
-          DT_I16:  packed_y[16*l +: 16] = y[15:0];
-          default: packed_y[32*l +: 32] = y;
+          DT_I4:   obuf_next[4*e +: 4] = y[3:0];
+          DT_I8:   obuf_next[8*e +: 8] = y[7:0];
+          DT_I16:  obuf_next[16*e +: 16] = y[15:0];
+          default: obuf_next[32*e +: 32] = y;
         endcase
       end
     end
   end
-  // a result is taken when the output buffer is empty or its last word is written this cycle
-  logic wr_want, wr_last_word, cap_ok, capture;
-  logic [31:0] cap_c;                    // the chunk a capture takes
-  assign wr_want = busy && !is_vmm && out_full;
-  assign wr_last_word = wr_off + 32'(W) >= ob_bytes;
-  assign cap_ok = !out_full || wr_last_word;
-  assign capture = busy && !is_vmm && u_out_valid && cap_ok;
-  assign cap_c = out_full ? oc + 32'd1 : oc;
 
   // ---------------------------------------------------------------- vmm
   // phases: 0 read x, 1 weight beats, 2 drain
@@ -357,7 +443,11 @@ module core
       p_wr = 1'b1;
       p_addr = dst + oc * bytes_for(odt, ch) + wr_off;
       p_len = min32(32'(W), ob_bytes - wr_off);
-      for (int i = 0; i < W; i++) p_wdata[i] = obuf[8 * (wr_off + 32'(i)) +: 8];
+      for (int i = 0; i < W; i++) p_wdata[i] = obuf[oc[0]][8 * (wr_off + 32'(i)) +: 8];
+    end else if (tb_want) begin
+      p_rd = 1'b1;
+      p_addr = bb + toff;
+      p_len = min32(32'(W), tbytes - toff);
     end else if (rd_want) begin
       p_rd = 1'b1;
       p_addr = sbase(cur_s, rd_c) + rd_off;
@@ -374,7 +464,6 @@ module core
   end
 
   // read data as seen by the destination buffers (bytes past the length read as zero)
-  logic [7:0] rdata [W];
   always_comb
     for (int i = 0; i < W; i++)
       rdata[i] = 32'(i) < p_len ? mem[AB'(p_addr + 32'(i))] : 8'd0;
@@ -424,7 +513,8 @@ module core
       full[1] <= 1'b0;
       wfull[0] <= 1'b0;
       wfull[1] <= 1'b0;
-      out_full <= 1'b0;
+      ofull[0] <= 1'b0;
+      ofull[1] <= 1'b0;
     end else begin
       done <= 1'b0;
       if (accept) begin
@@ -441,13 +531,32 @@ module core
         set <= cmd_set;
         chan <= cmd_chan;
         amount <= cmd_amount;
-        idt <= cmd_op == CMD_VREQUANT || cmd_op == CMD_EXP2 ? DT_I32 : cmd_dt;
-        odt <= cmd_op == CMD_VSAT ? cmd_dt2 : cmd_op == CMD_EXP2 ? DT_I32 : cmd_dt;
+        idt <= cmd_op == CMD_VREQUANT || cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I8
+             : cmd_op == CMD_LUT16 ? DT_I16 : cmd_dt;
+        odt <= cmd_op == CMD_VSAT ? cmd_dt2 : cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I16 : cmd_dt;
         use_a <= cmd_op != CMD_REQUANT;
         use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX;
         use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT;
-        nchunks <= (32'(cmd_n) + (cmd_op == CMD_EXP2 ? 32'(AL) : 32'(VL)) - 32'd1) /
-                   (cmd_op == CMD_EXP2 ? 32'(AL) : 32'(VL));
+        begin
+          logic [2:0] it, ot;
+          logic [5:0] nb;
+          logic [31:0] c;
+          it = cmd_op == CMD_VREQUANT || cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I8
+             : cmd_op == CMD_LUT16 ? DT_I16 : cmd_dt;
+          ot = cmd_op == CMD_VSAT ? cmd_dt2 : cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I16 : cmd_dt;
+          nb = cmd_op == CMD_REQUANT || dt_bits(ot) < dt_bits(it) ? dt_bits(ot) : dt_bits(it);
+          c = 32'(8 * W) / 32'(nb);
+          if (cmd_op == CMD_EXP2 || cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16) c = c > 32'(AL) ? c : 32'(AL);
+          else c = c > 32'(VL) ? c : 32'(VL);
+          ch <= c;
+          nchunks <= (32'(cmd_n) + c - 32'd1) / c;
+        end
+        tph <= cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16;
+        toff <= 32'd0;
+        tbytes <= cmd_op == CMD_LUT8 ? 32'd512 : 32'd4 * (32'(LUT16_KNOTS) + 32'd2);
+        lsub <= 32'd0;
+        cc <= 32'd0;
+        csub <= 32'd0;
         rd_c <= 32'd0;
         rd_s <= 2'd0;
         rd_off <= 32'd0;
@@ -485,17 +594,41 @@ module core
             rd_off <= rd_off + 32'(W);
           end
         end
+        // table
+        if (tb_want) begin
+          toff <= toff + 32'(W);
+          if (toff + 32'(W) >= tbytes) tph <= 1'b0;
+        end
+        tlo <= tlo_next;
+        thi <= thi_next;
         // launch
         if (u_in_valid && u_in_ready) begin
-          full[lb] <= 1'b0;
-          lc <= lc + 32'd1;
-          if (lc == 32'd0) mt <= sm[lb][63:0];
+          if (lc == 32'd0 && lsub == 32'd0) mt <= sm[lb][63:0];
+          if (launch_last) begin
+            full[lb] <= 1'b0;
+            lc <= lc + 32'd1;
+            lsub <= 32'd0;
+          end else begin
+            lsub <= lsub + 32'd1;
+          end
+        end
+        // capture (into the buffer the writer is not working on)
+        if (capture) begin
+          obuf[cc[0]] <= obuf_next;
+          if (cap_last) begin
+            ofull[cc[0]] <= 1'b1;
+            cc <= cc + 32'd1;
+            csub <= 32'd0;
+          end else begin
+            csub <= csub + 32'd1;
+          end
         end
         // write back
         if (wr_want) begin
           if (wr_last_word) begin
-            out_full <= 1'b0;
+            ofull[oc[0]] <= 1'b0;
             oc <= oc + 32'd1;
+            wr_off <= 32'd0;
             if (last_out) begin
               busy <= 1'b0;
               done <= 1'b1;
@@ -503,13 +636,6 @@ module core
           end else begin
             wr_off <= wr_off + 32'(W);
           end
-        end
-        // capture (after the write-back: a capture in the cycle of the last write keeps the buffer full)
-        if (capture) begin
-          obuf <= packed_y;
-          out_full <= 1'b1;
-          wr_off <= 32'd0;
-          ob_bytes <= bytes_for(odt, chunk_elems(cap_c));
         end
       end else if (busy) begin // vmm
         if (vx_want) begin

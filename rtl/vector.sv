@@ -17,7 +17,8 @@
 module vector
   import floe_rtl_pkg::*;
 #(
-  parameter int LANES = VECTOR_LANES   // generated from the machine: vector_ops_per_cycle
+  parameter int LANES = VECTOR_LANES,  // generated from the machine: vector_ops_per_cycle
+  parameter int TBL_PORTS = 1          // table entries written per cycle (the core loads a word a cycle)
 ) (
   input  logic                              clk,
   input  logic                              rst_n,
@@ -30,9 +31,11 @@ module vector
   output logic                              out_valid,
   input  logic                              out_ready,
   output logic signed [31:0]                y   [LANES],
-  input  logic                              tbl_we,    // table write port
-  input  logic [8:0]                        tbl_addr,
-  input  logic signed [LUT16_KNOT_BITS-1:0] tbl_data
+  // table write port: one row of TBL_PORTS consecutive entries (row r = entries r*TBL_PORTS ..),
+  // entry j of the row written when tbl_we[j]; with TBL_PORTS = 1 a row is one entry
+  input  logic [TBL_PORTS-1:0]                 tbl_we,
+  input  logic [8:0]                           tbl_addr,
+  input  logic [LUT16_KNOT_BITS*TBL_PORTS-1:0] tbl_data
 );
   localparam logic [3:0] ADD = 4'd0, SUB = 4'd1, MUL = 4'd2, MAX = 4'd3, MIN = 4'd4, SHL = 4'd5,
                          SHR = 4'd6, SAT = 4'd7, LUT8 = 4'd8, LUT16 = 4'd9;
@@ -42,10 +45,23 @@ module vector
   assign en       = !out_valid || out_ready;
   assign in_ready = en;
 
-  logic signed [KB-1:0] tbl [LUT16_KNOTS];
-  always_ff @(posedge clk) begin
-    if (tbl_we && tbl_addr < 9'(LUT16_KNOTS)) tbl[tbl_addr] <= tbl_data;
+  localparam int ROWS = (LUT16_KNOTS + TBL_PORTS - 1) / TBL_PORTS;
+  localparam int RB = ROWS > 1 ? $clog2(ROWS) : 1;
+  logic [KB*TBL_PORTS-1:0] tbl [ROWS];
+  logic [KB*TBL_PORTS-1:0] row_next;
+  always_comb begin
+    row_next = tbl_addr < 9'(ROWS) ? tbl[tbl_addr[RB-1:0]] : '0;
+    for (int j = 0; j < TBL_PORTS; j++)
+      if (tbl_we[j]) row_next[KB*j +: KB] = tbl_data[KB*j +: KB];
   end
+  always_ff @(posedge clk) begin
+    if (|tbl_we && tbl_addr < 9'(ROWS)) tbl[tbl_addr[RB-1:0]] <= row_next;
+  end
+  function automatic logic signed [KB-1:0] entry(input logic [8:0] k);
+    int unsigned kk;
+    kk = 32'(k);
+    entry = $signed(tbl[RB'(kk / TBL_PORTS)][KB * (kk % TBL_PORTS) +: KB]);
+  endfunction
 
   logic       v1;
   logic [3:0] op1;
@@ -100,8 +116,8 @@ module vector
     always_ff @(posedge clk) begin
       if (en) begin
         raw1 <= raw;
-        t0   <= tbl[k0];
-        t1   <= tbl[k1];
+        t0   <= entry(k0);
+        t1   <= entry(k1);
         f1   <= a[i][7:0];
       end
     end

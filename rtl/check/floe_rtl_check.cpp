@@ -1,7 +1,8 @@
 // floe-rtl-check: co-simulation of the RTL core wrapper (rtl/core.sv) against the C simulator
 // (sim/), docs/rtl.md "Co-simulation of the core".
 //
-// Every tile is one ISA instruction (vmm, requant, vrequant, vadd, vmax, vshift, vsat, exp2) with
+// Every tile is one ISA instruction (vmm, requant, vrequant, vadd, vmax, vshift, vsat, exp2, lut8,
+// lut16) with
 // the core memory and accumulators it reads. The simulator runs it as a one-instruction program
 // (its functional units give the expected bits, its timing model the cycles: the unit's busy time
 // plus the unit's pipeline latency); the harness translates the same instruction into the core's
@@ -31,6 +32,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 extern "C" {
@@ -39,6 +41,7 @@ extern "C" {
 #include "isa/builder.h"
 #include "isa/elem.h"
 #include "isa/insn.h"
+#include "isa/lut.h"
 #include "isa/machine.h"
 #include "isa/opcodes.h"
 #include "models/compile.h"
@@ -50,8 +53,8 @@ extern "C" {
 
 namespace {
 
-enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_AFU, U_COUNT };
-const char *const unit_names[U_COUNT] = {"vmm", "requant", "vector", "afu_exp2"};
+enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_AFU, U_LUT, U_COUNT };
+const char *const unit_names[U_COUNT] = {"vmm", "requant", "vector", "afu_exp2", "afu_lut"};
 
 struct Cmd {
     int op = 0;
@@ -175,6 +178,22 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         c.out_addr = c.dst;
         c.out_dt = FLOE_DT_I32;
         break;
+    case FLOE_OP_LUT8:
+    case FLOE_OP_LUT16: {
+        int l16 = in.op == FLOE_OP_LUT16;
+        c.op = l16 ? FLOE_CORE_CMD_LUT16 : FLOE_CORE_CMD_LUT8;
+        c.unit = U_LUT;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.b = mem(in.f[2]);
+        c.n = (uint32_t)in.f[3];
+        c.dt = c.out_dt = l16 ? (int)in.f[4] : FLOE_DT_I16;
+        if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2))
+            return false;
+        c.loads = {{c.a, l16 ? 2 * c.n : c.n}, {c.b, l16 ? 4 * (FLOE_LUT16_KNOTS + 2) : 512}};
+        c.out_addr = c.dst;
+        break;
+    }
     default:
         return false;
     }
@@ -459,14 +478,38 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
         }
         break;
     }
-    default: { // exp2: scores mostly in the table's range
-        uint32_t a = off(1);
-        for (uint32_t i = 0; i < n; i++)
-            if (floe_rng_below(r, 4))
-                floe_elem_store(&mem[a], FLOE_DT_I32, i, (int32_t)floe_rng_range(r, -5000, 300));
-        in.op = FLOE_OP_EXP2;
-        int64_t f[3] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), n};
-        std::memcpy(in.f, f, sizeof f);
+    default: {
+        uint64_t which = floe_rng_below(r, 3);
+        if (which == 0) { // exp2: scores mostly in the table's range
+            uint32_t a = off(1);
+            for (uint32_t i = 0; i < n; i++)
+                if (floe_rng_below(r, 4))
+                    floe_elem_store(&mem[a], FLOE_DT_I32, i, (int32_t)floe_rng_range(r, -5000, 300));
+            in.op = FLOE_OP_EXP2;
+            int64_t f[3] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), n};
+            std::memcpy(in.f, f, sizeof f);
+        } else if (which == 1) { // lut8: 256 random int16 entries
+            uint32_t tb = off(2);
+            in.op = FLOE_OP_LUT8;
+            int64_t f[4] = {FLOE_MEM(off(0), 0), FLOE_MEM(off(1), 0), FLOE_MEM(tb, 0), n};
+            std::memcpy(in.f, f, sizeof f);
+        } else { // lut16: knots within +-2^20, a range that is full, narrow, or beyond the type
+            uint32_t tb = off(2);
+            for (int i = 0; i < FLOE_LUT16_KNOTS; i++)
+                floe_elem_store(&mem[tb], FLOE_DT_I32, (size_t)i, (int32_t)floe_rng_range(r, -(1 << 20), 1 << 20));
+            int32_t lo = (int32_t)floe_rng_range(r, -(1 << 21), 1 << 21), hi = (int32_t)floe_rng_range(r, -(1 << 21), 1 << 21);
+            if (floe_rng_below(r, 2)) {
+                lo = INT32_MIN;
+                hi = INT32_MAX;
+            }
+            if (lo > hi)
+                std::swap(lo, hi);
+            floe_elem_store(&mem[tb], FLOE_DT_I32, FLOE_LUT16_KNOTS, lo);
+            floe_elem_store(&mem[tb], FLOE_DT_I32, FLOE_LUT16_KNOTS + 1, hi);
+            in.op = FLOE_OP_LUT16;
+            int64_t f[5] = {FLOE_MEM(off(0), 0), FLOE_MEM(off(1), 0), FLOE_MEM(tb, 0), n, dt};
+            std::memcpy(in.f, f, sizeof f);
+        }
         break;
     }
     }

@@ -13,11 +13,13 @@ typedef enum {
     FLOE_CORE_CMD_VSHIFT,   /* vshift: dst, a, n, dt, amount (-31..31) */
     FLOE_CORE_CMD_VSAT,     /* vsat: dst, a, n, dt = from, dt2 = to */
     FLOE_CORE_CMD_EXP2,     /* exp2 (afu): dst, a, n */
+    FLOE_CORE_CMD_LUT8,     /* lut8 (afu): dst, a (int8), b = table (256 int16), n */
+    FLOE_CORE_CMD_LUT16,    /* lut16 (afu): dst, a (int16), b = table (257 int32 knots, lo, hi), n, dt */
     FLOE_CORE_CMD_COUNT
 } floe_core_cmd;
 
 static const char *const floe_core_cmd_names[FLOE_CORE_CMD_COUNT] = {
-    "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2",
+    "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16",
 };
 
 #endif
