@@ -5,7 +5,7 @@
 //   vmm       x from memory into the activation buffer, then weight beats (one SRAM word per lane)
 //             through `vmm` into the accumulator file;
 //   requant   accumulators and multipliers through `requant` into memory (vrequant: int32 from memory);
-//   vadd, vmax, vshift, vsat through `vector`; exp2 through `afu_exp2` and lut8, lut16 through a
+//   vadd, vmax, vmul, vshift, vsat through `vector`; exp2 through `afu_exp2` and lut8, lut16 through a
 //             second `vector` at AFU_LANES with its own table (the activation-function unit).
 // Elementwise commands stream chunks (at least a port word of the narrowest type): operands are read
 // into one of two staging buffers, a full buffer is launched into the unit (several beats) while the
@@ -270,6 +270,7 @@ module core
     case (op)
       CMD_VADD:   vop = 4'd0;                          // ADD
       CMD_VMAX:   vop = 4'd3;                          // MAX
+      CMD_VMUL:   vop = 4'd10;                         // MULR
       CMD_VSHIFT: vop = amount >= 0 ? 4'd5 : 4'd6;     // SHL, SHR (round half up)
       default:    vop = 4'd7;                          // SAT
     endcase
@@ -314,7 +315,7 @@ module core
   logic cap_ok;
   vector #(.LANES(VL)) u_vector (
     .clk, .rst_n, .in_valid(v_in_valid), .in_ready(v_in_ready), .op(vop), .bits(obits),
-    .a(va), .b(vb), .out_valid(v_out_valid), .out_ready(cap_ok), .y(vy),
+    .sh(amount[5:0]), .a(va), .b(vb), .out_valid(v_out_valid), .out_ready(cap_ok), .y(vy),
     .tbl_we(1'b0), .tbl_addr(9'd0), .tbl_data('0));
   requant #(.LANES(VL)) u_requant (
     .clk, .rst_n, .in_valid(r_in_valid), .in_ready(r_in_ready), .acc(racc), .m(rm), .shift(rsh),
@@ -325,7 +326,7 @@ module core
   // the activation-function unit's lookups: the vector datapath's LUT8/LUT16 at AFU_LANES, its own
   // table; lut16 runs unsaturated (bits 32) and the range [lo, hi] then the type apply below
   vector #(.LANES(AL), .TBL_PORTS(TP)) u_lut (
-    .clk, .rst_n, .in_valid(l_in_valid), .in_ready(l_in_ready), .op(lop), .bits(6'd32),
+    .clk, .rst_n, .in_valid(l_in_valid), .in_ready(l_in_ready), .op(lop), .bits(6'd32), .sh(6'd0),
     .a(la), .b(la), .out_valid(l_out_valid), .out_ready(cap_ok), .y(ly),
     .tbl_we(t_we), .tbl_addr(t_addr), .tbl_data(t_data));
 
@@ -535,7 +536,7 @@ module core
              : cmd_op == CMD_LUT16 ? DT_I16 : cmd_dt;
         odt <= cmd_op == CMD_VSAT ? cmd_dt2 : cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I16 : cmd_dt;
         use_a <= cmd_op != CMD_REQUANT;
-        use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX;
+        use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL;
         use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT;
         begin
           logic [2:0] it, ot;

@@ -26,6 +26,7 @@ module vector
   output logic                              in_ready,
   input  logic [3:0]                        op,
   input  logic [5:0]                        bits,      // output width, 2..32
+  input  logic [5:0]                        sh,        // MULR's shift, 0..62 (shared by the beat)
   input  logic signed [31:0]                a   [LANES],
   input  logic signed [31:0]                b   [LANES],
   output logic                              out_valid,
@@ -38,7 +39,7 @@ module vector
   input  logic [LUT16_KNOT_BITS*TBL_PORTS-1:0] tbl_data
 );
   localparam logic [3:0] ADD = 4'd0, SUB = 4'd1, MUL = 4'd2, MAX = 4'd3, MIN = 4'd4, SHL = 4'd5,
-                         SHR = 4'd6, SAT = 4'd7, LUT8 = 4'd8, LUT16 = 4'd9;
+                         SHR = 4'd6, SAT = 4'd7, LUT8 = 4'd8, LUT16 = 4'd9, MULR = 4'd10;
   localparam int KB = LUT16_KNOT_BITS;
 
   logic en;
@@ -101,6 +102,10 @@ module vector
         SHL:  raw = 64'(a[i]) <<< s;
         SHR:  raw = s == 5'd0 ? 64'(a[i]) : (64'(a[i]) + (64'sd1 <<< (s - 5'd1))) >>> s;
         SAT:  raw = 64'(a[i]);
+        MULR: begin                                      // vmul: (a b + 2^(sh-1)) >> sh, |a b| < 2^62
+          raw = 64'(a[i]) * 64'(b[i]);
+          if (sh != 6'd0) raw = (raw + (64'sd1 <<< (sh - 6'd1))) >>> sh;
+        end
         LUT8: k0  = {1'b0, ~a[i][7], a[i][6:0]};          // x + 128
         LUT16: begin
           k0 = {1'b0, ~a[i][15], a[i][14:8]};              // (x + 32768) >> 8

@@ -15,11 +15,12 @@ typedef enum {
     FLOE_CORE_CMD_EXP2,     /* exp2 (afu): dst, a, n */
     FLOE_CORE_CMD_LUT8,     /* lut8 (afu): dst, a (int8), b = table (256 int16), n */
     FLOE_CORE_CMD_LUT16,    /* lut16 (afu): dst, a (int16), b = table (257 int32 knots, lo, hi), n, dt */
+    FLOE_CORE_CMD_VMUL,     /* vmul: dst, a, b, n, dt, amount = sh (0..62) */
     FLOE_CORE_CMD_COUNT
 } floe_core_cmd;
 
 static const char *const floe_core_cmd_names[FLOE_CORE_CMD_COUNT] = {
-    "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16",
+    "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16", "VMUL",
 };
 
 #endif
