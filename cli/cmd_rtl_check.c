@@ -42,7 +42,7 @@ static int find_harness(char *buf, size_t size)
 
 int floe_cmd_rtl_check(int argc, char **argv)
 {
-    const char *machine = NULL, *wave = NULL, *csv = NULL, *variant = NULL;
+    const char *machine = NULL, *wave = NULL, *csv = NULL, *variant = NULL, *model = NULL;
     long long tiles = 400, model_tiles = -1, seed = 1;
     int verbose = 0;
     const floe_opt opts[] = {
@@ -50,8 +50,9 @@ int floe_cmd_rtl_check(int argc, char **argv)
          "machine description; must be the one the core was generated for (default: the build's, configs/small.csv)", 0, 0,
          'm'},
         {"tiles", FLOE_ARG_INT, &tiles, "N", "random tiles, the four units in turn (default 400)", 0, 1e9, 0},
+        {"model", FLOE_ARG_STRING, &model, "NAME", "built-in model compiled for the model tiles (default tiny)", 0, 0, 0},
         {"model-tiles", FLOE_ARG_INT, &model_tiles, "N",
-         "tiles from the compiled tiny model (default -1: every modelled instruction; 0: none)", -1, 1e9, 0},
+         "tiles from the compiled model (default -1: every modelled instruction; 0: none)", -1, 1e9, 0},
         {"seed", FLOE_ARG_INT, &seed, "S", "seed of the random tiles and the model's weights (default 1)", 0, 9e18, 0},
         {"wave", FLOE_ARG_STRING, &wave, "FILE", "write an FST waveform of the whole run", 0, 0, 0},
         {"csv", FLOE_ARG_STRING, &csv, "FILE", "write the per-unit table as CSV", 0, 0, 0},
@@ -61,11 +62,11 @@ int floe_cmd_rtl_check(int argc, char **argv)
     };
     const floe_cmd_spec spec = {
         "rtl-check", NULL, "Co-simulate the RTL core against the simulator: results bit for bit, cycles per unit.",
-        "Tiles are ISA instructions (vmm, requant, vrequant, vadd, vmax, vshift, vsat, exp2), random and from\n"
-        "the compiled tiny model; each runs on the simulator and on the verilated core (rtl/core.sv). Per unit\n"
-        "it prints tiles, elements compared, mismatches, RTL and simulator cycles and their error. Runs the\n"
-        "floe-rtl-check executable beside floe (built when Verilator is found); exit 1 on any mismatch.\n"
-        "See docs/rtl.md.",
+        "Tiles are ISA instructions (vmm, requant, vrequant, vadd, vmax, vmul, vshift, vsat, exp2,\n"
+        "lut8, lut16), random and from a compiled model; each runs on the simulator and on the verilated\n"
+        "core (rtl/core.sv). Per unit it prints tiles, elements compared, mismatches, RTL and simulator\n"
+        "cycles and their error. Runs the floe-rtl-check executable beside floe (built when Verilator is\n"
+        "found); exit 1 on any mismatch. See docs/rtl.md.",
         opts, 0, 0};
     char *pos[1];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
@@ -86,7 +87,7 @@ int floe_cmd_rtl_check(int argc, char **argv)
     snprintf(num[0], sizeof num[0], "%lld", tiles);
     snprintf(num[1], sizeof num[1], "%lld", model_tiles);
     snprintf(num[2], sizeof num[2], "%lld", seed);
-    const char *args[20];
+    const char *args[24];
     int n = 0;
     args[n++] = path;
     args[n++] = "--tiles";
@@ -98,6 +99,10 @@ int floe_cmd_rtl_check(int argc, char **argv)
     if (machine) {
         args[n++] = "--machine";
         args[n++] = machine;
+    }
+    if (model) {
+        args[n++] = "--model";
+        args[n++] = model;
     }
     if (wave) {
         args[n++] = "--wave";

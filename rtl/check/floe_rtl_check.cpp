@@ -9,12 +9,12 @@
 // micro-command (rtl/gen/core_cmd.h), loads the operands through the host port, runs the command
 // and compares every result byte-for-byte (element by element) and the cycles.
 //
-// Tiles come from (a) random operands and (b) a compiled model: the built-in `tiny` model with
+// Tiles come from (a) random operands and (b) a compiled model: a built-in model (`tiny`) with
 // random quantized weights, compiled for the machine (floe_compile_prefill) and run on the
 // simulator with random embeddings; every supported instruction of every core is then replayed
 // on the memory the run left (register offsets taken as 0: the first iteration of a loop).
 //
-// Usage: floe-rtl-check [--machine FILE] [--tiles N] [--model-tiles N] [--seed S] [--wave FILE]
+// Usage: floe-rtl-check [--machine FILE] [--tiles N] [--model NAME] [--model-tiles N] [--seed S] [--wave FILE]
 //                       [--csv FILE] [--variant flip] [--expect-flip]
 // Exit: 0 all results equal (with --expect-flip: the wrong variant was detected, every mismatch a
 // requant rounding tie), 1 otherwise, 2 usage.
@@ -393,12 +393,32 @@ struct Options {
     uint64_t seed = 1;
     const char *wave = nullptr;
     const char *csv = nullptr;
+    const char *model = "tiny";
     bool flip = false, expect_flip = false, verbose = false;
 };
 
 // Random tiles: one instruction of each kind in turn, random sizes, operands at random offsets of
 // disjoint areas of a memory filled with random bytes (multipliers valid).
-floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vector<int32_t> &acc, uint32_t xmax)
+// Tile sizes scale with the machine, so that tiles stay long against the pipeline: n up to 10 x the
+// vector unit's lanes, vmm depth up to 16 port words, rows up to 12 x the vmm lanes (on small:
+// n <= 160, k <= 256, 48 rows).
+struct Scale {
+    uint32_t n_max, k_max, rows_max;
+};
+
+Scale scale_of(const floe_machine &m, uint32_t xmax)
+{
+    uint64_t macs = m.vmm_macs_per_cycle[FLOE_PREC_W8A8], w = m.sram_bytes_per_cycle;
+    uint64_t depth = w < macs ? w : macs, lanes = macs / depth;
+    Scale sc;
+    sc.n_max = (uint32_t)(10 * m.vector_ops_per_cycle);
+    sc.k_max = (uint32_t)(16 * w < xmax ? 16 * w : xmax);
+    sc.rows_max = (uint32_t)(12 * lanes);
+    return sc;
+}
+
+floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vector<int32_t> &acc, uint32_t xmax,
+                      const Scale &sc)
 {
     uint32_t cap = (uint32_t)mem.size(), q = cap / 4;
     for (auto &b : mem)
@@ -415,14 +435,15 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
     static const int dts[4] = {FLOE_DT_I4, FLOE_DT_I8, FLOE_DT_I16, FLOE_DT_I32};
     floe_insn in{};
     in.thread = 0;
-    uint32_t n = 1 + (uint32_t)floe_rng_below(r, 160);
+    uint32_t n = 1 + (uint32_t)floe_rng_below(r, sc.n_max);
     int dt = dts[floe_rng_below(r, 4)];
     if (dt == FLOE_DT_I4 && n % 2)
         n++;
     switch (kind) {
     case 0: { // vmm
         int x16 = floe_rng_below(r, 4) == 0, w4 = !x16 && floe_rng_below(r, 2);
-        uint32_t k = 1 + (uint32_t)floe_rng_below(r, x16 ? xmax / 2 : 256), nn = 1 + (uint32_t)floe_rng_below(r, 48);
+        uint32_t k = 1 + (uint32_t)floe_rng_below(r, x16 ? xmax / 2 : sc.k_max);
+        uint32_t nn = 1 + (uint32_t)floe_rng_below(r, sc.rows_max);
         uint32_t rowbytes = w4 ? (k + 1) / 2 : k;
         while ((uint64_t)rowbytes * nn > 2 * q - 64)
             nn /= 2;
@@ -531,11 +552,11 @@ struct ModelCore {
     std::vector<floe_insn> insns;
 };
 
-int model_cores(const floe_machine *m, uint64_t seed, std::vector<ModelCore> &out, floe_err *err)
+int model_cores(const floe_machine *m, const char *model, uint64_t seed, std::vector<ModelCore> &out, floe_err *err)
 {
     floe_model_config cfg;
     floe_qmodel qm;
-    if (floe_model_config_builtin("tiny", &cfg, err) != 0)
+    if (floe_model_config_builtin(model, &cfg, err) != 0)
         return -1;
     floe_qconfig q = floe_qconfig_default();
     if (floe_qmodel_random(&qm, &cfg, &q, seed, err) != 0)
@@ -672,19 +693,20 @@ template <class V> int run(const Options &o, const floe_machine &mach)
     };
 
     // (a) random operands
+    const Scale sc = scale_of(mach, xmax);
     floe_rng r;
     floe_rng_seed(&r, o.seed);
     std::vector<uint8_t> mem(cap);
     std::vector<int32_t> acc(FLOE_ACCUMULATORS);
     for (long i = 0; i < o.tiles; i++) {
-        Tile t{random_insn(&r, (int)(i % 4), mem, acc, xmax), &mem, &acc, 0};
+        Tile t{random_insn(&r, (int)(i % 4), mem, acc, xmax, sc), &mem, &acc, 0};
         if (check(t) != 0)
             return 1;
     }
     // (b) a compiled model
     std::vector<ModelCore> cores;
     if (o.model_tiles != 0) {
-        if (model_cores(&mach, o.seed, cores, &err) != 0) {
+        if (model_cores(&mach, o.model, o.seed, cores, &err) != 0) {
             std::fprintf(stderr, "floe-rtl-check: compiled model: %s\n", err.msg);
             return 1;
         }
@@ -709,8 +731,9 @@ template <class V> int run(const Options &o, const floe_machine &mach)
 
     // report
     std::string text = "origin,unit,tiles,elements,mismatches,rtl_cycles,sim_cycles,error_pct,mean_abs_tile_error_pct\n";
-    std::printf("floe-rtl-check: machine %s (fingerprint %016" PRIx64 "), core model %s\n", o.machine,
-                floe_machine_fingerprint(&mach), o.flip ? "with flipped requant rounding (wrong on purpose)" : "");
+    std::printf("floe-rtl-check: machine %s (fingerprint %016" PRIx64 "), model %s%s\n", o.machine,
+                floe_machine_fingerprint(&mach), o.model_tiles ? o.model : "(none)",
+                o.flip ? ", core with flipped requant rounding (wrong on purpose)" : "");
     std::printf("%-7s %-9s %6s %9s %10s %11s %11s %8s %9s\n", "origin", "unit", "tiles", "elements", "mismatches",
                 "rtl_cycles", "sim_cycles", "error_%", "tile_|e|%");
     uint64_t mism = 0, unexplained = 0, total = 0;
@@ -763,7 +786,7 @@ int usage(const char *msg)
     if (msg)
         std::fprintf(stderr, "floe-rtl-check: %s\n", msg);
     std::fprintf(stderr,
-                 "usage: floe-rtl-check [--machine FILE] [--tiles N] [--model-tiles N] [--seed S] [--wave FILE.fst]\n"
+                 "usage: floe-rtl-check [--machine FILE] [--tiles N] [--model NAME] [--model-tiles N] [--seed S] [--wave FILE.fst]\n"
                  "                      [--csv FILE] [--variant flip] [--expect-flip] [--verbose]\n");
     return 2;
 }
@@ -804,6 +827,9 @@ int main(int argc, char **argv)
                 o.model_tiles = (long)n;
             else
                 o.seed = (uint64_t)n;
+        } else if (a == "--model") {
+            if (!(o.model = val()))
+                return usage("--model needs a built-in model name (tiny, S, M)");
         } else if (a == "--wave") {
             if (!(o.wave = val()))
                 return usage("--wave needs a file");
