@@ -40,15 +40,15 @@ static int clog2(uint64_t v)
 /* The vmm engine's shape from the machine (docs/rtl.md): a beat gives each lane one SRAM word of
  * weights (DEPTH = the SRAM port width, so weights streamed from local memory fill the port), and
  * LANES x DEPTH = the int8 MACs per cycle. A port wider than the MAC count gives one lane. */
-static int vmm_shape(const floe_machine *m, uint64_t *lanes, uint64_t *depth)
+static int vmm_shape(const char *path, const floe_machine *m, uint64_t *lanes, uint64_t *depth)
 {
     uint64_t macs = m->vmm_macs_per_cycle[FLOE_PREC_W8A8], w = m->sram_bytes_per_cycle;
     *depth = w < macs ? w : macs;
     *lanes = macs / *depth;
     if (*lanes * *depth != macs) {
-        fprintf(stderr, "floe_rtl_gen: vmm_w8a8_macs_per_cycle %llu is not a multiple of sram_bytes_per_cycle "
-                "%llu: the vmm engine's LANES x DEPTH cannot equal it (docs/rtl.md)\n",
-                (unsigned long long)macs, (unsigned long long)w);
+        fprintf(stderr, "floe_rtl_gen: %s: field 'vmm_w8a8_macs_per_cycle': %llu is not a multiple of "
+                "sram_bytes_per_cycle %llu: the vmm engine's LANES x DEPTH cannot equal it (docs/rtl.md)\n",
+                path, (unsigned long long)macs, (unsigned long long)w);
         return -1;
     }
     return 0;
@@ -118,7 +118,7 @@ int main(int argc, char **argv)
         return 1;
     }
     uint64_t lanes, depth;
-    if (vmm_shape(&mach, &lanes, &depth) != 0)
+    if (vmm_shape(argv[1], &mach, &lanes, &depth) != 0)
         return 1;
 
     /* exp2 is zero from the first integer part n where the largest table entry shifts out

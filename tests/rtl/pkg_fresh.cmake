@@ -1,9 +1,10 @@
 # ctest rtl_pkg_fresh: each package verilated at configure time is what floe_rtl_gen prints now from
 # its machine description (a stale package would mean the RTL no longer matches isa/ or configs/).
-# -DGEN=generator -DPKGS="pkg.sv=machine.csv;..."
+# -DGEN=generator -DPKGS="pkg.sv=machine.csv|pkg.sv=machine.csv..."
 set(failed 0)
 set(count 0)
-foreach(pair ${PKGS})
+string(REPLACE "|" ";" pairs "${PKGS}")
+foreach(pair ${pairs})
   string(REPLACE "=" ";" pm "${pair}")
   list(GET pm 0 pkg)
   list(GET pm 1 machine)
