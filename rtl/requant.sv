@@ -9,8 +9,10 @@
 //
 // FLOE_RTL_FLIP_ROUNDING (a Verilator -D define) builds a deliberately wrong variant that rounds
 // half DOWN; the co-simulation harness must catch it (tests/rtl, ctest rtl_requant_flip_detected).
-module requant #(
-  parameter int LANES = 32   // one per vmm output channel
+module requant
+  import floe_rtl_pkg::*;
+#(
+  parameter int LANES = REQUANT_LANES   // generated from the machine (vector_ops_per_cycle)
 ) (
   input  logic               clk,
   input  logic               rst_n,
@@ -57,7 +59,13 @@ module requant #(
       hi1 <= hi;
       lo2 <= lo1;
       hi2 <= hi1;
-      for (int i = 0; i < LANES; i++) begin
+    end
+  end
+  // a generate loop, so the lanes unroll at any LANES (Verilator 5.006 cannot keep a delayed
+  // assignment to an array inside a procedural loop it does not unroll)
+  for (genvar i = 0; i < LANES; i++) begin : g_lane
+    always_ff @(posedge clk) begin
+      if (en) begin
         p1[i]  <= $signed({{32{acc[i][31]}}, acc[i]}) * $signed({33'd0, m[i]});
         sh1[i] <= shift[i];
         r2[i]  <= round_shift(p1[i], sh1[i]);

@@ -17,7 +17,8 @@
 module vector
   import floe_rtl_pkg::*;
 #(
-  parameter int LANES = 256
+  parameter int LANES = VECTOR_LANES,  // generated from the machine: vector_ops_per_cycle
+  parameter int TBL_PORTS = 1          // table entries written per cycle (the core loads a word a cycle)
 ) (
   input  logic                              clk,
   input  logic                              rst_n,
@@ -25,27 +26,43 @@ module vector
   output logic                              in_ready,
   input  logic [3:0]                        op,
   input  logic [5:0]                        bits,      // output width, 2..32
+  input  logic [5:0]                        sh,        // MULR's shift, 0..62 (shared by the beat)
   input  logic signed [31:0]                a   [LANES],
   input  logic signed [31:0]                b   [LANES],
   output logic                              out_valid,
   input  logic                              out_ready,
   output logic signed [31:0]                y   [LANES],
-  input  logic                              tbl_we,    // table write port
-  input  logic [8:0]                        tbl_addr,
-  input  logic signed [LUT16_KNOT_BITS-1:0] tbl_data
+  // table write port: one row of TBL_PORTS consecutive entries (row r = entries r*TBL_PORTS ..),
+  // entry j of the row written when tbl_we[j]; with TBL_PORTS = 1 a row is one entry
+  input  logic [TBL_PORTS-1:0]                 tbl_we,
+  input  logic [8:0]                           tbl_addr,
+  input  logic [LUT16_KNOT_BITS*TBL_PORTS-1:0] tbl_data
 );
   localparam logic [3:0] ADD = 4'd0, SUB = 4'd1, MUL = 4'd2, MAX = 4'd3, MIN = 4'd4, SHL = 4'd5,
-                         SHR = 4'd6, SAT = 4'd7, LUT8 = 4'd8, LUT16 = 4'd9;
+                         SHR = 4'd6, SAT = 4'd7, LUT8 = 4'd8, LUT16 = 4'd9, MULR = 4'd10;
   localparam int KB = LUT16_KNOT_BITS;
 
   logic en;
   assign en       = !out_valid || out_ready;
   assign in_ready = en;
 
-  logic signed [KB-1:0] tbl [LUT16_KNOTS];
-  always_ff @(posedge clk) begin
-    if (tbl_we && tbl_addr < 9'(LUT16_KNOTS)) tbl[tbl_addr] <= tbl_data;
+  localparam int ROWS = (LUT16_KNOTS + TBL_PORTS - 1) / TBL_PORTS;
+  localparam int RB = ROWS > 1 ? $clog2(ROWS) : 1;
+  logic [KB*TBL_PORTS-1:0] tbl [ROWS];
+  logic [KB*TBL_PORTS-1:0] row_next;
+  always_comb begin
+    row_next = tbl_addr < 9'(ROWS) ? tbl[tbl_addr[RB-1:0]] : '0;
+    for (int j = 0; j < TBL_PORTS; j++)
+      if (tbl_we[j]) row_next[KB*j +: KB] = tbl_data[KB*j +: KB];
   end
+  always_ff @(posedge clk) begin
+    if (|tbl_we && tbl_addr < 9'(ROWS)) tbl[tbl_addr[RB-1:0]] <= row_next;
+  end
+  function automatic logic signed [KB-1:0] entry(input logic [8:0] k);
+    int unsigned kk;
+    kk = 32'(k);
+    entry = $signed(tbl[RB'(kk / TBL_PORTS)][KB * (kk % TBL_PORTS) +: KB]);
+  endfunction
 
   logic       v1;
   logic [3:0] op1;
@@ -85,6 +102,10 @@ module vector
         SHL:  raw = 64'(a[i]) <<< s;
         SHR:  raw = s == 5'd0 ? 64'(a[i]) : (64'(a[i]) + (64'sd1 <<< (s - 5'd1))) >>> s;
         SAT:  raw = 64'(a[i]);
+        MULR: begin                                      // vmul: (a b + 2^(sh-1)) >> sh, |a b| < 2^62
+          raw = 64'(a[i]) * 64'(b[i]);
+          if (sh != 6'd0) raw = (raw + (64'sd1 <<< (sh - 6'd1))) >>> sh;
+        end
         LUT8: k0  = {1'b0, ~a[i][7], a[i][6:0]};          // x + 128
         LUT16: begin
           k0 = {1'b0, ~a[i][15], a[i][14:8]};              // (x + 32768) >> 8
@@ -100,8 +121,8 @@ module vector
     always_ff @(posedge clk) begin
       if (en) begin
         raw1 <= raw;
-        t0   <= tbl[k0];
-        t1   <= tbl[k1];
+        t0   <= entry(k0);
+        t1   <= entry(k1);
         f1   <= a[i][7:0];
       end
     end

@@ -18,9 +18,11 @@
 //
 // Pipeline: 2 stages (multiply and reduce each lane | accumulate), stall-all flow control. A beat
 // with `last` makes the accumulators the output (out_valid) two cycles after it is accepted.
-module vmm #(
-  parameter int LANES = 32,   // output channels per cycle
-  parameter int DEPTH = 32    // weight bytes per lane per cycle (int8 MACs per lane per cycle)
+module vmm
+  import floe_rtl_pkg::*;
+#(
+  parameter int LANES = VMM_LANES,   // output channels per cycle (generated from the machine)
+  parameter int DEPTH = VMM_DEPTH    // weight bytes per lane per cycle (int8 MACs per lane per cycle)
 ) (
   input  logic               clk,
   input  logic               rst_n,

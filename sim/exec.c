@@ -696,6 +696,11 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     act->sram_write_bytes += out_bytes;
     act->lut_ops += ops;
     *cycles = afu_cycles(s, ops);
+    /* A lookup needs its table before the first element: the table's bytes cross the SRAM port
+     * first, so they do not overlap the lookups (the core's overall port time, max'ed in by the
+     * caller, still covers the streams). Checked against the RTL core (docs/rtl.md). */
+    if (in->op == FLOE_OP_LUT8 || in->op == FLOE_OP_LUT16)
+        *cycles += ceil_div(in->op == FLOE_OP_LUT8 ? 512 : 4 * (FLOE_LUT16_KNOTS + 2), s->m.sram_bytes_per_cycle);
     return 0;
 }
 

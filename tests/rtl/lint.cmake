@@ -1,16 +1,21 @@
 # ctest rtl_lint: `verilator --lint-only -Wall` on the generated package and every rtl/*.sv unit
-# (each as its own top, file name = module name), plus the FLOE_RTL_FLIP_ROUNDING variant.
+# (each as its own top, file name = module name; core is given every file, since it
+# instantiates the units), plus the FLOE_RTL_FLIP_ROUNDING variant of requant.
 file(GLOB units ${RTL_DIR}/*.sv)
 set(failed 0)
 set(count 0)
 foreach(sv ${units})
   get_filename_component(top ${sv} NAME_WE)
   set(variants "-DFLOE_RTL_LINT")  # a define no unit uses: the plain build
+  set(files ${sv})
+  if(top STREQUAL "core")
+    set(files ${units})
+  endif()
   if(top STREQUAL "requant")
     list(APPEND variants "-DFLOE_RTL_FLIP_ROUNDING")
   endif()
   foreach(def ${variants})
-    execute_process(COMMAND ${VERILATOR} --lint-only -Wall ${def} --top-module ${top} ${PKG} ${sv}
+    execute_process(COMMAND ${VERILATOR} --lint-only -Wall ${def} --top-module ${top} ${PKG} ${files}
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
     math(EXPR count "${count} + 1")
     if(rc)

@@ -1,8 +1,25 @@
-# ctest rtl_pkg_fresh: the package verilated at configure time is what floe_rtl_gen prints now
-# (a stale package would mean the RTL no longer matches isa/).
-execute_process(COMMAND ${GEN} RESULT_VARIABLE rc OUTPUT_VARIABLE now)
-file(READ ${PKG} configured)
-if(rc OR NOT now STREQUAL configured)
-  message(FATAL_ERROR "0 passed, 1 failed: ${PKG} differs from floe_rtl_gen's output: rerun cmake")
+# ctest rtl_pkg_fresh: each package verilated at configure time is what floe_rtl_gen prints now from
+# its machine description (a stale package would mean the RTL no longer matches isa/ or configs/).
+# -DGEN=generator -DPKGS="pkg.sv=machine.csv|pkg.sv=machine.csv..."
+set(failed 0)
+set(count 0)
+string(REPLACE "|" ";" pairs "${PKGS}")
+foreach(pair ${pairs})
+  string(REPLACE "=" ";" pm "${pair}")
+  list(GET pm 0 pkg)
+  list(GET pm 1 machine)
+  math(EXPR count "${count} + 1")
+  execute_process(COMMAND ${GEN} ${machine} RESULT_VARIABLE rc OUTPUT_VARIABLE now ERROR_VARIABLE errout)
+  file(READ ${pkg} configured)
+  if(rc OR NOT now STREQUAL configured)
+    message("FAIL ${pkg} differs from `floe_rtl_gen ${machine}` (${rc} ${errout}): rerun cmake")
+    math(EXPR failed "${failed} + 1")
+  else()
+    message("ok   ${pkg} = floe_rtl_gen ${machine}")
+  endif()
+endforeach()
+math(EXPR passed "${count} - ${failed}")
+message("${passed} passed, ${failed} failed")
+if(failed OR count EQUAL 0)
+  message(FATAL_ERROR "rtl_pkg_fresh failed")
 endif()
-message("1 passed, 0 failed")

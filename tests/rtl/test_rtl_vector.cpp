@@ -1,5 +1,6 @@
 // vector RTL vs the C contract, bit for bit: floe_sat_bits over exact 64-bit arithmetic for the
-// elementwise ops (docs/numerics.md §1, and the one rounding rule for SHR), floe_lut8_apply and
+// elementwise ops (docs/numerics.md §1, and the one rounding rule for SHR; MULR is vmul's
+// floe_requant_raw of the product), floe_lut8_apply and
 // floe_lut16_apply for the lookups (§6) with SiLU tables from floe_silu_*_build and random tables.
 #include <array>
 
@@ -8,6 +9,7 @@
 
 extern "C" {
 #include "isa/lut.h"
+#include "isa/requant.h"
 #include "isa/saturate.h"
 #include "isa/silu.h"
 }
@@ -15,11 +17,11 @@ extern "C" {
 namespace {
 
 constexpr int L = FLOE_RTL_LANES;
-enum Op { ADD, SUB, MUL, MAX, MIN, SHL, SHR, SAT, LUT8, LUT16, N_OPS };
-static const char *const OP_NAME[] = {"add", "sub", "mul", "max", "min", "shl", "shr", "sat", "lut8", "lut16"};
+enum Op { ADD, SUB, MUL, MAX, MIN, SHL, SHR, SAT, LUT8, LUT16, MULR, N_OPS };
+static const char *const OP_NAME[] = {"add", "sub", "mul", "max", "min", "shl", "shr", "sat", "lut8", "lut16", "mulr"};
 
 struct In {
-    int op, bits;
+    int op, bits, sh;
     int32_t a[L], b[L];
 };
 typedef std::array<int32_t, L> Out;
@@ -41,6 +43,7 @@ int32_t reference(const In &in, int i, const floe_lut8 &t8, const floe_lut16 &t1
     case SHR: return floe_sat_bits(s == 0 ? a : (a + ((int64_t)1 << (s - 1))) >> s, in.bits);
     case SAT: return floe_sat_bits(a, in.bits);
     case LUT8: return floe_lut8_apply(&t8, (int8_t)(uint8_t)(uint32_t)in.a[i]);
+    case MULR: return floe_sat_bits(floe_requant_raw((int32_t)a, (floe_requant_mult){(int32_t)b, in.sh}), in.bits);
     default: {
         floe_lut16 t = t16;
         t.hi = (int32_t)(((int64_t)1 << (in.bits - 1)) - 1);
@@ -77,6 +80,7 @@ std::vector<B> make_beats(long n, uint64_t seed, const floe_lut8 &t8, const floe
         if (bt.in.op == LUT8 && !with_lut8)
             bt.in.op = LUT16;
         bt.in.bits = floe_rng_below(&r, 2) ? common_bits[floe_rng_below(&r, 4)] : (int)floe_rng_range(&r, 2, 32);
+        bt.in.sh = floe_rng_below(&r, 2) ? (int)floe_rng_range(&r, 0, 8) : (int)floe_rng_range(&r, 0, 62);
         for (int k = 0; k < L; k++) {
             bt.in.a[k] = operand(&r);
             bt.in.b[k] = operand(&r);
@@ -124,6 +128,7 @@ int main(int argc, char **argv)
     port.drive = [](Vvector *t, const In &in) {
         t->op = (uint8_t)in.op;
         t->bits = (uint8_t)in.bits;
+        t->sh = (uint8_t)in.sh;
         for (int k = 0; k < L; k++) {
             t->a[k] = (uint32_t)in.a[k];
             t->b[k] = (uint32_t)in.b[k];

@@ -1,0 +1,694 @@
+// core: one core's datapath with its local memory (docs/rtl.md, "The core wrapper").
+//
+// A command (rtl/gen/core_cmd.h: op, addresses, lengths, element types, flags) is taken with a
+// valid/ready handshake and executed tile by tile on the units:
+//   vmm       x from memory into the activation buffer, then weight beats (one SRAM word per lane)
+//             through `vmm` into the accumulator file;
+//   requant   accumulators and multipliers through `requant` into memory (vrequant: int32 from memory);
+//   vadd, vmax, vmul, vshift, vsat through `vector`; exp2 through `afu_exp2` and lut8, lut16 through a
+//             second `vector` at AFU_LANES with its own table (the activation-function unit).
+// Elementwise commands stream chunks (at least a port word of the narrowest type): operands are read
+// into one of two staging buffers, a full buffer is launched into the unit (several beats) while the
+// next chunk is read into the other, and the results are packed into one of two output buffers
+// while the other is written back. A lookup first reads its table. Local memory is a byte-addressed SRAM
+// with ONE port of SRAM_BYTES bytes per cycle (reads + writes, as the machine's
+// sram_bytes_per_cycle), reads taking one cycle; writes go first when both wait. `done` is high for
+// one cycle after the command's last result is written; a new command is taken when idle.
+//
+// The host port (memory and accumulators) is the testbench's load/unload path: it is only used
+// while the core is idle and is not part of the timed datapath.
+module core
+  import floe_rtl_pkg::*;
+#(
+  parameter int MEM   = MEM_BYTES,     // local memory bytes
+  parameter int AB    = MEM_ADDR_BITS, // address bits
+  parameter int W     = SRAM_BYTES,    // memory port bytes per cycle
+  parameter int VL    = VECTOR_LANES,  // vector unit and requant lanes
+  parameter int AL    = AFU_LANES,     // activation-function unit lanes
+  parameter int ML    = VMM_LANES,     // vmm output lanes
+  parameter int MD    = VMM_DEPTH,     // vmm weight bytes per lane per beat (<= W)
+  parameter int ACCS  = ACCUMULATORS,
+  parameter int XMAX  = 2048           // vmm activation buffer bytes (k int8, k/2 int16)
+) (
+  input  logic                      clk,
+  input  logic                      rst_n,
+  // command
+  input  logic                      cmd_valid,
+  output logic                      cmd_ready,
+  input  logic [3:0]                cmd_op,
+  input  logic [31:0]               cmd_dst,
+  input  logic [31:0]               cmd_a,
+  input  logic [31:0]               cmd_b,
+  input  logic [31:0]               cmd_m,
+  input  logic [ACC_INDEX_BITS-1:0] cmd_acc,
+  input  logic [15:0]               cmd_n,
+  input  logic [15:0]               cmd_k,
+  input  logic [2:0]                cmd_dt,
+  input  logic [2:0]                cmd_dt2,
+  input  logic                      cmd_x16,
+  input  logic                      cmd_w4,
+  input  logic                      cmd_set,
+  input  logic                      cmd_chan,
+  input  logic signed [7:0]         cmd_amount,
+  output logic                      done,
+  // host port (idle only)
+  input  logic                      host_we,
+  input  logic [31:0]               host_addr,
+  input  logic [7:0]                host_wdata [W],
+  output logic [7:0]                host_rdata [W],
+  input  logic                      host_acc_we,
+  input  logic [ACC_INDEX_BITS-1:0] host_acc_addr,
+  input  logic signed [31:0]        host_acc_wdata,
+  output logic signed [31:0]        host_acc_rdata
+);
+  localparam int CHMAX = (VL > AL ? VL : AL) > 2 * W ? (VL > AL ? VL : AL) : 2 * W; // int4: 2W per word
+  localparam int SA = 4 * CHMAX;         // staging bytes of an a or b chunk (int32 elements), and of a result
+  localparam int SM = 8 * CHMAX;         // staging bytes of a chunk of multipliers
+  localparam int XB = XMAX + 2 * MD;     // activation buffer with room for the last slice
+  localparam int MLB = ML > 1 ? $clog2(ML) : 1;
+
+  // ---------------------------------------------------------------- helpers
+  function automatic logic [31:0] bytes_for(input logic [2:0] dt, input logic [31:0] n);
+    case (dt)
+      DT_I2:   bytes_for = (n + 32'd3) >> 2;
+      DT_I4:   bytes_for = (n + 32'd1) >> 1;
+      DT_I8:   bytes_for = n;
+      DT_I16:  bytes_for = n << 1;
+      default: bytes_for = n << 2;
+    endcase
+  endfunction
+
+  function automatic logic [5:0] dt_bits(input logic [2:0] dt);
+    case (dt)
+      DT_I2:   dt_bits = 6'd2;
+      DT_I4:   dt_bits = 6'd4;
+      DT_I8:   dt_bits = 6'd8;
+      DT_I16:  dt_bits = 6'd16;
+      default: dt_bits = 6'd32;
+    endcase
+  endfunction
+
+  // clamp to the signed range of n bits, n = 2..32
+  function automatic logic signed [31:0] sat32(input logic signed [31:0] v, input logic [5:0] n);
+    logic signed [31:0] h;
+    h = n >= 6'd32 ? 32'sh7fffffff : (32'sd1 <<< (n - 6'd1)) - 32'sd1;
+    sat32 = v > h ? h : v < -h - 32'sd1 ? -h - 32'sd1 : v;
+  endfunction
+
+  function automatic logic [31:0] min32(input logic [31:0] a, input logic [31:0] b);
+    min32 = a < b ? a : b;
+  endfunction
+
+  // ---------------------------------------------------------------- state
+  logic [7:0] mem [MEM];
+  logic signed [31:0] accf [ACCS];
+
+  logic        busy;
+  logic [3:0]  op;
+  logic [31:0] dst, aa, bb, ma;
+  logic [ACC_INDEX_BITS-1:0] acc0;
+  logic [31:0] n;
+  logic [2:0]  idt, odt;
+  logic        x16, w4, set, chan;
+  logic signed [7:0] amount;
+
+  assign cmd_ready = !busy;
+  wire accept = cmd_valid && cmd_ready;
+  wire is_vmm = op == CMD_VMM;
+
+  // elementwise geometry: a chunk is `ch` elements, read as a whole and launched into the unit as
+  // ch / lanes beats; ch = max(lanes, the elements of one port word of the narrowest operand or
+  // result type), so that a narrow stream still fills whole port words (set when a command is taken)
+  logic        afu_op;                   // exp2, lut8, lut16: the activation-function unit
+  logic [31:0] ch, lanes;
+  logic [31:0] nchunks;
+  logic        use_a, use_b, use_m;
+  assign afu_op = op == CMD_EXP2 || op == CMD_LUT8 || op == CMD_LUT16;
+  assign lanes = afu_op ? 32'(AL) : 32'(VL);
+  wire ew = busy && !is_vmm;             // an elementwise command is running
+
+  // ---------------------------------------------------------------- port arbitration
+  logic        p_rd, p_wr;               // this cycle's memory access
+  logic [31:0] p_addr, p_len;            // byte address and length (<= W)
+  logic [7:0]  p_wdata [W];
+  logic [7:0]  rdata [W];                // the bytes a read returns (at the next edge)
+
+  // ---------------------------------------------------------------- lookup table load (lut8, lut16)
+  // The table is read a port word a cycle and written into the lookup unit's table memory in the
+  // same cycle (one table write port per entry of a word); lut16's output range [lo, hi] is kept here.
+  localparam int TP = W / 2;             // int16 entries per word (lut8); lut16 uses W / 4
+  localparam int KB = LUT16_KNOT_BITS;
+  logic        tph;                      // loading the table
+  logic [31:0] toff, tbytes;
+  logic signed [31:0] tlo, thi, tlo_next, thi_next;
+  logic [TP-1:0]    t_we;
+  logic [8:0]       t_addr;              // table row: TP entries
+  logic [KB*TP-1:0] t_data;
+  wire tb_want = ew && tph;
+  // the word's entries lie in one row (rows of W/2 entries, lut16 words of W/4 aligned entries)
+  always_comb begin
+    logic [31:0] first;
+    t_we = '0;
+    t_data = '0;
+    tlo_next = tlo;
+    thi_next = thi;
+    first = op == CMD_LUT16 ? toff >> 2 : toff >> 1;
+    t_addr = 9'(first / 32'(TP));
+    for (int j = 0; j < TP; j++) begin
+      logic [31:0] idx, col;
+      logic signed [31:0] v;
+      idx = first + 32'(j);
+      col = idx % 32'(TP);
+      if (op == CMD_LUT16) begin
+        v = j < W / 4 ? $signed({rdata[(4*j+3)%W], rdata[(4*j+2)%W], rdata[(4*j+1)%W], rdata[4*j]}) : 32'sd0;
+        if (tb_want && j < W / 4 && idx < 32'(LUT16_KNOTS)) begin
+          t_we[col] = 1'b1;
+          t_data[KB*col +: KB] = v[KB-1:0];
+        end
+        if (tb_want && j < W / 4 && idx == 32'(LUT16_KNOTS)) tlo_next = v;
+        if (tb_want && j < W / 4 && idx == 32'(LUT16_KNOTS) + 32'd1) thi_next = v;
+      end else begin
+        v = 32'($signed({rdata[(2*j+1)%W], rdata[2*j]}));
+        if (tb_want && idx < 32'd256) begin
+          t_we[col] = 1'b1;
+          t_data[KB*col +: KB] = v[KB-1:0];
+        end
+      end
+    end
+  end
+
+  // ---------------------------------------------------------------- elementwise reader
+  logic [31:0] rd_c;                     // chunk being read
+  logic [1:0]  rd_s;                     // stream: 0 a, 1 b, 2 m
+  logic [31:0] rd_off;
+  logic        full [2];                 // staging buffer holds a whole chunk not yet launched
+  logic [8*SA-1:0] sa [2];
+  logic [8*SA-1:0] sb [2];
+  logic [8*SM-1:0] sm [2];
+
+  function automatic logic [31:0] chunk_elems(input logic [31:0] c);
+    chunk_elems = min32(ch, n - c * ch);
+  endfunction
+
+  // bytes of stream s in chunk c
+  function automatic logic [31:0] sbytes(input logic [1:0] s, input logic [31:0] c);
+    case (s)
+      2'd0:    sbytes = use_a ? bytes_for(idt, chunk_elems(c)) : 32'd0;
+      2'd1:    sbytes = use_b ? bytes_for(idt, chunk_elems(c)) : 32'd0;
+      default: sbytes = !use_m ? 32'd0 : chan ? 32'd8 * chunk_elems(c) : c == 0 ? 32'd8 : 32'd0;
+    endcase
+  endfunction
+
+  function automatic logic [31:0] sbase(input logic [1:0] s, input logic [31:0] c);
+    case (s)
+      2'd0:    sbase = aa + c * bytes_for(idt, ch);
+      2'd1:    sbase = bb + c * bytes_for(idt, ch);
+      default: sbase = ma + (chan ? c * 32'd8 * ch : 32'd0);
+    endcase
+  endfunction
+
+  // the stream the reader works on now: the first at or after rd_s with bytes left (3: none)
+  logic [1:0]  cur_s;
+  logic        rd_active, rd_want, rd_chunk_end, rd_go;
+  logic [31:0] cur_bytes;
+  always_comb begin
+    cur_s = 2'd3;
+    for (int s = 2; s >= 0; s--)
+      if (2'(s) >= rd_s && sbytes(2'(s), rd_c) != 0) cur_s = 2'(s);
+    cur_bytes = cur_s == 2'd3 ? 32'd0 : sbytes(cur_s, rd_c);
+  end
+  assign rd_active = ew && !tph && rd_c < nchunks && !full[rd_c[0]];
+  assign rd_want = rd_active && cur_s != 2'd3;            // needs the port
+  // the chunk is complete after this cycle's read (or now, when nothing is left to read)
+  always_comb begin
+    rd_chunk_end = 1'b0;
+    if (rd_active) begin
+      if (cur_s == 2'd3) rd_chunk_end = 1'b1;
+      else if (rd_off + 32'(W) >= cur_bytes) begin
+        rd_chunk_end = 1'b1;
+        for (int s = 0; s < 3; s++)
+          if (2'(s) > cur_s && sbytes(2'(s), rd_c) != 0) rd_chunk_end = 1'b0;
+      end
+    end
+  end
+  assign rd_go = rd_want && p_rd;
+
+  // ---------------------------------------------------------------- elementwise launch
+  logic [31:0] lc, lsub;                  // chunk and beat to launch next
+  logic        lb;
+  assign lb = lc[0];
+  logic        u_in_valid, u_in_ready, u_out_valid, launch_last;
+  logic [63:0] mt;                        // the per-tensor multiplier
+
+  assign u_in_valid = ew && !tph && lc < nchunks && full[lb];
+  assign launch_last = (lsub + 32'd1) * lanes >= chunk_elems(lc);
+
+  function automatic logic signed [31:0] elem(input logic [8*SA-1:0] buf_, input logic [2:0] dt,
+                                              input logic [31:0] i);
+    case (dt)
+      DT_I4:   elem = 32'($signed(buf_[4*i +: 4]));
+      DT_I8:   elem = 32'($signed(buf_[8*i +: 8]));
+      DT_I16:  elem = 32'($signed(buf_[16*i +: 16]));
+      default: elem = $signed(buf_[32*i +: 32]);
+    endcase
+  endfunction
+
+  // unit operands: lane l takes element lsub * lanes + l of the chunk
+  logic signed [31:0] va [VL];
+  logic signed [31:0] vb [VL];
+  logic signed [31:0] racc [VL];
+  logic        [30:0] rm [VL];
+  logic         [5:0] rsh [VL];
+  logic signed [31:0] la [AL];
+  logic [3:0]  vop, lop;
+  logic [5:0]  obits;
+  logic signed [31:0] lo, hi;
+  assign obits = dt_bits(odt);
+  assign hi = obits == 6'd32 ? 32'sh7fffffff : (32'sd1 <<< (obits - 6'd1)) - 32'sd1;
+  assign lo = -hi - 32'sd1;
+  always_comb begin
+    case (op)
+      CMD_VADD:   vop = 4'd0;                          // ADD
+      CMD_VMAX:   vop = 4'd3;                          // MAX
+      CMD_VMUL:   vop = 4'd10;                         // MULR
+      CMD_VSHIFT: vop = amount >= 0 ? 4'd5 : 4'd6;     // SHL, SHR (round half up)
+      default:    vop = 4'd7;                          // SAT
+    endcase
+  end
+  assign lop = op == CMD_LUT8 ? 4'd8 : 4'd9;           // LUT8, LUT16
+  for (genvar l = 0; l < VL; l++) begin : g_vop
+    logic [31:0] e;
+    /* verilator lint_off UNUSEDSIGNAL */
+    logic [63:0] mult;                   // int32 m (bit 31 is zero), int32 shift (0..62)
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign e = lsub * lanes + 32'(l);
+    assign mult = chan ? sm[lb][64*e +: 64] : lc == 0 ? sm[lb][63:0] : mt;
+    assign va[l] = elem(sa[lb], idt, e);
+    assign vb[l] = op == CMD_VSHIFT ? (amount >= 0 ? 32'(amount) : -32'(amount)) : elem(sb[lb], idt, e);
+    assign racc[l] = op == CMD_REQUANT ? accf[ACC_INDEX_BITS'(32'(acc0) + lc * ch + e)] : va[l];
+    assign rm[l] = mult[30:0];
+    assign rsh[l] = mult[37:32];
+  end
+  for (genvar l = 0; l < AL; l++) begin : g_la
+    assign la[l] = elem(sa[lb], idt, lsub * lanes + 32'(l));
+  end
+
+  // the units
+  logic v_in_valid, v_in_ready, v_out_valid, r_in_valid, r_in_ready, r_out_valid;
+  logic e_in_valid, e_in_ready, e_out_valid, l_in_valid, l_in_ready, l_out_valid;
+  logic signed [31:0] vy [VL];
+  logic signed [31:0] ry [VL];
+  logic [EXP2_OUT_BITS:0] ey [AL];
+  logic signed [31:0] ly [AL];
+  logic uses_vector, uses_requant, uses_exp2, uses_lut;
+  assign uses_requant = op == CMD_REQUANT || op == CMD_VREQUANT;
+  assign uses_exp2 = op == CMD_EXP2;
+  assign uses_lut = op == CMD_LUT8 || op == CMD_LUT16;
+  assign uses_vector = !is_vmm && !uses_requant && !afu_op;
+  assign v_in_valid = u_in_valid && uses_vector;
+  assign r_in_valid = u_in_valid && uses_requant;
+  assign e_in_valid = u_in_valid && uses_exp2;
+  assign l_in_valid = u_in_valid && uses_lut;
+  assign u_in_ready = uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready : l_in_ready;
+  assign u_out_valid = uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid : l_out_valid;
+
+  logic cap_ok;
+  vector #(.LANES(VL)) u_vector (
+    .clk, .rst_n, .in_valid(v_in_valid), .in_ready(v_in_ready), .op(vop), .bits(obits),
+    .sh(amount[5:0]), .a(va), .b(vb), .out_valid(v_out_valid), .out_ready(cap_ok), .y(vy),
+    .tbl_we(1'b0), .tbl_addr(9'd0), .tbl_data('0));
+  requant #(.LANES(VL)) u_requant (
+    .clk, .rst_n, .in_valid(r_in_valid), .in_ready(r_in_ready), .acc(racc), .m(rm), .shift(rsh),
+    .lo, .hi, .out_valid(r_out_valid), .out_ready(cap_ok), .y(ry));
+  afu_exp2 #(.LANES(AL)) u_exp2 (
+    .clk, .rst_n, .in_valid(e_in_valid), .in_ready(e_in_ready), .x(la),
+    .out_valid(e_out_valid), .out_ready(cap_ok), .y(ey));
+  // the activation-function unit's lookups: the vector datapath's LUT8/LUT16 at AFU_LANES, its own
+  // table; lut16 runs unsaturated (bits 32) and the range [lo, hi] then the type apply below
+  vector #(.LANES(AL), .TBL_PORTS(TP)) u_lut (
+    .clk, .rst_n, .in_valid(l_in_valid), .in_ready(l_in_ready), .op(lop), .bits(6'd32), .sh(6'd0),
+    .a(la), .b(la), .out_valid(l_out_valid), .out_ready(cap_ok), .y(ly),
+    .tbl_we(t_we), .tbl_addr(t_addr), .tbl_data(t_data));
+
+  function automatic logic signed [31:0] clamp32(input logic signed [31:0] v, input logic signed [31:0] l,
+                                                 input logic signed [31:0] h);
+    clamp32 = v < l ? l : v > h ? h : v;
+  endfunction
+
+  // ---------------------------------------------------------------- results: capture and write back
+  // Two output buffers: a chunk's beats are captured into one while the other is written.
+  logic [31:0] cc, csub;                  // chunk and beat the next capture takes
+  logic [31:0] oc, wr_off;                // chunk being written, byte offset
+  logic        ofull [2];
+  logic [8*SA-1:0] obuf [2];
+  logic [8*SA-1:0] obuf_next;
+  logic        wr_want, wr_last_word, capture, cap_last;
+  logic [31:0] ob_bytes;
+  assign cap_ok = !ofull[cc[0]];
+  assign capture = ew && u_out_valid && cap_ok;
+  assign cap_last = (csub + 1) * lanes >= chunk_elems(cc);
+  assign ob_bytes = bytes_for(odt, chunk_elems(oc));
+  assign wr_want = ew && ofull[oc[0]];
+  assign wr_last_word = wr_off + 32'(W) >= ob_bytes;
+  always_comb begin
+    obuf_next = obuf[cc[0]];
+    for (int l = 0; l < VL; l++) begin
+      logic signed [31:0] y;
+      logic [31:0] e;
+      e = csub * lanes + 32'(l);
+      if (uses_requant) y = ry[l];
+      else if (uses_vector) y = vy[l];
+      else if (l >= AL) y = 32'sd0;
+      else if (uses_exp2) y = 32'(ey[l % AL]);
+      else if (op == CMD_LUT16) y = sat32(clamp32(ly[l % AL], tlo, thi), obits);
+      else y = ly[l % AL];
+      if (32'(l) < lanes) begin
+        case (odt)
+          DT_I4:   obuf_next[4*e +: 4] = y[3:0];
+          DT_I8:   obuf_next[8*e +: 8] = y[7:0];
+          DT_I16:  obuf_next[16*e +: 16] = y[15:0];
+          default: obuf_next[32*e +: 32] = y;
+        endcase
+      end
+    end
+  end
+
+  // ---------------------------------------------------------------- vmm
+  // phases: 0 read x, 1 weight beats, 2 drain
+  logic [1:0]  vph;
+  logic [31:0] xbytes, rowbytes, vx_off;
+  logic [31:0] vj, vk, vl;               // reader: block's first row, byte in row, lane
+  logic [8*XB-1:0] xbuf;
+  logic [7:0]  wst [2][ML][MD];         // a beat, one row slice per lane
+  // short rows (rowbytes <= MD: one slice each): a block's rows are contiguous in memory, so the
+  // beat is read as consecutive words into wlin and each lane takes its row from there
+  logic        rowpk;
+  logic [8*ML*MD-1:0] wlin [2];
+  logic [31:0] vblk;                     // bytes of the block being read (rowpk mode)
+  logic        wfull [2];
+  logic        wfirst [2], wlast [2];
+  logic [31:0] wjb [2], wkc [2];
+  logic        wb;                       // buffer the reader fills
+  logic        vlb;                      // buffer the engine takes next
+  logic [31:0] out_jb;                   // first row of the next vmm output
+  logic        vm_in_valid, vm_in_ready, vm_out_valid;
+  logic [7:0]  vm_x [2*MD];
+  logic signed [31:0] vm_acc_in [ML];
+  logic signed [31:0] vm_acc [ML];
+  logic [7:0]  vm_w [ML][MD];
+  always_comb
+    for (int l = 0; l < ML; l++)
+      for (int d = 0; d < MD; d++)
+        vm_w[l][d] = !rowpk ? wst[vlb][l][d]
+                   : 32'(d) < rowbytes ? wlin[vlb][8 * (32'(l) * rowbytes + 32'(d)) +: 8] : 8'd0;
+
+  wire vx_want = busy && is_vmm && vph == 2'd0;
+  wire vw_want = busy && is_vmm && vph == 2'd1 && !wfull[wb];
+  logic [31:0] vrow;
+  assign vrow = vj + vl;
+  logic [31:0] vslice;
+  assign vslice = min32(32'(MD), rowbytes - vk);
+  // the beat is complete after this lane: the last lane of the block, or the last row
+  assign vblk = min32(32'(ML), n - vj) * rowbytes;
+  wire vw_beat_end = rowpk ? vk + 32'(W) >= vblk : vl + 32'd1 >= 32'(ML) || vrow + 32'd1 >= n;
+
+  assign vm_in_valid = busy && is_vmm && wfull[vlb];
+  logic [31:0] xoff;
+  assign xoff = (w4 || x16) ? wkc[vlb] << 1 : wkc[vlb];
+  for (genvar d = 0; d < 2 * MD; d++) begin : g_vx
+    // activations past x (an odd int4 row's padding nibble, a partial slice) read as zero
+    assign vm_x[d] = xoff + 32'(d) < xbytes ? xbuf[8 * (xoff + 32'(d)) +: 8] : 8'd0;
+  end
+  for (genvar l = 0; l < ML; l++) begin : g_vacc
+    assign vm_acc_in[l] = set ? 32'sd0 : accf[ACC_INDEX_BITS'(32'(acc0) + wjb[vlb] + 32'(l))];
+  end
+
+  vmm #(.LANES(ML), .DEPTH(MD)) u_vmm (
+    .clk, .rst_n, .in_valid(vm_in_valid), .in_ready(vm_in_ready), .wprec4(w4), .xprec16(x16),
+    .first(wfirst[vlb]), .last(wlast[vlb]), .x(vm_x), .w(vm_w), .acc_in(vm_acc_in),
+    .out_valid(vm_out_valid), .out_ready(1'b1), .acc(vm_acc));
+
+  // ---------------------------------------------------------------- the port
+  always_comb begin
+    p_rd = 1'b0;
+    p_wr = 1'b0;
+    p_addr = 32'd0;
+    p_len = 32'd0;
+    for (int i = 0; i < W; i++) p_wdata[i] = 8'd0;
+    if (!busy) begin
+      p_wr = host_we;
+      p_addr = host_addr;
+      p_len = 32'(W);
+      p_wdata = host_wdata;
+    end else if (wr_want) begin                  // results first
+      p_wr = 1'b1;
+      p_addr = dst + oc * bytes_for(odt, ch) + wr_off;
+      p_len = min32(32'(W), ob_bytes - wr_off);
+      for (int i = 0; i < W; i++) p_wdata[i] = obuf[oc[0]][8 * (wr_off + 32'(i)) +: 8];
+    end else if (tb_want) begin
+      p_rd = 1'b1;
+      p_addr = bb + toff;
+      p_len = min32(32'(W), tbytes - toff);
+    end else if (rd_want) begin
+      p_rd = 1'b1;
+      p_addr = sbase(cur_s, rd_c) + rd_off;
+      p_len = min32(32'(W), cur_bytes - rd_off);
+    end else if (vx_want) begin
+      p_rd = 1'b1;
+      p_addr = aa + vx_off;
+      p_len = min32(32'(W), xbytes - vx_off);
+    end else if (vw_want) begin
+      p_rd = 1'b1;
+      p_addr = rowpk ? bb + vj * rowbytes + vk : bb + vrow * rowbytes + vk;
+      p_len = rowpk ? min32(32'(W), vblk - vk) : vslice;
+    end
+  end
+
+  // read data as seen by the destination buffers (bytes past the length read as zero)
+  always_comb
+    for (int i = 0; i < W; i++)
+      rdata[i] = 32'(i) < p_len ? mem[AB'(p_addr + 32'(i))] : 8'd0;
+
+  for (genvar i = 0; i < W; i++) begin : g_host
+    assign host_rdata[i] = mem[AB'(host_addr + 32'(i))];
+  end
+  assign host_acc_rdata = accf[host_acc_addr];
+
+  // (generate loops: they unroll at any width; see requant.sv)
+  for (genvar i = 0; i < W; i++) begin : g_wr
+    always_ff @(posedge clk)
+      if (p_wr && 32'(i) < p_len) mem[AB'(p_addr + 32'(i))] <= p_wdata[i];
+  end
+
+  // read data into the staging buffers, the activation buffer and the weight beats
+  wire vx_go = busy && !accept && is_vmm && vx_want;
+  wire vw_go = busy && is_vmm && vw_want;
+  for (genvar i = 0; i < W; i++) begin : g_rd
+    always_ff @(posedge clk) begin
+      if (busy && !is_vmm && rd_go) begin
+        if (cur_s == 2'd0 && rd_off + 32'(i) < 32'(SA)) sa[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 2'd1 && rd_off + 32'(i) < 32'(SA)) sb[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 2'd2 && rd_off + 32'(i) < 32'(SM)) sm[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+      end
+      if (vx_go && vx_off + 32'(i) < 32'(XB)) xbuf[8 * (vx_off + 32'(i)) +: 8] <= rdata[i];
+    end
+  end
+  for (genvar d = 0; d < MD; d++) begin : g_wst
+    always_ff @(posedge clk)
+      if (vw_go && !rowpk) wst[wb][vl[MLB-1:0]][d] <= 32'(d) < vslice ? rdata[d] : 8'd0;
+  end
+  for (genvar i = 0; i < W; i++) begin : g_wlin
+    always_ff @(posedge clk)
+      if (vw_go && rowpk && vk + 32'(i) < 32'(ML * MD)) wlin[wb][8 * (vk + 32'(i)) +: 8] <= rdata[i];
+  end
+
+  // ---------------------------------------------------------------- control
+  logic last_out;
+  assign last_out = oc + 32'd1 >= nchunks;
+
+  always_ff @(posedge clk) begin
+    if (!rst_n) begin
+      busy <= 1'b0;
+      done <= 1'b0;
+      full[0] <= 1'b0;
+      full[1] <= 1'b0;
+      wfull[0] <= 1'b0;
+      wfull[1] <= 1'b0;
+      ofull[0] <= 1'b0;
+      ofull[1] <= 1'b0;
+    end else begin
+      done <= 1'b0;
+      if (accept) begin
+        busy <= 1'b1;
+        op <= cmd_op;
+        dst <= cmd_dst;
+        aa <= cmd_a;
+        bb <= cmd_b;
+        ma <= cmd_m;
+        acc0 <= cmd_acc;
+        n <= 32'(cmd_n);
+        x16 <= cmd_x16;
+        w4 <= cmd_w4;
+        set <= cmd_set;
+        chan <= cmd_chan;
+        amount <= cmd_amount;
+        idt <= cmd_op == CMD_VREQUANT || cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I8
+             : cmd_op == CMD_LUT16 ? DT_I16 : cmd_dt;
+        odt <= cmd_op == CMD_VSAT ? cmd_dt2 : cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I16 : cmd_dt;
+        use_a <= cmd_op != CMD_REQUANT;
+        use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL;
+        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT;
+        begin
+          logic [2:0] it, ot;
+          logic [5:0] nb;
+          logic [31:0] c;
+          it = cmd_op == CMD_VREQUANT || cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I8
+             : cmd_op == CMD_LUT16 ? DT_I16 : cmd_dt;
+          ot = cmd_op == CMD_VSAT ? cmd_dt2 : cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I16 : cmd_dt;
+          nb = cmd_op == CMD_REQUANT || dt_bits(ot) < dt_bits(it) ? dt_bits(ot) : dt_bits(it);
+          c = 32'(8 * W) / 32'(nb);
+          if (cmd_op == CMD_EXP2 || cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16) c = c > 32'(AL) ? c : 32'(AL);
+          else c = c > 32'(VL) ? c : 32'(VL);
+          ch <= c;
+          nchunks <= (32'(cmd_n) + c - 32'd1) / c;
+        end
+        tph <= cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16;
+        toff <= 32'd0;
+        tbytes <= cmd_op == CMD_LUT8 ? 32'd512 : 32'd4 * (32'(LUT16_KNOTS) + 32'd2);
+        lsub <= 32'd0;
+        cc <= 32'd0;
+        csub <= 32'd0;
+        rd_c <= 32'd0;
+        rd_s <= 2'd0;
+        rd_off <= 32'd0;
+        lc <= 32'd0;
+        oc <= 32'd0;
+        wr_off <= 32'd0;
+        // vmm
+        vph <= 2'd0;
+        vx_off <= 32'd0;
+        xbytes <= cmd_x16 ? 32'(cmd_k) << 1 : 32'(cmd_k);
+        rowbytes <= cmd_w4 ? (32'(cmd_k) + 32'd1) >> 1 : 32'(cmd_k);
+        rowpk <= (cmd_w4 ? (32'(cmd_k) + 32'd1) >> 1 : 32'(cmd_k)) <= 32'(MD);
+        vj <= 32'd0;
+        vk <= 32'd0;
+        vl <= 32'd0;
+        wb <= 1'b0;
+        vlb <= 1'b0;
+        out_jb <= 32'd0;
+        if (cmd_n == 16'd0 || (cmd_op == CMD_VMM && cmd_k == 16'd0)) begin // nothing to do
+          busy <= 1'b0;   // (the harness gives vmm k >= 1: a `set` with k = 0 is not modelled)
+          done <= 1'b1;
+        end
+      end else if (busy && !is_vmm) begin
+        // reader
+        if (rd_active && (rd_go || cur_s == 2'd3)) begin
+          if (rd_chunk_end) begin
+            full[rd_c[0]] <= 1'b1;
+            rd_c <= rd_c + 32'd1;
+            rd_s <= 2'd0;
+            rd_off <= 32'd0;
+          end else if (rd_off + 32'(W) >= cur_bytes) begin
+            rd_s <= cur_s + 2'd1;
+            rd_off <= 32'd0;
+          end else begin
+            rd_off <= rd_off + 32'(W);
+          end
+        end
+        // table
+        if (tb_want) begin
+          toff <= toff + 32'(W);
+          if (toff + 32'(W) >= tbytes) tph <= 1'b0;
+        end
+        tlo <= tlo_next;
+        thi <= thi_next;
+        // launch
+        if (u_in_valid && u_in_ready) begin
+          if (lc == 32'd0 && lsub == 32'd0) mt <= sm[lb][63:0];
+          if (launch_last) begin
+            full[lb] <= 1'b0;
+            lc <= lc + 32'd1;
+            lsub <= 32'd0;
+          end else begin
+            lsub <= lsub + 32'd1;
+          end
+        end
+        // capture (into the buffer the writer is not working on)
+        if (capture) begin
+          obuf[cc[0]] <= obuf_next;
+          if (cap_last) begin
+            ofull[cc[0]] <= 1'b1;
+            cc <= cc + 32'd1;
+            csub <= 32'd0;
+          end else begin
+            csub <= csub + 32'd1;
+          end
+        end
+        // write back
+        if (wr_want) begin
+          if (wr_last_word) begin
+            ofull[oc[0]] <= 1'b0;
+            oc <= oc + 32'd1;
+            wr_off <= 32'd0;
+            if (last_out) begin
+              busy <= 1'b0;
+              done <= 1'b1;
+            end
+          end else begin
+            wr_off <= wr_off + 32'(W);
+          end
+        end
+      end else if (busy) begin // vmm
+        if (vx_want) begin
+          if (vx_off + 32'(W) >= xbytes) vph <= 2'd1;
+          vx_off <= vx_off + 32'(W);
+        end
+        if (vw_want) begin
+          if (vw_beat_end && rowpk) begin   // the whole block in one beat
+            wfull[wb] <= 1'b1;
+            wfirst[wb] <= 1'b1;
+            wlast[wb] <= 1'b1;
+            wjb[wb] <= vj;
+            wkc[wb] <= 32'd0;
+            wb <= !wb;
+            vk <= 32'd0;
+            vj <= vj + 32'(ML);
+            if (vj + 32'(ML) >= n) vph <= 2'd2;
+          end else if (rowpk) begin
+            vk <= vk + 32'(W);
+          end else if (vw_beat_end) begin
+            wfull[wb] <= 1'b1;
+            wfirst[wb] <= vk == 32'd0;
+            wlast[wb] <= vk + 32'(MD) >= rowbytes;
+            wjb[wb] <= vj;
+            wkc[wb] <= vk;
+            wb <= !wb;
+            vl <= 32'd0;
+            if (vk + 32'(MD) < rowbytes) vk <= vk + 32'(MD);
+            else begin
+              vk <= 32'd0;
+              vj <= vj + 32'(ML);
+              if (vj + 32'(ML) >= n) vph <= 2'd2;
+            end
+          end else begin
+            vl <= vl + 32'd1;
+          end
+        end
+        if (vm_in_valid && vm_in_ready) begin
+          wfull[vlb] <= 1'b0;
+          vlb <= !vlb;
+        end
+        if (vm_out_valid) begin
+          for (int l = 0; l < ML; l++)
+            if (out_jb + 32'(l) < n) accf[ACC_INDEX_BITS'(32'(acc0) + out_jb + 32'(l))] <= vm_acc[l];
+          out_jb <= out_jb + 32'(ML);
+          if (out_jb + 32'(ML) >= n) begin
+            busy <= 1'b0;
+            done <= 1'b1;
+          end
+        end
+      end
+      if (!busy && host_acc_we) accf[host_acc_addr] <= host_acc_wdata;
+    end
+  end
+endmodule

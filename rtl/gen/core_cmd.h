@@ -1,0 +1,26 @@
+/* The micro-commands of the core wrapper (rtl/core.sv, docs/rtl.md "The core wrapper"): one source
+ * for their codes, printed into floe_rtl_pkg by rtl/gen/floe_rtl_gen.c and used by the co-simulation
+ * harness (rtl/check/) that derives each command from an ISA instruction. */
+#ifndef FLOE_RTL_CORE_CMD_H
+#define FLOE_RTL_CORE_CMD_H
+
+typedef enum {
+    FLOE_CORE_CMD_VMM,      /* vmm: acc, a = x, b = w, k, n, x16, w4, set */
+    FLOE_CORE_CMD_REQUANT,  /* requant: dst, acc, m = mult, n, dt, chan */
+    FLOE_CORE_CMD_VREQUANT, /* vrequant: dst, a (int32), m = mult, n, dt, chan */
+    FLOE_CORE_CMD_VADD,     /* vadd: dst, a, b, n, dt */
+    FLOE_CORE_CMD_VMAX,     /* vmax: dst, a, b, n, dt */
+    FLOE_CORE_CMD_VSHIFT,   /* vshift: dst, a, n, dt, amount (-31..31) */
+    FLOE_CORE_CMD_VSAT,     /* vsat: dst, a, n, dt = from, dt2 = to */
+    FLOE_CORE_CMD_EXP2,     /* exp2 (afu): dst, a, n */
+    FLOE_CORE_CMD_LUT8,     /* lut8 (afu): dst, a (int8), b = table (256 int16), n */
+    FLOE_CORE_CMD_LUT16,    /* lut16 (afu): dst, a (int16), b = table (257 int32 knots, lo, hi), n, dt */
+    FLOE_CORE_CMD_VMUL,     /* vmul: dst, a, b, n, dt, amount = sh (0..62) */
+    FLOE_CORE_CMD_COUNT
+} floe_core_cmd;
+
+static const char *const floe_core_cmd_names[FLOE_CORE_CMD_COUNT] = {
+    "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16", "VMUL",
+};
+
+#endif
