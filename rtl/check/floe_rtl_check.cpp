@@ -561,7 +561,8 @@ int model_cores(const floe_machine *m, const char *model, uint64_t seed, std::ve
     floe_qconfig q = floe_qconfig_default();
     if (floe_qmodel_random(&qm, &cfg, &q, seed, err) != 0)
         return -1;
-    floe_compile_opts o = {4};
+    floe_compile_opts o{};
+    o.tokens = 4;
     floe_program *p = nullptr;
     floe_compile_report rep{};
     floe_sim *s = nullptr;
