@@ -2,15 +2,6 @@
 
 #include <math.h>
 
-int32_t floe_lsq_code(float v, float s, int bits)
-{
-    int32_t hi = floe_lsq_hi(bits), lo = -hi - 1;
-    float x = floorf(v / s + 0.5f);
-    if (!(x >= (float)lo)) /* also NaN */
-        return lo;
-    return x > (float)hi ? hi : (int32_t)x;
-}
-
 float floe_lsq_grad_scale(size_t n, int bits)
 {
     return (float)(1.0 / sqrt((double)n * (double)floe_lsq_hi(bits)));

@@ -19,8 +19,16 @@
 
 static inline int32_t floe_lsq_hi(int bits) { return (int32_t)((1ll << (bits - 1)) - 1); }
 
-/* The code of v for step s (round half up, saturated), as the trainer's weight quantizer. */
-int32_t floe_lsq_code(float v, float s, int bits);
+/* The code of v for step s (round half up, saturated; NaN gives the lowest code), as the trainer's
+ * weight quantizer. Inline: it runs on every weight of every step. */
+static inline int32_t floe_lsq_code(float v, float s, int bits)
+{
+    int32_t hi = floe_lsq_hi(bits), lo = -hi - 1;
+    float x = __builtin_floorf(v / s + 0.5f);
+    if (!(x >= (float)lo))
+        return lo;
+    return x > (float)hi ? hi : (int32_t)x;
+}
 
 /* 1 / sqrt(n * hi): LSQ's gradient scale. */
 float floe_lsq_grad_scale(size_t n, int bits);

@@ -114,8 +114,11 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
     double bound = (double)in * (double)xmax * (double)(bits_hi(L->bits) + 1);
     floe_blas_single_thread();
     if (bound < 16777216.0) {
+        float *wc = f->wcodes;
+        const int8_t *w8 = L->w;
+#pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < nw; i++)
-            f->wcodes[i] = (float)L->w[i];
+            wc[i] = (float)w8[i];
         float *acc = f->acc, *w = f->wcodes;
 #pragma omp parallel
         {
