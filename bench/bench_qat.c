@@ -3,7 +3,7 @@
  * 2 threads, against one FP training step of the same config and batch. Prints medians over
  * repeated steps (after a warm-up) of tokens/s, the QAT/FP time ratio, and where a QAT step's time
  * goes (teacher forward, student forward, student backward).
- * Usage: bench_qat [steps (default 8)] [threads (default 2)] */
+ * Usage: bench_qat [steps (default 8)] [threads (default 2)] [S|M (default both)] */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +99,9 @@ int main(int argc, char **argv)
     floe_err err;
     if (floe_train_data("generated:2000", &train, &val, &err) != 0)
         return fprintf(stderr, "bench_qat: %s\n", err.msg), 1;
-    int rc = run("S", 8, 128, reps, &train) || run("M", 8, 256, reps > 4 ? reps / 2 : reps, &train);
+    const char *only = argc > 3 ? argv[3] : "";
+    int rc = (only[0] != 'M' && run("S", 8, 128, reps, &train)) ||
+             (only[0] != 'S' && run("M", 8, 256, reps > 4 ? reps / 2 : reps, &train));
     floe_tokens_free(&train);
     floe_tokens_free(&val);
     return rc;

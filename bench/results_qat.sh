@@ -31,14 +31,20 @@ done
   done
 } > table.csv
 cat table.csv
+# step 0 of each curve: the calibrated PTQ model SiLQ starts from
+for set in "${SETS[@]}"; do
+  name=${set%%:*}
+  { echo "0,$(ppl ptq-calib-$name.txt)"; awk -F, 'NR > 1 && $7 != "" { print $1 "," $7 }' qat1000-$name/qat.csv; } > curve-$name.csv
+done
 gnuplot <<GP
 set terminal pngcairo size 900,560
 set output 'qat_ppl_steps.png'
 set datafile separator ','
 set title 'SiLQ QAT of config S: validation perplexity (integer forward) against QAT steps'
-set xlabel 'QAT steps (1000-step runs, batch 8 x 128)'; set ylabel 'validation perplexity'
-set grid; set key top right; set logscale y
+set xlabel 'QAT steps (1000-step runs, batch 8 x 128; step 0: the calibrated PTQ start)'
+set ylabel 'validation perplexity'
+set grid; set key top right
 teacher = $(ppl teacher.txt)
-plot for [s in "w4a8kv8 w4a4kv4 w2a8kv8 w8a8kv8"] 'qat1000-'.s.'/qat.csv' every ::1 using 1:7 with linespoints pt 7 title s, \
-     teacher with lines dt 2 lc rgb 'black' title 'FP teacher'
+plot for [s in "w4a8kv8 w4a4kv4 w2a8kv8 w8a8kv8"] 'curve-'.s.'.csv' using 1:2 with linespoints pt 7 title s, \
+     teacher with lines dt 2 lw 2 lc rgb 'black' title 'FP teacher'
 GP

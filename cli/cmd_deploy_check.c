@@ -157,8 +157,10 @@ int floe_cmd_deploy_check(int argc, char **argv)
             fprintf(stderr, "deploy-check: simulating the %d-layer model of this shape...\n", i + 1);
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &r[i], &err) != 0)
             rc = floe_cmd_fail("deploy-check", "%s", err.msg);
-        else if (!r[i].match)
+        else if (!r[i].match) {
             rc = floe_cmd_fail("deploy-check", "MISMATCH: %s", r[i].mismatch);
+            floe_verify_run_result_free(&r[i]);
+        }
         floe_qmodel_free(&m);
     }
     free(tok);

@@ -137,7 +137,10 @@ int floe_cmd_qat(int argc, char **argv)
         floe_tokens_free(&val);
         return floe_cmd_fail("qat", "%s", err.msg);
     }
-    floe_qat_chip chip = {machine ? &mach : NULL, energy ? &etab : NULL};
+    char dump[4300];
+    if (floe_path_join(dump, sizeof dump, out, "verify-mismatch.csv") != 0)
+        dump[0] = '\0';
+    floe_qat_chip chip = {machine ? &mach : NULL, energy ? &etab : NULL, dump[0] ? dump : NULL};
     floe_qat_trainer tr;
     rc = 1;
     printf("teacher %s (%s); W%dA%dKV%d, head W%d; corpus %s\n", teacher, mc.name, qc.wbits, qc.abits, qc.kvbits,

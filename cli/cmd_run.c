@@ -181,7 +181,8 @@ static int qat_teacher(const char *teacher, const char *corpus, int steps, const
     if (floe_qat_trainer_init(&tr, teacher, &qc, &cfg, &train, err) != 0)
         goto out;
     have = 1;
-    floe_qat_chip chip = {mach, e};
+    char dump[4300];
+    floe_qat_chip chip = {mach, e, join(dump, sizeof dump, out, "verify-mismatch.csv")};
     tr.verify = floe_qat_verify_chip;
     tr.verify_ctx = &chip;
     tr.verify_every = 1;

@@ -7,10 +7,23 @@
 #include "cli/qmodel_arg.h"
 #include "trainer/verify.h"
 
+/* The differing tensor, chip vs reference, for a mismatch report. */
+static void write_dump(const floe_verify_dump *d, const char *path)
+{
+    floe_err err;
+    if (!d->chip)
+        return;
+    if (floe_verify_dump_write(d, path, &err) != 0)
+        fprintf(stderr, "floe verify: could not write the dump: %s\n", err.msg);
+    else
+        fprintf(stderr, "floe verify: %s, chip vs reference: %s\n", d->what, path);
+}
+
 int floe_cmd_verify(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     const char *machine = NULL, *energy = NULL, *prompt = "The quick brown fox jumps over the lazy dog.";
+    const char *dump = "verify-mismatch.csv";
     long long tokens = 16, users = 8, decode = 0, split_bytes = 0, kv_users = 1;
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
@@ -21,6 +34,7 @@ int floe_cmd_verify(int argc, char **argv)
         {"users", FLOE_ARG_INT, &users, "N", "multi-chip: users pipelined back to back for the throughput (default 8)", 1, 1e6, 0},
         {"decode", FLOE_ARG_INT, &decode, "N", "then N decode steps against the KV cache, each checked against prefill (default 0)", 0, 1 << 20, 0},
         {"kv-users", FLOE_ARG_INT, &kv_users, "U", "with --decode: U users, each with its own KV cache, run in turn (default 1)", 1, 1 << 16, 0},
+        {"dump", FLOE_ARG_STRING, &dump, "FILE", "on a mismatch, the differing tensor, chip vs reference, as CSV (default verify-mismatch.csv)", 0, 0, 0},
         {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
@@ -70,8 +84,10 @@ int floe_cmd_verify(int argc, char **argv)
                 printf("verified: %llu values bit-identical (%d layers and the logits: a %d-token prefill, then %d decode "
                        "steps against the KV cache, each equal to prefill; %d user(s)) on %d chip(s) of %s\n",
                        (unsigned long long)vr.compared, m.cfg.n_layers, T, vr.decoded, vr.users, vr.chips, machine);
-            else
+            else {
                 rc = floe_cmd_fail("verify", "MISMATCH: %s", vr.mismatch);
+                write_dump(&vr.dump, dump);
+            }
             printf("mapping: %llu cores (%llu main cores, one per group; %llu attention cores, %llu weight cores); memory per core "
                    "min %llu, mean %llu, max %llu bytes\n",
                    (unsigned long long)vr.cores, (unsigned long long)vr.groups, (unsigned long long)vr.attn_cores,
@@ -88,6 +104,7 @@ int floe_cmd_verify(int argc, char **argv)
                     printf(", %.3g J per token", vr.decode.energy_j);
                 printf("; slowest pipeline stage %.2f us\n", vr.decode.interval_s * 1e6);
             }
+            floe_verify_run_result_free(&vr);
         }
         free(tok);
         floe_qmodel_free(&m);
@@ -121,8 +138,10 @@ int floe_cmd_verify(int argc, char **argv)
         if (res.match)
             printf("verified: %llu values bit-identical (%d layers and the logits, %d tokens) on %s\n",
                    (unsigned long long)res.compared, m.cfg.n_layers, T, machine);
-        else
+        else {
             rc = floe_cmd_fail("verify", "MISMATCH: %s", res.mismatch);
+            write_dump(&res.dump, dump);
+        }
         printf("chip: %llu cycles (%.2f us) on %zu cores", (unsigned long long)res.sim.cycles, res.sim.seconds * 1e6,
                res.compile.ncores);
         if (res.sim.have_energy)

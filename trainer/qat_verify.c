@@ -31,8 +31,14 @@ int floe_qat_verify_chip(void *ctx, const floe_qmodel *m, const int32_t *tokens,
     if (floe_verify_prefill(m, chip->mach, chip->energy, tokens, n, &vr, err) != 0)
         return -1;
     int rc = 0;
-    if (!vr.match)
-        rc = floe_err_set(err, "chip and reference differ: %s", vr.mismatch);
+    if (!vr.match) {
+        floe_err derr;
+        if (chip->dump && floe_verify_dump_write(&vr.dump, chip->dump, &derr) == 0)
+            rc = floe_err_set(err, "chip and reference differ: %s (the tensor, chip vs reference: %s)", vr.mismatch,
+                              chip->dump);
+        else
+            rc = floe_err_set(err, "chip and reference differ: %s", vr.mismatch);
+    }
     st->compared = vr.compared + (uint64_t)n * V;
     st->cycles = vr.sim.cycles;
     st->latency_s_per_token = vr.sim.seconds / n;

@@ -12,6 +12,7 @@
 typedef struct floe_qat_chip {
     const floe_machine *mach;
     const floe_energy_table *energy; /* may be NULL: no energy figures */
+    const char *dump;                /* may be NULL: on a mismatch, the differing tensor as CSV here */
 } floe_qat_chip;
 
 /* ctx: a floe_qat_chip. train_logits: the training forward's logits, rows 0..n-1 of its first

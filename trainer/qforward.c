@@ -173,21 +173,64 @@ static void acc_row(int32_t *dst, acc_view a, size_t r, size_t n)
     }
 }
 
+/* A layer's per-channel multipliers as three int64 arrays, so that a row's requantization is one
+ * branch-free loop the compiler vectorises: floe_requant_raw is (acc * m + half) >> shift with
+ * half = 2^(shift-1), or 0 when shift = 0 (then it is acc * m, the same value). */
+typedef struct {
+    int64_t *m, *half, *sh;
+} soa_mult;
+
+static int soa_init(soa_mult *s, const floe_requant_mult *m, int n)
+{
+    s->m = malloc(sizeof(int64_t) * 3 * (size_t)n);
+    if (!s->m)
+        return -1;
+    s->half = s->m + n;
+    s->sh = s->half + n;
+    for (int i = 0; i < n; i++) {
+        s->m[i] = m[i].m;
+        s->sh[i] = m[i].shift;
+        s->half[i] = m[i].shift ? (int64_t)1 << (m[i].shift - 1) : 0;
+    }
+    return 0;
+}
+
+/* out[n] = clamp(requant(acc[n], m[n]), lo, hi) for one row; exactly floe_requant. */
+static inline void requant_row(int32_t *restrict out, const int32_t *restrict acc, const soa_mult *s, int n,
+                               int32_t lo, int32_t hi)
+{
+    const int64_t *restrict m = s->m, *restrict half = s->half, *restrict sh = s->sh;
+    for (int i = 0; i < n; i++) {
+        int64_t v = ((int64_t)acc[i] * m[i] + half[i]) >> sh[i];
+        v = v < lo ? lo : v;
+        out[i] = (int32_t)(v > hi ? hi : v);
+    }
+}
+
 /* out = requant(acc, L->m[n]) into [lo, hi] as int16. */
 static void requant_i16(int16_t *out, acc_view a, const floe_qlinear *L, int N, int32_t lo, int32_t hi)
 {
+    soa_mult sm;
+    int ok = soa_init(&sm, L->m, L->out) == 0;
 #pragma omp parallel
     {
-        int32_t *row = malloc(sizeof(int32_t) * (size_t)L->out);
+        int32_t *row = malloc(sizeof(int32_t) * 2 * (size_t)L->out), *q = row + L->out;
 #pragma omp for schedule(static)
         for (int r = 0; r < N; r++) {
             acc_row(row, a, (size_t)r, (size_t)L->out);
             int16_t *o = out + (size_t)r * L->out;
-            for (int n = 0; n < L->out; n++)
-                o[n] = (int16_t)floe_requant(row[n], L->m[n], lo, hi);
+            if (ok) {
+                requant_row(q, row, &sm, L->out, lo, hi);
+                for (int n = 0; n < L->out; n++)
+                    o[n] = (int16_t)q[n];
+            } else
+                for (int n = 0; n < L->out; n++)
+                    o[n] = (int16_t)floe_requant(row[n], L->m[n], lo, hi);
         }
         free(row);
     }
+    if (ok)
+        free(sm.m);
 }
 
 static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t eps_q, floe_requant_mult c,
@@ -209,20 +252,30 @@ static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t ep
 /* x = sat16(x + requant_16(acc, L->m)) for the residual stream. */
 static void residual_add(int16_t *dst, const int16_t *src, acc_view a, const floe_qlinear *L, int N)
 {
+    soa_mult sm;
+    int ok = soa_init(&sm, L->m, L->out) == 0;
 #pragma omp parallel
     {
-        int32_t *row = malloc(sizeof(int32_t) * (size_t)L->out);
+        int32_t *row = malloc(sizeof(int32_t) * 2 * (size_t)L->out), *q = row + L->out;
 #pragma omp for schedule(static)
         for (int r = 0; r < N; r++) {
             acc_row(row, a, (size_t)r, (size_t)L->out);
+            if (ok)
+                requant_row(q, row, &sm, L->out, -32768, 32767);
+            else
+                for (int n = 0; n < L->out; n++)
+                    q[n] = floe_requant(row[n], L->m[n], -32768, 32767);
+            const int16_t *x = src + (size_t)r * L->out;
+            int16_t *d = dst + (size_t)r * L->out;
             for (int n = 0; n < L->out; n++) {
-                size_t i = (size_t)r * L->out + n;
-                int32_t y = floe_requant(row[n], L->m[n], -32768, 32767);
-                dst[i] = floe_sat_i16((int64_t)src[i] + y);
+                int32_t v = (int32_t)x[n] + q[n];
+                d[n] = (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
             }
         }
         free(row);
     }
+    if (ok)
+        free(sm.m);
 }
 
 static void attention(floe_qfwd_layer *A, const floe_qlayer *L, const floe_model_config *c, int B, int T,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/atomic_file.h"
 #include "isa/elem.h"
 #include "models/qref.h"
 
@@ -36,6 +37,53 @@ static void capture_free(capture *c)
     free(c->logits);
 }
 
+/* Keeps the whole tensor that differed (chip and reference) for the dump. */
+static void keep_dump(floe_verify_dump *d, const floe_memory *mem, uint32_t addr, const int32_t *ref, int rows,
+                      int pos0, int width, const char *what)
+{
+    if (d->chip)
+        return;
+    size_t n = (size_t)rows * width;
+    d->chip = malloc(sizeof(int32_t) * n);
+    d->ref = malloc(sizeof(int32_t) * n);
+    if (!d->chip || !d->ref) {
+        free(d->chip), free(d->ref);
+        d->chip = d->ref = NULL;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        d->chip[i] = floe_elem_load(mem->bytes + addr, FLOE_DT_I16, i);
+        d->ref[i] = ref[(size_t)pos0 * width + i];
+    }
+    snprintf(d->what, sizeof d->what, "%s", what);
+    d->rows = rows;
+    d->width = width;
+    d->pos0 = pos0;
+}
+
+void floe_verify_dump_free(floe_verify_dump *d)
+{
+    free(d->chip);
+    free(d->ref);
+    d->chip = d->ref = NULL;
+}
+
+int floe_verify_dump_write(const floe_verify_dump *d, const char *path, floe_err *err)
+{
+    if (!d->chip)
+        return floe_err_set(err, "%s: nothing differed, no dump", path);
+    floe_afile af;
+    if (floe_afile_open(&af, path, err) != 0)
+        return -1;
+    fprintf(af.fp, "# %s: chip vs reference\nposition,index,chip,reference,differs\n", d->what);
+    for (int t = 0; t < d->rows; t++)
+        for (int i = 0; i < d->width; i++) {
+            size_t k = (size_t)t * d->width + i;
+            fprintf(af.fp, "%d,%d,%d,%d,%d\n", d->pos0 + t, i, d->chip[k], d->ref[k], d->chip[k] != d->ref[k]);
+        }
+    return floe_afile_commit(&af, err);
+}
+
 /* Compares int16 values in simulated memory with the reference; fills res on the first difference. */
 static int compare(floe_verify_result *res, const floe_memory *mem, uint32_t addr, const int32_t *ref, int T, int width,
                    const char *what, unsigned x, unsigned y)
@@ -49,6 +97,7 @@ static int compare(floe_verify_result *res, const floe_memory *mem, uint32_t add
                 snprintf(res->mismatch, sizeof res->mismatch,
                          "%s differs at position %d, index %d: chip (core %u, %u) %d, reference %d", what, t, i, x, y,
                          got, want);
+                keep_dump(&res->dump, mem, addr, ref, T, 0, width, what);
                 return 0;
             }
         }
@@ -75,6 +124,7 @@ int floe_verify_program(const floe_qmodel *m, const floe_machine *mach, const fl
                         floe_verify_result *res, floe_err *err)
 {
     floe_compile_report keep_rep = res->compile;
+    floe_verify_dump_free(&res->dump); /* an earlier call's */
     memset(res, 0, sizeof *res);
     res->compile = keep_rep;
     const floe_model_config *cf = &m->cfg;
@@ -138,7 +188,13 @@ out:
     return rc;
 }
 
-void floe_verify_result_free(floe_verify_result *res) { floe_compile_report_free(&res->compile); }
+void floe_verify_result_free(floe_verify_result *res)
+{
+    floe_compile_report_free(&res->compile);
+    floe_verify_dump_free(&res->dump);
+}
+
+void floe_verify_run_result_free(floe_verify_run_result *res) { floe_verify_dump_free(&res->dump); }
 
 /* ---- multi-chip ---------------------------------------------------------------------------- */
 
@@ -291,6 +347,7 @@ static int compare_rows(floe_verify_run_result *res, const floe_memory *mem, uin
                 snprintf(res->mismatch, sizeof res->mismatch,
                          "%s %s differs at position %d, index %d: chip (core %u, %u) %d, reference %d", mode, what,
                          pos0 + t, i, x, y, got, want);
+                keep_dump(&res->dump, mem, addr, ref, rows, pos0, width, what);
                 res->match = 0;
                 return 0;
             }

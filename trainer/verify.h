@@ -15,10 +15,23 @@
 #include "sim/sim.h"
 #include "sim/system.h"
 
+/* On a mismatch, the whole tensor that differed, chip and reference side by side (owned by the result
+ * that holds it; floe_verify_dump_write saves it). */
+typedef struct floe_verify_dump {
+    char what[128];             /* layer and tensor, as in the mismatch message */
+    int rows, width, pos0;      /* rows are positions pos0 .. pos0 + rows - 1 */
+    int32_t *chip, *ref;        /* [rows][width]; NULL when nothing differed */
+} floe_verify_dump;
+
+/* Writes the dump as CSV (position,index,chip,reference,differs), atomically. */
+int floe_verify_dump_write(const floe_verify_dump *d, const char *path, floe_err *err);
+void floe_verify_dump_free(floe_verify_dump *d);
+
 typedef struct floe_verify_result {
     int match;                  /* 1: every compared value is equal */
     uint64_t compared;          /* values compared */
     char mismatch[512];         /* when not: layer, tensor, position, index and both values */
+    floe_verify_dump dump;      /* when not: the tensor that differed */
     floe_sim_result sim;        /* what the run cost */
     floe_compile_report compile;/* owned: floe_verify_result_free */
 } floe_verify_result;
@@ -30,7 +43,8 @@ int floe_verify_prefill(const floe_qmodel *m, const floe_machine *mach, const fl
 void floe_verify_result_free(floe_verify_result *res);
 
 /* The checking half alone: runs an already compiled program (with its compile report) against the
- * reference. floe_verify_prefill compiles, then calls this. res->compile is left untouched. */
+ * reference. floe_verify_prefill compiles, then calls this. res->compile is left untouched; res must
+ * be zeroed or hold an earlier result (whose dump is freed). */
 int floe_verify_program(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e,
                         const int32_t *tokens, int T, const floe_program *p, const floe_compile_report *rep,
                         floe_verify_result *res, floe_err *err);
@@ -83,6 +97,7 @@ typedef struct floe_verify_run_result {
     int match;
     uint64_t compared;
     char mismatch[512];
+    floe_verify_dump dump;      /* when not: the tensor that differed (floe_verify_run_result_free) */
     int chips;
     int users;                  /* KV caches compiled and checked */
     uint64_t cores, weight_cores, attn_cores, groups;
@@ -100,5 +115,6 @@ typedef struct floe_verify_run_result {
 
 int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e, const int32_t *tokens,
                     const floe_verify_opts *o, floe_verify_run_result *res, floe_err *err);
+void floe_verify_run_result_free(floe_verify_run_result *res);
 
 #endif

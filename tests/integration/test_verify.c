@@ -118,6 +118,25 @@ static void test_corruption_is_caught(void **state)
     assert_false(res.match);
     print_message("corrupted program: %s\n", res.mismatch);
     assert_non_null(strstr(res.mismatch, "layer 0 output"));
+    /* the dump holds the whole differing tensor, chip and reference side by side */
+    assert_non_null(res.dump.chip);
+    assert_non_null(strstr(res.dump.what, "layer 0 output"));
+    char dpath[4300];
+    snprintf(dpath, sizeof dpath, "%s/mismatch.csv", floe_test_tmpdir("verify_dump"));
+    assert_int_equal(floe_verify_dump_write(&res.dump, dpath, &err), 0);
+    FILE *df = fopen(dpath, "r");
+    assert_non_null(df);
+    char line[256];
+    int differing = 0, lines = 0;
+    while (fgets(line, sizeof line, df))
+        if (line[0] != '#' && line[0] != 'p') {
+            lines++;
+            differing += line[strlen(line) - 2] == '1';
+        }
+    fclose(df);
+    assert_int_equal(lines, 4 * c.d_model);
+    assert_true(differing > 0);
+    floe_verify_dump_free(&res.dump);
     floe_program_free(p);
     floe_compile_report_free(&rep);
     floe_qmodel_free(&m);
@@ -253,6 +272,7 @@ static void test_split_corruption_is_caught(void **state)
     assert_false(res.match);
     print_message("corrupted weight on a weight core: %s\n", res.mismatch);
     assert_non_null(strstr(res.mismatch, "layer 1 output"));
+    floe_verify_dump_free(&res.dump);
     floe_program_free(p);
     floe_compile_report_free(&rep);
     floe_qmodel_free(&m);
