@@ -5,15 +5,19 @@
  *       2 cores), its checkpoint, training log and loss curves;
  *   [3] SiLQ QAT of the teacher at W4A8KV8 (100 steps), every step's model compiled, simulated and
  *       compared bit for bit with the training forward on the machine, its cost logged per step;
- *   [4] the QAT model deployed: verified on a longer prompt, memory per core, latency and energy;
+ *   [4] the QAT model deployed: verified on a longer prompt, then floe deploy-check (fit, chips,
+ *       memory per core, decode latency, pipelined tokens/s, energy per token);
  *   [5] its cost on the chip: per-core and per-layer profiles, a timeline, plots.
  * With --train-steps 0, [2] and [3] are skipped and [4], [5] use a random-weights model. */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/commands.h"
 #include "common/atomic_file.h"
 #include "common/path.h"
 #include "isa/numerics_check.h"
@@ -136,6 +140,41 @@ out_tokens:
     return rc;
 }
 
+/* Stage [4]'s deployability report: `floe deploy-check` on the QAT model, its output kept in
+ * OUT/deploy_check.txt (stdout is pointed at the file for the call), then shown and summarised. */
+static int deploy_check(const char *qpath, const char *machine, const char *energy, const char *out, FILE *sum,
+                        floe_err *err)
+{
+    char path[4300];
+    join(path, sizeof path, out, "deploy_check.txt");
+    fflush(stdout);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644), saved = dup(1);
+    if (fd < 0 || saved < 0 || dup2(fd, 1) < 0) {
+        if (fd >= 0)
+            close(fd);
+        if (saved >= 0)
+            close(saved);
+        return floe_err_set(err, "%s: cannot write", path);
+    }
+    char *argv[] = {"deploy-check", "--qmodel", (char *)qpath, "--machine", (char *)machine, "--energy",
+                    (char *)energy, NULL};
+    int rc = floe_cmd_deploy_check(7, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+    close(fd);
+    FILE *f = fopen(path, "r");
+    char line[1024];
+    fprintf(sum, "\n[4] deploy-check (%s)\n", path);
+    while (f && fgets(line, sizeof line, f)) {
+        fputs(line, stdout);
+        fputs(line, sum);
+    }
+    if (f)
+        fclose(f);
+    return rc == 0 ? 0 : floe_err_set(err, "deploy-check of %s failed (exit %d)", qpath, rc);
+}
+
 typedef struct qat_progress {
     int steps, verified;
     double sim_us, sim_uj;
@@ -243,10 +282,12 @@ int floe_cmd_run(int argc, char **argv)
     const floe_cmd_spec spec = {"run", NULL, "Run Floe's main job on built-in defaults.",
                                 "[1] numeric core self-check; [2] an FP teacher trained on the corpus (about 8 minutes for\n"
                                 "S on 2 cores); [3] SiLQ QAT at W4A8KV8, every step verified bit for bit on the simulated\n"
-                                "chip and priced; [4] the quantized model deployed: fit, memory, latency, energy;\n"
+                                "chip and priced; [4] the quantized model deployed and deploy-checked: fit, chips, memory,\n"
+                                "decode latency, pipelined tokens/s, energy;\n"
                                 "[5] its cost on the chip: profiles, timeline, plots.\n"
                                 "Outputs in DIR: summary.txt, summary.csv, numerics_accuracy.csv, numerics_*.png, teacher/\n"
                                 "(checkpoint, train.csv), train_loss.png, qat/ (qat.csv, qmodel.safetensors), qat_loss.png,\n"
+                                "deploy_check.txt,\n"
                                 "chip_cores.csv, chip_layers.csv, chip_layers.png, chip_cores_vmm.png, chip_timeline.json.",
                                 opts, 0, 0};
     char *pos[1];
@@ -361,6 +402,10 @@ int floe_cmd_run(int argc, char **argv)
             (unsigned long long)vr.compared, cr->ncores, (unsigned long long)cr->mem_min,
             (unsigned long long)cr->mem_max, 1e6 * lat, 1e6 * ej);
     floe_verify_result_free(&vr);
+    if (qpath[0] && deploy_check(qpath, machine, energy, out, sum, &err) != 0) {
+        floe_qmodel_free(&m);
+        FAIL("%s", err.msg);
+    }
 
     printf("\n[5/5] its cost on the chip\n");
     fflush(stdout);

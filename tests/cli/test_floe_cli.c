@@ -80,6 +80,12 @@ static void test_run_writes_outputs(void **state)
     q = fopen(path, "r");
     assert_non_null(q);
     fclose(q);
+    /* stage [4]: floe deploy-check on the QAT model */
+    assert_non_null(strstr(out, "fits         yes"));
+    snprintf(path, sizeof path, "%s/o/deploy_check.txt", dir);
+    q = fopen(path, "r");
+    assert_non_null(q);
+    fclose(q);
     snprintf(path, sizeof path, "%s/o/summary.txt", dir);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
