@@ -9,7 +9,6 @@
  *       memory per core, decode latency, pipelined tokens/s, energy per token);
  *   [5] its cost on the chip: per-core and per-layer profiles, a timeline, plots.
  * With --train-steps 0, [2] and [3] are skipped and [4], [5] use a random-weights model. */
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,20 +140,23 @@ out_tokens:
 }
 
 /* Stage [4]'s deployability report: `floe deploy-check` on the QAT model, its output kept in
- * OUT/deploy_check.txt (stdout is pointed at the file for the call), then shown and summarised. */
+ * OUT/deploy_check.txt (stdout is pointed at the file, written atomically, for the call), then shown
+ * and summarised. */
 static int deploy_check(const char *qpath, const char *machine, const char *energy, const char *out, FILE *sum,
                         floe_err *err)
 {
     char path[4300];
     join(path, sizeof path, out, "deploy_check.txt");
+    floe_afile af;
+    if (floe_afile_open(&af, path, err) != 0)
+        return -1;
     fflush(stdout);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644), saved = dup(1);
-    if (fd < 0 || saved < 0 || dup2(fd, 1) < 0) {
-        if (fd >= 0)
-            close(fd);
+    int saved = dup(1);
+    if (saved < 0 || dup2(fileno(af.fp), 1) < 0) {
         if (saved >= 0)
             close(saved);
-        return floe_err_set(err, "%s: cannot write", path);
+        floe_afile_abort(&af);
+        return floe_err_set(err, "%s: cannot redirect the report", path);
     }
     char *argv[] = {"deploy-check", "--qmodel", (char *)qpath, "--machine", (char *)machine, "--energy",
                     (char *)energy, NULL};
@@ -162,7 +164,8 @@ static int deploy_check(const char *qpath, const char *machine, const char *ener
     fflush(stdout);
     dup2(saved, 1);
     close(saved);
-    close(fd);
+    if (floe_afile_commit(&af, err) != 0)
+        return -1;
     FILE *f = fopen(path, "r");
     char line[1024];
     fprintf(sum, "\n[4] deploy-check (%s)\n", path);

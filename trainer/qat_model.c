@@ -373,7 +373,6 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         viewf(x->hhat, A->h2, NC, L->s_mlp_in);
         memset(x->dh, 0, NC * sizeof(float));
         linear_backward(s, &lq[4], x->dh, x->dg, x->hhat, N);
-        viewf(x->hhat, A->h2, NC, L->s_mlp_in); /* linear_backward may not touch it, but be explicit */
         linear_backward(s, &lq[5], x->dh, x->du, x->hhat, N);
         norm_backward(s, x->dx, x->dh, A->h2, A->xmid, N, floe_qat_act_step(s, l, FLOE_QAT_MLP_IN),
                       dstep_of(s, l, FLOE_QAT_MLP_IN));

@@ -207,8 +207,10 @@ static inline void requant_row(int32_t *restrict out, const int32_t *restrict ac
     }
 }
 
-/* out = requant(acc, L->m[n]) into [lo, hi] as int16. */
-static void requant_i16(int16_t *out, acc_view a, const floe_qlinear *L, int N, int32_t lo, int32_t hi)
+/* out = requant(acc, L->m[n]) into [lo, hi] as int16; with a residual, out = sat16(residual + that)
+ * (the residual stream's add; out may be another buffer than residual). */
+static void requant_layer(int16_t *out, const int16_t *residual, acc_view a, const floe_qlinear *L, int N,
+                          int32_t lo, int32_t hi)
 {
     soa_mult sm;
     int ok = soa_init(&sm, L->m, L->out) == 0;
@@ -218,14 +220,21 @@ static void requant_i16(int16_t *out, acc_view a, const floe_qlinear *L, int N, 
 #pragma omp for schedule(static)
         for (int r = 0; r < N; r++) {
             acc_row(row, a, (size_t)r, (size_t)L->out);
-            int16_t *o = out + (size_t)r * L->out;
-            if (ok) {
+            if (ok)
                 requant_row(q, row, &sm, L->out, lo, hi);
+            else
                 for (int n = 0; n < L->out; n++)
-                    o[n] = (int16_t)q[n];
+                    q[n] = floe_requant(row[n], L->m[n], lo, hi);
+            int16_t *o = out + (size_t)r * L->out;
+            if (residual) {
+                const int16_t *x = residual + (size_t)r * L->out;
+                for (int n = 0; n < L->out; n++) {
+                    int32_t v = (int32_t)x[n] + q[n];
+                    o[n] = (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
+                }
             } else
                 for (int n = 0; n < L->out; n++)
-                    o[n] = (int16_t)floe_requant(row[n], L->m[n], lo, hi);
+                    o[n] = (int16_t)q[n];
         }
         free(row);
     }
@@ -247,35 +256,6 @@ static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t ep
         }
         free(row);
     }
-}
-
-/* x = sat16(x + requant_16(acc, L->m)) for the residual stream. */
-static void residual_add(int16_t *dst, const int16_t *src, acc_view a, const floe_qlinear *L, int N)
-{
-    soa_mult sm;
-    int ok = soa_init(&sm, L->m, L->out) == 0;
-#pragma omp parallel
-    {
-        int32_t *row = malloc(sizeof(int32_t) * 2 * (size_t)L->out), *q = row + L->out;
-#pragma omp for schedule(static)
-        for (int r = 0; r < N; r++) {
-            acc_row(row, a, (size_t)r, (size_t)L->out);
-            if (ok)
-                requant_row(q, row, &sm, L->out, -32768, 32767);
-            else
-                for (int n = 0; n < L->out; n++)
-                    q[n] = floe_requant(row[n], L->m[n], -32768, 32767);
-            const int16_t *x = src + (size_t)r * L->out;
-            int16_t *d = dst + (size_t)r * L->out;
-            for (int n = 0; n < L->out; n++) {
-                int32_t v = (int32_t)x[n] + q[n];
-                d[n] = (int16_t)(v < -32768 ? -32768 : v > 32767 ? 32767 : v);
-            }
-        }
-        free(row);
-    }
-    if (ok)
-        free(sm.m);
 }
 
 static void attention(floe_qfwd_layer *A, const floe_qlayer *L, const floe_model_config *c, int B, int T,
@@ -331,7 +311,7 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         return floe_err_set(err, "integer forward: batch %d x %d exceeds the allocated %d x %d", B, T, f->maxB,
                             f->maxT);
     const int N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads, hd = c->head_dim;
-    const int KV = NKV * hd, F = c->ffn_dim, V = c->vocab_size, Qd = NH * hd;
+    const int KV = NKV * hd, F = c->ffn_dim, Qd = NH * hd;
     const int32_t ahi = bits_hi(m->q.abits), alo = -ahi - 1, chi = bits_hi(m->q.kvbits), clo = -chi - 1;
     f->B = B;
     f->T = T;
@@ -346,10 +326,10 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         rmsnorm_rows(A->h1, A->x, N, C, m->eps_q, L->attn_norm_c, alo, ahi);
         if (linear_acc(f, &av, A->h1, ahi + 1, &L->q, N, err))
             return -1;
-        requant_i16(A->q, av, &L->q, N, -32768, 32767);
+        requant_layer(A->q, NULL, av, &L->q, N, -32768, 32767);
         if (linear_acc(f, &av, A->h1, ahi + 1, &L->k, N, err))
             return -1;
-        requant_i16(A->k, av, &L->k, N, -32768, 32767);
+        requant_layer(A->k, NULL, av, &L->k, N, -32768, 32767);
         if (linear_acc(f, &av, A->h1, ahi + 1, &L->v, N, err))
             return -1;
 #pragma omp parallel for schedule(static)
@@ -372,14 +352,14 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         attention(A, L, c, B, T, alo, ahi);
         if (linear_acc(f, &av, A->o, ahi + 1, &L->o, N, err))
             return -1;
-        residual_add(A->xmid, A->x, av, &L->o, N);
+        requant_layer(A->xmid, A->x, av, &L->o, N, -32768, 32767);
         rmsnorm_rows(A->h2, A->xmid, N, C, m->eps_q, L->mlp_norm_c, alo, ahi);
         if (linear_acc(f, &av, A->h2, ahi + 1, &L->gate, N, err))
             return -1;
-        requant_i16(A->g, av, &L->gate, N, -32768, 32767);
+        requant_layer(A->g, NULL, av, &L->gate, N, -32768, 32767);
         if (linear_acc(f, &av, A->h2, ahi + 1, &L->up, N, err))
             return -1;
-        requant_i16(A->u, av, &L->up, N, -32768, 32767);
+        requant_layer(A->u, NULL, av, &L->up, N, -32768, 32767);
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < N; r++)
             for (int n = 0; n < F; n++) {
@@ -390,13 +370,12 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
             }
         if (linear_acc(f, &av, A->mh, ahi + 1, &L->down, N, err))
             return -1;
-        residual_add(xout, A->xmid, av, &L->down, N);
+        requant_layer(xout, A->xmid, av, &L->down, N, -32768, 32767);
     }
     rmsnorm_rows(f->hf, f->xf, N, C, m->eps_q, m->head_norm_c, alo, ahi);
     if (linear_acc(f, &av, f->hf, ahi + 1, &m->head, N, err))
         return -1;
-    requant_i16(f->logits, av, &m->head, N, -32768, 32767);
-    (void)V;
+    requant_layer(f->logits, NULL, av, &m->head, N, -32768, 32767);
     return 0;
 }
 
