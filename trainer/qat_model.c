@@ -64,6 +64,7 @@ void floe_qat_free(floe_qat *s)
     free(s->logits);
     free(s->tokens);
     free(s->step_floor);
+    free(s->frozen_steps);
     floe_param_table_free(&s->table);
     floe_qmodel_free(&s->qm);
     floe_qfwd_free(&s->fwd);
@@ -179,9 +180,20 @@ void floe_qat_clamp_steps(floe_qat *s)
 
 static void quantize_linear(floe_qat *s, floe_qat_linear *q)
 {
+    const float *st = s->steps + q->step_off;
+    if (s->frozen) { /* E2E-QP: the codes stay, only the steps move */
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < q->out; n++) {
+            q->q->s_w[n] = st[n];
+            for (int i = 0; i < q->in; i++) {
+                size_t k = (size_t)n * q->in + i;
+                q->what[k] = (float)q->q->w[k] * st[n];
+            }
+        }
+        return;
+    }
     const float *w = P(s, q->kind, q->layer < 0 ? 0 : q->layer);
     const float *g = q->gain == FLOE_P_KIND_COUNT ? NULL : P(s, q->gain, q->layer < 0 ? 0 : q->layer);
-    const float *st = s->steps + q->step_off;
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < q->out; n++) {
         q->q->s_w[n] = st[n];
@@ -216,6 +228,35 @@ int floe_qat_quantize(floe_qat *s, floe_err *err)
     }
     s->qm.s_head_in = *floe_qat_act_step(s, -1, 0);
     return floe_qmodel_derive(&s->qm, err);
+}
+
+int floe_qat_freeze_with(floe_qat *s, const float *frozen_steps, floe_err *err)
+{
+    if (!s->frozen_steps && !(s->frozen_steps = malloc(s->act_off * sizeof(float))))
+        return floe_err_set(err, "QAT student: out of memory");
+    memmove(s->frozen_steps, frozen_steps, s->act_off * sizeof(float));
+    for (size_t i = 0; i < s->act_off; i++)
+        if (!(s->frozen_steps[i] > 0.0f) || !isfinite(s->frozen_steps[i]))
+            return floe_err_set(err, "frozen weight step %zu is %g (must be positive and finite)", i,
+                                (double)s->frozen_steps[i]);
+    /* the codes of the frozen steps, through the ordinary quantizer */
+    float *cur = malloc(s->act_off * sizeof(float));
+    if (!cur)
+        return floe_err_set(err, "QAT student: out of memory");
+    memcpy(cur, s->steps, s->act_off * sizeof(float));
+    memcpy(s->steps, s->frozen_steps, s->act_off * sizeof(float));
+    s->frozen = 0;
+    for (int k = 0; k < s->n_lin; k++)
+        quantize_linear(s, &s->lin[k]);
+    memcpy(s->steps, cur, s->act_off * sizeof(float));
+    free(cur);
+    s->frozen = 1;
+    return floe_qat_quantize(s, err);
+}
+
+int floe_qat_freeze(floe_qat *s, floe_err *err)
+{
+    return floe_qat_freeze_with(s, s->steps, err);
 }
 
 int floe_qat_forward(floe_qat *s, const int32_t *tokens, int B, int T, floe_err *err)
@@ -264,6 +305,19 @@ static void norm_input(qat_scratch *x, const int16_t *codes, int N, int C, float
 static void weight_backward(floe_qat *s, floe_qat_linear *q, float *dwhat)
 {
     int l = q->layer < 0 ? 0 : q->layer;
+    if (s->frozen) { /* E2E-QP: w_hat = code * s exactly, so dL/ds = sum dL/dw_hat * code */
+        float *ds = s->dsteps + q->step_off;
+#pragma omp parallel for schedule(static)
+        for (int n = 0; n < q->out; n++) {
+            double acc = 0.0;
+            for (int i = 0; i < q->in; i++) {
+                size_t k = (size_t)n * q->in + i;
+                acc += (double)dwhat[k] * (double)q->q->w[k];
+            }
+            ds[n] += (float)acc;
+        }
+        return;
+    }
     floe_lsq_weight_backward(dwhat, dwhat, q->wfold, s->steps + q->step_off, q->q->w, q->out, q->in, q->bits,
                              s->dsteps + q->step_off);
     float *dW = G(s, q->kind, l);
@@ -417,6 +471,8 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         norm_backward(s, x->dx, x->dh, A->h1, A->x, N, floe_qat_act_step(s, l, FLOE_QAT_ATTN_IN),
                       dstep_of(s, l, FLOE_QAT_ATTN_IN));
     }
+    if (s->frozen)
+        return; /* E2E-QP trains no parameter */
     /* embedding: a 16-bit quantizer, straight through to the rows of the looked-up tokens */
     float *dE = G(s, FLOE_P_EMBED, 0);
     for (int r = 0; r < N; r++) /* rows in order: repeated tokens sum the same way on any thread count */

@@ -65,6 +65,9 @@ typedef struct floe_qat {
     float *logits;          /* [N, V] float view of the last forward's logits */
     int32_t *tokens;        /* [N] the last forward's tokens */
     void *scratch;          /* backward buffers (qat_model.c) */
+    /* E2E-QP (EfficientQAT): the weight codes frozen at floe_qat_freeze; then only the steps learn */
+    int frozen;
+    float *frozen_steps;    /* [act_off] the weight steps the frozen codes were computed with */
 } floe_qat;
 
 /* Allocates a student for batches up to maxB x maxT: parameters zero, every step 1. */
@@ -87,6 +90,15 @@ int floe_qat_forward(floe_qat *s, const int32_t *tokens, int B, int T, floe_err 
 void floe_qat_backward(floe_qat *s, const float *dlogits);
 
 void floe_qat_zero_grad(floe_qat *s);
+
+/* Freezes the integer weight codes at their current values (EfficientQAT's E2E-QP): from then on
+ * floe_qat_quantize keeps the codes and takes only the weight steps, w_hat = code * s_w, and the
+ * backward gives the steps their exact gradient dL/ds_w = sum_i dL/dw_hat_i * code_i and the
+ * weights none (the parameters stay as they are). The codes are a pure function of the parameters
+ * and frozen_steps (code = clamp(round(W' / frozen_step))), so a checkpoint holding both restores
+ * them: floe_qat_freeze_with(s, frozen_steps). */
+int floe_qat_freeze(floe_qat *s, floe_err *err);
+int floe_qat_freeze_with(floe_qat *s, const float *frozen_steps, floe_err *err);
 
 /* Keeps every learned step positive after an optimizer update (floor: 1e-3 of its value at the
  * last floe_qat_set_floor, so a step cannot collapse to zero or flip sign). */

@@ -21,9 +21,26 @@
     "step,tokens,loss,kl,ce,val_loss,val_ppl,lr,grad_norm,tokens_per_s,seconds,verified,sim_cycles,"        \
     "latency_us_per_token,energy_uj_per_token,mem_high_water,verify_seconds\n"
 
+const char *floe_qat_method_name(floe_qat_method m)
+{
+    return m == FLOE_QAT_EFFICIENTQAT ? "efficientqat" : "silq";
+}
+
+int floe_qat_method_parse(const char *name, floe_qat_method *out)
+{
+    if (strcmp(name, "silq") == 0)
+        *out = FLOE_QAT_SILQ;
+    else if (strcmp(name, "efficientqat") == 0)
+        *out = FLOE_QAT_EFFICIENTQAT;
+    else
+        return -1;
+    return 0;
+}
+
 floe_qat_cfg floe_qat_defaults(const floe_model_config *mc)
 {
     floe_qat_cfg c;
+    c.method = FLOE_QAT_SILQ;
     c.steps = 100;
     c.batch = 8;
     c.context = mc->context;
@@ -141,8 +158,9 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
     float lr = floe_lr_cosine(tr->step, c->warmup, c->steps, c->lr, c->lr * c->min_lr_frac);
     float frac = c->lr > 0 ? lr / c->lr : 0.0f;
     floe_adamw_cfg a = floe_adamw_defaults();
-    floe_adamw_update(s->params, s->grads, tr->m, tr->v, s->table.total, tr->step + 1, lr, a.beta1, a.beta2, a.eps,
-                      0.0f);
+    if (!s->frozen) /* E2E-QP trains the steps only */
+        floe_adamw_update(s->params, s->grads, tr->m, tr->v, s->table.total, tr->step + 1, lr, a.beta1, a.beta2,
+                          a.eps, 0.0f);
     /* Steps are learned in the log domain (theta = ln s, dL/dtheta = s dL/ds): an update changes a
      * step by a fraction of itself, so one learning rate suits weight steps (~1e-2) and activation
      * steps (~1) alike, and a step stays positive. */
@@ -201,7 +219,7 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     const floe_param_table *t = &s->table;
     size_t np = t->count, nf = n_fixed(&s->cfg);
     float *fixed = malloc(sizeof(float) * nf);
-    floe_st_entry *e = calloc(np + 8, sizeof *e);
+    floe_st_entry *e = calloc(np + 9, sizeof *e);
     int rc = -1;
     if (!fixed || !e) {
         floe_err_set(err, "%s: out of memory", path);
@@ -220,6 +238,8 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     e[k++] = (floe_st_entry){"optimizer.v.params", FLOE_ST_F32, 1, {t->total}, tr->v};
     e[k++] = (floe_st_entry){"optimizer.m.steps", FLOE_ST_F32, 1, {s->n_steps}, tr->ms};
     e[k++] = (floe_st_entry){"optimizer.v.steps", FLOE_ST_F32, 1, {s->n_steps}, tr->vs};
+    if (s->frozen)
+        e[k++] = (floe_st_entry){"qat.frozen_steps", FLOE_ST_F32, 1, {s->act_off}, s->frozen_steps};
     char *json = floe_model_config_to_json(&s->cfg);
     char step[24], digest[24], w[8], a[8], kv[8], hb[8], buf[12][32];
     if (!json) {
@@ -241,7 +261,8 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
                           "floe.kvbits", kv, "floe.head_bits", hb, "floe.qat.steps", buf[0], "floe.qat.batch",
                           buf[1], "floe.qat.context", buf[2], "floe.qat.lr", buf[3], "floe.qat.lr_steps", buf[4],
                           "floe.qat.min_lr_frac", buf[5], "floe.qat.warmup", buf[6], "floe.qat.clip", buf[7],
-                          "floe.qat.tau", buf[8], "floe.qat.alpha", buf[9], "floe.qat.seed", buf[10]};
+                          "floe.qat.tau", buf[8], "floe.qat.alpha", buf[9], "floe.qat.seed", buf[10],
+                          "floe.qat.method", floe_qat_method_name(c->method)};
     rc = floe_st_write(path, e, k, meta, sizeof meta / sizeof meta[0] / 2, err);
     free(json);
 out:
@@ -307,6 +328,12 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         goto out;
     }
     cfg->init = floe_qinit_defaults(); /* the loaded steps replace what it initialises */
+    const char *mn = floe_st_meta_get(&f, "floe.qat.method");
+    cfg->method = FLOE_QAT_SILQ; /* checkpoints before EfficientQAT carry no method */
+    if (mn && floe_qat_method_parse(mn, &cfg->method) != 0) {
+        floe_err_set(err, "%s: metadata 'floe.qat.method' is '%s' (expected silq or efficientqat)", path, mn);
+        goto out;
+    }
     rc = floe_qconfig_validate(qc, err);
     if (rc != 0)
         floe_err_prefix(err, "%s", path);
@@ -343,6 +370,19 @@ static int load_student(floe_qat *s, floe_st_file *f, floe_err *err)
         read_f32(f, "qat.fixed_steps", fixed, nf, err))
         goto out;
     set_fixed(&s->qm, fixed);
+    s->frozen = 0;
+    if (floe_st_find(f, "qat.frozen_steps") >= 0) { /* E2E-QP: the codes of the frozen steps */
+        float *fz = malloc(sizeof(float) * s->act_off);
+        int bad = !fz ? (floe_err_set(err, "%s: out of memory", f->path), 1)
+                      : read_f32(f, "qat.frozen_steps", fz, s->act_off, err) != 0;
+        if (!bad && floe_qat_freeze_with(s, fz, err) != 0) {
+            floe_err_prefix(err, "%s", f->path);
+            bad = 1;
+        }
+        free(fz);
+        if (bad)
+            goto out;
+    }
     if (floe_qat_quantize(s, err) != 0) {
         floe_err_prefix(err, "%s", f->path);
         goto out;
@@ -404,7 +444,8 @@ int floe_qat_export(const char *ckpt, const char *out, floe_err *err)
         goto out;
     char steps[24];
     snprintf(steps, sizeof steps, "%d", step);
-    const char *kv[] = {"floe.method", "silq", "floe.qat_steps", steps, "floe.teacher", teacher};
+    const char *kv[] = {"floe.method", floe_qat_method_name(cfg.method), "floe.qat_steps", steps, "floe.teacher",
+                        teacher};
     rc = floe_qmodel_save(&s.qm, out, kv, 3, err);
 out:
     if (have)
@@ -494,7 +535,7 @@ int floe_qat_run(floe_qat_trainer *tr, const floe_tokens *train, const floe_toke
             floe_err_set(err, "out of memory");
             goto fail;
         }
-        kv[0] = "floe.method", kv[1] = "silq", kv[2] = "floe.qat_steps", kv[3] = steps;
+        kv[0] = "floe.method", kv[1] = floe_qat_method_name(c->method), kv[2] = "floe.qat_steps", kv[3] = steps;
         kv[4] = "floe.teacher", kv[5] = tr->teacher_path;
         for (size_t i = 0; i < 2 * o->n_meta; i++)
             kv[6 + i] = o->meta[i];

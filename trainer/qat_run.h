@@ -20,7 +20,16 @@
 #include "trainer/qat_model.h"
 #include "trainer/train.h"
 
+/* The method a run trains with: SiLQ (weights and steps, distillation) or EfficientQAT's E2E-QP
+ * phase (codes frozen after Block-AP, only the steps learn: trainer/efficientqat.h). */
+typedef enum floe_qat_method { FLOE_QAT_SILQ, FLOE_QAT_EFFICIENTQAT } floe_qat_method;
+
+/* "silq" / "efficientqat" and back; parse returns -1 for another name. */
+const char *floe_qat_method_name(floe_qat_method m);
+int floe_qat_method_parse(const char *name, floe_qat_method *out);
+
 typedef struct floe_qat_cfg {
+    floe_qat_method method;
     int steps;         /* optimizer steps of the run (the schedule's length) */
     int batch, context;
     float lr;          /* weights' peak learning rate */

@@ -11,6 +11,7 @@
 #include "trainer/distill.h"
 #include "trainer/lsq.h"
 #include "trainer/qat_run.h"
+#include "trainer/qeval.h"
 
 /* ---- LSQ primitives --------------------------------------------------------------------------- */
 
@@ -323,6 +324,79 @@ static void test_resume_and_threads(void **state)
     floe_qat_trainer_free(&b);
 }
 
+/* E2E-QP (codes frozen, steps only): the codes and the parameters never change, the loss falls,
+ * the forward is still the reference forward, and a resumed run is the same bits. */
+static void test_frozen_codes(void **state)
+{
+    (void)state;
+    fixture fx = FX;
+    floe_err err;
+    floe_qconfig q = {2, 8, 8, 8};
+    floe_qat_cfg c = small_qat(&fx.mc, 30);
+    c.method = FLOE_QAT_EFFICIENTQAT;
+    c.alpha = 1.0f; /* E2E-QP's next-token loss */
+    c.lr_steps = 5e-2f;
+    c.init.method = FLOE_QINIT_RTN;
+    floe_qat_trainer tr, rb;
+    assert_int_equal(floe_qat_trainer_init(&tr, fx.ckpt, &q, &c, &fx.train, &err), 0);
+    if (floe_qat_freeze(&tr.s, &err) != 0)
+        fail_msg("%s", err.msg);
+    size_t P = tr.s.table.total;
+    float *p0 = malloc(sizeof(float) * P);
+    memcpy(p0, tr.s.params, sizeof(float) * P);
+    const floe_qlinear *q0 = &tr.s.qm.layers[0].gate;
+    size_t nw = (size_t)q0->in * q0->out;
+    int8_t *c0 = malloc(nw);
+    memcpy(c0, q0->w, nw);
+    float s0 = q0->s_w[0];
+    floe_qfwd ev;
+    floe_eval_result before, after;
+    assert_int_equal(floe_qfwd_init(&ev, &fx.mc, c.batch, c.context, &err), 0);
+    assert_int_equal(floe_qmodel_evaluate(&ev, &tr.s.qm, &fx.val, 8, &before, &err), 0);
+    double first = 0, last = 0;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/e2e-15.safetensors", floe_test_tmpdir("qat_frozen"));
+    for (int i = 0; i < c.steps; i++) {
+        floe_qat_stats st;
+        assert_int_equal(floe_qat_step(&tr, &fx.train, &st, &err), 0);
+        first += i < 10 ? st.ce : 0;
+        last += i >= c.steps - 10 ? st.ce : 0;
+        if (i == 14)
+            assert_int_equal(floe_qat_save(&tr, path, &err), 0);
+    }
+    print_message("E2E-QP CE: first 10 steps %.5f, last 10 %.5f\n", first / 10, last / 10);
+    assert_memory_equal(tr.s.params, p0, sizeof(float) * P);
+    assert_memory_equal(q0->w, c0, nw);
+    assert_true(q0->s_w[0] != s0); /* the steps moved */
+    assert_int_equal(floe_qat_quantize(&tr.s, &err), 0);
+    assert_int_equal(floe_qmodel_evaluate(&ev, &tr.s.qm, &fx.val, 8, &after, &err), 0);
+    floe_qfwd_free(&ev);
+    print_message("E2E-QP validation loss %.5f -> %.5f\n", before.loss, after.loss);
+    if (!(after.loss < before.loss - 0.005))
+        fail_msg("E2E-QP: validation loss %.4f -> %.4f: did not learn", before.loss, after.loss);
+    check_student_is_reference(&tr);
+    /* resume from step 15: same codes (rebuilt from the frozen steps), same steps at the end */
+    assert_int_equal(floe_qat_trainer_init(&rb, fx.ckpt, &q, &c, &fx.train, &err), 0);
+    if (floe_qat_load(&rb, path, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(rb.s.frozen);
+    for (int i = 15; i < c.steps; i++)
+        assert_int_equal(floe_qat_step(&rb, &fx.train, NULL, &err), 0);
+    assert_memory_equal(rb.s.steps, tr.s.steps, sizeof(float) * tr.s.n_steps);
+    assert_memory_equal(rb.s.qm.layers[0].gate.w, c0, nw);
+    /* the method travels with the checkpoint */
+    char teacher[4096];
+    floe_qconfig qc;
+    floe_qat_cfg cc;
+    int step;
+    assert_int_equal(floe_qat_ckpt_info(path, teacher, sizeof teacher, &qc, &cc, &step, &err), 0);
+    assert_int_equal(cc.method, FLOE_QAT_EFFICIENTQAT);
+    free(p0);
+    free(c0);
+    floe_qat_trainer_free(&tr);
+    floe_qat_trainer_free(&rb);
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -367,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_gradient_matches_fp),
         cmocka_unit_test(test_learns),
         cmocka_unit_test(test_resume_and_threads),
+        cmocka_unit_test(test_frozen_codes),
         cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
