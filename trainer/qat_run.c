@@ -301,6 +301,19 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         return -1;
     int rc = -1;
     const char *fmt = floe_st_meta_get(&f, "format"), *t = floe_st_meta_get(&f, "floe.teacher");
+    const char *wo = floe_st_meta_get(&f, "floe.weight_only"), *grp = floe_st_meta_get(&f, "floe.group");
+    if (wo && strcmp(wo, "1") == 0) {
+        /* docs/quantized-model.md, "Group-wise weights are not deployed" */
+        const char *wb = floe_st_meta_get(&f, "floe.wbits"), *as = floe_st_meta_get(&f, "floe.asym");
+        floe_err_set(err,
+                     "%s: a weight-only study model (W%s, group %s, %s; activations float), not a chip model: the "
+                     "chip runs integer activations and one symmetric step per output channel, and group-wise "
+                     "scales are not deployed (docs/quantized-model.md). For a deployable model quantize on the "
+                     "integer forward: floe qat --method efficientqat|silq or floe ptq without --weight-only",
+                     path, wb ? wb : "?", grp && strcmp(grp, "0") != 0 ? grp : "per channel",
+                     as && strcmp(as, "1") == 0 ? "asymmetric" : "symmetric");
+        goto out;
+    }
     if (!fmt || strcmp(fmt, "floe-qat") != 0) {
         floe_err_set(err, "%s: not a QAT checkpoint (metadata format '%s', expected 'floe-qat')", path,
                      fmt ? fmt : "(none)");
