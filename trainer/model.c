@@ -194,37 +194,50 @@ static floe_param_kind head_kind(const floe_model *m)
     return m->cfg.tied_embeddings ? FLOE_P_EMBED : FLOE_P_LM_HEAD;
 }
 
-float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *targets, int B, int T)
+float *floe_model_residual(floe_model *m, int l)
+{
+    return res_at(m, l);
+}
+
+void floe_model_block_forward(floe_model *m, int l, int B, int T)
 {
     const floe_model_config *c = &m->cfg;
     const int N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads, hd = c->head_dim;
-    const int Q = NH * hd, KV = NKV * hd, F = c->ffn_dim, V = c->vocab_size;
+    const int Q = NH * hd, KV = NKV * hd, F = c->ffn_dim;
+    m->B = B;
+    m->T = T;
+    layer_acts a = layer_at(m, l);
+    const float *x = res_at(m, l);
+    floe_rmsnorm_forward(a.ln1, a.rstd1, x, P(m, FLOE_P_ATTN_NORM, l), N, C);
+    floe_matmul_forward(a.q, a.ln1, P(m, FLOE_P_Q, l), N, C, Q);
+    floe_matmul_forward(a.k, a.ln1, P(m, FLOE_P_K, l), N, C, KV);
+    floe_matmul_forward(a.v, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
+    floe_rope_forward(a.q, m->rope_cos, m->rope_sin, B, T, NH, hd);
+    floe_rope_forward(a.k, m->rope_cos, m->rope_sin, B, T, NKV, hd);
+    floe_attention_forward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd);
+    /* o projection straight into the stream, then add the block input in place */
+    floe_matmul_forward(a.resmid, a.atty, P(m, FLOE_P_O, l), N, Q, C);
+    floe_residual_forward(a.resmid, a.resmid, x, (size_t)N * C);
+    floe_rmsnorm_forward(a.ln2, a.rstd2, a.resmid, P(m, FLOE_P_MLP_NORM, l), N, C);
+    floe_matmul_forward(a.gate, a.ln2, P(m, FLOE_P_GATE, l), N, C, F);
+    floe_matmul_forward(a.up, a.ln2, P(m, FLOE_P_UP, l), N, C, F);
+    floe_swiglu_forward(a.swi, a.gate, a.up, (size_t)N * F);
+    float *out = res_at(m, l + 1);
+    floe_matmul_forward(out, a.swi, P(m, FLOE_P_DOWN, l), N, F, C);
+    floe_residual_forward(out, out, a.resmid, (size_t)N * C);
+}
+
+float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *targets, int B, int T)
+{
+    const floe_model_config *c = &m->cfg;
+    const int N = B * T, C = c->d_model, V = c->vocab_size;
     m->B = B;
     m->T = T;
     for (int i = 0; i < N; i++)
         m->inputs[i] = tokens[i];
     floe_embedding_forward(res_at(m, 0), m->inputs, P(m, FLOE_P_EMBED, 0), N, C);
-    for (int l = 0; l < c->n_layers; l++) {
-        layer_acts a = layer_at(m, l);
-        const float *x = res_at(m, l);
-        floe_rmsnorm_forward(a.ln1, a.rstd1, x, P(m, FLOE_P_ATTN_NORM, l), N, C);
-        floe_matmul_forward(a.q, a.ln1, P(m, FLOE_P_Q, l), N, C, Q);
-        floe_matmul_forward(a.k, a.ln1, P(m, FLOE_P_K, l), N, C, KV);
-        floe_matmul_forward(a.v, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
-        floe_rope_forward(a.q, m->rope_cos, m->rope_sin, B, T, NH, hd);
-        floe_rope_forward(a.k, m->rope_cos, m->rope_sin, B, T, NKV, hd);
-        floe_attention_forward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd);
-        /* o projection straight into the stream, then add the block input in place */
-        floe_matmul_forward(a.resmid, a.atty, P(m, FLOE_P_O, l), N, Q, C);
-        floe_residual_forward(a.resmid, a.resmid, x, (size_t)N * C);
-        floe_rmsnorm_forward(a.ln2, a.rstd2, a.resmid, P(m, FLOE_P_MLP_NORM, l), N, C);
-        floe_matmul_forward(a.gate, a.ln2, P(m, FLOE_P_GATE, l), N, C, F);
-        floe_matmul_forward(a.up, a.ln2, P(m, FLOE_P_UP, l), N, C, F);
-        floe_swiglu_forward(a.swi, a.gate, a.up, (size_t)N * F);
-        float *out = res_at(m, l + 1);
-        floe_matmul_forward(out, a.swi, P(m, FLOE_P_DOWN, l), N, F, C);
-        floe_residual_forward(out, out, a.resmid, (size_t)N * C);
-    }
+    for (int l = 0; l < c->n_layers; l++)
+        floe_model_block_forward(m, l, B, T);
     final_acts f = final_at(m);
     floe_rmsnorm_forward(f.lnf, f.rstdf, res_at(m, c->n_layers), P(m, FLOE_P_FINAL_NORM, 0), N, C);
     floe_matmul_forward(f.logits, f.lnf, P(m, head_kind(m), 0), N, C, V);
@@ -281,13 +294,47 @@ static void zero(float *p, size_t n)
     memset(p, 0, n * sizeof *p);
 }
 
+void floe_model_block_backward(floe_model *m, int l, float *dres)
+{
+    const floe_model_config *c = &m->cfg;
+    const int B = m->B, T = m->T, N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads;
+    const int hd = c->head_dim, Q = NH * hd, KV = NKV * hd, F = c->ffn_dim;
+    const size_t NC = (size_t)N * C;
+    grad_acts g = dacts_at(m);
+    layer_acts a = layer_at(m, l);
+    /* MLP branch: out = resmid + down(swi); dres is already d/d resmid's direct share */
+    zero(g.dswi, (size_t)N * F);
+    floe_matmul_backward(g.dswi, G(m, FLOE_P_DOWN, l), dres, a.swi, P(m, FLOE_P_DOWN, l), N, F, C);
+    zero(g.dgate, (size_t)N * F);
+    zero(g.dup, (size_t)N * F);
+    floe_swiglu_backward(g.dgate, g.dup, g.dswi, a.gate, a.up, (size_t)N * F);
+    zero(g.dln, NC);
+    floe_matmul_backward(g.dln, G(m, FLOE_P_GATE, l), g.dgate, a.ln2, P(m, FLOE_P_GATE, l), N, C, F);
+    floe_matmul_backward(g.dln, G(m, FLOE_P_UP, l), g.dup, a.ln2, P(m, FLOE_P_UP, l), N, C, F);
+    floe_rmsnorm_backward(dres, G(m, FLOE_P_MLP_NORM, l), g.dln, a.resmid, P(m, FLOE_P_MLP_NORM, l), a.rstd2, N, C);
+    /* attention branch: resmid = x + o(atty) */
+    zero(g.datty, (size_t)N * Q);
+    floe_matmul_backward(g.datty, G(m, FLOE_P_O, l), dres, a.atty, P(m, FLOE_P_O, l), N, Q, C);
+    zero(g.dq, (size_t)N * Q);
+    zero(g.dk, (size_t)N * KV);
+    zero(g.dv, (size_t)N * KV);
+    floe_attention_backward(g.dq, g.dk, g.dv, g.dscratch, g.datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd);
+    floe_rope_backward(g.dq, m->rope_cos, m->rope_sin, B, T, NH, hd);
+    floe_rope_backward(g.dk, m->rope_cos, m->rope_sin, B, T, NKV, hd);
+    zero(g.dln, NC);
+    floe_matmul_backward(g.dln, G(m, FLOE_P_Q, l), g.dq, a.ln1, P(m, FLOE_P_Q, l), N, C, Q);
+    floe_matmul_backward(g.dln, G(m, FLOE_P_K, l), g.dk, a.ln1, P(m, FLOE_P_K, l), N, C, KV);
+    floe_matmul_backward(g.dln, G(m, FLOE_P_V, l), g.dv, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
+    floe_rmsnorm_backward(dres, G(m, FLOE_P_ATTN_NORM, l), g.dln, res_at(m, l), P(m, FLOE_P_ATTN_NORM, l), a.rstd1,
+                          N, C);
+}
+
 void floe_model_backward(floe_model *m, float dloss)
 {
     if (!m->have_targets)
         return;
     const floe_model_config *c = &m->cfg;
-    const int B = m->B, T = m->T, N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads;
-    const int hd = c->head_dim, Q = NH * hd, KV = NKV * hd, F = c->ffn_dim, V = c->vocab_size;
+    const int N = m->B * m->T, C = c->d_model, V = c->vocab_size;
     const size_t NC = (size_t)N * C;
     grad_acts g = dacts_at(m);
     final_acts f = final_at(m);
@@ -300,36 +347,36 @@ void floe_model_backward(floe_model *m, float dloss)
     zero(g.dres, NC);
     floe_rmsnorm_backward(g.dres, G(m, FLOE_P_FINAL_NORM, 0), g.dln, res_at(m, c->n_layers),
                           P(m, FLOE_P_FINAL_NORM, 0), f.rstdf, N, C);
-    for (int l = c->n_layers - 1; l >= 0; l--) {
-        layer_acts a = layer_at(m, l);
-        /* MLP branch: out = resmid + down(swi); dres is already d/d resmid's direct share */
-        zero(g.dswi, (size_t)N * F);
-        floe_matmul_backward(g.dswi, G(m, FLOE_P_DOWN, l), g.dres, a.swi, P(m, FLOE_P_DOWN, l), N, F, C);
-        zero(g.dgate, (size_t)N * F);
-        zero(g.dup, (size_t)N * F);
-        floe_swiglu_backward(g.dgate, g.dup, g.dswi, a.gate, a.up, (size_t)N * F);
-        zero(g.dln, NC);
-        floe_matmul_backward(g.dln, G(m, FLOE_P_GATE, l), g.dgate, a.ln2, P(m, FLOE_P_GATE, l), N, C, F);
-        floe_matmul_backward(g.dln, G(m, FLOE_P_UP, l), g.dup, a.ln2, P(m, FLOE_P_UP, l), N, C, F);
-        floe_rmsnorm_backward(g.dres, G(m, FLOE_P_MLP_NORM, l), g.dln, a.resmid, P(m, FLOE_P_MLP_NORM, l), a.rstd2,
-                              N, C);
-        /* attention branch: resmid = x + o(atty) */
-        zero(g.datty, (size_t)N * Q);
-        floe_matmul_backward(g.datty, G(m, FLOE_P_O, l), g.dres, a.atty, P(m, FLOE_P_O, l), N, Q, C);
-        zero(g.dq, (size_t)N * Q);
-        zero(g.dk, (size_t)N * KV);
-        zero(g.dv, (size_t)N * KV);
-        floe_attention_backward(g.dq, g.dk, g.dv, g.dscratch, g.datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd);
-        floe_rope_backward(g.dq, m->rope_cos, m->rope_sin, B, T, NH, hd);
-        floe_rope_backward(g.dk, m->rope_cos, m->rope_sin, B, T, NKV, hd);
-        zero(g.dln, NC);
-        floe_matmul_backward(g.dln, G(m, FLOE_P_Q, l), g.dq, a.ln1, P(m, FLOE_P_Q, l), N, C, Q);
-        floe_matmul_backward(g.dln, G(m, FLOE_P_K, l), g.dk, a.ln1, P(m, FLOE_P_K, l), N, C, KV);
-        floe_matmul_backward(g.dln, G(m, FLOE_P_V, l), g.dv, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
-        floe_rmsnorm_backward(g.dres, G(m, FLOE_P_ATTN_NORM, l), g.dln, res_at(m, l), P(m, FLOE_P_ATTN_NORM, l),
-                              a.rstd1, N, C);
-    }
+    for (int l = c->n_layers - 1; l >= 0; l--)
+        floe_model_block_backward(m, l, g.dres);
     floe_embedding_backward(G(m, FLOE_P_EMBED, 0), g.dres, m->inputs, N, C);
+}
+
+/* Folds each block's RMSNorm gains into the linears that read the normalised stream: W[o][i] *= g[i]
+ * for q, k, v (input_layernorm) and gate, up (post_attention_layernorm), then g := 1. */
+void floe_model_fold_block_norms(floe_model *m)
+{
+    const floe_model_config *c = &m->cfg;
+    const int C = c->d_model;
+    static const floe_param_kind attn[3] = {FLOE_P_Q, FLOE_P_K, FLOE_P_V};
+    static const floe_param_kind mlp[2] = {FLOE_P_GATE, FLOE_P_UP};
+    for (int l = 0; l < c->n_layers; l++) {
+        for (int pass = 0; pass < 2; pass++) {
+            float *g = m->params + floe_param_get(&m->table, pass ? FLOE_P_MLP_NORM : FLOE_P_ATTN_NORM, l)->offset;
+            const floe_param_kind *kinds = pass ? mlp : attn;
+            int nk = pass ? 2 : 3;
+            for (int k = 0; k < nk; k++) {
+                const floe_param *pi = floe_param_get(&m->table, kinds[k], l);
+                float *W = m->params + pi->offset;
+                size_t rows = pi->numel / (size_t)C;
+                for (size_t r = 0; r < rows; r++)
+                    for (int i = 0; i < C; i++)
+                        W[r * C + i] *= g[i];
+            }
+            for (int i = 0; i < C; i++)
+                g[i] = 1.0f;
+        }
+    }
 }
 
 void floe_model_zero_grad(floe_model *m)

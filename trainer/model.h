@@ -80,6 +80,28 @@ floe_model_taps floe_model_get_taps(const floe_model *m, int l);
 /* Backward of the last forward (which must have had targets): model.grads += d(dloss * loss). */
 void floe_model_backward(floe_model *m, float dloss);
 
+/* --- one block at a time (Block-AP, per-block studies) -------------------------------------------
+ * floe_model_forward is embed, floe_model_block_forward for l = 0..n_layers-1, final norm and head;
+ * floe_model_backward is the head's backward, floe_model_block_backward for l = n_layers-1..0, the
+ * embedding's backward. The same code, so the bits are the same either way. */
+
+/* The [B*T, C] residual stream entering block l (l = n_layers: leaving the last block), row-major for
+ * the current B x T. Writable: a caller may fill residual l and run the blocks from l on. */
+float *floe_model_residual(floe_model *m, int l);
+/* Residual l -> residual l+1 for B x T tokens (B <= maxB, T <= maxT), saving block l's activations
+ * for floe_model_block_backward; sets m->B, m->T. */
+void floe_model_block_forward(floe_model *m, int l, int B, int T);
+/* Backward of block l's last forward (same B x T, block l's activations not overwritten since):
+ * dres [B*T, C] is dL/d residual l+1 on entry and dL/d residual l on return; block l's parameter
+ * gradients accumulate (+=) into model.grads. dres must not alias the model's buffers, except the
+ * backward's own running gradient (what floe_model_backward passes). */
+void floe_model_block_backward(floe_model *m, int l, float *dres);
+
+/* The exact FP rewrite of design.md ("RMSNorm gains may be folded"): per block, q, k, v weights
+ * W[o][i] *= input_layernorm[i], gate, up weights *= post_attention_layernorm[i], then both gains
+ * := 1. The final norm and the head are untouched. Logits are unchanged up to float rounding. */
+void floe_model_fold_block_norms(floe_model *m);
+
 void floe_model_zero_grad(floe_model *m);
 
 /* -1 with err naming the position if an id is outside [0, vocab). */

@@ -321,6 +321,159 @@ static void test_threads(void **state)
     floe_model_free(&m);
 }
 
+/* sum(residual[L] * w) in double after running blocks 0..L-1 from residual 0 = x0. */
+static double blocks_objective(floe_model *m, const float *x0, const float *w, int B, int T)
+{
+    const size_t NC = (size_t)B * T * m->cfg.d_model;
+    memcpy(floe_model_residual(m, 0), x0, NC * sizeof(float));
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        floe_model_block_forward(m, l, B, T);
+    const float *y = floe_model_residual(m, m->cfg.n_layers);
+    double s = 0;
+    for (size_t i = 0; i < NC; i++)
+        s += (double)y[i] * w[i];
+    return s;
+}
+
+/* Block-wise forward from the embedded residual reproduces the whole forward's residuals bit for bit;
+ * block-wise backward (dres = w under loss sum(res[L] * w)) matches central differences along random
+ * directions for every parameter tensor of the blocks and for the input residual. */
+static void test_blocks(void **state)
+{
+    (void)state;
+    floe_model_config cfg = small_config(0);
+    floe_model m;
+    floe_err err;
+    const int B = 2, T = 11, L = cfg.n_layers;
+    assert_int_equal(floe_model_init(&m, &cfg, B, 16, &err), 0);
+    floe_rng r;
+    floe_rng_seed(&r, 31);
+    random_params(&m, &r);
+    int32_t tok[2 * 11];
+    for (int i = 0; i < B * T; i++)
+        tok[i] = (int32_t)floe_rng_below(&r, (uint64_t)cfg.vocab_size);
+    const size_t NC = (size_t)B * T * cfg.d_model;
+    floe_model_forward(&m, tok, NULL, B, T);
+    float *x0 = falloc(NC), *yL = falloc(NC), *w = falloc(NC), *dres = falloc(NC);
+    memcpy(x0, floe_model_residual(&m, 0), NC * sizeof(float));
+    memcpy(yL, floe_model_residual(&m, L), NC * sizeof(float));
+    rand_fill(w, NC, &r, 1.0);
+    blocks_objective(&m, x0, w, B, T);
+    assert_memory_equal(floe_model_residual(&m, L), yL, NC * sizeof(float));
+
+    floe_model_zero_grad(&m);
+    memcpy(dres, w, NC * sizeof(float));
+    for (int l = L - 1; l >= 0; l--)
+        floe_model_block_backward(&m, l, dres);
+    float *grads = falloc(m.table.total);
+    memcpy(grads, m.grads, m.table.total * sizeof(float));
+    const double eps = 1e-2;
+    float *dir = falloc(m.table.total > NC ? m.table.total : NC);
+    for (size_t i = 0; i < m.table.count; i++) {
+        const floe_param *p = &m.table.params[i];
+        if (p->layer < 0)
+            continue;
+        float *x = m.params + p->offset;
+        float *save = falloc(p->numel);
+        memcpy(save, x, p->numel * sizeof(float));
+        rand_fill(dir, p->numel, &r, 1.0);
+        double an = 0, scale = 0;
+        for (size_t j = 0; j < p->numel; j++) {
+            an += (double)grads[p->offset + j] * dir[j];
+            scale += fabs((double)grads[p->offset + j] * dir[j]);
+        }
+        double f[2];
+        for (int sgn = 0; sgn < 2; sgn++) {
+            for (size_t j = 0; j < p->numel; j++)
+                x[j] = (float)(save[j] + (sgn ? -eps : eps) * dir[j]);
+            f[sgn] = blocks_objective(&m, x0, w, B, T);
+        }
+        memcpy(x, save, p->numel * sizeof(float));
+        double fd = (f[0] - f[1]) / (2 * eps);
+        if (!(fabs(fd - an) <= 2e-2 * scale))
+            fail_msg("%s: directional derivative %.6g, finite difference %.6g (scale %.3g)", p->name, an, fd, scale);
+        free(save);
+    }
+    /* the input residual */
+    rand_fill(dir, NC, &r, 1.0);
+    double an = 0, scale = 0, f[2];
+    for (size_t j = 0; j < NC; j++) {
+        an += (double)dres[j] * dir[j];
+        scale += fabs((double)dres[j] * dir[j]);
+    }
+    float *xp = falloc(NC);
+    for (int sgn = 0; sgn < 2; sgn++) {
+        for (size_t j = 0; j < NC; j++)
+            xp[j] = (float)(x0[j] + (sgn ? -eps : eps) * dir[j]);
+        f[sgn] = blocks_objective(&m, xp, w, B, T);
+    }
+    double fd = (f[0] - f[1]) / (2 * eps);
+    if (!(fabs(fd - an) <= 2e-2 * scale))
+        fail_msg("d residual 0: directional derivative %.6g, finite difference %.6g", an, fd);
+
+    /* the whole forward/backward (built on the block functions) repeats its bits */
+    int32_t tgt[2 * 11];
+    for (int i = 0; i < B * T; i++)
+        tgt[i] = (int32_t)floe_rng_below(&r, (uint64_t)cfg.vocab_size);
+    floe_model_zero_grad(&m);
+    float l1 = floe_model_forward(&m, tok, tgt, B, T);
+    floe_model_backward(&m, 1.0f);
+    memcpy(grads, m.grads, m.table.total * sizeof(float));
+    floe_model_zero_grad(&m);
+    float l2 = floe_model_forward(&m, tok, tgt, B, T);
+    floe_model_backward(&m, 1.0f);
+    assert_memory_equal(&l1, &l2, sizeof l1);
+    assert_memory_equal(grads, m.grads, m.table.total * sizeof(float));
+    free(xp);
+    free(dir);
+    free(grads);
+    free(x0);
+    free(yL);
+    free(w);
+    free(dres);
+    floe_model_free(&m);
+}
+
+/* Folding the block norms' gains into q, k, v, gate, up leaves the logits unchanged (float
+ * tolerance), sets those gains to 1 and leaves the final norm alone. */
+static void test_fold_norms(void **state)
+{
+    (void)state;
+    for (int tied = 0; tied < 2; tied++) {
+        floe_model_config cfg = small_config(tied);
+        floe_model m;
+        floe_err err;
+        const int B = 2, T = 9;
+        assert_int_equal(floe_model_init(&m, &cfg, B, 16, &err), 0);
+        floe_rng r;
+        floe_rng_seed(&r, 41 + (uint64_t)tied);
+        random_params(&m, &r);
+        int32_t tok[2 * 9];
+        for (int i = 0; i < B * T; i++)
+            tok[i] = (int32_t)floe_rng_below(&r, (uint64_t)cfg.vocab_size);
+        const size_t NV = (size_t)B * T * cfg.vocab_size;
+        floe_model_forward(&m, tok, NULL, B, T);
+        double *want = to_double(floe_model_logits(&m), NV);
+        const float *gf = m.params + floe_param_get(&m.table, FLOE_P_FINAL_NORM, 0)->offset;
+        float gf0 = gf[3];
+        const float *gq = m.params + floe_param_get(&m.table, FLOE_P_Q, 1)->offset;
+        const float *g1 = m.params + floe_param_get(&m.table, FLOE_P_ATTN_NORM, 1)->offset;
+        float expect = gq[2 * cfg.d_model + 5] * g1[5];
+        floe_model_fold_block_norms(&m);
+        assert_true(gq[2 * cfg.d_model + 5] == expect);
+        for (int l = 0; l < cfg.n_layers; l++)
+            for (int i = 0; i < cfg.d_model; i++) {
+                assert_true(m.params[floe_param_get(&m.table, FLOE_P_ATTN_NORM, l)->offset + (size_t)i] == 1.0f);
+                assert_true(m.params[floe_param_get(&m.table, FLOE_P_MLP_NORM, l)->offset + (size_t)i] == 1.0f);
+            }
+        assert_true(gf[3] == gf0 && gf0 != 1.0f);
+        floe_model_forward(&m, tok, NULL, B, T);
+        assert_close("folded logits", floe_model_logits(&m), want, NV, 1e-5);
+        free(want);
+        floe_model_free(&m);
+    }
+}
+
 static void test_init_errors(void **state)
 {
     (void)state;
@@ -345,6 +498,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_grad_tied),    cmocka_unit_test(test_grad_untied), cmocka_unit_test(test_accumulation),
         cmocka_unit_test(test_threads),      cmocka_unit_test(test_init_errors),
+        cmocka_unit_test(test_blocks),       cmocka_unit_test(test_fold_norms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
