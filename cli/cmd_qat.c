@@ -8,7 +8,10 @@
 #include "cli/qat_args.h"
 #include "models/safetensors.h"
 #include "common/path.h"
+#include "cli/qat_weight_only.h"
+#include "trainer/efficientqat.h"
 #include "trainer/log_plot.h"
+#include "trainer/run_log.h"
 #include "trainer/qat_run.h"
 #include "trainer/qat_verify.h"
 
@@ -37,10 +40,16 @@ int floe_cmd_qat(int argc, char **argv)
     long long eval_every = 0, eval_windows = 0, stop_after = 0, verify_every = 1, verify_tokens = 8;
     const char *machine = NULL, *energy = NULL;
     double lr = -1, lr_steps = -1, clip = -1, tau = -1, alpha = -1;
+    /* EfficientQAT */
+    long long bap_samples = -1, bap_epochs = -1, bap_batch = -1, bap_context = -1, group = -1;
+    double bap_lr = -1, bap_lr_w = -1;
+    int weight_only = 0, sym = 0;
     floe_qat_bits_opts bits = FLOE_QAT_BITS_DEFAULTS;
     floe_qinit_opts init = FLOE_QINIT_OPTS_DEFAULTS;
     const floe_opt opts[] = {
-        {"method", FLOE_ARG_STRING, &method, "NAME", "silq (default)", 0, 0, 0},
+        {"method", FLOE_ARG_STRING, &method, "NAME",
+         "silq (default: weights and steps, distillation) or efficientqat (Block-AP, then E2E-QP: steps only)", 0, 0,
+         0},
         {"teacher", FLOE_ARG_STRING, &teacher, "CKPT", "the FP teacher checkpoint (required)", 0, 0, 't'},
         FLOE_QAT_BITS_OPTS(bits),
         FLOE_QINIT_OPTS(init),
@@ -68,7 +77,26 @@ int floe_cmd_qat(int argc, char **argv)
          0},
         {"verify-tokens", FLOE_ARG_INT, &verify_tokens, "K", "with --machine: tokens per verification (default 8)", 1,
          1 << 20, 0},
-        {"resume", FLOE_ARG_STRING, &resume, "CKPT", "continue a run from its qat-<step>.safetensors", 0, 0, 0},
+        {"resume", FLOE_ARG_STRING, &resume, "CKPT",
+         "continue a run from its qat-<step>.safetensors (weight-only: e2eqp-<step>.safetensors)", 0, 0, 0},
+        {"block-samples", FLOE_ARG_INT, &bap_samples, "N", "efficientqat: Block-AP calibration sequences (default 128)",
+         1, 1e7, 0},
+        {"block-epochs", FLOE_ARG_INT, &bap_epochs, "N", "efficientqat: Block-AP passes per block (default 2)", 1, 1e4,
+         0},
+        {"block-batch", FLOE_ARG_INT, &bap_batch, "B", "efficientqat: Block-AP sequences per step (default 2)", 1, 65536,
+         0},
+        {"block-context", FLOE_ARG_INT, &bap_context, "T", "efficientqat: Block-AP tokens per sequence (default: the "
+                                                            "run's context)", 1, 1 << 22, 0},
+        {"block-lr", FLOE_ARG_DOUBLE, &bap_lr, "X", "efficientqat: Block-AP learning rate of steps and zero points",
+         0, 10, 0},
+        {"block-lr-w", FLOE_ARG_DOUBLE, &bap_lr_w, "X", "efficientqat: Block-AP learning rate of the weights", 0, 10,
+         0},
+        {"weight-only", FLOE_ARG_FLAG, &weight_only, NULL,
+         "efficientqat: the paper's setting, activations float (a study: not a chip model)", 0, 0, 0},
+        {"group", FLOE_ARG_INT, &group, "G", "--weight-only: columns per weight group, 0 per output channel (default "
+                                             "128, 64 at 2 bits)", 0, 1 << 20, 0},
+        {"sym", FLOE_ARG_FLAG, &sym, NULL, "--weight-only: symmetric codes (default: asymmetric, as EfficientQAT)", 0, 0,
+         0},
         {"stop-after", FLOE_ARG_INT, &stop_after, "N", "stop (with a checkpoint) once N steps are done", 0, 1e9, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
@@ -83,11 +111,51 @@ int floe_cmd_qat(int argc, char **argv)
     int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
-    if (strcmp(method, "silq") != 0)
-        return floe_cmd_fail("qat", "--method %s: supported is silq", method);
+    floe_err err;
+    floe_qat_method qm;
+    if (floe_qat_method_parse(method, &qm) != 0)
+        return floe_cmd_fail("qat", "--method %s: supported are silq and efficientqat", method);
     if (threads > 0)
         omp_set_num_threads((int)threads);
-    floe_err err;
+    if (resume && !weight_only) { /* a weight-only run's state file resumes that run */
+        char t[8];
+        floe_blockap_cfg b;
+        floe_e2eqp_cfg e;
+        int st;
+        if (floe_eqat_wonly_state_info(resume, t, sizeof t, &b, &e, &st, &err) == 0)
+            weight_only = 1, qm = FLOE_QAT_EFFICIENTQAT;
+    }
+    if ((weight_only || group >= 0 || sym) && qm != FLOE_QAT_EFFICIENTQAT)
+        return floe_cmd_fail("qat", "--weight-only, --group and --sym belong to --method efficientqat");
+    if ((group >= 0 || sym) && !weight_only)
+        return floe_cmd_fail("qat", "--group and --sym need --weight-only: the chip runs symmetric codes with one "
+                                    "step per output channel (docs/quantized-model.md)");
+    floe_blockap_cfg bap = floe_blockap_defaults((int)bits.wbits);
+    if (bap_samples > 0) bap.samples = (int)bap_samples;
+    if (bap_epochs > 0) bap.epochs = (int)bap_epochs;
+    if (bap_batch > 0) bap.batch = (int)bap_batch;
+    if (bap_context > 0) bap.context = (int)bap_context;
+    if (bap_lr >= 0) bap.lr_qparams = (float)bap_lr;
+    if (bap_lr_w >= 0) bap.lr_weights = (float)bap_lr_w;
+    if (weight_only) {
+        if (machine)
+            return floe_cmd_fail("qat", "--weight-only models keep float activations and do not run on the chip: "
+                                        "drop --machine, or drop --weight-only to train the chip's format");
+        if (bits.wbits < 2 || bits.wbits > 8)
+            return floe_cmd_fail("qat", "--wbits %lld: weight-only studies take 2 to 8 bits", bits.wbits);
+        if (group >= 0) bap.group = (int)group;
+        bap.asym = !sym;
+        floe_qat_wonly_args wa = {teacher, corpus, out, resume, bap, floe_e2eqp_defaults((int)bits.wbits),
+                                  (int)stop_after, (int)ckpt_every, steps > 0 ? (int)steps : 0};
+        if (steps > 0) wa.e2e.steps = (int)steps;
+        if (batch > 0) wa.e2e.batch = (int)batch;
+        if (context > 0) wa.e2e.context = (int)context;
+        if (lr >= 0) wa.e2e.lr = (float)lr, wa.e2e.min_lr = (float)lr / 20.0f;
+        if (warmup >= 0) wa.e2e.warmup = (int)warmup;
+        if (clip >= 0) wa.e2e.clip = (float)clip;
+        if (seed >= 0) wa.e2e.seed = (uint64_t)seed;
+        return floe_qat_weight_only(&wa);
+    }
     floe_qconfig qc;
     floe_qat_cfg cfg;
     char teacher_buf[4096];
@@ -113,6 +181,12 @@ int floe_cmd_qat(int argc, char **argv)
         floe_qinit_cfg ic = cfg.init;
         cfg = floe_qat_defaults(&mc);
         cfg.init = ic;
+        cfg.method = qm;
+        if (qm == FLOE_QAT_EFFICIENTQAT) {
+            cfg.alpha = 1.0f;    /* E2E-QP's loss: the ordinary next-token cross-entropy */
+            cfg.lr = 0.0f;       /* the weights are frozen */
+            cfg.lr_steps = 1e-2f;
+        }
         if (steps > 0) cfg.steps = (int)steps;
         if (batch > 0) cfg.batch = (int)batch;
         if (context > 0) cfg.context = (int)context;
@@ -153,6 +227,26 @@ int floe_cmd_qat(int argc, char **argv)
     if (resume && floe_qat_load(&tr, resume, &err) != 0) {
         floe_cmd_fail("qat", "%s", err.msg);
         goto out;
+    }
+    if (cfg.method == FLOE_QAT_EFFICIENTQAT && !tr.s.frozen) {
+        /* phase 1; a resumed run has its frozen codes in the checkpoint */
+        floe_blockap_log blog = {NULL, 0, 0, 1};
+        char bpath[4300];
+        double t0 = floe_now_s();
+        printf("[1/2] Block-AP at W%d per output channel (the chip's quantizer): %d calibration sequences, %d epochs, "
+               "batch %d, lr %g (steps) and %g (weights)\n",
+               qc.wbits, bap.samples, bap.epochs, bap.batch, (double)bap.lr_qparams, (double)bap.lr_weights);
+        fflush(stdout);
+        int bad = floe_efficientqat_block_ap(&tr, &train, &bap, floe_blockap_log_cb, &blog, &err) != 0 ||
+                  floe_mkdir_p(out, &err) != 0 || floe_path_join(bpath, sizeof bpath, out, "blockap.csv") != 0 ||
+                  floe_blockap_log_write(&blog, bpath, &err) != 0;
+        floe_blockap_log_free(&blog);
+        if (bad) {
+            floe_cmd_fail("qat", "Block-AP: %s", err.msg);
+            goto out;
+        }
+        printf("Block-AP: %.1f s, per-block report %s; [2/2] E2E-QP: codes frozen, steps trained end to end\n",
+               floe_now_s() - t0, bpath);
     }
     if (machine) {
         tr.verify = floe_qat_verify_chip;

@@ -156,7 +156,8 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
         }
     }
     float lr = floe_lr_cosine(tr->step, c->warmup, c->steps, c->lr, c->lr * c->min_lr_frac);
-    float frac = c->lr > 0 ? lr / c->lr : 0.0f;
+    /* the schedule's fraction of the peak: the steps follow it also when the weights do not learn */
+    float frac = c->lr > 0 ? lr / c->lr : floe_lr_cosine(tr->step, c->warmup, c->steps, 1.0f, c->min_lr_frac);
     floe_adamw_cfg a = floe_adamw_defaults();
     if (!s->frozen) /* E2E-QP trains the steps only */
         floe_adamw_update(s->params, s->grads, tr->m, tr->v, s->table.total, tr->step + 1, lr, a.beta1, a.beta2,
@@ -179,7 +180,7 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
         st->loss = r.loss;
         st->kl = r.kl;
         st->ce = r.ce;
-        st->lr = lr;
+        st->lr = s->frozen ? c->lr_steps * frac : lr; /* what learns */
         st->grad_norm = norm;
         st->verify = vs;
     }

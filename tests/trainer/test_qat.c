@@ -335,6 +335,7 @@ static void test_frozen_codes(void **state)
     floe_qat_cfg c = small_qat(&fx.mc, 30);
     c.method = FLOE_QAT_EFFICIENTQAT;
     c.alpha = 1.0f; /* E2E-QP's next-token loss */
+    c.lr = 0.0f; /* as floe qat --method efficientqat: the steps follow the schedule alone */
     c.lr_steps = 5e-2f;
     c.init.method = FLOE_QINIT_RTN;
     floe_qat_trainer tr, rb;

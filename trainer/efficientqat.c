@@ -1,0 +1,280 @@
+/* EfficientQAT end to end (trainer/efficientqat.h). */
+#include "trainer/efficientqat.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/atomic_file.h"
+#include "models/safetensors.h"
+#include "trainer/train.h"
+
+/* A model of the teacher's config, allocated for B x T, holding the teacher's parameters. */
+static int copy_model(floe_model *dst, const floe_model *src, int B, int T, floe_err *err)
+{
+    if (floe_model_init(dst, &src->cfg, B, T, err) != 0)
+        return -1;
+    memcpy(dst->params, src->params, sizeof(float) * src->table.total);
+    return 0;
+}
+
+int floe_efficientqat_block_ap(floe_qat_trainer *tr, const floe_tokens *train, const floe_blockap_cfg *c,
+                               floe_blockap_cb cb, void *ctx, floe_err *err)
+{
+    floe_qat *s = &tr->s;
+    floe_blockap_cfg bc = *c;
+    bc.bits = s->qc.wbits;
+    bc.group = 0; /* the chip's quantizer: symmetric, one step per output row */
+    bc.asym = 0;
+    int T = bc.context > 0 ? bc.context : tr->teacher.maxT;
+    if (bc.batch > tr->teacher.maxB || T > tr->teacher.maxT)
+        return floe_err_set(err, "Block-AP batch %d x %d exceeds the QAT run's %d x %d (raise --batch or --context)",
+                            bc.batch, T, tr->teacher.maxB, tr->teacher.maxT);
+    const int L = s->cfg.n_layers, n = FLOE_BLOCK_LINEARS * L;
+    floe_model q;
+    floe_wquant *wq = calloc((size_t)n, sizeof *wq);
+    if (!wq)
+        return floe_err_set(err, "Block-AP: out of memory");
+    if (copy_model(&q, &tr->teacher, bc.batch, T, err) != 0) {
+        free(wq);
+        return -1;
+    }
+    floe_model_fold_block_norms(&q);
+    int rc = -1;
+    if (floe_block_ap(&tr->teacher, &q, wq, train, &bc, cb, ctx, err) != 0)
+        goto out_model; /* wq freed by floe_block_ap */
+    if (q.table.total != s->table.total) {
+        floe_err_set(err, "Block-AP: the student's parameter table differs from the teacher's");
+        goto out;
+    }
+    /* the student: folded, trained parameters (gains 1, so W' = W) and Block-AP's row steps */
+    memcpy(s->params, q.params, sizeof(float) * q.table.total);
+    for (int i = 0; i < n; i++) {
+        const floe_qat_linear *lin = &s->lin[i]; /* the student's order is floe_blockap_kinds' */
+        if (lin->kind != floe_blockap_kinds[i % FLOE_BLOCK_LINEARS] || lin->layer != i / FLOE_BLOCK_LINEARS ||
+            wq[i].groups != 1 || wq[i].out != lin->out) {
+            floe_err_set(err, "Block-AP: linear %d does not match the student's", i);
+            goto out;
+        }
+        memcpy(s->steps + lin->step_off, wq[i].s, sizeof(float) * (size_t)lin->out);
+    }
+    if (floe_qat_freeze(s, err) != 0)
+        goto out;
+    floe_qat_set_floor(s);
+    rc = 0;
+out:
+    floe_wquants_free(wq, n);
+out_model:
+    free(wq);
+    floe_model_free(&q);
+    return rc;
+}
+
+/* ---- weight-only --------------------------------------------------------------------------------- */
+
+int floe_eqat_wonly_init(floe_eqat_wonly *w, const char *teacher, const floe_blockap_cfg *bap,
+                         const floe_e2eqp_cfg *cfg, floe_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->bap = *bap;
+    w->cfg = *cfg;
+    snprintf(w->teacher, sizeof w->teacher, "%s", teacher);
+    floe_model t;
+    /* the teacher at Block-AP's batch; the student at the larger of both phases' */
+    if (floe_model_load(&t, teacher, 1, 1, err) != 0) {
+        floe_err_prefix(err, "teacher %s", teacher);
+        return -1;
+    }
+    int Tb = bap->context > 0 ? bap->context : t.cfg.context, Te = cfg->context > 0 ? cfg->context : t.cfg.context;
+    int B = bap->batch > cfg->batch ? bap->batch : cfg->batch, T = Tb > Te ? Tb : Te;
+    int rc = -1;
+    if (Tb > t.cfg.context || Te > t.cfg.context) {
+        floe_err_set(err, "context %d exceeds the model's %d", Tb > Te ? Tb : Te, t.cfg.context);
+        goto out;
+    }
+    if (copy_model(&w->fp, &t, bap->batch, Tb, err) != 0)
+        goto out;
+    if (copy_model(&w->q, &t, B, T, err) != 0) {
+        floe_model_free(&w->fp);
+        goto out;
+    }
+    floe_model_fold_block_norms(&w->q);
+    rc = 0;
+out:
+    floe_model_free(&t);
+    return rc;
+}
+
+void floe_eqat_wonly_free(floe_eqat_wonly *w)
+{
+    floe_e2eqp_free(&w->e2e);
+    floe_model_free(&w->fp);
+    floe_model_free(&w->q);
+    memset(w, 0, sizeof *w);
+}
+
+int floe_eqat_wonly_block_ap(floe_eqat_wonly *w, const floe_tokens *train, floe_blockap_cb cb, void *ctx,
+                             floe_err *err)
+{
+    const int n = FLOE_BLOCK_LINEARS * w->q.cfg.n_layers;
+    floe_wquant *wq = calloc((size_t)n, sizeof *wq);
+    if (!wq)
+        return floe_err_set(err, "Block-AP: out of memory");
+    if (floe_block_ap(&w->fp, &w->q, wq, train, &w->bap, cb, ctx, err) != 0) {
+        free(wq);
+        return -1;
+    }
+    int rc = floe_e2eqp_init(&w->e2e, &w->q, wq, err);
+    floe_wquants_free(wq, n);
+    free(wq);
+    if (rc == 0)
+        floe_e2eqp_apply(&w->e2e, &w->q);
+    return rc;
+}
+
+int floe_eqat_wonly_resume(floe_eqat_wonly *w, const char *state, floe_err *err)
+{
+    /* quantizers of the right shape (their values come from the file) */
+    const int n = FLOE_BLOCK_LINEARS * w->q.cfg.n_layers;
+    floe_wquant *wq = calloc((size_t)n, sizeof *wq);
+    if (!wq)
+        return floe_err_set(err, "E2E-QP: out of memory");
+    int rc = -1;
+    if (floe_wquants_init(wq, &w->q, w->bap.bits, w->bap.group, w->bap.asym, err) != 0) {
+        free(wq);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        floe_wquant_minmax(&wq[i], floe_blockap_weight(&w->q, i));
+    if (floe_e2eqp_init(&w->e2e, &w->q, wq, err) == 0 && floe_e2eqp_load(&w->e2e, &w->q, state, err) == 0) {
+        floe_e2eqp_apply(&w->e2e, &w->q);
+        rc = 0;
+    }
+    floe_wquants_free(wq, n);
+    free(wq);
+    return rc;
+}
+
+static int meta_ll(const floe_st_file *f, const char *key, long long *v, floe_err *err)
+{
+    const char *s = floe_st_meta_get(f, key);
+    char *end;
+    if (!s)
+        return floe_err_set(err, "%s: metadata '%s' missing", f->path, key);
+    *v = strtoll(s, &end, 10);
+    if (end == s || *end)
+        return floe_err_set(err, "%s: metadata '%s' = \"%s\" is not an integer", f->path, key, s);
+    return 0;
+}
+
+static int meta_f(const floe_st_file *f, const char *key, float *v, floe_err *err)
+{
+    const char *s = floe_st_meta_get(f, key);
+    char *end;
+    if (!s)
+        return floe_err_set(err, "%s: metadata '%s' missing", f->path, key);
+    *v = strtof(s, &end);
+    if (end == s || *end)
+        return floe_err_set(err, "%s: metadata '%s' = \"%s\" is not a number", f->path, key, s);
+    return 0;
+}
+
+int floe_eqat_wonly_state_info(const char *path, char *teacher, size_t teacher_n, floe_blockap_cfg *bap,
+                               floe_e2eqp_cfg *cfg, int *step, floe_err *err)
+{
+    floe_st_file f;
+    if (floe_st_open(&f, path, err) != 0)
+        return -1;
+    int rc = -1;
+    long long v[8] = {0}, seed = 0;
+    const char *t = floe_st_meta_get(&f, "floe.teacher");
+    if (!floe_st_meta_get(&f, "floe.e2eqp.step")) {
+        floe_err_set(err, "%s: not a weight-only E2E-QP state (metadata 'floe.e2eqp.step' missing)", path);
+        goto out;
+    }
+    if (!t) {
+        floe_err_set(err, "%s: metadata 'floe.teacher' missing", path);
+        goto out;
+    }
+    if (meta_ll(&f, "floe.e2eqp.step", &v[0], err) || meta_ll(&f, "floe.wbits", &v[1], err) ||
+        meta_ll(&f, "floe.group", &v[2], err) || meta_ll(&f, "floe.asym", &v[3], err) ||
+        meta_ll(&f, "floe.e2eqp.steps", &v[4], err) || meta_ll(&f, "floe.e2eqp.batch", &v[5], err) ||
+        meta_ll(&f, "floe.e2eqp.context", &v[6], err) || meta_ll(&f, "floe.e2eqp.warmup", &v[7], err))
+        goto out;
+    *cfg = floe_e2eqp_defaults((int)v[1]);
+    if (meta_f(&f, "floe.e2eqp.lr", &cfg->lr, err) || meta_f(&f, "floe.e2eqp.min_lr", &cfg->min_lr, err) ||
+        meta_f(&f, "floe.e2eqp.clip", &cfg->clip, err))
+        goto out;
+
+    if (meta_ll(&f, "floe.e2eqp.seed", &seed, err))
+        goto out;
+    if (v[1] < 2 || v[1] > 8 || v[2] < 0 || v[3] < 0 || v[3] > 1 || v[4] < 1 || v[5] < 1 || v[6] < 0 || v[7] < 0 ||
+        v[0] < 0 || v[0] > v[4]) {
+        floe_err_set(err, "%s: inconsistent E2E-QP metadata (bits %lld, group %lld, asym %lld, step %lld of %lld)", path,
+                     v[1], v[2], v[3], v[0], v[4]);
+        goto out;
+    }
+    snprintf(teacher, teacher_n, "%s", t);
+    *step = (int)v[0];
+    *bap = floe_blockap_defaults((int)v[1]);
+    bap->group = (int)v[2];
+    bap->asym = (int)v[3];
+    cfg->steps = (int)v[4];
+    cfg->batch = (int)v[5];
+    cfg->context = (int)v[6];
+    cfg->warmup = (int)v[7];
+    cfg->seed = (uint64_t)seed;
+    rc = 0;
+out:
+    floe_st_close(&f);
+    return rc;
+}
+
+/* ---- Block-AP log --------------------------------------------------------------------------------- */
+
+#define BAP_HEADER "layer,mse_init,mse_init_heldout,mse,mse_heldout,steps,tokens,seconds\n"
+
+void floe_blockap_log_cb(void *vlog, const floe_blockap_report *r)
+{
+    floe_blockap_log *log = vlog;
+    char line[320];
+    int n = snprintf(line, sizeof line, "%d,%.9g,%.9g,%.9g,%.9g,%d,%zu,%.3f\n", r->layer, r->mse_init,
+                     r->mse_init_heldout, r->mse, r->mse_heldout, r->steps, r->tokens, r->seconds);
+    if (log->verbose) {
+        printf("Block-AP block %d/%d: reconstruction MSE %.4g -> %.4g (held out %.4g -> %.4g), %d steps, %.1f s\n",
+               r->layer + 1, r->n_layers, r->mse_init, r->mse, r->mse_init_heldout, r->mse_heldout, r->steps,
+               r->seconds);
+        fflush(stdout);
+    }
+    if (n <= 0 || (size_t)n >= sizeof line)
+        return;
+    if (log->len + (size_t)n + 1 > log->cap) {
+        size_t cap = log->cap ? 2 * log->cap : 4096;
+        while (cap < log->len + (size_t)n + 1)
+            cap *= 2;
+        char *t = realloc(log->text, cap);
+        if (!t)
+            return; /* the report line is lost, not the run */
+        log->text = t;
+        log->cap = cap;
+    }
+    memcpy(log->text + log->len, line, (size_t)n + 1);
+    log->len += (size_t)n;
+}
+
+int floe_blockap_log_write(const floe_blockap_log *log, const char *path, floe_err *err)
+{
+    floe_afile af;
+    if (floe_afile_open(&af, path, err) != 0)
+        return -1;
+    fputs(BAP_HEADER, af.fp);
+    if (log->len)
+        fwrite(log->text, 1, log->len, af.fp);
+    return floe_afile_commit(&af, err);
+}
+
+void floe_blockap_log_free(floe_blockap_log *log)
+{
+    free(log->text);
+    memset(log, 0, sizeof *log);
+}
