@@ -40,6 +40,9 @@ typedef struct floe_qfwd_layer {
     int16_t *g, *u;  /* [N, F] gate and up codes (int16) */
     int16_t *a;      /* [N, F] SiLU(g) codes (int16, step s_silu) */
     float *mh;       /* [N, F] down_in codes (A, step s_down_in) */
+    /* per-token scaling (docs/numerics.md §10): row r of an input point has the step s * 2^-k[r];
+     * all zero for a per-tensor model */
+    int8_t *k1, *ko, *k2, *km; /* [N] shifts of attn_in, attn_out (o_in), mlp_in, down_in */
 } floe_qfwd_layer;
 
 typedef struct floe_qfwd {
@@ -49,6 +52,7 @@ typedef struct floe_qfwd {
     floe_qfwd_layer *layers;  /* [n_layers] */
     int16_t *xf;              /* [N, C] residual after the last layer */
     float *hf;                /* [N, C] head_in codes */
+    int8_t *kf;               /* [N] head_in per-token shifts (zero for per-tensor) */
     int16_t *logits;          /* [N, V] logit codes (int16, step s_logit) */
     /* scratch */
     float *acc;               /* [N, max(C, Q, F, V)] float accumulators */

@@ -32,7 +32,7 @@ static void test_bit_exact_on_both_machines(void **state)
 {
     (void)state;
     const char *machines[2] = {"small", "northpole"};
-    const floe_qconfig mixes[4] = {{4, 8, 8, 8}, {8, 8, 8, 8}, {2, 8, 8, 8}, {4, 4, 4, 4}};
+    const floe_qconfig mixes[4] = {{4, 8, 8, 8, 0, 0}, {8, 8, 8, 8, 0, 0}, {2, 8, 8, 8, 0, 0}, {4, 4, 4, 4, 0, 0}};
     floe_model_config c = small_model();
     int32_t tok[8];
     floe_rng r;
@@ -186,7 +186,7 @@ static void test_model_that_does_not_fit(void **state)
 static void test_split_layers_and_decode(void **state)
 {
     (void)state;
-    const floe_qconfig mixes[4] = {{4, 8, 8, 8}, {8, 8, 8, 8}, {2, 8, 8, 4}, {4, 4, 4, 4}};
+    const floe_qconfig mixes[4] = {{4, 8, 8, 8, 0, 0}, {8, 8, 8, 8, 0, 0}, {2, 8, 8, 4, 0, 0}, {4, 4, 4, 4, 0, 0}};
     int32_t tok[12];
     floe_rng r;
     floe_rng_seed(&r, 5);
