@@ -91,9 +91,10 @@ int floe_cmd_ptq(int argc, char **argv)
             floe_cmd_fail("ptq", "evaluating: %s", err.msg);
             goto out;
         }
-        floe_qfwd_free(&f);
         printf("validation   loss %.4f nats/byte, perplexity %.3f, accuracy %.4f (%zu tokens)\n", r.loss, r.ppl,
                r.accuracy, r.tokens);
+        floe_qfwd_khist_print(&f, qc.act_kmax);
+        floe_qfwd_free(&f);
     }
     rc = 0;
 out:

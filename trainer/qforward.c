@@ -429,7 +429,30 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
     if (linear_acc(f, &av, f->hf, ahi + 1, &m->head, N, err))
         return -1;
     requant_layer(f->logits, NULL, av, &m->head, N, -32768, 32767, kf);
+    for (int r = 0; tok && r < N; r++) {
+        for (int l = 0; l < c->n_layers; l++) {
+            const floe_qfwd_layer *A = &f->layers[l];
+            f->khist[0][A->k1[r]]++, f->khist[1][A->ko[r]]++, f->khist[2][A->k2[r]]++, f->khist[3][A->km[r]]++;
+        }
+        f->khist[4][f->kf[r]]++;
+    }
     return 0;
+}
+
+void floe_qfwd_khist_print(const floe_qfwd *f, int K)
+{
+    static const char *const names[5] = {"attn_in", "o_in", "mlp_in", "down_in", "head_in"};
+    for (int p = 0; p < 5; p++) {
+        uint64_t n = 0;
+        for (int k = 0; k < FLOE_QFWD_KHIST; k++)
+            n += f->khist[p][k];
+        if (!n)
+            return;
+        printf("row shifts   %-8s", names[p]);
+        for (int k = 0; k <= K && k < FLOE_QFWD_KHIST; k++)
+            printf(" k=%d %5.1f%%", k, 100.0 * (double)f->khist[p][k] / (double)n);
+        printf("\n");
+    }
 }
 
 /* ---- trace, in floe_qref_forward's order ------------------------------------------------------ */

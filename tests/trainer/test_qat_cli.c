@@ -40,6 +40,8 @@ static void test_flow(void **state)
     pp = strstr(out, "perplexity   ");
     assert_non_null(pp);
     print_message("per-token PTQ perplexity %.3f, eval --qmodel %.3f\n", ppl_ptq, atof(pp + 13));
+    assert_non_null(strstr(out, "row shifts   attn_in  k=0 "));
+    assert_non_null(strstr(out, "row shifts   head_in  k=0 "));
     assert_true(ppl_ptq > 1.0 && ppl_ptq == atof(pp + 13));
     assert_int_equal(floe_test_run(out, sizeof out, "%s verify --qmodel %s/tok.safetensors -m %s/configs/small.csv --tokens 6",
                                    floe, dir, getenv("FLOE_SOURCE_DIR")),
