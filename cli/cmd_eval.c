@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/args.h"
 #include "models/qmodel_io.h"
@@ -48,6 +49,8 @@ int floe_cmd_eval(int argc, char **argv)
     if (rc != 0)
         return floe_cmd_fail("eval", "%s", err.msg);
     floe_eval_result r;
+    uint64_t khist[5][FLOE_QFWD_KHIST] = {{0}};
+    int kmax = 0;
     if (ckpt) {
         floe_model m;
         if ((rc = floe_model_load(&m, ckpt, (int)batch, (int)context, &err)) == 0) {
@@ -57,10 +60,13 @@ int floe_cmd_eval(int argc, char **argv)
     } else {
         floe_qmodel qm;
         floe_qfwd f;
+        memset(khist, 0, sizeof khist);
         if ((rc = floe_qmodel_load(&qm, qmodel, &err)) == 0) {
             int T = context > 0 ? (int)context : qm.cfg.context;
             if ((rc = floe_qfwd_init(&f, &qm.cfg, (int)batch, T, &err)) == 0) {
                 rc = floe_qmodel_evaluate(&f, &qm, &val, 0, &r, &err);
+                kmax = qm.q.act_kmax;
+                memcpy(khist, f.khist, sizeof khist);
                 floe_qfwd_free(&f);
             }
             floe_qmodel_free(&qm);
@@ -78,5 +84,11 @@ int floe_cmd_eval(int argc, char **argv)
     printf("loss         %.4f nats/byte (%.4f bits/byte)\n", r.loss, r.loss / log(2.0));
     printf("perplexity   %.3f\n", r.ppl);
     printf("accuracy     %.4f (next byte)\n", r.accuracy);
+    if (!ckpt) { /* per-token models: how the rows' shifts fell */
+        floe_qfwd kf;
+        memset(&kf, 0, sizeof kf);
+        memcpy(kf.khist, khist, sizeof khist);
+        floe_qfwd_khist_print(&kf, kmax);
+    }
     return 0;
 }

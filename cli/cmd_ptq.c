@@ -81,8 +81,8 @@ int floe_cmd_ptq(int argc, char **argv)
         floe_cmd_fail("ptq", "%s", err.msg);
         goto out;
     }
-    printf("%s PTQ of %s at W%dA%dKV%d (head W%d): %s\n", method, teacher, qc.wbits, qc.abits, qc.kvbits, qc.head_bits,
-           out);
+    printf("%s PTQ of %s at W%dA%dKV%d (head W%d%s%.0d): %s\n", method, teacher, qc.wbits, qc.abits, qc.kvbits,
+           qc.head_bits, qc.act_scaling == FLOE_ACT_PER_TOKEN ? "; per-token inputs, K " : "", qc.act_kmax, out);
     if (eval) {
         floe_qfwd f;
         floe_eval_result r;
@@ -91,9 +91,10 @@ int floe_cmd_ptq(int argc, char **argv)
             floe_cmd_fail("ptq", "evaluating: %s", err.msg);
             goto out;
         }
-        floe_qfwd_free(&f);
         printf("validation   loss %.4f nats/byte, perplexity %.3f, accuracy %.4f (%zu tokens)\n", r.loss, r.ppl,
                r.accuracy, r.tokens);
+        floe_qfwd_khist_print(&f, qc.act_kmax);
+        floe_qfwd_free(&f);
     }
     rc = 0;
 out:

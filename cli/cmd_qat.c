@@ -217,8 +217,9 @@ int floe_cmd_qat(int argc, char **argv)
     floe_qat_chip chip = {machine ? &mach : NULL, energy ? &etab : NULL, dump[0] ? dump : NULL};
     floe_qat_trainer tr;
     rc = 1;
-    printf("teacher %s (%s); W%dA%dKV%d, head W%d; corpus %s\n", teacher, mc.name, qc.wbits, qc.abits, qc.kvbits,
-           qc.head_bits, corpus ? corpus : "fortunes");
+    printf("teacher %s (%s); W%dA%dKV%d, head W%d%s%.0d; corpus %s\n", teacher, mc.name, qc.wbits, qc.abits, qc.kvbits,
+           qc.head_bits, qc.act_scaling == FLOE_ACT_PER_TOKEN ? ", per-token inputs K " : "", qc.act_kmax,
+           corpus ? corpus : "fortunes");
     fflush(stdout);
     if (floe_qat_trainer_init(&tr, teacher, &qc, &cfg, &train, &err) != 0) {
         floe_cmd_fail("qat", "%s", err.msg);

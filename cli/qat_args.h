@@ -9,15 +9,24 @@
 
 typedef struct floe_qat_bits_opts {
     long long wbits, abits, kvbits, head_bits;
+    const char *act_scaling; /* per-tensor (default) or per-token */
+    long long act_kmax;      /* per token: K (0: the default) */
 } floe_qat_bits_opts;
 
-#define FLOE_QAT_BITS_DEFAULTS {4, 8, 8, 8}
+#define FLOE_QAT_BITS_DEFAULTS {4, 8, 8, 8, "per-tensor", 0}
 
 #define FLOE_QAT_BITS_OPTS(b)                                                                                  \
     {"wbits", FLOE_ARG_INT, &(b).wbits, "B", "linear-layer weight bits: 2, 4 or 8 (default 4)", 0, 0, 'w'},      \
         {"abits", FLOE_ARG_INT, &(b).abits, "B", "linear-layer input bits: 4 or 8 (default 8)", 0, 0, 'a'},      \
         {"kvbits", FLOE_ARG_INT, &(b).kvbits, "B", "K and V cache bits: 4 or 8 (default 8)", 0, 0, 0},          \
-        {"head-bits", FLOE_ARG_INT, &(b).head_bits, "B", "LM-head weight bits: 4 or 8 (default 8)", 0, 0, 0}
+        {"head-bits", FLOE_ARG_INT, &(b).head_bits, "B", "LM-head weight bits: 4 or 8 (default 8)", 0, 0, 0},   \
+        FLOE_ACT_SCALING_OPTS(b)
+
+/* --act-scaling and --act-kmax (also in cli/qmodel_arg.h's table): docs/numerics.md §10. */
+#define FLOE_ACT_SCALING_OPTS(b)                                                                               \
+    {"act-scaling", FLOE_ARG_STRING, &(b).act_scaling, "S", "linear-layer input scaling: per-tensor (default) or " \
+                                                            "per-token (a power-of-two shift per row)", 0, 0, 0},   \
+        {"act-kmax", FLOE_ARG_INT, &(b).act_kmax, "K", "per-token: the largest shift k (1..8, default 4)", 0, 0, 0}
 
 /* Checks the widths against the numeric contract; on error prints it naming cmd and returns -1. */
 int floe_qat_bits_resolve(const floe_qat_bits_opts *b, floe_qconfig *out, const char *cmd);

@@ -21,7 +21,7 @@ int floe_qmodel_from_args(const char *cmd, const floe_qmodel_args *a, floe_qmode
     q.abits = (int)a->abits;
     q.kvbits = (int)a->kvbits;
     q.head_bits = (int)a->head_bits;
-    if (floe_qconfig_validate(&q, &err) != 0)
+    if (floe_qconfig_set_scaling(&q, a->act_scaling, a->act_kmax, &err) != 0 || floe_qconfig_validate(&q, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
     if (floe_qmodel_random(m, &cfg, &q, (uint64_t)a->seed, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
@@ -51,7 +51,7 @@ int floe_qshape_from_args(const char *cmd, const floe_qmodel_args *a, floe_model
     q->abits = (int)a->abits;
     q->kvbits = (int)a->kvbits;
     q->head_bits = (int)a->head_bits;
-    if (floe_qconfig_validate(q, &err) != 0)
+    if (floe_qconfig_set_scaling(q, a->act_scaling, a->act_kmax, &err) != 0 || floe_qconfig_validate(q, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
     return -1;
 }

@@ -11,6 +11,7 @@
 #include "isa/saturate.h"
 #include "isa/silu.h"
 #include "isa/softmax.h"
+#include "isa/token.h"
 #include "isa/vmm.h"
 
 #endif

@@ -110,6 +110,10 @@ typedef enum { FLOE_DIR_N, FLOE_DIR_E, FLOE_DIR_S, FLOE_DIR_W, FLOE_DIR_COUNT } 
       F(END, _))                                                                                    \
     X(ACCST, "accst", 0x2B, VECTOR, F(MEM, dst), F(ACC, acc), F(LEN, n), F(END, _))                 \
     X(ACCLD, "accld", 0x2C, VECTOR, F(ACC, acc), F(MEM, src), F(LEN, n), F(END, _))                 \
+    X(VREQUANTT, "vrequantt", 0x2D, VECTOR, F(MEM, dst), F(MEM, a), F(MEM, mult), F(LEN, n), F(DT, dt),   \
+      F(END, _))                                                                                    \
+    X(REQUANTK, "requantk", 0x2E, VECTOR, F(MEM, dst), F(ACC, acc), F(MEM, mult), F(MEM, k), F(LEN, n),  \
+      F(DT, dt), F(END, _))                                                                         \
     /* afu: lookup tables and integer nonlinearities */                                            \
     X(LUT8, "lut8", 0x30, AFU, F(MEM, dst), F(MEM, src), F(MEM, table), F(LEN, n), F(END, _))       \
     X(LUT16, "lut16", 0x31, AFU, F(MEM, dst), F(MEM, src), F(MEM, table), F(LEN, n), F(DT, dt),     \
@@ -121,6 +125,8 @@ typedef enum { FLOE_DIR_N, FLOE_DIR_E, FLOE_DIR_S, FLOE_DIR_W, FLOE_DIR_COUNT } 
     X(RMSNORM, "rmsnorm", 0x36, AFU, F(MEM, dst), F(MEM, src), F(MEM, c), F(MEM, eps), F(LEN, n),   \
       F(DT, dt), F(SCOPE, scope), F(END, _))                                                        \
     X(ROPE, "rope", 0x37, AFU, F(MEM, dst), F(MEM, src), F(MEM, cos), F(MEM, sin), F(LEN, n), F(END, _)) \
+    X(RMSNORMT, "rmsnormt", 0x38, AFU, F(MEM, dst), F(MEM, src), F(MEM, c), F(MEM, eps), F(LEN, n),       \
+      F(DT, dt), F(END, _))                                                                         \
     /* mem: copies within core memory and transfers with the frame buffer */                        \
     X(COPY, "copy", 0x40, MEM, F(MEM, dst), F(MEM, src), F(NB, nb), F(END, _))                      \
     X(FILL, "fill", 0x41, MEM, F(MEM, dst), F(NB, nb), F(U8, byte), F(END, _))                      \

@@ -88,6 +88,10 @@ static floe_dtype dt_of_bits(int bits) { return bits == 2 ? FLOE_DT_I2 : bits ==
 static int64_t xp_of_bits(int bits) { return bits == 4 ? FLOE_XP_I4 : FLOE_XP_I8; }
 static int64_t wp_of_bits(int bits) { return bits == 2 ? FLOE_WP_I2 : bits == 4 ? FLOE_WP_I4 : FLOE_WP_I8; }
 static uint64_t round8(uint64_t v) { return (v + 7) & ~(uint64_t)7; }
+/* Per-token scaling (docs/numerics.md §10): a linear-layer input row carries its shift k as one byte
+ * right after its codes; buffers that hold such a row get 8 more bytes. */
+static int is_tok(const floe_qconfig *q) { return q->act_scaling == FLOE_ACT_PER_TOKEN; }
+static uint64_t in_bytes(floe_dtype A, uint64_t n, int tok) { return floe_dtype_bytes_for(A, n) + (tok ? 8 : 0); }
 
 /* ---- the plan: shapes, slices, cores ---------------------------------------------------------- */
 
@@ -174,6 +178,7 @@ typedef struct mainbuf {
     uint64_t x, h, q, k16, t32, ctmp, kc, vc, z, pr, o, r, g, u, a, u32, mm;
     uint64_t cn, lg; /* the head */
     uint64_t krow, vrow; /* with attention cores: this position's K and V rows, to send them */
+    uint64_t o32, p32;   /* per token: the attention outputs and (fused) the SwiGLU products as int32 rows */
 } mainbuf;
 
 /* A weight core's SwiGLU (split layers): its gate and up rows, silu(gate) * up, requantized to
@@ -215,6 +220,24 @@ static uint64_t place_mult(ctx *c, const char *name, floe_requant_mult q)
     return a;
 }
 
+/* A per-token multiplier (docs/isa.md, vrequantt): {m, shift, K}. */
+static uint64_t place_tmult(ctx *c, const char *name, floe_requant_mult q, int K)
+{
+    uint64_t a = alloc(c, name, 16);
+    uint8_t b[16] = {0};
+    floe_elem_store(b, FLOE_DT_I32, 0, q.m);
+    floe_elem_store(b, FLOE_DT_I32, 1, q.shift);
+    floe_elem_store(b, FLOE_DT_I32, 2, K);
+    data(c, a, b, 16);
+    return a;
+}
+
+/* The multiplier of a per-token producer (tok: with K) or a plain one. */
+static uint64_t place_pmult(ctx *c, const char *name, floe_requant_mult q, const floe_qconfig *qc)
+{
+    return is_tok(qc) ? place_tmult(c, name, q, qc->act_kmax) : place_mult(c, name, q);
+}
+
 static uint64_t place_u64(ctx *c, const char *name, uint64_t v)
 {
     uint64_t a = alloc(c, name, 8);
@@ -236,22 +259,23 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
     const int d = cf->d_model, hd = cf->head_dim, nkv = cf->n_kv_heads, f = cf->ffn_dim, T = P->T, Tc = P->Tcap;
     const int kvw = nkv * hd;
     const floe_dtype A = dt_of_bits(P->q->abits);
+    const int tok = is_tok(P->q);
     memset(b, 0, sizeof *b);
     if (slot == cf->n_layers) { /* the LM head */
-        b->cn = place_mult(c, "c_norm", m ? m->head_norm_c : zero_mult);
+        b->cn = place_pmult(c, "c_norm", m ? m->head_norm_c : zero_mult, P->q);
         b->eps = place_u64(c, "eps_q", m ? m->eps_q : 0);
         b->x = alloc(c, "x", 2 * (uint64_t)T * d);
-        b->h = alloc(c, "h", floe_dtype_bytes_for(A, (uint64_t)d));
+        b->h = alloc(c, "h", in_bytes(A, (uint64_t)d, tok));
         b->lg = alloc(c, "logits", 2 * (uint64_t)T * cf->vocab_size);
         return;
     }
     const floe_qlayer *L = m ? &m->layers[slot] : NULL;
-    b->c_attn = place_mult(c, "c_attn_norm", L ? L->attn_norm_c : zero_mult);
-    b->c_mlp = place_mult(c, "c_mlp_norm", L ? L->mlp_norm_c : zero_mult);
+    b->c_attn = place_pmult(c, "c_attn_norm", L ? L->attn_norm_c : zero_mult, P->q);
+    b->c_mlp = place_pmult(c, "c_mlp_norm", L ? L->mlp_norm_c : zero_mult, P->q);
     b->m_kc = place_mult(c, "m_kcache", L ? L->m_kcache : zero_mult);
     b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
-    b->m_ao = place_mult(c, "m_attn_out", L ? L->m_attn_out : zero_mult);
-    b->m_mlp = place_mult(c, "m_mlp", L ? L->m_mlp : zero_mult);
+    b->m_ao = place_pmult(c, "m_attn_out", L ? L->m_attn_out : zero_mult, P->q);
+    b->m_mlp = place_pmult(c, "m_mlp", L ? L->m_mlp : zero_mult, P->q);
     b->eps = place_u64(c, "eps_q", m ? m->eps_q : 0);
     b->silu = alloc(c, "silu_lut", 4 * (FLOE_LUT16_KNOTS + 2));
     if (L)
@@ -263,7 +287,7 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
         data(c, b->sinb, m->rope.sin, 2 * (size_t)Tc * (hd / 2));
     }
     b->x = alloc(c, "x", 2 * (uint64_t)T * d);
-    b->h = alloc(c, "h", floe_dtype_bytes_for(A, (uint64_t)d));
+    b->h = alloc(c, "h", in_bytes(A, (uint64_t)d, tok));
     b->q = alloc(c, "q", 2 * (uint64_t)d);
     b->k16 = alloc(c, "k16", 2 * (uint64_t)kvw);
     b->t32 = alloc(c, "t32", 4 * (uint64_t)(f > kvw && !fused ? f : kvw));
@@ -279,7 +303,9 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
         b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr); /* one row per attention thread */
         b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
     }
-    b->o = alloc(c, "o", floe_dtype_bytes_for(A, (uint64_t)d));
+    b->o = alloc(c, "o", in_bytes(A, (uint64_t)d, tok));
+    if (tok)
+        b->o32 = alloc(c, "o32", 4 * (uint64_t)d);
     b->r = alloc(c, "r", 2 * (uint64_t)d);
     if (!fused) { /* else the weight cores compute silu(gate) * up */
         b->g = alloc(c, "g", 2 * (uint64_t)f);
@@ -287,7 +313,9 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
         b->a = alloc(c, "a", 2 * (uint64_t)f);
         b->u32 = alloc(c, "u32", 4 * (uint64_t)f);
     }
-    b->mm = alloc(c, "mm", floe_dtype_bytes_for(A, (uint64_t)f));
+    b->mm = alloc(c, "mm", in_bytes(A, (uint64_t)f, tok));
+    if (tok && fused)
+        b->p32 = alloc(c, "p32", 4 * (uint64_t)f);
 }
 
 /* An attention core: its KV head's cache, its query heads' scores and outputs. */
@@ -305,7 +333,8 @@ static void alloc_attn(ctx *c, const mplan *P, int slot, attnbuf *b)
     b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr);
     b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
     b->q = alloc(c, "q", 2 * (uint64_t)group * hd);
-    b->o = alloc(c, "o", floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd));
+    b->o = is_tok(P->q) ? alloc(c, "o32", 4 * (uint64_t)group * hd) /* per token: int32, scaled on the main core */
+                        : alloc(c, "o", floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd));
 }
 
 /* Bytes a slice costs on the core that holds it: weights, multipliers, alignment, and on a weight
@@ -708,10 +737,13 @@ static void main_phase(gemit *G, int ph, int t, int pos)
     const int d = P->cf->d_model, hd = P->cf->head_dim;
     uint64_t in = phase_input(G, ph);
     int lo = g->slot == P->cf->n_layers ? LIN_HEAD : LIN_Q;
+    /* per token: the input row's shift, the byte after its codes, goes along and scales the outputs */
+    const int tok = is_tok(P->q);
+    const uint64_t kaddr = in + floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d));
     /* the input to the weight cores: multicast to their run, or one send each (down: its chunk) */
     int k0, k1;
     if (phase_run(G, ph, &k0, &k1)) {
-        uint64_t nb = floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d));
+        uint64_t nb = floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d)) + (tok ? 1 : 0);
         mcast_run(c, P->mach, in, nb, G->first + k0, G->first + k1);
     } else {
         for (int k = 1; k < G->nc; k++)
@@ -719,11 +751,15 @@ static void main_phase(gemit *G, int ph, int t, int pos)
                 const piece *pc = &g->pieces[i];
                 if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph)
                     continue;
-                if (pc->lin == LIN_DOWN)
+                if (pc->lin == LIN_DOWN) {
                     OP(c, FLOE_OP_SEND, (int64_t)(in + floe_dtype_bytes_for(A, (uint64_t)pc->i0)),
                        (int64_t)floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0)), G->cx[k], G->cy[k], 0);
-                else
-                    OP(c, FLOE_OP_SEND, (int64_t)in, (int64_t)floe_dtype_bytes_for(A, (uint64_t)d), G->cx[k], G->cy[k], 0);
+                    if (tok) /* the row's shift after the chunk */
+                        OP(c, FLOE_OP_SEND, (int64_t)kaddr, 1, G->cx[k], G->cy[k], 0);
+                } else {
+                    OP(c, FLOE_OP_SEND, (int64_t)in, (int64_t)floe_dtype_bytes_for(A, (uint64_t)d) + (tok ? 1 : 0),
+                       G->cx[k], G->cy[k], 0);
+                }
                 break;
             }
     }
@@ -740,10 +776,17 @@ static void main_phase(gemit *G, int ph, int t, int pos)
         if (pc->lin == LIN_V && C != FLOE_DT_I8) {
             for (int j = 0; j < rows; j += hd) { /* saturate to C bits, then widen to one byte each */
                 int n = rows - j < hd ? rows - j : hd;
-                OP(c, FLOE_OP_REQUANT, (int64_t)G->mb.ctmp, ACC_LIN + j, (int64_t)G->wc[0].mult[i] + 8 * j, n, C,
-                   FLOE_SCOPE_CHANNEL);
+                if (tok)
+                    OP(c, FLOE_OP_REQUANTK, (int64_t)G->mb.ctmp, ACC_LIN + j, (int64_t)G->wc[0].mult[i] + 8 * j,
+                       (int64_t)kaddr, n, C);
+                else
+                    OP(c, FLOE_OP_REQUANT, (int64_t)G->mb.ctmp, ACC_LIN + j, (int64_t)G->wc[0].mult[i] + 8 * j, n, C,
+                       FLOE_SCOPE_CHANNEL);
                 OP(c, FLOE_OP_VSAT, (int64_t)dst + j, (int64_t)G->mb.ctmp, n, C, FLOE_DT_I8);
             }
+        } else if (tok) {
+            OP(c, FLOE_OP_REQUANTK, (int64_t)dst, ACC_LIN, (int64_t)G->wc[0].mult[i], (int64_t)kaddr, rows,
+               pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16);
         } else {
             OP(c, FLOE_OP_REQUANT, (int64_t)dst, ACC_LIN, (int64_t)G->wc[0].mult[i], rows,
                pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
@@ -759,8 +802,12 @@ static void main_phase(gemit *G, int ph, int t, int pos)
             if (g->fused && pc->lin == LIN_UP)
                 continue;
             if (g->fused && pc->lin == LIN_GATE) { /* silu(gate) * up, requantized: the down projection's input */
-                OP(c, FLOE_OP_RECV, (int64_t)(G->mb.mm + floe_dtype_bytes_for(A, (uint64_t)pc->r0)),
-                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)rows), G->cx[k], G->cy[k], 0);
+                if (tok) /* per token: the int32 products; the main core scales the whole row */
+                    OP(c, FLOE_OP_RECV, (int64_t)(G->mb.p32 + 4 * (uint64_t)pc->r0), 4 * (int64_t)rows, G->cx[k],
+                       G->cy[k], 0);
+                else
+                    OP(c, FLOE_OP_RECV, (int64_t)(G->mb.mm + floe_dtype_bytes_for(A, (uint64_t)pc->r0)),
+                       (int64_t)floe_dtype_bytes_for(A, (uint64_t)rows), G->cx[k], G->cy[k], 0);
                 continue;
             }
             OP(c, FLOE_OP_RECV, (int64_t)piece_dst(G, pc, t, pos), pc->lin == LIN_V ? rows : 2 * rows, G->cx[k], G->cy[k],
@@ -776,8 +823,9 @@ static void weight_phase(gemit *G, int k, int ph)
     wcore *W = &G->wc[k];
     ctx *c = &W->c;
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
-    const int d = P->cf->d_model;
+    const int d = P->cf->d_model, tok = is_tok(P->q);
     int lo = g->slot == P->cf->n_layers ? LIN_HEAD : LIN_Q, received = 0;
+    uint64_t kaddr = 0; /* per token: where the input row's shift landed */
     for (int i = 0; i < g->npieces; i++) {
         const piece *pc = &g->pieces[i];
         if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph)
@@ -788,7 +836,13 @@ static void weight_phase(gemit *G, int k, int ph)
         if (!received) {
             uint64_t nb = !whole ? floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0))
                                  : floe_dtype_bytes_for(A, (uint64_t)(pc->lin == LIN_DOWN ? P->cf->ffn_dim : d));
-            OP(c, FLOE_OP_RECV, (int64_t)W->in, (int64_t)nb, G->cx[0], G->cy[0], 0);
+            kaddr = W->in + nb;
+            if (tok && !whole) { /* the chunk, then the row's shift */
+                OP(c, FLOE_OP_RECV, (int64_t)W->in, (int64_t)nb, G->cx[0], G->cy[0], 0);
+                OP(c, FLOE_OP_RECV, (int64_t)kaddr, 1, G->cx[0], G->cy[0], 0);
+            } else {
+                OP(c, FLOE_OP_RECV, (int64_t)W->in, (int64_t)nb + (tok ? 1 : 0), G->cx[0], G->cy[0], 0);
+            }
             received = 1;
         }
         uint64_t off = whole ? floe_dtype_bytes_for(A, (uint64_t)pc->i0) : 0;
@@ -801,17 +855,21 @@ static void weight_phase(gemit *G, int k, int ph)
             continue;
         }
         if (g->fused && (pc->lin == LIN_GATE || pc->lin == LIN_UP)) { /* kept here for the SwiGLU below */
-            OP(c, FLOE_OP_REQUANT, (int64_t)(pc->lin == LIN_GATE ? W->fb.g : W->fb.u), ACC_LIN, (int64_t)W->mult[i], rows,
-               FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
+            uint64_t gd = pc->lin == LIN_GATE ? W->fb.g : W->fb.u;
+            if (tok)
+                OP(c, FLOE_OP_REQUANTK, (int64_t)gd, ACC_LIN, (int64_t)W->mult[i], (int64_t)kaddr, rows, FLOE_DT_I16);
+            else
+                OP(c, FLOE_OP_REQUANT, (int64_t)gd, ACC_LIN, (int64_t)W->mult[i], rows, FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
             continue;
         }
-        if (pc->lin == LIN_V && C != FLOE_DT_I8) {
-            OP(c, FLOE_OP_REQUANT, (int64_t)W->ctmp, ACC_LIN, (int64_t)W->mult[i], rows, C, FLOE_SCOPE_CHANNEL);
+        int64_t odt = pc->lin == LIN_V && C != FLOE_DT_I8 ? C : pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16;
+        uint64_t odst = pc->lin == LIN_V && C != FLOE_DT_I8 ? W->ctmp : W->stage;
+        if (tok)
+            OP(c, FLOE_OP_REQUANTK, (int64_t)odst, ACC_LIN, (int64_t)W->mult[i], (int64_t)kaddr, rows, odt);
+        else
+            OP(c, FLOE_OP_REQUANT, (int64_t)odst, ACC_LIN, (int64_t)W->mult[i], rows, odt, FLOE_SCOPE_CHANNEL);
+        if (pc->lin == LIN_V && C != FLOE_DT_I8)
             OP(c, FLOE_OP_VSAT, (int64_t)W->stage, (int64_t)W->ctmp, rows, C, FLOE_DT_I8);
-        } else {
-            OP(c, FLOE_OP_REQUANT, (int64_t)W->stage, ACC_LIN, (int64_t)W->mult[i], rows,
-               pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
-        }
         OP(c, FLOE_OP_SEND, (int64_t)W->stage, pc->lin == LIN_V ? rows : 2 * rows, G->cx[0], G->cy[0], 0);
     }
     if (ph == PH_GATEUP && g->fused && W->gate_rows) { /* silu(gate) * up, exact in int32, to the cache width */
@@ -821,8 +879,12 @@ static void weight_phase(gemit *G, int k, int ph)
         OP(c, FLOE_OP_VSAT, (int64_t)W->fb.t32, (int64_t)W->fb.a, n, T16, T32);
         OP(c, FLOE_OP_VSAT, (int64_t)W->fb.u32, (int64_t)W->fb.u, n, T16, T32);
         OP(c, FLOE_OP_VMUL, (int64_t)W->fb.t32, (int64_t)W->fb.t32, (int64_t)W->fb.u32, n, T32, 0);
-        OP(c, FLOE_OP_VREQUANT, (int64_t)W->fb.mm, (int64_t)W->fb.t32, (int64_t)W->fb.m_mlp, n, A, FLOE_SCOPE_TENSOR);
-        OP(c, FLOE_OP_SEND, (int64_t)W->fb.mm, (int64_t)floe_dtype_bytes_for(A, (uint64_t)n), G->cx[0], G->cy[0], 0);
+        if (tok) { /* per token: the row's shift needs all of it, on the main core */
+            OP(c, FLOE_OP_SEND, (int64_t)W->fb.t32, 4 * (int64_t)n, G->cx[0], G->cy[0], 0);
+        } else {
+            OP(c, FLOE_OP_VREQUANT, (int64_t)W->fb.mm, (int64_t)W->fb.t32, (int64_t)W->fb.m_mlp, n, A, FLOE_SCOPE_TENSOR);
+            OP(c, FLOE_OP_SEND, (int64_t)W->fb.mm, (int64_t)floe_dtype_bytes_for(A, (uint64_t)n), G->cx[0], G->cy[0], 0);
+        }
     }
 }
 
@@ -869,8 +931,11 @@ static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int
             OP(c, FLOE_OP_ADDI, 2, vrow);
             loop_end(c, lp);
         }
-        OP(c, FLOE_OP_REQUANT, (int64_t)b->o + (int64_t)floe_dtype_bytes_for(A, (uint64_t)j * hd), acc_h,
-           (int64_t)b->m_ao, hd, A, TEN);
+        if (is_tok(P->q)) /* per token: the int32 outputs; the whole row is scaled once all heads are done */
+            OP(c, FLOE_OP_ACCST, (int64_t)b->o + 4 * (int64_t)j * hd, acc_h, hd);
+        else
+            OP(c, FLOE_OP_REQUANT, (int64_t)b->o + (int64_t)floe_dtype_bytes_for(A, (uint64_t)j * hd), acc_h,
+               (int64_t)b->m_ao, hd, A, TEN);
     }
     for (int th = 0; nt > 1 && th < nt; th++) { /* every head's output is in o */
         c->thread = (unsigned)th;
@@ -889,7 +954,9 @@ static void attn_row(gemit *G, int hk, const attnbuf *ab, int pos)
     OP(c, FLOE_OP_RECV, (int64_t)(ab->kc + (uint64_t)pos * hd), hd, G->cx[0], G->cy[0], 0);
     OP(c, FLOE_OP_RECV, (int64_t)(ab->vc + (uint64_t)pos * hd), hd, G->cx[0], G->cy[0], 0);
     emit_attention(c, P, ab, hk * group, (hk + 1) * group, 0, hd, pos);
-    OP(c, FLOE_OP_SEND, (int64_t)ab->o, (int64_t)floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd),
+    OP(c, FLOE_OP_SEND, (int64_t)ab->o,
+       is_tok(P->q) ? 4 * (int64_t)group * hd
+                    : (int64_t)floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd),
        G->cx[0], G->cy[0], 0);
 }
 
@@ -904,8 +971,12 @@ static void main_layer_row(gemit *G, int t, int pos)
     const int kvw = nkv * hd, group = nh / nkv, Tc = P->Tcap;
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
     const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, I8 = FLOE_DT_I8, TEN = FLOE_SCOPE_TENSOR;
+    const int tok = is_tok(P->q);
     uint64_t xt = b->x + 2 * (uint64_t)t * d;
-    OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A, TEN);
+    if (tok)
+        OP(c, FLOE_OP_RMSNORMT, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A);
+    else
+        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A, TEN);
     main_phase(G, PH_QKV, t, pos);
     uint64_t cs = b->cosb + 2 * (uint64_t)pos * (hd / 2), sn = b->sinb + 2 * (uint64_t)pos * (hd / 2);
     for (int hh = 0; hh < nh; hh++)
@@ -930,23 +1001,37 @@ static void main_layer_row(gemit *G, int t, int pos)
             OP(c, FLOE_OP_SEND, (int64_t)b->vrow + hk * hd, hd, ax, ay, 0);
         }
         for (int hk = 0; hk < nkv; hk++)
-            OP(c, FLOE_OP_RECV, (int64_t)(b->o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
-               (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[1 + hk], G->cy[1 + hk], 0);
+            if (tok)
+                OP(c, FLOE_OP_RECV, (int64_t)(b->o32 + 4 * (uint64_t)hk * group * hd), 4 * (int64_t)group * hd,
+                   G->cx[1 + hk], G->cy[1 + hk], 0);
+            else
+                OP(c, FLOE_OP_RECV, (int64_t)(b->o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
+                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[1 + hk], G->cy[1 + hk], 0);
     } else {
-        attnbuf ab = {b->m_sc, b->m_ao, b->kc, b->vc, b->z, b->pr, b->q, b->o};
+        attnbuf ab = {b->m_sc, b->m_ao, b->kc, b->vc, b->z, b->pr, b->q, tok ? b->o32 : b->o};
         emit_attention(c, P, &ab, 0, nh, Tc * hd, kvw, pos);
     }
+    if (tok) /* the row of all heads: its shift, its codes */
+        OP(c, FLOE_OP_VREQUANTT, (int64_t)b->o, (int64_t)b->o32, (int64_t)b->m_ao, d, A);
     main_phase(G, PH_O, t, pos);
     OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
     /* MLP */
-    OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A, TEN);
+    if (tok)
+        OP(c, FLOE_OP_RMSNORMT, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A);
+    else
+        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A, TEN);
     main_phase(G, PH_GATEUP, t, pos);
+    if (G->g->fused && tok)
+        OP(c, FLOE_OP_VREQUANTT, (int64_t)b->mm, (int64_t)b->p32, (int64_t)b->m_mlp, f, A);
     if (!G->g->fused) {
         OP(c, FLOE_OP_LUT16, (int64_t)b->a, (int64_t)b->g, (int64_t)b->silu, f, T16);
         OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->a, f, T16, T32);
         OP(c, FLOE_OP_VSAT, (int64_t)b->u32, (int64_t)b->u, f, T16, T32);
         OP(c, FLOE_OP_VMUL, (int64_t)b->t32, (int64_t)b->t32, (int64_t)b->u32, f, T32, 0); /* exact: |a u| < 2^30 */
-        OP(c, FLOE_OP_VREQUANT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A, TEN);
+        if (tok)
+            OP(c, FLOE_OP_VREQUANTT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A);
+        else
+            OP(c, FLOE_OP_VREQUANT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A, TEN);
     }
     main_phase(G, PH_DOWN, t, pos);
     OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
@@ -1004,7 +1089,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
             in = need > in ? need : in;
         }
         wcore *W = &G.wc[k];
-        W->in = alloc(&W->c, "in", floe_dtype_bytes_for(A, (uint64_t)in));
+        W->in = alloc(&W->c, "in", in_bytes(A, (uint64_t)in, is_tok(P->q)));
         W->stage = alloc(&W->c, "stage", 2 * (uint64_t)maxrows);
         W->ctmp = C != FLOE_DT_I8 ? alloc(&W->c, "ctmp", (uint64_t)maxrows) : 0;
         for (int i = 0; g->fused && i < g->npieces; i++)
@@ -1048,7 +1133,11 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         OP(mc, FLOE_OP_RECV, (int64_t)G.mb.x, 2 * (int64_t)rows * d, px, py, 0);
     for (int t = 0; t < rows; t++) {
         int pos = pos0 + t;
-        if (head) {
+        if (head && is_tok(P->q)) {
+            OP(mc, FLOE_OP_RMSNORMT, (int64_t)G.mb.h, (int64_t)G.mb.x + 2 * t * d, (int64_t)G.mb.cn, (int64_t)G.mb.eps,
+               d, A);
+            main_phase(&G, PH_QKV, t, pos);
+        } else if (head) {
             OP(mc, FLOE_OP_RMSNORM, (int64_t)G.mb.h, (int64_t)G.mb.x + 2 * t * d, (int64_t)G.mb.cn, (int64_t)G.mb.eps, d,
                A, FLOE_SCOPE_TENSOR);
             main_phase(&G, PH_QKV, t, pos);
@@ -1322,7 +1411,7 @@ static int group_core_bytes(const mplan *P, const gplan *g, uint64_t *bytes, flo
         bytes[k] = da.next;
     }
     for (int k = 1 + g->attn; k < g->ncores; k++) {
-        bytes[k] = round8(bytes[k]) + floe_dtype_bytes_for(A, (uint64_t)in[k]);
+        bytes[k] = round8(bytes[k]) + in_bytes(A, (uint64_t)in[k], is_tok(P->q));
         bytes[k] = round8(bytes[k]) + 2 * (uint64_t)maxrows[k];
         if (C != FLOE_DT_I8)
             bytes[k] = round8(bytes[k]) + (uint64_t)maxrows[k];

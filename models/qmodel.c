@@ -7,8 +7,63 @@
 #include "common/rng.h"
 #include "isa/rmsnorm.h"
 #include "isa/silu.h"
+#include "isa/token.h"
 
-floe_qconfig floe_qconfig_default(void) { return (floe_qconfig){4, 8, 8, 8}; }
+floe_qconfig floe_qconfig_default(void) { return (floe_qconfig){4, 8, 8, 8, FLOE_ACT_PER_TENSOR, 0}; }
+
+const char *floe_act_scaling_name(int act_scaling)
+{
+    return act_scaling == FLOE_ACT_PER_TOKEN ? "per-token" : "per-tensor";
+}
+
+int floe_act_scaling_parse(const char *s, int *out)
+{
+    if (s && strcmp(s, "per-tensor") == 0)
+        *out = FLOE_ACT_PER_TENSOR;
+    else if (s && strcmp(s, "per-token") == 0)
+        *out = FLOE_ACT_PER_TOKEN;
+    else
+        return -1;
+    return 0;
+}
+
+int floe_qconfig_set_scaling(floe_qconfig *q, const char *name, long long kmax, floe_err *err)
+{
+    int sc = FLOE_ACT_PER_TENSOR;
+    if (name && floe_act_scaling_parse(name, &sc) != 0)
+        return floe_err_set(err, "activation scaling '%s': expected per-tensor or per-token", name);
+    if (sc == FLOE_ACT_PER_TENSOR && kmax != 0)
+        return floe_err_set(err, "act-kmax %lld: the largest per-token shift needs per-token activation scaling", kmax);
+    if (sc == FLOE_ACT_PER_TOKEN && (kmax < 0 || kmax > FLOE_TOKEN_K_MAX))
+        return floe_err_set(err, "act-kmax %lld: per-token shifts go up to 1..%d", kmax, FLOE_TOKEN_K_MAX);
+    q->act_scaling = sc;
+    q->act_kmax = sc == FLOE_ACT_PER_TOKEN ? (kmax ? (int)kmax : FLOE_TOKEN_K_DEFAULT) : 0;
+    return 0;
+}
+
+int floe_qconfig_scaling_from_meta(floe_qconfig *q, const char *scaling, const char *kmax, const char *path,
+                                   floe_err *err)
+{
+    q->act_scaling = FLOE_ACT_PER_TENSOR;
+    q->act_kmax = 0;
+    if (scaling && floe_act_scaling_parse(scaling, &q->act_scaling) != 0)
+        return floe_err_set(err, "%s: metadata 'floe.act_scaling' is '%s' (expected per-tensor or per-token)", path,
+                            scaling);
+    if (q->act_scaling == FLOE_ACT_PER_TENSOR) {
+        if (kmax)
+            return floe_err_set(err, "%s: metadata 'floe.act_kmax' is %s but 'floe.act_scaling' is %s: a per-tensor "
+                                     "model has no per-token shift",
+                                path, kmax, scaling ? scaling : "absent (per-tensor)");
+        return 0;
+    }
+    char *end = NULL;
+    long k = kmax ? strtol(kmax, &end, 10) : -1;
+    if (!kmax || *end || end == kmax || k < 1 || k > FLOE_TOKEN_K_MAX)
+        return floe_err_set(err, "%s: metadata 'floe.act_kmax' is %s%s%s: a per-token model needs K in 1..%d", path,
+                            kmax ? "'" : "", kmax ? kmax : "missing", kmax ? "'" : "", FLOE_TOKEN_K_MAX);
+    q->act_kmax = (int)k;
+    return 0;
+}
 
 int floe_qconfig_validate(const floe_qconfig *q, floe_err *err)
 {
@@ -20,6 +75,13 @@ int floe_qconfig_validate(const floe_qconfig *q, floe_err *err)
         return floe_err_set(err, "KV-cache bits %d: the chip supports 4 or 8", q->kvbits);
     if (q->head_bits != 4 && q->head_bits != 8)
         return floe_err_set(err, "LM-head weight bits %d: supported are 4 or 8", q->head_bits);
+    if (q->act_scaling != FLOE_ACT_PER_TENSOR && q->act_scaling != FLOE_ACT_PER_TOKEN)
+        return floe_err_set(err, "activation scaling %d: expected per-tensor or per-token", q->act_scaling);
+    if (q->act_scaling == FLOE_ACT_PER_TOKEN && (q->act_kmax < 1 || q->act_kmax > FLOE_TOKEN_K_MAX))
+        return floe_err_set(err, "per-token activation scaling: K (act_kmax) %d is outside 1..%d", q->act_kmax,
+                            FLOE_TOKEN_K_MAX);
+    if (q->act_scaling == FLOE_ACT_PER_TENSOR && q->act_kmax != 0)
+        return floe_err_set(err, "act_kmax %d is set but activation scaling is per-tensor", q->act_kmax);
     return 0;
 }
 
@@ -203,6 +265,14 @@ int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_
     }
     random_linear(&r, &m->head);
     m->s_head_in = (float)(4.0 / a);
+    if (q->act_scaling == FLOE_ACT_PER_TOKEN) /* per token: the per-tensor step covers the largest rows (16
+                                                  standard deviations), so rows take shifts 0..K */
+        for (int l = 0; l < cfg->n_layers; l++) {
+            floe_qlayer *L = &m->layers[l];
+            float f = (float)(1 << (1 + l % 3));
+            L->s_attn_in *= f, L->s_mlp_in *= 2 * f, L->s_o_in *= f, L->s_down_in *= 4;
+            m->s_head_in = (float)(16.0 / a);
+        }
     m->s_logit = (float)(16.0 / 32767);
     return floe_qmodel_derive(m, err);
 }

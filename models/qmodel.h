@@ -21,7 +21,27 @@ typedef struct floe_qconfig {
     int abits;     /* linear-layer inputs: 4 or 8 (default 8) */
     int kvbits;    /* K and V cache: 4 or 8 (default 8) */
     int head_bits; /* LM head weights: 4 or 8 (default 8) */
+    int act_scaling; /* linear-layer inputs: FLOE_ACT_PER_TENSOR (default) or FLOE_ACT_PER_TOKEN */
+    int act_kmax;    /* per token: K, the largest per-row shift k_t (1..FLOE_TOKEN_K_MAX); else 0 */
 } floe_qconfig;
+
+/* Activation scaling of the linear-layer inputs (docs/numerics.md §10, docs/quantized-model.md). */
+enum { FLOE_ACT_PER_TENSOR = 0, FLOE_ACT_PER_TOKEN = 1 };
+
+/* "per-tensor" or "per-token". */
+const char *floe_act_scaling_name(int act_scaling);
+/* Parses "per-tensor" / "per-token"; returns 0 or -1. */
+int floe_act_scaling_parse(const char *s, int *out);
+/* Sets q's activation scaling from a setting: name "per-tensor" or "per-token" (NULL: per-tensor) and
+ * K (0: FLOE_TOKEN_K_DEFAULT for per-token; must be 0 for per-tensor). err names the setting. */
+int floe_qconfig_set_scaling(floe_qconfig *q, const char *name, long long kmax, floe_err *err);
+
+/* Sets q->act_scaling and q->act_kmax from a model file's metadata values 'floe.act_scaling' and
+ * 'floe.act_kmax' (NULL: absent; both absent means per-tensor, as files written before the option).
+ * Refuses, naming the file and the field: an unknown scaling, a per-token model without a valid K,
+ * a per-tensor model with a K. */
+int floe_qconfig_scaling_from_meta(floe_qconfig *q, const char *scaling, const char *kmax, const char *path,
+                                   floe_err *err);
 
 typedef struct floe_qlinear {
     int in, out, bits;

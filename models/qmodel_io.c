@@ -127,16 +127,22 @@ int floe_qmodel_save(const floe_qmodel *mc, const char *path, const char *const 
                           "floe.config", cfg_json ? cfg_json : "", "floe.wbits", bits[0], "floe.abits", bits[1],
                           "floe.kvbits", bits[2], "floe.head_bits", bits[3]};
     size_t nb = sizeof base / sizeof base[0] / 2;
-    const char **meta = malloc(sizeof(char *) * 2 * (nb + n_extra));
+    /* activation scaling (per token: with its K) */
+    char kmax[16];
+    snprintf(kmax, sizeof kmax, "%d", m->q.act_kmax);
+    const char *scal[] = {"floe.act_scaling", floe_act_scaling_name(m->q.act_scaling), "floe.act_kmax", kmax};
+    size_t ns = m->q.act_scaling == FLOE_ACT_PER_TOKEN ? 2 : 1;
+    const char **meta = malloc(sizeof(char *) * 2 * (nb + ns + n_extra));
     int rc = -1;
     if (e && cfg_json && meta) {
         for (size_t i = 0; i < fs.n; i++)
             e[i] = (floe_st_entry){fs.f[i].name, fs.f[i].dtype, fs.f[i].ndim, {fs.f[i].shape[0], fs.f[i].shape[1]},
                                    fs.f[i].data};
         memcpy(meta, base, sizeof base);
+        memcpy(meta + 2 * nb, scal, sizeof(char *) * 2 * ns);
         for (size_t i = 0; i < 2 * n_extra; i++)
-            meta[2 * nb + i] = extra_meta[i];
-        rc = floe_st_write(path, e, fs.n, meta, nb + n_extra, err);
+            meta[2 * (nb + ns) + i] = extra_meta[i];
+        rc = floe_st_write(path, e, fs.n, meta, nb + ns + n_extra, err);
     } else {
         floe_err_set(err, "%s: out of memory", path);
     }
@@ -205,6 +211,9 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
         goto out;
     if (meta_int(&f, "floe.wbits", &q.wbits, err) || meta_int(&f, "floe.abits", &q.abits, err) ||
         meta_int(&f, "floe.kvbits", &q.kvbits, err) || meta_int(&f, "floe.head_bits", &q.head_bits, err))
+        goto out;
+    if (floe_qconfig_scaling_from_meta(&q, floe_st_meta_get(&f, "floe.act_scaling"),
+                                       floe_st_meta_get(&f, "floe.act_kmax"), path, err) != 0)
         goto out;
     if (floe_qconfig_validate(&q, err) != 0) {
         floe_err_prefix(err, "%s: metadata", path);

@@ -1,5 +1,6 @@
 #include "models/qref.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,8 +16,9 @@ static range bits_range(int bits)
     return (range){-hi - 1, hi};
 }
 
-/* acc[t][n] = sum_i x[t][i] W[n][i] (int32 wrap-around), then per-channel requant to r. */
-static void linear_requant(int32_t *out, const int32_t *x, int T, const floe_qlinear *L, range r)
+/* acc[t][n] = sum_i x[t][i] W[n][i] (int32 wrap-around), then per-channel requant to r; with
+ * per-token inputs (kx non-NULL) row t's multipliers carry the shift + kx[t] (numerics §10). */
+static void linear_requant(int32_t *out, const int32_t *x, int T, const floe_qlinear *L, range r, const int8_t *kx)
 {
     for (int t = 0; t < T; t++)
         for (int n = 0; n < L->out; n++) {
@@ -24,18 +26,35 @@ static void linear_requant(int32_t *out, const int32_t *x, int T, const floe_qli
             const int8_t *w = L->w + (size_t)n * L->in;
             for (int i = 0; i < L->in; i++)
                 acc = floe_mac_wrap(acc, x[(size_t)t * L->in + i], w[i]);
-            out[(size_t)t * L->out + n] = floe_requant(acc, L->m[n], r.lo, r.hi);
+            out[(size_t)t * L->out + n] = kx ? floe_requant_k(acc, L->m[n], kx[t], r.lo, r.hi)
+                                             : floe_requant(acc, L->m[n], r.lo, r.hi);
         }
 }
 
+/* kout non-NULL: per-token scaling with K, the row shifts into kout[t]. */
 static void rmsnorm_rows(int32_t *out, const int32_t *x, int T, int d, uint64_t eps_q, floe_requant_mult c, range r,
-                         int16_t *row)
+                         int16_t *row, int8_t *kout, int K)
 {
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < d; i++)
             row[i] = (int16_t)x[(size_t)t * d + i];
-        floe_rmsnorm_row(out + (size_t)t * d, row, (size_t)d, eps_q, &c, 0, r.lo, r.hi);
+        if (kout)
+            kout[t] = (int8_t)floe_rmsnorm_row_token(out + (size_t)t * d, row, (size_t)d, eps_q, c, K, r.lo, r.hi);
+        else
+            floe_rmsnorm_row(out + (size_t)t * d, row, (size_t)d, eps_q, &c, 0, r.lo, r.hi);
     }
+}
+
+/* The per-token shifts of an input point as a T x 1 tensor named "<name>_k" (per-token models). */
+static void trace_k(floe_qtrace_fn trace, void *ctx, const char *name, int layer, const int8_t *k, int T, int32_t *buf)
+{
+    char nm[32];
+    if (!trace || !k)
+        return;
+    snprintf(nm, sizeof nm, "%s_k", name);
+    for (int t = 0; t < T; t++)
+        buf[t] = k[t];
+    trace(ctx, nm, layer, buf, (size_t)T, 1);
 }
 
 static void add_residual(int32_t *x, const int32_t *r, size_t n)
@@ -73,9 +92,13 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
             *z = malloc(sizeof(int32_t) * (size_t)T), *tmp = malloc(sizeof(int32_t) * big);
     int16_t *row = malloc(sizeof(int16_t) * (size_t)(f > d ? f : d)), *p = malloc(sizeof(int16_t) * (size_t)T);
     int32_t *lg = malloc(sizeof(int32_t) * (size_t)T * c->vocab_size);
-    if (!x || !h || !q || !k || !v || !o || !g || !u || !z || !tmp || !row || !p || !lg) {
+    const int tok = m->q.act_scaling == FLOE_ACT_PER_TOKEN, K = m->q.act_kmax;
+    int8_t *kbuf = malloc((size_t)T); /* per-token: the shifts of the current input point */
+    int8_t *kh = tok ? kbuf : NULL;
+    int32_t *orow = malloc(sizeof(int32_t) * (size_t)d); /* per-token: a row's attention accumulators */
+    if (!x || !h || !q || !k || !v || !o || !g || !u || !z || !tmp || !row || !p || !lg || !kbuf || !orow) {
         free(x), free(h), free(q), free(k), free(v), free(o), free(g), free(u), free(z), free(tmp), free(row), free(p);
-        free(lg);
+        free(lg), free(kbuf), free(orow);
         return floe_err_set(err, "reference forward: out of memory");
     }
     for (int t = 0; t < T; t++)
@@ -85,11 +108,12 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
     for (int l = 0; l < c->n_layers; l++) {
         const floe_qlayer *L = &m->layers[l];
         /* attention */
-        rmsnorm_rows(h, x, T, d, m->eps_q, L->attn_norm_c, A, row);
+        rmsnorm_rows(h, x, T, d, m->eps_q, L->attn_norm_c, A, row, kh, K);
         TRACE("attn_in", l, h, T, d);
-        linear_requant(q, h, T, &L->q, R16);
-        linear_requant(k, h, T, &L->k, R16);
-        linear_requant(v, h, T, &L->v, C);
+        trace_k(trace, ctx, "attn_in", l, kh, T, tmp);
+        linear_requant(q, h, T, &L->q, R16, kh);
+        linear_requant(k, h, T, &L->k, R16, kh);
+        linear_requant(v, h, T, &L->v, C, kh);
         for (int t = 0; t < T; t++) { /* RoPE on int16 heads at position t */
             for (int hh = 0; hh < nh + nkv; hh++) {
                 int32_t *vec = hh < nh ? q + (size_t)t * d + hh * hd : k + (size_t)t * kvw + (hh - nh) * hd;
@@ -122,37 +146,53 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
                     int32_t acc = 0;
                     for (int s = 0; s <= t; s++)
                         acc = floe_mac_wrap(acc, p[s], v[(size_t)s * kvw + hk * hd + i]);
-                    o[(size_t)t * d + hq * hd + i] = floe_requant(acc, L->m_attn_out, A.lo, A.hi);
+                    if (tok)
+                        orow[hq * hd + i] = acc;
+                    else
+                        o[(size_t)t * d + hq * hd + i] = floe_requant(acc, L->m_attn_out, A.lo, A.hi);
                 }
+                if (tok && hq == nh - 1) /* the whole row: its shift, then its codes */
+                    kh[t] = (int8_t)floe_token_requant_row(o + (size_t)t * d, orow, (size_t)d, L->m_attn_out, K, A.lo,
+                                                           A.hi);
             }
         TRACE("attn_out", l, o, T, d);
-        linear_requant(tmp, o, T, &L->o, R16);
+        trace_k(trace, ctx, "attn_out", l, kh, T, tmp);
+        linear_requant(tmp, o, T, &L->o, R16, kh);
         add_residual(x, tmp, (size_t)T * d);
         TRACE("attn_res", l, x, T, d);
         /* MLP */
-        rmsnorm_rows(h, x, T, d, m->eps_q, L->mlp_norm_c, A, row);
+        rmsnorm_rows(h, x, T, d, m->eps_q, L->mlp_norm_c, A, row, kh, K);
         TRACE("mlp_in", l, h, T, d);
-        linear_requant(g, h, T, &L->gate, R16);
-        linear_requant(u, h, T, &L->up, R16);
+        trace_k(trace, ctx, "mlp_in", l, kh, T, tmp);
+        linear_requant(g, h, T, &L->gate, R16, kh);
+        linear_requant(u, h, T, &L->up, R16, kh);
         TRACE("gate", l, g, T, f);
         TRACE("up", l, u, T, f);
         for (size_t i = 0; i < (size_t)T * f; i++)
             g[i] = floe_lut16_apply(&L->silu, (int16_t)g[i]);
         TRACE("act", l, g, T, f);
         for (size_t i = 0; i < (size_t)T * f; i++) /* int16 x int16: exact in int32 */
-            h[i] = floe_requant(g[i] * u[i], L->m_mlp, A.lo, A.hi);
+            if (tok)
+                g[i] = g[i] * u[i];
+            else
+                h[i] = floe_requant(g[i] * u[i], L->m_mlp, A.lo, A.hi);
+        for (int t = 0; tok && t < T; t++)
+            kh[t] = (int8_t)floe_token_requant_row(h + (size_t)t * f, g + (size_t)t * f, (size_t)f, L->m_mlp, K, A.lo,
+                                                   A.hi);
         TRACE("down_in", l, h, T, f);
-        linear_requant(tmp, h, T, &L->down, R16);
+        trace_k(trace, ctx, "down_in", l, kh, T, tmp);
+        linear_requant(tmp, h, T, &L->down, R16, kh);
         add_residual(x, tmp, (size_t)T * d);
         TRACE("out", l, x, T, d);
     }
-    rmsnorm_rows(h, x, T, d, m->eps_q, m->head_norm_c, A, row);
+    rmsnorm_rows(h, x, T, d, m->eps_q, m->head_norm_c, A, row, kh, K);
     TRACE("head_in", -1, h, T, d);
-    linear_requant(lg, h, T, &m->head, R16);
+    trace_k(trace, ctx, "head_in", -1, kh, T, tmp);
+    linear_requant(lg, h, T, &m->head, R16, kh);
     TRACE("logits", -1, lg, T, c->vocab_size);
     for (size_t i = 0; i < (size_t)T * c->vocab_size; i++)
         logits[i] = (int16_t)lg[i];
     free(x), free(h), free(q), free(k), free(v), free(o), free(g), free(u), free(z), free(tmp), free(row), free(p);
-    free(lg);
+    free(lg), free(kbuf), free(orow);
     return 0;
 }

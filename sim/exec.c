@@ -221,6 +221,18 @@ static int load_mult(const sim_core *c, const sim_thread *t, const floe_insn *in
     return 0;
 }
 
+/* A per-token multiplier (docs/isa.md, vrequantt): {m, shift} then int32 K. */
+static int load_tok_mult(const sim_core *c, const sim_thread *t, const floe_insn *in, const uint8_t *p,
+                         floe_requant_mult *q, int *K, floe_err *err)
+{
+    if (load_mult(c, t, in, p, q, err))
+        return -1;
+    *K = floe_elem_load(p, FLOE_DT_I32, 2);
+    if (*K < 0 || *K > FLOE_TOKEN_K_MAX)
+        return sim_fault(err, c, t, in, "per-token multiplier: K = %d is outside 0..%d", *K, FLOE_TOKEN_K_MAX);
+    return 0;
+}
+
 static void store_mult(uint8_t *p, floe_requant_mult q)
 {
     floe_elem_store(p, FLOE_DT_I32, 0, q.m);
@@ -418,6 +430,75 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
         *cycles = vector_cycles(s, n, FLOE_DT_I16);
         return 0;
     }
+    case FLOE_OP_VREQUANTT: {
+        n = (uint64_t)in->f[3];
+        floe_dtype dt = (floe_dtype)in->f[4];
+        uint64_t ob = floe_dtype_bytes_for(dt, n);
+        OPND(in->f[0], ob + 1, "dst", d);
+        OPND(in->f[1], 4 * n, "a", a);
+        OPND(in->f[2], 12, "mult", m);
+        READ(a, 4 * n);
+        READ(m, 12);
+        floe_requant_mult q;
+        int K;
+        if (load_tok_mult(c, t, in, M + m, &q, &K, err))
+            return -1;
+        int32_t *tmp = malloc(sizeof(int32_t) * 2 * (n ? n : 1)), *y = tmp + (n ? n : 1);
+        if (!tmp)
+            return floe_err_set(err, "out of memory");
+        for (uint64_t i = 0; i < n; i++)
+            tmp[i] = floe_elem_load(M + a, FLOE_DT_I32, i);
+        int32_t hi = (int32_t)(((int64_t)1 << (floe_dtype_bits(dt) - 1)) - 1);
+        int k = floe_token_requant_row(y, tmp, n, q, K, -hi - 1, hi);
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, dt, i, y[i]);
+        M[d + ob] = (uint8_t)(int8_t)k;
+        free(tmp);
+        sim_wrote(c, d, ob + 1);
+        act->sram_read_bytes += 4 * n + 12;
+        act->sram_write_bytes += ob + 1;
+        act->vector_ops += 2 * n + (uint64_t)K + 1; /* requant, max reduction, trial requants */
+        uint64_t cy = ceil_div(2 * n + (uint64_t)K + 1, s->m.vector_ops_per_cycle);
+        *cycles = cy ? cy : 1;
+        return 0;
+    }
+    case FLOE_OP_REQUANTK: {
+        n = (uint64_t)in->f[4];
+        floe_dtype dt = (floe_dtype)in->f[5];
+        uint64_t ob = floe_dtype_bytes_for(dt, n), mb = 8 * n, kb = 0;
+        uint32_t ai = 0;
+        OPND(in->f[0], ob, "dst", d);
+        if (sim_acc_operand(c, t, in->f[1], n, &ai, err))
+            return -1;
+        OPND(in->f[2], mb, "mult", m);
+        OPND(in->f[3], 1, "k", kb);
+        READ(m, mb);
+        READ(kb, 1);
+        int k = (int8_t)M[kb];
+        if (k < 0 || k > FLOE_TOKEN_K_MAX)
+            return sim_fault(err, c, t, in, "per-token shift k = %d is outside 0..%d", k, FLOE_TOKEN_K_MAX);
+        int32_t hi = (int32_t)(((int64_t)1 << (floe_dtype_bits(dt) - 1)) - 1);
+        int32_t *tmp = malloc(sizeof(int32_t) * (n ? n : 1));
+        if (!tmp)
+            return floe_err_set(err, "out of memory");
+        for (uint64_t i = 0; i < n; i++) {
+            floe_requant_mult q;
+            if (load_mult(c, t, in, M + m + 8 * i, &q, err)) {
+                free(tmp);
+                return -1;
+            }
+            tmp[i] = floe_requant_k(c->acc[ai + i], q, k, -hi - 1, hi);
+        }
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, dt, i, tmp[i]);
+        free(tmp);
+        sim_wrote(c, d, ob);
+        act->sram_read_bytes += mb + 1;
+        act->sram_write_bytes += ob;
+        act->vector_ops += n + 1;
+        *cycles = vector_cycles(s, n + 1, FLOE_DT_I16);
+        return 0;
+    }
     case FLOE_OP_MULTMUL: {
         n = (uint64_t)in->f[3];
         int per_channel = in->f[4] == FLOE_SCOPE_CHANNEL;
@@ -487,7 +568,7 @@ static uint64_t afu_len(const floe_insn *in)
     case FLOE_OP_RSQRT: return (uint64_t)in->f[2];
     case FLOE_OP_LUT8:
     case FLOE_OP_LUT16: return (uint64_t)in->f[3];
-    default: return (uint64_t)in->f[4]; /* rmsnorm, rope */
+    default: return (uint64_t)in->f[4]; /* rmsnorm, rmsnormt, rope */
     }
 }
 
@@ -655,6 +736,41 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         free(cm);
         in_bytes = 2 * n + cb + 8;
         ops = 2 * n + 1;
+        break;
+    }
+    case FLOE_OP_RMSNORMT: {
+        floe_dtype dt = (floe_dtype)in->f[5];
+        uint64_t ob = floe_dtype_bytes_for(dt, n), e = 0;
+        out_bytes = ob + 1;
+        OPND(in->f[0], out_bytes, "dst", d);
+        OPND(in->f[1], 2 * n, "src", a);
+        OPND(in->f[2], 12, "c", b);
+        OPND(in->f[3], 8, "eps", e);
+        READ(a, 2 * n);
+        READ(b, 12);
+        READ(e, 8);
+        floe_requant_mult cm;
+        int K;
+        if (load_tok_mult(c, t, in, M + b, &cm, &K, err))
+            return -1;
+        int16_t *q = malloc(sizeof(int16_t) * (n ? n : 1));
+        int32_t *y = malloc(sizeof(int32_t) * (n ? n : 1));
+        if (!q || !y) {
+            free(q);
+            free(y);
+            return floe_err_set(err, "out of memory");
+        }
+        for (uint64_t i = 0; i < n; i++)
+            q[i] = (int16_t)floe_elem_load(M + a, FLOE_DT_I16, i);
+        int32_t hi = (int32_t)(((int64_t)1 << (floe_dtype_bits(dt) - 1)) - 1);
+        int k = floe_rmsnorm_row_token(y, q, n, load_u64(M + e), cm, K, -hi - 1, hi);
+        for (uint64_t i = 0; i < n; i++)
+            floe_elem_store(M + d, dt, i, y[i]);
+        M[d + ob] = (uint8_t)(int8_t)k;
+        free(q);
+        free(y);
+        in_bytes = 2 * n + 12 + 8;
+        ops = 3 * n + (uint64_t)K + 2; /* rmsnorm's 2n + 1, the max reduction, the trial requants */
         break;
     }
     case FLOE_OP_ROPE: {

@@ -42,6 +42,15 @@ double floe_lsq_act_backward(float *dv, const float *g, const float *v, float v_
                              const float *codes, const int16_t *codes16, size_t rows, size_t width, float s,
                              int bits, double *row_scratch);
 
+/* The same with per-token scaling (docs/numerics.md §10): row r's step is s_r = s * 2^-row_k[r]
+ * (row_k NULL: every k 0, exactly floe_lsq_act_backward). k_r is a constant of the forward, so
+ *   dL/dv  = g                       where lo <= v/s_r <= hi, else 0
+ *   dL/ds += gscale * 2^-k_r * g * (code - v/s_r)   inside,  gscale * 2^-k_r * g * code  outside
+ * with LSQ's gscale (width = features per token). */
+double floe_lsq_act_backward_tok(float *dv, const float *g, const float *v, float v_scale, const float *v_col_scale,
+                                 const float *codes, const int16_t *codes16, const int8_t *row_k, size_t rows,
+                                 size_t width, float s, int bits, double *row_scratch);
+
 /* Weights: W' [out, in], step per row s[out], codes [out, in], g = dL/dW_hat [out, in]. Writes
  * dW' (STE, may alias g) and adds the scaled step gradients to ds[out]. Rows are independent. */
 void floe_lsq_weight_backward(float *dw, const float *g, const float *w, const float *s, const int8_t *codes,

@@ -289,6 +289,22 @@ static void viewf(float *out, const float *c, size_t n, float step)
         out[i] = c[i] * step;
 }
 
+/* Float view of the codes of a linear-layer input point [N, w]: with per-token scaling (k non-NULL)
+ * row r's step is step * 2^-k[r] (exact), else viewf. */
+static void view_in(float *out, const float *c, int N, int w, float step, const int8_t *k)
+{
+    if (!k) {
+        viewf(out, c, (size_t)N * w, step);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < N; r++) {
+        const float st = ldexpf(step, -k[r]);
+        for (int i = 0; i < w; i++)
+            out[(size_t)r * w + i] = c[(size_t)r * w + i] * st;
+    }
+}
+
 /* xf = x * s_res and rstd of each row (the float RMSNorm the integer one implements, gain 1). */
 static void norm_input(qat_scratch *x, const int16_t *codes, int N, int C, float s_res)
 {
@@ -361,8 +377,8 @@ static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, const 
 
 /* dL/d(normalised input) through the learned step of an RMSNorm output, then the float RMSNorm
  * backward (gain 1: gains are folded into the weights) into dres. */
-static void norm_backward(floe_qat *s, float *dres, float *dh, const float *codes, const int16_t *x16, int N,
-                          float *step, float *dstep)
+static void norm_backward(floe_qat *s, float *dres, float *dh, const float *codes, const int8_t *rk,
+                          const int16_t *x16, int N, float *step, float *dstep)
 {
     qat_scratch *x = s->scratch;
     const int C = s->cfg.d_model;
@@ -372,8 +388,8 @@ static void norm_backward(floe_qat *s, float *dres, float *dh, const float *code
     for (int r = 0; r < N; r++)
         for (int i = 0; i < C; i++)
             x->hhat[(size_t)r * C + i] = x->xf[(size_t)r * C + i] * x->rstd[r];
-    *dstep += (float)floe_lsq_act_backward(dh, dh, x->hhat, 1.0f, NULL, codes, NULL, (size_t)N, (size_t)C, *step,
-                                           s->qc.abits, x->rows);
+    *dstep += (float)floe_lsq_act_backward_tok(dh, dh, x->hhat, 1.0f, NULL, codes, NULL, rk, (size_t)N, (size_t)C,
+                                               *step, s->qc.abits, x->rows);
     floe_rmsnorm_backward(dres, x->dgain, dh, x->xf, x->ones, x->rstd, N, C);
 }
 
@@ -392,21 +408,25 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
     const size_t NC = (size_t)N * C;
     const int abits = s->qc.abits, kvbits = s->qc.kvbits;
     floe_qmodel *m = &s->qm;
+    const int tok = s->qc.act_scaling == FLOE_ACT_PER_TOKEN; /* per-token input steps (numerics §10) */
 
     /* LM head: logits = head(hf), a 16-bit quantizer passes straight through */
     floe_qat_linear *head = &s->lin[s->n_lin - 1];
-    viewf(x->hhat, f->hf, NC, m->s_head_in);
+    view_in(x->hhat, f->hf, N, C, m->s_head_in, tok ? f->kf : NULL);
     memset(x->dh, 0, NC * sizeof(float));
     linear_backward(s, head, x->dh, dlogits, x->hhat, N);
     memset(x->dx, 0, NC * sizeof(float));
-    norm_backward(s, x->dx, x->dh, f->hf, f->xf, N, floe_qat_act_step(s, -1, 0), dstep_of(s, -1, 0));
+    norm_backward(s, x->dx, x->dh, f->hf, tok ? f->kf : NULL, f->xf, N, floe_qat_act_step(s, -1, 0),
+                  dstep_of(s, -1, 0));
 
     for (int l = c->n_layers - 1; l >= 0; l--) {
         const floe_qfwd_layer *A = &f->layers[l];
         const floe_qlayer *L = &m->layers[l];
         floe_qat_linear *lq = &s->lin[7 * l];
+        const int8_t *k1 = tok ? A->k1 : NULL, *ko = tok ? A->ko : NULL, *k2 = tok ? A->k2 : NULL;
+        const int8_t *km = tok ? A->km : NULL;
         /* MLP: out = xmid + down(m), m = A(silu(g) * u) */
-        viewf(x->mhat, A->mh, (size_t)N * F, L->s_down_in);
+        view_in(x->mhat, A->mh, N, F, L->s_down_in, km);
         memset(x->dm, 0, sizeof(float) * (size_t)N * F);
         linear_backward(s, &lq[6], x->dm, x->dx, x->mhat, N);
         /* the product's float value a_f * u_f, its learned step s_down_in */
@@ -414,8 +434,8 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
 #pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < (size_t)N * F; i++)
             x->dg[i] = ((float)A->a[i] * sa) * ((float)A->u[i] * su);
-        *dstep_of(s, l, FLOE_QAT_DOWN_IN) += (float)floe_lsq_act_backward(
-            x->dm, x->dm, x->dg, 1.0f, NULL, A->mh, NULL, (size_t)N, (size_t)F, L->s_down_in, abits, x->rows);
+        *dstep_of(s, l, FLOE_QAT_DOWN_IN) += (float)floe_lsq_act_backward_tok(
+            x->dm, x->dm, x->dg, 1.0f, NULL, A->mh, NULL, km, (size_t)N, (size_t)F, L->s_down_in, abits, x->rows);
 #pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < (size_t)N * F; i++) {
             float af = (float)A->a[i] * sa, uf = (float)A->u[i] * su, gf = (float)A->g[i] * sg;
@@ -424,15 +444,15 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
             x->du[i] = d * af;
             x->dg[i] = d * uf * (sig * (1.0f + gf * (1.0f - sig)));
         }
-        viewf(x->hhat, A->h2, NC, L->s_mlp_in);
+        view_in(x->hhat, A->h2, N, C, L->s_mlp_in, k2);
         memset(x->dh, 0, NC * sizeof(float));
         linear_backward(s, &lq[4], x->dh, x->dg, x->hhat, N);
         linear_backward(s, &lq[5], x->dh, x->du, x->hhat, N);
-        norm_backward(s, x->dx, x->dh, A->h2, A->xmid, N, floe_qat_act_step(s, l, FLOE_QAT_MLP_IN),
+        norm_backward(s, x->dx, x->dh, A->h2, k2, A->xmid, N, floe_qat_act_step(s, l, FLOE_QAT_MLP_IN),
                       dstep_of(s, l, FLOE_QAT_MLP_IN));
 
         /* attention: xmid = x + o(att) */
-        viewf(x->ohat, A->o, (size_t)N * Q, L->s_o_in);
+        view_in(x->ohat, A->o, N, Q, L->s_o_in, ko);
         memset(x->datt, 0, sizeof(float) * (size_t)N * Q);
         linear_backward(s, &lq[3], x->datt, x->dx, x->ohat, N);
         /* the attention output's float value: oacc * 2^-15 * s_vc */
@@ -440,8 +460,8 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
 #pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < (size_t)N * Q; i++)
             x->qf[i] = (float)A->oacc[i] * so;
-        *dstep_of(s, l, FLOE_QAT_O_IN) += (float)floe_lsq_act_backward(
-            x->datt, x->datt, x->qf, 1.0f, NULL, A->o, NULL, (size_t)N, (size_t)Q, L->s_o_in, abits, x->rows);
+        *dstep_of(s, l, FLOE_QAT_O_IN) += (float)floe_lsq_act_backward_tok(
+            x->datt, x->datt, x->qf, 1.0f, NULL, A->o, NULL, ko, (size_t)N, (size_t)Q, L->s_o_in, abits, x->rows);
         /* float views of what attention used */
         view16(x->qf, A->q, (size_t)N * Q, L->s_q);
         view16(x->kf, A->kc, (size_t)N * KV, L->s_kc);
@@ -458,17 +478,25 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         view16(x->kf, A->k, (size_t)N * KV, L->s_k);
         *dstep_of(s, l, FLOE_QAT_KC) += (float)floe_lsq_act_backward(
             x->dk, x->dk, x->kf, 1.0f, NULL, NULL, A->kc, (size_t)N, (size_t)KV, L->s_kc, kvbits, x->rows);
-        *dstep_of(s, l, FLOE_QAT_VC) += (float)floe_lsq_act_backward(x->dv, x->dv, A->vacc, L->s_attn_in, L->v.s_w,
+        const float *vacc = A->vacc;
+        if (k1) { /* the accumulator of row r is at the input step s_attn_in * 2^-k1[r] (vf is free now) */
+#pragma omp parallel for schedule(static)
+            for (int r = 0; r < N; r++)
+                for (int n = 0; n < KV; n++)
+                    x->vf[(size_t)r * KV + n] = ldexpf(A->vacc[(size_t)r * KV + n], -k1[r]);
+            vacc = x->vf;
+        }
+        *dstep_of(s, l, FLOE_QAT_VC) += (float)floe_lsq_act_backward(x->dv, x->dv, vacc, L->s_attn_in, L->v.s_w,
                                                                      NULL, A->v, (size_t)N, (size_t)KV, L->s_vc,
                                                                      kvbits, x->rows);
         floe_rope_backward(x->dq, x->rope_cos, x->rope_sin, B, T, NH, hd);
         floe_rope_backward(x->dk, x->rope_cos, x->rope_sin, B, T, NKV, hd);
-        viewf(x->hhat, A->h1, NC, L->s_attn_in);
+        view_in(x->hhat, A->h1, N, C, L->s_attn_in, k1);
         memset(x->dh, 0, NC * sizeof(float));
         linear_backward(s, &lq[0], x->dh, x->dq, x->hhat, N);
         linear_backward(s, &lq[1], x->dh, x->dk, x->hhat, N);
         linear_backward(s, &lq[2], x->dh, x->dv, x->hhat, N);
-        norm_backward(s, x->dx, x->dh, A->h1, A->x, N, floe_qat_act_step(s, l, FLOE_QAT_ATTN_IN),
+        norm_backward(s, x->dx, x->dh, A->h1, k1, A->x, N, floe_qat_act_step(s, l, FLOE_QAT_ATTN_IN),
                       dstep_of(s, l, FLOE_QAT_ATTN_IN));
     }
     if (s->frozen)

@@ -263,8 +263,12 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
                           buf[1], "floe.qat.context", buf[2], "floe.qat.lr", buf[3], "floe.qat.lr_steps", buf[4],
                           "floe.qat.min_lr_frac", buf[5], "floe.qat.warmup", buf[6], "floe.qat.clip", buf[7],
                           "floe.qat.tau", buf[8], "floe.qat.alpha", buf[9], "floe.qat.seed", buf[10],
-                          "floe.qat.method", floe_qat_method_name(c->method)};
-    rc = floe_st_write(path, e, k, meta, sizeof meta / sizeof meta[0] / 2, err);
+                          "floe.qat.method", floe_qat_method_name(c->method),
+                          "floe.act_scaling", floe_act_scaling_name(s->qc.act_scaling), "floe.act_kmax", buf[11]};
+    snprintf(buf[11], 32, "%d", s->qc.act_kmax);
+    /* floe.act_kmax last: a per-tensor run leaves it out */
+    size_t nmeta = sizeof meta / sizeof meta[0] / 2 - (s->qc.act_scaling == FLOE_ACT_PER_TOKEN ? 0 : 1);
+    rc = floe_st_write(path, e, k, meta, nmeta, err);
     free(json);
 out:
     free(fixed);
@@ -348,6 +352,9 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         floe_err_set(err, "%s: metadata 'floe.qat.method' is '%s' (expected silq or efficientqat)", path, mn);
         goto out;
     }
+    if (floe_qconfig_scaling_from_meta(qc, floe_st_meta_get(&f, "floe.act_scaling"), floe_st_meta_get(&f, "floe.act_kmax"),
+                                       path, err) != 0)
+        goto out;
     rc = floe_qconfig_validate(qc, err);
     if (rc != 0)
         floe_err_prefix(err, "%s", path);

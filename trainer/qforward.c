@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,11 +53,12 @@ int floe_qfwd_init(floe_qfwd *f, const floe_model_config *cfg, int maxB, int max
              (L->v = take(l, N * KV, 2)) && (L->p = take(l, A, 2)) && (L->oacc = take(l, N * Q, 4)) &&
              (L->o = take(l, N * Q, 4)) && (L->xmid = take(l, N * C, 2)) && (L->h2 = take(l, N * C, 4)) &&
              (L->g = take(l, N * F, 2)) && (L->u = take(l, N * F, 2)) && (L->a = take(l, N * F, 2)) &&
-             (L->mh = take(l, N * F, 4));
+             (L->mh = take(l, N * F, 4)) && (L->k1 = take(l, N, 1)) && (L->ko = take(l, N, 1)) &&
+             (L->k2 = take(l, N, 1)) && (L->km = take(l, N, 1));
     }
     size_t wide = max_sz(max_sz(C, Q), max_sz(F, V));
     size_t wmax = max_sz(max_sz(C * Q, 2 * C * F), V * C);
-    ok = ok && (f->xf = take(l, N * C, 2)) && (f->hf = take(l, N * C, 4)) && (f->logits = take(l, N * V, 2)) &&
+    ok = ok && (f->xf = take(l, N * C, 2)) && (f->hf = take(l, N * C, 4)) && (f->kf = take(l, N, 1)) && (f->logits = take(l, N * V, 2)) &&
          (f->acc = take(l, N * wide, 4)) && (f->wcodes = take(l, wmax, 4));
     if (!ok) {
         floe_qfwd_free(f);
@@ -208,9 +210,10 @@ static inline void requant_row(int32_t *restrict out, const int32_t *restrict ac
 }
 
 /* out = requant(acc, L->m[n]) into [lo, hi] as int16; with a residual, out = sat16(residual + that)
- * (the residual stream's add; out may be another buffer than residual). */
+ * (the residual stream's add; out may be another buffer than residual). With per-token inputs (kx
+ * non-NULL), row r's multipliers carry the shift + kx[r]. */
 static void requant_layer(int16_t *out, const int16_t *residual, acc_view a, const floe_qlinear *L, int N,
-                          int32_t lo, int32_t hi)
+                          int32_t lo, int32_t hi, const int8_t *kx)
 {
     soa_mult sm;
     int ok = soa_init(&sm, L->m, L->out) == 0;
@@ -220,7 +223,10 @@ static void requant_layer(int16_t *out, const int16_t *residual, acc_view a, con
 #pragma omp for schedule(static)
         for (int r = 0; r < N; r++) {
             acc_row(row, a, (size_t)r, (size_t)L->out);
-            if (ok)
+            if (kx && kx[r] != 0)
+                for (int n = 0; n < L->out; n++)
+                    q[n] = floe_requant_k(row[n], L->m[n], kx[r], lo, hi);
+            else if (ok)
                 requant_row(q, row, &sm, L->out, lo, hi);
             else
                 for (int n = 0; n < L->out; n++)
@@ -242,17 +248,38 @@ static void requant_layer(int16_t *out, const int16_t *residual, acc_view a, con
         free(sm.m);
 }
 
+/* kout non-NULL: per-token scaling with K (the row shifts into kout). */
 static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t eps_q, floe_requant_mult c,
-                         int32_t lo, int32_t hi)
+                         int32_t lo, int32_t hi, int8_t *kout, int K)
 {
 #pragma omp parallel
     {
         int32_t *row = malloc(sizeof(int32_t) * (size_t)d);
 #pragma omp for schedule(static)
         for (int r = 0; r < N; r++) {
-            floe_rmsnorm_row(row, x + (size_t)r * d, (size_t)d, eps_q, &c, 0, lo, hi);
+            if (kout)
+                kout[r] = (int8_t)floe_rmsnorm_row_token(row, x + (size_t)r * d, (size_t)d, eps_q, c, K, lo, hi);
+            else
+                floe_rmsnorm_row(row, x + (size_t)r * d, (size_t)d, eps_q, &c, 0, lo, hi);
             for (int i = 0; i < d; i++)
                 out[(size_t)r * d + i] = (float)row[i];
+        }
+        free(row);
+    }
+}
+
+/* Per-token requantization of wide rows (int32 wide[N, n]) by M into codes out[N, n] and shifts k. */
+static void token_rows(float *out, int8_t *k, const int32_t *wide, int N, int n, floe_requant_mult M, int K,
+                       int32_t lo, int32_t hi)
+{
+#pragma omp parallel
+    {
+        int32_t *row = malloc(sizeof(int32_t) * (size_t)n);
+#pragma omp for schedule(static)
+        for (int r = 0; r < N; r++) {
+            k[r] = (int8_t)floe_token_requant_row(row, wide + (size_t)r * n, (size_t)n, M, K, lo, hi);
+            for (int i = 0; i < n; i++)
+                out[(size_t)r * n + i] = (float)row[i];
         }
         free(row);
     }
@@ -313,6 +340,7 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
     const int N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads, hd = c->head_dim;
     const int KV = NKV * hd, F = c->ffn_dim, Qd = NH * hd;
     const int32_t ahi = bits_hi(m->q.abits), alo = -ahi - 1, chi = bits_hi(m->q.kvbits), clo = -chi - 1;
+    const int tok = m->q.act_scaling == FLOE_ACT_PER_TOKEN, K = m->q.act_kmax;
     f->B = B;
     f->T = T;
     int16_t *x0 = f->layers[0].x;
@@ -323,13 +351,14 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         floe_qfwd_layer *A = &f->layers[l];
         const floe_qlayer *L = &m->layers[l];
         int16_t *xout = l + 1 < c->n_layers ? f->layers[l + 1].x : f->xf;
-        rmsnorm_rows(A->h1, A->x, N, C, m->eps_q, L->attn_norm_c, alo, ahi);
+        int8_t *k1 = tok ? A->k1 : NULL, *ko = tok ? A->ko : NULL, *k2 = tok ? A->k2 : NULL, *km = tok ? A->km : NULL;
+        rmsnorm_rows(A->h1, A->x, N, C, m->eps_q, L->attn_norm_c, alo, ahi, k1, K);
         if (linear_acc(f, &av, A->h1, ahi + 1, &L->q, N, err))
             return -1;
-        requant_layer(A->q, NULL, av, &L->q, N, -32768, 32767);
+        requant_layer(A->q, NULL, av, &L->q, N, -32768, 32767, k1);
         if (linear_acc(f, &av, A->h1, ahi + 1, &L->k, N, err))
             return -1;
-        requant_layer(A->k, NULL, av, &L->k, N, -32768, 32767);
+        requant_layer(A->k, NULL, av, &L->k, N, -32768, 32767, k1);
         if (linear_acc(f, &av, A->h1, ahi + 1, &L->v, N, err))
             return -1;
 #pragma omp parallel for schedule(static)
@@ -337,7 +366,8 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
             for (int n = 0; n < KV; n++) {
                 int32_t acc = acc_at(av, (size_t)r, (size_t)n);
                 A->vacc[(size_t)r * KV + n] = (float)acc;
-                A->v[(size_t)r * KV + n] = (int16_t)floe_requant(acc, L->v.m[n], clo, chi);
+                A->v[(size_t)r * KV + n] = (int16_t)(k1 ? floe_requant_k(acc, L->v.m[n], k1[r], clo, chi)
+                                                        : floe_requant(acc, L->v.m[n], clo, chi));
             }
 #pragma omp parallel for schedule(static)
         for (int r = 0; r < N; r++) {
@@ -350,33 +380,79 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
                 A->kc[(size_t)r * KV + n] = (int16_t)floe_requant(A->k[(size_t)r * KV + n], L->m_kcache, clo, chi);
         }
         attention(A, L, c, B, T, alo, ahi);
+        if (tok) /* the whole row of heads decides its shift */
+            token_rows(A->o, ko, A->oacc, N, Qd, L->m_attn_out, K, alo, ahi);
         if (linear_acc(f, &av, A->o, ahi + 1, &L->o, N, err))
             return -1;
-        requant_layer(A->xmid, A->x, av, &L->o, N, -32768, 32767);
-        rmsnorm_rows(A->h2, A->xmid, N, C, m->eps_q, L->mlp_norm_c, alo, ahi);
+        requant_layer(A->xmid, A->x, av, &L->o, N, -32768, 32767, ko);
+        rmsnorm_rows(A->h2, A->xmid, N, C, m->eps_q, L->mlp_norm_c, alo, ahi, k2, K);
         if (linear_acc(f, &av, A->h2, ahi + 1, &L->gate, N, err))
             return -1;
-        requant_layer(A->g, NULL, av, &L->gate, N, -32768, 32767);
+        requant_layer(A->g, NULL, av, &L->gate, N, -32768, 32767, k2);
         if (linear_acc(f, &av, A->h2, ahi + 1, &L->up, N, err))
             return -1;
-        requant_layer(A->u, NULL, av, &L->up, N, -32768, 32767);
-#pragma omp parallel for schedule(static)
-        for (int r = 0; r < N; r++)
-            for (int n = 0; n < F; n++) {
-                size_t i = (size_t)r * F + n;
-                int32_t a = floe_lut16_apply(&L->silu, A->g[i]);
-                A->a[i] = (int16_t)a;
-                A->mh[i] = (float)floe_requant(a * (int32_t)A->u[i], L->m_mlp, alo, ahi);
+        requant_layer(A->u, NULL, av, &L->up, N, -32768, 32767, k2);
+        if (tok) {
+#pragma omp parallel
+            {
+                int32_t *prod = malloc(sizeof(int32_t) * 2 * (size_t)F), *row = prod + F;
+#pragma omp for schedule(static)
+                for (int r = 0; r < N; r++) {
+                    for (int n = 0; n < F; n++) {
+                        size_t i = (size_t)r * F + n;
+                        int32_t a = floe_lut16_apply(&L->silu, A->g[i]);
+                        A->a[i] = (int16_t)a;
+                        prod[n] = a * (int32_t)A->u[i];
+                    }
+                    km[r] = (int8_t)floe_token_requant_row(row, prod, (size_t)F, L->m_mlp, K, alo, ahi);
+                    for (int n = 0; n < F; n++)
+                        A->mh[(size_t)r * F + n] = (float)row[n];
+                }
+                free(prod);
             }
+        } else {
+#pragma omp parallel for schedule(static)
+            for (int r = 0; r < N; r++)
+                for (int n = 0; n < F; n++) {
+                    size_t i = (size_t)r * F + n;
+                    int32_t a = floe_lut16_apply(&L->silu, A->g[i]);
+                    A->a[i] = (int16_t)a;
+                    A->mh[i] = (float)floe_requant(a * (int32_t)A->u[i], L->m_mlp, alo, ahi);
+                }
+        }
         if (linear_acc(f, &av, A->mh, ahi + 1, &L->down, N, err))
             return -1;
-        requant_layer(xout, A->xmid, av, &L->down, N, -32768, 32767);
+        requant_layer(xout, A->xmid, av, &L->down, N, -32768, 32767, km);
     }
-    rmsnorm_rows(f->hf, f->xf, N, C, m->eps_q, m->head_norm_c, alo, ahi);
+    int8_t *kf = tok ? f->kf : NULL;
+    rmsnorm_rows(f->hf, f->xf, N, C, m->eps_q, m->head_norm_c, alo, ahi, kf, K);
     if (linear_acc(f, &av, f->hf, ahi + 1, &m->head, N, err))
         return -1;
-    requant_layer(f->logits, NULL, av, &m->head, N, -32768, 32767);
+    requant_layer(f->logits, NULL, av, &m->head, N, -32768, 32767, kf);
+    for (int r = 0; tok && r < N; r++) {
+        for (int l = 0; l < c->n_layers; l++) {
+            const floe_qfwd_layer *A = &f->layers[l];
+            f->khist[0][A->k1[r]]++, f->khist[1][A->ko[r]]++, f->khist[2][A->k2[r]]++, f->khist[3][A->km[r]]++;
+        }
+        f->khist[4][f->kf[r]]++;
+    }
     return 0;
+}
+
+void floe_qfwd_khist_print(const floe_qfwd *f, int K)
+{
+    static const char *const names[5] = {"attn_in", "o_in", "mlp_in", "down_in", "head_in"};
+    for (int p = 0; p < 5; p++) {
+        uint64_t n = 0;
+        for (int k = 0; k < FLOE_QFWD_KHIST; k++)
+            n += f->khist[p][k];
+        if (!n)
+            return;
+        printf("row shifts   %-8s", names[p]);
+        for (int k = 0; k <= K && k < FLOE_QFWD_KHIST; k++)
+            printf(" k=%d %5.1f%%", k, 100.0 * (double)f->khist[p][k] / (double)n);
+        printf("\n");
+    }
 }
 
 /* ---- trace, in floe_qref_forward's order ------------------------------------------------------ */
@@ -392,6 +468,17 @@ static void emit_i16(tracer *t, const char *name, int layer, const int16_t *src,
     for (size_t i = 0; i < rows * w; i++)
         t->buf[i] = src[i];
     t->fn(t->ctx, name, layer, t->buf, rows, w);
+}
+
+static void emit_k(tracer *t, const char *name, int layer, const int8_t *k, size_t rows, int tok)
+{
+    char nm[32];
+    if (!tok)
+        return;
+    snprintf(nm, sizeof nm, "%s_k", name);
+    for (size_t i = 0; i < rows; i++)
+        t->buf[i] = k[i];
+    t->fn(t->ctx, nm, layer, t->buf, rows, 1);
 }
 
 static void emit_f(tracer *t, const char *name, int layer, const float *src, size_t rows, size_t w)
@@ -414,26 +501,31 @@ int floe_qfwd_trace(const floe_qfwd *f, const floe_qmodel *m, int b, floe_qfwd_t
     if (!t.buf)
         return floe_err_set(err, "trace: out of memory");
     const size_t r0 = (size_t)b * T;
+    const int tok = m->q.act_scaling == FLOE_ACT_PER_TOKEN;
     for (int l = 0; l < c->n_layers; l++) {
         const floe_qfwd_layer *A = &f->layers[l];
         emit_f(&t, "attn_in", l, A->h1 + r0 * C, T, C);
+        emit_k(&t, "attn_in", l, A->k1 + r0, T, tok);
         emit_i16(&t, "q", l, A->q + r0 * Q, T, Q);
         emit_i16(&t, "k", l, A->k + r0 * KV, T, KV);
         emit_i16(&t, "kc", l, A->kc + r0 * KV, T, KV);
         emit_i16(&t, "v", l, A->v + r0 * KV, T, KV);
         emit_f(&t, "attn_out", l, A->o + r0 * Q, T, Q);
+        emit_k(&t, "attn_out", l, A->ko + r0, T, tok);
         emit_i16(&t, "attn_res", l, A->xmid + r0 * C, T, C);
         emit_f(&t, "mlp_in", l, A->h2 + r0 * C, T, C);
+        emit_k(&t, "mlp_in", l, A->k2 + r0, T, tok);
         emit_i16(&t, "gate", l, A->g + r0 * F, T, F);
         emit_i16(&t, "up", l, A->u + r0 * F, T, F);
         emit_i16(&t, "act", l, A->a + r0 * F, T, F);
         emit_f(&t, "down_in", l, A->mh + r0 * F, T, F);
+        emit_k(&t, "down_in", l, A->km + r0, T, tok);
         const int16_t *xo = l + 1 < c->n_layers ? f->layers[l + 1].x : f->xf;
         emit_i16(&t, "out", l, xo + r0 * C, T, C);
     }
     emit_f(&t, "head_in", -1, f->hf + r0 * C, T, C);
+    emit_k(&t, "head_in", -1, f->kf + r0, T, tok);
     emit_i16(&t, "logits", -1, f->logits + r0 * V, T, V);
     free(t.buf);
-    (void)m;
     return 0;
 }

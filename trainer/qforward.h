@@ -24,6 +24,8 @@
 #include "common/error.h"
 #include "models/qmodel.h"
 
+#define FLOE_QFWD_KHIST 9 /* shifts 0..FLOE_TOKEN_K_MAX */
+
 typedef struct floe_qfwd_layer {
     int16_t *x;      /* [N, C] residual codes entering the layer (step s_res) */
     float *h1;       /* [N, C] attn_in codes (A) */
@@ -40,6 +42,9 @@ typedef struct floe_qfwd_layer {
     int16_t *g, *u;  /* [N, F] gate and up codes (int16) */
     int16_t *a;      /* [N, F] SiLU(g) codes (int16, step s_silu) */
     float *mh;       /* [N, F] down_in codes (A, step s_down_in) */
+    /* per-token scaling (docs/numerics.md §10): row r of an input point has the step s * 2^-k[r];
+     * all zero for a per-tensor model */
+    int8_t *k1, *ko, *k2, *km; /* [N] shifts of attn_in, attn_out (o_in), mlp_in, down_in */
 } floe_qfwd_layer;
 
 typedef struct floe_qfwd {
@@ -49,6 +54,10 @@ typedef struct floe_qfwd {
     floe_qfwd_layer *layers;  /* [n_layers] */
     int16_t *xf;              /* [N, C] residual after the last layer */
     float *hf;                /* [N, C] head_in codes */
+    int8_t *kf;               /* [N] head_in per-token shifts (zero for per-tensor) */
+    /* per-token models: rows by shift k at attn_in, o_in, mlp_in, down_in (all layers) and head_in,
+     * summed over the forwards since floe_qfwd_init */
+    uint64_t khist[5][FLOE_QFWD_KHIST];
     int16_t *logits;          /* [N, V] logit codes (int16, step s_logit) */
     /* scratch */
     float *acc;               /* [N, max(C, Q, F, V)] float accumulators */
@@ -72,5 +81,9 @@ typedef void (*floe_qfwd_trace_fn)(void *ctx, const char *name, int layer, const
                                    size_t width);
 int floe_qfwd_trace(const floe_qfwd *f, const floe_qmodel *m, int b, floe_qfwd_trace_fn fn, void *ctx,
                     floe_err *err);
+
+/* Prints the per-token shift histogram (khist) as one line per input point, percentages of rows;
+ * nothing for a model without per-token rows. */
+void floe_qfwd_khist_print(const floe_qfwd *f, int K);
 
 #endif

@@ -32,7 +32,7 @@ static void test_bit_exact_on_both_machines(void **state)
 {
     (void)state;
     const char *machines[2] = {"small", "northpole"};
-    const floe_qconfig mixes[4] = {{4, 8, 8, 8}, {8, 8, 8, 8}, {2, 8, 8, 8}, {4, 4, 4, 4}};
+    const floe_qconfig mixes[4] = {{4, 8, 8, 8, 0, 0}, {8, 8, 8, 8, 0, 0}, {2, 8, 8, 8, 0, 0}, {4, 4, 4, 4, 0, 0}};
     floe_model_config c = small_model();
     int32_t tok[8];
     floe_rng r;
@@ -186,7 +186,7 @@ static void test_model_that_does_not_fit(void **state)
 static void test_split_layers_and_decode(void **state)
 {
     (void)state;
-    const floe_qconfig mixes[4] = {{4, 8, 8, 8}, {8, 8, 8, 8}, {2, 8, 8, 4}, {4, 4, 4, 4}};
+    const floe_qconfig mixes[4] = {{4, 8, 8, 8, 0, 0}, {8, 8, 8, 8, 0, 0}, {2, 8, 8, 4, 0, 0}, {4, 4, 4, 4, 0, 0}};
     int32_t tok[12];
     floe_rng r;
     floe_rng_seed(&r, 5);
@@ -278,6 +278,78 @@ static void test_split_corruption_is_caught(void **state)
     floe_qmodel_free(&m);
 }
 
+/* Per-token activation scaling (docs/numerics.md §10) on the chip: rmsnormt, vrequantt and requantk
+ * compute the reference's integers bit for bit, whole layers on one core (prefill) and split layers
+ * (weight cores, fused SwiGLU, attention cores on northpole) with decode steps against the KV cache,
+ * at W4A8KV8 and W4A4KV4 on both machines. The same program checked against the model read as
+ * per-tensor differs: the row shifts are really applied. */
+static void test_per_token_on_chip(void **state)
+{
+    (void)state;
+    const floe_qconfig mixes[2] = {{4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4}, {4, 4, 4, 8, FLOE_ACT_PER_TOKEN, 4}};
+    int32_t tok[12];
+    floe_rng r;
+    floe_rng_seed(&r, 61);
+    for (int mi = 0; mi < 2; mi++) {
+        floe_machine mach;
+        floe_energy_table e;
+        load_machine(mi ? "northpole" : "small", &mach, &e);
+        floe_model_config c = small_model();
+        for (int t = 0; t < 12; t++)
+            tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
+        for (int qi = 0; qi < 2; qi++) {
+            floe_qmodel m;
+            floe_err err;
+            assert_int_equal(floe_qmodel_random(&m, &c, &mixes[qi], 300 + (uint64_t)qi, &err), 0);
+            /* whole layers, prefill: the per-token instructions are there and agree */
+            floe_compile_opts o = {8, 0, 0, 0, 0, 0, 0};
+            floe_program *p;
+            floe_compile_report rep;
+            if (floe_compile_prefill(&m, &mach, &o, &p, &rep, &err) != 0)
+                fail_msg("%s", err.msg);
+            size_t nt = 0, nv = 0, nk = 0, nplain = 0;
+            for (size_t i = 0; i < p->ncores; i++)
+                for (size_t j = 0; j < p->cores[i].n; j++) {
+                    int op = p->cores[i].insns[j].op;
+                    nt += op == FLOE_OP_RMSNORMT, nv += op == FLOE_OP_VREQUANTT, nk += op == FLOE_OP_REQUANTK;
+                    nplain += op == FLOE_OP_RMSNORM;
+                }
+            assert_int_equal(nt, 8 * (2 * (size_t)c.n_layers + 1));
+            assert_int_equal(nv, 8 * 2 * (size_t)c.n_layers);
+            assert_true(nk > 0);
+            assert_int_equal(nplain, 0);
+            floe_verify_result res = {0};
+            assert_int_equal(floe_verify_program(&m, &mach, &e, tok, 8, p, &rep, &res, &err), 0);
+            if (!res.match)
+                fail_msg("W%dA%dKV%d per token: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, res.mismatch);
+            print_message("%-9s W%dA%dKV%d per token: %llu values equal; %llu cycles, %.3g J\n", mi ? "northpole" : "small",
+                          mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, (unsigned long long)res.compared,
+                          (unsigned long long)res.sim.cycles, res.sim.energy.total_j);
+            m.q.act_scaling = FLOE_ACT_PER_TENSOR, m.q.act_kmax = 0; /* the reference without the shifts */
+            assert_int_equal(floe_verify_program(&m, &mach, &e, tok, 8, p, &rep, &res, &err), 0);
+            assert_false(res.match);
+            m.q = mixes[qi];
+            floe_verify_dump_free(&res.dump);
+            floe_program_free(p);
+            floe_compile_report_free(&rep);
+            /* split layers, then decode steps; two users */
+            floe_verify_opts vo = {8, 3, mi ? 2500u + 1000 : 26000u, 0, 0, 2};
+            floe_verify_run_result rr;
+            if (floe_verify_run(&m, &mach, &e, tok, &vo, &rr, &err) != 0)
+                fail_msg("W%dA%dKV%d per token: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, err.msg);
+            if (!rr.match)
+                fail_msg("W%dA%dKV%d per token, split: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits,
+                         rr.mismatch);
+            assert_int_equal(rr.decoded, 3);
+            assert_true(rr.weight_cores > 0);
+            assert_true(mi ? rr.attn_cores == 2 * 2 : rr.attn_cores == 0);
+            assert_true(rr.compared == (uint64_t)2 * 11 * (c.d_model * c.n_layers + c.vocab_size));
+            floe_verify_run_result_free(&rr);
+            floe_qmodel_free(&m);
+        }
+    }
+}
+
 static void test_multi_chip_pipeline(void **state)
 {
     (void)state;
@@ -330,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_model_that_does_not_fit),
         cmocka_unit_test(test_split_layers_and_decode),
         cmocka_unit_test(test_split_corruption_is_caught),
+        cmocka_unit_test(test_per_token_on_chip),
         cmocka_unit_test(test_multi_chip_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include "models/qmodel_io.h"
 #include "models/qref.h"
 #include "models/safetensors.h"
+#include "isa/token.h"
 
 static void make_model(floe_qmodel *m, uint64_t seed)
 {
@@ -122,11 +123,83 @@ static void test_bad_files(void **state)
     floe_qmodel_free(&a);
 }
 
+/* The activation-scaling flag (docs/quantized-model.md): a per-token model round-trips with its K
+ * and gives the same integers; inconsistent metadata is refused naming the field. */
+static void test_act_scaling(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("qmodel_io_tok");
+    char path[4300];
+    floe_path_join(path, sizeof path, dir, "q.safetensors");
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    floe_qconfig q = floe_qconfig_default();
+    assert_int_equal(floe_qconfig_set_scaling(&q, "per-token", 0, &err), 0);
+    assert_int_equal(q.act_kmax, FLOE_TOKEN_K_DEFAULT);
+    assert_int_equal(floe_qconfig_set_scaling(&q, "per-token", 6, &err), 0);
+    floe_qmodel a, b;
+    assert_int_equal(floe_qmodel_random(&a, &c, &q, 9, &err), 0);
+    assert_int_equal(floe_qmodel_save(&a, path, NULL, 0, &err), 0);
+    assert_int_equal(floe_qmodel_load(&b, path, &err), 0);
+    assert_int_equal(b.q.act_scaling, FLOE_ACT_PER_TOKEN);
+    assert_int_equal(b.q.act_kmax, 6);
+    int32_t tok[6] = {1, 20, 3, 40, 5, 60};
+    size_t V = (size_t)c.vocab_size;
+    int16_t *la = malloc(2 * 6 * V), *lb = malloc(2 * 6 * V);
+    assert_int_equal(floe_qref_forward(&a, tok, 6, la, NULL, NULL, &err), 0);
+    assert_int_equal(floe_qref_forward(&b, tok, 6, lb, NULL, NULL, &err), 0);
+    assert_memory_equal(la, lb, 2 * 6 * V);
+    floe_qmodel_free(&b);
+    /* read as per-tensor, the same codes give other logits: the flag matters */
+    a.q.act_scaling = FLOE_ACT_PER_TENSOR, a.q.act_kmax = 0;
+    assert_int_equal(floe_qref_forward(&a, tok, 6, lb, NULL, NULL, &err), 0);
+    assert_true(memcmp(la, lb, 2 * 6 * V) != 0);
+    /* a per-tensor file (the default) says so and has no K */
+    assert_int_equal(floe_qmodel_save(&a, path, NULL, 0, &err), 0);
+    floe_st_file f;
+    assert_int_equal(floe_st_open(&f, path, &err), 0);
+    assert_string_equal(floe_st_meta_get(&f, "floe.act_scaling"), "per-tensor");
+    assert_null(floe_st_meta_get(&f, "floe.act_kmax"));
+    floe_st_close(&f);
+    /* a per-tensor model with a K */
+    const char *extra[2] = {"floe.act_kmax", "4"};
+    assert_int_equal(floe_qmodel_save(&a, path, extra, 1, &err), 0);
+    assert_int_equal(floe_qmodel_load(&b, path, &err), -1);
+    print_message("%s\n", err.msg);
+    assert_non_null(strstr(err.msg, "metadata 'floe.act_kmax' is 4 but 'floe.act_scaling' is per-tensor"));
+    assert_non_null(strstr(err.msg, path));
+    /* a per-token model with K out of range */
+    a.q.act_scaling = FLOE_ACT_PER_TOKEN, a.q.act_kmax = 12;
+    assert_int_equal(floe_qmodel_save(&a, path, NULL, 0, &err), 0);
+    assert_int_equal(floe_qmodel_load(&b, path, &err), -1);
+    print_message("%s\n", err.msg);
+    assert_non_null(strstr(err.msg, "metadata 'floe.act_kmax' is '12': a per-token model needs K in 1..8"));
+    /* the metadata rules themselves: unknown scaling, per token without K */
+    floe_qconfig r = floe_qconfig_default();
+    assert_int_equal(floe_qconfig_scaling_from_meta(&r, "per-row", NULL, "m.st", &err), -1);
+    assert_non_null(strstr(err.msg, "m.st: metadata 'floe.act_scaling' is 'per-row'"));
+    assert_int_equal(floe_qconfig_scaling_from_meta(&r, "per-token", NULL, "m.st", &err), -1);
+    assert_non_null(strstr(err.msg, "metadata 'floe.act_kmax' is missing"));
+    assert_int_equal(floe_qconfig_scaling_from_meta(&r, NULL, NULL, "m.st", &err), 0); /* older files */
+    assert_int_equal(r.act_scaling, FLOE_ACT_PER_TENSOR);
+    /* settings */
+    assert_int_equal(floe_qconfig_set_scaling(&r, "per-tensor", 3, &err), -1);
+    assert_non_null(strstr(err.msg, "act-kmax 3"));
+    assert_int_equal(floe_qconfig_set_scaling(&r, "dynamic", 0, &err), -1);
+    r.act_scaling = FLOE_ACT_PER_TOKEN, r.act_kmax = 0;
+    assert_int_equal(floe_qconfig_validate(&r, &err), -1);
+    free(la);
+    free(lb);
+    floe_qmodel_free(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_act_scaling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -446,6 +446,96 @@ static void test_faults(void **state)
     floe_program_free(p);
 }
 
+/* Per-token scaling (docs/isa.md: vrequantt, requantk, rmsnormt): the simulator computes the
+ * contract's integers (isa/token.h), writes each row's shift after it, charges the row max and the
+ * trial requantizations, and refuses a K outside 0..8. */
+static void hex_bytes(char *t, size_t n, const void *p, size_t len)
+{
+    size_t u = strlen(t);
+    u += (size_t)snprintf(t + u, n - u, ".bytes ");
+    for (size_t i = 0; i < len; i++)
+        u += (size_t)snprintf(t + u, n - u, "%02x", ((const uint8_t *)p)[i]);
+    snprintf(t + u, n - u, "\n");
+}
+
+static void test_per_token_instructions(void **state)
+{
+    (void)state;
+    enum { N = 8, K = 4 };
+    int32_t wide[N] = {900, -1200, 35, 0, -7, 1500, 222, -1};
+    int16_t q[N] = {300, -120, 45, 0, -7, 150, 22, -1};
+    floe_requant_mult M = {1 << 30, 36}; /* 2^-6: 1500 -> 23.4, so k = 2 fits int8 */
+    uint8_t tm[16] = {0}, mults[8 * N], eps[8] = {3};
+    floe_elem_store(tm, FLOE_DT_I32, 0, M.m);
+    floe_elem_store(tm, FLOE_DT_I32, 1, M.shift);
+    floe_elem_store(tm, FLOE_DT_I32, 2, K);
+    floe_requant_mult ch[N];
+    for (int i = 0; i < N; i++) {
+        ch[i] = (floe_requant_mult){(int32_t)(1u << 30) + 12345 * i, 28 + i};
+        floe_elem_store(mults + 8 * i, FLOE_DT_I32, 0, ch[i].m);
+        floe_elem_store(mults + 8 * i, FLOE_DT_I32, 1, ch[i].shift);
+    }
+    floe_requant_mult c;
+    assert_int_equal(floe_requant_mult_from_real(2.0, &c), 0); /* the rmsnorm gain multiplier: row max ~1.7 */
+    uint8_t cm[16] = {0};
+    floe_elem_store(cm, FLOE_DT_I32, 0, c.m);
+    floe_elem_store(cm, FLOE_DT_I32, 1, c.shift);
+    floe_elem_store(cm, FLOE_DT_I32, 2, K);
+    static char text[8192];
+    snprintf(text, sizeof text, ".core 0, 0\n.data 0\n");
+    hex_bytes(text, sizeof text, wide, sizeof wide);
+    strcat(text, ".data 64\n");
+    hex_bytes(text, sizeof text, tm, sizeof tm);
+    strcat(text, ".data 192\n");
+    hex_bytes(text, sizeof text, mults, sizeof mults);
+    strcat(text, ".data 400\n");
+    hex_bytes(text, sizeof text, q, sizeof q);
+    strcat(text, ".data 448\n");
+    hex_bytes(text, sizeof text, eps, sizeof eps);
+    strcat(text, ".data 464\n");
+    hex_bytes(text, sizeof text, cm, sizeof cm);
+    strcat(text, "    vrequantt 128, 0, 64, 8, i8\n"
+                 "    accld 0, 0, 8\n"
+                 "    requantk 300, 0, 192, 136, 8, i16\n"
+                 "    rmsnormt 480, 400, 464, 448, 8, i4\n"
+                 "    halt\n");
+    floe_sim *s;
+    floe_program *p;
+    floe_err err;
+    if (sim_text("small", text, NULL, &s, &p, &err) != 0)
+        fail_msg("%s", err.msg);
+    const uint8_t *Mem = floe_sim_memory(s, 0, 0)->bytes;
+    int32_t y[N];
+    int k = floe_token_requant_row(y, wide, N, M, K, -128, 127);
+    assert_int_equal(k, 2);
+    for (int i = 0; i < N; i++)
+        assert_int_equal((int8_t)Mem[128 + i], y[i]);
+    assert_int_equal((int8_t)Mem[136], k);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(floe_elem_load(Mem + 300, FLOE_DT_I16, (size_t)i), floe_requant_k(wide[i], ch[i], k, -32768, 32767));
+    int kr = floe_rmsnorm_row_token(y, q, N, 3, c, K, -8, 7);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(floe_elem_load(Mem + 480, FLOE_DT_I4, (size_t)i), y[i]);
+    assert_int_equal((int8_t)Mem[480 + 4], kr);
+    assert_true(kr > 0);
+    const floe_sim_result *R = floe_sim_result_get(s);
+    assert_int_equal(R->actions.lut_ops, 3 * N + K + 2);
+    print_message("vrequantt k %d, rmsnormt k %d; vector ops %llu\n", k, kr, (unsigned long long)R->actions.vector_ops);
+    floe_sim_free(s);
+    floe_program_free(p);
+    /* K = 9 is refused */
+    floe_elem_store(tm, FLOE_DT_I32, 2, 9);
+    snprintf(text, sizeof text, ".core 0, 0\n.data 0\n");
+    hex_bytes(text, sizeof text, wide, sizeof wide);
+    strcat(text, ".data 64\n");
+    hex_bytes(text, sizeof text, tm, sizeof tm);
+    strcat(text, "    vrequantt 128, 0, 64, 8, i8\n    halt\n");
+    assert_int_equal(sim_text("small", text, NULL, &s, &p, &err), -1);
+    assert_non_null(strstr(err.msg, "K = 9 is outside 0..8"));
+    floe_sim_free(s);
+    floe_program_free(p);
+}
+
 static void test_program_for_another_machine_is_refused(void **state)
 {
     (void)state;
@@ -523,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_multicast_psum_and_barrier),
         cmocka_unit_test(test_deadlock_is_reported),
         cmocka_unit_test(test_faults),
+        cmocka_unit_test(test_per_token_instructions),
         cmocka_unit_test(test_program_for_another_machine_is_refused),
         cmocka_unit_test(test_uninitialised_reads_strict),
         cmocka_unit_test(test_trace_and_regions),

@@ -41,6 +41,58 @@ static void test_lsq(void **state)
     assert_float_equal(dw[1] + dw[2], 0.0f, 0);
 }
 
+/* Per-token steps s_r = s * 2^-k_r (docs/numerics.md §10): the LSQ step gradient against finite
+ * differences of the float view x_hat(s) = s_r * code(s) (the code held by the straight-through
+ * estimator inside the range, saturated outside), row by row with k_r 0..4; k = 0 everywhere is
+ * the per-tensor backward bit for bit. */
+static void test_lsq_per_token(void **state)
+{
+    (void)state;
+    enum { R = 5, W = 7 };
+    const int bits = 4, hi = 7, lo = -8;
+    const int8_t k[R] = {0, 1, 2, 3, 4};
+    const float s = 0.37f;
+    float v[R * W], g[R * W], codes[R * W], dv[R * W], dv0[R * W];
+    double rows[R];
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < W; j++) {
+            int i = r * W + j;
+            float sr = ldexpf(s, -k[r]);
+            v[i] = sr * (float)(j * 2.3 - 7.1); /* codes from below the range to above it */
+            g[i] = 0.5f + 0.1f * (float)((i * 7) % 11);
+            float x = floorf(v[i] / sr + 0.5f);
+            codes[i] = x < lo ? (float)lo : x > hi ? (float)hi : x;
+        }
+    double ds = floe_lsq_act_backward_tok(dv, g, v, 1.0f, NULL, codes, NULL, k, R, W, s, bits, rows);
+    /* finite differences of L(s) = sum g x_hat(s) */
+    const double h = 1e-4;
+    double fd = 0.0;
+    for (int r = 0; r < R; r++)
+        for (int j = 0; j < W; j++) {
+            int i = r * W + j;
+            double u0 = (double)v[i] / ldexp(s, -k[r]);
+            int inside = u0 >= lo && u0 <= hi;
+            double res = codes[i] - u0; /* the STE holds round(u) - u */
+            double f[2];
+            for (int e = 0; e < 2; e++) {
+                double sr = ldexp((double)s + (e ? h : -h), -k[r]);
+                f[e] = inside ? sr * ((double)v[i] / sr + res) : sr * codes[i];
+            }
+            fd += g[i] * (f[1] - f[0]) / (2 * h);
+            assert_float_equal(dv[i], inside ? g[i] : 0.0f, 0);
+        }
+    fd *= floe_lsq_grad_scale(W, bits);
+    if (fabs(ds - fd) > 1e-4 * (1.0 + fabs(fd)))
+        fail_msg("per-token step gradient %.8g, finite differences %.8g", ds, fd);
+    /* the shifts matter: with k = 0 the same values give another gradient */
+    double ds0 = floe_lsq_act_backward_tok(dv0, g, v, 1.0f, NULL, codes, NULL, NULL, R, W, s, bits, rows);
+    assert_true(fabs(ds0 - ds) > 1e-3);
+    const int8_t zero[R] = {0};
+    double dsz = floe_lsq_act_backward_tok(dv0, g, v, 1.0f, NULL, codes, NULL, zero, R, W, s, bits, rows);
+    double dsp = floe_lsq_act_backward(dv, g, v, 1.0f, NULL, codes, NULL, R, W, s, bits, rows);
+    assert_true(dsz == dsp && ds0 == dsp);
+}
+
 /* ---- distillation: gradient against finite differences ----------------------------------------- */
 
 static void test_distill_gradient(void **state)
@@ -190,7 +242,8 @@ static void test_forward_is_reference(void **state)
 {
     (void)state;
     fixture fx = FX;
-    static const floe_qconfig mixes[] = {{4, 8, 8, 8}, {4, 4, 4, 8}, {2, 8, 8, 4}, {8, 8, 8, 8}};
+    static const floe_qconfig mixes[] = {{4, 8, 8, 8, 0, 0}, {4, 4, 4, 8, 0, 0}, {2, 8, 8, 4, 0, 0}, {8, 8, 8, 8, 0, 0},
+                                         {4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4}, {4, 4, 4, 8, FLOE_ACT_PER_TOKEN, 4}};
     for (size_t k = 0; k < sizeof mixes / sizeof mixes[0]; k++) {
         floe_err err;
         floe_qat_trainer tr;
@@ -213,13 +266,11 @@ static double cosine(const float *a, const float *b, size_t n)
     return ab / sqrt(aa * bb + 1e-300);
 }
 
-static void test_gradient_matches_fp(void **state)
+static void gradient_matches_fp(floe_qconfig q)
 {
-    (void)state;
     fixture fx = FX;
     floe_err err;
     floe_qat_trainer tr;
-    floe_qconfig q = {8, 8, 8, 8};
     floe_qat_cfg c = small_qat(&fx.mc, 4);
     c.alpha = 1.0f; /* pure cross-entropy: comparable with the FP model's loss */
     assert_int_equal(floe_qat_trainer_init(&tr, fx.ckpt, &q, &c, &fx.train, &err), 0);
@@ -260,13 +311,20 @@ static void test_gradient_matches_fp(void **state)
     floe_qat_trainer_free(&tr);
 }
 
+static void test_gradient_matches_fp(void **state)
+{
+    (void)state;
+    gradient_matches_fp((floe_qconfig){8, 8, 8, 8, 0, 0});
+    gradient_matches_fp((floe_qconfig){8, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4}); /* per-token input steps */
+}
+
 static void test_learns(void **state)
 {
     (void)state;
     fixture fx = FX;
     floe_err err;
     floe_qat_trainer tr;
-    floe_qconfig q = {2, 4, 4, 8}; /* a hard setting from a poor start (RTN): much to recover */
+    floe_qconfig q = {2, 4, 4, 8, 0, 0}; /* a hard setting from a poor start (RTN): much to recover */
     floe_qat_cfg c = small_qat(&fx.mc, 40);
     c.init.method = FLOE_QINIT_RTN;
     c.lr = 1e-3f;
@@ -331,7 +389,7 @@ static void test_frozen_codes(void **state)
     (void)state;
     fixture fx = FX;
     floe_err err;
-    floe_qconfig q = {2, 8, 8, 8};
+    floe_qconfig q = {2, 8, 8, 8, 0, 0};
     floe_qat_cfg c = small_qat(&fx.mc, 30);
     c.method = FLOE_QAT_EFFICIENTQAT;
     c.alpha = 1.0f; /* E2E-QP's next-token loss */
@@ -405,10 +463,10 @@ static void test_refusals(void **state)
     floe_err err;
     floe_qat_trainer tr;
     floe_qat_cfg c = small_qat(&fx.mc, 4);
-    floe_qconfig bad = {3, 8, 8, 8};
+    floe_qconfig bad = {3, 8, 8, 8, 0, 0};
     assert_int_not_equal(floe_qat_trainer_init(&tr, fx.ckpt, &bad, &c, &fx.train, &err), 0);
     assert_non_null(strstr(err.msg, "weight bits 3"));
-    bad = (floe_qconfig){4, 6, 8, 8};
+    bad = (floe_qconfig){4, 6, 8, 8, 0, 0};
     assert_int_not_equal(floe_qat_trainer_init(&tr, fx.ckpt, &bad, &c, &fx.train, &err), 0);
     assert_non_null(strstr(err.msg, "activation bits 6"));
     /* a teacher whose shapes are not the student's config */
@@ -437,6 +495,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lsq),
+        cmocka_unit_test(test_lsq_per_token),
         cmocka_unit_test(test_distill_gradient),
         cmocka_unit_test(test_forward_is_reference),
         cmocka_unit_test(test_gradient_matches_fp),

@@ -24,6 +24,55 @@ static void test_flow(void **state)
                          0);
         assert_non_null(strstr(out, "validation   loss"));
     }
+    /* per-token input scaling: PTQ, the same perplexity from the file, bit-exact on the chip; a QAT
+     * checkpoint carries the flag into export */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s ptq --method calib --act-scaling per-token --teacher %s -o "
+                                                    "%s/tok.safetensors --eval",
+                                   floe, teacher, dir),
+                     0);
+    assert_non_null(strstr(out, "per-token inputs, K 4"));
+    const char *pp = strstr(out, "perplexity ");
+    assert_non_null(pp);
+    double ppl_ptq = atof(pp + strlen("perplexity "));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s eval --qmodel %s/tok.safetensors --corpus generated:200", floe,
+                                   dir),
+                     0);
+    pp = strstr(out, "perplexity   ");
+    assert_non_null(pp);
+    print_message("per-token PTQ perplexity %.3f, eval --qmodel %.3f\n", ppl_ptq, atof(pp + 13));
+    assert_non_null(strstr(out, "row shifts   attn_in  k=0 "));
+    assert_non_null(strstr(out, "row shifts   head_in  k=0 "));
+    assert_true(ppl_ptq > 1.0 && ppl_ptq == atof(pp + 13));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --qmodel %s/tok.safetensors -m %s/configs/small.csv --tokens 6",
+                                   floe, dir, getenv("FLOE_SOURCE_DIR")),
+                     0);
+    assert_non_null(strstr(out, "bit-identical"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s --act-scaling per-token --act-kmax 3 --batch 2 "
+                                                    "--context 32 --threads 1 --steps 2 -o %s/tq",
+                                   floe, teacher, dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s export %s/tq/qat-000002.safetensors -o %s/tq.safetensors", floe,
+                                   dir, dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "grep -q '\"floe.act_scaling\":\"per-token\",\"floe.act_kmax\":\"3\"' "
+                                                    "%s/tq.safetensors",
+                                   dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s eval --qmodel %s/tq.safetensors --corpus generated:200", floe, dir),
+                     0);
+    pp = strstr(out, "perplexity   ");
+    assert_non_null(pp);
+    double ppl_export = atof(pp + 13);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s eval --qmodel %s/tq/qmodel.safetensors --corpus generated:200",
+                                   floe, dir),
+                     0);
+    pp = strstr(out, "perplexity   ");
+    assert_non_null(pp);
+    assert_true(ppl_export == atof(pp + 13));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s ptq --method rtn --act-scaling per-row --teacher %s -o %s/x.st",
+                                   floe, teacher, dir),
+                     2);
+    assert_non_null(strstr(out, "per-row"));
     const char *q = "--batch 2 --context 32 --threads 1 --steps 6 --eval-every 3 --eval-windows 4";
     assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s %s -o %s/a", floe, teacher, q, dir), 0);
     assert_non_null(strstr(out, "step 6/6  loss "));

@@ -6,21 +6,22 @@
 #include <omp.h>
 
 #include "common/rng.h"
+#include "isa/token.h"
 #include "models/qref.h"
 #include "trainer/qforward.h"
 
 typedef struct {
-    int32_t *data[64];
-    size_t n[64];
-    char name[64][16];
-    int layer[64];
+    int32_t *data[128];
+    size_t n[128];
+    char name[128][16];
+    int layer[128];
     int count;
 } trace_log;
 
 static void record(void *ctx, const char *name, int layer, const int32_t *data, size_t rows, size_t width)
 {
     trace_log *t = ctx;
-    assert_true(t->count < 64);
+    assert_true(t->count < 128);
     int i = t->count++;
     t->n[i] = rows * width;
     t->data[i] = malloc(sizeof(int32_t) * t->n[i]);
@@ -58,6 +59,8 @@ static void compare(void *ctx, const char *name, int layer, const int32_t *data,
         }
 }
 
+static int k_hist[FLOE_TOKEN_K_MAX + 1]; /* per-token shifts seen by check_mix (the "_k" traces) */
+
 static void check_mix(const char *model, floe_qconfig q, uint64_t seed, int B, int T, int threads)
 {
     floe_model_config cfg;
@@ -82,6 +85,13 @@ static void check_mix(const char *model, floe_qconfig q, uint64_t seed, int B, i
         compare_ctx c = {&ref, 0, 0};
         assert_int_equal(floe_qfwd_trace(&f, &m, b, compare, &c, &err), 0);
         assert_int_equal(c.next, ref.count);
+        for (int i = 0; i < ref.count; i++) {
+            size_t nl = strlen(ref.name[i]);
+            for (size_t j = 0; nl > 2 && strcmp(ref.name[i] + nl - 2, "_k") == 0 && j < ref.n[i]; j++) {
+                assert_in_range(ref.data[i][j], 0, q.act_kmax);
+                k_hist[ref.data[i][j]]++;
+            }
+        }
         if (c.mismatches)
             fail_msg("W%dA%dKV%d seed %llu sequence %d: %d integers differ", q.wbits, q.abits, q.kvbits,
                      (unsigned long long)seed, b, c.mismatches);
@@ -96,10 +106,30 @@ static void check_mix(const char *model, floe_qconfig q, uint64_t seed, int B, i
 static void test_every_mix(void **state)
 {
     (void)state;
-    static const floe_qconfig mixes[] = {{4, 8, 8, 8}, {4, 4, 4, 8}, {2, 8, 8, 8}, {8, 8, 8, 8}, {4, 8, 4, 4}};
+    static const floe_qconfig mixes[] = {{4, 8, 8, 8, 0, 0}, {4, 4, 4, 8, 0, 0}, {2, 8, 8, 8, 0, 0}, {8, 8, 8, 8, 0, 0}, {4, 8, 4, 4, 0, 0}};
     for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
         for (uint64_t seed = 1; seed <= 3; seed++)
             check_mix("tiny", mixes[i], seed * 7 + i, 3, 19, 1 + (int)(seed % 2));
+}
+
+/* Per-token scaling (docs/numerics.md §10) at W4A8KV8 and W4A4KV4: every integer tensor and every
+ * row's shift agree; the random models' rows take a spread of shifts, so the shifted paths run. */
+static void test_per_token(void **state)
+{
+    (void)state;
+    static const floe_qconfig mixes[] = {{4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4}, {4, 4, 4, 8, FLOE_ACT_PER_TOKEN, 4},
+                                         {4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 6}, {8, 4, 8, 4, FLOE_ACT_PER_TOKEN, 2}};
+    memset(k_hist, 0, sizeof k_hist);
+    for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
+        for (uint64_t seed = 1; seed <= 3; seed++)
+            check_mix("tiny", mixes[i], seed * 11 + i, 3, 19, 1 + (int)(seed % 2));
+    int kinds = 0;
+    for (int k = 0; k <= FLOE_TOKEN_K_MAX; k++)
+        kinds += k_hist[k] > 0;
+    print_message("per-token shifts seen: k=0 %d, 1 %d, 2 %d, 3 %d, 4 %d, 5 %d, 6 %d\n", k_hist[0], k_hist[1],
+                  k_hist[2], k_hist[3], k_hist[4], k_hist[5], k_hist[6]);
+    assert_true(kinds >= 3);
+    assert_true(k_hist[0] > 0);
 }
 
 /* The full context and a partial last sequence length (T < maxT is the eval case). */
@@ -117,7 +147,7 @@ static void test_double_path(void **state)
     floe_err err;
     assert_int_equal(floe_model_config_builtin("tiny", &cfg, &err), 0);
     cfg.ffn_dim = 1100; /* 1100 * 128 * 128 > 2^24 */
-    floe_qconfig q = {8, 8, 8, 8};
+    floe_qconfig q = {8, 8, 8, 8, 0, 0};
     floe_qmodel m;
     assert_int_equal(floe_qmodel_random(&m, &cfg, &q, 5, &err), 0);
     floe_qfwd f;
@@ -165,6 +195,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_mix),
+        cmocka_unit_test(test_per_token),
         cmocka_unit_test(test_full_context),
         cmocka_unit_test(test_double_path),
         cmocka_unit_test(test_refuses),
