@@ -194,16 +194,29 @@ static void quantize_linear(floe_qat *s, floe_qat_linear *q)
     }
     const float *w = P(s, q->kind, q->layer < 0 ? 0 : q->layer);
     const float *g = q->gain == FLOE_P_KIND_COUNT ? NULL : P(s, q->gain, q->layer < 0 ? 0 : q->layer);
+    const float hi = (float)floe_lsq_hi(q->bits), lo = -hi - 1.0f;
+    const int in = q->in; /* a local: the int8 stores below may alias q->in, which stops vectorising */
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < q->out; n++) {
-        q->q->s_w[n] = st[n];
-        for (int i = 0; i < q->in; i++) {
-            size_t k = (size_t)n * q->in + i;
-            float wf = g ? w[k] * g[i] : w[k];
-            int32_t c = floe_lsq_code(wf, st[n], q->bits);
-            q->wfold[k] = wf;
-            q->q->w[k] = (int8_t)c;
-            q->what[k] = (float)c * st[n];
+        const float sn = st[n];
+        const size_t r = (size_t)n * in;
+        const float *restrict wr = w + r;
+        float *restrict wf = q->wfold + r, *restrict wh = q->what + r;
+        int8_t *restrict c8 = q->q->w + r;
+        q->q->s_w[n] = sn;
+        if (g)
+            for (int i = 0; i < in; i++)
+                wf[i] = wr[i] * g[i];
+        else
+            memcpy(wf, wr, sizeof(float) * (size_t)in);
+        /* floe_lsq_code, branch-free so that it vectorises: the same operations, the same bits
+         * (a NaN fails x >= lo and gets the lowest code, as there) */
+        for (int i = 0; i < in; i++) {
+            float x = floorf(wf[i] / sn + 0.5f);
+            x = x >= lo ? x : lo;
+            x = x > hi ? hi : x;
+            c8[i] = (int8_t)(int32_t)x;
+            wh[i] = x * sn;
         }
     }
 }
