@@ -35,7 +35,7 @@ typedef struct floe_e2eqp_cfg {
     uint64_t seed;        /* batch sampling */
 } floe_e2eqp_cfg;
 
-/* Floe's defaults (docs/trainer.md): steps 300, batch 8, context 0, lr 1e-4 (2e-4 at 2 bits),
+/* Floe's defaults (docs/trainer.md): steps 300, batch 8, context 0, lr 5e-4 (1e-3 at 2 bits),
  * min_lr lr/20, warmup 10, clip 0.3, AdamW (0.9, 0.999, 1e-8), seed 2. */
 floe_e2eqp_cfg floe_e2eqp_defaults(int bits);
 
