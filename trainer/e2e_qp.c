@@ -18,7 +18,7 @@ floe_e2eqp_cfg floe_e2eqp_defaults(int bits)
     c.steps = 300;
     c.batch = 8;
     c.context = 0;
-    c.lr = bits <= 2 ? 2e-4f : 1e-4f;
+    c.lr = bits <= 2 ? 1e-3f : 5e-4f;
     c.min_lr = c.lr / 20.0f;
     c.warmup = 10;
     c.clip = 0.3f;

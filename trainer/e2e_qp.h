@@ -35,7 +35,7 @@ typedef struct floe_e2eqp_cfg {
     uint64_t seed;        /* batch sampling */
 } floe_e2eqp_cfg;
 
-/* Floe's defaults (docs/trainer.md): steps 300, batch 8, context 0, lr 1e-4 (2e-4 at 2 bits),
+/* Floe's defaults (docs/trainer.md): steps 300, batch 8, context 0, lr 5e-4 (1e-3 at 2 bits),
  * min_lr lr/20, warmup 10, clip 0.3, AdamW (0.9, 0.999, 1e-8), seed 2. */
 floe_e2eqp_cfg floe_e2eqp_defaults(int bits);
 
@@ -77,7 +77,10 @@ int floe_e2eqp_run(floe_e2eqp *st, floe_model *m, const floe_tokens *train, cons
 int floe_e2eqp_save(const floe_e2eqp *st, const floe_model *m, const floe_e2eqp_cfg *c, const char *path,
                     const char *const *extra, size_t n_extra, floe_err *err);
 /* Loads such a file into a state initialised (floe_e2eqp_init) for the same model config, bits,
- * group and asymmetry; every tensor checked by name and shape, errors name the file and tensor. */
+ * group and asymmetry; every tensor checked by name and shape, codes checked against the code range;
+ * errors name the file and tensor. Codes, s, z, moments and step all come from the file, so to resume
+ * without the Block-AP quantizers at hand, init from floe_wquants_init's quantizers (s = 1) on the
+ * base model and load. */
 int floe_e2eqp_load(floe_e2eqp *st, const floe_model *m, const char *path, floe_err *err);
 
 #endif
