@@ -32,7 +32,7 @@ int floe_cmd_ptq(int argc, char **argv)
     const char *method = NULL, *teacher = NULL, *corpus = NULL, *out = NULL, *hsrc_name = "student";
     long long threads = 0, batch = 8, block = 128, group = -1;
     double damp = 0.01, alpha = 0.5;
-    int eval = 0, act_order = 0, weight_only = 0, asym = 0;
+    int eval = 0, act_order = 0, weight_only = 0, asym = 0, no_smooth_norms = 0;
     floe_qat_bits_opts bits = FLOE_QAT_BITS_DEFAULTS;
     floe_qinit_opts init = FLOE_QINIT_OPTS_DEFAULTS;
     const floe_opt opts[] = {
@@ -54,6 +54,9 @@ int floe_cmd_ptq(int argc, char **argv)
                                                               "int8 inputs, sequential; default) or teacher (the FP "
                                                               "teacher's inputs)", 0, 0, 0},
         {"alpha", FLOE_ARG_DOUBLE, &alpha, "A", "smoothquant: migration strength in (0, 1] (default 0.5)", 0, 0, 0},
+        {"no-smooth-norms", FLOE_ARG_FLAG, &no_smooth_norms, NULL, "smoothquant: migrate only at o_proj's and "
+                                                                   "down_proj's inputs (no per-channel RMSNorm "
+                                                                   "multipliers)", 0, 0, 0},
         {"weight-only", FLOE_ARG_FLAG, &weight_only, NULL, "rtn|gptq: quantize only the blocks' linear weights "
                                                            "(--wbits 2..8, --group, --asym) and write an FP "
                                                            "checkpoint of the dequantized weights", 0, 0, 0},
@@ -168,17 +171,14 @@ int floe_cmd_ptq(int argc, char **argv)
         rc = 0;
         goto out;
     }
-    if (m == M_SMOOTH && floe_smoothquant_fold(&t, &train, alpha, ic.batches, ic.seed, &err) != 0) {
-        floe_cmd_fail("ptq", "%s: %s", teacher, err.msg);
-        goto out;
-    }
     if (floe_qat_init(&s, &t.cfg, &qc, 1, 1, &err) != 0) {
         floe_cmd_fail("ptq", "%s", err.msg);
         goto out;
     }
     have_s = 1;
-    if ((m == M_GPTQ ? floe_ptq_gptq(&s, &t, &train, &ic, &gc, hsrc, &err)
-                     : floe_qat_init_from_teacher(&s, &t, &train, &ic, &err)) != 0) {
+    if ((m == M_GPTQ     ? floe_ptq_gptq(&s, &t, &train, &ic, &gc, hsrc, &err)
+         : m == M_SMOOTH ? floe_ptq_smoothquant(&s, &t, &train, &ic, alpha, !no_smooth_norms, &err)
+                         : floe_qat_init_from_teacher(&s, &t, &train, &ic, &err)) != 0) {
         floe_cmd_fail("ptq", "%s: %s", teacher, err.msg);
         goto out;
     }

@@ -174,6 +174,7 @@ typedef struct mainbuf {
     uint64_t x, h, q, k16, t32, ctmp, kc, vc, z, pr, o, r, g, u, a, u32, mm;
     uint64_t cn, lg; /* the head */
     uint64_t krow, vrow; /* with attention cores: this position's K and V rows, to send them */
+    int attn_pc, mlp_pc; /* SmoothQuant at the norms: c_attn / c_mlp hold d per-channel multipliers */
 } mainbuf;
 
 /* A weight core's SwiGLU (split layers): its gate and up rows, silu(gate) * up, requantized to
@@ -215,6 +216,22 @@ static uint64_t place_mult(ctx *c, const char *name, floe_requant_mult q)
     return a;
 }
 
+/* n multipliers (one per channel) in a row of 8-byte (m, shift) pairs. */
+static uint64_t place_mults(ctx *c, const char *name, const floe_requant_mult *q, int n)
+{
+    uint64_t a = alloc(c, name, 8 * (uint64_t)n);
+    uint8_t *b = malloc(8 * (size_t)n);
+    if (!b)
+        return a; /* the allocation's own error path reports memory; nothing to write */
+    for (int i = 0; i < n; i++) {
+        floe_elem_store(b + 8 * i, FLOE_DT_I32, 0, q[i].m);
+        floe_elem_store(b + 8 * i, FLOE_DT_I32, 1, q[i].shift);
+    }
+    data(c, a, b, 8 * (uint64_t)n);
+    free(b);
+    return a;
+}
+
 static uint64_t place_u64(ctx *c, const char *name, uint64_t v)
 {
     uint64_t a = alloc(c, name, 8);
@@ -246,8 +263,12 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
         return;
     }
     const floe_qlayer *L = m ? &m->layers[slot] : NULL;
-    b->c_attn = place_mult(c, "c_attn_norm", L ? L->attn_norm_c : zero_mult);
-    b->c_mlp = place_mult(c, "c_mlp_norm", L ? L->mlp_norm_c : zero_mult);
+    b->attn_pc = L && L->attn_norm_cj;
+    b->mlp_pc = L && L->mlp_norm_cj;
+    b->c_attn = b->attn_pc ? place_mults(c, "c_attn_norm", L->attn_norm_cj, d)
+                           : place_mult(c, "c_attn_norm", L ? L->attn_norm_c : zero_mult);
+    b->c_mlp = b->mlp_pc ? place_mults(c, "c_mlp_norm", L->mlp_norm_cj, d)
+                         : place_mult(c, "c_mlp_norm", L ? L->mlp_norm_c : zero_mult);
     b->m_kc = place_mult(c, "m_kcache", L ? L->m_kcache : zero_mult);
     b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
     b->m_ao = place_mult(c, "m_attn_out", L ? L->m_attn_out : zero_mult);
@@ -905,7 +926,8 @@ static void main_layer_row(gemit *G, int t, int pos)
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
     const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, I8 = FLOE_DT_I8, TEN = FLOE_SCOPE_TENSOR;
     uint64_t xt = b->x + 2 * (uint64_t)t * d;
-    OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A, TEN);
+    OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A,
+       b->attn_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
     main_phase(G, PH_QKV, t, pos);
     uint64_t cs = b->cosb + 2 * (uint64_t)pos * (hd / 2), sn = b->sinb + 2 * (uint64_t)pos * (hd / 2);
     for (int hh = 0; hh < nh; hh++)
@@ -939,7 +961,8 @@ static void main_layer_row(gemit *G, int t, int pos)
     main_phase(G, PH_O, t, pos);
     OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
     /* MLP */
-    OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A, TEN);
+    OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A,
+       b->mlp_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
     main_phase(G, PH_GATEUP, t, pos);
     if (!G->g->fused) {
         OP(c, FLOE_OP_LUT16, (int64_t)b->a, (int64_t)b->g, (int64_t)b->silu, f, T16);

@@ -28,13 +28,14 @@ static void linear_requant(int32_t *out, const int32_t *x, int T, const floe_qli
         }
 }
 
-static void rmsnorm_rows(int32_t *out, const int32_t *x, int T, int d, uint64_t eps_q, floe_requant_mult c, range r,
-                         int16_t *row)
+/* cj: per-channel multipliers (SmoothQuant at the norm) or NULL for the one multiplier c. */
+static void rmsnorm_rows(int32_t *out, const int32_t *x, int T, int d, uint64_t eps_q, floe_requant_mult c,
+                         const floe_requant_mult *cj, range r, int16_t *row)
 {
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < d; i++)
             row[i] = (int16_t)x[(size_t)t * d + i];
-        floe_rmsnorm_row(out + (size_t)t * d, row, (size_t)d, eps_q, &c, 0, r.lo, r.hi);
+        floe_rmsnorm_row(out + (size_t)t * d, row, (size_t)d, eps_q, cj ? cj : &c, cj != NULL, r.lo, r.hi);
     }
 }
 
@@ -85,7 +86,7 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
     for (int l = 0; l < c->n_layers; l++) {
         const floe_qlayer *L = &m->layers[l];
         /* attention */
-        rmsnorm_rows(h, x, T, d, m->eps_q, L->attn_norm_c, A, row);
+        rmsnorm_rows(h, x, T, d, m->eps_q, L->attn_norm_c, L->attn_norm_cj, A, row);
         TRACE("attn_in", l, h, T, d);
         linear_requant(q, h, T, &L->q, R16);
         linear_requant(k, h, T, &L->k, R16);
@@ -130,7 +131,7 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
         add_residual(x, tmp, (size_t)T * d);
         TRACE("attn_res", l, x, T, d);
         /* MLP */
-        rmsnorm_rows(h, x, T, d, m->eps_q, L->mlp_norm_c, A, row);
+        rmsnorm_rows(h, x, T, d, m->eps_q, L->mlp_norm_c, L->mlp_norm_cj, A, row);
         TRACE("mlp_in", l, h, T, d);
         linear_requant(g, h, T, &L->gate, R16);
         linear_requant(u, h, T, &L->up, R16);
@@ -146,7 +147,7 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
         add_residual(x, tmp, (size_t)T * d);
         TRACE("out", l, x, T, d);
     }
-    rmsnorm_rows(h, x, T, d, m->eps_q, m->head_norm_c, A, row);
+    rmsnorm_rows(h, x, T, d, m->eps_q, m->head_norm_c, NULL, A, row);
     TRACE("head_in", -1, h, T, d);
     linear_requant(lg, h, T, &m->head, R16);
     TRACE("logits", -1, lg, T, c->vocab_size);

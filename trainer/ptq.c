@@ -371,3 +371,138 @@ int floe_smoothquant_fold(floe_model *t, const floe_tokens *train, double alpha,
     free(ad);
     return 0;
 }
+
+/* ---- SmoothQuant at the norms --------------------------------------------------------------------- */
+
+#define SAMPLE_CAP (1u << 19) /* calib's (trainer/qat_init.c) */
+
+static int cmpf(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+int floe_ptq_smoothquant(floe_qat *s, floe_model *t, const floe_tokens *train, const floe_qinit_cfg *ic0, double alpha,
+                         int norms, floe_err *err)
+{
+    floe_qinit_cfg ic = *ic0;
+    ic.method = FLOE_QINIT_CALIB;
+    if (floe_smoothquant_fold(t, train, alpha, ic.batches, ic.seed, err) != 0)
+        return -1;
+    if (floe_qat_init_from_teacher(s, t, train, &ic, err) != 0)
+        return -1;
+    if (!norms)
+        return 0;
+    const floe_model_config *cfg = &s->cfg;
+    const int L = cfg->n_layers, B = t->maxB, T = t->maxT, N = B * T, C = cfg->d_model;
+    int rc = -1;
+    int32_t *tok = sample_batches(t, train, ic.seed, ic.batches, err);
+    if (!tok)
+        return -1;
+    const size_t total = (size_t)ic.batches * N * C, stride = total / SAMPLE_CAP + 1;
+    double *xmax = calloc((size_t)2 * L * C, sizeof(double));
+    float *f = malloc(sizeof(float) * (size_t)2 * L * C), *h = malloc(sizeof(float) * (size_t)C);
+    float *smp = malloc(sizeof(float) * SAMPLE_CAP);
+    float **xs = calloc((size_t)2 * L * ic.batches, sizeof *xs); /* x / rms per point and batch */
+    if (!xmax || !f || !h || !smp || !xs)
+        goto oom;
+    /* max |x_j / rms| per point over the calibration tokens; the values, for the steps */
+    for (int b = 0; b < ic.batches; b++) {
+        floe_model_forward(t, tok + (size_t)b * N, NULL, B, T);
+        for (int l = 0; l < L; l++)
+            for (int p = 0; p < 2; p++) {
+                float *X = xs[(size_t)(2 * l + p) * ic.batches + b] = malloc(sizeof(float) * (size_t)N * C);
+                if (!X)
+                    goto oom;
+                floe_model_taps tp = floe_model_get_taps(t, l);
+                const float *x = p ? tp.xmid : tp.x, *rs = p ? tp.rstd2 : tp.rstd1;
+                double *mx = xmax + (size_t)(2 * l + p) * C;
+                for (int r = 0; r < N; r++)
+                    for (int i = 0; i < C; i++) {
+                        float v = x[(size_t)r * C + i] * rs[r];
+                        X[(size_t)r * C + i] = v;
+                        mx[i] = fmax(mx[i], fabsf(v));
+                    }
+            }
+    }
+    const double pa = ic.percentile > 0 ? ic.percentile : s->qc.abits >= 8 ? 99.99 : 99.9;
+    const double ah = floe_lsq_hi(s->qc.abits);
+    for (int l = 0; l < L; l++)
+        for (int p = 0; p < 2; p++) {
+            /* f_j from the gain-folded weights W' = W * g of the point's consumers */
+            const floe_param_kind gk = p ? FLOE_P_MLP_NORM : FLOE_P_ATTN_NORM;
+            float *g = param(&s->table, s->params, gk, l), *fp = f + (size_t)(2 * l + p) * C;
+            const int first = p ? 4 : 0, nlin = p ? 2 : 3;
+            for (int j = 0; j < C; j++) {
+                double wm = 0.0;
+                for (int k = first; k < first + nlin; k++) {
+                    const floe_qat_linear *q = &s->lin[7 * l + k];
+                    const float *W = param(&s->table, s->params, q->kind, l);
+                    for (int n = 0; n < q->out; n++)
+                        wm = fmax(wm, fabsf(W[(size_t)n * C + j] * g[j]));
+                }
+                fp[j] = smooth_factor(xmax[(size_t)(2 * l + p) * C + j], wm, alpha);
+                h[j] = 1.0f / fp[j];
+            }
+            if (floe_qmodel_set_smoothing(&s->qm, l, p, h, err) != 0)
+                goto out;
+            /* W' = W * g * f: the student's gain absorbs f */
+            for (int j = 0; j < C; j++)
+                g[j] *= fp[j];
+            /* the weight steps of the consumers, calib's way, on W * g * f */
+            for (int k = first; k < first + nlin; k++) {
+                floe_qat_linear *q = &s->lin[7 * l + k];
+                const float *W = param(&s->table, s->params, q->kind, l);
+#pragma omp parallel
+                {
+                    float *row = malloc(sizeof(float) * (size_t)C);
+#pragma omp for schedule(static)
+                    for (int n = 0; n < q->out; n++) {
+                        if (!row)
+                            continue;
+                        for (int i = 0; i < C; i++)
+                            row[i] = W[(size_t)n * C + i] * g[i];
+                        s->steps[q->step_off + n] = floe_qinit_weight_step(row, C, q->bits, FLOE_QINIT_CALIB);
+                    }
+                    free(row);
+                }
+            }
+            /* the input step, calib's way (the same strided sample, percentile of |x / rms * h|) */
+            size_t ns = 0, seen = 0;
+            double amax = 0.0;
+            for (int b = 0; b < ic.batches; b++) {
+                const float *X = xs[(size_t)(2 * l + p) * ic.batches + b];
+                for (size_t r = 0; r < (size_t)N; r++)
+                    for (int i = 0; i < C; i++) {
+                        float a = fabsf(X[r * C + i] * h[i]);
+                        amax = fmax(amax, a);
+                        if (seen++ % stride == 0 && ns < SAMPLE_CAP)
+                            smp[ns++] = a;
+                    }
+            }
+            double v = amax;
+            if (pa < 100.0 && ns > 0) {
+                qsort(smp, ns, sizeof(float), cmpf);
+                v = smp[(size_t)floor(pa / 100.0 * (double)(ns - 1))];
+            }
+            *floe_qat_act_step(s, l, p ? FLOE_QAT_MLP_IN : FLOE_QAT_ATTN_IN) = (float)fmax(v / ah, 1e-8);
+        }
+    if (floe_qat_quantize(s, err) != 0)
+        goto out;
+    floe_qat_set_floor(s);
+    rc = 0;
+    goto out;
+oom:
+    floe_err_set(err, "SmoothQuant: out of memory");
+out:
+    if (xs)
+        for (size_t i = 0; i < (size_t)2 * L * ic.batches; i++)
+            free(xs[i]);
+    free(xs);
+    free(xmax);
+    free(f);
+    free(h);
+    free(smp);
+    free(tok);
+    return rc;
+}

@@ -57,4 +57,15 @@ int floe_ptq_weight_only(floe_model *t, const floe_tokens *train, const floe_wo_
 int floe_smoothquant_fold(floe_model *t, const floe_tokens *train, double alpha, int batches, uint64_t seed,
                           floe_err *err);
 
+/* SmoothQuant on the chip path: floe_smoothquant_fold (o_in, down_in), then, if norms, the same
+ * migration at attn_in and mlp_in, where X is the normalised residual the chip quantizes (x / rms,
+ * the gain being folded into W' = W * g) and W the gain-folded q/k/v (or gate/up) columns: the
+ * quantized model's norm carries h_j = 1 / f_j (floe_qmodel_set_smoothing: the integer RMSNorm's
+ * per-channel multiplier), the student's gain becomes g * f so that W' = W * g * f. Steps: calib
+ * (trainer/qat_init.h), with the weight steps of q/k/v/gate/up and the attn_in/mlp_in steps
+ * recomputed on the smoothed values in calib's way. The student is for PTQ only: its QAT backward
+ * knows no smoothing. */
+int floe_ptq_smoothquant(floe_qat *s, floe_model *t, const floe_tokens *train, const floe_qinit_cfg *ic, double alpha,
+                         int norms, floe_err *err);
+
 #endif

@@ -242,15 +242,16 @@ static void requant_layer(int16_t *out, const int16_t *residual, acc_view a, con
         free(sm.m);
 }
 
+/* cj: per-channel multipliers (SmoothQuant at the norm) or NULL for the one multiplier c. */
 static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t eps_q, floe_requant_mult c,
-                         int32_t lo, int32_t hi)
+                         const floe_requant_mult *cj, int32_t lo, int32_t hi)
 {
 #pragma omp parallel
     {
         int32_t *row = malloc(sizeof(int32_t) * (size_t)d);
 #pragma omp for schedule(static)
         for (int r = 0; r < N; r++) {
-            floe_rmsnorm_row(row, x + (size_t)r * d, (size_t)d, eps_q, &c, 0, lo, hi);
+            floe_rmsnorm_row(row, x + (size_t)r * d, (size_t)d, eps_q, cj ? cj : &c, cj != NULL, lo, hi);
             for (int i = 0; i < d; i++)
                 out[(size_t)r * d + i] = (float)row[i];
         }
@@ -323,7 +324,7 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         floe_qfwd_layer *A = &f->layers[l];
         const floe_qlayer *L = &m->layers[l];
         int16_t *xout = l + 1 < c->n_layers ? f->layers[l + 1].x : f->xf;
-        rmsnorm_rows(A->h1, A->x, N, C, m->eps_q, L->attn_norm_c, alo, ahi);
+        rmsnorm_rows(A->h1, A->x, N, C, m->eps_q, L->attn_norm_c, L->attn_norm_cj, alo, ahi);
         if (linear_acc(f, &av, A->h1, ahi + 1, &L->q, N, err))
             return -1;
         requant_layer(A->q, NULL, av, &L->q, N, -32768, 32767);
@@ -353,7 +354,7 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         if (linear_acc(f, &av, A->o, ahi + 1, &L->o, N, err))
             return -1;
         requant_layer(A->xmid, A->x, av, &L->o, N, -32768, 32767);
-        rmsnorm_rows(A->h2, A->xmid, N, C, m->eps_q, L->mlp_norm_c, alo, ahi);
+        rmsnorm_rows(A->h2, A->xmid, N, C, m->eps_q, L->mlp_norm_c, L->mlp_norm_cj, alo, ahi);
         if (linear_acc(f, &av, A->h2, ahi + 1, &L->gate, N, err))
             return -1;
         requant_layer(A->g, NULL, av, &L->gate, N, -32768, 32767);
@@ -372,7 +373,7 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
             return -1;
         requant_layer(xout, A->xmid, av, &L->down, N, -32768, 32767);
     }
-    rmsnorm_rows(f->hf, f->xf, N, C, m->eps_q, m->head_norm_c, alo, ahi);
+    rmsnorm_rows(f->hf, f->xf, N, C, m->eps_q, m->head_norm_c, NULL, alo, ahi);
     if (linear_acc(f, &av, f->hf, ahi + 1, &m->head, N, err))
         return -1;
     requant_layer(f->logits, NULL, av, &m->head, N, -32768, 32767);

@@ -21,8 +21,9 @@ static void test_ptq(void **state)
     /* GPTQ and SmoothQuant: quantized models that evaluate and verify bit-exactly on the chip */
     const char *machine = getenv("FLOE_SOURCE_DIR");
     const char *chip[] = {"gptq --calib-batches 1 --batch 2 --block 16", "gptq --calib-batches 1 --batch 2 --act-order --gptq-hessian teacher",
-                          "smoothquant --calib-batches 1 --batch 2 --alpha 0.6"};
-    for (int k = 0; k < 3; k++) {
+                          "smoothquant --calib-batches 1 --batch 2 --alpha 0.6",
+                          "smoothquant --calib-batches 1 --batch 2 --no-smooth-norms"};
+    for (int k = 0; k < 4; k++) {
         assert_int_equal(floe_test_run(out, sizeof out, "OMP_NUM_THREADS=1 %s ptq --method %s --teacher %s -o %s/c%d.safetensors --eval",
                                        floe, chip[k], teacher, dir, k),
                          0);
