@@ -50,6 +50,13 @@ static void test_ptq(void **state)
         assert_non_null(strstr(out, "perplexity"));
     }
     assert_int_equal(floe_test_run(out, sizeof out, "grep -c floe.weight_only %s/wo1.safetensors", dir), 0);
+    /* QAT can start from GPTQ */
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s qat --teacher %s --init gptq --calib-batches 1 --batch 2 --context 32 --threads 1 "
+                                   "--steps 2 -o %s/q",
+                                   floe, teacher, dir),
+                     0);
+    assert_non_null(strstr(out, "step 2/2  loss "));
     /* bad settings */
     const char *bad[][2] = {{"--method smoothquant --alpha 0", "--alpha 0"},
                             {"--method smoothquant --alpha 1.5", "--alpha 1.5"},
