@@ -21,7 +21,7 @@ int floe_qinit_opts_resolve(const floe_qinit_opts *o, floe_qinit_cfg *out, const
 {
     *out = floe_qinit_defaults();
     if (floe_qinit_method_parse(o->init, &out->method) != 0) {
-        floe_cmd_fail(cmd, "--init %s: expected calib or rtn", o->init);
+        floe_cmd_fail(cmd, "--init %s: expected calib, rtn or gptq", o->init);
         return -1;
     }
     out->percentile = o->percentile;

@@ -41,7 +41,7 @@ typedef struct floe_qinit_opts {
 
 #define FLOE_QINIT_OPTS(o)                                                                                     \
     {"init", FLOE_ARG_STRING, &(o).init, "METHOD", "step initialisation: calib (MSE weights, percentile "       \
-                                                   "activations; default) or rtn (absmax)", 0, 0, 0},           \
+                                                   "activations; default), rtn (absmax) or gptq (calib, then GPTQ)", 0, 0, 0},           \
         {"percentile", FLOE_ARG_DOUBLE, &(o).percentile, "P", "activation calibration percentile of |x| (default: 99.99 at 8 bits, 99.9 at 4)", \
          1, 100, 0},                                                                                           \
         {"headroom", FLOE_ARG_DOUBLE, &(o).headroom, "X", "16-bit steps cover X times the largest value (default 2)", \

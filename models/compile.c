@@ -179,6 +179,7 @@ typedef struct mainbuf {
     uint64_t cn, lg; /* the head */
     uint64_t krow, vrow; /* with attention cores: this position's K and V rows, to send them */
     uint64_t o32, p32;   /* per token: the attention outputs and (fused) the SwiGLU products as int32 rows */
+    int attn_pc, mlp_pc; /* SmoothQuant at the norms: c_attn / c_mlp hold d per-channel multipliers */
 } mainbuf;
 
 /* A weight core's SwiGLU (split layers): its gate and up rows, silu(gate) * up, requantized to
@@ -238,6 +239,22 @@ static uint64_t place_pmult(ctx *c, const char *name, floe_requant_mult q, const
     return is_tok(qc) ? place_tmult(c, name, q, qc->act_kmax) : place_mult(c, name, q);
 }
 
+/* n multipliers (one per channel) in a row of 8-byte (m, shift) pairs. */
+static uint64_t place_mults(ctx *c, const char *name, const floe_requant_mult *q, int n)
+{
+    uint64_t a = alloc(c, name, 8 * (uint64_t)n);
+    uint8_t *b = malloc(8 * (size_t)n);
+    if (!b)
+        return a; /* the allocation's own error path reports memory; nothing to write */
+    for (int i = 0; i < n; i++) {
+        floe_elem_store(b + 8 * i, FLOE_DT_I32, 0, q[i].m);
+        floe_elem_store(b + 8 * i, FLOE_DT_I32, 1, q[i].shift);
+    }
+    data(c, a, b, 8 * (uint64_t)n);
+    free(b);
+    return a;
+}
+
 static uint64_t place_u64(ctx *c, const char *name, uint64_t v)
 {
     uint64_t a = alloc(c, name, 8);
@@ -270,8 +287,12 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
         return;
     }
     const floe_qlayer *L = m ? &m->layers[slot] : NULL;
-    b->c_attn = place_pmult(c, "c_attn_norm", L ? L->attn_norm_c : zero_mult, P->q);
-    b->c_mlp = place_pmult(c, "c_mlp_norm", L ? L->mlp_norm_c : zero_mult, P->q);
+    b->attn_pc = L && L->attn_norm_cj; /* SmoothQuant at the norms (never with per-token inputs) */
+    b->mlp_pc = L && L->mlp_norm_cj;
+    b->c_attn = b->attn_pc ? place_mults(c, "c_attn_norm", L->attn_norm_cj, d)
+                           : place_pmult(c, "c_attn_norm", L ? L->attn_norm_c : zero_mult, P->q);
+    b->c_mlp = b->mlp_pc ? place_mults(c, "c_mlp_norm", L->mlp_norm_cj, d)
+                         : place_pmult(c, "c_mlp_norm", L ? L->mlp_norm_c : zero_mult, P->q);
     b->m_kc = place_mult(c, "m_kcache", L ? L->m_kcache : zero_mult);
     b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
     b->m_ao = place_pmult(c, "m_attn_out", L ? L->m_attn_out : zero_mult, P->q);
@@ -976,7 +997,8 @@ static void main_layer_row(gemit *G, int t, int pos)
     if (tok)
         OP(c, FLOE_OP_RMSNORMT, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A);
     else
-        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A, TEN);
+        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A,
+           b->attn_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
     main_phase(G, PH_QKV, t, pos);
     uint64_t cs = b->cosb + 2 * (uint64_t)pos * (hd / 2), sn = b->sinb + 2 * (uint64_t)pos * (hd / 2);
     for (int hh = 0; hh < nh; hh++)
@@ -1019,7 +1041,8 @@ static void main_layer_row(gemit *G, int t, int pos)
     if (tok)
         OP(c, FLOE_OP_RMSNORMT, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A);
     else
-        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A, TEN);
+        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A,
+           b->mlp_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
     main_phase(G, PH_GATEUP, t, pos);
     if (G->g->fused && tok)
         OP(c, FLOE_OP_VREQUANTT, (int64_t)b->mm, (int64_t)b->p32, (int64_t)b->m_mlp, f, A);

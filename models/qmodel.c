@@ -154,6 +154,10 @@ void floe_qmodel_free(floe_qmodel *m)
             floe_qlinear *lins[7] = {LAYER_LINEARS(&m->layers[l])};
             for (int i = 0; i < 7; i++)
                 lin_free(lins[i]);
+            free(m->layers[l].smooth_attn);
+            free(m->layers[l].smooth_mlp);
+            free(m->layers[l].attn_norm_cj);
+            free(m->layers[l].mlp_norm_cj);
         }
     free(m->layers);
     lin_free(&m->head);
@@ -181,6 +185,40 @@ static int derive_linear(floe_qlinear *l, double s_in, double s_out, const char 
         if (mult(s_in * l->s_w[n] / s_out, &l->m[n], err, name, layer) != 0)
             return -1;
     }
+    return 0;
+}
+
+int floe_qmodel_set_smoothing(floe_qmodel *m, int l, int which, const float *h, floe_err *err)
+{
+    const int d = m->cfg.d_model;
+    const char *norm = which ? "post_attention_layernorm" : "input_layernorm";
+    if (l < 0 || l >= m->cfg.n_layers)
+        return floe_err_set(err, "smoothing: layer %d of %d", l, m->cfg.n_layers);
+    for (int j = 0; j < d; j++)
+        if (!(isfinite(h[j]) && h[j] > 0.0f))
+            return floe_err_set(err, "layer %d %s smoothing: channel %d is %g (must be positive and finite)", l, norm,
+                                j, (double)h[j]);
+    floe_qlayer *L = &m->layers[l];
+    float **sv = which ? &L->smooth_mlp : &L->smooth_attn;
+    floe_requant_mult **cj = which ? &L->mlp_norm_cj : &L->attn_norm_cj;
+    if (!*sv)
+        *sv = malloc(sizeof(float) * (size_t)d);
+    if (!*cj)
+        *cj = calloc((size_t)d, sizeof(floe_requant_mult));
+    if (!*sv || !*cj)
+        return floe_err_set(err, "layer %d %s smoothing: out of memory", l, norm);
+    memcpy(*sv, h, sizeof(float) * (size_t)d);
+    m->derived = 0;
+    return 0;
+}
+
+/* Per-channel norm multipliers C_j = h_j * sqrt(d) / s_in. */
+static int derive_smoothing(const float *h, floe_requant_mult *cj, int d, double sqrt_d, double s_in,
+                            const char *what, int l, floe_err *err)
+{
+    for (int j = 0; h && j < d; j++)
+        if (mult((double)h[j] * sqrt_d / s_in, &cj[j], err, what, l) != 0)
+            return -1;
     return 0;
 }
 
@@ -215,6 +253,14 @@ int floe_qmodel_derive(floe_qmodel *m, floe_err *err)
             mult((double)L->s_q * L->s_kc * LOG2E * 256.0 / sqrt_hd, &L->m_score, err, "attention scores", l) ||
             mult(ldexp((double)L->s_vc, -15) / L->s_o_in, &L->m_attn_out, err, "attention output", l) ||
             mult((double)L->s_silu * L->s_u / L->s_down_in, &L->m_mlp, err, "mlp product", l))
+            return -1;
+        if ((L->smooth_attn || L->smooth_mlp) && m->q.act_scaling == FLOE_ACT_PER_TOKEN)
+            return floe_err_set(err, "layer %d: SmoothQuant's per-channel norm factors and per-token activation "
+                                     "scaling are not combined (docs/quantized-model.md)", l);
+        if (derive_smoothing(L->smooth_attn, L->attn_norm_cj, c->d_model, sqrt_d, L->s_attn_in,
+                             "input_layernorm smoothing", l, err) ||
+            derive_smoothing(L->smooth_mlp, L->mlp_norm_cj, c->d_model, sqrt_d, L->s_mlp_in,
+                             "post_attention_layernorm smoothing", l, err))
             return -1;
         floe_silu_lut16_build(&L->silu, L->s_g, L->s_silu, 16);
     }

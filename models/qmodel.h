@@ -57,6 +57,12 @@ typedef struct floe_qlayer {
     /* derived */
     floe_requant_mult attn_norm_c, mlp_norm_c, m_kcache, m_score, m_attn_out, m_mlp;
     floe_lut16 silu;
+    /* SmoothQuant at the norms (optional; NULL when absent; owned, see floe_qmodel_set_smoothing):
+     * the output of input_layernorm (smooth_attn) or post_attention_layernorm (smooth_mlp) carries
+     * a per-channel factor h_j, i.e. the integer RMSNorm runs per channel with
+     * C_j = h_j * sqrt(d) / s_in (derived into attn_norm_cj / mlp_norm_cj, [d] each). */
+    float *smooth_attn, *smooth_mlp;
+    floe_requant_mult *attn_norm_cj, *mlp_norm_cj;
 } floe_qlayer;
 
 typedef struct floe_qmodel {
@@ -86,6 +92,10 @@ void floe_qmodel_free(floe_qmodel *m);
 /* Derives every integer constant from the steps. Refuses a step that is not a positive finite number
  * or that makes a multiplier unrepresentable, naming the layer and tensor. */
 int floe_qmodel_derive(floe_qmodel *m, floe_err *err);
+
+/* Gives layer l's input_layernorm (which 0) or post_attention_layernorm (which 1) the per-channel
+ * output factors h [d] (copied; positive and finite, else an error naming the channel). */
+int floe_qmodel_set_smoothing(floe_qmodel *m, int l, int which, const float *h, floe_err *err);
 
 /* A random model with plausible steps (for tests and cost estimates with random weights): codes
  * uniform over their range, steps chosen so activations neither vanish nor saturate. */

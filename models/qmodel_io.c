@@ -91,6 +91,18 @@ static int layout(qfields *fs, floe_qmodel *m)
             snprintf(n, sizeof n, "model.layers.%d.const.%s", l, const_names[i]);
             rc |= add(fs, n, FLOE_ST_I32, 1, 2, 0, consts[i], 4, 1, 0);
         }
+        /* SmoothQuant at the norms (only when present): the per-channel factors and multipliers */
+        static const char *const norm_names[2] = {"input_layernorm", "post_attention_layernorm"};
+        float *sv[2] = {L->smooth_attn, L->smooth_mlp};
+        floe_requant_mult *cj[2] = {L->attn_norm_cj, L->mlp_norm_cj};
+        for (int i = 0; i < 2; i++) {
+            if (!sv[i])
+                continue;
+            snprintf(n, sizeof n, "model.layers.%d.%s.smooth", l, norm_names[i]);
+            rc |= add(fs, n, FLOE_ST_F32, 1, (uint64_t)c->d_model, 0, sv[i], 4, 0, 0);
+            snprintf(n, sizeof n, "model.layers.%d.const.%s_channel", l, i ? "mlp_norm" : "attn_norm");
+            rc |= add(fs, n, FLOE_ST_I32, 2, (uint64_t)c->d_model, 2, cj[i], 4, 1, 0);
+        }
         /* the SiLU table: 257 knots, then lo and hi (the layout of the lut16 instruction's table) */
         snprintf(n, sizeof n, "model.layers.%d.mlp.silu_lut", l);
         rc |= add(fs, n, FLOE_ST_I32, 1, FLOE_LUT16_KNOTS + 2, 0, &L->silu, 4, 1, 0);
@@ -223,6 +235,23 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
         goto out;
     if (floe_rope_table_build(&m->rope, cfg.context, cfg.head_dim, cfg.rope_theta, err) != 0)
         goto out;
+    /* optional SmoothQuant vectors: allocated when the file has them (read below like any tensor) */
+    for (int l = 0; l < cfg.n_layers; l++)
+        for (int i = 0; i < 2; i++) {
+            char n[128];
+            snprintf(n, sizeof n, "model.layers.%d.%s.smooth", l, i ? "post_attention_layernorm" : "input_layernorm");
+            if (floe_st_find(&f, n) < 0)
+                continue;
+            float *ones = malloc(sizeof(float) * (size_t)cfg.d_model);
+            for (int j = 0; ones && j < cfg.d_model; j++)
+                ones[j] = 1.0f;
+            int r = ones ? floe_qmodel_set_smoothing(m, l, i, ones, err) : floe_err_set(err, "out of memory");
+            free(ones);
+            if (r != 0) {
+                floe_err_prefix(err, "%s", path);
+                goto out;
+            }
+        }
     if (layout(&fs, m) != 0) {
         floe_err_set(err, "%s: out of memory", path);
         goto out;

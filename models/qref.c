@@ -31,9 +31,11 @@ static void linear_requant(int32_t *out, const int32_t *x, int T, const floe_qli
         }
 }
 
-/* kout non-NULL: per-token scaling with K, the row shifts into kout[t]. */
-static void rmsnorm_rows(int32_t *out, const int32_t *x, int T, int d, uint64_t eps_q, floe_requant_mult c, range r,
-                         int16_t *row, int8_t *kout, int K)
+/* cj: per-channel multipliers (SmoothQuant at the norm) or NULL for the one multiplier c; kout
+ * non-NULL: per-token scaling with K, the row shifts into kout[t] (never with cj: floe_qmodel_derive
+ * refuses the combination). */
+static void rmsnorm_rows(int32_t *out, const int32_t *x, int T, int d, uint64_t eps_q, floe_requant_mult c,
+                         const floe_requant_mult *cj, range r, int16_t *row, int8_t *kout, int K)
 {
     for (int t = 0; t < T; t++) {
         for (int i = 0; i < d; i++)
@@ -41,7 +43,7 @@ static void rmsnorm_rows(int32_t *out, const int32_t *x, int T, int d, uint64_t 
         if (kout)
             kout[t] = (int8_t)floe_rmsnorm_row_token(out + (size_t)t * d, row, (size_t)d, eps_q, c, K, r.lo, r.hi);
         else
-            floe_rmsnorm_row(out + (size_t)t * d, row, (size_t)d, eps_q, &c, 0, r.lo, r.hi);
+            floe_rmsnorm_row(out + (size_t)t * d, row, (size_t)d, eps_q, cj ? cj : &c, cj != NULL, r.lo, r.hi);
     }
 }
 
@@ -108,7 +110,7 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
     for (int l = 0; l < c->n_layers; l++) {
         const floe_qlayer *L = &m->layers[l];
         /* attention */
-        rmsnorm_rows(h, x, T, d, m->eps_q, L->attn_norm_c, A, row, kh, K);
+        rmsnorm_rows(h, x, T, d, m->eps_q, L->attn_norm_c, L->attn_norm_cj, A, row, kh, K);
         TRACE("attn_in", l, h, T, d);
         trace_k(trace, ctx, "attn_in", l, kh, T, tmp);
         linear_requant(q, h, T, &L->q, R16, kh);
@@ -161,7 +163,7 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
         add_residual(x, tmp, (size_t)T * d);
         TRACE("attn_res", l, x, T, d);
         /* MLP */
-        rmsnorm_rows(h, x, T, d, m->eps_q, L->mlp_norm_c, A, row, kh, K);
+        rmsnorm_rows(h, x, T, d, m->eps_q, L->mlp_norm_c, L->mlp_norm_cj, A, row, kh, K);
         TRACE("mlp_in", l, h, T, d);
         trace_k(trace, ctx, "mlp_in", l, kh, T, tmp);
         linear_requant(g, h, T, &L->gate, R16, kh);
@@ -185,7 +187,7 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
         add_residual(x, tmp, (size_t)T * d);
         TRACE("out", l, x, T, d);
     }
-    rmsnorm_rows(h, x, T, d, m->eps_q, m->head_norm_c, A, row, kh, K);
+    rmsnorm_rows(h, x, T, d, m->eps_q, m->head_norm_c, NULL, A, row, kh, K);
     TRACE("head_in", -1, h, T, d);
     trace_k(trace, ctx, "head_in", -1, kh, T, tmp);
     linear_requant(lg, h, T, &m->head, R16, kh);

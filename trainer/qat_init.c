@@ -14,6 +14,8 @@ int floe_qinit_method_parse(const char *name, floe_qinit_method *out)
         *out = FLOE_QINIT_RTN;
     else if (strcmp(name, "calib") == 0)
         *out = FLOE_QINIT_CALIB;
+    else if (strcmp(name, "gptq") == 0)
+        *out = FLOE_QINIT_GPTQ;
     else
         return -1;
     return 0;

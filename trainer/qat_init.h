@@ -24,7 +24,9 @@
 #include "trainer/model.h"
 #include "trainer/qat_model.h"
 
-typedef enum floe_qinit_method { FLOE_QINIT_RTN, FLOE_QINIT_CALIB } floe_qinit_method;
+/* GPTQ: calib's steps, then GPTQ of the block weights (trainer/ptq.h, default settings); only
+ * floe_qat_run acts on it, floe_qat_init_from_teacher treats it as calib. */
+typedef enum floe_qinit_method { FLOE_QINIT_RTN, FLOE_QINIT_CALIB, FLOE_QINIT_GPTQ } floe_qinit_method;
 
 typedef struct floe_qinit_cfg {
     floe_qinit_method method;
@@ -37,7 +39,7 @@ typedef struct floe_qinit_cfg {
 
 floe_qinit_cfg floe_qinit_defaults(void);
 
-/* "rtn" or "calib" -> method; -1 otherwise. */
+/* "rtn", "calib" or "gptq" -> method; -1 otherwise. */
 int floe_qinit_method_parse(const char *name, floe_qinit_method *out);
 
 /* Checks that a teacher's config is the student's, naming the first field that differs. */

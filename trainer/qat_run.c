@@ -13,6 +13,7 @@
 #include "trainer/distill.h"
 #include "trainer/grad_clip.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/ptq.h"
 #include "trainer/qeval.h"
 #include "trainer/run_log.h"
 
@@ -92,7 +93,10 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
     const floe_model_config *mc = &tr->teacher.cfg;
     if (floe_qat_init(&tr->s, mc, qc, cfg->batch, cfg->context, err) != 0)
         goto fail;
-    if (floe_qat_init_from_teacher(&tr->s, &tr->teacher, train, &cfg->init, err) != 0) {
+    const floe_gptq_cfg gptq = floe_gptq_defaults();
+    if ((cfg->init.method == FLOE_QINIT_GPTQ
+             ? floe_ptq_gptq(&tr->s, &tr->teacher, train, &cfg->init, &gptq, FLOE_GPTQ_H_STUDENT, err)
+             : floe_qat_init_from_teacher(&tr->s, &tr->teacher, train, &cfg->init, err)) != 0) {
         floe_err_prefix(err, "initialising from %s", teacher_ckpt);
         goto fail;
     }

@@ -248,9 +248,10 @@ static void requant_layer(int16_t *out, const int16_t *residual, acc_view a, con
         free(sm.m);
 }
 
-/* kout non-NULL: per-token scaling with K (the row shifts into kout). */
+/* cj: per-channel multipliers (SmoothQuant at the norm) or NULL for the one multiplier c; kout
+ * non-NULL: per-token scaling with K (the row shifts into kout; never with cj). */
 static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t eps_q, floe_requant_mult c,
-                         int32_t lo, int32_t hi, int8_t *kout, int K)
+                         const floe_requant_mult *cj, int32_t lo, int32_t hi, int8_t *kout, int K)
 {
 #pragma omp parallel
     {
@@ -260,7 +261,7 @@ static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t ep
             if (kout)
                 kout[r] = (int8_t)floe_rmsnorm_row_token(row, x + (size_t)r * d, (size_t)d, eps_q, c, K, lo, hi);
             else
-                floe_rmsnorm_row(row, x + (size_t)r * d, (size_t)d, eps_q, &c, 0, lo, hi);
+                floe_rmsnorm_row(row, x + (size_t)r * d, (size_t)d, eps_q, cj ? cj : &c, cj != NULL, lo, hi);
             for (int i = 0; i < d; i++)
                 out[(size_t)r * d + i] = (float)row[i];
         }
@@ -376,7 +377,7 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         const floe_qlayer *L = &m->layers[l];
         int16_t *xout = l + 1 < c->n_layers ? f->layers[l + 1].x : f->xf;
         int8_t *k1 = tok ? A->k1 : NULL, *ko = tok ? A->ko : NULL, *k2 = tok ? A->k2 : NULL, *km = tok ? A->km : NULL;
-        rmsnorm_rows(A->h1, A->x, N, C, m->eps_q, L->attn_norm_c, alo, ahi, k1, K);
+        rmsnorm_rows(A->h1, A->x, N, C, m->eps_q, L->attn_norm_c, L->attn_norm_cj, alo, ahi, k1, K);
         if (linear_acc(f, &av, A->h1, ahi + 1, &L->q, N, err))
             return -1;
         requant_layer(A->q, NULL, av, &L->q, N, -32768, 32767, k1);
@@ -409,7 +410,7 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         if (linear_acc(f, &av, A->o, ahi + 1, &L->o, N, err))
             return -1;
         requant_layer(A->xmid, A->x, av, &L->o, N, -32768, 32767, ko);
-        rmsnorm_rows(A->h2, A->xmid, N, C, m->eps_q, L->mlp_norm_c, alo, ahi, k2, K);
+        rmsnorm_rows(A->h2, A->xmid, N, C, m->eps_q, L->mlp_norm_c, L->mlp_norm_cj, alo, ahi, k2, K);
         if (linear_acc(f, &av, A->h2, ahi + 1, &L->gate, N, err))
             return -1;
         requant_layer(A->g, NULL, av, &L->gate, N, -32768, 32767, k2);
@@ -445,7 +446,7 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         requant_layer(xout, A->xmid, av, &L->down, N, -32768, 32767, km);
     }
     int8_t *kf = tok ? f->kf : NULL;
-    rmsnorm_rows(f->hf, f->xf, N, C, m->eps_q, m->head_norm_c, alo, ahi, kf, K);
+    rmsnorm_rows(f->hf, f->xf, N, C, m->eps_q, m->head_norm_c, NULL, alo, ahi, kf, K);
     if (linear_acc(f, &av, f->hf, ahi + 1, &m->head, N, err))
         return -1;
     requant_layer(f->logits, NULL, av, &m->head, N, -32768, 32767, kf);

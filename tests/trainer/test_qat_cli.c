@@ -105,7 +105,7 @@ static void test_flow(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s/none.safetensors -o %s/x", floe, dir, dir), 1);
     assert_non_null(strstr(out, "none.safetensors"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s --method lsq -o %s/x", floe, teacher, dir), 1);
-    assert_int_equal(floe_test_run(out, sizeof out, "%s ptq --method gptq --teacher %s -o %s/x.st", floe, teacher, dir),
+    assert_int_equal(floe_test_run(out, sizeof out, "%s ptq --method awq --teacher %s -o %s/x.st", floe, teacher, dir),
                      2);
     assert_int_equal(floe_test_run(out, sizeof out, "%s export %s -o %s/x.st", floe, teacher, dir), 1);
     assert_non_null(strstr(out, "not a QAT checkpoint"));
