@@ -67,7 +67,7 @@ floe_blockap_cfg floe_blockap_defaults(int bits)
     c.epochs = 2;
     c.batch = 2;
     c.lr_qparams = 1e-3f;
-    c.lr_weights = bits <= 2 ? 1e-3f : 5e-4f;
+    c.lr_weights = bits <= 2 ? 1e-3f : bits == 3 ? 5e-4f : 1e-4f;
     c.min_lr_ratio = 1.0f / 20.0f;
     c.beta1 = 0.9f;
     c.beta2 = 0.999f;

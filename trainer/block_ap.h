@@ -62,7 +62,7 @@ typedef struct floe_blockap_cfg {
 
 /* Floe's defaults for a bit width (docs/trainer.md: the paper's values and why ours differ): asym,
  * group 128 (64 at 2 bits), samples 128, heldout 32, context 0, epochs 2, batch 2, lr_qparams 1e-3,
- * lr_weights 5e-4 (1e-3 at 2 bits), min_lr_ratio 1/20, seed 1. */
+ * lr_weights 1e-3 at 2 bits, 5e-4 at 3, 1e-4 at 4 and more, min_lr_ratio 1/20, seed 1. */
 floe_blockap_cfg floe_blockap_defaults(int bits);
 
 typedef struct floe_blockap_report {
