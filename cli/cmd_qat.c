@@ -43,7 +43,7 @@ int floe_cmd_qat(int argc, char **argv)
     /* EfficientQAT */
     long long bap_samples = -1, bap_epochs = -1, bap_batch = -1, bap_context = -1, group = -1;
     double bap_lr = -1, bap_lr_w = -1;
-    int weight_only = 0, sym = 0;
+    int weight_only = 0, sym = 0, asym = 0;
     floe_qat_bits_opts bits = FLOE_QAT_BITS_DEFAULTS;
     floe_qinit_opts init = FLOE_QINIT_OPTS_DEFAULTS;
     const floe_opt opts[] = {
@@ -97,6 +97,8 @@ int floe_cmd_qat(int argc, char **argv)
                                              "128, 64 at 2 bits)", 0, 1 << 20, 0},
         {"sym", FLOE_ARG_FLAG, &sym, NULL, "--weight-only: symmetric codes (default: asymmetric, as EfficientQAT)", 0, 0,
          0},
+        {"asym", FLOE_ARG_FLAG, &asym, NULL, "--weight-only: asymmetric codes with a zero point (the default; as in floe "
+                                             "ptq)", 0, 0, 0},
         {"stop-after", FLOE_ARG_INT, &stop_after, "N", "stop (with a checkpoint) once N steps are done", 0, 1e9, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
@@ -125,11 +127,13 @@ int floe_cmd_qat(int argc, char **argv)
         if (floe_eqat_wonly_state_info(resume, t, sizeof t, &b, &e, &st, &err) == 0)
             weight_only = 1, qm = FLOE_QAT_EFFICIENTQAT;
     }
-    if ((weight_only || group >= 0 || sym) && qm != FLOE_QAT_EFFICIENTQAT)
-        return floe_cmd_fail("qat", "--weight-only, --group and --sym belong to --method efficientqat");
-    if ((group >= 0 || sym) && !weight_only)
-        return floe_cmd_fail("qat", "--group and --sym need --weight-only: the chip runs symmetric codes with one "
-                                    "step per output channel (docs/quantized-model.md)");
+    if ((weight_only || group >= 0 || sym || asym) && qm != FLOE_QAT_EFFICIENTQAT)
+        return floe_cmd_fail("qat", "--weight-only, --group, --sym and --asym belong to --method efficientqat");
+    if ((group >= 0 || sym || asym) && !weight_only)
+        return floe_cmd_fail("qat", "--group, --sym and --asym need --weight-only: the chip runs symmetric codes with "
+                                    "one step per output channel (docs/quantized-model.md)");
+    if (sym && asym)
+        return floe_cmd_fail("qat", "--sym and --asym exclude each other");
     floe_blockap_cfg bap = floe_blockap_defaults((int)bits.wbits);
     if (bap_samples > 0) bap.samples = (int)bap_samples;
     if (bap_epochs > 0) bap.epochs = (int)bap_epochs;

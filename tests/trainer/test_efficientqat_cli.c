@@ -110,9 +110,13 @@ static void test_efficientqat(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s qat --method efficientqat --teacher %s --group 64 -o %s/x", floe,
                                    teacher, dir),
                      1);
-    assert_non_null(strstr(out, "--group and --sym need --weight-only"));
+    assert_non_null(strstr(out, "need --weight-only"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s --weight-only -o %s/x", floe, teacher, dir), 1);
     assert_non_null(strstr(out, "belong to --method efficientqat"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --method efficientqat --weight-only --sym --asym --teacher %s -o %s/x",
+                                   floe, teacher, dir),
+                     1);
+    assert_non_null(strstr(out, "exclude each other"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s qat --method efficientqat --weight-only --teacher %s -m %s/configs/small.csv -o %s/x",
                                    floe, teacher, src, dir),
                      1);
