@@ -43,13 +43,13 @@ static int find_harness(char *buf, size_t size)
 int floe_cmd_rtl_check(int argc, char **argv)
 {
     const char *machine = NULL, *wave = NULL, *csv = NULL, *variant = NULL, *model = NULL;
-    long long tiles = 400, model_tiles = -1, seed = 1;
+    long long tiles = 500, model_tiles = -1, seed = 1;
     int verbose = 0;
     const floe_opt opts[] = {
         {"machine", FLOE_ARG_STRING, &machine, "FILE",
          "machine description; must be the one the core was generated for (default: the build's, configs/small.csv)", 0, 0,
          'm'},
-        {"tiles", FLOE_ARG_INT, &tiles, "N", "random tiles, the four units in turn (default 400)", 0, 1e9, 0},
+        {"tiles", FLOE_ARG_INT, &tiles, "N", "random tiles, the five kinds in turn (vmm, requant, vector, afu, divider) (default 500)", 0, 1e9, 0},
         {"model", FLOE_ARG_STRING, &model, "NAME", "built-in model compiled for the model tiles (default tiny)", 0, 0, 0},
         {"model-tiles", FLOE_ARG_INT, &model_tiles, "N",
          "tiles from the compiled model (default -1: every modelled instruction; 0: none)", -1, 1e9, 0},
@@ -63,8 +63,8 @@ int floe_cmd_rtl_check(int argc, char **argv)
     const floe_cmd_spec spec = {
         "rtl-check", NULL, "Co-simulate the RTL core against the simulator: results bit for bit, cycles per unit.",
         "Tiles are ISA instructions (vmm, requant, vrequant, vadd, vmax, vmul, vshift, vsat, exp2,\n"
-        "lut8, lut16), random and from a compiled model; each runs on the simulator and on the verilated\n"
-        "core (rtl/core.sv). Per unit it prints tiles, elements compared, mismatches, RTL and simulator\n"
+        "lut8, lut16, recip, rsqrt), random and from a compiled model; each runs on the simulator and\n"
+        "on the verilated core (rtl/core.sv). Per unit it prints tiles, elements compared, mismatches, RTL and simulator\n"
         "cycles and their error. Runs the floe-rtl-check executable beside floe (built when Verilator is\n"
         "found); exit 1 on any mismatch. See docs/rtl.md.",
         opts, 0, 0};

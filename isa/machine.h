@@ -57,6 +57,7 @@ typedef struct floe_machine {
     uint64_t framebuffer_bytes_per_cycle; /* chip-wide */
     /* pipeline latencies, cycles from issue to result */
     uint64_t vmm_latency_cycles, vector_latency_cycles, lut_latency_cycles, sram_latency_cycles;
+    uint64_t recip_latency_cycles, rsqrt_latency_cycles; /* the afu's pipelined divider and root (recip, rsqrt) */
     floe_noc noc[FLOE_NOC_COUNT]; /* indexed by floe_noc_id */
     /* system */
     uint64_t chips_per_card, cards_per_server, servers_per_system;

@@ -5,14 +5,16 @@
 //   vmm       x from memory into the activation buffer, then weight beats (one SRAM word per lane)
 //             through `vmm` into the accumulator file;
 //   requant   accumulators and multipliers through `requant` into memory (vrequant: int32 from memory);
-//   vadd, vmax, vmul, vshift, vsat through `vector`; exp2 through `afu_exp2` and lut8, lut16 through a
-//             second `vector` at AFU_LANES with its own table (the activation-function unit).
+//   vadd, vmax, vmul, vshift, vsat through `vector`; vsum, vsumsq, vmaxr through `vreduce`; exp2 through `afu_exp2`, recip through
+//             `afu_recip`, rsqrt through `afu_rsqrt`, and lut8, lut16 through a second `vector` at
+//             AFU_LANES with its own table (the activation-function unit).
 // Elementwise commands stream chunks (at least a port word of the narrowest type): operands are read
 // into one of two staging buffers, a full buffer is launched into the unit (several beats) while the
 // next chunk is read into the other, and the results are packed into one of two output buffers
 // while the other is written back. A lookup first reads its table. Local memory is a byte-addressed SRAM
 // with ONE port of SRAM_BYTES bytes per cycle (reads + writes, as the machine's
-// sram_bytes_per_cycle), reads taking one cycle; writes go first when both wait. `done` is high for
+// sram_bytes_per_cycle), reads taking one cycle; result writes go first (behind recip and rsqrt
+// only when both output buffers are full). `done` is high for
 // one cycle after the command's last result is written; a new command is taken when idle.
 //
 // The host port (memory and accumulators) is the testbench's load/unload path: it is only used
@@ -62,18 +64,24 @@ module core
   output logic signed [31:0]        host_acc_rdata
 );
   localparam int CHMAX = (VL > AL ? VL : AL) > 2 * W ? (VL > AL ? VL : AL) : 2 * W; // int4: 2W per word
-  localparam int SA = 4 * CHMAX;         // staging bytes of an a or b chunk (int32 elements), and of a result
+  // staging bytes of an a or b chunk (int32 elements), and of a result (recip, rsqrt: 8-byte
+  // multipliers of AL lanes)
+  localparam int SA = 4 * CHMAX > 8 * AL ? 4 * CHMAX : 8 * AL;
   localparam int SM = 8 * CHMAX;         // staging bytes of a chunk of multipliers
   localparam int XB = XMAX + 2 * MD;     // activation buffer with room for the last slice
-  localparam int MLB = ML > 1 ? $clog2(ML) : 1;
 
   // ---------------------------------------------------------------- helpers
+  // the core's own element type for 8-byte elements (rsqrt's uint64 input, recip's and rsqrt's
+  // (m, shift) multipliers): not an ISA type, never a command's dt
+  localparam logic [2:0] DT_X64 = 3'd7;
+
   function automatic logic [31:0] bytes_for(input logic [2:0] dt, input logic [31:0] n);
     case (dt)
       DT_I2:   bytes_for = (n + 32'd3) >> 2;
       DT_I4:   bytes_for = (n + 32'd1) >> 1;
       DT_I8:   bytes_for = n;
       DT_I16:  bytes_for = n << 1;
+      DT_X64:  bytes_for = n << 3;
       default: bytes_for = n << 2;
     endcase
   endfunction
@@ -93,6 +101,26 @@ module core
     logic signed [31:0] h;
     h = n >= 6'd32 ? 32'sh7fffffff : (32'sd1 <<< (n - 6'd1)) - 32'sd1;
     sat32 = v > h ? h : v < -h - 32'sd1 ? -h - 32'sd1 : v;
+  endfunction
+
+  // a command's operand and result element types
+  function automatic logic [2:0] in_dt(input logic [3:0] o, input logic [2:0] dt);
+    case (o)
+      CMD_VREQUANT, CMD_EXP2, CMD_RECIP: in_dt = DT_I32;
+      CMD_RSQRT:                         in_dt = DT_X64;
+      CMD_LUT8:                          in_dt = DT_I8;
+      CMD_LUT16:                         in_dt = DT_I16;
+      default:                           in_dt = dt;
+    endcase
+  endfunction
+  function automatic logic [2:0] out_dt(input logic [3:0] o, input logic [2:0] dt, input logic [2:0] dt2);
+    case (o)
+      CMD_VSAT:             out_dt = dt2;
+      CMD_EXP2:             out_dt = DT_I32;
+      CMD_LUT8:             out_dt = DT_I16;
+      CMD_RECIP, CMD_RSQRT: out_dt = DT_X64;
+      default:              out_dt = dt;
+    endcase
   endfunction
 
   function automatic logic [31:0] min32(input logic [31:0] a, input logic [31:0] b);
@@ -119,11 +147,11 @@ module core
   // elementwise geometry: a chunk is `ch` elements, read as a whole and launched into the unit as
   // ch / lanes beats; ch = max(lanes, the elements of one port word of the narrowest operand or
   // result type), so that a narrow stream still fills whole port words (set when a command is taken)
-  logic        afu_op;                   // exp2, lut8, lut16: the activation-function unit
+  logic        afu_op;                   // exp2, lut8, lut16, recip, rsqrt: the activation-function unit
   logic [31:0] ch, lanes;
   logic [31:0] nchunks;
   logic        use_a, use_b, use_m;
-  assign afu_op = op == CMD_EXP2 || op == CMD_LUT8 || op == CMD_LUT16;
+  assign afu_op = op == CMD_EXP2 || op == CMD_LUT8 || op == CMD_LUT16 || op == CMD_RECIP || op == CMD_RSQRT;
   assign lanes = afu_op ? 32'(AL) : 32'(VL);
   wire ew = busy && !is_vmm;             // an elementwise command is running
 
@@ -260,6 +288,7 @@ module core
   logic        [30:0] rm [VL];
   logic         [5:0] rsh [VL];
   logic signed [31:0] la [AL];
+  logic        [63:0] lx [AL];             // rsqrt's uint64 operands (the 8-byte stream)
   logic [3:0]  vop, lop;
   logic [5:0]  obits;
   logic signed [31:0] lo, hi;
@@ -291,26 +320,45 @@ module core
   end
   for (genvar l = 0; l < AL; l++) begin : g_la
     assign la[l] = elem(sa[lb], idt, lsub * lanes + 32'(l));
+    assign lx[l] = sm[lb][64 * (lsub * lanes + 32'(l)) +: 64];
   end
 
   // the units
   logic v_in_valid, v_in_ready, v_out_valid, r_in_valid, r_in_ready, r_out_valid;
   logic e_in_valid, e_in_ready, e_out_valid, l_in_valid, l_in_ready, l_out_valid;
+  logic q_in_valid, q_in_ready, q_out_valid, s_in_valid, s_in_ready, s_out_valid;
   logic signed [31:0] vy [VL];
   logic signed [31:0] ry [VL];
   logic [EXP2_OUT_BITS:0] ey [AL];
   logic signed [31:0] ly [AL];
-  logic uses_vector, uses_requant, uses_exp2, uses_lut;
+  logic        [31:0] lxa [AL];
+  logic        [30:0] qm [AL];
+  logic         [5:0] qsh [AL];
+  logic        [30:0] sqm [AL];
+  logic         [5:0] sqsh [AL];
+  logic uses_vector, uses_requant, uses_exp2, uses_lut, uses_recip, uses_rsqrt, uses_reduce;
+  logic d_in_valid, d_in_ready, d_out_valid;
+  logic [63:0] dy;
+  logic [VL-1:0] dmask;
   assign uses_requant = op == CMD_REQUANT || op == CMD_VREQUANT;
   assign uses_exp2 = op == CMD_EXP2;
   assign uses_lut = op == CMD_LUT8 || op == CMD_LUT16;
-  assign uses_vector = !is_vmm && !uses_requant && !afu_op;
+  assign uses_recip = op == CMD_RECIP;
+  assign uses_rsqrt = op == CMD_RSQRT;
+  assign uses_reduce = op == CMD_VSUM || op == CMD_VSUMSQ || op == CMD_VMAXR;
+  assign uses_vector = !is_vmm && !uses_requant && !afu_op && !uses_reduce;
   assign v_in_valid = u_in_valid && uses_vector;
   assign r_in_valid = u_in_valid && uses_requant;
   assign e_in_valid = u_in_valid && uses_exp2;
   assign l_in_valid = u_in_valid && uses_lut;
-  assign u_in_ready = uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready : l_in_ready;
-  assign u_out_valid = uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid : l_out_valid;
+  assign q_in_valid = u_in_valid && uses_recip;
+  assign s_in_valid = u_in_valid && uses_rsqrt;
+  assign d_in_valid = u_in_valid && uses_reduce;
+  assign u_in_ready = uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready
+                    : uses_recip ? q_in_ready : uses_rsqrt ? s_in_ready : uses_reduce ? d_in_ready : l_in_ready;
+  assign u_out_valid = uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid
+                     : uses_recip ? q_out_valid : uses_rsqrt ? s_out_valid : uses_reduce ? d_out_valid
+                     : l_out_valid;
 
   logic cap_ok;
   vector #(.LANES(VL)) u_vector (
@@ -329,6 +377,26 @@ module core
     .clk, .rst_n, .in_valid(l_in_valid), .in_ready(l_in_ready), .op(lop), .bits(6'd32), .sh(6'd0),
     .a(la), .b(la), .out_valid(l_out_valid), .out_ready(cap_ok), .y(ly),
     .tbl_we(t_we), .tbl_addr(t_addr), .tbl_data(t_data));
+  // the divider and the root: pipelined, AFU_LANES results a cycle (docs/rtl.md)
+  for (genvar l = 0; l < AL; l++) begin : g_lxa
+    assign lxa[l] = la[l];
+  end
+  // reductions: the beat's lanes that hold an element (a row's tail leaves some empty); one result
+  // at the last beat of the last chunk
+  for (genvar l = 0; l < VL; l++) begin : g_dmask
+    assign dmask[l] = lc * ch + lsub * lanes + 32'(l) < n;
+  end
+  vreduce #(.LANES(VL)) u_reduce (
+    .clk, .rst_n, .in_valid(d_in_valid), .in_ready(d_in_ready),
+    .op(op == CMD_VSUMSQ ? 2'd1 : op == CMD_VMAXR ? 2'd2 : 2'd0),
+    .first(lc == 32'd0 && lsub == 32'd0), .last(lc + 32'd1 >= nchunks && launch_last), .mask(dmask), .a(va),
+    .out_valid(d_out_valid), .out_ready(cap_ok), .y(dy));
+  afu_recip #(.LANES(AL)) u_recip (
+    .clk, .rst_n, .in_valid(q_in_valid), .in_ready(q_in_ready), .x(lxa),
+    .out_valid(q_out_valid), .out_ready(cap_ok), .m(qm), .shift(qsh));
+  afu_rsqrt #(.LANES(AL)) u_rsqrt (
+    .clk, .rst_n, .in_valid(s_in_valid), .in_ready(s_in_ready), .x(lx),
+    .out_valid(s_out_valid), .out_ready(cap_ok), .m(sqm), .shift(sqsh));
 
   function automatic logic signed [31:0] clamp32(input logic signed [31:0] v, input logic signed [31:0] l,
                                                  input logic signed [31:0] h);
@@ -342,20 +410,32 @@ module core
   logic        ofull [2];
   logic [8*SA-1:0] obuf [2];
   logic [8*SA-1:0] obuf_next;
-  logic        wr_want, wr_last_word, capture, cap_last;
+  logic        wr_want, wr_urgent, wr_go, wr_last_word, capture, cap_last;
   logic [31:0] ob_bytes;
   assign cap_ok = !ofull[cc[0]];
   assign capture = ew && u_out_valid && cap_ok;
-  assign cap_last = (csub + 1) * lanes >= chunk_elems(cc);
-  assign ob_bytes = bytes_for(odt, chunk_elems(oc));
+  assign cap_last = uses_reduce || (csub + 1) * lanes >= chunk_elems(cc);
+  // a reduction writes one result: 4 bytes (vsum, vmaxr) or 8 (vsumsq)
+  assign ob_bytes = uses_reduce ? (op == CMD_VSUMSQ ? 32'd8 : 32'd4) : bytes_for(odt, chunk_elems(oc));
   assign wr_want = ew && ofull[oc[0]];
+  // Port priority: result words go first (a short pipeline then drains at once, as the simulator's
+  // busy + latency assumes), except behind the deep pipelines of afu_recip and afu_rsqrt: there
+  // operand reads go first unless both output buffers are full (the unit would stall), so the
+  // pipeline keeps being fed while its first results wait and the reads overlap its latency
+  // (with results first, a tile longer than the pipeline starved its reads behind the writes and
+  // its last chunks paid the latency twice).
+  assign wr_urgent = ofull[0] && ofull[1];
+  assign wr_go = wr_want && (wr_urgent || !(uses_recip || uses_rsqrt) || !(tb_want || rd_want));
   assign wr_last_word = wr_off + 32'(W) >= ob_bytes;
   always_comb begin
     obuf_next = obuf[cc[0]];
     for (int l = 0; l < VL; l++) begin
       logic signed [31:0] y;
+      logic [63:0] y64;                   // a multiplier: int32 m, then int32 shift (little-endian)
       logic [31:0] e;
       e = csub * lanes + 32'(l);
+      y64 = l >= AL ? 64'd0 : uses_recip ? {26'd0, qsh[l % AL], 1'b0, qm[l % AL]}
+                                         : {26'd0, sqsh[l % AL], 1'b0, sqm[l % AL]};
       if (uses_requant) y = ry[l];
       else if (uses_vector) y = vy[l];
       else if (l >= AL) y = 32'sd0;
@@ -367,29 +447,31 @@ module core
           DT_I4:   obuf_next[4*e +: 4] = y[3:0];
           DT_I8:   obuf_next[8*e +: 8] = y[7:0];
           DT_I16:  obuf_next[16*e +: 16] = y[15:0];
+          DT_X64:  obuf_next[64*e +: 64] = y64;
           default: obuf_next[32*e +: 32] = y;
         endcase
       end
     end
+    if (uses_reduce) obuf_next[63:0] = dy;  // the one result of a reduction
   end
 
   // ---------------------------------------------------------------- vmm
   // phases: 0 read x, 1 weight beats, 2 drain
   logic [1:0]  vph;
   logic [31:0] xbytes, rowbytes, vx_off;
-  logic [31:0] vj, vk, vl;               // reader: block's first row, byte in row, lane
+  logic [31:0] vj, vk;                   // reader: block's first row, byte of the block
   logic [8*XB-1:0] xbuf;
-  logic [7:0]  wst [2][ML][MD];         // a beat, one row slice per lane
-  // short rows (rowbytes <= MD: one slice each): a block's rows are contiguous in memory, so the
-  // beat is read as consecutive words into wlin and each lane takes its row from there
-  logic        rowpk;
-  logic [8*ML*MD-1:0] wlin [2];
-  logic [31:0] vblk;                     // bytes of the block being read (rowpk mode)
-  logic        wfull [2];
-  logic        wfirst [2], wlast [2];
-  logic [31:0] wjb [2], wkc [2];
+  // A block is ML consecutive rows, contiguous in memory: it is read linearly, a whole port word a
+  // cycle, into one of two block buffers (a row's tail shares its word with the next row's head),
+  // and the engine takes its beats (one MD-byte slice of every row) from there, as soon as the
+  // block's last row has been read past the slice, so the last block's beats follow its reads.
+  logic [8*ML*XMAX-1:0] wlin [2];
+  logic [31:0] vblk;                     // bytes of the block being read
+  logic        wfull [2];                // the buffer holds a whole block not yet consumed
   logic        wb;                       // buffer the reader fills
-  logic        vlb;                      // buffer the engine takes next
+  logic        vlb;                      // buffer the engine takes beats from
+  logic [31:0] ejb, ekc;                 // engine: block's first row, slice offset in the row
+  logic [31:0] erows, eneed;
   logic [31:0] out_jb;                   // first row of the next vmm output
   logic        vm_in_valid, vm_in_ready, vm_out_valid;
   logic [7:0]  vm_x [2*MD];
@@ -399,33 +481,32 @@ module core
   always_comb
     for (int l = 0; l < ML; l++)
       for (int d = 0; d < MD; d++)
-        vm_w[l][d] = !rowpk ? wst[vlb][l][d]
-                   : 32'(d) < rowbytes ? wlin[vlb][8 * (32'(l) * rowbytes + 32'(d)) +: 8] : 8'd0;
+        vm_w[l][d] = ekc + 32'(d) < rowbytes ? wlin[vlb][8 * (32'(l) * rowbytes + ekc + 32'(d)) +: 8] : 8'd0;
 
   wire vx_want = busy && is_vmm && vph == 2'd0;
   wire vw_want = busy && is_vmm && vph == 2'd1 && !wfull[wb];
-  logic [31:0] vrow;
-  assign vrow = vj + vl;
-  logic [31:0] vslice;
-  assign vslice = min32(32'(MD), rowbytes - vk);
-  // the beat is complete after this lane: the last lane of the block, or the last row
   assign vblk = min32(32'(ML), n - vj) * rowbytes;
-  wire vw_beat_end = rowpk ? vk + 32'(W) >= vblk : vl + 32'd1 >= 32'(ML) || vrow + 32'd1 >= n;
+  wire vw_block_end = vk + 32'(W) >= vblk;
 
-  assign vm_in_valid = busy && is_vmm && wfull[vlb];
+  // the engine's next beat: the whole block is in, or the block being read has its last row read
+  // past this slice (bytes [0, vk) of the reader's block are in its buffer)
+  assign erows = min32(32'(ML), n - ejb);
+  assign eneed = (erows - 32'd1) * rowbytes + min32(ekc + 32'(MD), rowbytes);
+  assign vm_in_valid = busy && is_vmm && (wfull[vlb] || (vph == 2'd1 && wb == vlb && vk >= eneed));
+  wire vm_last = ekc + 32'(MD) >= rowbytes;
   logic [31:0] xoff;
-  assign xoff = (w4 || x16) ? wkc[vlb] << 1 : wkc[vlb];
+  assign xoff = (w4 || x16) ? ekc << 1 : ekc;
   for (genvar d = 0; d < 2 * MD; d++) begin : g_vx
     // activations past x (an odd int4 row's padding nibble, a partial slice) read as zero
     assign vm_x[d] = xoff + 32'(d) < xbytes ? xbuf[8 * (xoff + 32'(d)) +: 8] : 8'd0;
   end
   for (genvar l = 0; l < ML; l++) begin : g_vacc
-    assign vm_acc_in[l] = set ? 32'sd0 : accf[ACC_INDEX_BITS'(32'(acc0) + wjb[vlb] + 32'(l))];
+    assign vm_acc_in[l] = set ? 32'sd0 : accf[ACC_INDEX_BITS'(32'(acc0) + ejb + 32'(l))];
   end
 
   vmm #(.LANES(ML), .DEPTH(MD)) u_vmm (
     .clk, .rst_n, .in_valid(vm_in_valid), .in_ready(vm_in_ready), .wprec4(w4), .xprec16(x16),
-    .first(wfirst[vlb]), .last(wlast[vlb]), .x(vm_x), .w(vm_w), .acc_in(vm_acc_in),
+    .first(ekc == 32'd0), .last(vm_last), .x(vm_x), .w(vm_w), .acc_in(vm_acc_in),
     .out_valid(vm_out_valid), .out_ready(1'b1), .acc(vm_acc));
 
   // ---------------------------------------------------------------- the port
@@ -440,7 +521,7 @@ module core
       p_addr = host_addr;
       p_len = 32'(W);
       p_wdata = host_wdata;
-    end else if (wr_want) begin                  // results first
+    end else if (wr_go) begin
       p_wr = 1'b1;
       p_addr = dst + oc * bytes_for(odt, ch) + wr_off;
       p_len = min32(32'(W), ob_bytes - wr_off);
@@ -459,8 +540,8 @@ module core
       p_len = min32(32'(W), xbytes - vx_off);
     end else if (vw_want) begin
       p_rd = 1'b1;
-      p_addr = rowpk ? bb + vj * rowbytes + vk : bb + vrow * rowbytes + vk;
-      p_len = rowpk ? min32(32'(W), vblk - vk) : vslice;
+      p_addr = bb + vj * rowbytes + vk;
+      p_len = min32(32'(W), vblk - vk);
     end
   end
 
@@ -493,18 +574,14 @@ module core
       if (vx_go && vx_off + 32'(i) < 32'(XB)) xbuf[8 * (vx_off + 32'(i)) +: 8] <= rdata[i];
     end
   end
-  for (genvar d = 0; d < MD; d++) begin : g_wst
-    always_ff @(posedge clk)
-      if (vw_go && !rowpk) wst[wb][vl[MLB-1:0]][d] <= 32'(d) < vslice ? rdata[d] : 8'd0;
-  end
   for (genvar i = 0; i < W; i++) begin : g_wlin
     always_ff @(posedge clk)
-      if (vw_go && rowpk && vk + 32'(i) < 32'(ML * MD)) wlin[wb][8 * (vk + 32'(i)) +: 8] <= rdata[i];
+      if (vw_go && vk + 32'(i) < 32'(ML * XMAX)) wlin[wb][8 * (vk + 32'(i)) +: 8] <= rdata[i];
   end
 
   // ---------------------------------------------------------------- control
   logic last_out;
-  assign last_out = oc + 32'd1 >= nchunks;
+  assign last_out = uses_reduce || oc + 32'd1 >= nchunks;
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
@@ -524,30 +601,30 @@ module core
         dst <= cmd_dst;
         aa <= cmd_a;
         bb <= cmd_b;
-        ma <= cmd_m;
+        ma <= cmd_op == CMD_RSQRT ? cmd_a : cmd_m;  // rsqrt's 8-byte operands use the multiplier stream
         acc0 <= cmd_acc;
         n <= 32'(cmd_n);
         x16 <= cmd_x16;
         w4 <= cmd_w4;
         set <= cmd_set;
-        chan <= cmd_chan;
+        chan <= cmd_chan || cmd_op == CMD_RSQRT;
         amount <= cmd_amount;
-        idt <= cmd_op == CMD_VREQUANT || cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I8
-             : cmd_op == CMD_LUT16 ? DT_I16 : cmd_dt;
-        odt <= cmd_op == CMD_VSAT ? cmd_dt2 : cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I16 : cmd_dt;
-        use_a <= cmd_op != CMD_REQUANT;
+        idt <= in_dt(cmd_op, cmd_dt);
+        odt <= out_dt(cmd_op, cmd_dt, cmd_dt2);
+        use_a <= cmd_op != CMD_REQUANT && cmd_op != CMD_RSQRT;
         use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL;
-        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT;
+        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT || cmd_op == CMD_RSQRT;
         begin
           logic [2:0] it, ot;
-          logic [5:0] nb;
+          logic [6:0] nb;
           logic [31:0] c;
-          it = cmd_op == CMD_VREQUANT || cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I8
-             : cmd_op == CMD_LUT16 ? DT_I16 : cmd_dt;
-          ot = cmd_op == CMD_VSAT ? cmd_dt2 : cmd_op == CMD_EXP2 ? DT_I32 : cmd_op == CMD_LUT8 ? DT_I16 : cmd_dt;
-          nb = cmd_op == CMD_REQUANT || dt_bits(ot) < dt_bits(it) ? dt_bits(ot) : dt_bits(it);
+          it = in_dt(cmd_op, cmd_dt);
+          ot = out_dt(cmd_op, cmd_dt, cmd_dt2);
+          nb = cmd_op == CMD_RSQRT ? 7'd64 : cmd_op == CMD_RECIP ? 7'd32
+             : cmd_op == CMD_REQUANT || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
           c = 32'(8 * W) / 32'(nb);
-          if (cmd_op == CMD_EXP2 || cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16) c = c > 32'(AL) ? c : 32'(AL);
+          if (cmd_op == CMD_EXP2 || cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16 || cmd_op == CMD_RECIP ||
+              cmd_op == CMD_RSQRT) c = c > 32'(AL) ? c : 32'(AL);
           else c = c > 32'(VL) ? c : 32'(VL);
           ch <= c;
           nchunks <= (32'(cmd_n) + c - 32'd1) / c;
@@ -569,10 +646,10 @@ module core
         vx_off <= 32'd0;
         xbytes <= cmd_x16 ? 32'(cmd_k) << 1 : 32'(cmd_k);
         rowbytes <= cmd_w4 ? (32'(cmd_k) + 32'd1) >> 1 : 32'(cmd_k);
-        rowpk <= (cmd_w4 ? (32'(cmd_k) + 32'd1) >> 1 : 32'(cmd_k)) <= 32'(MD);
         vj <= 32'd0;
         vk <= 32'd0;
-        vl <= 32'd0;
+        ejb <= 32'd0;
+        ekc <= 32'd0;
         wb <= 1'b0;
         vlb <= 1'b0;
         out_jb <= 32'd0;
@@ -625,7 +702,7 @@ module core
           end
         end
         // write back
-        if (wr_want) begin
+        if (wr_go) begin
           if (wr_last_word) begin
             ofull[oc[0]] <= 1'b0;
             oc <= oc + 32'd1;
@@ -644,39 +721,25 @@ module core
           vx_off <= vx_off + 32'(W);
         end
         if (vw_want) begin
-          if (vw_beat_end && rowpk) begin   // the whole block in one beat
+          if (vw_block_end) begin
             wfull[wb] <= 1'b1;
-            wfirst[wb] <= 1'b1;
-            wlast[wb] <= 1'b1;
-            wjb[wb] <= vj;
-            wkc[wb] <= 32'd0;
             wb <= !wb;
             vk <= 32'd0;
             vj <= vj + 32'(ML);
             if (vj + 32'(ML) >= n) vph <= 2'd2;
-          end else if (rowpk) begin
-            vk <= vk + 32'(W);
-          end else if (vw_beat_end) begin
-            wfull[wb] <= 1'b1;
-            wfirst[wb] <= vk == 32'd0;
-            wlast[wb] <= vk + 32'(MD) >= rowbytes;
-            wjb[wb] <= vj;
-            wkc[wb] <= vk;
-            wb <= !wb;
-            vl <= 32'd0;
-            if (vk + 32'(MD) < rowbytes) vk <= vk + 32'(MD);
-            else begin
-              vk <= 32'd0;
-              vj <= vj + 32'(ML);
-              if (vj + 32'(ML) >= n) vph <= 2'd2;
-            end
           end else begin
-            vl <= vl + 32'd1;
+            vk <= vk + 32'(W);
           end
         end
         if (vm_in_valid && vm_in_ready) begin
-          wfull[vlb] <= 1'b0;
-          vlb <= !vlb;
+          if (vm_last) begin                // the block's last beat: its buffer is free
+            wfull[vlb] <= 1'b0;
+            vlb <= !vlb;
+            ekc <= 32'd0;
+            ejb <= ejb + 32'(ML);
+          end else begin
+            ekc <= ekc + 32'(MD);
+          end
         end
         if (vm_out_valid) begin
           for (int l = 0; l < ML; l++)

@@ -4,8 +4,10 @@
 // i.e. round half up with one 64-bit rounding, then saturation (lo/hi = the signed range of the
 // target width, or any range such as softmax's [0, 32767]).
 //
-// Pipeline: 3 stages (multiply | round-shift | clamp), one beat per cycle, stall-all flow control:
-// every stage advances when the output register is empty or being read (en), so in_ready = en.
+// Pipeline: 2 stages (multiply | round, shift and clamp), one beat per cycle, stall-all flow
+// control: every stage advances when the output register is empty or being read (en), so
+// in_ready = en. The split is the vector unit's MULR (vmul), which computes the same product,
+// rounding and saturation in two stages.
 //
 // FLOE_RTL_FLIP_ROUNDING (a Verilator -D define) builds a deliberately wrong variant that rounds
 // half DOWN; the co-simulation harness must catch it (tests/rtl, ctest rtl_requant_flip_detected).
@@ -36,20 +38,14 @@ module requant
   logic signed [63:0] p1  [LANES];
   logic        [5:0]  sh1 [LANES];
   logic signed [31:0] lo1, hi1;
-  // stage 2: rounded and shifted, before saturation
-  logic               v2;
-  logic signed [63:0] r2  [LANES];
-  logic signed [31:0] lo2, hi2;
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
       v1        <= 1'b0;
-      v2        <= 1'b0;
       out_valid <= 1'b0;
     end else if (en) begin
       v1        <= in_valid;
-      v2        <= v1;
-      out_valid <= v2;
+      out_valid <= v1;
     end
   end
 
@@ -57,8 +53,6 @@ module requant
     if (en) begin
       lo1 <= lo;
       hi1 <= hi;
-      lo2 <= lo1;
-      hi2 <= hi1;
     end
   end
   // a generate loop, so the lanes unroll at any LANES (Verilator 5.006 cannot keep a delayed
@@ -68,8 +62,7 @@ module requant
       if (en) begin
         p1[i]  <= $signed({{32{acc[i][31]}}, acc[i]}) * $signed({33'd0, m[i]});
         sh1[i] <= shift[i];
-        r2[i]  <= round_shift(p1[i], sh1[i]);
-        y[i]   <= clamp(r2[i], lo2, hi2);
+        y[i]   <= clamp(round_shift(p1[i], sh1[i]), lo1, hi1);
       end
     end
   end

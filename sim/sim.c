@@ -322,9 +322,27 @@ static int wake_receivers(floe_sim *s, sim_core *c, floe_fifo *fifo, uint64_t no
     return 0;
 }
 
-static uint64_t unit_latency(const floe_machine *m, floe_unit u)
+uint64_t floe_sim_done(const floe_machine *m, int op, uint64_t busy, uint64_t compute, uint64_t write_bytes)
 {
-    switch (u) {
+    uint64_t lat = floe_sim_latency(m, op);
+    if (op != FLOE_OP_RECIP && op != FLOE_OP_RSQRT)
+        return busy + lat;
+    /* The divider and the root stream: operands keep being read while the first ones are in the
+     * pipeline, results come out `lat` cycles after their operands at the unit's rate, and the
+     * writes follow them through the port. */
+    uint64_t w = (write_bytes + m->sram_bytes_per_cycle - 1) / m->sram_bytes_per_cycle;
+    uint64_t tail = lat + (w > compute ? w : compute);
+    return busy > tail ? busy : tail;
+}
+
+uint64_t floe_sim_latency(const floe_machine *m, int op)
+{
+    if (op == FLOE_OP_RECIP)
+        return m->recip_latency_cycles;
+    if (op == FLOE_OP_RSQRT)
+        return m->rsqrt_latency_cycles;
+    const floe_op_info *oi = floe_op_lookup(op);
+    switch (oi ? oi->unit : FLOE_UNIT_CTRL) {
     case FLOE_UNIT_VMM: return m->vmm_latency_cycles;
     case FLOE_UNIT_VECTOR: return m->vector_latency_cycles;
     case FLOE_UNIT_AFU: return m->lut_latency_cycles;
@@ -638,11 +656,12 @@ static int step(floe_sim *s, sim_core *c, unsigned t, uint64_t now, floe_err *er
                 start = max64(start, s->fb_free);
                 s->fb_free = start + busy;
             }
+            uint64_t compute = busy;
             busy = max64(busy, sram);
             if (sram)
                 c->sram_free = start + sram;
             c->unit_free[u] = start + busy;
-            next = start + busy + unit_latency(&s->m, u);
+            next = start + floe_sim_done(&s->m, in->op, busy, compute, act.sram_write_bytes);
         }
         advance(th);
         break;

@@ -2,7 +2,7 @@
 // (sim/), docs/rtl.md "Co-simulation of the core".
 //
 // Every tile is one ISA instruction (vmm, requant, vrequant, vadd, vmax, vmul, vshift, vsat, exp2,
-// lut8, lut16) with
+// lut8, lut16, recip, rsqrt, vsum, vsumsq, vmaxr) with
 // the core memory and accumulators it reads. The simulator runs it as a one-instruction program
 // (its functional units give the expected bits, its timing model the cycles: the unit's busy time
 // plus the unit's pipeline latency); the harness translates the same instruction into the core's
@@ -54,8 +54,9 @@ extern "C" {
 
 namespace {
 
-enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_AFU, U_LUT, U_COUNT };
-const char *const unit_names[U_COUNT] = {"vmm", "requant", "vector", "afu_exp2", "afu_lut"};
+enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_COUNT };
+const char *const unit_names[U_COUNT] = {"vmm",      "requant", "vector",    "vreduce",
+                                         "afu_exp2", "afu_lut", "afu_recip", "afu_rsqrt"};
 
 struct Cmd {
     int op = 0;
@@ -67,6 +68,8 @@ struct Cmd {
     uint32_t acc_load = 0;                            // accumulators to load from `acc`
     uint32_t out_addr = 0, out_bytes = 0;             // memory result (or accumulators for vmm)
     int out_dt = 0;
+    uint32_t out_per = 1;                             // out_dt values per element (multipliers: m, shift)
+    uint32_t out_n = 0;                               // result elements (n; a reduction's 1)
 };
 
 struct Tile {
@@ -181,6 +184,38 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         c.out_addr = c.dst;
         c.out_dt = FLOE_DT_I32;
         break;
+    case FLOE_OP_VSUM:
+    case FLOE_OP_VSUMSQ:
+    case FLOE_OP_VMAXR: // one result: int32 (vsum, vmaxr) or uint64 (vsumsq, compared as two int32)
+        c.op = in.op == FLOE_OP_VSUM ? FLOE_CORE_CMD_VSUM : in.op == FLOE_OP_VSUMSQ ? FLOE_CORE_CMD_VSUMSQ
+                                                                                     : FLOE_CORE_CMD_VMAXR;
+        c.unit = U_REDUCE;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.n = (uint32_t)in.f[2];
+        c.dt = (int)in.f[3];
+        if (!supported_dt(c.dt))
+            return false;
+        c.loads = {{c.a, (uint32_t)bytes_for(c.dt, c.n)}};
+        c.out_addr = c.dst;
+        c.out_dt = FLOE_DT_I32;
+        c.out_per = in.op == FLOE_OP_VSUMSQ ? 2 : 1;
+        c.out_n = 1;
+        break;
+    case FLOE_OP_RECIP:
+    case FLOE_OP_RSQRT: { // results are multipliers: int32 m, int32 shift
+        int rs = in.op == FLOE_OP_RSQRT;
+        c.op = rs ? FLOE_CORE_CMD_RSQRT : FLOE_CORE_CMD_RECIP;
+        c.unit = rs ? U_RSQRT : U_RECIP;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.n = (uint32_t)in.f[2];
+        c.loads = {{c.a, (rs ? 8 : 4) * c.n}};
+        c.out_addr = c.dst;
+        c.out_dt = FLOE_DT_I32;
+        c.out_per = 2;
+        break;
+    }
     case FLOE_OP_LUT8:
     case FLOE_OP_LUT16: {
         int l16 = in.op == FLOE_OP_LUT16;
@@ -202,8 +237,10 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     }
     if (c.n == 0 || c.n > 65535)
         return false;
+    if (c.unit != U_REDUCE)
+        c.out_n = c.n;
     if (c.unit != U_VMM)
-        c.out_bytes = (uint32_t)bytes_for(c.out_dt, c.n);
+        c.out_bytes = (uint32_t)bytes_for(c.out_dt, (uint64_t)c.out_per * c.out_n);
     for (auto &r : c.loads)
         if ((uint64_t)r.first + r.second > mem_bytes)
             return false;
@@ -238,9 +275,11 @@ int sim_tile(const floe_machine *m, const Tile &t, SimOut &o, floe_err *err)
             size_t nc = 0;
             const floe_core_stats *cs = floe_sim_core_stats(s, &nc);
             floe_unit u = floe_op_lookup(t.in.op)->unit;
-            uint64_t lat = u == FLOE_UNIT_VMM ? m->vmm_latency_cycles : u == FLOE_UNIT_AFU ? m->lut_latency_cycles
-                                                                                            : m->vector_latency_cycles;
-            o.cycles = cs[0].busy[u] + lat;
+            // the instruction's own time (docs/sim.md): its unit work and port time, then the
+            // pipeline (recip, rsqrt: overlapped with the operand reads, as the simulator does)
+            uint64_t n = (uint64_t)t.in.f[2]; // recip, rsqrt: n (their compute and write bytes)
+            uint64_t compute = (n + m->lut_ops_per_cycle - 1) / m->lut_ops_per_cycle;
+            o.cycles = floe_sim_done(m, t.in.op, cs[0].busy[u], compute ? compute : 1, 8 * n);
             o.mem.assign(mem->bytes, mem->bytes + t.mem->size());
             const int32_t *a = floe_sim_accumulators(s, 0, 0);
             o.acc.assign(a, a + FLOE_ACCUMULATORS);
@@ -388,7 +427,7 @@ bool requant_tie(int64_t x, const uint8_t *mult)
 
 struct Options {
     const char *machine = FLOE_RTL_COSIM_MACHINE;
-    long tiles = 400;
+    long tiles = 500;
     long model_tiles = -1; // all
     uint64_t seed = 1;
     const char *wave = nullptr;
@@ -482,8 +521,8 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
         }
         break;
     }
-    case 2: { // vector
-        int which = (int)floe_rng_below(r, 5);
+    case 2: { // vector (reductions included)
+        int which = (int)floe_rng_below(r, 8);
         if (which < 2) {
             in.op = which ? FLOE_OP_VMAX : FLOE_OP_VADD;
             int64_t f[5] = {FLOE_MEM(off(0), 0), FLOE_MEM(off(1), 0), FLOE_MEM(off(2), 0), n, dt};
@@ -492,6 +531,10 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
             in.op = FLOE_OP_VMUL;
             int64_t sh = floe_rng_below(r, 2) ? floe_rng_range(r, 0, 8) : floe_rng_range(r, 0, 62);
             int64_t f[6] = {FLOE_MEM(off(0), 0), FLOE_MEM(off(1), 0), FLOE_MEM(off(2), 0), n, dt, sh};
+            std::memcpy(in.f, f, sizeof f);
+        } else if (which >= 5) { // vsum, vsumsq, vmaxr
+            in.op = which == 5 ? FLOE_OP_VSUM : which == 6 ? FLOE_OP_VSUMSQ : FLOE_OP_VMAXR;
+            int64_t f[4] = {FLOE_MEM(off(0), 0), FLOE_MEM(off(1), 0), n, dt};
             std::memcpy(in.f, f, sizeof f);
         } else if (which == 2) {
             in.op = FLOE_OP_VSHIFT;
@@ -505,6 +548,28 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
             int64_t f[5] = {FLOE_MEM(off(0), 0), FLOE_MEM(off(1), 0), n, dt, to};
             std::memcpy(in.f, f, sizeof f);
         }
+        break;
+    }
+    case 4: { // recip, rsqrt: every magnitude, with zeros and exact powers (of four) mixed in
+        int rs = (int)floe_rng_below(r, 2);
+        uint32_t a = off(1);
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t x = floe_rng_u64(r) >> (rs ? 0 : 32);
+            x >>= floe_rng_below(r, rs ? 64 : 32);
+            uint64_t kind = floe_rng_below(r, 16);
+            if (kind == 0)
+                x = 0;
+            else if (kind == 1)
+                x = UINT64_C(1) << (floe_rng_below(r, rs ? 32 : 16) * 2);
+            if (rs)
+                for (int b = 0; b < 8; b++)
+                    mem[a + 8 * i + (uint32_t)b] = (uint8_t)(x >> (8 * b));
+            else
+                floe_elem_store(&mem[a], FLOE_DT_I32, i, (int32_t)(uint32_t)x);
+        }
+        in.op = rs ? FLOE_OP_RSQRT : FLOE_OP_RECIP;
+        int64_t f[3] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), n};
+        std::memcpy(in.f, f, sizeof f);
         break;
     }
     default: {
@@ -668,8 +733,8 @@ template <class V> int run(const Options &o, const floe_machine &mach)
             }
         } else {
             rtl.read(got, c.out_addr, c.out_bytes);
-            for (uint32_t i = 0; i < c.n; i++) {
-                s.elems++;
+            for (uint32_t i = 0; i < c.out_per * c.out_n; i++) {
+                s.elems += i % c.out_per == 0;
                 int32_t want = floe_elem_load(&so.mem[c.out_addr], (floe_dtype)c.out_dt, i);
                 int32_t have = floe_elem_load(got.data(), (floe_dtype)c.out_dt, i);
                 if (want == have)
@@ -700,7 +765,7 @@ template <class V> int run(const Options &o, const floe_machine &mach)
     std::vector<uint8_t> mem(cap);
     std::vector<int32_t> acc(FLOE_ACCUMULATORS);
     for (long i = 0; i < o.tiles; i++) {
-        Tile t{random_insn(&r, (int)(i % 4), mem, acc, xmax, sc), &mem, &acc, 0};
+        Tile t{random_insn(&r, (int)(i % 5), mem, acc, xmax, sc), &mem, &acc, 0};
         if (check(t) != 0)
             return 1;
     }

@@ -16,11 +16,16 @@ typedef enum {
     FLOE_CORE_CMD_LUT8,     /* lut8 (afu): dst, a (int8), b = table (256 int16), n */
     FLOE_CORE_CMD_LUT16,    /* lut16 (afu): dst, a (int16), b = table (257 int32 knots, lo, hi), n, dt */
     FLOE_CORE_CMD_VMUL,     /* vmul: dst, a, b, n, dt, amount = sh (0..62) */
+    FLOE_CORE_CMD_RECIP,    /* recip (afu): dst (multipliers), a (uint32), n */
+    FLOE_CORE_CMD_RSQRT,    /* rsqrt (afu): dst (multipliers), a (uint64), n */
+    FLOE_CORE_CMD_VSUM,     /* vsum: dst (int32), a, n, dt */
+    FLOE_CORE_CMD_VSUMSQ,   /* vsumsq: dst (uint64), a, n, dt */
+    FLOE_CORE_CMD_VMAXR,    /* vmaxr: dst (int32), a, n, dt */
     FLOE_CORE_CMD_COUNT
 } floe_core_cmd;
 
 static const char *const floe_core_cmd_names[FLOE_CORE_CMD_COUNT] = {
-    "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16", "VMUL",
+    "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16", "VMUL", "RECIP", "RSQRT", "VSUM", "VSUMSQ", "VMAXR",
 };
 
 #endif

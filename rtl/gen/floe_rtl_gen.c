@@ -81,6 +81,10 @@ static void machine_params(const char *path, const floe_machine *m, uint64_t lan
     printf("  localparam int VECTOR_LATENCY = %llu;\n", (unsigned long long)m->vector_latency_cycles);
     printf("  localparam int LUT_LATENCY = %llu;\n", (unsigned long long)m->lut_latency_cycles);
     printf("  localparam int SRAM_LATENCY = %llu;\n", (unsigned long long)m->sram_latency_cycles);
+    printf("  localparam int RECIP_LATENCY = %llu;  // afu_recip's pipeline + 1 (it checks)\n",
+           (unsigned long long)m->recip_latency_cycles);
+    printf("  localparam int RSQRT_LATENCY = %llu;  // afu_rsqrt's pipeline + 1 (it checks)\n",
+           (unsigned long long)m->rsqrt_latency_cycles);
     printf("  // Unit shapes derived from the figures above (docs/rtl.md, \"Generated parameters\").\n");
     printf("  localparam int VMM_DEPTH = %llu;      // weight bytes per lane per beat = min(SRAM port, MACs)\n",
            (unsigned long long)depth);

@@ -8,13 +8,14 @@
 // The closing line is "N passed, N failed" (one case = one output beat); the exit status is
 // non-zero on any failure.
 //
-// Environment: FLOE_RTL_TRACE=<dir> dumps <dir>/<unit>.vcd (VCD waveform of both runs);
+// Environment: FLOE_RTL_TRACE=<dir> dumps <dir>/<unit>.fst (FST waveform of every run; GTKWave
+//              opens it; gtkwave's fst2vcd converts it);
 //              FLOE_RTL_CASES=<n> overrides the number of random cases (e.g. small, with a trace).
 #ifndef FLOE_TESTS_RTL_TB_H
 #define FLOE_TESTS_RTL_TB_H
 
 #include <verilated.h>
-#include <verilated_vcd_c.h>
+#include <verilated_fst_c.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -51,9 +52,9 @@ public:
             ctx_->traceEverOn(true); // must precede the model's construction
         top_.reset(new V{ctx_.get(), unit});
         if (dir && *dir) {
-            trace_.reset(new VerilatedVcdC);
+            trace_.reset(new VerilatedFstC);
             top_->trace(trace_.get(), 99);
-            std::string path = std::string(dir) + "/" + unit + ".vcd";
+            std::string path = std::string(dir) + "/" + unit + ".fst";
             trace_->open(path.c_str());
             std::printf("%s: waveform %s\n", unit, path.c_str());
         }
@@ -103,7 +104,7 @@ private:
     const char *unit_;
     std::unique_ptr<VerilatedContext> ctx_;
     std::unique_ptr<V> top_;
-    std::unique_ptr<VerilatedVcdC> trace_;
+    std::unique_ptr<VerilatedFstC> trace_;
     uint64_t cycles_ = 0;
 };
 
