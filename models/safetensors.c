@@ -363,6 +363,31 @@ const char *floe_st_meta_get(const floe_st_file *f, const char *key)
     return NULL;
 }
 
+int floe_st_meta_ll(const floe_st_file *f, const char *key, long long *v, floe_err *err)
+{
+    const char *s = floe_st_meta_get(f, key);
+    char *end;
+    if (!s)
+        return floe_err_set(err, "%s: metadata '%s' missing", f->path, key);
+    errno = 0;
+    *v = strtoll(s, &end, 10);
+    if (end == s || *end || errno)
+        return floe_err_set(err, "%s: metadata '%s' = \"%s\" is not an integer", f->path, key, s);
+    return 0;
+}
+
+int floe_st_meta_float(const floe_st_file *f, const char *key, float *v, floe_err *err)
+{
+    const char *s = floe_st_meta_get(f, key);
+    char *end;
+    if (!s)
+        return floe_err_set(err, "%s: metadata '%s' missing", f->path, key);
+    *v = strtof(s, &end);
+    if (end == s || *end)
+        return floe_err_set(err, "%s: metadata '%s' = \"%s\" is not a number", f->path, key, s);
+    return 0;
+}
+
 static int read_at(floe_st_file *f, const floe_st_tensor *t, uint64_t off, void *out, size_t n, floe_err *err)
 {
     if (fseeko(f->fp, (off_t)(f->data_start + t->begin + off), SEEK_SET) != 0 || fread(out, 1, n, f->fp) != n)

@@ -80,6 +80,10 @@ void floe_st_close(floe_st_file *f);
 int floe_st_find(const floe_st_file *f, const char *name);
 /* Value of metadata `key`, or NULL. */
 const char *floe_st_meta_get(const floe_st_file *f, const char *key);
+/* Metadata `key` as a whole integer / a number; -1 with err naming the file and key when it is
+ * missing or not one. */
+int floe_st_meta_ll(const floe_st_file *f, const char *key, long long *v, floe_err *err);
+int floe_st_meta_float(const floe_st_file *f, const char *key, float *v, floe_err *err);
 
 /* Raw little-endian bytes of tensor i; out_bytes must equal end - begin. */
 int floe_st_read_raw(floe_st_file *f, size_t i, void *out, size_t out_bytes, floe_err *err);

@@ -60,4 +60,17 @@ static inline int floe_test_run(char *out, size_t n, const char *fmt, ...)
     return (st >= 0 && (st & 0x7f) == 0) ? (st >> 8) & 0xff : -1;
 }
 
+/* The teacher of the quantization CLI tests: `floe train` of config tiny for 20 steps on the
+ * generated corpus into DIR/t; its checkpoint's path goes to ckpt. */
+static inline void floe_test_tiny_teacher(char *ckpt, size_t n, const char *dir)
+{
+    static char log[1 << 14];
+    if (floe_test_run(log, sizeof log,
+                      "%s train --model tiny --corpus generated:200 --batch 2 --context 32 --steps 20 --threads 1 "
+                      "--out %s/t",
+                      floe_test_exe(), dir) != 0)
+        fail_msg("training the tiny teacher: %s", log);
+    snprintf(ckpt, n, "%s/t/ckpt-000020.safetensors", dir);
+}
+
 #endif

@@ -272,18 +272,6 @@ static int read_tensor(floe_st_file *f, const char *name, floe_st_dtype dt, uint
     return floe_st_read_raw(f, (size_t)i, out, (size_t)(d0 * d1) * floe_st_dtype_size(dt), err);
 }
 
-static int meta_int(const floe_st_file *f, const char *key, long long *v, floe_err *err)
-{
-    const char *s = floe_st_meta_get(f, key);
-    char *end;
-    if (!s)
-        return floe_err_set(err, "%s: metadata %s missing", f->path, key);
-    *v = strtoll(s, &end, 10);
-    if (end == s || *end)
-        return floe_err_set(err, "%s: metadata %s = \"%s\" is not an integer", f->path, key, s);
-    return 0;
-}
-
 int floe_e2eqp_load(floe_e2eqp *st, const floe_model *m, const char *path, floe_err *err)
 {
     floe_st_file f;
@@ -296,8 +284,8 @@ int floe_e2eqp_load(floe_e2eqp *st, const floe_model *m, const char *path, floe_
         floe_err_set(err, "%s: metadata floe.method is %s, expected efficientqat", path, meth ? meth : "missing");
         goto out;
     }
-    if (meta_int(&f, "floe.e2eqp.step", &step, err) || meta_int(&f, "floe.wbits", &bits, err) ||
-        meta_int(&f, "floe.group", &group, err) || meta_int(&f, "floe.asym", &asym, err))
+    if (floe_st_meta_ll(&f, "floe.e2eqp.step", &step, err) || floe_st_meta_ll(&f, "floe.wbits", &bits, err) ||
+        floe_st_meta_ll(&f, "floe.group", &group, err) || floe_st_meta_ll(&f, "floe.asym", &asym, err))
         goto out;
     const floe_wquant *w0 = &st->wq[0];
     long long g0 = w0->group >= w0->in ? 0 : w0->group;

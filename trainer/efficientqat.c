@@ -155,30 +155,6 @@ int floe_eqat_wonly_resume(floe_eqat_wonly *w, const char *state, floe_err *err)
     return rc;
 }
 
-static int meta_ll(const floe_st_file *f, const char *key, long long *v, floe_err *err)
-{
-    const char *s = floe_st_meta_get(f, key);
-    char *end;
-    if (!s)
-        return floe_err_set(err, "%s: metadata '%s' missing", f->path, key);
-    *v = strtoll(s, &end, 10);
-    if (end == s || *end)
-        return floe_err_set(err, "%s: metadata '%s' = \"%s\" is not an integer", f->path, key, s);
-    return 0;
-}
-
-static int meta_f(const floe_st_file *f, const char *key, float *v, floe_err *err)
-{
-    const char *s = floe_st_meta_get(f, key);
-    char *end;
-    if (!s)
-        return floe_err_set(err, "%s: metadata '%s' missing", f->path, key);
-    *v = strtof(s, &end);
-    if (end == s || *end)
-        return floe_err_set(err, "%s: metadata '%s' = \"%s\" is not a number", f->path, key, s);
-    return 0;
-}
-
 int floe_eqat_wonly_state_info(const char *path, char *teacher, size_t teacher_n, floe_blockap_cfg *bap,
                                floe_e2eqp_cfg *cfg, int *step, floe_err *err)
 {
@@ -196,17 +172,17 @@ int floe_eqat_wonly_state_info(const char *path, char *teacher, size_t teacher_n
         floe_err_set(err, "%s: metadata 'floe.teacher' missing", path);
         goto out;
     }
-    if (meta_ll(&f, "floe.e2eqp.step", &v[0], err) || meta_ll(&f, "floe.wbits", &v[1], err) ||
-        meta_ll(&f, "floe.group", &v[2], err) || meta_ll(&f, "floe.asym", &v[3], err) ||
-        meta_ll(&f, "floe.e2eqp.steps", &v[4], err) || meta_ll(&f, "floe.e2eqp.batch", &v[5], err) ||
-        meta_ll(&f, "floe.e2eqp.context", &v[6], err) || meta_ll(&f, "floe.e2eqp.warmup", &v[7], err))
+    if (floe_st_meta_ll(&f, "floe.e2eqp.step", &v[0], err) || floe_st_meta_ll(&f, "floe.wbits", &v[1], err) ||
+        floe_st_meta_ll(&f, "floe.group", &v[2], err) || floe_st_meta_ll(&f, "floe.asym", &v[3], err) ||
+        floe_st_meta_ll(&f, "floe.e2eqp.steps", &v[4], err) || floe_st_meta_ll(&f, "floe.e2eqp.batch", &v[5], err) ||
+        floe_st_meta_ll(&f, "floe.e2eqp.context", &v[6], err) || floe_st_meta_ll(&f, "floe.e2eqp.warmup", &v[7], err))
         goto out;
     *cfg = floe_e2eqp_defaults((int)v[1]);
-    if (meta_f(&f, "floe.e2eqp.lr", &cfg->lr, err) || meta_f(&f, "floe.e2eqp.min_lr", &cfg->min_lr, err) ||
-        meta_f(&f, "floe.e2eqp.clip", &cfg->clip, err))
+    if (floe_st_meta_float(&f, "floe.e2eqp.lr", &cfg->lr, err) || floe_st_meta_float(&f, "floe.e2eqp.min_lr", &cfg->min_lr, err) ||
+        floe_st_meta_float(&f, "floe.e2eqp.clip", &cfg->clip, err))
         goto out;
 
-    if (meta_ll(&f, "floe.e2eqp.seed", &seed, err))
+    if (floe_st_meta_ll(&f, "floe.e2eqp.seed", &seed, err))
         goto out;
     if (v[1] < 2 || v[1] > 8 || v[2] < 0 || v[3] < 0 || v[3] > 1 || v[4] < 1 || v[5] < 1 || v[6] < 0 || v[7] < 0 ||
         v[0] < 0 || v[0] > v[4]) {

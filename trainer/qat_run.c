@@ -280,25 +280,15 @@ out:
     return rc;
 }
 
+/* An int-valued metadata key (floe_st_meta_ll, range-checked). */
 static int meta_int(const floe_st_file *f, const char *key, int *out, floe_err *err)
 {
-    const char *v = floe_st_meta_get(f, key);
-    char *end;
-    long x = v ? strtol(v, &end, 10) : 0;
-    if (!v || *v == '\0' || *end != '\0')
-        return floe_err_set(err, "%s: metadata '%s' missing or not an integer", f->path, key);
+    long long x;
+    if (floe_st_meta_ll(f, key, &x, err) != 0)
+        return -1;
+    if (x < INT32_MIN || x > INT32_MAX)
+        return floe_err_set(err, "%s: metadata '%s' = %lld is out of range", f->path, key, x);
     *out = (int)x;
-    return 0;
-}
-
-static int meta_float(const floe_st_file *f, const char *key, float *out, floe_err *err)
-{
-    const char *v = floe_st_meta_get(f, key);
-    char *end;
-    double x = v ? strtod(v, &end) : 0;
-    if (!v || *v == '\0' || *end != '\0')
-        return floe_err_set(err, "%s: metadata '%s' missing or not a number", f->path, key);
-    *out = (float)x;
     return 0;
 }
 
@@ -337,10 +327,10 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         meta_int(&f, "floe.kvbits", &qc->kvbits, err) || meta_int(&f, "floe.head_bits", &qc->head_bits, err) ||
         meta_int(&f, "floe.step", step, err) || meta_int(&f, "floe.qat.steps", &cfg->steps, err) ||
         meta_int(&f, "floe.qat.batch", &cfg->batch, err) || meta_int(&f, "floe.qat.context", &cfg->context, err) ||
-        meta_float(&f, "floe.qat.lr", &cfg->lr, err) || meta_float(&f, "floe.qat.lr_steps", &cfg->lr_steps, err) ||
-        meta_float(&f, "floe.qat.min_lr_frac", &cfg->min_lr_frac, err) ||
-        meta_int(&f, "floe.qat.warmup", &cfg->warmup, err) || meta_float(&f, "floe.qat.clip", &cfg->clip, err) ||
-        meta_float(&f, "floe.qat.tau", &cfg->tau, err) || meta_float(&f, "floe.qat.alpha", &cfg->alpha, err))
+        floe_st_meta_float(&f, "floe.qat.lr", &cfg->lr, err) || floe_st_meta_float(&f, "floe.qat.lr_steps", &cfg->lr_steps, err) ||
+        floe_st_meta_float(&f, "floe.qat.min_lr_frac", &cfg->min_lr_frac, err) ||
+        meta_int(&f, "floe.qat.warmup", &cfg->warmup, err) || floe_st_meta_float(&f, "floe.qat.clip", &cfg->clip, err) ||
+        floe_st_meta_float(&f, "floe.qat.tau", &cfg->tau, err) || floe_st_meta_float(&f, "floe.qat.alpha", &cfg->alpha, err))
         goto out;
     const char *sv = floe_st_meta_get(&f, "floe.qat.seed");
     char *end;

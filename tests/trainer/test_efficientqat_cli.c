@@ -37,13 +37,8 @@ static void test_efficientqat(void **state)
     const char *floe = floe_test_exe();
     const char *dir = floe_test_tmpdir("efficientqat_cli");
     const char *src = getenv("FLOE_SOURCE_DIR");
-    assert_int_equal(floe_test_run(out, sizeof out,
-                                   "%s train --model tiny --corpus generated:200 --batch 2 --context 32 --steps 20 "
-                                   "--threads 1 --out %s/t",
-                                   floe, dir),
-                     0);
     char teacher[4300];
-    snprintf(teacher, sizeof teacher, "%s/t/ckpt-000020.safetensors", dir);
+    floe_test_tiny_teacher(teacher, sizeof teacher, dir);
     const char *b = "--block-samples 8 --block-epochs 2 --batch 2 --context 32 --threads 1 --steps 6 --eval-windows 4";
 
     /* the chip's form, verified every step */

@@ -11,13 +11,8 @@ static void test_ptq(void **state)
     (void)state;
     const char *floe = floe_test_exe();
     const char *dir = floe_test_tmpdir("ptq_cli");
-    assert_int_equal(floe_test_run(out, sizeof out,
-                                   "%s train --model tiny --corpus generated:200 --batch 2 --context 32 --steps 20 "
-                                   "--threads 1 --out %s/t",
-                                   floe, dir),
-                     0);
     char teacher[4300];
-    snprintf(teacher, sizeof teacher, "%s/t/ckpt-000020.safetensors", dir);
+    floe_test_tiny_teacher(teacher, sizeof teacher, dir);
     /* GPTQ and SmoothQuant: quantized models that evaluate and verify bit-exactly on the chip */
     const char *machine = getenv("FLOE_SOURCE_DIR");
     const char *chip[] = {"gptq --calib-batches 1 --batch 2 --block 16", "gptq --calib-batches 1 --batch 2 --act-order --gptq-hessian teacher",

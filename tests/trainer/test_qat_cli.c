@@ -10,13 +10,8 @@ static void test_flow(void **state)
     (void)state;
     const char *floe = floe_test_exe();
     const char *dir = floe_test_tmpdir("qat_cli");
-    assert_int_equal(floe_test_run(out, sizeof out,
-                                   "%s train --model tiny --corpus generated:200 --batch 2 --context 32 --steps 20 "
-                                   "--threads 1 --out %s/t",
-                                   floe, dir),
-                     0);
     char teacher[4300];
-    snprintf(teacher, sizeof teacher, "%s/t/ckpt-000020.safetensors", dir);
+    floe_test_tiny_teacher(teacher, sizeof teacher, dir);
     for (int k = 0; k < 2; k++) {
         const char *m = k ? "calib" : "rtn";
         assert_int_equal(floe_test_run(out, sizeof out, "%s ptq --method %s --teacher %s -o %s/%s.safetensors --eval",
