@@ -113,7 +113,7 @@ int floe_qat_weight_only(const floe_qat_wonly_args *a)
     printf("[2/2] E2E-QP: steps %d (from %d), batch %d, lr %g, warmup %d, clip %g\n", e2e.steps, w.e2e.step,
            e2e.batch, (double)e2e.lr, e2e.warmup, (double)e2e.clip);
     fflush(stdout);
-    const char *extra[] = {"floe.teacher", teacher};
+    const char *extra[] = {"floe.teacher", teacher, "floe.teacher_digest", w.teacher_digest};
     int end = a->stop_after > 0 && a->stop_after < e2e.steps ? a->stop_after : e2e.steps;
     ec.t0 = floe_now_s();
     while (w.e2e.step < end) {
@@ -129,7 +129,7 @@ int floe_qat_weight_only(const floe_qat_wonly_args *a)
         char name[64];
         snprintf(name, sizeof name, "e2eqp-%06d.safetensors", w.e2e.step);
         if (ec.failed || floe_path_join(path, sizeof path, a->out, name) != 0 ||
-            floe_e2eqp_save(&w.e2e, &w.q, &e2e, path, extra, 1, &err) != 0 ||
+            floe_e2eqp_save(&w.e2e, &w.q, &e2e, path, extra, 2, &err) != 0 ||
             floe_run_log_write(&ec.rows, log_path, E2E_HEADER, &err) != 0) {
             floe_cmd_fail("qat", "%s", ec.failed ? ec.err.msg : err.msg);
             goto out;

@@ -85,6 +85,8 @@ int floe_eqat_wonly_init(floe_eqat_wonly *w, const char *teacher, const floe_blo
         floe_err_prefix(err, "teacher %s", teacher);
         return -1;
     }
+    snprintf(w->teacher_digest, sizeof w->teacher_digest, "%016llx",
+             (unsigned long long)floe_fnv1a64(t.params, sizeof(float) * t.table.total));
     int Tb = bap->context > 0 ? bap->context : t.cfg.context, Te = cfg->context > 0 ? cfg->context : t.cfg.context;
     int B = bap->batch > cfg->batch ? bap->batch : cfg->batch, T = Tb > Te ? Tb : Te;
     int rc = -1;
@@ -134,6 +136,17 @@ int floe_eqat_wonly_block_ap(floe_eqat_wonly *w, const floe_tokens *train, floe_
 
 int floe_eqat_wonly_resume(floe_eqat_wonly *w, const char *state, floe_err *err)
 {
+    floe_st_file f;
+    if (floe_st_open(&f, state, err) != 0)
+        return -1;
+    const char *d = floe_st_meta_get(&f, "floe.teacher_digest");
+    int other = d && strcmp(d, w->teacher_digest) != 0;
+    if (other)
+        floe_err_set(err, "%s: made from another teacher (digest %s; %s has %s)", state, d, w->teacher,
+                     w->teacher_digest);
+    floe_st_close(&f);
+    if (other)
+        return -1;
     /* quantizers of the right shape (their values come from the file) */
     const int n = FLOE_BLOCK_LINEARS * w->q.cfg.n_layers;
     floe_wquant *wq = calloc((size_t)n, sizeof *wq);

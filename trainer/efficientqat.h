@@ -34,6 +34,7 @@ typedef struct floe_eqat_wonly {
     floe_blockap_cfg bap;
     floe_e2eqp_cfg cfg;
     char teacher[4096];
+    char teacher_digest[24]; /* FNV-1a of the teacher's parameters, hex: a resume checks it */
 } floe_eqat_wonly;
 
 /* Loads the teacher (its own batch sizes for Block-AP and E2E-QP), folds a copy. */
@@ -43,7 +44,8 @@ void floe_eqat_wonly_free(floe_eqat_wonly *w);
 /* Phase 1 (Block-AP) and the frozen codes of phase 2 (step 0). */
 int floe_eqat_wonly_block_ap(floe_eqat_wonly *w, const floe_tokens *train, floe_blockap_cb cb, void *ctx,
                              floe_err *err);
-/* Instead of phase 1: a saved E2E-QP state (resume). The file must be of this teacher's config. */
+/* Instead of phase 1: a saved E2E-QP state (resume). The file must be of this teacher's config and,
+ * when it records one (metadata floe.teacher_digest), of this teacher's parameters. */
 int floe_eqat_wonly_resume(floe_eqat_wonly *w, const char *state, floe_err *err);
 
 /* The E2E-QP state file of a weight-only run: the teacher path, bits, group and asymmetry it was

@@ -4,7 +4,7 @@
  *   eval of the result;
  * - the weight-only study form (W3, group-wise, asymmetric): Block-AP then E2E-QP on the float path,
  *   kill-and-resume identical, the model evaluated with float activations, floe export refusing it;
- * - refusals of settings that do not go together. */
+ * - refusals of settings that do not go together, and of a resume on a changed teacher. */
 #include "tests/test_util.h"
 
 static char out[1 << 17];
@@ -120,6 +120,17 @@ static void test_efficientqat(void **state)
                                    floe, teacher, dir),
                      1);
     assert_non_null(strstr(out, "2 to 8 bits"));
+
+    /* a weight-only state resumed on a teacher that changed under it is refused */
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s train --model tiny --corpus generated:200 --batch 2 --context 32 --steps 20 "
+                                   "--seed 7 --threads 1 --out %s/t",
+                                   floe, dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --resume %s/v/e2eqp-000004.safetensors -o %s/u", floe, dir,
+                                   dir),
+                     1);
+    assert_non_null(strstr(out, "another teacher"));
 }
 
 int main(void)
