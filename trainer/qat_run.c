@@ -398,7 +398,7 @@ static int load_student(floe_qat *s, floe_st_file *f, floe_err *err)
         if (bad)
             goto out;
     }
-    if (floe_qat_quantize(s, err) != 0) {
+    if (!s->frozen && floe_qat_quantize(s, err) != 0) { /* floe_qat_freeze_with has quantized */
         floe_err_prefix(err, "%s", f->path);
         goto out;
     }

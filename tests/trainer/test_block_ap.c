@@ -18,25 +18,6 @@
 #include "trainer/e2e_qp.h"
 #include "trainer/train.h"
 
-static floe_model_config small_config(void)
-{
-    floe_model_config c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.name, sizeof c.name, "bap-test");
-    c.vocab_size = 48;
-    c.d_model = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 8;
-    c.ffn_dim = 40;
-    c.context = 16;
-    c.rope_theta = 10000.0;
-    c.rms_eps = 1e-5;
-    c.tied_embeddings = 1;
-    return c;
-}
-
 static void random_params(const floe_model *m, uint64_t seed)
 {
     floe_rng r;
@@ -96,7 +77,7 @@ static floe_blockap_cfg test_cfg(void)
 /* teacher fp (random), student q = folded copy */
 static void make_models(floe_model *fp, floe_model *q, int maxB)
 {
-    floe_model_config cfg = small_config();
+    floe_model_config cfg = floe_test_small_config(1);
     floe_err err;
     assert_int_equal(floe_model_init(fp, &cfg, maxB, 16, &err), 0);
     assert_int_equal(floe_model_init(q, &cfg, maxB, 16, &err), 0);
@@ -142,7 +123,7 @@ static void test_block_ap_lowers_mse(void **state)
     }
     /* block 0's reported calibration MSE, recomputed from the returned weights and quantizers */
     floe_model ev;
-    floe_model_config cfg = small_config();
+    floe_model_config cfg = floe_test_small_config(1);
     assert_int_equal(floe_model_init(&ev, &cfg, 1, 16, &err), 0);
     memcpy(ev.params, q.params, q.table.total * sizeof(float));
     floe_wquants_apply(wq, &ev);

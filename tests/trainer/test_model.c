@@ -170,25 +170,6 @@ static void assert_grad_sampled(const char *what, const float *grad, const float
     free(fd);
 }
 
-static floe_model_config small_config(int tied)
-{
-    floe_model_config c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.name, sizeof c.name, "grad-test");
-    c.vocab_size = 48;
-    c.d_model = 32;
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = 2;
-    c.head_dim = 8;
-    c.ffn_dim = 40;
-    c.context = 16;
-    c.rope_theta = 10000.0;
-    c.rms_eps = 1e-5;
-    c.tied_embeddings = tied;
-    return c;
-}
-
 /* Random parameters of O(1) effect: matrices std 1/sqrt(fan_in) (so attention is far from uniform
  * and SiLU far from linear), gains 1 +- 0.3, embedding std 0.3 (also the tied head: logits of O(1)). */
 static void random_params(const floe_model *m, floe_rng *r)
@@ -208,7 +189,7 @@ static void random_params(const floe_model *m, floe_rng *r)
 
 static void check_model(int tied)
 {
-    floe_model_config cfg = small_config(tied);
+    floe_model_config cfg = floe_test_small_config(tied);
     floe_model m;
     floe_err err;
     const int B = 2, T = 13;
@@ -260,7 +241,7 @@ static void test_grad_untied(void **state)
 static void test_accumulation(void **state)
 {
     (void)state;
-    floe_model_config cfg = small_config(1);
+    floe_model_config cfg = floe_test_small_config(1);
     floe_model m;
     floe_err err;
     assert_int_equal(floe_model_init(&m, &cfg, 2, 16, &err), 0);
@@ -341,7 +322,7 @@ static double blocks_objective(floe_model *m, const float *x0, const float *w, i
 static void test_blocks(void **state)
 {
     (void)state;
-    floe_model_config cfg = small_config(0);
+    floe_model_config cfg = floe_test_small_config(0);
     floe_model m;
     floe_err err;
     const int B = 2, T = 11, L = cfg.n_layers;
@@ -440,7 +421,7 @@ static void test_fold_norms(void **state)
 {
     (void)state;
     for (int tied = 0; tied < 2; tied++) {
-        floe_model_config cfg = small_config(tied);
+        floe_model_config cfg = floe_test_small_config(tied);
         floe_model m;
         floe_err err;
         const int B = 2, T = 9;
@@ -477,7 +458,7 @@ static void test_fold_norms(void **state)
 static void test_init_errors(void **state)
 {
     (void)state;
-    floe_model_config cfg = small_config(1);
+    floe_model_config cfg = floe_test_small_config(1);
     floe_model m;
     floe_err err;
     assert_int_equal(floe_model_init(&m, &cfg, 1, 17, &err), -1);
@@ -485,7 +466,7 @@ static void test_init_errors(void **state)
     cfg.rms_eps = 1e-6;
     assert_int_equal(floe_model_init(&m, &cfg, 1, 8, &err), -1);
     assert_non_null(strstr(err.msg, "rms_eps"));
-    cfg = small_config(1);
+    cfg = floe_test_small_config(1);
     assert_int_equal(floe_model_init(&m, &cfg, 1, 8, &err), 0);
     int32_t ids[3] = {1, 48, 2};
     assert_int_equal(floe_model_check_ids(&m, ids, 3, &err), -1);

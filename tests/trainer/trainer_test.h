@@ -16,6 +16,7 @@
 #include <math.h>
 
 #include "common/rng.h"
+#include "models/model_config.h"
 
 #define FLOE_RTOL 1e-4
 
@@ -98,6 +99,26 @@ static inline double dot_d(const double *a, const float *w, size_t n)
     for (size_t i = 0; i < n; i++)
         s += a[i] * w[i];
     return s;
+}
+
+/* A small decoder for whole-model tests (2 layers, grouped-query attention, odd widths). */
+static inline floe_model_config floe_test_small_config(int tied)
+{
+    floe_model_config c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.name, sizeof c.name, "small-test");
+    c.vocab_size = 48;
+    c.d_model = 32;
+    c.n_layers = 2;
+    c.n_heads = 4;
+    c.n_kv_heads = 2;
+    c.head_dim = 8;
+    c.ffn_dim = 40;
+    c.context = 16;
+    c.rope_theta = 10000.0;
+    c.rms_eps = 1e-5;
+    c.tied_embeddings = tied;
+    return c;
 }
 
 #endif
