@@ -9,7 +9,7 @@ PACKAGES=(
   # clang's OpenMP and sanitizer/fuzzer runtimes (the sanitizer build and the fuzzers use clang)
   libomp-14-dev libclang-rt-14-dev
   # libraries
-  libcmocka-dev libcsv-dev libopenblas-dev libcjson-dev
+  libcmocka-dev libcsv-dev libopenblas-dev libcjson-dev libdnnl-dev
   # SystemC virtual platform and RTL co-simulation
   libsystemc-dev verilator
   # plots

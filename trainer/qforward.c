@@ -8,6 +8,7 @@
 
 #include "isa/numerics.h"
 #include "trainer/blas.h"
+#include "trainer/igemm.h"
 #include "trainer/vec.h"
 
 /* Every buffer is one calloc; the list lets floe_qfwd_free release them whatever init reached. */
@@ -59,7 +60,8 @@ int floe_qfwd_init(floe_qfwd *f, const floe_model_config *cfg, int maxB, int max
     size_t wide = max_sz(max_sz(C, Q), max_sz(F, V));
     size_t wmax = max_sz(max_sz(C * Q, 2 * C * F), V * C);
     ok = ok && (f->xf = take(l, N * C, 2)) && (f->hf = take(l, N * C, 4)) && (f->kf = take(l, N, 1)) && (f->logits = take(l, N * V, 2)) &&
-         (f->acc = take(l, N * wide, 4)) && (f->wcodes = take(l, wmax, 4));
+         (f->acc = take(l, N * wide, 4)) && (f->wcodes = take(l, wmax, 4)) &&
+         (f->x8 = take(l, N * max_sz(max_sz(C, Q), F), 1));
     if (!ok) {
         floe_qfwd_free(f);
         return floe_err_set(err, "%s: out of memory for the integer forward (batch %d x %d)", cfg->name, maxB, maxT);
@@ -82,9 +84,11 @@ void floe_qfwd_free(floe_qfwd *f)
 
 static int32_t bits_hi(int bits) { return (int32_t)((1ll << (bits - 1)) - 1); }
 
-/* The accumulators of a linear layer: fp32 when every partial sum stays below 2^24, else fp64
- * (exact below 2^53); acc_at reads either as the exact int32. */
+/* The accumulators of a linear layer: int32 from the int8 GEMM (trainer/igemm.h), else fp32 when
+ * every partial sum stays below 2^24, else fp64 (exact below 2^53); acc_at reads any as the exact
+ * int32. */
 typedef struct {
+    const int32_t *i;
     const float *f;
     const double *d;
     size_t ld;
@@ -92,7 +96,7 @@ typedef struct {
 
 static inline int32_t acc_at(acc_view a, size_t r, size_t c)
 {
-    return a.d ? (int32_t)a.d[r * a.ld + c] : (int32_t)a.f[r * a.ld + c];
+    return a.i ? a.i[r * a.ld + c] : a.d ? (int32_t)a.d[r * a.ld + c] : (int32_t)a.f[r * a.ld + c];
 }
 
 static int grow(double **p, size_t *have, size_t need)
@@ -115,6 +119,20 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
     const size_t nw = (size_t)in * out;
     double bound = (double)in * (double)xmax * (double)(bits_hi(L->bits) + 1);
     floe_blas_single_thread();
+    if (xmax <= 128 && floe_igemm_usable(L->bits, in)) {
+        /* the int8 engine; f->acc's memory holds the int32 results (allocated storage: its type
+         * is the last one written) */
+        int8_t *x8 = f->x8;
+        const size_t nx = (size_t)N * in;
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < nx; i++)
+            x8[i] = (int8_t)x[i];
+        int32_t *iacc = (int32_t *)(void *)f->acc;
+        if (floe_igemm_s8(iacc, x8, L->w, N, out, in) == 0) {
+            *av = (acc_view){iacc, NULL, NULL, (size_t)out};
+            return 0;
+        }
+    }
     if (bound < 16777216.0) {
         float *wc = f->wcodes;
         const int8_t *w8 = L->w;
@@ -130,7 +148,7 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, out, in, 1.0f, x + (size_t)lo * in, in,
                             w, in, 0.0f, acc + (size_t)lo * out, out);
         }
-        *av = (acc_view){f->acc, NULL, (size_t)out};
+        *av = (acc_view){NULL, f->acc, NULL, (size_t)out};
         return 0;
     }
     size_t need_acc = (size_t)N * out;
@@ -156,7 +174,7 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, out, in, 1.0, dx + (size_t)lo * in, in, w,
                         in, 0.0, dacc + (size_t)lo * out, out);
     }
-    *av = (acc_view){NULL, f->dacc, (size_t)out};
+    *av = (acc_view){NULL, NULL, f->dacc, (size_t)out};
     return 0;
 }
 
@@ -164,7 +182,9 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
  * loop over the int32 row, which a branch on the accumulator type inside it would prevent). */
 static void acc_row(int32_t *dst, acc_view a, size_t r, size_t n)
 {
-    if (a.d) {
+    if (a.i) {
+        memcpy(dst, a.i + r * a.ld, sizeof(int32_t) * n);
+    } else if (a.d) {
         const double *src = a.d + r * a.ld;
         for (size_t i = 0; i < n; i++)
             dst[i] = (int32_t)src[i];
@@ -222,15 +242,19 @@ static void requant_layer(int16_t *out, const int16_t *residual, acc_view a, con
         int32_t *row = malloc(sizeof(int32_t) * 2 * (size_t)L->out), *q = row + L->out;
 #pragma omp for schedule(static)
         for (int r = 0; r < N; r++) {
-            acc_row(row, a, (size_t)r, (size_t)L->out);
+            const int32_t *acc = row;
+            if (a.i)
+                acc = a.i + (size_t)r * a.ld;
+            else
+                acc_row(row, a, (size_t)r, (size_t)L->out);
             if (kx && kx[r] != 0)
                 for (int n = 0; n < L->out; n++)
-                    q[n] = floe_requant_k(row[n], L->m[n], kx[r], lo, hi);
+                    q[n] = floe_requant_k(acc[n], L->m[n], kx[r], lo, hi);
             else if (ok)
-                requant_row(q, row, &sm, L->out, lo, hi);
+                requant_row(q, acc, &sm, L->out, lo, hi);
             else
                 for (int n = 0; n < L->out; n++)
-                    q[n] = floe_requant(row[n], L->m[n], lo, hi);
+                    q[n] = floe_requant(acc[n], L->m[n], lo, hi);
             int16_t *o = out + (size_t)r * L->out;
             if (residual) {
                 const int16_t *x = residual + (size_t)r * L->out;

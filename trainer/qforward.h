@@ -63,6 +63,7 @@ typedef struct floe_qfwd {
     float *acc;               /* [N, max(C, Q, F, V)] float accumulators */
     double *dacc;             /* same, for the double GEMM path; NULL until needed */
     float *wcodes;            /* [max layer weight count] weight codes as float */
+    int8_t *x8;               /* [N, max(C, Q, F)] a linear layer's input codes for the int8 GEMM */
     double *dcodes, *dx;      /* double copies for the exact double path; NULL until needed */
     size_t dcodes_n, dx_n;
     void *mem;                /* one block for all of the above */

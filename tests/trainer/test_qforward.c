@@ -8,6 +8,7 @@
 #include "common/rng.h"
 #include "isa/token.h"
 #include "models/qref.h"
+#include "trainer/igemm.h"
 #include "trainer/qforward.h"
 
 typedef struct {
@@ -107,9 +108,52 @@ static void test_every_mix(void **state)
 {
     (void)state;
     static const floe_qconfig mixes[] = {{4, 8, 8, 8, 0, 0}, {4, 4, 4, 8, 0, 0}, {2, 8, 8, 8, 0, 0}, {8, 8, 8, 8, 0, 0}, {4, 8, 4, 4, 0, 0}};
-    for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
-        for (uint64_t seed = 1; seed <= 3; seed++)
-            check_mix("tiny", mixes[i], seed * 7 + i, 3, 19, 1 + (int)(seed % 2));
+    /* both GEMM paths: the int8 engine (trainer/igemm.h) and the float one */
+    for (int path = 1; path >= 0; path--) {
+        floe_igemm_set_enabled(path);
+        for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
+            for (uint64_t seed = 1; seed <= (path ? 3u : 1u); seed++)
+                check_mix("tiny", mixes[i], seed * 7 + i, 3, 19, 1 + (int)(seed % 2));
+    }
+    floe_igemm_set_enabled(1);
+}
+
+/* The int8 engine on its own: exact int32 products at every weight width, against a plain loop,
+ * on odd shapes (edges of its register tiles) and extreme codes. */
+static void test_igemm(void **state)
+{
+    (void)state;
+    floe_rng r;
+    floe_rng_seed(&r, 77);
+    static const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {33, 17, 64}, {64, 688, 256}, {19, 256, 1100}};
+    for (int bits = 2; bits <= 8; bits += 2)
+        for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            if (!floe_igemm_usable(bits, K))
+                continue;
+            int8_t *a = malloc((size_t)M * K), *b = malloc((size_t)N * K);
+            int32_t *c = malloc(sizeof(int32_t) * (size_t)M * N);
+            int hi = (1 << (bits - 1)) - 1;
+            for (int i = 0; i < M * K; i++) /* a share of the extremes -128 and 127 */
+                a[i] = (int8_t)(i % 5 == 0 ? (i % 2 ? 127 : -128) : floe_rng_range(&r, -128, 127));
+            for (int i = 0; i < N * K; i++)
+                b[i] = (int8_t)(i % 7 == 0 ? -hi - 1 : floe_rng_range(&r, -hi - 1, hi));
+            assert_int_equal(floe_igemm_s8(c, a, b, M, N, K), 0);
+            for (int m = 0; m < M; m++)
+                for (int n = 0; n < N; n++) {
+                    int64_t want = 0;
+                    for (int k = 0; k < K; k++)
+                        want += (int64_t)a[(size_t)m * K + k] * b[(size_t)n * K + k];
+                    if (c[(size_t)m * N + n] != want)
+                        fail_msg("W%d %dx%dx%d: [%d, %d] %d, want %lld", bits, M, N, K, m, n, c[(size_t)m * N + n],
+                                 (long long)want);
+                }
+            free(a), free(b), free(c);
+        }
+    /* the switch turns it off */
+    floe_igemm_set_enabled(0);
+    assert_false(floe_igemm_usable(4, 64));
+    floe_igemm_set_enabled(1);
 }
 
 /* Per-token scaling (docs/numerics.md §10) at W4A8KV8 and W4A4KV4: every integer tensor and every
@@ -139,7 +183,8 @@ static void test_full_context(void **state)
     check_mix("tiny", floe_qconfig_default(), 99, 2, 64, 2);
 }
 
-/* W8A8 with a wide FFN: in * 128 * 128 >= 2^24 takes the exact double path. */
+/* W8A8 with a wide FFN: in * 128 * 128 >= 2^24 takes the exact double path when the int8 engine is
+ * off; the int8 engine gives the same integers. */
 static void test_double_path(void **state)
 {
     (void)state;
@@ -150,23 +195,28 @@ static void test_double_path(void **state)
     floe_qconfig q = {8, 8, 8, 8, 0, 0};
     floe_qmodel m;
     assert_int_equal(floe_qmodel_random(&m, &cfg, &q, 5, &err), 0);
-    floe_qfwd f;
-    assert_int_equal(floe_qfwd_init(&f, &cfg, 2, 9, &err), 0);
-    int32_t tok[18];
-    for (int i = 0; i < 18; i++)
-        tok[i] = (i * 37) % cfg.vocab_size;
-    assert_int_equal(floe_qfwd_forward(&f, &m, tok, 2, 9, &err), 0);
-    assert_non_null(f.dacc);
-    int16_t logits[9 * 256];
-    for (int b = 0; b < 2; b++) {
-        trace_log ref = {0};
-        assert_int_equal(floe_qref_forward(&m, tok + b * 9, 9, logits, record, &ref, &err), 0);
-        compare_ctx c = {&ref, 0, 0};
-        assert_int_equal(floe_qfwd_trace(&f, &m, b, compare, &c, &err), 0);
-        assert_int_equal(c.mismatches, 0);
-        log_free(&ref);
+    for (int path = 0; path <= 1; path++) {
+        floe_igemm_set_enabled(path);
+        floe_qfwd f;
+        assert_int_equal(floe_qfwd_init(&f, &cfg, 2, 9, &err), 0);
+        int32_t tok[18];
+        for (int i = 0; i < 18; i++)
+            tok[i] = (i * 37) % cfg.vocab_size;
+        assert_int_equal(floe_qfwd_forward(&f, &m, tok, 2, 9, &err), 0);
+        if (path == 0)
+            assert_non_null(f.dacc);
+        int16_t logits[9 * 256];
+        for (int b = 0; b < 2; b++) {
+            trace_log ref = {0};
+            assert_int_equal(floe_qref_forward(&m, tok + b * 9, 9, logits, record, &ref, &err), 0);
+            compare_ctx c = {&ref, 0, 0};
+            assert_int_equal(floe_qfwd_trace(&f, &m, b, compare, &c, &err), 0);
+            assert_int_equal(c.mismatches, 0);
+            log_free(&ref);
+        }
+        floe_qfwd_free(&f);
     }
-    floe_qfwd_free(&f);
+    floe_igemm_set_enabled(1);
     floe_qmodel_free(&m);
 }
 
@@ -198,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_per_token),
         cmocka_unit_test(test_full_context),
         cmocka_unit_test(test_double_path),
+        cmocka_unit_test(test_igemm),
         cmocka_unit_test(test_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
