@@ -1,8 +1,10 @@
 /* QAT speed: one SiLQ step (teacher forward, integer-exact student forward, distillation, STE/LSQ
  * backward, clipping, both AdamW updates) at W4A8KV8 on config S (8 x 128) and M (8 x 256) with
- * 2 threads, against one FP training step of the same config and batch. Prints medians over
- * repeated steps (after a warm-up) of tokens/s, the QAT/FP time ratio, and where a QAT step's time
- * goes (teacher forward, student forward, student backward).
+ * 2 threads, against one FP training step of the same config and batch. FP and QAT steps
+ * alternate (after a warm-up of each), so a drifting load on a shared machine hits both alike.
+ * Prints medians of tokens/s, the QAT/FP time ratio (of the medians, and the median and range of
+ * the per-pair ratios), and where a QAT step's time goes (teacher forward, student forward,
+ * student backward).
  * Usage: bench_qat [steps (default 8)] [threads (default 2)] [S|M (default both)] */
 #include <omp.h>
 #include <stdio.h>
@@ -42,16 +44,10 @@ static int run(const char *name, int B, int T, int reps, const floe_tokens *trai
     double *fp = malloc(sizeof(double) * (size_t)reps), *q = malloc(sizeof(double) * (size_t)reps);
     double *tf = malloc(sizeof(double) * (size_t)reps), *sf = malloc(sizeof(double) * (size_t)reps);
     double *sb = malloc(sizeof(double) * (size_t)reps);
-    for (int i = 0; i <= reps; i++) {
-        double t0 = floe_now_s();
-        floe_trainer_step(&tr, train, NULL, &err);
-        if (i > 0)
-            fp[i - 1] = floe_now_s() - t0;
-    }
     char path[] = "/tmp/floe-bench-qat-teacher.safetensors";
+    floe_trainer_step(&tr, train, NULL, &err); /* warm-up, and a teacher to start from */
     if (floe_trainer_save(&tr, path, NULL, 0, &err) != 0)
         return fprintf(stderr, "bench_qat: %s\n", err.msg), 1;
-    floe_trainer_free(&tr);
     floe_qat_trainer qt;
     floe_qconfig qc = floe_qconfig_default();
     floe_qat_cfg c = floe_qat_defaults(&mc);
@@ -60,13 +56,20 @@ static int run(const char *name, int B, int T, int reps, const floe_tokens *trai
     c.steps = reps + 1;
     if (floe_qat_trainer_init(&qt, path, &qc, &c, train, &err) != 0)
         return fprintf(stderr, "bench_qat: %s\n", err.msg), 1;
-    for (int i = 0; i <= reps; i++) {
+    if (floe_qat_step(&qt, train, NULL, &err) != 0) /* warm-up */
+        return fprintf(stderr, "bench_qat: %s\n", err.msg), 1;
+    /* FP and QAT steps alternate, so both see the same machine (a shared host's load drifts) */
+    double *ratio = malloc(sizeof(double) * (size_t)reps);
+    for (int i = 0; i < reps; i++) {
         double t0 = floe_now_s();
+        floe_trainer_step(&tr, train, NULL, &err);
+        double t1 = floe_now_s();
         if (floe_qat_step(&qt, train, NULL, &err) != 0)
             return fprintf(stderr, "bench_qat: %s\n", err.msg), 1;
-        if (i > 0)
-            q[i - 1] = floe_now_s() - t0;
+        double t2 = floe_now_s();
+        fp[i] = t1 - t0, q[i] = t2 - t1, ratio[i] = q[i] / fp[i];
     }
+    floe_trainer_free(&tr);
     /* the parts, on the last batch */
     for (int i = 0; i < reps; i++) {
         double t0 = floe_now_s();
@@ -78,16 +81,17 @@ static int run(const char *name, int B, int T, int reps, const floe_tokens *trai
         double t3 = floe_now_s();
         tf[i] = t1 - t0, sf[i] = t2 - t1, sb[i] = t3 - t2;
     }
-    double mfp = median(fp, reps), mq = median(q, reps), tok = (double)B * T;
+    double mfp = median(fp, reps), mq = median(q, reps), mr = median(ratio, reps), tok = (double)B * T;
     printf("%-2s %2d x %3d, %d threads: FP step %7.1f ms (%6.0f tok/s)   QAT step %7.1f ms (%6.0f tok/s)   "
-           "QAT/FP %.2f\n",
-           name, B, T, omp_get_max_threads(), 1e3 * mfp, tok / mfp, 1e3 * mq, tok / mq, mq / mfp);
+           "QAT/FP %.2f (median of the %d step pairs %.2f, range %.2f-%.2f)\n",
+           name, B, T, omp_get_max_threads(), 1e3 * mfp, tok / mfp, 1e3 * mq, tok / mq, mq / mfp, reps, mr,
+           ratio[0], ratio[reps - 1]);
     printf("   QAT parts: teacher forward %.1f ms, student forward (integer-exact) %.1f ms, student backward %.1f ms\n",
            1e3 * median(tf, reps), 1e3 * median(sf, reps), 1e3 * median(sb, reps));
     fflush(stdout);
     floe_qat_trainer_free(&qt);
     remove(path);
-    free(fp), free(q), free(tf), free(sf), free(sb);
+    free(fp), free(q), free(tf), free(sf), free(sb), free(ratio);
     return 0;
 }
 

@@ -29,6 +29,12 @@ void floe_matmul_forward(float *out, const float *inp, const float *w, int N, in
 void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
                           int C, int OC)
 {
+    floe_matmul_backward_into(dinp, 1, dw, 1, dout, inp, w, N, C, OC);
+}
+
+void floe_matmul_backward_into(float *dinp, int dinp_add, float *dw, int dw_add, const float *dout,
+                               const float *inp, const float *w, int N, int C, int OC)
+{
     floe_blas_single_thread();
     long long work = (long long)N * C * OC;
 #pragma omp parallel if (work >= PAR_MIN_WORK)
@@ -38,7 +44,7 @@ void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float
             floe_split(N, nt, tid, ROW_ALIGN, &lo, &hi);
             if (hi > lo)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, C, OC, 1.0f,
-                            dout + (size_t)lo * OC, OC, w, C, 1.0f, dinp + (size_t)lo * C, C);
+                            dout + (size_t)lo * OC, OC, w, C, dinp_add ? 1.0f : 0.0f, dinp + (size_t)lo * C, C);
         }
         if (dw) {
             /* Each thread owns whole rows of dw and sums over all N in sgemm's own order: no
@@ -46,7 +52,7 @@ void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float
             floe_split(OC, nt, tid, ROW_ALIGN, &lo, &hi);
             if (hi > lo)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, C, N, 1.0f, dout + lo, OC, inp, C,
-                            1.0f, dw + (size_t)lo * C, C);
+                            dw_add ? 1.0f : 0.0f, dw + (size_t)lo * C, C);
         }
     }
 }

@@ -14,5 +14,9 @@
 void floe_matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC);
 void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
                           int C, int OC);
+/* The same products, with a choice per output: add (1, as floe_matmul_backward) or overwrite (0, for
+ * a caller that would otherwise zero the buffer first: one pass over memory less). */
+void floe_matmul_backward_into(float *dinp, int dinp_add, float *dw, int dw_add, const float *dout,
+                               const float *inp, const float *w, int N, int C, int OC);
 
 #endif

@@ -1,5 +1,6 @@
 #include "trainer/qat_model.h"
 
+#include <omp.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,31 +361,45 @@ static void weight_backward(floe_qat *s, floe_qat_linear *q, float *dwhat)
     }
     const float *g = P(s, q->gain, l);
     float *dg = G(s, q->gain, l);
-#pragma omp parallel for schedule(static)
-    for (int n = 0; n < q->out; n++)
-        for (int i = 0; i < q->in; i++) {
-            size_t k = (size_t)n * q->in + i;
-            dW[k] += dwhat[k] * g[i];
+    /* One pass over the rows. The gain's gradient sums over rows in order: each thread owns a range
+     * of columns and walks every row through it (contiguous reads; the same sums as column by
+     * column). */
+    const int in = q->in, out = q->out;
+#pragma omp parallel
+    {
+        int lo, hi;
+        floe_split(in, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);
+        double *acc = calloc(hi > lo ? (size_t)(hi - lo) : 1, sizeof(double));
+        for (int n = 0; acc && n < out; n++) {
+            const size_t row = (size_t)n * in;
+            for (int i = lo; i < hi; i++) {
+                dW[row + i] += dwhat[row + i] * g[i];
+                acc[i - lo] += (double)(dwhat[row + i] * W[row + i]);
+            }
         }
-    /* the gain's gradient sums over rows in order: each thread owns columns */
-#pragma omp parallel for schedule(static)
-    for (int i = 0; i < q->in; i++) {
-        double acc = 0.0;
-        for (int n = 0; n < q->out; n++) {
-            size_t k = (size_t)n * q->in + i;
-            acc += (double)(dwhat[k] * W[k]);
-        }
-        dg[i] += (float)acc;
+        for (int i = lo; acc && i < hi; i++)
+            dg[i] += (float)acc[i - lo];
+        if (!acc) /* out of memory for the partial sums: the same sums, column by column */
+            for (int i = lo; i < hi; i++) {
+                double a = 0.0;
+                for (int n = 0; n < out; n++) {
+                    size_t k = (size_t)n * in + i;
+                    dW[k] += dwhat[k] * g[i];
+                    a += (double)(dwhat[k] * W[k]);
+                }
+                dg[i] += (float)a;
+            }
+        free(acc);
     }
 }
 
-/* Linear backward on dequantized operands: dinp += dout @ W_hat (when dinp), dW_hat = dout^T @ inp,
- * then through the weight quantizer. */
-static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, const float *dout, const float *inp, int N)
+/* Linear backward on dequantized operands: dinp (+)= dout @ W_hat (add: accumulate; else overwrite),
+ * dW_hat = dout^T @ inp, then through the weight quantizer. */
+static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, int add, const float *dout,
+                            const float *inp, int N)
 {
     qat_scratch *x = s->scratch;
-    memset(x->dwhat, 0, sizeof(float) * (size_t)q->in * q->out);
-    floe_matmul_backward(dinp, x->dwhat, dout, inp, q->what, N, q->in, q->out);
+    floe_matmul_backward_into(dinp, add, x->dwhat, 0, dout, inp, q->what, N, q->in, q->out);
     weight_backward(s, q, x->dwhat);
 }
 
@@ -426,8 +441,7 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
     /* LM head: logits = head(hf), a 16-bit quantizer passes straight through */
     floe_qat_linear *head = &s->lin[s->n_lin - 1];
     view_in(x->hhat, f->hf, N, C, m->s_head_in, tok ? f->kf : NULL);
-    memset(x->dh, 0, NC * sizeof(float));
-    linear_backward(s, head, x->dh, dlogits, x->hhat, N);
+    linear_backward(s, head, x->dh, 0, dlogits, x->hhat, N);
     memset(x->dx, 0, NC * sizeof(float));
     norm_backward(s, x->dx, x->dh, f->hf, tok ? f->kf : NULL, f->xf, N, floe_qat_act_step(s, -1, 0),
                   dstep_of(s, -1, 0));
@@ -440,8 +454,7 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         const int8_t *km = tok ? A->km : NULL;
         /* MLP: out = xmid + down(m), m = A(silu(g) * u) */
         view_in(x->mhat, A->mh, N, F, L->s_down_in, km);
-        memset(x->dm, 0, sizeof(float) * (size_t)N * F);
-        linear_backward(s, &lq[6], x->dm, x->dx, x->mhat, N);
+        linear_backward(s, &lq[6], x->dm, 0, x->dx, x->mhat, N);
         /* the product's float value a_f * u_f, its learned step s_down_in */
         const float sa = L->s_silu, su = L->s_u, sg = L->s_g;
 #pragma omp parallel for simd schedule(static)
@@ -458,16 +471,14 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
             x->dg[i] = d * uf * (sig * (1.0f + gf * (1.0f - sig)));
         }
         view_in(x->hhat, A->h2, N, C, L->s_mlp_in, k2);
-        memset(x->dh, 0, NC * sizeof(float));
-        linear_backward(s, &lq[4], x->dh, x->dg, x->hhat, N);
-        linear_backward(s, &lq[5], x->dh, x->du, x->hhat, N);
+        linear_backward(s, &lq[4], x->dh, 0, x->dg, x->hhat, N);
+        linear_backward(s, &lq[5], x->dh, 1, x->du, x->hhat, N);
         norm_backward(s, x->dx, x->dh, A->h2, k2, A->xmid, N, floe_qat_act_step(s, l, FLOE_QAT_MLP_IN),
                       dstep_of(s, l, FLOE_QAT_MLP_IN));
 
         /* attention: xmid = x + o(att) */
         view_in(x->ohat, A->o, N, Q, L->s_o_in, ko);
-        memset(x->datt, 0, sizeof(float) * (size_t)N * Q);
-        linear_backward(s, &lq[3], x->datt, x->dx, x->ohat, N);
+        linear_backward(s, &lq[3], x->datt, 0, x->dx, x->ohat, N);
         /* the attention output's float value: oacc * 2^-15 * s_vc */
         float so = ldexpf(L->s_vc, -15);
 #pragma omp parallel for simd schedule(static)
@@ -505,10 +516,9 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         floe_rope_backward(x->dq, x->rope_cos, x->rope_sin, B, T, NH, hd);
         floe_rope_backward(x->dk, x->rope_cos, x->rope_sin, B, T, NKV, hd);
         view_in(x->hhat, A->h1, N, C, L->s_attn_in, k1);
-        memset(x->dh, 0, NC * sizeof(float));
-        linear_backward(s, &lq[0], x->dh, x->dq, x->hhat, N);
-        linear_backward(s, &lq[1], x->dh, x->dk, x->hhat, N);
-        linear_backward(s, &lq[2], x->dh, x->dv, x->hhat, N);
+        linear_backward(s, &lq[0], x->dh, 0, x->dq, x->hhat, N);
+        linear_backward(s, &lq[1], x->dh, 1, x->dk, x->hhat, N);
+        linear_backward(s, &lq[2], x->dh, 1, x->dv, x->hhat, N);
         norm_backward(s, x->dx, x->dh, A->h1, k1, A->x, N, floe_qat_act_step(s, l, FLOE_QAT_ATTN_IN),
                       dstep_of(s, l, FLOE_QAT_ATTN_IN));
     }
