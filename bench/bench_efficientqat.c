@@ -139,7 +139,7 @@ int main(int argc, char **argv)
     /* RTN: the init alone */
     int nq = q.cfg.n_layers * FLOE_BLOCK_LINEARS;
     floe_wquant *wq = calloc((size_t)nq, sizeof *wq);
-    if (floe_wquants_init(wq, &q, bc.bits, bc.group, bc.asym, &err) != 0) {
+    if (floe_wquants_init(wq, &q, bc.bits, NULL, bc.group, bc.asym, &err) != 0) {
         fprintf(stderr, "bench_efficientqat: %s\n", err.msg);
         return 1;
     }

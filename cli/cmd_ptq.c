@@ -105,6 +105,8 @@ int floe_cmd_ptq(int argc, char **argv)
                                     "output channel)");
     if (weight_only && (bits.wbits < 2 || bits.wbits > 8))
         USAGE("--wbits %lld: weight-only supports 2 to 8 bits", bits.wbits);
+    if (weight_only && bits.wbits_layer)
+        USAGE("--wbits-layer is for the chip's format: --weight-only quantizes every layer at --wbits");
     if (group < -1 || group > 1 << 20)
         USAGE("--group %lld: expected 0 (per output channel) or a group size", group);
     floe_qconfig qc;
@@ -192,8 +194,12 @@ int floe_cmd_ptq(int argc, char **argv)
         floe_cmd_fail("ptq", "%s", err.msg);
         goto out;
     }
-    printf("%s PTQ of %s at W%dA%dKV%d (head W%d%s%.0d): %s\n", method, teacher, qc.wbits, qc.abits, qc.kvbits,
-           qc.head_bits, qc.act_scaling == FLOE_ACT_PER_TOKEN ? "; per-token inputs, K " : "", qc.act_kmax, out);
+    char lw[8192];
+    if (floe_qconfig_format_layer_wbits(&qc, lw, sizeof lw) != 0)
+        lw[0] = '\0';
+    printf("%s PTQ of %s at W%dA%dKV%d (head W%d%s%.0d%s%s): %s\n", method, teacher, qc.wbits, qc.abits, qc.kvbits,
+           qc.head_bits, qc.act_scaling == FLOE_ACT_PER_TOKEN ? "; per-token inputs, K " : "", qc.act_kmax,
+           lw[0] ? "; layer weight bits " : "", lw, out);
     printf("calibration  %zu tokens, %.2f s\n", m == M_RTN ? (size_t)0 : calib_tokens, wall);
     if (eval) {
         floe_qfwd f;

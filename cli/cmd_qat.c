@@ -147,6 +147,9 @@ int floe_cmd_qat(int argc, char **argv)
                                         "drop --machine, or drop --weight-only to train the chip's format");
         if (bits.wbits < 2 || bits.wbits > 8)
             return floe_cmd_fail("qat", "--wbits %lld: weight-only studies take 2 to 8 bits", bits.wbits);
+        if (bits.wbits_layer)
+            return floe_cmd_fail("qat", "--wbits-layer is for the chip's format: weight-only studies quantize every "
+                                        "layer at --wbits");
         if (group >= 0) bap.group = (int)group;
         bap.asym = !sym;
         floe_qat_wonly_args wa = {teacher, corpus, out, resume, bap, floe_e2eqp_defaults((int)bits.wbits),
@@ -221,9 +224,12 @@ int floe_cmd_qat(int argc, char **argv)
     floe_qat_chip chip = {machine ? &mach : NULL, energy ? &etab : NULL, dump[0] ? dump : NULL};
     floe_qat_trainer tr;
     rc = 1;
-    printf("teacher %s (%s); W%dA%dKV%d, head W%d%s%.0d; corpus %s\n", teacher, mc.name, qc.wbits, qc.abits, qc.kvbits,
-           qc.head_bits, qc.act_scaling == FLOE_ACT_PER_TOKEN ? ", per-token inputs K " : "", qc.act_kmax,
-           corpus ? corpus : "fortunes");
+    char lw[8192];
+    if (floe_qconfig_format_layer_wbits(&qc, lw, sizeof lw) != 0)
+        lw[0] = '\0';
+    printf("teacher %s (%s); W%dA%dKV%d, head W%d%s%.0d%s%s; corpus %s\n", teacher, mc.name, qc.wbits, qc.abits,
+           qc.kvbits, qc.head_bits, qc.act_scaling == FLOE_ACT_PER_TOKEN ? ", per-token inputs K " : "", qc.act_kmax,
+           lw[0] ? ", layer weight bits " : "", lw, corpus ? corpus : "fortunes");
     fflush(stdout);
     if (floe_qat_trainer_init(&tr, teacher, &qc, &cfg, &train, &err) != 0) {
         floe_cmd_fail("qat", "%s", err.msg);

@@ -4,6 +4,25 @@
 
 #include "models/qmodel_io.h"
 
+/* The bit widths of --model's random weights, checked against the model's layers. */
+static int qconfig_from_args(const floe_qmodel_args *a, const floe_model_config *cfg, floe_qconfig *q, floe_err *err)
+{
+    *q = floe_qconfig_default();
+    q->wbits = (int)a->wbits;
+    q->abits = (int)a->abits;
+    q->kvbits = (int)a->kvbits;
+    q->head_bits = (int)a->head_bits;
+    if (floe_qconfig_set_scaling(q, a->act_scaling, a->act_kmax, err) != 0 ||
+        floe_qconfig_parse_layer_wbits(q, a->wbits_layer, "--wbits-layer", err) != 0 ||
+        floe_qconfig_validate(q, err) != 0)
+        return -1;
+    for (int l = cfg->n_layers; l < FLOE_MODEL_MAX_LAYERS; l++)
+        if (q->layer_wbits[l])
+            return floe_err_set(err, "--wbits-layer: layer %d, but %s has %d layers (0..%d)", l, cfg->name,
+                                cfg->n_layers, cfg->n_layers - 1);
+    return 0;
+}
+
 int floe_qmodel_from_args(const char *cmd, const floe_qmodel_args *a, floe_qmodel *m)
 {
     floe_err err;
@@ -16,12 +35,8 @@ int floe_qmodel_from_args(const char *cmd, const floe_qmodel_args *a, floe_qmode
     floe_model_config cfg;
     if (floe_model_config_load(a->model, &cfg, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
-    floe_qconfig q = floe_qconfig_default();
-    q.wbits = (int)a->wbits;
-    q.abits = (int)a->abits;
-    q.kvbits = (int)a->kvbits;
-    q.head_bits = (int)a->head_bits;
-    if (floe_qconfig_set_scaling(&q, a->act_scaling, a->act_kmax, &err) != 0 || floe_qconfig_validate(&q, &err) != 0)
+    floe_qconfig q;
+    if (qconfig_from_args(a, &cfg, &q, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
     if (floe_qmodel_random(m, &cfg, &q, (uint64_t)a->seed, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
@@ -46,12 +61,7 @@ int floe_qshape_from_args(const char *cmd, const floe_qmodel_args *a, floe_model
     }
     if (floe_model_config_load(a->model, cfg, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
-    *q = floe_qconfig_default();
-    q->wbits = (int)a->wbits;
-    q->abits = (int)a->abits;
-    q->kvbits = (int)a->kvbits;
-    q->head_bits = (int)a->head_bits;
-    if (floe_qconfig_set_scaling(q, a->act_scaling, a->act_kmax, &err) != 0 || floe_qconfig_validate(q, &err) != 0)
+    if (qconfig_from_args(a, cfg, q, &err) != 0)
         return floe_cmd_fail(cmd, "%s", err.msg);
     return -1;
 }

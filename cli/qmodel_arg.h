@@ -12,11 +12,12 @@ typedef struct floe_qmodel_args {
     long long seed, wbits, abits, kvbits, head_bits;
     const char *act_scaling; /* random weights: per-tensor (default) or per-token */
     long long act_kmax;
+    const char *wbits_layer; /* random weights: per-layer weight bits "L=B,..." */
 } floe_qmodel_args;
 
-#define FLOE_QMODEL_ARGS_INIT {NULL, NULL, 1, 4, 8, 8, 8, "per-tensor", 0}
+#define FLOE_QMODEL_ARGS_INIT {NULL, NULL, 1, 4, 8, 8, 8, "per-tensor", 0, NULL}
 
-/* The option table entries (9), to splice into a command's table. */
+/* The option table entries (10), to splice into a command's table. */
 #define FLOE_QMODEL_OPTS(a)                                                                                   \
     {"qmodel", FLOE_ARG_STRING, &(a).qmodel, "FILE", "the quantized model (floe export / floe ptq)", 0, 0, 0},   \
         {"model", FLOE_ARG_STRING, &(a).model, "NAME", "or: a model config (tiny, S, M, granite-8b, config.json) with random weights", 0, 0, 0}, \
@@ -27,7 +28,9 @@ typedef struct floe_qmodel_args {
         {"head-bits", FLOE_ARG_INT, &(a).head_bits, "B", "random weights: LM-head weight bits 4 or 8 (default 8)", 0, 0, 0}, \
         {"act-scaling", FLOE_ARG_STRING, &(a).act_scaling, "S", "random weights: linear-layer input scaling per-tensor " \
                                                                 "(default) or per-token", 0, 0, 0},                \
-        {"act-kmax", FLOE_ARG_INT, &(a).act_kmax, "K", "random weights, per-token: the largest shift (1..8, default 4)", 0, 0, 0}
+        {"act-kmax", FLOE_ARG_INT, &(a).act_kmax, "K", "random weights, per-token: the largest shift (1..8, default 4)", 0, 0, 0}, \
+        {"wbits-layer", FLOE_ARG_STRING, &(a).wbits_layer, "L=B,..", "random weights: weight bits of single layers, " \
+                                                                      "e.g. 0=8,39=8 (others: --wbits)", 0, 0, 0}
 
 /* Loads or builds the model; prints the error naming the command and returns the exit code (1 or 2),
  * or -1 on success. */

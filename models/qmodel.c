@@ -1,6 +1,7 @@
 #include "models/qmodel.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@
 #include "isa/silu.h"
 #include "isa/token.h"
 
-floe_qconfig floe_qconfig_default(void) { return (floe_qconfig){4, 8, 8, 8, FLOE_ACT_PER_TENSOR, 0}; }
+floe_qconfig floe_qconfig_default(void) { return (floe_qconfig){4, 8, 8, 8, FLOE_ACT_PER_TENSOR, 0, {0}}; }
 
 const char *floe_act_scaling_name(int act_scaling)
 {
@@ -82,6 +83,66 @@ int floe_qconfig_validate(const floe_qconfig *q, floe_err *err)
                             FLOE_TOKEN_K_MAX);
     if (q->act_scaling == FLOE_ACT_PER_TENSOR && q->act_kmax != 0)
         return floe_err_set(err, "act_kmax %d is set but activation scaling is per-tensor", q->act_kmax);
+    for (int l = 0; l < FLOE_MODEL_MAX_LAYERS; l++)
+        if (q->layer_wbits[l] != 0 && q->layer_wbits[l] != 2 && q->layer_wbits[l] != 4 && q->layer_wbits[l] != 8)
+            return floe_err_set(err, "weight bits %d of layer %d: the chip supports 2, 4 or 8", q->layer_wbits[l], l);
+    return 0;
+}
+
+int floe_qconfig_wbits_of(const floe_qconfig *q, int l)
+{
+    return l >= 0 && l < FLOE_MODEL_MAX_LAYERS && q->layer_wbits[l] ? q->layer_wbits[l] : q->wbits;
+}
+
+int floe_qconfig_has_layer_wbits(const floe_qconfig *q)
+{
+    for (int l = 0; l < FLOE_MODEL_MAX_LAYERS; l++)
+        if (q->layer_wbits[l] && q->layer_wbits[l] != q->wbits)
+            return 1;
+    return 0;
+}
+
+int floe_qconfig_parse_layer_wbits(floe_qconfig *q, const char *spec, const char *what, floe_err *err)
+{
+    signed char seen[FLOE_MODEL_MAX_LAYERS] = {0};
+    const char *p = spec;
+    while (p && *p) {
+        char *end;
+        long l = strtol(p, &end, 10);
+        if (end == p || *end != '=' || l < 0 || l >= FLOE_MODEL_MAX_LAYERS)
+            return floe_err_set(err, "%s '%s': expected LAYER=BITS[,LAYER=BITS...] with layers 0..%d (at '%s')",
+                                what, spec, FLOE_MODEL_MAX_LAYERS - 1, p);
+        const char *b = end + 1;
+        long bits = strtol(b, &end, 10);
+        if (end == b || (*end != ',' && *end != '\0'))
+            return floe_err_set(err, "%s '%s': layer %ld: bits missing or not a number (at '%s')", what, spec, l, b);
+        if (bits != 2 && bits != 4 && bits != 8)
+            return floe_err_set(err, "%s '%s': layer %ld at %ld bits: the chip supports 2, 4 or 8", what, spec, l,
+                                bits);
+        if (seen[l])
+            return floe_err_set(err, "%s '%s': layer %ld is given twice", what, spec, l);
+        seen[l] = 1;
+        q->layer_wbits[l] = (signed char)bits;
+        if (*end == ',' && end[1] == '\0')
+            return floe_err_set(err, "%s '%s': expected LAYER=BITS after the last ','", what, spec);
+        p = *end == ',' ? end + 1 : end;
+    }
+    return 0;
+}
+
+int floe_qconfig_format_layer_wbits(const floe_qconfig *q, char *buf, size_t n)
+{
+    size_t at = 0;
+    if (n)
+        buf[0] = '\0';
+    for (int l = 0; l < FLOE_MODEL_MAX_LAYERS; l++) {
+        if (!q->layer_wbits[l] || q->layer_wbits[l] == q->wbits)
+            continue;
+        int w = snprintf(buf + at, n > at ? n - at : 0, "%s%d=%d", at ? "," : "", l, q->layer_wbits[l]);
+        if (w < 0 || at + (size_t)w >= n)
+            return -1;
+        at += (size_t)w;
+    }
     return 0;
 }
 
@@ -116,6 +177,10 @@ int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_q
     memset(m, 0, sizeof *m);
     if (floe_qconfig_validate(q, err) != 0 || floe_model_config_validate(cfg, cfg->name, err) != 0)
         return -1;
+    for (int l = cfg->n_layers; l < FLOE_MODEL_MAX_LAYERS; l++)
+        if (q->layer_wbits[l])
+            return floe_err_set(err, "weight bits given for layer %d, but %s has %d layers (0..%d)", l, cfg->name,
+                                cfg->n_layers, cfg->n_layers - 1);
     m->cfg = *cfg;
     m->q = *q;
     int d = cfg->d_model, hd = cfg->head_dim, kv = cfg->n_kv_heads * hd, f = cfg->ffn_dim;
@@ -127,10 +192,10 @@ int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_q
     }
     for (int l = 0; l < cfg->n_layers; l++) {
         floe_qlayer *L = &m->layers[l];
-        int rc = lin_alloc(&L->q, d, d, q->wbits, err) | lin_alloc(&L->k, d, kv, q->wbits, err) |
-                 lin_alloc(&L->v, d, kv, q->wbits, err) | lin_alloc(&L->o, d, d, q->wbits, err) |
-                 lin_alloc(&L->gate, d, f, q->wbits, err) | lin_alloc(&L->up, d, f, q->wbits, err) |
-                 lin_alloc(&L->down, f, d, q->wbits, err);
+        const int wb = floe_qconfig_wbits_of(q, l);
+        int rc = lin_alloc(&L->q, d, d, wb, err) | lin_alloc(&L->k, d, kv, wb, err) | lin_alloc(&L->v, d, kv, wb, err) |
+                 lin_alloc(&L->o, d, d, wb, err) | lin_alloc(&L->gate, d, f, wb, err) |
+                 lin_alloc(&L->up, d, f, wb, err) | lin_alloc(&L->down, f, d, wb, err);
         if (rc) {
             floe_qmodel_free(m);
             return -1;

@@ -8,6 +8,7 @@
 #ifndef FLOE_MODELS_QMODEL_H
 #define FLOE_MODELS_QMODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -23,7 +24,21 @@ typedef struct floe_qconfig {
     int head_bits; /* LM head weights: 4 or 8 (default 8) */
     int act_scaling; /* linear-layer inputs: FLOE_ACT_PER_TENSOR (default) or FLOE_ACT_PER_TOKEN */
     int act_kmax;    /* per token: K, the largest per-row shift k_t (1..FLOE_TOKEN_K_MAX); else 0 */
+    /* per-layer weight bits (mixed precision, e.g. the first and last layers at 8 bits): 0 = wbits,
+     * else 2, 4 or 8 for every linear layer of that decoder layer */
+    signed char layer_wbits[FLOE_MODEL_MAX_LAYERS];
 } floe_qconfig;
+
+/* The weight bits of decoder layer l's linear layers. */
+int floe_qconfig_wbits_of(const floe_qconfig *q, int l);
+/* 1 when some layer's weight bits differ from wbits. */
+int floe_qconfig_has_layer_wbits(const floe_qconfig *q);
+/* Parses per-layer weight bits "L=B[,L=B...]" (e.g. "0=8,3=8") into q->layer_wbits; `what` names
+ * the setting or the file's field in errors (a malformed item, a layer outside 0..1023, bits other
+ * than 2, 4 or 8, a layer given twice). NULL or "" sets nothing. */
+int floe_qconfig_parse_layer_wbits(floe_qconfig *q, const char *spec, const char *what, floe_err *err);
+/* Writes the overrides that differ from wbits as "L=B,..." ("" when none); -1 if n is too small. */
+int floe_qconfig_format_layer_wbits(const floe_qconfig *q, char *buf, size_t n);
 
 /* Activation scaling of the linear-layer inputs (docs/numerics.md §10, docs/quantized-model.md). */
 enum { FLOE_ACT_PER_TENSOR = 0, FLOE_ACT_PER_TOKEN = 1 };

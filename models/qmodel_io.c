@@ -142,8 +142,19 @@ int floe_qmodel_save(const floe_qmodel *mc, const char *path, const char *const 
     /* activation scaling (per token: with its K) */
     char kmax[16];
     snprintf(kmax, sizeof kmax, "%d", m->q.act_kmax);
-    const char *scal[] = {"floe.act_scaling", floe_act_scaling_name(m->q.act_scaling), "floe.act_kmax", kmax};
-    size_t ns = m->q.act_scaling == FLOE_ACT_PER_TOKEN ? 2 : 1;
+    /* mixed precision: the layers whose weight bits differ from floe.wbits ("L=B,..."; absent when none) */
+    char lw[8192];
+    if (floe_qconfig_format_layer_wbits(&m->q, lw, sizeof lw) != 0) {
+        free(fs.f), free(e), free(cfg_json);
+        return floe_err_set(err, "%s: per-layer weight bits do not fit the metadata buffer", path);
+    }
+    const char *scal[6];
+    size_t ns = 0;
+    scal[2 * ns] = "floe.act_scaling", scal[2 * ns + 1] = floe_act_scaling_name(m->q.act_scaling), ns++;
+    if (lw[0])
+        scal[2 * ns] = "floe.wbits_layers", scal[2 * ns + 1] = lw, ns++;
+    if (m->q.act_scaling == FLOE_ACT_PER_TOKEN)
+        scal[2 * ns] = "floe.act_kmax", scal[2 * ns + 1] = kmax, ns++;
     const char **meta = malloc(sizeof(char *) * 2 * (nb + ns + n_extra));
     int rc = -1;
     if (e && cfg_json && meta) {
@@ -202,7 +213,7 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
     const char *fmt = floe_st_meta_get(&f, "format"), *ver = floe_st_meta_get(&f, "floe.qmodel_version"),
                *cfg_json = floe_st_meta_get(&f, "floe.config");
     floe_model_config cfg;
-    floe_qconfig q;
+    floe_qconfig q = floe_qconfig_default();
     if (!fmt || strcmp(fmt, FLOE_QMODEL_FORMAT) != 0) {
         floe_err_set(err, "%s: not a Floe quantized model (metadata 'format' is %s%s%s; expected '%s')", path,
                      fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", FLOE_QMODEL_FORMAT);
@@ -226,6 +237,10 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
         goto out;
     if (floe_qconfig_scaling_from_meta(&q, floe_st_meta_get(&f, "floe.act_scaling"),
                                        floe_st_meta_get(&f, "floe.act_kmax"), path, err) != 0)
+        goto out;
+    char what[4200];
+    snprintf(what, sizeof what, "%s: metadata 'floe.wbits_layers'", path);
+    if (floe_qconfig_parse_layer_wbits(&q, floe_st_meta_get(&f, "floe.wbits_layers"), what, err) != 0)
         goto out;
     if (floe_qconfig_validate(&q, err) != 0) {
         floe_err_prefix(err, "%s: metadata", path);

@@ -24,6 +24,7 @@ int floe_efficientqat_block_ap(floe_qat_trainer *tr, const floe_tokens *train, c
     floe_qat *s = &tr->s;
     floe_blockap_cfg bc = *c;
     bc.bits = s->qc.wbits;
+    bc.layer_bits = s->qc.layer_wbits; /* mixed precision: each layer at its own width */
     bc.group = 0; /* the chip's quantizer: symmetric, one step per output row */
     bc.asym = 0;
     int T = bc.context > 0 ? bc.context : tr->teacher.maxT;
@@ -52,7 +53,7 @@ int floe_efficientqat_block_ap(floe_qat_trainer *tr, const floe_tokens *train, c
     for (int i = 0; i < n; i++) {
         const floe_qat_linear *lin = &s->lin[i]; /* the student's order is floe_blockap_kinds' */
         if (lin->kind != floe_blockap_kinds[i % FLOE_BLOCK_LINEARS] || lin->layer != i / FLOE_BLOCK_LINEARS ||
-            wq[i].groups != 1 || wq[i].out != lin->out) {
+            wq[i].groups != 1 || wq[i].out != lin->out || wq[i].bits != lin->bits) {
             floe_err_set(err, "Block-AP: linear %d does not match the student's", i);
             goto out;
         }
@@ -153,7 +154,7 @@ int floe_eqat_wonly_resume(floe_eqat_wonly *w, const char *state, floe_err *err)
     if (!wq)
         return floe_err_set(err, "E2E-QP: out of memory");
     int rc = -1;
-    if (floe_wquants_init(wq, &w->q, w->bap.bits, w->bap.group, w->bap.asym, err) != 0) {
+    if (floe_wquants_init(wq, &w->q, w->bap.bits, NULL, w->bap.group, w->bap.asym, err) != 0) {
         free(wq);
         return -1;
     }

@@ -272,7 +272,18 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     snprintf(buf[11], 32, "%d", s->qc.act_kmax);
     /* floe.act_kmax last: a per-tensor run leaves it out */
     size_t nmeta = sizeof meta / sizeof meta[0] / 2 - (s->qc.act_scaling == FLOE_ACT_PER_TOKEN ? 0 : 1);
-    rc = floe_st_write(path, e, k, meta, nmeta, err);
+    /* mixed precision: floe.wbits_layers when some layer differs from floe.wbits */
+    char lw[8192];
+    const char *all[sizeof meta / sizeof meta[0] + 2];
+    memcpy(all, meta, sizeof meta);
+    if (floe_qconfig_format_layer_wbits(&s->qc, lw, sizeof lw) != 0) {
+        floe_err_set(err, "%s: per-layer weight bits do not fit the metadata buffer", path);
+        rc = -1;
+    } else {
+        if (lw[0])
+            all[2 * nmeta] = "floe.wbits_layers", all[2 * nmeta + 1] = lw, nmeta++;
+        rc = floe_st_write(path, e, k, all, nmeta, err);
+    }
     free(json);
 out:
     free(fixed);
@@ -348,6 +359,11 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
     }
     if (floe_qconfig_scaling_from_meta(qc, floe_st_meta_get(&f, "floe.act_scaling"), floe_st_meta_get(&f, "floe.act_kmax"),
                                        path, err) != 0)
+        goto out;
+    memset(qc->layer_wbits, 0, sizeof qc->layer_wbits);
+    char what[4200];
+    snprintf(what, sizeof what, "%s: metadata 'floe.wbits_layers'", path);
+    if (floe_qconfig_parse_layer_wbits(qc, floe_st_meta_get(&f, "floe.wbits_layers"), what, err) != 0)
         goto out;
     rc = floe_qconfig_validate(qc, err);
     if (rc != 0)

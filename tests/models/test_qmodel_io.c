@@ -125,6 +125,64 @@ static void test_bad_files(void **state)
 
 /* The activation-scaling flag (docs/quantized-model.md): a per-token model round-trips with its K
  * and gives the same integers; inconsistent metadata is refused naming the field. */
+/* Mixed precision: per-layer weight bits parse, format, allocate, save and load; every malformed
+ * setting and a layer the model does not have are refused, naming the setting. */
+static void test_layer_wbits(void **state)
+{
+    (void)state;
+    floe_err err;
+    floe_qconfig q = floe_qconfig_default();
+    assert_false(floe_qconfig_has_layer_wbits(&q));
+    assert_int_equal(floe_qconfig_parse_layer_wbits(&q, "1=8", "--wbits-layer", &err), 0);
+    assert_true(floe_qconfig_has_layer_wbits(&q));
+    assert_int_equal(floe_qconfig_wbits_of(&q, 0), 4);
+    assert_int_equal(floe_qconfig_wbits_of(&q, 1), 8);
+    char buf[64];
+    assert_int_equal(floe_qconfig_format_layer_wbits(&q, buf, sizeof buf), 0);
+    assert_string_equal(buf, "1=8");
+    assert_int_equal(floe_qconfig_format_layer_wbits(&q, buf, 3), -1); /* too small: refused, not cut */
+    static const char *const bad[][2] = {{"1=3", "1=3"}, {"0=8,0=4", "twice"}, {"x=8", "LAYER=BITS"},
+                                         {"0=", "bits missing"}, {"0=8;1=8", "bits missing"}, {"1024=8", "0..1023"},
+                                         {"-1=8", "LAYER=BITS"}, {"0=8,", "LAYER=BITS"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        floe_qconfig r = floe_qconfig_default();
+        assert_int_equal(floe_qconfig_parse_layer_wbits(&r, bad[i][0], "--wbits-layer", &err), -1);
+        if (!strstr(err.msg, bad[i][1]) || !strstr(err.msg, "--wbits-layer"))
+            fail_msg("'%s': %s", bad[i][0], err.msg);
+    }
+    /* allocation: the layer's seven linears at its width; a layer beyond the model refused */
+    floe_model_config c;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    floe_qconfig q2 = floe_qconfig_default();
+    q2.wbits = 2;
+    assert_int_equal(floe_qconfig_parse_layer_wbits(&q2, "0=8", "x", &err), 0);
+    floe_qmodel a, b;
+    assert_int_equal(floe_qmodel_random(&a, &c, &q2, 9, &err), 0);
+    assert_int_equal(a.layers[0].down.bits, 8);
+    assert_int_equal(a.layers[0].q.bits, 8);
+    assert_int_equal(a.layers[1].up.bits, 2);
+    int wide = 0; /* the random codes use the 8-bit range */
+    for (int i = 0; i < a.layers[0].down.in * a.layers[0].down.out; i++)
+        wide |= a.layers[0].down.w[i] > 1 || a.layers[0].down.w[i] < -2;
+    assert_true(wide);
+    const char *dir = floe_test_tmpdir("qmodel_io_lw");
+    char path[4300];
+    floe_path_join(path, sizeof path, dir, "m.safetensors");
+    assert_int_equal(floe_qmodel_save(&a, path, NULL, 0, &err), 0);
+    assert_int_equal(floe_qmodel_load(&b, path, &err), 0);
+    assert_int_equal(b.layers[0].gate.bits, 8);
+    assert_int_equal(b.layers[1].gate.bits, 2);
+    assert_int_equal(floe_qconfig_wbits_of(&b.q, 0), 8);
+    assert_memory_equal(b.layers[0].down.w, a.layers[0].down.w, (size_t)c.ffn_dim * c.d_model);
+    floe_qmodel_free(&b);
+    floe_qmodel_free(&a);
+    floe_qconfig q3 = floe_qconfig_default();
+    assert_int_equal(floe_qconfig_parse_layer_wbits(&q3, "2=8", "x", &err), 0);
+    assert_int_equal(floe_qmodel_alloc(&a, &c, &q3, &err), -1);
+    assert_non_null(strstr(err.msg, "layer 2"));
+    assert_non_null(strstr(err.msg, "2 layers"));
+}
+
 static void test_act_scaling(void **state)
 {
     (void)state;
@@ -200,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_act_scaling),
+        cmocka_unit_test(test_layer_wbits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -227,7 +227,7 @@ static void e2e_setup(floe_model *m, floe_e2eqp *st, int bits)
     floe_model_free(&fp);
     floe_wquant wq[2 * FLOE_BLOCK_LINEARS];
     floe_err err;
-    assert_int_equal(floe_wquants_init(wq, m, bits, 16, 1, &err), 0);
+    assert_int_equal(floe_wquants_init(wq, m, bits, NULL, 16, 1, &err), 0);
     for (int i = 0; i < 2 * FLOE_BLOCK_LINEARS; i++)
         floe_wquant_minmax(&wq[i], floe_blockap_weight(m, i));
     assert_int_equal(floe_e2eqp_init(st, m, wq, &err), 0);
