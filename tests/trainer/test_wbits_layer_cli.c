@@ -1,6 +1,6 @@
 /* Mixed precision from the command line (--wbits-layer): a tiny teacher (2 layers) quantized with
  * layer 1 at 8 bits by floe ptq, and trained with layer 0 at 8 bits and layer 1 at 2 by floe qat
- * (stopped and resumed: the same files); both models carry floe.wbits_layers, evaluate, and verify
+ * (stopped and resumed: the same files) and by EfficientQAT's chip form; the models carry floe.wbits_layers, evaluate, and verify
  * bit-exactly on the simulated chip; malformed settings, a layer the model does not have and the
  * weight-only combination are refused, naming the setting, and leave no file. */
 #include "tests/test_util.h"
@@ -44,6 +44,15 @@ static void test_wbits_layer(void **state)
                      0);
     assert_non_null(strstr(out, "perplexity"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s verify --qmodel %s/a/qmodel.safetensors -m %s/configs/small.csv",
+                                   floe, dir, machine),
+                     0);
+    /* EfficientQAT on the chip's format: Block-AP quantizes each layer at its own width */
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s qat --method efficientqat --wbits 2 --wbits-layer 0=8 --teacher %s --steps 2 "
+                                   "--batch 2 --context 32 --block-samples 4 --block-epochs 1 --threads 1 -o %s/e",
+                                   floe, teacher, dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s verify --qmodel %s/e/qmodel.safetensors -m %s/configs/small.csv",
                                    floe, dir, machine),
                      0);
     /* refusals */
