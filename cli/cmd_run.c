@@ -17,6 +17,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/qat_args.h"
 #include "common/atomic_file.h"
 #include "common/path.h"
 #include "isa/numerics_check.h"
@@ -200,9 +201,9 @@ static void qat_step(void *ctx, const floe_qat_stats *st, const floe_eval_result
 }
 
 /* Stage [3]: SiLQ QAT of the teacher with every step verified on the machine. Writes OUT/qat/. */
-static int qat_teacher(const char *teacher, const char *corpus, int steps, const floe_machine *mach,
-                       const floe_energy_table *e, const char *out, FILE *sum, FILE *csv, char *qpath, size_t qn,
-                       floe_err *err)
+static int qat_teacher(const char *teacher, const char *corpus, int steps, const floe_qconfig *qcp,
+                       const floe_machine *mach, const floe_energy_table *e, const char *out, FILE *sum, FILE *csv,
+                       char *qpath, size_t qn, floe_err *err)
 {
     floe_tokens train, val;
     if (floe_train_data(corpus, &train, &val, err) != 0)
@@ -216,7 +217,9 @@ static int qat_teacher(const char *teacher, const char *corpus, int steps, const
     int tsteps;
     if (floe_ckpt_read_cfg(teacher, &mc, &tcfg, &tsteps, err) != 0)
         goto out;
-    floe_qconfig qc = floe_qconfig_default();
+    floe_qconfig qc = *qcp;
+    char label[256];
+    floe_qconfig_label(&qc, label, sizeof label);
     floe_qat_cfg cfg = floe_qat_defaults(&mc);
     cfg.steps = steps;
     double ratio = (double)steps * cfg.batch * cfg.context / ((double)tsteps * tcfg.batch * tcfg.context * tcfg.accum);
@@ -250,11 +253,11 @@ static int qat_teacher(const char *teacher, const char *corpus, int steps, const
     if (erc != 0)
         goto out;
     printf("QAT: %d steps, every one verified bit-exact on the chip; validation perplexity teacher %.3f, "
-           "W4A8KV8 student %.3f (%+.2f%%)\n", steps, rt.ppl, rs.ppl, 100.0 * (rs.ppl / rt.ppl - 1.0));
-    fprintf(sum, "\n[3] SiLQ QAT W4A8KV8: %d steps (%.1f%% of the teacher's tokens), %d/%d steps verified bit-exact on "
+           "%s student %.3f (%+.2f%%)\n", steps, rt.ppl, label, rs.ppl, 100.0 * (rs.ppl / rt.ppl - 1.0));
+    fprintf(sum, "\n[3] SiLQ QAT %s: %d steps (%.1f%% of the teacher's tokens), %d/%d steps verified bit-exact on "
                  "the chip (%d tokens each)\n    validation perplexity: teacher %.3f, student %.3f (%+.2f%%); "
                  "model %s, log %s\n",
-            steps, 100.0 * ratio, qp.verified, steps, tr.verify_tokens, rt.ppl, rs.ppl, 100.0 * (rs.ppl / rt.ppl - 1.0), qpath,
+            label, steps, 100.0 * ratio, qp.verified, steps, tr.verify_tokens, rt.ppl, rs.ppl, 100.0 * (rs.ppl / rt.ppl - 1.0), qpath,
             log);
     fprintf(csv, "teacher_val_ppl,%.4f\nstudent_val_ppl,%.4f\nqat_steps,%d\nqat_token_ratio,%.4f\nqat_steps_verified,%d\n",
             rt.ppl, rs.ppl, steps, ratio, qp.verified);
@@ -272,6 +275,7 @@ int floe_cmd_run(int argc, char **argv)
     const char *out = "floe-out", *machine = FLOE_CONFIG_DIR "/northpole.csv",
                *energy = FLOE_CONFIG_DIR "/energy-northpole.csv", *model = "S", *corpus = NULL;
     long long train_steps = 3000, qat_steps = 100;
+    floe_qat_bits_opts bits = FLOE_QAT_BITS_DEFAULTS;
     const floe_opt opts[] = {
         {"out", FLOE_ARG_STRING, &out, "DIR", "output folder (default: floe-out)", 0, 0, 'o'},
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "machine description (default: configs/northpole.csv)", 0, 0, 0},
@@ -280,11 +284,12 @@ int floe_cmd_run(int argc, char **argv)
         {"corpus", FLOE_ARG_STRING, &corpus, "SPEC", "training corpus (default: fortunes; generated[:N[:SEED]] for tests)", 0, 0, 0},
         {"train-steps", FLOE_ARG_INT, &train_steps, "N", "teacher training steps (default 3000; 0 skips training and QAT)", 0, 1e9, 0},
         {"qat-steps", FLOE_ARG_INT, &qat_steps, "N", "SiLQ QAT steps, each verified on the chip (default 100)", 1, 1e9, 0},
+        FLOE_QAT_BITS_OPTS(bits),
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {"run", NULL, "Run Floe's main job on built-in defaults.",
                                 "[1] numeric core self-check; [2] an FP teacher trained on the corpus (about 8 minutes for\n"
-                                "S on 2 cores); [3] SiLQ QAT at W4A8KV8, every step verified bit for bit on the simulated\n"
+                                "S on 2 cores); [3] SiLQ QAT (W4A8KV8 unless --wbits etc.), every step verified bit for bit on the simulated\n"
                                 "chip and priced; [4] the quantized model deployed and deploy-checked: fit, chips, memory,\n"
                                 "decode latency, pipelined tokens/s, energy;\n"
                                 "[5] its cost on the chip: profiles, timeline, plots.\n"
@@ -297,6 +302,11 @@ int floe_cmd_run(int argc, char **argv)
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
+    floe_qconfig qc;
+    if (floe_qat_bits_resolve(&bits, &qc, "run") != 0)
+        return 2;
+    char label[256];
+    floe_qconfig_label(&qc, label, sizeof label);
 
     floe_err err;
     if (floe_mkdir_p(out, &err) != 0)
@@ -354,16 +364,15 @@ int floe_cmd_run(int argc, char **argv)
         fflush(stdout);
         if (train_teacher(model, corpus, (int)train_steps, out, sum, teacher, sizeof teacher, &err) != 0)
             FAIL("%s", err.msg);
-        printf("\n[3/5] SiLQ QAT at W4A8KV8 for %lld steps; each step's model compiled for %s, simulated and\n"
+        printf("\n[3/5] SiLQ QAT at %s for %lld steps; each step's model compiled for %s, simulated and\n"
                "      compared bit for bit with the training forward (8 tokens), its cost logged\n",
-               qat_steps, machine);
+               label, qat_steps, machine);
         fflush(stdout);
-        if (qat_teacher(teacher, corpus, (int)qat_steps, &mach, &e, out, sum, cf.fp, qpath, sizeof qpath, &err) != 0)
+        if (qat_teacher(teacher, corpus, (int)qat_steps, &qc, &mach, &e, out, sum, cf.fp, qpath, sizeof qpath, &err) != 0)
             FAIL("%s", err.msg);
         if (floe_qmodel_load(&m, qpath, &err) != 0)
             FAIL("%s", err.msg);
     } else {
-        floe_qconfig qc = floe_qconfig_default();
         if (floe_qmodel_random(&m, &cfg, &qc, 1, &err) != 0)
             FAIL("%s", err.msg);
     }
@@ -375,9 +384,9 @@ int floe_cmd_run(int argc, char **argv)
     for (int t = 0; t < T; t++)
         tok[t] = (unsigned char)prompt[t] % (unsigned)cfg.vocab_size;
 
-    printf("\n[4/5] deployed: config %s (W4A8KV8, %s) compiled for %s, %d tokens,\n"
+    printf("\n[4/5] deployed: config %s (%s, %s) compiled for %s, %d tokens,\n"
            "      reference integer forward vs the simulated chip, every layer output and every logit\n",
-           cfg.name, qpath[0] ? "the QAT model" : "random weights", machine, T);
+           cfg.name, label, qpath[0] ? "the QAT model" : "random weights", machine, T);
     fflush(stdout);
     floe_verify_result vr;
     if (floe_verify_prefill(&m, &mach, &e, tok, T, &vr, &err) != 0) {

@@ -146,6 +146,16 @@ int floe_qconfig_format_layer_wbits(const floe_qconfig *q, char *buf, size_t n)
     return 0;
 }
 
+const char *floe_qconfig_label(const floe_qconfig *q, char *buf, size_t n)
+{
+    char lw[8192];
+    if (floe_qconfig_format_layer_wbits(q, lw, sizeof lw) != 0)
+        snprintf(lw, sizeof lw, "...");
+    snprintf(buf, n, "W%dA%dKV%d%s%.0d%s%s", q->wbits, q->abits, q->kvbits,
+             q->act_scaling == FLOE_ACT_PER_TOKEN ? ", per-token K " : "", q->act_kmax, lw[0] ? ", layers " : "", lw);
+    return buf;
+}
+
 static int lin_alloc(floe_qlinear *l, int in, int out, int bits, floe_err *err)
 {
     l->in = in;

@@ -39,6 +39,9 @@ int floe_qconfig_has_layer_wbits(const floe_qconfig *q);
 int floe_qconfig_parse_layer_wbits(floe_qconfig *q, const char *spec, const char *what, floe_err *err);
 /* Writes the overrides that differ from wbits as "L=B,..." ("" when none); -1 if n is too small. */
 int floe_qconfig_format_layer_wbits(const floe_qconfig *q, char *buf, size_t n);
+/* A short label of the precision for reports: "W4A8KV8", plus ", per-token K 4" and ", layers 0=8"
+ * where they apply (cut to n). */
+const char *floe_qconfig_label(const floe_qconfig *q, char *buf, size_t n);
 
 /* Activation scaling of the linear-layer inputs (docs/numerics.md §10, docs/quantized-model.md). */
 enum { FLOE_ACT_PER_TENSOR = 0, FLOE_ACT_PER_TOKEN = 1 };

@@ -43,6 +43,23 @@ static void test_unknown_command_and_option(void **state)
     assert_non_null(strstr(out, "unexpected argument 'b'"));
 }
 
+/* floe run takes the QAT stage's precision: mixed W2/W4 here, verified on the chip at every step */
+static void test_run_precision(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("cli_run_bits");
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    assert_int_equal(floe_test_run(out, sizeof out, "%s run --out %s/o --model tiny --machine %s/configs/small.csv "
+                                                    "--energy %s/configs/energy-small.csv --corpus generated:200 "
+                                                    "--train-steps 12 --qat-steps 2 --wbits 2 --wbits-layer 1=4",
+                                   floe_test_exe(), dir, src, src),
+                     0);
+    assert_non_null(strstr(out, "SiLQ QAT at W2A8KV8, layers 1=4"));
+    assert_non_null(strstr(out, "verified on the chip: 2/2 steps bit-exact"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s run --out %s/p --wbits 3", floe_test_exe(), dir), 2);
+    assert_non_null(strstr(out, "weight bits 3"));
+}
+
 static void test_run_writes_outputs(void **state)
 {
     (void)state;
@@ -218,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_unknown_command_and_option),
         cmocka_unit_test(test_run_writes_outputs),
+        cmocka_unit_test(test_run_precision),
         cmocka_unit_test(test_parser_values_and_ranges),
         cmocka_unit_test(test_parser_short_alias),
         cmocka_unit_test(test_asm_machine_option),
