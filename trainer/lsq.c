@@ -2,6 +2,8 @@
 
 #include <math.h>
 
+#include "trainer/vec.h"
+
 float floe_lsq_grad_scale(size_t n, int bits)
 {
     return (float)(1.0 / sqrt((double)n * (double)floe_lsq_hi(bits)));
@@ -15,18 +17,10 @@ double floe_lsq_act_backward(float *dv, const float *g, const float *v, float v_
                                      row_scratch);
 }
 
-/* The row sums of the step gradients: 16 independent double lanes combined by a fixed pairwise tree
- * (as trainer/vec.h does for floats), so the loops vectorise and the bits depend on neither the
- * vector width nor the thread count. */
-#define LSQ_LANES 16
-
-static inline double hsum16d(double *acc)
-{
-    for (int w = LSQ_LANES / 2; w >= 1; w /= 2)
-        for (int k = 0; k < w; k++)
-            acc[k] += acc[k + w];
-    return acc[0];
-}
+/* The row sums of the step gradients: FLOE_LANES independent double lanes combined by a fixed
+ * pairwise tree (trainer/vec.h), so the loops vectorise and the bits depend on neither the vector
+ * width nor the thread count. */
+#define LSQ_LANES FLOE_LANES
 
 /* One element of an LSQ backward: the straight-through gradient into dv and the step term. */
 #define LSQ_TERM(acc, i, x, c)                                    \
@@ -72,7 +66,7 @@ double floe_lsq_act_backward_tok(float *dv, const float *g, const float *v, floa
             float c = codes ? codes[i] : (float)codes16[i];
             LSQ_TERM(acc[(j - j0) % LSQ_LANES], i, x, c);
         }
-        row_scratch[r] = ldexp(hsum16d(acc), -k); /* d s_r / d s = 2^-k: exact */
+        row_scratch[r] = ldexp(floe_hsum16d(acc), -k); /* d s_r / d s = 2^-k: exact */
     }
     double sum = 0.0;
     for (size_t r = 0; r < rows; r++)
@@ -102,6 +96,6 @@ void floe_lsq_weight_backward(float *dv, const float *g, const float *w, const f
             float x = w[k] * inv;
             LSQ_TERM(acc[j - j0], k, x, (float)codes[k]);
         }
-        ds[n] += (float)hsum16d(acc) * gs;
+        ds[n] += (float)floe_hsum16d(acc) * gs;
     }
 }

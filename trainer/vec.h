@@ -21,6 +21,15 @@ static inline float floe_hsum16(float *acc)
     return acc[0];
 }
 
+/* The same tree over 16 double lanes (row sums kept in double, e.g. LSQ's step gradients). */
+static inline double floe_hsum16d(double *acc)
+{
+    for (int w = FLOE_LANES / 2; w >= 1; w /= 2)
+        for (int k = 0; k < w; k++)
+            acc[k] += acc[k + w];
+    return acc[0];
+}
+
 /* sum_i a[i] * b[i] */
 static inline float floe_dot(const float *restrict a, const float *restrict b, int n)
 {
