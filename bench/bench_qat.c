@@ -81,6 +81,7 @@ static int run(const char *name, int B, int T, int reps, const floe_tokens *trai
         double t3 = floe_now_s();
         tf[i] = t1 - t0, sf[i] = t2 - t1, sb[i] = t3 - t2;
     }
+    /* median() sorts in place: ratio[0] and ratio[reps - 1] are then the smallest and largest */
     double mfp = median(fp, reps), mq = median(q, reps), mr = median(ratio, reps), tok = (double)B * T;
     printf("%-2s %2d x %3d, %d threads: FP step %7.1f ms (%6.0f tok/s)   QAT step %7.1f ms (%6.0f tok/s)   "
            "QAT/FP %.2f (median of the %d step pairs %.2f, range %.2f-%.2f)\n",

@@ -61,9 +61,10 @@ int floe_cmd_deploy_check(int argc, char **argv)
     floe_qconfig q;
     if ((rc = floe_qshape_from_args("deploy-check", &qa, &cf, &q)) >= 0)
         return rc;
-    printf("model        %s: d %d, %d layers, %d heads (%d KV), FFN %d, vocab %d; W%dA%dKV%d, LM head %d-bit\n", cf.name,
-           cf.d_model, cf.n_layers, cf.n_heads, cf.n_kv_heads, cf.ffn_dim, cf.vocab_size, q.wbits, q.abits, q.kvbits,
-           q.head_bits);
+    char label[256];
+    printf("model        %s: d %d, %d layers, %d heads (%d KV), FFN %d, vocab %d; %s, LM head %d-bit\n", cf.name,
+           cf.d_model, cf.n_layers, cf.n_heads, cf.n_kv_heads, cf.ffn_dim, cf.vocab_size,
+           floe_qconfig_label(&q, label, sizeof label), q.head_bits);
     uint64_t system = mach.chips_per_card * mach.cards_per_server * mach.servers_per_system;
     printf("machine      %s: %llu x %llu cores of %llu bytes per chip, %llu chips in the system\n", machine,
            (unsigned long long)mach.cores_x, (unsigned long long)mach.cores_y, (unsigned long long)mach.core_mem_bytes,

@@ -122,6 +122,8 @@ int floe_cmd_ptq(int argc, char **argv)
     char corpus_buf[1024];
     if (floe_teacher_info(teacher, &mc, corpus_buf, sizeof corpus_buf, &err) != 0)
         return floe_cmd_fail("ptq", "%s", err.msg);
+    if (!weight_only && floe_qconfig_check_layers(&qc, mc.n_layers, mc.name, "--wbits-layer", &err) != 0)
+        return floe_cmd_fail("ptq", "%s", err.msg);
     if (!corpus && corpus_buf[0])
         corpus = corpus_buf;
     floe_tokens train, val;

@@ -207,6 +207,8 @@ int floe_cmd_qat(int argc, char **argv)
     }
     if (!corpus && corpus_buf[0])
         corpus = corpus_buf;
+    if (floe_qconfig_check_layers(&qc, mc.n_layers, mc.name, resume ? resume : "--wbits-layer", &err) != 0)
+        return floe_cmd_fail("qat", "%s", err.msg);
     floe_tokens train, val;
     if (floe_train_data(corpus, &train, &val, &err) != 0)
         return floe_cmd_fail("qat", "%s", err.msg);

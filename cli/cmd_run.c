@@ -343,7 +343,8 @@ int floe_cmd_run(int argc, char **argv)
     floe_energy_table e;
     floe_model_config cfg;
     if (floe_machine_load(machine, &mach, &err) != 0 || floe_energy_table_load(energy, &e, &err) != 0 ||
-        floe_model_config_load(model, &cfg, &err) != 0)
+        floe_model_config_load(model, &cfg, &err) != 0 ||
+        floe_qconfig_check_layers(&qc, cfg.n_layers, cfg.name, "--wbits-layer", &err) != 0)
         FAIL("%s", err.msg);
     floe_afile cf;
     if (floe_afile_open(&cf, join(path, sizeof path, out, "summary.csv"), &err) != 0)

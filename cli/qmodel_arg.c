@@ -16,11 +16,7 @@ static int qconfig_from_args(const floe_qmodel_args *a, const floe_model_config 
         floe_qconfig_parse_layer_wbits(q, a->wbits_layer, "--wbits-layer", err) != 0 ||
         floe_qconfig_validate(q, err) != 0)
         return -1;
-    for (int l = cfg->n_layers; l < FLOE_MODEL_MAX_LAYERS; l++)
-        if (q->layer_wbits[l])
-            return floe_err_set(err, "--wbits-layer: layer %d, but %s has %d layers (0..%d)", l, cfg->name,
-                                cfg->n_layers, cfg->n_layers - 1);
-    return 0;
+    return floe_qconfig_check_layers(q, cfg->n_layers, cfg->name, "--wbits-layer", err);
 }
 
 int floe_qmodel_from_args(const char *cmd, const floe_qmodel_args *a, floe_qmodel *m)

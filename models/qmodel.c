@@ -1,5 +1,6 @@
 #include "models/qmodel.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,18 +103,31 @@ int floe_qconfig_has_layer_wbits(const floe_qconfig *q)
     return 0;
 }
 
+int floe_qconfig_check_layers(const floe_qconfig *q, int n_layers, const char *name, const char *what, floe_err *err)
+{
+    for (int l = n_layers < 0 ? 0 : n_layers; l < FLOE_MODEL_MAX_LAYERS; l++)
+        if (q->layer_wbits[l])
+            return floe_err_set(err, "%s: weight bits for layer %d, but %s has %d layers (0..%d)", what, l, name,
+                                n_layers, n_layers - 1);
+    return 0;
+}
+
 int floe_qconfig_parse_layer_wbits(floe_qconfig *q, const char *spec, const char *what, floe_err *err)
 {
     signed char seen[FLOE_MODEL_MAX_LAYERS] = {0};
     const char *p = spec;
     while (p && *p) {
         char *end;
-        long l = strtol(p, &end, 10);
+        long l = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
+        if (l < 0)
+            end = (char *)p;
         if (end == p || *end != '=' || l < 0 || l >= FLOE_MODEL_MAX_LAYERS)
             return floe_err_set(err, "%s '%s': expected LAYER=BITS[,LAYER=BITS...] with layers 0..%d (at '%s')",
                                 what, spec, FLOE_MODEL_MAX_LAYERS - 1, p);
         const char *b = end + 1;
-        long bits = strtol(b, &end, 10);
+        long bits = isdigit((unsigned char)*b) ? strtol(b, &end, 10) : 0;
+        if (!isdigit((unsigned char)*b))
+            end = (char *)b;
         if (end == b || (*end != ',' && *end != '\0'))
             return floe_err_set(err, "%s '%s': layer %ld: bits missing or not a number (at '%s')", what, spec, l, b);
         if (bits != 2 && bits != 4 && bits != 8)
@@ -187,10 +201,8 @@ int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_q
     memset(m, 0, sizeof *m);
     if (floe_qconfig_validate(q, err) != 0 || floe_model_config_validate(cfg, cfg->name, err) != 0)
         return -1;
-    for (int l = cfg->n_layers; l < FLOE_MODEL_MAX_LAYERS; l++)
-        if (q->layer_wbits[l])
-            return floe_err_set(err, "weight bits given for layer %d, but %s has %d layers (0..%d)", l, cfg->name,
-                                cfg->n_layers, cfg->n_layers - 1);
+    if (floe_qconfig_check_layers(q, cfg->n_layers, cfg->name, "per-layer weight bits", err) != 0)
+        return -1;
     m->cfg = *cfg;
     m->q = *q;
     int d = cfg->d_model, hd = cfg->head_dim, kv = cfg->n_kv_heads * hd, f = cfg->ffn_dim;

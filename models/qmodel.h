@@ -37,6 +37,9 @@ int floe_qconfig_has_layer_wbits(const floe_qconfig *q);
  * the setting or the file's field in errors (a malformed item, a layer outside 0..1023, bits other
  * than 2, 4 or 8, a layer given twice). NULL or "" sets nothing. */
 int floe_qconfig_parse_layer_wbits(floe_qconfig *q, const char *spec, const char *what, floe_err *err);
+/* Refuses per-layer weight bits for a layer the model (n_layers, called name) does not have; `what`
+ * names the setting or the file's field. */
+int floe_qconfig_check_layers(const floe_qconfig *q, int n_layers, const char *name, const char *what, floe_err *err);
 /* Writes the overrides that differ from wbits as "L=B,..." ("" when none); -1 if n is too small. */
 int floe_qconfig_format_layer_wbits(const floe_qconfig *q, char *buf, size_t n);
 /* A short label of the precision for reports: "W4A8KV8", plus ", per-token K 4" and ", layers 0=8"

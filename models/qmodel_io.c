@@ -135,7 +135,8 @@ int floe_qmodel_save(const floe_qmodel *mc, const char *path, const char *const 
     snprintf(bits[1], 16, "%d", m->q.abits);
     snprintf(bits[2], 16, "%d", m->q.kvbits);
     snprintf(bits[3], 16, "%d", m->q.head_bits);
-    const char *base[] = {"format", FLOE_QMODEL_FORMAT, "floe.qmodel_version", FLOE_QMODEL_VERSION,
+    const char *base[] = {"format", FLOE_QMODEL_FORMAT, "floe.qmodel_version",
+                          floe_qconfig_has_layer_wbits(&m->q) ? FLOE_QMODEL_VERSION_MIXED : FLOE_QMODEL_VERSION,
                           "floe.config", cfg_json ? cfg_json : "", "floe.wbits", bits[0], "floe.abits", bits[1],
                           "floe.kvbits", bits[2], "floe.head_bits", bits[3]};
     size_t nb = sizeof base / sizeof base[0] / 2;
@@ -219,9 +220,9 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
                      fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", FLOE_QMODEL_FORMAT);
         goto out;
     }
-    if (!ver || strcmp(ver, FLOE_QMODEL_VERSION) != 0) {
-        floe_err_set(err, "%s: quantized-model version %s is not supported (this Floe reads version %s)", path,
-                     ver ? ver : "(missing)", FLOE_QMODEL_VERSION);
+    if (!ver || (strcmp(ver, FLOE_QMODEL_VERSION) != 0 && strcmp(ver, FLOE_QMODEL_VERSION_MIXED) != 0)) {
+        floe_err_set(err, "%s: quantized-model version %s is not supported (this Floe reads versions %s)", path,
+                     ver ? ver : "(missing)", FLOE_QMODEL_VERSION " and " FLOE_QMODEL_VERSION_MIXED);
         goto out;
     }
     if (!cfg_json) {
@@ -240,7 +241,8 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
         goto out;
     char what[4200];
     snprintf(what, sizeof what, "%s: metadata 'floe.wbits_layers'", path);
-    if (floe_qconfig_parse_layer_wbits(&q, floe_st_meta_get(&f, "floe.wbits_layers"), what, err) != 0)
+    if (floe_qconfig_parse_layer_wbits(&q, floe_st_meta_get(&f, "floe.wbits_layers"), what, err) != 0 ||
+        floe_qconfig_check_layers(&q, cfg.n_layers, cfg.name, what, err) != 0)
         goto out;
     if (floe_qconfig_validate(&q, err) != 0) {
         floe_err_prefix(err, "%s: metadata", path);

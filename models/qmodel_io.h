@@ -14,6 +14,9 @@
 
 #define FLOE_QMODEL_FORMAT "floe-qmodel"
 #define FLOE_QMODEL_VERSION "1"
+/* Files with per-layer weight bits (floe.wbits_layers) are version 2, so that a reader without mixed
+ * precision refuses them by version; this Floe reads both. */
+#define FLOE_QMODEL_VERSION_MIXED "2"
 
 /* The model must be derived. extra_meta: (key, value) pairs flattened, may be NULL. */
 int floe_qmodel_save(const floe_qmodel *m, const char *path, const char *const *extra_meta, size_t n_extra,

@@ -6,8 +6,10 @@
  * sgemm). Integer sums do not depend on their order, so the result is the same bits on any thread
  * count and equals the float path of qforward.c bit for bit. oneDNN's kernels without VNNI form
  * pairwise sums in int16 with saturation (vpmaddubsw, A shifted to uint8): exact only while
- * 2 * 255 * max|B| < 2^15, so floe_igemm_usable() refuses int8 weights on such CPUs and the
- * caller takes its float path. Accumulators stay within int32 for K < 2^17.
+ * 2 * 255 * max|B| < 2^15. At first use a probe runs the worst case through the kernels oneDNN
+ * picks here (also under an ISA limit such as ONEDNN_MAX_CPU_ISA); floe_igemm_usable() then refuses
+ * the widths that saturated and the caller takes its float path. An engine error switches the int8
+ * path off for the process. Accumulators stay within int32 for K < 2^17.
  *
  * Threading: oneDNN's OpenMP runtime (libgomp, the gcc build's own pool). Called from inside an
  * OpenMP parallel region it runs on that thread alone.

@@ -365,6 +365,19 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
     snprintf(what, sizeof what, "%s: metadata 'floe.wbits_layers'", path);
     if (floe_qconfig_parse_layer_wbits(qc, floe_st_meta_get(&f, "floe.wbits_layers"), what, err) != 0)
         goto out;
+    { /* the layers against the checkpoint's own model config */
+        const char *js = floe_st_meta_get(&f, "floe.config");
+        floe_model_config mc;
+        char src[4300];
+        snprintf(src, sizeof src, "%s: metadata 'floe.config'", path);
+        if (!js) {
+            floe_err_set(err, "%s: metadata 'floe.config' missing", path);
+            goto out;
+        }
+        if (floe_model_config_parse_json(js, strlen(js), src, &mc, err) != 0 ||
+            floe_qconfig_check_layers(qc, mc.n_layers, mc.name, what, err) != 0)
+            goto out;
+    }
     rc = floe_qconfig_validate(qc, err);
     if (rc != 0)
         floe_err_prefix(err, "%s", path);

@@ -111,7 +111,7 @@ static int grow(double **p, size_t *have, size_t need)
     return 0;
 }
 
-/* acc[N, out] = x[N, in] @ W^T exactly; x holds codes in [-xmax, xmax]. */
+/* acc[N, out] = x[N, in] @ W^T exactly; x holds codes in [-xmax, xmax - 1] (xmax 128: int8). */
 static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, const floe_qlinear *L, int N,
                       floe_err *err)
 {

@@ -60,7 +60,7 @@ typedef struct floe_qfwd {
     uint64_t khist[5][FLOE_QFWD_KHIST];
     int16_t *logits;          /* [N, V] logit codes (int16, step s_logit) */
     /* scratch */
-    float *acc;               /* [N, max(C, Q, F, V)] float accumulators */
+    float *acc;               /* [N, max(C, Q, F, V)] accumulators: float, or int32 from the int8 GEMM */
     double *dacc;             /* same, for the double GEMM path; NULL until needed */
     float *wcodes;            /* [max layer weight count] weight codes as float */
     int8_t *x8;               /* [N, max(C, Q, F)] a linear layer's input codes for the int8 GEMM */

@@ -123,8 +123,6 @@ static void test_bad_files(void **state)
     floe_qmodel_free(&a);
 }
 
-/* The activation-scaling flag (docs/quantized-model.md): a per-token model round-trips with its K
- * and gives the same integers; inconsistent metadata is refused naming the field. */
 /* Mixed precision: per-layer weight bits parse, format, allocate, save and load; every malformed
  * setting and a layer the model does not have are refused, naming the setting. */
 static void test_layer_wbits(void **state)
@@ -143,7 +141,8 @@ static void test_layer_wbits(void **state)
     assert_int_equal(floe_qconfig_format_layer_wbits(&q, buf, 3), -1); /* too small: refused, not cut */
     static const char *const bad[][2] = {{"1=3", "1=3"}, {"0=8,0=4", "twice"}, {"x=8", "LAYER=BITS"},
                                          {"0=", "bits missing"}, {"0=8;1=8", "bits missing"}, {"1024=8", "0..1023"},
-                                         {"-1=8", "LAYER=BITS"}, {"0=8,", "LAYER=BITS"}};
+                                         {"-1=8", "LAYER=BITS"}, {"0=8,", "LAYER=BITS"}, {" 0=8", "LAYER=BITS"},
+                                         {"0=+8", "bits missing"}, {"0=8, 1=8", "LAYER=BITS"}, {"0=8=8", "bits missing"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         floe_qconfig r = floe_qconfig_default();
         assert_int_equal(floe_qconfig_parse_layer_wbits(&r, bad[i][0], "--wbits-layer", &err), -1);
@@ -169,6 +168,11 @@ static void test_layer_wbits(void **state)
     char path[4300];
     floe_path_join(path, sizeof path, dir, "m.safetensors");
     assert_int_equal(floe_qmodel_save(&a, path, NULL, 0, &err), 0);
+    floe_st_file sf; /* a mixed file is version 2: a reader without mixed precision refuses it by version */
+    assert_int_equal(floe_st_open(&sf, path, &err), 0);
+    assert_string_equal(floe_st_meta_get(&sf, "floe.qmodel_version"), FLOE_QMODEL_VERSION_MIXED);
+    assert_string_equal(floe_st_meta_get(&sf, "floe.wbits_layers"), "0=8");
+    floe_st_close(&sf);
     assert_int_equal(floe_qmodel_load(&b, path, &err), 0);
     assert_int_equal(b.layers[0].gate.bits, 8);
     assert_int_equal(b.layers[1].gate.bits, 2);
@@ -181,8 +185,18 @@ static void test_layer_wbits(void **state)
     assert_int_equal(floe_qmodel_alloc(&a, &c, &q3, &err), -1);
     assert_non_null(strstr(err.msg, "layer 2"));
     assert_non_null(strstr(err.msg, "2 layers"));
+    /* a file naming a layer its model does not have: refused, naming the file and the field */
+    make_model(&a, 3);
+    const char *extra[2] = {"floe.wbits_layers", "5=8"};
+    assert_int_equal(floe_qmodel_save(&a, path, extra, 1, &err), 0);
+    floe_qmodel_free(&a);
+    assert_int_equal(floe_qmodel_load(&b, path, &err), -1);
+    if (!strstr(err.msg, path) || !strstr(err.msg, "floe.wbits_layers") || !strstr(err.msg, "layer 5"))
+        fail_msg("%s", err.msg);
 }
 
+/* The activation-scaling flag (docs/quantized-model.md): a per-token model round-trips with its K
+ * and gives the same integers; inconsistent metadata is refused naming the field. */
 static void test_act_scaling(void **state)
 {
     (void)state;

@@ -110,13 +110,14 @@ static void test_every_mix(void **state)
     static const floe_qconfig mixes[] = {{4, 8, 8, 8, 0, 0, {0}}, {4, 4, 4, 8, 0, 0, {0}}, {2, 8, 8, 8, 0, 0, {0}}, {8, 8, 8, 8, 0, 0, {0}}, {4, 8, 4, 4, 0, 0, {0}},
                                          {2, 8, 8, 8, 0, 0, {8}}, {4, 4, 4, 8, 0, 0, {0, 8}}}; /* mixed: layer 0 / 1 at 8 bits */
     /* both GEMM paths: the int8 engine (trainer/igemm.h) and the float one */
+    const int was = floe_igemm_enabled();
     for (int path = 1; path >= 0; path--) {
         floe_igemm_set_enabled(path);
         for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
             for (uint64_t seed = 1; seed <= (path ? 3u : 1u); seed++)
                 check_mix("tiny", mixes[i], seed * 7 + i, 3, 19, 1 + (int)(seed % 2));
     }
-    floe_igemm_set_enabled(1);
+    floe_igemm_set_enabled(was);
 }
 
 /* The int8 engine on its own: exact int32 products at every weight width, against a plain loop,
@@ -127,7 +128,9 @@ static void test_igemm(void **state)
     floe_rng r;
     floe_rng_seed(&r, 77);
     static const int shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {33, 17, 64}, {64, 688, 256}, {19, 256, 1100}};
-    for (int bits = 2; bits <= 8; bits += 2)
+    const int was = floe_igemm_enabled();
+    floe_igemm_set_enabled(1);
+    for (int bits = 2; bits <= 8; bits++)
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
             int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
             if (!floe_igemm_usable(bits, K))
@@ -154,7 +157,7 @@ static void test_igemm(void **state)
     /* the switch turns it off */
     floe_igemm_set_enabled(0);
     assert_false(floe_igemm_usable(4, 64));
-    floe_igemm_set_enabled(1);
+    floe_igemm_set_enabled(was);
 }
 
 /* Per-token scaling (docs/numerics.md §10) at W4A8KV8 and W4A4KV4: every integer tensor and every
@@ -196,6 +199,7 @@ static void test_double_path(void **state)
     floe_qconfig q = {8, 8, 8, 8, 0, 0, {0}};
     floe_qmodel m;
     assert_int_equal(floe_qmodel_random(&m, &cfg, &q, 5, &err), 0);
+    const int was = floe_igemm_enabled();
     for (int path = 0; path <= 1; path++) {
         floe_igemm_set_enabled(path);
         floe_qfwd f;
@@ -217,7 +221,7 @@ static void test_double_path(void **state)
         }
         floe_qfwd_free(&f);
     }
-    floe_igemm_set_enabled(1);
+    floe_igemm_set_enabled(was);
     floe_qmodel_free(&m);
 }
 
