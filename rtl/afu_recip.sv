@@ -9,7 +9,8 @@
 // loads; stages 1..31 are one step each; the output register takes the 32nd step and the
 // renormalisation. LANES results per cycle at full rate, a fixed latency of 33 cycles
 // from the accepting edge to out_valid for every x (the machine's recip_latency_cycles is this
-// plus the core's memory round trip, docs/rtl.md). Stall-all flow as the other pipelined units.
+// plus the core's memory round trip, docs/rtl.md). Elastic flow (elastic_ctl): a held output
+// stops only the registers behind it that have no bubble to fill.
 module afu_recip
   import floe_rtl_pkg::*;
 #(
@@ -33,41 +34,34 @@ module afu_recip
     $error("machine recip_latency_cycles = %0d, afu_recip's pipeline needs %0d", RECIP_LATENCY, STEPS + 2);
   end
 
-  logic en;
-  assign en       = !out_valid || out_ready;
-  assign in_ready = en;
-
-  logic [STEPS-1:0] v;                // stage valid bits (stage s = after s divider steps)
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      v         <= '0;
-      out_valid <= 1'b0;
-    end else if (en) begin
-      v         <= {v[STEPS-2:0], in_valid};
-      out_valid <= v[STEPS-1];
-    end
-  end
+  // register s (after s divider steps) loads when adv[s]; adv[STEPS] is the output register
+  logic [STEPS:0] adv;
+  elastic_ctl #(.STAGES(STEPS)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready, .adv);
 
   // Narrow stage registers (no struct) and one always_ff per stage (generate loops).
   for (genvar l = 0; l < LANES; l++) begin : g_lane
     logic [32:0] rem [STEPS];         // after s steps: partial remainder, < divisor 2 xn < 2^33
     logic [31:0] lq  [STEPS];         //   dividend bits still to bring down (MSB first), quotient bits in
     logic [31:0] xn  [STEPS];         //   normalised x (the divisor is 2 xn)
-    logic [6*STEPS-1:0] sh;           // carried along, stage s at [6s +: 6]: shift, x = 0
-    logic [STEPS-1:0]   zero;
+    logic [5:0]  sh  [STEPS];         //   carried along: shift,
+    logic        zero[STEPS];         //   x = 0
     logic [31:0] q;                   // the whole quotient (< 2^32)
     logic [5:0]  sh_last;
     logic [5:0]  lz;
     assign lz = clz32(x[l]);
     assign q = {lq[STEPS-1][30:0], fits(rem[STEPS-1], lq[STEPS-1][31], xn[STEPS-1])};
-    assign sh_last = sh[6*(STEPS-1) +: 6];
+    assign sh_last = sh[STEPS-1];
     always_ff @(posedge clk) begin
-      if (en) begin
-        rem[0] <= 33'h0_8000_0000;      // floor((2^63 + xn) / 2^32) = 2^31
-        lq[0]  <= x[l] << lz;
-        xn[0]  <= x[l] << lz;
-        sh     <= {sh[6*(STEPS-1)-1:0], 6'd62 - lz};
-        zero   <= {zero[STEPS-2:0], x[l] == 32'd0};  // saturated at the output, as the C reference
+      if (adv[0]) begin
+        rem[0]  <= 33'h0_8000_0000;     // floor((2^63 + xn) / 2^32) = 2^31
+        lq[0]   <= x[l] << lz;
+        xn[0]   <= x[l] << lz;
+        sh[0]   <= 6'd62 - lz;
+        zero[0] <= x[l] == 32'd0;       // saturated at the output, as the C reference
+      end
+    end
+    always_ff @(posedge clk) begin
+      if (adv[STEPS]) begin
         // renormalise: the quotient reaches 2^31 only when x is a power of two
         m[l]     <= zero[STEPS-1] ? 31'h7FFF_FFFF : q[31] ? 31'h4000_0000 : q[30:0];
         shift[l] <= zero[STEPS-1] ? 6'd0 : q[31] ? sh_last - 6'd1 : sh_last;
@@ -75,10 +69,12 @@ module afu_recip
     end
     for (genvar s = 1; s < STEPS; s++) begin : g_div
       always_ff @(posedge clk) begin
-        if (en) begin
-          rem[s] <= rem_next(rem[s-1], lq[s-1][31], xn[s-1]);
-          lq[s]  <= {lq[s-1][30:0], fits(rem[s-1], lq[s-1][31], xn[s-1])};
-          xn[s]  <= xn[s-1];
+        if (adv[s]) begin
+          rem[s]  <= rem_next(rem[s-1], lq[s-1][31], xn[s-1]);
+          lq[s]   <= {lq[s-1][30:0], fits(rem[s-1], lq[s-1][31], xn[s-1])};
+          xn[s]   <= xn[s-1];
+          sh[s]   <= sh[s-1];
+          zero[s] <= zero[s-1];
         end
       end
     end

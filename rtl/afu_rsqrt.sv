@@ -13,7 +13,8 @@
 // stages of root steps follow and the output register takes the 32nd root step, the rounding
 // (a + 1) >> 1 and the renormalisation. LANES results per cycle at full rate and a fixed latency
 // of 97 cycles from the accepting edge to out_valid for every x (x = 0 and powers of four ride
-// along with a flag). Stall-all flow as the other pipelined units.
+// along with a flag). Elastic flow (elastic_ctl): a held output stops only the registers behind it
+// that have no bubble to fill, so the results in flight close up while the output waits.
 module afu_rsqrt
   import floe_rtl_pkg::*;
 #(
@@ -38,20 +39,9 @@ module afu_rsqrt
     $error("machine rsqrt_latency_cycles = %0d, afu_rsqrt's pipeline needs %0d", RSQRT_LATENCY, NV + 2);
   end
 
-  logic en;
-  assign en       = !out_valid || out_ready;
-  assign in_ready = en;
-
-  logic [NV-1:0] v;                   // stage valid bits
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      v         <= '0;
-      out_valid <= 1'b0;
-    end else if (en) begin
-      v         <= {v[NV-2:0], in_valid};
-      out_valid <= v[NV-1];
-    end
-  end
+  // register k loads when adv[k]: divider stages 0..DSTEPS-1, root stages DSTEPS..NV-1, output NV
+  logic [NV:0] adv;
+  elastic_ctl #(.STAGES(NV)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready, .adv);
 
   // Every stage register is at most 64 bits wide (no struct), so the simulator keeps them native;
   // the stages are generate loops (one always_ff each), unrolled at any depth.
@@ -61,9 +51,9 @@ module afu_rsqrt
     logic [63:0] dxn  [DSTEPS];       //   normalised x, the divisor
     logic [63:0] rrem [RSTEPS];       // after 64 divider and j root steps: the quotient's remainder,
     logic [63:0] rres [RSTEPS];       //   the root so far (scaled by the current digit)
-    logic [6*NV-1:0] sh;              // carried along, stage k at [6k +: 6]: shift,
-    logic [NV-1:0]   zero;            //   x = 0,
-    logic [NV-1:0]   pow4;            //   xn = 2^62 (a = 2^32 exactly)
+    logic [5:0]  sh   [NV];           // carried along: shift,
+    logic        zero [NV];           //   x = 0,
+    logic        pow4 [NV];           //   xn = 2^62 (a = 2^32 exactly)
     logic [63:0] q_last;
     /* verilator lint_off UNUSEDSIGNAL */
     logic [63:0] res_last;            // a <= 2^32
@@ -77,18 +67,35 @@ module afu_rsqrt
     assign q_last = {dq[DSTEPS-1][62:0], dfits(drem[DSTEPS-1], dxn[DSTEPS-1])};
     assign res_last = rres_next(rrem[RSTEPS-1], rres[RSTEPS-1], RSTEPS - 1);
     assign mh = res_last[32:1] + {31'd0, res_last[0]};
-    assign sh_last = sh[6*(NV-1) +: 6];
+    assign sh_last = sh[NV-1];
     always_ff @(posedge clk) begin
-      if (en) begin
+      if (adv[0]) begin
         drem[0] <= 64'h4000_0000_0000_0000;  // floor(2^126 / 2^64) = 2^62
         dq[0]   <= 64'd0;
         dxn[0]  <= xn;
-        sh      <= {sh[6*(NV-1)-1:0], 6'd62 - lz[6:1]};
-        zero    <= {zero[NV-2:0], x[l] == 64'd0};
-        pow4    <= {pow4[NV-2:0], xn == 64'h4000_0000_0000_0000};
+        sh[0]   <= 6'd62 - lz[6:1];
+        zero[0] <= x[l] == 64'd0;
+        pow4[0] <= xn == 64'h4000_0000_0000_0000;
+      end
+    end
+    for (genvar k = 1; k < NV; k++) begin : g_flags
+      always_ff @(posedge clk) begin
+        if (adv[k]) begin
+          sh[k]   <= sh[k-1];
+          zero[k] <= zero[k-1];
+          pow4[k] <= pow4[k-1];
+        end
+      end
+    end
+    always_ff @(posedge clk) begin
+      if (adv[DSTEPS]) begin
         // the root works on the finished quotient, from one = 2^62
         rrem[0] <= q_last;
         rres[0] <= 64'd0;
+      end
+    end
+    always_ff @(posedge clk) begin
+      if (adv[NV]) begin
         if (zero[NV-1]) begin           // saturated, as the C reference
           m[l]     <= 31'h7FFF_FFFF;
           shift[l] <= 6'd0;
@@ -103,7 +110,7 @@ module afu_rsqrt
     end
     for (genvar k = 1; k < DSTEPS; k++) begin : g_div
       always_ff @(posedge clk) begin
-        if (en) begin
+        if (adv[k]) begin
           drem[k] <= drem_next(drem[k-1], dxn[k-1]);
           dq[k]   <= {dq[k-1][62:0], dfits(drem[k-1], dxn[k-1])};
           dxn[k]  <= dxn[k-1];
@@ -112,7 +119,7 @@ module afu_rsqrt
     end
     for (genvar j = 1; j < RSTEPS; j++) begin : g_root
       always_ff @(posedge clk) begin
-        if (en) begin
+        if (adv[DSTEPS + j]) begin
           rrem[j] <= rrem_next(rrem[j-1], rres[j-1], j - 1);
           rres[j] <= rres_next(rrem[j-1], rres[j-1], j - 1);
         end

@@ -410,7 +410,7 @@ module core
   logic        ofull [2];
   logic [8*SA-1:0] obuf [2];
   logic [8*SA-1:0] obuf_next;
-  logic        wr_want, wr_urgent, wr_go, wr_last_word, capture, cap_last;
+  logic        wr_want, wr_go, wr_last_word, capture, cap_last;
   logic [31:0] ob_bytes;
   assign cap_ok = !ofull[cc[0]];
   assign capture = ew && u_out_valid && cap_ok;
@@ -420,12 +420,14 @@ module core
   assign wr_want = ew && ofull[oc[0]];
   // Port priority: result words go first (a short pipeline then drains at once, as the simulator's
   // busy + latency assumes), except behind the deep pipelines of afu_recip and afu_rsqrt: there
-  // operand reads go first unless both output buffers are full (the unit would stall), so the
-  // pipeline keeps being fed while its first results wait and the reads overlap its latency
-  // (with results first, a tile longer than the pipeline starved its reads behind the writes and
-  // its last chunks paid the latency twice).
-  assign wr_urgent = ofull[0] && ofull[1];
-  assign wr_go = wr_want && (wr_urgent || !(uses_recip || uses_rsqrt) || !(tb_want || rd_want));
+  // operand reads go first whenever a staging buffer is free, so the tile is read ahead into the
+  // elastic pipeline (its registers hold results while the output buffers wait) and the reads
+  // overlap its latency; a full pipeline refuses the next beat, the staging buffers stay full and
+  // the writes get the port. (With results first, a tile longer than the pipeline starved its reads
+  // behind the writes and paid the latency twice; with writes first whenever both output buffers
+  // were full, the reads and writes interleaved, the read-ahead ran out, and the last results came
+  // as sparsely as they were read: northpole rsqrt +7.7%.)
+  assign wr_go = wr_want && (!(uses_recip || uses_rsqrt) || !(tb_want || rd_want));
   assign wr_last_word = wr_off + 32'(W) >= ob_bytes;
   always_comb begin
     obuf_next = obuf[cc[0]];

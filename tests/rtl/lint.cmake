@@ -1,6 +1,7 @@
 # ctest rtl_lint: `verilator --lint-only -Wall` on the generated package and every rtl/*.sv unit
 # (each as its own top, file name = module name; core is given every file, since it
-# instantiates the units), plus the FLOE_RTL_FLIP_ROUNDING variant of requant.
+# instantiates the units; the others find a module they instantiate, elastic_ctl, by file name
+# with -y), plus the FLOE_RTL_FLIP_ROUNDING variant of requant.
 file(GLOB units ${RTL_DIR}/*.sv)
 set(failed 0)
 set(count 0)
@@ -15,7 +16,7 @@ foreach(sv ${units})
     list(APPEND variants "-DFLOE_RTL_FLIP_ROUNDING")
   endif()
   foreach(def ${variants})
-    execute_process(COMMAND ${VERILATOR} --lint-only -Wall ${def} --top-module ${top} ${PKG} ${files}
+    execute_process(COMMAND ${VERILATOR} --lint-only -Wall ${def} -y ${RTL_DIR} --top-module ${top} ${PKG} ${files}
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
     math(EXPR count "${count} + 1")
     if(rc)

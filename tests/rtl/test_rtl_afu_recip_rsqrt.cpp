@@ -1,8 +1,12 @@
 // afu_recip and afu_rsqrt RTL vs floe_recip_u32 and floe_rsqrt_u64 (docs/numerics.md §4), bit for
 // bit. Built twice (FLOE_RTL_RSQRT selects the unit): 0, every x up to 4096, every power of two
 // (of four) and its neighbours, the largest inputs, and random inputs of every magnitude, on
-// FLOE_RTL_LANES lanes (one beat = one input per lane).
+// FLOE_RTL_LANES lanes (one beat = one input per lane). Then the elastic flow (rtl/elastic_ctl.sv):
+// a held output refuses a beat only when every register holds one, bubbles collapse behind it (a
+// stall's drain takes as many cycles as results, not as stages), and under bursty back-pressure no
+// result is lost, duplicated or reordered.
 #include <array>
+#include <deque>
 #include <utility>
 
 #include "tests/rtl/tb.h"
@@ -16,12 +20,14 @@ extern "C" {
 typedef Vafu_rsqrt Vtop;
 static const char *const UNIT = "afu_rsqrt";
 static const int XBITS = 64;
+static const long DEPTH = 97; // registers from the input to the output: the latency
 static floe_requant_mult reference(uint64_t x) { return floe_rsqrt_u64(x); }
 #else
 #include "Vafu_recip.h"
 typedef Vafu_recip Vtop;
 static const char *const UNIT = "afu_recip";
 static const int XBITS = 32;
+static const long DEPTH = 33;
 static floe_requant_mult reference(uint64_t x) { return floe_recip_u32((uint32_t)x); }
 #endif
 
@@ -76,6 +82,133 @@ std::vector<B> make_beats(long n_random, uint64_t seed, bool edges)
     return beats;
 }
 
+Out read_out(Vtop *t)
+{
+    Out o;
+    for (int i = 0; i < L; i++)
+        o[(size_t)i] = std::make_pair((int32_t)t->m[i], (int32_t)t->shift[i]);
+    return o;
+}
+
+// Cycle-by-cycle driver of the elastic checks: every result in order, and the elastic invariant
+// in every cycle: with the output held, in_ready is high exactly while a register is free (beats
+// held < DEPTH); with the output read, always.
+struct Flow {
+    floe_tb::Tb<Vtop> &tb;
+    std::deque<Out> held; // accepted, not yet taken (in the registers, the output included)
+    long failed = 0, shown = 0;
+    bool accepted = false; // the last cycle took its beat
+    explicit Flow(floe_tb::Tb<Vtop> &t) : tb(t) {}
+    void fail(const char *what)
+    {
+        failed++;
+        if (shown++ < 5)
+            std::printf("%s: elastic: %s (cycle %llu, %zu held)\n", UNIT, what,
+                        (unsigned long long)tb.cycles(), held.size());
+    }
+    // one cycle: offer `beat` (none: nullptr), read the output if `ready`; true if a result was taken
+    bool cycle(const B *beat, bool ready)
+    {
+        Vtop *t = tb.top();
+        if (beat)
+            for (int i = 0; i < L; i++)
+                t->x[i] = beat->in[(size_t)i];
+        t->in_valid = beat != nullptr;
+        t->out_ready = ready;
+        tb.settle();
+        if ((t->in_ready != 0) != (ready || (long)held.size() < DEPTH))
+            fail(t->in_ready ? "beat taken with every register full" : "beat refused with a register free");
+        bool took = false;
+        if (ready && t->out_valid) {
+            if (held.empty())
+                fail("output with no beat held");
+            else {
+                if (read_out(t) != held.front())
+                    fail("result out of order or wrong");
+                held.pop_front();
+            }
+            took = true;
+        }
+        accepted = beat && t->in_ready;
+        if (accepted)
+            held.push_back(beat->want);
+        tb.tick();
+        return took;
+    }
+    // output read, no input, until nothing is held: the cycles taken; every one must yield a result
+    long drain()
+    {
+        long c = 0;
+        while (!held.empty() && c < 4 * DEPTH) {
+            if (!cycle(nullptr, true))
+                fail("drain cycle without a result (a bubble)");
+            c++;
+        }
+        return c;
+    }
+};
+
+long elastic_checks(floe_tb::Tb<Vtop> &tb, long n_burst)
+{
+    Flow f(tb);
+    std::vector<B> bs = make_beats((2 * DEPTH + n_burst) * L, 7, false);
+    size_t next = 0;
+    // 1. fill: output held, input every cycle: exactly DEPTH beats are taken, then drain in DEPTH
+    for (long c = 0; c < DEPTH + 8; c++)
+        if (f.cycle(&bs[next], false))
+            f.fail("result taken with the output held");
+        else if (f.accepted)
+            next++;
+    long filled = (long)f.held.size(), fill_drain = f.drain();
+    if (filled != DEPTH || fill_drain != DEPTH)
+        f.fail("fill: not DEPTH beats in and out");
+    // 2. collapse: output held, sparse input (one beat in 4 cycles), then DEPTH cycles more: the
+    //    bubbles between the beats close up, so the drain takes one cycle per result
+    const long k = DEPTH / 4;
+    for (long i = 0; i < k; i++)
+        for (int g = 0; g < 4; g++)
+            if (f.cycle(g == 0 ? &bs[next++] : nullptr, false))
+                f.fail("result taken with the output held");
+    for (long c = 0; c < DEPTH; c++)
+        f.cycle(nullptr, false);
+    if ((long)f.held.size() != k)
+        f.fail("collapse: a sparse beat was refused");
+    long sparse_drain = f.drain();
+    if (sparse_drain != k)
+        f.fail("collapse: the drain took more cycles than results");
+    // 3. bursty back-pressure: the output held for runs of 0 to 2 DEPTH cycles, read for runs of 0
+    //    to DEPTH, input offered with probability 1/2 or every cycle, by phase
+    floe_rng r;
+    floe_rng_seed(&r, 8);
+    long run = 0, gaps = 2;
+    bool ready = true;
+    uint64_t t0 = tb.cycles();
+    const long bursty = (long)(bs.size() - next);
+    while (next < bs.size() || !f.held.empty()) {
+        if (run-- <= 0) {
+            ready = !ready;
+            run = (long)floe_rng_below(&r, (uint64_t)(ready ? DEPTH : 2 * DEPTH) + 1);
+            gaps = 1 + (long)floe_rng_below(&r, 2);
+        }
+        bool offer = next < bs.size() && floe_rng_below(&r, (uint64_t)gaps) == 0;
+        f.cycle(offer ? &bs[next] : nullptr, ready);
+        if (f.accepted)
+            next++;
+        if (tb.cycles() - t0 > 100000) {
+            f.fail("bursty: deadlock");
+            break;
+        }
+    }
+    for (long c = 0; c < 2 * DEPTH; c++)
+        if (f.cycle(nullptr, true))
+            f.fail("bursty: a result after the last one (duplicated)");
+    std::printf("%s: elastic: fill %ld beats, drain %ld cycles; %ld sparse beats drain in %ld cycles "
+                "(%ld stages); %ld beats under bursty back-pressure in %llu cycles (%ld failed)\n",
+                UNIT, filled, fill_drain, k, sparse_drain, DEPTH, bursty,
+                (unsigned long long)(tb.cycles() - t0), f.failed);
+    return f.failed;
+}
+
 } // namespace
 
 int main(int argc, char **argv)
@@ -90,12 +223,7 @@ int main(int argc, char **argv)
     port.in_ready = [](Vtop *t) { return t->in_ready != 0; };
     port.out_valid = [](Vtop *t) { return t->out_valid != 0; };
     port.set_out_ready = [](Vtop *t, bool v) { t->out_ready = v; };
-    port.read = [](Vtop *t) {
-        Out o;
-        for (int i = 0; i < L; i++)
-            o[(size_t)i] = std::make_pair((int32_t)t->m[i], (int32_t)t->shift[i]);
-        return o;
-    };
+    port.read = read_out;
     static long shown = 0;
     port.same = [](const Out &want, const Out &got, long idx) {
         bool ok = true;
@@ -124,6 +252,16 @@ int main(int argc, char **argv)
     floe_tb::RunStats b = floe_tb::run(tb, port, stress, true, 17);
     floe_tb::report(UNIT, "random valid/ready", b, (long)stress.size());
     long outputs = a.outputs + e.outputs + b.outputs, failed = a.failed + e.failed + b.failed;
+    // the latency and the full rate are the pipeline's: DEPTH cycles, one beat a cycle after it
+    if (a.first_latency != DEPTH || a.cycles != (uint64_t)((long)timing.size() + DEPTH)) {
+        std::printf("%s: full rate: latency %ld, %llu cycles for %zu beats (want %ld and %ld)\n", UNIT,
+                    a.first_latency, (unsigned long long)a.cycles, timing.size(), DEPTH,
+                    (long)timing.size() + DEPTH);
+        failed++;
+    }
+    long ef = elastic_checks(tb, n / 4 / L);
+    outputs++;
+    failed += ef ? 1 : 0;
     std::printf("%s: %d lanes, %ld lane results\n", UNIT, L, outputs * L);
     return floe_tb::finish(outputs - failed, failed);
 }
