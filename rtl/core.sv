@@ -37,7 +37,7 @@ module core
   // command
   input  logic                      cmd_valid,
   output logic                      cmd_ready,
-  input  logic [3:0]                cmd_op,
+  input  logic [4:0]                cmd_op,
   input  logic [31:0]               cmd_dst,
   input  logic [31:0]               cmd_a,
   input  logic [31:0]               cmd_b,
@@ -104,7 +104,7 @@ module core
   endfunction
 
   // a command's operand and result element types
-  function automatic logic [2:0] in_dt(input logic [3:0] o, input logic [2:0] dt);
+  function automatic logic [2:0] in_dt(input logic [4:0] o, input logic [2:0] dt);
     case (o)
       CMD_VREQUANT, CMD_EXP2, CMD_RECIP: in_dt = DT_I32;
       CMD_RSQRT:                         in_dt = DT_X64;
@@ -113,7 +113,7 @@ module core
       default:                           in_dt = dt;
     endcase
   endfunction
-  function automatic logic [2:0] out_dt(input logic [3:0] o, input logic [2:0] dt, input logic [2:0] dt2);
+  function automatic logic [2:0] out_dt(input logic [4:0] o, input logic [2:0] dt, input logic [2:0] dt2);
     case (o)
       CMD_VSAT:             out_dt = dt2;
       CMD_EXP2:             out_dt = DT_I32;
@@ -132,7 +132,7 @@ module core
   logic signed [31:0] accf [ACCS];
 
   logic        busy;
-  logic [3:0]  op;
+  logic [4:0]  op;
   logic [31:0] dst, aa, bb, ma;
   logic [ACC_INDEX_BITS-1:0] acc0;
   logic [31:0] n;

@@ -105,8 +105,9 @@ static void machine_params(const char *path, const floe_machine *m, uint64_t lan
     static const char *dts[FLOE_DT_COUNT] = {"I2", "I4", "I8", "I16", "I32"};
     for (int d = 0; d < FLOE_DT_COUNT; d++)
         printf("  localparam logic [2:0] DT_%s = 3'd%d;\n", dts[d], d);
+    _Static_assert(FLOE_CORE_CMD_COUNT <= 32, "the core's cmd_op is 5 bits");
     for (int c = 0; c < FLOE_CORE_CMD_COUNT; c++)
-        printf("  localparam logic [3:0] CMD_%s = 4'd%d;\n", floe_core_cmd_names[c], c);
+        printf("  localparam logic [4:0] CMD_%s = 5'd%d;\n", floe_core_cmd_names[c], c);
 }
 
 int main(int argc, char **argv)
