@@ -127,6 +127,45 @@ module core
     min32 = a < b ? a : b;
   endfunction
 
+  // elements of a chunk: a port word of the narrowest operand or result type, at least the unit's lanes
+  function automatic logic [31:0] chunk_for(input logic [4:0] o, input logic [2:0] it, input logic [2:0] ot);
+    logic [6:0] nb;
+    logic [31:0] c;
+    nb = o == CMD_RSQRT ? 7'd64 : o == CMD_RECIP ? 7'd32
+       : o == CMD_REQUANT || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
+    c = 32'(8 * W) / 32'(nb);
+    if (o == CMD_EXP2 || o == CMD_LUT8 || o == CMD_LUT16 || o == CMD_RECIP || o == CMD_RSQRT)
+      chunk_for = c > 32'(AL) ? c : 32'(AL);
+    else
+      chunk_for = c > 32'(VL) ? c : 32'(VL);
+  endfunction
+
+  // floe_requant_mult_mul: the product of two multipliers (m < 2^31, shift 0..62) renormalised to a
+  // 31-bit mantissa, round half up, denormalised at shift 62; {shift, m}
+  function automatic logic [36:0] mult_mul(input logic [30:0] am, input logic [5:0] ash, input logic [30:0] bm,
+                                           input logic [5:0] bsh);
+    logic [61:0] p;
+    logic [63:0] m;
+    logic signed [9:0] sh;
+    logic [6:0] bl, r;
+    p = 62'(am) * 62'(bm);
+    sh = 10'(ash) + 10'(bsh);
+    bl = 7'd0;
+    for (int i = 0; i < 62; i++)
+      if (p[i]) bl = 7'(i + 1);
+    r = bl > 7'd31 ? bl - 7'd31 : 7'd0;
+    if (sh - 10'($signed({1'b0, r})) > 10'sd62) r = 7'(sh - 10'sd62);
+    m = r == 7'd0 ? 64'(p) : (64'(p) >> r) + ((64'(p) >> (r - 7'd1)) & 64'd1);
+    sh = sh - 10'($signed({1'b0, r}));
+    if (m[31]) begin                     // rounding carried into bit 31
+      m = m >> 1;
+      sh = sh - 10'sd1;
+    end
+    if (p == 62'd0) mult_mul = 37'd0;
+    else if (sh < 10'sd0) mult_mul = {6'd0, 31'h7fffffff};
+    else mult_mul = {sh[5:0], m[30:0]};
+  endfunction
+
   // ---------------------------------------------------------------- state
   logic [7:0] mem [MEM];
   logic signed [31:0] accf [ACCS];
@@ -141,6 +180,59 @@ module core
   logic signed [7:0] amount;
 
   assign cmd_ready = !busy;
+
+  // ---------------------------------------------------------------- command sequencer
+  // A composite (rmsnorm) runs as a sequence of passes over its row on the elementwise engine below,
+  // each pass an internal op with its own operands; a per-row scalar is held in a register between
+  // passes. A reduction pass leaves its result in `sreg` (nothing is written), a scalar pass feeds
+  // one element to the divider or the root and keeps the multiplier in (rq_m, rq_sh); only the last
+  // pass writes the destination. `pstart` loads the next pass's configuration (one cycle).
+  //   rmsnorm: 0 vsumsq of src, eps through the multiplier stream -> sreg = eps + sum q^2;
+  //            1 rsqrt(sreg) -> r;  2 requant of src (int16) by mult_mul(r, c[j]) into dst.
+  logic        seq, pstart, sc_pass, sc_issued, p_last;
+  logic [4:0]  cop;
+  logic [2:0]  ps;
+  logic [31:0] c_dst, c_a, c_b, c_m, c_n;
+  logic [2:0]  c_dt;
+  logic        c_chan;
+  logic [63:0] sreg;
+  logic [30:0] rq_m;
+  logic [5:0]  rq_sh;
+  function automatic logic is_composite(input logic [4:0] o);
+    is_composite = o == CMD_RMSNORM;
+  endfunction
+  // the next pass
+  logic [4:0]  np_op;
+  logic [2:0]  np_idt, np_odt;
+  logic [31:0] np_a, np_m;
+  logic        np_chan, np_um, np_sc, np_last;
+  always_comb begin
+    np_op = CMD_VSUMSQ;
+    np_idt = DT_I16;
+    np_odt = DT_I32;
+    np_a = c_a;
+    np_m = c_m;
+    np_chan = 1'b0;
+    np_um = 1'b0;
+    np_sc = 1'b0;
+    np_last = 1'b0;
+    case (ps)
+      3'd0: np_um = 1'b1;                // vsumsq; eps (8 bytes) as a per-tensor multiplier
+      3'd1: begin
+        np_op = CMD_RSQRT;
+        np_sc = 1'b1;
+      end
+      default: begin
+        np_op = CMD_VREQUANT;
+        np_odt = c_dt;
+        np_m = c_b;
+        np_chan = c_chan;
+        np_um = 1'b1;
+        np_last = 1'b1;
+      end
+    endcase
+  end
+  wire seq_rms = seq && cop == CMD_RMSNORM;
   wire accept = cmd_valid && cmd_ready;
   wire is_vmm = op == CMD_VMM;
 
@@ -315,8 +407,10 @@ module core
     assign va[l] = elem(sa[lb], idt, e);
     assign vb[l] = op == CMD_VSHIFT ? (amount >= 0 ? 32'(amount) : -32'(amount)) : elem(sb[lb], idt, e);
     assign racc[l] = op == CMD_REQUANT ? accf[ACC_INDEX_BITS'(32'(acc0) + lc * ch + e)] : va[l];
-    assign rm[l] = mult[30:0];
-    assign rsh[l] = mult[37:32];
+    logic [36:0] mm;                     // rmsnorm: r times the channel's multiplier
+    assign mm = mult_mul(rq_m, rq_sh, mult[30:0], mult[37:32]);
+    assign rm[l] = seq_rms ? mm[30:0] : mult[30:0];
+    assign rsh[l] = seq_rms ? mm[36:31] : mult[37:32];
   end
   for (genvar l = 0; l < AL; l++) begin : g_la
     assign la[l] = elem(sa[lb], idt, lsub * lanes + 32'(l));
@@ -351,8 +445,9 @@ module core
   assign r_in_valid = u_in_valid && uses_requant;
   assign e_in_valid = u_in_valid && uses_exp2;
   assign l_in_valid = u_in_valid && uses_lut;
-  assign q_in_valid = u_in_valid && uses_recip;
-  assign s_in_valid = u_in_valid && uses_rsqrt;
+  wire sc_go = ew && sc_pass && !sc_issued && !pstart;   // a scalar pass's one element
+  assign q_in_valid = (u_in_valid || sc_go) && uses_recip;
+  assign s_in_valid = (u_in_valid || sc_go) && uses_rsqrt;
   assign d_in_valid = u_in_valid && uses_reduce;
   assign u_in_ready = uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready
                     : uses_recip ? q_in_ready : uses_rsqrt ? s_in_ready : uses_reduce ? d_in_ready : l_in_ready;
@@ -394,8 +489,12 @@ module core
   afu_recip #(.LANES(AL)) u_recip (
     .clk, .rst_n, .in_valid(q_in_valid), .in_ready(q_in_ready), .x(lxa),
     .out_valid(q_out_valid), .out_ready(cap_ok), .m(qm), .shift(qsh));
+  logic [63:0] lxs [AL];
+  for (genvar l = 0; l < AL; l++) begin : g_lxs
+    assign lxs[l] = sc_pass ? sreg : lx[l];
+  end
   afu_rsqrt #(.LANES(AL)) u_rsqrt (
-    .clk, .rst_n, .in_valid(s_in_valid), .in_ready(s_in_ready), .x(lx),
+    .clk, .rst_n, .in_valid(s_in_valid), .in_ready(s_in_ready), .x(lxs),
     .out_valid(s_out_valid), .out_ready(cap_ok), .m(sqm), .shift(sqsh));
 
   function automatic logic signed [31:0] clamp32(input logic signed [31:0] v, input logic signed [31:0] l,
@@ -413,7 +512,7 @@ module core
   logic        wr_want, wr_urgent, wr_go, wr_last_word, capture, cap_last;
   logic [31:0] ob_bytes;
   assign cap_ok = !ofull[cc[0]];
-  assign capture = ew && u_out_valid && cap_ok;
+  assign capture = ew && u_out_valid && cap_ok && !sc_pass;
   assign cap_last = uses_reduce || (csub + 1) * lanes >= chunk_elems(cc);
   // a reduction writes one result: 4 bytes (vsum, vmaxr) or 8 (vsumsq)
   assign ob_bytes = uses_reduce ? (op == CMD_VSUMSQ ? 32'd8 : 32'd4) : bytes_for(odt, chunk_elems(oc));
@@ -587,6 +686,9 @@ module core
     if (!rst_n) begin
       busy <= 1'b0;
       done <= 1'b0;
+      seq <= 1'b0;
+      pstart <= 1'b0;
+      sc_pass <= 1'b0;
       full[0] <= 1'b0;
       full[1] <= 1'b0;
       wfull[0] <= 1'b0;
@@ -653,6 +755,22 @@ module core
         wb <= 1'b0;
         vlb <= 1'b0;
         out_jb <= 32'd0;
+        seq <= is_composite(cmd_op);
+        cop <= cmd_op;
+        ps <= 3'd0;
+        pstart <= is_composite(cmd_op) && cmd_n != 16'd0;
+        sc_pass <= 1'b0;
+        c_dst <= cmd_dst;
+        c_a <= cmd_a;
+        c_b <= cmd_b;
+        c_m <= cmd_m;
+        c_n <= 32'(cmd_n);
+        c_dt <= cmd_dt;
+        c_chan <= cmd_chan;
+        if (is_composite(cmd_op)) begin  // the sequencer loads the first pass
+          nchunks <= 32'd0;
+          tph <= 1'b0;
+        end
         if (cmd_n == 16'd0 || (cmd_op == CMD_VMM && cmd_k == 16'd0)) begin // nothing to do
           busy <= 1'b0;   // (the harness gives vmm k >= 1: a `set` with k = 0 is not modelled)
           done <= 1'b1;
@@ -691,7 +809,10 @@ module core
           end
         end
         // capture (into the buffer the writer is not working on)
-        if (capture) begin
+        if (capture && seq && uses_reduce) begin   // the pass's scalar, kept
+          sreg <= seq_rms ? dy + mt : dy;
+          pstart <= 1'b1;
+        end else if (capture) begin
           obuf[cc[0]] <= obuf_next;
           if (cap_last) begin
             ofull[cc[0]] <= 1'b1;
@@ -707,13 +828,52 @@ module core
             ofull[oc[0]] <= 1'b0;
             oc <= oc + 32'd1;
             wr_off <= 32'd0;
-            if (last_out) begin
+            if (last_out && seq && !p_last) begin
+              pstart <= 1'b1;
+            end else if (last_out) begin
               busy <= 1'b0;
               done <= 1'b1;
+              seq <= 1'b0;
             end
           end else begin
             wr_off <= wr_off + 32'(W);
           end
+        end
+        // sequencer: a scalar pass's element, its result, the next pass
+        if (sc_go && (uses_rsqrt ? s_in_ready : q_in_ready)) sc_issued <= 1'b1;
+        if (sc_pass && sc_issued && u_out_valid) begin
+          rq_m <= uses_rsqrt ? sqm[0] : qm[0];
+          rq_sh <= uses_rsqrt ? sqsh[0] : qsh[0];
+          pstart <= 1'b1;
+        end
+        if (pstart) begin
+          pstart <= 1'b0;
+          ps <= ps + 3'd1;
+          op <= np_op;
+          idt <= np_idt;
+          odt <= np_odt;
+          aa <= np_a;
+          ma <= np_m;
+          dst <= c_dst;
+          n <= c_n;
+          chan <= np_chan;
+          use_a <= !np_sc;
+          use_b <= 1'b0;
+          use_m <= np_um;
+          sc_pass <= np_sc;
+          sc_issued <= 1'b0;
+          p_last <= np_last;
+          ch <= chunk_for(np_op, np_idt, np_odt);
+          nchunks <= np_sc ? 32'd0 : (c_n + chunk_for(np_op, np_idt, np_odt) - 32'd1) / chunk_for(np_op, np_idt, np_odt);
+          lsub <= 32'd0;
+          cc <= 32'd0;
+          csub <= 32'd0;
+          rd_c <= 32'd0;
+          rd_s <= 2'd0;
+          rd_off <= 32'd0;
+          lc <= 32'd0;
+          oc <= 32'd0;
+          wr_off <= 32'd0;
         end
       end else if (busy) begin // vmm
         if (vx_want) begin

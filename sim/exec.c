@@ -267,6 +267,15 @@ static uint64_t afu_cycles(const floe_sim *s, uint64_t ops)
     return c ? c : 1;
 }
 
+/* One pass of a composite over its row (docs/sim.md "Composites"): `ops` on a unit of `rate` ops per
+ * cycle, its own `bytes` through the SRAM port; the passes run one after the other. */
+static uint64_t pass_cycles(const floe_sim *s, uint64_t ops, uint64_t rate, uint64_t bytes)
+{
+    uint64_t c = ceil_div(ops, rate), p = ceil_div(bytes, s->m.sram_bytes_per_cycle);
+    c = c > p ? c : p;
+    return c ? c : 1;
+}
+
 #define OPND(field, bytes, name, out)                                                                         \
     do {                                                                                                 \
         if (sim_mem_operand(s, c, t, (field), (bytes), (name), &(out), err))                             \
@@ -579,6 +588,7 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     uint64_t d = 0, a = 0, tb = 0, b = 0;
     uint64_t n = afu_len(in);
     uint64_t ops = n, in_bytes = 0, out_bytes = 0;
+    uint64_t vops = 0, seq = 0; /* a composite's vector-unit ops and its pass-by-pass cycles */
     switch (in->op) {
     case FLOE_OP_LUT8: {
         OPND(in->f[0], 2 * n, "dst", d);
@@ -734,8 +744,14 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         free(q);
         free(y);
         free(cm);
-        in_bytes = 2 * n + cb + 8;
-        ops = 2 * n + 1;
+        /* The core's passes (docs/sim.md): the sum of squares with eps (the row and eps read), the
+         * root of one element (its pipeline latency), then the requant of the row again by r x c[j]
+         * (the row and c read, the result written); each pass waits for the one before. */
+        in_bytes = 4 * n + cb + 8;
+        ops = 1;
+        vops = 2 * n + (per_channel ? n : 1);
+        seq = pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + 8) + s->m.vector_latency_cycles +
+              s->m.rsqrt_latency_cycles + pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + cb + out_bytes);
         break;
     }
     case FLOE_OP_RMSNORMT: {
@@ -811,7 +827,8 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     act->sram_read_bytes += in_bytes;
     act->sram_write_bytes += out_bytes;
     act->lut_ops += ops;
-    *cycles = afu_cycles(s, ops);
+    act->vector_ops += vops;
+    *cycles = seq ? seq : afu_cycles(s, ops);
     /* A lookup needs its table before the first element: the table's bytes cross the SRAM port
      * first, so they do not overlap the lookups (the core's overall port time, max'ed in by the
      * caller, still covers the streams). Checked against the RTL core (docs/rtl.md). */

@@ -45,6 +45,8 @@ extern "C" {
 #include "isa/lut.h"
 #include "isa/machine.h"
 #include "isa/opcodes.h"
+#include "isa/recip.h"
+#include "isa/requant.h"
 #include "models/compile.h"
 #include "models/model_config.h"
 #include "models/qmodel.h"
@@ -54,9 +56,9 @@ extern "C" {
 
 namespace {
 
-enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_COUNT };
-const char *const unit_names[U_COUNT] = {"vmm",      "requant", "vector",    "vreduce",
-                                         "afu_exp2", "afu_lut", "afu_recip", "afu_rsqrt"};
+enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_RMSNORM, U_COUNT };
+const char *const unit_names[U_COUNT] = {"vmm",      "requant", "vector",    "vreduce",  "afu_exp2",
+                                         "afu_lut", "afu_recip", "afu_rsqrt", "rmsnorm"};
 
 struct Cmd {
     int op = 0;
@@ -232,6 +234,21 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         c.out_addr = c.dst;
         break;
     }
+    case FLOE_OP_RMSNORM: // the sequencer: vsumsq + eps, rsqrt, requant by r x c[j]
+        c.op = FLOE_CORE_CMD_RMSNORM;
+        c.unit = U_RMSNORM;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.b = mem(in.f[2]);
+        c.m = mem(in.f[3]);
+        c.n = (uint32_t)in.f[4];
+        c.dt = c.out_dt = (int)in.f[5];
+        c.chan = in.f[6] == FLOE_SCOPE_CHANNEL;
+        if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2))
+            return false;
+        c.loads = {{c.a, 2 * c.n}, {c.b, c.chan ? 8 * c.n : 8}, {c.m, 8}};
+        c.out_addr = c.dst;
+        break;
     default:
         return false;
     }
@@ -415,6 +432,23 @@ private:
 
 // Is a requant mismatch a rounding tie (the discarded bits exactly one half)? The only results
 // the flipped-rounding variant may change.
+uint64_t load_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int b = 7; b >= 0; b--)
+        v = v << 8 | p[b];
+    return v;
+}
+
+bool requant_tie_ms(int64_t x, int32_t m, int32_t s)
+{
+    if (s <= 0)
+        return false;
+    int64_t p = x * (int64_t)m;
+    uint64_t low = (uint64_t)p & ((UINT64_C(1) << s) - 1);
+    return low == UINT64_C(1) << (s - 1);
+}
+
 bool requant_tie(int64_t x, const uint8_t *mult)
 {
     int32_t m = floe_elem_load(mult, FLOE_DT_I32, 0), s = floe_elem_load(mult, FLOE_DT_I32, 1);
@@ -569,6 +603,24 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
         }
         in.op = rs ? FLOE_OP_RSQRT : FLOE_OP_RECIP;
         int64_t f[3] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), n};
+        std::memcpy(in.f, f, sizeof f);
+        break;
+    }
+    case 5: { // composites: rmsnorm (int16 rows with small values, eps small or any, multipliers of every shift)
+        uint32_t a = off(1), cb = off(2), e = off(3);
+        int chan = (int)floe_rng_below(r, 2), big = floe_rng_below(r, 4) == 0;
+        for (uint32_t i = 0; i < n; i++)
+            floe_elem_store(&mem[a], FLOE_DT_I16, i, (int32_t)floe_rng_range(r, big ? -32768 : -300, big ? 32767 : 300));
+        for (uint32_t i = 0; i < (chan ? n : 1); i++) {
+            floe_elem_store(&mem[cb + 8 * i], FLOE_DT_I32, 0, (int32_t)(floe_rng_u64(r) & 0x7fffffff) >> floe_rng_below(r, 4));
+            floe_elem_store(&mem[cb + 8 * i], FLOE_DT_I32, 1, (int32_t)floe_rng_range(r, 0, 62));
+        }
+        uint64_t eps = floe_rng_below(r, 2) ? floe_rng_below(r, 1000) : floe_rng_u64(r) >> floe_rng_below(r, 64);
+        for (int b = 0; b < 8; b++)
+            mem[e + (uint32_t)b] = (uint8_t)(eps >> (8 * b));
+        in.op = FLOE_OP_RMSNORM;
+        int64_t f[7] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), FLOE_MEM(cb, 0), FLOE_MEM(e, 0), n, dt,
+                        chan ? FLOE_SCOPE_CHANNEL : FLOE_SCOPE_TENSOR};
         std::memcpy(in.f, f, sizeof f);
         break;
     }
@@ -746,6 +798,18 @@ template <class V> int run(const Options &o, const floe_machine &mach)
                                                               : floe_elem_load(&(*t.mem)[c.a], FLOE_DT_I32, i);
                     tie = requant_tie(x, &(*t.mem)[c.m + (c.chan ? 8 * i : 0)]);
                 }
+                if (c.unit == U_RMSNORM) { // its last pass is a requant by mult_mul(r, c[j])
+                    const uint8_t *M = t.mem->data();
+                    uint64_t sum = load_u64(M + c.m);
+                    for (uint32_t j = 0; j < c.n; j++) {
+                        int64_t q = floe_elem_load(M + c.a, FLOE_DT_I16, j);
+                        sum += (uint64_t)(q * q);
+                    }
+                    uint32_t cj = c.b + (c.chan ? 8 * i : 0);
+                    floe_requant_mult cm = {floe_elem_load(M + cj, FLOE_DT_I32, 0), floe_elem_load(M + cj, FLOE_DT_I32, 1)};
+                    floe_requant_mult mm = floe_requant_mult_mul(floe_rsqrt_u64(sum), cm);
+                    tie = requant_tie_ms(floe_elem_load(M + c.a, FLOE_DT_I16, i), mm.m, mm.shift);
+                }
                 if (!tie)
                     s.unexplained++;
                 if (s.mismatches + bad <= 3 && !o.expect_flip)
@@ -765,7 +829,7 @@ template <class V> int run(const Options &o, const floe_machine &mach)
     std::vector<uint8_t> mem(cap);
     std::vector<int32_t> acc(FLOE_ACCUMULATORS);
     for (long i = 0; i < o.tiles; i++) {
-        Tile t{random_insn(&r, (int)(i % 5), mem, acc, xmax, sc), &mem, &acc, 0};
+        Tile t{random_insn(&r, (int)(i % 6), mem, acc, xmax, sc), &mem, &acc, 0};
         if (check(t) != 0)
             return 1;
     }
