@@ -189,7 +189,11 @@ module core
   // pass writes the destination. `pstart` loads the next pass's configuration (one cycle).
   //   rmsnorm: 0 vsumsq of src, eps through the multiplier stream -> sreg = eps + sum q^2;
   //            1 rsqrt(sreg) -> r;  2 requant of src (int16) by mult_mul(r, c[j]) into dst.
-  logic        seq, pstart, sc_pass, sc_issued, p_last;
+  //   softmax: 0 vmaxr of src -> smax;  1 exp2(src - smax) on afu_exp2, summed into sreg (a sum
+  //            pass: nothing written);  2 recip(sreg) -> r, shift - 15;  3 exp2(src - smax) again,
+  //            each result requantized by r to [0, 32767] on its way into the output buffer, into dst.
+  logic        seq, pstart, sc_pass, sc_issued, p_last, sum_pass;
+  logic signed [31:0] smax;
   logic [4:0]  cop;
   logic [2:0]  ps;
   logic [31:0] c_dst, c_a, c_b, c_m, c_n;
@@ -199,13 +203,13 @@ module core
   logic [30:0] rq_m;
   logic [5:0]  rq_sh;
   function automatic logic is_composite(input logic [4:0] o);
-    is_composite = o == CMD_RMSNORM;
+    is_composite = o == CMD_RMSNORM || o == CMD_SOFTMAX;
   endfunction
   // the next pass
   logic [4:0]  np_op;
   logic [2:0]  np_idt, np_odt;
   logic [31:0] np_a, np_m;
-  logic        np_chan, np_um, np_sc, np_last;
+  logic        np_chan, np_um, np_sc, np_last, np_sum;
   always_comb begin
     np_op = CMD_VSUMSQ;
     np_idt = DT_I16;
@@ -216,23 +220,60 @@ module core
     np_um = 1'b0;
     np_sc = 1'b0;
     np_last = 1'b0;
-    case (ps)
-      3'd0: np_um = 1'b1;                // vsumsq; eps (8 bytes) as a per-tensor multiplier
-      3'd1: begin
-        np_op = CMD_RSQRT;
-        np_sc = 1'b1;
-      end
-      default: begin
-        np_op = CMD_VREQUANT;
-        np_odt = c_dt;
-        np_m = c_b;
-        np_chan = c_chan;
-        np_um = 1'b1;
-        np_last = 1'b1;
-      end
-    endcase
+    np_sum = 1'b0;
+    if (cop == CMD_SOFTMAX) begin
+      np_idt = DT_I32;
+      case (ps)
+        3'd0: np_op = CMD_VMAXR;
+        3'd1: begin
+          np_op = CMD_EXP2;
+          np_sum = 1'b1;
+        end
+        3'd2: begin
+          np_op = CMD_RECIP;
+          np_sc = 1'b1;
+        end
+        default: begin
+          np_op = CMD_EXP2;
+          np_odt = DT_I16;
+          np_last = 1'b1;
+        end
+      endcase
+    end else begin
+      case (ps)
+        3'd0: np_um = 1'b1;              // vsumsq; eps (8 bytes) as a per-tensor multiplier
+        3'd1: begin
+          np_op = CMD_RSQRT;
+          np_sc = 1'b1;
+        end
+        default: begin
+          np_op = CMD_VREQUANT;
+          np_odt = c_dt;
+          np_m = c_b;
+          np_chan = c_chan;
+          np_um = 1'b1;
+          np_last = 1'b1;
+        end
+      endcase
+    end
   end
   wire seq_rms = seq && cop == CMD_RMSNORM;
+  wire seq_sm = seq && cop == CMD_SOFTMAX;
+
+  // softmax's exponent operand: z - max, clamped to int32 (z <= max, so only from below)
+  function automatic logic signed [31:0] sub_max(input logic signed [31:0] z, input logic signed [31:0] mx);
+    logic signed [32:0] d;
+    d = 33'(z) - 33'(mx);
+    sub_max = d < -33'sh80000000 ? 32'sh80000000 : d[31:0];
+  endfunction
+  // softmax's scaling: floe_requant(e, r, 0, 32767) of an exponential e (0..32768)
+  function automatic logic signed [31:0] scale_q15(input logic [15:0] e, input logic [30:0] m, input logic [5:0] sh);
+    logic [46:0] p;
+    logic [46:0] raw;
+    p = 47'(e) * 47'(m);
+    raw = sh == 6'd0 ? p : 47'((64'(p) + (64'd1 << (sh - 6'd1))) >> sh);
+    scale_q15 = raw > 47'd32767 ? 32'sd32767 : 32'(raw);
+  endfunction
   wire accept = cmd_valid && cmd_ready;
   wire is_vmm = op == CMD_VMM;
 
@@ -463,8 +504,12 @@ module core
   requant #(.LANES(VL)) u_requant (
     .clk, .rst_n, .in_valid(r_in_valid), .in_ready(r_in_ready), .acc(racc), .m(rm), .shift(rsh),
     .lo, .hi, .out_valid(r_out_valid), .out_ready(cap_ok), .y(ry));
+  logic signed [31:0] lae [AL];
+  for (genvar l = 0; l < AL; l++) begin : g_lae
+    assign lae[l] = seq_sm ? sub_max(la[l], smax) : la[l];
+  end
   afu_exp2 #(.LANES(AL)) u_exp2 (
-    .clk, .rst_n, .in_valid(e_in_valid), .in_ready(e_in_ready), .x(la),
+    .clk, .rst_n, .in_valid(e_in_valid), .in_ready(e_in_ready), .x(lae),
     .out_valid(e_out_valid), .out_ready(cap_ok), .y(ey));
   // the activation-function unit's lookups: the vector datapath's LUT8/LUT16 at AFU_LANES, its own
   // table; lut16 runs unsaturated (bits 32) and the range [lo, hi] then the type apply below
@@ -474,7 +519,7 @@ module core
     .tbl_we(t_we), .tbl_addr(t_addr), .tbl_data(t_data));
   // the divider and the root: pipelined, AFU_LANES results a cycle (docs/rtl.md)
   for (genvar l = 0; l < AL; l++) begin : g_lxa
-    assign lxa[l] = la[l];
+    assign lxa[l] = sc_pass ? sreg[31:0] : la[l];
   end
   // reductions: the beat's lanes that hold an element (a row's tail leaves some empty); one result
   // at the last beat of the last chunk
@@ -526,6 +571,13 @@ module core
   assign wr_urgent = ofull[0] && ofull[1];
   assign wr_go = wr_want && (wr_urgent || !(uses_recip || uses_rsqrt) || !(tb_want || rd_want));
   assign wr_last_word = wr_off + 32'(W) >= ob_bytes;
+  // a sum pass: the beat's exponentials of elements < n
+  logic [31:0] beat_sum;
+  always_comb begin
+    beat_sum = 32'd0;
+    for (int l = 0; l < AL; l++)
+      if (cc * ch + csub * lanes + 32'(l) < n) beat_sum = beat_sum + 32'(ey[l]);
+  end
   always_comb begin
     obuf_next = obuf[cc[0]];
     for (int l = 0; l < VL; l++) begin
@@ -538,7 +590,7 @@ module core
       if (uses_requant) y = ry[l];
       else if (uses_vector) y = vy[l];
       else if (l >= AL) y = 32'sd0;
-      else if (uses_exp2) y = 32'(ey[l % AL]);
+      else if (uses_exp2) y = seq_sm ? scale_q15(16'(ey[l % AL]), rq_m, rq_sh) : 32'(ey[l % AL]);
       else if (op == CMD_LUT16) y = sat32(clamp32(ly[l % AL], tlo, thi), obits);
       else y = ly[l % AL];
       if (32'(l) < lanes) begin
@@ -689,6 +741,7 @@ module core
       seq <= 1'b0;
       pstart <= 1'b0;
       sc_pass <= 1'b0;
+      sum_pass <= 1'b0;
       full[0] <= 1'b0;
       full[1] <= 1'b0;
       wfull[0] <= 1'b0;
@@ -760,6 +813,7 @@ module core
         ps <= 3'd0;
         pstart <= is_composite(cmd_op) && cmd_n != 16'd0;
         sc_pass <= 1'b0;
+        sum_pass <= 1'b0;
         c_dst <= cmd_dst;
         c_a <= cmd_a;
         c_b <= cmd_b;
@@ -810,8 +864,18 @@ module core
         end
         // capture (into the buffer the writer is not working on)
         if (capture && seq && uses_reduce) begin   // the pass's scalar, kept
-          sreg <= seq_rms ? dy + mt : dy;
+          if (seq_sm) smax <= dy[31:0];
+          else sreg <= dy + mt;
           pstart <= 1'b1;
+        end else if (capture && sum_pass) begin    // summed, not written
+          sreg <= sreg + 64'(beat_sum);
+          if (cap_last) begin
+            cc <= cc + 32'd1;
+            csub <= 32'd0;
+            if (cc + 32'd1 >= nchunks) pstart <= 1'b1;
+          end else begin
+            csub <= csub + 32'd1;
+          end
         end else if (capture) begin
           obuf[cc[0]] <= obuf_next;
           if (cap_last) begin
@@ -843,7 +907,8 @@ module core
         if (sc_go && (uses_rsqrt ? s_in_ready : q_in_ready)) sc_issued <= 1'b1;
         if (sc_pass && sc_issued && u_out_valid) begin
           rq_m <= uses_rsqrt ? sqm[0] : qm[0];
-          rq_sh <= uses_rsqrt ? sqsh[0] : qsh[0];
+          // softmax: times 2^15 (Q15 probabilities); the reciprocal of a sum >= 1 has shift >= 31
+          rq_sh <= uses_rsqrt ? sqsh[0] : seq_sm ? qsh[0] - 6'd15 : qsh[0];
           pstart <= 1'b1;
         end
         if (pstart) begin
@@ -861,6 +926,8 @@ module core
           use_b <= 1'b0;
           use_m <= np_um;
           sc_pass <= np_sc;
+          sum_pass <= np_sum;
+          if (np_sum) sreg <= 64'd0;
           sc_issued <= 1'b0;
           p_last <= np_last;
           ch <= chunk_for(np_op, np_idt, np_odt);

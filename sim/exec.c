@@ -267,13 +267,14 @@ static uint64_t afu_cycles(const floe_sim *s, uint64_t ops)
     return c ? c : 1;
 }
 
-/* One pass of a composite over its row (docs/sim.md "Composites"): `ops` on a unit of `rate` ops per
- * cycle, its own `bytes` through the SRAM port; the passes run one after the other. */
+/* One pass of a composite over its row (docs/sim.md, composites): the sequencer's cycle that issues
+ * it, then `ops` on a unit of `rate` ops per cycle or its own `bytes` through the SRAM port, whichever
+ * is longer; the passes run one after the other. */
 static uint64_t pass_cycles(const floe_sim *s, uint64_t ops, uint64_t rate, uint64_t bytes)
 {
     uint64_t c = ceil_div(ops, rate), p = ceil_div(bytes, s->m.sram_bytes_per_cycle);
     c = c > p ? c : p;
-    return c ? c : 1;
+    return 1 + (c ? c : 1);
 }
 
 #define OPND(field, bytes, name, out)                                                                         \
@@ -701,8 +702,15 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
             floe_elem_store(M + d, FLOE_DT_I16, i, p[i]);
         free(z);
         free(p);
-        in_bytes = 4 * n;
-        ops = 3 * n;
+        /* The core's passes (docs/sim.md): the row's max (vector reduction), exp2 of z - max summed
+         * (nothing written), the reciprocal of the sum (one element, its pipeline latency), exp2
+         * again scaled by it into the result; the row is read three times. */
+        in_bytes = 12 * n;
+        ops = 2 * n + 1;
+        vops = 2 * n; /* the max and the scaling */
+        seq = pass_cycles(s, n, s->m.vector_ops_per_cycle, 4 * n) + s->m.vector_latency_cycles +
+              pass_cycles(s, n, s->m.lut_ops_per_cycle, 4 * n) + s->m.lut_latency_cycles + 1 + s->m.recip_latency_cycles +
+              pass_cycles(s, n, s->m.lut_ops_per_cycle, 4 * n + out_bytes);
         break;
     }
     case FLOE_OP_RMSNORM: {
@@ -751,7 +759,7 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         ops = 1;
         vops = 2 * n + (per_channel ? n : 1);
         seq = pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + 8) + s->m.vector_latency_cycles +
-              s->m.rsqrt_latency_cycles + pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + cb + out_bytes);
+              1 + s->m.rsqrt_latency_cycles + pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + cb + out_bytes);
         break;
     }
     case FLOE_OP_RMSNORMT: {

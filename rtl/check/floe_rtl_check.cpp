@@ -56,9 +56,9 @@ extern "C" {
 
 namespace {
 
-enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_RMSNORM, U_COUNT };
+enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_RMSNORM, U_SOFTMAX, U_COUNT };
 const char *const unit_names[U_COUNT] = {"vmm",      "requant", "vector",    "vreduce",  "afu_exp2",
-                                         "afu_lut", "afu_recip", "afu_rsqrt", "rmsnorm"};
+                                         "afu_lut", "afu_recip", "afu_rsqrt", "rmsnorm", "softmax"};
 
 struct Cmd {
     int op = 0;
@@ -248,6 +248,16 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
             return false;
         c.loads = {{c.a, 2 * c.n}, {c.b, c.chan ? 8 * c.n : 8}, {c.m, 8}};
         c.out_addr = c.dst;
+        break;
+    case FLOE_OP_SOFTMAX: // the sequencer: vmaxr, exp2 summed, recip, exp2 scaled
+        c.op = FLOE_CORE_CMD_SOFTMAX;
+        c.unit = U_SOFTMAX;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.n = (uint32_t)in.f[2];
+        c.loads = {{c.a, 4 * c.n}};
+        c.out_addr = c.dst;
+        c.out_dt = FLOE_DT_I16;
         break;
     default:
         return false;
@@ -607,6 +617,20 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
         break;
     }
     case 5: { // composites: rmsnorm (int16 rows with small values, eps small or any, multipliers of every shift)
+        if (floe_rng_below(r, 2)) { // softmax: scores near each other (exp2 scale), a few at the int32 extremes
+            uint32_t a = off(1);
+            int32_t base = (int32_t)floe_rng_range(r, -100000, 100000);
+            for (uint32_t i = 0; i < n; i++) {
+                uint64_t kind = floe_rng_below(r, 16);
+                int32_t z = kind == 0 ? INT32_MIN : kind == 1 && floe_rng_below(r, 4) == 0 ? INT32_MAX
+                                                  : base + (int32_t)floe_rng_range(r, -6000, 300);
+                floe_elem_store(&mem[a], FLOE_DT_I32, i, z);
+            }
+            in.op = FLOE_OP_SOFTMAX;
+            int64_t f[3] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), n};
+            std::memcpy(in.f, f, sizeof f);
+            break;
+        }
         uint32_t a = off(1), cb = off(2), e = off(3);
         int chan = (int)floe_rng_below(r, 2), big = floe_rng_below(r, 4) == 0;
         for (uint32_t i = 0; i < n; i++)

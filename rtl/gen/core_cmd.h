@@ -23,12 +23,13 @@ typedef enum {
     FLOE_CORE_CMD_VMAXR,    /* vmaxr: dst (int32), a, n, dt */
     /* composites: the core's sequencer runs them as passes over the row (docs/rtl.md) */
     FLOE_CORE_CMD_RMSNORM,  /* rmsnorm: dst, a (int16), b = c (multipliers), m = eps (uint64), n, dt, chan */
+    FLOE_CORE_CMD_SOFTMAX,  /* softmax: dst (int16), a (int32 scores), n */
     FLOE_CORE_CMD_COUNT
 } floe_core_cmd;
 
 static const char *const floe_core_cmd_names[FLOE_CORE_CMD_COUNT] = {
     "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16", "VMUL", "RECIP", "RSQRT", "VSUM", "VSUMSQ", "VMAXR",
-    "RMSNORM",
+    "RMSNORM", "SOFTMAX",
 };
 
 #endif
