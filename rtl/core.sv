@@ -109,7 +109,7 @@ module core
       CMD_VREQUANT, CMD_EXP2, CMD_RECIP: in_dt = DT_I32;
       CMD_RSQRT:                         in_dt = DT_X64;
       CMD_LUT8:                          in_dt = DT_I8;
-      CMD_LUT16:                         in_dt = DT_I16;
+      CMD_LUT16, CMD_ROPE:               in_dt = DT_I16;
       default:                           in_dt = dt;
     endcase
   endfunction
@@ -117,7 +117,7 @@ module core
     case (o)
       CMD_VSAT:             out_dt = dt2;
       CMD_EXP2:             out_dt = DT_I32;
-      CMD_LUT8:             out_dt = DT_I16;
+      CMD_LUT8, CMD_ROPE:   out_dt = DT_I16;
       CMD_RECIP, CMD_RSQRT: out_dt = DT_X64;
       default:              out_dt = dt;
     endcase
@@ -287,6 +287,10 @@ module core
   assign afu_op = op == CMD_EXP2 || op == CMD_LUT8 || op == CMD_LUT16 || op == CMD_RECIP || op == CMD_RSQRT;
   assign lanes = afu_op ? 32'(AL) : 32'(VL);
   wire ew = busy && !is_vmm;             // an elementwise command is running
+  // rope: pairs (x[i], x[i+h]) with (cos[i], sin[i]), i < h: streams a = x, b = x + h, m = cos, 3 = sin;
+  // each chunk's results are the lower half's and the upper half's (hoff bytes further)
+  wire is_rope = op == CMD_ROPE;
+  logic [31:0] rsin, hoff;
 
   // ---------------------------------------------------------------- port arbitration
   logic        p_rd, p_wr;               // this cycle's memory access
@@ -340,55 +344,59 @@ module core
 
   // ---------------------------------------------------------------- elementwise reader
   logic [31:0] rd_c;                     // chunk being read
-  logic [1:0]  rd_s;                     // stream: 0 a, 1 b, 2 m
+  logic [2:0]  rd_s;                     // stream: 0 a, 1 b, 2 m (rope: cos), 3 rope's sin
   logic [31:0] rd_off;
   logic        full [2];                 // staging buffer holds a whole chunk not yet launched
   logic [8*SA-1:0] sa [2];
   logic [8*SA-1:0] sb [2];
   logic [8*SM-1:0] sm [2];
+  logic [8*SA-1:0] ss [2];
 
   function automatic logic [31:0] chunk_elems(input logic [31:0] c);
     chunk_elems = min32(ch, n - c * ch);
   endfunction
 
   // bytes of stream s in chunk c
-  function automatic logic [31:0] sbytes(input logic [1:0] s, input logic [31:0] c);
+  function automatic logic [31:0] sbytes(input logic [2:0] s, input logic [31:0] c);
     case (s)
-      2'd0:    sbytes = use_a ? bytes_for(idt, chunk_elems(c)) : 32'd0;
-      2'd1:    sbytes = use_b ? bytes_for(idt, chunk_elems(c)) : 32'd0;
-      default: sbytes = !use_m ? 32'd0 : chan ? 32'd8 * chunk_elems(c) : c == 0 ? 32'd8 : 32'd0;
+      3'd0:    sbytes = use_a ? bytes_for(idt, chunk_elems(c)) : 32'd0;
+      3'd1:    sbytes = use_b ? bytes_for(idt, chunk_elems(c)) : 32'd0;
+      3'd2:    sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(c))
+                      : !use_m ? 32'd0 : chan ? 32'd8 * chunk_elems(c) : c == 0 ? 32'd8 : 32'd0;
+      default: sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(c)) : 32'd0;
     endcase
   endfunction
 
-  function automatic logic [31:0] sbase(input logic [1:0] s, input logic [31:0] c);
+  function automatic logic [31:0] sbase(input logic [2:0] s, input logic [31:0] c);
     case (s)
-      2'd0:    sbase = aa + c * bytes_for(idt, ch);
-      2'd1:    sbase = bb + c * bytes_for(idt, ch);
-      default: sbase = ma + (chan ? c * 32'd8 * ch : 32'd0);
+      3'd0:    sbase = aa + c * bytes_for(idt, ch);
+      3'd1:    sbase = bb + c * bytes_for(idt, ch);
+      3'd2:    sbase = is_rope ? ma + c * bytes_for(DT_I16, ch) : ma + (chan ? c * 32'd8 * ch : 32'd0);
+      default: sbase = rsin + c * bytes_for(DT_I16, ch);
     endcase
   endfunction
 
-  // the stream the reader works on now: the first at or after rd_s with bytes left (3: none)
-  logic [1:0]  cur_s;
+  // the stream the reader works on now: the first at or after rd_s with bytes left (4: none)
+  logic [2:0]  cur_s;
   logic        rd_active, rd_want, rd_chunk_end, rd_go;
   logic [31:0] cur_bytes;
   always_comb begin
-    cur_s = 2'd3;
-    for (int s = 2; s >= 0; s--)
-      if (2'(s) >= rd_s && sbytes(2'(s), rd_c) != 0) cur_s = 2'(s);
-    cur_bytes = cur_s == 2'd3 ? 32'd0 : sbytes(cur_s, rd_c);
+    cur_s = 3'd4;
+    for (int s = 3; s >= 0; s--)
+      if (3'(s) >= rd_s && sbytes(3'(s), rd_c) != 0) cur_s = 3'(s);
+    cur_bytes = cur_s == 3'd4 ? 32'd0 : sbytes(cur_s, rd_c);
   end
   assign rd_active = ew && !tph && rd_c < nchunks && !full[rd_c[0]];
-  assign rd_want = rd_active && cur_s != 2'd3;            // needs the port
+  assign rd_want = rd_active && cur_s != 3'd4;            // needs the port
   // the chunk is complete after this cycle's read (or now, when nothing is left to read)
   always_comb begin
     rd_chunk_end = 1'b0;
     if (rd_active) begin
-      if (cur_s == 2'd3) rd_chunk_end = 1'b1;
+      if (cur_s == 3'd4) rd_chunk_end = 1'b1;
       else if (rd_off + 32'(W) >= cur_bytes) begin
         rd_chunk_end = 1'b1;
-        for (int s = 0; s < 3; s++)
-          if (2'(s) > cur_s && sbytes(2'(s), rd_c) != 0) rd_chunk_end = 1'b0;
+        for (int s = 0; s < 4; s++)
+          if (3'(s) > cur_s && sbytes(3'(s), rd_c) != 0) rd_chunk_end = 1'b0;
       end
     end
   end
@@ -481,7 +489,9 @@ module core
   assign uses_recip = op == CMD_RECIP;
   assign uses_rsqrt = op == CMD_RSQRT;
   assign uses_reduce = op == CMD_VSUM || op == CMD_VSUMSQ || op == CMD_VMAXR;
-  assign uses_vector = !is_vmm && !uses_requant && !afu_op && !uses_reduce;
+  assign uses_vector = !is_vmm && !uses_requant && !afu_op && !uses_reduce && !is_rope;
+  logic o_in_valid, o_in_ready, o_out_valid;
+  assign o_in_valid = u_in_valid && is_rope;
   assign v_in_valid = u_in_valid && uses_vector;
   assign r_in_valid = u_in_valid && uses_requant;
   assign e_in_valid = u_in_valid && uses_exp2;
@@ -490,13 +500,30 @@ module core
   assign q_in_valid = (u_in_valid || sc_go) && uses_recip;
   assign s_in_valid = (u_in_valid || sc_go) && uses_rsqrt;
   assign d_in_valid = u_in_valid && uses_reduce;
-  assign u_in_ready = uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready
+  assign u_in_ready = is_rope ? o_in_ready : uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready
                     : uses_recip ? q_in_ready : uses_rsqrt ? s_in_ready : uses_reduce ? d_in_ready : l_in_ready;
-  assign u_out_valid = uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid
+  assign u_out_valid = is_rope ? o_out_valid : uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid
                      : uses_recip ? q_out_valid : uses_rsqrt ? s_out_valid : uses_reduce ? d_out_valid
                      : l_out_valid;
 
   logic cap_ok;
+  logic signed [15:0] ro_a [VL];
+  logic signed [15:0] ro_b [VL];
+  logic signed [15:0] ro_c [VL];
+  logic signed [15:0] ro_s [VL];
+  logic signed [15:0] ro_lo [VL];
+  logic signed [15:0] ro_hi [VL];
+  for (genvar l = 0; l < VL; l++) begin : g_rope
+    logic [31:0] e;
+    assign e = lsub * lanes + 32'(l);
+    assign ro_a[l] = sa[lb][16*e +: 16];
+    assign ro_b[l] = sb[lb][16*e +: 16];
+    assign ro_c[l] = sm[lb][16*e +: 16];
+    assign ro_s[l] = ss[lb][16*e +: 16];
+  end
+  rope #(.LANES(VL)) u_rope (
+    .clk, .rst_n, .in_valid(o_in_valid), .in_ready(o_in_ready), .a(ro_a), .b(ro_b), .c(ro_c), .s(ro_s),
+    .out_valid(o_out_valid), .out_ready(cap_ok), .ylo(ro_lo), .yhi(ro_hi));
   vector #(.LANES(VL)) u_vector (
     .clk, .rst_n, .in_valid(v_in_valid), .in_ready(v_in_ready), .op(vop), .bits(obits),
     .sh(amount[5:0]), .a(va), .b(vb), .out_valid(v_out_valid), .out_ready(cap_ok), .y(vy),
@@ -560,7 +587,14 @@ module core
   assign capture = ew && u_out_valid && cap_ok && !sc_pass;
   assign cap_last = uses_reduce || (csub + 1) * lanes >= chunk_elems(cc);
   // a reduction writes one result: 4 bytes (vsum, vmaxr) or 8 (vsumsq)
-  assign ob_bytes = uses_reduce ? (op == CMD_VSUMSQ ? 32'd8 : 32'd4) : bytes_for(odt, chunk_elems(oc));
+  assign ob_bytes = uses_reduce ? (op == CMD_VSUMSQ ? 32'd8 : 32'd4)
+                  : is_rope ? 32'd2 * bytes_for(odt, chunk_elems(oc)) : bytes_for(odt, chunk_elems(oc));
+  // rope's upper half: the word goes hoff bytes further; a word never spans the two halves
+  logic [31:0] seg_bytes, wr_len;
+  logic        wr_hi;
+  assign seg_bytes = bytes_for(odt, chunk_elems(oc));
+  assign wr_hi = is_rope && wr_off >= seg_bytes;
+  assign wr_len = min32(32'(W), (is_rope && !wr_hi ? seg_bytes : ob_bytes) - wr_off);
   assign wr_want = ew && ofull[oc[0]];
   // Port priority: result words go first (a short pipeline then drains at once, as the simulator's
   // busy + latency assumes), except behind the deep pipelines of afu_recip and afu_rsqrt: there
@@ -570,7 +604,7 @@ module core
   // its last chunks paid the latency twice).
   assign wr_urgent = ofull[0] && ofull[1];
   assign wr_go = wr_want && (wr_urgent || !(uses_recip || uses_rsqrt) || !(tb_want || rd_want));
-  assign wr_last_word = wr_off + 32'(W) >= ob_bytes;
+  assign wr_last_word = wr_off + wr_len >= ob_bytes;
   // a sum pass: the beat's exponentials of elements < n
   logic [31:0] beat_sum;
   always_comb begin
@@ -604,6 +638,12 @@ module core
       end
     end
     if (uses_reduce) obuf_next[63:0] = dy;  // the one result of a reduction
+    // rope: the lower half's chunk, then the upper half's (lanes past the chunk would overwrite it)
+    for (int l = 0; l < VL; l++)
+      if (is_rope && csub * lanes + 32'(l) < chunk_elems(cc)) begin
+        obuf_next[16*(csub * lanes + 32'(l)) +: 16] = ro_lo[l];
+        obuf_next[16*(csub * lanes + 32'(l) + chunk_elems(cc)) +: 16] = ro_hi[l];
+      end
   end
 
   // ---------------------------------------------------------------- vmm
@@ -674,8 +714,8 @@ module core
       p_wdata = host_wdata;
     end else if (wr_go) begin
       p_wr = 1'b1;
-      p_addr = dst + oc * bytes_for(odt, ch) + wr_off;
-      p_len = min32(32'(W), ob_bytes - wr_off);
+      p_addr = dst + oc * bytes_for(odt, ch) + wr_off + (wr_hi ? hoff - seg_bytes : 32'd0);
+      p_len = wr_len;
       for (int i = 0; i < W; i++) p_wdata[i] = obuf[oc[0]][8 * (wr_off + 32'(i)) +: 8];
     end else if (tb_want) begin
       p_rd = 1'b1;
@@ -718,9 +758,10 @@ module core
   for (genvar i = 0; i < W; i++) begin : g_rd
     always_ff @(posedge clk) begin
       if (busy && !is_vmm && rd_go) begin
-        if (cur_s == 2'd0 && rd_off + 32'(i) < 32'(SA)) sa[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
-        if (cur_s == 2'd1 && rd_off + 32'(i) < 32'(SA)) sb[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
-        if (cur_s == 2'd2 && rd_off + 32'(i) < 32'(SM)) sm[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 3'd0 && rd_off + 32'(i) < 32'(SA)) sa[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 3'd1 && rd_off + 32'(i) < 32'(SA)) sb[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 3'd2 && rd_off + 32'(i) < 32'(SM)) sm[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 3'd3 && rd_off + 32'(i) < 32'(SA)) ss[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
       end
       if (vx_go && vx_off + 32'(i) < 32'(XB)) xbuf[8 * (vx_off + 32'(i)) +: 8] <= rdata[i];
     end
@@ -755,10 +796,12 @@ module core
         op <= cmd_op;
         dst <= cmd_dst;
         aa <= cmd_a;
-        bb <= cmd_b;
-        ma <= cmd_op == CMD_RSQRT ? cmd_a : cmd_m;  // rsqrt's 8-byte operands use the multiplier stream
+        bb <= cmd_op == CMD_ROPE ? cmd_a + 32'(cmd_n) : cmd_b;
+        ma <= cmd_op == CMD_RSQRT ? cmd_a : cmd_op == CMD_ROPE ? cmd_b : cmd_m;  // rsqrt's 8-byte operands use the multiplier stream
         acc0 <= cmd_acc;
-        n <= 32'(cmd_n);
+        n <= cmd_op == CMD_ROPE ? 32'(cmd_n) >> 1 : 32'(cmd_n);
+        rsin <= cmd_m;
+        hoff <= 32'(cmd_n);                // x[h] is n bytes (h int16) past x[0]
         x16 <= cmd_x16;
         w4 <= cmd_w4;
         set <= cmd_set;
@@ -767,7 +810,7 @@ module core
         idt <= in_dt(cmd_op, cmd_dt);
         odt <= out_dt(cmd_op, cmd_dt, cmd_dt2);
         use_a <= cmd_op != CMD_REQUANT && cmd_op != CMD_RSQRT;
-        use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL;
+        use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL || cmd_op == CMD_ROPE;
         use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT || cmd_op == CMD_RSQRT;
         begin
           logic [2:0] it, ot;
@@ -782,7 +825,7 @@ module core
               cmd_op == CMD_RSQRT) c = c > 32'(AL) ? c : 32'(AL);
           else c = c > 32'(VL) ? c : 32'(VL);
           ch <= c;
-          nchunks <= (32'(cmd_n) + c - 32'd1) / c;
+          nchunks <= ((cmd_op == CMD_ROPE ? 32'(cmd_n) >> 1 : 32'(cmd_n)) + c - 32'd1) / c;
         end
         tph <= cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16;
         toff <= 32'd0;
@@ -791,7 +834,7 @@ module core
         cc <= 32'd0;
         csub <= 32'd0;
         rd_c <= 32'd0;
-        rd_s <= 2'd0;
+        rd_s <= 3'd0;
         rd_off <= 32'd0;
         lc <= 32'd0;
         oc <= 32'd0;
@@ -831,14 +874,14 @@ module core
         end
       end else if (busy && !is_vmm) begin
         // reader
-        if (rd_active && (rd_go || cur_s == 2'd3)) begin
+        if (rd_active && (rd_go || cur_s == 3'd4)) begin
           if (rd_chunk_end) begin
             full[rd_c[0]] <= 1'b1;
             rd_c <= rd_c + 32'd1;
-            rd_s <= 2'd0;
+            rd_s <= 3'd0;
             rd_off <= 32'd0;
           end else if (rd_off + 32'(W) >= cur_bytes) begin
-            rd_s <= cur_s + 2'd1;
+            rd_s <= cur_s + 3'd1;
             rd_off <= 32'd0;
           end else begin
             rd_off <= rd_off + 32'(W);
@@ -900,7 +943,7 @@ module core
               seq <= 1'b0;
             end
           end else begin
-            wr_off <= wr_off + 32'(W);
+            wr_off <= wr_off + wr_len;
           end
         end
         // sequencer: a scalar pass's element, its result, the next pass
@@ -936,7 +979,7 @@ module core
           cc <= 32'd0;
           csub <= 32'd0;
           rd_c <= 32'd0;
-          rd_s <= 2'd0;
+          rd_s <= 3'd0;
           rd_off <= 32'd0;
           lc <= 32'd0;
           oc <= 32'd0;

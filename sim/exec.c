@@ -825,7 +825,16 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         free(x);
         in_bytes = 2 * n + 4 * h;
         out_bytes = 2 * n;
-        ops = 2 * n;
+        /* The core's rope unit (docs/rtl.md) rotates one pair per vector lane and cycle (four
+         * products, two sums): h pairs at the vector rate, one pass, usually port-bound. Its six
+         * streams of h int16 (both halves of x, cos, sin; both halves of the result) are six
+         * address ranges: each takes whole port words of its own. */
+        ops = 0;
+        vops = 2 * n;
+        seq = ceil_div(h, s->m.vector_ops_per_cycle);
+        uint64_t words = 6 * ceil_div(2 * h, s->m.sram_bytes_per_cycle);
+        seq = seq > words ? seq : words;
+        seq = seq ? seq : 1;
         break;
     }
     default:

@@ -56,9 +56,9 @@ extern "C" {
 
 namespace {
 
-enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_RMSNORM, U_SOFTMAX, U_COUNT };
+enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_RMSNORM, U_SOFTMAX, U_ROPE, U_COUNT };
 const char *const unit_names[U_COUNT] = {"vmm",      "requant", "vector",    "vreduce",  "afu_exp2",
-                                         "afu_lut", "afu_recip", "afu_rsqrt", "rmsnorm", "softmax"};
+                                         "afu_lut", "afu_recip", "afu_rsqrt", "rmsnorm", "softmax", "rope"};
 
 struct Cmd {
     int op = 0;
@@ -258,6 +258,20 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         c.loads = {{c.a, 4 * c.n}};
         c.out_addr = c.dst;
         c.out_dt = FLOE_DT_I16;
+        break;
+    case FLOE_OP_ROPE: // the rope unit: pairs (x[i], x[i+h]) with cos[i], sin[i]
+        c.op = FLOE_CORE_CMD_ROPE;
+        c.unit = U_ROPE;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.b = mem(in.f[2]);
+        c.m = mem(in.f[3]);
+        c.n = (uint32_t)in.f[4];
+        c.dt = c.out_dt = FLOE_DT_I16;
+        if (c.n % 2)
+            return false;
+        c.loads = {{c.a, 2 * c.n}, {c.b, c.n}, {c.m, c.n}};
+        c.out_addr = c.dst;
         break;
     default:
         return false;
@@ -617,7 +631,23 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
         break;
     }
     case 5: { // composites: rmsnorm (int16 rows with small values, eps small or any, multipliers of every shift)
-        if (floe_rng_below(r, 2)) { // softmax: scores near each other (exp2 scale), a few at the int32 extremes
+        uint64_t which = floe_rng_below(r, 3);
+        if (which == 2) { // rope: any int16 x, cos and sin within +-2^14 (Q14), half of them in place
+            if (n % 2)
+                n++;
+            uint32_t a = off(1), co = off(2), si = off(3) + 2048;
+            for (uint32_t i = 0; i < n; i++)
+                floe_elem_store(&mem[a], FLOE_DT_I16, i, (int32_t)floe_rng_range(r, -32768, 32767));
+            for (uint32_t i = 0; i < n / 2; i++) {
+                floe_elem_store(&mem[co], FLOE_DT_I16, i, (int32_t)floe_rng_range(r, -16384, 16384));
+                floe_elem_store(&mem[si], FLOE_DT_I16, i, (int32_t)floe_rng_range(r, -16384, 16384));
+            }
+            in.op = FLOE_OP_ROPE;
+            int64_t f[5] = {FLOE_MEM(floe_rng_below(r, 2) ? a : off(0), 0), FLOE_MEM(a, 0), FLOE_MEM(co, 0), FLOE_MEM(si, 0), n};
+            std::memcpy(in.f, f, sizeof f);
+            break;
+        }
+        if (which == 1) { // softmax: scores near each other (exp2 scale), a few at the int32 extremes
             uint32_t a = off(1);
             int32_t base = (int32_t)floe_rng_range(r, -100000, 100000);
             for (uint32_t i = 0; i < n; i++) {

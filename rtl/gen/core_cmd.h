@@ -24,12 +24,13 @@ typedef enum {
     /* composites: the core's sequencer runs them as passes over the row (docs/rtl.md) */
     FLOE_CORE_CMD_RMSNORM,  /* rmsnorm: dst, a (int16), b = c (multipliers), m = eps (uint64), n, dt, chan */
     FLOE_CORE_CMD_SOFTMAX,  /* softmax: dst (int16), a (int32 scores), n */
+    FLOE_CORE_CMD_ROPE,     /* rope: dst, a = src (int16), b = cos, m = sin (int16), n (even) */
     FLOE_CORE_CMD_COUNT
 } floe_core_cmd;
 
 static const char *const floe_core_cmd_names[FLOE_CORE_CMD_COUNT] = {
     "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16", "VMUL", "RECIP", "RSQRT", "VSUM", "VSUMSQ", "VMAXR",
-    "RMSNORM", "SOFTMAX",
+    "RMSNORM", "SOFTMAX", "ROPE",
 };
 
 #endif

@@ -16,6 +16,7 @@
 #include "isa/machine.h"
 #include "isa/opcodes.h"
 #include "isa/requant.h"
+#include "isa/rope.h"
 #include "isa/softmax.h"
 #include "rtl/gen/core_cmd.h"
 
@@ -149,6 +150,7 @@ int main(int argc, char **argv)
     printf("  localparam int REQUANT_SHIFT_BITS = %d;\n", signed_bits_for(FLOE_REQUANT_MAX_SHIFT) - 1);
     printf("  // docs/numerics.md §5: exp2 input fraction, output Q format, zero cut-off, table\n");
     printf("  localparam int EXP2_FRAC_BITS = %d;\n", FLOE_EXP2_FRAC_BITS);
+    printf("  localparam int ROPE_FRAC_BITS = %d;    // isa/rope.h: cos and sin in Q14\n", FLOE_ROPE_FRAC_BITS);
     printf("  localparam int EXP2_OUT_BITS = %d;\n", FLOE_EXP2_OUT_BITS);
     printf("  localparam int EXP2_ZERO_N = %d;\n", zero_n);
     printf("  // docs/numerics.md §6: lut16 knots and their signed width (+-%d)\n", FLOE_LUT16_KNOT_LIMIT);
