@@ -132,7 +132,7 @@ module core
     logic [6:0] nb;
     logic [31:0] c;
     nb = o == CMD_RSQRT ? 7'd64 : o == CMD_RECIP ? 7'd32
-       : o == CMD_REQUANT || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
+       : o == CMD_REQUANT || o == CMD_REQUANTK || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
     c = 32'(8 * W) / 32'(nb);
     if (o == CMD_EXP2 || o == CMD_LUT8 || o == CMD_LUT16 || o == CMD_RECIP || o == CMD_RSQRT)
       chunk_for = c > 32'(AL) ? c : 32'(AL);
@@ -192,7 +192,12 @@ module core
   //   softmax: 0 vmaxr of src -> smax;  1 exp2(src - smax) on afu_exp2, summed into sreg (a sum
   //            pass: nothing written);  2 recip(sreg) -> r, shift - 15;  3 exp2(src - smax) again,
   //            each result requantized by r to [0, 32767] on its way into the output buffer, into dst.
-  logic        seq, pstart, sc_pass, sc_issued, p_last, sum_pass;
+  //   rmsnormt: rmsnorm's passes, pass 0 also keeping max |q| (amx, at launch), pass 2 by
+  //            M * 2^k (M = mult_mul(r, C), k = token_k), then 3: k as one byte after the row.
+  //   vrequantt: 0 vmaxr of |x| - 1 (fits int32) -> amax - 1;  1 vrequant of x by M * 2^k;  2 k.
+  logic        seq, pstart, sc_pass, sc_issued, p_last, sum_pass, kw_pass, m12;
+  logic [31:0] amx;                      // rmsnormt: max |q| of the row
+  logic [3:0]  mk, tk, rk;               // K of the per-token multiplier, the row's k, requantk's k
   logic signed [31:0] smax;
   logic [4:0]  cop;
   logic [2:0]  ps;
@@ -203,13 +208,13 @@ module core
   logic [30:0] rq_m;
   logic [5:0]  rq_sh;
   function automatic logic is_composite(input logic [4:0] o);
-    is_composite = o == CMD_RMSNORM || o == CMD_SOFTMAX;
+    is_composite = o == CMD_RMSNORM || o == CMD_SOFTMAX || o == CMD_RMSNORMT || o == CMD_VREQUANTT;
   endfunction
   // the next pass
   logic [4:0]  np_op;
   logic [2:0]  np_idt, np_odt;
   logic [31:0] np_a, np_m;
-  logic        np_chan, np_um, np_sc, np_last, np_sum;
+  logic        np_chan, np_um, np_sc, np_last, np_sum, np_kw, np_m12;
   always_comb begin
     np_op = CMD_VSUMSQ;
     np_idt = DT_I16;
@@ -221,7 +226,24 @@ module core
     np_sc = 1'b0;
     np_last = 1'b0;
     np_sum = 1'b0;
-    if (cop == CMD_SOFTMAX) begin
+    np_kw = 1'b0;
+    np_m12 = 1'b0;
+    if (cop == CMD_VREQUANTT) begin
+      np_idt = DT_I32;
+      case (ps)
+        3'd0: np_op = CMD_VMAXR;
+        3'd1: begin
+          np_op = CMD_VREQUANT;
+          np_odt = c_dt;
+          np_um = 1'b1;
+          np_m12 = 1'b1;
+        end
+        default: begin
+          np_kw = 1'b1;
+          np_last = 1'b1;
+        end
+      endcase
+    end else if (cop == CMD_SOFTMAX) begin
       np_idt = DT_I32;
       case (ps)
         3'd0: np_op = CMD_VMAXR;
@@ -246,12 +268,17 @@ module core
           np_op = CMD_RSQRT;
           np_sc = 1'b1;
         end
-        default: begin
+        3'd2: begin
           np_op = CMD_VREQUANT;
           np_odt = c_dt;
           np_m = c_b;
           np_chan = c_chan;
           np_um = 1'b1;
+          np_m12 = cop == CMD_RMSNORMT;  // {m, shift, K}
+          np_last = cop == CMD_RMSNORM;
+        end
+        default: begin                   // rmsnormt's k
+          np_kw = 1'b1;
           np_last = 1'b1;
         end
       endcase
@@ -259,6 +286,24 @@ module core
   end
   wire seq_rms = seq && cop == CMD_RMSNORM;
   wire seq_sm = seq && cop == CMD_SOFTMAX;
+  wire seq_rmt = seq && cop == CMD_RMSNORMT;
+  wire seq_vqt = seq && cop == CMD_VREQUANTT;
+  wire is_rk = op == CMD_REQUANTK;
+
+  // floe_token_k: the largest k in [1, min(K, shift)] with round_half_up(amax m / 2^(shift - k)) <= hi,
+  // else 0 (amax <= 2^31, m < 2^31: the product is below 2^62)
+  function automatic logic [3:0] token_k(input logic [31:0] amax, input logic [30:0] m, input logic [5:0] sh,
+                                         input logic [3:0] kk, input logic signed [31:0] top);
+    logic [63:0] p, r;
+    logic [5:0] s;
+    p = 64'(amax) * 64'(m);
+    token_k = 4'd0;
+    for (int k = 1; k <= TOKEN_K_MAX; k++) begin
+      s = sh - 6'(k);
+      r = s == 6'd0 ? p : (p + (64'd1 << (s - 6'd1))) >> s;
+      if (4'(k) <= kk && 6'(k) <= sh && r <= 64'(top)) token_k = 4'(k);
+    end
+  endfunction
 
   // softmax's exponent operand: z - max, clamped to int32 (z <= max, so only from below)
   function automatic logic signed [31:0] sub_max(input logic signed [31:0] z, input logic signed [31:0] mx);
@@ -360,9 +405,9 @@ module core
   function automatic logic [31:0] sbytes(input logic [2:0] s, input logic [31:0] c);
     case (s)
       3'd0:    sbytes = use_a ? bytes_for(idt, chunk_elems(c)) : 32'd0;
-      3'd1:    sbytes = use_b ? bytes_for(idt, chunk_elems(c)) : 32'd0;
+      3'd1:    sbytes = is_rk ? (c == 0 ? 32'd1 : 32'd0) : use_b ? bytes_for(idt, chunk_elems(c)) : 32'd0;
       3'd2:    sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(c))
-                      : !use_m ? 32'd0 : chan ? 32'd8 * chunk_elems(c) : c == 0 ? 32'd8 : 32'd0;
+                      : !use_m ? 32'd0 : chan ? 32'd8 * chunk_elems(c) : c == 0 ? (m12 ? 32'd12 : 32'd8) : 32'd0;
       default: sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(c)) : 32'd0;
     endcase
   endfunction
@@ -446,6 +491,23 @@ module core
     endcase
   end
   assign lop = op == CMD_LUT8 ? 4'd8 : 4'd9;           // LUT8, LUT16
+  // per-token scaling: the row's multiplier M (vrequantt: read; rmsnormt: r x C) and k, from the
+  // multiplier word of chunk 0 (kept in mt, mk after it); one instance shared by the lanes
+  wire seq_tok = seq_rmt || seq_vqt;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [95:0] tc;                       // {K, shift, m}: bits above K unused
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [36:0] tok_mc;
+  logic [30:0] tok_m;
+  logic [5:0]  tok_sh;
+  logic [3:0]  tok_k, cur_rk;
+  assign tc = lc == 32'd0 ? sm[lb][95:0] : {28'd0, mk, mt};
+  assign tok_mc = mult_mul(rq_m, rq_sh, tc[30:0], tc[37:32]);
+  assign tok_m = seq_rmt ? tok_mc[30:0] : tc[30:0];
+  assign tok_sh = seq_rmt ? tok_mc[36:31] : tc[37:32];
+  assign tok_k = token_k(seq_rmt ? amx : sreg[31:0], tok_m, tok_sh, tc[67:64], hi);
+  assign cur_rk = lc == 32'd0 ? sb[lb][3:0] : rk;
+
   for (genvar l = 0; l < VL; l++) begin : g_vop
     logic [31:0] e;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -455,11 +517,14 @@ module core
     assign mult = chan ? sm[lb][64*e +: 64] : lc == 0 ? sm[lb][63:0] : mt;
     assign va[l] = elem(sa[lb], idt, e);
     assign vb[l] = op == CMD_VSHIFT ? (amount >= 0 ? 32'(amount) : -32'(amount)) : elem(sb[lb], idt, e);
-    assign racc[l] = op == CMD_REQUANT ? accf[ACC_INDEX_BITS'(32'(acc0) + lc * ch + e)] : va[l];
+    assign racc[l] = op == CMD_REQUANT || is_rk ? accf[ACC_INDEX_BITS'(32'(acc0) + lc * ch + e)] : va[l];
     logic [36:0] mm;                     // rmsnorm: r times the channel's multiplier
     assign mm = mult_mul(rq_m, rq_sh, mult[30:0], mult[37:32]);
-    assign rm[l] = seq_rms ? mm[30:0] : mult[30:0];
-    assign rsh[l] = seq_rms ? mm[36:31] : mult[37:32];
+    logic [6:0] sk;                      // requantk: shift + k (above 62: the result is 0)
+    assign sk = 7'(mult[37:32]) + 7'(cur_rk);
+    assign rm[l] = seq_tok ? tok_m : seq_rms ? mm[30:0] : is_rk ? (sk > 7'd62 ? 31'd0 : mult[30:0]) : mult[30:0];
+    assign rsh[l] = seq_tok ? tok_sh - 6'(tok_k) : seq_rms ? mm[36:31] : is_rk ? (sk > 7'd62 ? 6'd0 : sk[5:0])
+                  : mult[37:32];
   end
   for (genvar l = 0; l < AL; l++) begin : g_la
     assign la[l] = elem(sa[lb], idt, lsub * lanes + 32'(l));
@@ -483,7 +548,7 @@ module core
   logic d_in_valid, d_in_ready, d_out_valid;
   logic [63:0] dy;
   logic [VL-1:0] dmask;
-  assign uses_requant = op == CMD_REQUANT || op == CMD_VREQUANT;
+  assign uses_requant = op == CMD_REQUANT || op == CMD_VREQUANT || op == CMD_REQUANTK;
   assign uses_exp2 = op == CMD_EXP2;
   assign uses_lut = op == CMD_LUT8 || op == CMD_LUT16;
   assign uses_recip = op == CMD_RECIP;
@@ -497,6 +562,7 @@ module core
   assign e_in_valid = u_in_valid && uses_exp2;
   assign l_in_valid = u_in_valid && uses_lut;
   wire sc_go = ew && sc_pass && !sc_issued && !pstart;   // a scalar pass's one element
+  wire kw_go = ew && kw_pass && !pstart;                  // the k pass's byte
   assign q_in_valid = (u_in_valid || sc_go) && uses_recip;
   assign s_in_valid = (u_in_valid || sc_go) && uses_rsqrt;
   assign d_in_valid = u_in_valid && uses_reduce;
@@ -553,10 +619,22 @@ module core
   for (genvar l = 0; l < VL; l++) begin : g_dmask
     assign dmask[l] = lc * ch + lsub * lanes + 32'(l) < n;
   end
+  // vrequantt's row max of |x|: |x| - 1 (x - 1, or ~x below 0) fits int32 for every x
+  logic signed [31:0] vra [VL];
+  logic [31:0] beat_amax;                // rmsnormt: max |q| of the beat's elements
+  always_comb begin
+    beat_amax = 32'd0;
+    for (int l = 0; l < VL; l++)
+      if (lc * ch + lsub * lanes + 32'(l) < n && 32'(va[l] < 0 ? -va[l] : va[l]) > beat_amax)
+        beat_amax = 32'(va[l] < 0 ? -va[l] : va[l]);
+  end
+  for (genvar l = 0; l < VL; l++) begin : g_vra
+    assign vra[l] = seq_vqt ? (va[l] < 0 ? ~va[l] : va[l] - 32'sd1) : va[l];
+  end
   vreduce #(.LANES(VL)) u_reduce (
     .clk, .rst_n, .in_valid(d_in_valid), .in_ready(d_in_ready),
     .op(op == CMD_VSUMSQ ? 2'd1 : op == CMD_VMAXR ? 2'd2 : 2'd0),
-    .first(lc == 32'd0 && lsub == 32'd0), .last(lc + 32'd1 >= nchunks && launch_last), .mask(dmask), .a(va),
+    .first(lc == 32'd0 && lsub == 32'd0), .last(lc + 32'd1 >= nchunks && launch_last), .mask(dmask), .a(vra),
     .out_valid(d_out_valid), .out_ready(cap_ok), .y(dy));
   afu_recip #(.LANES(AL)) u_recip (
     .clk, .rst_n, .in_valid(q_in_valid), .in_ready(q_in_ready), .x(lxa),
@@ -717,6 +795,11 @@ module core
       p_addr = dst + oc * bytes_for(odt, ch) + wr_off + (wr_hi ? hoff - seg_bytes : 32'd0);
       p_len = wr_len;
       for (int i = 0; i < W; i++) p_wdata[i] = obuf[oc[0]][8 * (wr_off + 32'(i)) +: 8];
+    end else if (kw_go) begin           // per-token k: one byte after the row
+      p_wr = 1'b1;
+      p_addr = c_dst + bytes_for(c_dt, c_n);
+      p_len = 32'd1;
+      p_wdata[0] = {4'd0, tk};
     end else if (tb_want) begin
       p_rd = 1'b1;
       p_addr = bb + toff;
@@ -783,6 +866,7 @@ module core
       pstart <= 1'b0;
       sc_pass <= 1'b0;
       sum_pass <= 1'b0;
+      kw_pass <= 1'b0;
       full[0] <= 1'b0;
       full[1] <= 1'b0;
       wfull[0] <= 1'b0;
@@ -796,7 +880,7 @@ module core
         op <= cmd_op;
         dst <= cmd_dst;
         aa <= cmd_a;
-        bb <= cmd_op == CMD_ROPE ? cmd_a + 32'(cmd_n) : cmd_b;
+        bb <= cmd_op == CMD_ROPE ? cmd_a + 32'(cmd_n) : cmd_b;   // (requantk: its k byte)
         ma <= cmd_op == CMD_RSQRT ? cmd_a : cmd_op == CMD_ROPE ? cmd_b : cmd_m;  // rsqrt's 8-byte operands use the multiplier stream
         acc0 <= cmd_acc;
         n <= cmd_op == CMD_ROPE ? 32'(cmd_n) >> 1 : 32'(cmd_n);
@@ -805,13 +889,13 @@ module core
         x16 <= cmd_x16;
         w4 <= cmd_w4;
         set <= cmd_set;
-        chan <= cmd_chan || cmd_op == CMD_RSQRT;
+        chan <= cmd_chan || cmd_op == CMD_RSQRT || cmd_op == CMD_REQUANTK;
         amount <= cmd_amount;
         idt <= in_dt(cmd_op, cmd_dt);
         odt <= out_dt(cmd_op, cmd_dt, cmd_dt2);
-        use_a <= cmd_op != CMD_REQUANT && cmd_op != CMD_RSQRT;
+        use_a <= cmd_op != CMD_REQUANT && cmd_op != CMD_RSQRT && cmd_op != CMD_REQUANTK;
         use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL || cmd_op == CMD_ROPE;
-        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT || cmd_op == CMD_RSQRT;
+        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT || cmd_op == CMD_RSQRT || cmd_op == CMD_REQUANTK;
         begin
           logic [2:0] it, ot;
           logic [6:0] nb;
@@ -819,7 +903,7 @@ module core
           it = in_dt(cmd_op, cmd_dt);
           ot = out_dt(cmd_op, cmd_dt, cmd_dt2);
           nb = cmd_op == CMD_RSQRT ? 7'd64 : cmd_op == CMD_RECIP ? 7'd32
-             : cmd_op == CMD_REQUANT || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
+             : cmd_op == CMD_REQUANT || cmd_op == CMD_REQUANTK || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
           c = 32'(8 * W) / 32'(nb);
           if (cmd_op == CMD_EXP2 || cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16 || cmd_op == CMD_RECIP ||
               cmd_op == CMD_RSQRT) c = c > 32'(AL) ? c : 32'(AL);
@@ -857,6 +941,9 @@ module core
         pstart <= is_composite(cmd_op) && cmd_n != 16'd0;
         sc_pass <= 1'b0;
         sum_pass <= 1'b0;
+        kw_pass <= 1'b0;
+        m12 <= 1'b0;
+        amx <= 32'd0;
         c_dst <= cmd_dst;
         c_a <= cmd_a;
         c_b <= cmd_b;
@@ -896,7 +983,13 @@ module core
         thi <= thi_next;
         // launch
         if (u_in_valid && u_in_ready) begin
-          if (lc == 32'd0 && lsub == 32'd0) mt <= sm[lb][63:0];
+          if (lc == 32'd0 && lsub == 32'd0) begin
+            mt <= sm[lb][63:0];
+            mk <= sm[lb][67:64];
+            tk <= tok_k;
+            rk <= sb[lb][3:0];
+          end
+          if (seq_rmt && uses_reduce && beat_amax > amx) amx <= beat_amax;
           if (launch_last) begin
             full[lb] <= 1'b0;
             lc <= lc + 32'd1;
@@ -908,6 +1001,7 @@ module core
         // capture (into the buffer the writer is not working on)
         if (capture && seq && uses_reduce) begin   // the pass's scalar, kept
           if (seq_sm) smax <= dy[31:0];
+          else if (seq_vqt) sreg <= 64'(dy[31:0]) + 64'd1;    // amax <= 2^31
           else sreg <= dy + mt;
           pstart <= 1'b1;
         end else if (capture && sum_pass) begin    // summed, not written
@@ -954,6 +1048,11 @@ module core
           rq_sh <= uses_rsqrt ? sqsh[0] : seq_sm ? qsh[0] - 6'd15 : qsh[0];
           pstart <= 1'b1;
         end
+        if (kw_go) begin
+          busy <= 1'b0;
+          done <= 1'b1;
+          seq <= 1'b0;
+        end
         if (pstart) begin
           pstart <= 1'b0;
           ps <= ps + 3'd1;
@@ -970,11 +1069,13 @@ module core
           use_m <= np_um;
           sc_pass <= np_sc;
           sum_pass <= np_sum;
+          kw_pass <= np_kw;
+          m12 <= np_m12;
           if (np_sum) sreg <= 64'd0;
           sc_issued <= 1'b0;
           p_last <= np_last;
           ch <= chunk_for(np_op, np_idt, np_odt);
-          nchunks <= np_sc ? 32'd0 : (c_n + chunk_for(np_op, np_idt, np_odt) - 32'd1) / chunk_for(np_op, np_idt, np_odt);
+          nchunks <= np_sc || np_kw ? 32'd0 : (c_n + chunk_for(np_op, np_idt, np_odt) - 32'd1) / chunk_for(np_op, np_idt, np_odt);
           lsub <= 32'd0;
           cc <= 32'd0;
           csub <= 32'd0;

@@ -468,8 +468,10 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
         act->sram_read_bytes += 4 * n + 12;
         act->sram_write_bytes += ob + 1;
         act->vector_ops += 2 * n + (uint64_t)K + 1; /* requant, max reduction, trial requants */
-        uint64_t cy = ceil_div(2 * n + (uint64_t)K + 1, s->m.vector_ops_per_cycle);
-        *cycles = cy ? cy : 1;
+        /* The core's passes (docs/sim.md): the row's max |x| (a vector reduction), the requant of
+         * the row again by M * 2^k (k's trials are one combinational search before it), k's byte. */
+        *cycles = pass_cycles(s, n, s->m.vector_ops_per_cycle, 4 * n) + s->m.vector_latency_cycles +
+                  pass_cycles(s, n, s->m.vector_ops_per_cycle, 4 * n + 12 + ob) + 2;
         return 0;
     }
     case FLOE_OP_REQUANTK: {
@@ -793,8 +795,13 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         M[d + ob] = (uint8_t)(int8_t)k;
         free(q);
         free(y);
-        in_bytes = 2 * n + 12 + 8;
-        ops = 3 * n + (uint64_t)K + 2; /* rmsnorm's 2n + 1, the max reduction, the trial requants */
+        /* rmsnorm's passes (max |q| kept beside the sum of squares), the requant by M * 2^k, then
+         * k's byte (docs/sim.md) */
+        in_bytes = 4 * n + 12 + 8;
+        ops = 1;
+        vops = 3 * n + (uint64_t)K + 1; /* squares, max |q|, requant, the multiplier product, k's trials */
+        seq = pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + 8) + s->m.vector_latency_cycles + 1 +
+              s->m.rsqrt_latency_cycles + pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + 12 + ob) + 2;
         break;
     }
     case FLOE_OP_ROPE: {

@@ -17,6 +17,7 @@
 #include "isa/opcodes.h"
 #include "isa/requant.h"
 #include "isa/rope.h"
+#include "isa/token.h"
 #include "isa/softmax.h"
 #include "rtl/gen/core_cmd.h"
 
@@ -150,6 +151,7 @@ int main(int argc, char **argv)
     printf("  localparam int REQUANT_SHIFT_BITS = %d;\n", signed_bits_for(FLOE_REQUANT_MAX_SHIFT) - 1);
     printf("  // docs/numerics.md §5: exp2 input fraction, output Q format, zero cut-off, table\n");
     printf("  localparam int EXP2_FRAC_BITS = %d;\n", FLOE_EXP2_FRAC_BITS);
+    printf("  localparam int TOKEN_K_MAX = %d;       // isa/token.h: the largest per-token K\n", FLOE_TOKEN_K_MAX);
     printf("  localparam int ROPE_FRAC_BITS = %d;    // isa/rope.h: cos and sin in Q14\n", FLOE_ROPE_FRAC_BITS);
     printf("  localparam int EXP2_OUT_BITS = %d;\n", FLOE_EXP2_OUT_BITS);
     printf("  localparam int EXP2_ZERO_N = %d;\n", zero_n);
