@@ -66,7 +66,8 @@ module core
   localparam int CHMAX = (VL > AL ? VL : AL) > 2 * W ? (VL > AL ? VL : AL) : 2 * W; // int4: 2W per word
   // staging bytes of an a or b chunk (int32 elements), and of a result (recip, rsqrt: 8-byte
   // multipliers of AL lanes)
-  localparam int SA = 4 * CHMAX > 8 * AL ? 4 * CHMAX : 8 * AL;
+  // (multmul: 8-byte multipliers of VL lanes)
+  localparam int SA = 4 * CHMAX > 8 * VL ? 4 * CHMAX : 8 * VL;
   localparam int SM = 8 * CHMAX;         // staging bytes of a chunk of multipliers
   localparam int XB = XMAX + 2 * MD;     // activation buffer with room for the last slice
 
@@ -107,7 +108,7 @@ module core
   function automatic logic [2:0] in_dt(input logic [4:0] o, input logic [2:0] dt);
     case (o)
       CMD_VREQUANT, CMD_EXP2, CMD_RECIP: in_dt = DT_I32;
-      CMD_RSQRT:                         in_dt = DT_X64;
+      CMD_RSQRT, CMD_MULTMUL:            in_dt = DT_X64;
       CMD_LUT8:                          in_dt = DT_I8;
       CMD_LUT16, CMD_ROPE:               in_dt = DT_I16;
       default:                           in_dt = dt;
@@ -118,7 +119,7 @@ module core
       CMD_VSAT:             out_dt = dt2;
       CMD_EXP2:             out_dt = DT_I32;
       CMD_LUT8, CMD_ROPE:   out_dt = DT_I16;
-      CMD_RECIP, CMD_RSQRT: out_dt = DT_X64;
+      CMD_RECIP, CMD_RSQRT, CMD_MULTMUL: out_dt = DT_X64;
       default:              out_dt = dt;
     endcase
   endfunction
@@ -131,7 +132,7 @@ module core
   function automatic logic [31:0] chunk_for(input logic [4:0] o, input logic [2:0] it, input logic [2:0] ot);
     logic [6:0] nb;
     logic [31:0] c;
-    nb = o == CMD_RSQRT ? 7'd64 : o == CMD_RECIP ? 7'd32
+    nb = o == CMD_RSQRT || o == CMD_MULTMUL ? 7'd64 : o == CMD_RECIP ? 7'd32
        : o == CMD_REQUANT || o == CMD_REQUANTK || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
     c = 32'(8 * W) / 32'(nb);
     if (o == CMD_EXP2 || o == CMD_LUT8 || o == CMD_LUT16 || o == CMD_RECIP || o == CMD_RSQRT)
@@ -545,6 +546,7 @@ module core
   logic        [30:0] sqm [AL];
   logic         [5:0] sqsh [AL];
   logic uses_vector, uses_requant, uses_exp2, uses_lut, uses_recip, uses_rsqrt, uses_reduce;
+  logic uses_mm, x_in_valid, x_in_ready, x_out_valid;
   logic d_in_valid, d_in_ready, d_out_valid;
   logic [63:0] dy;
   logic [VL-1:0] dmask;
@@ -554,7 +556,9 @@ module core
   assign uses_recip = op == CMD_RECIP;
   assign uses_rsqrt = op == CMD_RSQRT;
   assign uses_reduce = op == CMD_VSUM || op == CMD_VSUMSQ || op == CMD_VMAXR;
-  assign uses_vector = !is_vmm && !uses_requant && !afu_op && !uses_reduce && !is_rope;
+  assign uses_vector = !is_vmm && !uses_requant && !afu_op && !uses_reduce && !is_rope && !uses_mm;
+  assign uses_mm = op == CMD_MULTMUL;
+  assign x_in_valid = u_in_valid && uses_mm;
   logic o_in_valid, o_in_ready, o_out_valid;
   assign o_in_valid = u_in_valid && is_rope;
   assign v_in_valid = u_in_valid && uses_vector;
@@ -566,9 +570,9 @@ module core
   assign q_in_valid = (u_in_valid || sc_go) && uses_recip;
   assign s_in_valid = (u_in_valid || sc_go) && uses_rsqrt;
   assign d_in_valid = u_in_valid && uses_reduce;
-  assign u_in_ready = is_rope ? o_in_ready : uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready
+  assign u_in_ready = uses_mm ? x_in_ready : is_rope ? o_in_ready : uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready
                     : uses_recip ? q_in_ready : uses_rsqrt ? s_in_ready : uses_reduce ? d_in_ready : l_in_ready;
-  assign u_out_valid = is_rope ? o_out_valid : uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid
+  assign u_out_valid = uses_mm ? x_out_valid : is_rope ? o_out_valid : uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid
                      : uses_recip ? q_out_valid : uses_rsqrt ? s_out_valid : uses_reduce ? d_out_valid
                      : l_out_valid;
 
@@ -587,6 +591,18 @@ module core
     assign ro_c[l] = sm[lb][16*e +: 16];
     assign ro_s[l] = ss[lb][16*e +: 16];
   end
+  // multmul: a's multipliers (8 bytes each) times the multiplier stream's (per channel or per tensor)
+  logic [30:0] xa_m [VL];
+  logic  [5:0] xa_sh [VL];
+  logic [30:0] xm [VL];
+  logic  [5:0] xsh [VL];
+  for (genvar l = 0; l < VL; l++) begin : g_mm
+    assign xa_m[l] = sa[lb][64 * (lsub * lanes + 32'(l)) +: 31];
+    assign xa_sh[l] = sa[lb][64 * (lsub * lanes + 32'(l)) + 32 +: 6];
+  end
+  multmul #(.LANES(VL)) u_multmul (
+    .clk, .rst_n, .in_valid(x_in_valid), .in_ready(x_in_ready), .am(xa_m), .ash(xa_sh), .bm(rm), .bsh(rsh),
+    .out_valid(x_out_valid), .out_ready(cap_ok), .m(xm), .shift(xsh));
   rope #(.LANES(VL)) u_rope (
     .clk, .rst_n, .in_valid(o_in_valid), .in_ready(o_in_ready), .a(ro_a), .b(ro_b), .c(ro_c), .s(ro_s),
     .out_valid(o_out_valid), .out_ready(cap_ok), .ylo(ro_lo), .yhi(ro_hi));
@@ -697,7 +713,7 @@ module core
       logic [63:0] y64;                   // a multiplier: int32 m, then int32 shift (little-endian)
       logic [31:0] e;
       e = csub * lanes + 32'(l);
-      y64 = l >= AL ? 64'd0 : uses_recip ? {26'd0, qsh[l % AL], 1'b0, qm[l % AL]}
+      y64 = uses_mm ? {26'd0, xsh[l], 1'b0, xm[l]} : l >= AL ? 64'd0 : uses_recip ? {26'd0, qsh[l % AL], 1'b0, qm[l % AL]}
                                          : {26'd0, sqsh[l % AL], 1'b0, sqm[l % AL]};
       if (uses_requant) y = ry[l];
       else if (uses_vector) y = vy[l];
@@ -895,14 +911,15 @@ module core
         odt <= out_dt(cmd_op, cmd_dt, cmd_dt2);
         use_a <= cmd_op != CMD_REQUANT && cmd_op != CMD_RSQRT && cmd_op != CMD_REQUANTK;
         use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL || cmd_op == CMD_ROPE;
-        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT || cmd_op == CMD_RSQRT || cmd_op == CMD_REQUANTK;
+        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT || cmd_op == CMD_RSQRT || cmd_op == CMD_REQUANTK ||
+                 cmd_op == CMD_MULTMUL;
         begin
           logic [2:0] it, ot;
           logic [6:0] nb;
           logic [31:0] c;
           it = in_dt(cmd_op, cmd_dt);
           ot = out_dt(cmd_op, cmd_dt, cmd_dt2);
-          nb = cmd_op == CMD_RSQRT ? 7'd64 : cmd_op == CMD_RECIP ? 7'd32
+          nb = cmd_op == CMD_RSQRT || cmd_op == CMD_MULTMUL ? 7'd64 : cmd_op == CMD_RECIP ? 7'd32
              : cmd_op == CMD_REQUANT || cmd_op == CMD_REQUANTK || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
           c = 32'(8 * W) / 32'(nb);
           if (cmd_op == CMD_EXP2 || cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16 || cmd_op == CMD_RECIP ||

@@ -57,10 +57,10 @@ extern "C" {
 
 namespace {
 
-enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_RMSNORM, U_SOFTMAX, U_ROPE, U_RMSNORMT, U_VREQUANTT, U_REQUANTK, U_COUNT };
+enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_RMSNORM, U_SOFTMAX, U_ROPE, U_RMSNORMT, U_VREQUANTT, U_REQUANTK, U_MULTMUL, U_COUNT };
 const char *const unit_names[U_COUNT] = {"vmm",      "requant", "vector",    "vreduce",  "afu_exp2",
                                          "afu_lut", "afu_recip", "afu_rsqrt", "rmsnorm", "softmax", "rope",
-                                         "rmsnormt", "vrequantt", "requantk"};
+                                         "rmsnormt", "vrequantt", "requantk", "multmul"};
 
 struct Cmd {
     int op = 0;
@@ -317,6 +317,19 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         c.loads = {{c.m, 8 * c.n}, {c.b, 1}};
         c.acc_load = c.n;
         c.out_addr = c.dst;
+        break;
+    case FLOE_OP_MULTMUL: // multipliers (m, shift) out
+        c.op = FLOE_CORE_CMD_MULTMUL;
+        c.unit = U_MULTMUL;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.m = mem(in.f[2]);
+        c.n = (uint32_t)in.f[3];
+        c.chan = in.f[4] == FLOE_SCOPE_CHANNEL;
+        c.loads = {{c.a, 8 * c.n}, {c.m, c.chan ? 8 * c.n : 8}};
+        c.out_addr = c.dst;
+        c.out_dt = FLOE_DT_I32;
+        c.out_per = 2;
         break;
     default:
         return false;
@@ -677,7 +690,24 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
         break;
     }
     case 5: { // composites: rmsnorm (int16 rows with small values, eps small or any, multipliers of every shift)
-        uint64_t which = floe_rng_below(r, 6);
+        uint64_t which = floe_rng_below(r, 7);
+        if (which == 6) { // multmul: multipliers of every mantissa size and shift (zeros, denormals, carries)
+            uint32_t a = off(1), b = off(2);
+            int chan = (int)floe_rng_below(r, 2);
+            for (uint32_t i = 0; i < n + (chan ? n : 1); i++) {
+                uint32_t at = i < n ? a + 8 * i : b + 8 * (i - n);
+                int32_t m = (int32_t)(floe_rng_u64(r) & 0x7fffffff) >> floe_rng_below(r, 31);
+                if (floe_rng_below(r, 16) == 0)
+                    m = floe_rng_below(r, 2) ? 0 : 0x7fffffff;
+                floe_elem_store(&mem[at], FLOE_DT_I32, 0, m);
+                floe_elem_store(&mem[at], FLOE_DT_I32, 1, (int32_t)floe_rng_range(r, 0, 62));
+            }
+            in.op = FLOE_OP_MULTMUL;
+            int64_t f[5] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), FLOE_MEM(b, 0), n,
+                            chan ? FLOE_SCOPE_CHANNEL : FLOE_SCOPE_TENSOR};
+            std::memcpy(in.f, f, sizeof f);
+            break;
+        }
         if (which >= 3) { // per-token: rmsnormt, vrequantt, requantk ({m, shift, K}, k in 0..K_MAX)
             uint32_t a = off(1), mb = off(2), e = off(3);
             int big = floe_rng_below(r, 4) == 0;

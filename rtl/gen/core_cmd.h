@@ -29,12 +29,13 @@ typedef enum {
     FLOE_CORE_CMD_RMSNORMT,  /* rmsnormt: dst, a (int16), b = c ({m, shift, K}), m = eps, n, dt */
     FLOE_CORE_CMD_VREQUANTT, /* vrequantt: dst, a (int32), m = mult ({m, shift, K}), n, dt */
     FLOE_CORE_CMD_REQUANTK,  /* requantk: dst, acc, m = mult (per channel), b = k (int8), n, dt */
+    FLOE_CORE_CMD_MULTMUL,   /* multmul: dst, a (multipliers), m = b (multipliers), n, chan */
     FLOE_CORE_CMD_COUNT
 } floe_core_cmd;
 
 static const char *const floe_core_cmd_names[FLOE_CORE_CMD_COUNT] = {
     "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16", "VMUL", "RECIP", "RSQRT", "VSUM", "VSUMSQ", "VMAXR",
-    "RMSNORM", "SOFTMAX", "ROPE", "RMSNORMT", "VREQUANTT", "REQUANTK",
+    "RMSNORM", "SOFTMAX", "ROPE", "RMSNORMT", "VREQUANTT", "REQUANTK", "MULTMUL",
 };
 
 #endif
