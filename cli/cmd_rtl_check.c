@@ -49,7 +49,7 @@ int floe_cmd_rtl_check(int argc, char **argv)
         {"machine", FLOE_ARG_STRING, &machine, "FILE",
          "machine description; must be the one the core was generated for (default: the build's, configs/small.csv)", 0, 0,
          'm'},
-        {"tiles", FLOE_ARG_INT, &tiles, "N", "random tiles, the five kinds in turn (vmm, requant, vector, afu, divider) (default 500)", 0, 1e9, 0},
+        {"tiles", FLOE_ARG_INT, &tiles, "N", "random tiles, the six kinds in turn (vmm, requant, vector, afu, divider, composites) (default 500)", 0, 1e9, 0},
         {"model", FLOE_ARG_STRING, &model, "NAME", "built-in model compiled for the model tiles (default tiny)", 0, 0, 0},
         {"model-tiles", FLOE_ARG_INT, &model_tiles, "N",
          "tiles from the compiled model (default -1: every modelled instruction; 0: none)", -1, 1e9, 0},

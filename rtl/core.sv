@@ -7,7 +7,10 @@
 //   requant   accumulators and multipliers through `requant` into memory (vrequant: int32 from memory);
 //   vadd, vmax, vmul, vshift, vsat through `vector`; vsum, vsumsq, vmaxr through `vreduce`; exp2 through `afu_exp2`, recip through
 //             `afu_recip`, rsqrt through `afu_rsqrt`, and lut8, lut16 through a second `vector` at
-//             AFU_LANES with its own table (the activation-function unit).
+//             AFU_LANES with its own table (the activation-function unit); rope through `rope`,
+//             multmul through `multmul`, requantk through `requant` (k read with the first chunk);
+//   rmsnorm, softmax, rmsnormt, vrequantt: composites, run by the command sequencer below as passes
+//             over the row on the same units, the per-row scalar held in a register between passes.
 // Elementwise commands stream chunks (at least a port word of the narrowest type): operands are read
 // into one of two staging buffers, a full buffer is launched into the unit (several beats) while the
 // next chunk is read into the other, and the results are packed into one of two output buffers

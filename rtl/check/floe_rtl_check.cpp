@@ -2,7 +2,8 @@
 // (sim/), docs/rtl.md "Co-simulation of the core".
 //
 // Every tile is one ISA instruction (vmm, requant, vrequant, vadd, vmax, vmul, vshift, vsat, exp2,
-// lut8, lut16, recip, rsqrt, vsum, vsumsq, vmaxr) with
+// lut8, lut16, recip, rsqrt, vsum, vsumsq, vmaxr, the composites rmsnorm, softmax, rmsnormt, vrequantt,
+// and rope, requantk, multmul) with
 // the core memory and accumulators it reads. The simulator runs it as a one-instruction program
 // (its functional units give the expected bits, its timing model the cycles: the unit's busy time
 // plus the unit's pipeline latency); the harness translates the same instruction into the core's
