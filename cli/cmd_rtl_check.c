@@ -42,17 +42,19 @@ static int find_harness(char *buf, size_t size)
 
 int floe_cmd_rtl_check(int argc, char **argv)
 {
-    const char *machine = NULL, *wave = NULL, *csv = NULL, *variant = NULL, *model = NULL;
+    const char *machine = NULL, *wave = NULL, *csv = NULL, *variant = NULL, *model = NULL, *act = NULL;
     long long tiles = 500, model_tiles = -1, seed = 1;
     int verbose = 0;
     const floe_opt opts[] = {
         {"machine", FLOE_ARG_STRING, &machine, "FILE",
          "machine description; must be the one the core was generated for (default: the build's, configs/small.csv)", 0, 0,
          'm'},
-        {"tiles", FLOE_ARG_INT, &tiles, "N", "random tiles, the five kinds in turn (vmm, requant, vector, afu, divider) (default 500)", 0, 1e9, 0},
+        {"tiles", FLOE_ARG_INT, &tiles, "N", "random tiles, the six kinds in turn (vmm, requant, vector, afu, divider, composites) (default 500)", 0, 1e9, 0},
         {"model", FLOE_ARG_STRING, &model, "NAME", "built-in model compiled for the model tiles (default tiny)", 0, 0, 0},
         {"model-tiles", FLOE_ARG_INT, &model_tiles, "N",
          "tiles from the compiled model (default -1: every modelled instruction; 0: none)", -1, 1e9, 0},
+        {"act-scaling", FLOE_ARG_STRING, &act, "NAME",
+         "the model's activation scaling: per-tensor (default) or per-token (rmsnormt, vrequantt, requantk)", 0, 0, 0},
         {"seed", FLOE_ARG_INT, &seed, "S", "seed of the random tiles and the model's weights (default 1)", 0, 9e18, 0},
         {"wave", FLOE_ARG_STRING, &wave, "FILE", "write an FST waveform of the whole run", 0, 0, 0},
         {"csv", FLOE_ARG_STRING, &csv, "FILE", "write the per-unit table as CSV", 0, 0, 0},
@@ -63,7 +65,8 @@ int floe_cmd_rtl_check(int argc, char **argv)
     const floe_cmd_spec spec = {
         "rtl-check", NULL, "Co-simulate the RTL core against the simulator: results bit for bit, cycles per unit.",
         "Tiles are ISA instructions (vmm, requant, vrequant, vadd, vmax, vmul, vshift, vsat, exp2,\n"
-        "lut8, lut16, recip, rsqrt), random and from a compiled model; each runs on the simulator and\n"
+        "lut8, lut16, recip, rsqrt, vsum, vsumsq, vmaxr, rmsnorm, softmax, rope, rmsnormt, vrequantt,\n"
+        "requantk), random and from a compiled model; each runs on the simulator and\n"
         "on the verilated core (rtl/core.sv). Per unit it prints tiles, elements compared, mismatches, RTL and simulator\n"
         "cycles and their error. Runs the floe-rtl-check executable beside floe (built when Verilator is\n"
         "found); exit 1 on any mismatch. See docs/rtl.md.",
@@ -103,6 +106,10 @@ int floe_cmd_rtl_check(int argc, char **argv)
     if (model) {
         args[n++] = "--model";
         args[n++] = model;
+    }
+    if (act) {
+        args[n++] = "--act-scaling";
+        args[n++] = act;
     }
     if (wave) {
         args[n++] = "--wave";

@@ -7,14 +7,17 @@
 //   requant   accumulators and multipliers through `requant` into memory (vrequant: int32 from memory);
 //   vadd, vmax, vmul, vshift, vsat through `vector`; vsum, vsumsq, vmaxr through `vreduce`; exp2 through `afu_exp2`, recip through
 //             `afu_recip`, rsqrt through `afu_rsqrt`, and lut8, lut16 through a second `vector` at
-//             AFU_LANES with its own table (the activation-function unit).
+//             AFU_LANES with its own table (the activation-function unit); rope through `rope`,
+//             multmul through `multmul`, requantk through `requant` (k read with the first chunk);
+//   rmsnorm, softmax, rmsnormt, vrequantt: composites, run by the command sequencer below as passes
+//             over the row on the same units, the per-row scalar held in a register between passes.
 // Elementwise commands stream chunks (at least a port word of the narrowest type): operands are read
 // into one of two staging buffers, a full buffer is launched into the unit (several beats) while the
 // next chunk is read into the other, and the results are packed into one of two output buffers
 // while the other is written back. A lookup first reads its table. Local memory is a byte-addressed SRAM
 // with ONE port of SRAM_BYTES bytes per cycle (reads + writes, as the machine's
-// sram_bytes_per_cycle), reads taking one cycle; result writes go first (behind recip and rsqrt
-// only when both output buffers are full). `done` is high for
+// sram_bytes_per_cycle), reads taking one cycle; result writes go first (behind recip, rsqrt and
+// the lookups only when both output buffers are full). `done` is high for
 // one cycle after the command's last result is written; a new command is taken when idle.
 //
 // The host port (memory and accumulators) is the testbench's load/unload path: it is only used
@@ -37,7 +40,7 @@ module core
   // command
   input  logic                      cmd_valid,
   output logic                      cmd_ready,
-  input  logic [3:0]                cmd_op,
+  input  logic [4:0]                cmd_op,
   input  logic [31:0]               cmd_dst,
   input  logic [31:0]               cmd_a,
   input  logic [31:0]               cmd_b,
@@ -66,7 +69,8 @@ module core
   localparam int CHMAX = (VL > AL ? VL : AL) > 2 * W ? (VL > AL ? VL : AL) : 2 * W; // int4: 2W per word
   // staging bytes of an a or b chunk (int32 elements), and of a result (recip, rsqrt: 8-byte
   // multipliers of AL lanes)
-  localparam int SA = 4 * CHMAX > 8 * AL ? 4 * CHMAX : 8 * AL;
+  // (multmul: 8-byte multipliers of VL lanes)
+  localparam int SA = 4 * CHMAX > 8 * VL ? 4 * CHMAX : 8 * VL;
   localparam int SM = 8 * CHMAX;         // staging bytes of a chunk of multipliers
   localparam int XB = XMAX + 2 * MD;     // activation buffer with room for the last slice
 
@@ -104,21 +108,21 @@ module core
   endfunction
 
   // a command's operand and result element types
-  function automatic logic [2:0] in_dt(input logic [3:0] o, input logic [2:0] dt);
+  function automatic logic [2:0] in_dt(input logic [4:0] o, input logic [2:0] dt);
     case (o)
       CMD_VREQUANT, CMD_EXP2, CMD_RECIP: in_dt = DT_I32;
-      CMD_RSQRT:                         in_dt = DT_X64;
+      CMD_RSQRT, CMD_MULTMUL:            in_dt = DT_X64;
       CMD_LUT8:                          in_dt = DT_I8;
-      CMD_LUT16:                         in_dt = DT_I16;
+      CMD_LUT16, CMD_ROPE:               in_dt = DT_I16;
       default:                           in_dt = dt;
     endcase
   endfunction
-  function automatic logic [2:0] out_dt(input logic [3:0] o, input logic [2:0] dt, input logic [2:0] dt2);
+  function automatic logic [2:0] out_dt(input logic [4:0] o, input logic [2:0] dt, input logic [2:0] dt2);
     case (o)
       CMD_VSAT:             out_dt = dt2;
       CMD_EXP2:             out_dt = DT_I32;
-      CMD_LUT8:             out_dt = DT_I16;
-      CMD_RECIP, CMD_RSQRT: out_dt = DT_X64;
+      CMD_LUT8, CMD_ROPE:   out_dt = DT_I16;
+      CMD_RECIP, CMD_RSQRT, CMD_MULTMUL: out_dt = DT_X64;
       default:              out_dt = dt;
     endcase
   endfunction
@@ -127,12 +131,51 @@ module core
     min32 = a < b ? a : b;
   endfunction
 
+  // elements of a chunk: a port word of the narrowest operand or result type, at least the unit's lanes
+  function automatic logic [31:0] chunk_for(input logic [4:0] o, input logic [2:0] it, input logic [2:0] ot);
+    logic [6:0] nb;
+    logic [31:0] c;
+    nb = o == CMD_RSQRT || o == CMD_MULTMUL ? 7'd64 : o == CMD_RECIP ? 7'd32
+       : o == CMD_REQUANT || o == CMD_REQUANTK || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
+    c = 32'(8 * W) / 32'(nb);
+    if (o == CMD_EXP2 || o == CMD_LUT8 || o == CMD_LUT16 || o == CMD_RECIP || o == CMD_RSQRT)
+      chunk_for = c > 32'(AL) ? c : 32'(AL);
+    else
+      chunk_for = c > 32'(VL) ? c : 32'(VL);
+  endfunction
+
+  // floe_requant_mult_mul: the product of two multipliers (m < 2^31, shift 0..62) renormalised to a
+  // 31-bit mantissa, round half up, denormalised at shift 62; {shift, m}
+  function automatic logic [36:0] mult_mul(input logic [30:0] am, input logic [5:0] ash, input logic [30:0] bm,
+                                           input logic [5:0] bsh);
+    logic [61:0] p;
+    logic [63:0] m;
+    logic signed [9:0] sh;
+    logic [6:0] bl, r;
+    p = 62'(am) * 62'(bm);
+    sh = 10'(ash) + 10'(bsh);
+    bl = 7'd0;
+    for (int i = 0; i < 62; i++)
+      if (p[i]) bl = 7'(i + 1);
+    r = bl > 7'd31 ? bl - 7'd31 : 7'd0;
+    if (sh - 10'($signed({1'b0, r})) > 10'sd62) r = 7'(sh - 10'sd62);
+    m = r == 7'd0 ? 64'(p) : (64'(p) >> r) + ((64'(p) >> (r - 7'd1)) & 64'd1);
+    sh = sh - 10'($signed({1'b0, r}));
+    if (m[31]) begin                     // rounding carried into bit 31
+      m = m >> 1;
+      sh = sh - 10'sd1;
+    end
+    if (p == 62'd0) mult_mul = 37'd0;
+    else if (sh < 10'sd0) mult_mul = {6'd0, 31'h7fffffff};
+    else mult_mul = {sh[5:0], m[30:0]};
+  endfunction
+
   // ---------------------------------------------------------------- state
   logic [7:0] mem [MEM];
   logic signed [31:0] accf [ACCS];
 
   logic        busy;
-  logic [3:0]  op;
+  logic [4:0]  op;
   logic [31:0] dst, aa, bb, ma;
   logic [ACC_INDEX_BITS-1:0] acc0;
   logic [31:0] n;
@@ -141,6 +184,145 @@ module core
   logic signed [7:0] amount;
 
   assign cmd_ready = !busy;
+
+  // ---------------------------------------------------------------- command sequencer
+  // A composite (rmsnorm) runs as a sequence of passes over its row on the elementwise engine below,
+  // each pass an internal op with its own operands; a per-row scalar is held in a register between
+  // passes. A reduction pass leaves its result in `sreg` (nothing is written), a scalar pass feeds
+  // one element to the divider or the root and keeps the multiplier in (rq_m, rq_sh); only the last
+  // pass writes the destination. `pstart` loads the next pass's configuration (one cycle).
+  //   rmsnorm: 0 vsumsq of src, eps through the multiplier stream -> sreg = eps + sum q^2;
+  //            1 rsqrt(sreg) -> r;  2 requant of src (int16) by mult_mul(r, c[j]) into dst.
+  //   softmax: 0 vmaxr of src -> smax;  1 exp2(src - smax) on afu_exp2, summed into sreg (a sum
+  //            pass: nothing written);  2 recip(sreg) -> r, shift - 15;  3 exp2(src - smax) again,
+  //            each result requantized by r to [0, 32767] on its way into the output buffer, into dst.
+  //   rmsnormt: rmsnorm's passes, pass 0 also keeping max |q| (amx, at launch), pass 2 by
+  //            M * 2^k (M = mult_mul(r, C), k = token_k), then 3: k as one byte after the row.
+  //   vrequantt: 0 vmaxr of |x| - 1 (fits int32) -> amax - 1;  1 vrequant of x by M * 2^k;  2 k.
+  logic        seq, pstart, sc_pass, sc_issued, p_last, sum_pass, kw_pass, m12;
+  logic [31:0] amx;                      // rmsnormt: max |q| of the row
+  logic [3:0]  mk, tk, rk;               // K of the per-token multiplier, the row's k, requantk's k
+  logic signed [31:0] smax;
+  logic [4:0]  cop;
+  logic [2:0]  ps;
+  logic [31:0] c_dst, c_a, c_b, c_m, c_n;
+  logic [2:0]  c_dt;
+  logic        c_chan;
+  logic [63:0] sreg;
+  logic [30:0] rq_m;
+  logic [5:0]  rq_sh;
+  function automatic logic is_composite(input logic [4:0] o);
+    is_composite = o == CMD_RMSNORM || o == CMD_SOFTMAX || o == CMD_RMSNORMT || o == CMD_VREQUANTT;
+  endfunction
+  // the next pass
+  logic [4:0]  np_op;
+  logic [2:0]  np_idt, np_odt;
+  logic [31:0] np_a, np_m;
+  logic        np_chan, np_um, np_sc, np_last, np_sum, np_kw, np_m12;
+  always_comb begin
+    np_op = CMD_VSUMSQ;
+    np_idt = DT_I16;
+    np_odt = DT_I32;
+    np_a = c_a;
+    np_m = c_m;
+    np_chan = 1'b0;
+    np_um = 1'b0;
+    np_sc = 1'b0;
+    np_last = 1'b0;
+    np_sum = 1'b0;
+    np_kw = 1'b0;
+    np_m12 = 1'b0;
+    if (cop == CMD_VREQUANTT) begin
+      np_idt = DT_I32;
+      case (ps)
+        3'd0: np_op = CMD_VMAXR;
+        3'd1: begin
+          np_op = CMD_VREQUANT;
+          np_odt = c_dt;
+          np_um = 1'b1;
+          np_m12 = 1'b1;
+        end
+        default: begin
+          np_kw = 1'b1;
+          np_last = 1'b1;
+        end
+      endcase
+    end else if (cop == CMD_SOFTMAX) begin
+      np_idt = DT_I32;
+      case (ps)
+        3'd0: np_op = CMD_VMAXR;
+        3'd1: begin
+          np_op = CMD_EXP2;
+          np_sum = 1'b1;
+        end
+        3'd2: begin
+          np_op = CMD_RECIP;
+          np_sc = 1'b1;
+        end
+        default: begin
+          np_op = CMD_EXP2;
+          np_odt = DT_I16;
+          np_last = 1'b1;
+        end
+      endcase
+    end else begin
+      case (ps)
+        3'd0: np_um = 1'b1;              // vsumsq; eps (8 bytes) as a per-tensor multiplier
+        3'd1: begin
+          np_op = CMD_RSQRT;
+          np_sc = 1'b1;
+        end
+        3'd2: begin
+          np_op = CMD_VREQUANT;
+          np_odt = c_dt;
+          np_m = c_b;
+          np_chan = c_chan;
+          np_um = 1'b1;
+          np_m12 = cop == CMD_RMSNORMT;  // {m, shift, K}
+          np_last = cop == CMD_RMSNORM;
+        end
+        default: begin                   // rmsnormt's k
+          np_kw = 1'b1;
+          np_last = 1'b1;
+        end
+      endcase
+    end
+  end
+  wire seq_rms = seq && cop == CMD_RMSNORM;
+  wire seq_sm = seq && cop == CMD_SOFTMAX;
+  wire seq_rmt = seq && cop == CMD_RMSNORMT;
+  wire seq_vqt = seq && cop == CMD_VREQUANTT;
+  wire is_rk = op == CMD_REQUANTK;
+
+  // floe_token_k: the largest k in [1, min(K, shift)] with round_half_up(amax m / 2^(shift - k)) <= hi,
+  // else 0 (amax <= 2^31, m < 2^31: the product is below 2^62)
+  function automatic logic [3:0] token_k(input logic [31:0] amax, input logic [30:0] m, input logic [5:0] sh,
+                                         input logic [3:0] kk, input logic signed [31:0] top);
+    logic [63:0] p, r;
+    logic [5:0] s;
+    p = 64'(amax) * 64'(m);
+    token_k = 4'd0;
+    for (int k = 1; k <= TOKEN_K_MAX; k++) begin
+      s = sh - 6'(k);
+      r = s == 6'd0 ? p : (p + (64'd1 << (s - 6'd1))) >> s;
+      if (4'(k) <= kk && 6'(k) <= sh && r <= 64'(top)) token_k = 4'(k);
+    end
+  endfunction
+
+  // softmax's exponent operand: z - max, clamped to int32 (z <= max, so only from below)
+  function automatic logic signed [31:0] sub_max(input logic signed [31:0] z, input logic signed [31:0] mx);
+    logic signed [32:0] d;
+    d = 33'(z) - 33'(mx);
+    sub_max = d < -33'sh80000000 ? 32'sh80000000 : d[31:0];
+  endfunction
+  // softmax's scaling: floe_requant(e, r, 0, 32767) of an exponential e (0..32768)
+  function automatic logic signed [31:0] scale_q15(input logic [15:0] e, input logic [30:0] m, input logic [5:0] sh);
+    logic [46:0] p;
+    logic [46:0] raw;
+    p = 47'(e) * 47'(m);
+    raw = sh == 6'd0 ? p : 47'((64'(p) + (64'd1 << (sh - 6'd1))) >> sh);
+    scale_q15 = raw > 47'd32767 ? 32'sd32767 : 32'(raw);
+  endfunction
   wire accept = cmd_valid && cmd_ready;
   wire is_vmm = op == CMD_VMM;
 
@@ -154,6 +336,10 @@ module core
   assign afu_op = op == CMD_EXP2 || op == CMD_LUT8 || op == CMD_LUT16 || op == CMD_RECIP || op == CMD_RSQRT;
   assign lanes = afu_op ? 32'(AL) : 32'(VL);
   wire ew = busy && !is_vmm;             // an elementwise command is running
+  // rope: pairs (x[i], x[i+h]) with (cos[i], sin[i]), i < h: streams a = x, b = x + h, m = cos, 3 = sin;
+  // each chunk's results are the lower half's and the upper half's (hoff bytes further)
+  wire is_rope = op == CMD_ROPE;
+  logic [31:0] rsin, hoff;
 
   // ---------------------------------------------------------------- port arbitration
   logic        p_rd, p_wr;               // this cycle's memory access
@@ -207,55 +393,59 @@ module core
 
   // ---------------------------------------------------------------- elementwise reader
   logic [31:0] rd_c;                     // chunk being read
-  logic [1:0]  rd_s;                     // stream: 0 a, 1 b, 2 m
+  logic [2:0]  rd_s;                     // stream: 0 a, 1 b, 2 m (rope: cos), 3 rope's sin
   logic [31:0] rd_off;
   logic        full [2];                 // staging buffer holds a whole chunk not yet launched
   logic [8*SA-1:0] sa [2];
   logic [8*SA-1:0] sb [2];
   logic [8*SM-1:0] sm [2];
+  logic [8*SA-1:0] ss [2];
 
   function automatic logic [31:0] chunk_elems(input logic [31:0] c);
     chunk_elems = min32(ch, n - c * ch);
   endfunction
 
   // bytes of stream s in chunk c
-  function automatic logic [31:0] sbytes(input logic [1:0] s, input logic [31:0] c);
+  function automatic logic [31:0] sbytes(input logic [2:0] s, input logic [31:0] c);
     case (s)
-      2'd0:    sbytes = use_a ? bytes_for(idt, chunk_elems(c)) : 32'd0;
-      2'd1:    sbytes = use_b ? bytes_for(idt, chunk_elems(c)) : 32'd0;
-      default: sbytes = !use_m ? 32'd0 : chan ? 32'd8 * chunk_elems(c) : c == 0 ? 32'd8 : 32'd0;
+      3'd0:    sbytes = use_a ? bytes_for(idt, chunk_elems(c)) : 32'd0;
+      3'd1:    sbytes = is_rk ? (c == 0 ? 32'd1 : 32'd0) : use_b ? bytes_for(idt, chunk_elems(c)) : 32'd0;
+      3'd2:    sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(c))
+                      : !use_m ? 32'd0 : chan ? 32'd8 * chunk_elems(c) : c == 0 ? (m12 ? 32'd12 : 32'd8) : 32'd0;
+      default: sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(c)) : 32'd0;
     endcase
   endfunction
 
-  function automatic logic [31:0] sbase(input logic [1:0] s, input logic [31:0] c);
+  function automatic logic [31:0] sbase(input logic [2:0] s, input logic [31:0] c);
     case (s)
-      2'd0:    sbase = aa + c * bytes_for(idt, ch);
-      2'd1:    sbase = bb + c * bytes_for(idt, ch);
-      default: sbase = ma + (chan ? c * 32'd8 * ch : 32'd0);
+      3'd0:    sbase = aa + c * bytes_for(idt, ch);
+      3'd1:    sbase = bb + c * bytes_for(idt, ch);
+      3'd2:    sbase = is_rope ? ma + c * bytes_for(DT_I16, ch) : ma + (chan ? c * 32'd8 * ch : 32'd0);
+      default: sbase = rsin + c * bytes_for(DT_I16, ch);
     endcase
   endfunction
 
-  // the stream the reader works on now: the first at or after rd_s with bytes left (3: none)
-  logic [1:0]  cur_s;
+  // the stream the reader works on now: the first at or after rd_s with bytes left (4: none)
+  logic [2:0]  cur_s;
   logic        rd_active, rd_want, rd_chunk_end, rd_go;
   logic [31:0] cur_bytes;
   always_comb begin
-    cur_s = 2'd3;
-    for (int s = 2; s >= 0; s--)
-      if (2'(s) >= rd_s && sbytes(2'(s), rd_c) != 0) cur_s = 2'(s);
-    cur_bytes = cur_s == 2'd3 ? 32'd0 : sbytes(cur_s, rd_c);
+    cur_s = 3'd4;
+    for (int s = 3; s >= 0; s--)
+      if (3'(s) >= rd_s && sbytes(3'(s), rd_c) != 0) cur_s = 3'(s);
+    cur_bytes = cur_s == 3'd4 ? 32'd0 : sbytes(cur_s, rd_c);
   end
   assign rd_active = ew && !tph && rd_c < nchunks && !full[rd_c[0]];
-  assign rd_want = rd_active && cur_s != 2'd3;            // needs the port
+  assign rd_want = rd_active && cur_s != 3'd4;            // needs the port
   // the chunk is complete after this cycle's read (or now, when nothing is left to read)
   always_comb begin
     rd_chunk_end = 1'b0;
     if (rd_active) begin
-      if (cur_s == 2'd3) rd_chunk_end = 1'b1;
+      if (cur_s == 3'd4) rd_chunk_end = 1'b1;
       else if (rd_off + 32'(W) >= cur_bytes) begin
         rd_chunk_end = 1'b1;
-        for (int s = 0; s < 3; s++)
-          if (2'(s) > cur_s && sbytes(2'(s), rd_c) != 0) rd_chunk_end = 1'b0;
+        for (int s = 0; s < 4; s++)
+          if (3'(s) > cur_s && sbytes(3'(s), rd_c) != 0) rd_chunk_end = 1'b0;
       end
     end
   end
@@ -305,6 +495,23 @@ module core
     endcase
   end
   assign lop = op == CMD_LUT8 ? 4'd8 : 4'd9;           // LUT8, LUT16
+  // per-token scaling: the row's multiplier M (vrequantt: read; rmsnormt: r x C) and k, from the
+  // multiplier word of chunk 0 (kept in mt, mk after it); one instance shared by the lanes
+  wire seq_tok = seq_rmt || seq_vqt;
+  /* verilator lint_off UNUSEDSIGNAL */
+  logic [95:0] tc;                       // {K, shift, m}: bits above K unused
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [36:0] tok_mc;
+  logic [30:0] tok_m;
+  logic [5:0]  tok_sh;
+  logic [3:0]  tok_k, cur_rk;
+  assign tc = lc == 32'd0 ? sm[lb][95:0] : {28'd0, mk, mt};
+  assign tok_mc = mult_mul(rq_m, rq_sh, tc[30:0], tc[37:32]);
+  assign tok_m = seq_rmt ? tok_mc[30:0] : tc[30:0];
+  assign tok_sh = seq_rmt ? tok_mc[36:31] : tc[37:32];
+  assign tok_k = token_k(seq_rmt ? amx : sreg[31:0], tok_m, tok_sh, tc[67:64], hi);
+  assign cur_rk = lc == 32'd0 ? sb[lb][3:0] : rk;
+
   for (genvar l = 0; l < VL; l++) begin : g_vop
     logic [31:0] e;
     /* verilator lint_off UNUSEDSIGNAL */
@@ -314,9 +521,14 @@ module core
     assign mult = chan ? sm[lb][64*e +: 64] : lc == 0 ? sm[lb][63:0] : mt;
     assign va[l] = elem(sa[lb], idt, e);
     assign vb[l] = op == CMD_VSHIFT ? (amount >= 0 ? 32'(amount) : -32'(amount)) : elem(sb[lb], idt, e);
-    assign racc[l] = op == CMD_REQUANT ? accf[ACC_INDEX_BITS'(32'(acc0) + lc * ch + e)] : va[l];
-    assign rm[l] = mult[30:0];
-    assign rsh[l] = mult[37:32];
+    assign racc[l] = op == CMD_REQUANT || is_rk ? accf[ACC_INDEX_BITS'(32'(acc0) + lc * ch + e)] : va[l];
+    logic [36:0] mm;                     // rmsnorm: r times the channel's multiplier
+    assign mm = mult_mul(rq_m, rq_sh, mult[30:0], mult[37:32]);
+    logic [6:0] sk;                      // requantk: shift + k (above 62: the result is 0)
+    assign sk = 7'(mult[37:32]) + 7'(cur_rk);
+    assign rm[l] = seq_tok ? tok_m : seq_rms ? mm[30:0] : is_rk ? (sk > 7'd62 ? 31'd0 : mult[30:0]) : mult[30:0];
+    assign rsh[l] = seq_tok ? tok_sh - 6'(tok_k) : seq_rms ? mm[36:31] : is_rk ? (sk > 7'd62 ? 6'd0 : sk[5:0])
+                  : mult[37:32];
   end
   for (genvar l = 0; l < AL; l++) begin : g_la
     assign la[l] = elem(sa[lb], idt, lsub * lanes + 32'(l));
@@ -337,30 +549,66 @@ module core
   logic        [30:0] sqm [AL];
   logic         [5:0] sqsh [AL];
   logic uses_vector, uses_requant, uses_exp2, uses_lut, uses_recip, uses_rsqrt, uses_reduce;
+  logic uses_mm, x_in_valid, x_in_ready, x_out_valid;
   logic d_in_valid, d_in_ready, d_out_valid;
   logic [63:0] dy;
   logic [VL-1:0] dmask;
-  assign uses_requant = op == CMD_REQUANT || op == CMD_VREQUANT;
+  assign uses_requant = op == CMD_REQUANT || op == CMD_VREQUANT || op == CMD_REQUANTK;
   assign uses_exp2 = op == CMD_EXP2;
   assign uses_lut = op == CMD_LUT8 || op == CMD_LUT16;
   assign uses_recip = op == CMD_RECIP;
   assign uses_rsqrt = op == CMD_RSQRT;
   assign uses_reduce = op == CMD_VSUM || op == CMD_VSUMSQ || op == CMD_VMAXR;
-  assign uses_vector = !is_vmm && !uses_requant && !afu_op && !uses_reduce;
+  assign uses_vector = !is_vmm && !uses_requant && !afu_op && !uses_reduce && !is_rope && !uses_mm;
+  assign uses_mm = op == CMD_MULTMUL;
+  assign x_in_valid = u_in_valid && uses_mm;
+  logic o_in_valid, o_in_ready, o_out_valid;
+  assign o_in_valid = u_in_valid && is_rope;
   assign v_in_valid = u_in_valid && uses_vector;
   assign r_in_valid = u_in_valid && uses_requant;
   assign e_in_valid = u_in_valid && uses_exp2;
   assign l_in_valid = u_in_valid && uses_lut;
-  assign q_in_valid = u_in_valid && uses_recip;
-  assign s_in_valid = u_in_valid && uses_rsqrt;
+  wire sc_go = ew && sc_pass && !sc_issued && !pstart;   // a scalar pass's one element
+  wire kw_go = ew && kw_pass && !pstart;                  // the k pass's byte
+  assign q_in_valid = (u_in_valid || sc_go) && uses_recip;
+  assign s_in_valid = (u_in_valid || sc_go) && uses_rsqrt;
   assign d_in_valid = u_in_valid && uses_reduce;
-  assign u_in_ready = uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready
+  assign u_in_ready = uses_mm ? x_in_ready : is_rope ? o_in_ready : uses_vector ? v_in_ready : uses_requant ? r_in_ready : uses_exp2 ? e_in_ready
                     : uses_recip ? q_in_ready : uses_rsqrt ? s_in_ready : uses_reduce ? d_in_ready : l_in_ready;
-  assign u_out_valid = uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid
+  assign u_out_valid = uses_mm ? x_out_valid : is_rope ? o_out_valid : uses_vector ? v_out_valid : uses_requant ? r_out_valid : uses_exp2 ? e_out_valid
                      : uses_recip ? q_out_valid : uses_rsqrt ? s_out_valid : uses_reduce ? d_out_valid
                      : l_out_valid;
 
   logic cap_ok;
+  logic signed [15:0] ro_a [VL];
+  logic signed [15:0] ro_b [VL];
+  logic signed [15:0] ro_c [VL];
+  logic signed [15:0] ro_s [VL];
+  logic signed [15:0] ro_lo [VL];
+  logic signed [15:0] ro_hi [VL];
+  for (genvar l = 0; l < VL; l++) begin : g_rope
+    logic [31:0] e;
+    assign e = lsub * lanes + 32'(l);
+    assign ro_a[l] = sa[lb][16*e +: 16];
+    assign ro_b[l] = sb[lb][16*e +: 16];
+    assign ro_c[l] = sm[lb][16*e +: 16];
+    assign ro_s[l] = ss[lb][16*e +: 16];
+  end
+  // multmul: a's multipliers (8 bytes each) times the multiplier stream's (per channel or per tensor)
+  logic [30:0] xa_m [VL];
+  logic  [5:0] xa_sh [VL];
+  logic [30:0] xm [VL];
+  logic  [5:0] xsh [VL];
+  for (genvar l = 0; l < VL; l++) begin : g_mm
+    assign xa_m[l] = sa[lb][64 * (lsub * lanes + 32'(l)) +: 31];
+    assign xa_sh[l] = sa[lb][64 * (lsub * lanes + 32'(l)) + 32 +: 6];
+  end
+  multmul #(.LANES(VL)) u_multmul (
+    .clk, .rst_n, .in_valid(x_in_valid), .in_ready(x_in_ready), .am(xa_m), .ash(xa_sh), .bm(rm), .bsh(rsh),
+    .out_valid(x_out_valid), .out_ready(cap_ok), .m(xm), .shift(xsh));
+  rope #(.LANES(VL)) u_rope (
+    .clk, .rst_n, .in_valid(o_in_valid), .in_ready(o_in_ready), .a(ro_a), .b(ro_b), .c(ro_c), .s(ro_s),
+    .out_valid(o_out_valid), .out_ready(cap_ok), .ylo(ro_lo), .yhi(ro_hi));
   vector #(.LANES(VL)) u_vector (
     .clk, .rst_n, .in_valid(v_in_valid), .in_ready(v_in_ready), .op(vop), .bits(obits),
     .sh(amount[5:0]), .a(va), .b(vb), .out_valid(v_out_valid), .out_ready(cap_ok), .y(vy),
@@ -368,8 +616,12 @@ module core
   requant #(.LANES(VL)) u_requant (
     .clk, .rst_n, .in_valid(r_in_valid), .in_ready(r_in_ready), .acc(racc), .m(rm), .shift(rsh),
     .lo, .hi, .out_valid(r_out_valid), .out_ready(cap_ok), .y(ry));
+  logic signed [31:0] lae [AL];
+  for (genvar l = 0; l < AL; l++) begin : g_lae
+    assign lae[l] = seq_sm ? sub_max(la[l], smax) : la[l];
+  end
   afu_exp2 #(.LANES(AL)) u_exp2 (
-    .clk, .rst_n, .in_valid(e_in_valid), .in_ready(e_in_ready), .x(la),
+    .clk, .rst_n, .in_valid(e_in_valid), .in_ready(e_in_ready), .x(lae),
     .out_valid(e_out_valid), .out_ready(cap_ok), .y(ey));
   // the activation-function unit's lookups: the vector datapath's LUT8/LUT16 at AFU_LANES, its own
   // table; lut16 runs unsaturated (bits 32) and the range [lo, hi] then the type apply below
@@ -379,23 +631,39 @@ module core
     .tbl_we(t_we), .tbl_addr(t_addr), .tbl_data(t_data));
   // the divider and the root: pipelined, AFU_LANES results a cycle (docs/rtl.md)
   for (genvar l = 0; l < AL; l++) begin : g_lxa
-    assign lxa[l] = la[l];
+    assign lxa[l] = sc_pass ? sreg[31:0] : la[l];
   end
   // reductions: the beat's lanes that hold an element (a row's tail leaves some empty); one result
   // at the last beat of the last chunk
   for (genvar l = 0; l < VL; l++) begin : g_dmask
     assign dmask[l] = lc * ch + lsub * lanes + 32'(l) < n;
   end
+  // vrequantt's row max of |x|: |x| - 1 (x - 1, or ~x below 0) fits int32 for every x
+  logic signed [31:0] vra [VL];
+  logic [31:0] beat_amax;                // rmsnormt: max |q| of the beat's elements
+  always_comb begin
+    beat_amax = 32'd0;
+    for (int l = 0; l < VL; l++)
+      if (lc * ch + lsub * lanes + 32'(l) < n && 32'(va[l] < 0 ? -va[l] : va[l]) > beat_amax)
+        beat_amax = 32'(va[l] < 0 ? -va[l] : va[l]);
+  end
+  for (genvar l = 0; l < VL; l++) begin : g_vra
+    assign vra[l] = seq_vqt ? (va[l] < 0 ? ~va[l] : va[l] - 32'sd1) : va[l];
+  end
   vreduce #(.LANES(VL)) u_reduce (
     .clk, .rst_n, .in_valid(d_in_valid), .in_ready(d_in_ready),
     .op(op == CMD_VSUMSQ ? 2'd1 : op == CMD_VMAXR ? 2'd2 : 2'd0),
-    .first(lc == 32'd0 && lsub == 32'd0), .last(lc + 32'd1 >= nchunks && launch_last), .mask(dmask), .a(va),
+    .first(lc == 32'd0 && lsub == 32'd0), .last(lc + 32'd1 >= nchunks && launch_last), .mask(dmask), .a(vra),
     .out_valid(d_out_valid), .out_ready(cap_ok), .y(dy));
   afu_recip #(.LANES(AL)) u_recip (
     .clk, .rst_n, .in_valid(q_in_valid), .in_ready(q_in_ready), .x(lxa),
     .out_valid(q_out_valid), .out_ready(cap_ok), .m(qm), .shift(qsh));
+  logic [63:0] lxs [AL];
+  for (genvar l = 0; l < AL; l++) begin : g_lxs
+    assign lxs[l] = sc_pass ? sreg : lx[l];
+  end
   afu_rsqrt #(.LANES(AL)) u_rsqrt (
-    .clk, .rst_n, .in_valid(s_in_valid), .in_ready(s_in_ready), .x(lx),
+    .clk, .rst_n, .in_valid(s_in_valid), .in_ready(s_in_ready), .x(lxs),
     .out_valid(s_out_valid), .out_ready(cap_ok), .m(sqm), .shift(sqsh));
 
   function automatic logic signed [31:0] clamp32(input logic signed [31:0] v, input logic signed [31:0] l,
@@ -410,25 +678,45 @@ module core
   logic        ofull [2];
   logic [8*SA-1:0] obuf [2];
   logic [8*SA-1:0] obuf_next;
-  logic        wr_want, wr_go, wr_last_word, capture, cap_last;
+  logic        wr_want, wr_go, wr_urgent, wr_last_word, capture, cap_last;
   logic [31:0] ob_bytes;
   assign cap_ok = !ofull[cc[0]];
-  assign capture = ew && u_out_valid && cap_ok;
+  assign capture = ew && u_out_valid && cap_ok && !sc_pass;
   assign cap_last = uses_reduce || (csub + 1) * lanes >= chunk_elems(cc);
   // a reduction writes one result: 4 bytes (vsum, vmaxr) or 8 (vsumsq)
-  assign ob_bytes = uses_reduce ? (op == CMD_VSUMSQ ? 32'd8 : 32'd4) : bytes_for(odt, chunk_elems(oc));
+  assign ob_bytes = uses_reduce ? (op == CMD_VSUMSQ ? 32'd8 : 32'd4)
+                  : is_rope ? 32'd2 * bytes_for(odt, chunk_elems(oc)) : bytes_for(odt, chunk_elems(oc));
+  // rope's upper half: the word goes hoff bytes further; a word never spans the two halves
+  logic [31:0] seg_bytes, wr_len;
+  logic        wr_hi;
+  assign seg_bytes = bytes_for(odt, chunk_elems(oc));
+  assign wr_hi = is_rope && wr_off >= seg_bytes;
+  assign wr_len = min32(32'(W), (is_rope && !wr_hi ? seg_bytes : ob_bytes) - wr_off);
   assign wr_want = ew && ofull[oc[0]];
   // Port priority: result words go first (a short pipeline then drains at once, as the simulator's
   // busy + latency assumes), except behind the deep pipelines of afu_recip and afu_rsqrt: there
-  // operand reads go first whenever a staging buffer is free, so the tile is read ahead into the
-  // elastic pipeline (its registers hold results while the output buffers wait) and the reads
-  // overlap its latency; a full pipeline refuses the next beat, the staging buffers stay full and
-  // the writes get the port. (With results first, a tile longer than the pipeline starved its reads
-  // behind the writes and paid the latency twice; with writes first whenever both output buffers
-  // were full, the reads and writes interleaved, the read-ahead ran out, and the last results came
-  // as sparsely as they were read: northpole rsqrt +7.7%.)
-  assign wr_go = wr_want && (!(uses_recip || uses_rsqrt) || !(tb_want || rd_want));
-  assign wr_last_word = wr_off + 32'(W) >= ob_bytes;
+  // operand reads go first whenever a staging buffer is free behind recip and rsqrt, so the tile is
+  // read ahead into the elastic pipeline (its registers hold results while the output buffers wait)
+  // and the reads overlap its latency; a full pipeline refuses the next beat, the staging buffers
+  // stay full and the writes get the port. (With results first, a tile longer than the pipeline
+  // starved its reads behind the writes and paid the latency twice; with writes first whenever both
+  // output buffers were full, reads and writes interleaved, the read-ahead ran out, and the last
+  // results came as sparsely as they were read: northpole rsqrt +7.7%.) Lookups (a short pipeline
+  // that cannot hold results) read first unless both output buffers are full: a lut16 chunk with
+  // int32 results is one word in and two out, and with results first the reader waited behind the
+  // writes while both staging buffers were full, the port idling while the unit worked (+5.5% on
+  // small's int32 lut16 tiles, -0.1% reads first; docs/rtl.md).
+  assign wr_urgent = ofull[0] && ofull[1];
+  assign wr_go = wr_want && (!(uses_recip || uses_rsqrt || uses_lut) || (uses_lut && wr_urgent) ||
+                             !(tb_want || rd_want));
+  assign wr_last_word = wr_off + wr_len >= ob_bytes;
+  // a sum pass: the beat's exponentials of elements < n
+  logic [31:0] beat_sum;
+  always_comb begin
+    beat_sum = 32'd0;
+    for (int l = 0; l < AL; l++)
+      if (cc * ch + csub * lanes + 32'(l) < n) beat_sum = beat_sum + 32'(ey[l]);
+  end
   always_comb begin
     obuf_next = obuf[cc[0]];
     for (int l = 0; l < VL; l++) begin
@@ -436,12 +724,12 @@ module core
       logic [63:0] y64;                   // a multiplier: int32 m, then int32 shift (little-endian)
       logic [31:0] e;
       e = csub * lanes + 32'(l);
-      y64 = l >= AL ? 64'd0 : uses_recip ? {26'd0, qsh[l % AL], 1'b0, qm[l % AL]}
+      y64 = uses_mm ? {26'd0, xsh[l], 1'b0, xm[l]} : l >= AL ? 64'd0 : uses_recip ? {26'd0, qsh[l % AL], 1'b0, qm[l % AL]}
                                          : {26'd0, sqsh[l % AL], 1'b0, sqm[l % AL]};
       if (uses_requant) y = ry[l];
       else if (uses_vector) y = vy[l];
       else if (l >= AL) y = 32'sd0;
-      else if (uses_exp2) y = 32'(ey[l % AL]);
+      else if (uses_exp2) y = seq_sm ? scale_q15(16'(ey[l % AL]), rq_m, rq_sh) : 32'(ey[l % AL]);
       else if (op == CMD_LUT16) y = sat32(clamp32(ly[l % AL], tlo, thi), obits);
       else y = ly[l % AL];
       if (32'(l) < lanes) begin
@@ -455,6 +743,12 @@ module core
       end
     end
     if (uses_reduce) obuf_next[63:0] = dy;  // the one result of a reduction
+    // rope: the lower half's chunk, then the upper half's (lanes past the chunk would overwrite it)
+    for (int l = 0; l < VL; l++)
+      if (is_rope && csub * lanes + 32'(l) < chunk_elems(cc)) begin
+        obuf_next[16*(csub * lanes + 32'(l)) +: 16] = ro_lo[l];
+        obuf_next[16*(csub * lanes + 32'(l) + chunk_elems(cc)) +: 16] = ro_hi[l];
+      end
   end
 
   // ---------------------------------------------------------------- vmm
@@ -525,9 +819,14 @@ module core
       p_wdata = host_wdata;
     end else if (wr_go) begin
       p_wr = 1'b1;
-      p_addr = dst + oc * bytes_for(odt, ch) + wr_off;
-      p_len = min32(32'(W), ob_bytes - wr_off);
+      p_addr = dst + oc * bytes_for(odt, ch) + wr_off + (wr_hi ? hoff - seg_bytes : 32'd0);
+      p_len = wr_len;
       for (int i = 0; i < W; i++) p_wdata[i] = obuf[oc[0]][8 * (wr_off + 32'(i)) +: 8];
+    end else if (kw_go) begin           // per-token k: one byte after the row
+      p_wr = 1'b1;
+      p_addr = c_dst + bytes_for(c_dt, c_n);
+      p_len = 32'd1;
+      p_wdata[0] = {4'd0, tk};
     end else if (tb_want) begin
       p_rd = 1'b1;
       p_addr = bb + toff;
@@ -569,9 +868,10 @@ module core
   for (genvar i = 0; i < W; i++) begin : g_rd
     always_ff @(posedge clk) begin
       if (busy && !is_vmm && rd_go) begin
-        if (cur_s == 2'd0 && rd_off + 32'(i) < 32'(SA)) sa[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
-        if (cur_s == 2'd1 && rd_off + 32'(i) < 32'(SA)) sb[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
-        if (cur_s == 2'd2 && rd_off + 32'(i) < 32'(SM)) sm[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 3'd0 && rd_off + 32'(i) < 32'(SA)) sa[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 3'd1 && rd_off + 32'(i) < 32'(SA)) sb[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 3'd2 && rd_off + 32'(i) < 32'(SM)) sm[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
+        if (cur_s == 3'd3 && rd_off + 32'(i) < 32'(SA)) ss[rd_c[0]][8 * (rd_off + 32'(i)) +: 8] <= rdata[i];
       end
       if (vx_go && vx_off + 32'(i) < 32'(XB)) xbuf[8 * (vx_off + 32'(i)) +: 8] <= rdata[i];
     end
@@ -589,6 +889,11 @@ module core
     if (!rst_n) begin
       busy <= 1'b0;
       done <= 1'b0;
+      seq <= 1'b0;
+      pstart <= 1'b0;
+      sc_pass <= 1'b0;
+      sum_pass <= 1'b0;
+      kw_pass <= 1'b0;
       full[0] <= 1'b0;
       full[1] <= 1'b0;
       wfull[0] <= 1'b0;
@@ -602,34 +907,37 @@ module core
         op <= cmd_op;
         dst <= cmd_dst;
         aa <= cmd_a;
-        bb <= cmd_b;
-        ma <= cmd_op == CMD_RSQRT ? cmd_a : cmd_m;  // rsqrt's 8-byte operands use the multiplier stream
+        bb <= cmd_op == CMD_ROPE ? cmd_a + 32'(cmd_n) : cmd_b;   // (requantk: its k byte)
+        ma <= cmd_op == CMD_RSQRT ? cmd_a : cmd_op == CMD_ROPE ? cmd_b : cmd_m;  // rsqrt's 8-byte operands use the multiplier stream
         acc0 <= cmd_acc;
-        n <= 32'(cmd_n);
+        n <= cmd_op == CMD_ROPE ? 32'(cmd_n) >> 1 : 32'(cmd_n);
+        rsin <= cmd_m;
+        hoff <= 32'(cmd_n);                // x[h] is n bytes (h int16) past x[0]
         x16 <= cmd_x16;
         w4 <= cmd_w4;
         set <= cmd_set;
-        chan <= cmd_chan || cmd_op == CMD_RSQRT;
+        chan <= cmd_chan || cmd_op == CMD_RSQRT || cmd_op == CMD_REQUANTK;
         amount <= cmd_amount;
         idt <= in_dt(cmd_op, cmd_dt);
         odt <= out_dt(cmd_op, cmd_dt, cmd_dt2);
-        use_a <= cmd_op != CMD_REQUANT && cmd_op != CMD_RSQRT;
-        use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL;
-        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT || cmd_op == CMD_RSQRT;
+        use_a <= cmd_op != CMD_REQUANT && cmd_op != CMD_RSQRT && cmd_op != CMD_REQUANTK;
+        use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL || cmd_op == CMD_ROPE;
+        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT || cmd_op == CMD_RSQRT || cmd_op == CMD_REQUANTK ||
+                 cmd_op == CMD_MULTMUL;
         begin
           logic [2:0] it, ot;
           logic [6:0] nb;
           logic [31:0] c;
           it = in_dt(cmd_op, cmd_dt);
           ot = out_dt(cmd_op, cmd_dt, cmd_dt2);
-          nb = cmd_op == CMD_RSQRT ? 7'd64 : cmd_op == CMD_RECIP ? 7'd32
-             : cmd_op == CMD_REQUANT || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
+          nb = cmd_op == CMD_RSQRT || cmd_op == CMD_MULTMUL ? 7'd64 : cmd_op == CMD_RECIP ? 7'd32
+             : cmd_op == CMD_REQUANT || cmd_op == CMD_REQUANTK || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
           c = 32'(8 * W) / 32'(nb);
           if (cmd_op == CMD_EXP2 || cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16 || cmd_op == CMD_RECIP ||
               cmd_op == CMD_RSQRT) c = c > 32'(AL) ? c : 32'(AL);
           else c = c > 32'(VL) ? c : 32'(VL);
           ch <= c;
-          nchunks <= (32'(cmd_n) + c - 32'd1) / c;
+          nchunks <= ((cmd_op == CMD_ROPE ? 32'(cmd_n) >> 1 : 32'(cmd_n)) + c - 32'd1) / c;
         end
         tph <= cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16;
         toff <= 32'd0;
@@ -638,7 +946,7 @@ module core
         cc <= 32'd0;
         csub <= 32'd0;
         rd_c <= 32'd0;
-        rd_s <= 2'd0;
+        rd_s <= 3'd0;
         rd_off <= 32'd0;
         lc <= 32'd0;
         oc <= 32'd0;
@@ -655,20 +963,40 @@ module core
         wb <= 1'b0;
         vlb <= 1'b0;
         out_jb <= 32'd0;
+        seq <= is_composite(cmd_op);
+        cop <= cmd_op;
+        ps <= 3'd0;
+        pstart <= is_composite(cmd_op) && cmd_n != 16'd0;
+        sc_pass <= 1'b0;
+        sum_pass <= 1'b0;
+        kw_pass <= 1'b0;
+        m12 <= 1'b0;
+        amx <= 32'd0;
+        c_dst <= cmd_dst;
+        c_a <= cmd_a;
+        c_b <= cmd_b;
+        c_m <= cmd_m;
+        c_n <= 32'(cmd_n);
+        c_dt <= cmd_dt;
+        c_chan <= cmd_chan;
+        if (is_composite(cmd_op)) begin  // the sequencer loads the first pass
+          nchunks <= 32'd0;
+          tph <= 1'b0;
+        end
         if (cmd_n == 16'd0 || (cmd_op == CMD_VMM && cmd_k == 16'd0)) begin // nothing to do
           busy <= 1'b0;   // (the harness gives vmm k >= 1: a `set` with k = 0 is not modelled)
           done <= 1'b1;
         end
       end else if (busy && !is_vmm) begin
         // reader
-        if (rd_active && (rd_go || cur_s == 2'd3)) begin
+        if (rd_active && (rd_go || cur_s == 3'd4)) begin
           if (rd_chunk_end) begin
             full[rd_c[0]] <= 1'b1;
             rd_c <= rd_c + 32'd1;
-            rd_s <= 2'd0;
+            rd_s <= 3'd0;
             rd_off <= 32'd0;
           end else if (rd_off + 32'(W) >= cur_bytes) begin
-            rd_s <= cur_s + 2'd1;
+            rd_s <= cur_s + 3'd1;
             rd_off <= 32'd0;
           end else begin
             rd_off <= rd_off + 32'(W);
@@ -683,7 +1011,13 @@ module core
         thi <= thi_next;
         // launch
         if (u_in_valid && u_in_ready) begin
-          if (lc == 32'd0 && lsub == 32'd0) mt <= sm[lb][63:0];
+          if (lc == 32'd0 && lsub == 32'd0) begin
+            mt <= sm[lb][63:0];
+            mk <= sm[lb][67:64];
+            tk <= tok_k;
+            rk <= sb[lb][3:0];
+          end
+          if (seq_rmt && uses_reduce && beat_amax > amx) amx <= beat_amax;
           if (launch_last) begin
             full[lb] <= 1'b0;
             lc <= lc + 32'd1;
@@ -693,7 +1027,21 @@ module core
           end
         end
         // capture (into the buffer the writer is not working on)
-        if (capture) begin
+        if (capture && seq && uses_reduce) begin   // the pass's scalar, kept
+          if (seq_sm) smax <= dy[31:0];
+          else if (seq_vqt) sreg <= 64'(dy[31:0]) + 64'd1;    // amax <= 2^31
+          else sreg <= dy + mt;
+          pstart <= 1'b1;
+        end else if (capture && sum_pass) begin    // summed, not written
+          sreg <= sreg + 64'(beat_sum);
+          if (cap_last) begin
+            cc <= cc + 32'd1;
+            csub <= 32'd0;
+            if (cc + 32'd1 >= nchunks) pstart <= 1'b1;
+          end else begin
+            csub <= csub + 32'd1;
+          end
+        end else if (capture) begin
           obuf[cc[0]] <= obuf_next;
           if (cap_last) begin
             ofull[cc[0]] <= 1'b1;
@@ -709,13 +1057,62 @@ module core
             ofull[oc[0]] <= 1'b0;
             oc <= oc + 32'd1;
             wr_off <= 32'd0;
-            if (last_out) begin
+            if (last_out && seq && !p_last) begin
+              pstart <= 1'b1;
+            end else if (last_out) begin
               busy <= 1'b0;
               done <= 1'b1;
+              seq <= 1'b0;
             end
           end else begin
-            wr_off <= wr_off + 32'(W);
+            wr_off <= wr_off + wr_len;
           end
+        end
+        // sequencer: a scalar pass's element, its result, the next pass
+        if (sc_go && (uses_rsqrt ? s_in_ready : q_in_ready)) sc_issued <= 1'b1;
+        if (sc_pass && sc_issued && u_out_valid) begin
+          rq_m <= uses_rsqrt ? sqm[0] : qm[0];
+          // softmax: times 2^15 (Q15 probabilities); the reciprocal of a sum >= 1 has shift >= 31
+          rq_sh <= uses_rsqrt ? sqsh[0] : seq_sm ? qsh[0] - 6'd15 : qsh[0];
+          pstart <= 1'b1;
+        end
+        if (kw_go) begin
+          busy <= 1'b0;
+          done <= 1'b1;
+          seq <= 1'b0;
+        end
+        if (pstart) begin
+          pstart <= 1'b0;
+          ps <= ps + 3'd1;
+          op <= np_op;
+          idt <= np_idt;
+          odt <= np_odt;
+          aa <= np_a;
+          ma <= np_m;
+          dst <= c_dst;
+          n <= c_n;
+          chan <= np_chan;
+          use_a <= !np_sc;
+          use_b <= 1'b0;
+          use_m <= np_um;
+          sc_pass <= np_sc;
+          sum_pass <= np_sum;
+          kw_pass <= np_kw;
+          m12 <= np_m12;
+          if (np_sum) sreg <= 64'd0;
+          sc_issued <= 1'b0;
+          p_last <= np_last;
+          ch <= chunk_for(np_op, np_idt, np_odt);
+          nchunks <= np_sc || np_kw ? 32'd0 : (c_n + chunk_for(np_op, np_idt, np_odt) - 32'd1) / chunk_for(np_op, np_idt, np_odt);
+          lsub <= 32'd0;
+          cc <= 32'd0;
+          csub <= 32'd0;
+          rd_c <= 32'd0;
+          rd_s <= 3'd0;
+          rd_off <= 32'd0;
+          lc <= 32'd0;
+          oc <= 32'd0;
+          wr_off <= 32'd0;
         end
       end else if (busy) begin // vmm
         if (vx_want) begin

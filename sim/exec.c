@@ -267,6 +267,16 @@ static uint64_t afu_cycles(const floe_sim *s, uint64_t ops)
     return c ? c : 1;
 }
 
+/* One pass of a composite over its row (docs/sim.md, composites): the sequencer's cycle that issues
+ * it, then `ops` on a unit of `rate` ops per cycle or its own `bytes` through the SRAM port, whichever
+ * is longer; the passes run one after the other. */
+static uint64_t pass_cycles(const floe_sim *s, uint64_t ops, uint64_t rate, uint64_t bytes)
+{
+    uint64_t c = ceil_div(ops, rate), p = ceil_div(bytes, s->m.sram_bytes_per_cycle);
+    c = c > p ? c : p;
+    return 1 + (c ? c : 1);
+}
+
 #define OPND(field, bytes, name, out)                                                                         \
     do {                                                                                                 \
         if (sim_mem_operand(s, c, t, (field), (bytes), (name), &(out), err))                             \
@@ -464,8 +474,10 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
         act->sram_read_bytes += 4 * n + 12;
         act->sram_write_bytes += ob + 1;
         act->vector_ops += 2 * n + (uint64_t)K + 1; /* requant, max reduction, trial requants */
-        uint64_t cy = ceil_div(2 * n + (uint64_t)K + 1, s->m.vector_ops_per_cycle);
-        *cycles = cy ? cy : 1;
+        /* The core's passes (docs/sim.md): the row's max |x| (a vector reduction), the requant of
+         * the row again by M * 2^k (k's trials are one combinational search before it), k's byte. */
+        *cycles = pass_cycles(s, n, s->m.vector_ops_per_cycle, 4 * n) + s->m.vector_latency_cycles +
+                  pass_cycles(s, n, s->m.vector_ops_per_cycle, 4 * n + 12 + ob) + 2;
         return 0;
     }
     case FLOE_OP_REQUANTK: {
@@ -585,6 +597,7 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     uint64_t d = 0, a = 0, tb = 0, b = 0;
     uint64_t n = afu_len(in);
     uint64_t ops = n, in_bytes = 0, out_bytes = 0;
+    uint64_t vops = 0, seq = 0; /* a composite's vector-unit ops and its pass-by-pass cycles */
     switch (in->op) {
     case FLOE_OP_LUT8: {
         OPND(in->f[0], 2 * n, "dst", d);
@@ -697,8 +710,15 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
             floe_elem_store(M + d, FLOE_DT_I16, i, p[i]);
         free(z);
         free(p);
-        in_bytes = 4 * n;
-        ops = 3 * n;
+        /* The core's passes (docs/sim.md): the row's max (vector reduction), exp2 of z - max summed
+         * (nothing written), the reciprocal of the sum (one element, its pipeline latency), exp2
+         * again scaled by it into the result; the row is read three times. */
+        in_bytes = 12 * n;
+        ops = 2 * n + 1;
+        vops = 2 * n; /* the max and the scaling */
+        seq = pass_cycles(s, n, s->m.vector_ops_per_cycle, 4 * n) + s->m.vector_latency_cycles +
+              pass_cycles(s, n, s->m.lut_ops_per_cycle, 4 * n) + s->m.lut_latency_cycles + 1 + s->m.recip_latency_cycles +
+              pass_cycles(s, n, s->m.lut_ops_per_cycle, 4 * n + out_bytes);
         break;
     }
     case FLOE_OP_RMSNORM: {
@@ -740,8 +760,14 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         free(q);
         free(y);
         free(cm);
-        in_bytes = 2 * n + cb + 8;
-        ops = 2 * n + 1;
+        /* The core's passes (docs/sim.md): the sum of squares with eps (the row and eps read), the
+         * root of one element (its pipeline latency), then the requant of the row again by r x c[j]
+         * (the row and c read, the result written); each pass waits for the one before. */
+        in_bytes = 4 * n + cb + 8;
+        ops = 1;
+        vops = 2 * n + (per_channel ? n : 1);
+        seq = pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + 8) + s->m.vector_latency_cycles +
+              1 + s->m.rsqrt_latency_cycles + pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + cb + out_bytes);
         break;
     }
     case FLOE_OP_RMSNORMT: {
@@ -775,8 +801,13 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         M[d + ob] = (uint8_t)(int8_t)k;
         free(q);
         free(y);
-        in_bytes = 2 * n + 12 + 8;
-        ops = 3 * n + (uint64_t)K + 2; /* rmsnorm's 2n + 1, the max reduction, the trial requants */
+        /* rmsnorm's passes (max |q| kept beside the sum of squares), the requant by M * 2^k, then
+         * k's byte (docs/sim.md) */
+        in_bytes = 4 * n + 12 + 8;
+        ops = 1;
+        vops = 3 * n + (uint64_t)K + 1; /* squares, max |q|, requant, the multiplier product, k's trials */
+        seq = pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + 8) + s->m.vector_latency_cycles + 1 +
+              s->m.rsqrt_latency_cycles + pass_cycles(s, n, s->m.vector_ops_per_cycle, 2 * n + 12 + ob) + 2;
         break;
     }
     case FLOE_OP_ROPE: {
@@ -807,7 +838,16 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         free(x);
         in_bytes = 2 * n + 4 * h;
         out_bytes = 2 * n;
-        ops = 2 * n;
+        /* The core's rope unit (docs/rtl.md) rotates one pair per vector lane and cycle (four
+         * products, two sums): h pairs at the vector rate, one pass, usually port-bound. Its six
+         * streams of h int16 (both halves of x, cos, sin; both halves of the result) are six
+         * address ranges: each takes whole port words of its own. */
+        ops = 0;
+        vops = 2 * n;
+        seq = ceil_div(h, s->m.vector_ops_per_cycle);
+        uint64_t words = 6 * ceil_div(2 * h, s->m.sram_bytes_per_cycle);
+        seq = seq > words ? seq : words;
+        seq = seq ? seq : 1;
         break;
     }
     default:
@@ -817,7 +857,8 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     act->sram_read_bytes += in_bytes;
     act->sram_write_bytes += out_bytes;
     act->lut_ops += ops;
-    *cycles = afu_cycles(s, ops);
+    act->vector_ops += vops;
+    *cycles = seq ? seq : afu_cycles(s, ops);
     /* A lookup needs its table before the first element: the table's bytes cross the SRAM port
      * first, so they do not overlap the lookups (the core's overall port time, max'ed in by the
      * caller, still covers the streams). Checked against the RTL core (docs/rtl.md). */

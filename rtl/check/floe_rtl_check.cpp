@@ -2,7 +2,8 @@
 // (sim/), docs/rtl.md "Co-simulation of the core".
 //
 // Every tile is one ISA instruction (vmm, requant, vrequant, vadd, vmax, vmul, vshift, vsat, exp2,
-// lut8, lut16, recip, rsqrt, vsum, vsumsq, vmaxr) with
+// lut8, lut16, recip, rsqrt, vsum, vsumsq, vmaxr, the composites rmsnorm, softmax, rmsnormt, vrequantt,
+// and rope, requantk, multmul) with
 // the core memory and accumulators it reads. The simulator runs it as a one-instruction program
 // (its functional units give the expected bits, its timing model the cycles: the unit's busy time
 // plus the unit's pipeline latency); the harness translates the same instruction into the core's
@@ -14,8 +15,8 @@
 // simulator with random embeddings; every supported instruction of every core is then replayed
 // on the memory the run left (register offsets taken as 0: the first iteration of a loop).
 //
-// Usage: floe-rtl-check [--machine FILE] [--tiles N] [--model NAME] [--model-tiles N] [--seed S] [--wave FILE]
-//                       [--csv FILE] [--variant flip] [--expect-flip]
+// Usage: floe-rtl-check [--machine FILE] [--tiles N] [--model NAME] [--model-tiles N] [--act-scaling per-token] [--seed S]
+//                       [--wave FILE] [--csv FILE] [--variant flip] [--expect-flip]
 // Exit: 0 all results equal (with --expect-flip: the wrong variant was detected, every mismatch a
 // requant rounding tie), 1 otherwise, 2 usage.
 #include <verilated.h>
@@ -45,6 +46,9 @@ extern "C" {
 #include "isa/lut.h"
 #include "isa/machine.h"
 #include "isa/opcodes.h"
+#include "isa/recip.h"
+#include "isa/requant.h"
+#include "isa/token.h"
 #include "models/compile.h"
 #include "models/model_config.h"
 #include "models/qmodel.h"
@@ -54,9 +58,10 @@ extern "C" {
 
 namespace {
 
-enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_COUNT };
-const char *const unit_names[U_COUNT] = {"vmm",      "requant", "vector",    "vreduce",
-                                         "afu_exp2", "afu_lut", "afu_recip", "afu_rsqrt"};
+enum Unit { U_VMM, U_REQUANT, U_VECTOR, U_REDUCE, U_AFU, U_LUT, U_RECIP, U_RSQRT, U_RMSNORM, U_SOFTMAX, U_ROPE, U_RMSNORMT, U_VREQUANTT, U_REQUANTK, U_MULTMUL, U_COUNT };
+const char *const unit_names[U_COUNT] = {"vmm",      "requant", "vector",    "vreduce",  "afu_exp2",
+                                         "afu_lut", "afu_recip", "afu_rsqrt", "rmsnorm", "softmax", "rope",
+                                         "rmsnormt", "vrequantt", "requantk", "multmul"};
 
 struct Cmd {
     int op = 0;
@@ -70,6 +75,7 @@ struct Cmd {
     int out_dt = 0;
     uint32_t out_per = 1;                             // out_dt values per element (multipliers: m, shift)
     uint32_t out_n = 0;                               // result elements (n; a reduction's 1)
+    bool kbyte = false;                               // per-token k: one int8 after the result
 };
 
 struct Tile {
@@ -232,6 +238,100 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         c.out_addr = c.dst;
         break;
     }
+    case FLOE_OP_RMSNORM: // the sequencer: vsumsq + eps, rsqrt, requant by r x c[j]
+        c.op = FLOE_CORE_CMD_RMSNORM;
+        c.unit = U_RMSNORM;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.b = mem(in.f[2]);
+        c.m = mem(in.f[3]);
+        c.n = (uint32_t)in.f[4];
+        c.dt = c.out_dt = (int)in.f[5];
+        c.chan = in.f[6] == FLOE_SCOPE_CHANNEL;
+        if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2))
+            return false;
+        c.loads = {{c.a, 2 * c.n}, {c.b, c.chan ? 8 * c.n : 8}, {c.m, 8}};
+        c.out_addr = c.dst;
+        break;
+    case FLOE_OP_SOFTMAX: // the sequencer: vmaxr, exp2 summed, recip, exp2 scaled
+        c.op = FLOE_CORE_CMD_SOFTMAX;
+        c.unit = U_SOFTMAX;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.n = (uint32_t)in.f[2];
+        c.loads = {{c.a, 4 * c.n}};
+        c.out_addr = c.dst;
+        c.out_dt = FLOE_DT_I16;
+        break;
+    case FLOE_OP_ROPE: // the rope unit: pairs (x[i], x[i+h]) with cos[i], sin[i]
+        c.op = FLOE_CORE_CMD_ROPE;
+        c.unit = U_ROPE;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.b = mem(in.f[2]);
+        c.m = mem(in.f[3]);
+        c.n = (uint32_t)in.f[4];
+        c.dt = c.out_dt = FLOE_DT_I16;
+        if (c.n % 2)
+            return false;
+        c.loads = {{c.a, 2 * c.n}, {c.b, c.n}, {c.m, c.n}};
+        c.out_addr = c.dst;
+        break;
+    case FLOE_OP_RMSNORMT:
+    case FLOE_OP_VREQUANTT: { // the sequencer, with per-token k (one int8 after the row)
+        int rt = in.op == FLOE_OP_RMSNORMT;
+        c.op = rt ? FLOE_CORE_CMD_RMSNORMT : FLOE_CORE_CMD_VREQUANTT;
+        c.unit = rt ? U_RMSNORMT : U_VREQUANTT;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        if (rt) {
+            c.b = mem(in.f[2]);
+            c.m = mem(in.f[3]);
+            c.n = (uint32_t)in.f[4];
+            c.dt = (int)in.f[5];
+            c.loads = {{c.a, 2 * c.n}, {c.b, 12}, {c.m, 8}};
+        } else {
+            c.m = mem(in.f[2]);
+            c.n = (uint32_t)in.f[3];
+            c.dt = (int)in.f[4];
+            c.loads = {{c.a, 4 * c.n}, {c.m, 12}};
+        }
+        c.out_dt = c.dt;
+        c.kbyte = true;
+        if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2))
+            return false;
+        c.out_addr = c.dst;
+        break;
+    }
+    case FLOE_OP_REQUANTK: // requant from the accumulators by {m_j, shift_j + k}, k one int8 in memory
+        c.op = FLOE_CORE_CMD_REQUANTK;
+        c.unit = U_REQUANTK;
+        c.dst = mem(in.f[0]);
+        c.acc = floe_acc_index(in.f[1]);
+        c.m = mem(in.f[2]);
+        c.b = mem(in.f[3]);
+        c.n = (uint32_t)in.f[4];
+        c.dt = c.out_dt = (int)in.f[5];
+        c.chan = 1;
+        if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2) || c.acc + c.n > FLOE_ACCUMULATORS)
+            return false;
+        c.loads = {{c.m, 8 * c.n}, {c.b, 1}};
+        c.acc_load = c.n;
+        c.out_addr = c.dst;
+        break;
+    case FLOE_OP_MULTMUL: // multipliers (m, shift) out
+        c.op = FLOE_CORE_CMD_MULTMUL;
+        c.unit = U_MULTMUL;
+        c.dst = mem(in.f[0]);
+        c.a = mem(in.f[1]);
+        c.m = mem(in.f[2]);
+        c.n = (uint32_t)in.f[3];
+        c.chan = in.f[4] == FLOE_SCOPE_CHANNEL;
+        c.loads = {{c.a, 8 * c.n}, {c.m, c.chan ? 8 * c.n : 8}};
+        c.out_addr = c.dst;
+        c.out_dt = FLOE_DT_I32;
+        c.out_per = 2;
+        break;
     default:
         return false;
     }
@@ -240,7 +340,7 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     if (c.unit != U_REDUCE)
         c.out_n = c.n;
     if (c.unit != U_VMM)
-        c.out_bytes = (uint32_t)bytes_for(c.out_dt, (uint64_t)c.out_per * c.out_n);
+        c.out_bytes = (uint32_t)bytes_for(c.out_dt, (uint64_t)c.out_per * c.out_n) + (c.kbyte ? 1 : 0);
     for (auto &r : c.loads)
         if ((uint64_t)r.first + r.second > mem_bytes)
             return false;
@@ -415,6 +515,23 @@ private:
 
 // Is a requant mismatch a rounding tie (the discarded bits exactly one half)? The only results
 // the flipped-rounding variant may change.
+uint64_t load_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int b = 7; b >= 0; b--)
+        v = v << 8 | p[b];
+    return v;
+}
+
+bool requant_tie_ms(int64_t x, int32_t m, int32_t s)
+{
+    if (s <= 0)
+        return false;
+    int64_t p = x * (int64_t)m;
+    uint64_t low = (uint64_t)p & ((UINT64_C(1) << s) - 1);
+    return low == UINT64_C(1) << (s - 1);
+}
+
 bool requant_tie(int64_t x, const uint8_t *mult)
 {
     int32_t m = floe_elem_load(mult, FLOE_DT_I32, 0), s = floe_elem_load(mult, FLOE_DT_I32, 1);
@@ -433,6 +550,7 @@ struct Options {
     const char *wave = nullptr;
     const char *csv = nullptr;
     const char *model = "tiny";
+    const char *act_scaling = nullptr; // the model's activation scaling (null: per-tensor)
     bool flip = false, expect_flip = false, verbose = false;
 };
 
@@ -572,6 +690,109 @@ floe_insn random_insn(floe_rng *r, int kind, std::vector<uint8_t> &mem, std::vec
         std::memcpy(in.f, f, sizeof f);
         break;
     }
+    case 5: { // composites: rmsnorm (int16 rows with small values, eps small or any, multipliers of every shift)
+        uint64_t which = floe_rng_below(r, 7);
+        if (which == 6) { // multmul: multipliers of every mantissa size and shift (zeros, denormals, carries)
+            uint32_t a = off(1), b = off(2);
+            int chan = (int)floe_rng_below(r, 2);
+            for (uint32_t i = 0; i < n + (chan ? n : 1); i++) {
+                uint32_t at = i < n ? a + 8 * i : b + 8 * (i - n);
+                int32_t m = (int32_t)(floe_rng_u64(r) & 0x7fffffff) >> floe_rng_below(r, 31);
+                if (floe_rng_below(r, 16) == 0)
+                    m = floe_rng_below(r, 2) ? 0 : 0x7fffffff;
+                floe_elem_store(&mem[at], FLOE_DT_I32, 0, m);
+                floe_elem_store(&mem[at], FLOE_DT_I32, 1, (int32_t)floe_rng_range(r, 0, 62));
+            }
+            in.op = FLOE_OP_MULTMUL;
+            int64_t f[5] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), FLOE_MEM(b, 0), n,
+                            chan ? FLOE_SCOPE_CHANNEL : FLOE_SCOPE_TENSOR};
+            std::memcpy(in.f, f, sizeof f);
+            break;
+        }
+        if (which >= 3) { // per-token: rmsnormt, vrequantt, requantk ({m, shift, K}, k in 0..K_MAX)
+            uint32_t a = off(1), mb = off(2), e = off(3);
+            int big = floe_rng_below(r, 4) == 0;
+            for (uint32_t i = 0; i < (which == 5 ? n : 1); i++) {
+                floe_elem_store(&mem[mb + 8 * i], FLOE_DT_I32, 0, (int32_t)(floe_rng_u64(r) & 0x7fffffff) >> floe_rng_below(r, 8));
+                floe_elem_store(&mem[mb + 8 * i], FLOE_DT_I32, 1,
+                                (int32_t)(floe_rng_below(r, 2) ? floe_rng_range(r, 0, 62) : floe_rng_range(r, 20, 40)));
+            }
+            if (which != 5)
+                floe_elem_store(&mem[mb], FLOE_DT_I32, 2, (int32_t)floe_rng_range(r, 0, FLOE_TOKEN_K_MAX));
+            if (which == 3) {
+                for (uint32_t i = 0; i < n; i++)
+                    floe_elem_store(&mem[a], FLOE_DT_I16, i, (int32_t)floe_rng_range(r, big ? -32768 : -300, big ? 32767 : 300));
+                uint64_t eps = floe_rng_below(r, 2) ? floe_rng_below(r, 1000) : floe_rng_u64(r) >> floe_rng_below(r, 64);
+                for (int b = 0; b < 8; b++)
+                    mem[e + (uint32_t)b] = (uint8_t)(eps >> (8 * b));
+                in.op = FLOE_OP_RMSNORMT;
+                int64_t f[6] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), FLOE_MEM(mb, 0), FLOE_MEM(e, 0), n, dt};
+                std::memcpy(in.f, f, sizeof f);
+            } else if (which == 4) { // int32 rows: small (ties, large k) or any, INT32_MIN at times
+                for (uint32_t i = 0; i < n; i++) {
+                    int32_t x = (int32_t)floe_rng_range(r, big ? -70000 : -300, big ? 70000 : 300);
+                    if (floe_rng_below(r, 64) == 0)
+                        x = floe_rng_below(r, 2) ? INT32_MIN : (int32_t)floe_rng_u64(r);
+                    floe_elem_store(&mem[a], FLOE_DT_I32, i, x);
+                }
+                in.op = FLOE_OP_VREQUANTT;
+                int64_t f[5] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), FLOE_MEM(mb, 0), n, dt};
+                std::memcpy(in.f, f, sizeof f);
+            } else {
+                mem[e] = (uint8_t)floe_rng_range(r, 0, FLOE_TOKEN_K_MAX);
+                in.op = FLOE_OP_REQUANTK;
+                int64_t f[6] = {FLOE_MEM(off(0), 0), FLOE_ACC((uint32_t)floe_rng_below(r, 4096), 0), FLOE_MEM(mb, 0),
+                                FLOE_MEM(e, 0), n, dt};
+                std::memcpy(in.f, f, sizeof f);
+            }
+            break;
+        }
+        if (which == 2) { // rope: any int16 x, cos and sin within +-2^14 (Q14), half of them in place
+            if (n % 2)
+                n++;
+            uint32_t a = off(1), co = off(2), si = off(3) + 2048;
+            for (uint32_t i = 0; i < n; i++)
+                floe_elem_store(&mem[a], FLOE_DT_I16, i, (int32_t)floe_rng_range(r, -32768, 32767));
+            for (uint32_t i = 0; i < n / 2; i++) {
+                floe_elem_store(&mem[co], FLOE_DT_I16, i, (int32_t)floe_rng_range(r, -16384, 16384));
+                floe_elem_store(&mem[si], FLOE_DT_I16, i, (int32_t)floe_rng_range(r, -16384, 16384));
+            }
+            in.op = FLOE_OP_ROPE;
+            int64_t f[5] = {FLOE_MEM(floe_rng_below(r, 2) ? a : off(0), 0), FLOE_MEM(a, 0), FLOE_MEM(co, 0), FLOE_MEM(si, 0), n};
+            std::memcpy(in.f, f, sizeof f);
+            break;
+        }
+        if (which == 1) { // softmax: scores near each other (exp2 scale), a few at the int32 extremes
+            uint32_t a = off(1);
+            int32_t base = (int32_t)floe_rng_range(r, -100000, 100000);
+            for (uint32_t i = 0; i < n; i++) {
+                uint64_t kind = floe_rng_below(r, 16);
+                int32_t z = kind == 0 ? INT32_MIN : kind == 1 && floe_rng_below(r, 4) == 0 ? INT32_MAX
+                                                  : base + (int32_t)floe_rng_range(r, -6000, 300);
+                floe_elem_store(&mem[a], FLOE_DT_I32, i, z);
+            }
+            in.op = FLOE_OP_SOFTMAX;
+            int64_t f[3] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), n};
+            std::memcpy(in.f, f, sizeof f);
+            break;
+        }
+        uint32_t a = off(1), cb = off(2), e = off(3);
+        int chan = (int)floe_rng_below(r, 2), big = floe_rng_below(r, 4) == 0;
+        for (uint32_t i = 0; i < n; i++)
+            floe_elem_store(&mem[a], FLOE_DT_I16, i, (int32_t)floe_rng_range(r, big ? -32768 : -300, big ? 32767 : 300));
+        for (uint32_t i = 0; i < (chan ? n : 1); i++) {
+            floe_elem_store(&mem[cb + 8 * i], FLOE_DT_I32, 0, (int32_t)(floe_rng_u64(r) & 0x7fffffff) >> floe_rng_below(r, 4));
+            floe_elem_store(&mem[cb + 8 * i], FLOE_DT_I32, 1, (int32_t)floe_rng_range(r, 0, 62));
+        }
+        uint64_t eps = floe_rng_below(r, 2) ? floe_rng_below(r, 1000) : floe_rng_u64(r) >> floe_rng_below(r, 64);
+        for (int b = 0; b < 8; b++)
+            mem[e + (uint32_t)b] = (uint8_t)(eps >> (8 * b));
+        in.op = FLOE_OP_RMSNORM;
+        int64_t f[7] = {FLOE_MEM(off(0), 0), FLOE_MEM(a, 0), FLOE_MEM(cb, 0), FLOE_MEM(e, 0), n, dt,
+                        chan ? FLOE_SCOPE_CHANNEL : FLOE_SCOPE_TENSOR};
+        std::memcpy(in.f, f, sizeof f);
+        break;
+    }
     default: {
         uint64_t which = floe_rng_below(r, 3);
         if (which == 0) { // exp2: scores mostly in the table's range
@@ -617,13 +838,16 @@ struct ModelCore {
     std::vector<floe_insn> insns;
 };
 
-int model_cores(const floe_machine *m, const char *model, uint64_t seed, std::vector<ModelCore> &out, floe_err *err)
+int model_cores(const floe_machine *m, const char *model, const char *act_scaling, uint64_t seed,
+                std::vector<ModelCore> &out, floe_err *err)
 {
     floe_model_config cfg;
     floe_qmodel qm;
     if (floe_model_config_builtin(model, &cfg, err) != 0)
         return -1;
     floe_qconfig q = floe_qconfig_default();
+    if (act_scaling && floe_qconfig_set_scaling(&q, act_scaling, 0, err) != 0)
+        return -1;
     if (floe_qmodel_random(&qm, &cfg, &q, seed, err) != 0)
         return -1;
     floe_compile_opts o{};
@@ -746,11 +970,60 @@ template <class V> int run(const Options &o, const floe_machine &mach)
                                                               : floe_elem_load(&(*t.mem)[c.a], FLOE_DT_I32, i);
                     tie = requant_tie(x, &(*t.mem)[c.m + (c.chan ? 8 * i : 0)]);
                 }
+                if (c.unit == U_RMSNORMT || c.unit == U_VREQUANTT || c.unit == U_REQUANTK) {
+                    const uint8_t *M = t.mem->data();
+                    int32_t hi = (int32_t)(((int64_t)1 << (floe_dtype_bits((floe_dtype)c.dt) - 1)) - 1);
+                    floe_requant_mult up{0, 0};
+                    int64_t x = 0;
+                    if (c.unit == U_REQUANTK) {
+                        int k = (int8_t)M[c.b];
+                        up = {floe_elem_load(M + c.m + 8 * i, FLOE_DT_I32, 0), floe_elem_load(M + c.m + 8 * i, FLOE_DT_I32, 1) + k};
+                        x = (*t.acc)[c.acc + i];
+                    } else {
+                        uint32_t mw = c.unit == U_RMSNORMT ? c.b : c.m;
+                        floe_requant_mult mc = {floe_elem_load(M + mw, FLOE_DT_I32, 0), floe_elem_load(M + mw, FLOE_DT_I32, 1)};
+                        int K = floe_elem_load(M + mw, FLOE_DT_I32, 2);
+                        uint64_t amax = 0, sum = c.unit == U_RMSNORMT ? load_u64(M + c.m) : 0;
+                        for (uint32_t j = 0; j < c.n; j++) {
+                            int64_t v = c.unit == U_RMSNORMT ? floe_elem_load(M + c.a, FLOE_DT_I16, j)
+                                                              : floe_elem_load(M + c.a, FLOE_DT_I32, j);
+                            sum += (uint64_t)(v * v);
+                            amax = (uint64_t)(v < 0 ? -v : v) > amax ? (uint64_t)(v < 0 ? -v : v) : amax;
+                        }
+                        if (c.unit == U_RMSNORMT)
+                            mc = floe_requant_mult_mul(floe_rsqrt_u64(sum), mc);
+                        up = floe_token_mult_up(mc, floe_token_k(amax, mc, K, hi));
+                        x = c.unit == U_RMSNORMT ? floe_elem_load(M + c.a, FLOE_DT_I16, i) : floe_elem_load(M + c.a, FLOE_DT_I32, i);
+                    }
+                    tie = up.shift <= 62 && requant_tie_ms(x, up.m, up.shift);
+                }
+                if (c.unit == U_RMSNORM) { // its last pass is a requant by mult_mul(r, c[j])
+                    const uint8_t *M = t.mem->data();
+                    uint64_t sum = load_u64(M + c.m);
+                    for (uint32_t j = 0; j < c.n; j++) {
+                        int64_t q = floe_elem_load(M + c.a, FLOE_DT_I16, j);
+                        sum += (uint64_t)(q * q);
+                    }
+                    uint32_t cj = c.b + (c.chan ? 8 * i : 0);
+                    floe_requant_mult cm = {floe_elem_load(M + cj, FLOE_DT_I32, 0), floe_elem_load(M + cj, FLOE_DT_I32, 1)};
+                    floe_requant_mult mm = floe_requant_mult_mul(floe_rsqrt_u64(sum), cm);
+                    tie = requant_tie_ms(floe_elem_load(M + c.a, FLOE_DT_I16, i), mm.m, mm.shift);
+                }
                 if (!tie)
                     s.unexplained++;
                 if (s.mismatches + bad <= 3 && !o.expect_flip)
                     std::fprintf(stderr, "mismatch: %s element %u: rtl %d, sim %d\n", floe_op_lookup(t.in.op)->mnemonic,
                                  i, have, want);
+            }
+        }
+        if (c.kbyte) { // the per-token k after the row
+            uint32_t kb = c.out_bytes - 1;
+            s.elems++;
+            if (got[kb] != so.mem[c.out_addr + kb]) {
+                bad++;
+                s.unexplained++;
+                std::fprintf(stderr, "mismatch: %s k: rtl %d, sim %d\n", floe_op_lookup(t.in.op)->mnemonic, (int8_t)got[kb],
+                             (int8_t)so.mem[c.out_addr + kb]);
             }
         }
         s.mismatches += bad;
@@ -765,14 +1038,14 @@ template <class V> int run(const Options &o, const floe_machine &mach)
     std::vector<uint8_t> mem(cap);
     std::vector<int32_t> acc(FLOE_ACCUMULATORS);
     for (long i = 0; i < o.tiles; i++) {
-        Tile t{random_insn(&r, (int)(i % 5), mem, acc, xmax, sc), &mem, &acc, 0};
+        Tile t{random_insn(&r, (int)(i % 6), mem, acc, xmax, sc), &mem, &acc, 0};
         if (check(t) != 0)
             return 1;
     }
     // (b) a compiled model
     std::vector<ModelCore> cores;
     if (o.model_tiles != 0) {
-        if (model_cores(&mach, o.model, o.seed, cores, &err) != 0) {
+        if (model_cores(&mach, o.model, o.act_scaling, o.seed, cores, &err) != 0) {
             std::fprintf(stderr, "floe-rtl-check: compiled model: %s\n", err.msg);
             return 1;
         }
@@ -852,7 +1125,8 @@ int usage(const char *msg)
     if (msg)
         std::fprintf(stderr, "floe-rtl-check: %s\n", msg);
     std::fprintf(stderr,
-                 "usage: floe-rtl-check [--machine FILE] [--tiles N] [--model NAME] [--model-tiles N] [--seed S] [--wave FILE.fst]\n"
+                 "usage: floe-rtl-check [--machine FILE] [--tiles N] [--model NAME] [--model-tiles N] [--act-scaling per-token]\n"
+                 "                      [--seed S] [--wave FILE.fst]\n"
                  "                      [--csv FILE] [--variant flip] [--expect-flip] [--verbose]\n");
     return 2;
 }
@@ -896,6 +1170,9 @@ int main(int argc, char **argv)
         } else if (a == "--model") {
             if (!(o.model = val()))
                 return usage("--model needs a built-in model name (tiny, S, M)");
+        } else if (a == "--act-scaling") {
+            if (!(o.act_scaling = val()))
+                return usage("--act-scaling needs per-tensor or per-token");
         } else if (a == "--wave") {
             if (!(o.wave = val()))
                 return usage("--wave needs a file");

@@ -21,11 +21,21 @@ typedef enum {
     FLOE_CORE_CMD_VSUM,     /* vsum: dst (int32), a, n, dt */
     FLOE_CORE_CMD_VSUMSQ,   /* vsumsq: dst (uint64), a, n, dt */
     FLOE_CORE_CMD_VMAXR,    /* vmaxr: dst (int32), a, n, dt */
+    /* composites: the core's sequencer runs them as passes over the row (docs/rtl.md) */
+    FLOE_CORE_CMD_RMSNORM,  /* rmsnorm: dst, a (int16), b = c (multipliers), m = eps (uint64), n, dt, chan */
+    FLOE_CORE_CMD_SOFTMAX,  /* softmax: dst (int16), a (int32 scores), n */
+    FLOE_CORE_CMD_ROPE,     /* rope: dst, a = src (int16), b = cos, m = sin (int16), n (even) */
+    /* per-token activation scaling (docs/numerics.md §10): k as one int8 after the row */
+    FLOE_CORE_CMD_RMSNORMT,  /* rmsnormt: dst, a (int16), b = c ({m, shift, K}), m = eps, n, dt */
+    FLOE_CORE_CMD_VREQUANTT, /* vrequantt: dst, a (int32), m = mult ({m, shift, K}), n, dt */
+    FLOE_CORE_CMD_REQUANTK,  /* requantk: dst, acc, m = mult (per channel), b = k (int8), n, dt */
+    FLOE_CORE_CMD_MULTMUL,   /* multmul: dst, a (multipliers), m = b (multipliers), n, chan */
     FLOE_CORE_CMD_COUNT
 } floe_core_cmd;
 
 static const char *const floe_core_cmd_names[FLOE_CORE_CMD_COUNT] = {
     "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16", "VMUL", "RECIP", "RSQRT", "VSUM", "VSUMSQ", "VMAXR",
+    "RMSNORM", "SOFTMAX", "ROPE", "RMSNORMT", "VREQUANTT", "REQUANTK", "MULTMUL",
 };
 
 #endif

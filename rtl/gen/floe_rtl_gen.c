@@ -16,6 +16,8 @@
 #include "isa/machine.h"
 #include "isa/opcodes.h"
 #include "isa/requant.h"
+#include "isa/rope.h"
+#include "isa/token.h"
 #include "isa/softmax.h"
 #include "rtl/gen/core_cmd.h"
 
@@ -105,8 +107,9 @@ static void machine_params(const char *path, const floe_machine *m, uint64_t lan
     static const char *dts[FLOE_DT_COUNT] = {"I2", "I4", "I8", "I16", "I32"};
     for (int d = 0; d < FLOE_DT_COUNT; d++)
         printf("  localparam logic [2:0] DT_%s = 3'd%d;\n", dts[d], d);
+    _Static_assert(FLOE_CORE_CMD_COUNT <= 32, "the core's cmd_op is 5 bits");
     for (int c = 0; c < FLOE_CORE_CMD_COUNT; c++)
-        printf("  localparam logic [3:0] CMD_%s = 4'd%d;\n", floe_core_cmd_names[c], c);
+        printf("  localparam logic [4:0] CMD_%s = 5'd%d;\n", floe_core_cmd_names[c], c);
 }
 
 int main(int argc, char **argv)
@@ -148,6 +151,8 @@ int main(int argc, char **argv)
     printf("  localparam int REQUANT_SHIFT_BITS = %d;\n", signed_bits_for(FLOE_REQUANT_MAX_SHIFT) - 1);
     printf("  // docs/numerics.md §5: exp2 input fraction, output Q format, zero cut-off, table\n");
     printf("  localparam int EXP2_FRAC_BITS = %d;\n", FLOE_EXP2_FRAC_BITS);
+    printf("  localparam int TOKEN_K_MAX = %d;       // isa/token.h: the largest per-token K\n", FLOE_TOKEN_K_MAX);
+    printf("  localparam int ROPE_FRAC_BITS = %d;    // isa/rope.h: cos and sin in Q14\n", FLOE_ROPE_FRAC_BITS);
     printf("  localparam int EXP2_OUT_BITS = %d;\n", FLOE_EXP2_OUT_BITS);
     printf("  localparam int EXP2_ZERO_N = %d;\n", zero_n);
     printf("  // docs/numerics.md §6: lut16 knots and their signed width (+-%d)\n", FLOE_LUT16_KNOT_LIMIT);
