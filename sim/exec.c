@@ -443,7 +443,15 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
         act->sram_read_bytes += mb + (src ? 0 : 4 * n);
         act->sram_write_bytes += ob;
         act->vector_ops += n;
-        *cycles = vector_cycles(s, n, FLOE_DT_I16);
+        /* The multipliers, the int32 operands (vrequant) and the results are separate streams, each in
+         * whole port words: the first result needs its multiplier read before it, so they do not
+         * share a word (the caller's pooled port time, ceil(all bytes / port), was a word short on
+         * short tiles: the RTL core measured +20% on the per-token model's requant tiles at
+         * northpole size, docs/rtl.md). */
+        uint64_t w = s->m.sram_bytes_per_cycle;
+        uint64_t port = ceil_div(mb, w) + ceil_div(src ? 0 : 4 * n, w) + ceil_div(ob, w);
+        uint64_t work = vector_cycles(s, n, FLOE_DT_I16);
+        *cycles = port > work ? port : work;
         return 0;
     }
     case FLOE_OP_VREQUANTT: {
