@@ -3,29 +3,53 @@
 #   1. gcc -O3 build, the whole ctest suite (labels quick and long);
 #   2. clang -O0 build with AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite again;
 #   3. the numeric core's digest from both builds must be equal (gcc -O3 vs clang -O0).
-# Usage: scripts/test.sh [--quick]     --quick: build 1 only, label "quick" only (the inner loop)
+# Test timeouts are multiplied by a calibration of this host's speed (scripts/calibrate.sh,
+# docs/testing.md), so a slow or busy host does not fail a test by its clock.
+# Usage: scripts/test.sh [--quick] [--repeat N]
+#   --quick     build 1 only, label "quick" only (the inner loop)
+#   --repeat N  both builds, label "quick" only, every test run N times, stopping at its first
+#               failure (the suite's stability check, docs/testing.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+repeat=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --repeat)
+      [ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "test.sh: --repeat needs a positive count" >&2; exit 2; }
+      repeat=$2; shift ;;
+    *) echo "usage: scripts/test.sh [--quick] [--repeat N]" >&2; exit 2 ;;
+  esac
+  shift
+done
 
 scripts/setup.sh
 jobs="$(nproc)"
 
+# ctest's options for the selected run: the whole suite, or the quick label (repeated if asked)
+ctest_args=(--output-on-failure -j"$jobs")
+if [ $quick -eq 1 ] || [ $repeat -gt 0 ]; then ctest_args+=(-L quick); fi
+if [ $repeat -gt 0 ]; then ctest_args+=(--repeat "until-fail:$repeat"); fi
+
 echo "== build 1: gcc, Release (-O3)"
 CC=gcc CXX=g++ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFLOE_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
-if [ $quick -eq 1 ]; then
-  ctest --test-dir build -L quick --output-on-failure -j"$jobs"
-  exit 0
-fi
-ctest --test-dir build --output-on-failure -j"$jobs"
+scale=$(scripts/calibrate.sh build)
+cmake -S . -B build -DFLOE_TIMEOUT_SCALE="$scale" >/dev/null
+ctest --test-dir build "${ctest_args[@]}"
+[ $quick -eq 1 ] && exit 0
 
 echo "== build 2: clang, Debug (-O0), AddressSanitizer + UndefinedBehaviorSanitizer"
-CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=ON -DFLOE_WERROR=ON >/dev/null
+CC=clang CXX=clang++ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFLOE_SANITIZE=ON -DFLOE_WERROR=ON \
+  -DFLOE_TIMEOUT_SCALE="$scale" >/dev/null
 cmake --build build-asan -j"$jobs"
+# calibrated again: the host's load may have changed during the build
+scale=$(scripts/calibrate.sh build)
+cmake -S . -B build-asan -DFLOE_TIMEOUT_SCALE="$scale" >/dev/null
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+  ctest --test-dir build-asan "${ctest_args[@]}"
+[ $repeat -gt 0 ] && exit 0
 
 echo "== numeric digest: gcc -O3 vs clang -O0"
 d1=$(./build/floe numerics --digest)

@@ -1,4 +1,5 @@
 #include "sim/systemc/card.h"
+#include "sim/systemc/asan_fiber.h"
 
 #include <cstring>
 
@@ -59,6 +60,7 @@ Card::Card(sc_module_name name, const floe_machine &m, const floe_energy_table *
     regs.register_b_transport(this, &Card::b_transport);
     regs.register_transport_dbg(this, &Card::transport_dbg);
     dma.register_nb_transport_bw(this, &Card::dma_bw);
+    asan_fiber_restore_main_stack_at_exit();
     SC_HAS_PROCESS(Card);
     SC_THREAD(worker);
     SC_METHOD(irq_update);
