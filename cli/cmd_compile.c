@@ -5,7 +5,7 @@
 #include "cli/qmodel_arg.h"
 #include "common/atomic_file.h"
 #include "isa/container.h"
-#include "models/compile.h"
+#include "compiler/compile.h"
 
 int floe_cmd_compile(int argc, char **argv)
 {

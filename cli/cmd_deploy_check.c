@@ -12,7 +12,7 @@
 
 #include "cli/qmodel_arg.h"
 #include "models/qmodel_io.h"
-#include "trainer/verify.h"
+#include "verify/verify.h"
 
 /* a = a1 + (n - 1) (a2 - a1) */
 static double compose(double a1, double a2, int n) { return a1 + (double)(n - 1) * (a2 - a1); }

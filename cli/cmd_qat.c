@@ -13,7 +13,7 @@
 #include "trainer/log_plot.h"
 #include "trainer/run_log.h"
 #include "trainer/qat_run.h"
-#include "trainer/qat_verify.h"
+#include "verify/qat_verify.h"
 
 typedef struct {
     int total;

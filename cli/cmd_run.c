@@ -23,16 +23,16 @@
 #include "isa/numerics_check.h"
 #include "isa/numerics_plot.h"
 #include "isa/numerics_report.h"
-#include "models/compile.h"
+#include "compiler/compile.h"
 #include "sim/profile_plot.h"
 #include "sim/report.h"
 #include "models/qmodel_io.h"
 #include "trainer/log_plot.h"
 #include "trainer/qat_run.h"
-#include "trainer/qat_verify.h"
+#include "verify/qat_verify.h"
 #include "trainer/qeval.h"
 #include "trainer/train.h"
-#include "trainer/verify.h"
+#include "verify/verify.h"
 
 static const char *join(char *buf, size_t n, const char *dir, const char *name)
 {

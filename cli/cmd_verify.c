@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cli/qmodel_arg.h"
-#include "trainer/verify.h"
+#include "verify/verify.h"
 
 /* The differing tensor, chip vs reference, for a mismatch report. */
 static void write_dump(const floe_verify_dump *d, const char *path)

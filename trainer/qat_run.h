@@ -47,7 +47,7 @@ floe_qat_cfg floe_qat_defaults(const floe_model_config *mc);
 /* Per-step verification on the simulated chip (issue: every QAT step proven deployable): after the
  * step's forward and before its update, the model that forward ran is compiled and simulated on the
  * first `tokens` tokens of the batch's first sequence and compared bit for bit with the training
- * forward. The check itself lives in floe_verify (trainer/qat_verify.h) so the trainer library stays
+ * forward. The check itself lives in floe_verify (verify/qat_verify.h) so the trainer library stays
  * free of the simulator; a verify function returning -1 stops the step with its mismatch report. */
 typedef struct floe_qat_verify_stats {
     int done;                 /* verified at this step */

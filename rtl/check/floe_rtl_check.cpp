@@ -49,7 +49,7 @@ extern "C" {
 #include "isa/recip.h"
 #include "isa/requant.h"
 #include "isa/token.h"
-#include "models/compile.h"
+#include "compiler/compile.h"
 #include "models/model_config.h"
 #include "models/qmodel.h"
 #include "rtl/gen/core_cmd.h"

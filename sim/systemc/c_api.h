@@ -9,7 +9,7 @@ extern "C" {
 #include "isa/energy_table.h"
 #include "isa/machine.h"
 #include "isa/program.h"
-#include "models/compile.h"
+#include "compiler/compile.h"
 #include "models/model_config.h"
 #include "models/qmodel.h"
 #include "sim/memory.h"

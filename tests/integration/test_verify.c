@@ -6,7 +6,7 @@
 #include <math.h>
 
 #include "common/rng.h"
-#include "trainer/verify.h"
+#include "verify/verify.h"
 
 static void load_machine(const char *name, floe_machine *m, floe_energy_table *e)
 {

@@ -19,8 +19,8 @@
  * (o->decode == 1) computes the one token at position o->pos (row 0 of "x" and "logits") against the
  * KV cache left in core memory by the prefill and earlier decodes. A decode program carries no
  * memory images: the weights, tables and cache are already on the chip. */
-#ifndef FLOE_MODELS_COMPILE_H
-#define FLOE_MODELS_COMPILE_H
+#ifndef FLOE_COMPILER_COMPILE_H
+#define FLOE_COMPILER_COMPILE_H
 
 #include <stdint.h>
 

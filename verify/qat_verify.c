@@ -1,9 +1,9 @@
-#include "trainer/qat_verify.h"
+#include "verify/qat_verify.h"
 
 #include <stdlib.h>
 
 #include "models/qref.h"
-#include "trainer/verify.h"
+#include "verify/verify.h"
 
 int floe_qat_verify_chip(void *ctx, const floe_qmodel *m, const int32_t *tokens, int n, const int16_t *train_logits,
                          floe_qat_verify_stats *st, floe_err *err)

@@ -1,4 +1,4 @@
-#include "models/compile.h"
+#include "compiler/compile.h"
 
 #include <stdio.h>
 #include <stdlib.h>

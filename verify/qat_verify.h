@@ -1,9 +1,9 @@
 /* The per-step verification of QAT (floe qat --verify-every): the model a QAT step's forward ran,
  * compiled for a machine and simulated, compared bit for bit with the plain reference forward
- * (every layer's output and the logits, trainer/verify.h) and the reference's logits with the
+ * (every layer's output and the logits, verify/verify.h) and the reference's logits with the
  * training forward's, so chip = reference = training forward. A floe_qat_verify_fn. */
-#ifndef FLOE_TRAINER_QAT_VERIFY_H
-#define FLOE_TRAINER_QAT_VERIFY_H
+#ifndef FLOE_VERIFY_QAT_VERIFY_H
+#define FLOE_VERIFY_QAT_VERIFY_H
 
 #include "isa/energy_table.h"
 #include "isa/machine.h"

@@ -1,4 +1,4 @@
-#include "trainer/verify.h"
+#include "verify/verify.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,15 +2,15 @@
  * the same tokens run through the plain reference integer forward (models/qref.h) and through the
  * compiled program on the simulator; every layer's output (the residual stream) and the logits are
  * compared value by value. */
-#ifndef FLOE_TRAINER_VERIFY_H
-#define FLOE_TRAINER_VERIFY_H
+#ifndef FLOE_VERIFY_VERIFY_H
+#define FLOE_VERIFY_VERIFY_H
 
 #include <stdint.h>
 
 #include "common/error.h"
 #include "isa/energy_table.h"
 #include "isa/machine.h"
-#include "models/compile.h"
+#include "compiler/compile.h"
 #include "models/qmodel.h"
 #include "sim/sim.h"
 #include "sim/system.h"
