@@ -17,12 +17,16 @@ typedef struct builtin {
 } builtin;
 
 /* tiny: 4 query heads over 2 KV heads so tests exercise grouped-query attention. granite-8b: the
- * shape of an 8B Granite model, for latency/energy estimates with random weights. */
+ * shape of an 8B Granite model (Granite-3.3-8B), for latency/energy estimates with random weights.
+ * northpole-3b: the 3B-class shape of NorthPole's 16-card LLM run (a model derived from
+ * Granite-8B-Code-Base: d 4096, 14 layers, 32 heads over 8 KV heads, FFN 14336, vocabulary 49152;
+ * docs/results.md compares its deployment with the published figures). */
 static const builtin builtins[] = {
     {"tiny", 256, 64, 2, 4, 2, 172, 64, 1},
     {"S", 256, 256, 4, 4, 4, 688, 128, 1},
     {"M", 256, 512, 8, 8, 8, 1376, 256, 1},
     {"granite-8b", 49155, 4096, 40, 32, 8, 12800, 4096, 0},
+    {"northpole-3b", 49152, 4096, 14, 32, 8, 14336, 4096, 0},
 };
 #define N_BUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
 

@@ -41,8 +41,16 @@ static void test_builtins(void **state)
     uint64_t d = 4096, v = 49155, kv = 1024, f = 12800;
     assert_true(floe_model_param_count(&c) == 2 * v * d + 40 * (2 * d + 2 * d * d + 2 * d * kv + 3 * d * f) + d);
 
-    assert_int_equal(floe_model_config_builtin_count(), 4);
-    assert_null(floe_model_config_builtin_name(4));
+    /* NorthPole's 16-card LLM: a 3B-class model (about 3.6e9 parameters with its untied head) */
+    assert_int_equal(floe_model_config_builtin("northpole-3b", &c, &err), 0);
+    assert_int_equal(c.n_layers, 14);
+    assert_int_equal(c.n_kv_heads, 8);
+    assert_int_equal(c.ffn_dim, 14336);
+    v = 49152, f = 14336;
+    assert_true(floe_model_param_count(&c) == 2 * v * d + 14 * (2 * d + 2 * d * d + 2 * d * kv + 3 * d * f) + d);
+
+    assert_int_equal(floe_model_config_builtin_count(), 5);
+    assert_null(floe_model_config_builtin_name(5));
     assert_int_equal(floe_model_config_builtin("huge", &c, &err), -1);
     assert_non_null(strstr(err.msg, "'huge'"));
     assert_non_null(strstr(err.msg, "tiny"));
