@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/mapping_args.h"
 #include "cli/qmodel_arg.h"
 #include "common/atomic_file.h"
 #include "isa/container.h"
@@ -9,6 +10,7 @@
 
 int floe_cmd_compile(int argc, char **argv)
 {
+    floe_mapping_args ma = FLOE_MAPPING_ARGS_INIT;
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     const char *machine = NULL, *out = NULL, *placement = NULL;
     long long tokens = 16, kv = 0, dpos = -1, split_bytes = 0;
@@ -21,6 +23,7 @@ int floe_cmd_compile(int argc, char **argv)
         {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
         {"output", FLOE_ARG_STRING, &out, "FLP", "the program to write (required)", 0, 0, 'o'},
         {"placement", FLOE_ARG_STRING, &placement, "CSV", "also write every core's role and memory (x, y, layer, role, bytes)", 0, 0, 0},
+        FLOE_MAPPING_OPTS(ma),
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {
@@ -49,7 +52,7 @@ int floe_cmd_compile(int argc, char **argv)
     floe_qmodel m;
     if ((rc = floe_qmodel_from_args("compile", &qa, &m)) >= 0)
         return rc;
-    floe_compile_opts o = {(int)tokens, (int)kv, dpos >= 0, dpos >= 0 ? (int)dpos : 0, (uint64_t)split_bytes, 0, 0};
+    floe_compile_opts o = {(int)tokens, (int)kv, dpos >= 0, dpos >= 0 ? (int)dpos : 0, (uint64_t)split_bytes, 0, 0, (int)ma.v_block, (int)ma.attn_cores};
     floe_program *p;
     floe_compile_report rep;
     rc = 0;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/mapping_args.h"
 #include "cli/qmodel_arg.h"
 #include "models/qmodel_io.h"
 #include "verify/verify.h"
@@ -20,6 +21,7 @@ static double compose(double a1, double a2, int n) { return a1 + (double)(n - 1)
 int floe_cmd_deploy_check(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
+    floe_mapping_args ma = FLOE_MAPPING_ARGS_INIT;
     const char *machine = NULL, *energy = NULL;
     long long tokens = 16, decode = 2, kv = 0, split_bytes = 0, full_chips = 4;
     int plan_only = 0;
@@ -33,6 +35,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
         {"full-chips", FLOE_ARG_INT, &full_chips, "C", "simulate the whole model when it needs at most C chips; else compose from 1- and 2-layer runs (default 4)", 0, 1 << 20, 0},
         {"plan-only", FLOE_ARG_FLAG, &plan_only, NULL, "the memory plan only (fit, chips, memory per core): no simulation", 0, 0, 0},
+        FLOE_MAPPING_OPTS(ma),
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {
@@ -75,7 +78,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         return floe_cmd_fail("deploy-check", "--tokens %d and --decode %d need %d positions: the KV cache holds %d and the "
                                              "model's context is %d",
                              T, N, T + N, cap, cf.context);
-    floe_compile_opts co = {T, cap, 0, 0, (uint64_t)split_bytes, 0, 0};
+    floe_compile_opts co = {T, cap, 0, 0, (uint64_t)split_bytes, 0, 0, (int)ma.v_block, (int)ma.attn_cores};
     floe_plan_summary ps;
     if (floe_compile_plan(&cf, &q, &mach, &co, &ps, &err) != 0) {
         printf("fits         NO: %s\n", err.msg);
@@ -120,9 +123,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         floe_plan_summary ms;
         floe_err merr;
         mo.users = mid;
-        if (floe_compile_plan(&cf, &q, &mach, &mo, &ms, &merr) == 0 && ms.chips == ps.chips &&
-            ms.layer_cores == ps.layer_cores && ms.layer_attn_cores == ps.layer_attn_cores &&
-            ms.head_cores == ps.head_cores) /* the same mapping, with more caches */
+        if (floe_compile_plan(&cf, &q, &mach, &mo, &ms, &merr) == 0) /* more caches: more attention cores, chips */
             ulo = mid;
         else
             uhi = mid - 1;
@@ -135,7 +136,8 @@ int floe_cmd_deploy_check(int argc, char **argv)
     int composed = ps.chips > full_chips && cf.n_layers > 2;
     floe_verify_run_result r[2];
     int runs = composed ? 2 : 1;
-    floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2};
+    floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2, (int)ma.v_block,
+                          (int)ma.attn_cores};
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
     for (int t = 0; t < T + N; t++)
         tok[t] = (int32_t)((t * 7 + 65) % cf.vocab_size);

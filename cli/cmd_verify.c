@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/mapping_args.h"
 #include "cli/qmodel_arg.h"
 #include "verify/verify.h"
 
@@ -22,6 +23,7 @@ static void write_dump(const floe_verify_dump *d, const char *path)
 int floe_cmd_verify(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
+    floe_mapping_args ma = FLOE_MAPPING_ARGS_INIT;
     const char *machine = NULL, *energy = NULL, *prompt = "The quick brown fox jumps over the lazy dog.";
     const char *dump = "verify-mismatch.csv";
     long long tokens = 16, users = 8, decode = 0, split_bytes = 0, kv_users = 1;
@@ -36,6 +38,7 @@ int floe_cmd_verify(int argc, char **argv)
         {"kv-users", FLOE_ARG_INT, &kv_users, "U", "with --decode: U users, each with its own KV cache, run in turn (default 1)", 1, 1 << 16, 0},
         {"dump", FLOE_ARG_STRING, &dump, "FILE", "on a mismatch, the differing tensor, chip vs reference, as CSV (default verify-mismatch.csv)", 0, 0, 0},
         {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
+        FLOE_MAPPING_OPTS(ma),
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {"verify", NULL,
@@ -74,8 +77,9 @@ int floe_cmd_verify(int argc, char **argv)
     for (int t = 0; t < T + decode; t++) /* byte tokens, folded into a smaller vocabulary if need be */
         tok[t] = (int32_t)((unsigned char)prompt[t] % (unsigned)m.cfg.vocab_size);
     rc = 0;
-    if (decode > 0 || split_bytes > 0 || kv_users > 1) { /* prefill then decode, on one chip or several */
-        floe_verify_opts vo = {T, (int)decode, (uint64_t)split_bytes, 0, 0, (int)kv_users};
+    if (decode > 0 || split_bytes > 0 || kv_users > 1 || ma.attn_cores || ma.v_block) { /* prefill then decode */
+        floe_verify_opts vo = {T, (int)decode, (uint64_t)split_bytes, 0, 0, (int)kv_users, (int)ma.v_block,
+                               (int)ma.attn_cores};
         floe_verify_run_result vr;
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &vr, &err) != 0) {
             rc = floe_cmd_fail("verify", "%s", err.msg);

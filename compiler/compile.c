@@ -110,8 +110,10 @@ typedef struct gplan {
     piece *pieces;
     int split;     /* 0: everything on the main core */
     int fused;     /* split layer: SwiGLU on the weight cores (their gate and up rows) */
-    int attn;      /* attention cores (one per KV head: its KV cache and its query heads), cores 1..attn;
-                      0: attention on the main core */
+    int attn;      /* attention cores, cores 1..attn: ranges per KV head (core 1 + hk * ranges + r holds
+                      positions r * rlen.. of KV head hk's cache and its query heads); 0: attention on the
+                      main core */
+    int ranges, rlen;
     uint64_t main_base; /* main core's bytes before its weights */
     uint64_t weight_bytes;
 } gplan;
@@ -127,6 +129,8 @@ typedef struct mplan {
     const floe_machine *mach;
     int T, Tcap;
     int nthr;         /* threads sharing a main core's attention heads */
+    int vb;           /* the V cache's transposition block, in positions */
+    int force_ranges; /* > 0: attention cores per KV head (the cache's ranges), else as memory needs */
     int users, user;  /* KV caches compiled, and the one this program uses */
     uint64_t budget;
     int ngroups;
@@ -175,9 +179,10 @@ static uint64_t row_bytes(int bits, int k) { return floe_dtype_bytes_for(dt_of_b
 
 typedef struct mainbuf {
     uint64_t c_attn, c_mlp, m_kc, m_sc, m_ao, m_mlp, eps, silu, cosb, sinb;
-    uint64_t x, h, q, k16, t32, ctmp, kc, vc, z, pr, o, r, g, u, a, u32, mm;
+    uint64_t x, h, q, k16, t32, ctmp, kc, vt, ring, z, pr, o, r, g, u, a, u32, mm;
+    uint64_t m_id, onehot; /* the V-cache transposition's identity multiplier and one-hot row */
     uint64_t cn, lg; /* the head */
-    uint64_t krow, vrow; /* with attention cores: this position's K and V rows, to send them */
+    uint64_t krow, vrow; /* this position's K rows (with attention cores, to send them) and V rows */
     uint64_t o32, p32;   /* per token: the attention outputs and (fused) the SwiGLU products as int32 rows */
     int attn_pc, mlp_pc; /* SmoothQuant at the norms: c_attn / c_mlp hold d per-channel multipliers */
 } mainbuf;
@@ -206,9 +211,15 @@ static void alloc_fused(ctx *c, const mplan *P, int slot, int rows, fusedbuf *b)
     b->mm = alloc(c, "mm", floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)rows));
 }
 
-/* An attention core's buffers (one KV head: its cache and its group of query heads). */
+/* An attention core's buffers: one KV head's cache for positions r0..r0+n-1 (a range of the
+ * cache; all of it when the head has one attention core) and its group of query heads. The V cache
+ * is transposed in blocks of vb positions (vt: [n / vb][head_dim][vb]) so that the attention output
+ * is one vmm per block; the rows of the block being filled wait in ring ([vb][head_dim]). z and pr
+ * hold the scores and probabilities: one row of the whole cache per thread (one core per head), or
+ * one row per query head (zlen positions: the whole cache on a range's leader, n elsewhere). */
 typedef struct attnbuf {
-    uint64_t m_sc, m_ao, kc, vc, z, pr, q, o;
+    uint64_t m_sc, m_ao, m_id, onehot, kc, vt, ring, z, pr, q, o;
+    int r0, n, zlen;
 } attnbuf;
 
 static uint64_t place_mult(ctx *c, const char *name, floe_requant_mult q)
@@ -266,6 +277,24 @@ static uint64_t place_u64(ctx *c, const char *name, uint64_t v)
 }
 
 static const floe_requant_mult zero_mult = {0, 0};
+/* acc * 2^30 / 2^30: every int32 exactly (the V-cache transposition stores its int8 values). */
+static const floe_requant_mult ident_mult = {1 << 30, 30};
+
+/* 2 hd - 1 bytes, a single 1 in the middle: the hd bytes from onehot + hd - 1 - j are e_j. */
+static uint64_t place_onehot(ctx *c, int hd)
+{
+    uint64_t a = alloc(c, "onehot", 2 * (uint64_t)hd - 1);
+    uint8_t *b = calloc(2 * (size_t)hd - 1, 1);
+    if (!b)
+        return a; /* sizes only are still right; the image write is skipped */
+    b[hd - 1] = 1;
+    data(c, a, b, 2 * (size_t)hd - 1);
+    free(b);
+    return a;
+}
+
+/* Bytes of one user's transposed V blocks of one KV head for n positions (only whole blocks). */
+static uint64_t vt_bytes(const mplan *P, int n) { return (uint64_t)(n / P->vb) * P->vb * (uint64_t)P->cf->head_dim; }
 #define FUSED_BYTES(rows, A) (4 * (FLOE_LUT16_KNOTS + 2) + 8 + 14 * (uint64_t)(rows) + floe_dtype_bytes_for(A, (uint64_t)(rows)) + 64)
 
 /* The main core's constants, tables, activations and KV cache (m NULL: sizes only). */
@@ -313,14 +342,19 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
     b->k16 = alloc(c, "k16", 2 * (uint64_t)kvw);
     b->t32 = alloc(c, "t32", 4 * (uint64_t)(f > kvw && !fused ? f : kvw));
     b->ctmp = alloc(c, "ctmp", (uint64_t)hd);
+    b->vrow = alloc(c, "vrow", (uint64_t)kvw);
     if (attn) { /* the caches and the scores live on the attention cores */
         b->krow = alloc(c, "krow", (uint64_t)kvw);
-        b->vrow = alloc(c, "vrow", (uint64_t)kvw);
-    } else {
-        b->kc = alloc(c, "kcache", (uint64_t)nkv * Tc * hd * (uint64_t)P->users); /* one per user */
-        b->vc = alloc(c, "vcache", (uint64_t)Tc * kvw * (uint64_t)P->users);
-        b->kc += (uint64_t)P->user * nkv * Tc * hd; /* the cache this program's user owns */
-        b->vc += (uint64_t)P->user * Tc * kvw;
+    } else { /* per user: K rows per KV head; V^T blocks and the filling block's rows per KV head */
+        const uint64_t U = (uint64_t)P->users, kb = (uint64_t)Tc * hd, vtb = vt_bytes(P, Tc), rb = (uint64_t)P->vb * hd;
+        b->kc = alloc(c, "kcache", nkv * kb * U);
+        b->vt = alloc(c, "vcache_t", nkv * vtb * U);
+        b->ring = alloc(c, "vcache_rows", nkv * rb * U);
+        b->kc += (uint64_t)P->user * nkv * kb; /* the cache this program's user owns */
+        b->vt += (uint64_t)P->user * nkv * vtb;
+        b->ring += (uint64_t)P->user * nkv * rb;
+        b->m_id = place_mult(c, "m_ident", ident_mult);
+        b->onehot = place_onehot(c, hd);
         b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr); /* one row per attention thread */
         b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
     }
@@ -339,20 +373,35 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
         b->p32 = alloc(c, "p32", 4 * (uint64_t)f);
 }
 
-/* An attention core: its KV head's cache, its query heads' scores and outputs. */
-static void alloc_attn(ctx *c, const mplan *P, int slot, attnbuf *b)
+/* Attention core r of a KV head whose cache is spread over R cores of rlen positions each: that
+ * range of every user's cache, its query heads' scores and outputs. */
+static void alloc_attn(ctx *c, const mplan *P, int slot, int R, int rlen, int r, attnbuf *b)
 {
     const floe_model_config *cf = P->cf;
     const floe_qlayer *L = P->m ? &P->m->layers[slot] : NULL;
     const int hd = cf->head_dim, Tc = P->Tcap, group = cf->n_heads / cf->n_kv_heads;
+    b->r0 = r * rlen;
+    b->n = Tc - b->r0 < rlen ? Tc - b->r0 : rlen;
     b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
     b->m_ao = place_mult(c, "m_attn_out", L ? L->m_attn_out : zero_mult);
-    b->kc = alloc(c, "kcache", (uint64_t)Tc * hd * (uint64_t)P->users); /* one per user */
-    b->vc = alloc(c, "vcache", (uint64_t)Tc * hd * (uint64_t)P->users);
-    b->kc += (uint64_t)P->user * Tc * hd; /* the cache this program's user owns */
-    b->vc += (uint64_t)P->user * Tc * hd;
-    b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr);
-    b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
+    b->m_id = place_mult(c, "m_ident", ident_mult);
+    b->onehot = place_onehot(c, hd);
+    const uint64_t U = (uint64_t)P->users, kb = (uint64_t)b->n * hd, vtb = vt_bytes(P, b->n), rb = (uint64_t)P->vb * hd;
+    b->kc = alloc(c, "kcache", kb * U); /* one per user */
+    b->vt = alloc(c, "vcache_t", vtb * U);
+    b->ring = alloc(c, "vcache_rows", rb * U);
+    b->kc += (uint64_t)P->user * kb; /* the cache this program's user owns */
+    b->vt += (uint64_t)P->user * vtb;
+    b->ring += (uint64_t)P->user * rb;
+    if (R == 1) { /* one row per attention thread */
+        b->zlen = Tc;
+        b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr);
+        b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
+    } else { /* one row per query head: the whole row on the leader (r = 0), which runs the softmax */
+        b->zlen = r == 0 ? Tc : b->n;
+        b->z = alloc(c, "z", 4 * (uint64_t)b->zlen * (uint64_t)group);
+        b->pr = alloc(c, "p", 2 * (uint64_t)b->zlen * (uint64_t)group);
+    }
     b->q = alloc(c, "q", 2 * (uint64_t)group * hd);
     b->o = is_tok(P->q) ? alloc(c, "o32", 4 * (uint64_t)group * hd) /* per token: int32, scaled on the main core */
                         : alloc(c, "o", floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd));
@@ -450,6 +499,14 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
     return rc;
 }
 
+/* Positions per attention core when a KV head's cache is spread over R cores: whole transposition
+ * blocks. */
+static int range_len(const mplan *P, int R)
+{
+    int per = (P->Tcap + R - 1) / R;
+    return (per + P->vb - 1) / P->vb * P->vb;
+}
+
 /* Packs one group's linears onto its cores. */
 static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
 {
@@ -517,24 +574,59 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
                                  "linear layer, or more than %d weight cores)",
                             what, (unsigned long long)wcap, Wmax);
     W--;
-    /* attention on cores of its own, one per KV head (the KV cache spread with it), when the group
-     * still fits a chip; else on the main core */
+    /* attention on cores of its own when the group still fits a chip, else on the main core: per KV
+     * head, R cores each holding a range of rlen positions of every user's cache, R as small as
+     * memory allows (or as forced); the first of them (the leader) also holds the whole score row */
     int nkv = cf->n_kv_heads, per_chip = (int)(P->mach->cores_x * P->mach->cores_y);
-    if (!head && 1 + nkv + W <= per_chip) {
-        ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0}, da = dm;
-        attnbuf ab;
-        alloc_main(&dm, P, slot, 1, g->fused, &mb);
-        alloc_attn(&da, P, slot, &ab);
-        if (da.next > mem)
-            return floe_err_set(err, "%s needs %llu bytes on each attention core for the KV caches of one KV head (%d "
-                                     "positions, %d user(s)) and the scores; the machine has %llu bytes per core: %llu "
-                                     "bytes short",
-                                what, (unsigned long long)da.next, P->Tcap, P->users, (unsigned long long)mem,
-                                (unsigned long long)(da.next - mem));
-        g->attn = nkv;
-        g->main_base = dm.next;
-        if (spread(P, slot, g, W, wcap, err) != 0)
-            return -1;
+    if (!head) {
+        int R = P->force_ranges > 0 ? P->force_ranges : 1, rlen = 0;
+        enum { FITS, CHIP_FULL, EMPTY_RANGE, SHORT } why = CHIP_FULL;
+        uint64_t lead = 0; /* the leader's bytes with R cores per KV head */
+        for (; 1 + nkv * R + W <= per_chip; R++) {
+            rlen = range_len(P, R);
+            if ((R - 1) * rlen >= P->Tcap) { /* a range would be empty (rounding to whole blocks) */
+                why = EMPTY_RANGE;
+                if (P->force_ranges > 0 || rlen == P->vb)
+                    break; /* forced, or ranges of one block: more cores do not help */
+                continue;
+            }
+            ctx da = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
+            attnbuf ab;
+            alloc_attn(&da, P, slot, R, rlen, 0, &ab);
+            lead = da.next;
+            why = lead <= mem ? FITS : SHORT;
+            if (why == FITS || P->force_ranges > 0)
+                break;
+        }
+        if (why == FITS) {
+            ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
+            alloc_main(&dm, P, slot, 1, g->fused, &mb);
+            g->attn = nkv * R;
+            g->ranges = R;
+            g->rlen = rlen;
+            g->main_base = dm.next;
+            if (spread(P, slot, g, W, wcap, err) != 0)
+                return -1;
+        } else if (P->force_ranges > 0 || (g->main_base > mem && lead > 0)) { /* nor on the main core: what is short */
+            if (why == SHORT)
+                return floe_err_set(err, "%s: the KV caches (%d positions, %d user(s)) over %d attention core(s) per KV "
+                                         "head need %llu bytes on the first of each (its %d positions and the whole "
+                                         "score row); the machine has %llu bytes per core: %llu bytes short",
+                                    what, P->Tcap, P->users, R, (unsigned long long)lead, rlen,
+                                    (unsigned long long)mem, (unsigned long long)(lead - mem));
+            if (why == EMPTY_RANGE && P->force_ranges > 0)
+                return floe_err_set(err, "%s: %d positions make no %d ranges of whole blocks of %d (attention cores per "
+                                         "KV head)", what, P->Tcap, R, P->vb);
+            if (why == EMPTY_RANGE)
+                return floe_err_set(err, "%s: the KV caches (%d positions, %d user(s)) need more than %d attention cores "
+                                         "per KV head, and %d positions make no more ranges of whole blocks of %d",
+                                    what, P->Tcap, P->users, R - 1, P->Tcap, P->vb);
+            return floe_err_set(err, "%s: the KV caches (%d positions, %d user(s)) need at least %d attention core(s) per "
+                                     "KV head (%d in all) beside the main core and %d weight cores: %d cores; a chip has "
+                                     "%d: %d short",
+                                what, P->Tcap, P->users, R, nkv * R, W, 1 + nkv * R + W, per_chip,
+                                1 + nkv * R + W - per_chip);
+        }
     }
     if (g->main_base > mem)
         return floe_err_set(err, "%s needs %llu bytes on its main core for activations, tables and the KV cache (%d "
@@ -676,16 +768,15 @@ static void place_piece(ctx *c, const floe_qlinear *L, const piece *pc, uint64_t
     free(mb);
 }
 
-/* Where a slice's outputs land on the main core (row t of the prefill / decode, position pos). */
-static uint64_t piece_dst(const gemit *G, const piece *pc, int t, int pos)
+/* Where a slice's outputs land on the main core (row t of the prefill / decode). */
+static uint64_t piece_dst(const gemit *G, const piece *pc, int t)
 {
     const floe_model_config *cf = G->P->cf;
     const mainbuf *b = &G->mb;
-    int kvw = cf->n_kv_heads * cf->head_dim;
     switch (pc->lin) {
     case LIN_Q: return b->q + 2 * (uint64_t)pc->r0;
     case LIN_K: return b->k16 + 2 * (uint64_t)pc->r0;
-    case LIN_V: return G->g->attn ? b->vrow + (uint64_t)pc->r0 : b->vc + (uint64_t)pos * kvw + (uint64_t)pc->r0;
+    case LIN_V: return b->vrow + (uint64_t)pc->r0;
     case LIN_O: return b->r + 2 * (uint64_t)pc->r0;
     case LIN_GATE: return b->g + 2 * (uint64_t)pc->r0;
     case LIN_UP: return b->u + 2 * (uint64_t)pc->r0;
@@ -749,7 +840,7 @@ static void mcast_run(ctx *c, const floe_machine *mach, uint64_t src, uint64_t n
 }
 
 /* One phase on the main core: the input out to the weight cores, the local slices, the results back. */
-static void main_phase(gemit *G, int ph, int t, int pos)
+static void main_phase(gemit *G, int ph, int t)
 {
     const mplan *P = G->P;
     const gplan *g = G->g;
@@ -791,7 +882,7 @@ static void main_phase(gemit *G, int ph, int t, int pos)
             continue;
         shape s = lin_shape(P, g->slot, pc->lin);
         int rows = pc->r1 - pc->r0;
-        uint64_t dst = piece_dst(G, pc, t, pos);
+        uint64_t dst = piece_dst(G, pc, t);
         OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)(in + floe_dtype_bytes_for(A, (uint64_t)pc->i0)), (int64_t)G->wc[0].w[i],
            pc->i1 - pc->i0, rows, xp_of_bits(P->q->abits), wp_of_bits(s.bits), FLOE_MODE_SET);
         if (pc->lin == LIN_V && C != FLOE_DT_I8) {
@@ -831,7 +922,7 @@ static void main_phase(gemit *G, int ph, int t, int pos)
                        (int64_t)floe_dtype_bytes_for(A, (uint64_t)rows), G->cx[k], G->cy[k], 0);
                 continue;
             }
-            OP(c, FLOE_OP_RECV, (int64_t)piece_dst(G, pc, t, pos), pc->lin == LIN_V ? rows : 2 * rows, G->cx[k], G->cy[k],
+            OP(c, FLOE_OP_RECV, (int64_t)piece_dst(G, pc, t), pc->lin == LIN_V ? rows : 2 * rows, G->cx[k], G->cy[k],
                0);
         }
 }
@@ -909,13 +1000,79 @@ static void weight_phase(gemit *G, int k, int ph)
     }
 }
 
-/* Attention for query heads h0..h1-1 at position pos: scores against the K cache (KV head hk's rows
- * at kc + (hk - h0 / group) * kstride), softmax, the outputs from the V cache (position s's row at
- * vc + s * vrow), into o. The heads are shared round-robin by the core's threads (each with its own
- * score and output accumulators, z and p rows): the vmm unit is busy for a cycle or two per
- * instruction and its pipeline latency overlaps across threads. */
-static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int h1, int64_t kstride, int64_t vrow,
-                           int pos)
+/* The transposition of one block of the V cache: the ring's vb rows of hd values (positions) become
+ * hd rows of vb values at vt_blk. Row j is e_j times the block (a vmm of the one-hot row against the
+ * block's rows), stored exactly (the identity multiplier): hd vmm's per block of vb positions. */
+static void emit_transpose(ctx *c, const mplan *P, uint64_t onehot, uint64_t m_id, uint64_t ring, uint64_t vt_blk)
+{
+    const int hd = P->cf->head_dim, B = P->vb;
+    OP(c, FLOE_OP_SETI, 1, 0);
+    OP(c, FLOE_OP_SETI, 2, 0);
+    size_t lp = loop_begin(c, (unsigned)hd, 1, -1); /* r1 = -j, r2 = j * vb */
+    OP(c, FLOE_OP_VMM, ACC_LIN, FLOE_MEM(onehot + (uint64_t)hd - 1, 1), (int64_t)ring, hd, B, FLOE_XP_I8, FLOE_WP_I8,
+       FLOE_MODE_SET);
+    OP(c, FLOE_OP_REQUANT, FLOE_MEM(vt_blk, 2), ACC_LIN, (int64_t)m_id, B, FLOE_DT_I8, FLOE_SCOPE_TENSOR);
+    OP(c, FLOE_OP_ADDI, 2, B);
+    loop_end(c, lp);
+}
+
+/* After position pos's V row of a KV head reached its ring slot (the cache holds positions r0..):
+ * a block just completed is transposed. */
+static void emit_v_stored(ctx *c, const mplan *P, uint64_t onehot, uint64_t m_id, uint64_t ring, uint64_t vt, int r0,
+                          int pos)
+{
+    const int B = P->vb, i = pos - r0;
+    if (i % B == B - 1)
+        emit_transpose(c, P, onehot, m_id, ring, vt + (uint64_t)(i / B) * B * P->cf->head_dim);
+}
+
+/* Where position pos's V row of a KV head goes: its slot in the ring of the block being filled. */
+static uint64_t ring_slot(const mplan *P, uint64_t ring, int r0, int pos)
+{
+    return ring + (uint64_t)((pos - r0) % P->vb) * P->cf->head_dim;
+}
+
+/* acc (hd int32, set) = the sum over positions s = r0..last of p[s - r0] * V[s] (int16 x int8): one
+ * vmm per whole block of vb positions from the transposed blocks, one per position of the block
+ * being filled from its rows; both in hardware loops. */
+static void emit_pv(ctx *c, const mplan *P, uint64_t vt, uint64_t ring, int64_t pr, int64_t acc, int r0, int last)
+{
+    const int hd = P->cf->head_dim, B = P->vb, n = last - r0 + 1, nf = n / B, rest = n - nf * B;
+    int64_t mode = FLOE_MODE_SET;
+    if (nf > 0) {
+        OP(c, FLOE_OP_VMM, acc, pr, (int64_t)vt, B, hd, FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
+        if (nf > 1) {
+            OP(c, FLOE_OP_SETI, 1, 2 * B);
+            OP(c, FLOE_OP_SETI, 2, (int64_t)B * hd);
+            size_t lp = loop_begin(c, (unsigned)(nf - 1), 1, 2 * B);
+            OP(c, FLOE_OP_VMM, acc, FLOE_MEM(pr, 1), FLOE_MEM(vt, 2), B, hd, FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_ADD);
+            OP(c, FLOE_OP_ADDI, 2, (int64_t)B * hd);
+            loop_end(c, lp);
+        }
+        mode = FLOE_MODE_ADD;
+    }
+    if (rest > 0) {
+        const int64_t pp = pr + 2 * (int64_t)nf * B;
+        OP(c, FLOE_OP_VMM, acc, pp, (int64_t)ring, 1, hd, FLOE_XP_I16, FLOE_WP_I8, mode);
+        if (rest > 1) {
+            OP(c, FLOE_OP_SETI, 1, 2);
+            OP(c, FLOE_OP_SETI, 2, hd);
+            size_t lp = loop_begin(c, (unsigned)(rest - 1), 1, 2);
+            OP(c, FLOE_OP_VMM, acc, FLOE_MEM(pp, 1), FLOE_MEM(ring, 2), 1, hd, FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_ADD);
+            OP(c, FLOE_OP_ADDI, 2, hd);
+            loop_end(c, lp);
+        }
+    }
+}
+
+/* Attention for query heads h0..h1-1 at position pos over the whole cache held here: scores against
+ * the K cache (KV head hk's rows at kc + hk * kstride), softmax, the outputs from the V cache (KV
+ * head hk's blocks at vt + hk * vtstride, its filling block's rows at ring + hk * rstride), into o.
+ * The heads are shared round-robin by the core's threads (each with its own score and output
+ * accumulators, z and p rows): the vmm unit is busy for a cycle or two per instruction and its
+ * pipeline latency overlaps across threads. */
+static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int h1, int64_t kstride, int64_t vtstride,
+                           int64_t rstride, int pos)
 {
     const floe_model_config *cf = P->cf;
     const int hd = cf->head_dim, group = cf->n_heads / cf->n_kv_heads, Tc = P->Tcap;
@@ -940,18 +1097,7 @@ static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int
             OP(c, FLOE_OP_REQUANT, z + 4 * s0, acc_s, (int64_t)b->m_sc, n, T32, TEN);
         }
         OP(c, FLOE_OP_SOFTMAX, pr, z, pos + 1);
-        /* o = sum_s p[s] v[s]: a vmm with one input and hd one-byte rows per position; positions 1..pos
-         * in a hardware loop, r1 stepping through p and r2 through the V rows */
-        OP(c, FLOE_OP_VMM, acc_h, pr, (int64_t)b->vc + hk * hd, 1, hd, FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
-        if (pos >= 1) {
-            OP(c, FLOE_OP_SETI, 1, 2);
-            OP(c, FLOE_OP_SETI, 2, vrow);
-            size_t lp = loop_begin(c, (unsigned)pos, 1, 2);
-            OP(c, FLOE_OP_VMM, acc_h, FLOE_MEM(pr, 1), FLOE_MEM(b->vc + (uint64_t)(hk * hd), 2), 1, hd, FLOE_XP_I16,
-               FLOE_WP_I8, FLOE_MODE_ADD);
-            OP(c, FLOE_OP_ADDI, 2, vrow);
-            loop_end(c, lp);
-        }
+        emit_pv(c, P, b->vt + (uint64_t)(hk * vtstride), b->ring + (uint64_t)(hk * rstride), pr, acc_h, 0, pos);
         if (is_tok(P->q)) /* per token: the int32 outputs; the whole row is scaled once all heads are done */
             OP(c, FLOE_OP_ACCST, (int64_t)b->o + 4 * (int64_t)j * hd, acc_h, hd);
         else
@@ -965,7 +1111,27 @@ static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int
     c->thread = 0;
 }
 
-/* One position on attention core 1 + hk: its query heads, K and V rows in, its heads' outputs out. */
+/* The attention output row of a group of query heads, from the accumulators: int32 (per token) or
+ * requantized. */
+static void emit_head_outputs(ctx *c, const mplan *P, const attnbuf *b, int group)
+{
+    const int hd = P->cf->head_dim;
+    for (int j = 0; j < group; j++)
+        if (is_tok(P->q))
+            OP(c, FLOE_OP_ACCST, (int64_t)b->o + 4 * (int64_t)j * hd, ACC_HEAD + (int64_t)j * hd, hd);
+        else
+            OP(c, FLOE_OP_REQUANT, (int64_t)b->o + (int64_t)floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)j * hd),
+               ACC_HEAD + (int64_t)j * hd, (int64_t)b->m_ao, hd, dt_of_bits(P->q->abits), FLOE_SCOPE_TENSOR);
+}
+
+static uint64_t head_out_bytes(const mplan *P, int group)
+{
+    const uint64_t n = (uint64_t)group * P->cf->head_dim;
+    return is_tok(P->q) ? 4 * n : floe_dtype_bytes_for(dt_of_bits(P->q->abits), n);
+}
+
+/* One position on the attention core of KV head hk when its cache is on one core: its query heads,
+ * K and V rows in, its heads' outputs out. */
 static void attn_row(gemit *G, int hk, const attnbuf *ab, int pos)
 {
     const mplan *P = G->P;
@@ -973,12 +1139,79 @@ static void attn_row(gemit *G, int hk, const attnbuf *ab, int pos)
     ctx *c = &G->wc[1 + hk].c;
     OP(c, FLOE_OP_RECV, (int64_t)ab->q, 2 * group * hd, G->cx[0], G->cy[0], 0);
     OP(c, FLOE_OP_RECV, (int64_t)(ab->kc + (uint64_t)pos * hd), hd, G->cx[0], G->cy[0], 0);
-    OP(c, FLOE_OP_RECV, (int64_t)(ab->vc + (uint64_t)pos * hd), hd, G->cx[0], G->cy[0], 0);
-    emit_attention(c, P, ab, hk * group, (hk + 1) * group, 0, hd, pos);
-    OP(c, FLOE_OP_SEND, (int64_t)ab->o,
-       is_tok(P->q) ? 4 * (int64_t)group * hd
-                    : (int64_t)floe_dtype_bytes_for(dt_of_bits(P->q->abits), (uint64_t)group * hd),
-       G->cx[0], G->cy[0], 0);
+    OP(c, FLOE_OP_RECV, (int64_t)ring_slot(P, ab->ring, 0, pos), hd, G->cx[0], G->cy[0], 0);
+    emit_v_stored(c, P, ab->onehot, ab->m_id, ab->ring, ab->vt, 0, pos);
+    emit_attention(c, P, ab, hk * group, (hk + 1) * group, 0, 0, 0, pos);
+    OP(c, FLOE_OP_SEND, (int64_t)ab->o, (int64_t)head_out_bytes(P, group), G->cx[0], G->cy[0], 0);
+}
+
+/* One position on attention core r of KV head hk when its cache is spread over R cores of rlen
+ * positions (docs/compiler.md, "KV caches over several cores"). The ranges up to the one holding
+ * pos take part: each computes its positions' scores; the leader (r = 0) gathers the whole row,
+ * runs the softmax and sends each range its probabilities; each computes its part of p V, and the
+ * partial sums travel down the chain of neighbours to the leader (precv adds them: int32 sums are
+ * exact in any order), which scales the heads' outputs and sends them to the main core. Every value
+ * is the one-core computation's. */
+static void attn_range_row(gemit *G, int hk, int r, const attnbuf *ab, int pos)
+{
+    const mplan *P = G->P;
+    const gplan *g = G->g;
+    const int hd = P->cf->head_dim, group = P->cf->n_heads / P->cf->n_kv_heads, R = g->ranges, L = g->rlen;
+    const int ra = pos / L; /* the range that holds pos */
+    if (r > ra)
+        return;
+    const int k = 1 + hk * R + r, kl = 1 + hk * R, last = ab->r0 + ab->n - 1 < pos ? ab->r0 + ab->n - 1 : pos;
+    const int n = last - ab->r0 + 1, chunk = ACC_HEAD - ACC_SCORE;
+    const int64_t T32 = FLOE_DT_I32, TEN = FLOE_SCOPE_TENSOR;
+    ctx *c = &G->wc[k].c;
+    OP(c, FLOE_OP_RECV, (int64_t)ab->q, 2 * group * hd, G->cx[0], G->cy[0], 0);
+    if (r == ra) {
+        OP(c, FLOE_OP_RECV, (int64_t)(ab->kc + (uint64_t)(pos - ab->r0) * hd), hd, G->cx[0], G->cy[0], 0);
+        OP(c, FLOE_OP_RECV, (int64_t)ring_slot(P, ab->ring, ab->r0, pos), hd, G->cx[0], G->cy[0], 0);
+        emit_v_stored(c, P, ab->onehot, ab->m_id, ab->ring, ab->vt, ab->r0, pos);
+    }
+    for (int j = 0; j < group; j++) /* this range's scores */
+        for (int s0 = 0; s0 < n; s0 += chunk) {
+            int m = n - s0 < chunk ? n - s0 : chunk;
+            OP(c, FLOE_OP_VMM, ACC_SCORE, (int64_t)ab->q + 2 * j * hd, (int64_t)ab->kc + (int64_t)s0 * hd, hd, m,
+               FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_SET);
+            OP(c, FLOE_OP_REQUANT, (int64_t)ab->z + 4 * ((int64_t)j * ab->zlen + s0), ACC_SCORE, (int64_t)ab->m_sc, m, T32,
+               TEN);
+        }
+    if (r > 0) { /* to the leader, and back its probabilities */
+        for (int j = 0; j < group; j++)
+            OP(c, FLOE_OP_SEND, (int64_t)ab->z + 4 * (int64_t)j * ab->zlen, 4 * (int64_t)n, G->cx[kl], G->cy[kl], 0);
+        for (int j = 0; j < group; j++)
+            OP(c, FLOE_OP_RECV, (int64_t)ab->pr + 2 * (int64_t)j * ab->zlen, 2 * (int64_t)n, G->cx[kl], G->cy[kl], 0);
+    } else {
+        for (int rr = 1; rr <= ra; rr++) {
+            int nr = (rr + 1) * L - 1 < pos ? L : pos - rr * L + 1;
+            for (int j = 0; j < group; j++)
+                OP(c, FLOE_OP_RECV, (int64_t)ab->z + 4 * ((int64_t)j * ab->zlen + (int64_t)rr * L), 4 * (int64_t)nr,
+                   G->cx[kl + rr], G->cy[kl + rr], 0);
+        }
+        for (int j = 0; j < group; j++)
+            OP(c, FLOE_OP_SOFTMAX, (int64_t)ab->pr + 2 * (int64_t)j * ab->zlen, (int64_t)ab->z + 4 * (int64_t)j * ab->zlen,
+               pos + 1);
+        for (int rr = 1; rr <= ra; rr++) {
+            int nr = (rr + 1) * L - 1 < pos ? L : pos - rr * L + 1;
+            for (int j = 0; j < group; j++)
+                OP(c, FLOE_OP_SEND, (int64_t)ab->pr + 2 * ((int64_t)j * ab->zlen + (int64_t)rr * L), 2 * (int64_t)nr,
+                   G->cx[kl + rr], G->cy[kl + rr], 0);
+        }
+    }
+    for (int j = 0; j < group; j++) /* this range's part of every head's output */
+        emit_pv(c, P, ab->vt, ab->ring, (int64_t)ab->pr + 2 * (int64_t)j * ab->zlen, ACC_HEAD + (int64_t)j * hd, ab->r0,
+                last);
+    const int64_t nacc = (int64_t)group * hd;
+    if (r < ra) /* the partial sums of the ranges after this one, from the next core */
+        OP(c, FLOE_OP_PRECV, ACC_HEAD, nacc, dir_to(G->cx[k], G->cy[k], G->cx[k + 1], G->cy[k + 1]), 0);
+    if (r > 0) {
+        OP(c, FLOE_OP_PSEND, ACC_HEAD, nacc, dir_to(G->cx[k], G->cy[k], G->cx[k - 1], G->cy[k - 1]), 0);
+        return;
+    }
+    emit_head_outputs(c, P, ab, group);
+    OP(c, FLOE_OP_SEND, (int64_t)ab->o, (int64_t)head_out_bytes(P, group), G->cx[0], G->cy[0], 0);
 }
 
 /* The attention and vector work of one position on a layer's main core (phases around it). */
@@ -999,7 +1232,7 @@ static void main_layer_row(gemit *G, int t, int pos)
     else
         OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A,
            b->attn_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
-    main_phase(G, PH_QKV, t, pos);
+    main_phase(G, PH_QKV, t);
     uint64_t cs = b->cosb + 2 * (uint64_t)pos * (hd / 2), sn = b->sinb + 2 * (uint64_t)pos * (hd / 2);
     for (int hh = 0; hh < nh; hh++)
         OP(c, FLOE_OP_ROPE, (int64_t)b->q + 2 * hh * hd, (int64_t)b->q + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
@@ -1015,27 +1248,41 @@ static void main_layer_row(gemit *G, int t, int pos)
             OP(c, FLOE_OP_VSAT, (int64_t)kt, (int64_t)b->ctmp, hd, C, I8);
         }
     }
-    if (G->g->attn) { /* to the attention cores: their query heads, K and V rows; back: their outputs */
+    if (G->g->attn) { /* to the attention cores: query heads to the ranges up to pos's, the K and V rows
+                         to the range holding pos; back, from each KV head's leader: its heads' outputs */
+        const int R = G->g->ranges, ra = pos / G->g->rlen;
         for (int hk = 0; hk < nkv; hk++) {
-            unsigned ax = G->cx[1 + hk], ay = G->cy[1 + hk];
-            OP(c, FLOE_OP_SEND, (int64_t)b->q + 2 * hk * group * hd, 2 * group * hd, ax, ay, 0);
-            OP(c, FLOE_OP_SEND, (int64_t)b->krow + hk * hd, hd, ax, ay, 0);
-            OP(c, FLOE_OP_SEND, (int64_t)b->vrow + hk * hd, hd, ax, ay, 0);
+            const int kl = 1 + hk * R, ko = kl + ra;
+            if (ra == 0)
+                OP(c, FLOE_OP_SEND, (int64_t)b->q + 2 * hk * group * hd, 2 * group * hd, G->cx[kl], G->cy[kl], 0);
+            else
+                mcast_run(c, P->mach, b->q + 2 * (uint64_t)hk * group * hd, 2 * (uint64_t)group * hd, G->first + kl,
+                          G->first + ko);
+            OP(c, FLOE_OP_SEND, (int64_t)b->krow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
+            OP(c, FLOE_OP_SEND, (int64_t)b->vrow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
         }
-        for (int hk = 0; hk < nkv; hk++)
+        for (int hk = 0; hk < nkv; hk++) {
+            const int kl = 1 + hk * R;
             if (tok)
                 OP(c, FLOE_OP_RECV, (int64_t)(b->o32 + 4 * (uint64_t)hk * group * hd), 4 * (int64_t)group * hd,
-                   G->cx[1 + hk], G->cy[1 + hk], 0);
+                   G->cx[kl], G->cy[kl], 0);
             else
                 OP(c, FLOE_OP_RECV, (int64_t)(b->o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
-                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[1 + hk], G->cy[1 + hk], 0);
-    } else {
-        attnbuf ab = {b->m_sc, b->m_ao, b->kc, b->vc, b->z, b->pr, b->q, tok ? b->o32 : b->o};
-        emit_attention(c, P, &ab, 0, nh, Tc * hd, kvw, pos);
+                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[kl], G->cy[kl], 0);
+        }
+    } else { /* the V rows into their blocks, then every head here */
+        const uint64_t vtb = vt_bytes(P, Tc), rb = (uint64_t)P->vb * hd;
+        for (int hh = 0; hh < nkv; hh++) {
+            OP(c, FLOE_OP_COPY, (int64_t)ring_slot(P, b->ring + hh * rb, 0, pos), (int64_t)b->vrow + hh * hd, hd);
+            emit_v_stored(c, P, b->onehot, b->m_id, b->ring + hh * rb, b->vt + hh * vtb, 0, pos);
+        }
+        attnbuf ab = {b->m_sc, b->m_ao, b->m_id, b->onehot, b->kc, b->vt, b->ring, b->z, b->pr, b->q,
+                      tok ? b->o32 : b->o, 0, Tc, Tc};
+        emit_attention(c, P, &ab, 0, nh, Tc * hd, (int64_t)vtb, (int64_t)rb, pos);
     }
     if (tok) /* the row of all heads: its shift, its codes */
         OP(c, FLOE_OP_VREQUANTT, (int64_t)b->o, (int64_t)b->o32, (int64_t)b->m_ao, d, A);
-    main_phase(G, PH_O, t, pos);
+    main_phase(G, PH_O, t);
     OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
     /* MLP */
     if (tok)
@@ -1043,7 +1290,7 @@ static void main_layer_row(gemit *G, int t, int pos)
     else
         OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A,
            b->mlp_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
-    main_phase(G, PH_GATEUP, t, pos);
+    main_phase(G, PH_GATEUP, t);
     if (G->g->fused && tok)
         OP(c, FLOE_OP_VREQUANTT, (int64_t)b->mm, (int64_t)b->p32, (int64_t)b->m_mlp, f, A);
     if (!G->g->fused) {
@@ -1056,7 +1303,7 @@ static void main_layer_row(gemit *G, int t, int pos)
         else
             OP(c, FLOE_OP_VREQUANT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A, TEN);
     }
-    main_phase(G, PH_DOWN, t, pos);
+    main_phase(G, PH_DOWN, t);
     OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
 }
 
@@ -1095,7 +1342,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         goto out;
     }
     for (int k = 1; k <= g->attn; k++)
-        alloc_attn(&G.wc[k].c, P, g->slot, &ab[k - 1]);
+        alloc_attn(&G.wc[k].c, P, g->slot, g->ranges, g->rlen, (k - 1) % g->ranges, &ab[k - 1]);
     for (int i = 0; i < g->npieces; i++) {
         const piece *pc = &g->pieces[i];
         place_piece(&G.wc[pc->core].c, lin_of(m, g->slot, pc->lin), pc, &G.wc[pc->core].w[i], &G.wc[pc->core].mult[i],
@@ -1134,7 +1381,8 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         }
     }
     if (!head && ((!g->split && (d > ACC_SCORE || cf->n_kv_heads * cf->head_dim > ACC_SCORE)) ||
-                  cf->head_dim > ACC_TOTAL - ACC_HEAD)) {
+                  cf->head_dim > ACC_TOTAL - ACC_HEAD || P->vb > ACC_SCORE ||
+                  (g->ranges > 1 && cf->n_heads / cf->n_kv_heads * cf->head_dim > ACC_TOTAL - ACC_HEAD))) {
         floe_err_set(err, "layer %d: a row of %d outputs or a head of %d does not fit the accumulator layout of this "
                           "compiler", g->slot, d, cf->head_dim);
         goto out;
@@ -1159,16 +1407,19 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         if (head && is_tok(P->q)) {
             OP(mc, FLOE_OP_RMSNORMT, (int64_t)G.mb.h, (int64_t)G.mb.x + 2 * t * d, (int64_t)G.mb.cn, (int64_t)G.mb.eps,
                d, A);
-            main_phase(&G, PH_QKV, t, pos);
+            main_phase(&G, PH_QKV, t);
         } else if (head) {
             OP(mc, FLOE_OP_RMSNORM, (int64_t)G.mb.h, (int64_t)G.mb.x + 2 * t * d, (int64_t)G.mb.cn, (int64_t)G.mb.eps, d,
                A, FLOE_SCOPE_TENSOR);
-            main_phase(&G, PH_QKV, t, pos);
+            main_phase(&G, PH_QKV, t);
         } else {
             main_layer_row(&G, t, pos);
         }
-        for (int hk = 0; hk < g->attn; hk++)
-            attn_row(&G, hk, &ab[hk], pos);
+        for (int k = 1; k <= g->attn; k++)
+            if (g->ranges == 1)
+                attn_row(&G, k - 1, &ab[k - 1], pos);
+            else
+                attn_range_row(&G, (k - 1) / g->ranges, (k - 1) % g->ranges, &ab[k - 1], pos);
         for (int k = 1 + g->attn; k < G.nc; k++)
             for (int ph = 0; ph < PH_COUNT; ph++)
                 weight_phase(&G, k, ph);
@@ -1186,11 +1437,12 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
                 if (g->pieces[i].b == g->pieces[i].ni - 1)
                     wb += 8 * (uint64_t)(g->pieces[i].r1 - g->pieces[i].r0);
             }
-        uint64_t kv = 0; /* one user's KV cache on this core */
+        uint64_t kv = 0; /* one user's KV cache on this core: K rows, V^T blocks, the filling block's V rows */
         if (!head && k == 0 && !g->attn)
-            kv = 2 * (uint64_t)P->Tcap * (uint64_t)(cf->n_kv_heads * cf->head_dim);
+            kv = (uint64_t)cf->n_kv_heads * ((uint64_t)P->Tcap * cf->head_dim + vt_bytes(P, P->Tcap) +
+                                              (uint64_t)P->vb * cf->head_dim);
         else if (!head && k > 0 && k <= g->attn)
-            kv = 2 * (uint64_t)P->Tcap * (uint64_t)cf->head_dim;
+            kv = (uint64_t)ab[k - 1].n * cf->head_dim + vt_bytes(P, ab[k - 1].n) + (uint64_t)P->vb * cf->head_dim;
         use[k] = (floe_core_use){G.cx[k], G.cy[k], head ? -1 : g->slot, k == 0, G.wc[k].c.next, wb, kv, G.wc[k].c.insns};
     }
     rc = 0;
@@ -1271,6 +1523,11 @@ static int check_opts(const floe_model_config *cf, const floe_compile_opts *o, f
     if (o->user < 0 || o->user >= (o->users > 1 ? o->users : 1))
         return floe_err_set(err, "compiler: user %d: the program holds KV caches for %d user(s)", o->user,
                             o->users > 1 ? o->users : 1);
+    if (o->v_block < 0 || o->v_block > 4096)
+        return floe_err_set(err, "compiler: a V-cache block of %d positions: 1..4096 (0: %d)", o->v_block,
+                            FLOE_COMPILE_V_BLOCK);
+    if (o->attn_ranges < 0 || o->attn_ranges > 4096)
+        return floe_err_set(err, "compiler: %d attention cores per KV head: 1..4096 (0: as memory needs)", o->attn_ranges);
     if (o->decode && (o->pos < 0 || o->pos >= cap))
         return floe_err_set(err, "compiler: decode position %d is outside the KV cache's %d positions", o->pos, cap);
     return 0;
@@ -1289,6 +1546,9 @@ static void plan_init(mplan *P, const floe_model_config *cf, const floe_qconfig 
     P->budget = o->core_weight_bytes;
     P->users = o->users > 1 ? o->users : 1;
     P->user = o->user;
+    P->vb = o->v_block > 0 ? o->v_block : FLOE_COMPILE_V_BLOCK;
+    P->vb = P->vb > P->Tcap ? P->Tcap : P->vb;
+    P->force_ranges = o->attn_ranges;
     int nt = (int)mach->threads_per_core;
     nt = nt > FLOE_THREADS ? FLOE_THREADS : nt < 1 ? 1 : nt;
     nt = nt > cf->n_heads ? cf->n_heads : nt;
@@ -1430,7 +1690,7 @@ static int group_core_bytes(const mplan *P, const gplan *g, uint64_t *bytes, flo
     for (int k = 1; k <= g->attn; k++) { /* attention cores */
         ctx da = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
         attnbuf ab;
-        alloc_attn(&da, P, g->slot, &ab);
+        alloc_attn(&da, P, g->slot, g->ranges, g->rlen, (k - 1) % g->ranges, &ab);
         bytes[k] = da.next;
     }
     for (int k = 1 + g->attn; k < g->ncores; k++) {

@@ -38,7 +38,13 @@ typedef struct floe_compile_opts {
                                    many bytes of weights and multipliers per core (forces the split) */
     int users;              /* KV caches in core memory, one per user (0 or 1: one) */
     int user;               /* the user (0..users-1) whose cache this program reads and writes */
+    int v_block;            /* positions per transposed block of the V cache (0: FLOE_COMPILE_V_BLOCK;
+                               at most 4096; capped at the cache's capacity) */
+    int attn_ranges;        /* attention cores per KV head, each holding a range of the cache's
+                               positions (0: as few as memory allows) */
 } floe_compile_opts;
+
+#define FLOE_COMPILE_V_BLOCK 64
 
 typedef struct floe_core_use {
     unsigned x, y;

@@ -108,7 +108,7 @@ int floe_verify_prefill(const floe_qmodel *m, const floe_machine *mach, const fl
                         const int32_t *tokens, int T, floe_verify_result *res, floe_err *err)
 {
     memset(res, 0, sizeof *res);
-    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0};
+    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0, 0, 0};
     floe_program *p = NULL;
     floe_compile_report rep;
     if (floe_compile_prefill(m, mach, &o, &p, &rep, err) != 0)
@@ -243,7 +243,7 @@ int floe_verify_pipeline(const floe_qmodel *m, const floe_machine *mach, const f
     }
     if (floe_qref_forward(m, tokens, T, logits, keep, &cap, err) != 0)
         goto out;
-    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0};
+    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0, 0, 0};
     if (floe_compile_pipeline(m, mach, &o, &chips, &n, err) != 0)
         goto out;
     stages = calloc((size_t)n, sizeof *stages);
@@ -483,7 +483,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             memcpy(emb + ((size_t)u * all + t) * d, m->embed + (size_t)tok[t] * d, sizeof(int16_t) * d);
     }
     int kvcap = o->kv_tokens > all ? o->kv_tokens : all;
-    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes, U, 0};
+    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes, U, 0, o->v_block, o->attn_ranges};
     if (floe_compile_pipeline(m, mach, &co, &chips, &n, err) != 0)
         goto out;
     sims = calloc((size_t)n, sizeof *sims);
@@ -536,7 +536,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         for (int u = 0; u < U && res->match; u++) {
             floe_chip_program *dc = NULL;
             int dn = 0;
-            floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes, U, u};
+            floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes, U, u, o->v_block, o->attn_ranges};
             if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
                 goto out;
             R.cap = &cap[u];
@@ -551,7 +551,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     if (o->price_pos > 0 && res->match) { /* the price of a decode step deeper into the cache */
         floe_chip_program *dc = NULL;
         int dn = 0;
-        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes, U, 0};
+        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes, U, 0, o->v_block, o->attn_ranges};
         if (o->price_pos >= kvcap) {
             floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
             goto out;

@@ -82,6 +82,8 @@ typedef struct floe_verify_opts {
     int users;                  /* KV caches compiled, one per user (0 or 1: one): every user's prefill and
                                    decode steps run in turn on the same chips, each checked against its
                                    own reference (user u's tokens shifted by 37 u through the vocabulary) */
+    int v_block;                /* the compiler's V-cache block (floe_compile_opts.v_block; 0: default) */
+    int attn_ranges;            /* attention cores per KV head (floe_compile_opts.attn_ranges; 0: as memory needs) */
 } floe_verify_opts;
 
 typedef struct floe_step_cost {
