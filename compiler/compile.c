@@ -103,8 +103,15 @@ typedef struct piece {
     int core;      /* index in the group's cores; 0 is the main core */
 } piece;
 
+/* A layer's group is the whole layer, or one of its two halves on chips of their own when the whole
+ * does not fit a chip (docs/compiler.md, "A layer over two chips"): attention (norm, q/k/v, the KV
+ * caches, o, the residual add) then the MLP (norm, gate/up, down, the residual add). */
+enum { PART_ALL, PART_ATTN, PART_MLP };
+
 typedef struct gplan {
     int slot;      /* layer, or n_layers for the LM head */
+    int part;      /* PART_*: the whole layer (and always for the head) or one half */
+    int copy_of;   /* plan only: the group whose pieces this one shares (layers alike), or -1 */
     int ncores;
     int npieces, cap_pieces;
     piece *pieces;
@@ -140,6 +147,17 @@ typedef struct mplan {
     int *chip_of;     /* [ngroups] */
     int *first_core;  /* [ngroups] serpentine index of the group's main core on its chip */
 } mplan;
+
+/* The linears a group holds, first..last (the down projection is last when present). */
+static void group_lins(const mplan *P, int slot, int part, int *first, int *last)
+{
+    if (slot == P->cf->n_layers) {
+        *first = *last = LIN_HEAD;
+        return;
+    }
+    *first = part == PART_MLP ? LIN_GATE : LIN_Q;
+    *last = part == PART_ATTN ? LIN_O : LIN_DOWN;
+}
 
 static shape lin_shape(const mplan *P, int slot, int lin)
 {
@@ -179,7 +197,7 @@ static uint64_t row_bytes(int bits, int k) { return floe_dtype_bytes_for(dt_of_b
 
 typedef struct mainbuf {
     uint64_t c_attn, c_mlp, m_kc, m_sc, m_ao, m_mlp, eps, silu, cosb, sinb;
-    uint64_t x, h, q, k16, t32, ctmp, kc, vt, ring, z, pr, o, r, g, u, a, u32, mm;
+    uint64_t x, h, q, k16, t32, ctmp, kc, vt, tscr, z, pr, o, r, g, u, a, u32, mm;
     uint64_t m_id, onehot; /* the V-cache transposition's identity multiplier and one-hot row */
     uint64_t cn, lg; /* the head */
     uint64_t krow, vrow; /* this position's K rows (with attention cores, to send them) and V rows */
@@ -213,12 +231,13 @@ static void alloc_fused(ctx *c, const mplan *P, int slot, int rows, fusedbuf *b)
 
 /* An attention core's buffers: one KV head's cache for positions r0..r0+n-1 (a range of the
  * cache; all of it when the head has one attention core) and its group of query heads. The V cache
- * is transposed in blocks of vb positions (vt: [n / vb][head_dim][vb]) so that the attention output
- * is one vmm per block; the rows of the block being filled wait in ring ([vb][head_dim]). z and pr
+ * is kept in blocks of vb positions (vt: n rows of head_dim, by blocks): a whole block transposed
+ * ([head_dim][vb]), so that the attention output is one vmm per block; the block being filled (and a
+ * range's last, partial block) as rows ([vb][head_dim]). tscr is the transposition's scratch. z and pr
  * hold the scores and probabilities: one row of the whole cache per thread (one core per head), or
  * one row per query head (zlen positions: the whole cache on a range's leader, n elsewhere). */
 typedef struct attnbuf {
-    uint64_t m_sc, m_ao, m_id, onehot, kc, vt, ring, z, pr, q, o;
+    uint64_t m_sc, m_ao, m_id, onehot, kc, vt, tscr, z, pr, q, o;
     int r0, n, zlen;
 } attnbuf;
 
@@ -293,12 +312,14 @@ static uint64_t place_onehot(ctx *c, int hd)
     return a;
 }
 
-/* Bytes of one user's transposed V blocks of one KV head for n positions (only whole blocks). */
-static uint64_t vt_bytes(const mplan *P, int n) { return (uint64_t)(n / P->vb) * P->vb * (uint64_t)P->cf->head_dim; }
+/* Bytes of one user's V cache of one KV head for n positions: whole blocks and the rows of the last,
+ * partial one. */
+static uint64_t vt_bytes(const mplan *P, int n) { return (uint64_t)n * P->cf->head_dim; }
 #define FUSED_BYTES(rows, A) (4 * (FLOE_LUT16_KNOTS + 2) + 8 + 14 * (uint64_t)(rows) + floe_dtype_bytes_for(A, (uint64_t)(rows)) + 64)
 
-/* The main core's constants, tables, activations and KV cache (m NULL: sizes only). */
-static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, mainbuf *b)
+/* The main core's constants, tables, activations and KV cache (m NULL: sizes only): of the whole
+ * layer, or of one half (part). */
+static void alloc_main(ctx *c, const mplan *P, int slot, int part, int attn, int fused, mainbuf *b)
 {
     const floe_model_config *cf = P->cf;
     const floe_qmodel *m = P->m;
@@ -316,60 +337,78 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int attn, int fused, ma
         return;
     }
     const floe_qlayer *L = m ? &m->layers[slot] : NULL;
+    const int ha = part != PART_MLP, hm = part != PART_ATTN; /* holds the attention, the MLP */
     b->attn_pc = L && L->attn_norm_cj; /* SmoothQuant at the norms (never with per-token inputs) */
     b->mlp_pc = L && L->mlp_norm_cj;
-    b->c_attn = b->attn_pc ? place_mults(c, "c_attn_norm", L->attn_norm_cj, d)
-                           : place_pmult(c, "c_attn_norm", L ? L->attn_norm_c : zero_mult, P->q);
-    b->c_mlp = b->mlp_pc ? place_mults(c, "c_mlp_norm", L->mlp_norm_cj, d)
-                         : place_pmult(c, "c_mlp_norm", L ? L->mlp_norm_c : zero_mult, P->q);
-    b->m_kc = place_mult(c, "m_kcache", L ? L->m_kcache : zero_mult);
-    b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
-    b->m_ao = place_pmult(c, "m_attn_out", L ? L->m_attn_out : zero_mult, P->q);
-    b->m_mlp = place_pmult(c, "m_mlp", L ? L->m_mlp : zero_mult, P->q);
+    if (ha)
+        b->c_attn = b->attn_pc ? place_mults(c, "c_attn_norm", L->attn_norm_cj, d)
+                               : place_pmult(c, "c_attn_norm", L ? L->attn_norm_c : zero_mult, P->q);
+    if (hm)
+        b->c_mlp = b->mlp_pc ? place_mults(c, "c_mlp_norm", L->mlp_norm_cj, d)
+                             : place_pmult(c, "c_mlp_norm", L ? L->mlp_norm_c : zero_mult, P->q);
+    if (ha) {
+        b->m_kc = place_mult(c, "m_kcache", L ? L->m_kcache : zero_mult);
+        b->m_sc = place_mult(c, "m_score", L ? L->m_score : zero_mult);
+        b->m_ao = place_pmult(c, "m_attn_out", L ? L->m_attn_out : zero_mult, P->q);
+    }
+    if (hm)
+        b->m_mlp = place_pmult(c, "m_mlp", L ? L->m_mlp : zero_mult, P->q);
     b->eps = place_u64(c, "eps_q", m ? m->eps_q : 0);
-    b->silu = alloc(c, "silu_lut", 4 * (FLOE_LUT16_KNOTS + 2));
-    if (L)
-        data(c, b->silu, &L->silu, 4 * (FLOE_LUT16_KNOTS + 2));
-    b->cosb = alloc(c, "rope_cos", 2 * (uint64_t)Tc * (hd / 2));
-    b->sinb = alloc(c, "rope_sin", 2 * (uint64_t)Tc * (hd / 2));
-    if (m) {
-        data(c, b->cosb, m->rope.cos, 2 * (size_t)Tc * (hd / 2));
-        data(c, b->sinb, m->rope.sin, 2 * (size_t)Tc * (hd / 2));
+    if (hm) {
+        b->silu = alloc(c, "silu_lut", 4 * (FLOE_LUT16_KNOTS + 2));
+        if (L)
+            data(c, b->silu, &L->silu, 4 * (FLOE_LUT16_KNOTS + 2));
+    }
+    if (ha) {
+        b->cosb = alloc(c, "rope_cos", 2 * (uint64_t)Tc * (hd / 2));
+        b->sinb = alloc(c, "rope_sin", 2 * (uint64_t)Tc * (hd / 2));
+        if (m) {
+            data(c, b->cosb, m->rope.cos, 2 * (size_t)Tc * (hd / 2));
+            data(c, b->sinb, m->rope.sin, 2 * (size_t)Tc * (hd / 2));
+        }
     }
     b->x = alloc(c, "x", 2 * (uint64_t)T * d);
     b->h = alloc(c, "h", in_bytes(A, (uint64_t)d, tok));
-    b->q = alloc(c, "q", 2 * (uint64_t)d);
-    b->k16 = alloc(c, "k16", 2 * (uint64_t)kvw);
-    b->t32 = alloc(c, "t32", 4 * (uint64_t)(f > kvw && !fused ? f : kvw));
-    b->ctmp = alloc(c, "ctmp", (uint64_t)hd);
-    b->vrow = alloc(c, "vrow", (uint64_t)kvw);
-    if (attn) { /* the caches and the scores live on the attention cores */
+    if (ha) {
+        b->q = alloc(c, "q", 2 * (uint64_t)d);
+        b->k16 = alloc(c, "k16", 2 * (uint64_t)kvw);
+    }
+    const int n32 = hm && !fused && (!ha || f > kvw) ? f : ha ? kvw : 0; /* t32's widest use */
+    if (n32)
+        b->t32 = alloc(c, "t32", 4 * (uint64_t)n32);
+    if (ha) {
+        b->ctmp = alloc(c, "ctmp", (uint64_t)hd);
+        b->vrow = alloc(c, "vrow", (uint64_t)kvw);
+    }
+    if (ha && attn) { /* the caches and the scores live on the attention cores */
         b->krow = alloc(c, "krow", (uint64_t)kvw);
-    } else { /* per user: K rows per KV head; V^T blocks and the filling block's rows per KV head */
-        const uint64_t U = (uint64_t)P->users, kb = (uint64_t)Tc * hd, vtb = vt_bytes(P, Tc), rb = (uint64_t)P->vb * hd;
+    } else if (ha) { /* per user: K rows per KV head; V^T blocks and the filling block's rows per KV head */
+        const uint64_t U = (uint64_t)P->users, kb = (uint64_t)Tc * hd, vtb = vt_bytes(P, Tc);
         b->kc = alloc(c, "kcache", nkv * kb * U);
-        b->vt = alloc(c, "vcache_t", nkv * vtb * U);
-        b->ring = alloc(c, "vcache_rows", nkv * rb * U);
+        b->vt = alloc(c, "vcache", nkv * vtb * U);
+        b->tscr = alloc(c, "vt_scratch", (uint64_t)P->vb * hd);
         b->kc += (uint64_t)P->user * nkv * kb; /* the cache this program's user owns */
         b->vt += (uint64_t)P->user * nkv * vtb;
-        b->ring += (uint64_t)P->user * nkv * rb;
         b->m_id = place_mult(c, "m_ident", ident_mult);
         b->onehot = place_onehot(c, hd);
         b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr); /* one row per attention thread */
         b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
     }
-    b->o = alloc(c, "o", in_bytes(A, (uint64_t)d, tok));
-    if (tok)
-        b->o32 = alloc(c, "o32", 4 * (uint64_t)d);
+    if (ha) {
+        b->o = alloc(c, "o", in_bytes(A, (uint64_t)d, tok));
+        if (tok)
+            b->o32 = alloc(c, "o32", 4 * (uint64_t)d);
+    }
     b->r = alloc(c, "r", 2 * (uint64_t)d);
-    if (!fused) { /* else the weight cores compute silu(gate) * up */
+    if (hm && !fused) { /* else the weight cores compute silu(gate) * up */
         b->g = alloc(c, "g", 2 * (uint64_t)f);
         b->u = alloc(c, "u", 2 * (uint64_t)f);
         b->a = alloc(c, "a", 2 * (uint64_t)f);
         b->u32 = alloc(c, "u32", 4 * (uint64_t)f);
     }
-    b->mm = alloc(c, "mm", in_bytes(A, (uint64_t)f, tok));
-    if (tok && fused)
+    if (hm)
+        b->mm = alloc(c, "mm", in_bytes(A, (uint64_t)f, tok));
+    if (hm && tok && fused)
         b->p32 = alloc(c, "p32", 4 * (uint64_t)f);
 }
 
@@ -386,13 +425,12 @@ static void alloc_attn(ctx *c, const mplan *P, int slot, int R, int rlen, int r,
     b->m_ao = place_mult(c, "m_attn_out", L ? L->m_attn_out : zero_mult);
     b->m_id = place_mult(c, "m_ident", ident_mult);
     b->onehot = place_onehot(c, hd);
-    const uint64_t U = (uint64_t)P->users, kb = (uint64_t)b->n * hd, vtb = vt_bytes(P, b->n), rb = (uint64_t)P->vb * hd;
+    const uint64_t U = (uint64_t)P->users, kb = (uint64_t)b->n * hd, vtb = vt_bytes(P, b->n);
     b->kc = alloc(c, "kcache", kb * U); /* one per user */
-    b->vt = alloc(c, "vcache_t", vtb * U);
-    b->ring = alloc(c, "vcache_rows", rb * U);
+    b->vt = alloc(c, "vcache", vtb * U);
+    b->tscr = alloc(c, "vt_scratch", (uint64_t)P->vb * hd);
     b->kc += (uint64_t)P->user * kb; /* the cache this program's user owns */
     b->vt += (uint64_t)P->user * vtb;
-    b->ring += (uint64_t)P->user * rb;
     if (R == 1) { /* one row per attention thread */
         b->zlen = Tc;
         b->z = alloc(c, "z", 4 * (uint64_t)Tc * (uint64_t)P->nthr);
@@ -445,7 +483,9 @@ static void what_of(const mplan *P, int slot, char *buf, size_t n)
  * Returns 1 when a core would hold more than wcap bytes (the caller tries W + 1). */
 static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *err)
 {
-    const int head = slot == P->cf->n_layers, d = P->cf->d_model, f = P->cf->ffn_dim, base = g->attn;
+    const int d = P->cf->d_model, f = P->cf->ffn_dim, base = g->attn;
+    int lf, ll;
+    group_lins(P, slot, g->part, &lf, &ll);
     uint64_t *cost = calloc((size_t)W + 1, sizeof *cost), *wb = calloc((size_t)W + 1, sizeof *wb);
     if (!cost || !wb) {
         free(cost);
@@ -459,7 +499,7 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
     g->npieces = 0;
     g->ncores = 1;
     int rc = 0;
-    for (int l = head ? LIN_HEAD : LIN_Q; l <= (head ? LIN_HEAD : LIN_UP) && rc == 0; l++) {
+    for (int l = lf; l <= (ll == LIN_DOWN ? LIN_UP : ll) && rc == 0; l++) {
         shape s = lin_shape(P, slot, l);
         int per = (int)round8((uint64_t)((s.out + W - 1) / W));
         if (per > MAX_PIECE_ROWS) {
@@ -475,7 +515,7 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
                 cost[1 + j] += FUSED_BYTES(r1 - r0, dt_of_bits(P->q->abits));
         }
     }
-    if (!head && rc == 0) {
+    if (ll == LIN_DOWN && rc == 0) {
         shape s = lin_shape(P, slot, LIN_DOWN);
         int pairs = W / 2, chunk = (int)round8((uint64_t)((f + 1) / 2));
         int per = (int)round8((uint64_t)((d + pairs - 1) / pairs));
@@ -499,32 +539,31 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
     return rc;
 }
 
-/* Positions per attention core when a KV head's cache is spread over R cores: whole transposition
- * blocks. */
-static int range_len(const mplan *P, int R)
-{
-    int per = (P->Tcap + R - 1) / R;
-    return (per + P->vb - 1) / P->vb * P->vb;
-}
+/* Positions per attention core when a KV head's cache is spread over R cores. */
+static int range_len(const mplan *P, int R) { return (P->Tcap + R - 1) / R; }
 
 /* Packs one group's linears onto its cores. */
-static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
+static int plan_group(mplan *P, int slot, int part, gplan *g, floe_err *err)
 {
     const floe_model_config *cf = P->cf;
     const uint64_t mem = P->mach->core_mem_bytes;
     const int head = slot == cf->n_layers, d = cf->d_model, f = cf->ffn_dim;
     char what[32];
     what_of(P, slot, what, sizeof what);
+    if (part != PART_ALL)
+        snprintf(what + strlen(what), sizeof what - strlen(what), part == PART_ATTN ? " (attention)" : " (MLP)");
     memset(g, 0, sizeof *g);
     g->slot = slot;
+    g->part = part;
     g->ncores = 1;
-    if (!head && P->Tcap > 65535)
+    if (!head && part != PART_MLP && P->Tcap > 65535)
         return floe_err_set(err, "%s: a KV cache of %d positions: a softmax row takes at most 65535", what, P->Tcap);
     ctx dry = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
     mainbuf mb;
-    alloc_main(&dry, P, slot, 0, 0, &mb);
+    alloc_main(&dry, P, slot, part, 0, 0, &mb);
     g->main_base = dry.next;
-    int first = head ? LIN_HEAD : LIN_Q, last = head ? LIN_HEAD : LIN_DOWN;
+    int first, last;
+    group_lins(P, slot, part, &first, &last);
     uint64_t all = 0;
     for (int l = first; l <= last; l++) {
         shape s = lin_shape(P, slot, l);
@@ -546,10 +585,10 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
         return 0;
     }
     g->split = 1;
-    g->fused = !head;
+    g->fused = last == LIN_DOWN;
     {
         ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
-        alloc_main(&dm, P, slot, 0, g->fused, &mb);
+        alloc_main(&dm, P, slot, part, 0, g->fused, &mb);
         g->main_base = dm.next;
     }
     /* weight cores: their input buffer is the widest vector they receive */
@@ -578,16 +617,16 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
      * head, R cores each holding a range of rlen positions of every user's cache, R as small as
      * memory allows (or as forced); the first of them (the leader) also holds the whole score row */
     int nkv = cf->n_kv_heads, per_chip = (int)(P->mach->cores_x * P->mach->cores_y);
-    if (!head) {
+    if (!head && part != PART_MLP) {
         int R = P->force_ranges > 0 ? P->force_ranges : 1, rlen = 0;
         enum { FITS, CHIP_FULL, EMPTY_RANGE, SHORT } why = CHIP_FULL;
         uint64_t lead = 0; /* the leader's bytes with R cores per KV head */
         for (; 1 + nkv * R + W <= per_chip; R++) {
             rlen = range_len(P, R);
-            if ((R - 1) * rlen >= P->Tcap) { /* a range would be empty (rounding to whole blocks) */
+            if ((R - 1) * rlen >= P->Tcap) { /* a range would be empty: the same ranges as fewer cores */
                 why = EMPTY_RANGE;
-                if (P->force_ranges > 0 || rlen == P->vb)
-                    break; /* forced, or ranges of one block: more cores do not help */
+                if (P->force_ranges > 0 || rlen == 1)
+                    break;
                 continue;
             }
             ctx da = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
@@ -600,7 +639,7 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
         }
         if (why == FITS) {
             ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
-            alloc_main(&dm, P, slot, 1, g->fused, &mb);
+            alloc_main(&dm, P, slot, part, 1, g->fused, &mb);
             g->attn = nkv * R;
             g->ranges = R;
             g->rlen = rlen;
@@ -615,12 +654,11 @@ static int plan_group(mplan *P, int slot, gplan *g, floe_err *err)
                                     what, P->Tcap, P->users, R, (unsigned long long)lead, rlen,
                                     (unsigned long long)mem, (unsigned long long)(lead - mem));
             if (why == EMPTY_RANGE && P->force_ranges > 0)
-                return floe_err_set(err, "%s: %d positions make no %d ranges of whole blocks of %d (attention cores per "
-                                         "KV head)", what, P->Tcap, R, P->vb);
+                return floe_err_set(err, "%s: %d positions make no %d ranges (attention cores per KV head) of equal "
+                                         "length", what, P->Tcap, R);
             if (why == EMPTY_RANGE)
-                return floe_err_set(err, "%s: the KV caches (%d positions, %d user(s)) need more than %d attention cores "
-                                         "per KV head, and %d positions make no more ranges of whole blocks of %d",
-                                    what, P->Tcap, P->users, R - 1, P->Tcap, P->vb);
+                return floe_err_set(err, "%s: the KV caches (%d positions, %d user(s)) do not fit one position per "
+                                         "attention core", what, P->Tcap, P->users);
             return floe_err_set(err, "%s: the KV caches (%d positions, %d user(s)) need at least %d attention core(s) per "
                                      "KV head (%d in all) beside the main core and %d weight cores: %d cores; a chip has "
                                      "%d: %d short",
@@ -651,40 +689,78 @@ static void plan_free(mplan *P)
 static int plan_model(mplan *P, floe_err *err)
 {
     const floe_model_config *cf = P->cf;
-    P->ngroups = cf->n_layers + 1;
-    P->g = calloc((size_t)P->ngroups, sizeof *P->g);
-    P->chip_of = calloc((size_t)P->ngroups, sizeof *P->chip_of);
-    P->first_core = calloc((size_t)P->ngroups, sizeof *P->first_core);
+    const int cap = 2 * cf->n_layers + 1; /* every layer in two halves, and the head */
+    P->ngroups = 0;
+    P->g = calloc((size_t)cap, sizeof *P->g);
+    P->chip_of = calloc((size_t)cap, sizeof *P->chip_of);
+    P->first_core = calloc((size_t)cap, sizeof *P->first_core);
     if (!P->g || !P->chip_of || !P->first_core)
         return floe_err_set(err, "compiler: out of memory");
     int per_chip = (int)(P->mach->cores_x * P->mach->cores_y);
-    int chip = 0, used = 0;
-    for (int s = 0; s < P->ngroups; s++) {
-        if (s > 0 && s < cf->n_layers && P->m == NULL && s > 1) { /* plan only: every layer is shaped alike */
-            gplan *g = &P->g[s];
-            *g = P->g[1];
-            g->slot = s;
-            g->pieces = NULL;
-            g->npieces = g->cap_pieces = 0;
-        } else if (plan_group(P, s, &P->g[s], err) != 0) {
-            return -1;
+    int chip = 0, used = 0, layer1 = -1; /* layer 1's first group */
+    for (int s = 0; s <= cf->n_layers; s++) {
+        const int first = P->ngroups;
+        if (s > 1 && s < cf->n_layers && P->m == NULL) { /* plan only: every layer is shaped alike */
+            for (int k = layer1; k < P->ngroups && P->g[k].slot == 1 && P->ngroups < cap; k++) {
+                gplan *g = &P->g[P->ngroups++];
+                *g = P->g[k];
+                g->slot = s;
+                g->copy_of = k;
+                g->pieces = NULL;
+                g->npieces = g->cap_pieces = 0;
+            }
+        } else {
+            gplan whole;
+            floe_err e1;
+            int rc = plan_group(P, s, PART_ALL, &whole, &e1);
+            if (rc == 0 && whole.ncores > per_chip) {
+                char what[32];
+                what_of(P, s, what, sizeof what);
+                floe_err_set(&e1, "%s needs %d cores (1 for %s, %d holding its %llu bytes of weights and "
+                                  "multipliers); a chip has %d cores: %d short",
+                             what, whole.ncores, s < cf->n_layers ? "activations and attention" : "the final norm and the logits",
+                             whole.ncores - 1, (unsigned long long)whole.weight_bytes, per_chip, whole.ncores - per_chip);
+                rc = -1;
+            }
+            if (rc == 0) {
+                P->g[P->ngroups++] = whole;
+            } else if (s == cf->n_layers) {
+                free(whole.pieces);
+                *err = e1;
+                return -1;
+            } else { /* the layer over two chips: its attention half, then its MLP half */
+                free(whole.pieces);
+                floe_err e2;
+                for (int part = PART_ATTN; part <= PART_MLP; part++) {
+                    gplan *g = &P->g[P->ngroups];
+                    int hr = plan_group(P, s, part, g, &e2);
+                    if (hr == 0 && g->ncores > per_chip) {
+                        floe_err_set(&e2, "its %s half needs %d cores; a chip has %d", part == PART_ATTN ? "attention" : "MLP",
+                                     g->ncores, per_chip);
+                        hr = -1;
+                    }
+                    if (hr != 0) {
+                        free(g->pieces);
+                        return floe_err_set(err, "%s; over two chips: %s", e1.msg, e2.msg);
+                    }
+                    P->ngroups++;
+                }
+            }
+            for (int k = first; k < P->ngroups; k++)
+                P->g[k].copy_of = -1;
         }
-        int n = P->g[s].ncores;
-        if (n > per_chip) {
-            char what[32];
-            what_of(P, s, what, sizeof what);
-            return floe_err_set(err, "%s needs %d cores (1 for %s, %d holding its %llu bytes of weights and "
-                                     "multipliers); a chip has %d cores: %d short",
-                                what, n, s < cf->n_layers ? "activations and attention" : "the final norm and the logits",
-                                n - 1, (unsigned long long)P->g[s].weight_bytes, per_chip, n - per_chip);
+        if (s == 1)
+            layer1 = first;
+        for (int k = first; k < P->ngroups; k++) {
+            int n = P->g[k].ncores;
+            if (used + n > per_chip) {
+                chip++;
+                used = 0;
+            }
+            P->chip_of[k] = chip;
+            P->first_core[k] = used;
+            used += n;
         }
-        if (used + n > per_chip) {
-            chip++;
-            used = 0;
-        }
-        P->chip_of[s] = chip;
-        P->first_core[s] = used;
-        used += n;
     }
     P->chips = chip + 1;
     return 0;
@@ -1000,42 +1076,45 @@ static void weight_phase(gemit *G, int k, int ph)
     }
 }
 
-/* The transposition of one block of the V cache: the ring's vb rows of hd values (positions) become
- * hd rows of vb values at vt_blk. Row j is e_j times the block (a vmm of the one-hot row against the
- * block's rows), stored exactly (the identity multiplier): hd vmm's per block of vb positions. */
-static void emit_transpose(ctx *c, const mplan *P, uint64_t onehot, uint64_t m_id, uint64_t ring, uint64_t vt_blk)
+/* The transposition of one block of the V cache: its vb rows of hd values (positions) become hd
+ * rows of vb values, in the scratch and then copied back in place. Row j is e_j times the block (a
+ * vmm of the one-hot row against the block's rows), stored exactly (the identity multiplier): hd
+ * vmm's per block of vb positions. */
+static void emit_transpose(ctx *c, const mplan *P, uint64_t onehot, uint64_t m_id, uint64_t tscr, uint64_t blk)
 {
     const int hd = P->cf->head_dim, B = P->vb;
     OP(c, FLOE_OP_SETI, 1, 0);
     OP(c, FLOE_OP_SETI, 2, 0);
     size_t lp = loop_begin(c, (unsigned)hd, 1, -1); /* r1 = -j, r2 = j * vb */
-    OP(c, FLOE_OP_VMM, ACC_LIN, FLOE_MEM(onehot + (uint64_t)hd - 1, 1), (int64_t)ring, hd, B, FLOE_XP_I8, FLOE_WP_I8,
+    OP(c, FLOE_OP_VMM, ACC_LIN, FLOE_MEM(onehot + (uint64_t)hd - 1, 1), (int64_t)blk, hd, B, FLOE_XP_I8, FLOE_WP_I8,
        FLOE_MODE_SET);
-    OP(c, FLOE_OP_REQUANT, FLOE_MEM(vt_blk, 2), ACC_LIN, (int64_t)m_id, B, FLOE_DT_I8, FLOE_SCOPE_TENSOR);
+    OP(c, FLOE_OP_REQUANT, FLOE_MEM(tscr, 2), ACC_LIN, (int64_t)m_id, B, FLOE_DT_I8, FLOE_SCOPE_TENSOR);
     OP(c, FLOE_OP_ADDI, 2, B);
     loop_end(c, lp);
+    OP(c, FLOE_OP_COPY, (int64_t)blk, (int64_t)tscr, (int64_t)B * hd);
 }
 
-/* After position pos's V row of a KV head reached its ring slot (the cache holds positions r0..):
- * a block just completed is transposed. */
-static void emit_v_stored(ctx *c, const mplan *P, uint64_t onehot, uint64_t m_id, uint64_t ring, uint64_t vt, int r0,
+/* Where position pos's V row of a KV head goes: its row in the block being filled (the cache holds
+ * positions r0.. at vt). */
+static uint64_t v_slot(const mplan *P, uint64_t vt, int r0, int pos)
+{
+    const int B = P->vb, i = pos - r0;
+    return vt + ((uint64_t)(i / B) * B + (uint64_t)(i % B)) * P->cf->head_dim;
+}
+
+/* After position pos's V row reached its slot: a block just completed is transposed. */
+static void emit_v_stored(ctx *c, const mplan *P, uint64_t onehot, uint64_t m_id, uint64_t tscr, uint64_t vt, int r0,
                           int pos)
 {
     const int B = P->vb, i = pos - r0;
     if (i % B == B - 1)
-        emit_transpose(c, P, onehot, m_id, ring, vt + (uint64_t)(i / B) * B * P->cf->head_dim);
-}
-
-/* Where position pos's V row of a KV head goes: its slot in the ring of the block being filled. */
-static uint64_t ring_slot(const mplan *P, uint64_t ring, int r0, int pos)
-{
-    return ring + (uint64_t)((pos - r0) % P->vb) * P->cf->head_dim;
+        emit_transpose(c, P, onehot, m_id, tscr, vt + (uint64_t)(i / B) * B * P->cf->head_dim);
 }
 
 /* acc (hd int32, set) = the sum over positions s = r0..last of p[s - r0] * V[s] (int16 x int8): one
- * vmm per whole block of vb positions from the transposed blocks, one per position of the block
- * being filled from its rows; both in hardware loops. */
-static void emit_pv(ctx *c, const mplan *P, uint64_t vt, uint64_t ring, int64_t pr, int64_t acc, int r0, int last)
+ * vmm per whole block of vb positions (transposed), one per position of the block being filled (its
+ * rows); both in hardware loops. */
+static void emit_pv(ctx *c, const mplan *P, uint64_t vt, int64_t pr, int64_t acc, int r0, int last)
 {
     const int hd = P->cf->head_dim, B = P->vb, n = last - r0 + 1, nf = n / B, rest = n - nf * B;
     int64_t mode = FLOE_MODE_SET;
@@ -1053,12 +1132,13 @@ static void emit_pv(ctx *c, const mplan *P, uint64_t vt, uint64_t ring, int64_t 
     }
     if (rest > 0) {
         const int64_t pp = pr + 2 * (int64_t)nf * B;
-        OP(c, FLOE_OP_VMM, acc, pp, (int64_t)ring, 1, hd, FLOE_XP_I16, FLOE_WP_I8, mode);
+        const uint64_t rows = vt + (uint64_t)nf * B * hd;
+        OP(c, FLOE_OP_VMM, acc, pp, (int64_t)rows, 1, hd, FLOE_XP_I16, FLOE_WP_I8, mode);
         if (rest > 1) {
             OP(c, FLOE_OP_SETI, 1, 2);
             OP(c, FLOE_OP_SETI, 2, hd);
             size_t lp = loop_begin(c, (unsigned)(rest - 1), 1, 2);
-            OP(c, FLOE_OP_VMM, acc, FLOE_MEM(pp, 1), FLOE_MEM(ring, 2), 1, hd, FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_ADD);
+            OP(c, FLOE_OP_VMM, acc, FLOE_MEM(pp, 1), FLOE_MEM(rows, 2), 1, hd, FLOE_XP_I16, FLOE_WP_I8, FLOE_MODE_ADD);
             OP(c, FLOE_OP_ADDI, 2, hd);
             loop_end(c, lp);
         }
@@ -1067,12 +1147,12 @@ static void emit_pv(ctx *c, const mplan *P, uint64_t vt, uint64_t ring, int64_t 
 
 /* Attention for query heads h0..h1-1 at position pos over the whole cache held here: scores against
  * the K cache (KV head hk's rows at kc + hk * kstride), softmax, the outputs from the V cache (KV
- * head hk's blocks at vt + hk * vtstride, its filling block's rows at ring + hk * rstride), into o.
+ * head hk's blocks at vt + hk * vtstride), into o.
  * The heads are shared round-robin by the core's threads (each with its own score and output
  * accumulators, z and p rows): the vmm unit is busy for a cycle or two per instruction and its
  * pipeline latency overlaps across threads. */
 static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int h1, int64_t kstride, int64_t vtstride,
-                           int64_t rstride, int pos)
+                           int pos)
 {
     const floe_model_config *cf = P->cf;
     const int hd = cf->head_dim, group = cf->n_heads / cf->n_kv_heads, Tc = P->Tcap;
@@ -1097,7 +1177,7 @@ static void emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int
             OP(c, FLOE_OP_REQUANT, z + 4 * s0, acc_s, (int64_t)b->m_sc, n, T32, TEN);
         }
         OP(c, FLOE_OP_SOFTMAX, pr, z, pos + 1);
-        emit_pv(c, P, b->vt + (uint64_t)(hk * vtstride), b->ring + (uint64_t)(hk * rstride), pr, acc_h, 0, pos);
+        emit_pv(c, P, b->vt + (uint64_t)(hk * vtstride), pr, acc_h, 0, pos);
         if (is_tok(P->q)) /* per token: the int32 outputs; the whole row is scaled once all heads are done */
             OP(c, FLOE_OP_ACCST, (int64_t)b->o + 4 * (int64_t)j * hd, acc_h, hd);
         else
@@ -1139,9 +1219,9 @@ static void attn_row(gemit *G, int hk, const attnbuf *ab, int pos)
     ctx *c = &G->wc[1 + hk].c;
     OP(c, FLOE_OP_RECV, (int64_t)ab->q, 2 * group * hd, G->cx[0], G->cy[0], 0);
     OP(c, FLOE_OP_RECV, (int64_t)(ab->kc + (uint64_t)pos * hd), hd, G->cx[0], G->cy[0], 0);
-    OP(c, FLOE_OP_RECV, (int64_t)ring_slot(P, ab->ring, 0, pos), hd, G->cx[0], G->cy[0], 0);
-    emit_v_stored(c, P, ab->onehot, ab->m_id, ab->ring, ab->vt, 0, pos);
-    emit_attention(c, P, ab, hk * group, (hk + 1) * group, 0, 0, 0, pos);
+    OP(c, FLOE_OP_RECV, (int64_t)v_slot(P, ab->vt, 0, pos), hd, G->cx[0], G->cy[0], 0);
+    emit_v_stored(c, P, ab->onehot, ab->m_id, ab->tscr, ab->vt, 0, pos);
+    emit_attention(c, P, ab, hk * group, (hk + 1) * group, 0, 0, pos);
     OP(c, FLOE_OP_SEND, (int64_t)ab->o, (int64_t)head_out_bytes(P, group), G->cx[0], G->cy[0], 0);
 }
 
@@ -1167,8 +1247,8 @@ static void attn_range_row(gemit *G, int hk, int r, const attnbuf *ab, int pos)
     OP(c, FLOE_OP_RECV, (int64_t)ab->q, 2 * group * hd, G->cx[0], G->cy[0], 0);
     if (r == ra) {
         OP(c, FLOE_OP_RECV, (int64_t)(ab->kc + (uint64_t)(pos - ab->r0) * hd), hd, G->cx[0], G->cy[0], 0);
-        OP(c, FLOE_OP_RECV, (int64_t)ring_slot(P, ab->ring, ab->r0, pos), hd, G->cx[0], G->cy[0], 0);
-        emit_v_stored(c, P, ab->onehot, ab->m_id, ab->ring, ab->vt, ab->r0, pos);
+        OP(c, FLOE_OP_RECV, (int64_t)v_slot(P, ab->vt, ab->r0, pos), hd, G->cx[0], G->cy[0], 0);
+        emit_v_stored(c, P, ab->onehot, ab->m_id, ab->tscr, ab->vt, ab->r0, pos);
     }
     for (int j = 0; j < group; j++) /* this range's scores */
         for (int s0 = 0; s0 < n; s0 += chunk) {
@@ -1201,8 +1281,7 @@ static void attn_range_row(gemit *G, int hk, int r, const attnbuf *ab, int pos)
         }
     }
     for (int j = 0; j < group; j++) /* this range's part of every head's output */
-        emit_pv(c, P, ab->vt, ab->ring, (int64_t)ab->pr + 2 * (int64_t)j * ab->zlen, ACC_HEAD + (int64_t)j * hd, ab->r0,
-                last);
+        emit_pv(c, P, ab->vt, (int64_t)ab->pr + 2 * (int64_t)j * ab->zlen, ACC_HEAD + (int64_t)j * hd, ab->r0, last);
     const int64_t nacc = (int64_t)group * hd;
     if (r < ra) /* the partial sums of the ranges after this one, from the next core */
         OP(c, FLOE_OP_PRECV, ACC_HEAD, nacc, dir_to(G->cx[k], G->cy[k], G->cx[k + 1], G->cy[k + 1]), 0);
@@ -1214,14 +1293,15 @@ static void attn_range_row(gemit *G, int hk, int r, const attnbuf *ab, int pos)
     OP(c, FLOE_OP_SEND, (int64_t)ab->o, (int64_t)head_out_bytes(P, group), G->cx[0], G->cy[0], 0);
 }
 
-/* The attention and vector work of one position on a layer's main core (phases around it). */
-static void main_layer_row(gemit *G, int t, int pos)
+/* The attention half of one position on a layer's main core: norm, q/k/v, RoPE, the KV cache, the
+ * attention (here or on the attention cores), o and the residual add. */
+static void main_attention_row(gemit *G, int t, int pos)
 {
     const mplan *P = G->P;
     const floe_model_config *cf = P->cf;
     ctx *c = &G->wc[0].c;
     const mainbuf *b = &G->mb;
-    const int d = cf->d_model, hd = cf->head_dim, nh = cf->n_heads, nkv = cf->n_kv_heads, f = cf->ffn_dim;
+    const int d = cf->d_model, hd = cf->head_dim, nh = cf->n_heads, nkv = cf->n_kv_heads;
     const int kvw = nkv * hd, group = nh / nkv, Tc = P->Tcap;
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
     const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, I8 = FLOE_DT_I8, TEN = FLOE_SCOPE_TENSOR;
@@ -1271,19 +1351,38 @@ static void main_layer_row(gemit *G, int t, int pos)
                    (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[kl], G->cy[kl], 0);
         }
     } else { /* the V rows into their blocks, then every head here */
-        const uint64_t vtb = vt_bytes(P, Tc), rb = (uint64_t)P->vb * hd;
+        const uint64_t vtb = vt_bytes(P, Tc);
         for (int hh = 0; hh < nkv; hh++) {
-            OP(c, FLOE_OP_COPY, (int64_t)ring_slot(P, b->ring + hh * rb, 0, pos), (int64_t)b->vrow + hh * hd, hd);
-            emit_v_stored(c, P, b->onehot, b->m_id, b->ring + hh * rb, b->vt + hh * vtb, 0, pos);
+            OP(c, FLOE_OP_COPY, (int64_t)v_slot(P, b->vt + hh * vtb, 0, pos), (int64_t)b->vrow + hh * hd, hd);
+            emit_v_stored(c, P, b->onehot, b->m_id, b->tscr, b->vt + hh * vtb, 0, pos);
         }
-        attnbuf ab = {b->m_sc, b->m_ao, b->m_id, b->onehot, b->kc, b->vt, b->ring, b->z, b->pr, b->q,
+        attnbuf ab = {b->m_sc, b->m_ao, b->m_id, b->onehot, b->kc, b->vt, b->tscr, b->z, b->pr, b->q,
                       tok ? b->o32 : b->o, 0, Tc, Tc};
-        emit_attention(c, P, &ab, 0, nh, Tc * hd, (int64_t)vtb, (int64_t)rb, pos);
+        emit_attention(c, P, &ab, 0, nh, Tc * hd, (int64_t)vtb, pos);
     }
     if (tok) /* the row of all heads: its shift, its codes */
         OP(c, FLOE_OP_VREQUANTT, (int64_t)b->o, (int64_t)b->o32, (int64_t)b->m_ao, d, A);
     main_phase(G, PH_O, t);
     OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
+}
+
+/* One position of a layer's group on its main core (phases around it): the attention half, the MLP
+ * half, or both. */
+static void main_layer_row(gemit *G, int t, int pos)
+{
+    const mplan *P = G->P;
+    const floe_model_config *cf = P->cf;
+    ctx *c = &G->wc[0].c;
+    const mainbuf *b = &G->mb;
+    const int d = cf->d_model, f = cf->ffn_dim;
+    const floe_dtype A = dt_of_bits(P->q->abits);
+    const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, TEN = FLOE_SCOPE_TENSOR;
+    const int tok = is_tok(P->q);
+    uint64_t xt = b->x + 2 * (uint64_t)t * d;
+    if (G->g->part != PART_MLP)
+        main_attention_row(G, t, pos);
+    if (G->g->part == PART_ATTN)
+        return;
     /* MLP */
     if (tok)
         OP(c, FLOE_OP_RMSNORMT, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A);
@@ -1335,7 +1434,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         }
     }
     /* memory: the main core's buffers, then every core's weight slices */
-    alloc_main(&G.wc[0].c, P, g->slot, g->attn, g->fused, &G.mb);
+    alloc_main(&G.wc[0].c, P, g->slot, g->part, g->attn, g->fused, &G.mb);
     ab = calloc((size_t)g->attn + 1, sizeof *ab);
     if (!ab) {
         floe_err_set(err, "compiler: out of memory");
@@ -1438,12 +1537,12 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
                     wb += 8 * (uint64_t)(g->pieces[i].r1 - g->pieces[i].r0);
             }
         uint64_t kv = 0; /* one user's KV cache on this core: K rows, V^T blocks, the filling block's V rows */
-        if (!head && k == 0 && !g->attn)
-            kv = (uint64_t)cf->n_kv_heads * ((uint64_t)P->Tcap * cf->head_dim + vt_bytes(P, P->Tcap) +
-                                              (uint64_t)P->vb * cf->head_dim);
+        if (!head && k == 0 && !g->attn && g->part != PART_MLP)
+            kv = (uint64_t)cf->n_kv_heads * ((uint64_t)P->Tcap * cf->head_dim + vt_bytes(P, P->Tcap));
         else if (!head && k > 0 && k <= g->attn)
-            kv = (uint64_t)ab[k - 1].n * cf->head_dim + vt_bytes(P, ab[k - 1].n) + (uint64_t)P->vb * cf->head_dim;
-        use[k] = (floe_core_use){G.cx[k], G.cy[k], head ? -1 : g->slot, k == 0, G.wc[k].c.next, wb, kv, G.wc[k].c.insns};
+            kv = (uint64_t)ab[k - 1].n * cf->head_dim + vt_bytes(P, ab[k - 1].n);
+        use[k] = (floe_core_use){G.cx[k], G.cy[k], head ? -1 : g->slot, g->part, k == 0, G.wc[k].c.next, wb, kv,
+                                 G.wc[k].c.insns};
     }
     rc = 0;
 out:
@@ -1467,7 +1566,7 @@ void floe_compile_report_free(floe_compile_report *rep)
 const floe_core_use *floe_compile_report_main(const floe_compile_report *rep, int layer)
 {
     for (size_t i = 0; i < rep->ncores; i++)
-        if (rep->cores[i].is_main && rep->cores[i].layer == layer)
+        if (rep->cores[i].is_main && rep->cores[i].layer == layer && rep->cores[i].part != PART_ATTN)
             return &rep->cores[i];
     return NULL;
 }
@@ -1603,7 +1702,8 @@ static int system_chips_check(const mplan *P, floe_err *err)
     if ((uint64_t)P->chips > system)
         return floe_err_set(err, "the model needs %d chips in this mapping (%d layers of %d cores and the LM head of %d "
                                  "cores, %llu cores per chip); the system has %llu",
-                            P->chips, P->cf->n_layers, P->g[0].ncores, P->g[P->ngroups - 1].ncores,
+                            P->chips, P->cf->n_layers, P->g[0].ncores + (P->g[0].part == PART_ATTN ? P->g[1].ncores : 0),
+                            P->g[P->ngroups - 1].ncores,
                             (unsigned long long)(mach->cores_x * mach->cores_y), (unsigned long long)system);
     return 0;
 }
@@ -1732,7 +1832,7 @@ int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const
     sum->mem_min = UINT64_MAX;
     uint64_t *bytes = NULL;
     for (int s = 0; s < P.ngroups; s++) {
-        const gplan *g = P.g[s].pieces ? &P.g[s] : &P.g[1]; /* layers alike share layer 1's plan */
+        const gplan *g = P.g[s].copy_of >= 0 ? &P.g[P.g[s].copy_of] : &P.g[s]; /* layers alike share layer 1's */
         uint64_t *nb = realloc(bytes, sizeof *bytes * (size_t)g->ncores);
         if (!nb) {
             floe_err_set(err, "compiler: out of memory");
@@ -1750,13 +1850,16 @@ int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const
             sum->mem_total += bytes[k];
         }
         sum->cores += (uint64_t)g->ncores;
-        sum->weight_cores += (uint64_t)g->ncores - 1;
-        if (P.chip_of[s] == 0 && s < cfg->n_layers)
+        sum->weight_cores += (uint64_t)(g->ncores - 1 - g->attn);
+        if (P.chip_of[s] == 0 && g->slot < cfg->n_layers && g->part != PART_ATTN)
             sum->layers_per_chip++;
+        if (g->slot == 0) { /* layer 0's group, or both its halves */
+            sum->layer_cores += g->ncores;
+            sum->layer_attn_cores += g->attn;
+            sum->layer_halves += g->part != PART_ALL;
+        }
     }
     free(bytes);
-    sum->layer_cores = P.g[0].ncores;
-    sum->layer_attn_cores = P.g[0].attn;
     sum->head_cores = P.g[P.ngroups - 1].ncores;
     if (system_chips_check(&P, err) != 0)
         goto out;

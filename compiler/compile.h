@@ -49,6 +49,7 @@ typedef struct floe_compile_opts {
 typedef struct floe_core_use {
     unsigned x, y;
     int layer;          /* decoder layer, or -1 for the LM head */
+    int part;           /* 0: the whole layer (or the head); 1: its attention half; 2: its MLP half */
     int is_main;        /* 1: the group's main core (residual stream, vector work); 0: an attention core
                            (kv_bytes > 0: one KV head's cache and its query heads) or a weight core */
     uint64_t bytes;     /* memory plan: bytes used */
@@ -65,7 +66,8 @@ typedef struct floe_compile_report {
     uint64_t mem_min, mem_max, mem_total;
 } floe_compile_report;
 
-/* The main core of a decoder layer (or the head: layer -1) in a report, or NULL. */
+/* The main core of a decoder layer (or the head: layer -1) in a report, the one that holds the
+ * layer's output (of a layer in two halves: the MLP half's), or NULL. */
 const floe_core_use *floe_compile_report_main(const floe_compile_report *rep, int layer);
 
 /* One chip. A model that needs more cores than one chip has is refused (see floe_compile_pipeline).
@@ -81,7 +83,9 @@ void floe_compile_report_free(floe_compile_report *rep);
 typedef struct floe_chip_program {
     floe_program *prog;
     floe_compile_report report;
-    int first_slot, last_slot; /* slots first..last-1; slot n_layers is the LM head */
+    int first_slot, last_slot; /* the groups first..last-1 of the pipeline: layers in order (a layer
+                                  that does not fit a chip is two groups, its attention and its MLP
+                                  half), then the LM head */
 } floe_chip_program;
 
 int floe_compile_pipeline(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
@@ -99,6 +103,8 @@ typedef struct floe_plan_summary {
     uint64_t mem_min, mem_max, mem_total;
     int layer_cores, head_cores; /* cores of the group of layer 0, and of the LM head */
     int layer_attn_cores;        /* of which attention cores (0: attention on the main core) */
+    int layer_halves;            /* 2: layer 0 is two groups on chips of their own (attention, then the MLP);
+                                    0: one group */
     int layers_per_chip;         /* groups of layers on chip 0 */
 } floe_plan_summary;
 

@@ -198,6 +198,17 @@ void floe_verify_run_result_free(floe_verify_run_result *res) { floe_verify_dump
 
 /* ---- multi-chip ---------------------------------------------------------------------------- */
 
+/* The layer whose output a chip hands on (its last group's), or -1: the chip ends with the head or
+ * with a layer's attention half. */
+static int chip_out_layer(const floe_compile_report *rep)
+{
+    const floe_core_use *last = NULL;
+    for (size_t i = 0; i < rep->ncores; i++)
+        if (rep->cores[i].is_main)
+            last = &rep->cores[i];
+    return last && last->part != 1 ? last->layer : -1;
+}
+
 typedef struct stage_check {
     const floe_chip_program *chips;
     const capture *cap;
@@ -209,8 +220,9 @@ static void check_stage(void *ctx, int s, const uint8_t *out, size_t n)
 {
     stage_check *sc = ctx;
     const floe_chip_program *cp = &sc->chips[s];
-    int last_layer = cp->last_slot - 1; /* a chip without the head ends with a layer's residual stream */
-    if (!sc->res->match || last_layer >= sc->cap->n_layers || n < (size_t)2 * sc->T * sc->d)
+    /* a chip without the head ends with a layer's residual stream, or with the attention half of one */
+    int last_layer = chip_out_layer(&cp->report);
+    if (!sc->res->match || last_layer < 0 || n < (size_t)2 * sc->T * sc->d)
         return;
     for (int i = 0; i < sc->T * sc->d; i++) {
         int32_t got = floe_elem_load(out, FLOE_DT_I16, (size_t)i), want = sc->cap->out[last_layer][i];
@@ -254,7 +266,7 @@ int floe_verify_pipeline(const floe_qmodel *m, const floe_machine *mach, const f
     for (int k = 0; k < n; k++) {
         const floe_compile_report *r = &chips[k].report;
         stages[k] = (floe_stage){chips[k].prog, r->in_x, r->in_y, r->out_x, r->out_y,
-                                 chips[k].last_slot > cf->n_layers ? "logits" : "x"};
+                                 floe_compile_report_main(r, -1) ? "logits" : "x"};
     }
     for (int t = 0; t < T; t++)
         memcpy(emb + (size_t)t * cf->d_model, m->embed + (size_t)tokens[t] * cf->d_model, sizeof(int16_t) * cf->d_model);
@@ -410,9 +422,11 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
         worst_ps = group_ps > worst_ps ? group_ps : worst_ps;
         t_ps += stage_ps;
         /* every layer output and the logits on this chip */
-        for (int slot = cp[k].first_slot; check && slot < cp[k].last_slot && R->res->match; slot++) {
-            int layer = slot < cf->n_layers ? slot : -1;
-            const floe_core_use *cu = floe_compile_report_main(rep, layer);
+        for (size_t i = 0; check && i < rep->ncores && R->res->match; i++) {
+            const floe_core_use *cu = &rep->cores[i];
+            if (!cu->is_main || cu->part == 1) /* a layer's attention half: no layer output yet */
+                continue;
+            int layer = cu->layer;
             const floe_symbol *sym = floe_program_symbol(cp[k].prog, cu->x, cu->y, layer >= 0 ? "x" : "logits",
                                                          layer >= 0 ? 1 : 6);
             char what[64];

@@ -58,8 +58,9 @@ static void run_checked(const char *machine, const floe_qconfig *q, uint64_t spl
     floe_qmodel_free(&m);
 }
 
-/* A KV head's 13 positions over 3 attention cores (blocks of 2: ranges of 6, 6 and 1 positions), 2
- * users on each; per tensor and per token, 8- and 4-bit caches. */
+/* A KV head's 13 positions over 2 and 3 attention cores (ranges of 7 and 6, or 5, 5 and 3 positions:
+ * blocks of 2, each range ending with a partial block), 2 users on each; per tensor and per token,
+ * 8- and 4-bit caches. */
 static void test_positions_over_cores(void **state)
 {
     (void)state;
@@ -171,7 +172,7 @@ static void test_users_over_cores_and_refusals(void **state)
     assert_int_equal(one.layer_attn_cores, 8);          /* one core per KV head holds a user's 2,048 positions */
     assert_true(many.layer_attn_cores >= 8 * 6);        /* 8 users: 4 MiB of caches per KV head */
     assert_true(many.layer_cores - many.layer_attn_cores == one.layer_cores - one.layer_attn_cores);
-    /* forced: 13 positions make no 8 ranges of whole blocks of 2 */
+    /* forced: 13 positions make no 8 ranges of equal length (7 of 2 hold them all) */
     floe_model_config c = builtin("tiny");
     floe_qmodel m;
     assert_int_equal(floe_qmodel_random(&m, &c, &q, 1, &err), 0);
@@ -180,7 +181,7 @@ static void test_users_over_cores_and_refusals(void **state)
     floe_compile_report rep;
     assert_int_equal(floe_compile_prefill(&m, &mach, &f, &p, &rep, &err), -1);
     assert_non_null(strstr(err.msg, "layer 0"));
-    assert_non_null(strstr(err.msg, "8 ranges of whole blocks of 2"));
+    assert_non_null(strstr(err.msg, "13 positions make no 8 ranges"));
     f.attn_ranges = 5000;
     assert_int_equal(floe_compile_prefill(&m, &mach, &f, &p, &rep, &err), -1);
     assert_non_null(strstr(err.msg, "attention cores per KV head"));

@@ -1,0 +1,97 @@
+/* A layer over two chips (docs/compiler.md, "A layer over two chips"): when a layer's group does not
+ * fit a chip, its attention half and its MLP half get chips of their own; the residual stream is
+ * handed from chip to chip (PCIe inside a server, Ethernet between servers), and every layer output
+ * and logit still equals the reference, in prefill and decode, per tensor and per token. */
+#include "tests/test_util.h"
+
+#include "common/rng.h"
+#include "compiler/compile.h"
+#include "verify/verify.h"
+
+/* configs/small.csv with chips of 3 x 2 cores, 4 cards per server and 2 servers. */
+static void load_machine(floe_machine *m, floe_energy_table *e)
+{
+    char path[4200];
+    floe_err err;
+    snprintf(path, sizeof path, "%s/configs/small.csv", getenv("FLOE_SOURCE_DIR"));
+    if (floe_machine_load(path, m, &err) != 0)
+        fail_msg("%s", err.msg);
+    snprintf(path, sizeof path, "%s/configs/energy-small.csv", getenv("FLOE_SOURCE_DIR"));
+    if (floe_energy_table_load(path, e, &err) != 0)
+        fail_msg("%s", err.msg);
+    m->cores_x = 3;
+    m->cores_y = 2;
+    m->cards_per_server = 4;
+    m->servers_per_system = 2;
+}
+
+static void test_halves_bit_exact(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_machine(&mach, &e);
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    floe_qconfig mixes[2] = {floe_qconfig_default(), floe_qconfig_default()};
+    mixes[1].act_scaling = FLOE_ACT_PER_TOKEN;
+    mixes[1].act_kmax = 8;
+    int32_t tok[11];
+    floe_rng r;
+    floe_rng_seed(&r, 4);
+    for (int t = 0; t < 11; t++)
+        tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
+    /* 5000 bytes of weights per core: a layer needs 9 cores, its halves 3 and 6 */
+    floe_plan_summary ps;
+    floe_compile_opts o = {8, 11, 0, 0, 5000, 2, 0, 0, 0};
+    if (floe_compile_plan(&c, &mixes[0], &mach, &o, &ps, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(ps.layer_halves, 2);
+    assert_int_equal(ps.chips, 2 * c.n_layers + 1);
+    for (int i = 0; i < 2; i++) {
+        floe_qmodel m;
+        assert_int_equal(floe_qmodel_random(&m, &c, &mixes[i], 12 + (uint64_t)i, &err), 0);
+        floe_verify_opts vo = {8, 3, 5000, 0, 0, 2, 0, 0};
+        floe_verify_run_result res;
+        if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
+            fail_msg("%s", err.msg);
+        if (!res.match)
+            fail_msg("%s", res.mismatch);
+        assert_int_equal(res.chips, 2 * c.n_layers + 1);
+        assert_true(res.compared == (uint64_t)2 * 11 * (c.d_model * c.n_layers + c.vocab_size)); /* 2 users */
+        print_message("tiny in halves%s: %d chips, %llu values equal; prefill %.2f us, decode %.2f us per token\n",
+                      i ? " per token" : "", res.chips, (unsigned long long)res.compared, res.prefill.latency_s * 1e6,
+                      res.decode.latency_s * 1e6);
+        floe_verify_run_result_free(&res);
+        floe_qmodel_free(&m);
+    }
+}
+
+/* A half that does not fit a chip either: the refusal names both the layer and the half. */
+static void test_halves_refused(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_machine(&mach, &e);
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    floe_qconfig q = floe_qconfig_default();
+    floe_plan_summary ps;
+    floe_compile_opts o = {8, 11, 0, 0, 3000, 1, 0, 0, 0};
+    assert_int_equal(floe_compile_plan(&c, &q, &mach, &o, &ps, &err), -1);
+    assert_non_null(strstr(err.msg, "layer 0"));
+    assert_non_null(strstr(err.msg, "over two chips: its"));
+    assert_non_null(strstr(err.msg, "a chip has 6"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_halves_bit_exact),
+        cmocka_unit_test(test_halves_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
