@@ -84,10 +84,19 @@ int floe_cmd_deploy_check(int argc, char **argv)
         printf("fits         NO: %s\n", err.msg);
         return 1;
     }
-    printf("fits         yes: %d chip(s), %llu cores in use (%d layer group(s) of %d cores: 1 main, %d attention, %d weight "
-           "cores; %d group(s) on chip 0; the LM head on %d)\n",
-           ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layer_attn_cores,
-           ps.layer_cores - 1 - ps.layer_attn_cores, ps.layers_per_chip, ps.head_cores);
+    if (ps.layer_halves)
+        printf("fits         yes: %d chip(s), %llu cores in use (%d layers, each over two chips: an attention half and an "
+               "MLP half of %d cores in all, 2 main, %d attention, %d weight cores; the LM head on %d core(s)",
+               ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layer_attn_cores,
+               ps.layer_cores - 2 - ps.layer_attn_cores, ps.head_cores);
+    else
+        printf("fits         yes: %d chip(s), %llu cores in use (%d layer group(s) of %d cores: 1 main, %d attention, %d "
+               "weight cores; %d group(s) on chip 0; the LM head on %d core(s)",
+               ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layer_attn_cores,
+               ps.layer_cores - 1 - ps.layer_attn_cores, ps.layers_per_chip, ps.head_cores);
+    if (ps.head_slices > 1)
+        printf(" in %d vocabulary slices on chips of their own", ps.head_slices);
+    printf(")\n");
     printf("memory/core  min %llu, mean %llu, max %llu of %llu bytes (%.1f%% at the fullest)\n",
            (unsigned long long)ps.mem_min, (unsigned long long)(ps.mem_total / ps.cores), (unsigned long long)ps.mem_max,
            (unsigned long long)mach.core_mem_bytes, 100.0 * (double)ps.mem_max / (double)mach.core_mem_bytes);

@@ -112,6 +112,7 @@ typedef struct gplan {
     int slot;      /* layer, or n_layers for the LM head */
     int part;      /* PART_*: the whole layer (and always for the head) or one half */
     int copy_of;   /* plan only: the group whose pieces this one shares (layers alike), or -1 */
+    int v0, v1;    /* the LM head: its vocabulary rows v0..v1-1 (a slice when the head spans chips) */
     int ncores;
     int npieces, cap_pieces;
     piece *pieces;
@@ -182,6 +183,13 @@ static shape lin_shape(const mplan *P, int slot, int lin)
     }
 }
 
+/* A group's rows of a linear: lo..hi-1 (the LM head: its vocabulary slice). */
+static void lin_rows(const mplan *P, const gplan *g, int lin, int *lo, int *hi)
+{
+    *lo = lin == LIN_HEAD ? g->v0 : 0;
+    *hi = lin == LIN_HEAD ? g->v1 : lin_shape(P, g->slot, lin).out;
+}
+
 static const floe_qlinear *lin_of(const floe_qmodel *m, int slot, int lin)
 {
     if (lin == LIN_HEAD)
@@ -203,6 +211,7 @@ typedef struct mainbuf {
     uint64_t krow, vrow; /* this position's K rows (with attention cores, to send them) and V rows */
     uint64_t o32, p32;   /* per token: the attention outputs and (fused) the SwiGLU products as int32 rows */
     int attn_pc, mlp_pc; /* SmoothQuant at the norms: c_attn / c_mlp hold d per-channel multipliers */
+    int vocab_rows;      /* the head: the logits' row length (its vocabulary slice); set before alloc_main */
 } mainbuf;
 
 /* A weight core's SwiGLU (split layers): its gate and up rows, silu(gate) * up, requantized to
@@ -326,14 +335,15 @@ static void alloc_main(ctx *c, const mplan *P, int slot, int part, int attn, int
     const int d = cf->d_model, hd = cf->head_dim, nkv = cf->n_kv_heads, f = cf->ffn_dim, T = P->T, Tc = P->Tcap;
     const int kvw = nkv * hd;
     const floe_dtype A = dt_of_bits(P->q->abits);
-    const int tok = is_tok(P->q);
+    const int tok = is_tok(P->q), vocab_rows = b->vocab_rows;
     memset(b, 0, sizeof *b);
+    b->vocab_rows = vocab_rows;
     if (slot == cf->n_layers) { /* the LM head */
         b->cn = place_pmult(c, "c_norm", m ? m->head_norm_c : zero_mult, P->q);
         b->eps = place_u64(c, "eps_q", m ? m->eps_q : 0);
         b->x = alloc(c, "x", 2 * (uint64_t)T * d);
         b->h = alloc(c, "h", in_bytes(A, (uint64_t)d, tok));
-        b->lg = alloc(c, "logits", 2 * (uint64_t)T * cf->vocab_size);
+        b->lg = alloc(c, "logits", 2 * (uint64_t)T * (uint64_t)b->vocab_rows);
         return;
     }
     const floe_qlayer *L = m ? &m->layers[slot] : NULL;
@@ -501,13 +511,15 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
     int rc = 0;
     for (int l = lf; l <= (ll == LIN_DOWN ? LIN_UP : ll) && rc == 0; l++) {
         shape s = lin_shape(P, slot, l);
-        int per = (int)round8((uint64_t)((s.out + W - 1) / W));
+        int lo, hi;
+        lin_rows(P, g, l, &lo, &hi);
+        int per = (int)round8((uint64_t)((hi - lo + W - 1) / W));
         if (per > MAX_PIECE_ROWS) {
             rc = 1;
             break;
         }
-        for (int j = 0; j < W && j * per < s.out && rc == 0; j++) {
-            int r0 = j * per, r1 = r0 + per < s.out ? r0 + per : s.out;
+        for (int j = 0; j < W && lo + j * per < hi && rc == 0; j++) {
+            int r0 = lo + j * per, r1 = r0 + per < hi ? r0 + per : hi;
             rc = add_piece(g, (piece){l, r0, r1, 0, s.in, 0, 1, base + 1 + j}, err);
             cost[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 1);
             wb[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 0);
@@ -543,23 +555,27 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
 static int range_len(const mplan *P, int R) { return (P->Tcap + R - 1) / R; }
 
 /* Packs one group's linears onto its cores. */
-static int plan_group(mplan *P, int slot, int part, gplan *g, floe_err *err)
+static int plan_group(mplan *P, int slot, int part, int v0, int v1, gplan *g, floe_err *err)
 {
     const floe_model_config *cf = P->cf;
     const uint64_t mem = P->mach->core_mem_bytes;
     const int head = slot == cf->n_layers, d = cf->d_model, f = cf->ffn_dim;
-    char what[32];
+    char what[64];
     what_of(P, slot, what, sizeof what);
     if (part != PART_ALL)
         snprintf(what + strlen(what), sizeof what - strlen(what), part == PART_ATTN ? " (attention)" : " (MLP)");
     memset(g, 0, sizeof *g);
     g->slot = slot;
     g->part = part;
+    g->v0 = v0;
+    g->v1 = v1;
     g->ncores = 1;
+    if (head && (v0 > 0 || v1 < cf->vocab_size))
+        snprintf(what + strlen(what), sizeof what - strlen(what), " (rows %d..%d)", v0, v1 - 1);
     if (!head && part != PART_MLP && P->Tcap > 65535)
         return floe_err_set(err, "%s: a KV cache of %d positions: a softmax row takes at most 65535", what, P->Tcap);
     ctx dry = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
-    mainbuf mb;
+    mainbuf mb = {.vocab_rows = v1 - v0};
     alloc_main(&dry, P, slot, part, 0, 0, &mb);
     g->main_base = dry.next;
     int first, last;
@@ -567,19 +583,23 @@ static int plan_group(mplan *P, int slot, int part, gplan *g, floe_err *err)
     uint64_t all = 0;
     for (int l = first; l <= last; l++) {
         shape s = lin_shape(P, slot, l);
-        all += piece_cost(s.bits, s.in, s.out, 0);
-        g->weight_bytes += row_bytes(s.bits, s.in) * (uint64_t)s.out + 8 * (uint64_t)s.out;
+        int lo, hi;
+        lin_rows(P, g, l, &lo, &hi);
+        all += piece_cost(s.bits, s.in, hi - lo, 0);
+        g->weight_bytes += row_bytes(s.bits, s.in) * (uint64_t)(hi - lo) + 8 * (uint64_t)(hi - lo);
     }
     uint64_t main_cap = mem > g->main_base ? mem - g->main_base : 0;
     if (P->budget && P->budget < main_cap)
         main_cap = P->budget;
     int whole_fits = g->main_base <= mem && all <= main_cap;
     for (int l = first; l <= last && whole_fits; l++)
-        whole_fits = lin_shape(P, slot, l).out <= MAX_PIECE_ROWS;
+        whole_fits = (l == LIN_HEAD ? v1 - v0 : lin_shape(P, slot, l).out) <= MAX_PIECE_ROWS;
     if (whole_fits) { /* the whole layer on one core: no NoC traffic inside the layer */
         for (int l = first; l <= last; l++) {
             shape s = lin_shape(P, slot, l);
-            if (add_piece(g, (piece){l, 0, s.out, 0, s.in, 0, 1, 0}, err) != 0)
+            int lo, hi;
+            lin_rows(P, g, l, &lo, &hi);
+            if (add_piece(g, (piece){l, lo, hi, 0, s.in, 0, 1, 0}, err) != 0)
                 return -1;
         }
         return 0;
@@ -602,7 +622,7 @@ static int plan_group(mplan *P, int slot, int part, gplan *g, floe_err *err)
         wcap = P->budget;
     /* the fewest weight cores W (at least 2: a chain needs two) over which every linear spreads */
     uint64_t Wmin = (all + wcap - 1) / wcap;
-    int W = Wmin < 2 ? 2 : (int)Wmin, r = 1, widest = head ? cf->vocab_size : f > d ? f : d;
+    int W = Wmin < 2 ? 2 : (int)Wmin, r = 1, widest = head ? v1 - v0 : f > d ? f : d;
     int Wmax = widest / 8 + 2 < 4096 ? widest / 8 + 2 : 4096; /* past it, a core's share stops shrinking */
     for (; W <= Wmax && r == 1; W++)
         r = spread(P, slot, g, W, wcap, err);
@@ -686,6 +706,45 @@ static void plan_free(mplan *P)
 }
 
 /* Plans every group and places the groups on chips (each group a run of a chip's serpentine). */
+/* The LM head in H vocabulary slices (rows multiples of 8), each a group that fits a chip, H as small
+ * as that allows; appended to P->g (grown to hold them). whole: why the whole head did not fit. */
+static int plan_head_slices(mplan *P, int per_chip, const floe_err *whole, floe_err *err)
+{
+    const int V = P->cf->vocab_size;
+    floe_err e;
+    for (int H = 2; H <= 64 && (H - 1) * 8 < V; H++) {
+        const int per = (int)round8((uint64_t)((V + H - 1) / H));
+        if ((H - 1) * per >= V)
+            continue; /* a slice would be empty */
+        gplan *g = realloc(P->g, sizeof *g * (size_t)(P->ngroups + H));
+        int *co = realloc(P->chip_of, sizeof *co * (size_t)(P->ngroups + H));
+        int *fc = co ? realloc(P->first_core, sizeof *fc * (size_t)(P->ngroups + H)) : NULL;
+        if (g)
+            P->g = g;
+        if (co)
+            P->chip_of = co;
+        if (fc)
+            P->first_core = fc;
+        if (!g || !co || !fc)
+            return floe_err_set(err, "compiler: out of memory");
+        int ok = 1;
+        for (int h = 0; h < H && ok; h++) {
+            int v0 = h * per, v1 = v0 + per < V ? v0 + per : V;
+            gplan *sg = &P->g[P->ngroups + h];
+            ok = plan_group(P, P->cf->n_layers, PART_ALL, v0, v1, sg, &e) == 0 && sg->ncores <= per_chip;
+            if (!ok)
+                for (int k = 0; k <= h; k++)
+                    free(P->g[P->ngroups + k].pieces);
+        }
+        if (ok) {
+            P->ngroups += H;
+            return 0;
+        }
+    }
+    return floe_err_set(err, "%s; in vocabulary slices on chips of their own: no slicing into at most 64 fits a chip",
+                        whole->msg);
+}
+
 static int plan_model(mplan *P, floe_err *err)
 {
     const floe_model_config *cf = P->cf;
@@ -712,9 +771,9 @@ static int plan_model(mplan *P, floe_err *err)
         } else {
             gplan whole;
             floe_err e1;
-            int rc = plan_group(P, s, PART_ALL, &whole, &e1);
+            int rc = plan_group(P, s, PART_ALL, 0, cf->vocab_size, &whole, &e1);
             if (rc == 0 && whole.ncores > per_chip) {
-                char what[32];
+                char what[64];
                 what_of(P, s, what, sizeof what);
                 floe_err_set(&e1, "%s needs %d cores (1 for %s, %d holding its %llu bytes of weights and "
                                   "multipliers); a chip has %d cores: %d short",
@@ -724,16 +783,16 @@ static int plan_model(mplan *P, floe_err *err)
             }
             if (rc == 0) {
                 P->g[P->ngroups++] = whole;
-            } else if (s == cf->n_layers) {
+            } else if (s == cf->n_layers) { /* the LM head over several chips: vocabulary slices */
                 free(whole.pieces);
-                *err = e1;
-                return -1;
+                if (plan_head_slices(P, per_chip, &e1, err) != 0)
+                    return -1;
             } else { /* the layer over two chips: its attention half, then its MLP half */
                 free(whole.pieces);
                 floe_err e2;
                 for (int part = PART_ATTN; part <= PART_MLP; part++) {
                     gplan *g = &P->g[P->ngroups];
-                    int hr = plan_group(P, s, part, g, &e2);
+                    int hr = plan_group(P, s, part, 0, 0, g, &e2);
                     if (hr == 0 && g->ncores > per_chip) {
                         floe_err_set(&e2, "its %s half needs %d cores; a chip has %d", part == PART_ATTN ? "attention" : "MLP",
                                      g->ncores, per_chip);
@@ -847,7 +906,6 @@ static void place_piece(ctx *c, const floe_qlinear *L, const piece *pc, uint64_t
 /* Where a slice's outputs land on the main core (row t of the prefill / decode). */
 static uint64_t piece_dst(const gemit *G, const piece *pc, int t)
 {
-    const floe_model_config *cf = G->P->cf;
     const mainbuf *b = &G->mb;
     switch (pc->lin) {
     case LIN_Q: return b->q + 2 * (uint64_t)pc->r0;
@@ -857,7 +915,7 @@ static uint64_t piece_dst(const gemit *G, const piece *pc, int t)
     case LIN_GATE: return b->g + 2 * (uint64_t)pc->r0;
     case LIN_UP: return b->u + 2 * (uint64_t)pc->r0;
     case LIN_DOWN: return b->r + 2 * (uint64_t)pc->r0;
-    default: return b->lg + 2 * ((uint64_t)t * cf->vocab_size + (uint64_t)pc->r0);
+    default: return b->lg + 2 * ((uint64_t)t * (uint64_t)(G->g->v1 - G->g->v0) + (uint64_t)(pc->r0 - G->g->v0));
     }
 }
 
@@ -1413,7 +1471,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
     const floe_model_config *cf = P->cf;
     const int head = g->slot == cf->n_layers, d = cf->d_model;
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
-    char what[32];
+    char what[64];
     what_of(P, g->slot, what, sizeof what);
     gemit G = {P, g, g->ncores, chip_first, calloc((size_t)g->ncores, sizeof(wcore)), calloc((size_t)g->ncores, sizeof(unsigned)),
                calloc((size_t)g->ncores, sizeof(unsigned)), {0}};
@@ -1434,6 +1492,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         }
     }
     /* memory: the main core's buffers, then every core's weight slices */
+    G.mb.vocab_rows = g->v1 - g->v0;
     alloc_main(&G.wc[0].c, P, g->slot, g->part, g->attn, g->fused, &G.mb);
     ab = calloc((size_t)g->attn + 1, sizeof *ab);
     if (!ab) {
@@ -1542,7 +1601,7 @@ static int emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe
         else if (!head && k > 0 && k <= g->attn)
             kv = (uint64_t)ab[k - 1].n * cf->head_dim + vt_bytes(P, ab[k - 1].n);
         use[k] = (floe_core_use){G.cx[k], G.cy[k], head ? -1 : g->slot, g->part, k == 0, G.wc[k].c.next, wb, kv,
-                                 G.wc[k].c.insns};
+                                 G.wc[k].c.insns, head ? g->v0 : 0, head ? g->v1 : 0};
     }
     rc = 0;
 out:
@@ -1763,7 +1822,7 @@ void floe_chip_programs_free(floe_chip_program *chips, int n)
 static int group_core_bytes(const mplan *P, const gplan *g, uint64_t *bytes, floe_err *err)
 {
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
-    char what[32];
+    char what[64];
     what_of(P, g->slot, what, sizeof what);
     for (int k = 0; k < g->ncores; k++)
         bytes[k] = 0;
@@ -1860,7 +1919,11 @@ int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const
         }
     }
     free(bytes);
-    sum->head_cores = P.g[P.ngroups - 1].ncores;
+    for (int k = 0; k < P.ngroups; k++) /* the head: its cores, in all its slices */
+        if (P.g[k].slot == cfg->n_layers) {
+            sum->head_cores += P.g[k].ncores;
+            sum->head_slices++;
+        }
     if (system_chips_check(&P, err) != 0)
         goto out;
     rc = 0;

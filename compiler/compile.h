@@ -56,6 +56,9 @@ typedef struct floe_core_use {
     uint64_t weight_bytes; /* of which weights and their multipliers */
     uint64_t kv_bytes;  /* of which one user's KV cache (the main core, or an attention core) */
     uint64_t insns;
+    int vocab0, vocab1; /* the LM head's main core: its region "logits" holds [T][vocab1 - vocab0], the
+                           logits of vocabulary rows vocab0..vocab1-1 (a slice when the head spans
+                           chips; 0..vocab for the whole head) */
 } floe_core_use;
 
 typedef struct floe_compile_report {
@@ -66,8 +69,9 @@ typedef struct floe_compile_report {
     uint64_t mem_min, mem_max, mem_total;
 } floe_compile_report;
 
-/* The main core of a decoder layer (or the head: layer -1) in a report, the one that holds the
- * layer's output (of a layer in two halves: the MLP half's), or NULL. */
+/* The main core of a decoder layer (or the head: layer -1; of a head in vocabulary slices, the first
+ * slice's on this chip) in a report, the one that holds the layer's output (of a layer in two
+ * halves: the MLP half's), or NULL. */
 const floe_core_use *floe_compile_report_main(const floe_compile_report *rep, int layer);
 
 /* One chip. A model that needs more cores than one chip has is refused (see floe_compile_pipeline).
@@ -77,7 +81,9 @@ int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const f
 void floe_compile_report_free(floe_compile_report *rep);
 
 /* A multi-chip pipeline: the groups (layers, then the LM head) fill chip 0's cores, then chip 1's,
- * and so on; a group never spans chips. Chip k's output (region "x" of its last main core, or
+ * and so on; a group never spans chips. A layer too large for a chip is two groups (its attention
+ * and its MLP half); an LM head too large for a chip is vocabulary slices, one group each, each
+ * computing the final norm and the logits of its rows (the residual stream passes through). Chip k's output (region "x" of its last main core, or
  * "logits" on the chip with the head) is the input (region "x" of its first main core) of chip
  * k + 1, moved over the chip links. */
 typedef struct floe_chip_program {
@@ -106,6 +112,7 @@ typedef struct floe_plan_summary {
     int layer_halves;            /* 2: layer 0 is two groups on chips of their own (attention, then the MLP);
                                     0: one group */
     int layers_per_chip;         /* groups of layers on chip 0 */
+    int head_slices;             /* the LM head's vocabulary slices (1: the whole head on one chip) */
 } floe_plan_summary;
 
 int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,

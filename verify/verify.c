@@ -258,6 +258,14 @@ int floe_verify_pipeline(const floe_qmodel *m, const floe_machine *mach, const f
     floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0, 0, 0};
     if (floe_compile_pipeline(m, mach, &o, &chips, &n, err) != 0)
         goto out;
+    for (int k = 0; k < n; k++) { /* one stage's output is the whole result */
+        const floe_core_use *h = floe_compile_report_main(&chips[k].report, -1);
+        if (h && h->vocab1 - h->vocab0 < cf->vocab_size) {
+            floe_err_set(err, "verify: the LM head spans chips (vocabulary slices): the prefill pipeline returns one "
+                              "chip's logits; check it with floe_verify_run (floe verify --decode N)");
+            goto out;
+        }
+    }
     stages = calloc((size_t)n, sizeof *stages);
     if (!stages || cap.failed) {
         floe_err_set(err, "verify: out of memory");
@@ -430,13 +438,28 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
             const floe_symbol *sym = floe_program_symbol(cp[k].prog, cu->x, cu->y, layer >= 0 ? "x" : "logits",
                                                          layer >= 0 ? 1 : 6);
             char what[64];
-            if (layer >= 0)
+            if (layer >= 0) {
                 snprintf(what, sizeof what, "layer %d output (residual stream)", layer);
-            else
+                compare_rows(R->res, floe_sim_memory(s, cu->x, cu->y), sym->value, R->cap->out[layer], rows, pos0,
+                             cf->d_model, what, cu->x, cu->y, mode);
+                continue;
+            }
+            /* the logits of the head's vocabulary rows here (all of them, or a slice) */
+            const int v0 = cu->vocab0, w = cu->vocab1 - cu->vocab0;
+            int32_t *ref = malloc(sizeof(int32_t) * (size_t)(pos0 + rows) * (size_t)w);
+            if (!ref) {
+                floe_err_set(err, "verify: out of memory");
+                goto out;
+            }
+            for (int t = 0; t < pos0 + rows; t++)
+                memcpy(ref + (size_t)t * w, R->cap->logits + (size_t)t * cf->vocab_size + v0, sizeof(int32_t) * (size_t)w);
+            if (w == cf->vocab_size)
                 snprintf(what, sizeof what, "logits");
-            compare_rows(R->res, floe_sim_memory(s, cu->x, cu->y), sym->value,
-                         layer >= 0 ? R->cap->out[layer] : R->cap->logits, rows, pos0,
-                         layer >= 0 ? cf->d_model : cf->vocab_size, what, cu->x, cu->y, mode);
+            else
+                snprintf(what, sizeof what, "logits of vocabulary rows %d..%d", v0, v0 + w - 1);
+            compare_rows(R->res, floe_sim_memory(s, cu->x, cu->y), sym->value, ref, rows, pos0, w, what, cu->x, cu->y,
+                         mode);
+            free(ref);
         }
         if (k + 1 < n) { /* hand the residual stream to the next chip */
             const floe_symbol *os = floe_program_symbol(cp[k].prog, rep->out_x, rep->out_y, "x", 1);

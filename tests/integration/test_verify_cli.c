@@ -80,7 +80,7 @@ static void test_compile_and_verify_commands(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model granite-8b -m %s/configs/northpole.csv --tokens 4",
                                    floe_test_exe(), src),
                      1);
-    assert_non_null(strstr(out, "fits         NO: the LM head needs 269 cores (1 for the final norm and the logits, 268 holding"));
+    assert_non_null(strstr(out, "fits         NO: the model needs 42 chips"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model granite-8b --head-bits 4 -m "
                                                     "%s/configs/northpole.csv --tokens 4",
                                    floe_test_exe(), src),
@@ -91,6 +91,13 @@ static void test_compile_and_verify_commands(void **state)
                                    floe_test_exe(), src),
                      0);
     assert_non_null(strstr(out, "fits         yes: 41 chip(s)"));
+    /* its 8-bit LM head (269 cores) in vocabulary slices, a chip each */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model granite-8b -m %s/configs/northpole-rack.csv "
+                                                    "--tokens 4 --plan-only",
+                                   floe_test_exe(), src),
+                     0);
+    assert_non_null(strstr(out, "fits         yes: 42 chip(s)"));
+    assert_non_null(strstr(out, "in 2 vocabulary slices on chips of their own"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model S -m %s/configs/small.csv --tokens 2",
                                    floe_test_exe(), src),
                      1);

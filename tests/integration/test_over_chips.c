@@ -1,7 +1,8 @@
-/* A layer over two chips (docs/compiler.md, "A layer over two chips"): when a layer's group does not
- * fit a chip, its attention half and its MLP half get chips of their own; the residual stream is
- * handed from chip to chip (PCIe inside a server, Ethernet between servers), and every layer output
- * and logit still equals the reference, in prefill and decode, per tensor and per token. */
+/* Groups that do not fit a chip (docs/compiler.md, "A layer over two chips", "The LM head over
+ * several chips"): a layer's attention half and its MLP half get chips of their own; an LM head is cut
+ * into vocabulary slices, a chip each. The residual stream is handed from chip to chip (PCIe inside a
+ * server, Ethernet between servers), and every layer output and logit still equals the reference, in
+ * prefill and decode, per tensor and per token. */
 #include "tests/test_util.h"
 
 #include "common/rng.h"
@@ -87,11 +88,58 @@ static void test_halves_refused(void **state)
     assert_non_null(strstr(err.msg, "a chip has 6"));
 }
 
+/* tiny with a vocabulary of 1024 and an 8-bit head: the head needs 14 weight cores of 5000 bytes,
+ * so it is cut into vocabulary slices on chips of 6 cores; every slice's logits equal the
+ * reference's columns. */
+static void test_head_slices(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_machine(&mach, &e);
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    c.vocab_size = 1024;
+    floe_qconfig q = floe_qconfig_default();
+    q.head_bits = 8;
+    floe_plan_summary ps;
+    floe_compile_opts o = {8, 11, 0, 0, 5000, 2, 0, 0, 0};
+    if (floe_compile_plan(&c, &q, &mach, &o, &ps, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(ps.head_slices >= 3);
+    floe_qmodel m;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 21, &err), 0);
+    int32_t tok[11];
+    for (int t = 0; t < 11; t++)
+        tok[t] = (int32_t)((t * 397 + 5) % c.vocab_size);
+    floe_verify_opts vo = {8, 3, 5000, 0, 0, 2, 0, 0};
+    floe_verify_run_result res;
+    if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
+        fail_msg("%s", err.msg);
+    if (!res.match)
+        fail_msg("%s", res.mismatch);
+    assert_true(res.compared == (uint64_t)2 * 11 * (c.d_model * c.n_layers + c.vocab_size)); /* 2 users */
+    print_message("tiny, vocabulary 1024: the head in %d slices, %d chips, %llu values equal\n", ps.head_slices,
+                  res.chips, (unsigned long long)res.compared);
+    floe_verify_run_result_free(&res);
+    floe_qmodel_free(&m);
+    /* the prefill pipeline returns one stage's output: it refuses a sliced head (a vocabulary of 8192
+     * needs 9 cores of 64 KiB), naming the way */
+    c.vocab_size = 8192;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 22, &err), 0);
+    floe_verify_system_result sr;
+    assert_int_equal(floe_verify_pipeline(&m, &mach, &e, tok, 8, 2, &sr, &err), -1);
+    assert_non_null(strstr(err.msg, "vocabulary slices"));
+    floe_qmodel_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_halves_bit_exact),
         cmocka_unit_test(test_halves_refused),
+        cmocka_unit_test(test_head_slices),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
