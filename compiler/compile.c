@@ -14,6 +14,7 @@
 #define ACC_HEAD 6144
 #define ACC_TOTAL 8192
 #define MAX_PIECE_ROWS 4096 /* a slice's outputs fit the linear-output accumulators */
+#define MIN_RANGE 64        /* positions: the shortest KV-cache range idle cores are given */
 
 /* The linear layers of a group, in the order a token meets them. */
 enum { LIN_Q, LIN_K, LIN_V, LIN_O, LIN_GATE, LIN_UP, LIN_DOWN, LIN_HEAD, LIN_COUNT };
@@ -656,6 +657,18 @@ static int plan_group(mplan *P, int slot, int part, int v0, int v1, gplan *g, fl
             why = lead <= mem ? FITS : SHORT;
             if (why == FITS || P->force_ranges > 0)
                 break;
+        }
+        if (why == FITS && P->force_ranges == 0 && 1 + nkv * R + W > per_chip / 2) {
+            /* the group has a chip to itself: its idle cores take more ranges (of at least
+             * MIN_RANGE positions), so each core scans fewer positions per token */
+            int wide = (per_chip - 1 - W) / nkv, most = (P->Tcap + MIN_RANGE - 1) / MIN_RANGE;
+            wide = wide < most ? wide : most;
+            while (wide > R && (wide - 1) * range_len(P, wide) >= P->Tcap)
+                wide--;
+            if (wide > R) {
+                R = wide;
+                rlen = range_len(P, R);
+            }
         }
         if (why == FITS) {
             ctx dm = {NULL, P->mach, 0, 0, 0, 0, what, err, 0, 0, 0};
