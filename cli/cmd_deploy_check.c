@@ -146,7 +146,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
     floe_verify_run_result r[2];
     int runs = composed ? 2 : 1;
     floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2, (int)ma.v_block,
-                          (int)ma.attn_cores};
+                          (int)ma.attn_cores, 0};
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
     for (int t = 0; t < T + N; t++)
         tok[t] = (int32_t)((t * 7 + 65) % cf.vocab_size);
