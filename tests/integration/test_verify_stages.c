@@ -1,11 +1,13 @@
 /* The stage times of a verified run (verify/verify.h, floe_stage_time): every chip's layer groups and
  * LM head in order with a link between chips; a step's gaps and busy times add up to its latency; a
  * link is busy for bytes / bandwidth and its latency delays the next group; a decode step deeper in
- * the cache and a longer prompt cost more. */
+ * the cache and a longer prompt cost more. The serving model's pipeline from such runs, whole or
+ * composed from runs with 1 and 2 layers. */
 #include <math.h>
 
 #include "tests/test_util.h"
 
+#include "verify/serving_pipeline.h"
 #include "verify/verify.h"
 
 static void load_machine(const char *name, floe_machine *m, floe_energy_table *e)
@@ -102,8 +104,109 @@ static void test_stage_times(void **state)
     }
 }
 
+static void run_model(const floe_model_config *c, const floe_machine *mach, const floe_energy_table *e,
+                      const floe_verify_opts *vo, floe_verify_run_result *res)
+{
+    floe_qconfig q = floe_qconfig_default();
+    floe_qmodel m;
+    floe_err err;
+    int32_t tok[16];
+    for (int t = 0; t < 16; t++)
+        tok[t] = (int32_t)((t * 7 + 65) % c->vocab_size);
+    assert_int_equal(floe_qmodel_random(&m, c, &q, 11, &err), 0);
+    if (floe_verify_run(&m, mach, e, tok, vo, res, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(res->match);
+    floe_qmodel_free(&m);
+}
+
+/* The pipeline of a 2-layer model from its own run, and composed from the runs with 1 and 2 layers:
+ * the same stages (exactly on one chip; on two, but for the second chip's instruction loading, taken
+ * as the first's); then served. */
+static void test_serving_pipeline_whole_and_composed(void **state)
+{
+    (void)state;
+    const char *machines[2] = {"northpole", "small"};
+    for (int mi = 0; mi < 2; mi++) {
+        floe_machine mach;
+        floe_energy_table e;
+        load_machine(machines[mi], &mach, &e);
+        floe_model_config c, c1;
+        floe_err err;
+        assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+        assert_int_equal(c.n_layers, 2);
+        c1 = c;
+        c1.n_layers = 1;
+        floe_verify_opts vo = {8, 2, mi ? 26000 : 0, 16, 15, 1, 12};
+        floe_verify_run_result r[2];
+        run_model(&c1, &mach, &e, &vo, &r[0]);
+        run_model(&c, &mach, &e, &vo, &r[1]);
+        floe_qconfig q = floe_qconfig_default();
+        floe_compile_opts co = {8, 16, 0, 0, vo.core_weight_bytes, 1, 0};
+        floe_plan_summary ps;
+        assert_int_equal(floe_compile_plan(&c, &q, &mach, &co, &ps, &err), 0);
+        floe_verify_serving vw, vc;
+        if (floe_verify_serving_pipeline(&r[1], 1, &vo, &c, &ps, &mach, &e, &vw, &err) != 0 ||
+            floe_verify_serving_pipeline(r, 2, &vo, &c, &ps, &mach, &e, &vc, &err) != 0)
+            fail_msg("%s", err.msg);
+        const floe_serving_pipeline whole = vw.pipeline, comp = vc.pipeline;
+        const floe_serving_stage *sw = vw.stage, *sc = vc.stage;
+        assert_int_equal(vw.links, mi ? 1 : 0);
+        assert_int_equal(vc.links, vw.links);
+        for (int i = 0; i < whole.stages; i++)
+            assert_int_equal(vw.layer[i], vc.layer[i]);
+        assert_int_equal(vw.layer[whole.stages - 1], c.n_layers);
+        assert_int_equal(whole.stages, mi ? 4 : 3); /* small: a link between the chips */
+        assert_int_equal(comp.stages, whole.stages);
+        assert_int_equal(whole.pos[0], 9);
+        assert_int_equal(whole.pos[1], 15);
+        assert_true(comp.pos[0] == 9 && comp.pos[1] == 15);
+        assert_int_equal(whole.cards, mi ? 2 : 1);
+        assert_true(whole.static_w > 0 && whole.static_w == comp.static_w);
+        for (int k = 0; k < 2; k++) {
+            assert_true(whole.decode_j[k] > 0);
+            assert_true(fabs(comp.decode_j[k] - whole.decode_j[k]) < 1e-9 * whole.decode_j[k]);
+        }
+        assert_true(whole.decode_j[1] > whole.decode_j[0]);
+        for (int i = 0; i < whole.stages; i++) {
+            const floe_serving_time *a[3] = {&sw[i].prefill, &sw[i].decode[0], &sw[i].decode[1]},
+                                    *b[3] = {&sc[i].prefill, &sc[i].decode[0], &sc[i].decode[1]};
+            for (int k = 0; k < 3; k++) {
+                assert_true(a[k]->busy_s == b[k]->busy_s);
+                if (mi == 0 || i != 2) /* small: chip 1's loading is taken as chip 0's */
+                    assert_true(fabs(a[k]->gap_s - b[k]->gap_s) < 1e-15);
+                else
+                    assert_true(fabs(a[k]->gap_s - b[k]->gap_s) < 0.5 * a[k]->gap_s);
+            }
+        }
+        /* the prefill of the priced 12-token prompt, the decode at two positions */
+        assert_true(sw[0].prefill.busy_s == r[1].prefill_at.stage[0].busy_s);
+        assert_true(sw[0].decode[1].busy_s > sw[0].decode[0].busy_s);
+        floe_serving_load l = {3, 12, 4, 0};
+        floe_serving_result sr;
+        assert_int_equal(floe_serving_run(&whole, &l, &sr, &err), 0);
+        print_message("%s: %d stages; 3 users: %.1f tokens/s, inter-token %.2f us (alone %.2f us), first token %.2f us, "
+                      "%.3g J per token, %.2f W per card\n",
+                      machines[mi], whole.stages, sr.tokens_per_s, sr.itl_mean_s * 1e6, sr.token_latency_s * 1e6,
+                      sr.ttft_max_s * 1e6, sr.energy_per_token_j, sr.power_per_card_w);
+        /* alone, a token takes what the measured decode step took, at its position */
+        floe_serving_load one = {1, 12, 4, 0};
+        assert_int_equal(floe_serving_run(&whole, &one, &sr, &err), 0);
+        double lat[2] = {r[1].decode.latency_s, r[1].decode_at.latency_s};
+        double want = 0;
+        for (int i = 0; i < 4; i++) /* positions 12..15, linear through 9 and 15 */
+            want += lat[0] + (lat[1] - lat[0]) * (12 + i - 9) / 6.0;
+        assert_true(fabs(sr.token_latency_s - want / 4) < 1e-3 * want / 4);
+        floe_verify_serving_free(&vw);
+        floe_verify_serving_free(&vc);
+        floe_verify_run_result_free(&r[0]);
+        floe_verify_run_result_free(&r[1]);
+    }
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_stage_times)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_stage_times),
+                                       cmocka_unit_test(test_serving_pipeline_whole_and_composed)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
