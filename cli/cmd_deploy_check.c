@@ -181,7 +181,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         return 0;
     /* the cost, measured */
     int composed = ps.chips > full_chips && cf.n_layers > 2;
-    floe_verify_run_result r[2];
+    floe_verify_run_result r[2] = {{0}, {0}};
     int runs = composed ? 2 : 1;
     floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2,
                            (int)ma.v_block, (int)ma.attn_cores, P != T ? P : 0};
@@ -209,13 +209,15 @@ int floe_cmd_deploy_check(int argc, char **argv)
             rc = floe_cmd_fail("deploy-check", "%s", err.msg);
         else if (!r[i].match) {
             rc = floe_cmd_fail("deploy-check", "MISMATCH: %s", r[i].mismatch);
-            floe_verify_run_result_free(&r[i]);
         }
         floe_qmodel_free(&m);
     }
     free(tok);
-    if (rc != 0)
+    if (rc != 0) {
+        for (int i = 0; i < runs; i++)
+            floe_verify_run_result_free(&r[i]);
         return rc;
+    }
     int n = cf.n_layers;
     int at = r[0].priced_pos ? r[0].priced_pos : T + N - 1;
     /* the decode step priced at the full cache, when it is deeper */

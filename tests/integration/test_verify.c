@@ -220,6 +220,7 @@ static void test_split_layers_and_decode(void **state)
                           mi ? "northpole" : "small", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits,
                           (unsigned long long)res.cores, (unsigned long long)res.weight_cores, res.prefill.latency_s * 1e6,
                           res.decode.latency_s * 1e6, res.decode.energy_j);
+            floe_verify_run_result_free(&res);
             floe_qmodel_free(&m);
         }
     }
