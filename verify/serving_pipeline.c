@@ -26,16 +26,19 @@ static double dynamic_j(const floe_verify_run_result *r, int kind)
 }
 
 /* A run's step as the parts of a longer pipeline: its first group, a later one, the LM head, the
- * gap between groups on one chip, and a chip's tail before its link. */
+ * gap between groups on one chip, a chip's tail before its link, and the instruction loading of a
+ * chip that starts with a layer group and of one that starts with the head (after a link: the gap
+ * less the link's latency; not measured: chip 0's). */
 typedef struct parts {
     floe_serving_time first, later, head;
-    double hop, tail;
+    double hop, tail, load_layer, load_head;
 } parts;
 
-static int parts_of(const floe_step_cost *c, parts *pt, floe_err *err)
+static int parts_of(const floe_step_cost *c, const floe_machine *mach, parts *pt, floe_err *err)
 {
     memset(pt, 0, sizeof *pt);
     int have = 0, hop = 0;
+    pt->load_head = -1;
     for (int i = 0; i < c->stages; i++) {
         const floe_stage_time *s = &c->stage[i];
         floe_serving_time t = {s->gap_s, s->busy_s};
@@ -44,15 +47,27 @@ static int parts_of(const floe_step_cost *c, parts *pt, floe_err *err)
             continue;
         }
         if (s->layer == 0)
-            pt->first = t, have |= 1;
+            pt->first = t, have |= 1, pt->load_layer = s->gap_s;
         else if (s->layer == 1)
             pt->later = t, have |= 2;
         else
             pt->head = t, have |= 4;
-        if (s->layer > 0 && !hop && c->stage[i - 1].layer >= 0) /* after a group on the same chip */
-            pt->hop = s->gap_s, hop = 1;
+        if (i == 0)
+            continue;
+        const floe_stage_time *b = &c->stage[i - 1];
+        if (b->layer >= 0 && !hop) { /* after a group on the same chip */
+            pt->hop = s->gap_s;
+            hop = 1;
+        } else if (b->layer < 0 && s->layer > 0) { /* after a link */
+            uint64_t lat;
+            floe_links_wire_ps(mach, (uint64_t)b->chip, (uint64_t)b->chip + 1, 0, &lat);
+            double load = s->gap_s - (double)lat * 1e-12;
+            *(s->layer == 1 ? &pt->load_layer : &pt->load_head) = load > 0 ? load : 0;
+        }
     }
-    if (have != 7 || c->stages > 4)
+    if (pt->load_head < 0)
+        pt->load_head = pt->load_layer;
+    if (have != 7 || c->stages > 5)
         return floe_err_set(err, "serving: a 2-layer run of %d stages: expected two layer groups, the LM head and "
                                  "at most two chip links",
                             c->stages);
@@ -102,7 +117,7 @@ int floe_verify_serving_pipeline(const floe_verify_run_result *r, int runs, cons
             continue;
         }
         parts pt;
-        if (parts_of(c, &pt, err) != 0) {
+        if (parts_of(c, mach, &pt, err) != 0) {
             floe_verify_serving_free(s);
             return -1;
         }
@@ -116,7 +131,7 @@ int floe_verify_serving_pipeline(const floe_verify_run_result *r, int runs, cons
                 uint64_t lat, wire = floe_links_wire_ps(mach, (uint64_t)prev, (uint64_t)chip, bytes, &lat);
                 s->layer[i] = -1;
                 *time_of(&s->stage[i++], k) = (floe_serving_time){pt.tail, (double)wire * 1e-12};
-                t.gap_s = (double)lat * 1e-12 + pt.first.gap_s;
+                t.gap_s = (double)lat * 1e-12 + (g < cf->n_layers ? pt.load_layer : pt.load_head);
             } else if (g > 0) {
                 t.gap_s = pt.hop;
             }

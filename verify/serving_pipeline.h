@@ -34,8 +34,9 @@ typedef struct floe_verify_serving {
  * the 2-layer run's first, every later layer group its second, the head its head; groups on one
  * chip are a network hop apart (as measured there; none measured: 0); a chip boundary is a link stage
  * busy for the residual stream's 2 x d_model bytes per token over the machine's link
- * (floe_links_wire_ps), then its latency and the next chip's instruction loading (taken as chip 0's)
- * before the next group. The dynamic energy is composed: x(n) = x(1) + (n - 1) (x(2) - x(1)).
+ * (floe_links_wire_ps), then its latency and the next chip's instruction loading before the next
+ * group (as the 2-layer run loaded a chip starting with a layer group, or with the head; when it
+ * had no such chip, as chip 0). The dynamic energy is composed: x(n) = x(1) + (n - 1) (x(2) - x(1)).
  *
  * e (may be NULL: no energy figures) gives the static power of the plan's chips; pipeline.cards is
  * the chips over the machine's chips_per_card, rounded up. Returns 0, or -1 with err set (runs

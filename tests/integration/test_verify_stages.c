@@ -121,23 +121,28 @@ static void run_model(const floe_model_config *c, const floe_machine *mach, cons
 }
 
 /* The pipeline of a 2-layer model from its own run, and composed from the runs with 1 and 2 layers:
- * the same stages (exactly on one chip; on two, but for the second chip's instruction loading, taken
- * as the first's); then served. */
+ * the same stages; then served. Machines: northpole (one chip), small with split layers (a
+ * group per chip, the head beside the second), and small cut to one core per chip in two servers
+ * (three chips: a PCIe link, then an Ethernet link). */
 static void test_serving_pipeline_whole_and_composed(void **state)
 {
     (void)state;
-    const char *machines[2] = {"northpole", "small"};
-    for (int mi = 0; mi < 2; mi++) {
+    const char *machines[3] = {"northpole", "small", "small, one core per chip"};
+    for (int mi = 0; mi < 3; mi++) {
         floe_machine mach;
         floe_energy_table e;
-        load_machine(machines[mi], &mach, &e);
+        load_machine(mi ? "small" : "northpole", &mach, &e);
+        if (mi == 2) {
+            mach.cores_x = mach.cores_y = 1;
+            mach.servers_per_system = 2; /* chips 0, 1 in server 0; chip 2 in server 1 */
+        }
         floe_model_config c, c1;
         floe_err err;
         assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
         assert_int_equal(c.n_layers, 2);
         c1 = c;
         c1.n_layers = 1;
-        floe_verify_opts vo = {8, 2, mi ? 26000 : 0, 16, 15, 1, 12};
+        floe_verify_opts vo = {8, 2, mi == 1 ? 26000 : 0, 16, 15, 1, 12};
         floe_verify_run_result r[2];
         run_model(&c1, &mach, &e, &vo, &r[0]);
         run_model(&c, &mach, &e, &vo, &r[1]);
@@ -151,17 +156,17 @@ static void test_serving_pipeline_whole_and_composed(void **state)
             fail_msg("%s", err.msg);
         const floe_serving_pipeline whole = vw.pipeline, comp = vc.pipeline;
         const floe_serving_stage *sw = vw.stage, *sc = vc.stage;
-        assert_int_equal(vw.links, mi ? 1 : 0);
+        assert_int_equal(vw.links, mi);
         assert_int_equal(vc.links, vw.links);
         for (int i = 0; i < whole.stages; i++)
             assert_int_equal(vw.layer[i], vc.layer[i]);
         assert_int_equal(vw.layer[whole.stages - 1], c.n_layers);
-        assert_int_equal(whole.stages, mi ? 4 : 3); /* small: a link between the chips */
+        assert_int_equal(whole.stages, 3 + mi); /* and the links between the chips */
         assert_int_equal(comp.stages, whole.stages);
         assert_int_equal(whole.pos[0], 9);
         assert_int_equal(whole.pos[1], 15);
         assert_true(comp.pos[0] == 9 && comp.pos[1] == 15);
-        assert_int_equal(whole.cards, mi ? 2 : 1);
+        assert_int_equal(whole.cards, 1 + mi);
         assert_true(whole.static_w > 0 && whole.static_w == comp.static_w);
         for (int k = 0; k < 2; k++) {
             assert_true(whole.decode_j[k] > 0);
@@ -173,10 +178,7 @@ static void test_serving_pipeline_whole_and_composed(void **state)
                                     *b[3] = {&sc[i].prefill, &sc[i].decode[0], &sc[i].decode[1]};
             for (int k = 0; k < 3; k++) {
                 assert_true(a[k]->busy_s == b[k]->busy_s);
-                if (mi == 0 || i != 2) /* small: chip 1's loading is taken as chip 0's */
-                    assert_true(fabs(a[k]->gap_s - b[k]->gap_s) < 1e-15);
-                else
-                    assert_true(fabs(a[k]->gap_s - b[k]->gap_s) < 0.5 * a[k]->gap_s);
+                assert_true(fabs(a[k]->gap_s - b[k]->gap_s) < 1e-15);
             }
         }
         /* the prefill of the priced 12-token prompt, the decode at two positions */
