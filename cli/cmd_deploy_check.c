@@ -38,7 +38,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         {"tokens", FLOE_ARG_INT, &tokens, "T", "prefill length (default 16)", 1, 1 << 22, 0},
         {"decode", FLOE_ARG_INT, &decode, "N", "decode steps after the prefill, each checked against prefill (default 2)", 1, 1 << 20, 0},
         {"kv-tokens", FLOE_ARG_INT, &kv, "N", "KV-cache capacity per user in positions (default: T + N, or P + D if more)", 0, 1 << 22, 0},
-        {"users", FLOE_ARG_STRING, &users_arg, "U|max", "users served at once (default: as many as their KV caches allow, at most the layer groups; max: as many as their KV caches allow)", 0, 0, 0},
+        {"users", FLOE_ARG_STRING, &users_arg, "U|max", "serving: users at once (default: those whose KV caches fit, at most one per layer group; max: all whose KV caches fit)", 0, 0, 0},
         {"prompt", FLOE_ARG_INT, &prompt, "P", "serving: each user's prompt, prefilled before its first token (default: T)", 1, 1 << 22, 0},
         {"decode-steps", FLOE_ARG_INT, &steps, "D", "serving: decode steps per user (default 32, fewer where the KV cache or the context ends)", 1, 1 << 20, 0},
         {"arrival-us", FLOE_ARG_DOUBLE, &arrival_us, "A", "serving: users arrive A microseconds apart (default 0: all at once)", 0, 1e9, 0},
