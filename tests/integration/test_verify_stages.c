@@ -142,12 +142,12 @@ static void test_serving_pipeline_whole_and_composed(void **state)
         assert_int_equal(c.n_layers, 2);
         c1 = c;
         c1.n_layers = 1;
-        floe_verify_opts vo = {8, 2, mi == 1 ? 26000 : 0, 16, 15, 1, 12};
+        floe_verify_opts vo = {8, 2, mi == 1 ? 26000 : 0, 16, 15, 1, 0, 0, 12};
         floe_verify_run_result r[2];
         run_model(&c1, &mach, &e, &vo, &r[0]);
         run_model(&c, &mach, &e, &vo, &r[1]);
         floe_qconfig q = floe_qconfig_default();
-        floe_compile_opts co = {8, 16, 0, 0, vo.core_weight_bytes, 1, 0};
+        floe_compile_opts co = {8, 16, 0, 0, vo.core_weight_bytes, 1, 0, 0, 0};
         floe_plan_summary ps;
         assert_int_equal(floe_compile_plan(&c, &q, &mach, &co, &ps, &err), 0);
         floe_verify_serving vw, vc;
