@@ -179,12 +179,21 @@ int floe_cmd_deploy_check(int argc, char **argv)
                              want_users, max_users, cap, want_users - max_users);
     if (plan_only)
         return 0;
+    /* the users served, and the mapping their KV caches need (more users may take more cores, or
+     * chips): the runs below compile that many caches, and check two of them */
+    int n = cf.n_layers;
+    int U = want_users > 0 ? want_users : want_users < 0 || max_users < n + 1 ? max_users : n + 1;
+    floe_compile_opts uo = co;
+    floe_plan_summary us;
+    uo.users = U;
+    if (floe_compile_plan(&cf, &q, &mach, &uo, &us, &err) != 0)
+        return floe_cmd_fail("deploy-check", "%d users: %s", U, err.msg);
     /* the cost, measured */
-    int composed = ps.chips > full_chips && cf.n_layers > 2;
+    int composed = us.chips > full_chips && cf.n_layers > 2;
     floe_verify_run_result r[2] = {{0}, {0}};
     int runs = composed ? 2 : 1;
     floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2,
-                           (int)ma.v_block, (int)ma.attn_cores, P != T ? P : 0};
+                           (int)ma.v_block, (int)ma.attn_cores, U, P != T ? P : 0};
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
     for (int t = 0; t < T + N; t++)
         tok[t] = (int32_t)((t * 7 + 65) % cf.vocab_size);
@@ -218,7 +227,6 @@ int floe_cmd_deploy_check(int argc, char **argv)
             floe_verify_run_result_free(&r[i]);
         return rc;
     }
-    int n = cf.n_layers;
     int at = r[0].priced_pos ? r[0].priced_pos : T + N - 1;
     /* the decode step priced at the full cache, when it is deeper */
     const floe_step_cost *dec[2], *pre[2] = {&r[0].prefill, &r[runs - 1].prefill};
@@ -249,9 +257,8 @@ int floe_cmd_deploy_check(int argc, char **argv)
     /* serving: the users through the pipeline's stages, event by event */
     floe_verify_serving vs;
     floe_serving_result sr;
-    int U = want_users > 0 ? want_users : want_users < 0 || max_users < n + 1 ? max_users : n + 1;
     floe_serving_load load = {U, P, D, arrival_us * 1e-6};
-    if (floe_verify_serving_pipeline(r, runs, &vo, &cf, &ps, &mach, energy ? &e : NULL, &vs, &err) != 0)
+    if (floe_verify_serving_pipeline(r, runs, &vo, &cf, &us, &mach, energy ? &e : NULL, &vs, &err) != 0)
         rc = floe_cmd_fail("deploy-check", "%s", err.msg);
     else if (floe_serving_run(&vs.pipeline, &load, &sr, &err) != 0)
         rc = floe_cmd_fail("deploy-check", "%s", err.msg);
@@ -268,15 +275,16 @@ int floe_cmd_deploy_check(int argc, char **argv)
             snprintf(slow, sizeof slow, "the LM head");
         else
             snprintf(slow, sizeof slow, "layer %d", sl);
-        printf("serving      %d user(s) (%s; KV caches of %llu bytes per user per layer), each a %d-token prompt then %d "
-               "decode steps (positions %d..%d), %s; simulated event by event over %d stages (%d layer groups, the LM "
-               "head, %d chip link(s)), each serving one token at a time\n",
+        printf("serving      %d user(s) (%s; KV caches of %llu bytes per user per layer; their mapping: %d chip(s), "
+               "%llu cores, %d attention core(s) per layer group), each a %d-token prompt then %d decode steps "
+               "(positions %d..%d), %s; simulated event by event over %d stages (%d layer groups, the LM head, %d chip "
+               "link(s)), each serving one token at a time\n",
                U,
                want_users > 0   ? "as asked"
                : want_users < 0 ? "the most whose KV caches fit"
                                 : "the KV caches that fit, at most one per layer group",
-               (unsigned long long)r[0].kv_bytes_per_layer, P, D, P, P + D - 1, arrive, vs.pipeline.stages, n,
-               vs.links);
+               (unsigned long long)r[0].kv_bytes_per_layer, us.chips, (unsigned long long)us.cores, us.layer_attn_cores,
+               P, D, P, P + D - 1, arrive, vs.pipeline.stages, n, vs.links);
         printf("throughput   %.1f tokens/s (%llu decoded tokens over the decode phase, %.2f us from the first prompt's end "
                "to the last token); at most %.1f by %d user(s) over one token's latency alone (%.2f us), %.1f by the "
                "slowest stage (%s, %.2f us per token)\n",

@@ -611,7 +611,8 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             memcpy(emb + ((size_t)u * all + t) * d, m->embed + (size_t)tok[t] * d, sizeof(int16_t) * d);
     }
     int kvcap = o->kv_tokens > all ? o->kv_tokens : all;
-    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes, U, 0, o->v_block, o->attn_ranges};
+    const int C = o->caches > U ? o->caches : U; /* KV caches compiled: the memory plan's users */
+    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes, C, 0, o->v_block, o->attn_ranges};
     if (floe_compile_pipeline(m, mach, &co, &chips, &n, err) != 0)
         goto out;
     sims = calloc((size_t)n, sizeof *sims);
@@ -639,8 +640,8 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             res->mem_min = cu->bytes < res->mem_min ? cu->bytes : res->mem_min;
             res->mem_max = cu->bytes > res->mem_max ? cu->bytes : res->mem_max;
             res->mem_total += cu->bytes;
-            if (cu->kv_bytes && (uint64_t)U + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
-                res->users_by_kv = (uint64_t)U + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
+            if (cu->kv_bytes && (uint64_t)C + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
+                res->users_by_kv = (uint64_t)C + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
         }
     }
     res->match = 1;
@@ -666,7 +667,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         for (int u = 0; u < U && res->match; u++) {
             floe_chip_program *dc = NULL;
             int dn = 0;
-            floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes, U, u, o->v_block, o->attn_ranges};
+            floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes, C, u, o->v_block, o->attn_ranges};
             if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
                 goto out;
             R.cap = &cap[u];
@@ -681,7 +682,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     if (o->price_pos > 0 && res->match) { /* the price of a decode step deeper into the cache */
         floe_chip_program *dc = NULL;
         int dn = 0;
-        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes, U, 0, o->v_block, o->attn_ranges};
+        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes, C, 0, o->v_block, o->attn_ranges};
         if (o->price_pos >= kvcap) {
             floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
             goto out;
@@ -699,7 +700,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     if (o->price_prompt > 0 && o->price_prompt != T && res->match) { /* the price of another prompt length */
         floe_chip_program *pc = NULL;
         int pn = 0;
-        floe_compile_opts pco = {o->price_prompt, kvcap, 0, 0, o->core_weight_bytes, U, 0, o->v_block, o->attn_ranges};
+        floe_compile_opts pco = {o->price_prompt, kvcap, 0, 0, o->core_weight_bytes, C, 0, o->v_block, o->attn_ranges};
         if (floe_compile_pipeline(m, mach, &pco, &pc, &pn, err) != 0) {
             floe_err_prefix(err, "verify: pricing a prefill of %d tokens", o->price_prompt);
             goto out;

@@ -73,7 +73,7 @@ static void test_stage_times(void **state)
         floe_qmodel m;
         assert_int_equal(floe_qmodel_random(&m, &c, &q, 7, &err), 0);
         /* small: split layers of 3 cores, so the groups span 2 chips of 4 cores */
-        floe_verify_opts vo = {8, 2, mi ? 0 : 26000, 16, 15, 1, 0, 0, 12};
+        floe_verify_opts vo = {8, 2, mi ? 0 : 26000, 16, 15, 1, 0, 0, 0, 12};
         floe_verify_run_result res;
         if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
             fail_msg("%s: %s", machines[mi], err.msg);
@@ -91,7 +91,7 @@ static void test_stage_times(void **state)
         floe_verify_run_result_free(&res);
         assert_null(res.decode.stage);
         /* without the extra prices, those steps keep nothing */
-        floe_verify_opts plain = {8, 1, 0, 0, 0, 1, 0, 0, 0};
+        floe_verify_opts plain = {8, 1, 0, 0, 0, 1, 0, 0, 0, 0};
         if (mi == 1) {
             assert_int_equal(floe_verify_run(&m, &mach, &e, tok, &plain, &res, &err), 0);
             assert_int_equal(res.decode.stages, c.n_layers + 1);
@@ -142,7 +142,7 @@ static void test_serving_pipeline_whole_and_composed(void **state)
         assert_int_equal(c.n_layers, 2);
         c1 = c;
         c1.n_layers = 1;
-        floe_verify_opts vo = {8, 2, mi == 1 ? 26000 : 0, 16, 15, 1, 0, 0, 12};
+        floe_verify_opts vo = {8, 2, mi == 1 ? 26000 : 0, 16, 15, 1, 0, 0, 0, 12};
         floe_verify_run_result r[2];
         run_model(&c1, &mach, &e, &vo, &r[0]);
         run_model(&c, &mach, &e, &vo, &r[1]);
@@ -206,9 +206,38 @@ static void test_serving_pipeline_whole_and_composed(void **state)
     }
 }
 
+/* `caches`: the run compiles the memory plan of that many users' caches (here a larger mapping than
+ * one user's), and checks `users` of them. */
+static void test_caches_set_the_mapping(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_machine("small", &mach, &e);
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    floe_qconfig q = floe_qconfig_default();
+    floe_plan_summary one, many;
+    floe_compile_opts co = {4, 16, 0, 0, 0, 1, 0, 0, 0};
+    assert_int_equal(floe_compile_plan(&c, &q, &mach, &co, &one, &err), 0);
+    co.users = 30;
+    assert_int_equal(floe_compile_plan(&c, &q, &mach, &co, &many, &err), 0);
+    assert_true(many.cores > one.cores); /* more caches: the layers spread over more cores */
+    floe_verify_opts vo = {4, 2, 0, 16, 0, 2, 0, 0, 30, 0};
+    floe_verify_run_result res;
+    run_model(&c, &mach, &e, &vo, &res);
+    assert_int_equal(res.users, 2);
+    assert_int_equal(res.cores, many.cores);
+    assert_int_equal(res.chips, many.chips);
+    assert_int_equal(res.decode.stages, c.n_layers + 1 + many.chips - 1);
+    floe_verify_run_result_free(&res);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_stage_times),
-                                       cmocka_unit_test(test_serving_pipeline_whole_and_composed)};
+                                       cmocka_unit_test(test_serving_pipeline_whole_and_composed),
+                                       cmocka_unit_test(test_caches_set_the_mapping)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
