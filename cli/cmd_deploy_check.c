@@ -263,8 +263,12 @@ int floe_cmd_deploy_check(int argc, char **argv)
     else if (floe_serving_run(&vs.pipeline, &load, &sr, &err) != 0)
         rc = floe_cmd_fail("deploy-check", "%s", err.msg);
     if (rc == 0) {
-        char arrive[64], slow[32];
-        int sl = vs.layer[sr.slowest_stage];
+        char arrive[64], slow[48];
+        int sl = vs.layer[sr.slowest_stage], sp = vs.part[sr.slowest_stage], groups = 0, heads = 0;
+        for (int i = 0; i < vs.pipeline.stages; i++) {
+            groups += vs.layer[i] >= 0 && vs.layer[i] < n;
+            heads += vs.layer[i] == n;
+        }
         if (arrival_us > 0)
             snprintf(arrive, sizeof arrive, "arriving %.2f us apart", arrival_us);
         else
@@ -274,17 +278,17 @@ int floe_cmd_deploy_check(int argc, char **argv)
         else if (sl == n)
             snprintf(slow, sizeof slow, "the LM head");
         else
-            snprintf(slow, sizeof slow, "layer %d", sl);
+            snprintf(slow, sizeof slow, "layer %d%s", sl, sp == 1 ? "'s attention half" : sp == 2 ? "'s MLP half" : "");
         printf("serving      %d user(s) (%s; KV caches of %llu bytes per user per layer; their mapping: %d chip(s), "
                "%llu cores, %d attention core(s) per layer group), each a %d-token prompt then %d decode steps "
-               "(positions %d..%d), %s; simulated event by event over %d stages (%d layer groups, the LM head, %d chip "
-               "link(s)), each serving one token at a time\n",
+               "(positions %d..%d), %s; simulated event by event over %d stages (%d layer groups, %d of the LM head, %d "
+               "chip link(s)), each serving one token at a time\n",
                U,
                want_users > 0   ? "as asked"
                : want_users < 0 ? "the most whose KV caches fit"
                                 : "the KV caches that fit, at most one per layer group",
                (unsigned long long)r[0].kv_bytes_per_layer, us.chips, (unsigned long long)us.cores, us.layer_attn_cores,
-               P, D, P, P + D - 1, arrive, vs.pipeline.stages, n, vs.links);
+               P, D, P, P + D - 1, arrive, vs.pipeline.stages, groups, heads, vs.links);
         printf("throughput   %.1f tokens/s (%llu decoded tokens over the decode phase, %.2f us from the first prompt's end "
                "to the last token); at most %.1f by %d user(s) over one token's latency alone (%.2f us), %.1f by the "
                "slowest stage (%s, %.2f us per token)\n",

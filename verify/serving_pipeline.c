@@ -25,51 +25,63 @@ static double dynamic_j(const floe_verify_run_result *r, int kind)
     return c->energy_j - c->static_j;
 }
 
-/* A run's step as the parts of a longer pipeline: its first group, a later one, the LM head, the
+static double latency_s(const floe_machine *mach, int a, int b)
+{
+    uint64_t lat;
+    floe_links_wire_ps(mach, (uint64_t)a, (uint64_t)b, 0, &lat);
+    return (double)lat * 1e-12;
+}
+
+/* The 2-layer run's step as the parts of a longer pipeline: the groups of layer 0 and of layer 1
+ * (whole, or the attention and the MLP half: [layer][part]), where the LM head's groups start, the
  * gap between groups on one chip, a chip's tail before its link, and the instruction loading of a
- * chip that starts with a layer group and of one that starts with the head (after a link: the gap
- * less the link's latency; not measured: chip 0's). */
+ * chip that starts with a group of each part and of one that starts with the head (after a link:
+ * the gap less the link's latency; not measured: chip 0's). */
 typedef struct parts {
-    floe_serving_time first, later, head;
-    double hop, tail, load_layer, load_head;
+    const floe_stage_time *group[2][3];
+    int head;                  /* index of the first head group */
+    double hop, tail, load[3], load_head;
 } parts;
 
-static int parts_of(const floe_step_cost *c, const floe_machine *mach, parts *pt, floe_err *err)
+static int parts_of(const floe_step_cost *c, const floe_machine *mach, int n_layers, parts *pt, floe_err *err)
 {
     memset(pt, 0, sizeof *pt);
-    int have = 0, hop = 0;
-    pt->load_head = -1;
+    pt->head = -1;
+    pt->load[0] = pt->load[1] = pt->load[2] = pt->load_head = -1;
+    int hop = 0;
     for (int i = 0; i < c->stages; i++) {
         const floe_stage_time *s = &c->stage[i];
-        floe_serving_time t = {s->gap_s, s->busy_s};
         if (s->layer < 0) {
             pt->tail = s->gap_s;
             continue;
         }
-        if (s->layer == 0)
-            pt->first = t, have |= 1, pt->load_layer = s->gap_s;
-        else if (s->layer == 1)
-            pt->later = t, have |= 2;
-        else
-            pt->head = t, have |= 4;
-        if (i == 0)
+        if (s->layer < 2 && s->part >= 0 && s->part <= 2 && !pt->group[s->layer][s->part])
+            pt->group[s->layer][s->part] = s;
+        if (s->layer == n_layers && pt->head < 0)
+            pt->head = i;
+        if (i == 0) {
+            pt->load[s->part >= 0 && s->part <= 2 ? s->part : 0] = s->gap_s;
             continue;
+        }
         const floe_stage_time *b = &c->stage[i - 1];
         if (b->layer >= 0 && !hop) { /* after a group on the same chip */
             pt->hop = s->gap_s;
             hop = 1;
-        } else if (b->layer < 0 && s->layer > 0) { /* after a link */
-            uint64_t lat;
-            floe_links_wire_ps(mach, (uint64_t)b->chip, (uint64_t)b->chip + 1, 0, &lat);
-            double load = s->gap_s - (double)lat * 1e-12;
-            *(s->layer == 1 ? &pt->load_layer : &pt->load_head) = load > 0 ? load : 0;
+        } else if (b->layer < 0) { /* the first group after a link */
+            double load = s->gap_s - latency_s(mach, b->chip, b->chip + 1);
+            *(s->layer == n_layers ? &pt->load_head : &pt->load[s->part >= 0 && s->part <= 2 ? s->part : 0]) =
+                load > 0 ? load : 0;
         }
     }
-    if (pt->load_head < 0)
-        pt->load_head = pt->load_layer;
-    if (have != 7 || c->stages > 5)
-        return floe_err_set(err, "serving: a 2-layer run of %d stages: expected two layer groups, the LM head and "
-                                 "at most two chip links",
+    double first = c->stages > 0 ? c->stage[0].gap_s : 0; /* chip 0's */
+    for (int k = 0; k < 3; k++)
+        pt->load[k] = pt->load[k] < 0 ? first : pt->load[k];
+    pt->load_head = pt->load_head < 0 ? first : pt->load_head;
+    int whole = pt->group[0][0] && pt->group[1][0],
+        halves = pt->group[0][1] && pt->group[0][2] && pt->group[1][1] && pt->group[1][2];
+    if (pt->head < 0 || whole == halves)
+        return floe_err_set(err, "serving: a 2-layer run of %d stages: expected the groups of two layers (whole, or "
+                                 "both halves of each) and the LM head",
                             c->stages);
     return 0;
 }
@@ -78,7 +90,68 @@ void floe_verify_serving_free(floe_verify_serving *s)
 {
     free(s->stage);
     free(s->layer);
+    free(s->part);
     memset(s, 0, sizeof *s);
+}
+
+/* Appends a stage (capacity checked by the caller). */
+static void put(floe_verify_serving *s, int *i, int kind, int layer, int part, floe_serving_time t)
+{
+    s->layer[*i] = layer;
+    s->part[*i] = part;
+    *time_of(&s->stage[(*i)++], kind) = t;
+}
+
+/* The n-layer model's stages of one step, composed from the 2-layer run's (parts_of). Returns the count. */
+static int compose_step(floe_verify_serving *s, int cap, int kind, const floe_step_cost *c, const parts *pt,
+                        const floe_model_config *cf, const floe_plan_summary *ps, const floe_machine *mach,
+                        uint64_t bytes)
+{
+    int halves = pt->group[0][1] != NULL, lpc = ps->layers_per_chip > 0 ? ps->layers_per_chip : 1;
+    int head_chips = 1; /* chips the head spans in the 2-layer run, so in the model */
+    for (int j = pt->head + 1; j < c->stages; j++)
+        head_chips += c->stage[j].layer < 0;
+    int i = 0, prev = 0, g = 0;
+    for (int L = 0; L < cf->n_layers; L++)
+        for (int part = halves ? 1 : 0; part <= (halves ? 2 : 0); part++, g++) {
+            int chip = halves ? g : L / lpc; /* halves: every half on a chip of its own */
+            const floe_stage_time *m = pt->group[L == 0 ? 0 : 1][part];
+            floe_serving_time t = {m->gap_s, m->busy_s};
+            if (g > 0 && chip != prev) { /* over a link: its latency, then the chip's loading */
+                uint64_t wire = floe_links_wire_ps(mach, (uint64_t)prev, (uint64_t)chip, bytes, NULL);
+                if (i < cap)
+                    put(s, &i, kind, -1, 0, (floe_serving_time){pt->tail, (double)wire * 1e-12});
+                t.gap_s = latency_s(mach, prev, chip) + pt->load[part];
+            } else if (g > 0) {
+                t.gap_s = pt->hop;
+            }
+            if (i < cap)
+                put(s, &i, kind, L, part, t);
+            prev = chip;
+        }
+    /* the head's groups (and the links between its slices) as in the 2-layer run, on the last chips */
+    int chip = ps->chips - head_chips, from = c->stage[pt->head].chip;
+    for (int j = pt->head; j < c->stages && i < cap; j++) {
+        const floe_stage_time *h = &c->stage[j];
+        floe_serving_time t = {h->gap_s, h->busy_s};
+        int hc = chip + (h->chip - from);
+        if (h->layer < 0)
+            continue; /* links: put before the group that follows them */
+        if (hc != prev) {
+            uint64_t wire = floe_links_wire_ps(mach, (uint64_t)prev, (uint64_t)hc, bytes, NULL);
+            put(s, &i, kind, -1, 0, (floe_serving_time){pt->tail, (double)wire * 1e-12});
+            if (i >= cap)
+                break;
+            t.gap_s = latency_s(mach, prev, hc) +
+                      (j == pt->head ? pt->load_head : h->gap_s - latency_s(mach, c->stage[j - 1].chip, h->chip));
+            t.gap_s = t.gap_s > 0 ? t.gap_s : 0;
+        } else if (j == pt->head) {
+            t.gap_s = pt->hop;
+        }
+        put(s, &i, kind, cf->n_layers, h->part, t);
+        prev = hc;
+    }
+    return i;
 }
 
 int floe_verify_serving_pipeline(const floe_verify_run_result *r, int runs, const floe_verify_opts *o,
@@ -94,52 +167,41 @@ int floe_verify_serving_pipeline(const floe_verify_run_result *r, int runs, cons
         if (step_of(m, k)->stages < 1 || !step_of(m, k)->stage)
             return floe_err_set(err, "serving: the run kept no stage times of its %s",
                                 k == PREFILL ? "prefill" : "decode steps");
-    int n = runs == 1 ? step_of(m, PREFILL)->stages : cf->n_layers + ps->chips;
+    /* composed: every layer's groups (two with halves), the head's, and a link between every two chips */
+    int n = runs == 1 ? step_of(m, PREFILL)->stages : 2 * cf->n_layers + step_of(m, PREFILL)->stages + ps->chips;
     s->stage = calloc((size_t)n, sizeof *s->stage);
     s->layer = calloc((size_t)n, sizeof *s->layer);
-    if (!s->stage || !s->layer) {
+    s->part = calloc((size_t)n, sizeof *s->part);
+    if (!s->stage || !s->layer || !s->part) {
         floe_verify_serving_free(s);
         return floe_err_set(err, "serving: out of memory");
     }
-    int count = 0;
+    int count = -1;
     for (int k = 0; k < KINDS; k++) {
         const floe_step_cost *c = step_of(m, k);
+        int got;
         if (runs == 1) { /* as measured */
-            if (c->stages != n) {
-                floe_verify_serving_free(s);
-                return floe_err_set(err, "serving: the prefill has %d stages and a decode step %d", n, c->stages);
-            }
-            for (int i = 0; i < n; i++) {
-                *time_of(&s->stage[i], k) = (floe_serving_time){c->stage[i].gap_s, c->stage[i].busy_s};
+            for (int i = 0; i < c->stages && i < n; i++) {
                 s->layer[i] = c->stage[i].layer;
+                s->part[i] = c->stage[i].part;
+                *time_of(&s->stage[i], k) = (floe_serving_time){c->stage[i].gap_s, c->stage[i].busy_s};
             }
-            count = n;
-            continue;
+            got = c->stages;
+        } else {
+            parts pt;
+            if (parts_of(c, mach, 2, &pt, err) != 0) {
+                floe_verify_serving_free(s);
+                return -1;
+            }
+            int rows = k == PREFILL ? (m->priced_prompt ? m->priced_prompt : o->tokens) : 1;
+            got = compose_step(s, n, k, c, &pt, cf, ps, mach, 2ull * (uint64_t)rows * (uint64_t)cf->d_model);
         }
-        parts pt;
-        if (parts_of(c, mach, &pt, err) != 0) {
+        if (got > n || (count >= 0 && got != count)) {
             floe_verify_serving_free(s);
-            return -1;
+            return floe_err_set(err, "serving: the prefill and the decode steps have different stages (%d, %d)",
+                                count, got);
         }
-        int lpc = ps->layers_per_chip > 0 ? ps->layers_per_chip : 1, prev = 0, i = 0;
-        int rows = k == PREFILL ? (m->priced_prompt ? m->priced_prompt : o->tokens) : 1;
-        uint64_t bytes = 2ull * (uint64_t)rows * (uint64_t)cf->d_model;
-        for (int g = 0; g <= cf->n_layers && i < n; g++) { /* the layer groups, then the head */
-            int chip = g < cf->n_layers ? g / lpc : ps->chips - 1;
-            floe_serving_time t = g == 0 ? pt.first : g < cf->n_layers ? pt.later : pt.head;
-            if (g > 0 && chip != prev && i + 1 < n) { /* over a link: its latency, then the chip's loading */
-                uint64_t lat, wire = floe_links_wire_ps(mach, (uint64_t)prev, (uint64_t)chip, bytes, &lat);
-                s->layer[i] = -1;
-                *time_of(&s->stage[i++], k) = (floe_serving_time){pt.tail, (double)wire * 1e-12};
-                t.gap_s = (double)lat * 1e-12 + (g < cf->n_layers ? pt.load_layer : pt.load_head);
-            } else if (g > 0) {
-                t.gap_s = pt.hop;
-            }
-            s->layer[i] = g;
-            *time_of(&s->stage[i++], k) = t;
-            prev = chip;
-        }
-        count = i;
+        count = got;
     }
     for (int i = 0; i < count; i++)
         s->links += s->layer[i] < 0;

@@ -360,13 +360,14 @@ static uint64_t slowest_group(const floe_sim *s)
     return worst;
 }
 
-/* A group's span on its chip: its regions' ("layer<L>" or "lm_head", with "_a" and "_w" for its
- * attention and weight cores) earliest start to latest end, in cycles. Returns 0 when it ran nothing. */
-static int group_span(const floe_sim *s, int slot, int n_layers, uint64_t *lo, uint64_t *hi)
+/* A group's span on its chip: its regions' ("layer<L>" or "lm_head" for layer -1, with "_a" and "_w"
+ * for its attention and weight cores; a chip has one group of a layer at most, as a layer's halves
+ * have chips of their own) earliest start to latest end, in cycles. Returns 0 when it ran nothing. */
+static int group_span(const floe_sim *s, int layer, uint64_t *lo, uint64_t *hi)
 {
     char base[32];
-    if (slot < n_layers)
-        snprintf(base, sizeof base, "layer%d", slot);
+    if (layer >= 0)
+        snprintf(base, sizeof base, "layer%d", layer);
     else
         snprintf(base, sizeof base, "lm_head");
     size_t n, len = strlen(base);
@@ -391,12 +392,13 @@ static uint64_t cycles_ps(uint64_t cycles, uint64_t clock)
     return (uint64_t)((n + clock - 1) / clock);
 }
 
-/* The stages of a run's chips: every chip's groups, then the link to the next chip. */
+/* The stages of a run's chips: every chip's groups (their main cores), then the link to the next chip. */
 static int count_stages(const floe_chip_program *cp, int n)
 {
     int k = n - 1;
     for (int i = 0; i < n; i++)
-        k += cp[i].last_slot - cp[i].first_slot;
+        for (size_t j = 0; j < cp[i].report.ncores; j++)
+            k += cp[i].report.cores[j].is_main;
     return k;
 }
 
@@ -497,15 +499,20 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
             cost->energy_j += sr->energy.total_j;
             cost->static_j += sr->energy.static_j;
         }
-        for (int slot = cp[k].first_slot; slot < cp[k].last_slot && nst; slot++) {
+        for (size_t i = 0; i < rep->ncores && nst; i++) { /* the chip's groups in order: their main cores */
+            const floe_core_use *cu = &rep->cores[i];
+            if (!cu->is_main)
+                continue;
             uint64_t lo = 0, hi = 0, a = prev_end, b = prev_end;
-            if (group_span(s, slot, cf->n_layers, &lo, &hi)) {
+            if (group_span(s, cu->layer, &lo, &hi)) {
                 a = t_ps + cycles_ps(lo, clock);
                 b = t_ps + cycles_ps(hi, clock);
                 a = a > prev_end ? a : prev_end;
                 b = b > a ? b : a;
             }
-            st[si++] = (floe_stage_time){slot, k, (double)(a - prev_end) * 1e-12, (double)(b - a) * 1e-12};
+            if (si < nst)
+                st[si++] = (floe_stage_time){cu->layer >= 0 ? cu->layer : cf->n_layers, cu->part, k,
+                                             (double)(a - prev_end) * 1e-12, (double)(b - a) * 1e-12};
             prev_end = b;
         }
         uint64_t stage_ps = (sr->cycles * 1000000000000ull + clock - 1) / clock;
@@ -552,7 +559,8 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
             if (nst) { /* the link: occupied bytes / bandwidth; its latency is the next group's gap */
                 uint64_t wire = floe_links_wire_ps(R->mach, (uint64_t)k, (uint64_t)k + 1, in_bytes, NULL);
                 uint64_t a = t_ps > prev_end ? t_ps : prev_end;
-                st[si++] = (floe_stage_time){-1, k, (double)(a - prev_end) * 1e-12, (double)wire * 1e-12};
+                if (si < nst)
+                    st[si++] = (floe_stage_time){-1, 0, k, (double)(a - prev_end) * 1e-12, (double)wire * 1e-12};
                 prev_end = a + wire;
             }
             t_ps = arrive;

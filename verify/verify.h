@@ -96,6 +96,7 @@ typedef struct floe_verify_opts {
  * Every gap and busy time of a step add up to its latency (the last stage ends with the step). */
 typedef struct floe_stage_time {
     int layer;                  /* the group's decoder layer; n_layers for the LM head; -1 for a chip link */
+    int part;                   /* 0: a whole layer (or the head); 1: a layer's attention half; 2: its MLP half */
     int chip;                   /* the group's chip; a link's source chip */
     double gap_s;               /* from the previous stage's end (the step's start, for the first) to this
                                    one's start: on-chip network hops, a link's latency and the next chip's

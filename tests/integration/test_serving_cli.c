@@ -30,7 +30,7 @@ static void test_serving_figures(void **state)
     /* the runs simulate the mapping these users' caches need: a chip link between each two of its chips */
     int chips = (int)number_after(NULL, "their mapping: ");
     char links[128];
-    snprintf(links, sizeof links, "over %d stages (2 layer groups, the LM head, %d chip link(s))", 3 + chips - 1,
+    snprintf(links, sizeof links, "over %d stages (2 layer groups, 1 of the LM head, %d chip link(s))", 3 + chips - 1,
              chips - 1);
     assert_non_null(strstr(out, links));
     assert_non_null(strstr(out, "each a 4-token prompt then 12 decode steps (positions 4..15), all arriving at once"));

@@ -127,8 +127,8 @@ static void run_model(const floe_model_config *c, const floe_machine *mach, cons
 static void test_serving_pipeline_whole_and_composed(void **state)
 {
     (void)state;
-    const char *machines[3] = {"northpole", "small", "small, one core per chip"};
-    for (int mi = 0; mi < 3; mi++) {
+    const char *machines[4] = {"northpole", "small", "small, one core per chip", "small, layers in halves"};
+    for (int mi = 0; mi < 4; mi++) {
         floe_machine mach;
         floe_energy_table e;
         load_machine(mi ? "small" : "northpole", &mach, &e);
@@ -136,13 +136,19 @@ static void test_serving_pipeline_whole_and_composed(void **state)
             mach.cores_x = mach.cores_y = 1;
             mach.servers_per_system = 2; /* chips 0, 1 in server 0; chip 2 in server 1 */
         }
+        if (mi == 3) { /* chips of 3 x 2 cores: a layer of 9 cores is two halves of 3 and 6, on 5 chips */
+            mach.cores_x = 3;
+            mach.cores_y = 2;
+            mach.cards_per_server = 4;
+            mach.servers_per_system = 2;
+        }
         floe_model_config c, c1;
         floe_err err;
         assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
         assert_int_equal(c.n_layers, 2);
         c1 = c;
         c1.n_layers = 1;
-        floe_verify_opts vo = {8, 2, mi == 1 ? 26000 : 0, 16, 15, 1, 0, 0, 0, 12};
+        floe_verify_opts vo = {8, 2, mi == 1 ? 26000 : mi == 3 ? 5000 : 0, 16, 15, 1, 0, 0, 0, 12};
         floe_verify_run_result r[2];
         run_model(&c1, &mach, &e, &vo, &r[0]);
         run_model(&c, &mach, &e, &vo, &r[1]);
@@ -156,17 +162,21 @@ static void test_serving_pipeline_whole_and_composed(void **state)
             fail_msg("%s", err.msg);
         const floe_serving_pipeline whole = vw.pipeline, comp = vc.pipeline;
         const floe_serving_stage *sw = vw.stage, *sc = vc.stage;
-        assert_int_equal(vw.links, mi);
+        assert_int_equal(vw.links, mi == 3 ? 4 : mi);
         assert_int_equal(vc.links, vw.links);
+        for (int i = 0; i < whole.stages; i++)
+            assert_int_equal(vw.part[i], vc.part[i]);
+        if (mi == 3)
+            assert_int_equal(vw.part[0], 1); /* layer 0's attention half first */
         for (int i = 0; i < whole.stages; i++)
             assert_int_equal(vw.layer[i], vc.layer[i]);
         assert_int_equal(vw.layer[whole.stages - 1], c.n_layers);
-        assert_int_equal(whole.stages, 3 + mi); /* and the links between the chips */
+        assert_int_equal(whole.stages, mi == 3 ? 9 : 3 + mi); /* and the links between the chips */
         assert_int_equal(comp.stages, whole.stages);
         assert_int_equal(whole.pos[0], 9);
         assert_int_equal(whole.pos[1], 15);
         assert_true(comp.pos[0] == 9 && comp.pos[1] == 15);
-        assert_int_equal(whole.cards, 1 + mi);
+        assert_int_equal(whole.cards, mi == 3 ? 5 : 1 + mi);
         assert_true(whole.static_w > 0 && whole.static_w == comp.static_w);
         for (int k = 0; k < 2; k++) {
             assert_true(whole.decode_j[k] > 0);
@@ -221,10 +231,10 @@ static void test_caches_set_the_mapping(void **state)
     floe_plan_summary one, many;
     floe_compile_opts co = {4, 16, 0, 0, 0, 1, 0, 0, 0};
     assert_int_equal(floe_compile_plan(&c, &q, &mach, &co, &one, &err), 0);
-    co.users = 30;
+    co.users = 50;
     assert_int_equal(floe_compile_plan(&c, &q, &mach, &co, &many, &err), 0);
     assert_true(many.cores > one.cores); /* more caches: the layers spread over more cores */
-    floe_verify_opts vo = {4, 2, 0, 16, 0, 2, 0, 0, 30, 0};
+    floe_verify_opts vo = {4, 2, 0, 16, 0, 2, 0, 0, 50, 0};
     floe_verify_run_result res;
     run_model(&c, &mach, &e, &vo, &res);
     assert_int_equal(res.users, 2);
