@@ -51,8 +51,9 @@ static int parts_of(const floe_step_cost *c, const floe_machine *mach, int n_lay
     int hop = 0;
     for (int i = 0; i < c->stages; i++) {
         const floe_stage_time *s = &c->stage[i];
-        if (s->layer < 0) {
-            pt->tail = s->gap_s;
+        if (s->layer < 0) { /* a link: after a layer's chip, its tail */
+            if (i > 0 && c->stage[i - 1].layer >= 0 && c->stage[i - 1].layer < n_layers)
+                pt->tail = s->gap_s;
             continue;
         }
         if (s->layer < 2 && s->part >= 0 && s->part <= 2 && !pt->group[s->layer][s->part])
@@ -137,9 +138,10 @@ static int compose_step(floe_verify_serving *s, int cap, int kind, const floe_st
         int hc = chip + (h->chip - from);
         if (h->layer < 0)
             continue; /* links: put before the group that follows them */
-        if (hc != prev) {
+        if (hc != prev) { /* the link's tail: a layer chip's, or as measured after a head slice */
             uint64_t wire = floe_links_wire_ps(mach, (uint64_t)prev, (uint64_t)hc, bytes, NULL);
-            put(s, &i, kind, -1, 0, (floe_serving_time){pt->tail, (double)wire * 1e-12});
+            double tail = j == pt->head || c->stage[j - 1].layer >= 0 ? pt->tail : c->stage[j - 1].gap_s;
+            put(s, &i, kind, -1, 0, (floe_serving_time){tail, (double)wire * 1e-12});
             if (i >= cap)
                 break;
             t.gap_s = latency_s(mach, prev, hc) +

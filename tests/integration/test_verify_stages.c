@@ -2,7 +2,7 @@
  * LM head in order with a link between chips; a step's gaps and busy times add up to its latency; a
  * link is busy for bytes / bandwidth and its latency delays the next group; a decode step deeper in
  * the cache and a longer prompt cost more. The serving model's pipeline from such runs, whole or
- * composed from runs with 1 and 2 layers. */
+ * composed from runs with 1 and 2 layers (whole layers, layers in halves, an LM head in slices). */
 #include <math.h>
 
 #include "tests/test_util.h"
@@ -127,8 +127,9 @@ static void run_model(const floe_model_config *c, const floe_machine *mach, cons
 static void test_serving_pipeline_whole_and_composed(void **state)
 {
     (void)state;
-    const char *machines[4] = {"northpole", "small", "small, one core per chip", "small, layers in halves"};
-    for (int mi = 0; mi < 4; mi++) {
+    const char *machines[5] = {"northpole", "small", "small, one core per chip", "small, layers in halves",
+                               "small, layers in halves, head in slices"};
+    for (int mi = 0; mi < 5; mi++) {
         floe_machine mach;
         floe_energy_table e;
         load_machine(mi ? "small" : "northpole", &mach, &e);
@@ -136,7 +137,7 @@ static void test_serving_pipeline_whole_and_composed(void **state)
             mach.cores_x = mach.cores_y = 1;
             mach.servers_per_system = 2; /* chips 0, 1 in server 0; chip 2 in server 1 */
         }
-        if (mi == 3) { /* chips of 3 x 2 cores: a layer of 9 cores is two halves of 3 and 6, on 5 chips */
+        if (mi >= 3) { /* chips of 3 x 2 cores: a layer of 9 cores is two halves of 3 and 6, on 5 chips */
             mach.cores_x = 3;
             mach.cores_y = 2;
             mach.cards_per_server = 4;
@@ -146,9 +147,11 @@ static void test_serving_pipeline_whole_and_composed(void **state)
         floe_err err;
         assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
         assert_int_equal(c.n_layers, 2);
+        if (mi == 4) /* a vocabulary of 1024: the 8-bit head in slices on chips of their own */
+            c.vocab_size = 1024;
         c1 = c;
         c1.n_layers = 1;
-        floe_verify_opts vo = {8, 2, mi == 1 ? 26000 : mi == 3 ? 5000 : 0, 16, 15, 1, 0, 0, 0, 12};
+        floe_verify_opts vo = {8, 2, mi == 1 ? 26000 : mi >= 3 ? 5000 : 0, 16, 15, 1, 0, 0, 0, 12};
         floe_verify_run_result r[2];
         run_model(&c1, &mach, &e, &vo, &r[0]);
         run_model(&c, &mach, &e, &vo, &r[1]);
@@ -162,21 +165,24 @@ static void test_serving_pipeline_whole_and_composed(void **state)
             fail_msg("%s", err.msg);
         const floe_serving_pipeline whole = vw.pipeline, comp = vc.pipeline;
         const floe_serving_stage *sw = vw.stage, *sc = vc.stage;
-        assert_int_equal(vw.links, mi == 3 ? 4 : mi);
+        assert_int_equal(vw.links, ps.chips - 1);
         assert_int_equal(vc.links, vw.links);
+        assert_int_equal(ps.chips, mi >= 3 ? 5 + ps.head_slices - 1 : 1 + mi);
+        if (mi == 4)
+            assert_true(ps.head_slices >= 3);
         for (int i = 0; i < whole.stages; i++)
             assert_int_equal(vw.part[i], vc.part[i]);
-        if (mi == 3)
+        if (mi >= 3)
             assert_int_equal(vw.part[0], 1); /* layer 0's attention half first */
         for (int i = 0; i < whole.stages; i++)
             assert_int_equal(vw.layer[i], vc.layer[i]);
         assert_int_equal(vw.layer[whole.stages - 1], c.n_layers);
-        assert_int_equal(whole.stages, mi == 3 ? 9 : 3 + mi); /* and the links between the chips */
+        assert_int_equal(whole.stages, (mi >= 3 ? 4 : 2) + ps.head_slices + vw.links); /* groups and links */
         assert_int_equal(comp.stages, whole.stages);
         assert_int_equal(whole.pos[0], 9);
         assert_int_equal(whole.pos[1], 15);
         assert_true(comp.pos[0] == 9 && comp.pos[1] == 15);
-        assert_int_equal(whole.cards, mi == 3 ? 5 : 1 + mi);
+        assert_int_equal(whole.cards, ps.chips);
         assert_true(whole.static_w > 0 && whole.static_w == comp.static_w);
         for (int k = 0; k < 2; k++) {
             assert_true(whole.decode_j[k] > 0);
@@ -188,7 +194,9 @@ static void test_serving_pipeline_whole_and_composed(void **state)
                                     *b[3] = {&sc[i].prefill, &sc[i].decode[0], &sc[i].decode[1]};
             for (int k = 0; k < 3; k++) {
                 assert_true(a[k]->busy_s == b[k]->busy_s);
-                assert_true(fabs(a[k]->gap_s - b[k]->gap_s) < 1e-15);
+                if (!(fabs(a[k]->gap_s - b[k]->gap_s) < 1e-15))
+                    fail_msg("%s, stage %d (layer %d, part %d), step %d: gap %g s whole, %g s composed", machines[mi], i,
+                             vw.layer[i], vw.part[i], k, a[k]->gap_s, b[k]->gap_s);
             }
         }
         /* the prefill of the priced 12-token prompt, the decode at two positions */
