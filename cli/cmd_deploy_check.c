@@ -5,7 +5,9 @@
  * then decode against the KV cache, verified bit for bit on the way. A model too large to simulate
  * whole (more chips than --full-chips) is priced from two runs of the same shape with one and with
  * two layers: every layer group is alike and schedules are fixed at compile time (no data-dependent
- * timing), so a model of n layers costs run(1) + (n - 1) x (run(2) - run(1)). */
+ * timing), so a model of n layers costs run(1) + (n - 1) x (run(2) - run(1)). Serving many users is
+ * simulated event by event (sim/serving.h) over the pipeline's stages as those runs timed them
+ * (verify/serving_pipeline.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 #include "cli/mapping_args.h"
 #include "cli/qmodel_arg.h"
 #include "models/qmodel_io.h"
+#include "sim/serving.h"
+#include "verify/serving_pipeline.h"
 #include "verify/verify.h"
 
 /* a = a1 + (n - 1) (a2 - a1) */
@@ -23,7 +27,9 @@ int floe_cmd_deploy_check(int argc, char **argv)
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     floe_mapping_args ma = FLOE_MAPPING_ARGS_INIT;
     const char *machine = NULL, *energy = NULL;
-    long long tokens = 16, decode = 2, kv = 0, split_bytes = 0, full_chips = 4;
+    long long tokens = 16, decode = 2, kv = 0, split_bytes = 0, full_chips = 4, prompt = 0, steps = 0;
+    double arrival_us = 0;
+    const char *users_arg = NULL;
     int plan_only = 0;
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
@@ -31,7 +37,11 @@ int floe_cmd_deploy_check(int argc, char **argv)
         {"energy", FLOE_ARG_STRING, &energy, "CSV", "energy table (prices a token)", 0, 0, 0},
         {"tokens", FLOE_ARG_INT, &tokens, "T", "prefill length (default 16)", 1, 1 << 22, 0},
         {"decode", FLOE_ARG_INT, &decode, "N", "decode steps after the prefill, each checked against prefill (default 2)", 1, 1 << 20, 0},
-        {"kv-tokens", FLOE_ARG_INT, &kv, "N", "KV-cache capacity per user in positions (default: T + N)", 0, 1 << 22, 0},
+        {"kv-tokens", FLOE_ARG_INT, &kv, "N", "KV-cache capacity per user in positions (default: T + N, or P + D if more)", 0, 1 << 22, 0},
+        {"users", FLOE_ARG_STRING, &users_arg, "U|max", "serving: users at once (default: those whose KV caches fit, at most one per layer group; max: all whose KV caches fit)", 0, 0, 0},
+        {"prompt", FLOE_ARG_INT, &prompt, "P", "serving: each user's prompt, prefilled before its first token (default: T)", 1, 1 << 22, 0},
+        {"decode-steps", FLOE_ARG_INT, &steps, "D", "serving: decode steps per user (default 32, fewer where the KV cache or the context ends)", 1, 1 << 20, 0},
+        {"arrival-us", FLOE_ARG_DOUBLE, &arrival_us, "A", "serving: users arrive A microseconds apart (default 0: all at once)", 0, 1e9, 0},
         {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
         {"full-chips", FLOE_ARG_INT, &full_chips, "C", "simulate the whole model when it needs at most C chips; else compose from 1- and 2-layer runs (default 4)", 0, 1 << 20, 0},
         {"plan-only", FLOE_ARG_FLAG, &plan_only, NULL, "the memory plan only (fit, chips, memory per core): no simulation", 0, 0, 0},
@@ -45,6 +55,10 @@ int floe_cmd_deploy_check(int argc, char **argv)
         "the logits compared bit for bit with the reference integer forward. A model needing more than\n"
         "--full-chips chips is priced from runs of the same shape with 1 and 2 layers (random weights:\n"
         "timing and energy do not depend on the values): cost(n) = cost(1) + (n - 1) (cost(2) - cost(1)).\n"
+        "Serving: U users, each a P-token prompt then D decode steps (positions P .. P + D - 1), are\n"
+        "simulated event by event through the pipeline's stages (layer groups, LM head, chip links), each\n"
+        "stage one token at a time, with the stage times those runs measured (decode: at the last checked\n"
+        "position and at the KV cache's last, linear in between; docs/sim.md, \"Serving\").\n"
         "Exit status 0 when it fits (and verifies), 1 when it does not (with the reason).",
         opts, 0, 0};
     char *pos[1];
@@ -72,12 +86,32 @@ int floe_cmd_deploy_check(int argc, char **argv)
     printf("machine      %s: %llu x %llu cores of %llu bytes per chip, %llu chips in the system\n", machine,
            (unsigned long long)mach.cores_x, (unsigned long long)mach.cores_y, (unsigned long long)mach.core_mem_bytes,
            (unsigned long long)system);
-    int T = (int)tokens, N = (int)decode;
-    int cap = kv ? (int)kv : T + N;
+    int T = (int)tokens, N = (int)decode, P = prompt ? (int)prompt : T;
+    int room = (kv ? (int)kv : cf.context) - P; /* decode positions after the prompt */
+    int D = steps ? (int)steps : room < 32 ? room : 32;
+    if (D < 1 || D > room)
+        return floe_cmd_fail("deploy-check", "a %d-token prompt and %d decode step(s) need %d positions: the %s holds %d",
+                             P, D < 1 ? 1 : D, P + (D < 1 ? 1 : D), kv ? "KV cache" : "model's context",
+                             kv ? (int)kv : cf.context);
+    int cap = kv ? (int)kv : T + N > P + D ? T + N : P + D;
     if (T + N > cap || cap > cf.context)
         return floe_cmd_fail("deploy-check", "--tokens %d and --decode %d need %d positions: the KV cache holds %d and the "
                                              "model's context is %d",
                              T, N, T + N, cap, cf.context);
+    int want_users = 0; /* 0: the default; -1: max */
+    if (users_arg) {
+        char *end;
+        long v = strtol(users_arg, &end, 10);
+        if (strcmp(users_arg, "max") == 0)
+            want_users = -1;
+        else if (*users_arg && !*end && v >= 1 && v <= 1 << 20)
+            want_users = (int)v;
+        else {
+            fprintf(stderr, "floe deploy-check: error: --users: expected a number of users (1 to %d) or 'max', got '%s'\n",
+                    1 << 20, users_arg);
+            return 2;
+        }
+    }
     floe_compile_opts co = {T, cap, 0, 0, (uint64_t)split_bytes, 0, 0, (int)ma.v_block, (int)ma.attn_cores};
     floe_plan_summary ps;
     if (floe_compile_plan(&cf, &q, &mach, &co, &ps, &err) != 0) {
@@ -139,14 +173,27 @@ int floe_cmd_deploy_check(int argc, char **argv)
     }
     int max_users = ulo;
     printf("users        KV caches for %d user(s) of %d positions fit\n", max_users, cap);
+    if (want_users > max_users)
+        return floe_cmd_fail("deploy-check", "--users %d: the KV caches of %d user(s) of %d positions fit (%d short); "
+                                             "fewer users, a shorter --kv-tokens, or a machine with more memory",
+                             want_users, max_users, cap, want_users - max_users);
     if (plan_only)
         return 0;
+    /* the users served, and the mapping their KV caches need (more users may take more cores, or
+     * chips): the runs below compile that many caches, and check two of them */
+    int n = cf.n_layers;
+    int U = want_users > 0 ? want_users : want_users < 0 || max_users < n + 1 ? max_users : n + 1;
+    floe_compile_opts uo = co;
+    floe_plan_summary us;
+    uo.users = U;
+    if (floe_compile_plan(&cf, &q, &mach, &uo, &us, &err) != 0)
+        return floe_cmd_fail("deploy-check", "%d users: %s", U, err.msg);
     /* the cost, measured */
-    int composed = ps.chips > full_chips && cf.n_layers > 2;
-    floe_verify_run_result r[2];
+    int composed = us.chips > full_chips && cf.n_layers > 2;
+    floe_verify_run_result r[2] = {{0}, {0}};
     int runs = composed ? 2 : 1;
-    floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2, (int)ma.v_block,
-                          (int)ma.attn_cores};
+    floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2,
+                           (int)ma.v_block, (int)ma.attn_cores, U, P != T ? P : 0};
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
     for (int t = 0; t < T + N; t++)
         tok[t] = (int32_t)((t * 7 + 65) % cf.vocab_size);
@@ -171,28 +218,29 @@ int floe_cmd_deploy_check(int argc, char **argv)
             rc = floe_cmd_fail("deploy-check", "%s", err.msg);
         else if (!r[i].match) {
             rc = floe_cmd_fail("deploy-check", "MISMATCH: %s", r[i].mismatch);
-            floe_verify_run_result_free(&r[i]);
         }
         floe_qmodel_free(&m);
     }
     free(tok);
-    if (rc != 0)
+    if (rc != 0) {
+        for (int i = 0; i < runs; i++)
+            floe_verify_run_result_free(&r[i]);
         return rc;
-    int n = cf.n_layers;
+    }
     int at = r[0].priced_pos ? r[0].priced_pos : T + N - 1;
-    for (int i = 0; i < runs; i++) /* the decode step priced at the full cache, when it is deeper */
-        if (r[i].priced_pos)
-            r[i].decode = r[i].decode_at;
-    double dec_lat = r[0].decode.latency_s, dec_j = r[0].decode.energy_j, pre_lat = r[0].prefill.latency_s,
-           pre_j = r[0].prefill.energy_j, interval = r[0].decode.interval_s, dec_static = r[0].decode.static_j;
+    /* the decode step priced at the full cache, when it is deeper */
+    const floe_step_cost *dec[2], *pre[2] = {&r[0].prefill, &r[runs - 1].prefill};
+    for (int i = 0; i < 2; i++)
+        dec[i] = r[i < runs ? i : 0].priced_pos ? &r[i < runs ? i : 0].decode_at : &r[i < runs ? i : 0].decode;
+    double dec_lat = dec[0]->latency_s, dec_j = dec[0]->energy_j, pre_lat = pre[0]->latency_s, pre_j = pre[0]->energy_j,
+           dec_static = dec[0]->static_j;
     uint64_t compared = r[0].compared;
     if (composed) {
-        dec_lat = compose(r[0].decode.latency_s, r[1].decode.latency_s, n);
-        dec_j = compose(r[0].decode.energy_j, r[1].decode.energy_j, n);
-        dec_static = compose(r[0].decode.static_j, r[1].decode.static_j, n);
-        pre_lat = compose(r[0].prefill.latency_s, r[1].prefill.latency_s, n);
-        pre_j = compose(r[0].prefill.energy_j, r[1].prefill.energy_j, n);
-        interval = r[1].decode.interval_s > interval ? r[1].decode.interval_s : interval;
+        dec_lat = compose(dec[0]->latency_s, dec[1]->latency_s, n);
+        dec_j = compose(dec[0]->energy_j, dec[1]->energy_j, n);
+        dec_static = compose(dec[0]->static_j, dec[1]->static_j, n);
+        pre_lat = compose(pre[0]->latency_s, pre[1]->latency_s, n);
+        pre_j = compose(pre[0]->energy_j, pre[1]->energy_j, n);
         compared += r[1].compared;
         printf("verified     bit-exact (%llu values: the same shape with 1 and with 2 layers, random weights, a %d-token "
                "prefill and %d decode steps equal to prefill, %d user(s) with their own KV caches); the %d-layer "
@@ -203,27 +251,63 @@ int floe_cmd_deploy_check(int argc, char **argv)
                "decode steps equal to prefill; %d user(s) with their own KV caches, in turn)\n",
                (unsigned long long)compared, T, N, r[0].users);
     }
-    /* users in flight: one per pipeline stage (layer group), each with its own KV cache on every main core */
-    uint64_t stages = (uint64_t)n + 1, by_kv = (uint64_t)max_users;
-    uint64_t users = stages < by_kv ? stages : by_kv;
-    double tps = (double)users / dec_lat, cap_tps = interval > 0 ? 1.0 / interval : tps;
-    tps = tps < cap_tps ? tps : cap_tps;
     printf("latency      decode %.2f us per token (at position %d: %d cached keys per head%s); prefill %.2f us for %d "
            "tokens\n",
            dec_lat * 1e6, at, at + 1, r[0].priced_pos ? ", priced past the checked steps" : "", pre_lat * 1e6, T);
-    printf("throughput   %.1f tokens/s with %llu users pipelined over the layer groups (at most %llu: the stages; %llu: "
-           "their KV caches, %llu bytes per user per layer; the slowest stage takes %.2f us)\n",
-           tps, (unsigned long long)users, (unsigned long long)stages, (unsigned long long)by_kv,
-           (unsigned long long)r[0].kv_bytes_per_layer, interval * 1e6);
-    if (energy) {
-        floe_energy_cost ec;
-        floe_energy_costs(&e, &ec);
-        double chip_w = (double)(mach.cores_x * mach.cores_y) * ec.static_w_per_core + ec.static_w_per_chip;
-        double steady = dec_j - dec_static + (double)ps.chips * chip_w / tps;
-        printf("energy       %.3g J per token decoded, one user (dynamic and links %.3g J, and the chips' static power while "
-               "they work); %.3g J per token at the throughput above (every chip's static power, %.3g W each, all the "
-               "time); %.3g J for the prefill\n",
-               dec_j, dec_j - dec_static, steady, chip_w, pre_j);
+    /* serving: the users through the pipeline's stages, event by event */
+    floe_verify_serving vs;
+    floe_serving_result sr;
+    floe_serving_load load = {U, P, D, arrival_us * 1e-6};
+    if (floe_verify_serving_pipeline(r, runs, &vo, &cf, &us, &mach, energy ? &e : NULL, &vs, &err) != 0)
+        rc = floe_cmd_fail("deploy-check", "%s", err.msg);
+    else if (floe_serving_run(&vs.pipeline, &load, &sr, &err) != 0)
+        rc = floe_cmd_fail("deploy-check", "%s", err.msg);
+    if (rc == 0) {
+        char arrive[64], slow[48];
+        int sl = vs.layer[sr.slowest_stage], sp = vs.part[sr.slowest_stage], groups = 0, heads = 0;
+        for (int i = 0; i < vs.pipeline.stages; i++) {
+            groups += vs.layer[i] >= 0 && vs.layer[i] < n;
+            heads += vs.layer[i] == n;
+        }
+        if (arrival_us > 0)
+            snprintf(arrive, sizeof arrive, "arriving %.2f us apart", arrival_us);
+        else
+            snprintf(arrive, sizeof arrive, "all arriving at once");
+        if (sl < 0)
+            snprintf(slow, sizeof slow, "a chip link");
+        else if (sl == n)
+            snprintf(slow, sizeof slow, "the LM head");
+        else
+            snprintf(slow, sizeof slow, "layer %d%s", sl, sp == 1 ? "'s attention half" : sp == 2 ? "'s MLP half" : "");
+        printf("serving      %d user(s) (%s; KV caches of %llu bytes per user per layer; their mapping: %d chip(s), "
+               "%llu cores, %d attention core(s) per layer group), each a %d-token prompt then %d decode steps "
+               "(positions %d..%d), %s; simulated event by event over %d stages (%d layer groups, %d of the LM head, %d "
+               "chip link(s)), each serving one token at a time\n",
+               U,
+               want_users > 0   ? "as asked"
+               : want_users < 0 ? "the most whose KV caches fit"
+                                : "the KV caches that fit, at most one per layer group",
+               (unsigned long long)r[0].kv_bytes_per_layer, us.chips, (unsigned long long)us.cores, us.layer_attn_cores,
+               P, D, P, P + D - 1, arrive, vs.pipeline.stages, groups, heads, vs.links);
+        printf("throughput   %.1f tokens/s (%llu decoded tokens over the decode phase, %.2f us from the first prompt's end "
+               "to the last token); at most %.1f by %d user(s) over one token's latency alone (%.2f us), %.1f by the "
+               "slowest stage (%s, %.2f us per token)\n",
+               sr.tokens_per_s, (unsigned long long)sr.tokens, (sr.decode_end_s - sr.decode_start_s) * 1e6,
+               U / sr.token_latency_s, U, sr.token_latency_s * 1e6, 1 / sr.slowest_busy_s, slow, sr.slowest_busy_s * 1e6);
+        printf("token gap    inter-token latency mean %.2f us, p99 %.2f us, max %.2f us (a token alone: %.2f us)\n",
+               sr.itl_mean_s * 1e6, sr.itl_p99_s * 1e6, sr.itl_max_s * 1e6, sr.token_latency_s * 1e6);
+        printf("first token  time to first token mean %.2f us, max %.2f us (the %d-token prompt's prefill, queueing "
+               "included)\n",
+               sr.ttft_mean_s * 1e6, sr.ttft_max_s * 1e6, P);
+        if (energy)
+            printf("energy       %.3g J per token decoded, one user (dynamic and links %.3g J, and the chips' static power "
+                   "while they work); %.3g J per token serving %d user(s) (dynamic, and every chip's static power, %.3g "
+                   "W in all, over the decode phase), %.3g W per card (%d card(s)); %.3g J for the prefill\n",
+                   dec_j, dec_j - dec_static, sr.energy_per_token_j, U, vs.pipeline.static_w, sr.power_per_card_w,
+                   vs.pipeline.cards, pre_j);
     }
-    return 0;
+    floe_verify_serving_free(&vs);
+    for (int i = 0; i < runs; i++)
+        floe_verify_run_result_free(&r[i]);
+    return rc;
 }

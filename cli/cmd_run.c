@@ -6,7 +6,7 @@
  *   [3] SiLQ QAT of the teacher at W4A8KV8 (100 steps), every step's model compiled, simulated and
  *       compared bit for bit with the training forward on the machine, its cost logged per step;
  *   [4] the QAT model deployed: verified on a longer prompt, then floe deploy-check (fit, chips,
- *       memory per core, decode latency, pipelined tokens/s, energy per token);
+ *       memory per core, decode latency, many users served, energy per token);
  *   [5] its cost on the chip: per-core and per-layer profiles, a timeline, plots.
  * With --train-steps 0, [2] and [3] are skipped and [4], [5] use a random-weights model. */
 #include <inttypes.h>
@@ -291,7 +291,7 @@ int floe_cmd_run(int argc, char **argv)
                                 "[1] numeric core self-check; [2] an FP teacher trained on the corpus (about 8 minutes for\n"
                                 "S on 2 cores); [3] SiLQ QAT (W4A8KV8 unless --wbits etc.), every step verified bit for bit on the simulated\n"
                                 "chip and priced; [4] the quantized model deployed and deploy-checked: fit, chips, memory,\n"
-                                "decode latency, pipelined tokens/s, energy;\n"
+                                "decode latency, many users served (tokens/s, inter-token latency), energy;\n"
                                 "[5] its cost on the chip: profiles, timeline, plots.\n"
                                 "Outputs in DIR: summary.txt, summary.csv, numerics_accuracy.csv, numerics_*.png, teacher/\n"
                                 "(checkpoint, train.csv), train_loss.png, qat/ (qat.csv, qmodel.safetensors), qat_loss.png,\n"

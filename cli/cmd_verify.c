@@ -79,7 +79,7 @@ int floe_cmd_verify(int argc, char **argv)
     rc = 0;
     if (decode > 0 || split_bytes > 0 || kv_users > 1 || ma.attn_cores || ma.v_block) { /* prefill then decode */
         floe_verify_opts vo = {T, (int)decode, (uint64_t)split_bytes, 0, 0, (int)kv_users, (int)ma.v_block,
-                               (int)ma.attn_cores};
+                               (int)ma.attn_cores, 0, 0};
         floe_verify_run_result vr;
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &vr, &err) != 0) {
             rc = floe_cmd_fail("verify", "%s", err.msg);

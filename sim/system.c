@@ -40,6 +40,14 @@ static uint64_t wire_ps(uint64_t bytes, uint64_t bytes_per_s)
     return (uint64_t)((n + bytes_per_s - 1) / bytes_per_s);
 }
 
+uint64_t floe_links_wire_ps(const floe_machine *m, uint64_t a, uint64_t b, uint64_t bytes, uint64_t *latency_ps)
+{
+    int same_server = a / m->chips_per_card / m->cards_per_server == b / m->chips_per_card / m->cards_per_server;
+    if (latency_ps)
+        *latency_ps = a == b ? 0 : (same_server ? m->pcie_latency_ns : m->eth_latency_ns) * 1000;
+    return a == b ? 0 : wire_ps(bytes, same_server ? m->pcie_bytes_per_s : m->eth_bytes_per_s);
+}
+
 uint64_t floe_links_transfer(floe_links *l, uint64_t a, uint64_t b, uint64_t bytes, uint64_t t_ps)
 {
     const floe_machine *m = l->m;
@@ -48,10 +56,8 @@ uint64_t floe_links_transfer(floe_links *l, uint64_t a, uint64_t b, uint64_t byt
         return t_ps;
     int same_server = ca / m->cards_per_server == cb / m->cards_per_server;
     uint64_t *out = same_server ? l->pcie_out : l->eth_out, *in = same_server ? l->pcie_in : l->eth_in;
-    uint64_t bw = same_server ? m->pcie_bytes_per_s : m->eth_bytes_per_s;
-    uint64_t lat = (same_server ? m->pcie_latency_ns : m->eth_latency_ns) * 1000;
+    uint64_t lat, busy = floe_links_wire_ps(m, a, b, bytes, &lat);
     uint64_t start = max64(t_ps, max64(out[ca], in[cb]));
-    uint64_t busy = wire_ps(bytes, bw);
     out[ca] = start + busy;
     in[cb] = start + busy;
     if (same_server)

@@ -34,6 +34,10 @@ int floe_links_init(floe_links *l, const floe_machine *m, floe_err *err);
 void floe_links_free(floe_links *l);
 /* Moves `bytes` from chip a to chip b, ready at `t_ps`; returns the arrival time (ps). a == b: t_ps. */
 uint64_t floe_links_transfer(floe_links *l, uint64_t a, uint64_t b, uint64_t bytes, uint64_t t_ps);
+/* A transfer of `bytes` from chip a to chip b on idle links: returns the picoseconds it occupies them
+ * (bytes / bandwidth, rounded up) and sets *latency_ps (may be NULL) to the latency on top (the
+ * arrival is latency + occupancy after the start). a == b: 0 and 0. */
+uint64_t floe_links_wire_ps(const floe_machine *m, uint64_t a, uint64_t b, uint64_t bytes, uint64_t *latency_ps);
 
 /* One pipeline stage: a program for one chip, where its input goes and where its output is read. */
 typedef struct floe_stage {

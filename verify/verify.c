@@ -194,7 +194,21 @@ void floe_verify_result_free(floe_verify_result *res)
     floe_verify_dump_free(&res->dump);
 }
 
-void floe_verify_run_result_free(floe_verify_run_result *res) { floe_verify_dump_free(&res->dump); }
+static void free_stages(floe_verify_run_result *res)
+{
+    floe_step_cost *c[4] = {&res->prefill, &res->decode, &res->decode_at, &res->prefill_at};
+    for (int i = 0; i < 4; i++) {
+        free(c[i]->stage);
+        c[i]->stage = NULL;
+        c[i]->stages = 0;
+    }
+}
+
+void floe_verify_run_result_free(floe_verify_run_result *res)
+{
+    floe_verify_dump_free(&res->dump);
+    free_stages(res);
+}
 
 /* ---- multi-chip ---------------------------------------------------------------------------- */
 
@@ -346,6 +360,56 @@ static uint64_t slowest_group(const floe_sim *s)
     return worst;
 }
 
+/* A group's span on its chip: its regions' ("layer<L>" or "lm_head" for layer -1, with "_a" and "_w"
+ * for its attention and weight cores; a chip has one group of a layer at most, as a layer's halves
+ * have chips of their own) earliest start to latest end, in cycles. Returns 0 when it ran nothing. */
+static int group_span(const floe_sim *s, int layer, uint64_t *lo, uint64_t *hi)
+{
+    char base[32];
+    if (layer >= 0)
+        snprintf(base, sizeof base, "layer%d", layer);
+    else
+        snprintf(base, sizeof base, "lm_head");
+    size_t n, len = strlen(base);
+    const floe_region_stats *r = floe_sim_region_stats(s, &n);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = r[i].name;
+        if (strncmp(name, base, len) != 0 || (name[len] && strcmp(name + len, "_a") && strcmp(name + len, "_w")) ||
+            !r[i].insns)
+            continue;
+        *lo = !found || r[i].first_cycle < *lo ? r[i].first_cycle : *lo;
+        *hi = !found || r[i].last_cycle > *hi ? r[i].last_cycle : *hi;
+        found = 1;
+    }
+    return found;
+}
+
+/* cycles at the machine's clock in picoseconds, rounded up */
+static uint64_t cycles_ps(uint64_t cycles, uint64_t clock)
+{
+    __extension__ unsigned __int128 n = (unsigned __int128)cycles * 1000000000000ull;
+    return (uint64_t)((n + clock - 1) / clock);
+}
+
+/* The stages of a run's chips: every chip's groups (their main cores), then the link to the next chip. */
+static int count_stages(const floe_chip_program *cp, int n)
+{
+    int k = n - 1;
+    for (int i = 0; i < n; i++)
+        for (size_t j = 0; j < cp[i].report.ncores; j++)
+            k += cp[i].report.cores[j].is_main;
+    return k;
+}
+
+/* Keeps the stage times of the steps written into *c (its stage array, allocated once). */
+static int keep_stages(floe_step_cost *c, const floe_chip_program *cp, int n, floe_err *err)
+{
+    c->stages = count_stages(cp, n);
+    c->stage = calloc((size_t)c->stages, sizeof *c->stage);
+    return c->stage ? 0 : floe_err_set(err, "verify: out of memory");
+}
+
 typedef struct run_ctx {
     const floe_qmodel *m;
     const floe_machine *mach;
@@ -390,7 +454,17 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
         return -1;
     }
     memcpy(buf, input, in_bytes);
+    floe_stage_time *st = cost->stage; /* the stages, when kept: as many as the programs have */
+    int kept = cost->stages, nst = st ? count_stages(cp, n) : 0, si = 0;
+    if (nst != (st ? kept : 0)) {
+        floe_links_free(&links);
+        free(buf);
+        return floe_err_set(err, "verify: a step of %d stages where %d are kept", nst, kept);
+    }
     memset(cost, 0, sizeof *cost);
+    cost->stage = st;
+    cost->stages = st ? kept : 0;
+    uint64_t prev_end = 0; /* ps: the previous stage's end */
     floe_energy_cost ec;
     if (R->e)
         floe_energy_costs(R->e, &ec);
@@ -424,6 +498,22 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
         if (sr->have_energy) {
             cost->energy_j += sr->energy.total_j;
             cost->static_j += sr->energy.static_j;
+        }
+        for (size_t i = 0; i < rep->ncores && nst; i++) { /* the chip's groups in order: their main cores */
+            const floe_core_use *cu = &rep->cores[i];
+            if (!cu->is_main)
+                continue;
+            uint64_t lo = 0, hi = 0, a = prev_end, b = prev_end;
+            if (group_span(s, cu->layer, &lo, &hi)) {
+                a = t_ps + cycles_ps(lo, clock);
+                b = t_ps + cycles_ps(hi, clock);
+                a = a > prev_end ? a : prev_end;
+                b = b > a ? b : a;
+            }
+            if (si < nst)
+                st[si++] = (floe_stage_time){cu->layer >= 0 ? cu->layer : cf->n_layers, cu->part, k,
+                                             (double)(a - prev_end) * 1e-12, (double)(b - a) * 1e-12};
+            prev_end = b;
         }
         uint64_t stage_ps = (sr->cycles * 1000000000000ull + clock - 1) / clock;
         uint64_t group_ps = (slowest_group(s) * 1000000000000ull + clock - 1) / clock;
@@ -466,9 +556,18 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
             memcpy(buf, floe_sim_memory(s, rep->out_x, rep->out_y)->bytes + os->value, in_bytes);
             uint64_t arrive = floe_links_transfer(&links, (uint64_t)k, (uint64_t)k + 1, in_bytes, t_ps);
             worst_ps = arrive - t_ps > worst_ps ? arrive - t_ps : worst_ps;
+            if (nst) { /* the link: occupied bytes / bandwidth; its latency is the next group's gap */
+                uint64_t wire = floe_links_wire_ps(R->mach, (uint64_t)k, (uint64_t)k + 1, in_bytes, NULL);
+                uint64_t a = t_ps > prev_end ? t_ps : prev_end;
+                if (si < nst)
+                    st[si++] = (floe_stage_time){-1, 0, k, (double)(a - prev_end) * 1e-12, (double)wire * 1e-12};
+                prev_end = a + wire;
+            }
             t_ps = arrive;
         }
     }
+    if (nst && si > 0 && t_ps > prev_end) /* the last stage ends with the step */
+        st[si - 1].busy_s += (double)(t_ps - prev_end) * 1e-12;
     cost->latency_s = (double)t_ps * 1e-12;
     cost->interval_s = (double)worst_ps * 1e-12;
     if (R->e)
@@ -520,7 +619,8 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             memcpy(emb + ((size_t)u * all + t) * d, m->embed + (size_t)tok[t] * d, sizeof(int16_t) * d);
     }
     int kvcap = o->kv_tokens > all ? o->kv_tokens : all;
-    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes, U, 0, o->v_block, o->attn_ranges};
+    const int C = o->caches > U ? o->caches : U; /* KV caches compiled: the memory plan's users */
+    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes, C, 0, o->v_block, o->attn_ranges};
     if (floe_compile_pipeline(m, mach, &co, &chips, &n, err) != 0)
         goto out;
     sims = calloc((size_t)n, sizeof *sims);
@@ -528,6 +628,9 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         floe_err_set(err, "verify: out of memory");
         goto out;
     }
+    if (keep_stages(&res->prefill, chips, n, err) != 0 || (N > 0 && keep_stages(&res->decode, chips, n, err) != 0) ||
+        (o->price_pos > 0 && keep_stages(&res->decode_at, chips, n, err) != 0))
+        goto out;
     res->chips = n;
     res->users = U;
     res->kv_tokens = kvcap;
@@ -545,8 +648,8 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             res->mem_min = cu->bytes < res->mem_min ? cu->bytes : res->mem_min;
             res->mem_max = cu->bytes > res->mem_max ? cu->bytes : res->mem_max;
             res->mem_total += cu->bytes;
-            if (cu->kv_bytes && (uint64_t)U + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
-                res->users_by_kv = (uint64_t)U + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
+            if (cu->kv_bytes && (uint64_t)C + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
+                res->users_by_kv = (uint64_t)C + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
         }
     }
     res->match = 1;
@@ -560,20 +663,19 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         if (u > 0 && floe_compile_pipeline(m, mach, &uco, &pc, &pn, err) != 0)
             goto out;
         R.cap = &cap[u];
-        floe_step_cost pre;
-        int prc = run_step(&R, pc, pn, emb + (size_t)u * all * d, T, 0, "prefill:", 1, &pre, err);
+        floe_step_cost pre = {0}; /* user 0's is the result's */
+        int prc = run_step(&R, pc, pn, emb + (size_t)u * all * d, T, 0, "prefill:", 1, u == 0 ? &res->prefill : &pre,
+                           err);
         if (u > 0)
             floe_chip_programs_free(pc, pn);
         if (prc != 0)
             goto out;
-        if (u == 0)
-            res->prefill = pre;
     }
     for (int i = 0; i < N && res->match; i++)
         for (int u = 0; u < U && res->match; u++) {
             floe_chip_program *dc = NULL;
             int dn = 0;
-            floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes, U, u, o->v_block, o->attn_ranges};
+            floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes, C, u, o->v_block, o->attn_ranges};
             if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
                 goto out;
             R.cap = &cap[u];
@@ -588,7 +690,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     if (o->price_pos > 0 && res->match) { /* the price of a decode step deeper into the cache */
         floe_chip_program *dc = NULL;
         int dn = 0;
-        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes, U, 0, o->v_block, o->attn_ranges};
+        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes, C, 0, o->v_block, o->attn_ranges};
         if (o->price_pos >= kvcap) {
             floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
             goto out;
@@ -603,8 +705,37 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             goto out;
         res->priced_pos = o->price_pos;
     }
+    if (o->price_prompt > 0 && o->price_prompt != T && res->match) { /* the price of another prompt length */
+        floe_chip_program *pc = NULL;
+        int pn = 0;
+        floe_compile_opts pco = {o->price_prompt, kvcap, 0, 0, o->core_weight_bytes, C, 0, o->v_block, o->attn_ranges};
+        if (floe_compile_pipeline(m, mach, &pco, &pc, &pn, err) != 0) {
+            floe_err_prefix(err, "verify: pricing a prefill of %d tokens", o->price_prompt);
+            goto out;
+        }
+        /* fresh chips (the program carries the weights and tables), not strict: any input will do */
+        floe_sim **fresh = calloc((size_t)pn, sizeof *fresh);
+        int16_t *x = calloc((size_t)o->price_prompt * d, sizeof(int16_t));
+        run_ctx F = R;
+        F.sims = fresh;
+        int prc = -1;
+        if (!fresh || !x)
+            floe_err_set(err, "verify: out of memory");
+        else if (keep_stages(&res->prefill_at, pc, pn, err) == 0)
+            prc = run_step(&F, pc, pn, x, o->price_prompt, 0, "prefill:", 0, &res->prefill_at, err);
+        for (int k = 0; fresh && k < pn; k++)
+            floe_sim_free(fresh[k]);
+        free(fresh);
+        free(x);
+        floe_chip_programs_free(pc, pn);
+        if (prc != 0)
+            goto out;
+        res->priced_prompt = o->price_prompt;
+    }
     rc = 0;
 out:
+    if (rc != 0)
+        free_stages(res);
     for (int k = 0; sims && k < n; k++)
         floe_sim_free(sims[k]);
     free(sims);

@@ -84,7 +84,27 @@ typedef struct floe_verify_opts {
                                    own reference (user u's tokens shifted by 37 u through the vocabulary) */
     int v_block;                /* the compiler's V-cache block (floe_compile_opts.v_block; 0: default) */
     int attn_ranges;            /* attention cores per KV head (floe_compile_opts.attn_ranges; 0: as memory needs) */
+    int caches;                 /* KV caches compiled (0, or not above `users`: `users`): the memory plan, and
+                                   so the mapping, of this many users, of whom `users` are checked */
+    int price_prompt;           /* > 0 and not `tokens`: also price (not check) a prefill of this many tokens
+                                   (at most the KV cache's positions), compiled with the same options on
+                                   fresh chips: timing and actions do not depend on the data */
 } floe_verify_opts;
+
+/* One stage of a step through the pipeline, as the serving model takes it (sim/serving.h): a layer
+ * group (its main, attention and weight cores), the LM head's group, or the chip link after a chip.
+ * Every gap and busy time of a step add up to its latency (the last stage ends with the step). */
+typedef struct floe_stage_time {
+    int layer;                  /* the group's decoder layer; n_layers for the LM head; -1 for a chip link */
+    int part;                   /* 0: a whole layer (or the head); 1: a layer's attention half; 2: its MLP half */
+    int chip;                   /* the group's chip; a link's source chip */
+    double gap_s;               /* from the previous stage's end (the step's start, for the first) to this
+                                   one's start: on-chip network hops, a link's latency and the next chip's
+                                   instruction loading (a group is counted from the previous end at the
+                                   earliest) */
+    double busy_s;              /* a group: its first instruction's start to its last one's end over its
+                                   cores; a link: its occupancy, bytes / bandwidth */
+} floe_stage_time;
 
 typedef struct floe_step_cost {
     double latency_s;           /* one token (decode) or the whole prefill, chips and links */
@@ -93,6 +113,9 @@ typedef struct floe_step_cost {
     double static_j;            /* of which the chips' static energy while they run this step */
     uint64_t cycles;            /* summed over chips */
     uint64_t macs;
+    int stages;                 /* of a result's prefill, decode and priced steps: every chip's groups in
+                                   order, a link between chips (0 for a step whose stages are not kept) */
+    floe_stage_time *stage;     /* [stages]; owned by the result (floe_verify_run_result_free) */
 } floe_step_cost;
 
 typedef struct floe_verify_run_result {
@@ -113,6 +136,8 @@ typedef struct floe_verify_run_result {
     int decoded;                /* decode steps run and compared */
     floe_step_cost decode_at;   /* the decode step priced at priced_pos (price_pos) */
     int priced_pos;
+    floe_step_cost prefill_at;  /* the prefill priced at priced_prompt tokens (price_prompt) */
+    int priced_prompt;
 } floe_verify_run_result;
 
 int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e, const int32_t *tokens,

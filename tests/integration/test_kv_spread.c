@@ -46,7 +46,7 @@ static void run_checked(const char *machine, const floe_qconfig *q, uint64_t spl
     floe_rng_seed(&r, 8);
     for (int t = 0; t < 13; t++)
         tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
-    floe_verify_opts vo = {8, 5, split, 0, 0, 2, v_block, ranges};
+    floe_verify_opts vo = {8, 5, split, 0, 0, 2, v_block, ranges, 0, 0};
     if (floe_verify_run(&m, &mach, &e, tok, &vo, res, &err) != 0)
         fail_msg("%s W%dA%dKV%d, %d ranges, block %d: %s", machine, q->wbits, q->abits, q->kvbits, ranges, v_block,
                  err.msg);

@@ -53,7 +53,7 @@ static void test_halves_bit_exact(void **state)
     for (int i = 0; i < 2; i++) {
         floe_qmodel m;
         assert_int_equal(floe_qmodel_random(&m, &c, &mixes[i], 12 + (uint64_t)i, &err), 0);
-        floe_verify_opts vo = {8, 3, 5000, 0, 0, 2, 0, 0};
+        floe_verify_opts vo = {8, 3, 5000, 0, 0, 2, 0, 0, 0, 0};
         floe_verify_run_result res;
         if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
             fail_msg("%s", err.msg);
@@ -113,7 +113,7 @@ static void test_head_slices(void **state)
     int32_t tok[11];
     for (int t = 0; t < 11; t++)
         tok[t] = (int32_t)((t * 397 + 5) % c.vocab_size);
-    floe_verify_opts vo = {8, 3, 5000, 0, 0, 2, 0, 0};
+    floe_verify_opts vo = {8, 3, 5000, 0, 0, 2, 0, 0, 0, 0};
     floe_verify_run_result res;
     if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
         fail_msg("%s", err.msg);

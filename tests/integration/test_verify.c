@@ -203,7 +203,7 @@ static void test_split_layers_and_decode(void **state)
             floe_qmodel m;
             floe_err err;
             assert_int_equal(floe_qmodel_random(&m, &c, &mixes[qi], 200 + (uint64_t)qi, &err), 0);
-            floe_verify_opts vo = {8, 3, mi ? 2500u * (unsigned)mixes[qi].wbits / 4 + 1000 : mixes[qi].wbits == 8 ? 48000u : mixes[qi].wbits == 2 ? 16000u : 26000u, 0, 0, 2, 0, 0};
+            floe_verify_opts vo = {8, 3, mi ? 2500u * (unsigned)mixes[qi].wbits / 4 + 1000 : mixes[qi].wbits == 8 ? 48000u : mixes[qi].wbits == 2 ? 16000u : 26000u, 0, 0, 2, 0, 0, 0, 0};
             floe_verify_run_result res;
             if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
                 fail_msg("W%dA%dKV%d: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, err.msg);
@@ -220,6 +220,7 @@ static void test_split_layers_and_decode(void **state)
                           mi ? "northpole" : "small", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits,
                           (unsigned long long)res.cores, (unsigned long long)res.weight_cores, res.prefill.latency_s * 1e6,
                           res.decode.latency_s * 1e6, res.decode.energy_j);
+            floe_verify_run_result_free(&res);
             floe_qmodel_free(&m);
         }
     }
@@ -335,7 +336,7 @@ static void test_per_token_on_chip(void **state)
             floe_program_free(p);
             floe_compile_report_free(&rep);
             /* split layers, then decode steps; two users */
-            floe_verify_opts vo = {8, 3, mi ? 2500u + 1000 : 26000u, 0, 0, 2, 0, 0};
+            floe_verify_opts vo = {8, 3, mi ? 2500u + 1000 : 26000u, 0, 0, 2, 0, 0, 0, 0};
             floe_verify_run_result rr;
             if (floe_verify_run(&m, &mach, &e, tok, &vo, &rr, &err) != 0)
                 fail_msg("W%dA%dKV%d per token: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, err.msg);

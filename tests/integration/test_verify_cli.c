@@ -33,7 +33,8 @@ static void test_compile_and_verify_commands(void **state)
     assert_non_null(strstr(out, "J per token"));
     assert_non_null(strstr(out, "memory/core  min "));
     assert_non_null(strstr(out, "latency      decode "));
-    assert_non_null(strstr(out, "tokens/s with "));
+    assert_non_null(strstr(out, "throughput   "));
+    assert_non_null(strstr(out, "tokens/s (")); /* the serving run's */
     /* a model priced from its 1- and 2-layer runs agrees with the whole model simulated */
     char cfg[4200];
     snprintf(cfg, sizeof cfg, "%s/cfg6.json", dir);
@@ -43,7 +44,7 @@ static void test_compile_and_verify_commands(void **state)
           "\"num_key_value_heads\": 2, \"intermediate_size\": 172, \"max_position_embeddings\": 64}\n",
           f);
     fclose(f);
-    double us[2];
+    double us[2], tps[2];
     for (int i = 0; i < 2; i++) {
         assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model %s -m %s/configs/northpole.csv --tokens 4 "
                                                         "--core-weight-bytes 3000 --full-chips %d",
@@ -52,11 +53,16 @@ static void test_compile_and_verify_commands(void **state)
         const char *l = strstr(out, "latency      decode ");
         assert_non_null(l);
         us[i] = atof(l + strlen("latency      decode "));
+        l = strstr(out, "throughput   ");
+        assert_non_null(l);
+        tps[i] = atof(l + strlen("throughput   "));
         if (i)
             assert_non_null(strstr(out, "composed: x(6) = x(1) + 5 (x(2) - x(1))"));
     }
-    print_message("decode latency: whole model %.2f us, composed %.2f us\n", us[0], us[1]);
+    print_message("decode latency: whole model %.2f us, composed %.2f us; serving %.1f and %.1f tokens/s\n", us[0], us[1],
+                  tps[0], tps[1]);
     assert_true(us[1] > 0.95 * us[0] && us[1] < 1.05 * us[0]);
+    assert_true(tps[1] > 0.95 * tps[0] && tps[1] < 1.05 * tps[0]);
     /* a long context: the scores of a head in several chunks of accumulators (8 threads: 256 each), on
      * attention cores */
     snprintf(cfg, sizeof cfg, "%s/long.json", dir);

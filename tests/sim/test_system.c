@@ -20,6 +20,14 @@ static void test_links(void **state)
     assert_int_equal(floe_links_transfer(&l, 0, 1, 1000, 0), wire_p + pcie + wire_p); /* waits for the link */
     assert_int_equal(floe_links_transfer(&l, 1, 0, 1000, 0), pcie + wire_p);       /* other direction: free */
     assert_int_equal(floe_links_transfer(&l, 1, 2, 1000, 0), eth + wire_e);        /* across servers */
+    /* the same figures on idle links, without reserving them */
+    uint64_t lat = 1;
+    assert_int_equal(floe_links_wire_ps(&m, 0, 1, 1000, &lat), wire_p);
+    assert_int_equal(lat, pcie);
+    assert_int_equal(floe_links_wire_ps(&m, 3, 1, 1000, &lat), wire_e);
+    assert_int_equal(lat, eth);
+    assert_int_equal(floe_links_wire_ps(&m, 2, 2, 1000, &lat), 0);
+    assert_int_equal(lat, 0);
     assert_int_equal(l.pcie_bytes, 3000);
     assert_int_equal(l.eth_bytes, 1000);
     floe_links_free(&l);
