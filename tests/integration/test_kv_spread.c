@@ -169,9 +169,18 @@ static void test_users_over_cores_and_refusals(void **state)
     o.users = 8;
     if (floe_compile_plan(&g, &q, &rack, &o, &many, &err) != 0)
         fail_msg("%s", err.msg);
-    assert_int_equal(one.layer_attn_cores, 8);          /* one core per KV head holds a user's 2,048 positions */
-    assert_true(many.layer_attn_cores >= 8 * 6);        /* 8 users: 4 MiB of caches per KV head */
+    /* one core per KV head would hold a user's 2,048 positions; the layer has a chip to itself, so
+     * its idle cores take ranges too, up to a whole chip */
+    assert_true(one.layer_attn_cores > 8 && one.layer_attn_cores % 8 == 0);
+    assert_true(one.layer_cores > 256 - 8 && one.layer_cores <= 256);
+    assert_true(many.layer_attn_cores >= 8 * 6); /* 8 users: 4 MiB of caches per KV head */
     assert_true(many.layer_cores - many.layer_attn_cores == one.layer_cores - one.layer_attn_cores);
+    /* forced to one core per KV head */
+    o.users = 1;
+    o.attn_ranges = 1;
+    if (floe_compile_plan(&g, &q, &rack, &o, &one, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(one.layer_attn_cores, 8);
     /* forced: 13 positions make no 8 ranges of equal length (7 of 2 hold them all) */
     floe_model_config c = builtin("tiny");
     floe_qmodel m;
