@@ -112,7 +112,8 @@ int floe_cmd_deploy_check(int argc, char **argv)
             return 2;
         }
     }
-    floe_compile_opts co = {T, cap, 0, 0, (uint64_t)split_bytes, 0, 0, (int)ma.v_block, (int)ma.attn_cores};
+    floe_compile_opts co = {.tokens = T, .kv_tokens = cap, .core_weight_bytes = (uint64_t)split_bytes,
+                            .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores};
     floe_plan_summary ps;
     if (floe_compile_plan(&cf, &q, &mach, &co, &ps, &err) != 0) {
         printf("fits         NO: %s\n", err.msg);
@@ -192,8 +193,10 @@ int floe_cmd_deploy_check(int argc, char **argv)
     int composed = us.chips > full_chips && cf.n_layers > 2;
     floe_verify_run_result r[2] = {{0}, {0}};
     int runs = composed ? 2 : 1;
-    floe_verify_opts vo = {T, N, (uint64_t)split_bytes, cap, cap - 1 > T + N - 1 ? cap - 1 : 0, max_users < 2 ? 1 : 2,
-                           (int)ma.v_block, (int)ma.attn_cores, U, P != T ? P : 0};
+    floe_verify_opts vo = {.tokens = T, .decode = N, .core_weight_bytes = (uint64_t)split_bytes, .kv_tokens = cap,
+                           .price_pos = cap - 1 > T + N - 1 ? cap - 1 : 0, .users = max_users < 2 ? 1 : 2,
+                           .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .caches = U,
+                           .price_prompt = P != T ? P : 0};
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
     for (int t = 0; t < T + N; t++)
         tok[t] = (int32_t)((t * 7 + 65) % cf.vocab_size);

@@ -43,7 +43,7 @@ static const char *join(char *buf, size_t n, const char *dir, const char *name)
 static int profile_run(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e, const int32_t *tok,
                        int T, const char *out, FILE *summary, floe_err *err)
 {
-    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0, 0, 0};
+    floe_compile_opts o = {.tokens = T};
     floe_program *p;
     floe_compile_report rep;
     if (floe_compile_prefill(m, mach, &o, &p, &rep, err) != 0)

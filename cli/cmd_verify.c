@@ -26,7 +26,7 @@ int floe_cmd_verify(int argc, char **argv)
     floe_mapping_args ma = FLOE_MAPPING_ARGS_INIT;
     const char *machine = NULL, *energy = NULL, *prompt = "The quick brown fox jumps over the lazy dog.";
     const char *dump = "verify-mismatch.csv";
-    long long tokens = 16, users = 8, decode = 0, split_bytes = 0, kv_users = 1;
+    long long tokens = 16, users = 8, decode = 0, split_bytes = 0, kv_users = 1, chunk = 0;
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "the machine description (required)", 0, 0, 'm'},
@@ -39,6 +39,7 @@ int floe_cmd_verify(int argc, char **argv)
         {"dump", FLOE_ARG_STRING, &dump, "FILE", "on a mismatch, the differing tensor, chip vs reference, as CSV (default verify-mismatch.csv)", 0, 0, 0},
         {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
         FLOE_MAPPING_OPTS(ma),
+        {"prefill-chunk", FLOE_ARG_INT, &chunk, "C", "prefill in programs of C rows, each checked (default: one program)", 1, 1 << 22, 0},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {"verify", NULL,
@@ -77,9 +78,10 @@ int floe_cmd_verify(int argc, char **argv)
     for (int t = 0; t < T + decode; t++) /* byte tokens, folded into a smaller vocabulary if need be */
         tok[t] = (int32_t)((unsigned char)prompt[t] % (unsigned)m.cfg.vocab_size);
     rc = 0;
-    if (decode > 0 || split_bytes > 0 || kv_users > 1 || ma.attn_cores || ma.v_block) { /* prefill then decode */
-        floe_verify_opts vo = {T, (int)decode, (uint64_t)split_bytes, 0, 0, (int)kv_users, (int)ma.v_block,
-                               (int)ma.attn_cores, 0, 0};
+    if (decode > 0 || split_bytes > 0 || kv_users > 1 || ma.attn_cores || ma.v_block || chunk) { /* prefill, decode */
+        floe_verify_opts vo = {.tokens = T, .decode = (int)decode, .core_weight_bytes = (uint64_t)split_bytes,
+                               .users = (int)kv_users, .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores,
+                               .prefill_chunk = (int)chunk};
         floe_verify_run_result vr;
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &vr, &err) != 0) {
             rc = floe_cmd_fail("verify", "%s", err.msg);

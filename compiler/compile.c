@@ -1656,7 +1656,7 @@ static int compile_chip(const mplan *P, const floe_qmodel *m, const floe_compile
         floe_program_free(p);
         return floe_err_set(err, "compiler: out of memory");
     }
-    int rows = o->decode ? 1 : P->T, pos0 = o->decode ? o->pos : 0, k = 0;
+    int rows = o->decode ? (o->rows > 1 ? o->rows : 1) : P->T, pos0 = o->decode ? o->pos : 0, k = 0;
     for (int s = first; s < last; s++) {
         unsigned px = 0, py = 0, nx = 0, ny = 0;
         if (s > first)
@@ -1701,6 +1701,9 @@ static int check_opts(const floe_model_config *cf, const floe_compile_opts *o, f
         return floe_err_set(err, "compiler: %d attention cores per KV head: 1..4096 (0: as memory needs)", o->attn_ranges);
     if (o->decode && (o->pos < 0 || o->pos >= cap))
         return floe_err_set(err, "compiler: decode position %d is outside the KV cache's %d positions", o->pos, cap);
+    if (o->decode && (o->rows < 0 || o->rows > o->tokens || o->pos + (o->rows > 1 ? o->rows : 1) > cap))
+        return floe_err_set(err, "compiler: a chunk of %d rows at position %d: at most %d rows (the prefill's), within the "
+                                 "KV cache's %d positions", o->rows, o->pos, o->tokens, cap);
     return 0;
 }
 

@@ -42,6 +42,9 @@ typedef struct floe_compile_opts {
                                at most 4096; capped at the cache's capacity) */
     int attn_ranges;        /* attention cores per KV head, each holding a range of the cache's
                                positions (0: as few as memory allows) */
+    int rows;               /* decode: the program computes rows positions pos..pos+rows-1 (0 or 1:
+                               one), a chunk of a prompt prefilled after its first `tokens`; at most
+                               `tokens` (the rows of region "x") */
 } floe_compile_opts;
 
 #define FLOE_COMPILE_V_BLOCK 64

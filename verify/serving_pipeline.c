@@ -32,6 +32,9 @@ static double latency_s(const floe_machine *mach, int a, int b)
     return (double)lat * 1e-12;
 }
 
+/* Programs run one after another in a step (a prompt in chunks): each crosses every link once. */
+static double programs(const floe_step_cost *c) { return c->programs > 1 ? (double)c->programs : 1.0; }
+
 /* The 2-layer run's step as the parts of a longer pipeline: the groups of layer 0 and of layer 1
  * (whole, or the attention and the MLP half: [layer][part]), where the LM head's groups start, the
  * gap between groups on one chip, a chip's tail before its link, and the instruction loading of a
@@ -69,7 +72,7 @@ static int parts_of(const floe_step_cost *c, const floe_machine *mach, int n_lay
             pt->hop = s->gap_s;
             hop = 1;
         } else if (b->layer < 0) { /* the first group after a link */
-            double load = s->gap_s - latency_s(mach, b->chip, b->chip + 1);
+            double load = s->gap_s - programs(c) * latency_s(mach, b->chip, b->chip + 1);
             *(s->layer == n_layers ? &pt->load_head : &pt->load[s->part >= 0 && s->part <= 2 ? s->part : 0]) =
                 load > 0 ? load : 0;
         }
@@ -122,7 +125,7 @@ static int compose_step(floe_verify_serving *s, int cap, int kind, const floe_st
                 uint64_t wire = floe_links_wire_ps(mach, (uint64_t)prev, (uint64_t)chip, bytes, NULL);
                 if (i < cap)
                     put(s, &i, kind, -1, 0, (floe_serving_time){pt->tail, (double)wire * 1e-12});
-                t.gap_s = latency_s(mach, prev, chip) + pt->load[part];
+                t.gap_s = programs(c) * latency_s(mach, prev, chip) + pt->load[part];
             } else if (g > 0) {
                 t.gap_s = pt->hop;
             }
@@ -144,8 +147,9 @@ static int compose_step(floe_verify_serving *s, int cap, int kind, const floe_st
             put(s, &i, kind, -1, 0, (floe_serving_time){tail, (double)wire * 1e-12});
             if (i >= cap)
                 break;
-            t.gap_s = latency_s(mach, prev, hc) +
-                      (j == pt->head ? pt->load_head : h->gap_s - latency_s(mach, c->stage[j - 1].chip, h->chip));
+            t.gap_s = programs(c) * latency_s(mach, prev, hc) +
+                      (j == pt->head ? pt->load_head
+                                     : h->gap_s - programs(c) * latency_s(mach, c->stage[j - 1].chip, h->chip));
             t.gap_s = t.gap_s > 0 ? t.gap_s : 0;
         } else if (j == pt->head) {
             t.gap_s = pt->hop;

@@ -108,7 +108,7 @@ int floe_verify_prefill(const floe_qmodel *m, const floe_machine *mach, const fl
                         const int32_t *tokens, int T, floe_verify_result *res, floe_err *err)
 {
     memset(res, 0, sizeof *res);
-    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0, 0, 0};
+    floe_compile_opts o = {.tokens = T};
     floe_program *p = NULL;
     floe_compile_report rep;
     if (floe_compile_prefill(m, mach, &o, &p, &rep, err) != 0)
@@ -269,7 +269,7 @@ int floe_verify_pipeline(const floe_qmodel *m, const floe_machine *mach, const f
     }
     if (floe_qref_forward(m, tokens, T, logits, keep, &cap, err) != 0)
         goto out;
-    floe_compile_opts o = {T, 0, 0, 0, 0, 0, 0, 0, 0};
+    floe_compile_opts o = {.tokens = T};
     if (floe_compile_pipeline(m, mach, &o, &chips, &n, err) != 0)
         goto out;
     for (int k = 0; k < n; k++) { /* one stage's output is the whole result */
@@ -408,6 +408,37 @@ static int keep_stages(floe_step_cost *c, const floe_chip_program *cp, int n, fl
     c->stages = count_stages(cp, n);
     c->stage = calloc((size_t)c->stages, sizeof *c->stage);
     return c->stage ? 0 : floe_err_set(err, "verify: out of memory");
+}
+
+/* sum += one: a step made of programs run one after another (a prompt in chunks). Latencies, energy,
+ * cycles and every stage's times add; the slowest stage is the slowest of any. */
+static int add_step(floe_step_cost *sum, const floe_step_cost *one, floe_err *err)
+{
+    if (!sum->stage && one->stages) {
+        sum->stage = calloc((size_t)one->stages, sizeof *sum->stage);
+        if (!sum->stage)
+            return floe_err_set(err, "verify: out of memory");
+        sum->stages = one->stages;
+        for (int i = 0; i < one->stages; i++) {
+            sum->stage[i] = one->stage[i];
+            sum->stage[i].gap_s = sum->stage[i].busy_s = 0;
+        }
+    }
+    if (sum->stages != one->stages)
+        return floe_err_set(err, "verify: the chunks of a prefill have different stages (%d, %d)", sum->stages,
+                            one->stages);
+    sum->programs = (sum->programs > 0 ? sum->programs : 0) + 1;
+    sum->latency_s += one->latency_s;
+    sum->interval_s = one->interval_s > sum->interval_s ? one->interval_s : sum->interval_s;
+    sum->energy_j += one->energy_j;
+    sum->static_j += one->static_j;
+    sum->cycles += one->cycles;
+    sum->macs += one->macs;
+    for (int i = 0; i < one->stages; i++) {
+        sum->stage[i].gap_s += one->stage[i].gap_s;
+        sum->stage[i].busy_s += one->stage[i].busy_s;
+    }
+    return 0;
 }
 
 typedef struct run_ctx {
@@ -620,7 +651,10 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     }
     int kvcap = o->kv_tokens > all ? o->kv_tokens : all;
     const int C = o->caches > U ? o->caches : U; /* KV caches compiled: the memory plan's users */
-    floe_compile_opts co = {T, kvcap, 0, 0, o->core_weight_bytes, C, 0, o->v_block, o->attn_ranges};
+    /* the rows of one program (region "x"): the prefill whole, or in chunks */
+    const int RT = o->prefill_chunk > 0 && o->prefill_chunk < T ? o->prefill_chunk : T;
+    floe_compile_opts co = {.tokens = RT, .kv_tokens = kvcap, .core_weight_bytes = o->core_weight_bytes, .users = C,
+                            .v_block = o->v_block, .attn_ranges = o->attn_ranges};
     if (floe_compile_pipeline(m, mach, &co, &chips, &n, err) != 0)
         goto out;
     sims = calloc((size_t)n, sizeof *sims);
@@ -664,10 +698,33 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             goto out;
         R.cap = &cap[u];
         floe_step_cost pre = {0}; /* user 0's is the result's */
-        int prc = run_step(&R, pc, pn, emb + (size_t)u * all * d, T, 0, "prefill:", 1, u == 0 ? &res->prefill : &pre,
+        int prc = run_step(&R, pc, pn, emb + (size_t)u * all * d, RT, 0, "prefill:", 1, u == 0 ? &res->prefill : &pre,
                            err);
         if (u > 0)
             floe_chip_programs_free(pc, pn);
+        if (u == 0)
+            res->prefill.programs = 1;
+        /* the prompt's other chunks: programs of up to RT rows against the cache the earlier ones wrote */
+        for (int p0 = RT; p0 < T && prc == 0 && res->match; p0 += RT) {
+            const int rows = T - p0 < RT ? T - p0 : RT;
+            floe_compile_opts kco = co;
+            kco.decode = 1;
+            kco.pos = p0;
+            kco.rows = rows;
+            kco.user = u;
+            floe_chip_program *kc = NULL;
+            int kn = 0;
+            floe_step_cost one = {0};
+            prc = floe_compile_pipeline(m, mach, &kco, &kc, &kn, err);
+            if (prc == 0 && u == 0)
+                prc = keep_stages(&one, kc, kn, err);
+            if (prc == 0)
+                prc = run_step(&R, kc, kn, emb + ((size_t)u * all + p0) * d, rows, p0, "prefill:", 1, &one, err);
+            if (prc == 0 && u == 0)
+                prc = add_step(&res->prefill, &one, err);
+            free(one.stage);
+            floe_chip_programs_free(kc, kn);
+        }
         if (prc != 0)
             goto out;
     }
@@ -675,7 +732,9 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         for (int u = 0; u < U && res->match; u++) {
             floe_chip_program *dc = NULL;
             int dn = 0;
-            floe_compile_opts dco = {T, kvcap, 1, T + i, o->core_weight_bytes, C, u, o->v_block, o->attn_ranges};
+            floe_compile_opts dco = {.tokens = RT, .kv_tokens = kvcap, .decode = 1, .pos = T + i,
+                                     .core_weight_bytes = o->core_weight_bytes, .users = C, .user = u,
+                                     .v_block = o->v_block, .attn_ranges = o->attn_ranges};
             if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
                 goto out;
             R.cap = &cap[u];
@@ -690,7 +749,9 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     if (o->price_pos > 0 && res->match) { /* the price of a decode step deeper into the cache */
         floe_chip_program *dc = NULL;
         int dn = 0;
-        floe_compile_opts dco = {T, kvcap, 1, o->price_pos, o->core_weight_bytes, C, 0, o->v_block, o->attn_ranges};
+        floe_compile_opts dco = {.tokens = RT, .kv_tokens = kvcap, .decode = 1, .pos = o->price_pos,
+                                 .core_weight_bytes = o->core_weight_bytes, .users = C, .v_block = o->v_block,
+                                 .attn_ranges = o->attn_ranges};
         if (o->price_pos >= kvcap) {
             floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
             goto out;
@@ -706,28 +767,47 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         res->priced_pos = o->price_pos;
     }
     if (o->price_prompt > 0 && o->price_prompt != T && res->match) { /* the price of another prompt length */
-        floe_chip_program *pc = NULL;
-        int pn = 0;
-        floe_compile_opts pco = {o->price_prompt, kvcap, 0, 0, o->core_weight_bytes, C, 0, o->v_block, o->attn_ranges};
-        if (floe_compile_pipeline(m, mach, &pco, &pc, &pn, err) != 0) {
-            floe_err_prefix(err, "verify: pricing a prefill of %d tokens", o->price_prompt);
-            goto out;
-        }
-        /* fresh chips (the program carries the weights and tables), not strict: any input will do */
-        floe_sim **fresh = calloc((size_t)pn, sizeof *fresh);
-        int16_t *x = calloc((size_t)o->price_prompt * d, sizeof(int16_t));
-        run_ctx F = R;
-        F.sims = fresh;
-        int prc = -1;
-        if (!fresh || !x)
+        /* up to T tokens: one prefill program of that many rows; more: chunks of T rows (region "x"
+         * holds T), the first a prefill program, the others chunk programs against the cache the
+         * earlier chunks wrote, one after another on the same chips; their costs and stage times add */
+        const int P = o->price_prompt, chunk = P <= RT ? P : RT;
+        floe_sim **fresh = NULL;
+        int16_t *x = calloc((size_t)chunk * d, sizeof(int16_t));
+        int pn = 0, prc = x ? 0 : -1;
+        if (!x)
             floe_err_set(err, "verify: out of memory");
-        else if (keep_stages(&res->prefill_at, pc, pn, err) == 0)
-            prc = run_step(&F, pc, pn, x, o->price_prompt, 0, "prefill:", 0, &res->prefill_at, err);
+        for (int p0 = 0; p0 < P && prc == 0; p0 += chunk) {
+            const int rows = P - p0 < chunk ? P - p0 : chunk;
+            floe_compile_opts pco = {.tokens = chunk, .kv_tokens = kvcap, .decode = p0 > 0, .pos = p0,
+                                     .core_weight_bytes = o->core_weight_bytes, .users = C, .v_block = o->v_block,
+                                     .attn_ranges = o->attn_ranges, .rows = p0 > 0 ? rows : 0};
+            floe_chip_program *pc = NULL;
+            if (floe_compile_pipeline(m, mach, &pco, &pc, &pn, err) != 0) {
+                floe_err_prefix(err, "verify: pricing a prefill of %d tokens (rows %d..%d)", P, p0, p0 + rows - 1);
+                prc = -1;
+                break;
+            }
+            if (!fresh && !(fresh = calloc((size_t)pn, sizeof *fresh))) {
+                prc = floe_err_set(err, "verify: out of memory");
+            } else {
+                /* fresh chips (the first program carries the weights and tables), not strict: any
+                 * input will do */
+                run_ctx F = R;
+                F.sims = fresh;
+                floe_step_cost one = {0};
+                prc = keep_stages(&one, pc, pn, err);
+                if (prc == 0)
+                    prc = run_step(&F, pc, pn, x, rows, p0, "prefill:", 0, &one, err);
+                if (prc == 0)
+                    prc = add_step(&res->prefill_at, &one, err);
+                free(one.stage);
+            }
+            floe_chip_programs_free(pc, pn);
+        }
         for (int k = 0; fresh && k < pn; k++)
             floe_sim_free(fresh[k]);
         free(fresh);
         free(x);
-        floe_chip_programs_free(pc, pn);
         if (prc != 0)
             goto out;
         res->priced_prompt = o->price_prompt;

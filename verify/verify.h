@@ -88,7 +88,12 @@ typedef struct floe_verify_opts {
                                    so the mapping, of this many users, of whom `users` are checked */
     int price_prompt;           /* > 0 and not `tokens`: also price (not check) a prefill of this many tokens
                                    (at most the KV cache's positions), compiled with the same options on
-                                   fresh chips: timing and actions do not depend on the data */
+                                   fresh chips: timing and actions do not depend on the data; in chunks of
+                                   the programs' rows when longer */
+    int prefill_chunk;          /* > 0 and below `tokens`: the prefill runs as programs of this many rows
+                                   (region "x" holds that many; the first a prefill program, then chunk
+                                   programs against the cache, floe_compile_opts.rows), each checked; the
+                                   decode programs share that memory plan. 0: one prefill program */
 } floe_verify_opts;
 
 /* One stage of a step through the pipeline, as the serving model takes it (sim/serving.h): a layer
@@ -113,6 +118,8 @@ typedef struct floe_step_cost {
     double static_j;            /* of which the chips' static energy while they run this step */
     uint64_t cycles;            /* summed over chips */
     uint64_t macs;
+    int programs;               /* programs run one after another (a prompt in chunks; 0 or 1: one): their
+                                   times and energies add, and so do every stage's */
     int stages;                 /* of a result's prefill, decode and priced steps: every chip's groups in
                                    order, a link between chips (0 for a step whose stages are not kept) */
     floe_stage_time *stage;     /* [stages]; owned by the result (floe_verify_run_result_free) */

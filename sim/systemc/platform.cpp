@@ -199,7 +199,8 @@ int make_llm_job_from(const floe_machine &m, const floe_qmodel &qm, uint64_t see
                " decode steps do not fit the context of " + std::to_string(cfg.context);
         return -1;
     }
-    floe_compile_opts o = {total, 0, 0, 0, 0, 0, 0, 0, 0};
+    floe_compile_opts o{};
+    o.tokens = total;
     floe_program *p = nullptr;
     floe_compile_report rep;
     int rc = floe_compile_prefill(&qm, &m, &o, &p, &rep, &e);

@@ -46,7 +46,8 @@ static void run_checked(const char *machine, const floe_qconfig *q, uint64_t spl
     floe_rng_seed(&r, 8);
     for (int t = 0; t < 13; t++)
         tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
-    floe_verify_opts vo = {8, 5, split, 0, 0, 2, v_block, ranges, 0, 0};
+    floe_verify_opts vo = {.tokens = 8, .decode = 5, .core_weight_bytes = split, .users = 2, .v_block = v_block,
+                           .attn_ranges = ranges};
     if (floe_verify_run(&m, &mach, &e, tok, &vo, res, &err) != 0)
         fail_msg("%s W%dA%dKV%d, %d ranges, block %d: %s", machine, q->wbits, q->abits, q->kvbits, ranges, v_block,
                  err.msg);
@@ -105,7 +106,7 @@ static void test_transposed_v_blocks(void **state)
  * with no state. */
 static uint64_t decode_insns(const floe_qmodel *m, const floe_machine *mach, int pos)
 {
-    floe_compile_opts o = {4, 128, 1, pos, 0, 0, 0, 16, 0};
+    floe_compile_opts o = {.tokens = 4, .kv_tokens = 128, .decode = 1, .pos = pos, .v_block = 16};
     floe_program *p;
     floe_compile_report rep;
     floe_err err;
@@ -163,7 +164,7 @@ static void test_users_over_cores_and_refusals(void **state)
     snprintf(path, sizeof path, "%s/configs/northpole-rack.csv", getenv("FLOE_SOURCE_DIR"));
     if (floe_machine_load(path, &rack, &err) != 0)
         fail_msg("%s", err.msg);
-    floe_compile_opts o = {4, 2048, 0, 0, 0, 1, 0, 0, 0};
+    floe_compile_opts o = {.tokens = 4, .kv_tokens = 2048, .users = 1};
     if (floe_compile_plan(&g, &q, &rack, &o, &one, &err) != 0)
         fail_msg("%s", err.msg);
     o.users = 8;
@@ -185,7 +186,8 @@ static void test_users_over_cores_and_refusals(void **state)
     floe_model_config c = builtin("tiny");
     floe_qmodel m;
     assert_int_equal(floe_qmodel_random(&m, &c, &q, 1, &err), 0);
-    floe_compile_opts f = {8, 13, 0, 0, 4000, 1, 0, 2, 8};
+    floe_compile_opts f = {.tokens = 8, .kv_tokens = 13, .core_weight_bytes = 4000, .users = 1, .v_block = 2,
+                           .attn_ranges = 8};
     floe_program *p;
     floe_compile_report rep;
     assert_int_equal(floe_compile_prefill(&m, &mach, &f, &p, &rep, &err), -1);

@@ -45,7 +45,7 @@ static void test_halves_bit_exact(void **state)
         tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
     /* 5000 bytes of weights per core: a layer needs 9 cores, its halves 3 and 6 */
     floe_plan_summary ps;
-    floe_compile_opts o = {8, 11, 0, 0, 5000, 2, 0, 0, 0};
+    floe_compile_opts o = {.tokens = 8, .kv_tokens = 11, .core_weight_bytes = 5000, .users = 2};
     if (floe_compile_plan(&c, &mixes[0], &mach, &o, &ps, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(ps.layer_halves, 2);
@@ -53,7 +53,7 @@ static void test_halves_bit_exact(void **state)
     for (int i = 0; i < 2; i++) {
         floe_qmodel m;
         assert_int_equal(floe_qmodel_random(&m, &c, &mixes[i], 12 + (uint64_t)i, &err), 0);
-        floe_verify_opts vo = {8, 3, 5000, 0, 0, 2, 0, 0, 0, 0};
+        floe_verify_opts vo = {.tokens = 8, .decode = 3, .core_weight_bytes = 5000, .users = 2};
         floe_verify_run_result res;
         if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
             fail_msg("%s", err.msg);
@@ -81,7 +81,7 @@ static void test_halves_refused(void **state)
     assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
     floe_qconfig q = floe_qconfig_default();
     floe_plan_summary ps;
-    floe_compile_opts o = {8, 11, 0, 0, 3000, 1, 0, 0, 0};
+    floe_compile_opts o = {.tokens = 8, .kv_tokens = 11, .core_weight_bytes = 3000, .users = 1};
     assert_int_equal(floe_compile_plan(&c, &q, &mach, &o, &ps, &err), -1);
     assert_non_null(strstr(err.msg, "layer 0"));
     assert_non_null(strstr(err.msg, "over two chips: its"));
@@ -104,7 +104,7 @@ static void test_head_slices(void **state)
     floe_qconfig q = floe_qconfig_default();
     q.head_bits = 8;
     floe_plan_summary ps;
-    floe_compile_opts o = {8, 11, 0, 0, 5000, 2, 0, 0, 0};
+    floe_compile_opts o = {.tokens = 8, .kv_tokens = 11, .core_weight_bytes = 5000, .users = 2};
     if (floe_compile_plan(&c, &q, &mach, &o, &ps, &err) != 0)
         fail_msg("%s", err.msg);
     assert_true(ps.head_slices >= 3);
@@ -113,7 +113,7 @@ static void test_head_slices(void **state)
     int32_t tok[11];
     for (int t = 0; t < 11; t++)
         tok[t] = (int32_t)((t * 397 + 5) % c.vocab_size);
-    floe_verify_opts vo = {8, 3, 5000, 0, 0, 2, 0, 0, 0, 0};
+    floe_verify_opts vo = {.tokens = 8, .decode = 3, .core_weight_bytes = 5000, .users = 2};
     floe_verify_run_result res;
     if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
         fail_msg("%s", err.msg);

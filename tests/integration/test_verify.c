@@ -78,7 +78,7 @@ static void test_corruption_is_caught(void **state)
     floe_err err;
     assert_int_equal(floe_qmodel_random(&m, &c, &q, 9, &err), 0);
     int32_t tok[4] = {1, 2, 3, 4};
-    floe_compile_opts o = {4, 0, 0, 0, 0, 0, 0, 0, 0};
+    floe_compile_opts o = {.tokens = 4};
     floe_program *p;
     floe_compile_report rep;
     assert_int_equal(floe_compile_prefill(&m, &mach, &o, &p, &rep, &err), 0);
@@ -170,7 +170,7 @@ static void test_model_that_does_not_fit(void **state)
     assert_non_null(strstr(err.msg, "layer 0 needs 9 cores"));
     assert_non_null(strstr(err.msg, "a chip has 4 cores: 5 short"));
     /* a main core whose activations and KV cache alone overflow: the bytes, exactly */
-    floe_compile_opts o = {64, 128, 0, 0, 0, 0, 0, 0, 0};
+    floe_compile_opts o = {.tokens = 64, .kv_tokens = 128};
     floe_program *p;
     floe_compile_report rep;
     assert_int_equal(floe_compile_prefill(&m, &mach, &o, &p, &rep, &err), -1);
@@ -203,7 +203,9 @@ static void test_split_layers_and_decode(void **state)
             floe_qmodel m;
             floe_err err;
             assert_int_equal(floe_qmodel_random(&m, &c, &mixes[qi], 200 + (uint64_t)qi, &err), 0);
-            floe_verify_opts vo = {8, 3, mi ? 2500u * (unsigned)mixes[qi].wbits / 4 + 1000 : mixes[qi].wbits == 8 ? 48000u : mixes[qi].wbits == 2 ? 16000u : 26000u, 0, 0, 2, 0, 0, 0, 0};
+            floe_verify_opts vo = {.tokens = 8, .decode = 3,
+                                   .core_weight_bytes = mi ? 2500u * (unsigned)mixes[qi].wbits / 4 + 1000 : mixes[qi].wbits == 8 ? 48000u : mixes[qi].wbits == 2 ? 16000u : 26000u,
+                                   .users = 2};
             floe_verify_run_result res;
             if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)
                 fail_msg("W%dA%dKV%d: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, err.msg);
@@ -240,7 +242,7 @@ static void test_split_corruption_is_caught(void **state)
     floe_err err;
     assert_int_equal(floe_qmodel_random(&m, &c, &q, 19, &err), 0);
     int32_t tok[4] = {7, 1, 8, 2};
-    floe_compile_opts o = {4, 0, 0, 0, 3000, 0, 0, 0, 0};
+    floe_compile_opts o = {.tokens = 4, .core_weight_bytes = 3000};
     floe_program *p;
     floe_compile_report rep;
     if (floe_compile_prefill(&m, &mach, &o, &p, &rep, &err) != 0)
@@ -305,7 +307,7 @@ static void test_per_token_on_chip(void **state)
             floe_err err;
             assert_int_equal(floe_qmodel_random(&m, &c, &mixes[qi], 300 + (uint64_t)qi, &err), 0);
             /* whole layers, prefill: the per-token instructions are there and agree */
-            floe_compile_opts o = {8, 0, 0, 0, 0, 0, 0, 0, 0};
+            floe_compile_opts o = {.tokens = 8};
             floe_program *p;
             floe_compile_report rep;
             if (floe_compile_prefill(&m, &mach, &o, &p, &rep, &err) != 0)
@@ -336,7 +338,8 @@ static void test_per_token_on_chip(void **state)
             floe_program_free(p);
             floe_compile_report_free(&rep);
             /* split layers, then decode steps; two users */
-            floe_verify_opts vo = {8, 3, mi ? 2500u + 1000 : 26000u, 0, 0, 2, 0, 0, 0, 0};
+            floe_verify_opts vo = {.tokens = 8, .decode = 3, .core_weight_bytes = mi ? 2500u + 1000 : 26000u,
+                                   .users = 2};
             floe_verify_run_result rr;
             if (floe_verify_run(&m, &mach, &e, tok, &vo, &rr, &err) != 0)
                 fail_msg("W%dA%dKV%d per token: %s", mixes[qi].wbits, mixes[qi].abits, mixes[qi].kvbits, err.msg);
