@@ -14,6 +14,8 @@ PACKAGES=(
   libsystemc-dev verilator
   # plots
   gnuplot-nox
+  # GNU time: peak memory in bench/serving_deployments.sh
+  time
   # default training corpus (plain-text fortunes, about 2.5 MB of English)
   fortunes
 )
