@@ -1,0 +1,543 @@
+/* The compiler: the emitter (compiler/mapping.h). A group's memory images and instruction streams:
+ * the main core's phases and vector work, the weight cores' slices, the partial-sum chains. */
+#include "compiler/mapping.h"
+
+static void place_piece(ctx *c, const floe_qlinear *L, const piece *pc, uint64_t *w, uint64_t *mult, int with_mult)
+{
+    char name[64];
+    floe_dtype dt = dt_of_bits(L->bits);
+    int k = pc->i1 - pc->i0, rows = pc->r1 - pc->r0;
+    uint64_t row = floe_dtype_bytes_for(dt, (uint64_t)k), bytes = row * (uint64_t)rows;
+    if (pc->r0 == 0 && pc->r1 == L->out && pc->ni == 1)
+        snprintf(name, sizeof name, "%s", lin_name[pc->lin]);
+    else if (pc->ni > 1)
+        snprintf(name, sizeof name, "%s_%d_%d_in%d_%d", lin_name[pc->lin], pc->r0, pc->r1, pc->i0, pc->i1);
+    else
+        snprintf(name, sizeof name, "%s_%d_%d", lin_name[pc->lin], pc->r0, pc->r1);
+    *w = alloc(c, name, bytes);
+    *mult = 0;
+    if (with_mult) {
+        size_t n = strlen(name);
+        snprintf(name + n, sizeof name - n, "_mult");
+        *mult = alloc(c, name, 8 * (uint64_t)rows);
+    }
+    if (!c->p || !c->images || c->failed || c->next > c->mach->core_mem_bytes)
+        return;
+    uint8_t *buf = calloc(bytes ? bytes : 1, 1);
+    uint8_t *mb = malloc(8 * (size_t)rows);
+    if (!buf || !mb) {
+        free(buf);
+        free(mb);
+        c->failed = 1;
+        floe_err_set(c->err, "compiler: out of memory");
+        return;
+    }
+    for (int n = 0; n < rows; n++) {
+        const int8_t *src = L->w + (size_t)(pc->r0 + n) * L->in + pc->i0;
+        for (int i = 0; i < k; i++)
+            floe_elem_store(buf + (size_t)n * row, dt, (size_t)i, src[i]);
+        floe_elem_store(mb + 8 * (size_t)n, FLOE_DT_I32, 0, L->m[pc->r0 + n].m);
+        floe_elem_store(mb + 8 * (size_t)n, FLOE_DT_I32, 1, L->m[pc->r0 + n].shift);
+    }
+    data(c, *w, buf, bytes);
+    if (with_mult)
+        data(c, *mult, mb, 8 * (size_t)rows);
+    free(buf);
+    free(mb);
+}
+
+/* Where a slice's outputs land on the main core (row t of the prefill / decode). */
+static uint64_t piece_dst(const gemit *G, const piece *pc, int t)
+{
+    const mainbuf *b = &G->mb;
+    switch (pc->lin) {
+    case LIN_Q: return b->q + 2 * (uint64_t)pc->r0;
+    case LIN_K: return b->k16 + 2 * (uint64_t)pc->r0;
+    case LIN_V: return b->vrow + (uint64_t)pc->r0;
+    case LIN_O: return b->r + 2 * (uint64_t)pc->r0;
+    case LIN_GATE: return b->g + 2 * (uint64_t)pc->r0;
+    case LIN_UP: return b->u + 2 * (uint64_t)pc->r0;
+    case LIN_DOWN: return b->r + 2 * (uint64_t)pc->r0;
+    default: return b->lg + 2 * ((uint64_t)t * (uint64_t)(G->g->v1 - G->g->v0) + (uint64_t)(pc->r0 - G->g->v0));
+    }
+}
+
+static uint64_t phase_input(const gemit *G, int ph)
+{
+    return ph == PH_O ? G->mb.o : ph == PH_DOWN ? G->mb.mm : G->mb.h;
+}
+
+static int core_in_phase(const gemit *G, int k, int ph)
+{
+    int lo = G->g->slot == G->P->cf->n_layers ? LIN_HEAD : LIN_Q;
+    for (int i = 0; i < G->g->npieces; i++) {
+        const piece *pc = &G->g->pieces[i];
+        if (pc->core == k && pc->lin >= lo && lin_phase(pc->lin) == ph)
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when the weight cores that take phase ph's input are one run k0..k1 of the group (then one
+ * multicast per rectangle of the run reaches them all: the whole input vector, each takes its part). */
+static int phase_run(const gemit *G, int ph, int *k0, int *k1)
+{
+    int lo = -1, hi = -1, n = 0;
+    for (int k = 1; k < G->nc; k++)
+        if (core_in_phase(G, k, ph)) {
+            lo = lo < 0 ? k : lo;
+            hi = k;
+            n++;
+        }
+    *k0 = lo;
+    *k1 = hi;
+    return n > 0 && n == hi - lo + 1;
+}
+
+/* Multicasts to serpentine indices i0..i1 of the chip: a partial row, a block of full rows, a
+ * partial row: at most three rectangles, each exactly cores of the run. */
+static void mcast_run(ctx *c, const floe_machine *mach, uint64_t src, uint64_t nb, int i0, int i1)
+{
+    int cols = (int)mach->cores_x;
+    while (i0 <= i1) {
+        int row = i0 / cols, row_end = (row + 1) * cols - 1;
+        if (i0 % cols == 0 && i1 >= row_end) {
+            int last = (i1 + 1) / cols - 1;
+            OP(c, FLOE_OP_MCAST, (int64_t)src, (int64_t)nb, 0, row, cols - 1, last, 0);
+            i0 = (last + 1) * cols;
+            continue;
+        }
+        int e = i1 < row_end ? i1 : row_end;
+        unsigned xa, ya, xb, yb;
+        serp(mach, i0, &xa, &ya);
+        serp(mach, e, &xb, &yb);
+        OP(c, FLOE_OP_MCAST, (int64_t)src, (int64_t)nb, xa < xb ? xa : xb, ya, xa < xb ? xb : xa, ya, 0);
+        i0 = e + 1;
+    }
+}
+
+/* One phase on the main core: the input out to the weight cores, the local slices, the results back. */
+static void main_phase(gemit *G, int ph, int t)
+{
+    const mplan *P = G->P;
+    const gplan *g = G->g;
+    ctx *c = &G->wc[0].c;
+    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    const int d = P->cf->d_model, hd = P->cf->head_dim;
+    uint64_t in = phase_input(G, ph);
+    int lo = g->slot == P->cf->n_layers ? LIN_HEAD : LIN_Q;
+    /* per token: the input row's shift, the byte after its codes, goes along and scales the outputs */
+    const int tok = is_tok(P->q);
+    const uint64_t kaddr = in + floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d));
+    /* the input to the weight cores: multicast to their run, or one send each (down: its chunk) */
+    int k0, k1;
+    if (phase_run(G, ph, &k0, &k1)) {
+        uint64_t nb = floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d)) + (tok ? 1 : 0);
+        mcast_run(c, P->mach, in, nb, G->first + k0, G->first + k1);
+    } else {
+        for (int k = 1; k < G->nc; k++)
+            for (int i = 0; i < g->npieces; i++) {
+                const piece *pc = &g->pieces[i];
+                if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph)
+                    continue;
+                if (pc->lin == LIN_DOWN) {
+                    OP(c, FLOE_OP_SEND, (int64_t)(in + floe_dtype_bytes_for(A, (uint64_t)pc->i0)),
+                       (int64_t)floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0)), G->cx[k], G->cy[k], 0);
+                    if (tok) /* the row's shift after the chunk */
+                        OP(c, FLOE_OP_SEND, (int64_t)kaddr, 1, G->cx[k], G->cy[k], 0);
+                } else {
+                    OP(c, FLOE_OP_SEND, (int64_t)in, (int64_t)floe_dtype_bytes_for(A, (uint64_t)d) + (tok ? 1 : 0),
+                       G->cx[k], G->cy[k], 0);
+                }
+                break;
+            }
+    }
+    /* local slices */
+    for (int i = 0; i < g->npieces; i++) {
+        const piece *pc = &g->pieces[i];
+        if (pc->core != 0 || pc->lin < lo || lin_phase(pc->lin) != ph)
+            continue;
+        shape s = lin_shape(P, g->slot, pc->lin);
+        int rows = pc->r1 - pc->r0;
+        uint64_t dst = piece_dst(G, pc, t);
+        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)(in + floe_dtype_bytes_for(A, (uint64_t)pc->i0)), (int64_t)G->wc[0].w[i],
+           pc->i1 - pc->i0, rows, xp_of_bits(P->q->abits), wp_of_bits(s.bits), FLOE_MODE_SET);
+        if (pc->lin == LIN_V && C != FLOE_DT_I8) {
+            for (int j = 0; j < rows; j += hd) { /* saturate to C bits, then widen to one byte each */
+                int n = rows - j < hd ? rows - j : hd;
+                if (tok)
+                    OP(c, FLOE_OP_REQUANTK, (int64_t)G->mb.ctmp, ACC_LIN + j, (int64_t)G->wc[0].mult[i] + 8 * j,
+                       (int64_t)kaddr, n, C);
+                else
+                    OP(c, FLOE_OP_REQUANT, (int64_t)G->mb.ctmp, ACC_LIN + j, (int64_t)G->wc[0].mult[i] + 8 * j, n, C,
+                       FLOE_SCOPE_CHANNEL);
+                OP(c, FLOE_OP_VSAT, (int64_t)dst + j, (int64_t)G->mb.ctmp, n, C, FLOE_DT_I8);
+            }
+        } else if (tok) {
+            OP(c, FLOE_OP_REQUANTK, (int64_t)dst, ACC_LIN, (int64_t)G->wc[0].mult[i], (int64_t)kaddr, rows,
+               pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16);
+        } else {
+            OP(c, FLOE_OP_REQUANT, (int64_t)dst, ACC_LIN, (int64_t)G->wc[0].mult[i], rows,
+               pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
+        }
+    }
+    /* results from the weight cores (chain ends), in each core's order */
+    for (int k = 1; k < G->nc; k++)
+        for (int i = 0; i < g->npieces; i++) {
+            const piece *pc = &g->pieces[i];
+            if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph || pc->b != pc->ni - 1)
+                continue;
+            int rows = pc->r1 - pc->r0;
+            if (g->fused && pc->lin == LIN_UP)
+                continue;
+            if (g->fused && pc->lin == LIN_GATE) { /* silu(gate) * up, requantized: the down projection's input */
+                if (tok) /* per token: the int32 products; the main core scales the whole row */
+                    OP(c, FLOE_OP_RECV, (int64_t)(G->mb.p32 + 4 * (uint64_t)pc->r0), 4 * (int64_t)rows, G->cx[k],
+                       G->cy[k], 0);
+                else
+                    OP(c, FLOE_OP_RECV, (int64_t)(G->mb.mm + floe_dtype_bytes_for(A, (uint64_t)pc->r0)),
+                       (int64_t)floe_dtype_bytes_for(A, (uint64_t)rows), G->cx[k], G->cy[k], 0);
+                continue;
+            }
+            OP(c, FLOE_OP_RECV, (int64_t)piece_dst(G, pc, t), pc->lin == LIN_V ? rows : 2 * rows, G->cx[k], G->cy[k],
+               0);
+        }
+}
+
+/* One phase on weight core k. */
+static void weight_phase(gemit *G, int k, int ph)
+{
+    const mplan *P = G->P;
+    const gplan *g = G->g;
+    wcore *W = &G->wc[k];
+    ctx *c = &W->c;
+    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    const int d = P->cf->d_model, tok = is_tok(P->q);
+    int lo = g->slot == P->cf->n_layers ? LIN_HEAD : LIN_Q, received = 0;
+    uint64_t kaddr = 0; /* per token: where the input row's shift landed */
+    for (int i = 0; i < g->npieces; i++) {
+        const piece *pc = &g->pieces[i];
+        if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph)
+            continue;
+        shape s = lin_shape(P, g->slot, pc->lin);
+        int rows = pc->r1 - pc->r0;
+        int k0, k1, whole = phase_run(G, ph, &k0, &k1) || pc->lin != LIN_DOWN; /* the whole input vector */
+        if (!received) {
+            uint64_t nb = !whole ? floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0))
+                                 : floe_dtype_bytes_for(A, (uint64_t)(pc->lin == LIN_DOWN ? P->cf->ffn_dim : d));
+            kaddr = W->in + nb;
+            if (tok && !whole) { /* the chunk, then the row's shift */
+                OP(c, FLOE_OP_RECV, (int64_t)W->in, (int64_t)nb, G->cx[0], G->cy[0], 0);
+                OP(c, FLOE_OP_RECV, (int64_t)kaddr, 1, G->cx[0], G->cy[0], 0);
+            } else {
+                OP(c, FLOE_OP_RECV, (int64_t)W->in, (int64_t)nb + (tok ? 1 : 0), G->cx[0], G->cy[0], 0);
+            }
+            received = 1;
+        }
+        uint64_t off = whole ? floe_dtype_bytes_for(A, (uint64_t)pc->i0) : 0;
+        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)(W->in + off), (int64_t)W->w[i], pc->i1 - pc->i0, rows,
+           xp_of_bits(P->q->abits), wp_of_bits(s.bits), FLOE_MODE_SET);
+        if (pc->b > 0) /* the partial sums of the input chunks before this one, from the previous link */
+            OP(c, FLOE_OP_PRECV, ACC_LIN, rows, dir_to(G->cx[k], G->cy[k], G->cx[k - 1], G->cy[k - 1]), 0);
+        if (pc->b < pc->ni - 1) {
+            OP(c, FLOE_OP_PSEND, ACC_LIN, rows, dir_to(G->cx[k], G->cy[k], G->cx[k + 1], G->cy[k + 1]), 0);
+            continue;
+        }
+        if (g->fused && (pc->lin == LIN_GATE || pc->lin == LIN_UP)) { /* kept here for the SwiGLU below */
+            uint64_t gd = pc->lin == LIN_GATE ? W->fb.g : W->fb.u;
+            if (tok)
+                OP(c, FLOE_OP_REQUANTK, (int64_t)gd, ACC_LIN, (int64_t)W->mult[i], (int64_t)kaddr, rows, FLOE_DT_I16);
+            else
+                OP(c, FLOE_OP_REQUANT, (int64_t)gd, ACC_LIN, (int64_t)W->mult[i], rows, FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
+            continue;
+        }
+        int64_t odt = pc->lin == LIN_V && C != FLOE_DT_I8 ? C : pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16;
+        uint64_t odst = pc->lin == LIN_V && C != FLOE_DT_I8 ? W->ctmp : W->stage;
+        if (tok)
+            OP(c, FLOE_OP_REQUANTK, (int64_t)odst, ACC_LIN, (int64_t)W->mult[i], (int64_t)kaddr, rows, odt);
+        else
+            OP(c, FLOE_OP_REQUANT, (int64_t)odst, ACC_LIN, (int64_t)W->mult[i], rows, odt, FLOE_SCOPE_CHANNEL);
+        if (pc->lin == LIN_V && C != FLOE_DT_I8)
+            OP(c, FLOE_OP_VSAT, (int64_t)W->stage, (int64_t)W->ctmp, rows, C, FLOE_DT_I8);
+        OP(c, FLOE_OP_SEND, (int64_t)W->stage, pc->lin == LIN_V ? rows : 2 * rows, G->cx[0], G->cy[0], 0);
+    }
+    if (ph == PH_GATEUP && g->fused && W->gate_rows) { /* silu(gate) * up, exact in int32, to the cache width */
+        const int n = W->gate_rows;
+        const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32;
+        OP(c, FLOE_OP_LUT16, (int64_t)W->fb.a, (int64_t)W->fb.g, (int64_t)W->fb.silu, n, T16);
+        OP(c, FLOE_OP_VSAT, (int64_t)W->fb.t32, (int64_t)W->fb.a, n, T16, T32);
+        OP(c, FLOE_OP_VSAT, (int64_t)W->fb.u32, (int64_t)W->fb.u, n, T16, T32);
+        OP(c, FLOE_OP_VMUL, (int64_t)W->fb.t32, (int64_t)W->fb.t32, (int64_t)W->fb.u32, n, T32, 0);
+        if (tok) { /* per token: the row's shift needs all of it, on the main core */
+            OP(c, FLOE_OP_SEND, (int64_t)W->fb.t32, 4 * (int64_t)n, G->cx[0], G->cy[0], 0);
+        } else {
+            OP(c, FLOE_OP_VREQUANT, (int64_t)W->fb.mm, (int64_t)W->fb.t32, (int64_t)W->fb.m_mlp, n, A, FLOE_SCOPE_TENSOR);
+            OP(c, FLOE_OP_SEND, (int64_t)W->fb.mm, (int64_t)floe_dtype_bytes_for(A, (uint64_t)n), G->cx[0], G->cy[0], 0);
+        }
+    }
+}
+
+/* The attention half of one position on a layer's main core: norm, q/k/v, RoPE, the KV cache, the
+ * attention (here or on the attention cores), o and the residual add. */
+static void main_attention_row(gemit *G, int t, int pos)
+{
+    const mplan *P = G->P;
+    const floe_model_config *cf = P->cf;
+    ctx *c = &G->wc[0].c;
+    const mainbuf *b = &G->mb;
+    const int d = cf->d_model, hd = cf->head_dim, nh = cf->n_heads, nkv = cf->n_kv_heads;
+    const int kvw = nkv * hd, group = nh / nkv, Tc = P->Tcap;
+    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, I8 = FLOE_DT_I8, TEN = FLOE_SCOPE_TENSOR;
+    const int tok = is_tok(P->q);
+    uint64_t xt = b->x + 2 * (uint64_t)t * d;
+    if (tok)
+        OP(c, FLOE_OP_RMSNORMT, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A);
+    else
+        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A,
+           b->attn_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
+    main_phase(G, PH_QKV, t);
+    uint64_t cs = b->cosb + 2 * (uint64_t)pos * (hd / 2), sn = b->sinb + 2 * (uint64_t)pos * (hd / 2);
+    for (int hh = 0; hh < nh; hh++)
+        OP(c, FLOE_OP_ROPE, (int64_t)b->q + 2 * hh * hd, (int64_t)b->q + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
+    for (int hh = 0; hh < nkv; hh++)
+        OP(c, FLOE_OP_ROPE, (int64_t)b->k16 + 2 * hh * hd, (int64_t)b->k16 + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
+    OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->k16, kvw, T16, T32);
+    for (int hh = 0; hh < nkv; hh++) { /* the K cache, per KV head: rows of hd bytes over positions */
+        uint64_t kt = G->g->attn ? b->krow + (uint64_t)hh * hd : b->kc + ((uint64_t)hh * Tc + (uint64_t)pos) * hd;
+        if (C == FLOE_DT_I8) {
+            OP(c, FLOE_OP_VREQUANT, (int64_t)kt, (int64_t)b->t32 + 4 * hh * hd, (int64_t)b->m_kc, hd, I8, TEN);
+        } else {
+            OP(c, FLOE_OP_VREQUANT, (int64_t)b->ctmp, (int64_t)b->t32 + 4 * hh * hd, (int64_t)b->m_kc, hd, C, TEN);
+            OP(c, FLOE_OP_VSAT, (int64_t)kt, (int64_t)b->ctmp, hd, C, I8);
+        }
+    }
+    if (G->g->attn) { /* to the attention cores: query heads to the ranges up to pos's, the K and V rows
+                         to the range holding pos; back, from each KV head's leader: its heads' outputs */
+        const int R = G->g->ranges, ra = pos / G->g->rlen;
+        for (int hk = 0; hk < nkv; hk++) {
+            const int kl = 1 + hk * R, ko = kl + ra;
+            if (ra == 0)
+                OP(c, FLOE_OP_SEND, (int64_t)b->q + 2 * hk * group * hd, 2 * group * hd, G->cx[kl], G->cy[kl], 0);
+            else
+                mcast_run(c, P->mach, b->q + 2 * (uint64_t)hk * group * hd, 2 * (uint64_t)group * hd, G->first + kl,
+                          G->first + ko);
+            OP(c, FLOE_OP_SEND, (int64_t)b->krow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
+            OP(c, FLOE_OP_SEND, (int64_t)b->vrow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
+        }
+        for (int hk = 0; hk < nkv; hk++) {
+            const int kl = 1 + hk * R;
+            if (tok)
+                OP(c, FLOE_OP_RECV, (int64_t)(b->o32 + 4 * (uint64_t)hk * group * hd), 4 * (int64_t)group * hd,
+                   G->cx[kl], G->cy[kl], 0);
+            else
+                OP(c, FLOE_OP_RECV, (int64_t)(b->o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
+                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[kl], G->cy[kl], 0);
+        }
+    } else { /* the V rows into their blocks, then every head here */
+        const uint64_t vtb = vt_bytes(P, Tc);
+        for (int hh = 0; hh < nkv; hh++) {
+            OP(c, FLOE_OP_COPY, (int64_t)fc_v_slot(P, b->vt + hh * vtb, 0, pos), (int64_t)b->vrow + hh * hd, hd);
+            fc_emit_v_stored(c, P, b->onehot, b->m_id, b->tscr, b->vt + hh * vtb, 0, pos);
+        }
+        attnbuf ab = {b->m_sc, b->m_ao, b->m_id, b->onehot, b->kc, b->vt, b->tscr, b->z, b->pr, b->q,
+                      tok ? b->o32 : b->o, 0, Tc, Tc};
+        fc_emit_attention(c, P, &ab, 0, nh, Tc * hd, (int64_t)vtb, pos);
+    }
+    if (tok) /* the row of all heads: its shift, its codes */
+        OP(c, FLOE_OP_VREQUANTT, (int64_t)b->o, (int64_t)b->o32, (int64_t)b->m_ao, d, A);
+    main_phase(G, PH_O, t);
+    OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
+}
+
+/* One position of a layer's group on its main core (phases around it): the attention half, the MLP
+ * half, or both. */
+static void main_layer_row(gemit *G, int t, int pos)
+{
+    const mplan *P = G->P;
+    const floe_model_config *cf = P->cf;
+    ctx *c = &G->wc[0].c;
+    const mainbuf *b = &G->mb;
+    const int d = cf->d_model, f = cf->ffn_dim;
+    const floe_dtype A = dt_of_bits(P->q->abits);
+    const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, TEN = FLOE_SCOPE_TENSOR;
+    const int tok = is_tok(P->q);
+    uint64_t xt = b->x + 2 * (uint64_t)t * d;
+    if (G->g->part != PART_MLP)
+        main_attention_row(G, t, pos);
+    if (G->g->part == PART_ATTN)
+        return;
+    /* MLP */
+    if (tok)
+        OP(c, FLOE_OP_RMSNORMT, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A);
+    else
+        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A,
+           b->mlp_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
+    main_phase(G, PH_GATEUP, t);
+    if (G->g->fused && tok)
+        OP(c, FLOE_OP_VREQUANTT, (int64_t)b->mm, (int64_t)b->p32, (int64_t)b->m_mlp, f, A);
+    if (!G->g->fused) {
+        OP(c, FLOE_OP_LUT16, (int64_t)b->a, (int64_t)b->g, (int64_t)b->silu, f, T16);
+        OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->a, f, T16, T32);
+        OP(c, FLOE_OP_VSAT, (int64_t)b->u32, (int64_t)b->u, f, T16, T32);
+        OP(c, FLOE_OP_VMUL, (int64_t)b->t32, (int64_t)b->t32, (int64_t)b->u32, f, T32, 0); /* exact: |a u| < 2^30 */
+        if (tok)
+            OP(c, FLOE_OP_VREQUANTT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A);
+        else
+            OP(c, FLOE_OP_VREQUANT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A, TEN);
+    }
+    main_phase(G, PH_DOWN, t);
+    OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
+}
+
+int fc_emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_program *p, int chip_first,
+                  int images, int rows, int pos0, int recv_from, unsigned px, unsigned py, int send_to,
+                  unsigned nx, unsigned ny, floe_core_use *use, floe_err *err)
+{
+    const floe_model_config *cf = P->cf;
+    const int head = g->slot == cf->n_layers, d = cf->d_model;
+    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    char what[64];
+    fc_what_of(P, g->slot, what, sizeof what);
+    gemit G = {P, g, g->ncores, chip_first, calloc((size_t)g->ncores, sizeof(wcore)), calloc((size_t)g->ncores, sizeof(unsigned)),
+               calloc((size_t)g->ncores, sizeof(unsigned)), {0}};
+    int rc = -1;
+    attnbuf *ab = NULL;
+    if (!G.wc || !G.cx || !G.cy) {
+        floe_err_set(err, "compiler: out of memory");
+        goto out;
+    }
+    for (int k = 0; k < G.nc; k++) {
+        serp(P->mach, chip_first + k, &G.cx[k], &G.cy[k]);
+        G.wc[k].c = (ctx){p, P->mach, G.cx[k], G.cy[k], 0, 0, what, err, 0, images, 0};
+        G.wc[k].w = calloc((size_t)g->npieces + 1, sizeof(uint64_t));
+        G.wc[k].mult = calloc((size_t)g->npieces + 1, sizeof(uint64_t));
+        if (!G.wc[k].w || !G.wc[k].mult) {
+            floe_err_set(err, "compiler: out of memory");
+            goto out;
+        }
+    }
+    /* memory: the main core's buffers, then every core's weight slices */
+    G.mb.vocab_rows = g->v1 - g->v0;
+    fc_alloc_main(&G.wc[0].c, P, g->slot, g->part, g->attn, g->fused, &G.mb);
+    ab = calloc((size_t)g->attn + 1, sizeof *ab);
+    if (!ab) {
+        floe_err_set(err, "compiler: out of memory");
+        goto out;
+    }
+    for (int k = 1; k <= g->attn; k++)
+        fc_alloc_attn(&G.wc[k].c, P, g->slot, g->ranges, g->rlen, (k - 1) % g->ranges, &ab[k - 1]);
+    for (int i = 0; i < g->npieces; i++) {
+        const piece *pc = &g->pieces[i];
+        place_piece(&G.wc[pc->core].c, lin_of(m, g->slot, pc->lin), pc, &G.wc[pc->core].w[i], &G.wc[pc->core].mult[i],
+                    pc->b == pc->ni - 1);
+    }
+    for (int k = 1 + g->attn; k < G.nc; k++) { /* a weight core's input and output buffers */
+        int maxrows = 0, in = 0;
+        for (int i = 0; i < g->npieces; i++) {
+            const piece *pc = &g->pieces[i];
+            if (pc->core != k)
+                continue;
+            maxrows = pc->r1 - pc->r0 > maxrows ? pc->r1 - pc->r0 : maxrows;
+            int k0, k1, need = pc->lin != LIN_DOWN ? d : phase_run(&G, PH_DOWN, &k0, &k1) ? cf->ffn_dim : pc->i1 - pc->i0;
+            in = need > in ? need : in;
+        }
+        wcore *W = &G.wc[k];
+        W->in = alloc(&W->c, "in", in_bytes(A, (uint64_t)in, is_tok(P->q)));
+        W->stage = alloc(&W->c, "stage", 2 * (uint64_t)maxrows);
+        W->ctmp = C != FLOE_DT_I8 ? alloc(&W->c, "ctmp", (uint64_t)maxrows) : 0;
+        for (int i = 0; g->fused && i < g->npieces; i++)
+            if (g->pieces[i].core == k && g->pieces[i].lin == LIN_GATE) {
+                W->gate_rows = g->pieces[i].r1 - g->pieces[i].r0;
+                fc_alloc_fused(&W->c, P, g->slot, W->gate_rows, &W->fb);
+            }
+    }
+    for (int k = 0; k < G.nc; k++) {
+        ctx *c = &G.wc[k].c;
+        if (c->failed)
+            goto out;
+        if (c->next > P->mach->core_mem_bytes) {
+            floe_err_set(err, "%s needs %llu bytes on core (%u, %u)%s; the machine has %llu bytes per core: %llu bytes short",
+                         what, (unsigned long long)c->next, c->x, c->y, k == 0 ? "" : " (a weight core)",
+                         (unsigned long long)P->mach->core_mem_bytes,
+                         (unsigned long long)(c->next - P->mach->core_mem_bytes));
+            goto out;
+        }
+    }
+    if (!head && ((!g->split && (d > ACC_SCORE || cf->n_kv_heads * cf->head_dim > ACC_SCORE)) ||
+                  cf->head_dim > ACC_TOTAL - ACC_HEAD || P->vb > ACC_SCORE ||
+                  (g->ranges > 1 && cf->n_heads / cf->n_kv_heads * cf->head_dim > ACC_TOTAL - ACC_HEAD))) {
+        floe_err_set(err, "layer %d: a row of %d outputs or a head of %d does not fit the accumulator layout of this "
+                          "compiler", g->slot, d, cf->head_dim);
+        goto out;
+    }
+    /* code */
+    for (int k = 0; k < G.nc; k++) {
+        char label[48];
+        if (k == 0)
+            snprintf(label, sizeof label, head ? "lm_head" : "layer%d", g->slot);
+        else if (k <= g->attn)
+            snprintf(label, sizeof label, "layer%d_a", g->slot);
+        else
+            snprintf(label, sizeof label, head ? "lm_head_w" : "layer%d_w", g->slot);
+        if (p && floe_label(p, G.cx[k], G.cy[k], label, err) != 0)
+            goto out;
+    }
+    ctx *mc = &G.wc[0].c;
+    if (recv_from)
+        OP(mc, FLOE_OP_RECV, (int64_t)G.mb.x, 2 * (int64_t)rows * d, px, py, 0);
+    for (int t = 0; t < rows; t++) {
+        int pos = pos0 + t;
+        if (head && is_tok(P->q)) {
+            OP(mc, FLOE_OP_RMSNORMT, (int64_t)G.mb.h, (int64_t)G.mb.x + 2 * t * d, (int64_t)G.mb.cn, (int64_t)G.mb.eps,
+               d, A);
+            main_phase(&G, PH_QKV, t);
+        } else if (head) {
+            OP(mc, FLOE_OP_RMSNORM, (int64_t)G.mb.h, (int64_t)G.mb.x + 2 * t * d, (int64_t)G.mb.cn, (int64_t)G.mb.eps, d,
+               A, FLOE_SCOPE_TENSOR);
+            main_phase(&G, PH_QKV, t);
+        } else {
+            main_layer_row(&G, t, pos);
+        }
+        for (int k = 1; k <= g->attn; k++)
+            if (g->ranges == 1)
+                fc_attn_row(&G, k - 1, &ab[k - 1], pos);
+            else
+                fc_attn_range_row(&G, (k - 1) / g->ranges, (k - 1) % g->ranges, &ab[k - 1], pos);
+        for (int k = 1 + g->attn; k < G.nc; k++)
+            for (int ph = 0; ph < PH_COUNT; ph++)
+                weight_phase(&G, k, ph);
+    }
+    if (send_to)
+        OP(mc, FLOE_OP_SEND, (int64_t)G.mb.x, 2 * (int64_t)rows * d, nx, ny, 0);
+    for (int k = 0; k < G.nc; k++) {
+        if (G.wc[k].c.failed)
+            goto out;
+        uint64_t wb = 0;
+        for (int i = 0; i < g->npieces; i++)
+            if (g->pieces[i].core == k) {
+                shape s = lin_shape(P, g->slot, g->pieces[i].lin);
+                wb += row_bytes(s.bits, g->pieces[i].i1 - g->pieces[i].i0) * (uint64_t)(g->pieces[i].r1 - g->pieces[i].r0);
+                if (g->pieces[i].b == g->pieces[i].ni - 1)
+                    wb += 8 * (uint64_t)(g->pieces[i].r1 - g->pieces[i].r0);
+            }
+        uint64_t kv = 0; /* one user's KV cache on this core: K rows, V^T blocks, the filling block's V rows */
+        if (!head && k == 0 && !g->attn && g->part != PART_MLP)
+            kv = (uint64_t)cf->n_kv_heads * ((uint64_t)P->Tcap * cf->head_dim + vt_bytes(P, P->Tcap));
+        else if (!head && k > 0 && k <= g->attn)
+            kv = (uint64_t)ab[k - 1].n * cf->head_dim + vt_bytes(P, ab[k - 1].n);
+        use[k] = (floe_core_use){G.cx[k], G.cy[k], head ? -1 : g->slot, g->part, k == 0, G.wc[k].c.next, wb, kv,
+                                 G.wc[k].c.insns, head ? g->v0 : 0, head ? g->v1 : 0};
+    }
+    rc = 0;
+out:
+    for (int k = 0; G.wc && k < G.nc; k++) {
+        free(G.wc[k].w);
+        free(G.wc[k].mult);
+    }
+    free(G.wc);
+    free(G.cx);
+    free(G.cy);
+    free(ab);
+    return rc;
+}
