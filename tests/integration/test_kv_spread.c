@@ -3,24 +3,12 @@
  * users on each, and the attention output as one vmm per block of positions, all bit for bit equal
  * to the reference in prefill and decode; a decode step's work grows by blocks, not by positions;
  * what cannot be mapped is refused with the reason. */
-#include "tests/test_util.h"
+#include "tests/integration/machine_util.h"
 
 #include "common/rng.h"
 #include "compiler/compile.h"
 #include "sim/sim.h"
 #include "verify/verify.h"
-
-static void load_machine(const char *name, floe_machine *m, floe_energy_table *e)
-{
-    char path[4200];
-    floe_err err;
-    snprintf(path, sizeof path, "%s/configs/%s.csv", getenv("FLOE_SOURCE_DIR"), name);
-    if (floe_machine_load(path, m, &err) != 0)
-        fail_msg("%s", err.msg);
-    snprintf(path, sizeof path, "%s/configs/energy-%s.csv", getenv("FLOE_SOURCE_DIR"), name);
-    if (floe_energy_table_load(path, e, &err) != 0)
-        fail_msg("%s", err.msg);
-}
 
 static floe_model_config builtin(const char *name)
 {
@@ -36,7 +24,7 @@ static void run_checked(const char *machine, const floe_qconfig *q, uint64_t spl
 {
     floe_machine mach;
     floe_energy_table e;
-    load_machine(machine, &mach, &e);
+    load_config(machine, &mach, &e);
     floe_model_config c = builtin("tiny");
     floe_qmodel m;
     floe_err err;
@@ -131,7 +119,7 @@ static void test_decode_grows_by_blocks(void **state)
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine("northpole", &mach, &e);
+    load_config("northpole", &mach, &e);
     floe_model_config c = builtin("S");
     floe_qconfig q = floe_qconfig_default();
     floe_qmodel m;
@@ -153,7 +141,7 @@ static void test_users_over_cores_and_refusals(void **state)
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine("northpole", &mach, &e);
+    load_config("northpole", &mach, &e);
     floe_model_config g = builtin("granite-8b");
     floe_qconfig q = floe_qconfig_default();
     q.head_bits = 4;

@@ -3,35 +3,18 @@
  * into vocabulary slices, a chip each. The residual stream is handed from chip to chip (PCIe inside a
  * server, Ethernet between servers), and every layer output and logit still equals the reference, in
  * prefill and decode, per tensor and per token. */
-#include "tests/test_util.h"
+#include "tests/integration/machine_util.h"
 
 #include "common/rng.h"
 #include "compiler/compile.h"
 #include "verify/verify.h"
-
-/* configs/small.csv with chips of 3 x 2 cores, 4 cards per server and 2 servers. */
-static void load_machine(floe_machine *m, floe_energy_table *e)
-{
-    char path[4200];
-    floe_err err;
-    snprintf(path, sizeof path, "%s/configs/small.csv", getenv("FLOE_SOURCE_DIR"));
-    if (floe_machine_load(path, m, &err) != 0)
-        fail_msg("%s", err.msg);
-    snprintf(path, sizeof path, "%s/configs/energy-small.csv", getenv("FLOE_SOURCE_DIR"));
-    if (floe_energy_table_load(path, e, &err) != 0)
-        fail_msg("%s", err.msg);
-    m->cores_x = 3;
-    m->cores_y = 2;
-    m->cards_per_server = 4;
-    m->servers_per_system = 2;
-}
 
 static void test_halves_bit_exact(void **state)
 {
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine(&mach, &e);
+    load_small_six(&mach, &e);
     floe_model_config c;
     floe_err err;
     assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
@@ -75,7 +58,7 @@ static void test_halves_refused(void **state)
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine(&mach, &e);
+    load_small_six(&mach, &e);
     floe_model_config c;
     floe_err err;
     assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
@@ -96,7 +79,7 @@ static void test_head_slices(void **state)
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine(&mach, &e);
+    load_small_six(&mach, &e);
     floe_model_config c;
     floe_err err;
     assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);

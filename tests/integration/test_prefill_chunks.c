@@ -2,22 +2,10 @@
  * first rows, then chunk programs of up to that many rows against the KV cache the earlier ones
  * wrote; every chunk's layer outputs and logits equal the reference, and so do the decode steps
  * after them, on the main core's attention and on attention cores over several ranges. */
-#include "tests/test_util.h"
+#include "tests/integration/machine_util.h"
 
 #include "compiler/compile.h"
 #include "verify/verify.h"
-
-static void load_machine(const char *name, floe_machine *m, floe_energy_table *e)
-{
-    char path[4200];
-    floe_err err;
-    snprintf(path, sizeof path, "%s/configs/%s.csv", getenv("FLOE_SOURCE_DIR"), name);
-    if (floe_machine_load(path, m, &err) != 0)
-        fail_msg("%s", err.msg);
-    snprintf(path, sizeof path, "%s/configs/energy-%s.csv", getenv("FLOE_SOURCE_DIR"), name);
-    if (floe_energy_table_load(path, e, &err) != 0)
-        fail_msg("%s", err.msg);
-}
 
 static void test_chunks_bit_exact(void **state)
 {
@@ -35,7 +23,7 @@ static void test_chunks_bit_exact(void **state)
     for (int mi = 0; mi < 2; mi++) {
         floe_machine mach;
         floe_energy_table e;
-        load_machine(machines[mi], &mach, &e);
+        load_config(machines[mi], &mach, &e);
         for (int chunk = 2; chunk <= 3; chunk++) {
             /* small: attention on the main core, layers over 2 chips; northpole: 3 ranges per KV head */
             floe_verify_opts vo = {.tokens = 8, .decode = 4, .core_weight_bytes = mi ? 4000 : 26000, .users = 2,
@@ -56,7 +44,7 @@ static void test_chunks_bit_exact(void **state)
     /* a chunk longer than the program's rows, or past the cache, is refused */
     floe_machine mach;
     floe_energy_table e;
-    load_machine("northpole", &mach, &e);
+    load_config("northpole", &mach, &e);
     floe_compile_opts o = {.tokens = 4, .kv_tokens = 12, .decode = 1, .pos = 4, .rows = 5};
     floe_program *p;
     floe_compile_report rep;

@@ -1,24 +1,12 @@
 /* Trained-equals-deployed, bit for bit: random quantized models at several precision mixes are
  * compiled for the small and northpole machines, run on the simulator, and every layer's output and
  * the logits equal the reference integer forward. A corrupted program or weight is caught. */
-#include "tests/test_util.h"
+#include "tests/integration/machine_util.h"
 
 #include <math.h>
 
 #include "common/rng.h"
 #include "verify/verify.h"
-
-static void load_machine(const char *name, floe_machine *m, floe_energy_table *e)
-{
-    char path[4200];
-    floe_err err;
-    snprintf(path, sizeof path, "%s/configs/%s.csv", getenv("FLOE_SOURCE_DIR"), name);
-    if (floe_machine_load(path, m, &err) != 0)
-        fail_msg("%s", err.msg);
-    snprintf(path, sizeof path, "%s/configs/energy-%s.csv", getenv("FLOE_SOURCE_DIR"), name);
-    if (floe_energy_table_load(path, e, &err) != 0)
-        fail_msg("%s", err.msg);
-}
 
 static floe_model_config small_model(void)
 {
@@ -44,7 +32,7 @@ static void test_bit_exact_on_both_machines(void **state)
     for (int mi = 0; mi < 2; mi++) {
         floe_machine mach;
         floe_energy_table e;
-        load_machine(machines[mi], &mach, &e);
+        load_config(machines[mi], &mach, &e);
         for (int qi = 0; qi < 5; qi++) {
             floe_qmodel m;
             floe_err err;
@@ -71,7 +59,7 @@ static void test_corruption_is_caught(void **state)
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine("small", &mach, &e);
+    load_config("small", &mach, &e);
     floe_model_config c = small_model();
     floe_qconfig q = floe_qconfig_default();
     floe_qmodel m;
@@ -149,7 +137,7 @@ static void test_model_that_does_not_fit(void **state)
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine("small", &mach, &e);
+    load_config("small", &mach, &e);
     floe_model_config c = small_model();
     floe_err err;
     floe_qconfig q = floe_qconfig_default();
@@ -195,7 +183,7 @@ static void test_split_layers_and_decode(void **state)
     for (int mi = 0; mi < 2; mi++) {
         floe_machine mach;
         floe_energy_table e;
-        load_machine(mi ? "northpole" : "small", &mach, &e);
+        load_config(mi ? "northpole" : "small", &mach, &e);
         floe_model_config c = small_model(); /* small: layer groups of 3 cores on 2 chips of 4 cores */
         for (int t = 0; t < 12; t++)
             tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
@@ -235,7 +223,7 @@ static void test_split_corruption_is_caught(void **state)
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine("northpole", &mach, &e);
+    load_config("northpole", &mach, &e);
     floe_model_config c = small_model();
     floe_qconfig q = floe_qconfig_default();
     floe_qmodel m;
@@ -298,7 +286,7 @@ static void test_per_token_on_chip(void **state)
     for (int mi = 0; mi < 2; mi++) {
         floe_machine mach;
         floe_energy_table e;
-        load_machine(mi ? "northpole" : "small", &mach, &e);
+        load_config(mi ? "northpole" : "small", &mach, &e);
         floe_model_config c = small_model();
         for (int t = 0; t < 12; t++)
             tok[t] = (int32_t)floe_rng_below(&r, (uint64_t)c.vocab_size);
@@ -361,7 +349,7 @@ static void test_multi_chip_pipeline(void **state)
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine("small", &mach, &e); /* 4 cores per chip, 2 chips (one per card) in one server */
+    load_config("small", &mach, &e); /* 4 cores per chip, 2 chips (one per card) in one server */
     floe_model_config c = small_model();
     c.n_layers = 5;                   /* 5 layers + the head = 6 cores: chips 0 (4 cores) and 1 (2 cores) */
     floe_qconfig q = floe_qconfig_default();

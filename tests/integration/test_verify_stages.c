@@ -5,22 +5,10 @@
  * composed from runs with 1 and 2 layers (whole layers, layers in halves, an LM head in slices). */
 #include <math.h>
 
-#include "tests/test_util.h"
+#include "tests/integration/machine_util.h"
 
 #include "verify/serving_pipeline.h"
 #include "verify/verify.h"
-
-static void load_machine(const char *name, floe_machine *m, floe_energy_table *e)
-{
-    char path[4200];
-    floe_err err;
-    snprintf(path, sizeof path, "%s/configs/%s.csv", getenv("FLOE_SOURCE_DIR"), name);
-    if (floe_machine_load(path, m, &err) != 0)
-        fail_msg("%s", err.msg);
-    snprintf(path, sizeof path, "%s/configs/energy-%s.csv", getenv("FLOE_SOURCE_DIR"), name);
-    if (floe_energy_table_load(path, e, &err) != 0)
-        fail_msg("%s", err.msg);
-}
 
 /* Checks a step's stages and returns the sum of its groups' busy times. */
 static double check_stages(const floe_step_cost *c, const floe_machine *mach, int n_layers, int chips, int rows, int d,
@@ -68,7 +56,7 @@ static void test_stage_times(void **state)
     for (int mi = 0; mi < 2; mi++) {
         floe_machine mach;
         floe_energy_table e;
-        load_machine(machines[mi], &mach, &e);
+        load_config(machines[mi], &mach, &e);
         floe_qconfig q = floe_qconfig_default();
         floe_qmodel m;
         assert_int_equal(floe_qmodel_random(&m, &c, &q, 7, &err), 0);
@@ -133,16 +121,13 @@ static void test_serving_pipeline_whole_and_composed(void **state)
     for (int mi = 0; mi < 5; mi++) {
         floe_machine mach;
         floe_energy_table e;
-        load_machine(mi ? "small" : "northpole", &mach, &e);
+        if (mi >= 3) /* chips of 3 x 2 cores: a layer of 9 cores is two halves of 3 and 6, on 5 chips */
+            load_small_six(&mach, &e);
+        else
+            load_config(mi ? "small" : "northpole", &mach, &e);
         if (mi == 2) {
             mach.cores_x = mach.cores_y = 1;
             mach.servers_per_system = 2; /* chips 0, 1 in server 0; chip 2 in server 1 */
-        }
-        if (mi >= 3) { /* chips of 3 x 2 cores: a layer of 9 cores is two halves of 3 and 6, on 5 chips */
-            mach.cores_x = 3;
-            mach.cores_y = 2;
-            mach.cards_per_server = 4;
-            mach.servers_per_system = 2;
         }
         floe_model_config c, c1;
         floe_err err;
@@ -235,7 +220,7 @@ static void test_caches_set_the_mapping(void **state)
     (void)state;
     floe_machine mach;
     floe_energy_table e;
-    load_machine("small", &mach, &e);
+    load_config("small", &mach, &e);
     floe_model_config c;
     floe_err err;
     assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
