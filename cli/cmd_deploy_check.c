@@ -14,6 +14,7 @@
 
 #include "cli/mapping_args.h"
 #include "cli/qmodel_arg.h"
+#include "common/atomic_file.h"
 #include "models/qmodel_io.h"
 #include "sim/serving.h"
 #include "verify/serving_pipeline.h"
@@ -22,11 +23,59 @@
 /* a = a1 + (n - 1) (a2 - a1) */
 static double compose(double a1, double a2, int n) { return a1 + (double)(n - 1) * (a2 - a1); }
 
+/* One decode token's energy by kind, for the whole model: its actions (composed from the 1- and
+ * 2-layer runs when there are two) and the chips' static energy while they run it. */
+typedef struct token_energy {
+    int pos;
+    floe_actions actions;
+    double static_j;
+} token_energy;
+
+static token_energy token_at(const floe_step_cost *c1, const floe_step_cost *c2, int pos, int n)
+{
+    token_energy t = {pos, c1->actions, c1->static_j};
+    if (c2) {
+        floe_actions_compose(&t.actions, &c1->actions, &c2->actions, n);
+        t.static_j = compose(c1->static_j, c2->static_j, n);
+    }
+    return t;
+}
+
+static void print_by_kind(const token_energy *t, const floe_energy_cost *c)
+{
+    floe_energy_breakdown e;
+    floe_energy_of(&t->actions, c, 0, 0, 0, &e);
+    double w4 = (double)t->actions.macs[FLOE_PREC_W4A8] * c->mac_pj[FLOE_PREC_W4A8] * 1e-12;
+    printf("by kind      decode token at position %d: MAC %.3g J (w4a8 %.3g), vector %.3g, lut %.3g, SRAM %.3g, frame "
+           "buffer %.3g, NoC %.3g, links %.3g; static %.3g (the chips while they run it)\n",
+           t->pos, e.mac_j, w4, e.vector_j, e.lut_j, e.sram_j, e.framebuffer_j, e.noc_j, e.link_j, t->static_j);
+}
+
+/* The decode tokens' actions as CSV (position,action,unit,count,pj_each,energy_j), with a row for the
+ * chips' static energy: count in chip-seconds, at the chip's static power. */
+static int write_energy_csv(const char *path, const token_energy *t, int nt, const floe_energy_cost *c,
+                            const floe_machine *mach, floe_err *err)
+{
+    floe_afile af;
+    if (floe_afile_open(&af, path, err) != 0)
+        return -1;
+    double chip_w = floe_energy_static_w(c, mach);
+    fprintf(af.fp, "position,action,unit,count,pj_each,energy_j\n");
+    for (int i = 0; i < nt; i++) {
+        char label[16];
+        snprintf(label, sizeof label, "%d", t[i].pos);
+        floe_actions_csv_rows(af.fp, label, &t[i].actions, c);
+        fprintf(af.fp, "%d,static,chip-s,%.9g,%.9g,%.9g\n", t[i].pos, chip_w > 0 ? t[i].static_j / chip_w : 0.0,
+                chip_w * 1e12, t[i].static_j);
+    }
+    return floe_afile_commit(&af, err);
+}
+
 int floe_cmd_deploy_check(int argc, char **argv)
 {
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     floe_mapping_args ma = FLOE_MAPPING_ARGS_INIT;
-    const char *machine = NULL, *energy = NULL;
+    const char *machine = NULL, *energy = NULL, *energy_csv = NULL;
     long long tokens = 16, decode = 2, kv = 0, split_bytes = 0, full_chips = 4, prompt = 0, steps = 0;
     double arrival_us = 0;
     const char *users_arg = NULL;
@@ -35,6 +84,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         FLOE_QMODEL_OPTS(qa),
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "the machine description (required)", 0, 0, 'm'},
         {"energy", FLOE_ARG_STRING, &energy, "CSV", "energy table (prices a token)", 0, 0, 0},
+        {"energy-csv", FLOE_ARG_STRING, &energy_csv, "FILE", "with --energy: a decode token's actions and energy by kind, at the checked and the priced position, as CSV", 0, 0, 0},
         {"tokens", FLOE_ARG_INT, &tokens, "T", "prefill length (default 16)", 1, 1 << 22, 0},
         {"decode", FLOE_ARG_INT, &decode, "N", "decode steps after the prefill, each checked against prefill (default 2)", 1, 1 << 20, 0},
         {"kv-tokens", FLOE_ARG_INT, &kv, "N", "KV-cache capacity per user in positions (default: T + N, or P + D if more)", 0, 1 << 22, 0},
@@ -74,6 +124,10 @@ int floe_cmd_deploy_check(int argc, char **argv)
     floe_energy_table e;
     if (floe_machine_load(machine, &mach, &err) != 0 || (energy && floe_energy_table_load(energy, &e, &err) != 0))
         return floe_cmd_fail("deploy-check", "%s", err.msg);
+    if (energy_csv && !energy) {
+        fprintf(stderr, "floe deploy-check: error: --energy-csv needs --energy (the table that prices the actions)\n");
+        return 2;
+    }
     floe_model_config cf;
     floe_qconfig q;
     if ((rc = floe_qshape_from_args("deploy-check", &qa, &cf, &q)) >= 0)
@@ -308,6 +362,19 @@ int floe_cmd_deploy_check(int argc, char **argv)
                    "W in all, over the decode phase), %.3g W per card (%d card(s)); %.3g J for the prefill\n",
                    dec_j, dec_j - dec_static, sr.energy_per_token_j, U, vs.pipeline.static_w, sr.power_per_card_w,
                    vs.pipeline.cards, pre_j);
+    }
+    if (rc == 0 && energy) { /* a decode token by kind: at the last checked position, and where priced */
+        floe_energy_cost ec;
+        floe_energy_costs(&e, &ec);
+        token_energy te[2];
+        int nt = 0;
+        te[nt++] = token_at(&r[0].decode, composed ? &r[1].decode : NULL, T + N - 1, n);
+        if (r[0].priced_pos)
+            te[nt++] = token_at(&r[0].decode_at, composed ? &r[1].decode_at : NULL, r[0].priced_pos, n);
+        for (int i = 0; i < nt; i++)
+            print_by_kind(&te[i], &ec);
+        if (energy_csv && write_energy_csv(energy_csv, te, nt, &ec, &mach, &err) != 0)
+            rc = floe_cmd_fail("deploy-check", "%s", err.msg);
     }
     floe_verify_serving_free(&vs);
     for (int i = 0; i < runs; i++)

@@ -9,6 +9,7 @@
 #define FLOE_SIM_ENERGY_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "isa/energy_table.h"
 #include "isa/machine.h"
@@ -30,6 +31,16 @@ typedef struct floe_energy_breakdown {
 
 /* dst += src, field by field. */
 void floe_actions_add(floe_actions *dst, const floe_actions *src);
+
+/* dst = a1 + (n - 1) (a2 - a1), field by field, never below 0: the counts of a model of n layers
+ * composed from runs of the same shape with one and with two (floe deploy-check). */
+void floe_actions_compose(floe_actions *dst, const floe_actions *a1, const floe_actions *a2, int n);
+
+/* One CSV row per action kind, `<label>,<action>,<unit>,<count>,<pj_each>,<energy_j>`: the kinds named
+ * as the energy table's keys (mac_w8a8 .. mac_w4a16, vector_op, lut_op, sram_read, sram_write,
+ * framebuffer, noc_act .. noc_instr, pcie, eth), pj_each at the target process. The caller writes the
+ * header. */
+void floe_actions_csv_rows(FILE *f, const char *label, const floe_actions *a, const floe_energy_cost *c);
 
 /* Energy of `a` on `chips` chips of `cores` cores each, running for `seconds`. */
 void floe_energy_of(const floe_actions *a, const floe_energy_cost *c, double seconds, uint64_t cores,

@@ -434,6 +434,7 @@ static int add_step(floe_step_cost *sum, const floe_step_cost *one, floe_err *er
     sum->static_j += one->static_j;
     sum->cycles += one->cycles;
     sum->macs += one->macs;
+    floe_actions_add(&sum->actions, &one->actions);
     for (int i = 0; i < one->stages; i++) {
         sum->stage[i].gap_s += one->stage[i].gap_s;
         sum->stage[i].busy_s += one->stage[i].busy_s;
@@ -526,6 +527,7 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
         cost->cycles += sr->cycles;
         for (int i = 0; i < FLOE_PREC_COUNT; i++)
             cost->macs += sr->actions.macs[i];
+        floe_actions_add(&cost->actions, &sr->actions);
         if (sr->have_energy) {
             cost->energy_j += sr->energy.total_j;
             cost->static_j += sr->energy.static_j;
@@ -601,6 +603,8 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
         st[si - 1].busy_s += (double)(t_ps - prev_end) * 1e-12;
     cost->latency_s = (double)t_ps * 1e-12;
     cost->interval_s = (double)worst_ps * 1e-12;
+    cost->actions.pcie_bytes += links.pcie_bytes;
+    cost->actions.eth_bytes += links.eth_bytes;
     if (R->e)
         cost->energy_j += ((double)links.pcie_bytes * ec.pcie_pj_per_byte + (double)links.eth_bytes * ec.eth_pj_per_byte) *
                           1e-12;

@@ -118,6 +118,8 @@ typedef struct floe_step_cost {
     double static_j;            /* of which the chips' static energy while they run this step */
     uint64_t cycles;            /* summed over chips */
     uint64_t macs;
+    floe_actions actions;       /* the chips' action counts and the bytes over chip links, for this step
+                                   (what energy_j - static_j prices) */
     int programs;               /* programs run one after another (a prompt in chunks; 0 or 1: one): their
                                    times and energies add, and so do every stage's */
     int stages;                 /* of a result's prefill, decode and priced steps: every chip's groups in

@@ -1,6 +1,13 @@
 /* floe deploy-check's serving figures from the command line: the event-driven serving run's lines,
- * --users max and a number of users, --prompt, --decode-steps, --arrival-us, and the refusals. */
+ * --users max and a number of users, --prompt, --decode-steps, --arrival-us, and the refusals; a
+ * decode token's energy by kind (--energy-csv). */
 #include "tests/test_util.h"
+
+#include <math.h>
+
+/* rows per position in deploy-check's --energy-csv, before the static row: 7 MAC precisions, vector, lut,
+ * SRAM read and write, frame buffer, 4 NoCs, PCIe, Ethernet */
+#define FLOE_TEST_ACTION_KINDS 18
 
 static char out[65536];
 
@@ -74,8 +81,66 @@ static void test_serving_figures(void **state)
     assert_non_null(strstr(out, "--users: expected a number of users"));
 }
 
+/* A composed model's decode token by kind: the CSV's rows add up to the energy line's figure at the
+ * priced position, and w4a8 MACs are n times a layer's */
+static void test_energy_by_kind(void **state)
+{
+    (void)state;
+    const char *src = getenv("FLOE_SOURCE_DIR"), *dir = floe_test_tmpdir("deploy_energy_csv");
+    char csv[4200];
+    snprintf(csv, sizeof csv, "%s/decode.csv", dir);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model S -m %s/configs/northpole.csv --energy "
+                                                    "%s/configs/energy-northpole.csv --tokens 4 --kv-tokens 32 "
+                                                    "--full-chips 0 --energy-csv %s",
+                                   floe_test_exe(), src, src, csv),
+                     0);
+    assert_non_null(strstr(out, "figures below are composed"));
+    double one_user = number_after(NULL, "energy       "), dynamic = number_after("energy       ", "dynamic and links ");
+    assert_non_null(strstr(out, "by kind      decode token at position 5: MAC "));
+    double mac31 = number_after("decode token at position 31: ", "MAC ");
+    FILE *f = fopen(csv, "r");
+    assert_non_null(f);
+    char line[256];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line, "position,action,unit,count,pj_each,energy_j\n");
+    double dyn = 0, stat = 0, mac = 0;
+    unsigned long long w4[2] = {0, 0};
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        int pos;
+        char action[32], unit[16];
+        unsigned long long count = 0;
+        double c, pj, j;
+        assert_int_equal(sscanf(line, "%d,%31[^,],%15[^,],%lf,%lf,%lf", &pos, action, unit, &c, &pj, &j), 6);
+        assert_true(pos == 5 || pos == 31);
+        assert_true(fabs(j - c * pj * 1e-12) <= 1e-6 * j + 1e-20);
+        count = (unsigned long long)c;
+        if (strcmp(action, "mac_w4a8") == 0)
+            w4[pos == 31] = count;
+        if (pos == 31 && strcmp(action, "static") == 0)
+            stat = j;
+        else if (pos == 31)
+            dyn += j;
+        if (pos == 31 && strncmp(action, "mac_", 4) == 0)
+            mac += j;
+        rows++;
+    }
+    fclose(f);
+    assert_int_equal(rows, 2 * (FLOE_TEST_ACTION_KINDS + 1));
+    assert_true(fabs(dyn - dynamic) <= 0.01 * dynamic); /* printed to 3 digits */
+    assert_true(fabs(dyn + stat - one_user) <= 0.01 * one_user);
+    assert_true(fabs(mac - mac31) <= 0.01 * mac31);
+    /* S: 4 layers of d 256, FFN 688 at w4a8: q, k, v, o 4 x 256 x 256 and gate, up, down 3 x 256 x 688 */
+    assert_true(w4[0] == w4[1] && w4[0] == 4ull * (4 * 256 * 256 + 3 * 256 * 688));
+    /* the CSV prices actions: it needs the table */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model tiny -m %s/configs/small.csv --energy-csv %s",
+                                   floe_test_exe(), src, csv),
+                     2);
+    assert_non_null(strstr(out, "--energy-csv needs --energy"));
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_serving_figures)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_serving_figures), cmocka_unit_test(test_energy_by_kind)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
