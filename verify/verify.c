@@ -38,8 +38,9 @@ static void capture_free(capture *c)
 }
 
 /* Keeps the whole tensor that differed (chip and reference) for the dump. */
-static void keep_dump(floe_verify_dump *d, const floe_memory *mem, uint32_t addr, const int32_t *ref, int rows,
-                      int pos0, int width, const char *what)
+/* ref: row r of the reference starts at ref + r * stride (stride >= width: a slice of wider rows). */
+static void keep_dump(floe_verify_dump *d, const floe_memory *mem, uint32_t addr, const int32_t *ref, int stride,
+                      int rows, int pos0, int width, const char *what)
 {
     if (d->chip)
         return;
@@ -53,7 +54,7 @@ static void keep_dump(floe_verify_dump *d, const floe_memory *mem, uint32_t addr
     }
     for (size_t i = 0; i < n; i++) {
         d->chip[i] = floe_elem_load(mem->bytes + addr, FLOE_DT_I16, i);
-        d->ref[i] = ref[(size_t)pos0 * width + i];
+        d->ref[i] = ref[(size_t)(pos0 + (int)(i / (size_t)width)) * (size_t)stride + i % (size_t)width];
     }
     snprintf(d->what, sizeof d->what, "%s", what);
     d->rows = rows;
@@ -97,7 +98,7 @@ static int compare(floe_verify_result *res, const floe_memory *mem, uint32_t add
                 snprintf(res->mismatch, sizeof res->mismatch,
                          "%s differs at position %d, index %d: chip (core %u, %u) %d, reference %d", what, t, i, x, y,
                          got, want);
-                keep_dump(&res->dump, mem, addr, ref, T, 0, width, what);
+                keep_dump(&res->dump, mem, addr, ref, width, T, 0, width, what);
                 return 0;
             }
         }
@@ -451,19 +452,21 @@ typedef struct run_ctx {
     floe_verify_run_result *res;
 } run_ctx;
 
-static int compare_rows(floe_verify_run_result *res, const floe_memory *mem, uint32_t addr, const int32_t *ref, int rows,
-                        int pos0, int width, const char *what, unsigned x, unsigned y, const char *mode)
+/* rows pos0.. of the chip's [rows][width] at addr against the reference's (row r at ref + r * stride). */
+static int compare_rows(floe_verify_run_result *res, const floe_memory *mem, uint32_t addr, const int32_t *ref,
+                        int stride, int rows, int pos0, int width, const char *what, unsigned x, unsigned y,
+                        const char *mode)
 {
     for (int t = 0; t < rows; t++)
         for (int i = 0; i < width; i++) {
             int32_t got = floe_elem_load(mem->bytes + addr, FLOE_DT_I16, (size_t)t * width + i);
-            int32_t want = ref[(size_t)(pos0 + t) * width + i];
+            int32_t want = ref[(size_t)(pos0 + t) * stride + i];
             res->compared++;
             if (got != want) {
                 snprintf(res->mismatch, sizeof res->mismatch,
                          "%s %s differs at position %d, index %d: chip (core %u, %u) %d, reference %d", mode, what,
                          pos0 + t, i, x, y, got, want);
-                keep_dump(&res->dump, mem, addr, ref, rows, pos0, width, what);
+                keep_dump(&res->dump, mem, addr, ref, stride, rows, pos0, width, what);
                 res->match = 0;
                 return 0;
             }
@@ -563,26 +566,19 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
             char what[64];
             if (layer >= 0) {
                 snprintf(what, sizeof what, "layer %d output (residual stream)", layer);
-                compare_rows(R->res, floe_sim_memory(s, cu->x, cu->y), sym->value, R->cap->out[layer], rows, pos0,
-                             cf->d_model, what, cu->x, cu->y, mode);
+                compare_rows(R->res, floe_sim_memory(s, cu->x, cu->y), sym->value, R->cap->out[layer], cf->d_model, rows,
+                             pos0, cf->d_model, what, cu->x, cu->y, mode);
                 continue;
             }
-            /* the logits of the head's vocabulary rows here (all of them, or a slice) */
+            /* the logits of the head's vocabulary rows here (all of them, or a slice): the reference's
+             * columns v0.. of its rows */
             const int v0 = cu->vocab0, w = cu->vocab1 - cu->vocab0;
-            int32_t *ref = malloc(sizeof(int32_t) * (size_t)(pos0 + rows) * (size_t)w);
-            if (!ref) {
-                floe_err_set(err, "verify: out of memory");
-                goto out;
-            }
-            for (int t = 0; t < pos0 + rows; t++)
-                memcpy(ref + (size_t)t * w, R->cap->logits + (size_t)t * cf->vocab_size + v0, sizeof(int32_t) * (size_t)w);
             if (w == cf->vocab_size)
                 snprintf(what, sizeof what, "logits");
             else
                 snprintf(what, sizeof what, "logits of vocabulary rows %d..%d", v0, v0 + w - 1);
-            compare_rows(R->res, floe_sim_memory(s, cu->x, cu->y), sym->value, ref, rows, pos0, w, what, cu->x, cu->y,
-                         mode);
-            free(ref);
+            compare_rows(R->res, floe_sim_memory(s, cu->x, cu->y), sym->value, R->cap->logits + v0, cf->vocab_size, rows,
+                         pos0, w, what, cu->x, cu->y, mode);
         }
         if (k + 1 < n) { /* hand the residual stream to the next chip */
             const floe_symbol *os = floe_program_symbol(cp[k].prog, rep->out_x, rep->out_y, "x", 1);
