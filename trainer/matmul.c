@@ -7,22 +7,26 @@
 #include "trainer/blas.h"
 #include "trainer/vec.h"
 
-/* Rows are handed out in blocks of 32 so every thread's sgemm sees whole register tiles. */
-#define ROW_ALIGN 32
+/* Rows go to sgemm in blocks of a fixed size, whatever the thread count: OpenBLAS's sgemm may sum an
+ * output element in an order that depends on the call's shape (its Haswell and Zen kernels do, for
+ * the same element, with M = 128 and M = 256), so a split by thread count would change the bits.
+ * With fixed blocks every element comes from the same call in any run; 128 rows keep each call
+ * large enough that repacking the other operand per call costs little. */
+#define ROW_BLOCK 128
 /* Below this many multiply-adds a fork costs more than it saves. */
 #define PAR_MIN_WORK (1LL << 18)
+
+static int blocks_of(int n) { return (n + ROW_BLOCK - 1) / ROW_BLOCK; }
 
 void floe_matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC)
 {
     floe_blas_single_thread();
     long long work = (long long)N * C * OC;
-#pragma omp parallel if (work >= PAR_MIN_WORK)
-    {
-        int lo, hi;
-        floe_split(N, omp_get_num_threads(), omp_get_thread_num(), ROW_ALIGN, &lo, &hi);
-        if (hi > lo)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, C, 1.0f, inp + (size_t)lo * C, C, w,
-                        C, 0.0f, out + (size_t)lo * OC, OC);
+#pragma omp parallel for schedule(static) if (work >= PAR_MIN_WORK)
+    for (int b = 0; b < blocks_of(N); b++) {
+        int lo = b * ROW_BLOCK, hi = lo + ROW_BLOCK < N ? lo + ROW_BLOCK : N;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, C, 1.0f, inp + (size_t)lo * C, C, w, C,
+                    0.0f, out + (size_t)lo * OC, OC);
     }
 }
 
@@ -37,22 +41,19 @@ void floe_matmul_backward_into(float *dinp, int dinp_add, float *dw, int dw_add,
 {
     floe_blas_single_thread();
     long long work = (long long)N * C * OC;
-#pragma omp parallel if (work >= PAR_MIN_WORK)
-    {
-        int nt = omp_get_num_threads(), tid = omp_get_thread_num(), lo, hi;
-        if (dinp) {
-            floe_split(N, nt, tid, ROW_ALIGN, &lo, &hi);
-            if (hi > lo)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, C, OC, 1.0f,
-                            dout + (size_t)lo * OC, OC, w, C, dinp_add ? 1.0f : 0.0f, dinp + (size_t)lo * C, C);
-        }
-        if (dw) {
-            /* Each thread owns whole rows of dw and sums over all N in sgemm's own order: no
-             * reduction across threads. */
-            floe_split(OC, nt, tid, ROW_ALIGN, &lo, &hi);
-            if (hi > lo)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, C, N, 1.0f, dout + lo, OC, inp, C,
-                            dw_add ? 1.0f : 0.0f, dw + (size_t)lo * C, C);
+    const int nb_in = dinp ? blocks_of(N) : 0, nb_w = dw ? blocks_of(OC) : 0;
+    /* Blocks of dinp's rows, then of dw's rows; each dw row sums over all N in sgemm's own order: no
+     * reduction across threads. */
+#pragma omp parallel for schedule(static) if (work >= PAR_MIN_WORK)
+    for (int b = 0; b < nb_in + nb_w; b++) {
+        if (b < nb_in) {
+            int lo = b * ROW_BLOCK, hi = lo + ROW_BLOCK < N ? lo + ROW_BLOCK : N;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, C, OC, 1.0f, dout + (size_t)lo * OC, OC, w,
+                        C, dinp_add ? 1.0f : 0.0f, dinp + (size_t)lo * C, C);
+        } else {
+            int lo = (b - nb_in) * ROW_BLOCK, hi = lo + ROW_BLOCK < OC ? lo + ROW_BLOCK : OC;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, C, N, 1.0f, dout + lo, OC, inp, C,
+                        dw_add ? 1.0f : 0.0f, dw + (size_t)lo * C, C);
         }
     }
 }
