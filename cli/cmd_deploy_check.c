@@ -167,7 +167,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         }
     }
     floe_compile_opts co = {.tokens = T, .kv_tokens = cap, .core_weight_bytes = (uint64_t)split_bytes,
-                            .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores};
+                            .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .reuse_rows = (int)ma.reuse_rows};
     floe_plan_summary ps;
     if (floe_compile_plan(&cf, &q, &mach, &co, &ps, &err) != 0) {
         printf("fits         NO: %s\n", err.msg);
@@ -249,7 +249,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
     int runs = composed ? 2 : 1;
     floe_verify_opts vo = {.tokens = T, .decode = N, .core_weight_bytes = (uint64_t)split_bytes, .kv_tokens = cap,
                            .price_pos = cap - 1 > T + N - 1 ? cap - 1 : 0, .users = max_users < 2 ? 1 : 2,
-                           .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .caches = U,
+                           .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .reuse_rows = (int)ma.reuse_rows, .caches = U,
                            .price_prompt = P != T ? P : 0};
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
     for (int t = 0; t < T + N; t++)
@@ -309,8 +309,9 @@ int floe_cmd_deploy_check(int argc, char **argv)
                (unsigned long long)compared, T, N, r[0].users);
     }
     printf("latency      decode %.2f us per token (at position %d: %d cached keys per head%s); prefill %.2f us for %d "
-           "tokens\n",
-           dec_lat * 1e6, at, at + 1, r[0].priced_pos ? ", priced past the checked steps" : "", pre_lat * 1e6, T);
+           "tokens (%d token row(s) per weight read)\n",
+           dec_lat * 1e6, at, at + 1, r[0].priced_pos ? ", priced past the checked steps" : "", pre_lat * 1e6, T,
+           r[0].reuse_rows);
     /* serving: the users through the pipeline's stages, event by event */
     floe_verify_serving vs;
     floe_serving_result sr;

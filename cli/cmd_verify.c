@@ -78,9 +78,9 @@ int floe_cmd_verify(int argc, char **argv)
     for (int t = 0; t < T + decode; t++) /* byte tokens, folded into a smaller vocabulary if need be */
         tok[t] = (int32_t)((unsigned char)prompt[t] % (unsigned)m.cfg.vocab_size);
     rc = 0;
-    if (decode > 0 || split_bytes > 0 || kv_users > 1 || ma.attn_cores || ma.v_block || chunk) { /* prefill, decode */
+    if (decode > 0 || split_bytes > 0 || kv_users > 1 || ma.attn_cores || ma.v_block || ma.reuse_rows || chunk) { /* prefill, decode */
         floe_verify_opts vo = {.tokens = T, .decode = (int)decode, .core_weight_bytes = (uint64_t)split_bytes,
-                               .users = (int)kv_users, .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores,
+                               .users = (int)kv_users, .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .reuse_rows = (int)ma.reuse_rows,
                                .prefill_chunk = (int)chunk};
         floe_verify_run_result vr;
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &vr, &err) != 0) {
@@ -100,7 +100,8 @@ int floe_cmd_verify(int argc, char **argv)
                    (unsigned long long)vr.weight_cores,
                    (unsigned long long)vr.mem_min, (unsigned long long)(vr.mem_total / (vr.cores ? vr.cores : 1)),
                    (unsigned long long)vr.mem_max);
-            printf("prefill: %.2f us for %d tokens", vr.prefill.latency_s * 1e6, T);
+            printf("prefill: %.2f us for %d tokens (%d token row(s) per weight read)", vr.prefill.latency_s * 1e6, T,
+                   vr.reuse_rows);
             if (energy)
                 printf(", %.3g J", vr.prefill.energy_j);
             printf("\n");

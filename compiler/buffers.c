@@ -13,8 +13,10 @@ void fc_alloc_fused(ctx *c, const mplan *P, int slot, int rows, fusedbuf *b)
     if (L)
         data(c, b->silu, &L->silu, 4 * (FLOE_LUT16_KNOTS + 2));
     b->m_mlp = place_mult(c, "m_mlp", L ? L->m_mlp : zero_mult);
-    b->g = alloc(c, "g", 2 * (uint64_t)rows);
-    b->u = alloc(c, "u", 2 * (uint64_t)rows);
+    const uint64_t B = (uint64_t)P->B;
+    b->gs = round8(2 * (uint64_t)rows);
+    b->g = alloc(c, "g", B * b->gs);
+    b->u = alloc(c, "u", B * b->gs);
     b->a = alloc(c, "a", 2 * (uint64_t)rows);
     b->t32 = alloc(c, "t32", 4 * (uint64_t)rows);
     b->u32 = alloc(c, "u32", 4 * (uint64_t)rows);
@@ -100,7 +102,6 @@ void fc_alloc_main(ctx *c, const mplan *P, int slot, int part, int attn, int fus
     const floe_qmodel *m = P->m;
     const int d = cf->d_model, hd = cf->head_dim, nkv = cf->n_kv_heads, f = cf->ffn_dim, T = P->T, Tc = P->Tcap;
     const int kvw = nkv * hd;
-    const floe_dtype A = dt_of_bits(P->q->abits);
     const int tok = is_tok(P->q), vocab_rows = b->vocab_rows;
     memset(b, 0, sizeof *b);
     b->vocab_rows = vocab_rows;
@@ -108,7 +109,8 @@ void fc_alloc_main(ctx *c, const mplan *P, int slot, int part, int attn, int fus
         b->cn = place_pmult(c, "c_norm", m ? m->head_norm_c : zero_mult, P->q);
         b->eps = place_u64(c, "eps_q", m ? m->eps_q : 0);
         b->x = alloc(c, "x", 2 * (uint64_t)T * d);
-        b->h = alloc(c, "h", in_bytes(A, (uint64_t)d, tok));
+        b->hs = row_stride(P, d);
+        b->h = alloc(c, "h", (uint64_t)P->B * b->hs);
         b->lg = alloc(c, "logits", 2 * (uint64_t)T * (uint64_t)b->vocab_rows);
         return;
     }
@@ -143,18 +145,23 @@ void fc_alloc_main(ctx *c, const mplan *P, int slot, int part, int attn, int fus
             data(c, b->sinb, m->rope.sin, 2 * (size_t)Tc * (hd / 2));
         }
     }
+    const uint64_t B = (uint64_t)P->B; /* token rows per weight read: phases fill B rows */
     b->x = alloc(c, "x", 2 * (uint64_t)T * d);
-    b->h = alloc(c, "h", in_bytes(A, (uint64_t)d, tok));
+    b->hs = row_stride(P, d);
+    b->h = alloc(c, "h", B * b->hs);
     if (ha) {
-        b->q = alloc(c, "q", 2 * (uint64_t)d);
-        b->k16 = alloc(c, "k16", 2 * (uint64_t)kvw);
+        b->qs = round8(2 * (uint64_t)d);
+        b->ks = round8(2 * (uint64_t)kvw);
+        b->q = alloc(c, "q", B * b->qs);
+        b->k16 = alloc(c, "k16", B * b->ks);
     }
     const int n32 = hm && !fused && (!ha || f > kvw) ? f : ha ? kvw : 0; /* t32's widest use */
     if (n32)
         b->t32 = alloc(c, "t32", 4 * (uint64_t)n32);
     if (ha) {
         b->ctmp = alloc(c, "ctmp", (uint64_t)hd);
-        b->vrow = alloc(c, "vrow", (uint64_t)kvw);
+        b->vs = round8((uint64_t)kvw);
+        b->vrow = alloc(c, "vrow", B * b->vs);
     }
     if (ha && attn) { /* the caches and the scores live on the attention cores */
         b->krow = alloc(c, "krow", (uint64_t)kvw);
@@ -171,21 +178,28 @@ void fc_alloc_main(ctx *c, const mplan *P, int slot, int part, int attn, int fus
         b->pr = alloc(c, "p", 2 * (uint64_t)Tc * (uint64_t)P->nthr);
     }
     if (ha) {
-        b->o = alloc(c, "o", in_bytes(A, (uint64_t)d, tok));
+        b->os = row_stride(P, d);
+        b->o = alloc(c, "o", B * b->os);
         if (tok)
             b->o32 = alloc(c, "o32", 4 * (uint64_t)d);
     }
-    b->r = alloc(c, "r", 2 * (uint64_t)d);
+    b->rs = round8(2 * (uint64_t)d);
+    b->r = alloc(c, "r", B * b->rs);
     if (hm && !fused) { /* else the weight cores compute silu(gate) * up */
-        b->g = alloc(c, "g", 2 * (uint64_t)f);
-        b->u = alloc(c, "u", 2 * (uint64_t)f);
+        b->gs = round8(2 * (uint64_t)f);
+        b->g = alloc(c, "g", B * b->gs);
+        b->u = alloc(c, "u", B * b->gs);
         b->a = alloc(c, "a", 2 * (uint64_t)f);
         b->u32 = alloc(c, "u32", 4 * (uint64_t)f);
     }
-    if (hm)
-        b->mm = alloc(c, "mm", in_bytes(A, (uint64_t)f, tok));
-    if (hm && tok && fused)
-        b->p32 = alloc(c, "p32", 4 * (uint64_t)f);
+    if (hm) {
+        b->ms = row_stride(P, f);
+        b->mm = alloc(c, "mm", B * b->ms);
+    }
+    if (hm && tok && fused) {
+        b->ps = 4 * (uint64_t)f;
+        b->p32 = alloc(c, "p32", B * b->ps);
+    }
 }
 
 /* Attention core r of a KV head whose cache is spread over R cores of rlen positions each: that

@@ -44,6 +44,7 @@ static int compile_chip(const mplan *P, const floe_qmodel *m, const floe_compile
         k += P->g[s].ncores;
     }
     rep->ncores = (size_t)ncores;
+    rep->reuse_rows = P->B;
     serp(P->mach, P->first_core[first], &rep->in_x, &rep->in_y);
     serp(P->mach, P->first_core[last - 1], &rep->out_x, &rep->out_y);
     rep->mem_min = UINT64_MAX;

@@ -45,6 +45,12 @@ typedef struct floe_compile_opts {
     int rows;               /* decode: the program computes rows positions pos..pos+rows-1 (0 or 1:
                                one), a chunk of a prompt prefilled after its first `tokens`; at most
                                `tokens` (the rows of region "x") */
+    int reuse_rows;         /* token rows per read of a slice's weights (vmmr) when a program computes
+                               several rows (a prefill, a chunk): 0 as many as make the vmm unit, not
+                               SRAM, the bound (at most `tokens`), kept only where the model needs no
+                               more chips than with 1; 1 one row per vmm; else at most 255. Memory is
+                               planned for it in prefill and decode programs alike (docs/compiler.md,
+                               "Weight reuse in prefill") */
 } floe_compile_opts;
 
 #define FLOE_COMPILE_V_BLOCK 64
@@ -70,6 +76,7 @@ typedef struct floe_compile_report {
     unsigned in_x, in_y;        /* region "x" here receives the embeddings [T][d] int16 */
     unsigned out_x, out_y;      /* region "logits" here holds [T][vocab] int16 (or "x" on a chip without the head) */
     uint64_t mem_min, mem_max, mem_total;
+    int reuse_rows;             /* token rows per weight read the memory is planned for (1: none) */
 } floe_compile_report;
 
 /* The main core of a decoder layer (or the head: layer -1; of a head in vocabulary slices, the first
@@ -116,6 +123,7 @@ typedef struct floe_plan_summary {
                                     0: one group */
     int layers_per_chip;         /* groups of layers on chip 0 */
     int head_slices;             /* the LM head's vocabulary slices (1: the whole head on one chip) */
+    int reuse_rows;              /* token rows per weight read planned for (1: none) */
 } floe_plan_summary;
 
 int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,

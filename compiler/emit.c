@@ -46,25 +46,56 @@ static void place_piece(ctx *c, const floe_qlinear *L, const piece *pc, uint64_t
     free(mb);
 }
 
-/* Where a slice's outputs land on the main core (row t of the prefill / decode). */
-static uint64_t piece_dst(const gemit *G, const piece *pc, int t)
+/* Where a slice's outputs land on the main core: row j of the phase's batch (the head: row t of the
+ * prefill / decode). */
+static uint64_t piece_dst(const gemit *G, const piece *pc, int t, int j)
 {
     const mainbuf *b = &G->mb;
+    const uint64_t J = (uint64_t)j;
     switch (pc->lin) {
-    case LIN_Q: return b->q + 2 * (uint64_t)pc->r0;
-    case LIN_K: return b->k16 + 2 * (uint64_t)pc->r0;
-    case LIN_V: return b->vrow + (uint64_t)pc->r0;
-    case LIN_O: return b->r + 2 * (uint64_t)pc->r0;
-    case LIN_GATE: return b->g + 2 * (uint64_t)pc->r0;
-    case LIN_UP: return b->u + 2 * (uint64_t)pc->r0;
-    case LIN_DOWN: return b->r + 2 * (uint64_t)pc->r0;
+    case LIN_Q: return b->q + J * b->qs + 2 * (uint64_t)pc->r0;
+    case LIN_K: return b->k16 + J * b->ks + 2 * (uint64_t)pc->r0;
+    case LIN_V: return b->vrow + J * b->vs + (uint64_t)pc->r0;
+    case LIN_O: return b->r + J * b->rs + 2 * (uint64_t)pc->r0;
+    case LIN_GATE: return b->g + J * b->gs + 2 * (uint64_t)pc->r0;
+    case LIN_UP: return b->u + J * b->gs + 2 * (uint64_t)pc->r0;
+    case LIN_DOWN: return b->r + J * b->rs + 2 * (uint64_t)pc->r0;
     default: return b->lg + 2 * ((uint64_t)t * (uint64_t)(G->g->v1 - G->g->v0) + (uint64_t)(pc->r0 - G->g->v0));
     }
 }
 
+/* A phase's input rows on the main core: the first, and the bytes from one to the next. */
 static uint64_t phase_input(const gemit *G, int ph)
 {
     return ph == PH_O ? G->mb.o : ph == PH_DOWN ? G->mb.mm : G->mb.h;
+}
+static uint64_t phase_stride(const gemit *G, int ph)
+{
+    return ph == PH_O ? G->mb.os : ph == PH_DOWN ? G->mb.ms : G->mb.hs;
+}
+
+/* The register holding the row stride of a vmmr (set right before it). */
+#define STRIDE_REG 7
+
+/* n input rows (row j at x + j * stride) through one slice's weights into n * rows accumulators from
+ * ACC_LIN (n * rows within the linear accumulators: batch_of): one vmm when n is 1, else one vmmr. */
+static void slice_vmm(ctx *c, uint64_t x, uint64_t stride, uint64_t w, int k, int rows, int n, int64_t xp, int64_t wp)
+{
+    if (n == 1) {
+        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)x, (int64_t)w, k, rows, xp, wp, FLOE_MODE_SET);
+        return;
+    }
+    OP(c, FLOE_OP_SETI, STRIDE_REG, (int64_t)stride);
+    OP(c, FLOE_OP_VMMR, ACC_LIN, (int64_t)x, (int64_t)w, k, rows, n, STRIDE_REG, xp, wp, FLOE_MODE_SET);
+}
+
+/* Token rows a slice of `rows` outputs takes per vmmr: n, or fewer where n * rows would pass the
+ * linear accumulators. */
+static int batch_of(int rows, int n)
+{
+    int most = rows > 0 ? (ACC_SCORE - ACC_LIN) / rows : n;
+    most = most < 1 ? 1 : most;
+    return n < most ? n : most;
 }
 
 static int core_in_phase(const gemit *G, int k, int ph)
@@ -116,25 +147,29 @@ static void mcast_run(ctx *c, const floe_machine *mach, uint64_t src, uint64_t n
     }
 }
 
-/* One phase on the main core: the input out to the weight cores, the local slices, the results back. */
-static void main_phase(gemit *G, int ph, int t)
+/* One phase on the main core for n token rows (t0..t0+n-1; batch rows 0..n-1 of its buffers): the
+ * input rows out to the weight cores, the local slices, the results back. */
+static void main_phase(gemit *G, int ph, int t0, int n)
 {
     const mplan *P = G->P;
     const gplan *g = G->g;
     ctx *c = &G->wc[0].c;
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
     const int d = P->cf->d_model, hd = P->cf->head_dim;
-    uint64_t in = phase_input(G, ph);
+    const uint64_t in0 = phase_input(G, ph), st = phase_stride(G, ph);
     int lo = g->slot == P->cf->n_layers ? LIN_HEAD : LIN_Q;
     /* per token: the input row's shift, the byte after its codes, goes along and scales the outputs */
     const int tok = is_tok(P->q);
-    const uint64_t kaddr = in + floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d));
-    /* the input to the weight cores: multicast to their run, or one send each (down: its chunk) */
+    const uint64_t kofs = floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d));
+    /* the input rows to the weight cores: multicast to their run, or one send each (down: its chunk) */
     int k0, k1;
-    if (phase_run(G, ph, &k0, &k1)) {
-        uint64_t nb = floe_dtype_bytes_for(A, (uint64_t)(ph == PH_DOWN ? P->cf->ffn_dim : d)) + (tok ? 1 : 0);
-        mcast_run(c, P->mach, in, nb, G->first + k0, G->first + k1);
-    } else {
+    const int run = phase_run(G, ph, &k0, &k1);
+    for (int j = 0; j < n; j++) {
+        const uint64_t in = in0 + (uint64_t)j * st, kaddr = in + kofs;
+        if (run) {
+            mcast_run(c, P->mach, in, kofs + (tok ? 1 : 0), G->first + k0, G->first + k1);
+            continue;
+        }
         for (int k = 1; k < G->nc; k++)
             for (int i = 0; i < g->npieces; i++) {
                 const piece *pc = &g->pieces[i];
@@ -158,30 +193,36 @@ static void main_phase(gemit *G, int ph, int t)
         if (pc->core != 0 || pc->lin < lo || lin_phase(pc->lin) != ph)
             continue;
         shape s = lin_shape(P, g->slot, pc->lin);
-        int rows = pc->r1 - pc->r0;
-        uint64_t dst = piece_dst(G, pc, t);
-        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)(in + floe_dtype_bytes_for(A, (uint64_t)pc->i0)), (int64_t)G->wc[0].w[i],
-           pc->i1 - pc->i0, rows, xp_of_bits(P->q->abits), wp_of_bits(s.bits), FLOE_MODE_SET);
-        if (pc->lin == LIN_V && C != FLOE_DT_I8) {
-            for (int j = 0; j < rows; j += hd) { /* saturate to C bits, then widen to one byte each */
-                int n = rows - j < hd ? rows - j : hd;
-                if (tok)
-                    OP(c, FLOE_OP_REQUANTK, (int64_t)G->mb.ctmp, ACC_LIN + j, (int64_t)G->wc[0].mult[i] + 8 * j,
-                       (int64_t)kaddr, n, C);
-                else
-                    OP(c, FLOE_OP_REQUANT, (int64_t)G->mb.ctmp, ACC_LIN + j, (int64_t)G->wc[0].mult[i] + 8 * j, n, C,
-                       FLOE_SCOPE_CHANNEL);
-                OP(c, FLOE_OP_VSAT, (int64_t)dst + j, (int64_t)G->mb.ctmp, n, C, FLOE_DT_I8);
+        const int rows = pc->r1 - pc->r0, nb = batch_of(rows, n);
+        for (int j0 = 0; j0 < n; j0 += nb) {
+            const int m = n - j0 < nb ? n - j0 : nb;
+            slice_vmm(c, in0 + (uint64_t)j0 * st + floe_dtype_bytes_for(A, (uint64_t)pc->i0), st, G->wc[0].w[i],
+                      pc->i1 - pc->i0, rows, m, xp_of_bits(P->q->abits), wp_of_bits(s.bits));
+            for (int j = j0; j < j0 + m; j++) {
+                const uint64_t dst = piece_dst(G, pc, t0 + j, j), kaddr = in0 + (uint64_t)j * st + kofs;
+                const int64_t acc = ACC_LIN + (int64_t)(j - j0) * rows;
+                if (pc->lin == LIN_V && C != FLOE_DT_I8) {
+                    for (int e = 0; e < rows; e += hd) { /* saturate to C bits, then widen to one byte each */
+                        int ne = rows - e < hd ? rows - e : hd;
+                        if (tok)
+                            OP(c, FLOE_OP_REQUANTK, (int64_t)G->mb.ctmp, acc + e, (int64_t)G->wc[0].mult[i] + 8 * e,
+                               (int64_t)kaddr, ne, C);
+                        else
+                            OP(c, FLOE_OP_REQUANT, (int64_t)G->mb.ctmp, acc + e, (int64_t)G->wc[0].mult[i] + 8 * e, ne,
+                               C, FLOE_SCOPE_CHANNEL);
+                        OP(c, FLOE_OP_VSAT, (int64_t)dst + e, (int64_t)G->mb.ctmp, ne, C, FLOE_DT_I8);
+                    }
+                } else if (tok) {
+                    OP(c, FLOE_OP_REQUANTK, (int64_t)dst, acc, (int64_t)G->wc[0].mult[i], (int64_t)kaddr, rows,
+                       pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16);
+                } else {
+                    OP(c, FLOE_OP_REQUANT, (int64_t)dst, acc, (int64_t)G->wc[0].mult[i], rows,
+                       pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
+                }
             }
-        } else if (tok) {
-            OP(c, FLOE_OP_REQUANTK, (int64_t)dst, ACC_LIN, (int64_t)G->wc[0].mult[i], (int64_t)kaddr, rows,
-               pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16);
-        } else {
-            OP(c, FLOE_OP_REQUANT, (int64_t)dst, ACC_LIN, (int64_t)G->wc[0].mult[i], rows,
-               pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
         }
     }
-    /* results from the weight cores (chain ends), in each core's order */
+    /* results from the weight cores (chain ends), in each core's order: slice by slice, row by row */
     for (int k = 1; k < G->nc; k++)
         for (int i = 0; i < g->npieces; i++) {
             const piece *pc = &g->pieces[i];
@@ -190,22 +231,26 @@ static void main_phase(gemit *G, int ph, int t)
             int rows = pc->r1 - pc->r0;
             if (g->fused && pc->lin == LIN_UP)
                 continue;
-            if (g->fused && pc->lin == LIN_GATE) { /* silu(gate) * up, requantized: the down projection's input */
-                if (tok) /* per token: the int32 products; the main core scales the whole row */
-                    OP(c, FLOE_OP_RECV, (int64_t)(G->mb.p32 + 4 * (uint64_t)pc->r0), 4 * (int64_t)rows, G->cx[k],
-                       G->cy[k], 0);
-                else
-                    OP(c, FLOE_OP_RECV, (int64_t)(G->mb.mm + floe_dtype_bytes_for(A, (uint64_t)pc->r0)),
-                       (int64_t)floe_dtype_bytes_for(A, (uint64_t)rows), G->cx[k], G->cy[k], 0);
-                continue;
+            for (int j = 0; j < n; j++) {
+                if (g->fused && pc->lin == LIN_GATE) { /* silu(gate) * up, requantized: the down projection's input */
+                    if (tok) /* per token: the int32 products; the main core scales the whole row */
+                        OP(c, FLOE_OP_RECV, (int64_t)(G->mb.p32 + (uint64_t)j * G->mb.ps + 4 * (uint64_t)pc->r0),
+                           4 * (int64_t)rows, G->cx[k], G->cy[k], 0);
+                    else
+                        OP(c, FLOE_OP_RECV,
+                           (int64_t)(G->mb.mm + (uint64_t)j * G->mb.ms + floe_dtype_bytes_for(A, (uint64_t)pc->r0)),
+                           (int64_t)floe_dtype_bytes_for(A, (uint64_t)rows), G->cx[k], G->cy[k], 0);
+                    continue;
+                }
+                OP(c, FLOE_OP_RECV, (int64_t)piece_dst(G, pc, t0 + j, j), pc->lin == LIN_V ? rows : 2 * rows, G->cx[k],
+                   G->cy[k], 0);
             }
-            OP(c, FLOE_OP_RECV, (int64_t)piece_dst(G, pc, t), pc->lin == LIN_V ? rows : 2 * rows, G->cx[k], G->cy[k],
-               0);
         }
 }
 
-/* One phase on weight core k. */
-static void weight_phase(gemit *G, int k, int ph)
+/* One phase on weight core k for n token rows: the input rows in (row j at in + j * W->ins), each
+ * slice's weights read once for all of them (vmmr), the outputs back row by row. */
+static void weight_phase(gemit *G, int k, int ph, int n)
 {
     const mplan *P = G->P;
     const gplan *g = G->g;
@@ -214,72 +259,91 @@ static void weight_phase(gemit *G, int k, int ph)
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
     const int d = P->cf->d_model, tok = is_tok(P->q);
     int lo = g->slot == P->cf->n_layers ? LIN_HEAD : LIN_Q, received = 0;
-    uint64_t kaddr = 0; /* per token: where the input row's shift landed */
+    uint64_t kofs = 0; /* per token: where an input row's shift lands, from the row's start */
     for (int i = 0; i < g->npieces; i++) {
         const piece *pc = &g->pieces[i];
         if (pc->core != k || pc->lin < lo || lin_phase(pc->lin) != ph)
             continue;
         shape s = lin_shape(P, g->slot, pc->lin);
-        int rows = pc->r1 - pc->r0;
+        const int rows = pc->r1 - pc->r0, nb = batch_of(rows, n);
         int k0, k1, whole = phase_run(G, ph, &k0, &k1) || pc->lin != LIN_DOWN; /* the whole input vector */
         if (!received) {
-            uint64_t nb = !whole ? floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0))
-                                 : floe_dtype_bytes_for(A, (uint64_t)(pc->lin == LIN_DOWN ? P->cf->ffn_dim : d));
-            kaddr = W->in + nb;
-            if (tok && !whole) { /* the chunk, then the row's shift */
-                OP(c, FLOE_OP_RECV, (int64_t)W->in, (int64_t)nb, G->cx[0], G->cy[0], 0);
-                OP(c, FLOE_OP_RECV, (int64_t)kaddr, 1, G->cx[0], G->cy[0], 0);
-            } else {
-                OP(c, FLOE_OP_RECV, (int64_t)W->in, (int64_t)nb + (tok ? 1 : 0), G->cx[0], G->cy[0], 0);
+            uint64_t nbytes = !whole ? floe_dtype_bytes_for(A, (uint64_t)(pc->i1 - pc->i0))
+                                     : floe_dtype_bytes_for(A, (uint64_t)(pc->lin == LIN_DOWN ? P->cf->ffn_dim : d));
+            kofs = nbytes;
+            for (int j = 0; j < n; j++) {
+                const uint64_t in = W->in + (uint64_t)j * W->ins;
+                if (tok && !whole) { /* the chunk, then the row's shift */
+                    OP(c, FLOE_OP_RECV, (int64_t)in, (int64_t)nbytes, G->cx[0], G->cy[0], 0);
+                    OP(c, FLOE_OP_RECV, (int64_t)(in + kofs), 1, G->cx[0], G->cy[0], 0);
+                } else {
+                    OP(c, FLOE_OP_RECV, (int64_t)in, (int64_t)nbytes + (tok ? 1 : 0), G->cx[0], G->cy[0], 0);
+                }
             }
             received = 1;
         }
-        uint64_t off = whole ? floe_dtype_bytes_for(A, (uint64_t)pc->i0) : 0;
-        OP(c, FLOE_OP_VMM, ACC_LIN, (int64_t)(W->in + off), (int64_t)W->w[i], pc->i1 - pc->i0, rows,
-           xp_of_bits(P->q->abits), wp_of_bits(s.bits), FLOE_MODE_SET);
-        if (pc->b > 0) /* the partial sums of the input chunks before this one, from the previous link */
-            OP(c, FLOE_OP_PRECV, ACC_LIN, rows, dir_to(G->cx[k], G->cy[k], G->cx[k - 1], G->cy[k - 1]), 0);
-        if (pc->b < pc->ni - 1) {
-            OP(c, FLOE_OP_PSEND, ACC_LIN, rows, dir_to(G->cx[k], G->cy[k], G->cx[k + 1], G->cy[k + 1]), 0);
-            continue;
+        const uint64_t off = whole ? floe_dtype_bytes_for(A, (uint64_t)pc->i0) : 0;
+        for (int j0 = 0; j0 < n; j0 += nb) {
+            const int m = n - j0 < nb ? n - j0 : nb;
+            slice_vmm(c, W->in + (uint64_t)j0 * W->ins + off, W->ins, W->w[i], pc->i1 - pc->i0, rows, m,
+                      xp_of_bits(P->q->abits), wp_of_bits(s.bits));
+            if (pc->b > 0) /* the partial sums of the input chunks before this one, from the previous link */
+                OP(c, FLOE_OP_PRECV, ACC_LIN, (int64_t)m * rows, dir_to(G->cx[k], G->cy[k], G->cx[k - 1], G->cy[k - 1]),
+                   0);
+            if (pc->b < pc->ni - 1) {
+                OP(c, FLOE_OP_PSEND, ACC_LIN, (int64_t)m * rows, dir_to(G->cx[k], G->cy[k], G->cx[k + 1], G->cy[k + 1]),
+                   0);
+                continue;
+            }
+            for (int j = j0; j < j0 + m; j++) {
+                const int64_t acc = ACC_LIN + (int64_t)(j - j0) * rows;
+                const uint64_t kaddr = W->in + (uint64_t)j * W->ins + kofs;
+                if (g->fused && (pc->lin == LIN_GATE || pc->lin == LIN_UP)) { /* kept here for the SwiGLU below */
+                    uint64_t gd = (pc->lin == LIN_GATE ? W->fb.g : W->fb.u) + (uint64_t)j * W->fb.gs;
+                    if (tok)
+                        OP(c, FLOE_OP_REQUANTK, (int64_t)gd, acc, (int64_t)W->mult[i], (int64_t)kaddr, rows, FLOE_DT_I16);
+                    else
+                        OP(c, FLOE_OP_REQUANT, (int64_t)gd, acc, (int64_t)W->mult[i], rows, FLOE_DT_I16,
+                           FLOE_SCOPE_CHANNEL);
+                    continue;
+                }
+                int64_t odt = pc->lin == LIN_V && C != FLOE_DT_I8 ? C : pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16;
+                uint64_t odst = pc->lin == LIN_V && C != FLOE_DT_I8 ? W->ctmp : W->stage;
+                if (tok)
+                    OP(c, FLOE_OP_REQUANTK, (int64_t)odst, acc, (int64_t)W->mult[i], (int64_t)kaddr, rows, odt);
+                else
+                    OP(c, FLOE_OP_REQUANT, (int64_t)odst, acc, (int64_t)W->mult[i], rows, odt, FLOE_SCOPE_CHANNEL);
+                if (pc->lin == LIN_V && C != FLOE_DT_I8)
+                    OP(c, FLOE_OP_VSAT, (int64_t)W->stage, (int64_t)W->ctmp, rows, C, FLOE_DT_I8);
+                OP(c, FLOE_OP_SEND, (int64_t)W->stage, pc->lin == LIN_V ? rows : 2 * rows, G->cx[0], G->cy[0], 0);
+            }
         }
-        if (g->fused && (pc->lin == LIN_GATE || pc->lin == LIN_UP)) { /* kept here for the SwiGLU below */
-            uint64_t gd = pc->lin == LIN_GATE ? W->fb.g : W->fb.u;
-            if (tok)
-                OP(c, FLOE_OP_REQUANTK, (int64_t)gd, ACC_LIN, (int64_t)W->mult[i], (int64_t)kaddr, rows, FLOE_DT_I16);
-            else
-                OP(c, FLOE_OP_REQUANT, (int64_t)gd, ACC_LIN, (int64_t)W->mult[i], rows, FLOE_DT_I16, FLOE_SCOPE_CHANNEL);
-            continue;
-        }
-        int64_t odt = pc->lin == LIN_V && C != FLOE_DT_I8 ? C : pc->lin == LIN_V ? FLOE_DT_I8 : FLOE_DT_I16;
-        uint64_t odst = pc->lin == LIN_V && C != FLOE_DT_I8 ? W->ctmp : W->stage;
-        if (tok)
-            OP(c, FLOE_OP_REQUANTK, (int64_t)odst, ACC_LIN, (int64_t)W->mult[i], (int64_t)kaddr, rows, odt);
-        else
-            OP(c, FLOE_OP_REQUANT, (int64_t)odst, ACC_LIN, (int64_t)W->mult[i], rows, odt, FLOE_SCOPE_CHANNEL);
-        if (pc->lin == LIN_V && C != FLOE_DT_I8)
-            OP(c, FLOE_OP_VSAT, (int64_t)W->stage, (int64_t)W->ctmp, rows, C, FLOE_DT_I8);
-        OP(c, FLOE_OP_SEND, (int64_t)W->stage, pc->lin == LIN_V ? rows : 2 * rows, G->cx[0], G->cy[0], 0);
     }
     if (ph == PH_GATEUP && g->fused && W->gate_rows) { /* silu(gate) * up, exact in int32, to the cache width */
-        const int n = W->gate_rows;
+        const int nr = W->gate_rows;
         const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32;
-        OP(c, FLOE_OP_LUT16, (int64_t)W->fb.a, (int64_t)W->fb.g, (int64_t)W->fb.silu, n, T16);
-        OP(c, FLOE_OP_VSAT, (int64_t)W->fb.t32, (int64_t)W->fb.a, n, T16, T32);
-        OP(c, FLOE_OP_VSAT, (int64_t)W->fb.u32, (int64_t)W->fb.u, n, T16, T32);
-        OP(c, FLOE_OP_VMUL, (int64_t)W->fb.t32, (int64_t)W->fb.t32, (int64_t)W->fb.u32, n, T32, 0);
-        if (tok) { /* per token: the row's shift needs all of it, on the main core */
-            OP(c, FLOE_OP_SEND, (int64_t)W->fb.t32, 4 * (int64_t)n, G->cx[0], G->cy[0], 0);
-        } else {
-            OP(c, FLOE_OP_VREQUANT, (int64_t)W->fb.mm, (int64_t)W->fb.t32, (int64_t)W->fb.m_mlp, n, A, FLOE_SCOPE_TENSOR);
-            OP(c, FLOE_OP_SEND, (int64_t)W->fb.mm, (int64_t)floe_dtype_bytes_for(A, (uint64_t)n), G->cx[0], G->cy[0], 0);
+        for (int j = 0; j < n; j++) {
+            const uint64_t gj = W->fb.g + (uint64_t)j * W->fb.gs, uj = W->fb.u + (uint64_t)j * W->fb.gs;
+            OP(c, FLOE_OP_LUT16, (int64_t)W->fb.a, (int64_t)gj, (int64_t)W->fb.silu, nr, T16);
+            OP(c, FLOE_OP_VSAT, (int64_t)W->fb.t32, (int64_t)W->fb.a, nr, T16, T32);
+            OP(c, FLOE_OP_VSAT, (int64_t)W->fb.u32, (int64_t)uj, nr, T16, T32);
+            OP(c, FLOE_OP_VMUL, (int64_t)W->fb.t32, (int64_t)W->fb.t32, (int64_t)W->fb.u32, nr, T32, 0);
+            if (tok) { /* per token: the row's shift needs all of it, on the main core */
+                OP(c, FLOE_OP_SEND, (int64_t)W->fb.t32, 4 * (int64_t)nr, G->cx[0], G->cy[0], 0);
+            } else {
+                OP(c, FLOE_OP_VREQUANT, (int64_t)W->fb.mm, (int64_t)W->fb.t32, (int64_t)W->fb.m_mlp, nr, A,
+                   FLOE_SCOPE_TENSOR);
+                OP(c, FLOE_OP_SEND, (int64_t)W->fb.mm, (int64_t)floe_dtype_bytes_for(A, (uint64_t)nr), G->cx[0],
+                   G->cy[0], 0);
+            }
         }
     }
 }
 
-/* The attention half of one position on a layer's main core: norm, q/k/v, RoPE, the KV cache, the
- * attention (here or on the attention cores), o and the residual add. */
-static void main_attention_row(gemit *G, int t, int pos)
+/* The attention half of n positions (pos0.., rows t0.. of x) on a layer's main core: norms, q/k/v
+ * for all n rows at once, then per row RoPE, the KV cache, the attention (here or on the attention
+ * cores), then o for all rows and the residual adds. */
+static void main_attention_rows(gemit *G, int t0, int n, int pos0)
 {
     const mplan *P = G->P;
     const floe_model_config *cf = P->cf;
@@ -290,69 +354,79 @@ static void main_attention_row(gemit *G, int t, int pos)
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
     const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, I8 = FLOE_DT_I8, TEN = FLOE_SCOPE_TENSOR;
     const int tok = is_tok(P->q);
-    uint64_t xt = b->x + 2 * (uint64_t)t * d;
-    if (tok)
-        OP(c, FLOE_OP_RMSNORMT, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A);
-    else
-        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A,
-           b->attn_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
-    main_phase(G, PH_QKV, t);
-    uint64_t cs = b->cosb + 2 * (uint64_t)pos * (hd / 2), sn = b->sinb + 2 * (uint64_t)pos * (hd / 2);
-    for (int hh = 0; hh < nh; hh++)
-        OP(c, FLOE_OP_ROPE, (int64_t)b->q + 2 * hh * hd, (int64_t)b->q + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
-    for (int hh = 0; hh < nkv; hh++)
-        OP(c, FLOE_OP_ROPE, (int64_t)b->k16 + 2 * hh * hd, (int64_t)b->k16 + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
-    OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->k16, kvw, T16, T32);
-    for (int hh = 0; hh < nkv; hh++) { /* the K cache, per KV head: rows of hd bytes over positions */
-        uint64_t kt = G->g->attn ? b->krow + (uint64_t)hh * hd : b->kc + ((uint64_t)hh * Tc + (uint64_t)pos) * hd;
-        if (C == FLOE_DT_I8) {
-            OP(c, FLOE_OP_VREQUANT, (int64_t)kt, (int64_t)b->t32 + 4 * hh * hd, (int64_t)b->m_kc, hd, I8, TEN);
-        } else {
-            OP(c, FLOE_OP_VREQUANT, (int64_t)b->ctmp, (int64_t)b->t32 + 4 * hh * hd, (int64_t)b->m_kc, hd, C, TEN);
-            OP(c, FLOE_OP_VSAT, (int64_t)kt, (int64_t)b->ctmp, hd, C, I8);
-        }
+    for (int j = 0; j < n; j++) {
+        const uint64_t xt = b->x + 2 * (uint64_t)(t0 + j) * d, h = b->h + (uint64_t)j * b->hs;
+        if (tok)
+            OP(c, FLOE_OP_RMSNORMT, (int64_t)h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A);
+        else
+            OP(c, FLOE_OP_RMSNORM, (int64_t)h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A,
+               b->attn_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
     }
-    if (G->g->attn) { /* to the attention cores: query heads to the ranges up to pos's, the K and V rows
-                         to the range holding pos; back, from each KV head's leader: its heads' outputs */
-        const int R = G->g->ranges, ra = pos / G->g->rlen;
-        for (int hk = 0; hk < nkv; hk++) {
-            const int kl = 1 + hk * R, ko = kl + ra;
-            if (ra == 0)
-                OP(c, FLOE_OP_SEND, (int64_t)b->q + 2 * hk * group * hd, 2 * group * hd, G->cx[kl], G->cy[kl], 0);
-            else
-                mcast_run(c, P->mach, b->q + 2 * (uint64_t)hk * group * hd, 2 * (uint64_t)group * hd, G->first + kl,
-                          G->first + ko);
-            OP(c, FLOE_OP_SEND, (int64_t)b->krow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
-            OP(c, FLOE_OP_SEND, (int64_t)b->vrow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
+    main_phase(G, PH_QKV, t0, n);
+    for (int j = 0; j < n; j++) {
+        const int pos = pos0 + j;
+        const uint64_t q = b->q + (uint64_t)j * b->qs, k16 = b->k16 + (uint64_t)j * b->ks, vrow = b->vrow + (uint64_t)j * b->vs;
+        const uint64_t o = b->o + (uint64_t)j * b->os;
+        uint64_t cs = b->cosb + 2 * (uint64_t)pos * (hd / 2), sn = b->sinb + 2 * (uint64_t)pos * (hd / 2);
+        for (int hh = 0; hh < nh; hh++)
+            OP(c, FLOE_OP_ROPE, (int64_t)q + 2 * hh * hd, (int64_t)q + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
+        for (int hh = 0; hh < nkv; hh++)
+            OP(c, FLOE_OP_ROPE, (int64_t)k16 + 2 * hh * hd, (int64_t)k16 + 2 * hh * hd, (int64_t)cs, (int64_t)sn, hd);
+        OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)k16, kvw, T16, T32);
+        for (int hh = 0; hh < nkv; hh++) { /* the K cache, per KV head: rows of hd bytes over positions */
+            uint64_t kt = G->g->attn ? b->krow + (uint64_t)hh * hd : b->kc + ((uint64_t)hh * Tc + (uint64_t)pos) * hd;
+            if (C == FLOE_DT_I8) {
+                OP(c, FLOE_OP_VREQUANT, (int64_t)kt, (int64_t)b->t32 + 4 * hh * hd, (int64_t)b->m_kc, hd, I8, TEN);
+            } else {
+                OP(c, FLOE_OP_VREQUANT, (int64_t)b->ctmp, (int64_t)b->t32 + 4 * hh * hd, (int64_t)b->m_kc, hd, C, TEN);
+                OP(c, FLOE_OP_VSAT, (int64_t)kt, (int64_t)b->ctmp, hd, C, I8);
+            }
         }
-        for (int hk = 0; hk < nkv; hk++) {
-            const int kl = 1 + hk * R;
-            if (tok)
-                OP(c, FLOE_OP_RECV, (int64_t)(b->o32 + 4 * (uint64_t)hk * group * hd), 4 * (int64_t)group * hd,
-                   G->cx[kl], G->cy[kl], 0);
-            else
-                OP(c, FLOE_OP_RECV, (int64_t)(b->o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
-                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[kl], G->cy[kl], 0);
+        if (G->g->attn) { /* to the attention cores: query heads to the ranges up to pos's, the K and V rows
+                             to the range holding pos; back, from each KV head's leader: its heads' outputs */
+            const int R = G->g->ranges, ra = pos / G->g->rlen;
+            for (int hk = 0; hk < nkv; hk++) {
+                const int kl = 1 + hk * R, ko = kl + ra;
+                if (ra == 0)
+                    OP(c, FLOE_OP_SEND, (int64_t)q + 2 * hk * group * hd, 2 * group * hd, G->cx[kl], G->cy[kl], 0);
+                else
+                    mcast_run(c, P->mach, q + 2 * (uint64_t)hk * group * hd, 2 * (uint64_t)group * hd, G->first + kl,
+                              G->first + ko);
+                OP(c, FLOE_OP_SEND, (int64_t)b->krow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
+                OP(c, FLOE_OP_SEND, (int64_t)vrow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
+            }
+            for (int hk = 0; hk < nkv; hk++) {
+                const int kl = 1 + hk * R;
+                if (tok)
+                    OP(c, FLOE_OP_RECV, (int64_t)(b->o32 + 4 * (uint64_t)hk * group * hd), 4 * (int64_t)group * hd,
+                       G->cx[kl], G->cy[kl], 0);
+                else
+                    OP(c, FLOE_OP_RECV, (int64_t)(o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
+                       (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[kl], G->cy[kl], 0);
+            }
+        } else { /* the V rows into their blocks, then every head here */
+            const uint64_t vtb = vt_bytes(P, Tc);
+            for (int hh = 0; hh < nkv; hh++) {
+                OP(c, FLOE_OP_COPY, (int64_t)fc_v_slot(P, b->vt + hh * vtb, 0, pos), (int64_t)vrow + hh * hd, hd);
+                fc_emit_v_stored(c, P, b->onehot, b->m_id, b->tscr, b->vt + hh * vtb, 0, pos);
+            }
+            attnbuf ab = {b->m_sc, b->m_ao, b->m_id, b->onehot, b->kc, b->vt, b->tscr, b->z, b->pr, q,
+                          tok ? b->o32 : o, 0, Tc, Tc};
+            fc_emit_attention(c, P, &ab, 0, nh, Tc * hd, (int64_t)vtb, pos);
         }
-    } else { /* the V rows into their blocks, then every head here */
-        const uint64_t vtb = vt_bytes(P, Tc);
-        for (int hh = 0; hh < nkv; hh++) {
-            OP(c, FLOE_OP_COPY, (int64_t)fc_v_slot(P, b->vt + hh * vtb, 0, pos), (int64_t)b->vrow + hh * hd, hd);
-            fc_emit_v_stored(c, P, b->onehot, b->m_id, b->tscr, b->vt + hh * vtb, 0, pos);
-        }
-        attnbuf ab = {b->m_sc, b->m_ao, b->m_id, b->onehot, b->kc, b->vt, b->tscr, b->z, b->pr, b->q,
-                      tok ? b->o32 : b->o, 0, Tc, Tc};
-        fc_emit_attention(c, P, &ab, 0, nh, Tc * hd, (int64_t)vtb, pos);
+        if (tok) /* the row of all heads: its shift, its codes */
+            OP(c, FLOE_OP_VREQUANTT, (int64_t)o, (int64_t)b->o32, (int64_t)b->m_ao, d, A);
     }
-    if (tok) /* the row of all heads: its shift, its codes */
-        OP(c, FLOE_OP_VREQUANTT, (int64_t)b->o, (int64_t)b->o32, (int64_t)b->m_ao, d, A);
-    main_phase(G, PH_O, t);
-    OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
+    main_phase(G, PH_O, t0, n);
+    for (int j = 0; j < n; j++) {
+        const uint64_t xt = b->x + 2 * (uint64_t)(t0 + j) * d;
+        OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)(b->r + (uint64_t)j * b->rs), d, T16);
+    }
 }
 
-/* One position of a layer's group on its main core (phases around it): the attention half, the MLP
+/* n positions of a layer's group on its main core (phases around it): the attention half, the MLP
  * half, or both. */
-static void main_layer_row(gemit *G, int t, int pos)
+static void main_layer_rows(gemit *G, int t0, int n, int pos0)
 {
     const mplan *P = G->P;
     const floe_model_config *cf = P->cf;
@@ -362,32 +436,41 @@ static void main_layer_row(gemit *G, int t, int pos)
     const floe_dtype A = dt_of_bits(P->q->abits);
     const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, TEN = FLOE_SCOPE_TENSOR;
     const int tok = is_tok(P->q);
-    uint64_t xt = b->x + 2 * (uint64_t)t * d;
     if (G->g->part != PART_MLP)
-        main_attention_row(G, t, pos);
+        main_attention_rows(G, t0, n, pos0);
     if (G->g->part == PART_ATTN)
         return;
     /* MLP */
-    if (tok)
-        OP(c, FLOE_OP_RMSNORMT, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A);
-    else
-        OP(c, FLOE_OP_RMSNORM, (int64_t)b->h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A,
-           b->mlp_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
-    main_phase(G, PH_GATEUP, t);
-    if (G->g->fused && tok)
-        OP(c, FLOE_OP_VREQUANTT, (int64_t)b->mm, (int64_t)b->p32, (int64_t)b->m_mlp, f, A);
-    if (!G->g->fused) {
-        OP(c, FLOE_OP_LUT16, (int64_t)b->a, (int64_t)b->g, (int64_t)b->silu, f, T16);
-        OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->a, f, T16, T32);
-        OP(c, FLOE_OP_VSAT, (int64_t)b->u32, (int64_t)b->u, f, T16, T32);
-        OP(c, FLOE_OP_VMUL, (int64_t)b->t32, (int64_t)b->t32, (int64_t)b->u32, f, T32, 0); /* exact: |a u| < 2^30 */
+    for (int j = 0; j < n; j++) {
+        const uint64_t xt = b->x + 2 * (uint64_t)(t0 + j) * d, h = b->h + (uint64_t)j * b->hs;
         if (tok)
-            OP(c, FLOE_OP_VREQUANTT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A);
+            OP(c, FLOE_OP_RMSNORMT, (int64_t)h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A);
         else
-            OP(c, FLOE_OP_VREQUANT, (int64_t)b->mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A, TEN);
+            OP(c, FLOE_OP_RMSNORM, (int64_t)h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A,
+               b->mlp_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
     }
-    main_phase(G, PH_DOWN, t);
-    OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)b->r, d, T16);
+    main_phase(G, PH_GATEUP, t0, n);
+    for (int j = 0; j < n; j++) {
+        const uint64_t mm = b->mm + (uint64_t)j * b->ms;
+        if (G->g->fused && tok)
+            OP(c, FLOE_OP_VREQUANTT, (int64_t)mm, (int64_t)(b->p32 + (uint64_t)j * b->ps), (int64_t)b->m_mlp, f, A);
+        if (!G->g->fused) {
+            const uint64_t gj = b->g + (uint64_t)j * b->gs, uj = b->u + (uint64_t)j * b->gs;
+            OP(c, FLOE_OP_LUT16, (int64_t)b->a, (int64_t)gj, (int64_t)b->silu, f, T16);
+            OP(c, FLOE_OP_VSAT, (int64_t)b->t32, (int64_t)b->a, f, T16, T32);
+            OP(c, FLOE_OP_VSAT, (int64_t)b->u32, (int64_t)uj, f, T16, T32);
+            OP(c, FLOE_OP_VMUL, (int64_t)b->t32, (int64_t)b->t32, (int64_t)b->u32, f, T32, 0); /* exact: |a u| < 2^30 */
+            if (tok)
+                OP(c, FLOE_OP_VREQUANTT, (int64_t)mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A);
+            else
+                OP(c, FLOE_OP_VREQUANT, (int64_t)mm, (int64_t)b->t32, (int64_t)b->m_mlp, f, A, TEN);
+        }
+    }
+    main_phase(G, PH_DOWN, t0, n);
+    for (int j = 0; j < n; j++) {
+        const uint64_t xt = b->x + 2 * (uint64_t)(t0 + j) * d;
+        OP(c, FLOE_OP_VADD, (int64_t)xt, (int64_t)xt, (int64_t)(b->r + (uint64_t)j * b->rs), d, T16);
+    }
 }
 
 int fc_emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_program *p, int chip_first,
@@ -443,7 +526,8 @@ int fc_emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_pro
             in = need > in ? need : in;
         }
         wcore *W = &G.wc[k];
-        W->in = alloc(&W->c, "in", in_bytes(A, (uint64_t)in, is_tok(P->q)));
+        W->ins = row_stride(P, in);
+        W->in = alloc(&W->c, "in", (uint64_t)P->B * W->ins);
         W->stage = alloc(&W->c, "stage", 2 * (uint64_t)maxrows);
         W->ctmp = C != FLOE_DT_I8 ? alloc(&W->c, "ctmp", (uint64_t)maxrows) : 0;
         for (int i = 0; g->fused && i < g->npieces; i++)
@@ -486,27 +570,30 @@ int fc_emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_pro
     ctx *mc = &G.wc[0].c;
     if (recv_from)
         OP(mc, FLOE_OP_RECV, (int64_t)G.mb.x, 2 * (int64_t)rows * d, px, py, 0);
-    for (int t = 0; t < rows; t++) {
-        int pos = pos0 + t;
-        if (head && is_tok(P->q)) {
-            OP(mc, FLOE_OP_RMSNORMT, (int64_t)G.mb.h, (int64_t)G.mb.x + 2 * t * d, (int64_t)G.mb.cn, (int64_t)G.mb.eps,
-               d, A);
-            main_phase(&G, PH_QKV, t);
-        } else if (head) {
-            OP(mc, FLOE_OP_RMSNORM, (int64_t)G.mb.h, (int64_t)G.mb.x + 2 * t * d, (int64_t)G.mb.cn, (int64_t)G.mb.eps, d,
-               A, FLOE_SCOPE_TENSOR);
-            main_phase(&G, PH_QKV, t);
+    /* B rows at a time: every slice's weights are read once per B rows (vmmr) */
+    for (int t0 = 0; t0 < rows; t0 += P->B) {
+        const int n = rows - t0 < P->B ? rows - t0 : P->B;
+        if (head) {
+            for (int j = 0; j < n; j++) {
+                const int64_t h = (int64_t)(G.mb.h + (uint64_t)j * G.mb.hs), xt = (int64_t)G.mb.x + 2 * (t0 + j) * d;
+                if (is_tok(P->q))
+                    OP(mc, FLOE_OP_RMSNORMT, h, xt, (int64_t)G.mb.cn, (int64_t)G.mb.eps, d, A);
+                else
+                    OP(mc, FLOE_OP_RMSNORM, h, xt, (int64_t)G.mb.cn, (int64_t)G.mb.eps, d, A, FLOE_SCOPE_TENSOR);
+            }
+            main_phase(&G, PH_QKV, t0, n);
         } else {
-            main_layer_row(&G, t, pos);
+            main_layer_rows(&G, t0, n, pos0 + t0);
         }
-        for (int k = 1; k <= g->attn; k++)
-            if (g->ranges == 1)
-                fc_attn_row(&G, k - 1, &ab[k - 1], pos);
-            else
-                fc_attn_range_row(&G, (k - 1) / g->ranges, (k - 1) % g->ranges, &ab[k - 1], pos);
+        for (int j = 0; j < n; j++)
+            for (int k = 1; k <= g->attn; k++)
+                if (g->ranges == 1)
+                    fc_attn_row(&G, k - 1, &ab[k - 1], pos0 + t0 + j);
+                else
+                    fc_attn_range_row(&G, (k - 1) / g->ranges, (k - 1) % g->ranges, &ab[k - 1], pos0 + t0 + j);
         for (int k = 1 + g->attn; k < G.nc; k++)
             for (int ph = 0; ph < PH_COUNT; ph++)
-                weight_phase(&G, k, ph);
+                weight_phase(&G, k, ph, n);
     }
     if (send_to)
         OP(mc, FLOE_OP_SEND, (int64_t)G.mb.x, 2 * (int64_t)rows * d, nx, ny, 0);

@@ -151,6 +151,8 @@ typedef struct mplan {
     int vb;           /* the V cache's transposition block, in positions */
     int force_ranges; /* > 0: attention cores per KV head (the cache's ranges), else as memory needs */
     int users, user;  /* KV caches compiled, and the one this program uses */
+    int B;            /* token rows per weight read (vmmr); row buffers are planned B deep */
+    int B_auto;       /* B was chosen, not asked for: fall back to fewer rows where B costs chips */
     uint64_t budget;
     int ngroups;
     gplan *g;
@@ -194,6 +196,20 @@ static inline shape lin_shape(const mplan *P, int slot, int lin)
     }
 }
 
+/* The bytes between two token rows of an input buffer of n elements (its codes, per token its shift
+ * byte), rounded to 8. */
+static inline uint64_t row_stride(const mplan *P, int n)
+{
+    return round8(in_bytes(dt_of_bits(P->q->abits), (uint64_t)n, is_tok(P->q)));
+}
+
+/* A weight core's input buffer: B rows of the widest vector it can receive. */
+static inline uint64_t wcore_in_reserve(const mplan *P)
+{
+    const int d = P->cf->d_model, f = P->cf->ffn_dim;
+    return (uint64_t)P->B * row_stride(P, f > d ? f : d) + 64;
+}
+
 /* A group's rows of a linear: lo..hi-1 (the LM head: its vocabulary slice). */
 static inline void lin_rows(const mplan *P, const gplan *g, int lin, int *lo, int *hi)
 {
@@ -229,7 +245,10 @@ static inline int64_t dir_to(unsigned x0, unsigned y0, unsigned x1, unsigned y1)
     return x1 > x0 ? FLOE_DIR_E : x1 < x0 ? FLOE_DIR_W : y1 > y0 ? FLOE_DIR_S : FLOE_DIR_N;
 }
 
-#define FUSED_BYTES(rows, A) (4 * (FLOE_LUT16_KNOTS + 2) + 8 + 14 * (uint64_t)(rows) + floe_dtype_bytes_for(A, (uint64_t)(rows)) + 64)
+/* A weight core's SwiGLU buffers for `rows` rows: gate and up (int16) B deep, the rest one row. */
+#define FUSED_BYTES(rows, A, B)                                                                          \
+    (4 * (FLOE_LUT16_KNOTS + 2) + 8 + (4 * (uint64_t)(B) + 10) * (uint64_t)(rows) +                      \
+     floe_dtype_bytes_for(A, (uint64_t)(rows)) + 64)
 
 /* ---- buffers (buffers.c) ----------------------------------------------------------------------- */
 
@@ -242,12 +261,16 @@ typedef struct mainbuf {
     uint64_t o32, p32;   /* per token: the attention outputs and (fused) the SwiGLU products as int32 rows */
     int attn_pc, mlp_pc; /* SmoothQuant at the norms: c_attn / c_mlp hold d per-channel multipliers */
     int vocab_rows;      /* the head: the logits' row length (its vocabulary slice); set before alloc_main */
+    /* Buffers a phase fills for B token rows at once (h, q, k16, vrow, o, r, g, u, mm, p32) hold B rows:
+     * row j at base + j * stride. */
+    uint64_t hs, qs, ks, vs, os, rs, gs, ms, ps;
 } mainbuf;
 
 /* A weight core's SwiGLU (split layers): its gate and up rows, silu(gate) * up, requantized to
  * the down projection's input; only those rows go back to the main core. */
 typedef struct fusedbuf {
     uint64_t silu, m_mlp, g, u, a, t32, u32, mm;
+    uint64_t gs; /* g and u hold B rows: row j at g + j * gs */
 } fusedbuf;
 
 /* An attention core's buffers: one KV head's cache for positions r0..r0+n-1 (a range of the
@@ -280,7 +303,7 @@ int fc_system_chips_check(const mplan *P, floe_err *err);
 
 typedef struct wcore {
     ctx c;
-    uint64_t in;        /* input buffer */
+    uint64_t in, ins;   /* input buffer: B rows, row j at in + j * ins */
     uint64_t stage, ctmp;
     int gate_rows;      /* fused: rows of gate (and up) here, 0 if none */
     fusedbuf fb;

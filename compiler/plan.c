@@ -52,8 +52,8 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
     }
     /* cost: every byte the core holds (against its memory); wb: weights and multipliers (against
      * --core-weight-bytes) */
-    const uint64_t mem = P->mach->core_mem_bytes - 64 - round8(floe_dtype_bytes_for(dt_of_bits(P->q->abits),
-                                                                                    (uint64_t)(f > d ? f : d)));
+    const uint64_t reserve = wcore_in_reserve(P);
+    const uint64_t mem = P->mach->core_mem_bytes > reserve ? P->mach->core_mem_bytes - reserve : 0;
     g->npieces = 0;
     g->ncores = 1;
     int rc = 0;
@@ -72,7 +72,7 @@ static int spread(mplan *P, int slot, gplan *g, int W, uint64_t wcap, floe_err *
             cost[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 1);
             wb[1 + j] += piece_cost(s.bits, s.in, r1 - r0, 0);
             if (g->fused && l == LIN_GATE)
-                cost[1 + j] += FUSED_BYTES(r1 - r0, dt_of_bits(P->q->abits));
+                cost[1 + j] += FUSED_BYTES(r1 - r0, dt_of_bits(P->q->abits), P->B);
         }
     }
     if (ll == LIN_DOWN && rc == 0) {
@@ -160,11 +160,11 @@ static int plan_group(mplan *P, int slot, int part, int v0, int v1, gplan *g, fl
         g->main_base = dm.next;
     }
     /* weight cores: their input buffer is the widest vector they receive */
-    const floe_dtype A = dt_of_bits(P->q->abits);
-    uint64_t reserve = round8(floe_dtype_bytes_for(A, (uint64_t)(f > d ? f : d))) + 64;
+    uint64_t reserve = wcore_in_reserve(P);
     if (reserve >= mem)
-        return floe_err_set(err, "%s: a weight core's input buffer (%llu bytes) does not fit a core of %llu bytes", what,
-                            (unsigned long long)reserve, (unsigned long long)mem);
+        return floe_err_set(err, "%s: a weight core's input buffer (%llu bytes: %d token row(s) per weight read) does "
+                                 "not fit a core of %llu bytes", what, (unsigned long long)reserve, P->B,
+                            (unsigned long long)mem);
     uint64_t wcap = mem - reserve;
     if (P->budget && P->budget < wcap)
         wcap = P->budget;
@@ -305,7 +305,36 @@ static int plan_head_slices(mplan *P, int per_chip, const floe_err *whole, floe_
                         whole->msg);
 }
 
+static int plan_model_at(mplan *P, floe_err *err);
+
+/* With B chosen (not asked for): B rows where the model needs no more chips than with one row (the
+ * rows' input buffers take weight cores' memory), else half as many, down to one. */
 int fc_plan_model(mplan *P, floe_err *err)
+{
+    if (!P->B_auto)
+        return plan_model_at(P, err);
+    const int want = P->B;
+    P->B = 1;
+    if (plan_model_at(P, err) != 0)
+        return -1;
+    const int chips = P->chips;
+    for (int b = want; b > 1; b /= 2) {
+        mplan T = *P;
+        T.B = b;
+        T.g = NULL;
+        T.chip_of = T.first_core = NULL;
+        floe_err e;
+        if (plan_model_at(&T, &e) == 0 && T.chips <= chips) {
+            fc_plan_free(P);
+            *P = T;
+            return 0;
+        }
+        fc_plan_free(&T);
+    }
+    return 0;
+}
+
+static int plan_model_at(mplan *P, floe_err *err)
 {
     const floe_model_config *cf = P->cf;
     const int cap = 2 * cf->n_layers + 1; /* every layer in two halves, and the head */
@@ -401,6 +430,9 @@ int fc_check_opts(const floe_model_config *cf, const floe_compile_opts *o, floe_
                             FLOE_COMPILE_V_BLOCK);
     if (o->attn_ranges < 0 || o->attn_ranges > 4096)
         return floe_err_set(err, "compiler: %d attention cores per KV head: 1..4096 (0: as memory needs)", o->attn_ranges);
+    if (o->reuse_rows < 0 || o->reuse_rows > 255)
+        return floe_err_set(err, "compiler: %d token rows per weight read: 1..255 (0: as many as the vmm unit's rate "
+                                 "can use)", o->reuse_rows);
     if (o->decode && (o->pos < 0 || o->pos >= cap))
         return floe_err_set(err, "compiler: decode position %d is outside the KV cache's %d positions", o->pos, cap);
     if (o->decode && (o->rows < 0 || o->rows > o->tokens || o->pos + (o->rows > 1 ? o->rows : 1) > cap))
@@ -425,6 +457,16 @@ void fc_plan_init(mplan *P, const floe_model_config *cf, const floe_qconfig *q, 
     P->vb = o->v_block > 0 ? o->v_block : FLOE_COMPILE_V_BLOCK;
     P->vb = P->vb > P->Tcap ? P->Tcap : P->vb;
     P->force_ranges = o->attn_ranges;
+    P->B = o->reuse_rows > 0 ? (o->reuse_rows < P->T ? o->reuse_rows : P->T) : 1; /* never more than its rows */
+    if (o->reuse_rows == 0) { /* the rows that make the MACs, not the weight bytes, the bound */
+        const int wb = floe_qconfig_wbits_of(q, 0);
+        const uint64_t rate = mach->vmm_macs_per_cycle[floe_prec_of((int)xp_of_bits(q->abits), (int)wp_of_bits(wb))];
+        const uint64_t port = mach->sram_bytes_per_cycle ? mach->sram_bytes_per_cycle : 1;
+        uint64_t b = (rate * (uint64_t)wb + 8 * port - 1) / (8 * port);
+        b = b > 255 ? 255 : b < 1 ? 1 : b;
+        P->B = (int)b < P->T ? (int)b : P->T;
+        P->B_auto = P->B > 1;
+    }
     int nt = (int)mach->threads_per_core;
     nt = nt > FLOE_THREADS ? FLOE_THREADS : nt < 1 ? 1 : nt;
     nt = nt > cf->n_heads ? cf->n_heads : nt;

@@ -5,7 +5,7 @@
 /* Bytes on each core of a group, as the emitter will allocate them (a dry run without weights). */
 static int group_core_bytes(const mplan *P, const gplan *g, uint64_t *bytes, floe_err *err)
 {
-    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    const floe_dtype C = dt_of_bits(P->q->kvbits);
     char what[64];
     fc_what_of(P, g->slot, what, sizeof what);
     for (int k = 0; k < g->ncores; k++)
@@ -37,7 +37,7 @@ static int group_core_bytes(const mplan *P, const gplan *g, uint64_t *bytes, flo
         bytes[k] = da.next;
     }
     for (int k = 1 + g->attn; k < g->ncores; k++) {
-        bytes[k] = round8(bytes[k]) + in_bytes(A, (uint64_t)in[k], is_tok(P->q));
+        bytes[k] = round8(bytes[k]) + (uint64_t)P->B * row_stride(P, in[k]); /* B input rows */
         bytes[k] = round8(bytes[k]) + 2 * (uint64_t)maxrows[k];
         if (C != FLOE_DT_I8)
             bytes[k] = round8(bytes[k]) + (uint64_t)maxrows[k];
@@ -72,6 +72,7 @@ int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const
     if (fc_plan_model(&P, err) != 0)
         goto out;
     sum->chips = P.chips;
+    sum->reuse_rows = P.B;
     sum->mem_min = UINT64_MAX;
     uint64_t *bytes = NULL;
     for (int s = 0; s < P.ngroups; s++) {

@@ -1,5 +1,7 @@
 #include "isa/machine.h"
 
+#include "isa/opcodes.h"
+
 #include <string.h>
 
 #define F(field) offsetof(floe_machine, field)
@@ -136,6 +138,15 @@ const char *floe_prec_name(floe_prec p)
 {
     static const char *const names[FLOE_PREC_COUNT] = {"w8a8", "w4a8", "w2a8", "w4a4", "w2a2", "w8a16", "w4a16"};
     return (unsigned)p < FLOE_PREC_COUNT ? names[p] : "?";
+}
+
+floe_prec floe_prec_of(int xp, int wp)
+{
+    if (xp == FLOE_XP_I16)
+        return wp == FLOE_WP_I8 ? FLOE_PREC_W8A16 : FLOE_PREC_W4A16;
+    if (xp == FLOE_XP_I4)
+        return wp == FLOE_WP_I8 ? FLOE_PREC_W8A8 : FLOE_PREC_W4A4;
+    return wp == FLOE_WP_I8 ? FLOE_PREC_W8A8 : wp == FLOE_WP_I4 ? FLOE_PREC_W4A8 : FLOE_PREC_W2A8;
 }
 
 const char *floe_noc_name(floe_noc_id n)

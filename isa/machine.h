@@ -110,6 +110,10 @@ void floe_machine_derive(const floe_machine *m, floe_machine_derived *d);
 const floe_kv_key *floe_machine_keys(size_t *n);
 
 const char *floe_prec_name(floe_prec p); /* "w8a8", ... */
+/* The rate an instruction's (activation, weight) precision pair runs at (docs/sim.md): xp a
+ * floe_xprec, wp a floe_wprec; pairs the machine does not list run at the rate of the nearest listed
+ * pair with at least as many bits. */
+floe_prec floe_prec_of(int xp, int wp);
 const char *floe_noc_name(floe_noc_id n); /* "act", "psum", "weight", "instr" */
 
 #endif

@@ -71,7 +71,7 @@ typedef enum { FLOE_DIR_N, FLOE_DIR_E, FLOE_DIR_S, FLOE_DIR_W, FLOE_DIR_COUNT } 
 #define FLOE_REGS 8
 #define FLOE_SEMAPHORES 16
 #define FLOE_INSN_BYTES 16
-#define FLOE_MAX_FIELDS 8
+#define FLOE_MAX_FIELDS 10
 
 /* Operand values for MEM and ACC fields. */
 #define FLOE_MEM(addr, reg) ((int64_t)(addr) | ((int64_t)(reg) << FLOE_MEM_ADDR_BITS))
@@ -91,6 +91,8 @@ typedef enum { FLOE_DIR_N, FLOE_DIR_E, FLOE_DIR_S, FLOE_DIR_W, FLOE_DIR_COUNT } 
     X(VMM, "vmm", 0x10, VMM, F(ACC, acc), F(MEM, x), F(MEM, w), F(LEN, k), F(LEN, n), F(XP, xp),    \
       F(WP, wp), F(MODE, mode), F(END, _))                                                          \
     X(ACCCLR, "accclr", 0x11, VMM, F(ACC, acc), F(LEN, n), F(END, _))                               \
+    X(VMMR, "vmmr", 0x12, VMM, F(ACC, acc), F(MEM, x), F(MEM, w), F(LEN, k), F(LEN, n), F(U8, m),   \
+      F(REG, xs), F(XP, xp), F(WP, wp), F(MODE, mode), F(END, _))                                   \
     /* vector: elementwise integer ops, row reductions, requantization */                           \
     X(VADD, "vadd", 0x20, VECTOR, F(MEM, dst), F(MEM, a), F(MEM, b), F(LEN, n), F(DT, dt), F(END, _)) \
     X(VMUL, "vmul", 0x21, VECTOR, F(MEM, dst), F(MEM, a), F(MEM, b), F(LEN, n), F(DT, dt), F(SH, sh), \

@@ -76,17 +76,6 @@ static uint64_t ceil_div(uint64_t a, uint64_t b) { return b ? (a + b - 1) / b : 
 static floe_dtype xp_dtype(int64_t xp) { return xp == FLOE_XP_I4 ? FLOE_DT_I4 : xp == FLOE_XP_I8 ? FLOE_DT_I8 : FLOE_DT_I16; }
 static floe_dtype wp_dtype(int64_t wp) { return wp == FLOE_WP_I2 ? FLOE_DT_I2 : wp == FLOE_WP_I4 ? FLOE_DT_I4 : FLOE_DT_I8; }
 
-/* The machine's rate for an (activation, weight) precision pair (docs/sim.md): pairs the machine does
- * not list run at the rate of the nearest listed pair with at least as many bits. */
-static floe_prec prec_pair(int64_t xp, int64_t wp)
-{
-    if (xp == FLOE_XP_I16)
-        return wp == FLOE_WP_I8 ? FLOE_PREC_W8A16 : FLOE_PREC_W4A16;
-    if (xp == FLOE_XP_I4)
-        return wp == FLOE_WP_I8 ? FLOE_PREC_W8A8 : FLOE_PREC_W4A4;
-    return wp == FLOE_WP_I8 ? FLOE_PREC_W8A8 : wp == FLOE_WP_I4 ? FLOE_PREC_W4A8 : FLOE_PREC_W2A8;
-}
-
 /* The cache entry for weights at addr, or NULL. */
 static sim_vmm_entry *vmm_find(sim_core *c, uint64_t addr, uint64_t bytes, uint32_t k, uint32_t n, int wp)
 {
@@ -144,65 +133,98 @@ static sim_vmm_entry *vmm_add(sim_core *c, uint64_t addr, uint64_t bytes, uint32
 /* Inputs widened to int8/int16 live on the stack up to this many elements (no allocation per vmm). */
 #define VMM_STACK_INPUTS 4096
 
+/* One input row through the prepared weights: x widened to the vmm unit's int8 or int16 operands.
+ * gcc 12 does not see that the widening loop writes the k elements the product reads. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+static int vmm_row(int32_t *acc, const uint8_t *xs, floe_dtype xdt, uint32_t k, const floe_vmm_weights *w, floe_err *err)
+{
+    if (xdt == FLOE_DT_I8) {
+        floe_vmm_i8(acc, (const int8_t *)xs, 1, w);
+    } else if (xdt == FLOE_DT_I4) {
+        int8_t stack[VMM_STACK_INPUTS];
+        int8_t *xw = k <= VMM_STACK_INPUTS ? stack : malloc(k);
+        if (!xw)
+            return floe_err_set(err, "vmm: out of memory");
+        for (uint32_t i = 0; i < k; i++)
+            xw[i] = (int8_t)floe_elem_load(xs, FLOE_DT_I4, i);
+        floe_vmm_i8(acc, xw, 1, w);
+        if (xw != stack)
+            free(xw);
+    } else {
+        int16_t stack[VMM_STACK_INPUTS];
+        int16_t *xw = k <= VMM_STACK_INPUTS ? stack : malloc(sizeof(int16_t) * k);
+        if (!xw)
+            return floe_err_set(err, "vmm: out of memory");
+        for (uint32_t i = 0; i < k; i++)
+            xw[i] = (int16_t)floe_elem_load(xs, FLOE_DT_I16, i);
+        floe_vmm_i16(acc, xw, 1, w);
+        if (xw != stack)
+            free(xw);
+    }
+    return 0;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/* vmm (one input row) and vmmr (m rows, row r at x + r * r[xs] bytes, into acc + r * n): the
+ * weights are read from memory once per instruction, whatever m is (docs/isa.md, vmmr). */
 static int exec_vmm(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in, uint64_t *cycles,
                     floe_actions *act, floe_err *err)
 {
-    uint32_t k = (uint32_t)in->f[3], n = (uint32_t)in->f[4];
-    int64_t xp = in->f[5], wp = in->f[6], mode = in->f[7];
+    const int rows_form = in->op == FLOE_OP_VMMR;
+    uint32_t k = (uint32_t)in->f[3], n = (uint32_t)in->f[4], m = rows_form ? (uint32_t)in->f[5] : 1;
+    const int64_t *tail = in->f + (rows_form ? 7 : 5);
+    int64_t xp = tail[0], wp = tail[1], mode = tail[2];
+    int64_t stride = rows_form ? t->r[in->f[6]] : 0;
     floe_dtype xdt = xp_dtype(xp), wdt = wp_dtype(wp);
     uint64_t xbytes = floe_dtype_bytes_for(xdt, k), wbytes = (uint64_t)n * floe_dtype_bytes_for(wdt, k);
     uint32_t a = 0;
     uint64_t xa = 0, wa = 0;
-    if (sim_acc_operand(c, t, in->f[0], n, &a, err) || sim_mem_operand(s, c, t, in->f[1], xbytes, "x", &xa, err) ||
-        sim_mem_operand(s, c, t, in->f[2], wbytes, "w", &wa, err) || sim_read(s, c, xa, xbytes, err))
+    if (sim_acc_operand(c, t, in->f[0], (uint64_t)n * m, &a, err) ||
+        sim_mem_operand(s, c, t, in->f[2], m ? wbytes : 0, "w", &wa, err))
         return -1;
+    if (sim_mem_operand(s, c, t, in->f[1], m ? xbytes : 0, "x", &xa, err))
+        return -1;
+    for (uint32_t r = 0; r < m; r++) { /* every input row inside memory, then read */
+        int64_t ra = (int64_t)xa + stride * r;
+        if (ra < 0 || (uint64_t)ra > c->mem.capacity || xbytes > c->mem.capacity - (uint64_t)ra)
+            return sim_fault(err, c, t, in, "input row %u: %llu bytes at address %lld (row stride r%lld = %lld) lie "
+                             "outside the core's %llu bytes of memory", r, (unsigned long long)xbytes, (long long)ra,
+                             (long long)in->f[6], (long long)stride, (unsigned long long)c->mem.capacity);
+        if (sim_read(s, c, (uint64_t)ra, xbytes, err))
+            return -1;
+    }
     /* Weights a cache entry has seen fully written stay so (bytes never become unwritten, and a write
      * drops the entry), so only their bytes are counted; otherwise the read is checked. */
-    sim_vmm_entry *e = k && n ? vmm_find(c, wa, wbytes, k, n, (int)wp) : NULL;
+    sim_vmm_entry *e = k && n && m ? vmm_find(c, wa, wbytes, k, n, (int)wp) : NULL;
     uint64_t uninit_before = c->mem.uninit_reads;
-    if (e && e->initialised)
+    if (m == 0)
+        ;
+    else if (e && e->initialised)
         c->mem.bytes_read += wbytes;
     else if (sim_read(s, c, wa, wbytes, err))
         return -1;
     int32_t *acc = c->acc + a;
     if (mode == FLOE_MODE_SET)
-        memset(acc, 0, sizeof(int32_t) * n);
-    if (k && n) {
+        memset(acc, 0, sizeof(int32_t) * n * m);
+    if (k && n && m) {
         if (!e && !(e = vmm_add(c, wa, wbytes, k, n, (int)wp, err)))
             return -1;
         if (!e->initialised) /* then the read above was checked */
             e->initialised = c->mem.uninit_reads == uninit_before;
         e->last_use = ++c->vmm_clock;
-        const floe_vmm_weights *w = &e->w;
-        const uint8_t *xs = floe_memory_ptr(&c->mem, xa);
-        if (xdt == FLOE_DT_I8) {
-            floe_vmm_i8(acc, (const int8_t *)xs, 1, w);
-        } else if (xdt == FLOE_DT_I4) {
-            int8_t stack[VMM_STACK_INPUTS];
-            int8_t *xw = k <= VMM_STACK_INPUTS ? stack : malloc(k);
-            if (!xw)
-                return floe_err_set(err, "vmm: out of memory");
-            for (uint32_t i = 0; i < k; i++)
-                xw[i] = (int8_t)floe_elem_load(xs, FLOE_DT_I4, i);
-            floe_vmm_i8(acc, xw, 1, w);
-            if (xw != stack)
-                free(xw);
-        } else {
-            int16_t stack[VMM_STACK_INPUTS];
-            int16_t *xw = k <= VMM_STACK_INPUTS ? stack : malloc(sizeof(int16_t) * k);
-            if (!xw)
-                return floe_err_set(err, "vmm: out of memory");
-            for (uint32_t i = 0; i < k; i++)
-                xw[i] = (int16_t)floe_elem_load(xs, FLOE_DT_I16, i);
-            floe_vmm_i16(acc, xw, 1, w);
-            if (xw != stack)
-                free(xw);
-        }
+        for (uint32_t r = 0; r < m; r++)
+            if (vmm_row(acc + (size_t)r * n, floe_memory_ptr(&c->mem, xa + (uint64_t)(stride * r)), xdt, k, &e->w, err))
+                return -1;
     }
-    floe_prec p = prec_pair(xp, wp);
-    uint64_t macs = (uint64_t)k * n;
+    floe_prec p = floe_prec_of((int)xp, (int)wp);
+    uint64_t macs = (uint64_t)k * n * m;
     act->macs[p] += macs;
-    act->sram_read_bytes += xbytes + wbytes;
+    act->sram_read_bytes += xbytes * m + (m ? wbytes : 0);
     *cycles = ceil_div(macs, s->m.vmm_macs_per_cycle[p]);
     if (*cycles == 0)
         *cycles = 1;

@@ -654,7 +654,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     /* the rows of one program (region "x"): the prefill whole, or in chunks */
     const int RT = o->prefill_chunk > 0 && o->prefill_chunk < T ? o->prefill_chunk : T;
     floe_compile_opts co = {.tokens = RT, .kv_tokens = kvcap, .core_weight_bytes = o->core_weight_bytes, .users = C,
-                            .v_block = o->v_block, .attn_ranges = o->attn_ranges};
+                            .v_block = o->v_block, .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows};
     if (floe_compile_pipeline(m, mach, &co, &chips, &n, err) != 0)
         goto out;
     sims = calloc((size_t)n, sizeof *sims);
@@ -668,6 +668,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     res->chips = n;
     res->users = U;
     res->kv_tokens = kvcap;
+    res->reuse_rows = n > 0 ? chips[0].report.reuse_rows : 1;
     res->kv_bytes_per_layer = 2ull * (uint64_t)kvcap * (uint64_t)cf->n_kv_heads * (uint64_t)cf->head_dim;
     res->mem_min = UINT64_MAX;
     res->users_by_kv = UINT64_MAX;
@@ -734,7 +735,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             int dn = 0;
             floe_compile_opts dco = {.tokens = RT, .kv_tokens = kvcap, .decode = 1, .pos = T + i,
                                      .core_weight_bytes = o->core_weight_bytes, .users = C, .user = u,
-                                     .v_block = o->v_block, .attn_ranges = o->attn_ranges};
+                                     .v_block = o->v_block, .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows};
             if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
                 goto out;
             R.cap = &cap[u];
@@ -751,7 +752,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         int dn = 0;
         floe_compile_opts dco = {.tokens = RT, .kv_tokens = kvcap, .decode = 1, .pos = o->price_pos,
                                  .core_weight_bytes = o->core_weight_bytes, .users = C, .v_block = o->v_block,
-                                 .attn_ranges = o->attn_ranges};
+                                 .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows};
         if (o->price_pos >= kvcap) {
             floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
             goto out;
@@ -780,7 +781,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             const int rows = P - p0 < chunk ? P - p0 : chunk;
             floe_compile_opts pco = {.tokens = chunk, .kv_tokens = kvcap, .decode = p0 > 0, .pos = p0,
                                      .core_weight_bytes = o->core_weight_bytes, .users = C, .v_block = o->v_block,
-                                     .attn_ranges = o->attn_ranges, .rows = p0 > 0 ? rows : 0};
+                                     .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows, .rows = p0 > 0 ? rows : 0};
             floe_chip_program *pc = NULL;
             if (floe_compile_pipeline(m, mach, &pco, &pc, &pn, err) != 0) {
                 floe_err_prefix(err, "verify: pricing a prefill of %d tokens (rows %d..%d)", P, p0, p0 + rows - 1);

@@ -906,6 +906,34 @@ floe_insn strip_regs(floe_insn in)
     return in;
 }
 
+// A compiled vmmr as the vmm commands of its rows: the row stride is the value of the last `seti` of
+// its register on its thread before it (how the compiler sets it); false when there is none.
+bool vmmr_rows(const std::vector<floe_insn> &insns, size_t at, std::vector<floe_insn> &out)
+{
+    const floe_insn &v = insns[at];
+    int64_t stride = 0;
+    bool found = v.f[6] == 0; // r0 reads zero
+    for (size_t j = at; !found && j-- > 0;)
+        if (insns[j].thread == v.thread && insns[j].op == FLOE_OP_SETI && insns[j].f[0] == v.f[6]) {
+            stride = insns[j].f[1];
+            found = true;
+        }
+    if (!found)
+        return false;
+    floe_insn s = strip_regs(v);
+    for (int64_t r = 0; r < v.f[5]; r++) {
+        floe_insn in{};
+        in.op = FLOE_OP_VMM;
+        int64_t x = (int64_t)floe_mem_addr(s.f[1]) + r * stride, a = (int64_t)floe_acc_index(s.f[0]) + r * s.f[4];
+        if (x < 0 || x >= (1 << FLOE_MEM_ADDR_BITS) || a >= (1 << FLOE_ACC_INDEX_BITS))
+            return false;
+        int64_t f[8] = {FLOE_ACC(a, 0), FLOE_MEM(x, 0), s.f[2], s.f[3], s.f[4], s.f[7], s.f[8], s.f[9]};
+        std::memcpy(in.f, f, sizeof f);
+        out.push_back(in);
+    }
+    return true;
+}
+
 template <class V> int run(const Options &o, const floe_machine &mach)
 {
     floe_err err;
@@ -1051,9 +1079,27 @@ template <class V> int run(const Options &o, const floe_machine &mach)
         }
         long done = 0;
         for (auto &c : cores)
-            for (auto &in : c.insns) {
+            for (size_t ii = 0; ii < c.insns.size(); ii++) {
+                const floe_insn &in = c.insns[ii];
                 if (o.model_tiles > 0 && done >= o.model_tiles)
                     break;
+                if (in.op == FLOE_OP_VMMR) { // the core runs it as m vmm commands, one per input row
+                    std::vector<floe_insn> rows;
+                    if (!vmmr_rows(c.insns, ii, rows)) {
+                        not_modelled["vmmr"]++;
+                        continue;
+                    }
+                    for (auto &row : rows) {
+                        Tile t{row, &c.mem, &c.acc, 1};
+                        Cmd probe;
+                        if (!to_cmd(t.in, cap, xmax, probe))
+                            continue;
+                        done++;
+                        if (check(t) != 0)
+                            return 1;
+                    }
+                    continue;
+                }
                 Tile t{strip_regs(in), &c.mem, &c.acc, 1};
                 Cmd probe;
                 if (!to_cmd(t.in, cap, xmax, probe)) { // control, noc, composites: not core commands

@@ -63,6 +63,26 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
         }
         return 0;
     }
+    case FLOE_OP_VMMR: { /* m rows, each one vmm: row r at x + r * r[xs], into acc + r * n */
+        floe_dtype xd = f[7] == FLOE_XP_I4 ? FLOE_DT_I4 : f[7] == FLOE_XP_I8 ? FLOE_DT_I8 : FLOE_DT_I16;
+        floe_dtype wd = f[8] == FLOE_WP_I2 ? FLOE_DT_I2 : f[8] == FLOE_WP_I4 ? FLOE_DT_I4 : FLOE_DT_I8;
+        uint64_t k = (uint64_t)f[3], n = (uint64_t)f[4], m = (uint64_t)f[5], row = floe_dtype_bytes_for(wd, k);
+        int64_t a = ai(R, f[0]), x = ea(R, f[1]), w = ea(R, f[2]), st = R->r[f[6]];
+        if (a < 0 || a + (int64_t)(n * m) > (1 << 13) || (m && !ok(c, w, n * row)))
+            return -1;
+        for (uint64_t r = 0; r < m; r++)
+            if (!ok(c, x + st * (int64_t)r, floe_dtype_bytes_for(xd, k)))
+                return -1;
+        for (uint64_t r = 0; r < m; r++)
+            for (uint64_t j = 0; j < n; j++) {
+                int32_t s = f[9] == FLOE_MODE_SET ? 0 : c->acc[a + r * n + j];
+                for (uint64_t i = 0; i < k; i++)
+                    s = floe_mac_wrap(s, floe_elem_load(M + x + st * (int64_t)r, xd, i),
+                                      floe_elem_load(M + w + j * row, wd, i));
+                c->acc[a + r * n + j] = s;
+            }
+        return 0;
+    }
     case FLOE_OP_ACCCLR: {
         int64_t a = ai(R, f[0]);
         if (a < 0 || a + f[1] > (1 << 13))
