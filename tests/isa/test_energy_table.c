@@ -2,6 +2,8 @@
  * error (file:line:field), and the fingerprint. */
 #include "tests/test_util.h"
 
+#include <math.h>
+
 #include "isa/energy_table.h"
 #include "tests/isa/machine_test_util.h"
 
@@ -67,6 +69,42 @@ static void test_load_northpole_and_costs(void **state)
     assert_true(st == 256.0 * c.static_w_per_core + c.static_w_per_chip);
     double w = floe_energy_peak_vmm_w(&c, &m, FLOE_PREC_W8A8) + st;
     assert_true(w > 10.0 && w < 74.0);
+}
+
+static int near(double a, double b) { return fabs(a - b) <= 1e-9 * fabs(b); }
+
+/* configs/energy-northpole-fit.csv (docs/machine.md, "The table is kept"): the base table with every
+ * on-chip action energy x 2.2 and 110 mW of static power per core, nothing else changed. */
+static void test_fit_is_the_base_scaled(void **state)
+{
+    (void)state;
+    floe_energy_table b, f;
+    floe_err err;
+    if (floe_energy_table_load(src_path("configs/energy-northpole.csv"), &b, &err) != 0 ||
+        floe_energy_table_load(src_path("configs/energy-northpole-fit.csv"), &f, &err) != 0)
+        fail_msg("%s", err.msg);
+    floe_energy_cost cb, cf;
+    floe_energy_costs(&b, &cb);
+    floe_energy_costs(&f, &cf);
+    const double k = 2.2;
+    for (int p = 0; p < FLOE_PREC_COUNT; p++)
+        assert_true(near(cf.mac_pj[p], k * cb.mac_pj[p]));
+    for (int n = 0; n < FLOE_NOC_COUNT; n++)
+        assert_true(near(cf.noc_pj_per_byte_hop[n], k * cb.noc_pj_per_byte_hop[n]));
+    assert_true(near(cf.vector_op_pj, k * cb.vector_op_pj) && near(cf.lut_op_pj, k * cb.lut_op_pj));
+    assert_true(near(cf.sram_read_pj_per_byte, k * cb.sram_read_pj_per_byte));
+    assert_true(near(cf.sram_write_pj_per_byte, k * cb.sram_write_pj_per_byte));
+    assert_true(near(cf.framebuffer_pj_per_byte, k * cb.framebuffer_pj_per_byte));
+    assert_true(cf.pcie_pj_per_byte == cb.pcie_pj_per_byte && cf.eth_pj_per_byte == cb.eth_pj_per_byte);
+    assert_true(cf.static_w_per_chip == cb.static_w_per_chip);
+    floe_machine m;
+    assert_int_equal(floe_machine_load(src_path("configs/northpole.csv"), &m, &err), 0);
+    /* the fit's two equations: S + k D_r = 74 W at D_r = 20 W (ResNet-50), S + k 3.53 W = 37.9 W (the LLM
+     * card's chip at the published token rate) */
+    double S = floe_energy_static_w(&cf, &m);
+    assert_true(fabs(S - 30.16) < 0.01);
+    assert_true(fabs(S + k * 20.0 - 74.0) < 0.5);
+    assert_true(fabs(S + k * 3.53 - 37.9) < 0.1);
 }
 
 static void test_small_by_hand(void **state)
@@ -206,6 +244,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_northpole_and_costs),
+        cmocka_unit_test(test_fit_is_the_base_scaled),
         cmocka_unit_test(test_small_by_hand),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_fingerprint),
