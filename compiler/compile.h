@@ -121,6 +121,8 @@ typedef struct floe_plan_summary {
     int layer_attn_cores;        /* of which attention cores (0: attention on the main core) */
     int layer_halves;            /* 2: layer 0 is two groups on chips of their own (attention, then the MLP);
                                     0: one group */
+    int half_cores[2];           /* with halves: the cores of layer 0's attention half and MLP half (groups
+                                    fill chips in order, a chip taking groups while their cores fit) */
     int layers_per_chip;         /* groups of layers on chip 0 */
     int head_slices;             /* the LM head's vocabulary slices (1: the whole head on one chip) */
     int reuse_rows;              /* token rows per weight read planned for (1: none) */

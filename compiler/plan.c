@@ -307,8 +307,21 @@ static int plan_head_slices(mplan *P, int per_chip, const floe_err *whole, floe_
 
 static int plan_model_at(mplan *P, floe_err *err);
 
-/* With B chosen (not asked for): B rows where the model needs no more chips than with one row (the
- * rows' input buffers take weight cores' memory), else half as many, down to one. */
+/* Does plan T keep plan P's layout: the same chips and groups on them (no layer cut into halves it
+ * was not)? Its groups may have more weight cores and so fewer of the idle cores that widen the KV
+ * caches' ranges (docs/compiler.md, "Weight reuse in prefill"). */
+static int same_layout(const mplan *P, const mplan *T)
+{
+    if (T->chips != P->chips || T->ngroups != P->ngroups)
+        return 0;
+    for (int s = 0; s < P->ngroups; s++)
+        if (T->g[s].part != P->g[s].part || T->chip_of[s] != P->chip_of[s])
+            return 0;
+    return 1;
+}
+
+/* With B chosen (not asked for): B rows where the layout stays as with one row (the rows' buffers take
+ * memory that would otherwise hold weights or whole layers), else half as many, down to one. */
 int fc_plan_model(mplan *P, floe_err *err)
 {
     if (!P->B_auto)
@@ -317,14 +330,13 @@ int fc_plan_model(mplan *P, floe_err *err)
     P->B = 1;
     if (plan_model_at(P, err) != 0)
         return -1;
-    const int chips = P->chips;
     for (int b = want; b > 1; b /= 2) {
         mplan T = *P;
         T.B = b;
         T.g = NULL;
         T.chip_of = T.first_core = NULL;
         floe_err e;
-        if (plan_model_at(&T, &e) == 0 && T.chips <= chips) {
+        if (plan_model_at(&T, &e) == 0 && same_layout(P, &T)) {
             fc_plan_free(P);
             *P = T;
             return 0;

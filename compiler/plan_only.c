@@ -101,6 +101,8 @@ int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const
             sum->layer_cores += g->ncores;
             sum->layer_attn_cores += g->attn;
             sum->layer_halves += g->part != PART_ALL;
+            if (g->part != PART_ALL)
+                sum->half_cores[g->part - PART_ATTN] = g->ncores;
         }
     }
     free(bytes);

@@ -12,22 +12,27 @@ enum { EV_READY, EV_DONE };
 #define MAX_TOKENS (1u << 24)    /* decoded tokens: the inter-token samples are kept and sorted */
 #define MAX_PASSES (1ull << 30)  /* tokens x stages: events */
 
+/* A user's jobs are its C prefill chunks and its decode token (one at a time): C + 1 items, each
+ * waiting at one stage at most, linked in that stage's line. Item i is user i / (C + 1)'s chunk
+ * i % (C + 1) (C: the decode token). */
 typedef struct user_state {
     int job;              /* 0: the prefill; j >= 1: decode step j - 1, at position P + j - 1 */
+    int chunks_out;       /* prefill chunks that left the last stage */
     uint64_t arrive, first, last; /* ps: arrival, prefill end, the last token out */
-    int next;             /* the next user waiting at the same stage, or -1 */
 } user_state;
 
 typedef struct stage_state {
-    int cur;              /* the user served, or -1 */
-    int head, tail;       /* waiting users, first come first served (-1: none) */
+    int cur;              /* the item served, or -1 */
+    int head, tail;       /* waiting items, first come first served (-1: none) */
 } stage_state;
 
 typedef struct run {
     const floe_serving_pipeline *p;
     const floe_serving_load *l;
-    uint64_t *pre_gap, *pre_busy; /* [S] ps */
+    int C;                        /* prefill chunks per prompt */
+    uint64_t *pre_gap, *pre_busy; /* [S] ps: the whole prompt's */
     user_state *u;
+    int *next;                    /* [U (C + 1)]: the next item waiting at the same stage, or -1 */
     stage_state *st;
     floe_event_queue q;
 } run;
@@ -54,23 +59,37 @@ static uint64_t dec_busy(const floe_serving_pipeline *p, int s, int pos)
     return ps(at_pos(p, p->stage[s].decode[0].busy_s, p->stage[s].decode[1].busy_s, pos));
 }
 
-/* Stage s's gap and busy time for user u's current job. */
-static uint64_t gap_of(const run *R, int s, int u)
+/* Chunk c's share of a whole prompt's time v: the shares add up to v exactly. */
+static uint64_t share(uint64_t v, int c, int C)
 {
-    int j = R->u[u].job;
-    return j == 0 ? R->pre_gap[s] : dec_gap(R->p, s, R->l->prompt + j - 1);
+    return v / (unsigned)C + ((uint64_t)c < v % (unsigned)C ? 1 : 0);
 }
 
-static uint64_t busy_of(const run *R, int s, int u)
+static int user_of(const run *R, int item) { return item / (R->C + 1); }
+static int chunk_of(const run *R, int item) { return item % (R->C + 1); } /* C: the decode token */
+
+/* Stage s's gap and busy time for an item (a decode token: its user's current step). */
+static uint64_t gap_of(const run *R, int s, int item)
 {
-    int j = R->u[u].job;
-    return j == 0 ? R->pre_busy[s] : dec_busy(R->p, s, R->l->prompt + j - 1);
+    int c = chunk_of(R, item), j = R->u[user_of(R, item)].job;
+    return c < R->C ? share(R->pre_gap[s], c, R->C) : dec_gap(R->p, s, R->l->prompt + j - 1);
 }
 
-static int start(run *R, int s, int u, uint64_t t)
+static uint64_t busy_of(const run *R, int s, int item)
 {
-    R->st[s].cur = u;
-    return floe_eq_push_prio(&R->q, t + busy_of(R, s, u), 0, EV_DONE, (uint32_t)s, (uint64_t)u);
+    int c = chunk_of(R, item), j = R->u[user_of(R, item)].job;
+    return c < R->C ? share(R->pre_busy[s], c, R->C) : dec_busy(R->p, s, R->l->prompt + j - 1);
+}
+
+static int ready(run *R, uint64_t t, int s, int item)
+{
+    return floe_eq_push_prio(&R->q, t, (uint32_t)user_of(R, item), EV_READY, (uint32_t)s, (uint64_t)item);
+}
+
+static int start(run *R, int s, int item, uint64_t t)
+{
+    R->st[s].cur = item;
+    return floe_eq_push_prio(&R->q, t + busy_of(R, s, item), 0, EV_DONE, (uint32_t)s, (uint64_t)item);
 }
 
 static int check(const floe_serving_pipeline *p, const floe_serving_load *l, floe_err *err)
@@ -111,6 +130,10 @@ static int check(const floe_serving_pipeline *p, const floe_serving_load *l, flo
                             p->decode_j[0], p->decode_j[1], p->static_w);
     if (p->cards < 1)
         return floe_err_set(err, "serving: %d card(s): at least 1", p->cards);
+    if (p->prefill_chunks < 0 || p->prefill_chunks > 65536 ||
+        (uint64_t)l->users * ((uint64_t)p->prefill_chunks + 1) > (uint64_t)INT_MAX / 2)
+        return floe_err_set(err, "serving: a prompt in %d chunk(s) for %d user(s): 0..65536 chunks, and fewer jobs than "
+                                 "%d", p->prefill_chunks, l->users, INT_MAX / 2);
     /* every schedule ends before the last arrival plus every gap and busy time one after the other (at
      * any moment some token is in a gap, in a stage, or waiting for a busy stage): keep that within
      * the picosecond clock */
@@ -141,13 +164,15 @@ int floe_serving_run(const floe_serving_pipeline *p, const floe_serving_load *l,
     if (check(p, l, err) != 0)
         return -1;
     const int S = p->stages, U = l->users, D = l->decode_steps, P = l->prompt;
+    const int C = p->prefill_chunks > 1 ? p->prefill_chunks : 1;
     const uint64_t n = (uint64_t)U * (uint64_t)D;
-    run R = {p, l, calloc((size_t)S, sizeof(uint64_t)), calloc((size_t)S, sizeof(uint64_t)),
-             calloc((size_t)U, sizeof(user_state)), calloc((size_t)S, sizeof(stage_state)), {0}};
+    run R = {p, l, C, calloc((size_t)S, sizeof(uint64_t)), calloc((size_t)S, sizeof(uint64_t)),
+             calloc((size_t)U, sizeof(user_state)), malloc(sizeof(int) * (size_t)U * (size_t)(C + 1)),
+             calloc((size_t)S, sizeof(stage_state)), {0}};
     uint64_t *itl = malloc(sizeof(uint64_t) * (size_t)n);
     floe_eq_init(&R.q);
     int rc = -1;
-    if (!R.pre_gap || !R.pre_busy || !R.u || !R.st || !itl) {
+    if (!R.pre_gap || !R.pre_busy || !R.u || !R.next || !R.st || !itl) {
         floe_err_set(err, "serving: out of memory");
         goto out;
     }
@@ -158,49 +183,54 @@ int floe_serving_run(const floe_serving_pipeline *p, const floe_serving_load *l,
     }
     uint64_t every = ps(l->arrival_s);
     for (int u = 0; u < U; u++) {
-        R.u[u] = (user_state){0, (uint64_t)u * every, 0, 0, -1};
-        if (floe_eq_push_prio(&R.q, R.u[u].arrive + R.pre_gap[0], (uint32_t)u, EV_READY, 0, (uint64_t)u) != 0)
+        R.u[u] = (user_state){0, 0, (uint64_t)u * every, 0, 0};
+        if (ready(&R, R.u[u].arrive + gap_of(&R, 0, u * (C + 1)), 0, u * (C + 1)) != 0)
             goto oom;
     }
     uint64_t samples = 0;
     floe_event ev;
     while (floe_eq_pop(&R.q, &ev) == 0) {
-        int s = (int)ev.target, u = (int)ev.arg;
+        int s = (int)ev.target, it = (int)ev.arg, u = user_of(&R, it), c = chunk_of(&R, it);
         stage_state *st = &R.st[s];
         user_state *us = &R.u[u];
         if (ev.kind == EV_READY) {
             if (st->cur < 0) {
-                if (start(&R, s, u, ev.time) != 0)
+                if (start(&R, s, it, ev.time) != 0)
                     goto oom;
             } else { /* wait in line */
-                us->next = -1;
+                R.next[it] = -1;
                 if (st->tail >= 0)
-                    R.u[st->tail].next = u;
+                    R.next[st->tail] = it;
                 else
-                    st->head = u;
-                st->tail = u;
+                    st->head = it;
+                st->tail = it;
             }
             continue;
         }
-        /* EV_DONE: the token moves on */
+        /* EV_DONE: the job moves on */
         st->cur = -1;
+        if (c < C && s == 0 && c + 1 < C && ready(&R, ev.time + gap_of(&R, 0, it + 1), 0, it + 1) != 0)
+            goto oom; /* the prompt's next chunk follows this one into stage 0 */
         if (s + 1 < S) {
-            if (floe_eq_push_prio(&R.q, ev.time + gap_of(&R, s + 1, u), (uint32_t)u, EV_READY, (uint32_t)(s + 1),
-                                  (uint64_t)u) != 0)
+            if (ready(&R, ev.time + gap_of(&R, s + 1, it), s + 1, it) != 0)
                 goto oom;
+        } else if (c < C) { /* a prefill chunk done; the last one is the prompt's end, the first token */
+            if (++us->chunks_out == C) {
+                us->first = us->last = ev.time;
+                us->job = 1;
+                const int dt = u * (C + 1) + C;
+                if (ready(&R, ev.time + gap_of(&R, 0, dt), 0, dt) != 0)
+                    goto oom;
+            }
         } else {
-            if (us->job == 0)
-                us->first = ev.time;
-            else
-                itl[samples++] = ev.time - us->last;
+            itl[samples++] = ev.time - us->last;
             us->last = ev.time;
-            if (++us->job <= D &&
-                floe_eq_push_prio(&R.q, ev.time + gap_of(&R, 0, u), (uint32_t)u, EV_READY, 0, (uint64_t)u) != 0)
+            if (++us->job <= D && ready(&R, ev.time + gap_of(&R, 0, it), 0, it) != 0)
                 goto oom;
         }
         if (st->head >= 0) { /* the next in line */
             int w = st->head;
-            st->head = R.u[w].next;
+            st->head = R.next[w];
             if (st->head < 0)
                 st->tail = -1;
             if (start(&R, s, w, ev.time) != 0)
@@ -266,6 +296,7 @@ out:
     free(R.pre_gap);
     free(R.pre_busy);
     free(R.u);
+    free(R.next);
     free(R.st);
     free(itl);
     return rc;

@@ -6,9 +6,14 @@
  *   stages (the prompt's end is its first token), then D decode steps at positions P, P + 1, ...,
  *   P + D - 1. Autoregressive: a user's next decode token enters stage 0 only after its previous
  *   token left the last stage.
- * - A stage works on one token of one user at a time (a prefill: the user's whole prompt), first come
- *   first served (at equal times the lower user first). Before a stage takes a token there is its
- *   gap (network hops, a chip link's latency, a chip's instruction loading): the token is on its way
+ * - A prompt prefilled as C programs (chunks of its rows) is C jobs: chunk c + 1 enters a stage once
+ *   chunk c has left it (it attends over the positions chunk c wrote there), so the chunks of one
+ *   prompt are in different stages at once, as a pipelined prefill is; each chunk takes 1/C of the
+ *   prompt's gap and busy time at every stage. The prompt's end is its last chunk leaving the last
+ *   stage.
+ * - A stage works on one job of one user at a time (a prefill chunk, or a decode token), first come
+ *   first served (at equal times the lower user first). Before a stage takes a job there is its
+ *   gap (network hops, a chip link's latency, a chip's instruction loading): the job is on its way
  *   and the stage is free for others meanwhile.
  * - A decode step's stage times depend on the position: the caller gives them at two positions and
  *   the model takes them linearly in between (and beyond: extrapolated, never below 0). A decode
@@ -42,6 +47,8 @@ typedef struct floe_serving_pipeline {
                                         through all stages at pos[0] and pos[1], joules (0, 0: no energy) */
     double static_w;                 /* >= 0: every chip's static power together, watts */
     int cards;                       /* >= 1: cards the chips sit on (power per card) */
+    int prefill_chunks;              /* 0 or 1: a prompt's prefill is one job; C > 1: C pipelined chunks, each
+                                        1/C of the stages' prefill times (at most 65536) */
 } floe_serving_pipeline;
 
 typedef struct floe_serving_load {

@@ -115,10 +115,19 @@ static int compose_step(floe_verify_serving *s, int cap, int kind, const floe_st
     int head_chips = 1; /* chips the head spans in the 2-layer run, so in the model */
     for (int j = pt->head + 1; j < c->stages; j++)
         head_chips += c->stage[j].layer < 0;
-    int i = 0, prev = 0, g = 0;
+    const int per_chip = (int)(mach->cores_x * mach->cores_y);
+    int i = 0, prev = 0, g = 0, hchip = 0, used = 0;
     for (int L = 0; L < cf->n_layers; L++)
         for (int part = halves ? 1 : 0; part <= (halves ? 2 : 0); part++, g++) {
-            int chip = halves ? g : L / lpc; /* halves: every half on a chip of its own */
+            if (halves) { /* halves fill chips in order, as the plan places groups */
+                int nc = ps->half_cores[part - 1] > 0 ? ps->half_cores[part - 1] : per_chip;
+                if (used + nc > per_chip && used > 0) {
+                    hchip++;
+                    used = 0;
+                }
+                used += nc;
+            }
+            int chip = halves ? hchip : L / lpc;
             const floe_stage_time *m = pt->group[L == 0 ? 0 : 1][part];
             floe_serving_time t = {m->gap_s, m->busy_s};
             if (g > 0 && chip != prev) { /* over a link: its latency, then the chip's loading */
@@ -213,6 +222,7 @@ int floe_verify_serving_pipeline(const floe_verify_run_result *r, int runs, cons
         s->links += s->layer[i] < 0;
     p->stages = count;
     p->stage = s->stage;
+    p->prefill_chunks = step_of(m, PREFILL)->programs; /* a prompt in chunks: pipelined through the stages */
     p->pos[0] = o->tokens + o->decode - 1;
     p->pos[1] = m->priced_pos ? m->priced_pos : p->pos[0];
     for (int k = DEC0; k <= DEC1; k++)

@@ -33,7 +33,8 @@ typedef struct floe_verify_serving {
  * runs == 2: r[0] and r[1] are runs of the same shape with 1 and with 2 layers (random weights: the
  * model is too large to simulate whole). The model's groups are laid out as the plan ps lays them:
  * layer i on chip i / ps->layers_per_chip, or, when a layer is two halves (attention, then MLP) on
- * chips of their own, half h of layer i on chip 2 i + h; the LM head's groups (one per chip it spans)
+ * chips of their own, the halves in order filling chips as the plan's greedy placement does (a chip
+ * takes halves while ps->half_cores of them fit); the LM head's groups (one per chip it spans)
  * on the last chips. Layer 0's groups are the 2-layer run's, every later layer's are its layer 1's,
  * the head's its head's; groups on one chip are a network hop apart (as measured there; none
  * measured: 0); a chip boundary is a link stage busy for the residual stream's 2 x d_model bytes

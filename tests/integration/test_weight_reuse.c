@@ -126,8 +126,8 @@ static void test_programs_and_choice(void **state)
     floe_qmodel_free(&m);
 }
 
-/* The choice never costs chips: on a machine whose weight cores are full, the rows' input buffers
- * would need more cores, so the compiler takes fewer rows. */
+/* The choice never costs chips nor cuts layers into halves: where the rows' buffers would, the
+ * compiler takes fewer rows. */
 static void test_choice_keeps_chips(void **state)
 {
     (void)state;
@@ -152,7 +152,8 @@ static void test_choice_keeps_chips(void **state)
     floe_plan_summary four;
     int rc = floe_compile_plan(&c, &q, &mach, &o, &four, &err);
     assert_true(rc != 0 || four.chips > one.chips);
-    /* with 8 users there is room: the choice is 4 rows on as many chips as 1 */
+    /* with 8 users there is room for 2 rows on the same chips and layer groups; 4 rows would not leave
+     * the main core room for its RoPE tables, activations and 4 rows of buffers: halves of layers */
     o.users = 8;
     o.reuse_rows = 1;
     assert_int_equal(floe_compile_plan(&c, &q, &mach, &o, &one, &err), 0);
@@ -161,7 +162,12 @@ static void test_choice_keeps_chips(void **state)
     print_message("northpole-3b, 8 users at 2048: %d chips with 1 row, %d chips with %d rows per weight read\n",
                   one.chips, chosen.chips, chosen.reuse_rows);
     assert_int_equal(chosen.chips, one.chips);
-    assert_int_equal(chosen.reuse_rows, 4);
+    assert_int_equal(chosen.layer_halves, one.layer_halves);
+    assert_int_equal(chosen.reuse_rows, 2);
+    o.reuse_rows = 4;
+    assert_int_equal(floe_compile_plan(&c, &q, &mach, &o, &four, &err), 0);
+    assert_int_equal(four.layer_halves, 2);
+    assert_int_equal(one.layer_halves, 0);
 }
 
 int main(void)

@@ -1,7 +1,7 @@
 /* The serving model (sim/serving.h): many users through a pipeline of stages, event-driven. */
-#include <math.h>
-
 #include "tests/test_util.h"
+
+#include <math.h>
 
 #include "sim/serving.h"
 
@@ -33,7 +33,7 @@ static void test_one_user_is_the_single_user_latency(void **state)
         {{0, 80e-6}, {{0, 5e-6}, {0, 5e-6}}},
         {{3e-6, 40e-6}, {{3e-6, 2e-6}, {5e-6, 12e-6}}},
     };
-    floe_serving_pipeline p = {3, st, {10, 20}, {0, 0}, 0, 1};
+    floe_serving_pipeline p = {3, st, {10, 20}, {0, 0}, 0, 1, 0};
     floe_serving_result r = serve(&p, 1, 10, 6, 0);
     /* at position 10 + i: (1 + 10 + i) + 5 + (3 + 0.2 i + 2 + i) = 21 + 2.2 i us; i = 0..5 */
     double sum = 0;
@@ -63,7 +63,7 @@ static void test_equal_stages_match_the_pipeline_formula(void **state)
     const double b = 10e-6;
     floe_serving_stage st[S];
     equal_stages(st, S, b);
-    floe_serving_pipeline p = {S, st, {0, 0}, {0, 0}, 0, 1};
+    floe_serving_pipeline p = {S, st, {0, 0}, {0, 0}, 0, 1, 0};
     for (int U = 1; U <= 9; U++) {
         floe_serving_result r = serve(&p, U, 16, D, 0);
         double want = U < S ? U / (S * b) : 1 / b;
@@ -104,7 +104,8 @@ static void test_invariants_on_random_pipelines(void **state)
                 st[s].decode[k] = (floe_serving_time){(double)(lcg(&x) % 3) * 1e-6, (double)(1 + lcg(&x) % 50) * 1e-6};
         }
         int p0 = (int)(lcg(&x) % 64);
-        floe_serving_pipeline p = {S, st, {p0, p0 + (int)(lcg(&x) % 64)}, {1e-6, 2e-6}, 3.5, 1 + (int)(lcg(&x) % 3)};
+        floe_serving_pipeline p = {S, st, {p0, p0 + (int)(lcg(&x) % 64)}, {1e-6, 2e-6}, 3.5, 1 + (int)(lcg(&x) % 3),
+                                   (int)(lcg(&x) % 5)};
         double arrival = lcg(&x) % 2 ? 0 : (double)(lcg(&x) % 300) * 1e-6;
         floe_serving_result r = serve(&p, U, P, D, arrival), again = serve(&p, U, P, D, arrival);
         assert_memory_equal(&r, &again, sizeof r);
@@ -125,6 +126,38 @@ static void test_invariants_on_random_pipelines(void **state)
     }
 }
 
+/* A prompt in C chunks is a pipelined prefill: on S equal stages of prefill time b (the whole
+ * prompt's), one user's first token comes after (C + S - 1) b / C, not S b; the decode steps after it
+ * are unchanged, and with many users every stage still does each prompt's whole work. */
+static void test_prefill_chunks_pipeline(void **state)
+{
+    (void)state;
+    enum { S = 6 };
+    floe_serving_stage st[S];
+    equal_stages(st, S, 5e-6);
+    for (int s = 0; s < S; s++)
+        st[s].prefill = (floe_serving_time){0, 800e-6};
+    floe_serving_pipeline p = {S, st, {0, 0}, {0, 0}, 0, 1, 0};
+    floe_serving_result whole = serve(&p, 1, 128, 8, 0);
+    assert_true(fabs(whole.ttft_mean_s - S * 800e-6) < 1e-12);
+    for (int C = 1; C <= 8; C *= 2) {
+        p.prefill_chunks = C;
+        floe_serving_result r = serve(&p, 1, 128, 8, 0);
+        print_message("a prompt in %d chunk(s) over %d stages: first token after %.1f us\n", C, S, r.ttft_mean_s * 1e6);
+        assert_true(fabs(r.ttft_mean_s - (C + S - 1) * 800e-6 / C) < 1e-12);
+        assert_true(r.itl_mean_s == whole.itl_mean_s && r.itl_max_s == whole.itl_max_s);
+        /* 12 users at once: the last prompt's end is bounded below by every prompt's work at one stage */
+        floe_serving_result m = serve(&p, 12, 128, 8, 0);
+        assert_true(m.ttft_max_s >= 12 * 800e-6 * (1 - 1e-12));
+    }
+    p.prefill_chunks = -1;
+    floe_serving_load l = {1, 4, 4, 0};
+    floe_serving_result r;
+    floe_err err;
+    assert_int_equal(floe_serving_run(&p, &l, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "0..65536 chunks"));
+}
+
 /* Users far apart in time never meet: each sees the single-user figures. */
 static void test_staggered_users_do_not_queue(void **state)
 {
@@ -132,7 +165,7 @@ static void test_staggered_users_do_not_queue(void **state)
     floe_serving_stage st[5];
     equal_stages(st, 5, 7e-6);
     st[2].prefill.gap_s = 1e-6;
-    floe_serving_pipeline p = {5, st, {0, 0}, {0, 0}, 10, 2};
+    floe_serving_pipeline p = {5, st, {0, 0}, {0, 0}, 10, 2, 0};
     floe_serving_result one = serve(&p, 1, 8, 10, 0), many = serve(&p, 6, 8, 10, 1.0);
     assert_true(many.ttft_max_s == one.ttft_max_s && many.ttft_mean_s == one.ttft_mean_s);
     assert_true(many.itl_max_s == one.itl_max_s);
@@ -150,7 +183,7 @@ static void test_refuses_bad_input(void **state)
     (void)state;
     floe_serving_stage st[2];
     equal_stages(st, 2, 1e-6);
-    floe_serving_pipeline p = {2, st, {4, 8}, {0, 0}, 0, 1};
+    floe_serving_pipeline p = {2, st, {4, 8}, {0, 0}, 0, 1, 0};
     floe_serving_load l = {3, 4, 4, 0};
     floe_serving_result r;
     floe_err err;
@@ -198,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_one_user_is_the_single_user_latency),
         cmocka_unit_test(test_equal_stages_match_the_pipeline_formula),
         cmocka_unit_test(test_invariants_on_random_pipelines),
+        cmocka_unit_test(test_prefill_chunks_pipeline),
         cmocka_unit_test(test_staggered_users_do_not_queue),
         cmocka_unit_test(test_refuses_bad_input),
     };
