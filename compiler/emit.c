@@ -340,6 +340,24 @@ static void weight_phase(gemit *G, int k, int ph, int n)
     }
 }
 
+/* The RMS norms of rows t0..t0+n-1 of x into the n rows of h, by the multiplier(s) at cm (per_channel:
+ * one per element, SmoothQuant's; per token: rmsnormt). */
+static void norm_rows(gemit *G, int t0, int n, uint64_t cm, int per_channel)
+{
+    ctx *c = &G->wc[0].c;
+    const mainbuf *b = &G->mb;
+    const int d = G->P->cf->d_model;
+    const floe_dtype A = dt_of_bits(G->P->q->abits);
+    for (int j = 0; j < n; j++) {
+        const int64_t xt = (int64_t)(b->x + 2 * (uint64_t)(t0 + j) * d), h = (int64_t)(b->h + (uint64_t)j * b->hs);
+        if (is_tok(G->P->q))
+            OP(c, FLOE_OP_RMSNORMT, h, xt, (int64_t)cm, (int64_t)b->eps, d, A);
+        else
+            OP(c, FLOE_OP_RMSNORM, h, xt, (int64_t)cm, (int64_t)b->eps, d, A,
+               per_channel ? (int64_t)FLOE_SCOPE_CHANNEL : (int64_t)FLOE_SCOPE_TENSOR);
+    }
+}
+
 /* The attention half of n positions (pos0.., rows t0.. of x) on a layer's main core: norms, q/k/v
  * for all n rows at once, then per row RoPE, the KV cache, the attention (here or on the attention
  * cores), then o for all rows and the residual adds. */
@@ -354,14 +372,7 @@ static void main_attention_rows(gemit *G, int t0, int n, int pos0)
     const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
     const int64_t T16 = FLOE_DT_I16, T32 = FLOE_DT_I32, I8 = FLOE_DT_I8, TEN = FLOE_SCOPE_TENSOR;
     const int tok = is_tok(P->q);
-    for (int j = 0; j < n; j++) {
-        const uint64_t xt = b->x + 2 * (uint64_t)(t0 + j) * d, h = b->h + (uint64_t)j * b->hs;
-        if (tok)
-            OP(c, FLOE_OP_RMSNORMT, (int64_t)h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A);
-        else
-            OP(c, FLOE_OP_RMSNORM, (int64_t)h, (int64_t)xt, (int64_t)b->c_attn, (int64_t)b->eps, d, A,
-               b->attn_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
-    }
+    norm_rows(G, t0, n, b->c_attn, b->attn_pc);
     main_phase(G, PH_QKV, t0, n);
     for (int j = 0; j < n; j++) {
         const int pos = pos0 + j;
@@ -441,14 +452,7 @@ static void main_layer_rows(gemit *G, int t0, int n, int pos0)
     if (G->g->part == PART_ATTN)
         return;
     /* MLP */
-    for (int j = 0; j < n; j++) {
-        const uint64_t xt = b->x + 2 * (uint64_t)(t0 + j) * d, h = b->h + (uint64_t)j * b->hs;
-        if (tok)
-            OP(c, FLOE_OP_RMSNORMT, (int64_t)h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A);
-        else
-            OP(c, FLOE_OP_RMSNORM, (int64_t)h, (int64_t)xt, (int64_t)b->c_mlp, (int64_t)b->eps, d, A,
-               b->mlp_pc ? (int64_t)FLOE_SCOPE_CHANNEL : TEN);
-    }
+    norm_rows(G, t0, n, b->c_mlp, b->mlp_pc);
     main_phase(G, PH_GATEUP, t0, n);
     for (int j = 0; j < n; j++) {
         const uint64_t mm = b->mm + (uint64_t)j * b->ms;
@@ -479,7 +483,7 @@ int fc_emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_pro
 {
     const floe_model_config *cf = P->cf;
     const int head = g->slot == cf->n_layers, d = cf->d_model;
-    const floe_dtype A = dt_of_bits(P->q->abits), C = dt_of_bits(P->q->kvbits);
+    const floe_dtype C = dt_of_bits(P->q->kvbits);
     char what[64];
     fc_what_of(P, g->slot, what, sizeof what);
     gemit G = {P, g, g->ncores, chip_first, calloc((size_t)g->ncores, sizeof(wcore)), calloc((size_t)g->ncores, sizeof(unsigned)),
@@ -574,13 +578,7 @@ int fc_emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_pro
     for (int t0 = 0; t0 < rows; t0 += P->B) {
         const int n = rows - t0 < P->B ? rows - t0 : P->B;
         if (head) {
-            for (int j = 0; j < n; j++) {
-                const int64_t h = (int64_t)(G.mb.h + (uint64_t)j * G.mb.hs), xt = (int64_t)G.mb.x + 2 * (t0 + j) * d;
-                if (is_tok(P->q))
-                    OP(mc, FLOE_OP_RMSNORMT, h, xt, (int64_t)G.mb.cn, (int64_t)G.mb.eps, d, A);
-                else
-                    OP(mc, FLOE_OP_RMSNORM, h, xt, (int64_t)G.mb.cn, (int64_t)G.mb.eps, d, A, FLOE_SCOPE_TENSOR);
-            }
+            norm_rows(&G, t0, n, G.mb.cn, 0);
             main_phase(&G, PH_QKV, t0, n);
         } else {
             main_layer_rows(&G, t0, n, pos0 + t0);
