@@ -406,15 +406,7 @@ static void main_attention_rows(gemit *G, int t0, int n, int pos0)
                 OP(c, FLOE_OP_SEND, (int64_t)b->krow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
                 OP(c, FLOE_OP_SEND, (int64_t)vrow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
             }
-            for (int hk = 0; hk < nkv; hk++) {
-                const int kl = 1 + hk * R;
-                if (tok)
-                    OP(c, FLOE_OP_RECV, (int64_t)(b->o32 + 4 * (uint64_t)hk * group * hd), 4 * (int64_t)group * hd,
-                       G->cx[kl], G->cy[kl], 0);
-                else
-                    OP(c, FLOE_OP_RECV, (int64_t)(o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
-                       (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[kl], G->cy[kl], 0);
-            }
+            continue; /* the outputs come back below, once every row is on its way */
         } else { /* the V rows into their blocks, then every head here */
             const uint64_t vtb = vt_bytes(P, Tc);
             for (int hh = 0; hh < nkv; hh++) {
@@ -426,6 +418,23 @@ static void main_attention_rows(gemit *G, int t0, int n, int pos0)
             fc_emit_attention(c, P, &ab, 0, nh, Tc * hd, (int64_t)vtb, pos);
         }
         if (tok) /* the row of all heads: its shift, its codes */
+            OP(c, FLOE_OP_VREQUANTT, (int64_t)o, (int64_t)b->o32, (int64_t)b->m_ao, d, A);
+    }
+    /* With attention cores, every row's query and K/V rows went out first (each core takes its rows in
+     * order, so row j's scores see the cache up to j), so they work on row j + 1 while the main core
+     * prepares it; then each KV head's leader's outputs come back, row by row. */
+    for (int j = 0; G->g->attn && j < n; j++) {
+        const uint64_t o = b->o + (uint64_t)j * b->os;
+        for (int hk = 0; hk < nkv; hk++) {
+            const int kl = 1 + hk * G->g->ranges;
+            if (tok)
+                OP(c, FLOE_OP_RECV, (int64_t)(b->o32 + 4 * (uint64_t)hk * group * hd), 4 * (int64_t)group * hd,
+                   G->cx[kl], G->cy[kl], 0);
+            else
+                OP(c, FLOE_OP_RECV, (int64_t)(o + floe_dtype_bytes_for(A, (uint64_t)hk * group * hd)),
+                   (int64_t)floe_dtype_bytes_for(A, (uint64_t)group * hd), G->cx[kl], G->cy[kl], 0);
+        }
+        if (tok)
             OP(c, FLOE_OP_VREQUANTT, (int64_t)o, (int64_t)b->o32, (int64_t)b->m_ao, d, A);
     }
     main_phase(G, PH_O, t0, n);
