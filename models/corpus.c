@@ -91,7 +91,6 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static int add_fortune(floe_corpus *c, const uint8_t *p, size_t n, uint8_t *tmp, floe_err *err)
 {
     size_t m = 0;
-    int blank = 1;
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '\b') { /* "x\by" prints y over x: keep y */
             if (m > 0 && tmp[m - 1] != '\n')
@@ -99,9 +98,10 @@ static int add_fortune(floe_corpus *c, const uint8_t *p, size_t n, uint8_t *tmp,
             continue;
         }
         tmp[m++] = p[i];
-        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
-            blank = 0;
     }
+    int blank = 1; /* of what is left: a backspace may have erased every printing byte */
+    for (size_t i = 0; i < m && blank; i++)
+        blank = tmp[i] == ' ' || tmp[i] == '\t' || tmp[i] == '\n' || tmp[i] == '\r';
     if (blank)
         return 0;
     if (tmp[m - 1] != '\n')

@@ -56,9 +56,10 @@ int floe_sim_new(floe_sim **out, const floe_machine *m, const floe_energy_table 
         char name[48];
         snprintf(name, sizeof name, "core %u (x=%u, y=%u) memory", c->id, c->x, c->y);
         c->acc = calloc(FLOE_ACCUMULATORS, sizeof(int32_t));
-        if (!c->acc || floe_memory_init(&c->mem, name, m->core_mem_bytes, err) != 0) {
+        const int had_acc = c->acc != NULL; /* c lives in s, which floe_sim_free releases */
+        if (!had_acc || floe_memory_init(&c->mem, name, m->core_mem_bytes, err) != 0) {
             floe_sim_free(s);
-            return c->acc ? -1 : floe_err_set(err, "simulator: out of memory");
+            return had_acc ? -1 : floe_err_set(err, "simulator: out of memory");
         }
         for (int d = 0; d < 4; d++)
             for (int ch = 0; ch < SIM_CHANNELS; ch++)

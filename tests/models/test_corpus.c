@@ -95,6 +95,7 @@ static void test_fortune_parsing(void **state)
     snprintf(dir, sizeof dir, "%s", floe_test_tmpdir("fortunes"));
     write_text(dir, "b", "First.\n%\nSecond\nhas two lines.\n%\n   \n%\nB_\bo_\bl_\bd and X\bX.\n%\nNo newline");
     write_text(dir, "a", "Alpha.\n%\n%\n");
+    write_text(dir, "c", "u\b"); /* a fortune erased by its backspace: nothing (was read before its buffer) */
     write_text(dir, "a.dat", "binary index, skipped");
     write_text(dir, "b.u8", "utf-8 copy, skipped\n%\n");
     write_text(dir, ".hidden", "skipped\n%\n");
@@ -105,7 +106,7 @@ static void test_fortune_parsing(void **state)
     floe_corpus c;
     floe_err err;
     assert_int_equal(floe_corpus_load_fortunes(&c, dir, &err), 0);
-    assert_int_equal(c.n_files, 2);
+    assert_int_equal(c.n_files, 3);
     assert_int_equal(c.docs_train + c.docs_val, 5); /* blank fortunes dropped */
     const char *docs[] = {"Alpha.\n", "First.\n", "Second\nhas two lines.\n", "Bold and X.\n", "No newline\n"};
     /* Rebuild the expected streams: files in name order, documents in file order, split by rule. */
