@@ -1,6 +1,8 @@
 #include "models/qmodel_io.h"
 
 #include <stdio.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,10 +183,13 @@ static int meta_int(floe_st_file *f, const char *key, int *out, floe_err *err)
 {
     const char *v = floe_st_meta_get(f, key);
     char *end;
+    errno = 0;
     long x = v ? strtol(v, &end, 10) : 0;
     if (!v || *end || end == v)
         return floe_err_set(err, "%s: metadata '%s' is %s (expected an integer)", f->path, key,
                             v ? "not an integer" : "missing");
+    if (errno == ERANGE || x < INT_MIN || x > INT_MAX) /* never truncated into a valid-looking value */
+        return floe_err_set(err, "%s: metadata '%s' = '%s' is outside int's range", f->path, key, v);
     *out = (int)x;
     return 0;
 }

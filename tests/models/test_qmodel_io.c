@@ -1,6 +1,8 @@
 /* The quantized-model file: round trip, and every way a file can be wrong. */
 #include "tests/test_util.h"
 
+#include "tests/models/st_test_util.h"
+
 #include <unistd.h>
 
 #include "common/file_read.h"
@@ -115,6 +117,13 @@ static void test_bad_files(void **state)
     a.q.wbits = 4;
     const char *extra[2] = {"floe.qmodel_version", "2"};
     assert_int_equal(floe_qmodel_save(&a, path, extra, 1, &err), -1); /* duplicate key refused by the writer */
+    /* an integer past int's range is refused, not truncated (4294967300 once loaded as 4 bits) */
+    assert_int_equal(floe_qmodel_save(&a, path, NULL, 0, &err), 0);
+    char edited[4400];
+    floe_path_join(edited, sizeof edited, dir, "wbits.safetensors");
+    st_copy_with_meta(path, edited, "floe.wbits", "4294967300");
+    assert_int_equal(floe_qmodel_load(&b, edited, &err), -1);
+    assert_non_null(strstr(err.msg, "metadata 'floe.wbits' = '4294967300' is outside int's range"));
     /* truncation is the safetensors reader's business, but must surface with the path */
     assert_int_equal(floe_qmodel_save(&a, path, NULL, 0, &err), 0);
     assert_int_equal(truncate(path, 1000), 0);

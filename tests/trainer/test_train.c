@@ -6,6 +6,7 @@
 
 #include "common/file_read.h"
 #include "models/safetensors.h"
+#include "tests/models/st_test_util.h"
 #include "trainer/train.h"
 
 typedef struct {
@@ -211,6 +212,19 @@ static void test_checkpoints(void **state)
     expect_load_error(&a, &mc, bad, "bad.optim.safetensors", "'optimizer.v.model.layers.0.mlp.down_proj.weight'");
     write_modified(gopt, bopt, "optimizer.m.model.norm.weight", 1, &err);
     expect_load_error(&a, &mc, bad, "bad.optim.safetensors", "missing tensor 'optimizer.m.model.norm.weight'");
+    /* hostile numbers in the optimizer state's metadata: refused, never converted (was undefined) */
+    const char *hostile[3][3] = {{"floe.train.steps", "1e300", "an integer in int's range"},
+                                 {"floe.step", "nan", "an integer in int's range"},
+                                 {"floe.train.lr", "inf", "finite"}};
+    for (int i = 0; i < 3; i++) {
+        st_copy_with_meta(gopt, bopt, hostile[i][0], hostile[i][1]);
+        floe_model_config mc3;
+        floe_train_cfg cfg3;
+        int step3;
+        assert_int_equal(floe_ckpt_read_cfg(bad, &mc3, &cfg3, &step3, &err), -1);
+        if (!strstr(err.msg, hostile[i][0]) || !strstr(err.msg, hostile[i][2]))
+            fail_msg("error '%s' does not name '%s' and '%s'", err.msg, hostile[i][0], hostile[i][2]);
+    }
     remove(bopt);
     expect_load_error(&a, &mc, bad, "bad.optim.safetensors", "optimizer state of");
     assert_int_equal(floe_trainer_step(&a, &d.train, NULL, &err), 0);
