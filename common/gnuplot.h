@@ -9,9 +9,17 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 int floe_gnuplot_png(const char *png_path, int width, int height, const char *script, floe_err *err);
 
 /* Writes `path` quoted for a gnuplot script (single quotes, '' for a quote) into out (size n). */
 int floe_gnuplot_quote(char *out, size_t n, const char *path);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

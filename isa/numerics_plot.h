@@ -5,7 +5,15 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Writes DIR/numerics_{exp2,silu,recip}.{dat,png}. Returns 0 or -1 with err set. */
 int floe_numerics_plot(const char *dir, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
