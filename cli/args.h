@@ -9,6 +9,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     FLOE_ARG_FLAG,   /* dest: int*, set to 1 when present */
     FLOE_ARG_STRING, /* dest: const char**, points into argv */
@@ -68,5 +72,9 @@ int floe_cmd_fail(const char *cmd, const char *fmt, ...)
  * Prints an error naming the command and returns its exit code (1 or 2), or -1 when all is well. */
 int floe_cli_machine_fingerprint(const char *cmd, const char *machine_path, const char *fp_text, uint64_t *fp,
                                  int *have);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

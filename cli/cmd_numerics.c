@@ -6,8 +6,8 @@
 #include <stdio.h>
 
 #include "cli/args.h"
+#include "cli/numerics_plot.h"
 #include "isa/numerics_check.h"
-#include "isa/numerics_plot.h"
 #include "isa/numerics_report.h"
 #include "isa/softmax.h"
 

@@ -17,11 +17,11 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/numerics_plot.h"
 #include "cli/qat_args.h"
 #include "common/atomic_file.h"
 #include "common/path.h"
 #include "isa/numerics_check.h"
-#include "isa/numerics_plot.h"
 #include "isa/numerics_report.h"
 #include "compiler/compile.h"
 #include "sim/profile_plot.h"

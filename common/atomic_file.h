@@ -15,6 +15,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_afile {
     FILE *fp;        /* write through this */
     char *path;      /* final name */
@@ -36,5 +40,9 @@ void floe_afile_set_default_mode(int fd);
 
 /* Writes `n` bytes atomically to `path`. */
 int floe_write_file_atomic(const char *path, const void *data, size_t n, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_ERR_MSG_MAX 1024
 
 typedef struct floe_err {
@@ -30,5 +34,9 @@ int floe_err_prefix(floe_err *err, const char *fmt, ...) FLOE_PRINTF(2, 3);
 
 /* Clears the message. */
 void floe_err_clear(floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

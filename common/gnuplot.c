@@ -3,6 +3,7 @@
 #include "common/atomic_file.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,17 @@ int floe_gnuplot_quote(char *out, size_t n, const char *path)
     out[j++] = '\'';
     out[j] = '\0';
     return 0;
+}
+
+void floe_gnuplot_range(char *out, size_t n, const char *axis, double lo, double hi)
+{
+    if (n == 0)
+        return;
+    out[0] = '\0';
+    if (lo != hi)
+        return;
+    double w = lo == 0.0 ? 1.0 : fabs(lo) / 10.0;
+    snprintf(out, n, "set %srange [%.9g:%.9g]\n", axis, lo - w, lo + w);
 }
 
 int floe_gnuplot_png(const char *png_path, int width, int height, const char *script, floe_err *err)

@@ -8,6 +8,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_rng {
     uint64_t s[4];
 } floe_rng;
@@ -26,5 +30,9 @@ double floe_rng_uniform(floe_rng *r);
 float floe_rng_uniformf(floe_rng *r);
 /* Standard normal (Box-Muller; one value per call, deterministic). */
 double floe_rng_normal(floe_rng *r);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

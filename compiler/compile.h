@@ -29,6 +29,10 @@
 #include "isa/program.h"
 #include "models/qmodel.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_compile_opts {
     int tokens;             /* prefill length T (1..context): the rows of regions "x" and "logits" */
     int kv_tokens;          /* KV-cache capacity in positions (0: tokens); decode positions are below it */
@@ -130,5 +134,9 @@ typedef struct floe_plan_summary {
 
 int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
                       const floe_compile_opts *o, floe_plan_summary *sum, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

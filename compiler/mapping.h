@@ -18,6 +18,10 @@
 #include "isa/elem.h"
 #include "isa/insn.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Accumulator file layout (FLOE_ACC_INDEX_BITS indexes 8192): linear outputs, scores, head outputs. */
 #define ACC_LIN 0
 #define ACC_SCORE 4096
@@ -332,5 +336,9 @@ void fc_emit_attention(ctx *c, const mplan *P, const attnbuf *b, int h0, int h1,
                        int pos);
 void fc_attn_row(gemit *G, int hk, const attnbuf *ab, int pos);
 void fc_attn_range_row(gemit *G, int hk, int r, const attnbuf *ab, int pos);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -18,6 +18,10 @@
 #include "common/error.h"
 #include "isa/program.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Assembles `len` bytes of text (need not be NUL-terminated). `name` prefixes error messages, which
  * read "name:line:column: what was expected". The fingerprint comes from a .fingerprint directive or
  * from `fingerprint` (non-NULL); when both are given they must agree, and one is required. */
@@ -30,5 +34,9 @@ int floe_disasm(const floe_program *p, FILE *out, floe_err *err);
 /* One instruction as text ("vmm.t1 0, 0x100+r1, ..."), for traces and messages. Addresses are
  * shown through p's regions of core (x, y) when p is non-NULL; a loop's body is shown as a number. */
 void floe_insn_format(const floe_insn *in, const floe_program *p, unsigned x, unsigned y, char *buf, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 
 #include "isa/program.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Appends one instruction to core (x, y)'s stream. */
 int floe_emit(floe_program *p, unsigned x, unsigned y, const floe_insn *in, floe_err *err);
 /* Appends instruction `op` for `thread` with its fields in table order (nfields must match). */
@@ -38,5 +42,9 @@ int floe_region(floe_program *p, unsigned x, unsigned y, const char *name, uint3
 /* Initial contents of memory at (x, y), addr. */
 int floe_data(floe_program *p, unsigned x, unsigned y, uint32_t addr, const void *data, size_t len,
                floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

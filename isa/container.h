@@ -19,6 +19,10 @@
 #include "common/error.h"
 #include "isa/program.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_CONTAINER_MAGIC "FLOEPRG"   /* 8 bytes with the terminating NUL */
 #define FLOE_CONTAINER_VERSION 1
 #define FLOE_CONTAINER_MAX_BYTES ((size_t)1 << 30)
@@ -39,5 +43,9 @@ int floe_program_read(const uint8_t *buf, size_t len, const uint64_t *expect_fin
                       floe_err *err);
 /* Reads a container file; error messages start with the path. */
 int floe_program_load(const char *path, const uint64_t *expect_fingerprint, floe_program **out, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 
 #include "isa/opcodes.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Element i of an operand of type dt at base, sign-extended. */
 static inline int32_t floe_elem_load(const uint8_t *base, floe_dtype dt, size_t i)
 {
@@ -60,5 +64,9 @@ static inline void floe_elem_store(uint8_t *base, floe_dtype dt, size_t i, int32
         return;
     }
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -18,6 +18,10 @@
 #include "common/error.h"
 #include "isa/machine.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* As in the file. */
 typedef struct floe_energy_table {
     double logic_scale, wire_scale;        /* reference process -> target, dimensionless */
@@ -60,5 +64,9 @@ double floe_energy_static_w(const floe_energy_cost *c, const floe_machine *m);
 double floe_energy_peak_vmm_w(const floe_energy_cost *c, const floe_machine *m, floe_prec p);
 
 const floe_kv_key *floe_energy_table_keys(size_t *n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

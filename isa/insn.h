@@ -14,6 +14,10 @@
 #include "common/error.h"
 #include "isa/opcodes.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_insn {
     uint8_t op;                    /* floe_opcode */
     uint8_t thread;                /* 0..FLOE_THREADS-1 */
@@ -74,5 +78,9 @@ static inline uint32_t floe_mem_addr(int64_t v) { return (uint32_t)(v & ((1 << F
 static inline unsigned floe_mem_reg(int64_t v) { return (unsigned)((v >> FLOE_MEM_ADDR_BITS) & 7); }
 static inline uint32_t floe_acc_index(int64_t v) { return (uint32_t)(v & ((1 << FLOE_ACC_INDEX_BITS) - 1)); }
 static inline unsigned floe_acc_reg(int64_t v) { return (unsigned)((v >> FLOE_ACC_INDEX_BITS) & 7); }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

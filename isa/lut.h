@@ -15,6 +15,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_LUT16_KNOTS 257
 #define FLOE_LUT16_KNOT_LIMIT (1 << 20) /* knots are clamped to +-2^20 so products stay in int32 */
 
@@ -49,5 +53,9 @@ void floe_lut8_build(floe_lut8 *t, floe_real_fn fn, const void *ctx, double s_in
  * are clamped to +-2^20; the output range is signed out_bits. */
 void floe_lut16_build(floe_lut16 *t, floe_real_fn fn, const void *ctx, double s_in, double s_out,
                       int out_bits);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 #include "common/error.h"
 #include "isa/machine_csv.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Operand precision pairs of the vmm engine: weight (stationary operand) bits, activation bits. */
 typedef enum {
     FLOE_PREC_W8A8,
@@ -115,5 +119,9 @@ const char *floe_prec_name(floe_prec p); /* "w8a8", ... */
  * pair with at least as many bits. */
 floe_prec floe_prec_of(int xp, int wp);
 const char *floe_noc_name(floe_noc_id n); /* "act", "psum", "weight", "instr" */
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

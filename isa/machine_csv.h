@@ -18,6 +18,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum { FLOE_KV_INT, FLOE_KV_REAL } floe_kv_type;
 
 typedef struct floe_kv_key {
@@ -59,5 +63,9 @@ void floe_kv_format(char *buf, size_t n, const void *obj, const floe_kv_key *key
 /* FNV-1a 64 over `domain`, then for every key in table order: its name, a NUL byte and its value as 8
  * little-endian bytes (the uint64_t, or the IEEE-754 bits of the double with -0 folded to +0). */
 uint64_t floe_kv_fingerprint(const char *domain, const floe_kv_key *keys, size_t n, const void *obj);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

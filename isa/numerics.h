@@ -14,4 +14,12 @@
 #include "isa/token.h"
 #include "isa/vmm.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

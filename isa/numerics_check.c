@@ -34,110 +34,145 @@ static double silu_in_digest(double x, const void *ctx)
     return floe_silu_ref(x);
 }
 
-uint64_t floe_numerics_digest(void)
+/* Each part hashes one family of operations; the digest runs them in the order of digest_parts, all
+ * drawing from one generator, so a part's inputs depend on the parts before it. docs/numerics.md
+ * ("Reproducibility") states every part's inputs. */
+
+static void digest_saturate(fnv *f, floe_rng *r)
 {
-    fnv f = {0xCBF29CE484222325ull};
-    floe_rng r;
-    floe_rng_seed(&r, 20261122);
-
+    (void)r;
     for (int64_t v = -40000; v <= 40000; v += 7)
-        fnv_i64(&f, floe_sat_i4(v) + floe_sat_i8(v) * 16 + floe_sat_i16(v * 99991) * 4096);
+        fnv_i64(f, floe_sat_i4(v) + floe_sat_i8(v) * 16 + floe_sat_i16(v * 99991) * 4096);
     for (int i = 0; i < 256; i++)
-        fnv_i64(&f, floe_unpack_i4_lo((uint8_t)i) * 16 + floe_unpack_i4_hi((uint8_t)i));
+        fnv_i64(f, floe_unpack_i4_lo((uint8_t)i) * 16 + floe_unpack_i4_hi((uint8_t)i));
+}
 
+static void digest_requant(fnv *f, floe_rng *r)
+{
     for (int i = 0; i < 20000; i++) {
-        double frac = floe_rng_uniform(&r);
-        double M = ldexp(1.0 + frac, (int)floe_rng_range(&r, -45, 20));
+        double frac = floe_rng_uniform(r);
+        double M = ldexp(1.0 + frac, (int)floe_rng_range(r, -45, 20));
         floe_requant_mult q;
-        fnv_i64(&f, floe_requant_mult_from_real(M, &q));
-        fnv_i64(&f, q.m);
-        fnv_i64(&f, q.shift);
-        int32_t acc = (int32_t)floe_rng_u64(&r);
-        fnv_i64(&f, floe_requant_raw(acc, q));
-        fnv_i64(&f, floe_requant_bits(acc >> 8, q, 8));
+        fnv_i64(f, floe_requant_mult_from_real(M, &q));
+        fnv_i64(f, q.m);
+        fnv_i64(f, q.shift);
+        int32_t acc = (int32_t)floe_rng_u64(r);
+        fnv_i64(f, floe_requant_raw(acc, q));
+        fnv_i64(f, floe_requant_bits(acc >> 8, q, 8));
         floe_requant_mult q2;
-        q2.m = (int32_t)floe_rng_range(&r, 0, INT32_MAX);
-        q2.shift = (int32_t)floe_rng_range(&r, 0, 62);
+        q2.m = (int32_t)floe_rng_range(r, 0, INT32_MAX);
+        q2.shift = (int32_t)floe_rng_range(r, 0, 62);
         floe_requant_mult p = floe_requant_mult_mul(q, q2);
-        fnv_i64(&f, p.m);
-        fnv_i64(&f, p.shift);
+        fnv_i64(f, p.m);
+        fnv_i64(f, p.shift);
     }
+}
+
+static void digest_quantize(fnv *f, floe_rng *r)
+{
     for (int i = 0; i < 20000; i++) {
-        double frac = floe_rng_uniform(&r);
-        float step = (float)ldexp(0.5 + frac, (int)floe_rng_range(&r, -12, 3));
-        float v = (float)(floe_rng_normal(&r) * 4.0);
-        fnv_i64(&f, floe_quantize_f(v, step, -128, 127));
-        fnv_i64(&f, floe_quantize_f(v, step, -8, 7));
+        double frac = floe_rng_uniform(r);
+        float step = (float)ldexp(0.5 + frac, (int)floe_rng_range(r, -12, 3));
+        float v = (float)(floe_rng_normal(r) * 4.0);
+        fnv_i64(f, floe_quantize_f(v, step, -128, 127));
+        fnv_i64(f, floe_quantize_f(v, step, -8, 7));
     }
+}
+
+static void digest_recip(fnv *f, floe_rng *r)
+{
     for (int i = 0; i < 20000; i++) {
-        uint32_t x = i < 5000 ? (uint32_t)i : (uint32_t)floe_rng_u64(&r);
+        uint32_t x = i < 5000 ? (uint32_t)i : (uint32_t)floe_rng_u64(r);
         floe_requant_mult a = floe_recip_u32(x);
         uint64_t y = (uint64_t)i;
         if (i >= 5000) {
-            y = floe_rng_u64(&r);
-            y >>= floe_rng_range(&r, 0, 63);
+            y = floe_rng_u64(r);
+            y >>= floe_rng_range(r, 0, 63);
         }
         floe_requant_mult b = floe_rsqrt_u64(y);
-        fnv_i64(&f, a.m + ((int64_t)a.shift << 32));
-        fnv_i64(&f, b.m + ((int64_t)b.shift << 32));
-        fnv_i64(&f, floe_isqrt64(floe_rng_u64(&r)));
+        fnv_i64(f, a.m + ((int64_t)a.shift << 32));
+        fnv_i64(f, b.m + ((int64_t)b.shift << 32));
+        fnv_i64(f, floe_isqrt64(floe_rng_u64(r)));
     }
+}
+
+static void digest_exp2(fnv *f, floe_rng *r)
+{
+    (void)r;
     for (int32_t x = -5000; x <= 10; x++)
-        fnv_i64(&f, floe_exp2_neg(x));
+        fnv_i64(f, floe_exp2_neg(x));
+}
+
+static void digest_softmax(fnv *f, floe_rng *r)
+{
     int32_t z[97];
     int16_t p16[97];
     for (int row = 0; row < 300; row++) {
-        size_t n = 1 + (size_t)floe_rng_below(&r, 97);
+        size_t n = 1 + (size_t)floe_rng_below(r, 97);
         for (size_t i = 0; i < n; i++)
-            z[i] = (int32_t)floe_rng_range(&r, -3000, 3000);
+            z[i] = (int32_t)floe_rng_range(r, -3000, 3000);
         floe_softmax_row(p16, z, n);
         for (size_t i = 0; i < n; i++)
-            fnv_i64(&f, p16[i]);
+            fnv_i64(f, p16[i]);
     }
+}
+
+static void digest_lut(fnv *f, floe_rng *r)
+{
+    (void)r;
     floe_lut8 l8;
     floe_silu_lut8_build(&l8, 0.05, 0.01, 16);
-    fnv_bytes(&f, l8.v, sizeof l8.v);
+    fnv_bytes(f, l8.v, sizeof l8.v);
     floe_lut16 l16;
     floe_lut16_build(&l16, silu_in_digest, NULL, 1.0 / 2048, 1.0 / 2048, 16);
     for (int x = -32768; x < 32768; x += 3)
-        fnv_i64(&f, floe_lut16_apply(&l16, (int16_t)x));
+        fnv_i64(f, floe_lut16_apply(&l16, (int16_t)x));
+}
 
+static void digest_rope(fnv *f, floe_rng *r)
+{
     floe_rope_table rt;
-    if (floe_rope_table_build(&rt, 64, 32, 10000.0, NULL) == 0) {
-        int16_t v[32];
-        for (int pos = 0; pos < 64; pos++) {
-            for (int i = 0; i < 32; i++)
-                v[i] = (int16_t)floe_rng_range(&r, -32768, 32767);
-            floe_rope_rotate_i16(v, &rt, pos);
-            for (int i = 0; i < 32; i++)
-                fnv_i64(&f, v[i]);
-        }
-        floe_rope_table_free(&rt);
+    if (floe_rope_table_build(&rt, 64, 32, 10000.0, NULL) != 0)
+        return;
+    int16_t v[32];
+    for (int pos = 0; pos < 64; pos++) {
+        for (int i = 0; i < 32; i++)
+            v[i] = (int16_t)floe_rng_range(r, -32768, 32767);
+        floe_rope_rotate_i16(v, &rt, pos);
+        for (int i = 0; i < 32; i++)
+            fnv_i64(f, v[i]);
     }
+    floe_rope_table_free(&rt);
+}
 
+static void digest_rmsnorm(fnv *f, floe_rng *r)
+{
     int16_t xr[64];
     int32_t yr[64];
     floe_requant_mult c[64];
     for (int row = 0; row < 200; row++) {
         for (int i = 0; i < 64; i++) {
-            xr[i] = (int16_t)floe_rng_range(&r, -3000, 3000);
-            floe_requant_mult_from_real(8.0 * (0.5 + floe_rng_uniform(&r)) * 16.0, &c[i]);
+            xr[i] = (int16_t)floe_rng_range(r, -3000, 3000);
+            floe_requant_mult_from_real(8.0 * (0.5 + floe_rng_uniform(r)) * 16.0, &c[i]);
         }
         floe_rmsnorm_row(yr, xr, 64, floe_rmsnorm_eps_q(1e-5, 64, 0.01), c, row & 1, -128, 127);
         for (int i = 0; i < 64; i++)
-            fnv_i64(&f, yr[i]);
+            fnv_i64(f, yr[i]);
     }
+}
 
+static void digest_vmm(fnv *f, floe_rng *r)
+{
     int8_t xv[67], wv[67 * 5];
     uint8_t wp[34 * 5];
     int16_t x16[67];
     for (int t = 0; t < 100; t++) {
         for (int i = 0; i < 67; i++) {
-            xv[i] = (int8_t)floe_rng_range(&r, -128, 127);
-            x16[i] = (int16_t)floe_rng_range(&r, -32768, 32767);
+            xv[i] = (int8_t)floe_rng_range(r, -128, 127);
+            x16[i] = (int16_t)floe_rng_range(r, -32768, 32767);
         }
         for (int i = 0; i < 67 * 5; i++)
-            wv[i] = (int8_t)floe_rng_range(&r, -8, 7);
+            wv[i] = (int8_t)floe_rng_range(r, -8, 7);
         for (int n = 0; n < 5; n++)
             floe_pack_i4_array(wp + n * 34, wv + n * 67, 67);
         int32_t a4[5] = {0}, a8[5] = {0}, a16[5] = {0};
@@ -145,11 +180,83 @@ uint64_t floe_numerics_digest(void)
         floe_vmm_i8_i8_ref(a8, xv, wv, 67, 5);
         floe_vmm_i16_i8_ref(a16, x16, wv, 67, 5);
         for (int n = 0; n < 5; n++) {
-            fnv_i64(&f, a4[n]);
-            fnv_i64(&f, a8[n]);
-            fnv_i64(&f, a16[n]);
+            fnv_i64(f, a4[n]);
+            fnv_i64(f, a8[n]);
+            fnv_i64(f, a16[n]);
         }
     }
+}
+
+/* A normalised multiplier {m in [2^30, 2^31), shift in [0, max_shift]}: integers only. */
+static floe_requant_mult digest_mult(floe_rng *r, int max_shift)
+{
+    floe_requant_mult q;
+    q.m = (int32_t)floe_rng_range(r, (int64_t)1 << 30, INT32_MAX);
+    q.shift = (int32_t)floe_rng_range(r, 0, max_shift);
+    return q;
+}
+
+/* Per-token activation scaling (§10): the shift search, the producer's and the consumer's
+ * multipliers, whole rows and the per-token RMSNorm. */
+static void digest_token(fnv *f, floe_rng *r)
+{
+    for (int i = 0; i < 20000; i++) {
+        floe_requant_mult M = digest_mult(r, 62);
+        int K = (int)floe_rng_range(r, 0, FLOE_TOKEN_K_MAX);
+        int32_t hi = (i & 1) ? 127 : 7, lo = -hi - 1;
+        uint64_t amax = floe_rng_below(r, ((uint64_t)1 << 31) + 1);
+        amax >>= floe_rng_range(r, 0, 31); /* a statement of its own: the draws' order is fixed */
+        int k = floe_token_k(amax, M, K, hi);
+        floe_requant_mult up = floe_token_mult_up(M, k);
+        fnv_i64(f, k);
+        fnv_i64(f, up.m);
+        fnv_i64(f, up.shift);
+        int32_t acc = (int32_t)floe_rng_u64(r);
+        for (int kk = 0; kk <= FLOE_TOKEN_K_MAX; kk++) /* total shifts past 62 included */
+            fnv_i64(f, floe_requant_k(acc, M, kk, lo, hi));
+    }
+    int32_t x[97], y[97];
+    for (int row = 0; row < 300; row++) {
+        size_t n = 1 + (size_t)floe_rng_below(r, 97);
+        int64_t lim = INT32_MAX >> floe_rng_range(r, 0, 30);
+        for (size_t i = 0; i < n; i++)
+            x[i] = (int32_t)floe_rng_range(r, -lim, lim);
+        floe_requant_mult M = digest_mult(r, 40);
+        int K = (int)floe_rng_range(r, 0, FLOE_TOKEN_K_MAX);
+        int32_t hi = (row & 1) ? 127 : 7;
+        fnv_i64(f, floe_token_requant_row(y, x, n, M, K, -hi - 1, hi));
+        for (size_t i = 0; i < n; i++)
+            fnv_i64(f, y[i]);
+    }
+    int16_t q[64];
+    for (int row = 0; row < 300; row++) {
+        size_t d = 1 + (size_t)floe_rng_below(r, 64);
+        int64_t mag = (int64_t)1 << floe_rng_range(r, 0, 15);
+        for (size_t i = 0; i < d; i++)
+            q[i] = (int16_t)floe_rng_range(r, -mag, mag - 1);
+        floe_requant_mult c = {(int32_t)floe_rng_range(r, (int64_t)1 << 30, INT32_MAX), 24};
+        uint64_t eps_q = 1 + floe_rng_below(r, 100);
+        int K = (int)floe_rng_range(r, 0, FLOE_TOKEN_K_MAX);
+        int32_t hi = (row & 1) ? 127 : 7;
+        fnv_i64(f, floe_rmsnorm_row_token(y, q, d, eps_q, c, K, -hi - 1, hi));
+        for (size_t i = 0; i < d; i++)
+            fnv_i64(f, y[i]);
+    }
+}
+
+/* The operations the digest covers, in the order it hashes them: one list, which the docs follow. */
+static void (*const digest_parts[])(fnv *f, floe_rng *r) = {
+    digest_saturate, digest_requant, digest_quantize, digest_recip, digest_exp2,  digest_softmax,
+    digest_lut,      digest_rope,    digest_rmsnorm,  digest_vmm,   digest_token,
+};
+
+uint64_t floe_numerics_digest(void)
+{
+    fnv f = {0xCBF29CE484222325ull};
+    floe_rng r;
+    floe_rng_seed(&r, 20261122);
+    for (size_t i = 0; i < sizeof digest_parts / sizeof digest_parts[0]; i++)
+        digest_parts[i](&f, &r);
     return f.h;
 }
 

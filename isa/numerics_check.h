@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 uint64_t floe_numerics_digest(void);
 
 typedef struct floe_accuracy_row {
@@ -24,5 +28,9 @@ typedef struct floe_accuracy_row {
 
 /* Fills rows (FLOE_ACCURACY_ROWS entries). Deterministic; about a second of work. */
 void floe_numerics_accuracy(floe_accuracy_row *rows);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The units of a core; one name per concept across isa/, sim/, rtl/ and docs. */
 #define FLOE_UNITS(X) X(CTRL, "ctrl") X(VMM, "vmm") X(VECTOR, "vector") X(AFU, "afu") X(MEM, "mem") X(NOC, "noc")
 
@@ -149,5 +153,9 @@ typedef enum floe_opcode {
     FLOE_OPCODES(FLOE_OP_)
 #undef FLOE_OP_
 } floe_opcode;
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

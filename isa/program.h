@@ -19,6 +19,10 @@
 #include "common/error.h"
 #include "isa/insn.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_FB 0xFFFFu             /* the frame buffer's pseudo-coordinate */
 #define FLOE_NAME_MAX 63 /* symbol names: 1..63 bytes of [A-Za-z0-9_.], not starting with a digit or ".L", not r0..r7 */
 #define FLOE_CORE_MEM_LIMIT (1u << FLOE_MEM_ADDR_BITS) /* addressable bytes of core memory */
@@ -94,5 +98,9 @@ int floe_core_validate(const floe_core_code *cc, size_t *bad, floe_err *err);
 
 /* Total instruction count over all cores. */
 size_t floe_program_insn_count(const floe_program *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The integer range of a b-bit quantizer (2 <= bits <= 16): signed [-2^(b-1), 2^(b-1) - 1]
  * (LSQ's -Q_N, Q_P), unsigned [0, 2^b - 1]. Returns -1 for an unsupported width. */
 int floe_qrange(int bits, int is_signed, int32_t *lo, int32_t *hi);
@@ -54,5 +58,9 @@ void floe_quantize_array_f(int32_t *q, const float *v, size_t n, float step, int
 void floe_dequantize_array_f(float *v, const int32_t *q, size_t n, float step);
 /* Fake quantization in place: v[i] = q * step (the value the integer model sees). */
 void floe_fake_quantize_array_f(float *v, size_t n, float step, int32_t lo, int32_t hi);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 
 #include "isa/requant.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* floor(sqrt(x)), exact, by the digit-by-digit method. */
 uint32_t floe_isqrt64(uint64_t x);
 
@@ -24,5 +28,9 @@ floe_requant_mult floe_recip_u32(uint32_t x);
  * m = round_half_up(2^62 / sqrt(xn)) = (isqrt(floor(2^126 / xn)) + 1) >> 1, shift = 62 - lz/2;
  * m = 2^31 (x a power of four) becomes m = 2^30, shift - 1. x = 0 gives {2^31 - 1, 0}. */
 floe_requant_mult floe_rsqrt_u64(uint64_t x);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 
 #include "isa/saturate.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_REQUANT_MAX_SHIFT 62
 
 typedef struct floe_requant_mult {
@@ -65,5 +69,9 @@ floe_requant_mult floe_requant_mult_mul(floe_requant_mult a, floe_requant_mult b
  * mult has `channels` entries when per_channel is non-zero (one per output channel), else one. */
 void floe_requant_matrix(int32_t *out, const int32_t *acc, size_t rows, size_t channels,
                          const floe_requant_mult *mult, int per_channel, int32_t lo, int32_t hi);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -18,10 +18,18 @@
 
 #include "isa/requant.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* E_q for eps, row length d and input step s_x (>= 1, saturates at 2^62). */
 uint64_t floe_rmsnorm_eps_q(double eps, size_t d, double s_x);
 
 void floe_rmsnorm_row(int32_t *y, const int16_t *q, size_t d, uint64_t eps_q, const floe_requant_mult *c,
                       int per_channel, int32_t lo, int32_t hi);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

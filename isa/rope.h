@@ -15,6 +15,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_ROPE_FRAC_BITS 14
 
 typedef struct floe_rope_table {
@@ -30,5 +34,9 @@ void floe_rope_table_free(floe_rope_table *t);
 
 /* Rotates one head vector (2 * half_dim values) for position pos, in place. */
 void floe_rope_rotate_i16(int16_t *x, const floe_rope_table *t, int pos);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Clamp to the signed range of `bits` bits, 2 <= bits <= 32: [-2^(bits-1), 2^(bits-1) - 1]. */
 static inline int32_t floe_sat_bits(int64_t v, int bits)
 {
@@ -43,5 +47,9 @@ static inline int8_t floe_unpack_i4_hi(uint8_t b) { return (int8_t)((b >> 4) ^ 0
 void floe_pack_i4_array(uint8_t *dst, const int8_t *src, size_t n);
 /* Unpacks n int4 values from (n + 1) / 2 bytes. */
 void floe_unpack_i4_array(int8_t *dst, const uint8_t *src, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,10 +6,18 @@
 
 #include "isa/lut.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 double floe_silu_ref(double x);
 
 /* Tables for input step s_in and output step s_out, signed out_bits output (<= 16). */
 void floe_silu_lut8_build(floe_lut8 *t, double s_in, double s_out, int out_bits);
 void floe_silu_lut16_build(floe_lut16 *t, double s_in, double s_out, int out_bits);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

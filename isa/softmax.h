@@ -16,6 +16,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_EXP2_FRAC_BITS 8   /* input: x / 2^8 in the log2 domain */
 #define FLOE_EXP2_OUT_BITS 15   /* output: Q15, exp2(0) = 2^15 */
 #define FLOE_SOFTMAX_PROB_BITS 15 /* probabilities: Q15 in int16, 1.0 saturates to 32767 */
@@ -32,5 +36,9 @@ uint32_t floe_exp2_neg(int32_t x);
  *   (m, k) = recip(S); p_i = clamp(round_half_up(e_i * m / 2^(k - 15)), 0, 32767).
  * p is Q15: the row sums to about 32768. */
 void floe_softmax_row(int16_t *p, const int32_t *z, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -18,6 +18,10 @@
 
 #include "isa/requant.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_TOKEN_K_MAX 8     /* the largest K the contract allows */
 #define FLOE_TOKEN_K_DEFAULT 4 /* the default K (docs/numerics.md §10) */
 
@@ -55,5 +59,9 @@ int floe_token_requant_row(int32_t *out, const int32_t *x, size_t n, floe_requan
  * multiplier M = rsqrt(S) * C, k from max |q|, then y = clamp(requant(q, M * 2^k)). Returns k. */
 int floe_rmsnorm_row_token(int32_t *y, const int16_t *q, size_t d, uint64_t eps_q, floe_requant_mult c, int K,
                            int32_t lo, int32_t hi);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

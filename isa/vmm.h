@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 static inline int32_t floe_mac_wrap(int32_t acc, int32_t x, int32_t w)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(x * w)); /* |x * w| < 2^31 for int16 x int16 */
@@ -24,5 +28,9 @@ void floe_vmm_i8_i8_ref(int32_t *acc, const int8_t *x, const int8_t *w, size_t K
  * which equals the direct int16 product in wrapped int32 arithmetic. w: [N][K] int8 (int4 values
  * may be passed unpacked). */
 void floe_vmm_i16_i8_ref(int32_t *acc, const int16_t *x, const int8_t *w, size_t K, size_t N);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,6 +16,10 @@
 #include "common/error.h"
 #include "models/tokenizer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_FORTUNES_DIR "/usr/share/games/fortunes"
 #define FLOE_CORPUS_VAL_MODULUS 20 /* 1 in 20 documents -> validation */
 
@@ -80,5 +84,9 @@ int floe_val_iter_init(floe_val_iter *it, const floe_tokens *s, int B, int T, fl
 /* Fills up to B rows of T+1 ids; returns the number of rows (0 when exhausted). */
 int floe_val_iter_next(floe_val_iter *it, int32_t *out);
 void floe_val_iter_reset(floe_val_iter *it);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,9 +8,17 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 float floe_f16_to_f32(uint16_t h);
 uint16_t floe_f32_to_f16(float f);
 float floe_bf16_to_f32(uint16_t b);
 uint16_t floe_f32_to_bf16(float f);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_MODEL_NAME_MAX 64
 
 typedef struct floe_model_config {
@@ -63,5 +67,9 @@ char *floe_model_config_to_json(const floe_model_config *cfg);
 
 /* Total number of parameters (the lm_head counts only when untied). */
 uint64_t floe_model_param_count(const floe_model_config *cfg);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -27,6 +27,10 @@
 #include "common/error.h"
 #include "models/model_config.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_PARAM_NAME_MAX 96
 
 typedef enum floe_param_kind {
@@ -82,5 +86,9 @@ void floe_param_init(const floe_param_table *t, float *params, uint64_t seed);
 
 /* The Hugging Face name of (kind, layer) into out. */
 void floe_param_name(char out[FLOE_PARAM_NAME_MAX], floe_param_kind kind, int layer);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

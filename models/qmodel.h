@@ -17,6 +17,10 @@
 #include "isa/rope.h"
 #include "models/model_config.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_qconfig {
     int wbits;     /* linear weights: 2, 4 or 8 (default 4) */
     int abits;     /* linear-layer inputs: 4 or 8 (default 8) */
@@ -122,5 +126,9 @@ int floe_qmodel_set_smoothing(floe_qmodel *m, int l, int which, const float *h, 
  * uniform over their range, steps chosen so activations neither vanish nor saturate. */
 int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
                        floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 #include "common/error.h"
 #include "models/qmodel.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_QMODEL_FORMAT "floe-qmodel"
 #define FLOE_QMODEL_VERSION "1"
 /* Files with per-layer weight bits (floe.wbits_layers) are version 2, so that a reader without mixed
@@ -23,5 +27,9 @@ int floe_qmodel_save(const floe_qmodel *m, const char *path, const char *const *
                      floe_err *err);
 /* Loads and validates; the result is derived. */
 int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

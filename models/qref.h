@@ -10,6 +10,10 @@
 #include "common/error.h"
 #include "models/qmodel.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Called for every intermediate tensor as it is produced: name ("attn_in", "q", "k", "v", "kc",
  * "attn_out", "attn_res", "mlp_in", "gate", "up", "act", "down_in", "out"; then "head_in" and
  * "logits" with layer -1), row-major [T][width] values widened to int32. */
@@ -21,5 +25,9 @@ typedef void (*floe_qtrace_fn)(void *ctx, const char *name, int layer, const int
  * context, and a model whose constants were not derived. */
 int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_t *logits, floe_qtrace_fn trace,
                       void *ctx, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 #include "models/model_config.h"
 #include "models/param_names.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_ST_MAX_HEADER (100u << 20) /* bytes of JSON header accepted */
 #define FLOE_ST_MAX_DIMS 8
 
@@ -115,5 +119,9 @@ int floe_st_save_params(const char *path, const floe_model_config *cfg, const fl
 int floe_st_load_params_file(floe_st_file *f, const floe_param_table *t, float *params, floe_err *err);
 /* The same from a path. */
 int floe_st_load_params(const char *path, const floe_param_table *t, float *params, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_tokenizer floe_tokenizer;
 
 struct floe_tokenizer {
@@ -34,5 +38,9 @@ const floe_tokenizer *floe_tokenizer_find(const char *name, floe_err *err);
 /* Encodes into a malloc'ed array (caller frees). */
 int floe_tokenizer_encode_alloc(const floe_tokenizer *tok, const uint8_t *text, size_t n, int32_t **ids,
                                 size_t *n_ids, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # build
   cmake make gcc g++ clang pkg-config
+  # scripts/format-check.sh: clang-format and git clang-format
+  clang-format
   # clang's OpenMP and sanitizer/fuzzer runtimes (the sanitizer build and the fuzzers use clang)
   libomp-14-dev libclang-rt-14-dev
   # libraries

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (and exactly what CI runs): set up, then
+#   0. the format check of the C/C++ lines the last commit changed (scripts/format-check.sh HEAD~1);
 #   1. gcc -O3 build, the whole ctest suite (labels quick and long);
 #   2. clang -O0 build with AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite again;
 #   3. the numeric core's digest from both builds must be equal (gcc -O3 vs clang -O0).
@@ -26,6 +27,9 @@ done
 
 scripts/setup.sh
 jobs="$(nproc)"
+
+echo "== format: the C/C++ lines changed by the last commit"
+scripts/format-check.sh HEAD~1
 
 # ctest's options for the selected run: the whole suite, or the quick label (repeated if asked)
 ctest_args=(--output-on-failure -j"$jobs")

@@ -14,6 +14,10 @@
 #include "isa/energy_table.h"
 #include "isa/machine.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_actions {
     uint64_t macs[FLOE_PREC_COUNT];
     uint64_t vector_ops, lut_ops;
@@ -45,5 +49,9 @@ void floe_actions_csv_rows(FILE *f, const char *label, const floe_actions *a, co
 /* Energy of `a` on `chips` chips of `cores` cores each, running for `seconds`. */
 void floe_energy_of(const floe_actions *a, const floe_energy_cost *c, double seconds, uint64_t cores,
                     uint64_t chips, floe_energy_breakdown *out);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

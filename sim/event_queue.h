@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_event {
     uint64_t time;   /* cycle at which the event fires */
     uint32_t prio;   /* tie-break at equal time: lower first */
@@ -36,5 +40,9 @@ int floe_eq_push_prio(floe_event_queue *q, uint64_t time, uint32_t prio, uint32_
 /* Removes the earliest event into *out; returns 0, or -1 when empty. */
 int floe_eq_pop(floe_event_queue *q, floe_event *out);
 static inline size_t floe_eq_size(const floe_event_queue *q) { return q->len; }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

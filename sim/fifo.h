@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_fifo_chunk {
     uint8_t *data;    /* owned */
     uint64_t len, off; /* bytes in the chunk; bytes already taken */
@@ -25,5 +29,9 @@ void floe_fifo_free(floe_fifo *f);
 int floe_fifo_push(floe_fifo *f, const void *data, uint64_t len, uint64_t arrival);
 /* Takes n <= f->bytes bytes into out; returns the latest arrival cycle among them. */
 uint64_t floe_fifo_take(floe_fifo *f, void *out, uint64_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

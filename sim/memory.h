@@ -13,6 +13,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_memory {
     char name[48];       /* "core 3 (x=3, y=0) memory", "frame buffer": used in messages */
     uint8_t *bytes;      /* [capacity]; owned */
@@ -42,5 +46,9 @@ int floe_memory_read(floe_memory *m, uint64_t addr, void *dst, uint64_t n, int s
 static inline uint8_t *floe_memory_ptr(floe_memory *m, uint64_t addr) { return m->bytes + addr; }
 int floe_memory_note_read(floe_memory *m, uint64_t addr, uint64_t n, int strict, floe_err *err);
 void floe_memory_note_write(floe_memory *m, uint64_t addr, uint64_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

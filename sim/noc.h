@@ -21,6 +21,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum { FLOE_NOC_E = 0, FLOE_NOC_W = 1, FLOE_NOC_N = 2, FLOE_NOC_S = 3 };
 
 typedef struct floe_noc_link_stats {
@@ -58,5 +62,9 @@ uint64_t floe_noc_multicast(floe_noc_model *noc, int src, const int *dst, size_t
 
 /* Bisection bandwidth in bytes/cycle (links crossing the middle cut, both directions). */
 uint64_t floe_noc_bisection_bytes_per_cycle(const floe_noc_model *noc);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

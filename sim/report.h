@@ -7,6 +7,10 @@
 
 #include "sim/sim.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Totals: cycles, time, instructions, energy by category, unit utilisation, memory, host speed. */
 void floe_sim_print_summary(const floe_sim *s, FILE *out);
 
@@ -19,5 +23,9 @@ int floe_sim_write_region_csv(const floe_sim *s, const char *path, floe_err *err
 
 /* Utilisation of a unit over the run: busy cycles / (cycles x cores that have code). */
 double floe_sim_unit_utilisation(const floe_sim *s, floe_unit u);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -28,6 +28,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_serving_time {
     double gap_s;  /* >= 0: from the previous stage's end (stage 0: the user's arrival, or its previous
                       token leaving the last stage) until this stage may take the token */
@@ -83,5 +87,9 @@ typedef struct floe_serving_result {
  * or when out of memory. */
 int floe_serving_run(const floe_serving_pipeline *p, const floe_serving_load *l, floe_serving_result *res,
                      floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

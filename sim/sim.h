@@ -22,6 +22,10 @@
 #include "sim/energy.h"
 #include "sim/memory.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_ACCUMULATORS (1u << FLOE_ACC_INDEX_BITS) /* per core: what the ACC operand can index */
 
 typedef struct floe_sim floe_sim;
@@ -101,5 +105,9 @@ uint64_t floe_sim_latency(const floe_machine *m, int op);
  * rsqrt, which overlap their operand reads: max(busy, latency + max(compute, result write
  * cycles)). compute: the unit's own cycles; write_bytes: the bytes the instruction writes. */
 uint64_t floe_sim_done(const floe_machine *m, int op, uint64_t busy, uint64_t compute, uint64_t write_bytes);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 #include "sim/trace.h"
 #include "sim/vmm.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define SIM_LOOP_DEPTH 64
 #define SIM_CHANNELS 16
 #define SIM_VMM_CACHE 16
@@ -112,5 +116,9 @@ int sim_exec_local(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in,
 /* "core 3 (x=3, y=0) thread 1, instruction 17 (vmm)": the prefix of every fault message. */
 int sim_fault(floe_err *err, const sim_core *c, const sim_thread *t, const floe_insn *in, const char *fmt, ...)
     FLOE_PRINTF(5, 6);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

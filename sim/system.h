@@ -23,6 +23,10 @@
 #include "isa/program.h"
 #include "sim/energy.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_links {
     const floe_machine *m;      /* not owned */
     uint64_t chips;
@@ -70,5 +74,9 @@ int floe_system_pipeline_cb(const floe_machine *m, const floe_energy_table *e, c
                             const void *input, size_t in_bytes, void *output, size_t out_bytes, int users,
                             floe_stage_fn on_stage, void *ctx, floe_system_result *res, floe_err *err);
 void floe_system_result_free(floe_system_result *res);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 #include "common/atomic_file.h"
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_trace {
     floe_afile file;
     double us_per_cycle;
@@ -31,5 +35,9 @@ void floe_trace_span(floe_trace *t, int pid, int tid, const char *name, const ch
 int floe_trace_close(floe_trace *t, floe_err *err);
 /* Discards the file. */
 void floe_trace_abort(floe_trace *t);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -16,6 +16,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_vmm_weights {
     size_t K, N;           /* input length, output channels */
     size_t stride;         /* bytes per row: K rounded up to 64 (expanded), (K + 1) / 2 (packed) */
@@ -48,5 +52,9 @@ void floe_vmm_i16(int32_t *acc, const int16_t *x, size_t M, const floe_vmm_weigh
  * lacks VNNI. Returns the implementation now in use. Not thread-safe: call before starting work. */
 floe_vmm_impl floe_vmm_select(floe_vmm_impl impl);
 const char *floe_vmm_impl_name(floe_vmm_impl impl);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

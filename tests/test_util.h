@@ -8,9 +8,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A fresh empty directory under the build tree (or /tmp) for this test's files; returns a static
  * buffer valid until the next call. */
@@ -58,6 +60,41 @@ static inline int floe_test_run(char *out, size_t n, const char *fmt, ...)
     }
     int st = pclose(p);
     return (st >= 0 && (st & 0x7f) == 0) ? (st >> 8) & 0xff : -1;
+}
+
+/* Sends this process's stderr (and that of the programs it starts, e.g. gnuplot) to `path` until
+ * floe_test_stderr_end; returns the saved descriptor to hand to floe_test_stderr_end. */
+static inline int floe_test_stderr_begin(const char *path)
+{
+    fflush(stderr);
+    int saved = dup(2), fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (saved < 0 || fd < 0 || dup2(fd, 2) < 0)
+        fail_msg("cannot send stderr to %s", path);
+    close(fd);
+    return saved;
+}
+
+/* Restores stderr and returns the size of what was written to `path` meanwhile (-1 on error); the
+ * text goes to text (NUL-terminated, truncated to n) when text is not NULL. */
+static inline long floe_test_stderr_end(int saved, const char *path, char *text, size_t n)
+{
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char buf[4096];
+    size_t got, total = 0;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (text && total < n)
+            memcpy(text + total, buf, got < n - total ? got : n - total);
+        total += got;
+    }
+    fclose(f);
+    if (text && n)
+        text[total < n ? total : n - 1] = '\0';
+    return (long)total;
 }
 
 /* The teacher of the quantization CLI tests: `floe train` of config tiny for 20 steps on the

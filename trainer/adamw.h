@@ -12,6 +12,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_adamw_cfg {
     float beta1;          /* 0.9 */
     float beta2;          /* 0.95 */
@@ -36,5 +40,9 @@ float floe_adamw_tensor_decay(const floe_adamw_cfg *cfg, floe_decay_class kind);
 /* One update of n parameters with their gradients and moment buffers (m, v start at zero). */
 void floe_adamw_update(float *param, const float *grad, float *m, float *v, size_t n, int step, float lr,
                        float beta1, float beta2, float eps, float weight_decay);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,10 +15,18 @@
 #ifndef FLOE_TRAINER_ATTENTION_H
 #define FLOE_TRAINER_ATTENTION_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void floe_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
                             int NH, int NKV, int hd);
 void floe_attention_backward(float *dq, float *dk, float *dv, float *dscratch, const float *dout, const float *att,
                              const float *q, const float *k, const float *v, int B, int T, int NH, int NKV,
                              int hd);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

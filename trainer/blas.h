@@ -9,6 +9,14 @@
 #ifndef FLOE_TRAINER_BLAS_H
 #define FLOE_TRAINER_BLAS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void floe_blas_single_thread(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

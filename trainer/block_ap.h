@@ -27,6 +27,10 @@
 #include "trainer/model.h"
 #include "trainer/wquant.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_BLOCK_LINEARS 7
 
 /* q, k, v, o, gate, up, down */
@@ -97,5 +101,9 @@ int floe_block_ap(floe_model *fp, floe_model *q, floe_wquant *wq, const floe_tok
  * floe.teacher (may be NULL: not written) plus the caller's pairs. Atomic. */
 int floe_weight_only_save(const char *path, const floe_model *m, const char *method, int bits, int group, int asym,
                           const char *teacher, const char *const *extra, size_t n_extra, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,8 +9,16 @@
 #ifndef FLOE_TRAINER_CROSSENTROPY_H
 #define FLOE_TRAINER_CROSSENTROPY_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 float floe_crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets, int N,
                                 int V);
 void floe_crossentropy_backward(float *dlogits, const float *probs, const int *targets, int N, int V, float dloss);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

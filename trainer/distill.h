@@ -12,6 +12,10 @@
 #ifndef FLOE_TRAINER_DISTILL_H
 #define FLOE_TRAINER_DISTILL_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_distill_result {
     double loss, kl, ce; /* kl and ce are the unweighted means (ce: NaN without targets) */
 } floe_distill_result;
@@ -19,5 +23,9 @@ typedef struct floe_distill_result {
 /* dlogits = dloss * dL/dz (overwritten). row_scratch: [2 N] doubles. */
 floe_distill_result floe_distill(float *dlogits, const float *z, const float *t, const int *targets, int N, int V,
                                  float tau, float alpha, float dloss, double *row_scratch);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 #include "trainer/model.h"
 #include "trainer/wquant.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_e2eqp_cfg {
     int steps;            /* optimizer steps of the whole run (the schedule's length) */
     int batch;            /* sequences per step */
@@ -82,5 +86,9 @@ int floe_e2eqp_save(const floe_e2eqp *st, const floe_model *m, const floe_e2eqp_
  * without the Block-AP quantizers at hand, init from floe_wquants_init's quantizers (s = 1) on the
  * base model and load. */
 int floe_e2eqp_load(floe_e2eqp *st, const floe_model *m, const char *path, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,6 +19,10 @@
 #include "trainer/e2e_qp.h"
 #include "trainer/qat_run.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Chip form, phase 1: Block-AP on tr's teacher with the student's weight width (c->bits, group and
  * asym are overridden: symmetric per output channel), then the student's block weights and their
  * steps := Block-AP's, codes frozen, step floors reset. tr comes from floe_qat_trainer_init (its
@@ -64,5 +68,9 @@ typedef struct floe_blockap_log {
 void floe_blockap_log_cb(void *log, const floe_blockap_report *r);
 int floe_blockap_log_write(const floe_blockap_log *log, const char *path, floe_err *err);
 void floe_blockap_log_free(floe_blockap_log *log);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -8,7 +8,15 @@
 #ifndef FLOE_TRAINER_EMBEDDING_H
 #define FLOE_TRAINER_EMBEDDING_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void floe_embedding_forward(float *out, const int *tokens, const float *wte, int N, int C);
 void floe_embedding_backward(float *dwte, const float *dout, const int *tokens, int N, int C);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 #include "common/error.h"
 #include "trainer/wquant.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_gptq_cfg {
     double damp;   /* fraction of the mean Hessian diagonal added to it, in (0, 1] (default 0.01) */
     int block;     /* lazy-update block in columns, >= 1 (default 128) */
@@ -45,5 +49,9 @@ int floe_gptq_layer(float *W, int out, int in, const double *H, floe_wquant *q, 
 
 /* sum_r (w_r - w_hat_r)^T H (w_r - w_hat_r) = ||W X - W_hat X||^2 for H = X^T X. */
 double floe_gptq_output_error(const float *W, const float *What, int out, int in, const double *H);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,11 +11,19 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 double floe_sumsq(const float *x, size_t n);
 /* max_norm / norm when norm > max_norm, else 1. */
 float floe_clip_coef(double norm, float max_norm);
 void floe_scale(float *x, size_t n, float s);
 /* Clips one contiguous gradient buffer to max_norm; returns its norm before clipping. */
 double floe_grad_clip(float *grad, size_t n, float max_norm);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -21,6 +21,10 @@
 
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* 1 when floe_igemm_s8 is exact for B codes of `bbits` bits (|B| <= 2^(bbits-1)), A int8 and depth K. */
 int floe_igemm_usable(int bbits, int K);
 
@@ -31,5 +35,9 @@ int floe_igemm_s8(int32_t *acc, const int8_t *a, const int8_t *b, int M, int N, 
 /* Process-wide switch (tests compare both paths); the default comes from FLOE_INT8_GEMM. */
 void floe_igemm_set_enabled(int on);
 int floe_igemm_enabled(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

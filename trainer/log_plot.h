@@ -4,6 +4,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The header line of train.csv (with its newline). */
 #define FLOE_TRAIN_LOG_HEADER "step,tokens,loss,val_loss,lr,grad_norm,tokens_per_s,seconds\n"
 
@@ -17,5 +21,9 @@ int floe_plot_train_log(const char *csv, const char *png, floe_err *err);
 /* Renders floe qat's qat.csv: KL per step with the steps verified on the chip marked, validation
  * perplexity, and the chip's latency and energy per token at each verified step. */
 int floe_plot_qat_log(const char *csv, const char *png, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -6,6 +6,14 @@
 #ifndef FLOE_TRAINER_LR_SCHEDULE_H
 #define FLOE_TRAINER_LR_SCHEDULE_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 float floe_lr_cosine(int step, int warmup, int total, float max_lr, float min_lr);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

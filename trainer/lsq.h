@@ -17,6 +17,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 static inline int32_t floe_lsq_hi(int bits) { return (int32_t)((1ll << (bits - 1)) - 1); }
 
 /* The code of v for step s (round half up, saturated; NaN gives the lowest code), as the trainer's
@@ -55,5 +59,9 @@ double floe_lsq_act_backward_tok(float *dv, const float *g, const float *v, floa
  * dW' (STE, may alias g) and adds the scaled step gradients to ds[out]. Rows are independent. */
 void floe_lsq_weight_backward(float *dw, const float *g, const float *w, const float *s, const int8_t *codes,
                               int out, int in, int bits, float *ds);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

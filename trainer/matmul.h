@@ -11,6 +11,10 @@
 #ifndef FLOE_TRAINER_MATMUL_H
 #define FLOE_TRAINER_MATMUL_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void floe_matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC);
 void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
                           int C, int OC);
@@ -18,5 +22,9 @@ void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float
  * a caller that would otherwise zero the buffer first: one pass over memory less). */
 void floe_matmul_backward_into(float *dinp, int dinp_add, float *dw, int dw_add, const float *dout,
                                const float *inp, const float *w, int N, int C, int OC);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -27,6 +27,10 @@
 #include "models/param_names.h"
 #include "trainer/adamw.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_model {
     floe_model_config cfg;
     floe_param_table table;
@@ -114,5 +118,9 @@ floe_decay_class floe_model_decay_class(floe_param_kind kind);
  * parameter per token (matmuls, LM head included) plus attention's score and value products over
  * the causal triangle. For GFLOP/s figures. */
 double floe_model_train_flops(const floe_model_config *cfg, int B, int T);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -34,6 +34,10 @@
 #include "trainer/qat_init.h"
 #include "trainer/qat_model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum floe_gptq_hsrc { FLOE_GPTQ_H_STUDENT, FLOE_GPTQ_H_TEACHER } floe_gptq_hsrc;
 
 /* "student" / "teacher" -> source; -1 otherwise. */
@@ -67,5 +71,9 @@ int floe_smoothquant_fold(floe_model *t, const floe_tokens *train, double alpha,
  * knows no smoothing. */
 int floe_ptq_smoothquant(floe_qat *s, floe_model *t, const floe_tokens *train, const floe_qinit_cfg *ic, double alpha,
                          int norms, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

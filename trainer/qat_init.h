@@ -24,6 +24,10 @@
 #include "trainer/model.h"
 #include "trainer/qat_model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* GPTQ: calib's steps, then GPTQ of the block weights (trainer/ptq.h, default settings); only
  * floe_qat_run acts on it, floe_qat_init_from_teacher treats it as calib. */
 typedef enum floe_qinit_method { FLOE_QINIT_RTN, FLOE_QINIT_CALIB, FLOE_QINIT_GPTQ } floe_qinit_method;
@@ -53,5 +57,9 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *teacher, const floe_toke
 
 /* The weight step of one row for the method (exposed for tests). */
 float floe_qinit_weight_step(const float *w, int n, int bits, floe_qinit_method method);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

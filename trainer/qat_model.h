@@ -26,6 +26,10 @@
 #include "models/qmodel.h"
 #include "trainer/qforward.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The learned activation steps of one layer, in the order they sit in the steps array. */
 enum {
     FLOE_QAT_ATTN_IN,
@@ -104,5 +108,9 @@ int floe_qat_freeze_with(floe_qat *s, const float *frozen_steps, floe_err *err);
  * last floe_qat_set_floor, so a step cannot collapse to zero or flip sign). */
 void floe_qat_clamp_steps(floe_qat *s);
 void floe_qat_set_floor(floe_qat *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -20,6 +20,10 @@
 #include "trainer/qat_model.h"
 #include "trainer/train.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* The method a run trains with: SiLQ (weights and steps, distillation) or EfficientQAT's E2E-QP
  * phase (codes frozen after Block-AP, only the steps learn: trainer/efficientqat.h). */
 typedef enum floe_qat_method { FLOE_QAT_SILQ, FLOE_QAT_EFFICIENTQAT } floe_qat_method;
@@ -122,5 +126,9 @@ typedef struct floe_qat_run_opts {
  * mem_high_water, verify_seconds (empty on steps not verified). */
 int floe_qat_run(floe_qat_trainer *tr, const floe_tokens *train, const floe_tokens *val, const floe_qat_run_opts *o,
                  floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,8 +10,16 @@
 #include "trainer/qforward.h"
 #include "trainer/train.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Windows of f->maxT tokens, f->maxB at a time; max_windows > 0 stops after that many. */
 int floe_qmodel_evaluate(floe_qfwd *f, const floe_qmodel *m, const floe_tokens *val, size_t max_windows,
                          floe_eval_result *r, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -24,6 +24,10 @@
 #include "common/error.h"
 #include "models/qmodel.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_QFWD_KHIST 9 /* shifts 0..FLOE_TOKEN_K_MAX */
 
 typedef struct floe_qfwd_layer {
@@ -86,5 +90,9 @@ int floe_qfwd_trace(const floe_qfwd *f, const floe_qmodel *m, int b, floe_qfwd_t
 /* Prints the per-token shift histogram (khist) as one line per input point, percentages of rows;
  * nothing for a model without per-token rows. */
 void floe_qfwd_khist_print(const floe_qfwd *f, int K);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -5,7 +5,15 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void floe_residual_forward(float *out, const float *a, const float *b, size_t n);
 void floe_residual_backward(float *da, float *db, const float *dout, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,10 +10,18 @@
 #ifndef FLOE_TRAINER_RMSNORM_H
 #define FLOE_TRAINER_RMSNORM_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_RMSNORM_EPS 1e-5f
 
 void floe_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *g, int N, int C);
 void floe_rmsnorm_backward(float *dinp, float *dg, const float *dout, const float *inp, const float *g,
                            const float *rstd, int N, int C);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

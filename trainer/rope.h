@@ -11,10 +11,18 @@
 #ifndef FLOE_TRAINER_ROPE_H
 #define FLOE_TRAINER_ROPE_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_ROPE_THETA 10000.0
 
 void floe_rope_tables(float *cos_tab, float *sin_tab, int T, int hd, double theta);
 void floe_rope_forward(float *x, const float *cos_tab, const float *sin_tab, int B, int T, int NH, int hd);
 void floe_rope_backward(float *dx, const float *cos_tab, const float *sin_tab, int B, int T, int NH, int hd);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

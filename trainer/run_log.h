@@ -7,6 +7,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_run_log {
     char **lines; /* each ends in a newline; owned */
     size_t n, cap;
@@ -20,5 +24,9 @@ int floe_run_log_load(floe_run_log *l, const char *path, int upto, double *secon
 int floe_run_log_write(const floe_run_log *l, const char *path, const char *header, floe_err *err);
 /* Monotonic seconds. */
 double floe_now_s(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,8 +9,16 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 void floe_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
 void floe_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                           size_t n);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

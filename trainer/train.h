@@ -27,6 +27,10 @@
 #include "trainer/adamw.h"
 #include "trainer/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_train_cfg {
     int steps;      /* optimizer steps of the whole run (the schedule's length) */
     int batch;      /* sequences per micro-batch */
@@ -133,4 +137,9 @@ typedef struct floe_run_opts {
  * *last (may be NULL) receives the path of the last checkpoint. */
 int floe_train_run(floe_trainer *tr, const floe_tokens *train, const floe_tokens *val, const floe_run_opts *o,
                    char *last, size_t last_n, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

@@ -11,7 +11,18 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define FLOE_LANES 16
+
+/* C99 `restrict`; C++ spells it `__restrict` (GCC and Clang). */
+#ifdef __cplusplus
+#define FLOE_RESTRICT __restrict
+#else
+#define FLOE_RESTRICT restrict
+#endif
 
 static inline float floe_hsum16(float *acc)
 {
@@ -31,7 +42,7 @@ static inline double floe_hsum16d(double *acc)
 }
 
 /* sum_i a[i] * b[i] */
-static inline float floe_dot(const float *restrict a, const float *restrict b, int n)
+static inline float floe_dot(const float *FLOE_RESTRICT a, const float *FLOE_RESTRICT b, int n)
 {
     float acc[FLOE_LANES] = {0};
     int i = 0;
@@ -44,7 +55,8 @@ static inline float floe_dot(const float *restrict a, const float *restrict b, i
 }
 
 /* sum_i (a[i] * b[i]) * c[i] */
-static inline float floe_dot3(const float *restrict a, const float *restrict b, const float *restrict c, int n)
+static inline float floe_dot3(const float *FLOE_RESTRICT a, const float *FLOE_RESTRICT b, const float *FLOE_RESTRICT c,
+                              int n)
 {
     float acc[FLOE_LANES] = {0};
     int i = 0;
@@ -57,7 +69,7 @@ static inline float floe_dot3(const float *restrict a, const float *restrict b, 
 }
 
 /* sum_i a[i] */
-static inline float floe_sum(const float *restrict a, int n)
+static inline float floe_sum(const float *FLOE_RESTRICT a, int n)
 {
     float acc[FLOE_LANES] = {0};
     int i = 0;
@@ -70,7 +82,7 @@ static inline float floe_sum(const float *restrict a, int n)
 }
 
 /* max_i a[i], n >= 1 (max is exact, so any order gives the same value) */
-static inline float floe_max(const float *restrict a, int n)
+static inline float floe_max(const float *FLOE_RESTRICT a, int n)
 {
     float acc[FLOE_LANES];
     for (int k = 0; k < FLOE_LANES; k++)
@@ -125,5 +137,9 @@ static inline void floe_split(int n, int parts, int part, int align, int *lo, in
     *lo = (int)(l < n ? l : n);
     *hi = (int)(h < n ? h : n);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -417,13 +417,16 @@ int floe_wa_plot(const char *png, const floe_wa_row *rows, size_t n, int n_layer
         sb_printf(&s, "\n");
     }
     const floe_wa_dist *h = &rows[n - 1].d;
+    double top = 0.0; /* the y axis starts at 0; all zero (a student equal to its teacher) gets [0:1], not [0:0] */
+    for (size_t i = 0; i < n; i++)
+        top = fmax(top, fmax(rows[i].d.frobenius_rel, rows[i].d.procrustes_rel));
     sb_printf(&s, "EOD\n$h << EOD\n%d %.9g %.9g\nEOD\n", n_layers, h->frobenius_rel, h->procrustes_rel);
     sb_printf(&s,
               "set multiplot layout 1,2 title 'weight-rotation analysis (floe analyze): teacher vs student, relative "
               "to ||teacher||_F'\n"
               "set grid\nset key outside right top font ',8'\nset xlabel 'layer'\nset xrange [-0.5:%d.5]\n"
-              "set xtics %s\nset xtics add ('head' %d)\nset yrange [0:*]\n",
-              n_layers, n_layers <= 16 ? "1" : "autofreq", n_layers);
+              "set xtics %s\nset xtics add ('head' %d)\nset yrange [0:%s]\n",
+              n_layers, n_layers <= 16 ? "1" : "autofreq", n_layers, top > 0.0 ? "*" : "1");
     static const char *const colors[7] = {"#4477aa", "#66ccee", "#228833", "#ccbb44", "#ee6677", "#aa3377", "#555555"};
     for (int panel = 0; panel < 2; panel++) {
         if (panel == 0)

@@ -20,6 +20,10 @@
 #include "models/param_names.h"
 #include "models/qmodel.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum floe_wa_side {
     FLOE_WA_INPUT = 0, /* rotate the input space: min ||A R - B||, R in O(cols) (default) */
     FLOE_WA_OUTPUT,    /* rotate the output space: min ||R A - B||, R in O(rows) */
@@ -75,5 +79,9 @@ int floe_wa_write_csv(const char *path, const floe_wa_row *rows, size_t n, floe_
  * dashed; the LM head as points at x = n_layers) as a PNG with gnuplot. */
 int floe_wa_plot(const char *png, const floe_wa_row *rows, size_t n, int n_layers, floe_wa_side side,
                  floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -25,6 +25,10 @@
 
 #include "common/error.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_wquant {
     int out, in, bits, group, asym;
     int groups;  /* per row: ceil(in / group) */
@@ -74,5 +78,9 @@ void floe_wquant_frozen_backward(const floe_wquant *q, const int16_t *codes, con
 
 /* Sum of (w_hat - w)^2 over the matrix (double). */
 double floe_wquant_sq_error(const floe_wquant *q, const float *W);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,10 @@
 #include "isa/machine.h"
 #include "trainer/qat_run.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_qat_chip {
     const floe_machine *mach;
     const floe_energy_table *energy; /* may be NULL: no energy figures */
@@ -20,5 +24,9 @@ typedef struct floe_qat_chip {
  * or why the model could not run (does not fit, ...). */
 int floe_qat_verify_chip(void *ctx, const floe_qmodel *m, const int32_t *tokens, int n, const int16_t *train_logits,
                          floe_qat_verify_stats *st, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

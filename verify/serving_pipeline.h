@@ -12,6 +12,10 @@
 #include "sim/serving.h"
 #include "verify/verify.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct floe_verify_serving {
     floe_serving_pipeline pipeline; /* its stage array is `stage` below */
     floe_serving_stage *stage;      /* [pipeline.stages]; owned (floe_verify_serving_free) */
@@ -50,5 +54,9 @@ int floe_verify_serving_pipeline(const floe_verify_run_result *r, int runs, cons
                                  const floe_model_config *cf, const floe_plan_summary *ps, const floe_machine *mach,
                                  const floe_energy_table *e, floe_verify_serving *s, floe_err *err);
 void floe_verify_serving_free(floe_verify_serving *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -15,6 +15,10 @@
 #include "sim/sim.h"
 #include "sim/system.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* On a mismatch, the whole tensor that differed, chip and reference side by side (owned by the result
  * that holds it; floe_verify_dump_write saves it). */
 typedef struct floe_verify_dump {
@@ -154,5 +158,9 @@ typedef struct floe_verify_run_result {
 int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e, const int32_t *tokens,
                     const floe_verify_opts *o, floe_verify_run_result *res, floe_err *err);
 void floe_verify_run_result_free(floe_verify_run_result *res);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -37,7 +37,6 @@
 #include <utility>
 #include <vector>
 
-extern "C" {
 #include "common/atomic_file.h"
 #include "common/rng.h"
 #include "isa/builder.h"
@@ -54,7 +53,6 @@ extern "C" {
 #include "models/qmodel.h"
 #include "rtl/gen/core_cmd.h"
 #include "sim/sim.h"
-}
 
 namespace {
 

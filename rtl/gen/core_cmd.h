@@ -4,6 +4,10 @@
 #ifndef FLOE_RTL_CORE_CMD_H
 #define FLOE_RTL_CORE_CMD_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum {
     FLOE_CORE_CMD_VMM,      /* vmm: acc, a = x, b = w, k, n, x16, w4, set */
     FLOE_CORE_CMD_REQUANT,  /* requant: dst, acc, m = mult, n, dt, chan */
@@ -37,5 +41,9 @@ static const char *const floe_core_cmd_names[FLOE_CORE_CMD_COUNT] = {
     "VMM", "REQUANT", "VREQUANT", "VADD", "VMAX", "VSHIFT", "VSAT", "EXP2", "LUT8", "LUT16", "VMUL", "RECIP", "RSQRT", "VSUM", "VSUMSQ", "VMAXR",
     "RMSNORM", "SOFTMAX", "ROPE", "RMSNORMT", "VREQUANTT", "REQUANTK", "MULTMUL",
 };
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

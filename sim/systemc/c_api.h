@@ -1,9 +1,8 @@
-// The C parts of Floe that the SystemC model calls. Their headers have no C++ guards, so they are
-// included here, once, inside extern "C".
+// The C parts of Floe that the SystemC model calls (each header declares C linkage for C++ itself),
+// and the conversions between the simulator's units and SystemC's.
 #ifndef FLOE_SIM_SYSTEMC_C_API_H
 #define FLOE_SIM_SYSTEMC_C_API_H
 
-extern "C" {
 #include "common/error.h"
 #include "isa/container.h"
 #include "isa/energy_table.h"
@@ -14,7 +13,6 @@ extern "C" {
 #include "models/qmodel.h"
 #include "sim/memory.h"
 #include "sim/sim.h"
-}
 
 #include <cstdint>
 

@@ -2,10 +2,8 @@
 
 #include <cstring>
 
-extern "C" {
 #include "common/rng.h"
 #include "models/qmodel_io.h"
-}
 
 using namespace sc_core;
 

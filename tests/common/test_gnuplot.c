@@ -1,5 +1,6 @@
 #include "tests/test_util.h"
 
+#include <math.h>
 #include <sys/stat.h>
 
 #include "common/gnuplot.h"
@@ -33,6 +34,52 @@ static void test_renders_png_atomically(void **state)
     assert_string_equal(out, "0\n");
 }
 
+/* A constant series gets an explicit range, so gnuplot prints no warning (it would print "warning:
+ * empty y range [..], adjusting to [..]" on stderr without one: checked too, so the test can fail). */
+static void test_constant_series_no_warning(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("gnuplot_constant");
+    char dat[4200], png[4200], log[4200], q[8500], script[9000], xr[96], yr[96], text[2048];
+    floe_path_join(dat, sizeof dat, dir, "const.dat");
+    floe_path_join(png, sizeof png, dir, "const.png");
+    floe_path_join(log, sizeof log, dir, "stderr.txt");
+    FILE *f = fopen(dat, "w");
+    assert_non_null(f);
+    fprintf(f, "1 2.5\n2 2.5\n3 2.5\n");
+    fclose(f);
+    floe_gnuplot_quote(q, sizeof q, dat);
+    floe_err err;
+
+    snprintf(script, sizeof script, "plot %s using 1:2 with lines", q);
+    int saved = floe_test_stderr_begin(log);
+    int rc = floe_gnuplot_png(png, 320, 200, script, &err);
+    long n = floe_test_stderr_end(saved, log, text, sizeof text);
+    assert_int_equal(rc, 0);
+    assert_true(n > 0);
+    assert_non_null(strstr(text, "empty y range"));
+
+    floe_gnuplot_range(xr, sizeof xr, "x", 1, 3); /* not constant: nothing to set */
+    assert_string_equal(xr, "");
+    floe_gnuplot_range(yr, sizeof yr, "y", 2.5, 2.5);
+    assert_string_equal(yr, "set yrange [2.25:2.75]\n");
+    snprintf(script, sizeof script, "%s%splot %s using 1:2 with lines", xr, yr, q);
+    saved = floe_test_stderr_begin(log);
+    rc = floe_gnuplot_png(png, 320, 200, script, &err);
+    n = floe_test_stderr_end(saved, log, text, sizeof text);
+    assert_int_equal(rc, 0);
+    if (n != 0)
+        fail_msg("gnuplot wrote to stderr: %s", text);
+
+    /* zero, negative, and an axis with no data */
+    floe_gnuplot_range(yr, sizeof yr, "y2", 0, 0);
+    assert_string_equal(yr, "set y2range [-1:1]\n");
+    floe_gnuplot_range(yr, sizeof yr, "x", -20, -20);
+    assert_string_equal(yr, "set xrange [-22:-18]\n");
+    floe_gnuplot_range(yr, sizeof yr, "y", INFINITY, -INFINITY);
+    assert_string_equal(yr, "");
+}
+
 static void test_quote(void **state)
 {
     (void)state;
@@ -46,6 +93,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_renders_png_atomically),
+        cmocka_unit_test(test_constant_series_no_warning),
         cmocka_unit_test(test_quote),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,9 +26,7 @@
 #include <string>
 #include <vector>
 
-extern "C" {
 #include "common/rng.h"
-}
 
 namespace floe_tb {
 

@@ -5,9 +5,7 @@
 #include "tests/rtl/tb.h"
 #include "Vafu_exp2.h"
 
-extern "C" {
 #include "isa/softmax.h"
-}
 
 namespace {
 

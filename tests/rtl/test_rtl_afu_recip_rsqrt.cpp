@@ -11,9 +11,7 @@
 
 #include "tests/rtl/tb.h"
 
-extern "C" {
 #include "isa/recip.h"
-}
 
 #ifdef FLOE_RTL_RSQRT
 #include "Vafu_rsqrt.h"

@@ -13,9 +13,7 @@ typedef Vrequant_flip Vtop;
 typedef Vrequant Vtop;
 #endif
 
-extern "C" {
 #include "isa/requant.h"
-}
 
 namespace {
 

@@ -7,12 +7,10 @@
 #include "tests/rtl/tb.h"
 #include "Vvector.h"
 
-extern "C" {
 #include "isa/lut.h"
 #include "isa/requant.h"
 #include "isa/saturate.h"
 #include "isa/silu.h"
-}
 
 namespace {
 

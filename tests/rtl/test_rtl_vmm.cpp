@@ -7,10 +7,8 @@
 #include "tests/rtl/tb.h"
 #include "Vvmm.h"
 
-extern "C" {
 #include "isa/saturate.h"
 #include "isa/vmm.h"
-}
 
 namespace {
 

@@ -16,14 +16,12 @@
 #include "tests/rtl/tb.h"
 #include "Vvreduce.h"
 
-extern "C" {
 #include "isa/builder.h"
 #include "isa/elem.h"
 #include "isa/insn.h"
 #include "isa/machine.h"
 #include "isa/opcodes.h"
 #include "sim/sim.h"
-}
 
 namespace {
 

@@ -21,10 +21,8 @@
 
 #include "sim/systemc/platform.h"
 
-extern "C" {
 #include "isa/asm.h"
 #include "models/qmodel_io.h"
-}
 
 using namespace sc_core;
 

@@ -1,7 +1,8 @@
 /* Pictures of the integer nonlinearities against the real functions they approximate, for
- * docs/numerics.md and for RTL designers: `floe numerics --plot DIR`. */
-#ifndef FLOE_ISA_NUMERICS_PLOT_H
-#define FLOE_ISA_NUMERICS_PLOT_H
+ * docs/numerics.md and for RTL designers: `floe numerics --plot DIR` and `floe run`. They live beside
+ * the commands that draw them, so the contract library (isa/) needs no plotting code. */
+#ifndef FLOE_CLI_NUMERICS_PLOT_H
+#define FLOE_CLI_NUMERICS_PLOT_H
 
 #include "common/error.h"
 

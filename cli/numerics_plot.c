@@ -1,4 +1,4 @@
-#include "isa/numerics_plot.h"
+#include "cli/numerics_plot.h"
 
 #include <math.h>
 #include <stdio.h>
