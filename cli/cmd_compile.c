@@ -52,9 +52,14 @@ int floe_cmd_compile(int argc, char **argv)
     floe_qmodel m;
     if ((rc = floe_qmodel_from_args("compile", &qa, &m)) >= 0)
         return rc;
-    floe_compile_opts o = {.tokens = (int)tokens, .kv_tokens = (int)kv, .decode = dpos >= 0,
-                           .pos = dpos >= 0 ? (int)dpos : 0, .core_weight_bytes = (uint64_t)split_bytes,
-                           .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .reuse_rows = (int)ma.reuse_rows};
+    floe_compile_opts o = {.tokens = (int)tokens,
+                           .kv_tokens = (int)kv,
+                           .decode = dpos >= 0,
+                           .pos = dpos >= 0 ? (int)dpos : 0,
+                           .core_weight_bytes = (uint64_t)split_bytes,
+                           .v_block = (int)ma.v_block,
+                           .attn_ranges = (int)ma.attn_cores,
+                           .reuse_rows = (int)ma.reuse_rows};
     floe_program *p;
     floe_compile_report rep;
     rc = 0;

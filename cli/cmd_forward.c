@@ -15,17 +15,22 @@ int floe_cmd_forward(int argc, char **argv)
     const floe_opt opts[] = {
         FLOE_QMODEL_OPTS(qa),
         {"prompt", FLOE_ARG_STRING, &prompt, "TEXT", "the tokens (bytes) to run (default: a pangram)", 0, 0, 0},
-        {"tokens", FLOE_ARG_INT, &tokens, "T", "use the first T tokens of the prompt (default: all of it)", 1, 1 << 22, 0},
+        {"tokens", FLOE_ARG_INT, &tokens, "T", "use the first T tokens of the prompt (default: all of it)", 1, 1 << 22,
+         0},
         {"out", FLOE_ARG_STRING, &out, "FILE", "the dump, safetensors (default forward.safetensors)", 0, 0, 'o'},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
-    const floe_cmd_spec spec = {"forward", NULL,
-                                "Run a prompt through the reference integer forward and write every tensor it "
-                                "produces, and the logits.",
-                                "The file holds tokens I32 [T], model.layers.<l>.<tensor> I32 [T][width] for attn_in, q,\n"
-                                "k, v, kc, attn_out, attn_res, mlp_in, gate, up, act, down_in and out of every layer,\n"
-                                "model.head_in I32 [T][d] and logits I16 [T][vocab] (docs/quantized-model.md, \"Dump\").",
-                                opts, 0, 0};
+    const floe_cmd_spec spec = {
+        "forward",
+        NULL,
+        "Run a prompt through the reference integer forward and write every tensor it "
+        "produces, and the logits.",
+        "The file holds tokens I32 [T], model.layers.<l>.<tensor> I32 [T][width] for attn_in, q,\n"
+        "k, v, kc, attn_out, attn_res, mlp_in, gate, up, act, down_in and out of every layer,\n"
+        "model.head_in I32 [T][d] and logits I16 [T][vocab] (docs/quantized-model.md, \"Dump\").",
+        opts,
+        0,
+        0};
     char *pos[1];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     if (rc >= 0)

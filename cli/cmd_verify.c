@@ -78,9 +78,15 @@ int floe_cmd_verify(int argc, char **argv)
     for (int t = 0; t < T + decode; t++) /* byte tokens, folded into a smaller vocabulary if need be */
         tok[t] = (int32_t)((unsigned char)prompt[t] % (unsigned)m.cfg.vocab_size);
     rc = 0;
-    if (decode > 0 || split_bytes > 0 || kv_users > 1 || ma.attn_cores || ma.v_block || ma.reuse_rows || chunk) { /* prefill, decode */
-        floe_verify_opts vo = {.tokens = T, .decode = (int)decode, .core_weight_bytes = (uint64_t)split_bytes,
-                               .users = (int)kv_users, .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .reuse_rows = (int)ma.reuse_rows,
+    if (decode > 0 || split_bytes > 0 || kv_users > 1 || ma.attn_cores || ma.v_block || ma.reuse_rows ||
+        chunk) { /* prefill, decode */
+        floe_verify_opts vo = {.tokens = T,
+                               .decode = (int)decode,
+                               .core_weight_bytes = (uint64_t)split_bytes,
+                               .users = (int)kv_users,
+                               .v_block = (int)ma.v_block,
+                               .attn_ranges = (int)ma.attn_cores,
+                               .reuse_rows = (int)ma.reuse_rows,
                                .prefill_chunk = (int)chunk};
         floe_verify_run_result vr;
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &vr, &err) != 0) {

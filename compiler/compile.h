@@ -80,7 +80,7 @@ typedef struct floe_compile_report {
     unsigned in_x, in_y;        /* region "x" here receives the embeddings [T][d] int16 */
     unsigned out_x, out_y;      /* region "logits" here holds [T][vocab] int16 (or "x" on a chip without the head) */
     uint64_t mem_min, mem_max, mem_total;
-    int reuse_rows;             /* token rows per weight read the memory is planned for (1: none) */
+    int reuse_rows; /* token rows per weight read the memory is planned for (1: none) */
 } floe_compile_report;
 
 /* The main core of a decoder layer (or the head: layer -1; of a head in vocabulary slices, the first

@@ -301,7 +301,8 @@ static void weight_phase(gemit *G, int k, int ph, int n)
                 if (g->fused && (pc->lin == LIN_GATE || pc->lin == LIN_UP)) { /* kept here for the SwiGLU below */
                     uint64_t gd = (pc->lin == LIN_GATE ? W->fb.g : W->fb.u) + (uint64_t)j * W->fb.gs;
                     if (tok)
-                        OP(c, FLOE_OP_REQUANTK, (int64_t)gd, acc, (int64_t)W->mult[i], (int64_t)kaddr, rows, FLOE_DT_I16);
+                        OP(c, FLOE_OP_REQUANTK, (int64_t)gd, acc, (int64_t)W->mult[i], (int64_t)kaddr, rows,
+                           FLOE_DT_I16);
                     else
                         OP(c, FLOE_OP_REQUANT, (int64_t)gd, acc, (int64_t)W->mult[i], rows, FLOE_DT_I16,
                            FLOE_SCOPE_CHANNEL);
@@ -376,7 +377,8 @@ static void main_attention_rows(gemit *G, int t0, int n, int pos0)
     main_phase(G, PH_QKV, t0, n);
     for (int j = 0; j < n; j++) {
         const int pos = pos0 + j;
-        const uint64_t q = b->q + (uint64_t)j * b->qs, k16 = b->k16 + (uint64_t)j * b->ks, vrow = b->vrow + (uint64_t)j * b->vs;
+        const uint64_t q = b->q + (uint64_t)j * b->qs, k16 = b->k16 + (uint64_t)j * b->ks,
+                       vrow = b->vrow + (uint64_t)j * b->vs;
         const uint64_t o = b->o + (uint64_t)j * b->os;
         uint64_t cs = b->cosb + 2 * (uint64_t)pos * (hd / 2), sn = b->sinb + 2 * (uint64_t)pos * (hd / 2);
         for (int hh = 0; hh < nh; hh++)
@@ -407,16 +409,28 @@ static void main_attention_rows(gemit *G, int t0, int n, int pos0)
                 OP(c, FLOE_OP_SEND, (int64_t)vrow + hk * hd, hd, G->cx[ko], G->cy[ko], 0);
             }
             continue; /* the outputs come back below, once every row is on its way */
-        } else { /* the V rows into their blocks, then every head here */
-            const uint64_t vtb = vt_bytes(P, Tc);
-            for (int hh = 0; hh < nkv; hh++) {
-                OP(c, FLOE_OP_COPY, (int64_t)fc_v_slot(P, b->vt + hh * vtb, 0, pos), (int64_t)vrow + hh * hd, hd);
-                fc_emit_v_stored(c, P, b->onehot, b->m_id, b->tscr, b->vt + hh * vtb, 0, pos);
-            }
-            attnbuf ab = {b->m_sc, b->m_ao, b->m_id, b->onehot, b->kc, b->vt, b->tscr, b->z, b->pr, q,
-                          tok ? b->o32 : o, 0, Tc, Tc};
-            fc_emit_attention(c, P, &ab, 0, nh, Tc * hd, (int64_t)vtb, pos);
         }
+        /* no attention cores: the V rows into their blocks, then every head here */
+        const uint64_t vtb = vt_bytes(P, Tc);
+        for (int hh = 0; hh < nkv; hh++) {
+            OP(c, FLOE_OP_COPY, (int64_t)fc_v_slot(P, b->vt + hh * vtb, 0, pos), (int64_t)vrow + hh * hd, hd);
+            fc_emit_v_stored(c, P, b->onehot, b->m_id, b->tscr, b->vt + hh * vtb, 0, pos);
+        }
+        attnbuf ab = {.m_sc = b->m_sc,
+                      .m_ao = b->m_ao,
+                      .m_id = b->m_id,
+                      .onehot = b->onehot,
+                      .kc = b->kc,
+                      .vt = b->vt,
+                      .tscr = b->tscr,
+                      .z = b->z,
+                      .pr = b->pr,
+                      .q = q,
+                      .o = tok ? b->o32 : o,
+                      .r0 = 0,
+                      .n = Tc,
+                      .zlen = Tc};
+        fc_emit_attention(c, P, &ab, 0, nh, Tc * hd, (int64_t)vtb, pos);
         if (tok) /* the row of all heads: its shift, its codes */
             OP(c, FLOE_OP_VREQUANTT, (int64_t)o, (int64_t)b->o32, (int64_t)b->m_ao, d, A);
     }

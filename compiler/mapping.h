@@ -250,8 +250,8 @@ static inline int64_t dir_to(unsigned x0, unsigned y0, unsigned x1, unsigned y1)
 }
 
 /* A weight core's SwiGLU buffers for `rows` rows: gate and up (int16) B deep, the rest one row. */
-#define FUSED_BYTES(rows, A, B)                                                                          \
-    (4 * (FLOE_LUT16_KNOTS + 2) + 8 + (4 * (uint64_t)(B) + 10) * (uint64_t)(rows) +                      \
+#define FUSED_BYTES(rows, A, B)                                                                                        \
+    (4 * (FLOE_LUT16_KNOTS + 2) + 8 + (4 * (uint64_t)(B) + 10) * (uint64_t)(rows) +                                    \
      floe_dtype_bytes_for(A, (uint64_t)(rows)) + 64)
 
 /* ---- buffers (buffers.c) ----------------------------------------------------------------------- */
@@ -307,7 +307,7 @@ int fc_system_chips_check(const mplan *P, floe_err *err);
 
 typedef struct wcore {
     ctx c;
-    uint64_t in, ins;   /* input buffer: B rows, row j at in + j * ins */
+    uint64_t in, ins; /* input buffer: B rows, row j at in + j * ins */
     uint64_t stage, ctmp;
     int gate_rows;      /* fused: rows of gate (and up) here, 0 if none */
     fusedbuf fb;

@@ -162,9 +162,10 @@ static int plan_group(mplan *P, int slot, int part, int v0, int v1, gplan *g, fl
     /* weight cores: their input buffer is the widest vector they receive */
     uint64_t reserve = wcore_in_reserve(P);
     if (reserve >= mem)
-        return floe_err_set(err, "%s: a weight core's input buffer (%llu bytes: %d token row(s) per weight read) does "
-                                 "not fit a core of %llu bytes", what, (unsigned long long)reserve, P->B,
-                            (unsigned long long)mem);
+        return floe_err_set(err,
+                            "%s: a weight core's input buffer (%llu bytes: %d token row(s) per weight read) does "
+                            "not fit a core of %llu bytes",
+                            what, (unsigned long long)reserve, P->B, (unsigned long long)mem);
     uint64_t wcap = mem - reserve;
     if (P->budget && P->budget < wcap)
         wcap = P->budget;
@@ -443,8 +444,10 @@ int fc_check_opts(const floe_model_config *cf, const floe_compile_opts *o, floe_
     if (o->attn_ranges < 0 || o->attn_ranges > 4096)
         return floe_err_set(err, "compiler: %d attention cores per KV head: 1..4096 (0: as memory needs)", o->attn_ranges);
     if (o->reuse_rows < 0 || o->reuse_rows > 255)
-        return floe_err_set(err, "compiler: %d token rows per weight read: 1..255 (0: as many as the vmm unit's rate "
-                                 "can use)", o->reuse_rows);
+        return floe_err_set(err,
+                            "compiler: %d token rows per weight read: 1..255 (0: as many as the vmm unit's rate "
+                            "can use)",
+                            o->reuse_rows);
     if (o->decode && (o->pos < 0 || o->pos >= cap))
         return floe_err_set(err, "compiler: decode position %d is outside the KV cache's %d positions", o->pos, cap);
     if (o->decode && (o->rows < 0 || o->rows > o->tokens || o->pos + (o->rows > 1 ? o->rows : 1) > cap))

@@ -15,9 +15,9 @@ extern "C" {
 #endif
 
 typedef struct floe_qref_dump_summary {
-    size_t tensors;     /* tensors written, the tokens and logits included */
-    uint64_t values;    /* their values */
-    int last_argmax;    /* the last position's most likely next token (lowest id of the largest logit) */
+    size_t tensors;  /* tensors written, the tokens and logits included */
+    uint64_t values; /* their values */
+    int last_argmax; /* the last position's most likely next token (lowest id of the largest logit) */
 } floe_qref_dump_summary;
 
 /* Runs T tokens through floe_qref_forward and writes, atomically, a safetensors file (metadata

@@ -139,7 +139,8 @@ static sim_vmm_entry *vmm_add(sim_core *c, uint64_t addr, uint64_t bytes, uint32
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-static int vmm_row(int32_t *acc, const uint8_t *xs, floe_dtype xdt, uint32_t k, const floe_vmm_weights *w, floe_err *err)
+static int vmm_row(int32_t *acc, const uint8_t *xs, floe_dtype xdt, uint32_t k, const floe_vmm_weights *w,
+                   floe_err *err)
 {
     if (xdt == FLOE_DT_I8) {
         floe_vmm_i8(acc, (const int8_t *)xs, 1, w);
@@ -192,9 +193,11 @@ static int exec_vmm(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     for (uint32_t r = 0; r < m; r++) { /* every input row inside memory, then read */
         int64_t ra = (int64_t)xa + stride * r;
         if (ra < 0 || (uint64_t)ra > c->mem.capacity || xbytes > c->mem.capacity - (uint64_t)ra)
-            return sim_fault(err, c, t, in, "input row %u: %llu bytes at address %lld (row stride r%lld = %lld) lie "
-                             "outside the core's %llu bytes of memory", r, (unsigned long long)xbytes, (long long)ra,
-                             (long long)in->f[6], (long long)stride, (unsigned long long)c->mem.capacity);
+            return sim_fault(err, c, t, in,
+                             "input row %u: %llu bytes at address %lld (row stride r%lld = %lld) lie "
+                             "outside the core's %llu bytes of memory",
+                             r, (unsigned long long)xbytes, (long long)ra, (long long)in->f[6], (long long)stride,
+                             (unsigned long long)c->mem.capacity);
         if (sim_read(s, c, (uint64_t)ra, xbytes, err))
             return -1;
     }

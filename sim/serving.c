@@ -22,8 +22,8 @@ typedef struct user_state {
 } user_state;
 
 typedef struct stage_state {
-    int cur;              /* the item served, or -1 */
-    int head, tail;       /* waiting items, first come first served (-1: none) */
+    int cur;        /* the item served, or -1 */
+    int head, tail; /* waiting items, first come first served (-1: none) */
 } stage_state;
 
 typedef struct run {
@@ -32,7 +32,7 @@ typedef struct run {
     int C;                        /* prefill chunks per prompt */
     uint64_t *pre_gap, *pre_busy; /* [S] ps: the whole prompt's */
     user_state *u;
-    int *next;                    /* [U (C + 1)]: the next item waiting at the same stage, or -1 */
+    int *next; /* [U (C + 1)]: the next item waiting at the same stage, or -1 */
     stage_state *st;
     floe_event_queue q;
 } run;
@@ -60,10 +60,7 @@ static uint64_t dec_busy(const floe_serving_pipeline *p, int s, int pos)
 }
 
 /* Chunk c's share of a whole prompt's time v: the shares add up to v exactly. */
-static uint64_t share(uint64_t v, int c, int C)
-{
-    return v / (unsigned)C + ((uint64_t)c < v % (unsigned)C ? 1 : 0);
-}
+static uint64_t share(uint64_t v, int c, int C) { return v / (unsigned)C + ((uint64_t)c < v % (unsigned)C ? 1 : 0); }
 
 static int user_of(const run *R, int item) { return item / (R->C + 1); }
 static int chunk_of(const run *R, int item) { return item % (R->C + 1); } /* C: the decode token */
@@ -132,8 +129,10 @@ static int check(const floe_serving_pipeline *p, const floe_serving_load *l, flo
         return floe_err_set(err, "serving: %d card(s): at least 1", p->cards);
     if (p->prefill_chunks < 0 || p->prefill_chunks > 65536 ||
         (uint64_t)l->users * ((uint64_t)p->prefill_chunks + 1) > (uint64_t)INT_MAX / 2)
-        return floe_err_set(err, "serving: a prompt in %d chunk(s) for %d user(s): 0..65536 chunks, and fewer jobs than "
-                                 "%d", p->prefill_chunks, l->users, INT_MAX / 2);
+        return floe_err_set(err,
+                            "serving: a prompt in %d chunk(s) for %d user(s): 0..65536 chunks, and fewer jobs than "
+                            "%d",
+                            p->prefill_chunks, l->users, INT_MAX / 2);
     /* every schedule ends before the last arrival plus every gap and busy time one after the other (at
      * any moment some token is in a gap, in a stage, or waiting for a busy stage): keep that within
      * the picosecond clock */
@@ -166,9 +165,15 @@ int floe_serving_run(const floe_serving_pipeline *p, const floe_serving_load *l,
     const int S = p->stages, U = l->users, D = l->decode_steps, P = l->prompt;
     const int C = p->prefill_chunks > 1 ? p->prefill_chunks : 1;
     const uint64_t n = (uint64_t)U * (uint64_t)D;
-    run R = {p, l, C, calloc((size_t)S, sizeof(uint64_t)), calloc((size_t)S, sizeof(uint64_t)),
-             calloc((size_t)U, sizeof(user_state)), malloc(sizeof(int) * (size_t)U * (size_t)(C + 1)),
-             calloc((size_t)S, sizeof(stage_state)), {0}};
+    run R = {p,
+             l,
+             C,
+             calloc((size_t)S, sizeof(uint64_t)),
+             calloc((size_t)S, sizeof(uint64_t)),
+             calloc((size_t)U, sizeof(user_state)),
+             malloc(sizeof(int) * (size_t)U * (size_t)(C + 1)),
+             calloc((size_t)S, sizeof(stage_state)),
+             {0}};
     uint64_t *itl = malloc(sizeof(uint64_t) * (size_t)n);
     floe_eq_init(&R.q);
     int rc = -1;

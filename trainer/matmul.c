@@ -25,8 +25,8 @@ void floe_matmul_forward(float *out, const float *inp, const float *w, int N, in
 #pragma omp parallel for schedule(static) if (work >= PAR_MIN_WORK)
     for (int b = 0; b < blocks_of(N); b++) {
         int lo = b * ROW_BLOCK, hi = lo + ROW_BLOCK < N ? lo + ROW_BLOCK : N;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, C, 1.0f, inp + (size_t)lo * C, C, w, C,
-                    0.0f, out + (size_t)lo * OC, OC);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, C, 1.0f, inp + (size_t)lo * C, C, w, C, 0.0f,
+                    out + (size_t)lo * OC, OC);
     }
 }
 

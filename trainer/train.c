@@ -252,14 +252,15 @@ static int read_train_meta(const floe_st_file *f, floe_train_cfg *c, int *step, 
     double v[N_TRAIN_META];
     /* the fields stored as integers (the seed is read exactly below): whole numbers in int's range, so
      * the conversions are defined; the rest finite */
-    static const int int_field[N_TRAIN_META] = {[0] = 1, [1] = 1, [2] = 1, [3] = 1, [6] = 1, [13] = 1, [14] = 1,
-                                                [15] = 1};
+    static const int int_field[N_TRAIN_META] = {
+        [0] = 1, [1] = 1, [2] = 1, [3] = 1, [6] = 1, [13] = 1, [14] = 1, [15] = 1};
     for (int i = 0; i < N_TRAIN_META; i++) {
         if (meta_num(f, train_keys[i], &v[i], err) != 0)
             return -1;
         if (!isfinite(v[i]) || (int_field[i] && (v[i] < INT_MIN || v[i] > INT_MAX || v[i] != floor(v[i]))))
             return floe_err_set(err, "%s: metadata '%s' = '%s' is not %s", f->path, train_keys[i],
-                                floe_st_meta_get(f, train_keys[i]), int_field[i] ? "an integer in int's range" : "finite");
+                                floe_st_meta_get(f, train_keys[i]),
+                                int_field[i] ? "an integer in int's range" : "finite");
     }
     c->steps = (int)v[0];
     c->batch = (int)v[1];

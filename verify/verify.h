@@ -88,7 +88,7 @@ typedef struct floe_verify_opts {
                                    own reference (user u's tokens shifted by 37 u through the vocabulary) */
     int v_block;                /* the compiler's V-cache block (floe_compile_opts.v_block; 0: default) */
     int attn_ranges;            /* attention cores per KV head (floe_compile_opts.attn_ranges; 0: as memory needs) */
-    int reuse_rows;             /* token rows per weight read (floe_compile_opts.reuse_rows; 0: the compiler's choice) */
+    int reuse_rows; /* token rows per weight read (floe_compile_opts.reuse_rows; 0: the compiler's choice) */
     int caches;                 /* KV caches compiled (0, or not above `users`: `users`): the memory plan, and
                                    so the mapping, of this many users, of whom `users` are checked */
     int price_prompt;           /* > 0 and not `tokens`: also price (not check) a prefill of this many tokens

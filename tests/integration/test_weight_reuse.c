@@ -54,8 +54,13 @@ static void test_reuse_bit_exact(void **state)
             for (int ri = 0; ri < 4; ri++) {
                 /* small: layers on their main core; northpole: weight cores (chains, SwiGLU there),
                  * attention cores over 2 ranges; a prefill of 8 in chunks of 4, then decode steps */
-                floe_verify_opts vo = {.tokens = 8, .decode = 2, .core_weight_bytes = mi ? 4000 : 0, .users = 2,
-                                       .v_block = 2, .attn_ranges = mi ? 2 : 0, .prefill_chunk = mi ? 4 : 0,
+                floe_verify_opts vo = {.tokens = 8,
+                                       .decode = 2,
+                                       .core_weight_bytes = mi ? 4000 : 0,
+                                       .users = 2,
+                                       .v_block = 2,
+                                       .attn_ranges = mi ? 2 : 0,
+                                       .prefill_chunk = mi ? 4 : 0,
                                        .reuse_rows = rows[ri]};
                 floe_verify_run_result res;
                 if (floe_verify_run(&m, &mach, &e, tok, &vo, &res, &err) != 0)

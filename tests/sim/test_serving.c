@@ -104,8 +104,8 @@ static void test_invariants_on_random_pipelines(void **state)
                 st[s].decode[k] = (floe_serving_time){(double)(lcg(&x) % 3) * 1e-6, (double)(1 + lcg(&x) % 50) * 1e-6};
         }
         int p0 = (int)(lcg(&x) % 64);
-        floe_serving_pipeline p = {S, st, {p0, p0 + (int)(lcg(&x) % 64)}, {1e-6, 2e-6}, 3.5, 1 + (int)(lcg(&x) % 3),
-                                   (int)(lcg(&x) % 5)};
+        floe_serving_pipeline p = {
+            S, st, {p0, p0 + (int)(lcg(&x) % 64)}, {1e-6, 2e-6}, 3.5, 1 + (int)(lcg(&x) % 3), (int)(lcg(&x) % 5)};
         double arrival = lcg(&x) % 2 ? 0 : (double)(lcg(&x) % 300) * 1e-6;
         floe_serving_result r = serve(&p, U, P, D, arrival), again = serve(&p, U, P, D, arrival);
         assert_memory_equal(&r, &again, sizeof r);

@@ -61,8 +61,11 @@ static void random_local(floe_rng *r, floe_program *p, unsigned reg, uint64_t sp
         }
         /* vmmr: up to 4 rows, row r at x + r * r[reg] (the loop's stride, or r0: the same row) */
         int64_t rows = (int64_t)rnd(r, 0, 4), acc0 = (int64_t)rnd(r, 0, 8192 - m * (uint64_t)(rows ? rows : 1));
-        int64_t g[10] = {acc0, data_at(r, floe_dtype_bytes_for(xd, k), span * (uint64_t)(rows ? rows : 1)), f[2], f[3],
-                         f[4], rows, (int64_t)reg, xp, wp, f[7]};
+        int64_t g[10] = {acc0,         data_at(r, floe_dtype_bytes_for(xd, k), span * (uint64_t)(rows ? rows : 1)),
+                         f[2],         f[3],
+                         f[4],         rows,
+                         (int64_t)reg, xp,
+                         wp,           f[7]};
         emit(p, FLOE_OP_VMMR, g, 10);
         break;
     }
@@ -339,7 +342,8 @@ static uint64_t vmmr_run(int rows, int32_t acc[32], int32_t want1[16])
              "    fill 576, 64, 0xfe\n" /* row 1: all -2 */
              "    seti r2, 576\n"
              "    vmmr 0, 0, 64, 64, 16, %d, r2, i8, i4, set\n"
-             "    halt\n", rows);
+             "    halt\n",
+             rows);
     floe_sim *s;
     floe_program *p;
     floe_err err;
