@@ -15,8 +15,8 @@
 
 typedef struct floe_memory {
     char name[48];       /* "core 3 (x=3, y=0) memory", "frame buffer": used in messages */
-    uint8_t *bytes;      /* [capacity]; owned */
-    uint64_t *written;   /* one bit per byte; owned */
+    uint8_t *bytes;      /* [capacity]; owned; zero pages the host maps on first touch */
+    uint64_t *written;   /* one bit per byte; owned; likewise */
     uint64_t capacity;
     uint64_t bytes_read, bytes_written;
     uint64_t high_water; /* one past the highest byte ever written */
@@ -26,6 +26,12 @@ typedef struct floe_memory {
 
 int floe_memory_init(floe_memory *m, const char *name, uint64_t capacity, floe_err *err);
 void floe_memory_free(floe_memory *m);
+
+/* Exchanges the contents (bytes, written bits, high-water mark) of two memories of equal capacity,
+ * without copying: a chip that keeps its memories from one program to the next hands them to the
+ * next program's simulator this way. Counts and names stay. Returns 0, or -1 when the capacities
+ * differ (nothing exchanged). */
+int floe_memory_swap_contents(floe_memory *a, floe_memory *b);
 
 /* Checks that [addr, addr + n) lies inside the memory; returns 0, or -1 with err naming the memory,
  * the access and the bytes beyond the end. */

@@ -323,18 +323,16 @@ void floe_verify_system_result_free(floe_verify_system_result *res) { floe_syste
 
 /* ---- prefill and decode, one chip or several --------------------------------------------------- */
 
-/* The chip keeps its memory between programs: the new simulator starts from the old one's memories
- * of the cores the program uses (bytes and their written bits). */
+/* The chip keeps its memory between programs: the new simulator takes over the old one's memories
+ * of the cores the program uses (bytes and their written bits, handed over without a copy; the old
+ * simulator is freed next). */
 static void carry_memory(floe_sim *to, floe_sim *from, const floe_compile_report *rep)
 {
     for (size_t i = 0; i < rep->ncores; i++) {
         floe_memory *a = floe_sim_memory(from, rep->cores[i].x, rep->cores[i].y),
                     *b = floe_sim_memory(to, rep->cores[i].x, rep->cores[i].y);
-        if (!a || !b || a->capacity != b->capacity)
-            continue;
-        memcpy(b->bytes, a->bytes, a->capacity);
-        memcpy(b->written, a->written, sizeof(uint64_t) * ((a->capacity + 63) / 64 + 1));
-        b->high_water = a->high_water;
+        if (a && b)
+            floe_memory_swap_contents(b, a);
     }
 }
 
