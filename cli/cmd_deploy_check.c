@@ -265,7 +265,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
                 rc = floe_cmd_fail("deploy-check", "%s", err.msg);
                 break;
             }
-        } else if (floe_qmodel_random(&m, &c, &q, (uint64_t)qa.seed, &err) != 0) {
+        } else if (floe_qmodel_random_shared(&m, &c, &q, (uint64_t)qa.seed, &err) != 0) {
             rc = floe_cmd_fail("deploy-check", "%s", err.msg);
             break;
         }

@@ -187,8 +187,10 @@ static int lin_alloc(floe_qlinear *l, int in, int out, int bits, floe_err *err)
 
 static void lin_free(floe_qlinear *l)
 {
-    free(l->w);
-    free(l->s_w);
+    if (!l->borrowed) {
+        free(l->w);
+        free(l->s_w);
+    }
     free(l->m);
     memset(l, 0, sizeof *l);
 }
@@ -373,8 +375,20 @@ static void random_linear(floe_rng *r, floe_qlinear *l)
     }
 }
 
-int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
-                       floe_err *err)
+/* The first layer before l with l's weight bits, or l itself. */
+static int first_of_bits(const floe_qmodel *m, int l)
+{
+    int wb = floe_qconfig_wbits_of(&m->q, l);
+    for (int j = 0; j < l; j++)
+        if (floe_qconfig_wbits_of(&m->q, j) == wb)
+            return j;
+    return l;
+}
+
+/* Random codes and steps; shared: a layer borrows the codes and steps of the first layer of its
+ * weight bits (its own arrays, allocated and never touched, are freed). */
+static int random_model(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
+                        int shared, floe_err *err)
 {
     if (floe_qmodel_alloc(m, cfg, q, err) != 0)
         return -1;
@@ -387,8 +401,19 @@ int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_
     for (int l = 0; l < cfg->n_layers; l++) {
         floe_qlayer *L = &m->layers[l];
         floe_qlinear *lins[7] = {LAYER_LINEARS(L)};
-        for (int i = 0; i < 7; i++)
-            random_linear(&r, lins[i]);
+        const int from = shared ? first_of_bits(m, l) : l;
+        floe_qlinear *src[7] = {LAYER_LINEARS(&m->layers[from])};
+        for (int i = 0; i < 7; i++) {
+            if (from == l) {
+                random_linear(&r, lins[i]);
+                continue;
+            }
+            free(lins[i]->w);
+            free(lins[i]->s_w);
+            lins[i]->w = src[i]->w;
+            lins[i]->s_w = src[i]->s_w;
+            lins[i]->borrowed = 1;
+        }
         /* normalised inputs are ~N(0, 1): cover 4 standard deviations */
         L->s_attn_in = L->s_mlp_in = (float)(4.0 / a);
         L->s_q = L->s_k = (float)(8.0 / 32767);
@@ -407,5 +432,21 @@ int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_
             m->s_head_in = (float)(16.0 / a);
         }
     m->s_logit = (float)(16.0 / 32767);
-    return floe_qmodel_derive(m, err);
+    if (floe_qmodel_derive(m, err) != 0) {
+        floe_qmodel_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
+                       floe_err *err)
+{
+    return random_model(m, cfg, q, seed, 0, err);
+}
+
+int floe_qmodel_random_shared(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
+                              floe_err *err)
+{
+    return random_model(m, cfg, q, seed, 1, err);
 }
