@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/mapping_args.h"
 #include "cli/qmodel_arg.h"
@@ -19,6 +20,21 @@
 #include "sim/serving.h"
 #include "verify/serving_pipeline.h"
 #include "verify/verify.h"
+
+/* Progress lines on stderr, with the wall time since the command started. */
+typedef struct progress_ctx {
+    struct timespec t0;
+    const char *model; /* "the 2-layer model: " for the composed runs, else "" */
+} progress_ctx;
+
+static void progress_line(void *ctx, const char *what)
+{
+    progress_ctx *p = ctx;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double s = (double)(t.tv_sec - p->t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - p->t0.tv_nsec);
+    fprintf(stderr, "deploy-check: [%.1f s] %s%s...\n", s, p->model, what);
+}
 
 /* a = a1 + (n - 1) (a2 - a1) */
 static double compose(double a1, double a2, int n) { return a1 + (double)(n - 1) * (a2 - a1); }
@@ -251,6 +267,11 @@ int floe_cmd_deploy_check(int argc, char **argv)
                            .price_pos = cap - 1 > T + N - 1 ? cap - 1 : 0, .users = max_users < 2 ? 1 : 2,
                            .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .caches = U,
                            .price_prompt = P != T ? P : 0};
+    progress_ctx pc = {.model = ""};
+    char model_label[48] = "";
+    clock_gettime(CLOCK_MONOTONIC, &pc.t0);
+    vo.progress = progress_line;
+    vo.progress_ctx = &pc;
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
     for (int t = 0; t < T + N; t++)
         tok[t] = (int32_t)((t * 7 + 65) % cf.vocab_size);
@@ -269,8 +290,10 @@ int floe_cmd_deploy_check(int argc, char **argv)
             rc = floe_cmd_fail("deploy-check", "%s", err.msg);
             break;
         }
-        if (composed)
-            fprintf(stderr, "deploy-check: simulating the %d-layer model of this shape...\n", i + 1);
+        if (composed) {
+            snprintf(model_label, sizeof model_label, "the %d-layer model of this shape: ", i + 1);
+            pc.model = model_label;
+        }
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &r[i], &err) != 0)
             rc = floe_cmd_fail("deploy-check", "%s", err.msg);
         else if (!r[i].match) {

@@ -36,7 +36,7 @@ static int compile_chip(const mplan *P, const floe_qmodel *m, const floe_compile
             serp(P->mach, P->first_core[s - 1], &px, &py);
         if (s + 1 < last)
             serp(P->mach, P->first_core[s + 1], &nx, &ny);
-        if (fc_emit_group(P, m, &P->g[s], p, P->first_core[s], !o->decode, rows, pos0, s > first, px, py, s + 1 < last, nx,
+        if (fc_emit_group(P, m, &P->g[s], p, P->first_core[s], !o->decode && !o->images_loaded, rows, pos0, s > first, px, py, s + 1 < last, nx,
                        ny, rep->cores + k, err) != 0) {
             floe_program_free(p);
             return -1;

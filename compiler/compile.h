@@ -45,6 +45,9 @@ typedef struct floe_compile_opts {
     int rows;               /* decode: the program computes rows positions pos..pos+rows-1 (0 or 1:
                                one), a chunk of a prompt prefilled after its first `tokens`; at most
                                `tokens` (the rows of region "x") */
+    int images_loaded;      /* 1: the chips already hold this memory plan's images (weights, tables:
+                               an earlier prefill program of the same options but pos, user and rows
+                               loaded them), so a prefill program carries none, as a decode program */
 } floe_compile_opts;
 
 #define FLOE_COMPILE_V_BLOCK 64

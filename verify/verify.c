@@ -1,5 +1,6 @@
 #include "verify/verify.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -661,6 +662,19 @@ out:
     return rc;
 }
 
+static void progress(const floe_verify_opts *o, const char *fmt, ...) FLOE_PRINTF(2, 3);
+static void progress(const floe_verify_opts *o, const char *fmt, ...)
+{
+    if (!o->progress)
+        return;
+    char what[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    o->progress(o->progress_ctx, what);
+}
+
 int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e, const int32_t *tokens,
                     const floe_verify_opts *o, floe_verify_run_result *res, floe_err *err)
 {
@@ -691,6 +705,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             floe_err_set(err, "verify: out of memory");
             goto out;
         }
+        progress(o, "reference forward, user %d", u);
         if (floe_qref_forward(m, tok, all, logits, keep, &cap[u], err) != 0)
             goto out;
         if (cap[u].failed) {
@@ -729,9 +744,11 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         floe_pipeline_plan *pu = plan;
         floe_compile_opts uco = co;
         uco.user = u;
+        uco.images_loaded = u > 0; /* user 0's prefill loaded the weights and tables */
         if (u > 0 && floe_compile_pipeline_plan(m, mach, &uco, &pu, err) != 0)
             goto out;
         R.cap = &cap[u];
+        progress(o, "prefill, user %d (%d chips)", u, n);
         floe_step_cost pre = {0}; /* user 0's is the result's */
         int prc = run_step(&R, pu, u == 0 ? reports : NULL, emb + (size_t)u * all * d, RT, 0, "prefill:", 1,
                            u == 0 ? &res->prefill : &pre, err);
@@ -775,6 +792,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             if (floe_compile_pipeline_plan(m, mach, &dco, &dp, err) != 0)
                 goto out;
             R.cap = &cap[u];
+            progress(o, "decode step %d of %d, user %d", i + 1, N, u);
             int drc = run_step(&R, dp, NULL, emb + ((size_t)u * all + T + i) * d, 1, T + i, "decode:", 1,
                                &res->decode, err);
             floe_pipeline_plan_free(dp);
@@ -800,33 +818,39 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             goto out;
         /* the chips as the checked steps left them; cache rows past them are unwritten (not strict):
          * only the timing and the action counts matter here, and neither depends on the data */
+        progress(o, "pricing a decode step at position %d", o->price_pos);
         int drc = run_step(&R, dp, NULL, emb, 1, o->price_pos, "decode:", 0, &res->decode_at, err);
         floe_pipeline_plan_free(dp);
         if (drc != 0)
             goto out;
         res->priced_pos = o->price_pos;
     }
-    /* the checked chips are done with: the host holds one set of chips at a time */
-    for (int k = 0; k < n; k++) {
-        floe_sim_free(sims[k]);
-        sims[k] = NULL;
-    }
     if (o->price_prompt > 0 && o->price_prompt != T && res->match) { /* the price of another prompt length */
         /* up to T tokens: one prefill program of that many rows; more: chunks of T rows (region "x"
          * holds T), the first a prefill program, the others chunk programs against the cache the
-         * earlier chunks wrote, one after another on the same chips; their costs and stage times add */
-        const int P = o->price_prompt, chunk = P <= RT ? P : RT;
-        floe_sim **fresh = NULL;
+         * earlier chunks wrote, one after another on the same chips; their costs and stage times add.
+         * Not strict: any input will do, and neither the timing nor the action counts depend on the
+         * data. Chunks of the checked programs' rows have their memory plan: they run on the checked
+         * chips, which hold the weights and tables already (user 0's cache is overwritten); other
+         * chunks on fresh chips (the first program carries the weights and tables), the checked ones
+         * freed first (the host holds one set of chips at a time). */
+        const int P = o->price_prompt, chunk = P <= RT ? P : RT, same = chunk == RT;
+        floe_sim **fresh = same ? sims : NULL;
         int16_t *x = calloc((size_t)chunk * d, sizeof(int16_t));
-        int pn = 0, prc = x ? 0 : -1;
+        int pn = same ? n : 0, prc = x ? 0 : -1;
         if (!x)
             floe_err_set(err, "verify: out of memory");
+        for (int k = 0; !same && k < n; k++) {
+            floe_sim_free(sims[k]);
+            sims[k] = NULL;
+        }
         for (int p0 = 0; p0 < P && prc == 0; p0 += chunk) {
             const int rows = P - p0 < chunk ? P - p0 : chunk;
             floe_compile_opts pco = {.tokens = chunk, .kv_tokens = kvcap, .decode = p0 > 0, .pos = p0,
                                      .core_weight_bytes = o->core_weight_bytes, .users = C, .v_block = o->v_block,
-                                     .attn_ranges = o->attn_ranges, .rows = p0 > 0 ? rows : 0};
+                                     .attn_ranges = o->attn_ranges, .rows = p0 > 0 ? rows : 0, .images_loaded = same};
             floe_pipeline_plan *pp = NULL;
+            progress(o, "pricing a %d-token prompt, rows %d..%d", P, p0, p0 + rows - 1);
             if (floe_compile_pipeline_plan(m, mach, &pco, &pp, err) != 0) {
                 floe_err_prefix(err, "verify: pricing a prefill of %d tokens (rows %d..%d)", P, p0, p0 + rows - 1);
                 prc = -1;
@@ -835,8 +859,6 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             if (!fresh && !(fresh = calloc((size_t)(pn = floe_pipeline_plan_chips(pp)), sizeof *fresh))) {
                 prc = floe_err_set(err, "verify: out of memory");
             } else {
-                /* fresh chips (the first program carries the weights and tables), not strict: any
-                 * input will do */
                 run_ctx F = R;
                 F.sims = fresh;
                 F.chips = pn;
@@ -850,6 +872,8 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             }
             floe_pipeline_plan_free(pp);
         }
+        if (same)
+            fresh = NULL; /* the checked chips: freed below */
         for (int k = 0; fresh && k < pn; k++)
             floe_sim_free(fresh[k]);
         free(fresh);
