@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cli/mapping_args.h"
@@ -33,7 +34,10 @@ static void progress_line(void *ctx, const char *what)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     double s = (double)(t.tv_sec - p->t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - p->t0.tv_nsec);
-    fprintf(stderr, "deploy-check: [%.1f s] %s%s...\n", s, p->model, what);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru); /* ru_maxrss: KiB on Linux */
+    fprintf(stderr, "deploy-check: [%.1f s, peak %.2f GB] %s%s...\n", s, (double)ru.ru_maxrss * 1024 / 1e9, p->model,
+            what);
 }
 
 /* a = a1 + (n - 1) (a2 - a1) */

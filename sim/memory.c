@@ -43,14 +43,19 @@ void floe_memory_free(floe_memory *m)
     m->written = NULL;
 }
 
-int floe_memory_swap_contents(floe_memory *a, floe_memory *b)
+int floe_memory_move(floe_memory *to, floe_memory *from)
 {
-    if (a->capacity != b->capacity)
+    if (to->capacity != from->capacity)
         return -1;
-    uint8_t *bytes = a->bytes;
-    uint64_t *written = a->written, hw = a->high_water;
-    a->bytes = b->bytes, a->written = b->written, a->high_water = b->high_water;
-    b->bytes = bytes, b->written = written, b->high_water = hw;
+    if (to == from)
+        return 0;
+    floe_memory_free(to);
+    to->bytes = from->bytes;
+    to->written = from->written;
+    to->high_water = from->high_water;
+    from->bytes = NULL;
+    from->written = NULL;
+    from->high_water = 0;
     return 0;
 }
 

@@ -27,11 +27,12 @@ typedef struct floe_memory {
 int floe_memory_init(floe_memory *m, const char *name, uint64_t capacity, floe_err *err);
 void floe_memory_free(floe_memory *m);
 
-/* Exchanges the contents (bytes, written bits, high-water mark) of two memories of equal capacity,
- * without copying: a chip that keeps its memories from one program to the next hands them to the
- * next program's simulator this way. Counts and names stay. Returns 0, or -1 when the capacities
- * differ (nothing exchanged). */
-int floe_memory_swap_contents(floe_memory *a, floe_memory *b);
+/* Moves the contents (bytes, written bits, high-water mark) of `from` into `to`, of equal capacity,
+ * without copying: to's own are freed, `from` is left without any (bytes NULL: only
+ * floe_memory_free, or a move into it, may follow). A chip that keeps its memories from one program
+ * to the next hands them to the next program's simulator this way. Counts and names stay. Returns
+ * 0, or -1 when the capacities differ (nothing moved). */
+int floe_memory_move(floe_memory *to, floe_memory *from);
 
 /* Checks that [addr, addr + n) lies inside the memory; returns 0, or -1 with err naming the memory,
  * the access and the bytes beyond the end. */

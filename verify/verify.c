@@ -326,17 +326,47 @@ void floe_verify_system_result_free(floe_verify_system_result *res) { floe_syste
 
 /* ---- prefill and decode, one chip or several --------------------------------------------------- */
 
-/* The chip keeps its memory between programs: the new simulator takes over the old one's memories
- * of the cores the program uses (bytes and their written bits, handed over without a copy; the old
- * simulator is freed next). */
-static void carry_memory(floe_sim *to, floe_sim *from, const floe_compile_report *rep)
+/* A chip between programs: the memories of the cores its programs used (bytes and written bits),
+ * kept while the simulators that ran the programs are freed (a simulator's own state, its units,
+ * accumulators and caches, lives only while it runs one program). */
+typedef struct chip_memory {
+    floe_memory *core; /* [cores_y * cores_x]; a core no program used has none (bytes NULL) */
+} chip_memory;
+
+static void chip_memory_free(chip_memory *cm, const floe_machine *mach)
 {
-    for (size_t i = 0; i < rep->ncores; i++) {
-        floe_memory *a = floe_sim_memory(from, rep->cores[i].x, rep->cores[i].y),
-                    *b = floe_sim_memory(to, rep->cores[i].x, rep->cores[i].y);
-        if (a && b)
-            floe_memory_swap_contents(b, a);
+    for (size_t i = 0; cm->core && i < mach->cores_x * mach->cores_y; i++)
+        floe_memory_free(&cm->core[i]);
+    free(cm->core);
+    cm->core = NULL;
+}
+
+/* The new simulator takes over the chip's memories of the cores the program uses. */
+static void take_memory(floe_sim *s, chip_memory *cm, const floe_compile_report *rep, const floe_machine *mach)
+{
+    for (size_t i = 0; cm->core && i < rep->ncores; i++) {
+        floe_memory *kept = &cm->core[rep->cores[i].y * mach->cores_x + rep->cores[i].x],
+                    *m = floe_sim_memory(s, rep->cores[i].x, rep->cores[i].y);
+        if (kept->bytes && m)
+            floe_memory_move(m, kept);
     }
+}
+
+/* The chip keeps the memories of the cores the program used, before its simulator is freed. */
+static int keep_memory(chip_memory *cm, floe_sim *s, const floe_compile_report *rep, const floe_machine *mach,
+                       floe_err *err)
+{
+    if (!cm->core && !(cm->core = calloc(mach->cores_x * mach->cores_y, sizeof *cm->core)))
+        return floe_err_set(err, "verify: out of memory");
+    for (size_t i = 0; i < rep->ncores; i++) {
+        floe_memory *kept = &cm->core[rep->cores[i].y * mach->cores_x + rep->cores[i].x],
+                    *m = floe_sim_memory(s, rep->cores[i].x, rep->cores[i].y);
+        if (!m)
+            continue;
+        kept->capacity = m->capacity;
+        floe_memory_move(kept, m);
+    }
+    return 0;
 }
 
 /* The busiest layer group's span (first start to last end of its main and weight cores' code). */
@@ -446,7 +476,7 @@ typedef struct run_ctx {
     const floe_machine *mach;
     const floe_energy_table *e;
     const capture *cap;
-    floe_sim **sims; /* [chips]: the chips' memories so far */
+    chip_memory *mem; /* [chips]: the chips' memories so far */
     int chips;
     floe_verify_run_result *res;
 } run_ctx;
@@ -520,6 +550,7 @@ static int run_step(run_ctx *R, const floe_pipeline_plan *pl, floe_compile_repor
     floe_stage_time *st = cost->stage; /* the stages, when kept: as many as the programs have */
     int kept = cost->stages, nst = st ? count_stages(pl) : 0, si = 0;
     floe_chip_program chip = {0};
+    floe_sim *s = NULL; /* chip k's, while it runs and is checked */
     if (nst != (st ? kept : 0)) {
         floe_links_free(&links);
         free(buf);
@@ -551,13 +582,11 @@ static int run_step(run_ctx *R, const floe_pipeline_plan *pl, floe_compile_repor
         }
         const floe_chip_program *cp = &chip;
         const floe_compile_report *rep = &cp->report;
-        floe_sim *s = NULL;
+        floe_sim_free(s);
+        s = NULL;
         if (floe_sim_new(&s, R->mach, R->e, err) != 0)
             goto out;
-        if (R->sims[k])
-            carry_memory(s, R->sims[k], rep);
-        floe_sim_free(R->sims[k]);
-        R->sims[k] = s;
+        take_memory(s, &R->mem[k], rep, R->mach);
         const floe_symbol *xs = floe_program_symbol(cp->prog, rep->in_x, rep->in_y, "x", 1);
         floe_sim_options so = {check, NULL, 0, 0}; /* strict: a read of uninitialised memory is a compiler bug */
         if (!xs) {
@@ -640,6 +669,8 @@ static int run_step(run_ctx *R, const floe_pipeline_plan *pl, floe_compile_repor
             }
             t_ps = arrive;
         }
+        if (keep_memory(&R->mem[k], s, rep, R->mach, err) != 0)
+            goto out;
     }
     if (nst && si != nst) { /* the plan's groups are the programs' main cores */
         floe_err_set(err, "verify: a step of %d stages where %d are kept", si, nst);
@@ -656,6 +687,7 @@ static int run_step(run_ctx *R, const floe_pipeline_plan *pl, floe_compile_repor
                           1e-12;
     rc = 0;
 out:
+    floe_sim_free(s);
     floe_chip_program_release(&chip);
     free(buf);
     floe_links_free(&links);
@@ -690,7 +722,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)all);
     floe_pipeline_plan *plan = NULL;
     floe_compile_report *reports = NULL; /* [n]: user 0's prefill's, for the figures of the mapping */
-    floe_sim **sims = NULL;
+    chip_memory *mem = NULL;
     int n = 0, rc = -1;
     if (!cap || !logits || !emb || !tok) {
         floe_err_set(err, "verify: out of memory");
@@ -724,9 +756,9 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     if (floe_compile_pipeline_plan(m, mach, &co, &plan, err) != 0)
         goto out;
     n = floe_pipeline_plan_chips(plan);
-    sims = calloc((size_t)n, sizeof *sims);
+    mem = calloc((size_t)n, sizeof *mem);
     reports = calloc((size_t)n, sizeof *reports);
-    if (!sims || !reports) {
+    if (!mem || !reports) {
         floe_err_set(err, "verify: out of memory");
         goto out;
     }
@@ -738,7 +770,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     res->kv_tokens = kvcap;
     res->kv_bytes_per_layer = 2ull * (uint64_t)kvcap * (uint64_t)cf->n_kv_heads * (uint64_t)cf->head_dim;
     res->match = 1;
-    run_ctx R = {m, mach, e, &cap[0], sims, n, res};
+    run_ctx R = {m, mach, e, &cap[0], mem, n, res};
     /* every user's prefill into its own KV cache, then the decode steps taking the users in turn */
     for (int u = 0; u < U && res->match; u++) {
         floe_pipeline_plan *pu = plan;
@@ -835,15 +867,13 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
          * chunks on fresh chips (the first program carries the weights and tables), the checked ones
          * freed first (the host holds one set of chips at a time). */
         const int P = o->price_prompt, chunk = P <= RT ? P : RT, same = chunk == RT;
-        floe_sim **fresh = same ? sims : NULL;
+        chip_memory *fresh = same ? mem : NULL;
         int16_t *x = calloc((size_t)chunk * d, sizeof(int16_t));
         int pn = same ? n : 0, prc = x ? 0 : -1;
         if (!x)
             floe_err_set(err, "verify: out of memory");
-        for (int k = 0; !same && k < n; k++) {
-            floe_sim_free(sims[k]);
-            sims[k] = NULL;
-        }
+        for (int k = 0; !same && k < n; k++)
+            chip_memory_free(&mem[k], mach);
         for (int p0 = 0; p0 < P && prc == 0; p0 += chunk) {
             const int rows = P - p0 < chunk ? P - p0 : chunk;
             floe_compile_opts pco = {.tokens = chunk, .kv_tokens = kvcap, .decode = p0 > 0, .pos = p0,
@@ -860,7 +890,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
                 prc = floe_err_set(err, "verify: out of memory");
             } else {
                 run_ctx F = R;
-                F.sims = fresh;
+                F.mem = fresh;
                 F.chips = pn;
                 floe_step_cost one = {0};
                 prc = keep_stages(&one, pp, err);
@@ -875,7 +905,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
         if (same)
             fresh = NULL; /* the checked chips: freed below */
         for (int k = 0; fresh && k < pn; k++)
-            floe_sim_free(fresh[k]);
+            chip_memory_free(&fresh[k], mach);
         free(fresh);
         free(x);
         if (prc != 0)
@@ -886,9 +916,9 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
 out:
     if (rc != 0)
         free_stages(res);
-    for (int k = 0; sims && k < n; k++)
-        floe_sim_free(sims[k]);
-    free(sims);
+    for (int k = 0; mem && k < n; k++)
+        chip_memory_free(&mem[k], mach);
+    free(mem);
     for (int k = 0; reports && k < n; k++)
         floe_compile_report_free(&reports[k]);
     free(reports);
