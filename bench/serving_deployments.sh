@@ -15,7 +15,7 @@ run() {
   echo "== $name"
   /usr/bin/time -f "deploy-check took %e s wall, %M KiB peak memory" "$F" deploy-check "$@" \
     --energy "$C/energy-northpole.csv" --tokens 16 --kv-tokens 2048 --users max --prompt 128 --decode-steps 32 \
-    2>&1 | grep -Ev '^deploy-check: simulating'
+    2>&1 | grep -Ev '^deploy-check: \['
 }
 run "northpole-3b on one 16-card server" --model northpole-3b -m "$C/northpole.csv"
 run "granite-8b on the 288-card rack" --model granite-8b -m "$C/northpole-rack.csv"
