@@ -4,7 +4,8 @@
 # rack, each at 2,048 positions with every user whose KV cache fits (128-token prompts, 32 decode
 # steps), through `floe deploy-check`; prints each run's serving lines, then its wall time and peak
 # memory (GNU time). The peer is the published run: 28,356 tokens/s, under 1 ms per token, 672 W.
-# About 3 minutes and 5 GB on 2 idle cores.
+# Both models are simulated whole (deploy-check's default --full-chips 128): about 9 minutes and
+# 6 GB at the peak on 2 busy cores; add --full-chips 4 to each run to compose them (about 3 minutes).
 # Usage: bench/serving_deployments.sh [FLOE]
 set -euo pipefail
 F=${1:-$(dirname "$0")/../build/floe}
@@ -15,7 +16,7 @@ run() {
   echo "== $name"
   /usr/bin/time -f "deploy-check took %e s wall, %M KiB peak memory" "$F" deploy-check "$@" \
     --energy "$C/energy-northpole.csv" --tokens 16 --kv-tokens 2048 --users max --prompt 128 --decode-steps 32 \
-    2>&1 | grep -Ev '^deploy-check: simulating'
+    2>&1 | grep -Ev '^deploy-check: \['
 }
 run "northpole-3b on one 16-card server" --model northpole-3b -m "$C/northpole.csv"
 run "granite-8b on the 288-card rack" --model granite-8b -m "$C/northpole-rack.csv"

@@ -2,15 +2,19 @@
  * per core, and what does a token cost there? Unfit models get the exact statement of what overflows,
  * where and by how much. The fit comes from the compiler's memory plan (shapes only, so it runs for
  * real shapes in milliseconds); the cost from running the compiled model on the simulator, prefill
- * then decode against the KV cache, verified bit for bit on the way. A model too large to simulate
- * whole (more chips than --full-chips) is priced from two runs of the same shape with one and with
- * two layers: every layer group is alike and schedules are fixed at compile time (no data-dependent
- * timing), so a model of n layers costs run(1) + (n - 1) x (run(2) - run(1)). Serving many users is
+ * then decode against the KV cache, verified bit for bit on the way: the whole model, up to
+ * --full-chips chips (128 by default: both published deployments, 16 and 81 chips, run whole in a
+ * few minutes and a few GB). A larger one is priced from two runs of the same shape with one and
+ * with two layers: every layer group is alike and schedules are fixed at compile time (no
+ * data-dependent timing), so a model of n layers costs run(1) + (n - 1) x (run(2) - run(1)), a fast
+ * path checked against whole runs (tests/integration/test_verify_cli.c). Serving many users is
  * simulated event by event (sim/serving.h) over the pipeline's stages as those runs timed them
  * (verify/serving_pipeline.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "cli/mapping_args.h"
 #include "cli/qmodel_arg.h"
@@ -19,6 +23,24 @@
 #include "sim/serving.h"
 #include "verify/serving_pipeline.h"
 #include "verify/verify.h"
+
+/* Progress lines on stderr, with the wall time since the command started. */
+typedef struct progress_ctx {
+    struct timespec t0;
+    const char *model; /* "the 2-layer model: " for the composed runs, else "" */
+} progress_ctx;
+
+static void progress_line(void *ctx, const char *what)
+{
+    progress_ctx *p = ctx;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double s = (double)(t.tv_sec - p->t0.tv_sec) + 1e-9 * (double)(t.tv_nsec - p->t0.tv_nsec);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru); /* ru_maxrss: KiB on Linux */
+    fprintf(stderr, "deploy-check: [%.1f s, peak %.2f GB] %s%s...\n", s, (double)ru.ru_maxrss * 1024 / 1e9, p->model,
+            what);
+}
 
 /* a = a1 + (n - 1) (a2 - a1) */
 static double compose(double a1, double a2, int n) { return a1 + (double)(n - 1) * (a2 - a1); }
@@ -76,7 +98,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
     floe_qmodel_args qa = FLOE_QMODEL_ARGS_INIT;
     floe_mapping_args ma = FLOE_MAPPING_ARGS_INIT;
     const char *machine = NULL, *energy = NULL, *energy_csv = NULL;
-    long long tokens = 16, decode = 2, kv = 0, split_bytes = 0, full_chips = 4, prompt = 0, steps = 0;
+    long long tokens = 16, decode = 2, kv = 0, split_bytes = 0, full_chips = 128, prompt = 0, steps = 0;
     double arrival_us = 0;
     const char *users_arg = NULL;
     int plan_only = 0;
@@ -93,7 +115,7 @@ int floe_cmd_deploy_check(int argc, char **argv)
         {"decode-steps", FLOE_ARG_INT, &steps, "D", "serving: decode steps per user (default 32, fewer where the KV cache or the context ends)", 1, 1 << 20, 0},
         {"arrival-us", FLOE_ARG_DOUBLE, &arrival_us, "A", "serving: users arrive A microseconds apart (default 0: all at once)", 0, 1e9, 0},
         {"core-weight-bytes", FLOE_ARG_INT, &split_bytes, "B", "split layers so no core holds more than B bytes of weights (default: only what does not fit)", 0, 1ll << 40, 0},
-        {"full-chips", FLOE_ARG_INT, &full_chips, "C", "simulate the whole model when it needs at most C chips; else compose from 1- and 2-layer runs (default 4)", 0, 1 << 20, 0},
+        {"full-chips", FLOE_ARG_INT, &full_chips, "C", "simulate the whole model when it needs at most C chips; else compose from 1- and 2-layer runs (default 128)", 0, 1 << 20, 0},
         {"plan-only", FLOE_ARG_FLAG, &plan_only, NULL, "the memory plan only (fit, chips, memory per core): no simulation", 0, 0, 0},
         FLOE_MAPPING_OPTS(ma),
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
@@ -102,9 +124,10 @@ int floe_cmd_deploy_check(int argc, char **argv)
         "deploy-check", NULL, "Report whether a quantized model fits a machine, what it needs, and what a token costs.",
         "The memory plan decides the fit (docs/compiler.md). The cost is measured on the simulator: a\n"
         "T-token prefill, then N decode steps against the KV cache in core memory, every layer output and\n"
-        "the logits compared bit for bit with the reference integer forward. A model needing more than\n"
-        "--full-chips chips is priced from runs of the same shape with 1 and 2 layers (random weights:\n"
-        "timing and energy do not depend on the values): cost(n) = cost(1) + (n - 1) (cost(2) - cost(1)).\n"
+        "the logits compared bit for bit with the reference integer forward. Random weights (--model):\n"
+        "one random layer's codes back every layer (timing and energy do not depend on the values). A\n"
+        "model needing more than --full-chips chips is priced from runs of the same shape with 1 and 2\n"
+        "layers: cost(n) = cost(1) + (n - 1) (cost(2) - cost(1)).\n"
         "Serving: U users, each a P-token prompt then D decode steps (positions P .. P + D - 1), are\n"
         "simulated event by event through the pipeline's stages (layer groups, LM head, chip links), each\n"
         "stage one token at a time, with the stage times those runs measured (decode: at the last checked\n"
@@ -251,7 +274,14 @@ int floe_cmd_deploy_check(int argc, char **argv)
                            .price_pos = cap - 1 > T + N - 1 ? cap - 1 : 0, .users = max_users < 2 ? 1 : 2,
                            .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .reuse_rows = (int)ma.reuse_rows, .caches = U,
                            .price_prompt = P != T ? P : 0};
+    progress_ctx pc = {.model = ""};
+    char model_label[48] = "";
+    clock_gettime(CLOCK_MONOTONIC, &pc.t0);
+    vo.progress = progress_line;
+    vo.progress_ctx = &pc;
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)(T + N));
+    if (!tok)
+        return floe_cmd_fail("deploy-check", "out of memory");
     for (int t = 0; t < T + N; t++)
         tok[t] = (int32_t)((t * 7 + 65) % cf.vocab_size);
     rc = 0;
@@ -265,12 +295,14 @@ int floe_cmd_deploy_check(int argc, char **argv)
                 rc = floe_cmd_fail("deploy-check", "%s", err.msg);
                 break;
             }
-        } else if (floe_qmodel_random(&m, &c, &q, (uint64_t)qa.seed, &err) != 0) {
+        } else if (floe_qmodel_random_shared(&m, &c, &q, (uint64_t)qa.seed, &err) != 0) {
             rc = floe_cmd_fail("deploy-check", "%s", err.msg);
             break;
         }
-        if (composed)
-            fprintf(stderr, "deploy-check: simulating the %d-layer model of this shape...\n", i + 1);
+        if (composed) {
+            snprintf(model_label, sizeof model_label, "the %d-layer model of this shape: ", i + 1);
+            pc.model = model_label;
+        }
         if (floe_verify_run(&m, &mach, energy ? &e : NULL, tok, &vo, &r[i], &err) != 0)
             rc = floe_cmd_fail("deploy-check", "%s", err.msg);
         else if (!r[i].match) {

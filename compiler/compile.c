@@ -36,7 +36,7 @@ static int compile_chip(const mplan *P, const floe_qmodel *m, const floe_compile
             serp(P->mach, P->first_core[s - 1], &px, &py);
         if (s + 1 < last)
             serp(P->mach, P->first_core[s + 1], &nx, &ny);
-        if (fc_emit_group(P, m, &P->g[s], p, P->first_core[s], !o->decode, rows, pos0, s > first, px, py, s + 1 < last, nx,
+        if (fc_emit_group(P, m, &P->g[s], p, P->first_core[s], !o->decode && !o->images_loaded, rows, pos0, s > first, px, py, s + 1 < last, nx,
                        ny, rep->cores + k, err) != 0) {
             floe_program_free(p);
             return -1;
@@ -96,43 +96,97 @@ out:
     return rc;
 }
 
+struct floe_pipeline_plan {
+    const floe_qmodel *m;
+    floe_compile_opts o;
+    mplan P;
+};
+
+int floe_compile_pipeline_plan(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
+                               floe_pipeline_plan **plan, floe_err *err)
+{
+    *plan = NULL;
+    if (check_model(m, o, err) != 0)
+        return -1;
+    floe_pipeline_plan *pl = calloc(1, sizeof *pl);
+    if (!pl)
+        return floe_err_set(err, "compiler: out of memory");
+    pl->m = m;
+    pl->o = *o;
+    fc_plan_init(&pl->P, &m->cfg, &m->q, m, mach, &pl->o);
+    if (fc_plan_model(&pl->P, err) != 0 || fc_system_chips_check(&pl->P, err) != 0) {
+        floe_pipeline_plan_free(pl);
+        return -1;
+    }
+    *plan = pl;
+    return 0;
+}
+
+int floe_pipeline_plan_chips(const floe_pipeline_plan *plan) { return plan->P.chips; }
+
+int floe_pipeline_plan_groups(const floe_pipeline_plan *plan) { return plan->P.ngroups; }
+
+int floe_compile_pipeline_chip(const floe_pipeline_plan *plan, int k, floe_chip_program *chip, floe_err *err)
+{
+    const mplan *P = &plan->P;
+    memset(chip, 0, sizeof *chip);
+    if (k < 0 || k >= P->chips)
+        return floe_err_set(err, "compiler: chip %d of a pipeline of %d", k, P->chips);
+    int first = 0;
+    while (first < P->ngroups && P->chip_of[first] < k)
+        first++;
+    int last = first;
+    while (last < P->ngroups && P->chip_of[last] == k)
+        last++;
+    chip->first_slot = first;
+    chip->last_slot = last;
+    if (compile_chip(P, plan->m, &plan->o, first, last, &chip->prog, &chip->report, err) != 0) {
+        floe_compile_report_free(&chip->report);
+        return floe_err_prefix(err, "chip %d", k);
+    }
+    return 0;
+}
+
+void floe_chip_program_release(floe_chip_program *chip)
+{
+    floe_program_free(chip->prog);
+    floe_compile_report_free(&chip->report);
+    chip->prog = NULL;
+}
+
+void floe_pipeline_plan_free(floe_pipeline_plan *plan)
+{
+    if (!plan)
+        return;
+    fc_plan_free(&plan->P);
+    free(plan);
+}
+
 int floe_compile_pipeline(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
                           floe_chip_program **chips, int *n_chips, floe_err *err)
 {
     *chips = NULL;
     *n_chips = 0;
-    if (check_model(m, o, err) != 0)
+    floe_pipeline_plan *pl;
+    if (floe_compile_pipeline_plan(m, mach, o, &pl, err) != 0)
         return -1;
-    mplan P;
-    fc_plan_init(&P, &m->cfg, &m->q, m, mach, o);
-    floe_chip_program *cp = NULL;
-    int rc = -1;
-    if (fc_plan_model(&P, err) != 0 || fc_system_chips_check(&P, err) != 0)
-        goto out;
-    int n = P.chips;
-    cp = calloc((size_t)n, sizeof *cp);
+    int n = pl->P.chips, rc = -1;
+    floe_chip_program *cp = calloc((size_t)n, sizeof *cp);
     if (!cp) {
         floe_err_set(err, "compiler: out of memory");
         goto out;
     }
-    for (int k = 0, s = 0; k < n; k++) {
-        int first = s;
-        while (s < P.ngroups && P.chip_of[s] == k)
-            s++;
-        cp[k].first_slot = first;
-        cp[k].last_slot = s;
-        if (compile_chip(&P, m, o, first, s, &cp[k].prog, &cp[k].report, err) != 0) {
-            floe_err_prefix(err, "chip %d", k);
+    for (int k = 0; k < n; k++)
+        if (floe_compile_pipeline_chip(pl, k, &cp[k], err) != 0) {
             floe_chip_programs_free(cp, k + 1);
             cp = NULL;
             goto out;
         }
-    }
     *chips = cp;
     *n_chips = n;
     rc = 0;
 out:
-    fc_plan_free(&P);
+    floe_pipeline_plan_free(pl);
     return rc;
 }
 

@@ -55,6 +55,9 @@ typedef struct floe_compile_opts {
                                more chips than with 1; 1 one row per vmm; else at most 255. Memory is
                                planned for it in prefill and decode programs alike (docs/compiler.md,
                                "Weight reuse in prefill") */
+    int images_loaded;      /* 1: the chips already hold this memory plan's images (weights, tables:
+                               an earlier prefill program of the same options but pos, user and rows
+                               loaded them), so a prefill program carries none, as a decode program */
 } floe_compile_opts;
 
 #define FLOE_COMPILE_V_BLOCK 64
@@ -111,6 +114,23 @@ typedef struct floe_chip_program {
 int floe_compile_pipeline(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
                           floe_chip_program **chips, int *n_chips, floe_err *err);
 void floe_chip_programs_free(floe_chip_program *chips, int n);
+
+/* The same pipeline one chip at a time: a large model's programs (every weight byte is in a prefill
+ * program's memory images) need not all be held at once. floe_compile_pipeline_plan places the
+ * groups over chips (the model and the options are borrowed: they must outlive the plan);
+ * floe_compile_pipeline_chip compiles chip k (0..chips-1) exactly as floe_compile_pipeline does, in
+ * any order, as often as wanted (free each with floe_chip_programs_free(c, 1) or
+ * floe_chip_program_release). Returns 0 or -1 with err set. */
+typedef struct floe_pipeline_plan floe_pipeline_plan;
+int floe_compile_pipeline_plan(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
+                               floe_pipeline_plan **plan, floe_err *err);
+int floe_pipeline_plan_chips(const floe_pipeline_plan *plan);
+/* The groups of the pipeline (every chip's main cores, in order: layers, layer halves, head slices). */
+int floe_pipeline_plan_groups(const floe_pipeline_plan *plan);
+int floe_compile_pipeline_chip(const floe_pipeline_plan *plan, int k, floe_chip_program *chip, floe_err *err);
+/* Frees one chip's program and report (chip itself is the caller's). */
+void floe_chip_program_release(floe_chip_program *chip);
+void floe_pipeline_plan_free(floe_pipeline_plan *plan);
 
 /* The memory plan alone, from the shapes and bit widths (no weights needed, so it runs for real
  * shapes such as Granite-8B in milliseconds): chips and cores needed, memory per core. Returns -1

@@ -111,7 +111,7 @@ static int core_in_phase(const gemit *G, int k, int ph)
 
 /* 1 when the weight cores that take phase ph's input are one run k0..k1 of the group (then one
  * multicast per rectangle of the run reaches them all: the whole input vector, each takes its part). */
-static int phase_run(const gemit *G, int ph, int *k0, int *k1)
+static int phase_run_scan(const gemit *G, int ph, int *k0, int *k1)
 {
     int lo = -1, hi = -1, n = 0;
     for (int k = 1; k < G->nc; k++)
@@ -123,6 +123,15 @@ static int phase_run(const gemit *G, int ph, int *k0, int *k1)
     *k0 = lo;
     *k1 = hi;
     return n > 0 && n == hi - lo + 1;
+}
+
+/* The same, scanned once per phase when the group's emission starts (a scan per slice made the
+ * emitter quadratic in the slices). */
+static int phase_run(const gemit *G, int ph, int *k0, int *k1)
+{
+    *k0 = G->run_k0[ph];
+    *k1 = G->run_k1[ph];
+    return G->run[ph];
 }
 
 /* Multicasts to serpentine indices i0..i1 of the chip: a partial row, a block of full rows, a
@@ -509,14 +518,21 @@ int fc_emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_pro
     const floe_dtype C = dt_of_bits(P->q->kvbits);
     char what[64];
     fc_what_of(P, g->slot, what, sizeof what);
-    gemit G = {P, g, g->ncores, chip_first, calloc((size_t)g->ncores, sizeof(wcore)), calloc((size_t)g->ncores, sizeof(unsigned)),
-               calloc((size_t)g->ncores, sizeof(unsigned)), {0}};
+    gemit G = {.P = P,
+               .g = g,
+               .nc = g->ncores,
+               .first = chip_first,
+               .wc = calloc((size_t)g->ncores, sizeof(wcore)),
+               .cx = calloc((size_t)g->ncores, sizeof(unsigned)),
+               .cy = calloc((size_t)g->ncores, sizeof(unsigned))};
     int rc = -1;
     attnbuf *ab = NULL;
     if (!G.wc || !G.cx || !G.cy) {
         floe_err_set(err, "compiler: out of memory");
         goto out;
     }
+    for (int ph = 0; ph < PH_COUNT; ph++)
+        G.run[ph] = phase_run_scan(&G, ph, &G.run_k0[ph], &G.run_k1[ph]);
     for (int k = 0; k < G.nc; k++) {
         serp(P->mach, chip_first + k, &G.cx[k], &G.cy[k]);
         G.wc[k].c = (ctx){p, P->mach, G.cx[k], G.cy[k], 0, 0, what, err, 0, images, 0};

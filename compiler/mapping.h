@@ -322,6 +322,7 @@ typedef struct gemit {
     wcore *wc;          /* [ncores]; wc[0] is the main core */
     unsigned *cx, *cy;
     mainbuf mb;
+    int run[PH_COUNT], run_k0[PH_COUNT], run_k1[PH_COUNT]; /* phase_run, scanned once */
 } gemit;
 
 int fc_emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_program *p, int chip_first,

@@ -170,25 +170,29 @@ const char *floe_qconfig_label(const floe_qconfig *q, char *buf, size_t n)
     return buf;
 }
 
-static int lin_alloc(floe_qlinear *l, int in, int out, int bits, floe_err *err)
+/* borrow: w and s_w will be another layer's (floe_qmodel_random_shared): only m is allocated */
+static int lin_alloc(floe_qlinear *l, int in, int out, int bits, int borrow, floe_err *err)
 {
     l->in = in;
     l->out = out;
     l->bits = bits;
-    l->w = calloc((size_t)in * out, 1);
-    l->s_w = malloc(sizeof(float) * (size_t)out);
+    l->borrowed = borrow;
+    l->w = borrow ? NULL : calloc((size_t)in * out, 1);
+    l->s_w = borrow ? NULL : malloc(sizeof(float) * (size_t)out);
     l->m = calloc((size_t)out, sizeof *l->m);
-    if (!l->w || !l->s_w || !l->m)
+    if ((!borrow && (!l->w || !l->s_w)) || !l->m)
         return floe_err_set(err, "quantized model: out of memory for a %d x %d layer", out, in);
-    for (int i = 0; i < out; i++)
+    for (int i = 0; !borrow && i < out; i++)
         l->s_w[i] = 1.0f;
     return 0;
 }
 
 static void lin_free(floe_qlinear *l)
 {
-    free(l->w);
-    free(l->s_w);
+    if (!l->borrowed) {
+        free(l->w);
+        free(l->s_w);
+    }
     free(l->m);
     memset(l, 0, sizeof *l);
 }
@@ -196,7 +200,10 @@ static void lin_free(floe_qlinear *l)
 #define LAYER_LINEARS(L) (&(L)->q), (&(L)->k), (&(L)->v), (&(L)->o), (&(L)->gate), (&(L)->up), (&(L)->down)
 static const char *const LINEAR_NAMES[7] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
 
-int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, floe_err *err)
+static int first_of_bits(const floe_qmodel *m, int l);
+
+/* shared: a layer after the first of its weight bits gets no codes or steps of its own */
+static int qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, int shared, floe_err *err)
 {
     memset(m, 0, sizeof *m);
     if (floe_qconfig_validate(q, err) != 0 || floe_model_config_validate(cfg, cfg->name, err) != 0)
@@ -214,10 +221,11 @@ int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_q
     }
     for (int l = 0; l < cfg->n_layers; l++) {
         floe_qlayer *L = &m->layers[l];
-        const int wb = floe_qconfig_wbits_of(q, l);
-        int rc = lin_alloc(&L->q, d, d, wb, err) | lin_alloc(&L->k, d, kv, wb, err) | lin_alloc(&L->v, d, kv, wb, err) |
-                 lin_alloc(&L->o, d, d, wb, err) | lin_alloc(&L->gate, d, f, wb, err) |
-                 lin_alloc(&L->up, d, f, wb, err) | lin_alloc(&L->down, f, d, wb, err);
+        const int wb = floe_qconfig_wbits_of(q, l), b = shared && first_of_bits(m, l) != l;
+        int rc = lin_alloc(&L->q, d, d, wb, b, err) | lin_alloc(&L->k, d, kv, wb, b, err) |
+                 lin_alloc(&L->v, d, kv, wb, b, err) | lin_alloc(&L->o, d, d, wb, b, err) |
+                 lin_alloc(&L->gate, d, f, wb, b, err) | lin_alloc(&L->up, d, f, wb, b, err) |
+                 lin_alloc(&L->down, f, d, wb, b, err);
         if (rc) {
             floe_qmodel_free(m);
             return -1;
@@ -225,12 +233,17 @@ int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_q
         L->s_attn_in = L->s_q = L->s_k = L->s_kc = L->s_vc = L->s_o_in = L->s_mlp_in = 1.0f;
         L->s_g = L->s_silu = L->s_u = L->s_down_in = 1.0f;
     }
-    if (lin_alloc(&m->head, d, cfg->vocab_size, q->head_bits, err) != 0) {
+    if (lin_alloc(&m->head, d, cfg->vocab_size, q->head_bits, 0, err) != 0) {
         floe_qmodel_free(m);
         return -1;
     }
     m->s_res = m->s_head_in = m->s_logit = 1.0f;
     return 0;
+}
+
+int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, floe_err *err)
+{
+    return qmodel_alloc(m, cfg, q, 0, err);
 }
 
 void floe_qmodel_free(floe_qmodel *m)
@@ -373,10 +386,22 @@ static void random_linear(floe_rng *r, floe_qlinear *l)
     }
 }
 
-int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
-                       floe_err *err)
+/* The first layer before l with l's weight bits, or l itself. */
+static int first_of_bits(const floe_qmodel *m, int l)
 {
-    if (floe_qmodel_alloc(m, cfg, q, err) != 0)
+    int wb = floe_qconfig_wbits_of(&m->q, l);
+    for (int j = 0; j < l; j++)
+        if (floe_qconfig_wbits_of(&m->q, j) == wb)
+            return j;
+    return l;
+}
+
+/* Random codes and steps; shared: a layer borrows the codes and steps of the first layer of its
+ * weight bits. */
+static int random_model(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
+                        int shared, floe_err *err)
+{
+    if (qmodel_alloc(m, cfg, q, shared, err) != 0)
         return -1;
     floe_rng r;
     floe_rng_seed(&r, seed);
@@ -387,8 +412,16 @@ int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_
     for (int l = 0; l < cfg->n_layers; l++) {
         floe_qlayer *L = &m->layers[l];
         floe_qlinear *lins[7] = {LAYER_LINEARS(L)};
-        for (int i = 0; i < 7; i++)
-            random_linear(&r, lins[i]);
+        const int from = shared ? first_of_bits(m, l) : l;
+        floe_qlinear *src[7] = {LAYER_LINEARS(&m->layers[from])};
+        for (int i = 0; i < 7; i++) {
+            if (from == l) {
+                random_linear(&r, lins[i]);
+                continue;
+            }
+            lins[i]->w = src[i]->w;
+            lins[i]->s_w = src[i]->s_w;
+        }
         /* normalised inputs are ~N(0, 1): cover 4 standard deviations */
         L->s_attn_in = L->s_mlp_in = (float)(4.0 / a);
         L->s_q = L->s_k = (float)(8.0 / 32767);
@@ -407,5 +440,21 @@ int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_
             m->s_head_in = (float)(16.0 / a);
         }
     m->s_logit = (float)(16.0 / 32767);
-    return floe_qmodel_derive(m, err);
+    if (floe_qmodel_derive(m, err) != 0) {
+        floe_qmodel_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
+                       floe_err *err)
+{
+    return random_model(m, cfg, q, seed, 0, err);
+}
+
+int floe_qmodel_random_shared(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
+                              floe_err *err)
+{
+    return random_model(m, cfg, q, seed, 1, err);
 }

@@ -70,9 +70,10 @@ int floe_qconfig_scaling_from_meta(floe_qconfig *q, const char *scaling, const c
 
 typedef struct floe_qlinear {
     int in, out, bits;
-    int8_t *w;              /* [out][in] codes in [-2^(bits-1), 2^(bits-1) - 1]; owned */
-    float *s_w;             /* [out] per-output-channel steps; owned */
+    int8_t *w;              /* [out][in] codes in [-2^(bits-1), 2^(bits-1) - 1]; owned unless borrowed */
+    float *s_w;             /* [out] per-output-channel steps; owned unless borrowed */
     floe_requant_mult *m;   /* [out] derived: s_in * s_w[n] / s_out; owned */
+    int borrowed;           /* 1: w and s_w are another layer's (floe_qmodel_random_shared), read only */
 } floe_qlinear;
 
 typedef struct floe_qlayer {
@@ -126,6 +127,15 @@ int floe_qmodel_set_smoothing(floe_qmodel *m, int l, int which, const float *h, 
  * uniform over their range, steps chosen so activations neither vanish nor saturate. */
 int floe_qmodel_random(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
                        floe_err *err);
+
+/* The same kind of random model, with one random decoder layer's weight codes and steps backing
+ * every layer of its weight bits (the first such layer owns them, the others borrow them: w and s_w
+ * are the same arrays; each layer's step sizes and derived multipliers stay its own). A model whose
+ * values do not matter (timing and energy do not depend on them) then costs the host one layer's
+ * weights instead of n_layers': the 40 layers of the Granite-8B shape take 200 MB, not 8 GB. The
+ * reference forward and the compiler see an ordinary model whose layers happen to be equal. */
+int floe_qmodel_random_shared(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, uint64_t seed,
+                              floe_err *err);
 
 #ifdef __cplusplus
 }

@@ -17,17 +17,24 @@ static range bits_range(int bits)
 }
 
 /* acc[t][n] = sum_i x[t][i] W[n][i] (int32 wrap-around), then per-channel requant to r; with
- * per-token inputs (kx non-NULL) row t's multipliers carry the shift + kx[t] (numerics §10). */
-static void linear_requant(int32_t *out, const int32_t *x, int T, const floe_qlinear *L, range r, const int8_t *kx)
+ * per-token inputs (kx non-NULL) row t's multipliers carry the shift + kx[t] (numerics §10).
+ * Weight row by weight row (each read once for all T rows), over int16 copies of the inputs (they
+ * are codes of at most 8 bits: the products, int16 x int8, are the same; the loop becomes a plain
+ * C dot product that compilers vectorise). xs: scratch of T x in int16. */
+static void linear_requant(int32_t *out, const int32_t *x, int T, const floe_qlinear *L, range r, const int8_t *kx,
+                           int16_t *xs)
 {
-    for (int t = 0; t < T; t++)
-        for (int n = 0; n < L->out; n++) {
-            int32_t acc = 0;
+    for (size_t i = 0; i < (size_t)T * L->in; i++)
+        xs[i] = (int16_t)x[i];
+    for (int n = 0; n < L->out; n++)
+        for (int t = 0; t < T; t++) {
             const int8_t *w = L->w + (size_t)n * L->in;
+            const int16_t *xt = xs + (size_t)t * L->in;
+            uint32_t acc = 0; /* wrap-around, as floe_mac_wrap */
             for (int i = 0; i < L->in; i++)
-                acc = floe_mac_wrap(acc, x[(size_t)t * L->in + i], w[i]);
-            out[(size_t)t * L->out + n] = kx ? floe_requant_k(acc, L->m[n], kx[t], r.lo, r.hi)
-                                             : floe_requant(acc, L->m[n], r.lo, r.hi);
+                acc += (uint32_t)((int32_t)xt[i] * (int32_t)w[i]);
+            out[(size_t)t * L->out + n] = kx ? floe_requant_k((int32_t)acc, L->m[n], kx[t], r.lo, r.hi)
+                                             : floe_requant((int32_t)acc, L->m[n], r.lo, r.hi);
         }
 }
 
@@ -98,9 +105,10 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
     int8_t *kbuf = malloc((size_t)T); /* per-token: the shifts of the current input point */
     int8_t *kh = tok ? kbuf : NULL;
     int32_t *orow = malloc(sizeof(int32_t) * (size_t)d); /* per-token: a row's attention accumulators */
-    if (!x || !h || !q || !k || !v || !o || !g || !u || !z || !tmp || !row || !p || !lg || !kbuf || !orow) {
+    int16_t *xs = malloc(sizeof(int16_t) * big);           /* a linear layer's inputs as int16 */
+    if (!x || !h || !q || !k || !v || !o || !g || !u || !z || !tmp || !row || !p || !lg || !kbuf || !orow || !xs) {
         free(x), free(h), free(q), free(k), free(v), free(o), free(g), free(u), free(z), free(tmp), free(row), free(p);
-        free(lg), free(kbuf), free(orow);
+        free(lg), free(kbuf), free(orow), free(xs);
         return floe_err_set(err, "reference forward: out of memory");
     }
     for (int t = 0; t < T; t++)
@@ -113,9 +121,9 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
         rmsnorm_rows(h, x, T, d, m->eps_q, L->attn_norm_c, L->attn_norm_cj, A, row, kh, K);
         TRACE("attn_in", l, h, T, d);
         trace_k(trace, ctx, "attn_in", l, kh, T, tmp);
-        linear_requant(q, h, T, &L->q, R16, kh);
-        linear_requant(k, h, T, &L->k, R16, kh);
-        linear_requant(v, h, T, &L->v, C, kh);
+        linear_requant(q, h, T, &L->q, R16, kh, xs);
+        linear_requant(k, h, T, &L->k, R16, kh, xs);
+        linear_requant(v, h, T, &L->v, C, kh, xs);
         for (int t = 0; t < T; t++) { /* RoPE on int16 heads at position t */
             for (int hh = 0; hh < nh + nkv; hh++) {
                 int32_t *vec = hh < nh ? q + (size_t)t * d + hh * hd : k + (size_t)t * kvw + (hh - nh) * hd;
@@ -159,15 +167,15 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
             }
         TRACE("attn_out", l, o, T, d);
         trace_k(trace, ctx, "attn_out", l, kh, T, tmp);
-        linear_requant(tmp, o, T, &L->o, R16, kh);
+        linear_requant(tmp, o, T, &L->o, R16, kh, xs);
         add_residual(x, tmp, (size_t)T * d);
         TRACE("attn_res", l, x, T, d);
         /* MLP */
         rmsnorm_rows(h, x, T, d, m->eps_q, L->mlp_norm_c, L->mlp_norm_cj, A, row, kh, K);
         TRACE("mlp_in", l, h, T, d);
         trace_k(trace, ctx, "mlp_in", l, kh, T, tmp);
-        linear_requant(g, h, T, &L->gate, R16, kh);
-        linear_requant(u, h, T, &L->up, R16, kh);
+        linear_requant(g, h, T, &L->gate, R16, kh, xs);
+        linear_requant(u, h, T, &L->up, R16, kh, xs);
         TRACE("gate", l, g, T, f);
         TRACE("up", l, u, T, f);
         for (size_t i = 0; i < (size_t)T * f; i++)
@@ -183,18 +191,18 @@ int floe_qref_forward(const floe_qmodel *m, const int32_t *tokens, int T, int16_
                                                    A.hi);
         TRACE("down_in", l, h, T, f);
         trace_k(trace, ctx, "down_in", l, kh, T, tmp);
-        linear_requant(tmp, h, T, &L->down, R16, kh);
+        linear_requant(tmp, h, T, &L->down, R16, kh, xs);
         add_residual(x, tmp, (size_t)T * d);
         TRACE("out", l, x, T, d);
     }
     rmsnorm_rows(h, x, T, d, m->eps_q, m->head_norm_c, NULL, A, row, kh, K);
     TRACE("head_in", -1, h, T, d);
     trace_k(trace, ctx, "head_in", -1, kh, T, tmp);
-    linear_requant(lg, h, T, &m->head, R16, kh);
+    linear_requant(lg, h, T, &m->head, R16, kh, xs);
     TRACE("logits", -1, lg, T, c->vocab_size);
     for (size_t i = 0; i < (size_t)T * c->vocab_size; i++)
         logits[i] = (int16_t)lg[i];
     free(x), free(h), free(q), free(k), free(v), free(o), free(g), free(u), free(z), free(tmp), free(row), free(p);
-    free(lg), free(kbuf), free(orow);
+    free(lg), free(kbuf), free(orow), free(xs);
     return 0;
 }

@@ -1,8 +1,20 @@
+#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, MAP_NORESERVE (mmap is POSIX; these flags are not) */
 #include "sim/memory.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Host storage for a memory's bytes and written bits: zero-filled pages the operating system maps
+ * on first touch (a whole chip's cores cost only what the program writes into them). */
+static void *zeroed(uint64_t n)
+{
+    void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static uint64_t written_bytes(uint64_t capacity) { return sizeof(uint64_t) * ((capacity + 63) / 64 + 1); }
 
 int floe_memory_init(floe_memory *m, const char *name, uint64_t capacity, floe_err *err)
 {
@@ -12,8 +24,8 @@ int floe_memory_init(floe_memory *m, const char *name, uint64_t capacity, floe_e
         return floe_err_set(err, "%s: capacity of %llu bytes is beyond what the simulator models", name,
                             (unsigned long long)capacity);
     m->capacity = capacity;
-    m->bytes = calloc(capacity ? capacity : 1, 1);
-    m->written = calloc((capacity + 63) / 64 + 1, sizeof(uint64_t));
+    m->bytes = zeroed(capacity);
+    m->written = zeroed(written_bytes(capacity));
     if (!m->bytes || !m->written) {
         floe_memory_free(m);
         return floe_err_set(err, "%s: out of host memory for %llu bytes", name, (unsigned long long)capacity);
@@ -23,10 +35,28 @@ int floe_memory_init(floe_memory *m, const char *name, uint64_t capacity, floe_e
 
 void floe_memory_free(floe_memory *m)
 {
-    free(m->bytes);
-    free(m->written);
+    if (m->bytes)
+        munmap(m->bytes, m->capacity ? m->capacity : 1);
+    if (m->written)
+        munmap(m->written, written_bytes(m->capacity));
     m->bytes = NULL;
     m->written = NULL;
+}
+
+int floe_memory_move(floe_memory *to, floe_memory *from)
+{
+    if (to->capacity != from->capacity)
+        return -1;
+    if (to == from)
+        return 0;
+    floe_memory_free(to);
+    to->bytes = from->bytes;
+    to->written = from->written;
+    to->high_water = from->high_water;
+    from->bytes = NULL;
+    from->written = NULL;
+    from->high_water = 0;
+    return 0;
 }
 
 int floe_memory_check(const floe_memory *m, uint64_t addr, uint64_t n, const char *what, floe_err *err)

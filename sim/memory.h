@@ -19,8 +19,8 @@ extern "C" {
 
 typedef struct floe_memory {
     char name[48];       /* "core 3 (x=3, y=0) memory", "frame buffer": used in messages */
-    uint8_t *bytes;      /* [capacity]; owned */
-    uint64_t *written;   /* one bit per byte; owned */
+    uint8_t *bytes;      /* [capacity]; owned; zero pages the host maps on first touch */
+    uint64_t *written;   /* one bit per byte; owned; likewise */
     uint64_t capacity;
     uint64_t bytes_read, bytes_written;
     uint64_t high_water; /* one past the highest byte ever written */
@@ -30,6 +30,13 @@ typedef struct floe_memory {
 
 int floe_memory_init(floe_memory *m, const char *name, uint64_t capacity, floe_err *err);
 void floe_memory_free(floe_memory *m);
+
+/* Moves the contents (bytes, written bits, high-water mark) of `from` into `to`, of equal capacity,
+ * without copying: to's own are freed, `from` is left without any (bytes NULL: only
+ * floe_memory_free, or a move into it, may follow). A chip that keeps its memories from one program
+ * to the next hands them to the next program's simulator this way. Counts and names stay. Returns
+ * 0, or -1 when the capacities differ (nothing moved). */
+int floe_memory_move(floe_memory *to, floe_memory *from);
 
 /* Checks that [addr, addr + n) lies inside the memory; returns 0, or -1 with err naming the memory,
  * the access and the bytes beyond the end. */

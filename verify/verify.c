@@ -1,5 +1,6 @@
 #include "verify/verify.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,12 @@ static void keep(void *ctx, const char *name, int layer, const int32_t *data, si
 
 static void capture_free(capture *c)
 {
-    for (int l = 0; l < c->n_layers; l++)
+    for (int l = 0; c->out && l < c->n_layers; l++)
         free(c->out[l]);
     free(c->out);
     free(c->logits);
+    c->out = NULL;
+    c->logits = NULL;
 }
 
 /* Keeps the whole tensor that differed (chip and reference) for the dump. */
@@ -323,19 +326,47 @@ void floe_verify_system_result_free(floe_verify_system_result *res) { floe_syste
 
 /* ---- prefill and decode, one chip or several --------------------------------------------------- */
 
-/* The chip keeps its memory between programs: the new simulator starts from the old one's memories
- * of the cores the program uses (bytes and their written bits). */
-static void carry_memory(floe_sim *to, floe_sim *from, const floe_compile_report *rep)
+/* A chip between programs: the memories of the cores its programs used (bytes and written bits),
+ * kept while the simulators that ran the programs are freed (a simulator's own state, its units,
+ * accumulators and caches, lives only while it runs one program). */
+typedef struct chip_memory {
+    floe_memory *core; /* [cores_y * cores_x]; a core no program used has none (bytes NULL) */
+} chip_memory;
+
+static void chip_memory_free(chip_memory *cm, const floe_machine *mach)
 {
-    for (size_t i = 0; i < rep->ncores; i++) {
-        floe_memory *a = floe_sim_memory(from, rep->cores[i].x, rep->cores[i].y),
-                    *b = floe_sim_memory(to, rep->cores[i].x, rep->cores[i].y);
-        if (!a || !b || a->capacity != b->capacity)
-            continue;
-        memcpy(b->bytes, a->bytes, a->capacity);
-        memcpy(b->written, a->written, sizeof(uint64_t) * ((a->capacity + 63) / 64 + 1));
-        b->high_water = a->high_water;
+    for (size_t i = 0; cm->core && i < mach->cores_x * mach->cores_y; i++)
+        floe_memory_free(&cm->core[i]);
+    free(cm->core);
+    cm->core = NULL;
+}
+
+/* The new simulator takes over the chip's memories of the cores the program uses. */
+static void take_memory(floe_sim *s, chip_memory *cm, const floe_compile_report *rep, const floe_machine *mach)
+{
+    for (size_t i = 0; cm->core && i < rep->ncores; i++) {
+        floe_memory *kept = &cm->core[rep->cores[i].y * mach->cores_x + rep->cores[i].x],
+                    *m = floe_sim_memory(s, rep->cores[i].x, rep->cores[i].y);
+        if (kept->bytes && m)
+            floe_memory_move(m, kept);
     }
+}
+
+/* The chip keeps the memories of the cores the program used, before its simulator is freed. */
+static int keep_memory(chip_memory *cm, floe_sim *s, const floe_compile_report *rep, const floe_machine *mach,
+                       floe_err *err)
+{
+    if (!cm->core && !(cm->core = calloc(mach->cores_x * mach->cores_y, sizeof *cm->core)))
+        return floe_err_set(err, "verify: out of memory");
+    for (size_t i = 0; i < rep->ncores; i++) {
+        floe_memory *kept = &cm->core[rep->cores[i].y * mach->cores_x + rep->cores[i].x],
+                    *m = floe_sim_memory(s, rep->cores[i].x, rep->cores[i].y);
+        if (!m)
+            continue;
+        kept->capacity = m->capacity;
+        floe_memory_move(kept, m);
+    }
+    return 0;
 }
 
 /* The busiest layer group's span (first start to last end of its main and weight cores' code). */
@@ -393,20 +424,17 @@ static uint64_t cycles_ps(uint64_t cycles, uint64_t clock)
     return (uint64_t)((n + clock - 1) / clock);
 }
 
-/* The stages of a run's chips: every chip's groups (their main cores), then the link to the next chip. */
-static int count_stages(const floe_chip_program *cp, int n)
+/* The stages of a step through the pipeline: every chip's groups (their main cores), then the link
+ * to the next chip. */
+static int count_stages(const floe_pipeline_plan *pl)
 {
-    int k = n - 1;
-    for (int i = 0; i < n; i++)
-        for (size_t j = 0; j < cp[i].report.ncores; j++)
-            k += cp[i].report.cores[j].is_main;
-    return k;
+    return floe_pipeline_plan_groups(pl) + floe_pipeline_plan_chips(pl) - 1;
 }
 
 /* Keeps the stage times of the steps written into *c (its stage array, allocated once). */
-static int keep_stages(floe_step_cost *c, const floe_chip_program *cp, int n, floe_err *err)
+static int keep_stages(floe_step_cost *c, const floe_pipeline_plan *pl, floe_err *err)
 {
-    c->stages = count_stages(cp, n);
+    c->stages = count_stages(pl);
     c->stage = calloc((size_t)c->stages, sizeof *c->stage);
     return c->stage ? 0 : floe_err_set(err, "verify: out of memory");
 }
@@ -448,9 +476,33 @@ typedef struct run_ctx {
     const floe_machine *mach;
     const floe_energy_table *e;
     const capture *cap;
-    floe_sim **sims; /* [chips]: the chips' memories so far */
+    chip_memory *mem; /* [chips]: the chips' memories so far */
+    int chips;
     floe_verify_run_result *res;
 } run_ctx;
+
+/* The mapping's figures (cores, memory, users whose caches fit) from every chip's compile report. */
+static void run_stats(floe_verify_run_result *res, const floe_compile_report *reports, int n, int caches,
+                      const floe_machine *mach)
+{
+    res->mem_min = UINT64_MAX;
+    res->users_by_kv = UINT64_MAX;
+    for (int k = 0; k < n; k++) {
+        const floe_compile_report *r = &reports[k];
+        for (size_t i = 0; i < r->ncores; i++) {
+            const floe_core_use *cu = &r->cores[i];
+            res->cores++;
+            res->weight_cores += !cu->is_main && !cu->kv_bytes;
+            res->attn_cores += !cu->is_main && cu->kv_bytes;
+            res->groups += (uint64_t)cu->is_main;
+            res->mem_min = cu->bytes < res->mem_min ? cu->bytes : res->mem_min;
+            res->mem_max = cu->bytes > res->mem_max ? cu->bytes : res->mem_max;
+            res->mem_total += cu->bytes;
+            if (cu->kv_bytes && (uint64_t)caches + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
+                res->users_by_kv = (uint64_t)caches + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
+        }
+    }
+}
 
 /* rows pos0.. of the chip's [rows][width] at addr against the reference's (row r at ref + r * stride). */
 static int compare_rows(floe_verify_run_result *res, const floe_memory *mem, uint32_t addr, const int32_t *ref,
@@ -474,11 +526,17 @@ static int compare_rows(floe_verify_run_result *res, const floe_memory *mem, uin
     return 1;
 }
 
-/* One program per chip (a prefill of `rows` rows, or one decode row at pos0), chip after chip. */
-static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_t *input, int rows, int pos0,
-                    const char *mode, int check, floe_step_cost *cost, floe_err *err)
+/* One program per chip (a prefill of `rows` rows, or one decode row at pos0), chip after chip: each
+ * chip's program is compiled from the plan, run and checked, then freed (a prefill program holds
+ * the chip's weights: they live on in the chip's memory, not twice). reports (NULL: none kept)
+ * receives every chip's compile report. */
+static int run_step(run_ctx *R, const floe_pipeline_plan *pl, floe_compile_report *reports, const int16_t *input,
+                    int rows, int pos0, const char *mode, int check, floe_step_cost *cost, floe_err *err)
 {
     const floe_model_config *cf = &R->m->cfg;
+    const int n = floe_pipeline_plan_chips(pl);
+    if (n != R->chips)
+        return floe_err_set(err, "verify: a step over %d chips where the run has %d", n, R->chips);
     size_t in_bytes = sizeof(int16_t) * (size_t)rows * cf->d_model;
     uint8_t *buf = malloc(in_bytes);
     floe_links links;
@@ -490,7 +548,9 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
     }
     memcpy(buf, input, in_bytes);
     floe_stage_time *st = cost->stage; /* the stages, when kept: as many as the programs have */
-    int kept = cost->stages, nst = st ? count_stages(cp, n) : 0, si = 0;
+    int kept = cost->stages, nst = st ? count_stages(pl) : 0, si = 0;
+    floe_chip_program chip = {0};
+    floe_sim *s = NULL; /* chip k's, while it runs and is checked */
     if (nst != (st ? kept : 0)) {
         floe_links_free(&links);
         free(buf);
@@ -506,21 +566,34 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
     uint64_t t_ps = 0, clock = R->mach->clock_hz, worst_ps = 0;
     int rc = -1;
     for (int k = 0; k < n; k++) {
-        const floe_compile_report *rep = &cp[k].report;
-        floe_sim *s = NULL;
+        floe_chip_program_release(&chip);
+        if (floe_compile_pipeline_chip(pl, k, &chip, err) != 0)
+            goto out;
+        if (reports) { /* a copy of the report */
+            floe_compile_report_free(&reports[k]);
+            reports[k] = chip.report;
+            reports[k].cores = malloc(sizeof *chip.report.cores * (chip.report.ncores ? chip.report.ncores : 1));
+            if (!reports[k].cores) {
+                memset(&reports[k], 0, sizeof reports[k]);
+                floe_err_set(err, "verify: out of memory");
+                goto out;
+            }
+            memcpy(reports[k].cores, chip.report.cores, sizeof *chip.report.cores * chip.report.ncores);
+        }
+        const floe_chip_program *cp = &chip;
+        const floe_compile_report *rep = &cp->report;
+        floe_sim_free(s);
+        s = NULL;
         if (floe_sim_new(&s, R->mach, R->e, err) != 0)
             goto out;
-        if (R->sims[k])
-            carry_memory(s, R->sims[k], rep);
-        floe_sim_free(R->sims[k]);
-        R->sims[k] = s;
-        const floe_symbol *xs = floe_program_symbol(cp[k].prog, rep->in_x, rep->in_y, "x", 1);
+        take_memory(s, &R->mem[k], rep, R->mach);
+        const floe_symbol *xs = floe_program_symbol(cp->prog, rep->in_x, rep->in_y, "x", 1);
         floe_sim_options so = {check, NULL, 0, 0}; /* strict: a read of uninitialised memory is a compiler bug */
         if (!xs) {
             floe_err_set(err, "verify: chip %d's program has no input region 'x'", k);
             goto out;
         }
-        if (floe_sim_load(s, cp[k].prog, err) != 0 ||
+        if (floe_sim_load(s, cp->prog, err) != 0 ||
             floe_memory_write(floe_sim_memory(s, rep->in_x, rep->in_y), xs->value, buf, in_bytes, err) != 0 ||
             floe_sim_run(s, &so, err) != 0) {
             floe_err_prefix(err, "chip %d", k);
@@ -547,8 +620,9 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
                 b = b > a ? b : a;
             }
             if (si < nst)
-                st[si++] = (floe_stage_time){cu->layer >= 0 ? cu->layer : cf->n_layers, cu->part, k,
-                                             (double)(a - prev_end) * 1e-12, (double)(b - a) * 1e-12};
+                st[si] = (floe_stage_time){cu->layer >= 0 ? cu->layer : cf->n_layers, cu->part, k,
+                                           (double)(a - prev_end) * 1e-12, (double)(b - a) * 1e-12};
+            si++;
             prev_end = b;
         }
         uint64_t stage_ps = (sr->cycles * 1000000000000ull + clock - 1) / clock;
@@ -561,7 +635,7 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
             if (!cu->is_main || cu->part == 1) /* a layer's attention half: no layer output yet */
                 continue;
             int layer = cu->layer;
-            const floe_symbol *sym = floe_program_symbol(cp[k].prog, cu->x, cu->y, layer >= 0 ? "x" : "logits",
+            const floe_symbol *sym = floe_program_symbol(cp->prog, cu->x, cu->y, layer >= 0 ? "x" : "logits",
                                                          layer >= 0 ? 1 : 6);
             char what[64];
             if (layer >= 0) {
@@ -581,7 +655,7 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
                          pos0, w, what, cu->x, cu->y, mode);
         }
         if (k + 1 < n) { /* hand the residual stream to the next chip */
-            const floe_symbol *os = floe_program_symbol(cp[k].prog, rep->out_x, rep->out_y, "x", 1);
+            const floe_symbol *os = floe_program_symbol(cp->prog, rep->out_x, rep->out_y, "x", 1);
             memcpy(buf, floe_sim_memory(s, rep->out_x, rep->out_y)->bytes + os->value, in_bytes);
             uint64_t arrive = floe_links_transfer(&links, (uint64_t)k, (uint64_t)k + 1, in_bytes, t_ps);
             worst_ps = arrive - t_ps > worst_ps ? arrive - t_ps : worst_ps;
@@ -589,11 +663,18 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
                 uint64_t wire = floe_links_wire_ps(R->mach, (uint64_t)k, (uint64_t)k + 1, in_bytes, NULL);
                 uint64_t a = t_ps > prev_end ? t_ps : prev_end;
                 if (si < nst)
-                    st[si++] = (floe_stage_time){-1, 0, k, (double)(a - prev_end) * 1e-12, (double)wire * 1e-12};
+                    st[si] = (floe_stage_time){-1, 0, k, (double)(a - prev_end) * 1e-12, (double)wire * 1e-12};
+                si++;
                 prev_end = a + wire;
             }
             t_ps = arrive;
         }
+        if (keep_memory(&R->mem[k], s, rep, R->mach, err) != 0)
+            goto out;
+    }
+    if (nst && si != nst) { /* the plan's groups are the programs' main cores */
+        floe_err_set(err, "verify: a step of %d stages where %d are kept", si, nst);
+        goto out;
     }
     if (nst && si > 0 && t_ps > prev_end) /* the last stage ends with the step */
         st[si - 1].busy_s += (double)(t_ps - prev_end) * 1e-12;
@@ -606,9 +687,24 @@ static int run_step(run_ctx *R, const floe_chip_program *cp, int n, const int16_
                           1e-12;
     rc = 0;
 out:
+    floe_sim_free(s);
+    floe_chip_program_release(&chip);
     free(buf);
     floe_links_free(&links);
     return rc;
+}
+
+static void progress(const floe_verify_opts *o, const char *fmt, ...) FLOE_PRINTF(2, 3);
+static void progress(const floe_verify_opts *o, const char *fmt, ...)
+{
+    if (!o->progress)
+        return;
+    char what[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    o->progress(o->progress_ctx, what);
 }
 
 int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e, const int32_t *tokens,
@@ -624,8 +720,9 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     int16_t *logits = malloc(sizeof(int16_t) * (size_t)all * cf->vocab_size),
             *emb = malloc(sizeof(int16_t) * (size_t)U * all * d);
     int32_t *tok = malloc(sizeof(int32_t) * (size_t)all);
-    floe_chip_program *chips = NULL;
-    floe_sim **sims = NULL;
+    floe_pipeline_plan *plan = NULL;
+    floe_compile_report *reports = NULL; /* [n]: user 0's prefill's, for the figures of the mapping */
+    chip_memory *mem = NULL;
     int n = 0, rc = -1;
     if (!cap || !logits || !emb || !tok) {
         floe_err_set(err, "verify: out of memory");
@@ -640,6 +737,7 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             floe_err_set(err, "verify: out of memory");
             goto out;
         }
+        progress(o, "reference forward, user %d", u);
         if (floe_qref_forward(m, tok, all, logits, keep, &cap[u], err) != 0)
             goto out;
         if (cap[u].failed) {
@@ -655,56 +753,46 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     const int RT = o->prefill_chunk > 0 && o->prefill_chunk < T ? o->prefill_chunk : T;
     floe_compile_opts co = {.tokens = RT, .kv_tokens = kvcap, .core_weight_bytes = o->core_weight_bytes, .users = C,
                             .v_block = o->v_block, .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows};
-    if (floe_compile_pipeline(m, mach, &co, &chips, &n, err) != 0)
+    if (floe_compile_pipeline_plan(m, mach, &co, &plan, err) != 0)
         goto out;
-    sims = calloc((size_t)n, sizeof *sims);
-    if (!sims) {
+    n = floe_pipeline_plan_chips(plan);
+    mem = calloc((size_t)n, sizeof *mem);
+    reports = calloc((size_t)n, sizeof *reports);
+    if (!mem || !reports) {
         floe_err_set(err, "verify: out of memory");
         goto out;
     }
-    if (keep_stages(&res->prefill, chips, n, err) != 0 || (N > 0 && keep_stages(&res->decode, chips, n, err) != 0) ||
-        (o->price_pos > 0 && keep_stages(&res->decode_at, chips, n, err) != 0))
+    if (keep_stages(&res->prefill, plan, err) != 0 || (N > 0 && keep_stages(&res->decode, plan, err) != 0) ||
+        (o->price_pos > 0 && keep_stages(&res->decode_at, plan, err) != 0))
         goto out;
     res->chips = n;
     res->users = U;
     res->kv_tokens = kvcap;
-    res->reuse_rows = n > 0 ? chips[0].report.reuse_rows : 1;
     res->kv_bytes_per_layer = 2ull * (uint64_t)kvcap * (uint64_t)cf->n_kv_heads * (uint64_t)cf->head_dim;
-    res->mem_min = UINT64_MAX;
-    res->users_by_kv = UINT64_MAX;
-    for (int k = 0; k < n; k++) {
-        const floe_compile_report *r = &chips[k].report;
-        for (size_t i = 0; i < r->ncores; i++) {
-            const floe_core_use *cu = &r->cores[i];
-            res->cores++;
-            res->weight_cores += !cu->is_main && !cu->kv_bytes;
-            res->attn_cores += !cu->is_main && cu->kv_bytes;
-            res->groups += (uint64_t)cu->is_main;
-            res->mem_min = cu->bytes < res->mem_min ? cu->bytes : res->mem_min;
-            res->mem_max = cu->bytes > res->mem_max ? cu->bytes : res->mem_max;
-            res->mem_total += cu->bytes;
-            if (cu->kv_bytes && (uint64_t)C + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes < res->users_by_kv)
-                res->users_by_kv = (uint64_t)C + (mach->core_mem_bytes - cu->bytes) / cu->kv_bytes;
-        }
-    }
     res->match = 1;
-    run_ctx R = {m, mach, e, &cap[0], sims, res};
+    run_ctx R = {m, mach, e, &cap[0], mem, n, res};
     /* every user's prefill into its own KV cache, then the decode steps taking the users in turn */
     for (int u = 0; u < U && res->match; u++) {
-        floe_chip_program *pc = chips;
-        int pn = n;
+        floe_pipeline_plan *pu = plan;
         floe_compile_opts uco = co;
         uco.user = u;
-        if (u > 0 && floe_compile_pipeline(m, mach, &uco, &pc, &pn, err) != 0)
+        uco.images_loaded = u > 0; /* user 0's prefill loaded the weights and tables */
+        if (u > 0 && floe_compile_pipeline_plan(m, mach, &uco, &pu, err) != 0)
             goto out;
         R.cap = &cap[u];
+        progress(o, "prefill, user %d (%d chips)", u, n);
         floe_step_cost pre = {0}; /* user 0's is the result's */
-        int prc = run_step(&R, pc, pn, emb + (size_t)u * all * d, RT, 0, "prefill:", 1, u == 0 ? &res->prefill : &pre,
-                           err);
+        int prc = run_step(&R, pu, u == 0 ? reports : NULL, emb + (size_t)u * all * d, RT, 0, "prefill:", 1,
+                           u == 0 ? &res->prefill : &pre, err);
         if (u > 0)
-            floe_chip_programs_free(pc, pn);
-        if (u == 0)
+            floe_pipeline_plan_free(pu);
+        if (prc != 0)
+            goto out;
+        if (u == 0) {
             res->prefill.programs = 1;
+            res->reuse_rows = n > 0 && reports[0].reuse_rows > 0 ? reports[0].reuse_rows : 1;
+            run_stats(res, reports, n, C, mach);
+        }
         /* the prompt's other chunks: programs of up to RT rows against the cache the earlier ones wrote */
         for (int p0 = RT; p0 < T && prc == 0 && res->match; p0 += RT) {
             const int rows = T - p0 < RT ? T - p0 : RT;
@@ -713,43 +801,45 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             kco.pos = p0;
             kco.rows = rows;
             kco.user = u;
-            floe_chip_program *kc = NULL;
-            int kn = 0;
+            floe_pipeline_plan *kp = NULL;
             floe_step_cost one = {0};
-            prc = floe_compile_pipeline(m, mach, &kco, &kc, &kn, err);
+            prc = floe_compile_pipeline_plan(m, mach, &kco, &kp, err);
             if (prc == 0 && u == 0)
-                prc = keep_stages(&one, kc, kn, err);
+                prc = keep_stages(&one, kp, err);
             if (prc == 0)
-                prc = run_step(&R, kc, kn, emb + ((size_t)u * all + p0) * d, rows, p0, "prefill:", 1, &one, err);
+                prc = run_step(&R, kp, NULL, emb + ((size_t)u * all + p0) * d, rows, p0, "prefill:", 1, &one, err);
             if (prc == 0 && u == 0)
                 prc = add_step(&res->prefill, &one, err);
             free(one.stage);
-            floe_chip_programs_free(kc, kn);
+            floe_pipeline_plan_free(kp);
         }
         if (prc != 0)
             goto out;
     }
     for (int i = 0; i < N && res->match; i++)
         for (int u = 0; u < U && res->match; u++) {
-            floe_chip_program *dc = NULL;
-            int dn = 0;
+            floe_pipeline_plan *dp = NULL;
             floe_compile_opts dco = {.tokens = RT, .kv_tokens = kvcap, .decode = 1, .pos = T + i,
                                      .core_weight_bytes = o->core_weight_bytes, .users = C, .user = u,
                                      .v_block = o->v_block, .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows};
-            if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
+            if (floe_compile_pipeline_plan(m, mach, &dco, &dp, err) != 0)
                 goto out;
             R.cap = &cap[u];
-            int drc = run_step(&R, dc, dn, emb + ((size_t)u * all + T + i) * d, 1, T + i, "decode:", 1, &res->decode,
-                               err);
-            floe_chip_programs_free(dc, dn);
+            progress(o, "decode step %d of %d, user %d", i + 1, N, u);
+            int drc = run_step(&R, dp, NULL, emb + ((size_t)u * all + T + i) * d, 1, T + i, "decode:", 1,
+                               &res->decode, err);
+            floe_pipeline_plan_free(dp);
             if (drc != 0)
                 goto out;
             if (u == 0)
                 res->decoded++;
         }
+    /* everything checked: the reference's tensors are done with */
+    for (int u = 0; u < U; u++)
+        capture_free(&cap[u]);
+    R.cap = NULL;
     if (o->price_pos > 0 && res->match) { /* the price of a decode step deeper into the cache */
-        floe_chip_program *dc = NULL;
-        int dn = 0;
+        floe_pipeline_plan *dp = NULL;
         floe_compile_opts dco = {.tokens = RT, .kv_tokens = kvcap, .decode = 1, .pos = o->price_pos,
                                  .core_weight_bytes = o->core_weight_bytes, .users = C, .v_block = o->v_block,
                                  .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows};
@@ -757,12 +847,13 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
             goto out;
         }
-        if (floe_compile_pipeline(m, mach, &dco, &dc, &dn, err) != 0)
+        if (floe_compile_pipeline_plan(m, mach, &dco, &dp, err) != 0)
             goto out;
         /* the chips as the checked steps left them; cache rows past them are unwritten (not strict):
          * only the timing and the action counts matter here, and neither depends on the data */
-        int drc = run_step(&R, dc, dn, emb, 1, o->price_pos, "decode:", 0, &res->decode_at, err);
-        floe_chip_programs_free(dc, dn);
+        progress(o, "pricing a decode step at position %d", o->price_pos);
+        int drc = run_step(&R, dp, NULL, emb, 1, o->price_pos, "decode:", 0, &res->decode_at, err);
+        floe_pipeline_plan_free(dp);
         if (drc != 0)
             goto out;
         res->priced_pos = o->price_pos;
@@ -770,43 +861,52 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     if (o->price_prompt > 0 && o->price_prompt != T && res->match) { /* the price of another prompt length */
         /* up to T tokens: one prefill program of that many rows; more: chunks of T rows (region "x"
          * holds T), the first a prefill program, the others chunk programs against the cache the
-         * earlier chunks wrote, one after another on the same chips; their costs and stage times add */
-        const int P = o->price_prompt, chunk = P <= RT ? P : RT;
-        floe_sim **fresh = NULL;
+         * earlier chunks wrote, one after another on the same chips; their costs and stage times add.
+         * Not strict: any input will do, and neither the timing nor the action counts depend on the
+         * data. Chunks of the checked programs' rows have their memory plan: they run on the checked
+         * chips, which hold the weights and tables already (user 0's cache is overwritten); other
+         * chunks on fresh chips (the first program carries the weights and tables), the checked ones
+         * freed first (the host holds one set of chips at a time). */
+        const int P = o->price_prompt, chunk = P <= RT ? P : RT, same = chunk == RT;
+        chip_memory *fresh = same ? mem : NULL;
         int16_t *x = calloc((size_t)chunk * d, sizeof(int16_t));
-        int pn = 0, prc = x ? 0 : -1;
+        int pn = same ? n : 0, prc = x ? 0 : -1;
         if (!x)
             floe_err_set(err, "verify: out of memory");
+        for (int k = 0; !same && k < n; k++)
+            chip_memory_free(&mem[k], mach);
         for (int p0 = 0; p0 < P && prc == 0; p0 += chunk) {
             const int rows = P - p0 < chunk ? P - p0 : chunk;
             floe_compile_opts pco = {.tokens = chunk, .kv_tokens = kvcap, .decode = p0 > 0, .pos = p0,
                                      .core_weight_bytes = o->core_weight_bytes, .users = C, .v_block = o->v_block,
-                                     .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows, .rows = p0 > 0 ? rows : 0};
-            floe_chip_program *pc = NULL;
-            if (floe_compile_pipeline(m, mach, &pco, &pc, &pn, err) != 0) {
+                                     .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows, .rows = p0 > 0 ? rows : 0, .images_loaded = same};
+            floe_pipeline_plan *pp = NULL;
+            progress(o, "pricing a %d-token prompt, rows %d..%d", P, p0, p0 + rows - 1);
+            if (floe_compile_pipeline_plan(m, mach, &pco, &pp, err) != 0) {
                 floe_err_prefix(err, "verify: pricing a prefill of %d tokens (rows %d..%d)", P, p0, p0 + rows - 1);
                 prc = -1;
                 break;
             }
-            if (!fresh && !(fresh = calloc((size_t)pn, sizeof *fresh))) {
+            if (!fresh && !(fresh = calloc((size_t)(pn = floe_pipeline_plan_chips(pp)), sizeof *fresh))) {
                 prc = floe_err_set(err, "verify: out of memory");
             } else {
-                /* fresh chips (the first program carries the weights and tables), not strict: any
-                 * input will do */
                 run_ctx F = R;
-                F.sims = fresh;
+                F.mem = fresh;
+                F.chips = pn;
                 floe_step_cost one = {0};
-                prc = keep_stages(&one, pc, pn, err);
+                prc = keep_stages(&one, pp, err);
                 if (prc == 0)
-                    prc = run_step(&F, pc, pn, x, rows, p0, "prefill:", 0, &one, err);
+                    prc = run_step(&F, pp, NULL, x, rows, p0, "prefill:", 0, &one, err);
                 if (prc == 0)
                     prc = add_step(&res->prefill_at, &one, err);
                 free(one.stage);
             }
-            floe_chip_programs_free(pc, pn);
+            floe_pipeline_plan_free(pp);
         }
+        if (same)
+            fresh = NULL; /* the checked chips: freed below */
         for (int k = 0; fresh && k < pn; k++)
-            floe_sim_free(fresh[k]);
+            chip_memory_free(&fresh[k], mach);
         free(fresh);
         free(x);
         if (prc != 0)
@@ -817,10 +917,13 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
 out:
     if (rc != 0)
         free_stages(res);
-    for (int k = 0; sims && k < n; k++)
-        floe_sim_free(sims[k]);
-    free(sims);
-    floe_chip_programs_free(chips, n);
+    for (int k = 0; mem && k < n; k++)
+        chip_memory_free(&mem[k], mach);
+    free(mem);
+    for (int k = 0; reports && k < n; k++)
+        floe_compile_report_free(&reports[k]);
+    free(reports);
+    floe_pipeline_plan_free(plan);
     for (int u = 0; cap && u < U; u++)
         capture_free(&cap[u]);
     free(cap);

@@ -99,6 +99,10 @@ typedef struct floe_verify_opts {
                                    (region "x" holds that many; the first a prefill program, then chunk
                                    programs against the cache, floe_compile_opts.rows), each checked; the
                                    decode programs share that memory plan. 0: one prefill program */
+    void (*progress)(void *ctx, const char *what); /* NULL, or called as each part of the run starts
+                                   ("reference forward, user 0", "prefill, user 1", "decode step 2 of 2,
+                                   user 0", ...), for a long run's progress lines */
+    void *progress_ctx;
 } floe_verify_opts;
 
 /* One stage of a step through the pipeline, as the serving model takes it (sim/serving.h): a layer

@@ -44,11 +44,12 @@ static void test_compile_and_verify_commands(void **state)
           "\"num_key_value_heads\": 2, \"intermediate_size\": 172, \"max_position_embeddings\": 64}\n",
           f);
     fclose(f);
-    double us[2], tps[2];
+    double us[2], tps[2], j1[2], js[2];
     for (int i = 0; i < 2; i++) {
-        assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model %s -m %s/configs/northpole.csv --tokens 4 "
+        assert_int_equal(floe_test_run(out, sizeof out, "%s deploy-check --model %s -m %s/configs/northpole.csv --energy "
+                                                        "%s/configs/energy-northpole.csv --tokens 4 "
                                                         "--core-weight-bytes 3000 --full-chips %d",
-                                       floe_test_exe(), cfg, src, i ? 0 : 4),
+                                       floe_test_exe(), cfg, src, src, i ? 0 : 4),
                          0);
         const char *l = strstr(out, "latency      decode ");
         assert_non_null(l);
@@ -56,13 +57,25 @@ static void test_compile_and_verify_commands(void **state)
         l = strstr(out, "throughput   ");
         assert_non_null(l);
         tps[i] = atof(l + strlen("throughput   "));
+        l = strstr(out, "energy       ");
+        assert_non_null(l);
+        j1[i] = atof(l + strlen("energy       ")); /* J per token decoded, one user */
+        l = strstr(l, "; ");
+        assert_non_null(l);
+        js[i] = atof(l + 2); /* J per token serving */
+        assert_non_null(strstr(l, "J per token serving"));
         if (i)
             assert_non_null(strstr(out, "composed: x(6) = x(1) + 5 (x(2) - x(1))"));
+        else
+            assert_null(strstr(out, "composed"));
     }
-    print_message("decode latency: whole model %.2f us, composed %.2f us; serving %.1f and %.1f tokens/s\n", us[0], us[1],
-                  tps[0], tps[1]);
+    print_message("decode latency: whole model %.2f us, composed %.2f us; serving %.1f and %.1f tokens/s; energy per "
+                  "token %.4g and %.4g J (one user), %.4g and %.4g J (serving)\n",
+                  us[0], us[1], tps[0], tps[1], j1[0], j1[1], js[0], js[1]);
     assert_true(us[1] > 0.95 * us[0] && us[1] < 1.05 * us[0]);
     assert_true(tps[1] > 0.95 * tps[0] && tps[1] < 1.05 * tps[0]);
+    assert_true(j1[1] > 0.95 * j1[0] && j1[1] < 1.05 * j1[0]);
+    assert_true(js[1] > 0.95 * js[0] && js[1] < 1.05 * js[0]);
     /* a long context: the scores of a head in several chunks of accumulators (8 threads: 256 each), on
      * attention cores */
     snprintf(cfg, sizeof cfg, "%s/long.json", dir);

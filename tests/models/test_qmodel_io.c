@@ -275,6 +275,50 @@ static void test_act_scaling(void **state)
     floe_qmodel_free(&a);
 }
 
+/* A random model whose layers share one layer's codes (floe_qmodel_random_shared): layers of the
+ * same weight bits borrow the first one's codes and steps, keep their own multipliers, and the model
+ * is an ordinary one to the reference forward and to a file (saved, it loads as a model with equal
+ * layers, and computes the same logits). */
+static void test_random_shared(void **state)
+{
+    (void)state;
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    c.n_layers = 3;
+    for (int per_token = 0; per_token < 2; per_token++) {
+        floe_qconfig q = floe_qconfig_default();
+        assert_int_equal(floe_qconfig_parse_layer_wbits(&q, "1=8", "x", &err), 0);
+        if (per_token)
+            assert_int_equal(floe_qconfig_set_scaling(&q, "per-token", 0, &err), 0);
+        floe_qmodel a, b;
+        assert_int_equal(floe_qmodel_random_shared(&a, &c, &q, 3, &err), 0);
+        const floe_qlayer *L = a.layers;
+        assert_ptr_equal(L[2].gate.w, L[0].gate.w); /* 4-bit layers 0 and 2 */
+        assert_ptr_equal(L[2].down.s_w, L[0].down.s_w);
+        assert_true(L[2].q.borrowed && !L[0].q.borrowed && !L[1].q.borrowed);
+        assert_ptr_not_equal(L[1].up.w, L[0].up.w); /* the 8-bit layer has its own */
+        assert_int_equal(L[1].up.bits, 8);
+        assert_ptr_not_equal(L[2].q.m, L[0].q.m); /* multipliers stay per layer */
+        if (per_token) /* the random per-token steps differ by layer: so do the multipliers */
+            assert_true(L[2].q.m[0].m != L[0].q.m[0].m || L[2].q.m[0].shift != L[0].q.m[0].shift);
+        const char *dir = floe_test_tmpdir("qmodel_shared");
+        char path[4300];
+        floe_path_join(path, sizeof path, dir, "s.safetensors");
+        assert_int_equal(floe_qmodel_save(&a, path, NULL, 0, &err), 0);
+        assert_int_equal(floe_qmodel_load(&b, path, &err), 0);
+        assert_false(b.layers[2].q.borrowed);
+        assert_memory_equal(b.layers[2].up.w, a.layers[0].up.w, (size_t)c.ffn_dim * c.d_model);
+        int32_t tok[6] = {1, 7, 42, 3, 99, 250};
+        int16_t la[6 * 256], lb[6 * 256];
+        assert_int_equal(floe_qref_forward(&a, tok, 6, la, NULL, NULL, &err), 0);
+        assert_int_equal(floe_qref_forward(&b, tok, 6, lb, NULL, NULL, &err), 0);
+        assert_memory_equal(la, lb, sizeof la);
+        floe_qmodel_free(&b);
+        floe_qmodel_free(&a); /* layer 0's arrays once */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_act_scaling),
         cmocka_unit_test(test_layer_wbits),
+        cmocka_unit_test(test_random_shared),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
