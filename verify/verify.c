@@ -819,9 +819,10 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     for (int i = 0; i < N && res->match; i++)
         for (int u = 0; u < U && res->match; u++) {
             floe_pipeline_plan *dp = NULL;
-            floe_compile_opts dco = {.tokens = RT, .kv_tokens = kvcap, .decode = 1, .pos = T + i,
-                                     .core_weight_bytes = o->core_weight_bytes, .users = C, .user = u,
-                                     .v_block = o->v_block, .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows};
+            floe_compile_opts dco = co; /* the same memory plan */
+            dco.decode = 1;
+            dco.pos = T + i;
+            dco.user = u;
             if (floe_compile_pipeline_plan(m, mach, &dco, &dp, err) != 0)
                 goto out;
             R.cap = &cap[u];
@@ -840,9 +841,9 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
     R.cap = NULL;
     if (o->price_pos > 0 && res->match) { /* the price of a decode step deeper into the cache */
         floe_pipeline_plan *dp = NULL;
-        floe_compile_opts dco = {.tokens = RT, .kv_tokens = kvcap, .decode = 1, .pos = o->price_pos,
-                                 .core_weight_bytes = o->core_weight_bytes, .users = C, .v_block = o->v_block,
-                                 .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows};
+        floe_compile_opts dco = co;
+        dco.decode = 1;
+        dco.pos = o->price_pos;
         if (o->price_pos >= kvcap) {
             floe_err_set(err, "verify: decode position %d is outside the KV cache of %d positions", o->price_pos, kvcap);
             goto out;
@@ -877,9 +878,12 @@ int floe_verify_run(const floe_qmodel *m, const floe_machine *mach, const floe_e
             chip_memory_free(&mem[k], mach);
         for (int p0 = 0; p0 < P && prc == 0; p0 += chunk) {
             const int rows = P - p0 < chunk ? P - p0 : chunk;
-            floe_compile_opts pco = {.tokens = chunk, .kv_tokens = kvcap, .decode = p0 > 0, .pos = p0,
-                                     .core_weight_bytes = o->core_weight_bytes, .users = C, .v_block = o->v_block,
-                                     .attn_ranges = o->attn_ranges, .reuse_rows = o->reuse_rows, .rows = p0 > 0 ? rows : 0, .images_loaded = same};
+            floe_compile_opts pco = co; /* the checked plan's options, programs of `chunk` rows */
+            pco.tokens = chunk;
+            pco.decode = p0 > 0;
+            pco.pos = p0;
+            pco.rows = p0 > 0 ? rows : 0;
+            pco.images_loaded = same;
             floe_pipeline_plan *pp = NULL;
             progress(o, "pricing a %d-token prompt, rows %d..%d", P, p0, p0 + rows - 1);
             if (floe_compile_pipeline_plan(m, mach, &pco, &pp, err) != 0) {
