@@ -28,9 +28,9 @@ static void print_by_kind(const floe_deploy_token_energy *t, const floe_energy_c
     floe_energy_breakdown e;
     floe_energy_of(&t->actions, c, 0, 0, 0, &e);
     double w4 = (double)t->actions.macs[FLOE_PREC_W4A8] * c->mac_pj[FLOE_PREC_W4A8] * 1e-12;
-    printf("by kind      decode token at position %d: MAC %.3g J (w4a8 %.3g), vector %.3g, lut %.3g, SRAM %.3g, frame "
+    printf("by kind      decode token at position %d: MAC %.3g J (w4a8 %.3g), vector %.3g, afu %.3g, SRAM %.3g, frame "
            "buffer %.3g, NoC %.3g, links %.3g; static %.3g (the chips while they run it)\n",
-           t->pos, e.mac_j, w4, e.vector_j, e.lut_j, e.sram_j, e.framebuffer_j, e.noc_j, e.link_j, t->static_j);
+           t->pos, e.mac_j, w4, e.vector_j, e.afu_j, e.sram_j, e.framebuffer_j, e.noc_j, e.link_j, t->static_j);
 }
 
 static void print_plan(const floe_deploy_report *r, const floe_model_config *cf, const floe_machine *mach)

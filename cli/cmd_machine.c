@@ -76,7 +76,7 @@ static void derived(row_sink *s, const floe_machine *m)
         rowf(s, "derived", name, d.system_peak_ops_per_s[p] * 1e-15, "P-ops/s", what);
     }
     rowf(s, "derived", "vector_gops", d.vector_ops_per_s * 1e-9, "G-ops/s", "chip vector unit peak");
-    rowf(s, "derived", "lut_gops", d.lut_ops_per_s * 1e-9, "G-ops/s", "chip lut unit peak");
+    rowf(s, "derived", "afu_gops", d.afu_ops_per_s * 1e-9, "G-ops/s", "chip activation-function unit peak");
     rowf(s, "derived", "core_mem_kib", (double)m->core_mem_bytes / 1024.0, "KiB", "memory per core");
     rowf(s, "derived", "core_mem_total_mib", (double)d.core_mem_total_bytes / 1048576.0, "MiB",
          "all core memory of a chip");
@@ -108,7 +108,7 @@ static void energy(row_sink *s, const floe_energy_table *e, const floe_machine *
         rowf(s, "energy", name, c.mac_pj[p], "pJ", "one MAC at the target process");
     }
     rowf(s, "energy", "vector_op_pj_target", c.vector_op_pj, "pJ", "at the target process");
-    rowf(s, "energy", "lut_op_pj_target", c.lut_op_pj, "pJ", "at the target process");
+    rowf(s, "energy", "lut_op_pj_target", c.afu_op_pj, "pJ", "at the target process");
     rowf(s, "energy", "sram_read_pj_per_byte_target", c.sram_read_pj_per_byte, "pJ/byte", "at the target process");
     rowf(s, "energy", "sram_write_pj_per_byte_target", c.sram_write_pj_per_byte, "pJ/byte", "at the target process");
     rowf(s, "energy", "framebuffer_pj_per_byte_target", c.framebuffer_pj_per_byte, "pJ/byte",

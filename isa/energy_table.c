@@ -20,7 +20,7 @@ static const floe_kv_key energy_keys[] = {
     {"mac_w8a16_pj", R, MAC(FLOE_PREC_W8A16), 0, PJ_MAX, "pJ", "one int8 x int16 MAC (reference process)"},
     {"mac_w4a16_pj", R, MAC(FLOE_PREC_W4A16), 0, PJ_MAX, "pJ", "one int4 x int16 MAC (reference process)"},
     {"vector_op_pj", R, F(vector_op_pj), 0, PJ_MAX, "pJ", "one 16-bit vector-unit op (reference process)"},
-    {"lut_op_pj", R, F(lut_op_pj), 0, PJ_MAX, "pJ", "one lookup-table op (reference process)"},
+    {"afu_op_pj", R, F(afu_op_pj), 0, PJ_MAX, "pJ", "one lookup-table op (reference process)"},
     {"sram_read_pj_per_byte", R, F(sram_read_pj_per_byte), 0, PJ_MAX, "pJ/byte", "core SRAM read"},
     {"sram_write_pj_per_byte", R, F(sram_write_pj_per_byte), 0, PJ_MAX, "pJ/byte", "core SRAM write"},
     {"framebuffer_pj_per_byte", R, F(framebuffer_pj_per_byte), 0, PJ_MAX, "pJ/byte", "frame buffer access"},
@@ -76,7 +76,7 @@ void floe_energy_costs(const floe_energy_table *e, floe_energy_cost *c)
     for (int p = 0; p < FLOE_PREC_COUNT; p++)
         c->mac_pj[p] = e->mac_pj[p] * e->logic_scale;
     c->vector_op_pj = e->vector_op_pj * e->logic_scale;
-    c->lut_op_pj = e->lut_op_pj * e->logic_scale;
+    c->afu_op_pj = e->afu_op_pj * e->logic_scale;
     c->sram_read_pj_per_byte = e->sram_read_pj_per_byte * e->logic_scale;
     c->sram_write_pj_per_byte = e->sram_write_pj_per_byte * e->logic_scale;
     c->framebuffer_pj_per_byte = e->framebuffer_pj_per_byte * e->logic_scale;

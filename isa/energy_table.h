@@ -26,7 +26,7 @@ extern "C" {
 typedef struct floe_energy_table {
     double logic_scale, wire_scale;        /* reference process -> target, dimensionless */
     double mac_pj[FLOE_PREC_COUNT];        /* one vmm MAC incl. accumulation, indexed by floe_prec */
-    double vector_op_pj, lut_op_pj;        /* one vector-unit op; one lookup (with interpolation) */
+    double vector_op_pj, afu_op_pj;        /* one vector-unit op; one lookup (with interpolation) */
     double sram_read_pj_per_byte, sram_write_pj_per_byte; /* core SRAM */
     double framebuffer_pj_per_byte;        /* frame buffer read or write */
     double noc_pj_per_byte_hop[FLOE_NOC_COUNT]; /* indexed by floe_noc_id */
@@ -37,7 +37,7 @@ typedef struct floe_energy_table {
 /* At the target process, scales applied: what the energy model multiplies counts by. */
 typedef struct floe_energy_cost {
     double mac_pj[FLOE_PREC_COUNT];
-    double vector_op_pj, lut_op_pj;
+    double vector_op_pj, afu_op_pj;
     double sram_read_pj_per_byte, sram_write_pj_per_byte;
     double framebuffer_pj_per_byte;
     double noc_pj_per_byte_hop[FLOE_NOC_COUNT];

@@ -20,13 +20,11 @@ static const floe_kv_key machine_keys[] = {
     {"vmm_w2a8_macs_per_cycle", INT, VMM(FLOE_PREC_W2A8), 1, 1 << 20, "MACs/cycle/core", "vmm rate, int2 x int8"},
     {"vmm_w4a4_macs_per_cycle", INT, VMM(FLOE_PREC_W4A4), 1, 1 << 20, "MACs/cycle/core", "vmm rate, int4 x int4"},
     {"vmm_w2a2_macs_per_cycle", INT, VMM(FLOE_PREC_W2A2), 1, 1 << 20, "MACs/cycle/core", "vmm rate, int2 x int2"},
-    {"vmm_w8a16_macs_per_cycle", INT, VMM(FLOE_PREC_W8A16), 1, 1 << 20, "MACs/cycle/core",
-     "vmm rate, int8 x int16"},
-    {"vmm_w4a16_macs_per_cycle", INT, VMM(FLOE_PREC_W4A16), 1, 1 << 20, "MACs/cycle/core",
-     "vmm rate, int4 x int16"},
+    {"vmm_w8a16_macs_per_cycle", INT, VMM(FLOE_PREC_W8A16), 1, 1 << 20, "MACs/cycle/core", "vmm rate, int8 x int16"},
+    {"vmm_w4a16_macs_per_cycle", INT, VMM(FLOE_PREC_W4A16), 1, 1 << 20, "MACs/cycle/core", "vmm rate, int4 x int16"},
     {"vector_ops_per_cycle", INT, F(vector_ops_per_cycle), 1, 1 << 16, "ops/cycle/core",
      "vector unit: 16-bit integer elementwise ops"},
-    {"lut_ops_per_cycle", INT, F(lut_ops_per_cycle), 1, 1 << 16, "ops/cycle/core",
+    {"afu_ops_per_cycle", INT, F(afu_ops_per_cycle), 1, 1 << 16, "ops/cycle/core",
      "activation-function (lookup table) unit"},
     {"core_mem_bytes", INT, F(core_mem_bytes), 1024, 4294967296.0, "bytes", "SRAM per core"},
     {"sram_bytes_per_cycle", INT, F(sram_bytes_per_cycle), 1, 1 << 16, "bytes/cycle/core",
@@ -36,7 +34,7 @@ static const floe_kv_key machine_keys[] = {
      "frame buffer bandwidth, chip-wide"},
     {"vmm_latency_cycles", INT, F(vmm_latency_cycles), 1, 1000, "cycles", "vmm pipeline depth"},
     {"vector_latency_cycles", INT, F(vector_latency_cycles), 1, 1000, "cycles", "vector unit pipeline depth"},
-    {"lut_latency_cycles", INT, F(lut_latency_cycles), 1, 1000, "cycles", "lut unit pipeline depth"},
+    {"afu_latency_cycles", INT, F(afu_latency_cycles), 1, 1000, "cycles", "activation-function unit pipeline depth"},
     {"sram_latency_cycles", INT, F(sram_latency_cycles), 1, 1000, "cycles", "core SRAM read latency"},
     {"recip_latency_cycles", INT, F(recip_latency_cycles), 1, 1000, "cycles",
      "recip pipeline depth (afu divider, one result per lane per cycle)"},
@@ -47,8 +45,7 @@ static const floe_kv_key machine_keys[] = {
     {"noc_act_hop_cycles", INT, NOC(FLOE_NOC_ACT, hop_cycles), 1, 1000, "cycles", "activation NoC latency per hop"},
     {"noc_psum_link_bytes_per_cycle", INT, NOC(FLOE_NOC_PSUM, link_bytes_per_cycle), 1, 4096, "bytes/cycle",
      "partial-sum NoC link width, per direction"},
-    {"noc_psum_hop_cycles", INT, NOC(FLOE_NOC_PSUM, hop_cycles), 1, 1000, "cycles",
-     "partial-sum NoC latency per hop"},
+    {"noc_psum_hop_cycles", INT, NOC(FLOE_NOC_PSUM, hop_cycles), 1, 1000, "cycles", "partial-sum NoC latency per hop"},
     {"noc_weight_link_bytes_per_cycle", INT, NOC(FLOE_NOC_WEIGHT, link_bytes_per_cycle), 1, 4096, "bytes/cycle",
      "weight-streaming NoC link width, per direction"},
     {"noc_weight_hop_cycles", INT, NOC(FLOE_NOC_WEIGHT, hop_cycles), 1, 1000, "cycles",
@@ -116,7 +113,7 @@ void floe_machine_derive(const floe_machine *m, floe_machine_derived *d)
         d->system_peak_ops_per_s[p] = d->peak_ops_per_s[p] * (double)d->chips;
     }
     d->vector_ops_per_s = (double)d->cores * (double)m->vector_ops_per_cycle * hz;
-    d->lut_ops_per_s = (double)d->cores * (double)m->lut_ops_per_cycle * hz;
+    d->afu_ops_per_s = (double)d->cores * (double)m->afu_ops_per_cycle * hz;
     d->core_mem_total_bytes = d->cores * m->core_mem_bytes;
     d->chip_mem_bytes = d->core_mem_total_bytes + m->framebuffer_bytes;
     d->system_mem_bytes = (double)d->chip_mem_bytes * (double)d->chips;

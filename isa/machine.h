@@ -53,14 +53,14 @@ typedef struct floe_machine {
     /* compute, per core per cycle */
     uint64_t vmm_macs_per_cycle[FLOE_PREC_COUNT]; /* indexed by floe_prec */
     uint64_t vector_ops_per_cycle;                /* 16-bit integer elementwise ops */
-    uint64_t lut_ops_per_cycle;                   /* activation-function (lookup table) unit */
+    uint64_t afu_ops_per_cycle;                   /* activation-function (lookup table) unit */
     /* memory */
     uint64_t core_mem_bytes;              /* SRAM per core: weights, activations, KV cache */
     uint64_t sram_bytes_per_cycle;        /* per core, reads + writes */
     uint64_t framebuffer_bytes;           /* chip-wide I/O buffer */
     uint64_t framebuffer_bytes_per_cycle; /* chip-wide */
     /* pipeline latencies, cycles from issue to result */
-    uint64_t vmm_latency_cycles, vector_latency_cycles, lut_latency_cycles, sram_latency_cycles;
+    uint64_t vmm_latency_cycles, vector_latency_cycles, afu_latency_cycles, sram_latency_cycles;
     uint64_t recip_latency_cycles, rsqrt_latency_cycles; /* the afu's pipelined divider and root (recip, rsqrt) */
     floe_noc noc[FLOE_NOC_COUNT]; /* indexed by floe_noc_id */
     /* system */
@@ -77,7 +77,7 @@ typedef struct floe_machine_derived {
     double peak_macs_per_s[FLOE_PREC_COUNT]; /* chip */
     double peak_ops_per_s[FLOE_PREC_COUNT];  /* chip, 2 ops per MAC */
     double system_peak_ops_per_s[FLOE_PREC_COUNT];
-    double vector_ops_per_s, lut_ops_per_s;  /* chip */
+    double vector_ops_per_s, afu_ops_per_s;  /* chip */
     uint64_t core_mem_total_bytes;           /* chip: cores * core_mem_bytes */
     uint64_t chip_mem_bytes;                 /* chip: core memory + frame buffer */
     double system_mem_bytes;                 /* double: can exceed 2^64 at the extreme of the ranges */

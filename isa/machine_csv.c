@@ -14,6 +14,36 @@
 /* Longest key or value kept; longer ones cannot be valid and are shown truncated in messages. */
 #define KV_TEXT_MAX 128
 
+/* Keys renamed since their first release (docs/machine.md, "Renamed keys"). A file may still give the
+ * old name: it is read as the new one, with a note on stderr. The fingerprint keeps hashing the old
+ * name, so programs compiled before the rename still load on the same machine. */
+static const struct {
+    const char *old_name, *name;
+} renamed[] = {
+    {"lut_ops_per_cycle", "afu_ops_per_cycle"}, /* 2026-12-06: one name per unit (afu) */
+    {"lut_latency_cycles", "afu_latency_cycles"},
+    {"lut_op_pj", "afu_op_pj"},
+};
+#define N_RENAMED (sizeof renamed / sizeof renamed[0])
+
+/* The new name of a renamed key (len bytes), or NULL. */
+static const char *renamed_to(const char *key, size_t len)
+{
+    for (size_t i = 0; i < N_RENAMED; i++)
+        if (strlen(renamed[i].old_name) == len && memcmp(renamed[i].old_name, key, len) == 0)
+            return renamed[i].name;
+    return NULL;
+}
+
+/* The name a key is fingerprinted under: its first name. */
+static const char *fingerprint_name(const char *name)
+{
+    for (size_t i = 0; i < N_RENAMED; i++)
+        if (strcmp(renamed[i].name, name) == 0)
+            return renamed[i].old_name;
+    return name;
+}
+
 typedef struct kv_state {
     const char *name;
     const floe_kv_key *keys;
@@ -175,10 +205,17 @@ static void on_record(int c, void *ctx)
         return;
     }
     size_t idx = st->n;
-    if (st->key_len <= KV_TEXT_MAX)
+    const char *key_name = st->key;
+    if (st->key_len <= KV_TEXT_MAX && strlen(st->key) == st->key_len) {
+        const char *now = renamed_to(st->key, st->key_len);
+        key_name = now ? now : st->key;
         for (size_t i = 0; i < st->n; i++)
-            if (strcmp(st->keys[i].name, st->key) == 0 && strlen(st->key) == st->key_len)
+            if (strcmp(st->keys[i].name, key_name) == 0)
                 idx = i;
+        if (now && idx < st->n)
+            fprintf(stderr, "floe: note: %s:%ld: key '%s' is deprecated: read as '%s' (renamed 2026-12-06)\n", st->name,
+                    line, st->key, now);
+    }
     if (idx == st->n) {
         fail_at(st, line, k, "unknown key (docs/machine.md lists the keys)");
         return;
@@ -398,7 +435,8 @@ uint64_t floe_kv_fingerprint(const char *domain, const floe_kv_key *keys, size_t
     uint64_t h = 0xcbf29ce484222325ull;
     h = fnv1a(h, domain, strlen(domain) + 1);
     for (size_t i = 0; i < n; i++) {
-        h = fnv1a(h, keys[i].name, strlen(keys[i].name) + 1);
+        const char *name = fingerprint_name(keys[i].name);
+        h = fnv1a(h, name, strlen(name) + 1);
         uint64_t bits;
         const char *p = (const char *)obj + keys[i].offset;
         if (keys[i].type == FLOE_KV_INT) {

@@ -14,7 +14,7 @@
 module afu_recip
   import floe_rtl_pkg::*;
 #(
-  parameter int LANES = AFU_LANES   // generated from the machine: lut_ops_per_cycle
+  parameter int LANES = AFU_LANES   // generated from the machine: afu_ops_per_cycle
 ) (
   input  logic        clk,
   input  logic        rst_n,
@@ -28,7 +28,7 @@ module afu_recip
 );
   localparam int STEPS = 32;          // quotient bits; STEPS + 1 registers from input to output
 
-  // The machine's recip_latency_cycles is this pipeline plus the write back (as lut_latency_cycles
+  // The machine's recip_latency_cycles is this pipeline plus the write back (as afu_latency_cycles
   // is afu_exp2's two stages plus one): a machine that says otherwise does not describe this RTL.
   if (RECIP_LATENCY != STEPS + 2) begin : g_latency_check
     $error("machine recip_latency_cycles = %0d, afu_recip's pipeline needs %0d", RECIP_LATENCY, STEPS + 2);

@@ -18,7 +18,7 @@
 module afu_rsqrt
   import floe_rtl_pkg::*;
 #(
-  parameter int LANES = AFU_LANES   // generated from the machine: lut_ops_per_cycle
+  parameter int LANES = AFU_LANES   // generated from the machine: afu_ops_per_cycle
 ) (
   input  logic        clk,
   input  logic        rst_n,

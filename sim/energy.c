@@ -7,7 +7,7 @@ void floe_actions_add(floe_actions *dst, const floe_actions *src)
     for (int p = 0; p < FLOE_PREC_COUNT; p++)
         dst->macs[p] += src->macs[p];
     dst->vector_ops += src->vector_ops;
-    dst->lut_ops += src->lut_ops;
+    dst->afu_ops += src->afu_ops;
     dst->sram_read_bytes += src->sram_read_bytes;
     dst->sram_write_bytes += src->sram_write_bytes;
     dst->framebuffer_bytes += src->framebuffer_bytes;
@@ -29,7 +29,7 @@ void floe_actions_compose(floe_actions *dst, const floe_actions *a1, const floe_
     for (int p = 0; p < FLOE_PREC_COUNT; p++)
         dst->macs[p] = compose1(a1->macs[p], a2->macs[p], n);
     dst->vector_ops = compose1(a1->vector_ops, a2->vector_ops, n);
-    dst->lut_ops = compose1(a1->lut_ops, a2->lut_ops, n);
+    dst->afu_ops = compose1(a1->afu_ops, a2->afu_ops, n);
     dst->sram_read_bytes = compose1(a1->sram_read_bytes, a2->sram_read_bytes, n);
     dst->sram_write_bytes = compose1(a1->sram_write_bytes, a2->sram_write_bytes, n);
     dst->framebuffer_bytes = compose1(a1->framebuffer_bytes, a2->framebuffer_bytes, n);
@@ -54,7 +54,7 @@ void floe_actions_csv_rows(FILE *f, const char *label, const floe_actions *a, co
         row(f, label, name, "", "MAC", a->macs[p], c->mac_pj[p]);
     }
     row(f, label, "vector_op", "", "op", a->vector_ops, c->vector_op_pj);
-    row(f, label, "lut_op", "", "op", a->lut_ops, c->lut_op_pj);
+    row(f, label, "afu_op", "", "op", a->afu_ops, c->afu_op_pj);
     row(f, label, "sram_read", "", "byte", a->sram_read_bytes, c->sram_read_pj_per_byte);
     row(f, label, "sram_write", "", "byte", a->sram_write_bytes, c->sram_write_pj_per_byte);
     row(f, label, "framebuffer", "", "byte", a->framebuffer_bytes, c->framebuffer_pj_per_byte);
@@ -72,7 +72,7 @@ void floe_energy_of(const floe_actions *a, const floe_energy_cost *c, double sec
     for (int p = 0; p < FLOE_PREC_COUNT; p++)
         out->mac_j += (double)a->macs[p] * c->mac_pj[p] * pj;
     out->vector_j = (double)a->vector_ops * c->vector_op_pj * pj;
-    out->lut_j = (double)a->lut_ops * c->lut_op_pj * pj;
+    out->afu_j = (double)a->afu_ops * c->afu_op_pj * pj;
     out->sram_j = ((double)a->sram_read_bytes * c->sram_read_pj_per_byte +
                    (double)a->sram_write_bytes * c->sram_write_pj_per_byte) * pj;
     out->framebuffer_j = (double)a->framebuffer_bytes * c->framebuffer_pj_per_byte * pj;
@@ -80,6 +80,6 @@ void floe_energy_of(const floe_actions *a, const floe_energy_cost *c, double sec
         out->noc_j += (double)a->noc_byte_hops[n] * c->noc_pj_per_byte_hop[n] * pj;
     out->link_j = ((double)a->pcie_bytes * c->pcie_pj_per_byte + (double)a->eth_bytes * c->eth_pj_per_byte) * pj;
     out->static_j = seconds * ((double)cores * (double)chips * c->static_w_per_core + (double)chips * c->static_w_per_chip);
-    out->total_j = out->mac_j + out->vector_j + out->lut_j + out->sram_j + out->framebuffer_j + out->noc_j +
+    out->total_j = out->mac_j + out->vector_j + out->afu_j + out->sram_j + out->framebuffer_j + out->noc_j +
                    out->link_j + out->static_j;
 }

@@ -20,7 +20,7 @@ extern "C" {
 
 typedef struct floe_actions {
     uint64_t macs[FLOE_PREC_COUNT];
-    uint64_t vector_ops, lut_ops;
+    uint64_t vector_ops, afu_ops;
     uint64_t sram_read_bytes, sram_write_bytes;
     uint64_t framebuffer_bytes;
     uint64_t noc_byte_hops[FLOE_NOC_COUNT];
@@ -28,7 +28,7 @@ typedef struct floe_actions {
 } floe_actions;
 
 typedef struct floe_energy_breakdown {
-    double mac_j, vector_j, lut_j, sram_j, framebuffer_j, noc_j, link_j; /* dynamic */
+    double mac_j, vector_j, afu_j, sram_j, framebuffer_j, noc_j, link_j; /* dynamic */
     double static_j;
     double total_j;
 } floe_energy_breakdown;

@@ -288,7 +288,7 @@ static uint64_t vector_cycles(const floe_sim *s, uint64_t n, floe_dtype dt)
 
 static uint64_t afu_cycles(const floe_sim *s, uint64_t ops)
 {
-    uint64_t c = ceil_div(ops, s->m.lut_ops_per_cycle);
+    uint64_t c = ceil_div(ops, s->m.afu_ops_per_cycle);
     return c ? c : 1;
 }
 
@@ -750,8 +750,8 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         ops = 2 * n + 1;
         vops = 2 * n; /* the max and the scaling */
         seq = pass_cycles(s, n, s->m.vector_ops_per_cycle, 4 * n) + s->m.vector_latency_cycles +
-              pass_cycles(s, n, s->m.lut_ops_per_cycle, 4 * n) + s->m.lut_latency_cycles + 1 + s->m.recip_latency_cycles +
-              pass_cycles(s, n, s->m.lut_ops_per_cycle, 4 * n + out_bytes);
+              pass_cycles(s, n, s->m.afu_ops_per_cycle, 4 * n) + s->m.afu_latency_cycles + 1 +
+              s->m.recip_latency_cycles + pass_cycles(s, n, s->m.afu_ops_per_cycle, 4 * n + out_bytes);
         break;
     }
     case FLOE_OP_RMSNORM: {
@@ -889,7 +889,7 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     sim_wrote(c, d, out_bytes);
     act->sram_read_bytes += in_bytes;
     act->sram_write_bytes += out_bytes;
-    act->lut_ops += ops;
+    act->afu_ops += ops;
     act->vector_ops += vops;
     *cycles = seq ? seq : afu_cycles(s, ops);
     /* A lookup needs its table before the first element: the table's bytes cross the SRAM port

@@ -21,7 +21,7 @@ int floe_plot_regions(const char *csv, const char *png, floe_err *err)
     char q[8300], script[20000];
     if (floe_gnuplot_quote(q, sizeof q, csv) != 0)
         return floe_err_set(err, "%s: path too long", csv);
-    /* columns: 1 region, 6 span_cycles, 13..18 energy by category (mac vector lut sram fb noc) */
+    /* columns: 1 region, 6 span_cycles, 13..18 energy by category (mac vector afu sram fb noc) */
     snprintf(script, sizeof script,
              "set datafile separator ','\n"
              "set multiplot layout 2,1 title 'per-region latency and energy (floe sim --regions)'\n"

@@ -75,9 +75,10 @@ void floe_sim_print_summary(const floe_sim *s, FILE *out)
             (unsigned long long)total_noc(&R->actions), (unsigned long long)R->actions.framebuffer_bytes);
     if (R->have_energy) {
         const floe_energy_breakdown *e = &R->energy;
-        fprintf(out, "energy          %.6g J: MAC %.3g, vector %.3g, lut %.3g, SRAM %.3g, frame buffer %.3g, NoC %.3g, "
-                     "links %.3g, static %.3g\n",
-                e->total_j, e->mac_j, e->vector_j, e->lut_j, e->sram_j, e->framebuffer_j, e->noc_j, e->link_j,
+        fprintf(out,
+                "energy          %.6g J: MAC %.3g, vector %.3g, afu %.3g, SRAM %.3g, frame buffer %.3g, NoC %.3g, "
+                "links %.3g, static %.3g\n",
+                e->total_j, e->mac_j, e->vector_j, e->afu_j, e->sram_j, e->framebuffer_j, e->noc_j, e->link_j,
                 e->static_j);
         fprintf(out, "power           %.3f W average\n", R->seconds > 0 ? e->total_j / R->seconds : 0.0);
     }
@@ -138,7 +139,7 @@ int floe_sim_write_region_csv(const floe_sim *s, const char *path, floe_err *err
     fprintf(f, "region,cores,instructions,first_cycle,last_cycle,span_cycles");
     for (int u = 1; u < FLOE_UNIT_COUNT; u++)
         fprintf(f, ",busy_%s", UNIT_NAMES[u]);
-    fprintf(f, ",macs,energy_mac_j,energy_vector_j,energy_lut_j,energy_sram_j,energy_framebuffer_j,energy_noc_j,"
+    fprintf(f, ",macs,energy_mac_j,energy_vector_j,energy_afu_j,energy_sram_j,energy_framebuffer_j,energy_noc_j,"
                "dynamic_energy_j\n");
     size_t nr;
     const floe_region_stats *rs = floe_sim_region_stats(s, &nr);
@@ -154,7 +155,7 @@ int floe_sim_write_region_csv(const floe_sim *s, const char *path, floe_err *err
         floe_energy_breakdown e;
         dynamic_energy(s, &r->actions, &e);
         fprintf(f, ",%llu,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g\n", (unsigned long long)total_macs(&r->actions), e.mac_j,
-                e.vector_j, e.lut_j, e.sram_j, e.framebuffer_j, e.noc_j, e.total_j);
+                e.vector_j, e.afu_j, e.sram_j, e.framebuffer_j, e.noc_j, e.total_j);
     }
     return floe_afile_commit(&af, err);
 }

@@ -346,7 +346,7 @@ uint64_t floe_sim_latency(const floe_machine *m, int op)
     switch (oi ? oi->unit : FLOE_UNIT_CTRL) {
     case FLOE_UNIT_VMM: return m->vmm_latency_cycles;
     case FLOE_UNIT_VECTOR: return m->vector_latency_cycles;
-    case FLOE_UNIT_AFU: return m->lut_latency_cycles;
+    case FLOE_UNIT_AFU: return m->afu_latency_cycles;
     case FLOE_UNIT_MEM: return m->sram_latency_cycles;
     default: return 0;
     }

@@ -97,7 +97,7 @@ const floe_region_stats *floe_sim_region_stats(const floe_sim *s, size_t *n);
 const floe_machine *floe_sim_machine(const floe_sim *s);
 
 /* Cycles after an instruction's unit work (its busy time) before the thread may issue its next
- * instruction: the pipeline latency of its unit (vmm, vector, lut, sram), or of the afu's
+ * instruction: the pipeline latency of its unit (vmm, vector, afu, sram), or of the afu's
  * pipelined divider for recip and root for rsqrt (docs/sim.md "Timing"). */
 uint64_t floe_sim_latency(const floe_machine *m, int op);
 /* Cycles from an instruction's start until its thread may issue the next: busy (its unit's

@@ -376,7 +376,7 @@ int sim_tile(const floe_machine *m, const Tile &t, SimOut &o, floe_err *err)
             // the instruction's own time (docs/sim.md): its unit work and port time, then the
             // pipeline (recip, rsqrt: overlapped with the operand reads, as the simulator does)
             uint64_t n = (uint64_t)t.in.f[2]; // recip, rsqrt: n (their compute and write bytes)
-            uint64_t compute = (n + m->lut_ops_per_cycle - 1) / m->lut_ops_per_cycle;
+            uint64_t compute = (n + m->afu_ops_per_cycle - 1) / m->afu_ops_per_cycle;
             o.cycles = floe_sim_done(m, t.in.op, cs[0].busy[u], compute ? compute : 1, 8 * n);
             o.mem.assign(mem->bytes, mem->bytes + t.mem->size());
             const int32_t *a = floe_sim_accumulators(s, 0, 0);

@@ -76,12 +76,12 @@ static void machine_params(const char *path, const floe_machine *m, uint64_t lan
         printf("  localparam int VMM_%s_MACS = %llu;\n", name, (unsigned long long)m->vmm_macs_per_cycle[p]);
     }
     printf("  localparam int VECTOR_OPS = %llu;\n", (unsigned long long)m->vector_ops_per_cycle);
-    printf("  localparam int LUT_OPS = %llu;\n", (unsigned long long)m->lut_ops_per_cycle);
+    printf("  localparam int AFU_OPS = %llu;\n", (unsigned long long)m->afu_ops_per_cycle);
     printf("  localparam longint CORE_MEM_BYTES = %llu;\n", (unsigned long long)m->core_mem_bytes);
     printf("  localparam int SRAM_BYTES_PER_CYCLE = %llu;\n", (unsigned long long)m->sram_bytes_per_cycle);
     printf("  localparam int VMM_LATENCY = %llu;\n", (unsigned long long)m->vmm_latency_cycles);
     printf("  localparam int VECTOR_LATENCY = %llu;\n", (unsigned long long)m->vector_latency_cycles);
-    printf("  localparam int LUT_LATENCY = %llu;\n", (unsigned long long)m->lut_latency_cycles);
+    printf("  localparam int AFU_LATENCY = %llu;\n", (unsigned long long)m->afu_latency_cycles);
     printf("  localparam int SRAM_LATENCY = %llu;\n", (unsigned long long)m->sram_latency_cycles);
     printf("  localparam int RECIP_LATENCY = %llu;  // afu_recip's pipeline + 1 (it checks)\n",
            (unsigned long long)m->recip_latency_cycles);
@@ -95,7 +95,7 @@ static void machine_params(const char *path, const floe_machine *m, uint64_t lan
     printf("  localparam int VECTOR_LANES = %llu;   // = VECTOR_OPS\n", (unsigned long long)m->vector_ops_per_cycle);
     printf("  localparam int REQUANT_LANES = %llu;  // requant runs on the vector unit: = VECTOR_OPS\n",
            (unsigned long long)m->vector_ops_per_cycle);
-    printf("  localparam int AFU_LANES = %llu;      // = LUT_OPS\n", (unsigned long long)m->lut_ops_per_cycle);
+    printf("  localparam int AFU_LANES = %llu;      // = AFU_OPS\n", (unsigned long long)m->afu_ops_per_cycle);
     printf("  localparam int SRAM_BYTES = %llu;     // core memory port: bytes per cycle, reads + writes\n",
            (unsigned long long)m->sram_bytes_per_cycle);
     printf("  localparam int MEM_BYTES = %llu;\n", (unsigned long long)m->core_mem_bytes);

@@ -5,7 +5,7 @@
 
 #include <math.h>
 
-/* rows per position in deploy-check's --energy-csv, before the static row: 7 MAC precisions, vector, lut,
+/* rows per position in deploy-check's --energy-csv, before the static row: 7 MAC precisions, vector, afu,
  * SRAM read and write, frame buffer, 4 NoCs, PCIe, Ethernet */
 #define FLOE_TEST_ACTION_KINDS 18
 

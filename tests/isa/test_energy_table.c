@@ -53,7 +53,7 @@ static void test_load_northpole_and_costs(void **state)
         assert_true(c.mac_pj[p] == e.mac_pj[p] * e.logic_scale);
     for (int n = 0; n < FLOE_NOC_COUNT; n++)
         assert_true(c.noc_pj_per_byte_hop[n] == e.noc_pj_per_byte_hop[n] * e.wire_scale);
-    assert_true(c.lut_op_pj == e.lut_op_pj * e.logic_scale);
+    assert_true(c.afu_op_pj == e.afu_op_pj * e.logic_scale);
     assert_true(c.sram_write_pj_per_byte == e.sram_write_pj_per_byte * e.logic_scale);
     assert_true(c.framebuffer_pj_per_byte == e.framebuffer_pj_per_byte * e.logic_scale);
     assert_true(c.pcie_pj_per_byte == e.pcie_pj_per_byte); /* links: given at the target */
@@ -91,7 +91,7 @@ static void test_fit_is_the_base_scaled(void **state)
         assert_true(near(cf.mac_pj[p], k * cb.mac_pj[p]));
     for (int n = 0; n < FLOE_NOC_COUNT; n++)
         assert_true(near(cf.noc_pj_per_byte_hop[n], k * cb.noc_pj_per_byte_hop[n]));
-    assert_true(near(cf.vector_op_pj, k * cb.vector_op_pj) && near(cf.lut_op_pj, k * cb.lut_op_pj));
+    assert_true(near(cf.vector_op_pj, k * cb.vector_op_pj) && near(cf.afu_op_pj, k * cb.afu_op_pj));
     assert_true(near(cf.sram_read_pj_per_byte, k * cb.sram_read_pj_per_byte));
     assert_true(near(cf.sram_write_pj_per_byte, k * cb.sram_write_pj_per_byte));
     assert_true(near(cf.framebuffer_pj_per_byte, k * cb.framebuffer_pj_per_byte));
@@ -129,13 +129,13 @@ static void test_small_by_hand(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    expect_line_error("lut_op_pj,", "lut_opp_pj,3", "lut_opp_pj", "unknown key");
-    expect_line_error("lut_op_pj,", "lut_op_pj,cheap", "lut_op_pj", "expected a decimal number");
-    const char *bad[] = {"lut_op_pj,nan", "lut_op_pj,inf", "lut_op_pj,0x1p3", "lut_op_pj,1e", "lut_op_pj,",
-                         "lut_op_pj,1e999", "lut_op_pj,3 pJ", "lut_op_pj,1..2"};
+    expect_line_error("afu_op_pj,", "afu_opp_pj,3", "afu_opp_pj", "unknown key");
+    expect_line_error("afu_op_pj,", "afu_op_pj,cheap", "afu_op_pj", "expected a decimal number");
+    const char *bad[] = {"afu_op_pj,nan", "afu_op_pj,inf",   "afu_op_pj,0x1p3", "afu_op_pj,1e",
+                         "afu_op_pj,",    "afu_op_pj,1e999", "afu_op_pj,3 pJ",  "afu_op_pj,1..2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        expect_line_error("lut_op_pj,", bad[i], "lut_op_pj", "expected a decimal number");
-    expect_line_error("lut_op_pj,", "lut_op_pj,-0.5", "lut_op_pj", "outside the accepted range");
+        expect_line_error("afu_op_pj,", bad[i], "afu_op_pj", "expected a decimal number");
+    expect_line_error("afu_op_pj,", "afu_op_pj,-0.5", "afu_op_pj", "outside the accepted range");
     expect_line_error("logic_scale,", "logic_scale,0", "logic_scale", "outside the accepted range");
     expect_line_error("logic_scale,", "logic_scale,101", "logic_scale", "outside the accepted range");
     expect_line_error("vector_op_pj,", "vector_op_pj,\"0.5", "vector_op_pj", "unclosed");
@@ -174,7 +174,7 @@ static void test_fingerprint(void **state)
     uint64_t f0 = floe_energy_table_fingerprint(&a);
     /* the same values spelled differently, with other comments */
     char *t1 = replace_line(np_text, "mac_w8a8_pj,", "mac_w8a8_pj,3e-1,\"new comment\"");
-    char *t2 = replace_line(t1, "lut_op_pj,", "  lut_op_pj , 3.000 ");
+    char *t2 = replace_line(t1, "afu_op_pj,", "  lut_op_pj , 3.000 "); /* the key's old name, still read */
     char *t3 = replace_line(t2, "eth_pj_per_byte,", "eth_pj_per_byte,200.0\n# trailing comment\n");
     if (floe_energy_table_parse("b", t3, strlen(t3), &b, &err) != 0)
         fail_msg("%s", err.msg);

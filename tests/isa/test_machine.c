@@ -62,7 +62,7 @@ static void test_load_northpole(void **state)
     assert_int_equal(m.vmm_macs_per_cycle[FLOE_PREC_W4A4], 2048);
     assert_int_equal(m.vmm_macs_per_cycle[FLOE_PREC_W2A2], 4096);
     assert_int_equal(m.vector_ops_per_cycle, 256);
-    assert_int_equal(m.lut_ops_per_cycle, 32);
+    assert_int_equal(m.afu_ops_per_cycle, 32);
     assert_int_equal(m.core_mem_bytes, 768 * 1024);
     assert_int_equal(m.framebuffer_bytes, 32 * 1024 * 1024);
     assert_int_equal(m.cards_per_server, 16);
@@ -153,14 +153,38 @@ static void test_duplicate_key(void **state)
 static void test_missing_key(void **state)
 {
     (void)state;
-    char *text = replace_line(small_text, "lut_ops_per_cycle,", "# lut_ops_per_cycle removed");
+    char *text = replace_line(small_text, "afu_ops_per_cycle,", "# afu_ops_per_cycle removed");
     const char *path;
     const char *msg = load_fails(text, &path);
-    assert_err_at(msg, path, count_lines(small_text), "lut_ops_per_cycle", "missing");
+    assert_err_at(msg, path, count_lines(small_text), "afu_ops_per_cycle", "missing");
     free(text);
     /* a file of comments only names the first key, at its last line */
     msg = load_fails("# nothing\n\n# here\n", &path);
     assert_err_at(msg, path, 3, "cores_x", "missing");
+}
+
+/* A key's old name is still read, as the new key, with the same fingerprint; both names at once are a
+ * duplicate. */
+static void test_renamed_keys(void **state)
+{
+    (void)state;
+    floe_machine base, m;
+    floe_err err;
+    assert_int_equal(floe_machine_parse("s", small_text, strlen(small_text), &base, &err), 0);
+    char *t1 = replace_line(small_text, "afu_ops_per_cycle,", "lut_ops_per_cycle,4");
+    char *t2 = replace_line(t1, "afu_latency_cycles,", "lut_latency_cycles,3");
+    if (floe_machine_parse("old.csv", t2, strlen(t2), &m, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(m.afu_ops_per_cycle, 4);
+    assert_int_equal(m.afu_latency_cycles, 3);
+    assert_true(floe_machine_fingerprint(&m) == floe_machine_fingerprint(&base));
+    char *t3 = append_text(small_text, "lut_ops_per_cycle,4\n");
+    const char *path;
+    const char *msg = load_fails(t3, &path);
+    assert_err_at(msg, path, count_lines(small_text) + 1, "lut_ops_per_cycle", "duplicate key");
+    free(t1);
+    free(t2);
+    free(t3);
 }
 
 static void test_bad_numbers(void **state)
@@ -289,7 +313,11 @@ static void test_fingerprint_definition(void **state)
     const floe_kv_key *keys = floe_machine_keys(&n);
     uint64_t h = fnv(0xcbf29ce484222325ull, "floe-machine-v1", 16);
     for (size_t i = 0; i < n; i++) {
-        h = fnv(h, keys[i].name, strlen(keys[i].name) + 1);
+        /* keys renamed since (docs/machine.md, "Renamed keys") are hashed under their first name */
+        const char *name = strcmp(keys[i].name, "afu_ops_per_cycle") == 0    ? "lut_ops_per_cycle"
+                           : strcmp(keys[i].name, "afu_latency_cycles") == 0 ? "lut_latency_cycles"
+                                                                             : keys[i].name;
+        h = fnv(h, name, strlen(name) + 1);
         uint64_t v = (uint64_t)floe_kv_get(&m, &keys[i]);
         unsigned char le[8];
         for (int j = 0; j < 8; j++)
@@ -482,6 +510,7 @@ int main(void)
         cmocka_unit_test(test_fingerprint_definition),
         cmocka_unit_test(test_fingerprint_stable_and_sensitive),
         cmocka_unit_test(test_validate_and_names),
+        cmocka_unit_test(test_renamed_keys),
         cmocka_unit_test(test_mutations_never_crash),
         cmocka_unit_test(test_write_round_trip),
     };

@@ -19,7 +19,7 @@ static void test_hand_computed(void **state)
     memset(&a, 0, sizeof a);
     a.macs[FLOE_PREC_W4A8] = 1000000;
     a.vector_ops = 2000;
-    a.lut_ops = 300;
+    a.afu_ops = 300;
     a.sram_read_bytes = 40000;
     a.sram_write_bytes = 5000;
     a.framebuffer_bytes = 600;
@@ -36,7 +36,7 @@ static void test_hand_computed(void **state)
     assert_true(fabs(e.mac_j - want_mac) <= 1e-18);
     assert_true(fabs(e.sram_j - (40000 * c.sram_read_pj_per_byte + 5000 * c.sram_write_pj_per_byte) * 1e-12) < 1e-18);
     assert_true(fabs(e.static_j - 1e-3 * (256 * c.static_w_per_core + c.static_w_per_chip)) < 1e-15);
-    double sum = e.mac_j + e.vector_j + e.lut_j + e.sram_j + e.framebuffer_j + e.noc_j + e.link_j + e.static_j;
+    double sum = e.mac_j + e.vector_j + e.afu_j + e.sram_j + e.framebuffer_j + e.noc_j + e.link_j + e.static_j;
     assert_true(fabs(e.total_j - sum) < 1e-18);
     /* the scale factors were applied: 0.2 pJ at 45 nm times logic_scale */
     assert_true(fabs(c.mac_pj[FLOE_PREC_W4A8] - t.mac_pj[FLOE_PREC_W4A8] * t.logic_scale) < 1e-12);
