@@ -6,8 +6,6 @@
 #include "isa/insn.h"
 #include "sim/sim_state.h"
 
-static const char *const UNIT_NAMES[FLOE_UNIT_COUNT] = {"ctrl", "vmm", "vector", "afu", "mem", "noc"};
-
 static uint64_t total_macs(const floe_actions *a)
 {
     uint64_t m = 0;
@@ -66,7 +64,7 @@ void floe_sim_print_summary(const floe_sim *s, FILE *out)
             R->seconds > 0 ? (double)macs / R->seconds : 0.0);
     fprintf(out, "utilisation    ");
     for (int u = 1; u < FLOE_UNIT_COUNT; u++)
-        fprintf(out, " %s %.1f%%", UNIT_NAMES[u], 100.0 * floe_sim_unit_utilisation(s, (floe_unit)u));
+        fprintf(out, " %s %.1f%%", floe_unit_name((floe_unit)u), 100.0 * floe_sim_unit_utilisation(s, (floe_unit)u));
     fprintf(out, "\nmemory          fullest core %llu of %llu bytes (%.1f%%)\n",
             (unsigned long long)R->mem_high_water_max, (unsigned long long)m->core_mem_bytes,
             100.0 * (double)R->mem_high_water_max / (double)m->core_mem_bytes);
@@ -99,13 +97,13 @@ int floe_sim_write_core_csv(const floe_sim *s, const char *path, floe_err *err)
     const floe_sim_result *R = floe_sim_result_get(s);
     fprintf(f, "core,x,y,instructions,finish_cycle");
     for (int u = 1; u < FLOE_UNIT_COUNT; u++)
-        fprintf(f, ",busy_%s", UNIT_NAMES[u]);
+        fprintf(f, ",busy_%s", floe_unit_name((floe_unit)u));
     for (int u = 1; u < FLOE_UNIT_COUNT; u++)
-        fprintf(f, ",util_%s", UNIT_NAMES[u]);
+        fprintf(f, ",util_%s", floe_unit_name((floe_unit)u));
     fprintf(f, ",macs,sram_read_bytes,sram_write_bytes,noc_byte_hops,framebuffer_bytes,mem_high_water_bytes,"
                "dynamic_energy_j");
     for (int u = 1; u < FLOE_UNIT_COUNT; u++)
-        fprintf(f, ",sram_bytes_%s", UNIT_NAMES[u]);
+        fprintf(f, ",sram_bytes_%s", floe_unit_name((floe_unit)u));
     fprintf(f, "\n");
     size_t nc;
     const floe_core_stats *cs = floe_sim_core_stats(s, &nc);
@@ -138,7 +136,7 @@ int floe_sim_write_region_csv(const floe_sim *s, const char *path, floe_err *err
     FILE *f = af.fp;
     fprintf(f, "region,cores,instructions,first_cycle,last_cycle,span_cycles");
     for (int u = 1; u < FLOE_UNIT_COUNT; u++)
-        fprintf(f, ",busy_%s", UNIT_NAMES[u]);
+        fprintf(f, ",busy_%s", floe_unit_name((floe_unit)u));
     fprintf(f, ",macs,energy_mac_j,energy_vector_j,energy_afu_j,energy_sram_j,energy_framebuffer_j,energy_noc_j,"
                "dynamic_energy_j\n");
     size_t nr;
