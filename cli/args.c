@@ -195,3 +195,17 @@ int floe_cli_machine_fingerprint(const char *cmd, const char *machine_path, cons
     }
     return -1;
 }
+
+int floe_cli_load_machine(const char *cmd, const char *machine_path, const char *energy_path, floe_machine *m,
+                          floe_energy_table *e)
+{
+    if (!machine_path) {
+        fprintf(stderr, "floe %s: error: --machine is required (see 'floe %s --help')\n", cmd, cmd);
+        return 2;
+    }
+    floe_err err;
+    if (floe_machine_load(machine_path, m, &err) != 0 ||
+        (energy_path && floe_energy_table_load(energy_path, e, &err) != 0))
+        return floe_cmd_fail(cmd, "%s", err.msg);
+    return -1;
+}

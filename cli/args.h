@@ -9,6 +9,9 @@
 
 #include <stdint.h>
 
+#include "isa/energy_table.h"
+#include "isa/machine.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -72,6 +75,12 @@ int floe_cmd_fail(const char *cmd, const char *fmt, ...)
  * Prints an error naming the command and returns its exit code (1 or 2), or -1 when all is well. */
 int floe_cli_machine_fingerprint(const char *cmd, const char *machine_path, const char *fp_text, uint64_t *fp,
                                  int *have);
+
+/* Every command's machine prelude: loads `--machine` (required: a missing one is a usage error, exit
+ * 2) and, when energy_path is not NULL, the energy table into *e. Prints the error naming the command
+ * and returns its exit code, or -1 when both loaded. */
+int floe_cli_load_machine(const char *cmd, const char *machine_path, const char *energy_path, floe_machine *m,
+                          floe_energy_table *e);
 
 #ifdef __cplusplus
 }

@@ -47,8 +47,8 @@ int floe_cmd_compile(int argc, char **argv)
     }
     floe_err err;
     floe_machine mach;
-    if (floe_machine_load(machine, &mach, &err) != 0)
-        return floe_cmd_fail("compile", "%s", err.msg);
+    if ((rc = floe_cli_load_machine("compile", machine, NULL, &mach, NULL)) >= 0)
+        return rc;
     floe_qmodel m;
     if ((rc = floe_qmodel_from_args("compile", &qa, &m)) >= 0)
         return rc;

@@ -169,15 +169,11 @@ int floe_cmd_deploy_check(int argc, char **argv)
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
-    if (!machine) {
-        fprintf(stderr, "floe deploy-check: error: --machine is required (see 'floe deploy-check --help')\n");
-        return 2;
-    }
     floe_err err;
     floe_machine mach;
     floe_energy_table e;
-    if (floe_machine_load(machine, &mach, &err) != 0 || (energy && floe_energy_table_load(energy, &e, &err) != 0))
-        return floe_cmd_fail("deploy-check", "%s", err.msg);
+    if ((rc = floe_cli_load_machine("deploy-check", machine, energy, &mach, &e)) >= 0)
+        return rc;
     if (energy_csv && !energy) {
         fprintf(stderr, "floe deploy-check: error: --energy-csv needs --energy (the table that prices the actions)\n");
         return 2;

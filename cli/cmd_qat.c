@@ -214,11 +214,10 @@ int floe_cmd_qat(int argc, char **argv)
         return floe_cmd_fail("qat", "%s", err.msg);
     floe_machine mach;
     floe_energy_table etab;
-    if (machine && (floe_machine_load(machine, &mach, &err) != 0 ||
-                    (energy && floe_energy_table_load(energy, &etab, &err) != 0))) {
+    if (machine && (rc = floe_cli_load_machine("qat", machine, energy, &mach, &etab)) >= 0) {
         floe_tokens_free(&train);
         floe_tokens_free(&val);
-        return floe_cmd_fail("qat", "%s", err.msg);
+        return rc;
     }
     char dump[4300];
     if (floe_path_join(dump, sizeof dump, out, "verify-mismatch.csv") != 0)

@@ -88,20 +88,14 @@ int floe_cmd_sim(int argc, char **argv)
     const char *prog_path = npos ? pos[0] : NULL;
     if (rc >= 0)
         return rc;
-    if (!machine_path) {
-        fprintf(stderr, "floe sim: error: missing --machine CSV (see 'floe sim --help')\n");
-        return 2;
-    }
+    char ebuf[4200];
+    if (!energy_path && machine_path)
+        energy_path = default_energy(machine_path, ebuf, sizeof ebuf);
     floe_err err;
     floe_machine m;
-    if (floe_machine_load(machine_path, &m, &err) != 0)
-        return floe_cmd_fail("sim", "%s", err.msg);
-    char ebuf[4200];
-    if (!energy_path)
-        energy_path = default_energy(machine_path, ebuf, sizeof ebuf);
     floe_energy_table e;
-    if (energy_path && floe_energy_table_load(energy_path, &e, &err) != 0)
-        return floe_cmd_fail("sim", "%s", err.msg);
+    if ((rc = floe_cli_load_machine("sim", machine_path, energy_path, &m, &e)) >= 0)
+        return rc;
     floe_program *p;
     uint64_t fp = floe_machine_fingerprint(&m);
     if (floe_program_load(prog_path, &fp, &p, &err) != 0)

@@ -53,15 +53,11 @@ int floe_cmd_verify(int argc, char **argv)
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
-    if (!machine) {
-        fprintf(stderr, "floe verify: error: --machine is required (see 'floe verify --help')\n");
-        return 2;
-    }
     floe_err err;
     floe_machine mach;
     floe_energy_table e;
-    if (floe_machine_load(machine, &mach, &err) != 0 || (energy && floe_energy_table_load(energy, &e, &err) != 0))
-        return floe_cmd_fail("verify", "%s", err.msg);
+    if ((rc = floe_cli_load_machine("verify", machine, energy, &mach, &e)) >= 0)
+        return rc;
     floe_qmodel m;
     if ((rc = floe_qmodel_from_args("verify", &qa, &m)) >= 0)
         return rc;

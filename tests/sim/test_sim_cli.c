@@ -63,7 +63,7 @@ static void test_sim_run_profiles_and_plots(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s sim %s/p.flp -m %s/configs/small.csv --input 0,0:in",
                                    floe_test_exe(), dir, src), 2);
     assert_int_equal(floe_test_run(out, sizeof out, "%s sim %s/p.flp", floe_test_exe(), dir), 2);
-    assert_non_null(strstr(out, "missing --machine"));
+    assert_non_null(strstr(out, "--machine is required"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s plot %s", floe_test_exe(), s), 1);
     assert_non_null(strstr(out, "not a CSV floe plot knows"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s plot %s/cores.csv --unit bogus", floe_test_exe(), dir), 1);
