@@ -154,6 +154,32 @@ typedef enum floe_opcode {
 #undef FLOE_OP_
 } floe_opcode;
 
+/* Instruction fields by name: FLOE_F_<OP>_<field> is the field's index in floe_insn.f, e.g.
+ * in->f[FLOE_F_VMM_k]. They come from the table above, so a renamed or removed field is a compile error
+ * where it is read, and a reordered one moves with it. (FLOE_F_<OP>__ is the END marker's index: the
+ * instruction's field count; FLOE_F_<OP>_first_ is -1, so that each instruction's fields count from 0
+ * within the one enumeration.) */
+#define FLOE_FIELD_NAME_(kind, name) name
+#define FLOE_FIELD_ENUM_(id, name) FLOE_F_##id##_##name,
+#define FLOE_EACH1_(m, id, a) m(id, a)
+#define FLOE_EACH2_(m, id, a, ...) m(id, a) FLOE_EACH1_(m, id, __VA_ARGS__)
+#define FLOE_EACH3_(m, id, a, ...) m(id, a) FLOE_EACH2_(m, id, __VA_ARGS__)
+#define FLOE_EACH4_(m, id, a, ...) m(id, a) FLOE_EACH3_(m, id, __VA_ARGS__)
+#define FLOE_EACH5_(m, id, a, ...) m(id, a) FLOE_EACH4_(m, id, __VA_ARGS__)
+#define FLOE_EACH6_(m, id, a, ...) m(id, a) FLOE_EACH5_(m, id, __VA_ARGS__)
+#define FLOE_EACH7_(m, id, a, ...) m(id, a) FLOE_EACH6_(m, id, __VA_ARGS__)
+#define FLOE_EACH8_(m, id, a, ...) m(id, a) FLOE_EACH7_(m, id, __VA_ARGS__)
+#define FLOE_EACH9_(m, id, a, ...) m(id, a) FLOE_EACH8_(m, id, __VA_ARGS__)
+#define FLOE_EACH10_(m, id, a, ...) m(id, a) FLOE_EACH9_(m, id, __VA_ARGS__)
+#define FLOE_EACH11_(m, id, a, ...) m(id, a) FLOE_EACH10_(m, id, __VA_ARGS__)
+#define FLOE_EACH_N_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, n, ...) FLOE_EACH##n##_
+#define FLOE_EACH_(m, id, ...) FLOE_EACH_N_(__VA_ARGS__, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)(m, id, __VA_ARGS__)
+#define FLOE_OP_FIELDS_(id, mn, code, unit, ...)                                                                       \
+    FLOE_F_##id##_first_ = -1, FLOE_EACH_(FLOE_FIELD_ENUM_, id, __VA_ARGS__)
+#define F FLOE_FIELD_NAME_
+typedef enum floe_field_index { FLOE_OPCODES(FLOE_OP_FIELDS_) } floe_field_index; /* one type: names compare */
+#undef F
+
 #ifdef __cplusplus
 }
 #endif

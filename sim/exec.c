@@ -176,19 +176,24 @@ static int vmm_row(int32_t *acc, const uint8_t *xs, floe_dtype xdt, uint32_t k, 
 static int exec_vmm(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in, uint64_t *cycles,
                     floe_actions *act, floe_err *err)
 {
+    _Static_assert(FLOE_F_VMM_acc == FLOE_F_VMMR_acc && FLOE_F_VMM_x == FLOE_F_VMMR_x &&
+                       FLOE_F_VMM_w == FLOE_F_VMMR_w && FLOE_F_VMM_k == FLOE_F_VMMR_k && FLOE_F_VMM_n == FLOE_F_VMMR_n,
+                   "vmm and vmmr share their operand fields");
     const int rows_form = in->op == FLOE_OP_VMMR;
-    uint32_t k = (uint32_t)in->f[3], n = (uint32_t)in->f[4], m = rows_form ? (uint32_t)in->f[5] : 1;
-    const int64_t *tail = in->f + (rows_form ? 7 : 5);
-    int64_t xp = tail[0], wp = tail[1], mode = tail[2];
-    int64_t stride = rows_form ? t->r[in->f[6]] : 0;
+    uint32_t k = (uint32_t)in->f[FLOE_F_VMM_k], n = (uint32_t)in->f[FLOE_F_VMM_n],
+             m = rows_form ? (uint32_t)in->f[FLOE_F_VMMR_m] : 1;
+    int64_t xp = in->f[rows_form ? FLOE_F_VMMR_xp : FLOE_F_VMM_xp],
+            wp = in->f[rows_form ? FLOE_F_VMMR_wp : FLOE_F_VMM_wp],
+            mode = in->f[rows_form ? FLOE_F_VMMR_mode : FLOE_F_VMM_mode];
+    int64_t stride = rows_form ? t->r[in->f[FLOE_F_VMMR_xs]] : 0;
     floe_dtype xdt = xp_dtype(xp), wdt = wp_dtype(wp);
     uint64_t xbytes = floe_dtype_bytes_for(xdt, k), wbytes = (uint64_t)n * floe_dtype_bytes_for(wdt, k);
     uint32_t a = 0;
     uint64_t xa = 0, wa = 0;
-    if (sim_acc_operand(c, t, in->f[0], (uint64_t)n * m, &a, err) ||
-        sim_mem_operand(s, c, t, in->f[2], m ? wbytes : 0, "w", &wa, err))
+    if (sim_acc_operand(c, t, in->f[FLOE_F_VMM_acc], (uint64_t)n * m, &a, err) ||
+        sim_mem_operand(s, c, t, in->f[FLOE_F_VMM_w], m ? wbytes : 0, "w", &wa, err))
         return -1;
-    if (sim_mem_operand(s, c, t, in->f[1], m ? xbytes : 0, "x", &xa, err))
+    if (sim_mem_operand(s, c, t, in->f[FLOE_F_VMM_x], m ? xbytes : 0, "x", &xa, err))
         return -1;
     for (uint32_t r = 0; r < m; r++) { /* every input row inside memory, then read */
         int64_t ra = (int64_t)xa + stride * r;
@@ -196,8 +201,8 @@ static int exec_vmm(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
             return sim_fault(err, c, t, in,
                              "input row %u: %llu bytes at address %lld (row stride r%lld = %lld) lie "
                              "outside the core's %llu bytes of memory",
-                             r, (unsigned long long)xbytes, (long long)ra, (long long)in->f[6], (long long)stride,
-                             (unsigned long long)c->mem.capacity);
+                             r, (unsigned long long)xbytes, (long long)ra, (long long)in->f[FLOE_F_VMMR_xs],
+                             (long long)stride, (unsigned long long)c->mem.capacity);
         if (sim_read(s, c, (uint64_t)ra, xbytes, err))
             return -1;
     }
@@ -323,12 +328,12 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
     case FLOE_OP_VADD:
     case FLOE_OP_VMUL:
     case FLOE_OP_VMAX: {
-        n = (uint64_t)in->f[3];
-        floe_dtype dt = (floe_dtype)in->f[4];
+        n = (uint64_t)in->f[FLOE_F_VADD_n];
+        floe_dtype dt = (floe_dtype)in->f[FLOE_F_VADD_dt];
         uint64_t nb = floe_dtype_bytes_for(dt, n);
-        OPND(in->f[0], nb, "dst", d);
-        OPND(in->f[1], nb, "a", a);
-        OPND(in->f[2], nb, "b", b);
+        OPND(in->f[FLOE_F_VADD_dst], nb, "dst", d);
+        OPND(in->f[FLOE_F_VADD_a], nb, "a", a);
+        OPND(in->f[FLOE_F_VADD_b], nb, "b", b);
         READ(a, nb);
         READ(b, nb);
         int bits = floe_dtype_bits(dt);
@@ -341,7 +346,7 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
             if (in->op == FLOE_OP_VADD)
                 v = (int64_t)x + y;
             else if (in->op == FLOE_OP_VMUL)
-                v = floe_requant_raw(x, (floe_requant_mult){y, (int32_t)in->f[5]});
+                v = floe_requant_raw(x, (floe_requant_mult){y, (int32_t)in->f[FLOE_F_VMUL_sh]});
             else
                 v = x > y ? x : y;
             tmp[i] = floe_sat_bits(v, bits);
@@ -358,18 +363,18 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
     }
     case FLOE_OP_VSHIFT:
     case FLOE_OP_VSAT: {
-        n = (uint64_t)in->f[2];
-        floe_dtype from = (floe_dtype)in->f[3];
-        floe_dtype to = in->op == FLOE_OP_VSAT ? (floe_dtype)in->f[4] : from;
+        n = (uint64_t)in->f[FLOE_F_VSHIFT_n];
+        floe_dtype from = (floe_dtype)in->f[in->op == FLOE_OP_VSAT ? FLOE_F_VSAT_from : FLOE_F_VSHIFT_dt];
+        floe_dtype to = in->op == FLOE_OP_VSAT ? (floe_dtype)in->f[FLOE_F_VSAT_to] : from;
         uint64_t nin = floe_dtype_bytes_for(from, n), nout = floe_dtype_bytes_for(to, n);
-        OPND(in->f[0], nout, "dst", d);
-        OPND(in->f[1], nin, "a", a);
+        OPND(in->f[FLOE_F_VSHIFT_dst], nout, "dst", d);
+        OPND(in->f[FLOE_F_VSHIFT_a], nin, "a", a);
         READ(a, nin);
         int32_t *tmp = malloc(sizeof(int32_t) * (n ? n : 1));
         if (!tmp)
             return floe_err_set(err, "out of memory");
         int bits = floe_dtype_bits(to);
-        int amount = (int)in->f[4];
+        int amount = in->op == FLOE_OP_VSHIFT ? (int)in->f[FLOE_F_VSHIFT_amount] : 0;
         for (uint64_t i = 0; i < n; i++) {
             int32_t x = floe_elem_load(M + a, from, i);
             int64_t v = x;
@@ -394,11 +399,11 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
     case FLOE_OP_VSUM:
     case FLOE_OP_VSUMSQ:
     case FLOE_OP_VMAXR: {
-        n = (uint64_t)in->f[2];
-        floe_dtype dt = (floe_dtype)in->f[3];
+        n = (uint64_t)in->f[FLOE_F_VSUM_n];
+        floe_dtype dt = (floe_dtype)in->f[FLOE_F_VSUM_dt];
         uint64_t nb = floe_dtype_bytes_for(dt, n), ob = in->op == FLOE_OP_VSUMSQ ? 8 : 4;
-        OPND(in->f[0], ob, "dst", d);
-        OPND(in->f[1], nb, "a", a);
+        OPND(in->f[FLOE_F_VSUM_dst], ob, "dst", d);
+        OPND(in->f[FLOE_F_VSUM_a], nb, "a", a);
         READ(a, nb);
         uint32_t sum = 0;
         uint64_t sumsq = 0;
@@ -428,24 +433,24 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
     }
     case FLOE_OP_REQUANT:
     case FLOE_OP_VREQUANT: {
-        n = (uint64_t)in->f[3];
-        floe_dtype dt = (floe_dtype)in->f[4];
-        int per_channel = in->f[5] == FLOE_SCOPE_CHANNEL;
+        n = (uint64_t)in->f[FLOE_F_REQUANT_n];
+        floe_dtype dt = (floe_dtype)in->f[FLOE_F_REQUANT_dt];
+        int per_channel = in->f[FLOE_F_REQUANT_scope] == FLOE_SCOPE_CHANNEL;
         uint64_t ob = floe_dtype_bytes_for(dt, n), mb = 8 * (per_channel ? n : 1);
         const int32_t *src;
         uint32_t ai = 0;
-        OPND(in->f[0], ob, "dst", d);
+        OPND(in->f[FLOE_F_REQUANT_dst], ob, "dst", d);
         if (in->op == FLOE_OP_REQUANT) {
-            if (sim_acc_operand(c, t, in->f[1], n, &ai, err))
+            if (sim_acc_operand(c, t, in->f[FLOE_F_REQUANT_acc], n, &ai, err))
                 return -1;
             src = c->acc + ai;
             a = 0;
         } else {
-            OPND(in->f[1], 4 * n, "a", a);
+            OPND(in->f[FLOE_F_VREQUANT_a], 4 * n, "a", a);
             READ(a, 4 * n);
             src = NULL;
         }
-        OPND(in->f[2], mb, "mult", m);
+        OPND(in->f[FLOE_F_REQUANT_mult], mb, "mult", m);
         READ(m, mb);
         int bits = floe_dtype_bits(dt);
         int32_t *tmp = malloc(sizeof(int32_t) * (n ? n : 1));
@@ -480,12 +485,12 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
         return 0;
     }
     case FLOE_OP_VREQUANTT: {
-        n = (uint64_t)in->f[3];
-        floe_dtype dt = (floe_dtype)in->f[4];
+        n = (uint64_t)in->f[FLOE_F_VREQUANTT_n];
+        floe_dtype dt = (floe_dtype)in->f[FLOE_F_VREQUANTT_dt];
         uint64_t ob = floe_dtype_bytes_for(dt, n);
-        OPND(in->f[0], ob + 1, "dst", d);
-        OPND(in->f[1], 4 * n, "a", a);
-        OPND(in->f[2], 12, "mult", m);
+        OPND(in->f[FLOE_F_VREQUANTT_dst], ob + 1, "dst", d);
+        OPND(in->f[FLOE_F_VREQUANTT_a], 4 * n, "a", a);
+        OPND(in->f[FLOE_F_VREQUANTT_mult], 12, "mult", m);
         READ(a, 4 * n);
         READ(m, 12);
         floe_requant_mult q;
@@ -514,15 +519,15 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
         return 0;
     }
     case FLOE_OP_REQUANTK: {
-        n = (uint64_t)in->f[4];
-        floe_dtype dt = (floe_dtype)in->f[5];
+        n = (uint64_t)in->f[FLOE_F_REQUANTK_n];
+        floe_dtype dt = (floe_dtype)in->f[FLOE_F_REQUANTK_dt];
         uint64_t ob = floe_dtype_bytes_for(dt, n), mb = 8 * n, kb = 0;
         uint32_t ai = 0;
-        OPND(in->f[0], ob, "dst", d);
-        if (sim_acc_operand(c, t, in->f[1], n, &ai, err))
+        OPND(in->f[FLOE_F_REQUANTK_dst], ob, "dst", d);
+        if (sim_acc_operand(c, t, in->f[FLOE_F_REQUANTK_acc], n, &ai, err))
             return -1;
-        OPND(in->f[2], mb, "mult", m);
-        OPND(in->f[3], 1, "k", kb);
+        OPND(in->f[FLOE_F_REQUANTK_mult], mb, "mult", m);
+        OPND(in->f[FLOE_F_REQUANTK_k], 1, "k", kb);
         READ(m, mb);
         READ(kb, 1);
         int k = (int8_t)M[kb];
@@ -551,12 +556,12 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
         return 0;
     }
     case FLOE_OP_MULTMUL: {
-        n = (uint64_t)in->f[3];
-        int per_channel = in->f[4] == FLOE_SCOPE_CHANNEL;
+        n = (uint64_t)in->f[FLOE_F_MULTMUL_n];
+        int per_channel = in->f[FLOE_F_MULTMUL_scope] == FLOE_SCOPE_CHANNEL;
         uint64_t bb = 8 * (per_channel ? n : 1);
-        OPND(in->f[0], 8 * n, "dst", d);
-        OPND(in->f[1], 8 * n, "a", a);
-        OPND(in->f[2], bb, "b", b);
+        OPND(in->f[FLOE_F_MULTMUL_dst], 8 * n, "dst", d);
+        OPND(in->f[FLOE_F_MULTMUL_a], 8 * n, "a", a);
+        OPND(in->f[FLOE_F_MULTMUL_b], bb, "b", b);
         READ(a, 8 * n);
         READ(b, bb);
         floe_requant_mult *tmp = malloc(sizeof *tmp * (n ? n : 1));
@@ -583,7 +588,7 @@ static int exec_vector(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn 
     }
     case FLOE_OP_ACCST:
     case FLOE_OP_ACCLD: {
-        n = (uint64_t)in->f[2];
+        n = (uint64_t)in->f[FLOE_F_ACCST_n];
         uint32_t ai = 0;
         int st = in->op == FLOE_OP_ACCST;
         OPND(in->f[st ? 0 : 1], 4 * n, st ? "dst" : "src", d);
@@ -616,10 +621,12 @@ static uint64_t afu_len(const floe_insn *in)
     case FLOE_OP_EXP2:
     case FLOE_OP_SOFTMAX:
     case FLOE_OP_RECIP:
-    case FLOE_OP_RSQRT: return (uint64_t)in->f[2];
+    case FLOE_OP_RSQRT: return (uint64_t)in->f[FLOE_F_EXP2_n];
     case FLOE_OP_LUT8:
-    case FLOE_OP_LUT16: return (uint64_t)in->f[3];
-    default: return (uint64_t)in->f[4]; /* rmsnorm, rmsnormt, rope */
+    case FLOE_OP_LUT16: return (uint64_t)in->f[FLOE_F_LUT8_n];
+    case FLOE_OP_RMSNORM: return (uint64_t)in->f[FLOE_F_RMSNORM_n];
+    case FLOE_OP_RMSNORMT: return (uint64_t)in->f[FLOE_F_RMSNORMT_n];
+    default: return (uint64_t)in->f[FLOE_F_ROPE_n];
     }
 }
 
@@ -633,9 +640,9 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     uint64_t vops = 0, seq = 0; /* a composite's vector-unit ops and its pass-by-pass cycles */
     switch (in->op) {
     case FLOE_OP_LUT8: {
-        OPND(in->f[0], 2 * n, "dst", d);
-        OPND(in->f[1], n, "src", a);
-        OPND(in->f[2], 512, "table", tb);
+        OPND(in->f[FLOE_F_LUT8_dst], 2 * n, "dst", d);
+        OPND(in->f[FLOE_F_LUT8_src], n, "src", a);
+        OPND(in->f[FLOE_F_LUT8_table], 512, "table", tb);
         READ(a, n);
         READ(tb, 512);
         floe_lut8 L;
@@ -654,11 +661,11 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         break;
     }
     case FLOE_OP_LUT16: {
-        floe_dtype dt = (floe_dtype)in->f[4];
+        floe_dtype dt = (floe_dtype)in->f[FLOE_F_LUT16_dt];
         out_bytes = floe_dtype_bytes_for(dt, n);
-        OPND(in->f[0], out_bytes, "dst", d);
-        OPND(in->f[1], 2 * n, "src", a);
-        OPND(in->f[2], 4 * (FLOE_LUT16_KNOTS + 2), "table", tb);
+        OPND(in->f[FLOE_F_LUT16_dst], out_bytes, "dst", d);
+        OPND(in->f[FLOE_F_LUT16_src], 2 * n, "src", a);
+        OPND(in->f[FLOE_F_LUT16_table], 4 * (FLOE_LUT16_KNOTS + 2), "table", tb);
         READ(a, 2 * n);
         READ(tb, 4 * (FLOE_LUT16_KNOTS + 2));
         floe_lut16 L;
@@ -687,8 +694,8 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     case FLOE_OP_RECIP: {
         int recip = in->op == FLOE_OP_RECIP;
         out_bytes = (recip ? 8 : 4) * n;
-        OPND(in->f[0], out_bytes, "dst", d);
-        OPND(in->f[1], 4 * n, "src", a);
+        OPND(in->f[FLOE_F_EXP2_dst], out_bytes, "dst", d);
+        OPND(in->f[FLOE_F_EXP2_src], 4 * n, "src", a);
         READ(a, 4 * n);
         uint32_t *src = malloc(sizeof(uint32_t) * (n ? n : 1));
         if (!src)
@@ -707,8 +714,8 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     }
     case FLOE_OP_RSQRT: {
         out_bytes = 8 * n;
-        OPND(in->f[0], out_bytes, "dst", d);
-        OPND(in->f[1], 8 * n, "src", a);
+        OPND(in->f[FLOE_F_RSQRT_dst], out_bytes, "dst", d);
+        OPND(in->f[FLOE_F_RSQRT_src], 8 * n, "src", a);
         READ(a, 8 * n);
         uint64_t *src = malloc(sizeof(uint64_t) * (n ? n : 1));
         if (!src)
@@ -726,8 +733,8 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
             return sim_fault(err, c, t, in, "softmax row of %llu scores exceeds %d", (unsigned long long)n,
                              FLOE_SOFTMAX_MAX_LEN);
         out_bytes = 2 * n;
-        OPND(in->f[0], out_bytes, "dst", d);
-        OPND(in->f[1], 4 * n, "src", a);
+        OPND(in->f[FLOE_F_SOFTMAX_dst], out_bytes, "dst", d);
+        OPND(in->f[FLOE_F_SOFTMAX_src], 4 * n, "src", a);
         READ(a, 4 * n);
         int32_t *z = malloc(sizeof(int32_t) * (n ? n : 1));
         int16_t *p = malloc(sizeof(int16_t) * (n ? n : 1));
@@ -755,15 +762,15 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         break;
     }
     case FLOE_OP_RMSNORM: {
-        floe_dtype dt = (floe_dtype)in->f[5];
-        int per_channel = in->f[6] == FLOE_SCOPE_CHANNEL;
+        floe_dtype dt = (floe_dtype)in->f[FLOE_F_RMSNORM_dt];
+        int per_channel = in->f[FLOE_F_RMSNORM_scope] == FLOE_SCOPE_CHANNEL;
         uint64_t cb = 8 * (per_channel ? n : 1);
         out_bytes = floe_dtype_bytes_for(dt, n);
         uint64_t e = 0;
-        OPND(in->f[0], out_bytes, "dst", d);
-        OPND(in->f[1], 2 * n, "src", a);
-        OPND(in->f[2], cb, "c", b);
-        OPND(in->f[3], 8, "eps", e);
+        OPND(in->f[FLOE_F_RMSNORM_dst], out_bytes, "dst", d);
+        OPND(in->f[FLOE_F_RMSNORM_src], 2 * n, "src", a);
+        OPND(in->f[FLOE_F_RMSNORM_c], cb, "c", b);
+        OPND(in->f[FLOE_F_RMSNORM_eps], 8, "eps", e);
         READ(a, 2 * n);
         READ(b, cb);
         READ(e, 8);
@@ -804,13 +811,13 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         break;
     }
     case FLOE_OP_RMSNORMT: {
-        floe_dtype dt = (floe_dtype)in->f[5];
+        floe_dtype dt = (floe_dtype)in->f[FLOE_F_RMSNORMT_dt];
         uint64_t ob = floe_dtype_bytes_for(dt, n), e = 0;
         out_bytes = ob + 1;
-        OPND(in->f[0], out_bytes, "dst", d);
-        OPND(in->f[1], 2 * n, "src", a);
-        OPND(in->f[2], 12, "c", b);
-        OPND(in->f[3], 8, "eps", e);
+        OPND(in->f[FLOE_F_RMSNORMT_dst], out_bytes, "dst", d);
+        OPND(in->f[FLOE_F_RMSNORMT_src], 2 * n, "src", a);
+        OPND(in->f[FLOE_F_RMSNORMT_c], 12, "c", b);
+        OPND(in->f[FLOE_F_RMSNORMT_eps], 8, "eps", e);
         READ(a, 2 * n);
         READ(b, 12);
         READ(e, 8);
@@ -847,10 +854,10 @@ static int exec_afu(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         if (n % 2)
             return sim_fault(err, c, t, in, "rope length %llu is odd", (unsigned long long)n);
         uint64_t h = n / 2, co = 0, si = 0;
-        OPND(in->f[0], 2 * n, "dst", d);
-        OPND(in->f[1], 2 * n, "src", a);
-        OPND(in->f[2], 2 * h, "cos", co);
-        OPND(in->f[3], 2 * h, "sin", si);
+        OPND(in->f[FLOE_F_ROPE_dst], 2 * n, "dst", d);
+        OPND(in->f[FLOE_F_ROPE_src], 2 * n, "src", a);
+        OPND(in->f[FLOE_F_ROPE_cos], 2 * h, "cos", co);
+        OPND(in->f[FLOE_F_ROPE_sin], 2 * h, "sin", si);
         READ(a, 2 * n);
         READ(co, 2 * h);
         READ(si, 2 * h);
@@ -907,9 +914,9 @@ static int exec_mem(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     uint64_t d = 0, a = 0;
     switch (in->op) {
     case FLOE_OP_COPY: {
-        uint64_t nb = (uint64_t)in->f[2];
-        OPND(in->f[0], nb, "dst", d);
-        OPND(in->f[1], nb, "src", a);
+        uint64_t nb = (uint64_t)in->f[FLOE_F_COPY_nb];
+        OPND(in->f[FLOE_F_COPY_dst], nb, "dst", d);
+        OPND(in->f[FLOE_F_COPY_src], nb, "src", a);
         READ(a, nb);
         memmove(M + d, M + a, nb);
         sim_wrote(c, d, nb);
@@ -919,9 +926,9 @@ static int exec_mem(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
         break;
     }
     case FLOE_OP_FILL: {
-        uint64_t nb = (uint64_t)in->f[1];
-        OPND(in->f[0], nb, "dst", d);
-        memset(M + d, (int)in->f[2], nb);
+        uint64_t nb = (uint64_t)in->f[FLOE_F_FILL_nb];
+        OPND(in->f[FLOE_F_FILL_dst], nb, "dst", d);
+        memset(M + d, (int)in->f[FLOE_F_FILL_byte], nb);
         sim_wrote(c, d, nb);
         act->sram_write_bytes += nb;
         *cycles = ceil_div(nb, s->m.sram_bytes_per_cycle);
@@ -930,7 +937,7 @@ static int exec_mem(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in
     case FLOE_OP_FBLD:
     case FLOE_OP_FBST: {
         int ld = in->op == FLOE_OP_FBLD;
-        uint64_t nb = (uint64_t)in->f[2], fb = (uint64_t)(uint32_t)in->f[ld ? 1 : 0];
+        uint64_t nb = (uint64_t)in->f[FLOE_F_FBLD_nb], fb = (uint64_t)(uint32_t)in->f[ld ? 1 : 0];
         OPND(in->f[ld ? 0 : 1], nb, ld ? "dst" : "src", d);
         if (floe_memory_check(&s->fb, fb, nb, ld ? "fbld" : "fbst", err) != 0)
             return sim_fault(err, c, t, in, "frame-buffer range 0x%llx + %llu bytes outside its %llu bytes",
@@ -968,8 +975,8 @@ int sim_exec_local(floe_sim *s, sim_core *c, sim_thread *t, const floe_insn *in,
     case FLOE_UNIT_VMM:
         if (in->op == FLOE_OP_ACCCLR) {
             uint32_t a = 0;
-            uint64_t n = (uint64_t)in->f[1];
-            if (sim_acc_operand(c, t, in->f[0], n, &a, err))
+            uint64_t n = (uint64_t)in->f[FLOE_F_ACCCLR_n];
+            if (sim_acc_operand(c, t, in->f[FLOE_F_ACCCLR_acc], n, &a, err))
                 return -1;
             memset(c->acc + a, 0, sizeof(int32_t) * n);
             *cycles = vector_cycles(s, n, FLOE_DT_I16);

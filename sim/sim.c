@@ -384,14 +384,15 @@ static int exec_noc(floe_sim *s, sim_core *c, unsigned t, const floe_insn *in, u
     case FLOE_OP_SEND:
     case FLOE_OP_MCAST: {
         int mc = in->op == FLOE_OP_MCAST;
-        uint64_t nb = (uint64_t)in->f[1];
-        unsigned ch = (unsigned)in->f[mc ? 6 : 4];
-        int64_t x0 = in->f[2], y0 = in->f[3], x1 = mc ? in->f[4] : x0, y1 = mc ? in->f[5] : y0;
+        uint64_t nb = (uint64_t)in->f[FLOE_F_SEND_nb];
+        unsigned ch = (unsigned)in->f[mc ? FLOE_F_MCAST_ch : FLOE_F_SEND_ch];
+        int64_t x0 = in->f[mc ? FLOE_F_MCAST_x0 : FLOE_F_SEND_x], y0 = in->f[mc ? FLOE_F_MCAST_y0 : FLOE_F_SEND_y],
+                x1 = mc ? in->f[FLOE_F_MCAST_x1] : x0, y1 = mc ? in->f[FLOE_F_MCAST_y1] : y0;
         if (!core_at(s, x0, y0) || !core_at(s, x1, y1) || x0 > x1 || y0 > y1)
             return sim_fault(err, c, th, in, "destination cores (%lld, %lld)..(%lld, %lld) are not a rectangle "
                              "inside the %u x %u grid", (long long)x0, (long long)y0, (long long)x1, (long long)y1,
                              s->cols, s->rows);
-        if (sim_mem_operand(s, c, th, in->f[0], nb, "src", &a, err) || sim_read(s, c, a, nb, err))
+        if (sim_mem_operand(s, c, th, in->f[FLOE_F_SEND_src], nb, "src", &a, err) || sim_read(s, c, a, nb, err))
             return -1;
         size_t nd = (size_t)((x1 - x0 + 1) * (y1 - y0 + 1));
         int *dst = malloc(sizeof(int) * nd);
@@ -430,14 +431,14 @@ static int exec_noc(floe_sim *s, sim_core *c, unsigned t, const floe_insn *in, u
         return 0;
     }
     case FLOE_OP_RECV: {
-        uint64_t nb = (uint64_t)in->f[1];
-        sim_core *src = core_at(s, in->f[2], in->f[3]);
+        uint64_t nb = (uint64_t)in->f[FLOE_F_RECV_nb];
+        sim_core *src = core_at(s, in->f[FLOE_F_RECV_x], in->f[FLOE_F_RECV_y]);
         if (!src)
             return sim_fault(err, c, th, in, "source core (%lld, %lld) is outside the %u x %u grid",
-                             (long long)in->f[2], (long long)in->f[3], s->cols, s->rows);
-        if (sim_mem_operand(s, c, th, in->f[0], nb, "dst", &a, err))
+                             (long long)in->f[FLOE_F_RECV_x], (long long)in->f[FLOE_F_RECV_y], s->cols, s->rows);
+        if (sim_mem_operand(s, c, th, in->f[FLOE_F_RECV_dst], nb, "dst", &a, err))
             return -1;
-        floe_fifo *f = act_fifo(c, src->id, (unsigned)in->f[4], err);
+        floe_fifo *f = act_fifo(c, src->id, (unsigned)in->f[FLOE_F_RECV_ch], err);
         if (!f)
             return -1;
         if (f->bytes < nb) {
@@ -458,14 +459,14 @@ static int exec_noc(floe_sim *s, sim_core *c, unsigned t, const floe_insn *in, u
     case FLOE_OP_PSEND:
     case FLOE_OP_PRECV: {
         uint32_t ai = 0;
-        uint64_t n = (uint64_t)in->f[1];
-        int dir = (int)in->f[2];
-        unsigned ch = (unsigned)in->f[3];
+        uint64_t n = (uint64_t)in->f[FLOE_F_PSEND_n];
+        int dir = (int)in->f[FLOE_F_PSEND_dir];
+        unsigned ch = (unsigned)in->f[FLOE_F_PSEND_ch];
         static const int dx[4] = {0, 1, 0, -1}, dy[4] = {-1, 0, 1, 0}; /* n e s w */
         sim_core *nbr = core_at(s, (int64_t)c->x + dx[dir], (int64_t)c->y + dy[dir]);
         if (!nbr)
             return sim_fault(err, c, th, in, "there is no neighbour to the %c of this core", "nesw"[dir]);
-        if (sim_acc_operand(c, th, in->f[0], n, &ai, err))
+        if (sim_acc_operand(c, th, in->f[FLOE_F_PSEND_acc], n, &ai, err))
             return -1;
         uint8_t *buf = malloc(4 * n + 1);
         if (!buf)
@@ -510,8 +511,8 @@ static int exec_noc(floe_sim *s, sim_core *c, unsigned t, const floe_insn *in, u
         return 0;
     }
     case FLOE_OP_WSTREAM: {
-        uint64_t nb = (uint64_t)in->f[2], fb = (uint64_t)(uint32_t)in->f[1];
-        if (sim_mem_operand(s, c, th, in->f[0], nb, "dst", &a, err))
+        uint64_t nb = (uint64_t)in->f[FLOE_F_WSTREAM_nb], fb = (uint64_t)(uint32_t)in->f[FLOE_F_WSTREAM_fb];
+        if (sim_mem_operand(s, c, th, in->f[FLOE_F_WSTREAM_dst], nb, "dst", &a, err))
             return -1;
         if (floe_memory_check(&s->fb, fb, nb, "wstream", err) != 0)
             return sim_fault(err, c, th, in, "frame-buffer range 0x%llx + %llu bytes outside its %llu bytes",
@@ -533,13 +534,13 @@ static int exec_noc(floe_sim *s, sim_core *c, unsigned t, const floe_insn *in, u
         return 0;
     }
     case FLOE_OP_SIG: {
-        sim_core *d = core_at(s, in->f[1], in->f[2]);
+        sim_core *d = core_at(s, in->f[FLOE_F_SIG_x], in->f[FLOE_F_SIG_y]);
         if (!d)
-            return sim_fault(err, c, th, in, "core (%lld, %lld) is outside the %u x %u grid", (long long)in->f[1],
-                             (long long)in->f[2], s->cols, s->rows);
+            return sim_fault(err, c, th, in, "core (%lld, %lld) is outside the %u x %u grid",
+                             (long long)in->f[FLOE_F_SIG_x], (long long)in->f[FLOE_F_SIG_y], s->cols, s->rows);
         int hops = floe_noc_hops(&s->noc[FLOE_NOC_ACT], (int)c->id, (int)d->id);
         uint64_t arrival = *start + 1 + (uint64_t)hops * m->noc[FLOE_NOC_ACT].hop_cycles;
-        if (floe_eq_push_prio(&s->q, arrival, 0, EV_SEM, d->id, (uint64_t)in->f[0]) != 0)
+        if (floe_eq_push_prio(&s->q, arrival, 0, EV_SEM, d->id, (uint64_t)in->f[FLOE_F_SIG_tok]) != 0)
             return floe_err_set(err, "simulator: out of memory");
         *busy = 1;
         *next = *start + 1;
@@ -576,14 +577,15 @@ static int step(floe_sim *s, sim_core *c, unsigned t, uint64_t now, floe_err *er
         account(s, c, in, idx, u, now, 0, &act);
         return 0;
     case FLOE_OP_LOOP: {
-        uint32_t count = (uint32_t)in->f[0], body = (uint32_t)in->f[1];
+        uint32_t count = (uint32_t)in->f[FLOE_F_LOOP_count], body = (uint32_t)in->f[FLOE_F_LOOP_body];
         if (count == 0) {
             th->pc += body;
             advance(th);
         } else {
             if (th->depth == SIM_LOOP_DEPTH)
                 return sim_fault(err, c, th, in, "loops nest deeper than %d", SIM_LOOP_DEPTH);
-            th->loop[th->depth++] = (sim_loop){th->pc + 1, th->pc + 1 + body, count, (uint8_t)in->f[2], (int32_t)in->f[3]};
+            th->loop[th->depth++] = (sim_loop){th->pc + 1, th->pc + 1 + body, count, (uint8_t)in->f[FLOE_F_LOOP_reg],
+                                               (int32_t)in->f[FLOE_F_LOOP_stride]};
             th->pc++;
         }
         next = now + 1;
@@ -591,15 +593,15 @@ static int step(floe_sim *s, sim_core *c, unsigned t, uint64_t now, floe_err *er
     }
     case FLOE_OP_SETI:
     case FLOE_OP_ADDI: {
-        unsigned r = (unsigned)in->f[0];
-        int32_t v = (int32_t)in->f[1];
+        unsigned r = (unsigned)in->f[FLOE_F_SETI_reg];
+        int32_t v = (int32_t)in->f[FLOE_F_SETI_imm];
         th->r[r] = in->op == FLOE_OP_SETI ? v : (int32_t)((uint32_t)th->r[r] + (uint32_t)v);
         next = now + 1;
         advance(th);
         break;
     }
     case FLOE_OP_WAIT: {
-        unsigned tok = (unsigned)in->f[0], n = (unsigned)in->f[1];
+        unsigned tok = (unsigned)in->f[FLOE_F_WAIT_tok], n = (unsigned)in->f[FLOE_F_WAIT_n];
         if (c->sem[tok] < n) {
             th->state = TS_SEM;
             th->wait_tok = tok;
@@ -612,7 +614,7 @@ static int step(floe_sim *s, sim_core *c, unsigned t, uint64_t now, floe_err *er
         break;
     }
     case FLOE_OP_BAR: {
-        unsigned id = (unsigned)in->f[0], mask = (unsigned)in->f[1];
+        unsigned id = (unsigned)in->f[FLOE_F_BAR_id], mask = (unsigned)in->f[FLOE_F_BAR_mask];
         if (!(mask & (1u << t)))
             return sim_fault(err, c, th, in, "barrier mask 0x%02x does not include the calling thread %u", mask, t);
         c->bar_arrived[id] |= (uint8_t)(1u << t);
@@ -712,17 +714,20 @@ static int deadlock_report(floe_sim *s, uint64_t now, floe_err *err)
                 break;
             case TS_BAR:
                 snprintf(why, sizeof why, "waits at barrier %u (threads arrived: 0x%02x of 0x%02x)", th->bar_id,
-                         c->bar_arrived[th->bar_id], (unsigned)in->f[1]);
+                         c->bar_arrived[th->bar_id], (unsigned)in->f[FLOE_F_BAR_mask]);
                 break;
             case TS_RECV:
                 snprintf(why, sizeof why, "waits for %llu bytes from core (%lld, %lld) on channel %lld (%llu queued)",
-                         (unsigned long long)th->wait_bytes, (long long)in->f[2], (long long)in->f[3],
-                         (long long)in->f[4], (unsigned long long)th->wait_fifo->bytes);
+                         (unsigned long long)th->wait_bytes, (long long)in->f[FLOE_F_RECV_x],
+                         (long long)in->f[FLOE_F_RECV_y], (long long)in->f[FLOE_F_RECV_ch],
+                         (unsigned long long)th->wait_fifo->bytes);
                 break;
             case TS_PRECV:
-                snprintf(why, sizeof why, "waits for %llu bytes of partial sums from the %c neighbour on channel %lld "
-                         "(%llu queued)", (unsigned long long)th->wait_bytes, "nesw"[in->f[2]], (long long)in->f[3],
-                         (unsigned long long)th->wait_fifo->bytes);
+                snprintf(why, sizeof why,
+                         "waits for %llu bytes of partial sums from the %c neighbour on channel %lld "
+                         "(%llu queued)",
+                         (unsigned long long)th->wait_bytes, "nesw"[in->f[FLOE_F_PRECV_dir]],
+                         (long long)in -> f[FLOE_F_PRECV_ch], (unsigned long long)th -> wait_fifo -> bytes);
                 break;
             default:
                 snprintf(why, sizeof why, "is stuck");

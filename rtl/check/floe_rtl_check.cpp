@@ -99,17 +99,17 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     case FLOE_OP_VMM: {
         c.op = FLOE_CORE_CMD_VMM;
         c.unit = U_VMM;
-        c.acc = floe_acc_index(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.b = mem(in.f[2]);
-        c.k = (uint32_t)in.f[3];
-        c.n = (uint32_t)in.f[4];
-        int xp = (int)in.f[5], wp = (int)in.f[6];
+        c.acc = floe_acc_index(in.f[FLOE_F_VMM_acc]);
+        c.a = mem(in.f[FLOE_F_VMM_x]);
+        c.b = mem(in.f[FLOE_F_VMM_w]);
+        c.k = (uint32_t)in.f[FLOE_F_VMM_k];
+        c.n = (uint32_t)in.f[FLOE_F_VMM_n];
+        int xp = (int)in.f[FLOE_F_VMM_xp], wp = (int)in.f[FLOE_F_VMM_wp];
         if (xp == FLOE_XP_I4 || wp == FLOE_WP_I2 || (xp == FLOE_XP_I16 && wp == FLOE_WP_I4) || c.k == 0 || c.n == 0)
             return false;
         c.x16 = xp == FLOE_XP_I16;
         c.w4 = wp == FLOE_WP_I4;
-        c.set = in.f[7] == FLOE_MODE_SET;
+        c.set = in.f[FLOE_F_VMM_mode] == FLOE_MODE_SET;
         uint32_t xbytes = c.x16 ? 2 * c.k : c.k, rowbytes = c.w4 ? (c.k + 1) / 2 : c.k;
         if (xbytes > xmax || c.acc + c.n > FLOE_ACCUMULATORS)
             return false;
@@ -124,19 +124,19 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         int vr = in.op == FLOE_OP_VREQUANT;
         c.op = vr ? FLOE_CORE_CMD_VREQUANT : FLOE_CORE_CMD_REQUANT;
         c.unit = U_REQUANT;
-        c.dst = mem(in.f[0]);
-        c.n = (uint32_t)in.f[3];
-        c.dt = (int)in.f[4];
-        c.chan = in.f[5] == FLOE_SCOPE_CHANNEL;
-        c.m = mem(in.f[2]);
+        c.dst = mem(in.f[FLOE_F_REQUANT_dst]);
+        c.n = (uint32_t)in.f[FLOE_F_REQUANT_n];
+        c.dt = (int)in.f[FLOE_F_REQUANT_dt];
+        c.chan = in.f[FLOE_F_REQUANT_scope] == FLOE_SCOPE_CHANNEL;
+        c.m = mem(in.f[FLOE_F_REQUANT_mult]);
         if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2))
             return false;
         c.loads = {{c.m, c.chan ? 8 * c.n : 8}};
         if (vr) {
-            c.a = mem(in.f[1]);
+            c.a = mem(in.f[FLOE_F_VREQUANT_a]);
             c.loads.push_back({c.a, 4 * c.n});
         } else {
-            c.acc = floe_acc_index(in.f[1]);
+            c.acc = floe_acc_index(in.f[FLOE_F_REQUANT_acc]);
             if (c.acc + c.n > FLOE_ACCUMULATORS)
                 return false;
             c.acc_load = c.n;
@@ -149,13 +149,13 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     case FLOE_OP_VMAX:
     case FLOE_OP_VMUL:
         c.op = in.op == FLOE_OP_VADD ? FLOE_CORE_CMD_VADD : in.op == FLOE_OP_VMAX ? FLOE_CORE_CMD_VMAX : FLOE_CORE_CMD_VMUL;
-        c.amount = in.op == FLOE_OP_VMUL ? (int)in.f[5] : 0;
+        c.amount = in.op == FLOE_OP_VMUL ? (int)in.f[FLOE_F_VMUL_sh] : 0;
         c.unit = U_VECTOR;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.b = mem(in.f[2]);
-        c.n = (uint32_t)in.f[3];
-        c.dt = c.out_dt = (int)in.f[4];
+        c.dst = mem(in.f[FLOE_F_VADD_dst]);
+        c.a = mem(in.f[FLOE_F_VADD_a]);
+        c.b = mem(in.f[FLOE_F_VADD_b]);
+        c.n = (uint32_t)in.f[FLOE_F_VADD_n];
+        c.dt = c.out_dt = (int)in.f[FLOE_F_VADD_dt];
         if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2))
             return false;
         c.loads = {{c.a, (uint32_t)bytes_for(c.dt, c.n)}, {c.b, (uint32_t)bytes_for(c.dt, c.n)}};
@@ -165,12 +165,12 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     case FLOE_OP_VSAT:
         c.op = in.op == FLOE_OP_VSHIFT ? FLOE_CORE_CMD_VSHIFT : FLOE_CORE_CMD_VSAT;
         c.unit = U_VECTOR;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.n = (uint32_t)in.f[2];
-        c.dt = (int)in.f[3];
-        c.dt2 = in.op == FLOE_OP_VSAT ? (int)in.f[4] : c.dt;
-        c.amount = in.op == FLOE_OP_VSHIFT ? (int)in.f[4] : 0;
+        c.dst = mem(in.f[FLOE_F_VSHIFT_dst]);
+        c.a = mem(in.f[FLOE_F_VSHIFT_a]);
+        c.n = (uint32_t)in.f[FLOE_F_VSHIFT_n];
+        c.dt = (int)in.f[in.op == FLOE_OP_VSAT ? FLOE_F_VSAT_from : FLOE_F_VSHIFT_dt];
+        c.dt2 = in.op == FLOE_OP_VSAT ? (int)in.f[FLOE_F_VSAT_to] : c.dt;
+        c.amount = in.op == FLOE_OP_VSHIFT ? (int)in.f[FLOE_F_VSHIFT_amount] : 0;
         if (!supported_dt(c.dt) || !supported_dt(c.dt2) || c.amount < -31 || c.amount > 31 ||
             ((c.dt == FLOE_DT_I4 || c.dt2 == FLOE_DT_I4) && c.n % 2))
             return false;
@@ -181,9 +181,9 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     case FLOE_OP_EXP2:
         c.op = FLOE_CORE_CMD_EXP2;
         c.unit = U_AFU;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.n = (uint32_t)in.f[2];
+        c.dst = mem(in.f[FLOE_F_EXP2_dst]);
+        c.a = mem(in.f[FLOE_F_EXP2_src]);
+        c.n = (uint32_t)in.f[FLOE_F_EXP2_n];
         c.loads = {{c.a, 4 * c.n}};
         c.out_addr = c.dst;
         c.out_dt = FLOE_DT_I32;
@@ -194,10 +194,10 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         c.op = in.op == FLOE_OP_VSUM ? FLOE_CORE_CMD_VSUM : in.op == FLOE_OP_VSUMSQ ? FLOE_CORE_CMD_VSUMSQ
                                                                                      : FLOE_CORE_CMD_VMAXR;
         c.unit = U_REDUCE;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.n = (uint32_t)in.f[2];
-        c.dt = (int)in.f[3];
+        c.dst = mem(in.f[FLOE_F_VSUM_dst]);
+        c.a = mem(in.f[FLOE_F_VSUM_a]);
+        c.n = (uint32_t)in.f[FLOE_F_VSUM_n];
+        c.dt = (int)in.f[FLOE_F_VSUM_dt];
         if (!supported_dt(c.dt))
             return false;
         c.loads = {{c.a, (uint32_t)bytes_for(c.dt, c.n)}};
@@ -211,9 +211,9 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         int rs = in.op == FLOE_OP_RSQRT;
         c.op = rs ? FLOE_CORE_CMD_RSQRT : FLOE_CORE_CMD_RECIP;
         c.unit = rs ? U_RSQRT : U_RECIP;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.n = (uint32_t)in.f[2];
+        c.dst = mem(in.f[FLOE_F_RECIP_dst]);
+        c.a = mem(in.f[FLOE_F_RECIP_src]);
+        c.n = (uint32_t)in.f[FLOE_F_RECIP_n];
         c.loads = {{c.a, (rs ? 8 : 4) * c.n}};
         c.out_addr = c.dst;
         c.out_dt = FLOE_DT_I32;
@@ -225,11 +225,11 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         int l16 = in.op == FLOE_OP_LUT16;
         c.op = l16 ? FLOE_CORE_CMD_LUT16 : FLOE_CORE_CMD_LUT8;
         c.unit = U_LUT;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.b = mem(in.f[2]);
-        c.n = (uint32_t)in.f[3];
-        c.dt = c.out_dt = l16 ? (int)in.f[4] : FLOE_DT_I16;
+        c.dst = mem(in.f[FLOE_F_LUT8_dst]);
+        c.a = mem(in.f[FLOE_F_LUT8_src]);
+        c.b = mem(in.f[FLOE_F_LUT8_table]);
+        c.n = (uint32_t)in.f[FLOE_F_LUT8_n];
+        c.dt = c.out_dt = l16 ? (int)in.f[FLOE_F_LUT16_dt] : FLOE_DT_I16;
         if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2))
             return false;
         c.loads = {{c.a, l16 ? 2 * c.n : c.n}, {c.b, l16 ? 4 * (FLOE_LUT16_KNOTS + 2) : 512}};
@@ -239,13 +239,13 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     case FLOE_OP_RMSNORM: // the sequencer: vsumsq + eps, rsqrt, requant by r x c[j]
         c.op = FLOE_CORE_CMD_RMSNORM;
         c.unit = U_RMSNORM;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.b = mem(in.f[2]);
-        c.m = mem(in.f[3]);
-        c.n = (uint32_t)in.f[4];
-        c.dt = c.out_dt = (int)in.f[5];
-        c.chan = in.f[6] == FLOE_SCOPE_CHANNEL;
+        c.dst = mem(in.f[FLOE_F_RMSNORM_dst]);
+        c.a = mem(in.f[FLOE_F_RMSNORM_src]);
+        c.b = mem(in.f[FLOE_F_RMSNORM_c]);
+        c.m = mem(in.f[FLOE_F_RMSNORM_eps]);
+        c.n = (uint32_t)in.f[FLOE_F_RMSNORM_n];
+        c.dt = c.out_dt = (int)in.f[FLOE_F_RMSNORM_dt];
+        c.chan = in.f[FLOE_F_RMSNORM_scope] == FLOE_SCOPE_CHANNEL;
         if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2))
             return false;
         c.loads = {{c.a, 2 * c.n}, {c.b, c.chan ? 8 * c.n : 8}, {c.m, 8}};
@@ -254,9 +254,9 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     case FLOE_OP_SOFTMAX: // the sequencer: vmaxr, exp2 summed, recip, exp2 scaled
         c.op = FLOE_CORE_CMD_SOFTMAX;
         c.unit = U_SOFTMAX;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.n = (uint32_t)in.f[2];
+        c.dst = mem(in.f[FLOE_F_SOFTMAX_dst]);
+        c.a = mem(in.f[FLOE_F_SOFTMAX_src]);
+        c.n = (uint32_t)in.f[FLOE_F_SOFTMAX_n];
         c.loads = {{c.a, 4 * c.n}};
         c.out_addr = c.dst;
         c.out_dt = FLOE_DT_I16;
@@ -264,11 +264,11 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     case FLOE_OP_ROPE: // the rope unit: pairs (x[i], x[i+h]) with cos[i], sin[i]
         c.op = FLOE_CORE_CMD_ROPE;
         c.unit = U_ROPE;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.b = mem(in.f[2]);
-        c.m = mem(in.f[3]);
-        c.n = (uint32_t)in.f[4];
+        c.dst = mem(in.f[FLOE_F_ROPE_dst]);
+        c.a = mem(in.f[FLOE_F_ROPE_src]);
+        c.b = mem(in.f[FLOE_F_ROPE_cos]);
+        c.m = mem(in.f[FLOE_F_ROPE_sin]);
+        c.n = (uint32_t)in.f[FLOE_F_ROPE_n];
         c.dt = c.out_dt = FLOE_DT_I16;
         if (c.n % 2)
             return false;
@@ -280,18 +280,18 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
         int rt = in.op == FLOE_OP_RMSNORMT;
         c.op = rt ? FLOE_CORE_CMD_RMSNORMT : FLOE_CORE_CMD_VREQUANTT;
         c.unit = rt ? U_RMSNORMT : U_VREQUANTT;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
+        c.dst = mem(in.f[rt ? FLOE_F_RMSNORMT_dst : FLOE_F_VREQUANTT_dst]);
+        c.a = mem(in.f[rt ? FLOE_F_RMSNORMT_src : FLOE_F_VREQUANTT_a]);
         if (rt) {
-            c.b = mem(in.f[2]);
-            c.m = mem(in.f[3]);
-            c.n = (uint32_t)in.f[4];
-            c.dt = (int)in.f[5];
+            c.b = mem(in.f[FLOE_F_RMSNORMT_c]);
+            c.m = mem(in.f[FLOE_F_RMSNORMT_eps]);
+            c.n = (uint32_t)in.f[FLOE_F_RMSNORMT_n];
+            c.dt = (int)in.f[FLOE_F_RMSNORMT_dt];
             c.loads = {{c.a, 2 * c.n}, {c.b, 12}, {c.m, 8}};
         } else {
-            c.m = mem(in.f[2]);
-            c.n = (uint32_t)in.f[3];
-            c.dt = (int)in.f[4];
+            c.m = mem(in.f[FLOE_F_VREQUANTT_mult]);
+            c.n = (uint32_t)in.f[FLOE_F_VREQUANTT_n];
+            c.dt = (int)in.f[FLOE_F_VREQUANTT_dt];
             c.loads = {{c.a, 4 * c.n}, {c.m, 12}};
         }
         c.out_dt = c.dt;
@@ -304,12 +304,12 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     case FLOE_OP_REQUANTK: // requant from the accumulators by {m_j, shift_j + k}, k one int8 in memory
         c.op = FLOE_CORE_CMD_REQUANTK;
         c.unit = U_REQUANTK;
-        c.dst = mem(in.f[0]);
-        c.acc = floe_acc_index(in.f[1]);
-        c.m = mem(in.f[2]);
-        c.b = mem(in.f[3]);
-        c.n = (uint32_t)in.f[4];
-        c.dt = c.out_dt = (int)in.f[5];
+        c.dst = mem(in.f[FLOE_F_REQUANTK_dst]);
+        c.acc = floe_acc_index(in.f[FLOE_F_REQUANTK_acc]);
+        c.m = mem(in.f[FLOE_F_REQUANTK_mult]);
+        c.b = mem(in.f[FLOE_F_REQUANTK_k]);
+        c.n = (uint32_t)in.f[FLOE_F_REQUANTK_n];
+        c.dt = c.out_dt = (int)in.f[FLOE_F_REQUANTK_dt];
         c.chan = 1;
         if (!supported_dt(c.dt) || (c.dt == FLOE_DT_I4 && c.n % 2) || c.acc + c.n > FLOE_ACCUMULATORS)
             return false;
@@ -320,11 +320,11 @@ bool to_cmd(const floe_insn &in, uint32_t mem_bytes, uint32_t xmax, Cmd &c)
     case FLOE_OP_MULTMUL: // multipliers (m, shift) out
         c.op = FLOE_CORE_CMD_MULTMUL;
         c.unit = U_MULTMUL;
-        c.dst = mem(in.f[0]);
-        c.a = mem(in.f[1]);
-        c.m = mem(in.f[2]);
-        c.n = (uint32_t)in.f[3];
-        c.chan = in.f[4] == FLOE_SCOPE_CHANNEL;
+        c.dst = mem(in.f[FLOE_F_MULTMUL_dst]);
+        c.a = mem(in.f[FLOE_F_MULTMUL_a]);
+        c.m = mem(in.f[FLOE_F_MULTMUL_b]);
+        c.n = (uint32_t)in.f[FLOE_F_MULTMUL_n];
+        c.chan = in.f[FLOE_F_MULTMUL_scope] == FLOE_SCOPE_CHANNEL;
         c.loads = {{c.a, 8 * c.n}, {c.m, c.chan ? 8 * c.n : 8}};
         c.out_addr = c.dst;
         c.out_dt = FLOE_DT_I32;
@@ -375,7 +375,7 @@ int sim_tile(const floe_machine *m, const Tile &t, SimOut &o, floe_err *err)
             floe_unit u = floe_op_lookup(t.in.op)->unit;
             // the instruction's own time (docs/sim.md): its unit work and port time, then the
             // pipeline (recip, rsqrt: overlapped with the operand reads, as the simulator does)
-            uint64_t n = (uint64_t)t.in.f[2]; // recip, rsqrt: n (their compute and write bytes)
+            uint64_t n = (uint64_t)t.in.f[FLOE_F_RECIP_n]; // recip, rsqrt: n (their compute and write bytes)
             uint64_t compute = (n + m->afu_ops_per_cycle - 1) / m->afu_ops_per_cycle;
             o.cycles = floe_sim_done(m, t.in.op, cs[0].busy[u], compute ? compute : 1, 8 * n);
             o.mem.assign(mem->bytes, mem->bytes + t.mem->size());
@@ -910,23 +910,31 @@ bool vmmr_rows(const std::vector<floe_insn> &insns, size_t at, std::vector<floe_
 {
     const floe_insn &v = insns[at];
     int64_t stride = 0;
-    bool found = v.f[6] == 0; // r0 reads zero
+    bool found = v.f[FLOE_F_VMMR_xs] == 0; // r0 reads zero
     for (size_t j = at; !found && j-- > 0;)
-        if (insns[j].thread == v.thread && insns[j].op == FLOE_OP_SETI && insns[j].f[0] == v.f[6]) {
-            stride = insns[j].f[1];
+        if (insns[j].thread == v.thread && insns[j].op == FLOE_OP_SETI &&
+            insns[j].f[FLOE_F_SETI_reg] == v.f[FLOE_F_VMMR_xs]) {
+            stride = insns[j].f[FLOE_F_SETI_imm];
             found = true;
         }
     if (!found)
         return false;
     floe_insn s = strip_regs(v);
-    for (int64_t r = 0; r < v.f[5]; r++) {
+    for (int64_t r = 0; r < v.f[FLOE_F_VMMR_m]; r++) {
         floe_insn in{};
         in.op = FLOE_OP_VMM;
-        int64_t x = (int64_t)floe_mem_addr(s.f[1]) + r * stride, a = (int64_t)floe_acc_index(s.f[0]) + r * s.f[4];
+        int64_t x = (int64_t)floe_mem_addr(s.f[FLOE_F_VMMR_x]) + r * stride,
+                a = (int64_t)floe_acc_index(s.f[FLOE_F_VMMR_acc]) + r * s.f[FLOE_F_VMMR_n];
         if (x < 0 || x >= (1 << FLOE_MEM_ADDR_BITS) || a >= (1 << FLOE_ACC_INDEX_BITS))
             return false;
-        int64_t f[8] = {FLOE_ACC(a, 0), FLOE_MEM(x, 0), s.f[2], s.f[3], s.f[4], s.f[7], s.f[8], s.f[9]};
-        std::memcpy(in.f, f, sizeof f);
+        in.f[FLOE_F_VMM_acc] = FLOE_ACC(a, 0);
+        in.f[FLOE_F_VMM_x] = FLOE_MEM(x, 0);
+        in.f[FLOE_F_VMM_w] = s.f[FLOE_F_VMMR_w];
+        in.f[FLOE_F_VMM_k] = s.f[FLOE_F_VMMR_k];
+        in.f[FLOE_F_VMM_n] = s.f[FLOE_F_VMMR_n];
+        in.f[FLOE_F_VMM_xp] = s.f[FLOE_F_VMMR_xp];
+        in.f[FLOE_F_VMM_wp] = s.f[FLOE_F_VMMR_wp];
+        in.f[FLOE_F_VMM_mode] = s.f[FLOE_F_VMMR_mode];
         out.push_back(in);
     }
     return true;

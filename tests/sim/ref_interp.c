@@ -42,21 +42,23 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
     case FLOE_OP_NOP:
     case FLOE_OP_HALT:
         return 0;
-    case FLOE_OP_SETI:
-        R->r[f[0]] = (int32_t)f[1];
-        return 0;
+    case FLOE_OP_SETI: R->r[f[FLOE_F_SETI_reg]] = (int32_t)f[FLOE_F_SETI_imm]; return 0;
     case FLOE_OP_ADDI:
-        R->r[f[0]] = (int32_t)((uint32_t)R->r[f[0]] + (uint32_t)f[1]);
+        R->r[f[FLOE_F_ADDI_reg]] = (int32_t)((uint32_t)R->r[f[FLOE_F_ADDI_reg]] + (uint32_t)f[FLOE_F_ADDI_imm]);
         return 0;
     case FLOE_OP_VMM: {
-        floe_dtype xd = f[5] == FLOE_XP_I4 ? FLOE_DT_I4 : f[5] == FLOE_XP_I8 ? FLOE_DT_I8 : FLOE_DT_I16;
-        floe_dtype wd = f[6] == FLOE_WP_I2 ? FLOE_DT_I2 : f[6] == FLOE_WP_I4 ? FLOE_DT_I4 : FLOE_DT_I8;
-        uint64_t k = (uint64_t)f[3], n = (uint64_t)f[4], row = floe_dtype_bytes_for(wd, k);
-        int64_t a = ai(R, f[0]), x = ea(R, f[1]), w = ea(R, f[2]);
+        floe_dtype xd = f[FLOE_F_VMM_xp] == FLOE_XP_I4   ? FLOE_DT_I4
+                        : f[FLOE_F_VMM_xp] == FLOE_XP_I8 ? FLOE_DT_I8
+                                                         : FLOE_DT_I16;
+        floe_dtype wd = f[FLOE_F_VMM_wp] == FLOE_WP_I2   ? FLOE_DT_I2
+                        : f[FLOE_F_VMM_wp] == FLOE_WP_I4 ? FLOE_DT_I4
+                                                         : FLOE_DT_I8;
+        uint64_t k = (uint64_t)f[FLOE_F_VMM_k], n = (uint64_t)f[FLOE_F_VMM_n], row = floe_dtype_bytes_for(wd, k);
+        int64_t a = ai(R, f[FLOE_F_VMM_acc]), x = ea(R, f[FLOE_F_VMM_x]), w = ea(R, f[FLOE_F_VMM_w]);
         if (a < 0 || a + (int64_t)n > (1 << 13) || !ok(c, x, floe_dtype_bytes_for(xd, k)) || !ok(c, w, n * row))
             return -1;
         for (uint64_t j = 0; j < n; j++) {
-            int32_t s = f[7] == FLOE_MODE_SET ? 0 : c->acc[a + j];
+            int32_t s = f[FLOE_F_VMM_mode] == FLOE_MODE_SET ? 0 : c->acc[a + j];
             for (uint64_t i = 0; i < k; i++)
                 s = floe_mac_wrap(s, floe_elem_load(M + x, xd, i), floe_elem_load(M + w + j * row, wd, i));
             c->acc[a + j] = s;
@@ -64,10 +66,16 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
         return 0;
     }
     case FLOE_OP_VMMR: { /* m rows, each one vmm: row r at x + r * r[xs], into acc + r * n */
-        floe_dtype xd = f[7] == FLOE_XP_I4 ? FLOE_DT_I4 : f[7] == FLOE_XP_I8 ? FLOE_DT_I8 : FLOE_DT_I16;
-        floe_dtype wd = f[8] == FLOE_WP_I2 ? FLOE_DT_I2 : f[8] == FLOE_WP_I4 ? FLOE_DT_I4 : FLOE_DT_I8;
-        uint64_t k = (uint64_t)f[3], n = (uint64_t)f[4], m = (uint64_t)f[5], row = floe_dtype_bytes_for(wd, k);
-        int64_t a = ai(R, f[0]), x = ea(R, f[1]), w = ea(R, f[2]), st = R->r[f[6]];
+        floe_dtype xd = f[FLOE_F_VMMR_xp] == FLOE_XP_I4   ? FLOE_DT_I4
+                        : f[FLOE_F_VMMR_xp] == FLOE_XP_I8 ? FLOE_DT_I8
+                                                          : FLOE_DT_I16;
+        floe_dtype wd = f[FLOE_F_VMMR_wp] == FLOE_WP_I2   ? FLOE_DT_I2
+                        : f[FLOE_F_VMMR_wp] == FLOE_WP_I4 ? FLOE_DT_I4
+                                                          : FLOE_DT_I8;
+        uint64_t k = (uint64_t)f[FLOE_F_VMMR_k], n = (uint64_t)f[FLOE_F_VMMR_n], m = (uint64_t)f[FLOE_F_VMMR_m],
+                 row = floe_dtype_bytes_for(wd, k);
+        int64_t a = ai(R, f[FLOE_F_VMMR_acc]), x = ea(R, f[FLOE_F_VMMR_x]), w = ea(R, f[FLOE_F_VMMR_w]),
+                st = R->r[f[FLOE_F_VMMR_xs]];
         if (a < 0 || a + (int64_t)(n * m) > (1 << 13) || (m && !ok(c, w, n * row)))
             return -1;
         for (uint64_t r = 0; r < m; r++)
@@ -75,7 +83,7 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
                 return -1;
         for (uint64_t r = 0; r < m; r++)
             for (uint64_t j = 0; j < n; j++) {
-                int32_t s = f[9] == FLOE_MODE_SET ? 0 : c->acc[a + r * n + j];
+                int32_t s = f[FLOE_F_VMMR_mode] == FLOE_MODE_SET ? 0 : c->acc[a + r * n + j];
                 for (uint64_t i = 0; i < k; i++)
                     s = floe_mac_wrap(s, floe_elem_load(M + x + st * (int64_t)r, xd, i),
                                       floe_elem_load(M + w + j * row, wd, i));
@@ -84,44 +92,47 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
         return 0;
     }
     case FLOE_OP_ACCCLR: {
-        int64_t a = ai(R, f[0]);
-        if (a < 0 || a + f[1] > (1 << 13))
+        int64_t a = ai(R, f[FLOE_F_ACCCLR_acc]);
+        if (a < 0 || a + f[FLOE_F_ACCCLR_n] > (1 << 13))
             return -1;
-        memset(c->acc + a, 0, 4 * (size_t)f[1]);
+        memset(c->acc + a, 0, 4 * (size_t)f[FLOE_F_ACCCLR_n]);
         return 0;
     }
     case FLOE_OP_VADD:
     case FLOE_OP_VMUL:
     case FLOE_OP_VMAX: {
-        uint64_t n = (uint64_t)f[3], nb = floe_dtype_bytes_for((floe_dtype)f[4], n);
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]), b = ea(R, f[2]);
+        uint64_t n = (uint64_t)f[FLOE_F_VADD_n], nb = floe_dtype_bytes_for((floe_dtype)f[FLOE_F_VADD_dt], n);
+        int64_t d = ea(R, f[FLOE_F_VADD_dst]), a = ea(R, f[FLOE_F_VADD_a]), b = ea(R, f[FLOE_F_VADD_b]);
         if (!ok(c, d, nb) || !ok(c, a, nb) || !ok(c, b, nb))
             return -1;
         int32_t *t = malloc(4 * (n + 1));
         for (uint64_t i = 0; i < n; i++) {
-            int32_t x = floe_elem_load(M + a, (floe_dtype)f[4], i), y = floe_elem_load(M + b, (floe_dtype)f[4], i);
+            int32_t x = floe_elem_load(M + a, (floe_dtype)f[FLOE_F_VADD_dt], i),
+                    y = floe_elem_load(M + b, (floe_dtype)f[FLOE_F_VADD_dt], i);
             int64_t v = in->op == FLOE_OP_VADD ? (int64_t)x + y
-                        : in->op == FLOE_OP_VMAX ? (x > y ? x : y)
-                                                 : floe_requant_raw(x, (floe_requant_mult){y, (int32_t)f[5]});
-            t[i] = floe_sat_bits(v, floe_dtype_bits((floe_dtype)f[4]));
+                        : in->op == FLOE_OP_VMAX
+                            ? (x > y ? x : y)
+                            : floe_requant_raw(x, (floe_requant_mult){y, (int32_t)f[FLOE_F_VMUL_sh]});
+            t[i] = floe_sat_bits(v, floe_dtype_bits((floe_dtype)f[FLOE_F_VADD_dt]));
         }
         for (uint64_t i = 0; i < n; i++)
-            floe_elem_store(M + d, (floe_dtype)f[4], i, t[i]);
+            floe_elem_store(M + d, (floe_dtype)f[FLOE_F_VADD_dt], i, t[i]);
         free(t);
         return 0;
     }
     case FLOE_OP_VSHIFT:
     case FLOE_OP_VSAT: {
-        uint64_t n = (uint64_t)f[2];
-        floe_dtype from = (floe_dtype)f[3], to = in->op == FLOE_OP_VSAT ? (floe_dtype)f[4] : from;
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]);
+        uint64_t n = (uint64_t)f[FLOE_F_VSHIFT_n];
+        floe_dtype from = (floe_dtype)f[in->op == FLOE_OP_VSAT ? FLOE_F_VSAT_from : FLOE_F_VSHIFT_dt],
+                   to = in->op == FLOE_OP_VSAT ? (floe_dtype)f[FLOE_F_VSAT_to] : from;
+        int64_t d = ea(R, f[FLOE_F_VSHIFT_dst]), a = ea(R, f[FLOE_F_VSHIFT_a]);
         if (!ok(c, d, floe_dtype_bytes_for(to, n)) || !ok(c, a, floe_dtype_bytes_for(from, n)))
             return -1;
         int32_t *t = malloc(4 * (n + 1));
         for (uint64_t i = 0; i < n; i++) {
             int64_t v = floe_elem_load(M + a, from, i);
             if (in->op == FLOE_OP_VSHIFT) {
-                int sh = (int)f[4];
+                int sh = (int)f[FLOE_F_VSHIFT_amount];
                 if (sh >= 0) {
                     __extension__ __int128 w = (__int128)v * ((__int128)1 << (sh > 40 ? 40 : sh));
                     v = w > INT64_MAX ? INT64_MAX : w < INT64_MIN ? INT64_MIN : (int64_t)w;
@@ -139,15 +150,16 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
     case FLOE_OP_VSUM:
     case FLOE_OP_VSUMSQ:
     case FLOE_OP_VMAXR: {
-        uint64_t n = (uint64_t)f[2];
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]);
-        if (!ok(c, d, in->op == FLOE_OP_VSUMSQ ? 8 : 4) || !ok(c, a, floe_dtype_bytes_for((floe_dtype)f[3], n)))
+        uint64_t n = (uint64_t)f[FLOE_F_VSUM_n];
+        int64_t d = ea(R, f[FLOE_F_VSUM_dst]), a = ea(R, f[FLOE_F_VSUM_a]);
+        if (!ok(c, d, in->op == FLOE_OP_VSUMSQ ? 8 : 4) ||
+            !ok(c, a, floe_dtype_bytes_for((floe_dtype)f[FLOE_F_VSUM_dt], n)))
             return -1;
         uint64_t sq = 0;
         uint32_t sum = 0;
         int32_t mx = INT32_MIN;
         for (uint64_t i = 0; i < n; i++) {
-            int32_t x = floe_elem_load(M + a, (floe_dtype)f[3], i);
+            int32_t x = floe_elem_load(M + a, (floe_dtype)f[FLOE_F_VSUM_dt], i);
             sum += (uint32_t)x;
             sq += (uint64_t)((int64_t)x * x);
             if (x > mx)
@@ -162,21 +174,21 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
     }
     case FLOE_OP_REQUANT:
     case FLOE_OP_VREQUANT: {
-        uint64_t n = (uint64_t)f[3];
-        int pc = f[5] == FLOE_SCOPE_CHANNEL;
-        int64_t d = ea(R, f[0]), m = ea(R, f[2]);
-        if (!ok(c, d, floe_dtype_bytes_for((floe_dtype)f[4], n)) || !ok(c, m, 8 * (pc ? n : 1)))
+        uint64_t n = (uint64_t)f[FLOE_F_REQUANT_n];
+        int pc = f[FLOE_F_REQUANT_scope] == FLOE_SCOPE_CHANNEL;
+        int64_t d = ea(R, f[FLOE_F_REQUANT_dst]), m = ea(R, f[FLOE_F_REQUANT_mult]);
+        if (!ok(c, d, floe_dtype_bytes_for((floe_dtype)f[FLOE_F_REQUANT_dt], n)) || !ok(c, m, 8 * (pc ? n : 1)))
             return -1;
         int32_t *src = malloc(4 * (n + 1));
         if (in->op == FLOE_OP_REQUANT) {
-            int64_t a = ai(R, f[1]);
+            int64_t a = ai(R, f[FLOE_F_REQUANT_acc]);
             if (a < 0 || a + (int64_t)n > (1 << 13)) {
                 free(src);
                 return -1;
             }
             memcpy(src, c->acc + a, 4 * n);
         } else {
-            int64_t a = ea(R, f[1]);
+            int64_t a = ea(R, f[FLOE_F_VREQUANT_a]);
             if (!ok(c, a, 4 * n)) {
                 free(src);
                 return -1;
@@ -190,17 +202,17 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
                 free(src);
                 return -1;
             }
-            src[i] = floe_requant_bits(src[i], q, floe_dtype_bits((floe_dtype)f[4]));
+            src[i] = floe_requant_bits(src[i], q, floe_dtype_bits((floe_dtype)f[FLOE_F_REQUANT_dt]));
         }
         for (uint64_t i = 0; i < n; i++)
-            floe_elem_store(M + d, (floe_dtype)f[4], i, src[i]);
+            floe_elem_store(M + d, (floe_dtype)f[FLOE_F_REQUANT_dt], i, src[i]);
         free(src);
         return 0;
     }
     case FLOE_OP_MULTMUL: {
-        uint64_t n = (uint64_t)f[3];
-        int pc = f[4] == FLOE_SCOPE_CHANNEL;
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]), b = ea(R, f[2]);
+        uint64_t n = (uint64_t)f[FLOE_F_MULTMUL_n];
+        int pc = f[FLOE_F_MULTMUL_scope] == FLOE_SCOPE_CHANNEL;
+        int64_t d = ea(R, f[FLOE_F_MULTMUL_dst]), a = ea(R, f[FLOE_F_MULTMUL_a]), b = ea(R, f[FLOE_F_MULTMUL_b]);
         if (!ok(c, d, 8 * n) || !ok(c, a, 8 * n) || !ok(c, b, 8 * (pc ? n : 1)))
             return -1;
         floe_requant_mult *t = malloc(sizeof *t * (n + 1));
@@ -220,7 +232,7 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
     case FLOE_OP_ACCST:
     case FLOE_OP_ACCLD: {
         int st = in->op == FLOE_OP_ACCST;
-        uint64_t n = (uint64_t)f[2];
+        uint64_t n = (uint64_t)f[FLOE_F_ACCST_n];
         int64_t m = ea(R, f[st ? 0 : 1]), a = ai(R, f[st ? 1 : 0]);
         if (!ok(c, m, 4 * n) || a < 0 || a + (int64_t)n > (1 << 13))
             return -1;
@@ -233,8 +245,8 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
         return 0;
     }
     case FLOE_OP_LUT8: {
-        uint64_t n = (uint64_t)f[3];
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]), t = ea(R, f[2]);
+        uint64_t n = (uint64_t)f[FLOE_F_LUT8_n];
+        int64_t d = ea(R, f[FLOE_F_LUT8_dst]), a = ea(R, f[FLOE_F_LUT8_src]), t = ea(R, f[FLOE_F_LUT8_table]);
         if (!ok(c, d, 2 * n) || !ok(c, a, n) || !ok(c, t, 512))
             return -1;
         int16_t *o = malloc(2 * (n + 1));
@@ -246,9 +258,9 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
         return 0;
     }
     case FLOE_OP_LUT16: {
-        uint64_t n = (uint64_t)f[3];
-        floe_dtype dt = (floe_dtype)f[4];
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]), t = ea(R, f[2]);
+        uint64_t n = (uint64_t)f[FLOE_F_LUT16_n];
+        floe_dtype dt = (floe_dtype)f[FLOE_F_LUT16_dt];
+        int64_t d = ea(R, f[FLOE_F_LUT16_dst]), a = ea(R, f[FLOE_F_LUT16_src]), t = ea(R, f[FLOE_F_LUT16_table]);
         if (!ok(c, d, floe_dtype_bytes_for(dt, n)) || !ok(c, a, 2 * n) || !ok(c, t, 1036))
             return -1;
         floe_lut16 L;
@@ -273,8 +285,8 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
     case FLOE_OP_RECIP:
     case FLOE_OP_RSQRT:
     case FLOE_OP_SOFTMAX: {
-        uint64_t n = (uint64_t)f[2];
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]);
+        uint64_t n = (uint64_t)f[FLOE_F_EXP2_n];
+        int64_t d = ea(R, f[FLOE_F_EXP2_dst]), a = ea(R, f[FLOE_F_EXP2_src]);
         uint64_t ib = in->op == FLOE_OP_RSQRT ? 8 : 4;
         uint64_t ob = in->op == FLOE_OP_EXP2 ? 4 : in->op == FLOE_OP_SOFTMAX ? 2 : 8;
         if (!ok(c, d, ob * n) || !ok(c, a, ib * n))
@@ -304,10 +316,11 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
         return 0;
     }
     case FLOE_OP_RMSNORM: {
-        uint64_t n = (uint64_t)f[4];
-        floe_dtype dt = (floe_dtype)f[5];
-        int pc = f[6] == FLOE_SCOPE_CHANNEL;
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]), cm = ea(R, f[2]), e = ea(R, f[3]);
+        uint64_t n = (uint64_t)f[FLOE_F_RMSNORM_n];
+        floe_dtype dt = (floe_dtype)f[FLOE_F_RMSNORM_dt];
+        int pc = f[FLOE_F_RMSNORM_scope] == FLOE_SCOPE_CHANNEL;
+        int64_t d = ea(R, f[FLOE_F_RMSNORM_dst]), a = ea(R, f[FLOE_F_RMSNORM_src]), cm = ea(R, f[FLOE_F_RMSNORM_c]),
+                e = ea(R, f[FLOE_F_RMSNORM_eps]);
         if (!ok(c, d, floe_dtype_bytes_for(dt, n)) || !ok(c, a, 2 * n) || !ok(c, cm, 8 * (pc ? n : 1)) || !ok(c, e, 8))
             return -1;
         int16_t *q = malloc(2 * (n + 1));
@@ -331,8 +344,9 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
         return bad ? -1 : 0;
     }
     case FLOE_OP_ROPE: {
-        uint64_t n = (uint64_t)f[4], h = n / 2;
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]), co = ea(R, f[2]), si = ea(R, f[3]);
+        uint64_t n = (uint64_t)f[FLOE_F_ROPE_n], h = n / 2;
+        int64_t d = ea(R, f[FLOE_F_ROPE_dst]), a = ea(R, f[FLOE_F_ROPE_src]), co = ea(R, f[FLOE_F_ROPE_cos]),
+                si = ea(R, f[FLOE_F_ROPE_sin]);
         if (n % 2 || !ok(c, d, 2 * n) || !ok(c, a, 2 * n) || !ok(c, co, 2 * h) || !ok(c, si, 2 * h))
             return -1;
         int32_t *x = malloc(4 * (n + 1));
@@ -351,24 +365,24 @@ static int exec1(ref_core *c, regs *R, const floe_insn *in)
         return 0;
     }
     case FLOE_OP_COPY: {
-        int64_t d = ea(R, f[0]), a = ea(R, f[1]);
-        if (!ok(c, d, (uint64_t)f[2]) || !ok(c, a, (uint64_t)f[2]))
+        int64_t d = ea(R, f[FLOE_F_COPY_dst]), a = ea(R, f[FLOE_F_COPY_src]);
+        if (!ok(c, d, (uint64_t)f[FLOE_F_COPY_nb]) || !ok(c, a, (uint64_t)f[FLOE_F_COPY_nb]))
             return -1;
-        memmove(M + d, M + a, (size_t)f[2]);
+        memmove(M + d, M + a, (size_t)f[FLOE_F_COPY_nb]);
         return 0;
     }
     case FLOE_OP_FILL: {
-        int64_t d = ea(R, f[0]);
-        if (!ok(c, d, (uint64_t)f[1]))
+        int64_t d = ea(R, f[FLOE_F_FILL_dst]);
+        if (!ok(c, d, (uint64_t)f[FLOE_F_FILL_nb]))
             return -1;
-        memset(M + d, (int)f[2], (size_t)f[1]);
+        memset(M + d, (int)f[FLOE_F_FILL_byte], (size_t)f[FLOE_F_FILL_nb]);
         return 0;
     }
     case FLOE_OP_FBLD:
     case FLOE_OP_FBST: {
         int ld = in->op == FLOE_OP_FBLD;
         int64_t m = ea(R, f[ld ? 0 : 1]);
-        uint64_t fb = (uint64_t)(uint32_t)f[ld ? 1 : 0], nb = (uint64_t)f[2];
+        uint64_t fb = (uint64_t)(uint32_t)f[ld ? 1 : 0], nb = (uint64_t)f[FLOE_F_FBLD_nb];
         if (!ok(c, m, nb) || fb + nb > c->fb_bytes)
             return -1;
         if (ld)
@@ -389,13 +403,14 @@ static int run_range(ref_core *c, regs *R, const floe_core_code *code, size_t fr
         if (in->op == FLOE_OP_HALT)
             return 1;
         if (in->op == FLOE_OP_LOOP) {
-            size_t body = (size_t)in->f[1];
-            for (uint32_t it = 0; it < (uint32_t)in->f[0]; it++) {
+            size_t body = (size_t)in->f[FLOE_F_LOOP_body];
+            for (uint32_t it = 0; it < (uint32_t)in->f[FLOE_F_LOOP_count]; it++) {
                 int r = run_range(c, R, code, i + 1, i + 1 + body);
                 if (r)
                     return r;
-                if (in->f[2])
-                    R->r[in->f[2]] = (int32_t)((uint32_t)R->r[in->f[2]] + (uint32_t)in->f[3]);
+                if (in->f[FLOE_F_LOOP_reg])
+                    R->r[in->f[FLOE_F_LOOP_reg]] =
+                        (int32_t)((uint32_t)R->r[in->f[FLOE_F_LOOP_reg]] + (uint32_t)in->f[FLOE_F_LOOP_stride]);
             }
             i += body;
             continue;
