@@ -167,13 +167,14 @@ int floe_cmd_deploy_check(int argc, char **argv)
     int room = (kv ? (int)kv : cf.context) - P; /* decode positions after the prompt */
     int D = steps ? (int)steps : room < 32 ? room : 32;
     if (D < 1 || D > room)
-        return floe_cmd_fail("deploy-check", "a %d-token prompt and %d decode step(s) need %d positions: the %s holds %d",
-                             P, D < 1 ? 1 : D, P + (D < 1 ? 1 : D), kv ? "KV cache" : "model's context",
-                             kv ? (int)kv : cf.context);
+        return floe_cmd_fail(
+            "deploy-check", "a %d-token prompt and %d decode step(s) need %d positions: the %s holds %d", P,
+            D < 1 ? 1 : D, P + (D < 1 ? 1 : D), kv ? "KV cache" : "model's context", kv ? (int)kv : cf.context);
     int cap = kv ? (int)kv : T + N > P + D ? T + N : P + D;
     if (T + N > cap || cap > cf.context)
-        return floe_cmd_fail("deploy-check", "--tokens %d and --decode %d need %d positions: the KV cache holds %d and the "
-                                             "model's context is %d",
+        return floe_cmd_fail("deploy-check",
+                             "--tokens %d and --decode %d need %d positions: the KV cache holds %d and the "
+                             "model's context is %d",
                              T, N, T + N, cap, cf.context);
     int want_users = 0; /* 0: the default; -1: max */
     if (users_arg) {
@@ -189,29 +190,36 @@ int floe_cmd_deploy_check(int argc, char **argv)
             return 2;
         }
     }
-    floe_compile_opts co = {.tokens = T, .kv_tokens = cap, .core_weight_bytes = (uint64_t)split_bytes,
-                            .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .reuse_rows = (int)ma.reuse_rows};
+    floe_compile_opts co = {.tokens = T,
+                            .kv_tokens = cap,
+                            .core_weight_bytes = (uint64_t)split_bytes,
+                            .v_block = (int)ma.v_block,
+                            .attn_ranges = (int)ma.attn_cores,
+                            .reuse_rows = (int)ma.reuse_rows};
     floe_plan_summary ps;
     if (floe_compile_plan(&cf, &q, &mach, &co, &ps, &err) != 0) {
         printf("fits         NO: %s\n", err.msg);
         return 1;
     }
     if (ps.layer_halves)
-        printf("fits         yes: %d chip(s), %llu cores in use (%d layers, each over two chips: an attention half and an "
-               "MLP half of %d cores in all, 2 main, %d attention, %d weight cores; the LM head on %d core(s)",
-               ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layer_attn_cores,
-               ps.layer_cores - 2 - ps.layer_attn_cores, ps.head_cores);
+        printf(
+            "fits         yes: %d chip(s), %llu cores in use (%d layers, each over two chips: an attention half and an "
+            "MLP half of %d cores in all, 2 main, %d attention, %d weight cores; the LM head on %d core(s)",
+            ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layer_attn_cores,
+            ps.layer_cores - 2 - ps.layer_attn_cores, ps.head_cores);
     else
-        printf("fits         yes: %d chip(s), %llu cores in use (%d layer group(s) of %d cores: 1 main, %d attention, %d "
-               "weight cores; %d group(s) on chip 0; the LM head on %d core(s)",
-               ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layer_attn_cores,
-               ps.layer_cores - 1 - ps.layer_attn_cores, ps.layers_per_chip, ps.head_cores);
+        printf(
+            "fits         yes: %d chip(s), %llu cores in use (%d layer group(s) of %d cores: 1 main, %d attention, %d "
+            "weight cores; %d group(s) on chip 0; the LM head on %d core(s)",
+            ps.chips, (unsigned long long)ps.cores, cf.n_layers, ps.layer_cores, ps.layer_attn_cores,
+            ps.layer_cores - 1 - ps.layer_attn_cores, ps.layers_per_chip, ps.head_cores);
     if (ps.head_slices > 1)
         printf(" in %d vocabulary slices on chips of their own", ps.head_slices);
     printf(")\n");
     printf("memory/core  min %llu, mean %llu, max %llu of %llu bytes (%.1f%% at the fullest)\n",
-           (unsigned long long)ps.mem_min, (unsigned long long)(ps.mem_total / ps.cores), (unsigned long long)ps.mem_max,
-           (unsigned long long)mach.core_mem_bytes, 100.0 * (double)ps.mem_max / (double)mach.core_mem_bytes);
+           (unsigned long long)ps.mem_min, (unsigned long long)(ps.mem_total / ps.cores),
+           (unsigned long long)ps.mem_max, (unsigned long long)mach.core_mem_bytes,
+           100.0 * (double)ps.mem_max / (double)mach.core_mem_bytes);
     /* the longest KV cache this mapping holds (the plan is cheap: bisect) */
     int lo = cap, hi = cf.context;
     while (lo < hi) {
@@ -252,8 +260,9 @@ int floe_cmd_deploy_check(int argc, char **argv)
     int max_users = ulo;
     printf("users        KV caches for %d user(s) of %d positions fit\n", max_users, cap);
     if (want_users > max_users)
-        return floe_cmd_fail("deploy-check", "--users %d: the KV caches of %d user(s) of %d positions fit (%d short); "
-                                             "fewer users, a shorter --kv-tokens, or a machine with more memory",
+        return floe_cmd_fail("deploy-check",
+                             "--users %d: the KV caches of %d user(s) of %d positions fit (%d short); "
+                             "fewer users, a shorter --kv-tokens, or a machine with more memory",
                              want_users, max_users, cap, want_users - max_users);
     if (plan_only)
         return 0;
@@ -270,9 +279,16 @@ int floe_cmd_deploy_check(int argc, char **argv)
     int composed = us.chips > full_chips && cf.n_layers > 2;
     floe_verify_run_result r[2] = {{0}, {0}};
     int runs = composed ? 2 : 1;
-    floe_verify_opts vo = {.tokens = T, .decode = N, .core_weight_bytes = (uint64_t)split_bytes, .kv_tokens = cap,
-                           .price_pos = cap - 1 > T + N - 1 ? cap - 1 : 0, .users = max_users < 2 ? 1 : 2,
-                           .v_block = (int)ma.v_block, .attn_ranges = (int)ma.attn_cores, .reuse_rows = (int)ma.reuse_rows, .caches = U,
+    floe_verify_opts vo = {.tokens = T,
+                           .decode = N,
+                           .core_weight_bytes = (uint64_t)split_bytes,
+                           .kv_tokens = cap,
+                           .price_pos = cap - 1 > T + N - 1 ? cap - 1 : 0,
+                           .users = max_users < 2 ? 1 : 2,
+                           .v_block = (int)ma.v_block,
+                           .attn_ranges = (int)ma.attn_cores,
+                           .reuse_rows = (int)ma.reuse_rows,
+                           .caches = U,
                            .price_prompt = P != T ? P : 0};
     progress_ctx pc = {.model = ""};
     char model_label[48] = "";
@@ -331,10 +347,11 @@ int floe_cmd_deploy_check(int argc, char **argv)
         pre_lat = compose(pre[0]->latency_s, pre[1]->latency_s, n);
         pre_j = compose(pre[0]->energy_j, pre[1]->energy_j, n);
         compared += r[1].compared;
-        printf("verified     bit-exact (%llu values: the same shape with 1 and with 2 layers, random weights, a %d-token "
-               "prefill and %d decode steps equal to prefill, %d user(s) with their own KV caches); the %d-layer "
-               "figures below are composed: x(%d) = x(1) + %d (x(2) - x(1))\n",
-               (unsigned long long)compared, T, N, r[0].users, n, n, n - 1);
+        printf(
+            "verified     bit-exact (%llu values: the same shape with 1 and with 2 layers, random weights, a %d-token "
+            "prefill and %d decode steps equal to prefill, %d user(s) with their own KV caches); the %d-layer "
+            "figures below are composed: x(%d) = x(1) + %d (x(2) - x(1))\n",
+            (unsigned long long)compared, T, N, r[0].users, n, n, n - 1);
     } else {
         printf("verified     bit-exact (%llu values against the reference integer forward: a %d-token prefill, then %d "
                "decode steps equal to prefill; %d user(s) with their own KV caches, in turn)\n",
@@ -369,32 +386,37 @@ int floe_cmd_deploy_check(int argc, char **argv)
             snprintf(slow, sizeof slow, "the LM head");
         else
             snprintf(slow, sizeof slow, "layer %d%s", sl, sp == 1 ? "'s attention half" : sp == 2 ? "'s MLP half" : "");
-        printf("serving      %d user(s) (%s; KV caches of %llu bytes per user per layer; their mapping: %d chip(s), "
-               "%llu cores, %d attention core(s) per layer group), each a %d-token prompt then %d decode steps "
-               "(positions %d..%d), %s; simulated event by event over %d stages (%d layer groups, %d of the LM head, %d "
-               "chip link(s)), each serving one token at a time\n",
-               U,
-               want_users > 0   ? "as asked"
-               : want_users < 0 ? "the most whose KV caches fit"
-                                : "the KV caches that fit, at most one per layer group",
-               (unsigned long long)r[0].kv_bytes_per_layer, us.chips, (unsigned long long)us.cores, us.layer_attn_cores,
-               P, D, P, P + D - 1, arrive, vs.pipeline.stages, groups, heads, vs.links);
-        printf("throughput   %.1f tokens/s (%llu decoded tokens over the decode phase, %.2f us from the first prompt's end "
+        printf(
+            "serving      %d user(s) (%s; KV caches of %llu bytes per user per layer; their mapping: %d chip(s), "
+            "%llu cores, %d attention core(s) per layer group), each a %d-token prompt then %d decode steps "
+            "(positions %d..%d), %s; simulated event by event over %d stages (%d layer groups, %d of the LM head, %d "
+            "chip link(s)), each serving one token at a time\n",
+            U,
+            want_users > 0   ? "as asked"
+            : want_users < 0 ? "the most whose KV caches fit"
+                             : "the KV caches that fit, at most one per layer group",
+            (unsigned long long)r[0].kv_bytes_per_layer, us.chips, (unsigned long long)us.cores, us.layer_attn_cores, P,
+            D, P, P + D - 1, arrive, vs.pipeline.stages, groups, heads, vs.links);
+        printf("throughput   %.1f tokens/s (%llu decoded tokens over the decode phase, %.2f us from the first prompt's "
+               "end "
                "to the last token); at most %.1f by %d user(s) over one token's latency alone (%.2f us), %.1f by the "
                "slowest stage (%s, %.2f us per token)\n",
                sr.tokens_per_s, (unsigned long long)sr.tokens, (sr.decode_end_s - sr.decode_start_s) * 1e6,
-               U / sr.token_latency_s, U, sr.token_latency_s * 1e6, 1 / sr.slowest_busy_s, slow, sr.slowest_busy_s * 1e6);
+               U / sr.token_latency_s, U, sr.token_latency_s * 1e6, 1 / sr.slowest_busy_s, slow,
+               sr.slowest_busy_s * 1e6);
         printf("token gap    inter-token latency mean %.2f us, p99 %.2f us, max %.2f us (a token alone: %.2f us)\n",
                sr.itl_mean_s * 1e6, sr.itl_p99_s * 1e6, sr.itl_max_s * 1e6, sr.token_latency_s * 1e6);
         printf("first token  time to first token mean %.2f us, max %.2f us (the %d-token prompt's prefill, queueing "
                "included)\n",
                sr.ttft_mean_s * 1e6, sr.ttft_max_s * 1e6, P);
         if (energy)
-            printf("energy       %.3g J per token decoded, one user (dynamic and links %.3g J, and the chips' static power "
-                   "while they work); %.3g J per token serving %d user(s) (dynamic, and every chip's static power, %.3g "
-                   "W in all, over the decode phase), %.3g W per card (%d card(s)); %.3g J for the prefill\n",
-                   dec_j, dec_j - dec_static, sr.energy_per_token_j, U, vs.pipeline.static_w, sr.power_per_card_w,
-                   vs.pipeline.cards, pre_j);
+            printf(
+                "energy       %.3g J per token decoded, one user (dynamic and links %.3g J, and the chips' static "
+                "power "
+                "while they work); %.3g J per token serving %d user(s) (dynamic, and every chip's static power, %.3g "
+                "W in all, over the decode phase), %.3g W per card (%d card(s)); %.3g J for the prefill\n",
+                dec_j, dec_j - dec_static, sr.energy_per_token_j, U, vs.pipeline.static_w, sr.power_per_card_w,
+                vs.pipeline.cards, pre_j);
     }
     if (rc == 0 && energy) { /* a decode token by kind: at the last checked position, and where priced */
         floe_energy_cost ec;
