@@ -122,9 +122,18 @@ static int join(char *out, const char *dir, const char *name, floe_err *err)
 int floe_hf_folder_config(const char *dir, floe_model_config *cfg, floe_err *err)
 {
     char path[PATH_MAX_LEN];
-    if (join(path, dir, "config.json", err) != 0)
+    if (join(path, dir, "config.json", err) != 0 || floe_model_config_read(path, cfg, err) != 0)
         return -1;
-    return floe_model_config_read(path, cfg, err);
+    if (strcmp(cfg->name, "config.json") == 0) { /* no _name_or_path: the folder's name */
+        size_t n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/')
+            n--;
+        size_t b = n;
+        while (b > 0 && dir[b - 1] != '/')
+            b--;
+        snprintf(cfg->name, sizeof cfg->name, "%.*s", (int)(n - b), dir + b);
+    }
+    return 0;
 }
 
 /* The loading state shared by all shards. */

@@ -205,7 +205,7 @@ static int first_of_bits(const floe_qmodel *m, int l);
 /* shared: a layer after the first of its weight bits gets no codes or steps of its own */
 /* What the integer forward (and the chip) computes is a Llama with default RoPE: a config that needs
  * more is refused rather than quantized as something it is not (docs/hf-models.md). */
-static int check_integer_contract(const floe_model_config *cfg, floe_err *err)
+int floe_qmodel_check_config(const floe_model_config *cfg, floe_err *err)
 {
     if (cfg->family == FLOE_FAMILY_GRANITE)
         return floe_err_set(err,
@@ -224,7 +224,7 @@ static int qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe
 {
     memset(m, 0, sizeof *m);
     if (floe_qconfig_validate(q, err) != 0 || floe_model_config_validate(cfg, cfg->name, err) != 0 ||
-        check_integer_contract(cfg, err) != 0)
+        floe_qmodel_check_config(cfg, err) != 0)
         return -1;
     if (floe_qconfig_check_layers(q, cfg->n_layers, cfg->name, "per-layer weight bits", err) != 0)
         return -1;

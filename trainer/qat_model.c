@@ -76,7 +76,7 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
                   floe_err *err)
 {
     memset(s, 0, sizeof *s);
-    if (floe_qconfig_validate(qc, err) != 0)
+    if (floe_qconfig_validate(qc, err) != 0 || floe_qmodel_check_config(cfg, err) != 0)
         return -1;
     if (fabs(cfg->rms_eps - FLOE_RMSNORM_EPS) > 1e-12) /* the float shadow's RMSNorm */
         return floe_err_set(err, "%s: rms_eps = %g: quantization-aware training uses %g", cfg->name, cfg->rms_eps,

@@ -9,6 +9,7 @@
 #include "models/half.h"
 #include "models/hf_folder.h"
 #include "models/model_config.h"
+#include "models/qmodel.h"
 #include "models/safetensors.h"
 
 static const char *fixture(const char *name)
@@ -299,12 +300,35 @@ static void test_config_round_trip(void **state)
     assert_true(same_config(&a, &b));
 }
 
+/* The integer contract computes a Llama with default RoPE: both fixtures are refused by name, not
+ * quantized as something else. */
+static void test_integer_contract_refuses(void **state)
+{
+    (void)state;
+    floe_model_config c;
+    floe_qmodel q;
+    floe_err err;
+    floe_qconfig qc = floe_qconfig_default();
+    assert_int_equal(floe_model_config_load(fixture("granite-tiny"), &c, &err), 0);
+    assert_string_equal(c.name, "granite-tiny"); /* no _name_or_path: the folder's name */
+    assert_int_equal(floe_qmodel_alloc(&q, &c, &qc, &err), -1);
+    assert_string_equal(err.msg, "granite-tiny: granite multipliers are not yet in the integer contract (the "
+                                 "quantized model computes a Llama)");
+    assert_int_equal(floe_model_config_load(fixture("llama-tiny"), &c, &err), 0);
+    assert_int_equal(floe_qmodel_alloc(&q, &c, &qc, &err), -1);
+    assert_string_equal(err.msg, "llama-tiny: llama3 RoPE scaling is not yet in the integer contract (the quantized "
+                                 "model rotates with theta^(-2i/hd))");
+    c.rope_scaling = FLOE_ROPE_DEFAULT;
+    assert_int_equal(floe_qmodel_alloc(&q, &c, &qc, &err), 0);
+    floe_qmodel_free(&q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures_load),        cmocka_unit_test(test_sharded_refusals),
         cmocka_unit_test(test_single_file_refusals), cmocka_unit_test(test_architecture_refused),
-        cmocka_unit_test(test_config_round_trip),
+        cmocka_unit_test(test_config_round_trip),    cmocka_unit_test(test_integer_contract_refuses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
