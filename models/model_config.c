@@ -434,6 +434,20 @@ int floe_model_config_load(const char *name_or_path, floe_model_config *cfg, flo
     return floe_model_config_builtin(name_or_path, cfg, err);
 }
 
+/* A double as the shortest of %.15g, %.16g, %.17g that reads back to the same bits: cJSON's own
+ * printing accepts a 15-digit form within an epsilon, which loses the last bits of e.g. 8.022222222222222
+ * (found by fuzz/fuzz_hf_json.c). Values cJSON printed exactly come out as the same text. */
+static void add_double(cJSON *o, const char *key, double v)
+{
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    cJSON_AddRawToObject(o, key, buf);
+}
+
 char *floe_model_config_to_json(const floe_model_config *c)
 {
     cJSON *o = cJSON_CreateObject();
@@ -453,8 +467,8 @@ char *floe_model_config_to_json(const floe_model_config *c)
     cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
     cJSON_AddNumberToObject(o, "intermediate_size", c->ffn_dim);
     cJSON_AddNumberToObject(o, "max_position_embeddings", c->context);
-    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
-    cJSON_AddNumberToObject(o, "rms_norm_eps", c->rms_eps);
+    add_double(o, "rope_theta", c->rope_theta);
+    add_double(o, "rms_norm_eps", c->rms_eps);
     cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tied_embeddings);
     cJSON_AddStringToObject(o, "hidden_act", "silu");
     cJSON_AddBoolToObject(o, "attention_bias", 0);
@@ -463,9 +477,9 @@ char *floe_model_config_to_json(const floe_model_config *c)
         cJSON *r = cJSON_AddObjectToObject(o, "rope_scaling");
         if (r) {
             cJSON_AddStringToObject(r, "rope_type", "llama3");
-            cJSON_AddNumberToObject(r, "factor", c->rope_factor);
-            cJSON_AddNumberToObject(r, "low_freq_factor", c->rope_low_freq_factor);
-            cJSON_AddNumberToObject(r, "high_freq_factor", c->rope_high_freq_factor);
+            add_double(r, "factor", c->rope_factor);
+            add_double(r, "low_freq_factor", c->rope_low_freq_factor);
+            add_double(r, "high_freq_factor", c->rope_high_freq_factor);
             cJSON_AddNumberToObject(r, "original_max_position_embeddings", c->rope_original_context);
         }
     } else
@@ -474,7 +488,7 @@ char *floe_model_config_to_json(const floe_model_config *c)
         const double v[] = {c->embedding_multiplier, c->residual_multiplier, c->attention_multiplier,
                             c->logits_scaling};
         for (int i = 0; i < 4; i++)
-            cJSON_AddNumberToObject(o, granite_keys[i], v[i]);
+            add_double(o, granite_keys[i], v[i]);
     }
     cJSON_AddStringToObject(o, "torch_dtype", "float32");
     char *s = cJSON_Print(o);

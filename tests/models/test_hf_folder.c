@@ -298,6 +298,14 @@ static void test_config_round_trip(void **state)
     assert_int_equal(floe_model_config_load(fixture("llama-tiny"), &a, &err), 0);
     assert_int_equal(floe_model_config_parse_json(v4, strlen(v4), "v4.json", &b, &err), 0);
     assert_true(same_config(&a, &b));
+    /* doubles whose 15-digit form is off by an ulp (cJSON accepts it within an epsilon): written with
+     * enough digits to read back exactly (found by fuzz/fuzz_hf_json.c) */
+    a.rope_factor = 8.0222222222222222;
+    a.rms_eps = 1.0 / 3.0 * 1e-5;
+    char *j = floe_model_config_to_json(&a);
+    assert_int_equal(floe_model_config_parse_json(j, strlen(j), "round trip", &b, &err), 0);
+    assert_true(b.rope_factor == a.rope_factor && b.rms_eps == a.rms_eps);
+    free(j);
 }
 
 /* The integer contract computes a Llama with default RoPE: both fixtures are refused by name, not
