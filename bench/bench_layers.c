@@ -5,6 +5,7 @@
  * Usage: bench_layers [reps]      threads: OMP_NUM_THREADS (default: all cores)
  */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
