@@ -5,6 +5,7 @@
  * Usage: bench_layers [reps]      threads: OMP_NUM_THREADS (default: all cores)
  */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,8 +137,8 @@ int main(int argc, char **argv)
     for (int r0 = 0; r0 < T; r0 += 32)
         blk += (double)(T - r0 < 32 ? T - r0 : 32) * (r0 + (T - r0 < 32 ? T - r0 : 32));
     const double fl_att = 2.0 * 2 * B * NH * blk * HD;
-    TIME(f, floe_attention_forward(y, att, q, k, v, B, T, NH, NKV, HD));
-    TIME(b, floe_attention_backward(dq, dk, dv, scr, dy, att, q, k, v, B, T, NH, NKV, HD));
+    TIME(f, floe_attention_forward(y, att, q, k, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD)));
+    TIME(b, floe_attention_backward(dq, dk, dv, scr, dy, att, q, k, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD)));
     row("attention", "8x128x4x64 causal", f, b, fl_att, 2 * fl_att, L);
     step += (f + b) * L;
     TIME(f, floe_rmsnorm_forward(y, rs, x, g, N, C));

@@ -22,9 +22,10 @@ int floe_cmd_analyze(int argc, char **argv)
     const char *teacher = NULL, *student = NULL, *out_dir = ".", *side_s = "input";
     int no_plot = 0;
     const floe_opt opts[] = {
-        {"teacher", FLOE_ARG_STRING, &teacher, "CKPT", "the FP teacher checkpoint (.safetensors, required)", 0, 0, 't'},
-        {"student", FLOE_ARG_STRING, &student, "QMODEL", "the quantized student (floe-qmodel .safetensors, required)", 0,
-         0, 's'},
+        {"teacher", FLOE_ARG_STRING, &teacher, "CKPT",
+         "the FP teacher checkpoint (.safetensors) or Hugging Face model folder (required)", 0, 0, 't'},
+        {"student", FLOE_ARG_STRING, &student, "QMODEL", "the quantized student (floe-qmodel .safetensors, required)",
+         0, 0, 's'},
         {"out", FLOE_ARG_STRING, &out_dir, "DIR", "folder for analyze.csv and analyze.png (default: .; created)", 0, 0,
          'o'},
         {"side", FLOE_ARG_STRING, &side_s, "SIDE",

@@ -12,16 +12,18 @@
 
 int floe_cmd_eval(int argc, char **argv)
 {
-    const char *ckpt = NULL, *qmodel = NULL, *corpus = NULL;
+    const char *ckpt = NULL, *qmodel = NULL, *corpus = NULL, *model = NULL;
     long long batch = 8, context = 0, threads = 0;
     const floe_opt opts[] = {
         {"ckpt", FLOE_ARG_STRING, &ckpt, "FILE", "model checkpoint (.safetensors, required)", 0, 0, 'c'},
+        {"model", FLOE_ARG_STRING, &model, "DIR",
+         "or: a Hugging Face model folder, Llama or Granite (docs/hf-models.md), as a float model", 0, 0, 'm'},
         {"qmodel", FLOE_ARG_STRING, &qmodel, "FILE",
          "or: a quantized model (floe qat / ptq / export), scored through the integer forward", 0, 0, 'q'},
         {"corpus", FLOE_ARG_STRING, &corpus, "SPEC", "fortunes (default), generated[:N[:SEED]] or a folder", 0, 0, 0},
         {"context", FLOE_ARG_INT, &context, "T", "window length (default: the model's context)", 1, 1 << 22, 0},
-        {"batch", FLOE_ARG_INT, &batch, "B", "windows per forward pass (default 8; no effect on the result)", 1,
-         65536, 'b'},
+        {"batch", FLOE_ARG_INT, &batch, "B", "windows per forward pass (default 8; no effect on the result)", 1, 65536,
+         'b'},
         {"threads", FLOE_ARG_INT, &threads, "N", "OpenMP threads (default: OMP_NUM_THREADS or all cores)", 1, 1024,
          'j'},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
@@ -35,8 +37,11 @@ int floe_cmd_eval(int argc, char **argv)
     int npos = 0, rc = floe_args_parse_or_exit(&spec, argc, argv, pos, &npos);
     if (rc >= 0)
         return rc;
-    if (!ckpt == !qmodel)
-        return floe_cmd_fail("eval", "give one of --ckpt FILE (float model) or --qmodel FILE (quantized model)");
+    if ((ckpt != NULL) + (model != NULL) + (qmodel != NULL) != 1)
+        return floe_cmd_fail("eval", "give one of --ckpt FILE or --model DIR (float model) or --qmodel FILE "
+                                     "(quantized model)");
+    if (model)
+        ckpt = model; /* floe_model_load reads a folder as well as a checkpoint */
     if (threads > 0)
         omp_set_num_threads((int)threads);
     floe_err err;

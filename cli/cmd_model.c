@@ -1,6 +1,6 @@
 /* `floe model`: model configurations and checkpoints at a glance.
  *   floe model list                        the built-in configs and their parameter counts
- *   floe model show <name|config.json>     a config, its parameter count and tensor table
+ *   floe model show <name|config.json|DIR> a config, its parameter count and tensor table
  *   floe model inspect <file.safetensors>  a checkpoint's tensors and metadata
  *   floe model init <name|config.json> <out.safetensors>   a freshly initialised checkpoint */
 #include <inttypes.h>
@@ -33,6 +33,7 @@ static int show(const char *what, int json)
         return 0;
     }
     printf("model              %s\n", c.name);
+    printf("family             %s\n", floe_model_family_name(c.family));
     printf("vocab_size         %d\n", c.vocab_size);
     printf("d_model            %d\n", c.d_model);
     printf("n_layers           %d\n", c.n_layers);
@@ -42,6 +43,12 @@ static int show(const char *what, int json)
     printf("ffn_dim            %d\n", c.ffn_dim);
     printf("context            %d\n", c.context);
     printf("rope_theta         %g\n", c.rope_theta);
+    if (c.rope_scaling == FLOE_ROPE_LLAMA3)
+        printf("rope_scaling       llama3: factor %g, low_freq_factor %g, high_freq_factor %g, original context %d\n",
+               c.rope_factor, c.rope_low_freq_factor, c.rope_high_freq_factor, c.rope_original_context);
+    if (c.family == FLOE_FAMILY_GRANITE)
+        printf("multipliers        embedding %g, residual %g, attention %g, logits scaling %g\n",
+               c.embedding_multiplier, c.residual_multiplier, c.attention_multiplier, c.logits_scaling);
     printf("rms_eps            %g\n", c.rms_eps);
     printf("tied_embeddings    %s\n", c.tied_embeddings ? "yes" : "no");
     print_count("parameters", floe_model_param_count(&c));
@@ -144,16 +151,19 @@ int floe_cmd_model(int argc, char **argv)
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {
-        "model", "list | show <name|config.json> | inspect <file.safetensors> | init <name|config.json> <out>",
+        "model",
+        "list | show <name|config.json|DIR> | inspect <file.safetensors> | init <name|config.json|DIR> <out>",
         "Model configurations and checkpoints.",
         "list     the built-in configs (tiny, S, M, granite-8b) and their parameter counts\n"
-        "show     a config (built-in name or Hugging Face config.json): its fields, parameter\n"
+        "show     a config (built-in name, Hugging Face config.json or model folder): its fields, parameter\n"
         "         count and tensor table (Hugging Face Llama names, shapes, offsets into the flat\n"
         "         parameter buffer)\n"
         "inspect  a safetensors file's metadata and tensors (dtype, shape, data offsets)\n"
         "init     write a checkpoint of freshly initialised F32 weights (GPT-2 style, --seed)\n"
         "See docs/models.md.",
-        opts, 1, 3};
+        opts,
+        1,
+        3};
     char *posv[3];
     int npos, rc = floe_args_parse_or_exit(&spec, argc, argv, posv, &npos);
     if (rc < 0) {

@@ -36,38 +36,57 @@ int floe_cmd_ptq(int argc, char **argv)
     floe_qat_bits_opts bits = FLOE_QAT_BITS_DEFAULTS;
     floe_qinit_opts init = FLOE_QINIT_OPTS_DEFAULTS;
     const floe_opt opts[] = {
-        {"method", FLOE_ARG_STRING, &method, "NAME", "rtn (absmax steps), calib (MSE weights, percentile "
-                                                      "activations), gptq or smoothquant; required", 0, 0, 0},
-        {"teacher", FLOE_ARG_STRING, &teacher, "CKPT", "the FP checkpoint to quantize (required)", 0, 0, 't'},
+        {"method", FLOE_ARG_STRING, &method, "NAME",
+         "rtn (absmax steps), calib (MSE weights, percentile "
+         "activations), gptq or smoothquant; required",
+         0, 0, 0},
+        {"teacher", FLOE_ARG_STRING, &teacher, "CKPT",
+         "the FP checkpoint or Hugging Face model folder to quantize (required)", 0, 0, 't'},
         FLOE_QAT_BITS_OPTS(bits),
-        {"percentile", FLOE_ARG_DOUBLE, &init.percentile, "P", "calib: percentile of |x| (default: 99.99 at 8 bits, 99.9 at 4)", 1, 100, 0},
+        {"percentile", FLOE_ARG_DOUBLE, &init.percentile, "P",
+         "calib: percentile of |x| (default: 99.99 at 8 bits, 99.9 at 4)", 1, 100, 0},
         {"headroom", FLOE_ARG_DOUBLE, &init.headroom, "X", "16-bit steps cover X times the largest value (default 2)",
          1, 1e6, 0},
         {"calib-batches", FLOE_ARG_INT, &init.batches, "N", "calibration batches (default 4)", 1, 1e6, 0},
         {"batch", FLOE_ARG_INT, &batch, "B", "sequences per calibration batch (default 8)", 1, 65536, 'b'},
-        {"damp", FLOE_ARG_DOUBLE, &damp, "F", "gptq: damping, a fraction of the mean Hessian diagonal in (0, 1] "
-                                              "(default 0.01)", 0, 0, 0},
+        {"damp", FLOE_ARG_DOUBLE, &damp, "F",
+         "gptq: damping, a fraction of the mean Hessian diagonal in (0, 1] "
+         "(default 0.01)",
+         0, 0, 0},
         {"block", FLOE_ARG_INT, &block, "N", "gptq: lazy-update block in columns (default 128)", 0, 0, 0},
-        {"act-order", FLOE_ARG_FLAG, &act_order, NULL, "gptq: quantize columns in order of decreasing Hessian "
-                                                       "diagonal", 0, 0, 0},
-        {"gptq-hessian", FLOE_ARG_STRING, &hsrc_name, "SRC", "gptq on the chip path: student (the integer forward's "
-                                                              "int8 inputs, sequential; default) or teacher (the FP "
-                                                              "teacher's inputs)", 0, 0, 0},
+        {"act-order", FLOE_ARG_FLAG, &act_order, NULL,
+         "gptq: quantize columns in order of decreasing Hessian "
+         "diagonal",
+         0, 0, 0},
+        {"gptq-hessian", FLOE_ARG_STRING, &hsrc_name, "SRC",
+         "gptq on the chip path: student (the integer forward's "
+         "int8 inputs, sequential; default) or teacher (the FP "
+         "teacher's inputs)",
+         0, 0, 0},
         {"alpha", FLOE_ARG_DOUBLE, &alpha, "A", "smoothquant: migration strength in (0, 1] (default 0.5)", 0, 0, 0},
-        {"no-smooth-norms", FLOE_ARG_FLAG, &no_smooth_norms, NULL, "smoothquant: migrate only at o_proj's and "
-                                                                   "down_proj's inputs (no per-channel RMSNorm "
-                                                                   "multipliers)", 0, 0, 0},
-        {"weight-only", FLOE_ARG_FLAG, &weight_only, NULL, "rtn|gptq: quantize only the blocks' linear weights "
-                                                           "(--wbits 2..8, --group, --asym) and write an FP "
-                                                           "checkpoint of the dequantized weights", 0, 0, 0},
-        {"group", FLOE_ARG_INT, &group, "G", "weight-only: group size along the input (default 0 = per output "
-                                             "channel)", 0, 0, 0},
-        {"asym", FLOE_ARG_FLAG, &asym, NULL, "weight-only: asymmetric codes with a zero point (EfficientQAT's)", 0, 0, 0},
+        {"no-smooth-norms", FLOE_ARG_FLAG, &no_smooth_norms, NULL,
+         "smoothquant: migrate only at o_proj's and "
+         "down_proj's inputs (no per-channel RMSNorm "
+         "multipliers)",
+         0, 0, 0},
+        {"weight-only", FLOE_ARG_FLAG, &weight_only, NULL,
+         "rtn|gptq: quantize only the blocks' linear weights "
+         "(--wbits 2..8, --group, --asym) and write an FP "
+         "checkpoint of the dequantized weights",
+         0, 0, 0},
+        {"group", FLOE_ARG_INT, &group, "G",
+         "weight-only: group size along the input (default 0 = per output "
+         "channel)",
+         0, 0, 0},
+        {"asym", FLOE_ARG_FLAG, &asym, NULL, "weight-only: asymmetric codes with a zero point (EfficientQAT's)", 0, 0,
+         0},
         {"corpus", FLOE_ARG_STRING, &corpus, "SPEC", "calibration/validation data (default: the teacher's)", 0, 0, 0},
         {"eval", FLOE_ARG_FLAG, &eval, NULL, "also score the result on the validation split", 0, 0, 'e'},
         {"threads", FLOE_ARG_INT, &threads, "N", "OpenMP threads", 1, 1024, 'j'},
-        {"out", FLOE_ARG_STRING, &out, "FILE", "the quantized model (.safetensors, required); with --weight-only an "
-                                               "FP checkpoint for `floe eval --ckpt`", 0, 0, 'o'},
+        {"out", FLOE_ARG_STRING, &out, "FILE",
+         "the quantized model (.safetensors, required); with --weight-only an "
+         "FP checkpoint for `floe eval --ckpt`",
+         0, 0, 'o'},
         {NULL, 0, NULL, NULL, NULL, 0, 0, 0},
     };
     const floe_cmd_spec spec = {"ptq", NULL,

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "models/hf_folder.h"
 #include "models/safetensors.h"
 
 int floe_qat_bits_resolve(const floe_qat_bits_opts *b, floe_qconfig *out, const char *cmd)
@@ -33,6 +34,10 @@ int floe_qinit_opts_resolve(const floe_qinit_opts *o, floe_qinit_cfg *out, const
 
 int floe_teacher_info(const char *path, floe_model_config *mc, char *corpus, size_t corpus_n, floe_err *err)
 {
+    if (floe_hf_is_folder(path)) { /* a Hugging Face model folder: no corpus of its own */
+        snprintf(corpus, corpus_n, "%s", "");
+        return floe_hf_folder_config(path, mc, err) != 0 ? floe_err_prefix(err, "teacher") : 0;
+    }
     floe_st_file f;
     if (floe_st_open(&f, path, err) != 0) {
         floe_err_prefix(err, "teacher");

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/file_read.h"
+#include "models/hf_folder.h"
 
 /* config.json files are small; anything bigger is not a config. */
 #define CONFIG_MAX_BYTES (4u << 20)
@@ -53,6 +54,7 @@ int floe_model_config_builtin(const char *name, floe_model_config *cfg, floe_err
         cfg->rope_theta = 10000.0;
         cfg->rms_eps = 1e-5;
         cfg->tied_embeddings = b->tied;
+        floe_model_config_llama_defaults(cfg);
         return floe_model_config_validate(cfg, name, err);
     }
     char names[256] = "";
@@ -69,6 +71,55 @@ static int check_range(long long v, long long lo, long long hi, const char *src,
     if (v < lo || v > hi)
         return floe_err_set(err, "%s: %s = %lld: expected an integer in [%lld, %lld]", src, field, v, lo, hi);
     return 0;
+}
+
+void floe_model_config_llama_defaults(floe_model_config *c)
+{
+    c->family = FLOE_FAMILY_LLAMA;
+    c->embedding_multiplier = 1.0;
+    c->residual_multiplier = 1.0;
+    c->attention_multiplier = c->head_dim > 0 ? 1.0 / sqrt((double)c->head_dim) : 1.0;
+    c->logits_scaling = 1.0;
+    c->rope_scaling = FLOE_ROPE_DEFAULT;
+    c->rope_factor = c->rope_low_freq_factor = c->rope_high_freq_factor = 0.0;
+    c->rope_original_context = 0;
+}
+
+const char *floe_model_family_name(floe_model_family f) { return f == FLOE_FAMILY_GRANITE ? "granite" : "llama"; }
+
+/* A multiplier must be a positive finite number (1e-6 .. 1e6: far around any published value). */
+static int check_multiplier(double v, const char *src, const char *field, floe_err *err)
+{
+    if (!(v >= 1e-6 && v <= 1e6))
+        return floe_err_set(err, "%s: %s = %g: expected a number in [1e-6, 1e6]", src, field, v);
+    return 0;
+}
+
+static int validate_extensions(const floe_model_config *c, const char *src, floe_err *err)
+{
+    if (c->family != FLOE_FAMILY_LLAMA && c->family != FLOE_FAMILY_GRANITE)
+        return floe_err_set(err, "%s: family = %d: expected llama or granite", src, (int)c->family);
+    if (c->family == FLOE_FAMILY_GRANITE &&
+        (check_multiplier(c->embedding_multiplier, src, "embedding_multiplier", err) ||
+         check_multiplier(c->residual_multiplier, src, "residual_multiplier", err) ||
+         check_multiplier(c->attention_multiplier, src, "attention_multiplier", err) ||
+         check_multiplier(c->logits_scaling, src, "logits_scaling", err)))
+        return -1;
+    if (c->rope_scaling == FLOE_ROPE_DEFAULT)
+        return 0;
+    if (c->rope_scaling != FLOE_ROPE_LLAMA3)
+        return floe_err_set(err, "%s: rope_scaling = %d: expected none or llama3", src, (int)c->rope_scaling);
+    if (!(c->rope_factor >= 1.0 && c->rope_factor <= 1e6))
+        return floe_err_set(err, "%s: rope_scaling.factor = %g: expected a number in [1, 1e6]", src, c->rope_factor);
+    if (!(c->rope_low_freq_factor > 0.0 && c->rope_low_freq_factor <= 1e6))
+        return floe_err_set(err, "%s: rope_scaling.low_freq_factor = %g: expected a number in (0, 1e6]", src,
+                            c->rope_low_freq_factor);
+    /* the smooth band divides by high - low */
+    if (!(c->rope_high_freq_factor > c->rope_low_freq_factor && c->rope_high_freq_factor <= 1e6))
+        return floe_err_set(err, "%s: rope_scaling.high_freq_factor = %g: expected a number above low_freq_factor = %g",
+                            src, c->rope_high_freq_factor, c->rope_low_freq_factor);
+    return check_range(c->rope_original_context, 1, FLOE_MODEL_MAX_CONTEXT, src,
+                       "rope_scaling.original_max_position_embeddings", err);
 }
 
 int floe_model_config_validate(const floe_model_config *c, const char *src, floe_err *err)
@@ -101,7 +152,7 @@ int floe_model_config_validate(const floe_model_config *c, const char *src, floe
         return floe_err_set(err, "%s: rms_eps (rms_norm_eps) = %g: expected a number in (0, 1)", src, c->rms_eps);
     if (c->tied_embeddings != 0 && c->tied_embeddings != 1)
         return floe_err_set(err, "%s: tied_embeddings = %d: expected 0 or 1", src, c->tied_embeddings);
-    return 0;
+    return validate_extensions(c, src, err);
 }
 
 uint64_t floe_model_param_count(const floe_model_config *c)
@@ -169,9 +220,126 @@ static int check_unsupported(const cJSON *root, const char *src, floe_err *err)
             return floe_err_set(err, "%s: key '%s': biases are not supported (the reference model has none)", src,
                                 bias_keys[i]);
     }
-    it = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
-    if (it && !cJSON_IsNull(it))
-        return floe_err_set(err, "%s: key 'rope_scaling': RoPE scaling is not supported (expected null)", src);
+    return 0;
+}
+
+/* The family from 'architectures' (first entry) and 'model_type'; a config naming neither is a Llama
+ * (as Floe's own config.json files before 2026-12-06). Both, when present, must agree. */
+static int parse_family(const cJSON *root, floe_model_family *fam, const char *src, floe_err *err)
+{
+    static const struct {
+        const char *arch, *type;
+        floe_model_family family;
+    } known[] = {{"LlamaForCausalLM", "llama", FLOE_FAMILY_LLAMA},
+                 {"GraniteForCausalLM", "granite", FLOE_FAMILY_GRANITE}};
+    int by_arch = -1, by_type = -1;
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(root, "architectures");
+    if (a && !cJSON_IsNull(a)) {
+        const cJSON *first = cJSON_IsArray(a) ? cJSON_GetArrayItem(a, 0) : NULL;
+        if (!cJSON_IsString(first) || cJSON_GetArraySize(a) != 1)
+            return floe_err_set(err, "%s: key 'architectures': expected an array of one string", src);
+        for (int i = 0; i < 2; i++)
+            if (strcmp(first->valuestring, known[i].arch) == 0)
+                by_arch = i;
+        if (by_arch < 0)
+            return floe_err_set(err,
+                                "%s: key 'architectures': \"%s\" is not supported (Floe reads LlamaForCausalLM and "
+                                "GraniteForCausalLM)",
+                                src, first->valuestring);
+    }
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "model_type");
+    if (t && !cJSON_IsNull(t)) {
+        if (!cJSON_IsString(t))
+            return floe_err_set(err, "%s: key 'model_type': expected a string", src);
+        for (int i = 0; i < 2; i++)
+            if (strcmp(t->valuestring, known[i].type) == 0)
+                by_type = i;
+        if (by_type < 0)
+            return floe_err_set(err, "%s: key 'model_type': \"%s\" is not supported (Floe reads llama and granite)",
+                                src, t->valuestring);
+    }
+    if (by_arch >= 0 && by_type >= 0 && by_arch != by_type)
+        return floe_err_set(err, "%s: key 'model_type': \"%s\" contradicts 'architectures' \"%s\"", src,
+                            known[by_type].type, known[by_arch].arch);
+    int k = by_arch >= 0 ? by_arch : by_type;
+    *fam = k >= 0 ? known[k].family : FLOE_FAMILY_LLAMA;
+    return 0;
+}
+
+static const char *const granite_keys[] = {"embedding_multiplier", "residual_multiplier", "attention_multiplier",
+                                           "logits_scaling"};
+
+/* Granite's multipliers (GraniteConfig's defaults, all 1, for absent keys); a Llama naming one is
+ * refused: reading it as a Llama would silently drop the multiplier. */
+static int parse_multipliers(const cJSON *root, floe_model_config *c, const char *src, floe_err *err)
+{
+    double *dst[] = {&c->embedding_multiplier, &c->residual_multiplier, &c->attention_multiplier, &c->logits_scaling};
+    for (int i = 0; i < 4; i++) {
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, granite_keys[i]);
+        if (c->family != FLOE_FAMILY_GRANITE) {
+            if (it && !cJSON_IsNull(it))
+                return floe_err_set(err,
+                                    "%s: key '%s': a Granite multiplier in a Llama config (model_type is not "
+                                    "\"granite\")",
+                                    src, granite_keys[i]);
+            continue;
+        }
+        *dst[i] = 1.0;
+        if (json_num(root, granite_keys[i], dst[i], src, err))
+            return -1;
+    }
+    return 0;
+}
+
+/* A string member of obj (NULL if absent). */
+static const char *json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+/* RoPE: transformers 4's 'rope_theta' + 'rope_scaling' {rope_type|type, factor, ...} or transformers 5's
+ * 'rope_parameters' {rope_theta, rope_type, factor, ...}. Types "default" (none) and "llama3" only. */
+static int parse_rope(const cJSON *root, floe_model_config *c, const char *src, floe_err *err)
+{
+    if (json_num(root, "rope_theta", &c->rope_theta, src, err))
+        return -1;
+    static const char *const keys[] = {"rope_scaling", "rope_parameters"};
+    for (int k = 0; k < 2; k++) {
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, keys[k]);
+        if (!o || cJSON_IsNull(o))
+            continue;
+        if (!cJSON_IsObject(o))
+            return floe_err_set(err, "%s: key '%s': expected an object or null", src, keys[k]);
+        char in[512]; /* errors inside name the object: "config.json: 'rope_scaling': key 'factor' ..." */
+        snprintf(in, sizeof in, "%s: '%s'", src, keys[k]);
+        if (json_num(o, "rope_theta", &c->rope_theta, in, err))
+            return -1;
+        const char *type = json_str(o, "rope_type");
+        if (!type)
+            type = json_str(o, "type");
+        if (!type)
+            return floe_err_set(err, "%s: key '%s': no 'rope_type'", src, keys[k]);
+        if (strcmp(type, "default") == 0)
+            continue;
+        if (strcmp(type, "llama3") != 0)
+            return floe_err_set(err,
+                                "%s: key '%s': rope_type \"%s\" is not supported (expected \"default\" or "
+                                "\"llama3\")",
+                                src, keys[k], type);
+        long long orig = 0;
+        int have = 0;
+        c->rope_scaling = FLOE_ROPE_LLAMA3;
+        if (json_num(o, "factor", &c->rope_factor, in, err) ||
+            json_num(o, "low_freq_factor", &c->rope_low_freq_factor, in, err) ||
+            json_num(o, "high_freq_factor", &c->rope_high_freq_factor, in, err) ||
+            json_int(o, "original_max_position_embeddings", 1, &orig, &have, in, err))
+            return -1;
+        c->rope_original_context = (int)orig;
+        if (c->rope_factor == 0.0 || c->rope_low_freq_factor == 0.0 || c->rope_high_freq_factor == 0.0)
+            return floe_err_set(err, "%s: key '%s': llama3 needs factor, low_freq_factor and high_freq_factor", src,
+                                keys[k]);
+    }
     return 0;
 }
 
@@ -225,7 +393,9 @@ int floe_model_config_parse_json(const char *json, size_t len, const char *src, 
                      c.head_dim);
         goto out;
     }
-    if (json_num(root, "rope_theta", &c.rope_theta, src, err) || json_num(root, "rms_norm_eps", &c.rms_eps, src, err) ||
+    floe_model_config_llama_defaults(&c);
+    if (parse_family(root, &c.family, src, err) || parse_multipliers(root, &c, src, err) ||
+        parse_rope(root, &c, src, err) || json_num(root, "rms_norm_eps", &c.rms_eps, src, err) ||
         json_bool(root, "tie_word_embeddings", &c.tied_embeddings, src, err) || check_unsupported(root, src, err))
         goto out;
     const cJSON *nm = cJSON_GetObjectItemCaseSensitive(root, "_name_or_path");
@@ -257,9 +427,25 @@ int floe_model_config_load(const char *name_or_path, floe_model_config *cfg, flo
     for (int i = 0; i < N_BUILTINS; i++)
         if (strcmp(builtins[i].name, name_or_path) == 0)
             return floe_model_config_builtin(name_or_path, cfg, err);
+    if (floe_hf_is_folder(name_or_path))
+        return floe_hf_folder_config(name_or_path, cfg, err);
     if (strchr(name_or_path, '/') || strstr(name_or_path, ".json"))
         return floe_model_config_read(name_or_path, cfg, err);
     return floe_model_config_builtin(name_or_path, cfg, err);
+}
+
+/* A double as the shortest of %.15g, %.16g, %.17g that reads back to the same bits: cJSON's own
+ * printing accepts a 15-digit form within an epsilon, which loses the last bits of e.g. 8.022222222222222
+ * (found by fuzz/fuzz_hf_json.c). Values cJSON printed exactly come out as the same text. */
+static void add_double(cJSON *o, const char *key, double v)
+{
+    char buf[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    cJSON_AddRawToObject(o, key, buf);
 }
 
 char *floe_model_config_to_json(const floe_model_config *c)
@@ -267,10 +453,11 @@ char *floe_model_config_to_json(const floe_model_config *c)
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
+    int granite = c->family == FLOE_FAMILY_GRANITE;
     cJSON *arch = cJSON_AddArrayToObject(o, "architectures");
     if (arch)
-        cJSON_AddItemToArray(arch, cJSON_CreateString("LlamaForCausalLM"));
-    cJSON_AddStringToObject(o, "model_type", "llama");
+        cJSON_AddItemToArray(arch, cJSON_CreateString(granite ? "GraniteForCausalLM" : "LlamaForCausalLM"));
+    cJSON_AddStringToObject(o, "model_type", floe_model_family_name(c->family));
     cJSON_AddStringToObject(o, "_name_or_path", c->name);
     cJSON_AddNumberToObject(o, "vocab_size", c->vocab_size);
     cJSON_AddNumberToObject(o, "hidden_size", c->d_model);
@@ -280,13 +467,29 @@ char *floe_model_config_to_json(const floe_model_config *c)
     cJSON_AddNumberToObject(o, "head_dim", c->head_dim);
     cJSON_AddNumberToObject(o, "intermediate_size", c->ffn_dim);
     cJSON_AddNumberToObject(o, "max_position_embeddings", c->context);
-    cJSON_AddNumberToObject(o, "rope_theta", c->rope_theta);
-    cJSON_AddNumberToObject(o, "rms_norm_eps", c->rms_eps);
+    add_double(o, "rope_theta", c->rope_theta);
+    add_double(o, "rms_norm_eps", c->rms_eps);
     cJSON_AddBoolToObject(o, "tie_word_embeddings", c->tied_embeddings);
     cJSON_AddStringToObject(o, "hidden_act", "silu");
     cJSON_AddBoolToObject(o, "attention_bias", 0);
     cJSON_AddBoolToObject(o, "mlp_bias", 0);
-    cJSON_AddNullToObject(o, "rope_scaling");
+    if (c->rope_scaling == FLOE_ROPE_LLAMA3) {
+        cJSON *r = cJSON_AddObjectToObject(o, "rope_scaling");
+        if (r) {
+            cJSON_AddStringToObject(r, "rope_type", "llama3");
+            add_double(r, "factor", c->rope_factor);
+            add_double(r, "low_freq_factor", c->rope_low_freq_factor);
+            add_double(r, "high_freq_factor", c->rope_high_freq_factor);
+            cJSON_AddNumberToObject(r, "original_max_position_embeddings", c->rope_original_context);
+        }
+    } else
+        cJSON_AddNullToObject(o, "rope_scaling");
+    if (granite) {
+        const double v[] = {c->embedding_multiplier, c->residual_multiplier, c->attention_multiplier,
+                            c->logits_scaling};
+        for (int i = 0; i < 4; i++)
+            add_double(o, granite_keys[i], v[i]);
+    }
     cJSON_AddStringToObject(o, "torch_dtype", "float32");
     char *s = cJSON_Print(o);
     cJSON_Delete(o);

@@ -203,10 +203,28 @@ static const char *const LINEAR_NAMES[7] = {"q_proj", "k_proj", "v_proj", "o_pro
 static int first_of_bits(const floe_qmodel *m, int l);
 
 /* shared: a layer after the first of its weight bits gets no codes or steps of its own */
+/* What the integer forward (and the chip) computes is a Llama with default RoPE: a config that needs
+ * more is refused rather than quantized as something it is not (docs/hf-models.md). */
+int floe_qmodel_check_config(const floe_model_config *cfg, floe_err *err)
+{
+    if (cfg->family == FLOE_FAMILY_GRANITE)
+        return floe_err_set(err,
+                            "%s: granite multipliers are not yet in the integer contract (the quantized model "
+                            "computes a Llama)",
+                            cfg->name);
+    if (cfg->rope_scaling != FLOE_ROPE_DEFAULT)
+        return floe_err_set(err,
+                            "%s: llama3 RoPE scaling is not yet in the integer contract (the quantized model "
+                            "rotates with theta^(-2i/hd))",
+                            cfg->name);
+    return 0;
+}
+
 static int qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, int shared, floe_err *err)
 {
     memset(m, 0, sizeof *m);
-    if (floe_qconfig_validate(q, err) != 0 || floe_model_config_validate(cfg, cfg->name, err) != 0)
+    if (floe_qconfig_validate(q, err) != 0 || floe_model_config_validate(cfg, cfg->name, err) != 0 ||
+        floe_qmodel_check_config(cfg, err) != 0)
         return -1;
     if (floe_qconfig_check_layers(q, cfg->n_layers, cfg->name, "per-layer weight bits", err) != 0)
         return -1;

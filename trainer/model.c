@@ -130,9 +130,6 @@ int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int m
     memset(m, 0, sizeof *m);
     if (floe_model_config_validate(cfg, cfg->name, err) != 0)
         return -1;
-    if (fabs(cfg->rms_eps - FLOE_RMSNORM_EPS) > 1e-12)
-        return floe_err_set(err, "%s: rms_eps = %g: the trainer's RMSNorm uses %g", cfg->name, cfg->rms_eps,
-                            (double)FLOE_RMSNORM_EPS);
     if (maxB < 1 || maxT < 1 || maxT > cfg->context)
         return floe_err_set(err, "%s: batch %d x context %d: need batch >= 1 and 1 <= context <= %d", cfg->name,
                             maxB, maxT, cfg->context);
@@ -161,7 +158,7 @@ int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int m
         floe_model_free(m);
         return floe_err_set(err, "%s: out of memory for batch %d x context %d", cfg->name, maxB, maxT);
     }
-    floe_rope_tables(m->rope_cos, m->rope_sin, maxT, cfg->head_dim, cfg->rope_theta);
+    floe_rope_tables_cfg(m->rope_cos, m->rope_sin, maxT, cfg);
     return 0;
 }
 
@@ -189,6 +186,27 @@ static float *G(const floe_model *m, floe_param_kind kind, int layer)
     return m->grads + floe_param_get(&m->table, kind, layer)->offset;
 }
 
+static int granite(const floe_model *m) { return m->cfg.family == FLOE_FAMILY_GRANITE; }
+
+/* Attention's score scale: Granite's attention_multiplier, else 1/sqrt(head_dim) computed as it always was. */
+static float attn_scale(const floe_model *m)
+{
+    return granite(m) ? (float)m->cfg.attention_multiplier : 1.0f / sqrtf((float)m->cfg.head_dim);
+}
+
+static void scale(float *p, size_t n, float s)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] *= s;
+}
+
+/* out = s * in (Granite's residual branches in backward) */
+static void scaled_copy(float *restrict out, const float *restrict in, size_t n, float s)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = in[i] * s;
+}
+
 static floe_param_kind head_kind(const floe_model *m)
 {
     return m->cfg.tied_embeddings ? FLOE_P_EMBED : FLOE_P_LM_HEAD;
@@ -206,24 +224,30 @@ void floe_model_block_forward(floe_model *m, int l, int B, int T)
     const int Q = NH * hd, KV = NKV * hd, F = c->ffn_dim;
     m->B = B;
     m->T = T;
+    const float eps = (float)c->rms_eps, rm = (float)c->residual_multiplier;
     layer_acts a = layer_at(m, l);
     const float *x = res_at(m, l);
-    floe_rmsnorm_forward(a.ln1, a.rstd1, x, P(m, FLOE_P_ATTN_NORM, l), N, C);
+    floe_rmsnorm_forward_eps(a.ln1, a.rstd1, x, P(m, FLOE_P_ATTN_NORM, l), N, C, eps);
     floe_matmul_forward(a.q, a.ln1, P(m, FLOE_P_Q, l), N, C, Q);
     floe_matmul_forward(a.k, a.ln1, P(m, FLOE_P_K, l), N, C, KV);
     floe_matmul_forward(a.v, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
     floe_rope_forward(a.q, m->rope_cos, m->rope_sin, B, T, NH, hd);
     floe_rope_forward(a.k, m->rope_cos, m->rope_sin, B, T, NKV, hd);
-    floe_attention_forward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd);
-    /* o projection straight into the stream, then add the block input in place */
+    floe_attention_forward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd, attn_scale(m));
+    /* o projection straight into the stream (Granite: times residual_multiplier), then add the block
+     * input in place */
     floe_matmul_forward(a.resmid, a.atty, P(m, FLOE_P_O, l), N, Q, C);
+    if (granite(m))
+        scale(a.resmid, (size_t)N * C, rm);
     floe_residual_forward(a.resmid, a.resmid, x, (size_t)N * C);
-    floe_rmsnorm_forward(a.ln2, a.rstd2, a.resmid, P(m, FLOE_P_MLP_NORM, l), N, C);
+    floe_rmsnorm_forward_eps(a.ln2, a.rstd2, a.resmid, P(m, FLOE_P_MLP_NORM, l), N, C, eps);
     floe_matmul_forward(a.gate, a.ln2, P(m, FLOE_P_GATE, l), N, C, F);
     floe_matmul_forward(a.up, a.ln2, P(m, FLOE_P_UP, l), N, C, F);
     floe_swiglu_forward(a.swi, a.gate, a.up, (size_t)N * F);
     float *out = res_at(m, l + 1);
     floe_matmul_forward(out, a.swi, P(m, FLOE_P_DOWN, l), N, F, C);
+    if (granite(m))
+        scale(out, (size_t)N * C, rm);
     floe_residual_forward(out, out, a.resmid, (size_t)N * C);
 }
 
@@ -236,11 +260,19 @@ float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *ta
     for (int i = 0; i < N; i++)
         m->inputs[i] = tokens[i];
     floe_embedding_forward(res_at(m, 0), m->inputs, P(m, FLOE_P_EMBED, 0), N, C);
+    if (granite(m))
+        scale(res_at(m, 0), (size_t)N * C, (float)c->embedding_multiplier);
     for (int l = 0; l < c->n_layers; l++)
         floe_model_block_forward(m, l, B, T);
     final_acts f = final_at(m);
-    floe_rmsnorm_forward(f.lnf, f.rstdf, res_at(m, c->n_layers), P(m, FLOE_P_FINAL_NORM, 0), N, C);
+    floe_rmsnorm_forward_eps(f.lnf, f.rstdf, res_at(m, c->n_layers), P(m, FLOE_P_FINAL_NORM, 0), N, C,
+                             (float)c->rms_eps);
     floe_matmul_forward(f.logits, f.lnf, P(m, head_kind(m), 0), N, C, V);
+    if (granite(m)) { /* divided, as transformers does (not times the reciprocal) */
+        const float ls = (float)c->logits_scaling;
+        for (size_t i = 0; i < (size_t)N * V; i++)
+            f.logits[i] /= ls;
+    }
     m->have_targets = targets != NULL;
     m->loss = 0.0f;
     if (targets) {
@@ -302,9 +334,16 @@ void floe_model_block_backward(floe_model *m, int l, float *dres)
     const size_t NC = (size_t)N * C;
     grad_acts g = dacts_at(m);
     layer_acts a = layer_at(m, l);
-    /* MLP branch: out = resmid + down(swi); dres is already d/d resmid's direct share */
+    const float rm = (float)c->residual_multiplier;
+    /* MLP branch: out = resmid + rm * down(swi) (rm = 1 for a Llama); dres is already d/d resmid's
+     * direct share. Granite's branch gradient rm * dres goes through dln, free until gate/up. */
+    const float *dbranch = dres;
+    if (granite(m)) {
+        scaled_copy(g.dln, dres, NC, rm);
+        dbranch = g.dln;
+    }
     zero(g.dswi, (size_t)N * F);
-    floe_matmul_backward(g.dswi, G(m, FLOE_P_DOWN, l), dres, a.swi, P(m, FLOE_P_DOWN, l), N, F, C);
+    floe_matmul_backward(g.dswi, G(m, FLOE_P_DOWN, l), dbranch, a.swi, P(m, FLOE_P_DOWN, l), N, F, C);
     zero(g.dgate, (size_t)N * F);
     zero(g.dup, (size_t)N * F);
     floe_swiglu_backward(g.dgate, g.dup, g.dswi, a.gate, a.up, (size_t)N * F);
@@ -312,13 +351,19 @@ void floe_model_block_backward(floe_model *m, int l, float *dres)
     floe_matmul_backward(g.dln, G(m, FLOE_P_GATE, l), g.dgate, a.ln2, P(m, FLOE_P_GATE, l), N, C, F);
     floe_matmul_backward(g.dln, G(m, FLOE_P_UP, l), g.dup, a.ln2, P(m, FLOE_P_UP, l), N, C, F);
     floe_rmsnorm_backward(dres, G(m, FLOE_P_MLP_NORM, l), g.dln, a.resmid, P(m, FLOE_P_MLP_NORM, l), a.rstd2, N, C);
-    /* attention branch: resmid = x + o(atty) */
+    /* attention branch: resmid = x + rm * o(atty) */
+    dbranch = dres;
+    if (granite(m)) {
+        scaled_copy(g.dln, dres, NC, rm);
+        dbranch = g.dln;
+    }
     zero(g.datty, (size_t)N * Q);
-    floe_matmul_backward(g.datty, G(m, FLOE_P_O, l), dres, a.atty, P(m, FLOE_P_O, l), N, Q, C);
+    floe_matmul_backward(g.datty, G(m, FLOE_P_O, l), dbranch, a.atty, P(m, FLOE_P_O, l), N, Q, C);
     zero(g.dq, (size_t)N * Q);
     zero(g.dk, (size_t)N * KV);
     zero(g.dv, (size_t)N * KV);
-    floe_attention_backward(g.dq, g.dk, g.dv, g.dscratch, g.datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd);
+    floe_attention_backward(g.dq, g.dk, g.dv, g.dscratch, g.datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd,
+                            attn_scale(m));
     floe_rope_backward(g.dq, m->rope_cos, m->rope_sin, B, T, NH, hd);
     floe_rope_backward(g.dk, m->rope_cos, m->rope_sin, B, T, NKV, hd);
     zero(g.dln, NC);
@@ -341,6 +386,11 @@ void floe_model_backward(floe_model *m, float dloss)
 
     zero(g.dlogits, (size_t)N * V);
     floe_crossentropy_backward(g.dlogits, f.probs, m->targets, N, V, dloss);
+    if (granite(m)) {
+        const float ls = (float)c->logits_scaling;
+        for (size_t i = 0; i < (size_t)N * V; i++)
+            g.dlogits[i] /= ls;
+    }
     zero(g.dln, NC);
     floe_matmul_backward(g.dln, G(m, head_kind(m), 0), g.dlogits, f.lnf, P(m, head_kind(m), 0), N, C, V);
     /* dres carries d loss / d residual stream down the blocks; each branch adds its share */
@@ -349,6 +399,8 @@ void floe_model_backward(floe_model *m, float dloss)
                           P(m, FLOE_P_FINAL_NORM, 0), f.rstdf, N, C);
     for (int l = c->n_layers - 1; l >= 0; l--)
         floe_model_block_backward(m, l, g.dres);
+    if (granite(m))
+        scale(g.dres, NC, (float)c->embedding_multiplier);
     floe_embedding_backward(G(m, FLOE_P_EMBED, 0), g.dres, m->inputs, N, C);
 }
 

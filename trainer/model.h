@@ -6,11 +6,15 @@
  * a checkpoint is floe_st_save_params(model.params) and the gradient of a tensor sits at the same
  * offset in model.grads.
  *
- *   x = embed(tokens)
- *   per block:  x += o(attn(rope(q(n1)), rope(k(n1)), v(n1)))   n1 = rmsnorm(x, input_layernorm)
- *               x += down(silu(gate(n2)) * up(n2))                n2 = rmsnorm(x, post_attention_layernorm)
- *   logits = rmsnorm(x, norm) @ W^T     W = embed_tokens (tied) or lm_head
+ *   x = embed(tokens) * em
+ *   per block:  x += rm * o(attn(rope(q(n1)), rope(k(n1)), v(n1)))   n1 = rmsnorm(x, input_layernorm)
+ *               x += rm * down(silu(gate(n2)) * up(n2))                n2 = rmsnorm(x, post_attention_layernorm)
+ *   logits = (rmsnorm(x, norm) @ W^T) / ls     W = embed_tokens (tied) or lm_head
  *   loss = mean cross-entropy over the B*T positions
+ * attn's scores are q.k * am. A Llama has em = rm = ls = 1 (the multiplications are skipped, not done
+ * by 1) and am = 1/sqrt(head_dim); a Granite config gives embedding_multiplier, residual_multiplier,
+ * logits_scaling and attention_multiplier (docs/hf-models.md). RMSNorm uses the config's rms_eps and
+ * RoPE the config's scaling (trainer/rope.h).
  *
  * Gradients accumulate (+=) into model.grads across backward calls: zero them with
  * floe_model_zero_grad once per optimizer step and pass dloss = 1/accum to sum micro-batches.
@@ -48,8 +52,7 @@ typedef struct floe_model {
 } floe_model;
 
 /* Allocates everything for batches up to maxB x maxT (maxT <= cfg->context). The parameters are
- * zero: fill them with floe_param_init or a checkpoint. The config must use rms_eps 1e-5 (the
- * layers' FLOE_RMSNORM_EPS). Returns -1 with err set on a bad size or out of memory. */
+ * zero: fill them with floe_param_init or a checkpoint. Returns -1 with err set on a bad size or out of memory. */
 int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err);
 void floe_model_free(floe_model *m);
 

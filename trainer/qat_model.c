@@ -76,8 +76,11 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
                   floe_err *err)
 {
     memset(s, 0, sizeof *s);
-    if (floe_qconfig_validate(qc, err) != 0)
+    if (floe_qconfig_validate(qc, err) != 0 || floe_qmodel_check_config(cfg, err) != 0)
         return -1;
+    if (fabs(cfg->rms_eps - FLOE_RMSNORM_EPS) > 1e-12) /* the float shadow's RMSNorm */
+        return floe_err_set(err, "%s: rms_eps = %g: quantization-aware training uses %g", cfg->name, cfg->rms_eps,
+                            (double)FLOE_RMSNORM_EPS);
     if (floe_qmodel_alloc(&s->qm, cfg, qc, err) != 0)
         return -1;
     s->cfg = *cfg;
@@ -497,7 +500,8 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         memset(x->dq, 0, sizeof(float) * (size_t)N * Q);
         memset(x->dk, 0, sizeof(float) * (size_t)N * KV);
         memset(x->dv, 0, sizeof(float) * (size_t)N * KV);
-        floe_attention_backward(x->dq, x->dk, x->dv, x->dscr, x->datt, x->Pf, x->qf, x->kf, x->vf, B, T, NH, NKV, hd);
+        floe_attention_backward(x->dq, x->dk, x->dv, x->dscr, x->datt, x->Pf, x->qf, x->kf, x->vf, B, T, NH, NKV, hd,
+                                1.0f / sqrtf((float)hd));
         /* cache quantizers: kc from the rotated int16 k, v from its accumulator */
         view16(x->kf, A->k, (size_t)N * KV, L->s_k);
         *dstep_of(s, l, FLOE_QAT_KC) += (float)floe_lsq_act_backward(

@@ -11,11 +11,17 @@
 void floe_rmsnorm_forward(float *restrict out, float *restrict rstd, const float *restrict inp,
                           const float *restrict g, int N, int C)
 {
+    floe_rmsnorm_forward_eps(out, rstd, inp, g, N, C, FLOE_RMSNORM_EPS);
+}
+
+void floe_rmsnorm_forward_eps(float *restrict out, float *restrict rstd, const float *restrict inp,
+                              const float *restrict g, int N, int C, float eps)
+{
 #pragma omp parallel for schedule(static) if ((long long)N * C >= PAR_MIN_WORK)
     for (int i = 0; i < N; i++) {
         const float *restrict x = inp + (size_t)i * C;
         float *restrict y = out + (size_t)i * C;
-        float r = 1.0f / sqrtf(floe_dot(x, x, C) / (float)C + FLOE_RMSNORM_EPS);
+        float r = 1.0f / sqrtf(floe_dot(x, x, C) / (float)C + eps);
         rstd[i] = r;
         for (int c = 0; c < C; c++)
             y[c] = (x[c] * r) * g[c];

@@ -17,6 +17,8 @@ extern "C" {
 #define FLOE_RMSNORM_EPS 1e-5f
 
 void floe_rmsnorm_forward(float *out, float *rstd, const float *inp, const float *g, int N, int C);
+/* The same with another eps (a config's rms_norm_eps); eps = FLOE_RMSNORM_EPS gives the same bits. */
+void floe_rmsnorm_forward_eps(float *out, float *rstd, const float *inp, const float *g, int N, int C, float eps);
 void floe_rmsnorm_backward(float *dinp, float *dg, const float *dout, const float *inp, const float *g,
                            const float *rstd, int N, int C);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/hf_folder.h"
 #include "models/safetensors.h"
 #include "trainer/grad_clip.h"
 #include "trainer/lr_schedule.h"
@@ -428,8 +429,22 @@ out:
     return rc;
 }
 
+/* A Hugging Face model folder (models/hf_folder.h). */
+static int load_hf_folder(floe_model *m, const char *dir, int maxB, int maxT, floe_err *err)
+{
+    floe_model_config mc;
+    if (floe_hf_folder_config(dir, &mc, err) != 0 || floe_model_init(m, &mc, maxB, maxT ? maxT : mc.context, err) != 0)
+        return -1;
+    int rc = floe_hf_folder_load_params(dir, &m->cfg, &m->table, m->params, err);
+    if (rc != 0)
+        floe_model_free(m);
+    return rc;
+}
+
 int floe_model_load(floe_model *m, const char *path, int maxB, int maxT, floe_err *err)
 {
+    if (floe_hf_is_folder(path))
+        return load_hf_folder(m, path, maxB, maxT, err);
     floe_st_file f;
     floe_model_config mc;
     if (floe_st_open(&f, path, err) != 0)

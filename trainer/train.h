@@ -98,8 +98,9 @@ int floe_ckpt_read_cfg(const char *path, floe_model_config *mc, floe_train_cfg *
  * step. Every tensor is checked by name and shape; errors name the file and tensor. */
 int floe_trainer_load(floe_trainer *tr, const char *path, floe_err *err);
 
-/* Loads a model config and parameters from a model checkpoint (floe.config metadata) into a new
- * model for batches up to maxB x maxT (maxT 0: the config's context). */
+/* Loads a model config and parameters from a model checkpoint (floe.config metadata), or from a
+ * Hugging Face model folder when path is a directory (models/hf_folder.h), into a new model for
+ * batches up to maxB x maxT (maxT 0: the config's context). */
 int floe_model_load(floe_model *m, const char *path, int maxB, int maxT, floe_err *err);
 
 /* Writes one step for cross-checking against other frameworks: safetensors with "inputs" and

@@ -78,9 +78,10 @@ static void bufs_run(at_bufs *a)
     memcpy(a->dq, a->dq0, a->nq * sizeof(float));
     memcpy(a->dk, a->dk0, a->nk * sizeof(float));
     memcpy(a->dv, a->dv0, a->nk * sizeof(float));
-    floe_attention_forward(a->out, a->att, a->q, a->k, a->v, a->B, a->T, a->NH, a->NKV, a->hd);
+    float scale = 1.0f / sqrtf((float)a->hd);
+    floe_attention_forward(a->out, a->att, a->q, a->k, a->v, a->B, a->T, a->NH, a->NKV, a->hd, scale);
     floe_attention_backward(a->dq, a->dk, a->dv, a->scratch, a->dout, a->att, a->q, a->k, a->v, a->B, a->T, a->NH,
-                            a->NKV, a->hd);
+                            a->NKV, a->hd, scale);
 }
 
 static void bufs_free(at_bufs *a)

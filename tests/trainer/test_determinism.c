@@ -81,8 +81,8 @@ static void run_all(arena *out, int threads, int B, int T)
     float *scratch = falloc((size_t)B * NH * T * T);
     float *dq = take(out, (size_t)N * NH * HD), *dk = take(out, (size_t)N * NKV * HD);
     float *dv = take(out, (size_t)N * NKV * HD);
-    floe_attention_forward(ao, att, qr, kr, v, B, T, NH, NKV, HD);
-    floe_attention_backward(dq, dk, dv, scratch, dy, att, qr, kr, v, B, T, NH, NKV, HD);
+    floe_attention_forward(ao, att, qr, kr, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD));
+    floe_attention_backward(dq, dk, dv, scratch, dy, att, qr, kr, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD));
     floe_rope_backward(dq, cs, sn, B, T, NH, HD);
     /* swiglu (gate = the matmul output, up = dy) */
     float *h = take(out, (size_t)N * F), *dgate = take(out, (size_t)N * F), *dup = take(out, (size_t)N * F);

@@ -1,7 +1,7 @@
 /* The whole model: float forward against an independent double-precision forward written here from
  * the definition (design.md "Reference model"), and the float backward against central finite
  * differences of that double forward, for every tensor (24 samples each), on a small random model
- * with grouped-query attention (tied and untied LM head). Also: accumulation (+=) over
+ * with grouped-query attention (tied and untied LM head; Llama, and Granite with llama3 RoPE scaling). Also: accumulation (+=) over
  * micro-batches, forward on a smaller batch than allocated, and 1 vs 2 threads giving the same bits.
  *
  * Tolerance: FLOE_RTOL (1e-4) relative to the tensor's largest reference gradient, as the layer tests.
@@ -29,13 +29,13 @@ static const double *RP(const ref_ctx *c, floe_param_kind k, int l)
     return c->p + floe_param_get(c->t, k, l)->offset;
 }
 
-static void ref_rmsnorm(double *out, const double *x, const double *g, int N, int C)
+static void ref_rmsnorm(double *out, const double *x, const double *g, int N, int C, double eps)
 {
     for (int i = 0; i < N; i++) {
         double ss = 0;
         for (int j = 0; j < C; j++)
             ss += x[i * C + j] * x[i * C + j];
-        double r = 1.0 / sqrt(ss / C + 1e-5);
+        double r = 1.0 / sqrt(ss / C + eps);
         for (int j = 0; j < C; j++)
             out[i * C + j] = x[i * C + j] * r * g[j];
     }
@@ -53,7 +53,23 @@ static void ref_linear(double *out, const double *x, const double *w, int N, int
         }
 }
 
-static void ref_rope(double *x, int B, int T, int NH, int hd, double theta)
+/* Frequency i, with Llama 3.1's rescaling when the config asks (transformers'
+ * _compute_llama3_parameters, written out again here). */
+static double ref_freq(const floe_model_config *m, int i)
+{
+    double f = pow(m->rope_theta, -2.0 * i / m->head_dim);
+    if (m->rope_scaling != FLOE_ROPE_LLAMA3)
+        return f;
+    double wavelen = 2.0 * 3.14159265358979323846 / f, L = m->rope_original_context;
+    if (wavelen > L / m->rope_low_freq_factor)
+        return f / m->rope_factor;
+    if (wavelen < L / m->rope_high_freq_factor)
+        return f;
+    double smooth = (L / wavelen - m->rope_low_freq_factor) / (m->rope_high_freq_factor - m->rope_low_freq_factor);
+    return (1.0 - smooth) * f / m->rope_factor + smooth * f;
+}
+
+static void ref_rope(double *x, int B, int T, int NH, int hd, const floe_model_config *m)
 {
     int h = hd / 2;
     for (int b = 0; b < B; b++)
@@ -61,7 +77,7 @@ static void ref_rope(double *x, int B, int T, int NH, int hd, double theta)
             for (int n = 0; n < NH; n++) {
                 double *v = x + (((size_t)b * T + t) * NH + n) * hd;
                 for (int i = 0; i < h; i++) {
-                    double a = t * pow(theta, -2.0 * i / hd);
+                    double a = t * ref_freq(m, i);
                     double u = v[i], w = v[i + h];
                     v[i] = u * cos(a) - w * sin(a);
                     v[i + h] = w * cos(a) + u * sin(a);
@@ -80,17 +96,22 @@ static double ref_loss(void *vctx)
     double *k = dalloc((size_t)N * KV), *v = dalloc((size_t)N * KV), *y = dalloc((size_t)N * Q);
     double *o = dalloc((size_t)N * C), *g = dalloc((size_t)N * F), *u = dalloc((size_t)N * F);
     double *logits = dalloc((size_t)N * V), *s = dalloc((size_t)T);
+    /* Granite's multipliers (docs/hf-models.md); a Llama's are 1, 1/sqrt(hd), 1, 1 */
+    const int gr = m->family == FLOE_FAMILY_GRANITE;
+    const double em = gr ? m->embedding_multiplier : 1.0, rm = gr ? m->residual_multiplier : 1.0;
+    const double am = gr ? m->attention_multiplier : 1.0 / sqrt((double)hd), ls = gr ? m->logits_scaling : 1.0;
+    const double eps = m->rms_eps;
     const double *wte = RP(c, FLOE_P_EMBED, 0);
     for (int i = 0; i < N; i++)
         for (int j = 0; j < C; j++)
-            x[i * C + j] = wte[(size_t)c->tok[i] * C + j];
+            x[i * C + j] = wte[(size_t)c->tok[i] * C + j] * em;
     for (int l = 0; l < m->n_layers; l++) {
-        ref_rmsnorm(n1, x, RP(c, FLOE_P_ATTN_NORM, l), N, C);
+        ref_rmsnorm(n1, x, RP(c, FLOE_P_ATTN_NORM, l), N, C, eps);
         ref_linear(q, n1, RP(c, FLOE_P_Q, l), N, C, Q);
         ref_linear(k, n1, RP(c, FLOE_P_K, l), N, C, KV);
         ref_linear(v, n1, RP(c, FLOE_P_V, l), N, C, KV);
-        ref_rope(q, B, T, NH, hd, m->rope_theta);
-        ref_rope(k, B, T, NKV, hd, m->rope_theta);
+        ref_rope(q, B, T, NH, hd, m);
+        ref_rope(k, B, T, NKV, hd, m);
         for (int b = 0; b < B; b++)
             for (int h = 0; h < NH; h++) {
                 int kh = h / (NH / NKV);
@@ -102,7 +123,7 @@ static double ref_loss(void *vctx)
                         double d = 0;
                         for (int e = 0; e < hd; e++)
                             d += qv[e] * kv[e];
-                        s[j] = d / sqrt((double)hd);
+                        s[j] = d * am;
                         mx = fmax(mx, s[j]);
                     }
                     for (int j = 0; j <= t; j++)
@@ -118,18 +139,20 @@ static double ref_loss(void *vctx)
             }
         ref_linear(o, y, RP(c, FLOE_P_O, l), N, Q, C);
         for (size_t i = 0; i < (size_t)N * C; i++)
-            x[i] += o[i];
-        ref_rmsnorm(n1, x, RP(c, FLOE_P_MLP_NORM, l), N, C);
+            x[i] += rm * o[i];
+        ref_rmsnorm(n1, x, RP(c, FLOE_P_MLP_NORM, l), N, C, eps);
         ref_linear(g, n1, RP(c, FLOE_P_GATE, l), N, C, F);
         ref_linear(u, n1, RP(c, FLOE_P_UP, l), N, C, F);
         for (size_t i = 0; i < (size_t)N * F; i++)
             g[i] = g[i] / (1.0 + exp(-g[i])) * u[i];
         ref_linear(o, g, RP(c, FLOE_P_DOWN, l), N, F, C);
         for (size_t i = 0; i < (size_t)N * C; i++)
-            x[i] += o[i];
+            x[i] += rm * o[i];
     }
-    ref_rmsnorm(n1, x, RP(c, FLOE_P_FINAL_NORM, 0), N, C);
+    ref_rmsnorm(n1, x, RP(c, FLOE_P_FINAL_NORM, 0), N, C, eps);
     ref_linear(logits, n1, RP(c, m->tied_embeddings ? FLOE_P_EMBED : FLOE_P_LM_HEAD, 0), N, C, V);
+    for (size_t i = 0; i < (size_t)N * V; i++)
+        logits[i] /= ls;
     double loss = 0;
     for (int i = 0; i < N; i++) {
         const double *z = logits + (size_t)i * V;
@@ -187,15 +210,37 @@ static void random_params(const floe_model *m, floe_rng *r)
     }
 }
 
-static void check_model(int tied)
+/* tied 0/1; granite: the Granite family with llama3 RoPE scaling and rms_eps 1e-6 (every band of the
+ * rescaling is used: head_dim 8, theta 1e4, original context 16 give wavelengths 6.3 (smoothed), 63
+ * and more (divided by factor)). */
+static floe_model_config check_config(int tied, int granite)
 {
     floe_model_config cfg = floe_test_small_config(tied);
+    if (granite) {
+        cfg.family = FLOE_FAMILY_GRANITE;
+        cfg.embedding_multiplier = 3.0;
+        cfg.residual_multiplier = 0.5;
+        cfg.attention_multiplier = 0.3;
+        cfg.logits_scaling = 2.5;
+        cfg.rms_eps = 1e-6;
+        cfg.rope_scaling = FLOE_ROPE_LLAMA3;
+        cfg.rope_factor = 8.0;
+        cfg.rope_low_freq_factor = 1.0;
+        cfg.rope_high_freq_factor = 4.0;
+        cfg.rope_original_context = 16;
+    }
+    return cfg;
+}
+
+static void check_model(int tied, int granite)
+{
+    floe_model_config cfg = check_config(tied, granite);
     floe_model m;
     floe_err err;
     const int B = 2, T = 13;
     assert_int_equal(floe_model_init(&m, &cfg, B, 16, &err), 0);
     floe_rng r;
-    floe_rng_seed(&r, 77 + (uint64_t)tied);
+    floe_rng_seed(&r, 77 + (uint64_t)tied + 2 * (uint64_t)granite);
     random_params(&m, &r);
     int32_t tok[2 * 13], tgt[2 * 13];
     for (int i = 0; i < B * T; i++) {
@@ -212,7 +257,7 @@ static void check_model(int tied)
 
     ref_ctx c = {&cfg, &m.table, to_double(m.params, m.table.total), tok, tgt, B, T};
     double want = ref_loss(&c);
-    print_message("tied %d: loss %.7f (double %.7f)\n", tied, (double)loss, want);
+    print_message("tied %d granite %d: loss %.7f (double %.7f)\n", tied, granite, (double)loss, want);
     assert_true(fabs(loss - want) <= 1e-5 * want);
     for (size_t i = 0; i < m.table.count; i++) {
         const floe_param *p = &m.table.params[i];
@@ -226,13 +271,22 @@ static void check_model(int tied)
 static void test_grad_tied(void **state)
 {
     (void)state;
-    check_model(1);
+    check_model(1, 0);
 }
 
 static void test_grad_untied(void **state)
 {
     (void)state;
-    check_model(0);
+    check_model(0, 0);
+}
+
+/* Granite (its four multipliers in forward and backward) with llama3 RoPE and another rms_eps, both
+ * head layouts. */
+static void test_grad_granite(void **state)
+{
+    (void)state;
+    check_model(1, 1);
+    check_model(0, 1);
 }
 
 /* Two micro-batches with dloss 1/2 give the gradient of the mean of their two losses, which is the
@@ -463,10 +517,6 @@ static void test_init_errors(void **state)
     floe_err err;
     assert_int_equal(floe_model_init(&m, &cfg, 1, 17, &err), -1);
     assert_non_null(strstr(err.msg, "context"));
-    cfg.rms_eps = 1e-6;
-    assert_int_equal(floe_model_init(&m, &cfg, 1, 8, &err), -1);
-    assert_non_null(strstr(err.msg, "rms_eps"));
-    cfg = floe_test_small_config(1);
     assert_int_equal(floe_model_init(&m, &cfg, 1, 8, &err), 0);
     int32_t ids[3] = {1, 48, 2};
     assert_int_equal(floe_model_check_ids(&m, ids, 3, &err), -1);
@@ -477,8 +527,8 @@ static void test_init_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grad_tied),    cmocka_unit_test(test_grad_untied), cmocka_unit_test(test_accumulation),
-        cmocka_unit_test(test_threads),      cmocka_unit_test(test_init_errors),
+        cmocka_unit_test(test_grad_tied),    cmocka_unit_test(test_grad_untied), cmocka_unit_test(test_grad_granite),
+        cmocka_unit_test(test_accumulation), cmocka_unit_test(test_threads),     cmocka_unit_test(test_init_errors),
         cmocka_unit_test(test_blocks),       cmocka_unit_test(test_fold_norms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,11 +73,57 @@ static void test_long_positions(void **state)
     check(2, 128, 2, 16);
 }
 
+/* Llama 3.1's rescaled frequencies against values computed from transformers' formula
+ * (_compute_llama3_parameters) in Python (math, float64): the llama-tiny fixture's config (one
+ * smoothed band, the rest divided by factor) and one with all three bands. */
+static void test_llama3(void **state)
+{
+    (void)state;
+    static const double fixture[8] = {0.57605640109551159,    0.02424034309358572,    0.0047007538663579916,
+                                      0.00091158309215213856, 0.00017677669529663688, 3.4281021959525912e-05,
+                                      6.6478698711812362e-06, 1.2891731721515574e-06};
+    static const double bands[4] = {1.0, 0.025464790894703257, 0.0025, 0.00025};
+    double got[8];
+    floe_rope_llama3_inv_freq(got, 16, 500000.0, 8.0, 1.0, 4.0, 16);
+    for (int i = 0; i < 8; i++)
+        if (!(fabs(got[i] - fixture[i]) <= 1e-14 * fixture[i]))
+            fail_msg("fixture frequency %d: %.17g, expected %.17g", i, got[i], fixture[i]);
+    floe_rope_llama3_inv_freq(got, 8, 10000.0, 4.0, 1.0, 4.0, 64);
+    for (int i = 0; i < 4; i++)
+        if (!(fabs(got[i] - bands[i]) <= 1e-14 * bands[i]))
+            fail_msg("frequency %d: %.17g, expected %.17g", i, got[i], bands[i]);
+
+    /* the tables of a config: default RoPE is floe_rope_tables bit for bit; llama3 uses the frequencies */
+    floe_model_config c;
+    memset(&c, 0, sizeof c);
+    c.head_dim = 8;
+    c.rope_theta = 10000.0;
+    enum { T = 40, H = 4 };
+    float c1[T * H], s1[T * H], c2[T * H], s2[T * H];
+    floe_rope_tables(c1, s1, T, 8, 10000.0);
+    floe_rope_tables_cfg(c2, s2, T, &c);
+    assert_memory_equal(c1, c2, sizeof c1);
+    assert_memory_equal(s1, s2, sizeof s1);
+    c.rope_scaling = FLOE_ROPE_LLAMA3;
+    c.rope_factor = 4.0;
+    c.rope_low_freq_factor = 1.0;
+    c.rope_high_freq_factor = 4.0;
+    c.rope_original_context = 64;
+    floe_rope_tables_cfg(c2, s2, T, &c);
+    for (int p = 0; p < T; p++)
+        for (int i = 0; i < H; i++) {
+            assert_true(fabs(c2[p * H + i] - cos(p * bands[i])) < 1e-7);
+            assert_true(fabs(s2[p * H + i] - sin(p * bands[i])) < 1e-7);
+        }
+    assert_true(fabs(c2[39 * H + 1] - c1[39 * H + 1]) > 0.1); /* the scaling changed the mid band */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small),
         cmocka_unit_test(test_long_positions),
+        cmocka_unit_test(test_llama3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
