@@ -165,8 +165,9 @@ typedef struct {
     int32_t rank, pos, merged;
 } heap_item;
 
-/* A cache of short words' ids: results never depend on it; it is emptied when full. */
-enum { CACHE_SLOTS = 1 << 16, CACHE_MAX_WORD = 64, CACHE_ARENA = 1 << 24 };
+/* A cache of short words' ids: results never depend on it. It starts small and grows (a short text
+ * pays little for it); full at its largest, it is emptied. */
+enum { CACHE_MIN_SLOTS = 1 << 10, CACHE_MAX_SLOTS = 1 << 16, CACHE_MAX_WORD = 64, CACHE_ARENA = 1 << 24 };
 typedef struct {
     uint64_t hash;
     uint32_t key_off, key_len, ids_off, n_ids; /* key_len 0: empty */
@@ -178,24 +179,12 @@ struct floe_bpe_work {
     heap_item *heap;
     size_t heap_n, heap_cap;
     cache_entry *cache;
-    size_t cache_used;
+    size_t cache_slots, cache_used;
     uint8_t *arena; /* keys and ids, 4-byte aligned */
-    size_t arena_n;
+    size_t arena_n, arena_cap;
 };
 
-floe_bpe_work *floe_bpe_work_new(void)
-{
-    floe_bpe_work *w = calloc(1, sizeof *w);
-    if (!w)
-        return NULL;
-    w->cache = calloc(CACHE_SLOTS, sizeof *w->cache);
-    w->arena = malloc(CACHE_ARENA);
-    if (!w->cache || !w->arena) {
-        floe_bpe_work_free(w);
-        return NULL;
-    }
-    return w;
-}
+floe_bpe_work *floe_bpe_work_new(void) { return calloc(1, sizeof(floe_bpe_work)); }
 
 void floe_bpe_work_free(floe_bpe_work *w)
 {
@@ -206,6 +195,44 @@ void floe_bpe_work_free(floe_bpe_work *w)
     free(w->cache);
     free(w->arena);
     free(w);
+}
+
+/* Room for one more entry of `need` arena bytes: grows the table or the arena, or empties both.
+ * Returns -1 when out of memory. */
+static int cache_make_room(floe_bpe_work *w, size_t need)
+{
+    if (w->cache_slots == 0 || (w->cache_used + 1 > w->cache_slots / 2 && w->cache_slots < CACHE_MAX_SLOTS)) {
+        size_t slots = w->cache_slots ? 2 * w->cache_slots : CACHE_MIN_SLOTS;
+        cache_entry *c = calloc(slots, sizeof *c);
+        if (!c)
+            return -1;
+        for (size_t i = 0; i < w->cache_slots; i++)
+            if (w->cache[i].key_len) {
+                size_t h = w->cache[i].hash & (slots - 1);
+                while (c[h].key_len)
+                    h = (h + 1) & (slots - 1);
+                c[h] = w->cache[i];
+            }
+        free(w->cache);
+        w->cache = c;
+        w->cache_slots = slots;
+    }
+    if (w->cache_used + 1 > w->cache_slots / 2 || w->arena_n + need > CACHE_ARENA) {
+        memset(w->cache, 0, w->cache_slots * sizeof *w->cache);
+        w->cache_used = 0;
+        w->arena_n = 0;
+    }
+    if (w->arena_n + need > w->arena_cap) {
+        size_t cap = w->arena_cap ? w->arena_cap : 1 << 16;
+        while (cap < w->arena_n + need)
+            cap *= 2;
+        uint8_t *a = realloc(w->arena, cap);
+        if (!a)
+            return -1;
+        w->arena = a;
+        w->arena_cap = cap;
+    }
+    return 0;
 }
 
 static int heap_less(const heap_item *a, const heap_item *b)
@@ -364,8 +391,8 @@ int floe_bpe_word(const floe_bpe *b, floe_bpe_work *w, const uint8_t *s, size_t 
     if (n > CACHE_MAX_WORD)
         return merge_word(b, w, s, n, out);
     uint64_t h = hash_bytes(s, n);
-    size_t mask = CACHE_SLOTS - 1, slot = h & mask;
-    for (; w->cache[slot].key_len; slot = (slot + 1) & mask) {
+    size_t mask = w->cache_slots - 1, slot;
+    for (slot = h & mask; w->cache_slots && w->cache[slot].key_len; slot = (slot + 1) & mask) {
         cache_entry *e = &w->cache[slot];
         if (e->hash == h && e->key_len == n && memcmp(w->arena + e->key_off, s, n) == 0) {
             const int32_t *ids = (const int32_t *)(const void *)(w->arena + e->ids_off);
@@ -378,22 +405,17 @@ int floe_bpe_word(const floe_bpe *b, floe_bpe_work *w, const uint8_t *s, size_t 
     size_t first = out->n;
     if (merge_word(b, w, s, n, out))
         return -1;
-    size_t n_new = out->n - first, key_off = (w->arena_n + 3) & ~(size_t)3;
-    size_t need = key_off + ((n + 3) & ~(size_t)3) + n_new * sizeof(int32_t);
-    if (need > CACHE_ARENA || w->cache_used >= CACHE_SLOTS / 2) {
-        memset(w->cache, 0, CACHE_SLOTS * sizeof *w->cache);
-        w->cache_used = 0;
-        w->arena_n = 0;
-        key_off = 0;
-        need = ((n + 3) & ~(size_t)3) + n_new * sizeof(int32_t);
-        for (slot = h & mask; w->cache[slot].key_len; slot = (slot + 1) & mask)
-            ;
-    }
-    size_t ids_off = key_off + ((n + 3) & ~(size_t)3);
+    size_t n_new = out->n - first, key_bytes = (n + 3) & ~(size_t)3;
+    if (cache_make_room(w, key_bytes + n_new * sizeof(int32_t)))
+        return -1;
+    mask = w->cache_slots - 1;
+    for (slot = h & mask; w->cache[slot].key_len; slot = (slot + 1) & mask)
+        ;
+    size_t key_off = w->arena_n, ids_off = key_off + key_bytes;
     memcpy(w->arena + key_off, s, n);
     memcpy(w->arena + ids_off, out->v + first, n_new * sizeof(int32_t));
     w->cache[slot] = (cache_entry){h, (uint32_t)key_off, (uint32_t)n, (uint32_t)ids_off, (uint32_t)n_new};
     w->cache_used++;
-    w->arena_n = need;
+    w->arena_n = ids_off + n_new * sizeof(int32_t);
     return 0;
 }
