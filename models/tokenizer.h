@@ -53,6 +53,10 @@ const floe_tokenizer *floe_tokenizer_find(const char *name, floe_err *err);
  * the JSON field for anything unsupported or malformed. Free with floe_tokenizer_free. */
 const floe_tokenizer *floe_tokenizer_load(const char *path_or_name, floe_err *err);
 
+/* A tokenizer from the text of a tokenizer.json held in memory (json[0..len), NUL-terminated or not);
+ * `name` stands for the file in error messages. No tokenizer_config.json is read. */
+const floe_tokenizer *floe_tokenizer_from_json(const char *name, const char *json, size_t len, floe_err *err);
+
 /* Frees a tokenizer from floe_tokenizer_load (nothing for static ones or NULL). */
 void floe_tokenizer_free(const floe_tokenizer *tok);
 

@@ -375,6 +375,10 @@ static int parse_template(const loader *ld, floe_hf_tokenizer *t, const cJSON *o
             if (as_int(x, 0, t->bpe.n_ids - 1, &v))
                 return fail(ld, "%s.special_tokens['%s'].ids[%d]: expected an id in [0, %d]", where, id, k,
                             (int)t->bpe.n_ids - 1);
+            if (!t->bpe.piece[v] && t->added_of_id[v] < 0)
+                return fail(ld,
+                            "%s.special_tokens['%s'].ids[%d]: id %lld is neither in model.vocab nor in added_tokens",
+                            where, id, k, v);
             if (add_tmpl(ld, t, (int32_t)v))
                 return -1;
             k++;
@@ -832,14 +836,24 @@ static const floe_tokenizer *load_hf(const char *arg, floe_err *err)
     size_t len;
     if (floe_read_file(path, MAX_FILE, &data, &len, err))
         return NULL;
-    floe_hf_tokenizer *t = calloc(1, sizeof *t);
-    if (!t || !(t->path = malloc(strlen(path) + 1))) {
-        free(t);
-        free(data);
-        floe_err_set(err, "%s: out of memory", path);
+    const floe_tokenizer *tok = floe_tokenizer_from_json(path, data, len, err);
+    free(data);
+    if (tok && read_config((floe_hf_tokenizer *)tok->state, dir, err)) {
+        floe_tokenizer_free(tok);
         return NULL;
     }
-    memcpy(t->path, path, strlen(path) + 1);
+    return tok;
+}
+
+const floe_tokenizer *floe_tokenizer_from_json(const char *name, const char *json, size_t len, floe_err *err)
+{
+    floe_hf_tokenizer *t = calloc(1, sizeof *t);
+    if (!t || !(t->path = malloc(strlen(name) + 1))) {
+        free(t);
+        floe_err_set(err, "%s: out of memory", name);
+        return NULL;
+    }
+    memcpy(t->path, name, strlen(name) + 1);
     t->base.name = t->path;
     t->base.encode = hf_encode_table;
     t->base.decode = hf_decode_table;
@@ -848,11 +862,7 @@ static const floe_tokenizer *load_hf(const char *arg, floe_err *err)
     t->base.encode_ex = floe_hf_encode;
     t->base.decode_ex = floe_hf_decode;
     t->base.destroy = hf_destroy;
-    int rc = load_json(t, path, data, len, err);
-    free(data);
-    if (!rc)
-        rc = read_config(t, dir, err);
-    if (rc) {
+    if (load_json(t, name, json, len, err)) {
         hf_destroy(&t->base);
         return NULL;
     }

@@ -242,6 +242,11 @@ static void test_malformed(void **state)
     refused("{" MODEL ", \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": [{\"SpecialToken\": "
             "{\"id\": \"<s>\"}}, {\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {}}}",
             "post_processor.special_tokens['<s>'].ids: missing (named by post_processor.single[0].SpecialToken.id)");
+    refused("{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 2}}, \"added_tokens\": [{\"id\": 0, "
+            "\"content\": \"<s>\"}], \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": "
+            "[{\"SpecialToken\": "
+            "{\"id\": \"<s>\"}}, {\"Sequence\": {\"id\": \"A\"}}], \"special_tokens\": {\"<s>\": {\"ids\": [1]}}}}",
+            "post_processor.special_tokens['<s>'].ids[0]: id 1 is neither in model.vocab nor in added_tokens");
     refused("{" MODEL ", \"decoder\": {\"type\": \"WordPiece\"}}",
             "decoder.type 'WordPiece' is not supported (supported: Sequence, ByteLevel, Metaspace, Replace, "
             "ByteFallback, Fuse, Strip)");
