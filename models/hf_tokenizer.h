@@ -19,10 +19,10 @@ typedef struct floe_hf_str {
     size_t n;
 } floe_hf_str;
 
-typedef enum { FLOE_NORM_PREPEND, FLOE_NORM_REPLACE } floe_hf_norm_kind;
+typedef enum { FLOE_NORM_PREPEND, FLOE_NORM_REPLACE, FLOE_NORM_NFC } floe_hf_norm_kind;
 typedef struct floe_hf_norm {
     floe_hf_norm_kind kind;
-    floe_hf_str a, b; /* PREPEND: a; REPLACE: every a -> b */
+    floe_hf_str a, b; /* PREPEND: a; REPLACE: every a -> b; NFC: none */
 } floe_hf_norm;
 
 typedef enum {

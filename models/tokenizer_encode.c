@@ -8,6 +8,7 @@
 #include "models/hf_tokenizer.h"
 #include "models/split_pattern.h"
 #include "models/unicode_class.h"
+#include "models/unicode_nfc.h"
 
 enum { MAX_STAGES = 16 };
 
@@ -288,12 +289,24 @@ char *floe_hf_normalize(const floe_hf_tokenizer *t, const char *s, size_t n, siz
     cur[n] = 0;
     for (int k = 0; k < t->n_norm; k++) {
         const floe_hf_norm *nm = &t->norm[k];
-        if (nm->kind == FLOE_NORM_PREPEND) {
+        if (nm->kind == FLOE_NORM_NFC) {
+            size_t m;
+            char *p = (char *)floe_nfc((const uint8_t *)cur, n, &m);
+            if (!p) {
+                free(cur);
+                return NULL;
+            }
+            free(cur);
+            cur = p;
+            n = m;
+        } else if (nm->kind == FLOE_NORM_PREPEND) {
             if (n == 0)
                 continue;
             char *p = malloc(n + nm->a.n + 1);
-            if (!p)
-                break;
+            if (!p) {
+                free(cur);
+                return NULL;
+            }
             memcpy(p, nm->a.s, nm->a.n);
             memcpy(p + nm->a.n, cur, n + 1);
             free(cur);
@@ -312,8 +325,10 @@ char *floe_hf_normalize(const floe_hf_tokenizer *t, const char *s, size_t n, siz
                 continue;
             size_t m = n - hits * nm->a.n + hits * nm->b.n, j = 0;
             char *p = malloc(m + 1);
-            if (!p)
-                break;
+            if (!p) {
+                free(cur);
+                return NULL;
+            }
             for (size_t i = 0; i < n;)
                 if (i + nm->a.n <= n && memcmp(cur + i, nm->a.s, nm->a.n) == 0) {
                     memcpy(p + j, nm->b.s, nm->b.n);

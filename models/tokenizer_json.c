@@ -184,8 +184,10 @@ static int parse_normalizer(const loader *ld, floe_hf_tokenizer *t, const cJSON 
             return -1;
         if (dup_str(&nm->a, a) || dup_str(&nm->b, b))
             return oom(ld);
+    } else if (strcmp(type, "NFC") == 0) {
+        nm->kind = FLOE_NORM_NFC;
     } else {
-        return fail(ld, "%s.type '%s' is not supported (supported: Sequence, Prepend, Replace)", where, type);
+        return fail(ld, "%s.type '%s' is not supported (supported: Sequence, Prepend, Replace, NFC)", where, type);
     }
     return 0;
 }

@@ -231,8 +231,8 @@ static void test_malformed(void **state)
     refused("{" MODEL ", \"pre_tokenizer\": {\"type\": \"Split\", \"pattern\": {\"String\": \" \"}, \"behavior\": "
             "\"Removed\"}}",
             "pre_tokenizer.behavior 'Removed' is not supported (supported: Isolated)");
-    refused("{" MODEL ", \"normalizer\": {\"type\": \"NFC\"}}",
-            "normalizer.type 'NFC' is not supported (supported: Sequence, Prepend, Replace)");
+    refused("{" MODEL ", \"normalizer\": {\"type\": \"NFKC\"}}",
+            "normalizer.type 'NFKC' is not supported (supported: Sequence, Prepend, Replace, NFC)");
     refused("{" MODEL
             ", \"normalizer\": {\"type\": \"Replace\", \"pattern\": {\"Regex\": \" +\"}, \"content\": \" \"}}",
             "normalizer.pattern: a Regex pattern is not supported here (supported: String)");
