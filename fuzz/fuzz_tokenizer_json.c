@@ -19,7 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort(); /* a refusal always says why */
         return 0;
     }
-    static const char text[] = "Hello, world! 12345 caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac <s> it's\n\n  x\xff";
+    /* letters, digits, accents precomposed and not, CJK, jamo, a special token, a contraction, white
+     * space runs and a byte that is not UTF-8 */
+    static const char text[] = "Hello, world! 12345 caf\xc3\xa9 e\xcc\x81\xcc\xa3 \xe6\x97\xa5\xe6\x9c\xac "
+                               "\xe1\x84\x80\xe1\x85\xa1 <s> it's\n\n  x\xff";
     for (int special = 0; special < 2; special++) {
         int32_t *ids;
         size_t n;
