@@ -428,36 +428,46 @@ static int32_t token_id(const floe_hf_tokenizer *t, const char *s)
     return floe_bpe_find(&t->bpe, s, strlen(s));
 }
 
-static const floe_hf_tokenizer *sort_t;
+/* Sort key of an added token in a matcher: first byte, then longest first, then file order. */
+typedef struct {
+    uint8_t first;
+    size_t len;
+    int32_t index;
+} added_key;
+
 static int cmp_added(const void *pa, const void *pb)
 {
-    const floe_hf_added *a = &sort_t->added[*(const int32_t *)pa], *b = &sort_t->added[*(const int32_t *)pb];
-    uint8_t fa = (uint8_t)a->match.s[0], fb = (uint8_t)b->match.s[0];
-    if (fa != fb)
-        return fa < fb ? -1 : 1;
-    if (a->match.n != b->match.n)
-        return a->match.n > b->match.n ? -1 : 1;
-    return *(const int32_t *)pa < *(const int32_t *)pb ? -1 : 1;
+    const added_key *a = pa, *b = pb;
+    if (a->first != b->first)
+        return a->first < b->first ? -1 : 1;
+    if (a->len != b->len)
+        return a->len > b->len ? -1 : 1;
+    return a->index < b->index ? -1 : 1;
 }
 
 static int build_matcher(floe_hf_tokenizer *t, floe_hf_matcher *m, int normalized)
 {
     int n = 0;
+    added_key *keys = malloc(((size_t)t->n_added + 1) * sizeof *keys);
     m->order = malloc(((size_t)t->n_added + 1) * sizeof *m->order);
-    if (!m->order)
+    if (!keys || !m->order) {
+        free(keys);
         return -1;
+    }
     for (int i = 0; i < t->n_added; i++)
         if (t->added[i].normalized == normalized && t->added[i].match.n)
-            m->order[n++] = i;
-    sort_t = t;
-    qsort(m->order, (size_t)n, sizeof *m->order, cmp_added);
+            keys[n++] = (added_key){(uint8_t)t->added[i].match.s[0], t->added[i].match.n, i};
+    qsort(keys, (size_t)n, sizeof *keys, cmp_added);
     int k = 0;
     for (int b = 0; b <= 256; b++) {
-        while (k < n && (uint8_t)t->added[m->order[k]].match.s[0] < b)
+        while (k < n && keys[k].first < b)
             k++;
         m->first[b] = k;
     }
     m->first[256] = n;
+    for (int i = 0; i < n; i++)
+        m->order[i] = keys[i].index;
+    free(keys);
     return 0;
 }
 

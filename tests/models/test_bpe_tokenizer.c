@@ -344,6 +344,19 @@ static void test_added_token_flags(void **state)
     floe_tokenizer_free(tok);
 }
 
+/* Added tokens sharing a prefix: the longest match at the leftmost position wins, whatever the file
+ * order. */
+static void test_added_longest_first(void **state)
+{
+    (void)state;
+    const floe_tokenizer *tok = load_text("{" MODEL ", \"added_tokens\": [{\"id\": 7, \"content\": \"<m>\"}, "
+                                          "{\"id\": 8, \"content\": \"<m>x\"}, {\"id\": 9, \"content\": \"m>xy\"}]}");
+    expect_ids(tok, "y<m>xy", 0, (const int32_t[]){6, 8, 6}, 3);
+    expect_ids(tok, "y<m>y<m>", 0, (const int32_t[]){6, 7, 6, 7}, 4);
+    expect_ids(tok, "ym>xy", 0, (const int32_t[]){6, 9}, 2);
+    floe_tokenizer_free(tok);
+}
+
 /* The GPT-2 byte-level fixture again with its merges written as "a b" strings: the same cases pass. */
 static void test_string_merges(void **state)
 {
@@ -488,6 +501,7 @@ int main(void)
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_unknown_and_merges),
         cmocka_unit_test(test_added_token_flags),
+        cmocka_unit_test(test_added_longest_first),
         cmocka_unit_test(test_string_merges),
         cmocka_unit_test(test_split_patterns),
         cmocka_unit_test(test_long_word),
