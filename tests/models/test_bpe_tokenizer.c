@@ -371,6 +371,113 @@ static void test_string_merges(void **state)
     assert_int_equal(check_dir(dir, "tok-gpt2 (string merges)"), 0);
 }
 
+/* The textbook merge loop, for comparison: while some adjacent pair has a merge, merge the pair of
+ * lowest rank (the leftmost of equals). Symbols are strings; merges "a\x01b" sorted for bsearch. */
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int naive_bpe(char **merges, size_t n_merges, const int *ranks, const char *word, char sym[][128], int n)
+{
+    for (int i = 0; i < n; i++) {
+        sym[i][0] = word[i];
+        sym[i][1] = 0;
+    }
+    for (;;) {
+        int best = -1, best_rank = 0;
+        for (int i = 0; i + 1 < n; i++) {
+            char key[260], *kp = key, **hit;
+            snprintf(key, sizeof key, "%.127s\x01%.127s", sym[i], sym[i + 1]);
+            hit = bsearch(&kp, merges, n_merges, sizeof *merges, cmp_str);
+            if (hit && (best < 0 || ranks[hit - merges] < best_rank)) {
+                best = i;
+                best_rank = ranks[hit - merges];
+            }
+        }
+        if (best < 0)
+            return n;
+        size_t la = strlen(sym[best]), lb = strlen(sym[best + 1]);
+        assert_true(la + lb < sizeof sym[0]);
+        memcpy(sym[best] + la, sym[best + 1], lb + 1);
+        memmove(sym[best + 1], sym[best + 2], (size_t)(n - best - 2) * sizeof sym[0]);
+        n--;
+    }
+}
+
+/* The heap merge equals the textbook loop on 400 random lower-case words of up to 60 letters, with
+ * runs of one letter (the GPT-2 fixture: ByteLevel leaves ASCII letters as they are and keeps such a
+ * word whole). */
+static void test_merge_order(void **state)
+{
+    (void)state;
+    char path[4200], *data;
+    size_t len;
+    floe_err err;
+    snprintf(path, sizeof path, "%s/tokenizer.json", fixture("tok-gpt2"));
+    assert_int_equal(floe_read_file(path, 1 << 20, &data, &len, &err), 0);
+    cJSON *root = cJSON_Parse(data);
+    free(data);
+    const cJSON *model = cJSON_GetObjectItem(root, "model"), *vocab = cJSON_GetObjectItem(model, "vocab"), *m;
+    size_t n_merges = (size_t)cJSON_GetArraySize(cJSON_GetObjectItem(model, "merges")), k = 0;
+    char **merges = malloc(n_merges * sizeof *merges);
+    int *ranks = malloc(n_merges * sizeof *ranks);
+    cJSON_ArrayForEach(m, cJSON_GetObjectItem(model, "merges"))
+    {
+        char buf[260];
+        snprintf(buf, sizeof buf, "%.127s\x01%.127s", m->child->valuestring, m->child->next->valuestring);
+        merges[k] = strdup(buf);
+        ranks[k] = (int)k; /* rank = position in the file, before sorting */
+        k++;
+    }
+    /* sort keys and ranks together */
+    for (size_t i = 1; i < n_merges; i++)
+        for (size_t j = i; j > 0 && strcmp(merges[j - 1], merges[j]) > 0; j--) {
+            char *t = merges[j];
+            merges[j] = merges[j - 1];
+            merges[j - 1] = t;
+            int r = ranks[j];
+            ranks[j] = ranks[j - 1];
+            ranks[j - 1] = r;
+        }
+    const floe_tokenizer *tok = floe_tokenizer_load(fixture("tok-gpt2"), &err);
+    assert_non_null(tok);
+    uint64_t x = 12345;
+    int checked = 0;
+    for (int w = 0; w < 400; w++) {
+        char word[64];
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int n = 1 + (int)((x >> 33) % 60);
+        for (int i = 0; i < n; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            /* letters weighted towards frequent English ones, so that long merges happen */
+            word[i] = "etaoinshrdlucmfwypvbgkqjxz"[((x >> 33) % 26) * ((x >> 45) % 26) / 26];
+            if (i > 0 && (x >> 60) < 4) /* runs such as "sss", where equal ranks overlap */
+                word[i] = word[i - 1];
+        }
+        word[n] = 0;
+        static char sym[64][128];
+        int ns = naive_bpe(merges, n_merges, ranks, word, sym, n);
+        int32_t *ids;
+        size_t n_ids;
+        assert_int_equal(floe_tokenizer_encode(tok, (const uint8_t *)word, (size_t)n, 0, &ids, &n_ids, &err), 0);
+        assert_int_equal(n_ids, ns);
+        for (int i = 0; i < ns; i++) {
+            const cJSON *id = cJSON_GetObjectItemCaseSensitive(vocab, sym[i]);
+            assert_non_null(id);
+            if (ids[i] != id->valueint)
+                fail_msg("'%s': symbol %d is '%s' (id %d), encode gave id %d", word, i, sym[i], id->valueint,
+                         (int)ids[i]);
+        }
+        checked += ns > 1 && ns < n; /* some merging happened */
+        free(ids);
+    }
+    assert_true(checked > 100);
+    floe_tokenizer_free(tok);
+    for (size_t i = 0; i < n_merges; i++)
+        free(merges[i]);
+    free(merges);
+    free(ranks);
+    cJSON_Delete(root);
+}
+
 static size_t match(floe_split_pattern p, const char *s, size_t i)
 {
     return floe_split_pattern_match(p, (const uint8_t *)s, strlen(s), i);
@@ -504,6 +611,7 @@ int main(void)
         cmocka_unit_test(test_added_longest_first),
         cmocka_unit_test(test_string_merges),
         cmocka_unit_test(test_split_patterns),
+        cmocka_unit_test(test_merge_order),
         cmocka_unit_test(test_long_word),
         cmocka_unit_test(test_load_names),
         cmocka_unit_test(test_cli),
