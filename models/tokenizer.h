@@ -30,7 +30,8 @@ struct floe_tokenizer {
                   floe_err *err);
     void *state; /* for tokenizers with tables */
     int32_t bos_id, eos_id; /* begin/end-of-text ids, -1 when the tokenizer has none */
-    int add_bos;            /* tokenizer_config.json's add_bos_token (0 when absent) */
+    int add_bos;            /* tokenizer_config.json's add_bos_token (0 when absent); informational: encoding
+                               with add_special applies the tokenizer's own post-processor */
     /* Optional (NULL for the byte tokenizer): encode with add_special (the post-processor's special
      * tokens, e.g. BOS) into a malloc'ed array; decode with skip_special (special added tokens left
      * out) into a malloc'ed, NUL-terminated text. Use floe_tokenizer_encode / floe_tokenizer_decode. */

@@ -69,7 +69,7 @@ static size_t char_len(const uint8_t *s, size_t n)
 
 static int pretokenize(encoder *e, int k, const uint8_t *s, size_t n, int at_origin);
 
-/* Cuts s into the matches of pre-tokenizer p (and the text between them) and passes each on. */
+/* The length of the match of pre-tokenizer p's pattern at s[i] (0: none). */
 static size_t pre_match(const floe_hf_pre *p, const uint8_t *s, size_t n, size_t i)
 {
     switch (p->kind) {
@@ -207,8 +207,6 @@ static uint32_t cp_before(const uint8_t *s, size_t end, size_t *start)
     *start = i;
     return cp;
 }
-
-static int normalized_piece(encoder *e, const uint8_t *s, size_t n, int at_origin);
 
 /* Cuts the added tokens of matcher mt out of s; pieces between go to `rest`. */
 static int split_added(encoder *e, const floe_hf_matcher *mt, const uint8_t *s, size_t n, int at_origin,
