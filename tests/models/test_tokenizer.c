@@ -80,7 +80,12 @@ static int letters_decode(const floe_tokenizer *tok, const int32_t *ids, size_t 
 static void test_pluggable(void **state)
 {
     (void)state;
-    const floe_tokenizer letters = {"letters", 26, letters_encode, letters_decode, NULL};
+    const floe_tokenizer letters = {.name = "letters",
+                                    .vocab_size = 26,
+                                    .encode = letters_encode,
+                                    .decode = letters_decode,
+                                    .bos_id = -1,
+                                    .eos_id = -1};
     const char *text = "Hello, world";
     int32_t *ids;
     size_t n;

@@ -1,0 +1,94 @@
+/* bench_tokenizer: encoding speed of a tokenizer (docs/tokenizers.md), one thread: the given text
+ * files, concatenated, encoded whole (without special tokens) 5 times; prints the median as MB/s
+ * (10^6 bytes of text per second) and tokens/s, by the process's CPU time (steady on a shared host)
+ * and by the wall clock, and checks that decoding gives the text back.
+ * Usage: bench_tokenizer TOKENIZER FILE...   (TOKENIZER: byte, a tokenizer.json or its folder) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/file_read.h"
+#include "models/tokenizer.h"
+
+static double now(clockid_t c)
+{
+    struct timespec t;
+    clock_gettime(c, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_tokenizer TOKENIZER FILE...\n");
+        return 2;
+    }
+    floe_err err;
+    char *text = NULL;
+    size_t n = 0;
+    for (int i = 2; i < argc; i++) {
+        char *data;
+        size_t len;
+        if (floe_read_file(argv[i], (size_t)1 << 30, &data, &len, &err)) {
+            fprintf(stderr, "bench_tokenizer: %s\n", err.msg);
+            return 1;
+        }
+        char *p = realloc(text, n + len + 1);
+        if (!p)
+            return 1;
+        text = p;
+        memcpy(text + n, data, len);
+        n += len;
+        free(data);
+    }
+    const floe_tokenizer *tok = floe_tokenizer_load(argv[1], &err);
+    if (!tok) {
+        fprintf(stderr, "bench_tokenizer: %s\n", err.msg);
+        return 1;
+    }
+    double t[5], w[5];
+    int32_t *ids = NULL;
+    size_t n_ids = 0;
+    for (int r = 0; r < 5; r++) {
+        free(ids);
+        double t0 = now(CLOCK_PROCESS_CPUTIME_ID), w0 = now(CLOCK_MONOTONIC);
+        if (floe_tokenizer_encode(tok, (const uint8_t *)text, n, 0, &ids, &n_ids, &err)) {
+            fprintf(stderr, "bench_tokenizer: %s\n", err.msg);
+            return 1;
+        }
+        t[r] = now(CLOCK_PROCESS_CPUTIME_ID) - t0;
+        w[r] = now(CLOCK_MONOTONIC) - w0;
+    }
+    qsort(t, 5, sizeof t[0], cmp_double);
+    qsort(w, 5, sizeof w[0], cmp_double);
+    uint8_t *back;
+    size_t blen;
+    double t0 = now(CLOCK_PROCESS_CPUTIME_ID);
+    if (floe_tokenizer_decode(tok, ids, n_ids, 0, &back, &blen, &err)) {
+        fprintf(stderr, "bench_tokenizer: %s\n", err.msg);
+        return 1;
+    }
+    double td = now(CLOCK_PROCESS_CPUTIME_ID) - t0;
+    int same = blen == n && memcmp(back, text, n) == 0;
+    printf("tokenizer    %s\n", tok->name);
+    printf("text         %zu bytes, %zu tokens (%.2f bytes per token)\n", n, n_ids,
+           n_ids ? (double)n / (double)n_ids : 0.0);
+    printf("encode       %.2f MB/s, %.0f tokens/s (CPU time, median of 5: %.3f s)\n", (double)n / t[2] / 1e6,
+           (double)n_ids / t[2], t[2]);
+    printf("encode wall  %.2f MB/s, %.0f tokens/s (median of 5: %.3f s)\n", (double)n / w[2] / 1e6,
+           (double)n_ids / w[2], w[2]);
+    printf("decode       %.2f MB/s (CPU time %.3f s), round trip %s\n", (double)n / td / 1e6, td,
+           same ? "exact" : "differs (text not valid UTF-8, or not normalization-free)");
+    free(back);
+    free(ids);
+    free(text);
+    floe_tokenizer_free(tok);
+    return 0;
+}
