@@ -5,6 +5,7 @@ Run where the Hugging Face `tokenizers`, `transformers`, `torch` and `safetensor
 installed (CI does not run it; the tests read what it wrote):
 
     python3 scripts/hf_fixtures.py TRAIN_TEXT_DIR OUT_DIR
+    python3 scripts/hf_fixtures.py --references MODEL_DIR...   (only the models' reference logits)
 
 TRAIN_TEXT_DIR holds plain-text files (the project used Debian's fortunes). It writes:
   tok-gpt2/      byte-level BPE, GPT-2 pre-tokenizer (ByteLevel with its regex)
@@ -16,7 +17,8 @@ each with tokenizer.json, tokenizer_config.json and cases.json (texts, ids witho
 tokens, offsets-free decodes); and
   llama-tiny/    a random LlamaForCausalLM (untied, GQA, llama3 rope scaling) saved in BF16 in shards
   granite-tiny/  a random GraniteForCausalLM (its four multipliers, tied) saved in F16
-each with reference.safetensors: input_ids (I32, [T]) and logits (F32, [T, vocab]) computed in FP32.
+each with reference.safetensors: input_ids (I32, [T]) and logits (F32, [T, vocab]) of the saved folder
+loaded back in FP32.
 """
 import json
 import os
@@ -152,17 +154,30 @@ def tokenizer_config(out, bos, eos, add_bos):
                   indent=1)
 
 
-def save_model(model, out, dtype, shard, ids):
+def reference(out, ids):
+    """reference.safetensors: the saved folder loaded back in FP32 (RoPE's frequencies computed in FP32,
+    not rounded to the saved dtype) and its logits for ids."""
     from safetensors.torch import save_file
-    model = model.to(dtype)
-    model.save_pretrained(out, max_shard_size=shard)
+    from transformers import AutoModelForCausalLM
+    model = AutoModelForCausalLM.from_pretrained(out, dtype=torch.float32).eval()
     with torch.no_grad():
-        logits = model.float()(torch.tensor([ids])).logits[0]
+        logits = model(torch.tensor([ids])).logits[0]
     save_file({"input_ids": torch.tensor(ids, dtype=torch.int32), "logits": logits.contiguous()},
               os.path.join(out, "reference.safetensors"))
 
 
+def save_model(model, out, dtype, shard, ids):
+    model = model.to(dtype)
+    model.save_pretrained(out, max_shard_size=shard)
+    reference(out, ids)
+
+
 def main():
+    if sys.argv[1] == "--references":  # recompute the models' references from the saved folders
+        from safetensors.torch import load_file
+        for d in sys.argv[2:]:
+            reference(d, load_file(os.path.join(d, "reference.safetensors"))["input_ids"].tolist())
+        return
     src, out = sys.argv[1], sys.argv[2]
     texts = read_text(src)
     torch.manual_seed(0)
