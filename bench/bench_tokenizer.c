@@ -5,6 +5,7 @@
  * With --docs the text is cut into documents at the fortune files' separator lines ("%") and each
  * is encoded on its own, as a corpus is (no round trip then).
  * Usage: bench_tokenizer [--docs] TOKENIZER FILE...   (TOKENIZER: byte, a tokenizer.json or its folder) */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

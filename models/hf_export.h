@@ -1,0 +1,43 @@
+/* Models as Hugging Face folders (docs/hf-models.md, "Export"): what `floe export --hf` writes.
+ *
+ * A folder holds config.json (LlamaForCausalLM, or GraniteForCausalLM for a Granite config),
+ * model.safetensors (F32, the Hugging Face tensor names of models/param_names.h) and, when a
+ * tokenizer is given, its tokenizer.json and tokenizer_config.json, so transformers'
+ * AutoModelForCausalLM and AutoTokenizer load it as it is. Every file is written atomically.
+ *
+ * A quantized model is exported as its dequantized weights: a weight row is its codes times its step
+ * (W[n][i] = code * s_w[n]), the embedding its int16 codes times s_res, the RMSNorm gains 1 (they are
+ * folded into the following weights; SmoothQuant's per-channel factors where the model has them),
+ * the LM head untied. That float model is the integer model without its activation quantization:
+ * the two agree to within the activations' rounding (docs/hf-models.md gives the measured agreement).
+ */
+#ifndef FLOE_MODELS_HF_EXPORT_H
+#define FLOE_MODELS_HF_EXPORT_H
+
+#include "common/error.h"
+#include "models/model_config.h"
+#include "models/param_names.h"
+#include "models/qmodel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The float weights of a quantized model: *cfg is the model's config with an untied head, *t its
+ * parameter table and *params (t->total floats, malloc'ed) the dequantized weights. The caller frees
+ * params and the table (floe_param_table_free). */
+int floe_qmodel_dequantize(const floe_qmodel *m, floe_model_config *cfg, floe_param_table *t, float **params,
+                           floe_err *err);
+
+/* Writes the folder `dir` (created when missing; existing files of these names are replaced): config,
+ * weights and, unless tokenizer is NULL, the tokenizer (a tokenizer.json, or a folder holding one and
+ * perhaps a tokenizer_config.json). meta_kv: n_meta extra (key, value) metadata pairs for the
+ * safetensors header. */
+int floe_hf_folder_write(const char *dir, const floe_model_config *cfg, const floe_param_table *t, const float *params,
+                         const char *tokenizer, const char *const *meta_kv, size_t n_meta, floe_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,164 @@
+/* `floe export --hf` (trainer/export_hf.h, models/hf_export.h): a quantized model written as a Hugging
+ * Face folder of its dequantized weights loads back as a float model whose weights are exactly codes
+ * times steps, and whose float forward agrees with the integer forward to within the activations'
+ * rounding; a float checkpoint round-trips bit for bit. */
+#include "tests/trainer/trainer_test.h"
+
+#include <sys/stat.h>
+
+#include "models/hf_export.h"
+#include "models/qmodel_io.h"
+#include "models/qref.h"
+#include "trainer/export_hf.h"
+#include "trainer/model.h"
+#include "trainer/qat_init.h"
+#include "trainer/qat_model.h"
+#include "trainer/train.h"
+
+static int exists(const char *dir, const char *name)
+{
+    char p[8700];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+/* A quantized model as PTQ makes one: a float model trained a few steps, then calibrated (random
+ * codes and steps would saturate where the float model does not, and compare nothing). */
+static void calibrated(floe_qat *s, floe_model_config *c)
+{
+    floe_err err;
+    floe_tokens train, val;
+    assert_int_equal(floe_train_data("generated:300", &train, &val, &err), 0);
+    assert_int_equal(floe_model_config_builtin("tiny", c, &err), 0);
+    floe_train_cfg tc = floe_train_defaults(c);
+    tc.steps = 20;
+    tc.batch = 4;
+    tc.context = 32;
+    tc.warmup = 5;
+    floe_trainer tr;
+    assert_int_equal(floe_trainer_init(&tr, c, &tc, &err), 0);
+    for (int i = 0; i < tc.steps; i++)
+        assert_int_equal(floe_trainer_step(&tr, &train, NULL, &err), 0);
+    floe_qconfig q = floe_qconfig_default();
+    assert_int_equal(floe_qat_init(s, c, &q, 1, 1, &err), 0);
+    floe_qinit_cfg ic = floe_qinit_defaults();
+    ic.batches = 2;
+    assert_int_equal(floe_qat_init_from_teacher(s, &tr.model, &train, &ic, &err), 0);
+    floe_trainer_free(&tr);
+    floe_tokens_free(&train);
+    floe_tokens_free(&val);
+}
+
+static void test_quantized_export(void **state)
+{
+    (void)state;
+    floe_model_config c;
+    floe_err err;
+    floe_qat s;
+    calibrated(&s, &c);
+    const floe_qmodel *m = &s.qm;
+    const char *tmp = floe_test_tmpdir("export_hf");
+    char qpath[4300], dir[4300], tok[4300];
+    snprintf(qpath, sizeof qpath, "%s/q.safetensors", tmp);
+    snprintf(dir, sizeof dir, "%s/hf", tmp);
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    snprintf(tok, sizeof tok, "%s/tests/fixtures/hf/tok-llama3", src ? src : ".");
+    assert_int_equal(floe_qmodel_save(m, qpath, NULL, 0, &err), 0);
+
+    floe_export_hf_info info;
+    if (floe_export_hf(qpath, dir, tok, &info, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(info.quantized, 1);
+    assert_true(exists(dir, "config.json") && exists(dir, "model.safetensors") && exists(dir, "tokenizer.json") &&
+                exists(dir, "tokenizer_config.json"));
+
+    floe_model f;
+    int T = 16;
+    if (floe_model_load(&f, dir, 1, T, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(f.cfg.tied_embeddings, 0);
+    assert_int_equal(f.cfg.n_layers, c.n_layers);
+    assert_int_equal(info.params, f.table.total);
+    /* weights: codes times steps, exactly; gains 1 */
+    const floe_param *pe = &f.table.params[floe_param_find(&f.table, "model.embed_tokens.weight")];
+    for (size_t j = 0; j < pe->numel; j++)
+        assert_true(f.params[pe->offset + j] == (float)m->embed[j] * m->s_res);
+    const floe_param *pq = &f.table.params[floe_param_find(&f.table, "model.layers.1.self_attn.q_proj.weight")];
+    const floe_qlinear *lq = &m->layers[1].q;
+    for (int n = 0; n < lq->out; n++)
+        for (int i = 0; i < lq->in; i++)
+            assert_true(f.params[pq->offset + (size_t)n * lq->in + i] ==
+                        (float)lq->w[(size_t)n * lq->in + i] * lq->s_w[n]);
+    const floe_param *pn = &f.table.params[floe_param_find(&f.table, "model.norm.weight")];
+    for (size_t j = 0; j < pn->numel; j++)
+        assert_true(f.params[pn->offset + j] == 1.0f);
+
+    /* the float forward against the integer forward: the same predictions, within the rounding */
+    int32_t ids[16];
+    for (int t = 0; t < T; t++)
+        ids[t] = (int32_t)((t * 37 + 11) % c.vocab_size);
+    int16_t *ql = malloc(sizeof(int16_t) * (size_t)T * c.vocab_size);
+    assert_int_equal(floe_qref_forward(m, ids, T, ql, NULL, NULL, &err), 0);
+    floe_model_forward(&f, ids, NULL, 1, T);
+    const float *fl = floe_model_logits(&f);
+    int agree = 0;
+    double num = 0, den = 0;
+    for (int t = 0; t < T; t++) {
+        int aq = 0, af = 0;
+        for (int v = 0; v < c.vocab_size; v++) {
+            size_t k = (size_t)t * c.vocab_size + v;
+            double xq = ql[k] * (double)m->s_logit, xf = fl[k];
+            num += (xq - xf) * (xq - xf);
+            den += xf * xf;
+            aq = ql[k] > ql[(size_t)t * c.vocab_size + aq] ? v : aq;
+            af = fl[k] > fl[(size_t)t * c.vocab_size + af] ? v : af;
+        }
+        agree += aq == af;
+    }
+    double rel = sqrt(num / den);
+    print_message("dequantized float forward vs integer forward: relative RMS difference %.4f, top-1 agreement "
+                  "%d/%d\n",
+                  rel, agree, T);
+    assert_true(rel < 0.01);     /* measured 0.0008 */
+    assert_true(agree >= T - 1); /* measured 16 of 16 */
+    free(ql);
+    floe_model_free(&f);
+    floe_qat_free(&s);
+}
+
+/* A float model exports as it is: loading the folder gives the same parameters bit for bit. */
+static void test_float_round_trip(void **state)
+{
+    (void)state;
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    char in[4300], dir[4300];
+    snprintf(in, sizeof in, "%s/tests/fixtures/hf/granite-tiny", src ? src : ".");
+    snprintf(dir, sizeof dir, "%s/granite", floe_test_tmpdir("export_hf_float"));
+    floe_export_hf_info info;
+    floe_err err;
+    if (floe_export_hf(in, dir, NULL, &info, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(info.quantized, 0);
+    floe_model a, b;
+    assert_int_equal(floe_model_load(&a, in, 1, 4, &err), 0);
+    if (floe_model_load(&b, dir, 1, 4, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(b.cfg.family, FLOE_FAMILY_GRANITE);
+    assert_true(b.cfg.logits_scaling == a.cfg.logits_scaling &&
+                b.cfg.embedding_multiplier == a.cfg.embedding_multiplier);
+    assert_int_equal(a.table.total, b.table.total);
+    assert_memory_equal(a.params, b.params, a.table.total * sizeof(float));
+    assert_false(exists(dir, "tokenizer.json"));
+    floe_model_free(&a);
+    floe_model_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quantized_export),
+        cmocka_unit_test(test_float_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
