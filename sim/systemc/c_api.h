@@ -8,9 +8,6 @@
 #include "isa/energy_table.h"
 #include "isa/machine.h"
 #include "isa/program.h"
-#include "compiler/compile.h"
-#include "models/model_config.h"
-#include "models/qmodel.h"
 #include "sim/memory.h"
 #include "sim/sim.h"
 

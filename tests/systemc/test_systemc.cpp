@@ -19,7 +19,7 @@
 #include <cstring>
 #include <string>
 
-#include "sim/systemc/platform.h"
+#include "sim/systemc/vp/platform.h"
 
 #include "isa/asm.h"
 #include "models/qmodel_io.h"

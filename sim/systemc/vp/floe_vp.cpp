@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "sim/systemc/platform.h"
+#include "sim/systemc/vp/platform.h"
 
 using namespace sc_core;
 
@@ -145,8 +145,8 @@ int sc_main(int argc, char **argv)
         std::string why;
         int rc = qmodel ? floe_sc::make_llm_job_file(m, qmodel, (uint64_t)(seed + i), (int)tokens, (int)decode,
                                                      &jobs[(size_t)i], &why)
-                        : floe_sc::make_llm_job(m, model, (uint64_t)(seed + i), (int)tokens, (int)decode, &jobs[(size_t)i],
-                                                &why);
+                        : floe_sc::make_llm_job(m, model, (uint64_t)(seed + i), (int)tokens, (int)decode,
+                                                &jobs[(size_t)i], &why);
         if (rc != 0) {
             std::fprintf(stderr, "floe-vp: error: model %s for %s: %s\n", qmodel ? qmodel : model, machine_path,
                          why.c_str());
@@ -164,7 +164,8 @@ int sc_main(int argc, char **argv)
                 "prompt %lld + %lld decode step(s); %s\n",
                 cards, machine_path, (double)m.clock_hz / 1e6, (double)m.pcie_bytes_per_s / 1e9,
                 (unsigned long long)m.pcie_latency_ns, qmodel ? qmodel : model, tokens, decode,
-                (at ? std::string("approximately timed") : "loosely timed, quantum " + std::to_string(quantum) + " ns").c_str());
+                (at ? std::string("approximately timed") : "loosely timed, quantum " + std::to_string(quantum) + " ns")
+                    .c_str());
     int bad = 0;
     uint64_t system_ps = 0;
     for (size_t c = 0; c < res.size(); c++) {
@@ -196,8 +197,8 @@ int sc_main(int argc, char **argv)
             energy_pj += rr.energy_pj;
         }
         bool adds_up = r.e2e_ps == r.sim_ps + r.transfer_ps;
-        std::printf("card %zu: %zu run(s) (prefill + %zu decode), next tokens: %s\n", c, r.runs.size(), r.runs.size() - 1,
-                    gen.c_str());
+        std::printf("card %zu: %zu run(s) (prefill + %zu decode), next tokens: %s\n", c, r.runs.size(),
+                    r.runs.size() - 1, gen.c_str());
         std::printf("  end-to-end %s = simulator %s + transfer %s (%llu transactions, %llu bytes on its link)%s\n",
                     us(r.e2e_ps).c_str(), us(r.sim_ps).c_str(), us(r.transfer_ps).c_str(),
                     (unsigned long long)r.link_transactions, (unsigned long long)r.link_bytes,
