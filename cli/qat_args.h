@@ -54,8 +54,4 @@ typedef struct floe_qinit_opts {
 
 int floe_qinit_opts_resolve(const floe_qinit_opts *o, floe_qinit_cfg *out, const char *cmd);
 
-/* The model config (floe.config) and the corpus spec (floe.corpus, "" if none) of an FP checkpoint,
- * or the config of a Hugging Face model folder (corpus ""). */
-int floe_teacher_info(const char *path, floe_model_config *mc, char *corpus, size_t corpus_n, floe_err *err);
-
 #endif

@@ -484,21 +484,23 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
     return 0;
 }
 
-void floe_qfwd_khist_print(const floe_qfwd *f, int K)
+void floe_qfwd_khist_print_counts(const uint64_t khist[5][FLOE_QFWD_KHIST], int K)
 {
     static const char *const names[5] = {"attn_in", "o_in", "mlp_in", "down_in", "head_in"};
     for (int p = 0; p < 5; p++) {
         uint64_t n = 0;
         for (int k = 0; k < FLOE_QFWD_KHIST; k++)
-            n += f->khist[p][k];
+            n += khist[p][k];
         if (!n)
             return;
         printf("row shifts   %-8s", names[p]);
         for (int k = 0; k <= K && k < FLOE_QFWD_KHIST; k++)
-            printf(" k=%d %5.1f%%", k, 100.0 * (double)f->khist[p][k] / (double)n);
+            printf(" k=%d %5.1f%%", k, 100.0 * (double)khist[p][k] / (double)n);
         printf("\n");
     }
 }
+
+void floe_qfwd_khist_print(const floe_qfwd *f, int K) { floe_qfwd_khist_print_counts(f->khist, K); }
 
 /* ---- trace, in floe_qref_forward's order ------------------------------------------------------ */
 

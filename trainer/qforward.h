@@ -90,6 +90,8 @@ int floe_qfwd_trace(const floe_qfwd *f, const floe_qmodel *m, int b, floe_qfwd_t
 /* Prints the per-token shift histogram (khist) as one line per input point, percentages of rows;
  * nothing for a model without per-token rows. */
 void floe_qfwd_khist_print(const floe_qfwd *f, int K);
+/* The same from a copy of the counts. */
+void floe_qfwd_khist_print_counts(const uint64_t khist[5][FLOE_QFWD_KHIST], int K);
 
 #ifdef __cplusplus
 }

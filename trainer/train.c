@@ -517,3 +517,22 @@ int floe_train_data(const char *corpus, floe_tokens *train, floe_tokens *val, fl
     floe_corpus_free(&c);
     return rc;
 }
+
+int floe_teacher_info(const char *path, floe_model_config *mc, char *corpus, size_t corpus_n, floe_err *err)
+{
+    if (floe_hf_is_folder(path)) { /* a Hugging Face model folder: no corpus of its own */
+        snprintf(corpus, corpus_n, "%s", "");
+        return floe_hf_folder_config(path, mc, err) != 0 ? floe_err_prefix(err, "teacher") : 0;
+    }
+    floe_st_file f;
+    if (floe_st_open(&f, path, err) != 0) {
+        floe_err_prefix(err, "teacher");
+        return -1;
+    }
+    const char *c = floe_st_meta_get(&f, "floe.corpus"), *j = floe_st_meta_get(&f, "floe.config");
+    snprintf(corpus, corpus_n, "%s", c ? c : "");
+    int rc = j ? floe_model_config_parse_json(j, strlen(j), path, mc, err)
+               : floe_err_set(err, "teacher %s: no 'floe.config' metadata: not a floe checkpoint", path);
+    floe_st_close(&f);
+    return rc;
+}

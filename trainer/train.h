@@ -103,6 +103,10 @@ int floe_trainer_load(floe_trainer *tr, const char *path, floe_err *err);
  * batches up to maxB x maxT (maxT 0: the config's context). */
 int floe_model_load(floe_model *m, const char *path, int maxB, int maxT, floe_err *err);
 
+/* The model config (floe.config) and the corpus spec (floe.corpus, "" if none) of an FP checkpoint,
+ * or the config of a Hugging Face model folder (corpus ""). */
+int floe_teacher_info(const char *path, floe_model_config *mc, char *corpus, size_t corpus_n, floe_err *err);
+
 /* Writes one step for cross-checking against other frameworks: safetensors with "inputs" and
  * "targets" (I32 [accum*batch, context]), every parameter under its Hugging Face name (the values
  * the step started from), "grad.<name>" (the gradient before clipping, mean over micro-batches),
