@@ -13,10 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/args.h"
-#include "cli/commands.h"
 #include "cli/numerics_plot.h"
 #include "cli/qat_args.h"
 #include "common/atomic_file.h"
@@ -32,6 +30,7 @@
 #include "verify/qat_verify.h"
 #include "trainer/qeval.h"
 #include "trainer/train.h"
+#include "verify/deploy_check.h"
 #include "verify/verify.h"
 
 static const char *join(char *buf, size_t n, const char *dir, const char *name)
@@ -143,40 +142,38 @@ out_tokens:
 /* Stage [4]'s deployability report: `floe deploy-check` on the QAT model, its output kept in
  * OUT/deploy_check.txt (stdout is pointed at the file, written atomically, for the call), then shown
  * and summarised. */
-static int deploy_check(const char *qpath, const char *machine, const char *energy, const char *out, FILE *sum,
-                        floe_err *err)
+/* [4] the deployment check of the QAT model with `floe deploy-check`'s defaults (verify/deploy_check.h):
+ * its report on stdout, in the summary and in DIR/deploy_check.txt. */
+static int deploy_check(const char *qpath, const floe_machine *mach, const floe_energy_table *e, const char *machine,
+                        const char *out, FILE *sum, floe_err *err)
 {
+    floe_qmodel m;
+    if (floe_qmodel_load(&m, qpath, err) != 0)
+        return -1;
+    floe_model_config cf = m.cfg;
+    floe_qconfig q = m.q;
+    floe_qmodel_free(&m);
+    floe_deploy_check_opts o = floe_deploy_check_defaults();
+    o.qmodel = qpath;
+    floe_deploy_report rep;
+    int rc = floe_deploy_check(&cf, &q, mach, e, &o, &rep, err);
+    if (rc == 0 && !rep.fits)
+        rc = floe_err_set(err, "deploy-check of %s: it does not fit: %s", qpath, rep.unfit);
     char path[4300];
     join(path, sizeof path, out, "deploy_check.txt");
     floe_afile af;
-    if (floe_afile_open(&af, path, err) != 0)
-        return -1;
-    fflush(stdout);
-    int saved = dup(1);
-    if (saved < 0 || dup2(fileno(af.fp), 1) < 0) {
-        if (saved >= 0)
-            close(saved);
-        floe_afile_abort(&af);
-        return floe_err_set(err, "%s: cannot redirect the report", path);
-    }
-    char *argv[] = {"deploy-check", "--qmodel", (char *)qpath, "--machine", (char *)machine, "--energy",
-                    (char *)energy, NULL};
-    int rc = floe_cmd_deploy_check(7, argv);
-    fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
-    if (floe_afile_commit(&af, err) != 0)
-        return -1;
-    FILE *f = fopen(path, "r");
-    char line[1024];
+    floe_err werr;
+    if (floe_afile_open(&af, path, &werr) != 0)
+        return rc != 0 ? -1 : floe_err_set(err, "%s", werr.msg);
+    FILE *outs[3] = {af.fp, stdout, sum};
     fprintf(sum, "\n[4] deploy-check (%s)\n", path);
-    while (f && fgets(line, sizeof line, f)) {
-        fputs(line, stdout);
-        fputs(line, sum);
+    for (int i = 0; i < 3; i++) {
+        floe_deploy_header_print(outs[i], &cf, &q, mach, machine);
+        floe_deploy_report_print(outs[i], &rep, &cf, mach, &o);
     }
-    if (f)
-        fclose(f);
-    return rc == 0 ? 0 : floe_err_set(err, "deploy-check of %s failed (exit %d)", qpath, rc);
+    if (floe_afile_commit(&af, &werr) != 0 && rc == 0)
+        return floe_err_set(err, "%s", werr.msg);
+    return rc;
 }
 
 typedef struct qat_progress {
@@ -415,7 +412,7 @@ int floe_cmd_run(int argc, char **argv)
             (unsigned long long)vr.compared, cr->ncores, (unsigned long long)cr->mem_min,
             (unsigned long long)cr->mem_max, 1e6 * lat, 1e6 * ej);
     floe_verify_result_free(&vr);
-    if (qpath[0] && deploy_check(qpath, machine, energy, out, sum, &err) != 0) {
+    if (qpath[0] && deploy_check(qpath, &mach, &e, machine, out, sum, &err) != 0) {
         floe_qmodel_free(&m);
         FAIL("%s", err.msg);
     }

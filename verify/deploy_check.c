@@ -308,3 +308,9 @@ int floe_deploy_energy_csv(const floe_deploy_report *rep, const floe_machine *ma
     }
     return floe_afile_commit(&af, err);
 }
+
+floe_deploy_check_opts floe_deploy_check_defaults(void)
+{
+    floe_deploy_check_opts o = {.tokens = 16, .decode = 2, .full_chips = 128, .seed = 1};
+    return o;
+}

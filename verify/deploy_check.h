@@ -16,6 +16,7 @@
 #define FLOE_VERIFY_DEPLOY_CHECK_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/error.h"
 #include "compiler/compile.h"
@@ -108,6 +109,20 @@ typedef struct floe_deploy_report {
 int floe_deploy_check(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
                       const floe_energy_table *e, const floe_deploy_check_opts *o, floe_deploy_report *rep,
                       floe_err *err);
+
+/* The model and machine lines that open the report (printed before the check runs, as it may take
+ * minutes). machine_name: how to name the machine (its file). */
+void floe_deploy_header_print(FILE *f, const floe_model_config *cf, const floe_qconfig *q, const floe_machine *mach,
+                              const char *machine_name);
+
+/* The report as `floe deploy-check` prints it, as far as rep->stage reached: the fit (or what does
+ * not fit), memory, context and users, the verification, latency, serving and, when priced, energy by
+ * kind. o: the options the check ran with. */
+void floe_deploy_report_print(FILE *f, const floe_deploy_report *rep, const floe_model_config *cf,
+                              const floe_machine *mach, const floe_deploy_check_opts *o);
+
+/* The defaults of `floe deploy-check` (16-token prefill, 2 decode steps, whole up to 128 chips, seed 1). */
+floe_deploy_check_opts floe_deploy_check_defaults(void);
 
 /* The decode tokens' actions as CSV (position,action,unit,count,pj_each,energy_j), with a row for the
  * chips' static energy (count in chip-seconds at the chip's static power), written atomically. */
