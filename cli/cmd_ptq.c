@@ -157,6 +157,10 @@ int floe_cmd_ptq(int argc, char **argv)
         goto out;
     }
     have_t = 1;
+    if (floe_tokens_check_vocab(&train, t.cfg.vocab_size, &err) != 0) {
+        floe_cmd_fail("ptq", "%s: %s", corpus ? corpus : "fortunes", err.msg);
+        goto out;
+    }
     const double t0 = now_s();
     /* tokens the method reads (RTN reads none; calib also reads them for its activation steps) */
     size_t calib_tokens = (size_t)ic.batches * t.maxB * t.maxT;

@@ -109,6 +109,11 @@ static int train_teacher(const char *model, const char *corpus, int steps, const
     floe_tokens train, val;
     if (floe_model_config_load(model, &mc, err) != 0 || floe_train_data(corpus, &train, &val, err) != 0)
         return -1;
+    if (floe_tokens_check_vocab(&train, mc.vocab_size, err) != 0) {
+        floe_tokens_free(&train);
+        floe_tokens_free(&val);
+        return -1;
+    }
     floe_train_cfg cfg = floe_train_defaults(&mc);
     cfg.steps = steps;
     if (cfg.warmup > steps / 10)
@@ -215,7 +220,8 @@ static int qat_teacher(const char *teacher, const char *corpus, int steps, const
     char dir[4200], log[4300], png[4300];
     floe_train_cfg tcfg;
     int tsteps;
-    if (floe_ckpt_read_cfg(teacher, &mc, &tcfg, &tsteps, err) != 0)
+    if (floe_ckpt_read_cfg(teacher, &mc, &tcfg, &tsteps, err) != 0 ||
+        floe_tokens_check_vocab(&train, mc.vocab_size, err) != 0)
         goto out;
     floe_qconfig qc = *qcp;
     char label[256];

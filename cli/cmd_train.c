@@ -147,6 +147,11 @@ int floe_cmd_train(int argc, char **argv)
     floe_tokens train, val;
     if (floe_train_data(corpus, &train, &val, &err) != 0)
         return floe_cmd_fail("train", "%s", err.msg);
+    if (floe_tokens_check_vocab(&train, mc.vocab_size, &err) != 0) {
+        floe_tokens_free(&train);
+        floe_tokens_free(&val);
+        return floe_cmd_fail("train", "%s: %s", corpus, err.msg);
+    }
     const floe_tokenizer *tok = floe_tokenizer_byte();
 
     floe_trainer tr;

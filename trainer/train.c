@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "models/hf_folder.h"
+#include "models/token_file.h"
 #include "models/safetensors.h"
 #include "trainer/grad_clip.h"
 #include "trainer/lr_schedule.h"
@@ -507,6 +508,8 @@ out:
 
 int floe_train_data(const char *corpus, floe_tokens *train, floe_tokens *val, floe_err *err)
 {
+    if (corpus && floe_tokfile_is(corpus))
+        return floe_tokfile_open(corpus, NULL, train, val, err);
     floe_corpus c;
     if (floe_corpus_open(&c, corpus, err) != 0)
         return -1;

@@ -115,7 +115,9 @@ int floe_trainer_dump_step(floe_trainer *tr, const floe_tokens *train, const cha
 /* --- the whole run (what `floe train` does) ------------------------------------------------------ */
 
 /* A corpus (floe_corpus_open's spec: NULL or "fortunes", "generated[:N[:SEED]]", a folder) as byte
- * tokens, split into train and validation. On error nothing is left allocated. */
+ * tokens, split into train and validation; or, when the spec is a file starting with a token file's
+ * magic (models/token_file.h), that file's splits as memory-mapped views. On error nothing is left
+ * allocated. Callers check the stream's vocabulary against their model (floe_tokens_check_vocab). */
 int floe_train_data(const char *corpus, floe_tokens *train, floe_tokens *val, floe_err *err);
 
 typedef struct floe_run_opts {
