@@ -157,7 +157,8 @@ int floe_cmd_ptq(int argc, char **argv)
         goto out;
     }
     have_t = 1;
-    if (floe_tokens_check_vocab(&train, t.cfg.vocab_size, &err) != 0) {
+    if (floe_tokens_check_vocab(&train, t.cfg.vocab_size, &err) != 0 ||
+        floe_ckpt_check_tokenizer(teacher, &train, &err) != 0) {
         floe_cmd_fail("ptq", "%s: %s", corpus ? corpus : "fortunes", err.msg);
         goto out;
     }

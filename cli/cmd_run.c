@@ -125,7 +125,9 @@ static int train_teacher(const char *model, const char *corpus, int steps, const
         goto out_tokens;
     join(dir, sizeof dir, out, "teacher");
     train_progress tp = {steps};
-    const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes", "floe.tokenizer", "byte"};
+    char tok_label[40];
+    floe_tokens_tokenizer_label(&train, tok_label, sizeof tok_label);
+    const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes", "floe.tokenizer", tok_label};
     floe_run_opts o = {dir, 0, 0, steps >= 6 ? steps / 6 : 0, NULL, meta, 2, train_step, &tp};
     if (floe_train_run(&tr, &train, &val, &o, last, sizeof last, err) != 0)
         goto out;

@@ -309,6 +309,14 @@ void floe_tokens_free(floe_tokens *s)
     memset(s, 0, sizeof *s);
 }
 
+void floe_tokens_tokenizer_label(const floe_tokens *s, char *out, size_t n)
+{
+    if (s->tokenizer_digest && s->tokenizer_digest != floe_fnv1a64("byte", 4))
+        snprintf(out, n, "fnv1a64:%016llx", (unsigned long long)s->tokenizer_digest);
+    else
+        snprintf(out, n, "byte");
+}
+
 void floe_tokens_copy(const floe_tokens *s, size_t at, size_t count, int32_t *out)
 {
     if (s->ids) {

@@ -192,8 +192,9 @@ int floe_tokfile_open(const char *path, floe_tokfile_info *info, floe_tokens *tr
     m->size = (size_t)st.st_size;
     m->refs = 2;
     const uint8_t *tok = (const uint8_t *)base + FLOE_TOKFILE_HEADER;
-    *train = (floe_tokens){NULL, (size_t)in.n_train, tok, (int)in.width, (int)in.vocab_size, m};
-    *val = (floe_tokens){NULL, (size_t)in.n_val, tok + in.n_train * in.width, (int)in.width, (int)in.vocab_size, m};
+    *train = (floe_tokens){NULL, (size_t)in.n_train, tok, (int)in.width, (int)in.vocab_size, in.tokenizer_digest, m};
+    *val = (floe_tokens){
+        NULL, (size_t)in.n_val, tok + in.n_train * in.width, (int)in.width, (int)in.vocab_size, in.tokenizer_digest, m};
     if (info)
         *info = in;
     return 0;

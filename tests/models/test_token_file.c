@@ -278,13 +278,57 @@ static void test_bad_jsonl(void **state)
     }
 }
 
+/* The commands: floe corpus builds and shows a token file; floe train takes it by --corpus and
+ * records its tokenizer; a model too small for its vocabulary, or evaluation on another tokenizer's
+ * tokens, is refused. */
+static void test_commands(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("token_file_cli");
+    char d[4200], out[8192];
+    snprintf(d, sizeof d, "%s", dir);
+    char in[4300];
+    snprintf(in, sizeof in, "%s/d.jsonl", d);
+    FILE *f = fopen(in, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 60; i++)
+        fprintf(f, "{\"text\": \"Line %d of a small corpus about cats and dogs, number %d.\"}\n", i, i * 13);
+    fclose(f);
+    const char *exe = floe_test_exe();
+    assert_int_equal(
+        floe_test_run(out, sizeof out, "%s corpus -t %s -i %s -o %s/l.tok", exe, fixture("tok-llama2"), in, d), 0);
+    assert_non_null(strstr(out, "vocabulary 600"));
+    assert_int_equal(
+        floe_test_run(out, sizeof out, "%s corpus -t %s -i %s -o %s/g.tok", exe, fixture("tok-gpt2"), in, d), 0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s corpus --corpus %s/l.tok", exe, d), 0);
+    assert_non_null(strstr(out, "vocabulary 600, digest"));
+    assert_int_equal(
+        floe_test_run(out, sizeof out, "%s train --model tiny --corpus %s/l.tok --steps 1 --out %s/t0", exe, d, d), 1);
+    assert_non_null(strstr(out, "exceeds the model's vocab_size 256"));
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s train --model %s/config.json --corpus %s/l.tok --steps 1 --context 16 "
+                                   "--batch 2 --threads 1 --out %s/t1",
+                                   exe, fixture("llama-tiny"), d, d),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s eval --ckpt %s/t1/ckpt-000001.safetensors --corpus %s/l.tok "
+                                   "--context 8",
+                                   exe, d, d),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s eval --ckpt %s/t1/ckpt-000001.safetensors --corpus %s/g.tok "
+                                   "--context 8",
+                                   exe, d, d),
+                     1);
+    assert_non_null(strstr(out, "was trained with tokenizer fnv1a64:"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_build_and_read),
-        cmocka_unit_test(test_byte_tokenizer),
-        cmocka_unit_test(test_wide_and_hostile),
-        cmocka_unit_test(test_bad_jsonl),
+        cmocka_unit_test(test_build_and_read),   cmocka_unit_test(test_byte_tokenizer),
+        cmocka_unit_test(test_wide_and_hostile), cmocka_unit_test(test_bad_jsonl),
+        cmocka_unit_test(test_commands),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
