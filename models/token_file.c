@@ -156,6 +156,13 @@ static int check_body(const uint8_t *base, const floe_tokfile_info *in, const ch
     return 0;
 }
 
+int floe_tokfile_check(const uint8_t *data, size_t size, const char *name, floe_tokfile_info *in, floe_err *err)
+{
+    if (floe_tokfile_parse_header(data, size, (uint64_t)size, name, in, err) != 0)
+        return -1;
+    return check_body(data, in, name, err);
+}
+
 int floe_tokfile_open(const char *path, floe_tokfile_info *info, floe_tokens *train, floe_tokens *val, floe_err *err)
 {
     memset(train, 0, sizeof *train);

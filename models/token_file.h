@@ -49,6 +49,10 @@ typedef struct floe_tokfile_info {
 int floe_tokfile_parse_header(const uint8_t *hdr, size_t len, uint64_t file_size, const char *name,
                               floe_tokfile_info *info, floe_err *err);
 
+/* The whole check of a token file held in memory (data[0..size)): header against size, offsets, every
+ * token. floe_tokfile_open runs it on the mapping. */
+int floe_tokfile_check(const uint8_t *data, size_t size, const char *name, floe_tokfile_info *info, floe_err *err);
+
 /* Encodes info into a 64-byte header. */
 void floe_tokfile_write_header(const floe_tokfile_info *info, uint8_t hdr[FLOE_TOKFILE_HEADER]);
 
