@@ -177,15 +177,16 @@ int floe_cmd_eval(int argc, char **argv)
             floe_qmodel_free(&qm);
         }
     }
+    const char *unit = val.vocab ? "token" : "byte"; /* a token file's ids are tokens, the byte corpora's bytes */
     floe_tokens_free(&val);
     if (rc != 0)
         return floe_cmd_fail("eval", "%s: %s", ckpt ? ckpt : qmodel, err.msg);
     print_model(ckpt, qmodel);
     printf("corpus       %s (validation split)\n", corpus ? corpus : "fortunes");
     printf("tokens       %zu predicted\n", r.tokens);
-    printf("loss         %.4f nats/byte (%.4f bits/byte)\n", r.loss, r.loss / log(2.0));
+    printf("loss         %.4f nats/%s (%.4f bits/%s)\n", r.loss, unit, r.loss / log(2.0), unit);
     printf("perplexity   %.3f\n", r.ppl);
-    printf("accuracy     %.4f (next byte)\n", r.accuracy);
+    printf("accuracy     %.4f (next %s)\n", r.accuracy, unit);
     if (!ckpt) { /* per-token models: how the rows' shifts fell */
         floe_qfwd kf;
         memset(&kf, 0, sizeof kf);

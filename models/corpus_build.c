@@ -156,7 +156,8 @@ static int add_doc(builder *b, const uint8_t *text, size_t n, floe_err *err)
             b->off_val[b->n_off_val++] = b->n_val;
             if (bos >= 0)
                 b->val[b->n_val++] = bos;
-            memcpy(b->val + b->n_val, ids, n_ids * sizeof *ids);
+            if (n_ids)
+                memcpy(b->val + b->n_val, ids, n_ids * sizeof *ids);
             b->n_val += n_ids;
             if (eos >= 0)
                 b->val[b->n_val++] = eos;
@@ -192,6 +193,21 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* One line's JSON value; NULL when it does not parse or anything but whitespace follows it. */
+static cJSON *parse_line(const char *p, size_t n)
+{
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+    if (!o)
+        return NULL;
+    for (; end && end < p + n; end++)
+        if (*end != ' ' && *end != '\t' && *end != '\r') {
+            cJSON_Delete(o);
+            return NULL;
+        }
+    return o;
+}
+
 static int add_jsonl(builder *b, const char *path, const char *data, size_t len, floe_err *err)
 {
     size_t i = 0, line = 0;
@@ -204,7 +220,7 @@ static int add_jsonl(builder *b, const char *path, const char *data, size_t len,
         while (k < eol && (data[k] == ' ' || data[k] == '\t' || data[k] == '\r'))
             k++;
         if (k < eol) {
-            cJSON *o = cJSON_ParseWithLength(data + i, eol - i);
+            cJSON *o = parse_line(data + i, eol - i);
             const cJSON *t = o ? cJSON_GetObjectItemCaseSensitive(o, "text") : NULL;
             int rc = 0;
             if (!o || !cJSON_IsObject(o))

@@ -305,6 +305,7 @@ static void test_mc_malformed(void **state)
         {"{\"choices\": [\" b\"], \"gold\": 0}", ":2: field 'context'"},
         {"[\"A\", [\" b\"], 0]", ":2: not a JSON object"},
         {"{\"context\": \"A\", \"choices\": [\" b\"]", ":2: not a JSON object"},
+        {"{\"context\": \"A\", \"choices\": [\" b\"], \"gold\": 0} x", ":2: not a JSON object"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[1024];
