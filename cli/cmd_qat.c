@@ -221,6 +221,12 @@ int floe_cmd_qat(int argc, char **argv)
     floe_tokens train, val;
     if (floe_train_data(corpus, &train, &val, &err) != 0)
         return floe_cmd_fail("qat", "%s", err.msg);
+    if (floe_tokens_check_vocab(&train, mc.vocab_size, &err) != 0 ||
+        floe_ckpt_check_tokenizer(teacher, &train, &err) != 0) {
+        floe_tokens_free(&train);
+        floe_tokens_free(&val);
+        return floe_cmd_fail("qat", "%s: %s", corpus, err.msg);
+    }
     floe_machine mach;
     floe_energy_table etab;
     if (machine && (rc = floe_cli_load_machine("qat", machine, energy, &mach, &etab)) >= 0) {

@@ -108,6 +108,11 @@ static int train_teacher(const char *model, const char *corpus, int steps, const
     floe_tokens train, val;
     if (floe_model_config_load(model, &mc, err) != 0 || floe_train_data(corpus, &train, &val, err) != 0)
         return -1;
+    if (floe_tokens_check_vocab(&train, mc.vocab_size, err) != 0) {
+        floe_tokens_free(&train);
+        floe_tokens_free(&val);
+        return -1;
+    }
     floe_train_cfg cfg = floe_train_defaults(&mc);
     cfg.steps = steps;
     if (cfg.warmup > steps / 10)
@@ -119,7 +124,9 @@ static int train_teacher(const char *model, const char *corpus, int steps, const
         goto out_tokens;
     join(dir, sizeof dir, out, "teacher");
     train_progress tp = {steps};
-    const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes", "floe.tokenizer", "byte"};
+    char tok_label[40];
+    floe_tokens_tokenizer_label(&train, tok_label, sizeof tok_label);
+    const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes", "floe.tokenizer", tok_label};
     floe_run_opts o = {dir, 0, 0, steps >= 6 ? steps / 6 : 0, NULL, meta, 2, train_step, &tp};
     if (floe_train_run(&tr, &train, &val, &o, last, sizeof last, err) != 0)
         goto out;
@@ -212,7 +219,8 @@ static int qat_teacher(const char *teacher, const char *corpus, int steps, const
     char dir[4200], log[4300], png[4300];
     floe_train_cfg tcfg;
     int tsteps;
-    if (floe_ckpt_read_cfg(teacher, &mc, &tcfg, &tsteps, err) != 0)
+    if (floe_ckpt_read_cfg(teacher, &mc, &tcfg, &tsteps, err) != 0 ||
+        floe_tokens_check_vocab(&train, mc.vocab_size, err) != 0)
         goto out;
     floe_qconfig qc = *qcp;
     char label[256];

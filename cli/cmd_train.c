@@ -147,7 +147,11 @@ int floe_cmd_train(int argc, char **argv)
     floe_tokens train, val;
     if (floe_train_data(corpus, &train, &val, &err) != 0)
         return floe_cmd_fail("train", "%s", err.msg);
-    const floe_tokenizer *tok = floe_tokenizer_byte();
+    if (floe_tokens_check_vocab(&train, mc.vocab_size, &err) != 0) {
+        floe_tokens_free(&train);
+        floe_tokens_free(&val);
+        return floe_cmd_fail("train", "%s: %s", corpus, err.msg);
+    }
 
     floe_trainer tr;
     rc = 1;
@@ -167,7 +171,9 @@ int floe_cmd_train(int argc, char **argv)
            (double)cfg.clip, (unsigned long long)cfg.seed, omp_get_max_threads());
     fflush(stdout);
     progress_ctx pc = {cfg.steps};
-    const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes", "floe.tokenizer", tok->name};
+    char tok_label[40];
+    floe_tokens_tokenizer_label(&train, tok_label, sizeof tok_label);
+    const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes", "floe.tokenizer", tok_label};
     floe_run_opts o = {out, (int)stop_after, (int)ckpt_every, (int)eval_every, dump, meta, 2, on_step, &pc};
     char last[4200] = "";
     if (floe_train_run(&tr, &train, &val, &o, last, sizeof last, &err) != 0) {

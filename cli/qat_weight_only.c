@@ -61,6 +61,12 @@ int floe_qat_weight_only(const floe_qat_wonly_args *a)
     floe_tokens train, val;
     if (floe_train_data(corpus, &train, &val, &err) != 0)
         return floe_cmd_fail("qat", "%s", err.msg);
+    if (floe_tokens_check_vocab(&train, mc.vocab_size, &err) != 0 ||
+        floe_ckpt_check_tokenizer(teacher, &train, &err) != 0) {
+        floe_tokens_free(&train);
+        floe_tokens_free(&val);
+        return floe_cmd_fail("qat", "%s: %s", corpus, err.msg);
+    }
     int rc = 1, have_w = 0;
     e2e_ctx ec;
     memset(&ec, 0, sizeof ec);

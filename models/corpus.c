@@ -10,6 +10,7 @@
 #include "common/file_read.h"
 #include "common/path.h"
 #include "common/rng.h"
+#include "models/token_file.h"
 
 #define FORTUNE_FILE_MAX (64u << 20)
 
@@ -296,14 +297,47 @@ int floe_corpus_open(floe_corpus *c, const char *spec, floe_err *err)
 
 int floe_tokens_encode(floe_tokens *s, const floe_tokenizer *tok, const uint8_t *text, size_t n, floe_err *err)
 {
+    memset(s, 0, sizeof *s);
     return floe_tokenizer_encode_alloc(tok, text, n, &s->ids, &s->n, err);
 }
 
 void floe_tokens_free(floe_tokens *s)
 {
+    if (s->map)
+        floe_tokfile_map_release(s->map);
     free(s->ids);
-    s->ids = NULL;
-    s->n = 0;
+    memset(s, 0, sizeof *s);
+}
+
+void floe_tokens_tokenizer_label(const floe_tokens *s, char *out, size_t n)
+{
+    if (s->tokenizer_digest && s->tokenizer_digest != floe_fnv1a64("byte", 4))
+        snprintf(out, n, "fnv1a64:%016llx", (unsigned long long)s->tokenizer_digest);
+    else
+        snprintf(out, n, "byte");
+}
+
+void floe_tokens_copy(const floe_tokens *s, size_t at, size_t count, int32_t *out)
+{
+    if (s->ids) {
+        memcpy(out, s->ids + at, count * sizeof *out);
+        return;
+    }
+    const uint8_t *p = s->view + at * (size_t)s->width;
+    if (s->width == 2)
+        for (size_t i = 0; i < count; i++, p += 2)
+            out[i] = (int32_t)(p[0] | (uint32_t)p[1] << 8);
+    else
+        for (size_t i = 0; i < count; i++, p += 4)
+            out[i] = (int32_t)(p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+}
+
+int floe_tokens_check_vocab(const floe_tokens *s, int vocab_size, floe_err *err)
+{
+    if (s->vocab > vocab_size)
+        return floe_err_set(err, "the corpus' vocabulary of %d tokens exceeds the model's vocab_size %d", s->vocab,
+                            vocab_size);
+    return 0;
 }
 
 int floe_batch_sample(const floe_tokens *s, uint64_t seed, uint64_t step, int B, int T, int32_t *out, floe_err *err)
@@ -317,7 +351,7 @@ int floe_batch_sample(const floe_tokens *s, uint64_t seed, uint64_t step, int B,
     uint64_t starts = (uint64_t)(s->n - (size_t)T); /* valid starts: 0 .. n-T-1 */
     for (int b = 0; b < B; b++) {
         size_t at = (size_t)floe_rng_below(&r, starts);
-        memcpy(out + (size_t)b * ((size_t)T + 1), s->ids + at, ((size_t)T + 1) * sizeof *out);
+        floe_tokens_copy(s, at, (size_t)T + 1, out + (size_t)b * ((size_t)T + 1));
     }
     return 0;
 }
@@ -341,7 +375,7 @@ int floe_val_iter_next(floe_val_iter *it, int32_t *out)
     int rows = 0;
     size_t w = (size_t)it->T + 1;
     while (rows < it->B && it->next < it->n_windows) {
-        memcpy(out + (size_t)rows * w, it->s->ids + it->next * (size_t)it->T, w * sizeof *out);
+        floe_tokens_copy(it->s, it->next * (size_t)it->T, w, out + (size_t)rows * w);
         it->next++;
         rows++;
     }

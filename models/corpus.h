@@ -56,11 +56,30 @@ int floe_corpus_generate(floe_corpus *c, uint64_t seed, size_t n_docs, floe_err 
  * anything else -> a folder of fortune-format files. */
 int floe_corpus_open(floe_corpus *c, const char *spec, floe_err *err);
 
-/* A token stream (one split, tokenized). */
+/* A token stream (one split, tokenized): owned int32 ids, or (ids NULL) a view of a token file's
+ * split, `width` bytes per id, kept alive by the shared mapping `map` (models/token_file.h). Read
+ * windows with floe_tokens_copy; floe_tokens_free frees the ids or drops the view. vocab is the
+ * vocabulary a token file records (0 for streams encoded in memory: not checked). */
+struct floe_tokfile_map;
 typedef struct floe_tokens {
     int32_t *ids;
     size_t n;
+    const uint8_t *view; /* a token file's ids (little-endian) when ids is NULL */
+    int width;           /* 2 or 4 for a view */
+    int vocab;
+    uint64_t tokenizer_digest; /* a token file's (floe_tokenizer_digest); 0 when not recorded */
+    struct floe_tokfile_map *map;
 } floe_tokens;
+
+/* out[0..count) = ids at..at+count-1 (the caller checks the range). */
+void floe_tokens_copy(const floe_tokens *s, size_t at, size_t count, int32_t *out);
+
+/* -1 with err set when the stream's vocabulary (when recorded) exceeds a model's vocab_size. */
+int floe_tokens_check_vocab(const floe_tokens *s, int vocab_size, floe_err *err);
+
+/* The tokenizer a stream was made with, as a checkpoint records it (metadata floe.tokenizer):
+ * "byte" for streams without a digest or with the byte tokenizer's, else "fnv1a64:<16 hex digits>" of the digest. */
+void floe_tokens_tokenizer_label(const floe_tokens *s, char *out, size_t n);
 
 int floe_tokens_encode(floe_tokens *s, const floe_tokenizer *tok, const uint8_t *text, size_t n, floe_err *err);
 void floe_tokens_free(floe_tokens *s);

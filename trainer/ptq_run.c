@@ -132,6 +132,12 @@ int floe_ptq_run(const floe_ptq_run_opts *o, floe_ptq_report *rep, floe_err *err
         floe_err_prefix(err, "teacher %s", o->teacher);
         goto out_tokens;
     }
+    if (floe_tokens_check_vocab(&train, t.cfg.vocab_size, err) != 0 ||
+        floe_ckpt_check_tokenizer(o->teacher, &train, err) != 0) {
+        floe_err_prefix(err, "%s", rep->corpus);
+        floe_model_free(&t);
+        goto out_tokens;
+    }
     rep->calib_tokens = (size_t)o->init.batches * t.maxB * t.maxT; /* RTN reads none: reset by the runs */
     rc = o->weight_only ? run_weight_only(o, &t, &train, &val, rep, err) : run_chip(o, &t, &train, &val, rep, err);
     floe_model_free(&t);

@@ -5,8 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "models/hf_folder.h"
+#include "models/token_file.h"
 #include "models/safetensors.h"
 #include "trainer/grad_clip.h"
 #include "trainer/lr_schedule.h"
@@ -505,8 +507,29 @@ out:
     return rc;
 }
 
+int floe_ckpt_check_tokenizer(const char *path, const floe_tokens *s, floe_err *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0; /* a model folder: its tokenizer is the user's to match */
+    floe_st_file f;
+    if (floe_st_open(&f, path, err) != 0)
+        return -1;
+    const char *rec = floe_st_meta_get(&f, "floe.tokenizer");
+    char have[40];
+    floe_tokens_tokenizer_label(s, have, sizeof have);
+    int rc = 0;
+    if (rec && strcmp(rec, have) != 0)
+        rc = floe_err_set(err, "%s was trained with tokenizer %s, the corpus was made with %s (docs/corpus.md)", path,
+                          rec, have);
+    floe_st_close(&f);
+    return rc;
+}
+
 int floe_train_data(const char *corpus, floe_tokens *train, floe_tokens *val, floe_err *err)
 {
+    if (corpus && floe_tokfile_is(corpus))
+        return floe_tokfile_open(corpus, NULL, train, val, err);
     floe_corpus c;
     if (floe_corpus_open(&c, corpus, err) != 0)
         return -1;

@@ -119,8 +119,15 @@ int floe_trainer_dump_step(floe_trainer *tr, const floe_tokens *train, const cha
 /* --- the whole run (what `floe train` does) ------------------------------------------------------ */
 
 /* A corpus (floe_corpus_open's spec: NULL or "fortunes", "generated[:N[:SEED]]", a folder) as byte
- * tokens, split into train and validation. On error nothing is left allocated. */
+ * tokens, split into train and validation; or, when the spec is a file starting with a token file's
+ * magic (models/token_file.h), that file's splits as memory-mapped views. On error nothing is left
+ * allocated. Callers check the stream's vocabulary against their model (floe_tokens_check_vocab). */
 int floe_train_data(const char *corpus, floe_tokens *train, floe_tokens *val, floe_err *err);
+
+/* A checkpoint trained on one tokenizer is not evaluated or distilled on another's tokens: -1 with
+ * err naming both when the model file at path records floe.tokenizer (floe train writes it) and it
+ * differs from the stream's floe_tokens_tokenizer_label. Folders and files without the key pass. */
+int floe_ckpt_check_tokenizer(const char *path, const floe_tokens *s, floe_err *err);
 
 typedef struct floe_run_opts {
     const char *out_dir;        /* checkpoints and train.csv go here (created); NULL: neither */

@@ -159,7 +159,7 @@ static void test_batches(void **state)
         assert_true(found);
     }
     /* the smallest stream: exactly T+1 tokens, every draw starts at 0 */
-    floe_tokens tiny = {s.ids, T + 1};
+    floe_tokens tiny = {.ids = s.ids, .n = T + 1};
     assert_int_equal(floe_batch_sample(&tiny, 1, 1, B, T, x, &err), 0);
     assert_memory_equal(x + T + 1, s.ids, (T + 1) * sizeof *x);
     tiny.n = T;
