@@ -149,8 +149,8 @@ int floe_cmd_ptq(int argc, char **argv)
     }
     printf("calibration  %zu tokens, %.2f s\n", r.calib_tokens, r.seconds);
     if (r.evaluated) {
-        printf("validation   loss %.4f nats/byte, perplexity %.3f, accuracy %.4f (%zu tokens)\n", r.val.loss, r.val.ppl,
-               r.val.accuracy, r.val.tokens);
+        printf("validation   loss %.4f nats/%s, perplexity %.3f, accuracy %.4f (%zu tokens)\n", r.val.loss, r.unit,
+               r.val.ppl, r.val.accuracy, r.val.tokens);
         if (!weight_only)
             floe_qfwd_khist_print_counts(r.khist, o.q.act_kmax);
     }

@@ -126,6 +126,7 @@ int floe_ptq_run(const floe_ptq_run_opts *o, floe_ptq_report *rep, floe_err *err
     floe_tokens train, val;
     if (floe_train_data(corpus, &train, &val, err) != 0)
         return -1;
+    rep->unit = val.vocab ? "token" : "byte"; /* a token file's ids are tokens, the byte corpora's bytes */
     floe_model t;
     int rc = -1;
     if (floe_model_load(&t, o->teacher, o->batch, 0, err) != 0) {

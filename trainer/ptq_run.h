@@ -43,6 +43,7 @@ typedef struct floe_ptq_run_opts {
 typedef struct floe_ptq_report {
     floe_model_config cfg; /* the teacher's */
     char corpus[1024];     /* the data used ("fortunes" for the default) */
+    const char *unit;      /* what the data's ids are: "token" (a token file) or "byte" */
     size_t calib_tokens;   /* tokens the method read (RTN reads none) */
     double seconds;        /* the method's wall time */
     int evaluated;
