@@ -320,7 +320,7 @@ static void test_random_shared(void **state)
     }
 }
 
-/* A config of a few bytes' tensors (the file is about 3 KB). */
+/* A config of a few bytes' tensors (the file is 7.7 KB, mostly its header). */
 static floe_model_config mini_config(void)
 {
     floe_model_config c;
