@@ -7,6 +7,7 @@
 #ifndef FLOE_TESTS_LIMIT_UTIL_H
 #define FLOE_TESTS_LIMIT_UTIL_H
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -26,14 +27,30 @@
 #define FLOE_TEST_ASAN 0
 #endif
 
-/* Address space given to a limited child: the test binary with its libraries and threads' stacks
- * fits in it; a loader that allocated by a hostile file's word (gigabytes) does not. */
+/* Address space a limited child may map beyond what it has at the fork: a loader that allocated by a
+ * hostile file's word (gigabytes) does not fit. */
 #define FLOE_TEST_AS_LIMIT (512ull << 20)
 
 typedef int (*floe_test_limited_fn)(void *arg, floe_err *err);
 
-/* Runs fn(arg, err) in a child limited to `bytes` of address space. Returns fn's result (0 or -1)
- * with its error message in msg, or fails the test when the child dies or cannot report. */
+/* Bytes of address space this process maps now (/proc/self/statm), 0 if unknown. What the test
+ * binary's libraries and threads already hold varies with the host (OpenBLAS starts a thread per
+ * core), so the limit is set above it. */
+static inline unsigned long long floe_test_mapped_bytes(void)
+{
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%llu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return pages * (unsigned long long)sysconf(_SC_PAGESIZE);
+}
+
+/* Runs fn(arg, err) in a child that may map at most `bytes` more address space than it holds at the
+ * fork. Returns fn's result (0 or -1) with its error message in msg, or fails the test when the
+ * child dies or cannot report. */
 static inline int floe_test_run_limited(unsigned long long bytes, floe_test_limited_fn fn, void *arg, char *msg,
                                         size_t n)
 {
@@ -45,7 +62,8 @@ static inline int floe_test_run_limited(unsigned long long bytes, floe_test_limi
     if (pid == 0) {
         close(fd[0]);
         if (!FLOE_TEST_ASAN) {
-            struct rlimit rl = {bytes, bytes};
+            const unsigned long long lim = floe_test_mapped_bytes() + bytes;
+            struct rlimit rl = {lim, lim};
             if (setrlimit(RLIMIT_AS, &rl) != 0)
                 _exit(3);
         }

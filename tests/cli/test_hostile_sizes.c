@@ -17,8 +17,9 @@
 #include "isa/container.h"
 #include "models/qmodel_io.h"
 
-/* Address space of the floe process: the binary, its libraries (OpenBLAS, OpenMP) and thread
- * stacks fit; any of the declared sizes would not. */
+/* Address space of the floe process: the binary, its libraries and one OpenBLAS and OpenMP thread
+ * (their thread counts are set to 1: a thread per core would not fit on a large host) fit; any of
+ * the declared sizes would not. */
 #define LIMIT_KB "400000"
 
 static char out[1 << 16];
@@ -28,7 +29,8 @@ static char out[1 << 16];
 static void expect_refused(const char *args, const char *want)
 {
     char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s%s %s", FLOE_TEST_ASAN ? "" : "ulimit -v " LIMIT_KB "; exec ", floe_test_exe(), args);
+    snprintf(cmd, sizeof cmd, "%sOPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 exec %s %s",
+             FLOE_TEST_ASAN ? "" : "ulimit -v " LIMIT_KB "; ", floe_test_exe(), args);
     int rc = floe_test_run(out, sizeof out, "sh -c \"%s\"", cmd);
     if (rc != 1 || !strstr(out, want) || strstr(out, "out of memory") || strstr(out, "out of host memory"))
         fail_msg("floe %s: exit %d, expected 1 and '%s'; output:\n%s", args, rc, want, out);
