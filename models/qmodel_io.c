@@ -50,73 +50,105 @@ static int add(qfields *fs, const char *name, floe_st_dtype dt, int ndim, uint64
     return 0;
 }
 
-static int add_linear(qfields *fs, const char *prefix, floe_qlinear *L)
+/* A linear layer [out][in] at `bits`; L: where it lives (NULL: shapes only). */
+static int add_linear(qfields *fs, const char *prefix, int out, int in, int bits, floe_qlinear *L)
 {
     char n[128];
     snprintf(n, sizeof n, "%s.weight", prefix);
-    int rc = add(fs, n, FLOE_ST_I8, 2, (uint64_t)L->out, (uint64_t)L->in, L->w, 1, 0, L->bits);
+    int rc = add(fs, n, FLOE_ST_I8, 2, (uint64_t)out, (uint64_t)in, L ? L->w : NULL, 1, 0, bits);
     snprintf(n, sizeof n, "%s.weight_scale", prefix);
-    rc |= add(fs, n, FLOE_ST_F32, 1, (uint64_t)L->out, 0, L->s_w, 4, 0, 0);
+    rc |= add(fs, n, FLOE_ST_F32, 1, (uint64_t)out, 0, L ? L->s_w : NULL, 4, 0, 0);
     snprintf(n, sizeof n, "%s.requant", prefix);
-    rc |= add(fs, n, FLOE_ST_I32, 2, (uint64_t)L->out, 2, L->m, 4, 1, 0);
+    rc |= add(fs, n, FLOE_ST_I32, 2, (uint64_t)out, 2, L ? L->m : NULL, 4, 1, 0);
     return rc;
 }
 
-/* The file's layout for model m (its arrays must be allocated). */
-static int layout(qfields *fs, floe_qmodel *m)
+static const char *const NORM_NAMES[2] = {"input_layernorm", "post_attention_layernorm"};
+
+/* The file's layout for a model of config c and precision q, every shape from the config alone.
+ * m: where each tensor lives (its arrays allocated), or NULL for the shapes only, to check a file
+ * before anything sized by its config is allocated. smooth[2 l + i]: layer l's norm i carries
+ * SmoothQuant factors. */
+static int layout(qfields *fs, const floe_model_config *c, const floe_qconfig *qc, floe_qmodel *m,
+                  const unsigned char *smooth)
 {
-    const floe_model_config *c = &m->cfg;
     char n[128];
-    int rc = add(fs, "model.embed_tokens.weight", FLOE_ST_I16, 2, (uint64_t)c->vocab_size, (uint64_t)c->d_model,
-                 m->embed, 2, 0, 16);
-    rc |= add(fs, "model.residual_scale", FLOE_ST_F32, 0, 0, 0, &m->s_res, 4, 0, 0);
+    const int d = c->d_model, kv = c->n_kv_heads * c->head_dim, f = c->ffn_dim;
+    int rc = add(fs, "model.embed_tokens.weight", FLOE_ST_I16, 2, (uint64_t)c->vocab_size, (uint64_t)d,
+                 m ? m->embed : NULL, 2, 0, 16);
+    rc |= add(fs, "model.residual_scale", FLOE_ST_F32, 0, 0, 0, m ? &m->s_res : NULL, 4, 0, 0);
     for (int l = 0; l < c->n_layers && rc == 0; l++) {
-        floe_qlayer *L = &m->layers[l];
+        floe_qlayer *L = m ? &m->layers[l] : NULL;
         static const char *const lin_names[7] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                                                  "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"};
-        floe_qlinear *lins[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+        floe_qlinear *lins[7] = {0};
+        if (L) {
+            floe_qlinear *all[7] = {&L->q, &L->k, &L->v, &L->o, &L->gate, &L->up, &L->down};
+            memcpy(lins, all, sizeof lins);
+        }
+        const int outs[7] = {d, kv, kv, d, f, f, d}, ins[7] = {d, d, d, d, d, d, f};
+        const int wb = floe_qconfig_wbits_of(qc, l);
         for (int i = 0; i < 7; i++) {
             snprintf(n, sizeof n, "model.layers.%d.%s", l, lin_names[i]);
-            rc |= add_linear(fs, n, lins[i]);
+            rc |= add_linear(fs, n, outs[i], ins[i], wb, lins[i]);
         }
         static const char *const step_names[11] = {"attn_in", "q", "k", "kc", "vc", "o_in",
                                                    "mlp_in", "g", "silu", "u", "down_in"};
-        float *steps[11] = {&L->s_attn_in, &L->s_q, &L->s_k, &L->s_kc, &L->s_vc, &L->s_o_in,
-                            &L->s_mlp_in, &L->s_g, &L->s_silu, &L->s_u, &L->s_down_in};
+        float *steps[11] = {0};
+        if (L) {
+            float *all[11] = {&L->s_attn_in, &L->s_q, &L->s_k,    &L->s_kc, &L->s_vc,     &L->s_o_in,
+                              &L->s_mlp_in,  &L->s_g, &L->s_silu, &L->s_u,  &L->s_down_in};
+            memcpy(steps, all, sizeof steps);
+        }
         for (int i = 0; i < 11; i++) {
             snprintf(n, sizeof n, "model.layers.%d.act_scale.%s", l, step_names[i]);
             rc |= add(fs, n, FLOE_ST_F32, 0, 0, 0, steps[i], 4, 0, 0);
         }
         static const char *const const_names[6] = {"attn_norm", "mlp_norm", "kcache", "score", "attn_out", "mlp"};
-        floe_requant_mult *consts[6] = {&L->attn_norm_c, &L->mlp_norm_c, &L->m_kcache, &L->m_score, &L->m_attn_out, &L->m_mlp};
+        floe_requant_mult *consts[6] = {0};
+        if (L) {
+            floe_requant_mult *all[6] = {&L->attn_norm_c, &L->mlp_norm_c, &L->m_kcache,
+                                         &L->m_score,     &L->m_attn_out, &L->m_mlp};
+            memcpy(consts, all, sizeof consts);
+        }
         for (int i = 0; i < 6; i++) {
             snprintf(n, sizeof n, "model.layers.%d.const.%s", l, const_names[i]);
             rc |= add(fs, n, FLOE_ST_I32, 1, 2, 0, consts[i], 4, 1, 0);
         }
         /* SmoothQuant at the norms (only when present): the per-channel factors and multipliers */
-        static const char *const norm_names[2] = {"input_layernorm", "post_attention_layernorm"};
-        float *sv[2] = {L->smooth_attn, L->smooth_mlp};
-        floe_requant_mult *cj[2] = {L->attn_norm_cj, L->mlp_norm_cj};
         for (int i = 0; i < 2; i++) {
-            if (!sv[i])
+            if (!smooth[2 * l + i])
                 continue;
-            snprintf(n, sizeof n, "model.layers.%d.%s.smooth", l, norm_names[i]);
-            rc |= add(fs, n, FLOE_ST_F32, 1, (uint64_t)c->d_model, 0, sv[i], 4, 0, 0);
+            snprintf(n, sizeof n, "model.layers.%d.%s.smooth", l, NORM_NAMES[i]);
+            rc |= add(fs, n, FLOE_ST_F32, 1, (uint64_t)d, 0, L ? (i ? L->smooth_mlp : L->smooth_attn) : NULL, 4, 0, 0);
             snprintf(n, sizeof n, "model.layers.%d.const.%s_channel", l, i ? "mlp_norm" : "attn_norm");
-            rc |= add(fs, n, FLOE_ST_I32, 2, (uint64_t)c->d_model, 2, cj[i], 4, 1, 0);
+            rc |=
+                add(fs, n, FLOE_ST_I32, 2, (uint64_t)d, 2, L ? (i ? L->mlp_norm_cj : L->attn_norm_cj) : NULL, 4, 1, 0);
         }
         /* the SiLU table: 257 knots, then lo and hi (the layout of the lut16 instruction's table) */
         snprintf(n, sizeof n, "model.layers.%d.mlp.silu_lut", l);
-        rc |= add(fs, n, FLOE_ST_I32, 1, FLOE_LUT16_KNOTS + 2, 0, &L->silu, 4, 1, 0);
+        rc |= add(fs, n, FLOE_ST_I32, 1, FLOE_LUT16_KNOTS + 2, 0, L ? &L->silu : NULL, 4, 1, 0);
     }
-    rc |= add_linear(fs, "lm_head", &m->head);
-    rc |= add(fs, "model.norm.const", FLOE_ST_I32, 1, 2, 0, &m->head_norm_c, 4, 1, 0);
-    rc |= add(fs, "model.head_in_scale", FLOE_ST_F32, 0, 0, 0, &m->s_head_in, 4, 0, 0);
-    rc |= add(fs, "model.logit_scale", FLOE_ST_F32, 0, 0, 0, &m->s_logit, 4, 0, 0);
-    rc |= add(fs, "model.rms_eps_q", FLOE_ST_I64, 0, 0, 0, &m->eps_q, 8, 1, 0);
-    rc |= add(fs, "model.rope.cos", FLOE_ST_I16, 2, (uint64_t)c->context, (uint64_t)c->head_dim / 2, m->rope.cos, 2, 1, 0);
-    rc |= add(fs, "model.rope.sin", FLOE_ST_I16, 2, (uint64_t)c->context, (uint64_t)c->head_dim / 2, m->rope.sin, 2, 1, 0);
+    rc |= add_linear(fs, "lm_head", c->vocab_size, d, qc->head_bits, m ? &m->head : NULL);
+    rc |= add(fs, "model.norm.const", FLOE_ST_I32, 1, 2, 0, m ? &m->head_norm_c : NULL, 4, 1, 0);
+    rc |= add(fs, "model.head_in_scale", FLOE_ST_F32, 0, 0, 0, m ? &m->s_head_in : NULL, 4, 0, 0);
+    rc |= add(fs, "model.logit_scale", FLOE_ST_F32, 0, 0, 0, m ? &m->s_logit : NULL, 4, 0, 0);
+    rc |= add(fs, "model.rms_eps_q", FLOE_ST_I64, 0, 0, 0, m ? &m->eps_q : NULL, 8, 1, 0);
+    const uint64_t ctx = (uint64_t)c->context, half = (uint64_t)c->head_dim / 2;
+    rc |= add(fs, "model.rope.cos", FLOE_ST_I16, 2, ctx, half, m ? m->rope.cos : NULL, 2, 1, 0);
+    rc |= add(fs, "model.rope.sin", FLOE_ST_I16, 2, ctx, half, m ? m->rope.sin : NULL, 2, 1, 0);
     return rc;
+}
+
+/* Which norms of a model carry SmoothQuant factors (caller frees; NULL: out of memory). */
+static unsigned char *smooth_of_model(const floe_qmodel *m)
+{
+    unsigned char *s = calloc(2 * (size_t)m->cfg.n_layers, 1);
+    for (int l = 0; s && l < m->cfg.n_layers; l++) {
+        s[2 * l] = m->layers[l].smooth_attn != NULL;
+        s[2 * l + 1] = m->layers[l].smooth_mlp != NULL;
+    }
+    return s;
 }
 
 int floe_qmodel_save(const floe_qmodel *mc, const char *path, const char *const *extra_meta, size_t n_extra,
@@ -126,10 +158,13 @@ int floe_qmodel_save(const floe_qmodel *mc, const char *path, const char *const 
     if (!m->derived)
         return floe_err_set(err, "%s: the quantized model's constants are not derived", path);
     qfields fs = {0};
-    if (layout(&fs, m) != 0) {
+    unsigned char *smooth = smooth_of_model(m);
+    if (!smooth || layout(&fs, &m->cfg, &m->q, m, smooth) != 0) {
         free(fs.f);
+        free(smooth);
         return floe_err_set(err, "%s: out of memory", path);
     }
+    free(smooth);
     floe_st_entry *e = calloc(fs.n, sizeof *e);
     char *cfg_json = floe_model_config_to_json(&m->cfg);
     char bits[4][16];
@@ -207,6 +242,48 @@ static int check_codes(const qfield *q, const char *path, floe_err *err)
     return 0;
 }
 
+/* The file holds exactly the tensors of the layout, each with its dtype and shape; reads nothing. */
+static int check_tensors(const floe_st_file *f, const qfields *fs, floe_err *err)
+{
+    unsigned char *known = calloc(f->n_tensors ? f->n_tensors : 1, 1);
+    if (!known)
+        return floe_err_set(err, "%s: out of memory", f->path);
+    int rc = -1;
+    for (size_t i = 0; i < fs->n; i++) {
+        const qfield *qf = &fs->f[i];
+        int ti = floe_st_find(f, qf->name);
+        if (ti < 0) {
+            floe_err_set(err, "%s: tensor '%s' is missing", f->path, qf->name);
+            goto out;
+        }
+        known[ti] = 1;
+        const floe_st_tensor *t = &f->tensors[ti];
+        int shape_ok = t->ndim == qf->ndim;
+        for (int d = 0; shape_ok && d < qf->ndim; d++)
+            shape_ok = t->shape[d] == qf->shape[d];
+        if (t->dtype != qf->dtype || !shape_ok) {
+            floe_err_set(err,
+                         "%s: tensor '%s' is %s with %d dimension(s) [%llu, %llu]; expected %s [%llu, %llu] "
+                         "(%d dimension(s))",
+                         f->path, qf->name, floe_st_dtype_name(t->dtype), t->ndim,
+                         (unsigned long long)(t->ndim > 0 ? t->shape[0] : 0),
+                         (unsigned long long)(t->ndim > 1 ? t->shape[1] : 0), floe_st_dtype_name(qf->dtype),
+                         (unsigned long long)qf->shape[0], (unsigned long long)qf->shape[1], qf->ndim);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < f->n_tensors; i++)
+        if (!known[i]) {
+            floe_err_set(err, "%s: unexpected tensor '%s' (not part of a version %s quantized model)", f->path,
+                         f->tensors[i].name, FLOE_QMODEL_VERSION);
+            goto out;
+        }
+    rc = 0;
+out:
+    free(known);
+    return rc;
+}
+
 int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
 {
     memset(m, 0, sizeof *m);
@@ -216,6 +293,7 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
     int rc = -1;
     qfields fs = {0};
     void *stored = NULL;
+    unsigned char *smooth = NULL;
     const char *fmt = floe_st_meta_get(&f, "format"), *ver = floe_st_meta_get(&f, "floe.qmodel_version"),
                *cfg_json = floe_st_meta_get(&f, "floe.config");
     floe_model_config cfg;
@@ -253,16 +331,34 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
         floe_err_prefix(err, "%s: metadata", path);
         goto out;
     }
-    if (floe_qmodel_alloc(m, &cfg, &q, err) != 0)
+    /* SmoothQuant factors where the file has them */
+    smooth = calloc(2 * (size_t)cfg.n_layers, 1);
+    if (!smooth) {
+        floe_err_set(err, "%s: out of memory", path);
         goto out;
-    if (floe_rope_table_build(&m->rope, cfg.context, cfg.head_dim, cfg.rope_theta, err) != 0)
+    }
+    for (int l = 0; l < cfg.n_layers; l++)
+        for (int i = 0; i < 2; i++) {
+            char n[128];
+            snprintf(n, sizeof n, "model.layers.%d.%s.smooth", l, NORM_NAMES[i]);
+            smooth[2 * l + i] = floe_st_find(&f, n) >= 0;
+        }
+    /* Every tensor against the config before anything sized by the config is allocated or computed
+     * (floe_st_open has checked each tensor against the file's length): a config larger than the
+     * file is refused naming a tensor, in time and memory proportional to the file. */
+    if (layout(&fs, &cfg, &q, NULL, smooth) != 0) {
+        floe_err_set(err, "%s: out of memory", path);
+        goto out;
+    }
+    if (check_tensors(&f, &fs, err) != 0)
+        goto out;
+    fs.n = 0;
+    if (floe_qmodel_alloc(m, &cfg, &q, err) != 0)
         goto out;
     /* optional SmoothQuant vectors: allocated when the file has them (read below like any tensor) */
     for (int l = 0; l < cfg.n_layers; l++)
         for (int i = 0; i < 2; i++) {
-            char n[128];
-            snprintf(n, sizeof n, "model.layers.%d.%s.smooth", l, i ? "post_attention_layernorm" : "input_layernorm");
-            if (floe_st_find(&f, n) < 0)
+            if (!smooth[2 * l + i])
                 continue;
             float *ones = malloc(sizeof(float) * (size_t)cfg.d_model);
             for (int j = 0; ones && j < cfg.d_model; j++)
@@ -274,7 +370,7 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
                 goto out;
             }
         }
-    if (layout(&fs, m) != 0) {
+    if (layout(&fs, &cfg, &q, m, smooth) != 0) {
         floe_err_set(err, "%s: out of memory", path);
         goto out;
     }
@@ -289,43 +385,13 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
     size_t off = 0;
     for (size_t i = 0; i < fs.n; i++) {
         qfield *qf = &fs.f[i];
-        int ti = floe_st_find(&f, qf->name);
-        if (ti < 0) {
-            floe_err_set(err, "%s: tensor '%s' is missing", path, qf->name);
-            goto out;
-        }
-        const floe_st_tensor *t = &f.tensors[ti];
-        int shape_ok = t->ndim == qf->ndim;
-        for (int d = 0; shape_ok && d < qf->ndim; d++)
-            shape_ok = t->shape[d] == qf->shape[d];
-        if (t->dtype != qf->dtype || !shape_ok) {
-            floe_err_set(err, "%s: tensor '%s' is %s with %d dimension(s) [%llu, %llu]; expected %s [%llu, %llu] "
-                              "(%d dimension(s))",
-                         path, qf->name, floe_st_dtype_name(t->dtype), t->ndim,
-                         (unsigned long long)(t->ndim > 0 ? t->shape[0] : 0),
-                         (unsigned long long)(t->ndim > 1 ? t->shape[1] : 0), floe_st_dtype_name(qf->dtype),
-                         (unsigned long long)qf->shape[0], (unsigned long long)qf->shape[1], qf->ndim);
-            goto out;
-        }
         void *dst = qf->derived ? (char *)stored + off : qf->data;
-        if (floe_st_read_raw(&f, (size_t)ti, dst, qf->bytes, err) != 0)
+        if (floe_st_read_raw(&f, (size_t)floe_st_find(&f, qf->name), dst, qf->bytes, err) != 0)
             goto out;
         if (qf->derived)
             off += qf->bytes;
         if (qf->code_bits && check_codes(qf, path, err) != 0)
             goto out;
-    }
-    if (f.n_tensors != fs.n) {
-        for (size_t i = 0; i < f.n_tensors; i++) {
-            int known = 0;
-            for (size_t j = 0; j < fs.n && !known; j++)
-                known = strcmp(f.tensors[i].name, fs.f[j].name) == 0;
-            if (!known) {
-                floe_err_set(err, "%s: unexpected tensor '%s' (not part of a version %s quantized model)", path,
-                             f.tensors[i].name, FLOE_QMODEL_VERSION);
-                goto out;
-            }
-        }
     }
     if (floe_qmodel_derive(m, err) != 0) {
         floe_err_prefix(err, "%s", path);
@@ -351,6 +417,7 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
     rc = 0;
 out:
     free(stored);
+    free(smooth);
     free(fs.f);
     floe_st_close(&f);
     if (rc != 0)

@@ -5,7 +5,9 @@
  * bit widths), every expected tensor's presence, dtype and shape, no unexpected tensor, every code
  * within its bit width, and that the stored integer constants are exactly those the steps give
  * (floe_qmodel_derive): a file that was edited or written by another numerics version is refused
- * naming the tensor. */
+ * naming the tensor. Every tensor's name, dtype and shape is checked against floe.config before
+ * anything sized by the config is allocated or computed, so the work is bounded by the file's size
+ * (a small file whose config declares a huge model is refused naming the first tensor it lacks). */
 #ifndef FLOE_MODELS_QMODEL_IO_H
 #define FLOE_MODELS_QMODEL_IO_H
 

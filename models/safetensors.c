@@ -60,6 +60,7 @@ void floe_st_close(floe_st_file *f)
     }
     free(f->tensors);
     free(f->meta);
+    free(f->by_name);
     free(f->path);
     memset(f, 0, sizeof *f);
 }
@@ -186,8 +187,11 @@ static int check_layout(floe_st_file *f, floe_err *err)
         return 0;
     }
     const floe_st_tensor **ix = malloc(n * sizeof *ix);
-    if (!ix)
+    f->by_name = malloc(n * sizeof *f->by_name);
+    if (!ix || !f->by_name) {
+        free(ix);
         return floe_err_set(err, "%s: out of memory", f->path);
+    }
     for (size_t i = 0; i < n; i++)
         ix[i] = &f->tensors[i];
     int rc = -1;
@@ -197,6 +201,8 @@ static int check_layout(floe_st_file *f, floe_err *err)
             floe_err_set(err, "%s: tensor '%s' appears twice in the header", f->path, ix[i]->name);
             goto out;
         }
+    for (size_t i = 0; i < n; i++)
+        f->by_name[i] = (size_t)(ix[i] - f->tensors);
     qsort(ix, n, sizeof *ix, by_begin);
     uint64_t pos = 0;
     for (size_t i = 0; i < n; i++) {
@@ -349,9 +355,17 @@ int floe_st_open(floe_st_file *f, const char *path, floe_err *err)
 
 int floe_st_find(const floe_st_file *f, const char *name)
 {
-    for (size_t i = 0; i < f->n_tensors; i++)
-        if (strcmp(f->tensors[i].name, name) == 0)
+    size_t lo = 0, hi = f->by_name ? f->n_tensors : 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, i = f->by_name[mid];
+        int c = strcmp(f->tensors[i].name, name);
+        if (c == 0)
             return (int)i;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return -1;
 }
 
@@ -597,16 +611,27 @@ static void shape_str(char *out, size_t n, int ndim, const uint64_t *shape)
         snprintf(out + k, n - k, "]");
 }
 
-int floe_st_load_params_file(floe_st_file *f, const floe_param_table *t, float *params, floe_err *err)
+int floe_st_check_params(const floe_st_file *f, const floe_param_table *t, floe_err *err)
 {
+    /* the file's tensors that are parameters, marked by binary searches: linear in both sizes */
+    unsigned char *known = calloc(f->n_tensors ? f->n_tensors : 1, 1);
+    if (!known)
+        return floe_err_set(err, "%s: out of memory", f->path);
+    for (size_t i = 0; i < t->count; i++) {
+        int j = floe_st_find(f, t->params[i].name);
+        if (j >= 0)
+            known[j] = 1;
+    }
     for (size_t i = 0; i < f->n_tensors; i++)
-        if (floe_param_find(t, f->tensors[i].name) < 0) {
+        if (!known[i]) {
+            free(known);
             const char *why = strcmp(f->tensors[i].name, "lm_head.weight") == 0
                                   ? " (this model ties lm_head to model.embed_tokens.weight)"
                                   : "";
             return floe_err_set(err, "%s: unexpected tensor '%s': the model has no such parameter%s", f->path,
                                 f->tensors[i].name, why);
         }
+    free(known);
     for (size_t i = 0; i < t->count; i++) {
         const floe_param *p = &t->params[i];
         int j = floe_st_find(f, p->name);
@@ -620,7 +645,20 @@ int floe_st_load_params_file(floe_st_file *f, const floe_param_table *t, float *
             shape_str(exp, sizeof exp, p->ndim, want);
             return floe_err_set(err, "%s: tensor '%s': wrong shape: expected %s, got %s", f->path, p->name, exp, got);
         }
-        if (floe_st_read_f32(f, (size_t)j, params + p->offset, p->numel, err))
+        if (!dtypes[s->dtype].is_float)
+            return floe_err_set(err, "%s: tensor '%s': dtype %s is not a float type", f->path, p->name,
+                                dtypes[s->dtype].name);
+    }
+    return 0;
+}
+
+int floe_st_load_params_file(floe_st_file *f, const floe_param_table *t, float *params, floe_err *err)
+{
+    if (floe_st_check_params(f, t, err) != 0)
+        return -1;
+    for (size_t i = 0; i < t->count; i++) {
+        const floe_param *p = &t->params[i];
+        if (floe_st_read_f32(f, (size_t)floe_st_find(f, p->name), params + p->offset, p->numel, err))
             return -1;
     }
     return 0;

@@ -73,6 +73,7 @@ typedef struct floe_st_file {
     size_t n_tensors;
     floe_st_meta *meta; /* "__metadata__", in header order */
     size_t n_meta;
+    size_t *by_name; /* indices of tensors sorted by name (floe_st_find is a binary search) */
 } floe_st_file;
 
 /* Opens and validates `path` (header only; data is read by the calls below). On error nothing is
@@ -80,7 +81,7 @@ typedef struct floe_st_file {
 int floe_st_open(floe_st_file *f, const char *path, floe_err *err);
 void floe_st_close(floe_st_file *f);
 
-/* Index of tensor `name`, or -1. */
+/* Index of tensor `name`, or -1 (O(log n_tensors)). */
 int floe_st_find(const floe_st_file *f, const char *name);
 /* Value of metadata `key`, or NULL. */
 const char *floe_st_meta_get(const floe_st_file *f, const char *key);
@@ -114,8 +115,14 @@ int floe_st_write(const char *path, const floe_st_entry *entries, size_t n, cons
 int floe_st_save_params(const char *path, const floe_model_config *cfg, const floe_param_table *t,
                         const float *params, const char *const *meta_kv, size_t n_meta, floe_err *err);
 
-/* Loads an opened file into params (t->total floats): every table tensor must be present with the
- * same shape (any float dtype, converted), and the file may hold no other tensor. */
+/* Checks an opened file against a parameter table without reading any data: every table tensor
+ * present with the same shape and a float dtype, no other tensor; the error names the tensor. Call
+ * it before allocating anything sized by the table: the file's tensors are already known to fit in
+ * the file (floe_st_open), so after this check the parameters are no larger than the file says. */
+int floe_st_check_params(const floe_st_file *f, const floe_param_table *t, floe_err *err);
+
+/* Loads an opened file into params (t->total floats): floe_st_check_params, then every tensor read
+ * (any float dtype, converted). */
 int floe_st_load_params_file(floe_st_file *f, const floe_param_table *t, float *params, floe_err *err);
 /* The same from a path. */
 int floe_st_load_params(const char *path, const floe_param_table *t, float *params, floe_err *err);

@@ -16,6 +16,8 @@ static void *zeroed(uint64_t n)
 
 static uint64_t written_bytes(uint64_t capacity) { return sizeof(uint64_t) * ((capacity + 63) / 64 + 1); }
 
+uint64_t floe_memory_host_bytes(uint64_t capacity) { return capacity + written_bytes(capacity); }
+
 int floe_memory_init(floe_memory *m, const char *name, uint64_t capacity, floe_err *err)
 {
     memset(m, 0, sizeof *m);

@@ -29,6 +29,9 @@ typedef struct floe_memory {
 } floe_memory;
 
 int floe_memory_init(floe_memory *m, const char *name, uint64_t capacity, floe_err *err);
+/* Host address space floe_memory_init maps for a memory of `capacity` bytes (bytes and written bits;
+ * pages cost host memory only once touched). */
+uint64_t floe_memory_host_bytes(uint64_t capacity);
 void floe_memory_free(floe_memory *m);
 
 /* Moves the contents (bytes, written bits, high-water mark) of `from` into `to`, of equal capacity,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "sim/sim_state.h"
@@ -21,6 +22,36 @@ static double now_seconds(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* Host address space a processor can map at most: the address-space limit when one is set, else the
+ * 47 bits of user space of x86-64 and AArch64 (128 TiB). */
+static uint64_t host_address_space(int *limited)
+{
+    struct rlimit rl;
+    *limited = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+    return *limited ? (uint64_t)rl.rlim_cur : (uint64_t)1 << 47;
+}
+
+/* Refuses a machine whose memories the host cannot map, stating the bytes, before any is mapped (a
+ * machine within every documented range, 256 x 256 cores of 4 GiB, asks for 256 TiB). */
+static int check_host_fits(const floe_machine *m, floe_err *err)
+{
+    const uint64_t cores = m->cores_x * m->cores_y; /* each at most 256 */
+    const uint64_t per_core =
+        floe_memory_host_bytes(m->core_mem_bytes) + FLOE_ACCUMULATORS * sizeof(int32_t) + sizeof(sim_core);
+    const double need = (double)cores * (double)per_core + (double)floe_memory_host_bytes(m->framebuffer_bytes);
+    int limited;
+    const uint64_t have = host_address_space(&limited);
+    if (need <= (double)have)
+        return 0;
+    return floe_err_set(err,
+                        "simulator: the machine's memories need %.0f bytes (%.3g GB) of host address space "
+                        "(%llu cores x %llu bytes with their written bits, and a %llu-byte frame buffer); "
+                        "this process may map at most %llu bytes (%s)",
+                        need, need / 1e9, (unsigned long long)cores, (unsigned long long)m->core_mem_bytes,
+                        (unsigned long long)m->framebuffer_bytes, (unsigned long long)have,
+                        limited ? "its address-space limit, ulimit -v" : "the host's user address space");
+}
+
 int floe_sim_new(floe_sim **out, const floe_machine *m, const floe_energy_table *e, floe_err *err)
 {
     *out = NULL;
@@ -29,6 +60,8 @@ int floe_sim_new(floe_sim **out, const floe_machine *m, const floe_energy_table 
     if (m->cores_x > 256 || m->cores_y > 256)
         return floe_err_set(err, "machine grid %llu x %llu: the instruction set addresses at most 256 x 256 cores",
                             (unsigned long long)m->cores_x, (unsigned long long)m->cores_y);
+    if (check_host_fits(m, err) != 0)
+        return -1;
     floe_sim *s = calloc(1, sizeof *s);
     if (!s)
         return floe_err_set(err, "simulator: out of memory");

@@ -364,12 +364,53 @@ static int config_of(const floe_st_file *f, floe_model_config *mc, floe_err *err
     return floe_model_config_parse_json(cj, strlen(cj), f->path, mc, err);
 }
 
+/* optimizer.<which>.<name> of every parameter, by name and shape, and no other tensor; reads nothing */
+static int check_moments(const floe_st_file *f, const floe_param_table *t, floe_err *err)
+{
+    for (int w = 0; w < 2; w++)
+        for (size_t i = 0; i < t->count; i++) {
+            const floe_param *p = &t->params[i];
+            char name[FLOE_PARAM_NAME_MAX + 16];
+            snprintf(name, sizeof name, "optimizer.%s.%s", w ? "v" : "m", p->name);
+            int j = floe_st_find(f, name);
+            if (j < 0)
+                return floe_err_set(err, "%s: missing tensor '%s'", f->path, name);
+            const floe_st_tensor *s = &f->tensors[j];
+            if (s->ndim != p->ndim || s->shape[0] != p->shape[0] || (p->ndim == 2 && s->shape[1] != p->shape[1]))
+                return floe_err_set(err, "%s: tensor '%s': wrong shape: expected [%zu%s%.0zu], got %d dims [%llu, ...]",
+                                    f->path, name, p->shape[0], p->ndim == 2 ? ", " : "",
+                                    p->ndim == 2 ? p->shape[1] : 0, s->ndim,
+                                    (unsigned long long)(s->ndim ? s->shape[0] : 0));
+            if (!floe_st_dtype_is_float(s->dtype))
+                return floe_err_set(err, "%s: tensor '%s': dtype %s is not a float type", f->path, name,
+                                    floe_st_dtype_name(s->dtype));
+        }
+    if (f->n_tensors != 2 * t->count)
+        return floe_err_set(err, "%s: %zu tensors, expected %zu (optimizer.m.* and optimizer.v.* of each parameter)",
+                            f->path, f->n_tensors, 2 * t->count);
+    return 0;
+}
+
+/* Both files' tensors against the parameter table of their config, before anything sized by the
+ * config is allocated: a config whose tensors cannot be in the files is refused naming the tensor. */
+static int check_pair(const floe_st_file *mf, const floe_st_file *of, const floe_model_config *mc, floe_err *err)
+{
+    floe_param_table t;
+    if (floe_param_table_init(&t, mc, err) != 0)
+        return -1;
+    int rc = floe_st_check_params(mf, &t, err) == 0 && check_moments(of, &t, err) == 0 ? 0 : -1;
+    floe_param_table_free(&t);
+    return rc;
+}
+
 int floe_ckpt_read_cfg(const char *path, floe_model_config *mc, floe_train_cfg *cfg, int *step, floe_err *err)
 {
     floe_st_file mf, of;
     if (open_pair(path, &mf, &of, err) != 0)
         return -1;
     int rc = config_of(&mf, mc, err);
+    if (rc == 0)
+        rc = check_pair(&mf, &of, mc, err);
     if (rc == 0) {
         *cfg = floe_train_defaults(mc);
         rc = read_train_meta(&of, cfg, step, err);
@@ -379,7 +420,7 @@ int floe_ckpt_read_cfg(const char *path, floe_model_config *mc, floe_train_cfg *
     return rc;
 }
 
-/* optimizer.<which>.<name> of every parameter, name and shape checked */
+/* optimizer.<which>.<name> of every parameter (checked by check_moments) */
 static int load_moment(floe_st_file *f, const floe_param_table *t, const char *which, float *dst, floe_err *err)
 {
     for (size_t i = 0; i < t->count; i++) {
@@ -389,17 +430,9 @@ static int load_moment(floe_st_file *f, const floe_param_table *t, const char *w
         int j = floe_st_find(f, name);
         if (j < 0)
             return floe_err_set(err, "%s: missing tensor '%s'", f->path, name);
-        const floe_st_tensor *s = &f->tensors[j];
-        if (s->ndim != p->ndim || s->shape[0] != p->shape[0] || (p->ndim == 2 && s->shape[1] != p->shape[1]))
-            return floe_err_set(err, "%s: tensor '%s': wrong shape: expected [%zu%s%zu], got %d dims [%llu, ...]",
-                                f->path, name, p->shape[0], p->ndim == 2 ? ", " : "", p->ndim == 2 ? p->shape[1] : 0,
-                                s->ndim, (unsigned long long)(s->ndim ? s->shape[0] : 0));
         if (floe_st_read_f32(f, (size_t)j, dst + p->offset, p->numel, err) != 0)
             return -1;
     }
-    if (f->n_tensors != 2 * t->count)
-        return floe_err_set(err, "%s: %zu tensors, expected %zu (optimizer.m.* and optimizer.v.* of each parameter)",
-                            f->path, f->n_tensors, 2 * t->count);
     return 0;
 }
 
@@ -412,7 +445,7 @@ int floe_trainer_load(floe_trainer *tr, const char *path, floe_err *err)
     floe_train_cfg c = tr->cfg;
     int step = 0, rc = -1;
     char digest[24];
-    if (floe_st_load_params_file(&mf, &m->table, m->params, err) != 0 ||
+    if (floe_st_load_params_file(&mf, &m->table, m->params, err) != 0 || check_moments(&of, &m->table, err) != 0 ||
         load_moment(&of, &m->table, "m", tr->m, err) != 0 || load_moment(&of, &m->table, "v", tr->v, err) != 0 ||
         read_train_meta(&of, &c, &step, err) != 0)
         goto out;
@@ -449,9 +482,14 @@ int floe_model_load(floe_model *m, const char *path, int maxB, int maxT, floe_er
         return load_hf_folder(m, path, maxB, maxT, err);
     floe_st_file f;
     floe_model_config mc;
+    floe_param_table t = {0};
     if (floe_st_open(&f, path, err) != 0)
         return -1;
-    if (config_of(&f, &mc, err) != 0 || floe_model_init(m, &mc, maxB, maxT ? maxT : mc.context, err) != 0) {
+    /* the tensors against the config before the model (sized by the config) is allocated */
+    int ok = config_of(&f, &mc, err) == 0 && floe_param_table_init(&t, &mc, err) == 0 &&
+             floe_st_check_params(&f, &t, err) == 0;
+    floe_param_table_free(&t);
+    if (!ok || floe_model_init(m, &mc, maxB, maxT ? maxT : mc.context, err) != 0) {
         floe_st_close(&f);
         return -1;
     }

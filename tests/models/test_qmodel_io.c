@@ -1,6 +1,7 @@
 /* The quantized-model file: round trip, and every way a file can be wrong. */
 #include "tests/test_util.h"
 
+#include "tests/limit_util.h"
 #include "tests/models/st_test_util.h"
 
 #include <unistd.h>
@@ -319,14 +320,82 @@ static void test_random_shared(void **state)
     }
 }
 
+/* A config of a few bytes' tensors (the file is 7.7 KB, mostly its header). */
+static floe_model_config mini_config(void)
+{
+    floe_model_config c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.name, sizeof c.name, "mini");
+    c.vocab_size = 8, c.d_model = 8, c.n_layers = 1, c.n_heads = 2, c.n_kv_heads = 2, c.head_dim = 4;
+    c.ffn_dim = 8, c.context = 4, c.rope_theta = 10000.0, c.rms_eps = 1e-5, c.tied_embeddings = 1;
+    return c;
+}
+
+static int load_and_free(void *path, floe_err *err)
+{
+    floe_qmodel m;
+    int rc = floe_qmodel_load(&m, (const char *)path, err);
+    if (rc == 0)
+        floe_qmodel_free(&m);
+    return rc;
+}
+
+/* A small file whose floe.config declares a huge model: refused naming the first tensor the config
+ * implies and the file does not hold, before anything sized by the config is allocated (seen: a
+ * 7.6 KB file cost 1.06 GB and 9-22 s, other configs ended in "out of memory"). Each load runs
+ * under an address-space limit far below what the config would allocate. */
+static void test_config_larger_than_file(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("qmodel_io_huge");
+    char path[4300], bad[4300], msg[2048];
+    floe_path_join(path, sizeof path, dir, "mini.safetensors");
+    floe_path_join(bad, sizeof bad, dir, "huge.safetensors");
+    floe_model_config c = mini_config();
+    floe_qconfig q = floe_qconfig_default();
+    floe_qmodel m;
+    floe_err err;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 3, &err), 0);
+    assert_int_equal(floe_qmodel_save(&m, path, NULL, 0, &err), 0);
+    floe_qmodel_free(&m);
+    assert_int_equal(floe_test_run_limited(FLOE_TEST_AS_LIMIT, load_and_free, path, msg, sizeof msg), 0);
+    struct {
+        int vocab, d, heads, layers, ffn, context;
+        const char *want;
+    } cases[] = {
+        /* 16M x 4096 embeddings: 128 GiB of codes */
+        {1 << 24, 4096, 2, 1, 8, 4,
+         "tensor 'model.embed_tokens.weight' is I16 with 2 dimension(s) [8, 8]; expected I16 [16777216, 4096]"},
+        /* 1024 layers with 2^20-wide MLPs: 24 GiB of weight codes */
+        {8, 8, 2, 1024, 1 << 20, 4,
+         "tensor 'model.layers.0.mlp.gate_proj.weight' is I8 with 2 dimension(s) [8, 8]; expected I8 [1048576, 8]"},
+        /* an 8192-wide model: its first tensor is already wrong; then 2^22 positions of RoPE tables */
+        {8, 8192, 2, 1, 8, 1 << 22, "tensor 'model.embed_tokens.weight'"},
+        {8, 8, 2, 1, 8, 1 << 22,
+         "tensor 'model.rope.cos' is I16 with 2 dimension(s) [4, 2]; expected I16 [4194304, 2]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        floe_model_config h = c;
+        h.vocab_size = cases[i].vocab, h.d_model = cases[i].d, h.n_heads = cases[i].heads;
+        h.n_kv_heads = cases[i].heads, h.head_dim = h.d_model / h.n_heads, h.n_layers = cases[i].layers;
+        h.ffn_dim = cases[i].ffn, h.context = cases[i].context;
+        assert_int_equal(floe_model_config_validate(&h, "test", &err), 0);
+        char *js = floe_model_config_to_json(&h);
+        assert_non_null(js);
+        st_copy_with_meta(path, bad, "floe.config", js);
+        free(js);
+        assert_int_equal(floe_test_run_limited(FLOE_TEST_AS_LIMIT, load_and_free, bad, msg, sizeof msg), -1);
+        if (!strstr(msg, cases[i].want) || !strstr(msg, "huge.safetensors"))
+            fail_msg("case %zu: error '%s' does not say '%s'", i, msg, cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_act_scaling),
-        cmocka_unit_test(test_layer_wbits),
-        cmocka_unit_test(test_random_shared),
+        cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_act_scaling),   cmocka_unit_test(test_layer_wbits),
+        cmocka_unit_test(test_random_shared), cmocka_unit_test(test_config_larger_than_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -321,7 +321,7 @@ static void test_machine_too_big_for_the_host(void **state)
         floe_sim *s = NULL;
         floe_err err;
         int rc = floe_sim_new(&s, &m, NULL, &err);
-        _exit(rc == -1 && s == NULL && strstr(err.msg, "memory") ? 0 : 3);
+        _exit(rc == -1 && s == NULL && strstr(err.msg, "host address space") ? 0 : 3);
     }
     int st = 0;
     assert_int_equal(waitpid(pid, &st, 0), pid);

@@ -6,6 +6,7 @@
 
 #include "common/file_read.h"
 #include "models/safetensors.h"
+#include "tests/limit_util.h"
 #include "tests/models/st_test_util.h"
 #include "trainer/train.h"
 
@@ -244,6 +245,82 @@ static void test_checkpoints(void **state)
     data_close(&d);
 }
 
+static int load_model_and_free(void *path, floe_err *err)
+{
+    floe_model m;
+    int rc = floe_model_load(&m, (const char *)path, 1, 0, err);
+    if (rc == 0)
+        floe_model_free(&m);
+    return rc;
+}
+
+static int read_cfg(void *path, floe_err *err)
+{
+    floe_model_config mc;
+    floe_train_cfg cfg;
+    int step;
+    return floe_ckpt_read_cfg((const char *)path, &mc, &cfg, &step, err);
+}
+
+/* A checkpoint of a few bytes whose floe.config declares a huge model: the FP loader and the resume
+ * path refuse it naming the tensor, before anything sized by the config is allocated (the FP loader
+ * ended in "out of memory"; the resume path accepted the config and left the allocation to the
+ * trainer). Under an address-space limit far below the declared model. */
+static void test_config_larger_than_file(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("train_huge");
+    floe_model_config mc;
+    memset(&mc, 0, sizeof mc);
+    snprintf(mc.name, sizeof mc.name, "mini");
+    mc.vocab_size = 8, mc.d_model = 8, mc.n_layers = 1, mc.n_heads = 2, mc.n_kv_heads = 2, mc.head_dim = 4;
+    mc.ffn_dim = 8, mc.context = 4, mc.rope_theta = 10000.0, mc.rms_eps = 1e-5, mc.tied_embeddings = 1;
+    floe_train_cfg cfg = small_run(&mc, 2);
+    cfg.context = 4;
+    floe_trainer t;
+    floe_err err;
+    assert_int_equal(floe_trainer_init(&t, &mc, &cfg, &err), 0);
+    char good[4300], gopt[4400], bad[4300], bopt[4400], msg[2048];
+    snprintf(good, sizeof good, "%s/mini.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/huge.safetensors", dir);
+    assert_int_equal(floe_trainer_save(&t, good, NULL, 0, &err), 0);
+    floe_trainer_free(&t);
+    assert_int_equal(floe_ckpt_optim_path(gopt, sizeof gopt, good), 0);
+    assert_int_equal(floe_ckpt_optim_path(bopt, sizeof bopt, bad), 0);
+    assert_int_equal(floe_test_run_limited(FLOE_TEST_AS_LIMIT, load_model_and_free, good, msg, sizeof msg), 0);
+    assert_int_equal(floe_test_run_limited(FLOE_TEST_AS_LIMIT, read_cfg, good, msg, sizeof msg), 0);
+
+    floe_model_config h = mc; /* 16M x 4096 embeddings: 256 GiB of parameters */
+    h.vocab_size = 1 << 24, h.d_model = 4096, h.head_dim = 2048;
+    char *js = floe_model_config_to_json(&h);
+    assert_non_null(js);
+    st_copy_with_meta(good, bad, "floe.config", js);
+    free(js);
+    copy_file(gopt, bopt);
+    const char *want = "huge.safetensors: tensor 'model.embed_tokens.weight': wrong shape: expected [16777216, 4096], "
+                       "got [8, 8]";
+    assert_int_equal(floe_test_run_limited(FLOE_TEST_AS_LIMIT, load_model_and_free, bad, msg, sizeof msg), -1);
+    if (!strstr(msg, want))
+        fail_msg("floe_model_load: error '%s' does not say '%s'", msg, want);
+    assert_int_equal(floe_test_run_limited(FLOE_TEST_AS_LIMIT, read_cfg, bad, msg, sizeof msg), -1);
+    if (!strstr(msg, want))
+        fail_msg("floe_ckpt_read_cfg: error '%s' does not say '%s'", msg, want);
+    /* the model file right, the optimizer state of another model */
+    copy_file(good, bad);
+    floe_model_config o = mc;
+    o.n_layers = 2;
+    assert_int_equal(floe_trainer_init(&t, &o, &cfg, &err), 0);
+    char other[4300], oopt[4400];
+    snprintf(other, sizeof other, "%s/other.safetensors", dir);
+    assert_int_equal(floe_trainer_save(&t, other, NULL, 0, &err), 0);
+    floe_trainer_free(&t);
+    assert_int_equal(floe_ckpt_optim_path(oopt, sizeof oopt, other), 0);
+    copy_file(oopt, bopt);
+    assert_int_equal(floe_test_run_limited(FLOE_TEST_AS_LIMIT, read_cfg, bad, msg, sizeof msg), -1);
+    if (!strstr(msg, "huge.optim.safetensors: 40 tensors, expected 22"))
+        fail_msg("floe_ckpt_read_cfg: error '%s' does not count the optimizer tensors", msg);
+}
+
 /* A tiny model learns the generated corpus: validation loss from ln 256 = 5.55 nats/byte to below
  * 1.8 in 200 steps of 8 x 32 bytes (observed 1.29, accuracy 0.63; 300 steps of 8 x 64 reach 0.63).
  * A unigram model of English bytes is ~3 nats: below 1.8 needs context. */
@@ -314,6 +391,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_bit_identical),
         cmocka_unit_test(test_checkpoints),
+        cmocka_unit_test(test_config_larger_than_file),
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_learns),
     };
