@@ -98,7 +98,8 @@ int main(int argc, char **argv)
     float *duf = buf((size_t)N * F, &r), *of = buf((size_t)N * F, &r);
     float *q = buf((size_t)N * C, &r), *k = buf((size_t)N * C, &r), *v = buf((size_t)N * C, &r);
     float *dq = buf((size_t)N * C, &r), *dk = buf((size_t)N * C, &r), *dv = buf((size_t)N * C, &r);
-    float *att = buf(floe_attention_stats_floats(B, T, NH), &r), *scr = buf(floe_attention_scratch_floats(B, T, NH), &r);
+    float *att = buf(floe_attention_stats_floats(B, T, NH), &r),
+          *scr = buf(floe_attention_scratch_floats(B, T, NH), &r);
     float *cs = buf((size_t)T * HD / 2, &r), *sn = buf((size_t)T * HD / 2, &r);
     float *logits = buf((size_t)N * V, &r), *probs = buf((size_t)N * V, &r), *dl = buf((size_t)N * V, &r);
     float *losses = buf(N, &r), *wte = buf((size_t)V * C, &r), *dwte = buf((size_t)V * C, &r);

@@ -161,10 +161,10 @@ void floe_attention_backward(float *restrict dq, float *restrict dk, float *rest
 
 /* The QAT student's backward: its probabilities are the integer forward's, not recomputable from the
  * float q, k, so they come in whole. */
-void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float *restrict dv,
-                                   float *restrict dscratch, const float *restrict dout, const float *restrict att, const float *restrict q,
-                             const float *restrict k, const float *restrict v, int B, int T, int NH, int NKV, int hd,
-                             float scale)
+void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float *restrict dv, float *restrict dscratch,
+                                   const float *restrict dout, const float *restrict att, const float *restrict q,
+                                   const float *restrict k, const float *restrict v, int B, int T, int NH, int NKV,
+                                   int hd, float scale)
 {
     floe_blas_single_thread();
     const int G = NH / NKV;

@@ -132,8 +132,8 @@ int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int m
     if (floe_model_config_validate(cfg, cfg->name, err) != 0)
         return -1;
     if (maxB < 1 || maxT < 1 || maxT > cfg->context)
-        return floe_err_set(err, "%s: batch %d x context %d: need batch >= 1 and 1 <= context <= %d", cfg->name,
-                            maxB, maxT, cfg->context);
+        return floe_err_set(err, "%s: batch %d x context %d: need batch >= 1 and 1 <= context <= %d", cfg->name, maxB,
+                            maxT, cfg->context);
     m->cfg = *cfg;
     if (floe_param_table_init(&m->table, cfg, err) != 0)
         return -1;

@@ -230,8 +230,9 @@ static void test_recompute_equals_stored(void **state)
             for (int i = 0; i < T; i += 32)
                 for (int j = 0; j <= i; j += 32)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T - i < 32 ? T - i : 32,
-                                T - j < 32 ? T - j : 32, hd, scale, a.q + (size_t)b * T * ldq + (size_t)i * ldq + h * hd,
-                                ldq, a.k + (size_t)b * T * ldk + (size_t)j * ldk + (h / G) * hd, ldk, 0.0f,
+                                T - j < 32 ? T - j : 32, hd, scale,
+                                a.q + (size_t)b * T * ldq + (size_t)i * ldq + h * hd, ldq,
+                                a.k + (size_t)b * T * ldk + (size_t)j * ldk + (h / G) * hd, ldk, 0.0f,
                                 Ph + (size_t)i * T + j, T);
             for (int t = 0; t < T; t++)
                 for (int s = 0; s < T; s++)
