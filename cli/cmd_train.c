@@ -57,6 +57,7 @@ int floe_cmd_train(int argc, char **argv)
         {"lr", FLOE_ARG_DOUBLE, &lr, "X", "peak learning rate (default 2e-3; floor lr/10)", 1e-9, 10, 0},
         {"warmup", FLOE_ARG_INT, &warmup, "N", "linear warmup steps (default 100)", 0, 1e9, 0},
         {"accum", FLOE_ARG_INT, &accum, "N", "micro-batches per step (default 1)", 1, 65536, 0},
+        {"grad-accum", FLOE_ARG_INT, &accum, "N", "the same as --accum", 1, 65536, 0},
         {"clip", FLOE_ARG_DOUBLE, &clip, "X", "global gradient-norm limit, 0 for none (default 1)", 0, 1e9, 0},
         {"seed", FLOE_ARG_INT, &seed, "N", "initial weights and batch sampling (default 1)", 0, 9.007e15, 0},
         {"threads", FLOE_ARG_INT, &threads, "N", "OpenMP threads (default: OMP_NUM_THREADS or all cores)", 1, 1024,
