@@ -209,7 +209,8 @@ int floe_cmd_qat(int argc, char **argv)
         }
         if (steps > 0) cfg.steps = (int)steps;
         if (batch > 0) cfg.batch = (int)batch;
-        if (accum > 0) cfg.accum = (int)accum;
+        if (accum > 0)
+            cfg.accum = (int)accum;
         if (context > 0) cfg.context = (int)context;
         if (lr >= 0) cfg.lr = (float)lr;
         if (lr_steps >= 0) cfg.lr_steps = (float)lr_steps;
@@ -282,10 +283,11 @@ int floe_cmd_qat(int argc, char **argv)
         printf("verifying every %d step(s) on %s: %d tokens compiled, simulated and compared bit for bit\n",
                tr.verify_every, machine, tr.verify_tokens);
     }
-    printf("steps %d (from %d), batch %d x context %d x accum %d, lr %g (steps %g), warmup %d, clip %g, tau %g, alpha %g, "
-           "%d threads\n",
-           cfg.steps, start, cfg.batch, cfg.context, cfg.accum, (double)cfg.lr, (double)cfg.lr_steps, cfg.warmup,
-           (double)cfg.clip, (double)cfg.tau, (double)cfg.alpha, omp_get_max_threads());
+    printf(
+        "steps %d (from %d), batch %d x context %d x accum %d, lr %g (steps %g), warmup %d, clip %g, tau %g, alpha %g, "
+        "%d threads\n",
+        cfg.steps, start, cfg.batch, cfg.context, cfg.accum, (double)cfg.lr, (double)cfg.lr_steps, cfg.warmup,
+        (double)cfg.clip, (double)cfg.tau, (double)cfg.alpha, omp_get_max_threads());
     fflush(stdout);
     progress_ctx pc = {cfg.steps};
     const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes"};

@@ -81,9 +81,10 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
     snprintf(tr->teacher_path, sizeof tr->teacher_path, "%s", teacher_ckpt);
-    if (cfg->steps < 1 || cfg->batch < 1 || cfg->accum < 1 || cfg->context < 1 || !(cfg->lr >= 0) || !(cfg->lr_steps >= 0) ||
-        !(cfg->tau > 0) || !(cfg->alpha >= 0 && cfg->alpha <= 1))
-        return floe_err_set(err, "QAT settings: need steps, batch, accum, context >= 1, lr >= 0, tau > 0, 0 <= alpha <= 1");
+    if (cfg->steps < 1 || cfg->batch < 1 || cfg->accum < 1 || cfg->context < 1 || !(cfg->lr >= 0) ||
+        !(cfg->lr_steps >= 0) || !(cfg->tau > 0) || !(cfg->alpha >= 0 && cfg->alpha <= 1))
+        return floe_err_set(err,
+                            "QAT settings: need steps, batch, accum, context >= 1, lr >= 0, tau > 0, 0 <= alpha <= 1");
     if (floe_qconfig_validate(qc, err) != 0)
         return -1;
     if (floe_model_load(&tr->teacher, teacher_ckpt, cfg->batch, cfg->context, err) != 0) {
@@ -165,8 +166,8 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
     for (int j = 0; j < c->accum; j++) {
         if (qat_micro(tr, train, (uint64_t)tr->step * c->accum + j, j == 0 ? &vs : NULL, err) != 0)
             return -1;
-        floe_distill_result rj = floe_distill(tr->dlogits, s->logits, floe_model_logits(&tr->teacher), tr->tgt, N,
-                                              V, c->tau, c->alpha, 1.0f / (float)c->accum, tr->rowbuf);
+        floe_distill_result rj = floe_distill(tr->dlogits, s->logits, floe_model_logits(&tr->teacher), tr->tgt, N, V,
+                                              c->tau, c->alpha, 1.0f / (float)c->accum, tr->rowbuf);
         floe_qat_backward(s, tr->dlogits);
         r.loss += rj.loss / c->accum, r.kl += rj.kl / c->accum, r.ce += rj.ce / c->accum;
     }
@@ -280,14 +281,54 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     snprintf(buf[5], 32, "%.9g", (double)c->min_lr_frac), snprintf(buf[6], 32, "%d", c->warmup);
     snprintf(buf[7], 32, "%.9g", (double)c->clip), snprintf(buf[8], 32, "%.9g", (double)c->tau);
     snprintf(buf[9], 32, "%.9g", (double)c->alpha), snprintf(buf[10], 32, "%" PRIu64, c->seed);
-    const char *meta[] = {"format", "floe-qat", "floe.config", json, "floe.step", step, "floe.teacher",
-                          tr->teacher_path, "floe.teacher_digest", digest, "floe.wbits", w, "floe.abits", a,
-                          "floe.kvbits", kv, "floe.head_bits", hb, "floe.qat.steps", buf[0], "floe.qat.batch",
-                          buf[1], "floe.qat.context", buf[2], "floe.qat.lr", buf[3], "floe.qat.lr_steps", buf[4],
-                          "floe.qat.min_lr_frac", buf[5], "floe.qat.warmup", buf[6], "floe.qat.clip", buf[7],
-                          "floe.qat.tau", buf[8], "floe.qat.alpha", buf[9], "floe.qat.seed", buf[10],
-                          "floe.qat.method", floe_qat_method_name(c->method), "floe.qat.accum", buf[12],
-                          "floe.act_scaling", floe_act_scaling_name(s->qc.act_scaling), "floe.act_kmax", buf[11]};
+    const char *meta[] = {"format",
+                          "floe-qat",
+                          "floe.config",
+                          json,
+                          "floe.step",
+                          step,
+                          "floe.teacher",
+                          tr->teacher_path,
+                          "floe.teacher_digest",
+                          digest,
+                          "floe.wbits",
+                          w,
+                          "floe.abits",
+                          a,
+                          "floe.kvbits",
+                          kv,
+                          "floe.head_bits",
+                          hb,
+                          "floe.qat.steps",
+                          buf[0],
+                          "floe.qat.batch",
+                          buf[1],
+                          "floe.qat.context",
+                          buf[2],
+                          "floe.qat.lr",
+                          buf[3],
+                          "floe.qat.lr_steps",
+                          buf[4],
+                          "floe.qat.min_lr_frac",
+                          buf[5],
+                          "floe.qat.warmup",
+                          buf[6],
+                          "floe.qat.clip",
+                          buf[7],
+                          "floe.qat.tau",
+                          buf[8],
+                          "floe.qat.alpha",
+                          buf[9],
+                          "floe.qat.seed",
+                          buf[10],
+                          "floe.qat.method",
+                          floe_qat_method_name(c->method),
+                          "floe.qat.accum",
+                          buf[12],
+                          "floe.act_scaling",
+                          floe_act_scaling_name(s->qc.act_scaling),
+                          "floe.act_kmax",
+                          buf[11]};
     snprintf(buf[11], 32, "%d", s->qc.act_kmax);
     snprintf(buf[12], 32, "%d", c->accum);
     /* floe.act_kmax last: a per-tensor run leaves it out */
@@ -371,7 +412,7 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         goto out;
     }
     cfg->init = floe_qinit_defaults(); /* the loaded steps replace what it initialises */
-    cfg->accum = 1; /* checkpoints before accumulation carry none */
+    cfg->accum = 1;                    /* checkpoints before accumulation carry none */
     if (floe_st_meta_get(&f, "floe.qat.accum") && meta_int(&f, "floe.qat.accum", &cfg->accum, err) != 0)
         goto out;
     const char *mn = floe_st_meta_get(&f, "floe.qat.method");
