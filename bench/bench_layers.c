@@ -98,7 +98,8 @@ int main(int argc, char **argv)
     float *duf = buf((size_t)N * F, &r), *of = buf((size_t)N * F, &r);
     float *q = buf((size_t)N * C, &r), *k = buf((size_t)N * C, &r), *v = buf((size_t)N * C, &r);
     float *dq = buf((size_t)N * C, &r), *dk = buf((size_t)N * C, &r), *dv = buf((size_t)N * C, &r);
-    float *att = buf((size_t)B * NH * T * T, &r), *scr = buf((size_t)B * NH * T * T, &r);
+    float *att = buf(floe_attention_stats_floats(B, T, NH), &r),
+          *scr = buf(floe_attention_scratch_floats(B, T, NH), &r);
     float *cs = buf((size_t)T * HD / 2, &r), *sn = buf((size_t)T * HD / 2, &r);
     float *logits = buf((size_t)N * V, &r), *probs = buf((size_t)N * V, &r), *dl = buf((size_t)N * V, &r);
     float *losses = buf(N, &r), *wte = buf((size_t)V * C, &r), *dwte = buf((size_t)V * C, &r);
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
     for (int r0 = 0; r0 < T; r0 += 32)
         blk += (double)(T - r0 < 32 ? T - r0 : 32) * (r0 + (T - r0 < 32 ? T - r0 : 32));
     const double fl_att = 2.0 * 2 * B * NH * blk * HD;
-    TIME(f, floe_attention_forward(y, att, q, k, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD)));
+    TIME(f, floe_attention_forward(y, att, scr, q, k, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD)));
     TIME(b, floe_attention_backward(dq, dk, dv, scr, dy, att, q, k, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD)));
     row("attention", "8x128x4x64 causal", f, b, fl_att, 2 * fl_att, L);
     step += (f + b) * L;

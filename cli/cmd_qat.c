@@ -36,7 +36,7 @@ static void on_step(void *vctx, const floe_qat_stats *st, const floe_eval_result
 int floe_cmd_qat(int argc, char **argv)
 {
     const char *method = "silq", *teacher = NULL, *corpus = NULL, *out = "floe-qat", *resume = NULL;
-    long long steps = -1, batch = -1, context = -1, warmup = -1, seed = -1, threads = 0, ckpt_every = 0;
+    long long steps = -1, batch = -1, accum = -1, context = -1, warmup = -1, seed = -1, threads = 0, ckpt_every = 0;
     long long eval_every = 0, eval_windows = 0, stop_after = 0, verify_every = 1, verify_tokens = 8;
     const char *machine = NULL, *energy = NULL;
     double lr = -1, lr_steps = -1, clip = -1, tau = -1, alpha = -1;
@@ -56,7 +56,8 @@ int floe_cmd_qat(int argc, char **argv)
         FLOE_QINIT_OPTS(init),
         {"corpus", FLOE_ARG_STRING, &corpus, "SPEC", "training data (default: the teacher's corpus)", 0, 0, 0},
         {"steps", FLOE_ARG_INT, &steps, "N", "QAT steps (default 100)", 1, 1e9, 0},
-        {"batch", FLOE_ARG_INT, &batch, "B", "sequences per step (default 8)", 1, 65536, 'b'},
+        {"batch", FLOE_ARG_INT, &batch, "B", "sequences per micro-batch (default 8)", 1, 65536, 'b'},
+        {"grad-accum", FLOE_ARG_INT, &accum, "N", "micro-batches summed into one step (default 1)", 1, 65536, 0},
         {"context", FLOE_ARG_INT, &context, "T", "tokens per sequence (default: the model's context)", 1, 1 << 22, 0},
         {"lr", FLOE_ARG_DOUBLE, &lr, "X", "weights' peak learning rate (default 3e-4)", 0, 10, 0},
         {"lr-steps", FLOE_ARG_DOUBLE, &lr_steps, "X", "step sizes' peak learning rate on ln(step) (default 3e-2)", 0,
@@ -191,6 +192,9 @@ int floe_cmd_qat(int argc, char **argv)
     if (resume) {
         if (steps > 0)
             cfg.steps = (int)steps;
+        if (accum > 0 && accum != cfg.accum)
+            return floe_cmd_fail("qat", "%s: --grad-accum %lld, but the run was started with %d", resume, accum,
+                                 cfg.accum);
     } else {
         if (floe_qat_bits_resolve(&bits, &qc, "qat") != 0 || floe_qinit_opts_resolve(&init, &cfg.init, "qat") != 0)
             return 2;
@@ -205,6 +209,8 @@ int floe_cmd_qat(int argc, char **argv)
         }
         if (steps > 0) cfg.steps = (int)steps;
         if (batch > 0) cfg.batch = (int)batch;
+        if (accum > 0)
+            cfg.accum = (int)accum;
         if (context > 0) cfg.context = (int)context;
         if (lr >= 0) cfg.lr = (float)lr;
         if (lr_steps >= 0) cfg.lr_steps = (float)lr_steps;
@@ -283,10 +289,11 @@ int floe_cmd_qat(int argc, char **argv)
         printf("verifying every %d step(s) on %s: %d tokens compiled, simulated and compared bit for bit\n",
                tr.verify_every, machine, tr.verify_tokens);
     }
-    printf("steps %d (from %d), batch %d x context %d, lr %g (steps %g), warmup %d, clip %g, tau %g, alpha %g, "
-           "%d threads\n",
-           cfg.steps, start, cfg.batch, cfg.context, (double)cfg.lr, (double)cfg.lr_steps, cfg.warmup,
-           (double)cfg.clip, (double)cfg.tau, (double)cfg.alpha, omp_get_max_threads());
+    printf(
+        "steps %d (from %d), batch %d x context %d x accum %d, lr %g (steps %g), warmup %d, clip %g, tau %g, alpha %g, "
+        "%d threads\n",
+        cfg.steps, start, cfg.batch, cfg.context, cfg.accum, (double)cfg.lr, (double)cfg.lr_steps, cfg.warmup,
+        (double)cfg.clip, (double)cfg.tau, (double)cfg.alpha, omp_get_max_threads());
     fflush(stdout);
     progress_ctx pc = {cfg.steps};
     const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes"};

@@ -15,19 +15,25 @@
 typedef struct builtin {
     const char *name;
     int vocab, d, layers, heads, kv_heads, ffn, context, tied;
+    double rope_theta; /* 0: 10000 */
+    double llama3[4];  /* RoPE llama3 scaling: factor, low, high frequency factors, original context (0: none) */
 } builtin;
 
 /* tiny: 4 query heads over 2 KV heads so tests exercise grouped-query attention. granite-8b: the
  * shape of an 8B Granite model (Granite-3.3-8B), for latency/energy estimates with random weights.
  * northpole-3b: the 3B-class shape of NorthPole's 16-card LLM run (a model derived from
  * Granite-8B-Code-Base: d 4096, 14 layers, 32 heads over 8 KV heads, FFN 14336, vocabulary 49152;
- * docs/results.md compares its deployment with the published figures). */
+ * docs/results.md compares its deployment with the published figures). smollm2-135m and llama-3.2-1b:
+ * the shapes of Hugging Face's SmolLM2-135M and Meta's Llama-3.2-1B (random weights unless loaded), for
+ * training at real size (docs/trainer.md, "Real shapes"). */
 static const builtin builtins[] = {
-    {"tiny", 256, 64, 2, 4, 2, 172, 64, 1},
-    {"S", 256, 256, 4, 4, 4, 688, 128, 1},
-    {"M", 256, 512, 8, 8, 8, 1376, 256, 1},
-    {"granite-8b", 49155, 4096, 40, 32, 8, 12800, 4096, 0},
-    {"northpole-3b", 49152, 4096, 14, 32, 8, 14336, 4096, 0},
+    {"tiny", 256, 64, 2, 4, 2, 172, 64, 1, 0, {0}},
+    {"S", 256, 256, 4, 4, 4, 688, 128, 1, 0, {0}},
+    {"M", 256, 512, 8, 8, 8, 1376, 256, 1, 0, {0}},
+    {"granite-8b", 49155, 4096, 40, 32, 8, 12800, 4096, 0, 0, {0}},
+    {"northpole-3b", 49152, 4096, 14, 32, 8, 14336, 4096, 0, 0, {0}},
+    {"smollm2-135m", 49152, 576, 30, 9, 3, 1536, 2048, 1, 100000.0, {0}},
+    {"llama-3.2-1b", 128256, 2048, 16, 32, 8, 8192, 131072, 1, 500000.0, {32.0, 1.0, 4.0, 8192.0}},
 };
 #define N_BUILTINS ((int)(sizeof builtins / sizeof builtins[0]))
 
@@ -51,10 +57,17 @@ int floe_model_config_builtin(const char *name, floe_model_config *cfg, floe_err
         cfg->head_dim = b->d / b->heads;
         cfg->ffn_dim = b->ffn;
         cfg->context = b->context;
-        cfg->rope_theta = 10000.0;
+        cfg->rope_theta = b->rope_theta > 0 ? b->rope_theta : 10000.0;
         cfg->rms_eps = 1e-5;
         cfg->tied_embeddings = b->tied;
         floe_model_config_llama_defaults(cfg);
+        if (b->llama3[0] > 0) {
+            cfg->rope_scaling = FLOE_ROPE_LLAMA3;
+            cfg->rope_factor = b->llama3[0];
+            cfg->rope_low_freq_factor = b->llama3[1];
+            cfg->rope_high_freq_factor = b->llama3[2];
+            cfg->rope_original_context = (int)b->llama3[3];
+        }
         return floe_model_config_validate(cfg, name, err);
     }
     char names[256] = "";

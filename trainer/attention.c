@@ -13,8 +13,46 @@
  * triangular loop. */
 #define TB 32 /* 30% faster than whole squares at T = 128; 16 and 64 are slower (bench, 1 thread) */
 
-void floe_attention_forward(float *restrict out, float *restrict att, const float *restrict q, const float *restrict k,
-                            const float *restrict v, int B, int T, int NH, int NKV, int hd, float scale)
+size_t floe_attention_stats_floats(int B, int T, int NH) { return 2 * (size_t)B * NH * T; }
+
+size_t floe_attention_scratch_floats(int B, int T, int NH) { return (size_t)B * NH * (2 * TB + 1) * T; }
+
+/* C[rows r0..r0+rn-1, cols c0..c0+cn-1] = alpha * A B^T, computed as one sgemm per 32 x 32 tile of the
+ * T x T grid: every pass (forward rows, backward rows, backward columns) then makes the same call for a
+ * given tile, so a recomputed score has the bits of the forward's (a BLAS may round differently with
+ * the shape of the call). C's row i, column j is element (r0 + i, c0 + j); r0, c0 are multiples of TB. */
+static void tiles_abt(float *C, int ldc, const float *A, int lda, const float *Bm, int ldb, int r0, int rn, int c0,
+                      int cn, int hd, float alpha)
+{
+    for (int i = 0; i < rn; i += TB)
+        for (int j = 0; j < cn; j += TB) {
+            int m = rn - i < TB ? rn - i : TB, n = cn - j < TB ? cn - j : TB;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, hd, alpha, A + (size_t)(r0 + i) * lda, lda,
+                        Bm + (size_t)(c0 + j) * ldb, ldb, 0.0f, C + (size_t)i * ldc + j, ldc);
+        }
+}
+
+/* Row t's scores against keys 0..ce-1 for the row block r0..r0+rn-1 (ce = r0 + rn), turned into
+ * probabilities with the row's saved max and 1/sum: the same sgemm call and the same float operations
+ * as the forward, so the same bits. Entries above the diagonal are zero. */
+static void prob_rows(float *restrict Pr, int ld, const float *restrict qh, const float *restrict kg,
+                      const float *restrict st, int r0, int rn, int ldq, int ldk, int hd, float scale)
+{
+    int ce = r0 + rn;
+    tiles_abt(Pr, ld, qh, ldq, kg, ldk, r0, rn, 0, ce, hd, scale);
+    for (int t = r0; t < ce; t++) {
+        float *restrict row = Pr + (size_t)(t - r0) * ld;
+        float m = st[2 * t], inv = st[2 * t + 1];
+        for (int s = 0; s <= t; s++)
+            row[s] = floe_expf(row[s] - m) * inv;
+        for (int s = t + 1; s < ce; s++)
+            row[s] = 0.0f;
+    }
+}
+
+void floe_attention_forward(float *restrict out, float *restrict stats, float *restrict scratch,
+                            const float *restrict q, const float *restrict k, const float *restrict v, int B, int T,
+                            int NH, int NKV, int hd, float scale)
 {
     floe_blas_single_thread();
     const int G = NH / NKV;
@@ -26,14 +64,13 @@ void floe_attention_forward(float *restrict out, float *restrict att, const floa
             const float *kg = k + (size_t)b * T * ldk + (size_t)(h / G) * hd;
             const float *vg = v + (size_t)b * T * ldk + (size_t)(h / G) * hd;
             float *oh = out + (size_t)b * T * ldq + (size_t)h * hd;
-            float *P = att + ((size_t)b * NH + h) * T * T;
+            float *st = stats + ((size_t)b * NH + h) * 2 * T;
+            float *Pr = scratch + ((size_t)b * NH + h) * (2 * TB + 1) * T; /* [TB, T] */
             for (int r0 = 0; r0 < T; r0 += TB) {
                 int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn; /* rows r0..ce-1 see keys 0..ce-1 */
-                float *Pr = P + (size_t)r0 * T;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rn, ce, hd, scale, qh + (size_t)r0 * ldq, ldq,
-                            kg, ldk, 0.0f, Pr, T);
+                tiles_abt(Pr, T, qh, ldq, kg, ldk, r0, rn, 0, ce, hd, scale);
                 for (int t = r0; t < ce; t++) {
-                    float *restrict row = P + (size_t)t * T;
+                    float *restrict row = Pr + (size_t)(t - r0) * T;
                     int n = t + 1;
                     float m = floe_max(row, n);
                     for (int s = 0; s < n; s++)
@@ -41,8 +78,10 @@ void floe_attention_forward(float *restrict out, float *restrict att, const floa
                     float inv = 1.0f / floe_sum(row, n);
                     for (int s = 0; s < n; s++)
                         row[s] *= inv;
-                    for (int s = n; s < T; s++)
+                    for (int s = n; s < ce; s++)
                         row[s] = 0.0f;
+                    st[2 * t] = m;
+                    st[2 * t + 1] = inv;
                 }
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, 1.0f, Pr, T, vg, ldk, 0.0f,
                             oh + (size_t)r0 * ldq, ldq);
@@ -50,10 +89,82 @@ void floe_attention_forward(float *restrict out, float *restrict att, const floa
         }
 }
 
-void floe_attention_backward(float *restrict dq, float *restrict dk, float *restrict dv, float *restrict dscratch,
-                             const float *restrict dout, const float *restrict att, const float *restrict q,
+void floe_attention_backward(float *restrict dq, float *restrict dk, float *restrict dv, float *restrict scratch,
+                             const float *restrict dout, const float *restrict stats, const float *restrict q,
                              const float *restrict k, const float *restrict v, int B, int T, int NH, int NKV, int hd,
                              float scale)
+{
+    floe_blas_single_thread();
+    const int G = NH / NKV;
+    const int ldq = NH * hd, ldk = NKV * hd;
+#pragma omp parallel for schedule(static) collapse(2)
+    for (int b = 0; b < B; b++)
+        for (int g = 0; g < NKV; g++) {
+            const float *kg = k + (size_t)b * T * ldk + (size_t)g * hd;
+            const float *vg = v + (size_t)b * T * ldk + (size_t)g * hd;
+            float *dkg = dk + (size_t)b * T * ldk + (size_t)g * hd;
+            float *dvg = dv + (size_t)b * T * ldk + (size_t)g * hd;
+            /* this task's blocks: P and dS, [TB, T] by rows or [T, TB] by columns, then rowsum(P * dP) */
+            float *Pb = scratch + ((size_t)b * NKV + g) * (2 * TB + 1) * T, *dS = Pb + (size_t)TB * T;
+            float *pd = dS + (size_t)TB * T;
+            for (int h = g * G; h < (g + 1) * G; h++) {
+                const float *qh = q + (size_t)b * T * ldq + (size_t)h * hd;
+                const float *doh = dout + (size_t)b * T * ldq + (size_t)h * hd;
+                float *dqh = dq + (size_t)b * T * ldq + (size_t)h * hd;
+                const float *st = stats + ((size_t)b * NH + h) * 2 * T;
+                /* Row blocks: P recomputed, dP = dout v^T, dS, dq += dS k; pd[t] kept for the columns. */
+                for (int r0 = 0; r0 < T; r0 += TB) {
+                    int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn;
+                    prob_rows(Pb, T, qh, kg, st, r0, rn, ldq, ldk, hd, scale);
+                    tiles_abt(dS, T, doh, ldq, vg, ldk, r0, rn, 0, ce, hd, 1.0f);
+                    for (int t = r0; t < ce; t++) {
+                        const float *restrict p = Pb + (size_t)(t - r0) * T;
+                        float *restrict d = dS + (size_t)(t - r0) * T;
+                        int n = t + 1;
+                        float pdt = pd[t] = floe_dot(p, d, n);
+                        for (int s = 0; s < n; s++)
+                            d[s] = p[s] * (d[s] - pdt);
+                        for (int s = n; s < ce; s++)
+                            d[s] = 0.0f;
+                    }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS, T, kg, ldk, 1.0f,
+                                dqh + (size_t)r0 * ldq, ldq);
+                }
+                /* Column blocks: keys c0..c0+cn-1 are seen by rows c0..T-1 only; P and dS of that strip are
+                 * recomputed tile by tile (the rows' bits), then one sgemm per block, so each
+                 * dk, dv element gets this head's contribution in one fixed order. */
+                for (int c0 = 0; c0 < T; c0 += TB) {
+                    int cn = T - c0 < TB ? T - c0 : TB, rr = T - c0;
+                    tiles_abt(Pb, cn, qh, ldq, kg, ldk, c0, rr, c0, cn, hd, scale);
+                    tiles_abt(dS, cn, doh, ldq, vg, ldk, c0, rr, c0, cn, hd, 1.0f);
+                    for (int t = c0; t < T; t++) {
+                        float *restrict p = Pb + (size_t)(t - c0) * cn, *restrict d = dS + (size_t)(t - c0) * cn;
+                        float m = st[2 * t], inv = st[2 * t + 1], pdt = pd[t];
+                        for (int j = 0; j < cn; j++) {
+                            if (c0 + j <= t) {
+                                p[j] = floe_expf(p[j] - m) * inv;
+                                d[j] = p[j] * (d[j] - pdt);
+                            } else {
+                                p[j] = 0.0f;
+                                d[j] = 0.0f;
+                            }
+                        }
+                    }
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, Pb, cn,
+                                doh + (size_t)c0 * ldq, ldq, 1.0f, dvg + (size_t)c0 * ldk, ldk);
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS, cn,
+                                qh + (size_t)c0 * ldq, ldq, 1.0f, dkg + (size_t)c0 * ldk, ldk);
+                }
+            }
+        }
+}
+
+/* The QAT student's backward: its probabilities are the integer forward's, not recomputable from the
+ * float q, k, so they come in whole. */
+void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float *restrict dv, float *restrict dscratch,
+                                   const float *restrict dout, const float *restrict att, const float *restrict q,
+                                   const float *restrict k, const float *restrict v, int B, int T, int NH, int NKV,
+                                   int hd, float scale)
 {
     floe_blas_single_thread();
     const int G = NH / NKV;

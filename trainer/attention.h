@@ -3,12 +3,16 @@
  *
  * q, dq: [B, T, NH, hd]; k, v, dk, dv: [B, T, NKV, hd]; out, dout: [B, T, NH, hd]; all row-major.
  * Query head h reads KV head h / (NH / NKV) (Hugging Face repeat_kv); NH must be a multiple of NKV.
- * att: [B, NH, T, T], the softmax probabilities saved by forward (row t holds s <= t; zeros above
- * the diagonal). dscratch: [B, NH, T, T] workspace for backward (contents on entry do not matter).
+ * stats: [B, NH, T, 2], per query row the score max m and 1/sum(exp(S - m)), written by forward: all
+ * that backward keeps of the probabilities (O(T) per head instead of T x T). scratch: workspace of
+ * floe_attention_scratch_floats(B, T, NH) floats (one [32, T] block pair per task; contents on entry
+ * do not matter), so a layer at T = 2048 holds no T x T matrix.
  *
  *   S = q_h k_g^T * scale (causal)   P = softmax(S)   out_h = P v_g
- * Backward (+=): dv_g += P^T dout_h; dP = dout_h v_g^T; dS = P * (dP - rowsum(P * dP));
+ * Backward (+=), recomputing P block by block from q, k and stats with the forward's own operations
+ * (same bits as storing it): dv_g += P^T dout_h; dP = dout_h v_g^T; dS = P * (dP - rowsum(P * dP));
  *   dq_h += dS k_g * scale; dk_g += dS^T q_h * scale.
+ * Row blocks give dq and rowsum(P * dP); column strips (keys c0..c0+31, rows c0..T-1) give dk, dv.
  * Only the 32 x 32 blocks on or below the diagonal are multiplied.
  * Forward is parallel over (b, h); backward over (b, KV head), each task summing its group's query
  * heads in ascending order into dk, dv: no two threads write the same element.
@@ -16,15 +20,25 @@
 #ifndef FLOE_TRAINER_ATTENTION_H
 #define FLOE_TRAINER_ATTENTION_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-void floe_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int T,
-                            int NH, int NKV, int hd, float scale);
-void floe_attention_backward(float *dq, float *dk, float *dv, float *dscratch, const float *dout, const float *att,
+size_t floe_attention_stats_floats(int B, int T, int NH);
+size_t floe_attention_scratch_floats(int B, int T, int NH);
+void floe_attention_forward(float *out, float *stats, float *scratch, const float *q, const float *k, const float *v,
+                            int B, int T, int NH, int NKV, int hd, float scale);
+void floe_attention_backward(float *dq, float *dk, float *dv, float *scratch, const float *dout, const float *stats,
                              const float *q, const float *k, const float *v, int B, int T, int NH, int NKV, int hd,
                              float scale);
+
+/* The same backward from given probabilities att [B, NH, T, T] (zeros above the diagonal), with
+ * dscratch [B, NH, T, T]: for the QAT student, whose probabilities come from the integer forward. */
+void floe_attention_backward_probs(float *dq, float *dk, float *dv, float *dscratch, const float *dout,
+                                   const float *att, const float *q, const float *k, const float *v, int B, int T,
+                                   int NH, int NKV, int hd, float scale);
 
 #ifdef __cplusplus
 }

@@ -16,11 +16,11 @@
 /* Views into the activation buffers for the largest batch (maxB x maxT): each buffer has room for
  * the largest shape, and a smaller forward uses the start of each. */
 typedef struct {
-    float *ln1, *rstd1, *q, *k, *v, *att, *atty, *resmid, *ln2, *rstd2, *gate, *up, *swi;
+    float *ln1, *rstd1, *q, *k, *v, *astats, *atty, *resmid, *ln2, *rstd2, *gate, *up, *swi;
 } layer_acts;
 
 typedef struct {
-    size_t N, C, Q, KV, F, V, A; /* A = B*NH*T*T (attention probabilities) */
+    size_t N, C, Q, KV, F, V, A, W; /* A: attention's row stats; W: its block workspace */
 } sizes;
 
 static sizes sizes_of(const floe_model_config *c, int B, int T)
@@ -32,7 +32,8 @@ static sizes sizes_of(const floe_model_config *c, int B, int T)
     s.KV = (size_t)c->n_kv_heads * c->head_dim;
     s.F = (size_t)c->ffn_dim;
     s.V = (size_t)c->vocab_size;
-    s.A = (size_t)B * c->n_heads * T * T;
+    s.A = floe_attention_stats_floats(B, T, c->n_heads);
+    s.W = floe_attention_scratch_floats(B, T, c->n_heads);
     return s;
 }
 
@@ -59,7 +60,7 @@ static layer_acts layer_at(const floe_model *m, int l)
     a.q = p, p += s.N * s.Q;
     a.k = p, p += s.N * s.KV;
     a.v = p, p += s.N * s.KV;
-    a.att = p, p += s.A;
+    a.astats = p, p += s.A;
     a.atty = p, p += s.N * s.Q;
     a.resmid = p, p += s.N * s.C;
     a.ln2 = p, p += s.N * s.C;
@@ -94,7 +95,7 @@ static size_t acts_floats(const floe_model_config *c, int B, int T)
            2 * s.N * s.V + s.N;
 }
 
-/* dacts: dres, dln [N, C]; dq, datty [N, Q]; dk, dv [N, KV]; dscratch [A]; dgate, dup, dswi [N, F];
+/* dacts: dres, dln [N, C]; dq, datty [N, Q]; dk, dv [N, KV]; dscratch [W] (attention's blocks, forward's too); dgate, dup, dswi [N, F];
  * dlogits [N, V]. */
 typedef struct {
     float *dres, *dln, *dq, *datty, *dk, *dv, *dscratch, *dgate, *dup, *dswi, *dlogits;
@@ -111,7 +112,7 @@ static grad_acts dacts_at(const floe_model *m)
     g.datty = p, p += s.N * s.Q;
     g.dk = p, p += s.N * s.KV;
     g.dv = p, p += s.N * s.KV;
-    g.dscratch = p, p += s.A;
+    g.dscratch = p, p += s.W;
     g.dgate = p, p += s.N * s.F;
     g.dup = p, p += s.N * s.F;
     g.dswi = p, p += s.N * s.F;
@@ -122,7 +123,7 @@ static grad_acts dacts_at(const floe_model *m)
 static size_t dacts_floats(const floe_model_config *c, int B, int T)
 {
     sizes s = sizes_of(c, B, T);
-    return 2 * s.N * s.C + 2 * s.N * s.Q + 2 * s.N * s.KV + s.A + 3 * s.N * s.F + s.N * s.V;
+    return 2 * s.N * s.C + 2 * s.N * s.Q + 2 * s.N * s.KV + s.W + 3 * s.N * s.F + s.N * s.V;
 }
 
 int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err)
@@ -131,12 +132,8 @@ int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int m
     if (floe_model_config_validate(cfg, cfg->name, err) != 0)
         return -1;
     if (maxB < 1 || maxT < 1 || maxT > cfg->context)
-        return floe_err_set(err, "%s: batch %d x context %d: need batch >= 1 and 1 <= context <= %d", cfg->name,
-                            maxB, maxT, cfg->context);
-    /* Attention's [B, NH, T, T] buffers must stay addressable; refuse absurd sizes before malloc. */
-    if ((double)maxB * cfg->n_heads * maxT * maxT * cfg->n_layers > 4e9)
-        return floe_err_set(err, "%s: batch %d x context %d needs more than 16 GB of attention probabilities",
-                            cfg->name, maxB, maxT);
+        return floe_err_set(err, "%s: batch %d x context %d: need batch >= 1 and 1 <= context <= %d", cfg->name, maxB,
+                            maxT, cfg->context);
     m->cfg = *cfg;
     if (floe_param_table_init(&m->table, cfg, err) != 0)
         return -1;
@@ -233,7 +230,7 @@ void floe_model_block_forward(floe_model *m, int l, int B, int T)
     floe_matmul_forward(a.v, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
     floe_rope_forward(a.q, m->rope_cos, m->rope_sin, B, T, NH, hd);
     floe_rope_forward(a.k, m->rope_cos, m->rope_sin, B, T, NKV, hd);
-    floe_attention_forward(a.atty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd, attn_scale(m));
+    floe_attention_forward(a.atty, a.astats, dacts_at(m).dscratch, a.q, a.k, a.v, B, T, NH, NKV, hd, attn_scale(m));
     /* o projection straight into the stream (Granite: times residual_multiplier), then add the block
      * input in place */
     floe_matmul_forward(a.resmid, a.atty, P(m, FLOE_P_O, l), N, Q, C);
@@ -362,7 +359,7 @@ void floe_model_block_backward(floe_model *m, int l, float *dres)
     zero(g.dq, (size_t)N * Q);
     zero(g.dk, (size_t)N * KV);
     zero(g.dv, (size_t)N * KV);
-    floe_attention_backward(g.dq, g.dk, g.dv, g.dscratch, g.datty, a.att, a.q, a.k, a.v, B, T, NH, NKV, hd,
+    floe_attention_backward(g.dq, g.dk, g.dv, g.dscratch, g.datty, a.astats, a.q, a.k, a.v, B, T, NH, NKV, hd,
                             attn_scale(m));
     floe_rope_backward(g.dq, m->rope_cos, m->rope_sin, B, T, NH, hd);
     floe_rope_backward(g.dk, m->rope_cos, m->rope_sin, B, T, NKV, hd);

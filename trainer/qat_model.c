@@ -500,8 +500,8 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         memset(x->dq, 0, sizeof(float) * (size_t)N * Q);
         memset(x->dk, 0, sizeof(float) * (size_t)N * KV);
         memset(x->dv, 0, sizeof(float) * (size_t)N * KV);
-        floe_attention_backward(x->dq, x->dk, x->dv, x->dscr, x->datt, x->Pf, x->qf, x->kf, x->vf, B, T, NH, NKV, hd,
-                                1.0f / sqrtf((float)hd));
+        floe_attention_backward_probs(x->dq, x->dk, x->dv, x->dscr, x->datt, x->Pf, x->qf, x->kf, x->vf, B, T, NH, NKV,
+                                      hd, 1.0f / sqrtf((float)hd));
         /* cache quantizers: kc from the rotated int16 k, v from its accumulator */
         view16(x->kf, A->k, (size_t)N * KV, L->s_k);
         *dstep_of(s, l, FLOE_QAT_KC) += (float)floe_lsq_act_backward(

@@ -44,6 +44,7 @@ floe_qat_cfg floe_qat_defaults(const floe_model_config *mc)
     c.method = FLOE_QAT_SILQ;
     c.steps = 100;
     c.batch = 8;
+    c.accum = 1;
     c.context = mc->context;
     c.lr = 3e-4f;
     c.lr_steps = 3e-2f;
@@ -80,9 +81,10 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
     snprintf(tr->teacher_path, sizeof tr->teacher_path, "%s", teacher_ckpt);
-    if (cfg->steps < 1 || cfg->batch < 1 || cfg->context < 1 || !(cfg->lr >= 0) || !(cfg->lr_steps >= 0) ||
-        !(cfg->tau > 0) || !(cfg->alpha >= 0 && cfg->alpha <= 1))
-        return floe_err_set(err, "QAT settings: need steps, batch, context >= 1, lr >= 0, tau > 0, 0 <= alpha <= 1");
+    if (cfg->steps < 1 || cfg->batch < 1 || cfg->accum < 1 || cfg->context < 1 || !(cfg->lr >= 0) ||
+        !(cfg->lr_steps >= 0) || !(cfg->tau > 0) || !(cfg->alpha >= 0 && cfg->alpha <= 1))
+        return floe_err_set(err,
+                            "QAT settings: need steps, batch, accum, context >= 1, lr >= 0, tau > 0, 0 <= alpha <= 1");
     if (floe_qconfig_validate(qc, err) != 0)
         return -1;
     if (floe_model_load(&tr->teacher, teacher_ckpt, cfg->batch, cfg->context, err) != 0) {
@@ -120,12 +122,14 @@ fail:
     return -1;
 }
 
-int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats *st, floe_err *err)
+/* One micro-batch: sample batch position pos, both forwards, and (vs not NULL) the chip check when due. */
+static int qat_micro(floe_qat_trainer *tr, const floe_tokens *train, uint64_t pos, floe_qat_verify_stats *vs,
+                     floe_err *err)
 {
     const floe_qat_cfg *c = &tr->cfg;
     floe_qat *s = &tr->s;
-    const int B = c->batch, T = c->context, N = B * T, V = s->cfg.vocab_size;
-    if (floe_batch_sample(train, c->seed ^ QAT_STREAM, (uint64_t)tr->step, B, T, tr->rows, err) != 0)
+    const int B = c->batch, T = c->context;
+    if (floe_batch_sample(train, c->seed ^ QAT_STREAM, pos, B, T, tr->rows, err) != 0)
         return -1;
     for (int b = 0; b < B; b++) {
         memcpy(tr->inp + (size_t)b * T, tr->rows + (size_t)b * (T + 1), sizeof(int32_t) * (size_t)T);
@@ -136,21 +140,37 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
     floe_model_forward(&tr->teacher, tr->inp, NULL, B, T);
     if (floe_qat_forward(s, tr->inp, B, T, err) != 0)
         return -1;
-    floe_qat_verify_stats vs = {0};
-    if (tr->verify && tr->verify_every > 0 && tr->step % tr->verify_every == 0) {
+    if (vs && tr->verify && tr->verify_every > 0 && tr->step % tr->verify_every == 0) {
         int n = tr->verify_tokens < T ? tr->verify_tokens : T;
         double t0 = floe_now_s();
-        if (tr->verify(tr->verify_ctx, &s->qm, tr->inp, n, s->fwd.logits, &vs, err) != 0) {
+        if (tr->verify(tr->verify_ctx, &s->qm, tr->inp, n, s->fwd.logits, vs, err) != 0) {
             floe_err_prefix(err, "QAT step %d: verification on the chip", tr->step + 1);
             return -1;
         }
-        vs.done = 1;
-        vs.host_seconds = floe_now_s() - t0;
+        vs->done = 1;
+        vs->host_seconds = floe_now_s() - t0;
     }
-    floe_distill_result r = floe_distill(tr->dlogits, s->logits, floe_model_logits(&tr->teacher), tr->tgt, N, V,
-                                         c->tau, c->alpha, 1.0f, tr->rowbuf);
+    return 0;
+}
+
+int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats *st, floe_err *err)
+{
+    const floe_qat_cfg *c = &tr->cfg;
+    floe_qat *s = &tr->s;
+    const int B = c->batch, T = c->context, N = B * T, V = s->cfg.vocab_size;
+    floe_qat_verify_stats vs = {0};
+    floe_distill_result r = {0, 0, 0};
     floe_qat_zero_grad(s);
-    floe_qat_backward(s, tr->dlogits);
+    /* Micro-batch j of step s is batch position s * accum + j (accum 1: position s, as before); each
+     * one's gradient is scaled by 1/accum and summed in j order, so the step sees the mean. */
+    for (int j = 0; j < c->accum; j++) {
+        if (qat_micro(tr, train, (uint64_t)tr->step * c->accum + j, j == 0 ? &vs : NULL, err) != 0)
+            return -1;
+        floe_distill_result rj = floe_distill(tr->dlogits, s->logits, floe_model_logits(&tr->teacher), tr->tgt, N, V,
+                                              c->tau, c->alpha, 1.0f / (float)c->accum, tr->rowbuf);
+        floe_qat_backward(s, tr->dlogits);
+        r.loss += rj.loss / c->accum, r.kl += rj.kl / c->accum, r.ce += rj.ce / c->accum;
+    }
     double norm = sqrt(floe_sumsq(s->grads, s->table.total) + floe_sumsq(s->dsteps, s->n_steps));
     if (c->clip > 0.0f) {
         float coef = floe_clip_coef(norm, c->clip);
@@ -246,7 +266,7 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     if (s->frozen)
         e[k++] = (floe_st_entry){"qat.frozen_steps", FLOE_ST_F32, 1, {s->act_off}, s->frozen_steps};
     char *json = floe_model_config_to_json(&s->cfg);
-    char step[24], digest[24], w[8], a[8], kv[8], hb[8], buf[12][32];
+    char step[24], digest[24], w[8], a[8], kv[8], hb[8], buf[13][32];
     if (!json) {
         floe_err_set(err, "%s: out of memory", path);
         goto out;
@@ -261,15 +281,56 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     snprintf(buf[5], 32, "%.9g", (double)c->min_lr_frac), snprintf(buf[6], 32, "%d", c->warmup);
     snprintf(buf[7], 32, "%.9g", (double)c->clip), snprintf(buf[8], 32, "%.9g", (double)c->tau);
     snprintf(buf[9], 32, "%.9g", (double)c->alpha), snprintf(buf[10], 32, "%" PRIu64, c->seed);
-    const char *meta[] = {"format", "floe-qat", "floe.config", json, "floe.step", step, "floe.teacher",
-                          tr->teacher_path, "floe.teacher_digest", digest, "floe.wbits", w, "floe.abits", a,
-                          "floe.kvbits", kv, "floe.head_bits", hb, "floe.qat.steps", buf[0], "floe.qat.batch",
-                          buf[1], "floe.qat.context", buf[2], "floe.qat.lr", buf[3], "floe.qat.lr_steps", buf[4],
-                          "floe.qat.min_lr_frac", buf[5], "floe.qat.warmup", buf[6], "floe.qat.clip", buf[7],
-                          "floe.qat.tau", buf[8], "floe.qat.alpha", buf[9], "floe.qat.seed", buf[10],
-                          "floe.qat.method", floe_qat_method_name(c->method),
-                          "floe.act_scaling", floe_act_scaling_name(s->qc.act_scaling), "floe.act_kmax", buf[11]};
+    const char *meta[] = {"format",
+                          "floe-qat",
+                          "floe.config",
+                          json,
+                          "floe.step",
+                          step,
+                          "floe.teacher",
+                          tr->teacher_path,
+                          "floe.teacher_digest",
+                          digest,
+                          "floe.wbits",
+                          w,
+                          "floe.abits",
+                          a,
+                          "floe.kvbits",
+                          kv,
+                          "floe.head_bits",
+                          hb,
+                          "floe.qat.steps",
+                          buf[0],
+                          "floe.qat.batch",
+                          buf[1],
+                          "floe.qat.context",
+                          buf[2],
+                          "floe.qat.lr",
+                          buf[3],
+                          "floe.qat.lr_steps",
+                          buf[4],
+                          "floe.qat.min_lr_frac",
+                          buf[5],
+                          "floe.qat.warmup",
+                          buf[6],
+                          "floe.qat.clip",
+                          buf[7],
+                          "floe.qat.tau",
+                          buf[8],
+                          "floe.qat.alpha",
+                          buf[9],
+                          "floe.qat.seed",
+                          buf[10],
+                          "floe.qat.method",
+                          floe_qat_method_name(c->method),
+                          "floe.qat.accum",
+                          buf[12],
+                          "floe.act_scaling",
+                          floe_act_scaling_name(s->qc.act_scaling),
+                          "floe.act_kmax",
+                          buf[11]};
     snprintf(buf[11], 32, "%d", s->qc.act_kmax);
+    snprintf(buf[12], 32, "%d", c->accum);
     /* floe.act_kmax last: a per-tensor run leaves it out */
     size_t nmeta = sizeof meta / sizeof meta[0] / 2 - (s->qc.act_scaling == FLOE_ACT_PER_TOKEN ? 0 : 1);
     /* mixed precision: floe.wbits_layers when some layer differs from floe.wbits */
@@ -351,6 +412,9 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         goto out;
     }
     cfg->init = floe_qinit_defaults(); /* the loaded steps replace what it initialises */
+    cfg->accum = 1;                    /* checkpoints before accumulation carry none */
+    if (floe_st_meta_get(&f, "floe.qat.accum") && meta_int(&f, "floe.qat.accum", &cfg->accum, err) != 0)
+        goto out;
     const char *mn = floe_st_meta_get(&f, "floe.qat.method");
     cfg->method = FLOE_QAT_SILQ; /* checkpoints before EfficientQAT carry no method */
     if (mn && floe_qat_method_parse(mn, &cfg->method) != 0) {
@@ -518,7 +582,7 @@ int floe_qat_run(floe_qat_trainer *tr, const floe_tokens *train, const floe_toke
         if (floe_run_log_load(&rows, log_path, tr->step, &seconds0, err) != 0)
             goto fail;
     }
-    const double tokens_per_step = (double)c->batch * c->context;
+    const double tokens_per_step = (double)c->batch * c->context * c->accum;
     double t_start = floe_now_s();
     while (tr->step < end) {
         double t0 = floe_now_s();

@@ -36,6 +36,7 @@ typedef struct floe_qat_cfg {
     floe_qat_method method;
     int steps;         /* optimizer steps of the run (the schedule's length) */
     int batch, context;
+    int accum;         /* micro-batches of `batch` sequences summed into one optimizer step */
     float lr;          /* weights' peak learning rate */
     float lr_steps;    /* step sizes' peak learning rate, on ln(step): a relative change per update */
     float min_lr_frac; /* the cosine's floor, as a fraction of the peak */

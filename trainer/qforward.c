@@ -11,16 +11,18 @@
 #include "trainer/igemm.h"
 #include "trainer/vec.h"
 
-/* Every buffer is one calloc; the list lets floe_qfwd_free release them whatever init reached. */
-#define MAX_BUFS 512
+/* Every buffer is one calloc; the list lets floe_qfwd_free release them whatever init reached.
+ * Room for BUFS_PER_LAYER per layer and BUFS_FIXED more (a 30-layer model has over 512). */
+#define BUFS_PER_LAYER 20
+#define BUFS_FIXED 8
 typedef struct {
-    void *p[MAX_BUFS];
-    int n;
+    int n, cap;
+    void *p[];
 } buf_list;
 
 static void *take(buf_list *l, size_t count, size_t size)
 {
-    if (l->n >= MAX_BUFS)
+    if (l->n >= l->cap)
         return NULL;
     void *p = calloc(count ? count : 1, size);
     if (p)
@@ -36,9 +38,11 @@ int floe_qfwd_init(floe_qfwd *f, const floe_model_config *cfg, int maxB, int max
     if (maxB < 1 || maxT < 1 || maxT > cfg->context)
         return floe_err_set(err, "%s: batch %d x context %d: need batch >= 1 and 1 <= context <= %d", cfg->name,
                             maxB, maxT, cfg->context);
-    buf_list *l = calloc(1, sizeof *l);
+    int cap = BUFS_PER_LAYER * cfg->n_layers + BUFS_FIXED;
+    buf_list *l = calloc(1, sizeof *l + (size_t)cap * sizeof(void *));
     if (!l)
         return floe_err_set(err, "integer forward: out of memory");
+    l->cap = cap;
     f->mem = l;
     f->cfg = *cfg;
     f->maxB = maxB;

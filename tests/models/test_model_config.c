@@ -49,8 +49,21 @@ static void test_builtins(void **state)
     v = 49152, f = 14336;
     assert_true(floe_model_param_count(&c) == 2 * v * d + 14 * (2 * d + 2 * d * d + 2 * d * kv + 3 * d * f) + d);
 
-    assert_int_equal(floe_model_config_builtin_count(), 5);
-    assert_null(floe_model_config_builtin_name(5));
+    /* Hugging Face's published parameter counts: SmolLM2-135M 134,515,008; Llama-3.2-1B 1,235,814,400 */
+    assert_int_equal(floe_model_config_builtin("smollm2-135m", &c, &err), 0);
+    assert_int_equal(c.head_dim, 64);
+    assert_int_equal(c.n_kv_heads, 3);
+    assert_true(c.rope_theta == 100000.0 && c.rope_scaling == FLOE_ROPE_DEFAULT && c.tied_embeddings);
+    assert_true(floe_model_param_count(&c) == 134515008u);
+    assert_int_equal(floe_model_config_builtin("llama-3.2-1b", &c, &err), 0);
+    assert_int_equal(c.head_dim, 64);
+    assert_int_equal(c.context, 131072);
+    assert_true(c.rope_theta == 500000.0 && c.rope_scaling == FLOE_ROPE_LLAMA3 && c.rope_factor == 32.0);
+    assert_true(c.rope_low_freq_factor == 1.0 && c.rope_high_freq_factor == 4.0 && c.rope_original_context == 8192);
+    assert_true(floe_model_param_count(&c) == 1235814400u);
+
+    assert_int_equal(floe_model_config_builtin_count(), 7);
+    assert_null(floe_model_config_builtin_name(7));
     assert_int_equal(floe_model_config_builtin("huge", &c, &err), -1);
     assert_non_null(strstr(err.msg, "'huge'"));
     assert_non_null(strstr(err.msg, "tiny"));

@@ -77,11 +77,11 @@ static void run_all(arena *out, int threads, int B, int T)
     floe_rope_forward(qr, cs, sn, B, T, NH, HD);
     floe_rope_forward(kr, cs, sn, B, T, NKV, HD);
     /* attention */
-    float *ao = take(out, (size_t)N * NH * HD), *att = take(out, (size_t)B * NH * T * T);
-    float *scratch = falloc((size_t)B * NH * T * T);
+    float *ao = take(out, (size_t)N * NH * HD), *att = take(out, floe_attention_stats_floats(B, T, NH));
+    float *scratch = falloc(floe_attention_scratch_floats(B, T, NH));
     float *dq = take(out, (size_t)N * NH * HD), *dk = take(out, (size_t)N * NKV * HD);
     float *dv = take(out, (size_t)N * NKV * HD);
-    floe_attention_forward(ao, att, qr, kr, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD));
+    floe_attention_forward(ao, att, scratch, qr, kr, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD));
     floe_attention_backward(dq, dk, dv, scratch, dy, att, qr, kr, v, B, T, NH, NKV, HD, 1.0f / sqrtf((float)HD));
     floe_rope_backward(dq, cs, sn, B, T, NH, HD);
     /* swiglu (gate = the matmul output, up = dy) */

@@ -344,14 +344,14 @@ static void test_learns(void **state)
     floe_qat_trainer_free(&tr);
 }
 
-/* 4 + save + load + 4 = 8 straight, bit for bit; 1 thread = 2 threads. */
-static void test_resume_and_threads(void **state)
+/* 4 + save + load + 4 = 8 straight, bit for bit; 1 thread = 2 threads; with accum micro-batches. */
+static void resume_and_threads(int accum)
 {
-    (void)state;
     fixture fx = FX;
     floe_err err;
     floe_qconfig q = floe_qconfig_default();
     floe_qat_cfg c = small_qat(&fx.mc, 8);
+    c.accum = accum;
     floe_qat_trainer a, b;
     omp_set_num_threads(2);
     assert_int_equal(floe_qat_trainer_init(&a, fx.ckpt, &q, &c, &fx.train, &err), 0);
@@ -370,6 +370,12 @@ static void test_resume_and_threads(void **state)
     if (floe_qat_load(&b, path, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(b.step, 4);
+    char teacher[4096];
+    floe_qconfig qc;
+    floe_qat_cfg cc;
+    int step;
+    assert_int_equal(floe_qat_ckpt_info(path, teacher, sizeof teacher, &qc, &cc, &step, &err), 0);
+    assert_int_equal(cc.accum, accum);
     for (int i = 0; i < 4; i++)
         assert_int_equal(floe_qat_step(&b, &fx.train, NULL, &err), 0);
     assert_memory_equal(a.s.params, b.s.params, sizeof(float) * a.s.table.total);
@@ -380,6 +386,66 @@ static void test_resume_and_threads(void **state)
     assert_int_equal(floe_qat_export(path, qpath, &err), 0);
     floe_qat_trainer_free(&a);
     floe_qat_trainer_free(&b);
+}
+
+static void test_resume_and_threads(void **state)
+{
+    (void)state;
+    resume_and_threads(1);
+    resume_and_threads(2);
+}
+
+/* Two micro-batches of one sequence, each's loss scaled by 1/2, sum to the gradient of the batch of
+ * both (parameters and steps), within float rounding. */
+static void test_accum_equals_batch(void **state)
+{
+    (void)state;
+    fixture fx = FX;
+    floe_err err;
+    floe_qconfig q = floe_qconfig_default();
+    floe_qat_cfg c = small_qat(&fx.mc, 4);
+    c.batch = 2;
+    floe_qat_trainer tr;
+    assert_int_equal(floe_qat_trainer_init(&tr, fx.ckpt, &q, &c, &fx.train, &err), 0);
+    const int T = c.context, V = fx.mc.vocab_size;
+    int32_t rows[2 * 25], inp[48], tgt[48];
+    assert_int_equal(floe_batch_sample(&fx.train, 5, 0, 2, T, rows, &err), 0);
+    for (int b = 0; b < 2; b++)
+        for (int t = 0; t < T; t++)
+            inp[b * T + t] = rows[b * (T + 1) + t], tgt[b * T + t] = rows[b * (T + 1) + t + 1];
+    floe_qat *s = &tr.s;
+    floe_model *m = &tr.teacher;
+    float *dl = malloc(sizeof(float) * (size_t)2 * T * V);
+    double rb[4 * 48];
+    size_t np = s->table.total, ns = s->n_steps;
+    float *g = malloc(sizeof(float) * (np + ns));
+    floe_qat_zero_grad(s);
+    floe_model_forward(m, inp, NULL, 2, T);
+    assert_int_equal(floe_qat_forward(s, inp, 2, T, &err), 0);
+    double full = floe_distill(dl, s->logits, floe_model_logits(m), tgt, 2 * T, V, 1.0f, 0.5f, 1.0f, rb).loss;
+    floe_qat_backward(s, dl);
+    memcpy(g, s->grads, sizeof(float) * np);
+    memcpy(g + np, s->dsteps, sizeof(float) * ns);
+    floe_qat_zero_grad(s);
+    double sum = 0;
+    for (int j = 0; j < 2; j++) {
+        floe_model_forward(m, inp + j * T, NULL, 1, T);
+        assert_int_equal(floe_qat_forward(s, inp + j * T, 1, T, &err), 0);
+        sum += floe_distill(dl, s->logits, floe_model_logits(m), tgt + j * T, T, V, 1.0f, 0.5f, 0.5f, rb).loss / 2;
+        floe_qat_backward(s, dl);
+    }
+    assert_true(fabs(sum - full) <= 1e-5 * fabs(full));
+    double dmax = 0, gmax = 0;
+    for (size_t i = 0; i < np + ns; i++) {
+        float a = i < np ? s->grads[i] : s->dsteps[i - np];
+        dmax = fmax(dmax, fabs((double)a - g[i]));
+        gmax = fmax(gmax, fabs((double)g[i]));
+    }
+    if (!(dmax <= 1e-4 * gmax))
+        fail_msg("accumulated gradient differs from the batch's by %g (largest %g)", dmax, gmax);
+    free(dl);
+    free(g);
+    floe_qat_trainer_free(&tr);
 }
 
 /* E2E-QP (codes frozen, steps only): the codes and the parameters never change, the loss falls,
@@ -501,6 +567,7 @@ int main(void)
         cmocka_unit_test(test_gradient_matches_fp),
         cmocka_unit_test(test_learns),
         cmocka_unit_test(test_resume_and_threads),
+        cmocka_unit_test(test_accum_equals_batch),
         cmocka_unit_test(test_frozen_codes),
         cmocka_unit_test(test_refusals),
     };

@@ -246,15 +246,26 @@ static void test_refuses(void **state)
     floe_qfwd_free(&f);
 }
 
+/* Deep models: 40 layers of 20 buffers each (a fixed list of 512 once refused smollm2-135m's 30). */
+static void test_many_layers(void **state)
+{
+    (void)state;
+    floe_model_config cfg;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &cfg, &err), 0);
+    cfg.n_layers = 40;
+    floe_qfwd f;
+    if (floe_qfwd_init(&f, &cfg, 1, 8, &err) != 0)
+        fail_msg("%s", err.msg);
+    floe_qfwd_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_mix),
-        cmocka_unit_test(test_per_token),
-        cmocka_unit_test(test_full_context),
-        cmocka_unit_test(test_double_path),
-        cmocka_unit_test(test_igemm),
-        cmocka_unit_test(test_refuses),
+        cmocka_unit_test(test_every_mix),   cmocka_unit_test(test_per_token), cmocka_unit_test(test_full_context),
+        cmocka_unit_test(test_double_path), cmocka_unit_test(test_igemm),     cmocka_unit_test(test_refuses),
+        cmocka_unit_test(test_many_layers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
