@@ -12,6 +12,7 @@
 #include "common/path.h"
 #include "models/corpus.h"
 #include "models/token_file.h"
+#include "models/jsonl.h"
 
 #define INPUT_FILE_MAX ((size_t)16 << 30)
 #define PROGRESS_MIN ((uint64_t)16 << 20)
@@ -193,21 +194,6 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* One line's JSON value; NULL when it does not parse or anything but whitespace follows it. */
-static cJSON *parse_line(const char *p, size_t n)
-{
-    const char *end = NULL;
-    cJSON *o = cJSON_ParseWithLengthOpts(p, n, &end, 0);
-    if (!o)
-        return NULL;
-    for (; end && end < p + n; end++)
-        if (*end != ' ' && *end != '\t' && *end != '\r') {
-            cJSON_Delete(o);
-            return NULL;
-        }
-    return o;
-}
-
 static int add_jsonl(builder *b, const char *path, const char *data, size_t len, floe_err *err)
 {
     size_t i = 0, line = 0;
@@ -220,7 +206,7 @@ static int add_jsonl(builder *b, const char *path, const char *data, size_t len,
         while (k < eol && (data[k] == ' ' || data[k] == '\t' || data[k] == '\r'))
             k++;
         if (k < eol) {
-            cJSON *o = parse_line(data + i, eol - i);
+            cJSON *o = floe_jsonl_parse_line(data + i, eol - i);
             const cJSON *t = o ? cJSON_GetObjectItemCaseSensitive(o, "text") : NULL;
             int rc = 0;
             if (!o || !cJSON_IsObject(o))

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/file_read.h"
+#include "models/jsonl.h"
 
 #define TASK_FILE_MAX ((size_t)1 << 30)
 
@@ -111,21 +112,6 @@ int floe_mc_argmax(const double *v, int n)
     return best;
 }
 
-/* One line's JSON value; NULL when it does not parse or anything but whitespace follows it. */
-static cJSON *parse_line(const char *p, size_t n)
-{
-    const char *end = NULL;
-    cJSON *o = cJSON_ParseWithLengthOpts(p, n, &end, 0);
-    if (!o)
-        return NULL;
-    for (; end && end < p + n; end++)
-        if (*end != ' ' && *end != '\t' && *end != '\r') {
-            cJSON_Delete(o);
-            return NULL;
-        }
-    return o;
-}
-
 /* Checks one parsed line; returns the number of choices or -1. */
 static int check_item(const cJSON *o, const char *path, size_t line, floe_err *err)
 {
@@ -172,7 +158,7 @@ int floe_mc_evaluate(floe_lm *lm, const floe_tokenizer *tok, const char *path, f
         while (k < eol && is_space(data[k]))
             k++;
         if (k < eol) {
-            cJSON *o = parse_line(data + i, eol - i);
+            cJSON *o = floe_jsonl_parse_line(data + i, eol - i);
             if (!o)
                 rc = floe_err_set(err, "%s:%zu: not a JSON object", path, line);
             else if (check_item(o, path, line, err) < 0)
