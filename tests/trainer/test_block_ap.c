@@ -38,7 +38,7 @@ static void random_params(const floe_model *m, uint64_t seed)
 /* A stream with structure: runs of an arithmetic pattern with occasional random tokens. */
 static floe_tokens pattern_stream(size_t n, uint64_t seed)
 {
-    floe_tokens s;
+    floe_tokens s = {0};
     s.n = n;
     s.ids = malloc(n * sizeof(int32_t));
     assert_non_null(s.ids);
