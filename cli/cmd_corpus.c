@@ -17,11 +17,19 @@ static int build(const char *tokenizer, const floe_arg_list *in, const char *out
     printf("token file   %s\n", output);
     printf("tokenizer    %s (vocabulary %d, digest %016llx, %d bytes per token)\n", tokenizer, st.vocab_size,
            (unsigned long long)st.tokenizer_digest, st.width);
-    printf("inputs       %llu files, %llu bytes\n", (unsigned long long)st.files, (unsigned long long)st.bytes);
+    printf("inputs       %llu files, %llu bytes", (unsigned long long)st.files, (unsigned long long)st.bytes);
+    if (st.skipped_binary)
+        printf(" (%llu file(s) skipped: not text, a NUL byte)", (unsigned long long)st.skipped_binary);
+    printf("\n");
     printf("documents    %llu train, %llu validation\n", (unsigned long long)st.docs_train,
            (unsigned long long)st.docs_val);
     printf("tokens       %llu train, %llu validation (%.2f%%)\n", (unsigned long long)st.n_train,
            (unsigned long long)st.n_val, total ? 100.0 * (double)st.n_val / (double)total : 0.0);
+    if (st.docs_val == 0)
+        fprintf(stderr,
+                "floe corpus: note: no document went to validation (about 1 in %d does; a text file is one "
+                "document, a JSONL line one): evaluation needs more documents\n",
+                FLOE_CORPUS_VAL_MODULUS);
     return 0;
 }
 

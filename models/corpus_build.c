@@ -260,6 +260,7 @@ int floe_corpus_build(const char *tokenizer, const char *const *inputs, size_t n
     floe_tokfile_info in;
     memset(&in, 0, sizeof in);
     int rc = -1;
+    uint64_t skipped = 0;
     if (n_inputs == 0)
         return floe_err_set(err, "corpus: no input given");
     if (floe_tokenizer_digest(tokenizer, &in.tokenizer_digest, err) != 0 ||
@@ -279,6 +280,12 @@ int floe_corpus_build(const char *tokenizer, const char *const *inputs, size_t n
         size_t len;
         if (floe_read_file(files.v[i], INPUT_FILE_MAX, &data, &len, err) != 0)
             goto out;
+        if (!ends_with(files.v[i], ".jsonl") && memchr(data, 0, len)) { /* not text: an index, an image */
+            free(data);
+            skipped++;
+            b.done += len;
+            continue;
+        }
         int r = ends_with(files.v[i], ".jsonl") ? add_jsonl(&b, files.v[i], data, len, err)
                                                 : add_doc(&b, (const uint8_t *)data, len, err);
         free(data);
@@ -301,9 +308,16 @@ int floe_corpus_build(const char *tokenizer, const char *const *inputs, size_t n
     if (finish(&b, &in, err) != 0)
         goto out;
     if (st) {
-        *st = (floe_corpus_build_stats){files.n,      b.total,  in.n_train_docs,     b.n_off_val,
-                                        in.n_train,   in.n_val, in.tokenizer_digest, (int)in.vocab_size,
-                                        (int)in.width};
+        *st = (floe_corpus_build_stats){.files = files.n - skipped,
+                                        .bytes = b.total,
+                                        .skipped_binary = skipped,
+                                        .docs_train = in.n_train_docs,
+                                        .docs_val = b.n_off_val,
+                                        .n_train = in.n_train,
+                                        .n_val = in.n_val,
+                                        .tokenizer_digest = in.tokenizer_digest,
+                                        .vocab_size = (int)in.vocab_size,
+                                        .width = (int)in.width};
     }
     rc = 0;
 out:

@@ -25,6 +25,7 @@ extern "C" {
 
 typedef struct floe_corpus_build_stats {
     uint64_t files, bytes;         /* inputs read and their total size */
+    uint64_t skipped_binary;       /* files skipped as not text (a NUL byte; e.g. a folder's index files) */
     uint64_t docs_train, docs_val; /* documents per split */
     uint64_t n_train, n_val;       /* tokens per split */
     uint64_t tokenizer_digest;     /* floe_tokenizer_digest */
@@ -33,7 +34,8 @@ typedef struct floe_corpus_build_stats {
 
 /* Tokenizes inputs[0..n_inputs) with the tokenizer `tokenizer` (floe_tokenizer_load's argument) into
  * the token file `output`. progress (may be NULL) receives a line per 10% of the input bytes when
- * they exceed 16 MiB. st (may be NULL) receives the figures. */
+ * they exceed 16 MiB. A file (not .jsonl) holding a NUL byte is not text and is skipped, counted in
+ * st->skipped_binary. st (may be NULL) receives the figures. */
 int floe_corpus_build(const char *tokenizer, const char *const *inputs, size_t n_inputs, const char *output,
                       FILE *progress, floe_corpus_build_stats *st, floe_err *err);
 

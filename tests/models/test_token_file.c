@@ -42,6 +42,11 @@ static void test_build_and_read(void **state)
     write_text(path, "The second text file.\n");
     snprintf(path, sizeof path, "%s/a.txt", in_dir);
     write_text(path, "The first text file.\n");
+    snprintf(path, sizeof path, "%s/a.dat", in_dir); /* not text: skipped */
+    FILE *bin = fopen(path, "wb");
+    assert_non_null(bin);
+    assert_int_equal(fwrite("\0\0\0\2index", 1, 9, bin), 9);
+    fclose(bin);
     snprintf(jsonl, sizeof jsonl, "%s/docs.jsonl", dir);
     FILE *f = fopen(jsonl, "wb");
     assert_non_null(f);
@@ -58,6 +63,7 @@ static void test_build_and_read(void **state)
     const char *tokp = fixture("tok-llama2");
     assert_int_equal(floe_corpus_build(tokp, inputs, 2, out, NULL, &st, &err), 0);
     assert_int_equal(st.files, 3);
+    assert_int_equal(st.skipped_binary, 1);
     assert_int_equal(st.docs_train + st.docs_val, 82);
     assert_true(st.docs_val > 0);
     assert_int_equal(st.width, 2);
