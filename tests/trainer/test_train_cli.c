@@ -104,6 +104,19 @@ static void test_errors(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s sample --ckpt %s/none.safetensors", floe, dir), 1);
     assert_non_null(strstr(out, "none.safetensors"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s sample --ckpt x --temperature -1", floe), 2);
+    /* a model folder with its tokenizer, past its 256-position window (the cache refills); the same
+       text again with the same seed */
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    char again[sizeof out];
+    const char *fmt = "%s sample --ckpt %s/tests/fixtures/hf/llama-tiny --tokenizer %s/tests/fixtures/hf/llama-tiny "
+                      "--prompt 'Hello world' --tokens 300 --seed 4";
+    assert_int_equal(floe_test_run(out, sizeof out, fmt, floe, src, src), 0);
+    assert_true(strncmp(out, "Hello world", 11) == 0 && strlen(out) > 300);
+    assert_int_equal(floe_test_run(again, sizeof again, fmt, floe, src, src), 0);
+    assert_string_equal(out, again);
+    assert_int_equal(
+        floe_test_run(out, sizeof out, "%s sample --ckpt %s/tests/fixtures/hf/llama-tiny --prompt 'x'", floe, src), 1);
+    assert_non_null(strstr(out, "give --tokenizer"));
     assert_int_equal(floe_test_run(out, sizeof out, "%s train --help", floe), 0);
     assert_non_null(strstr(out, "--resume"));
 }
