@@ -1,6 +1,6 @@
 # ctest rtl_lint: `verilator --lint-only -Wall` on the generated package and every rtl/*.sv unit
 # (each as its own top, file name = module name; core is given every file, since it
-# instantiates the units; the others find a module they instantiate, elastic_ctl, by file name
+# instantiates the units; the others find a module they instantiate, pipe_ctl, by file name
 # with -y), plus the FLOE_RTL_FLIP_ROUNDING variant of requant.
 file(GLOB units ${RTL_DIR}/*.sv)
 set(failed 0)
