@@ -24,6 +24,7 @@
 // while the core is idle and is not part of the timed datapath.
 module core
   import floe_rtl_pkg::*;
+  import mult_mul_pkg::*;
 #(
   parameter int MEM   = MEM_BYTES,     // local memory bytes
   parameter int AB    = MEM_ADDR_BITS, // address bits
@@ -142,32 +143,6 @@ module core
       chunk_for = c > 32'(AL) ? c : 32'(AL);
     else
       chunk_for = c > 32'(VL) ? c : 32'(VL);
-  endfunction
-
-  // floe_requant_mult_mul: the product of two multipliers (m < 2^31, shift 0..62) renormalised to a
-  // 31-bit mantissa, round half up, denormalised at shift 62; {shift, m}
-  function automatic logic [36:0] mult_mul(input logic [30:0] am, input logic [5:0] ash, input logic [30:0] bm,
-                                           input logic [5:0] bsh);
-    logic [61:0] p;
-    logic [63:0] m;
-    logic signed [9:0] sh;
-    logic [6:0] bl, r;
-    p = 62'(am) * 62'(bm);
-    sh = 10'(ash) + 10'(bsh);
-    bl = 7'd0;
-    for (int i = 0; i < 62; i++)
-      if (p[i]) bl = 7'(i + 1);
-    r = bl > 7'd31 ? bl - 7'd31 : 7'd0;
-    if (sh - 10'($signed({1'b0, r})) > 10'sd62) r = 7'(sh - 10'sd62);
-    m = r == 7'd0 ? 64'(p) : (64'(p) >> r) + ((64'(p) >> (r - 7'd1)) & 64'd1);
-    sh = sh - 10'($signed({1'b0, r}));
-    if (m[31]) begin                     // rounding carried into bit 31
-      m = m >> 1;
-      sh = sh - 10'sd1;
-    end
-    if (p == 62'd0) mult_mul = 37'd0;
-    else if (sh < 10'sd0) mult_mul = {6'd0, 31'h7fffffff};
-    else mult_mul = {sh[5:0], m[30:0]};
   endfunction
 
   // ---------------------------------------------------------------- state
