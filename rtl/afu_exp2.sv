@@ -5,7 +5,8 @@
 // T, the fraction width, the Q format and the zero cut-off come from floe_rtl_pkg, generated from
 // the C code (rtl/gen/floe_rtl_gen.c); nothing here is a copied number.
 //
-// Pipeline: 2 stages (negate + table ROM | rounding shift), one beat per cycle, stall-all flow.
+// Pipeline: 2 stages (negate + table ROM | rounding shift), one beat per cycle, stall-all flow
+// (pipe_ctl).
 module afu_exp2
   import floe_rtl_pkg::*;
 #(
@@ -22,25 +23,17 @@ module afu_exp2
 );
   localparam int NB = 32 - EXP2_FRAC_BITS;      // width of the integer part n
 
-  logic en;
-  assign en       = !out_valid || out_ready;
-  assign in_ready = en;
+  // flow control: stage 1's registers load on adv[0], the output register on adv[1]
+  logic [1:0] adv;
+  /* verilator lint_off PINCONNECTEMPTY */
+  pipe_ctl #(.STAGES(1)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready, .last(1'b1),
+                                .adv, .v());
+  /* verilator lint_on PINCONNECTEMPTY */
 
   // stage 1: table entry, shift, and whether the result is certainly zero
-  logic                   v1;
   logic [EXP2_OUT_BITS:0] t1   [LANES];
   logic [4:0]             n1   [LANES];
   logic                   zero1 [LANES];
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      v1        <= 1'b0;
-      out_valid <= 1'b0;
-    end else if (en) begin
-      v1        <= in_valid;
-      out_valid <= v1;
-    end
-  end
 
   for (genvar i = 0; i < LANES; i++) begin : g_lane
     logic [31:0]   u;
@@ -48,12 +41,12 @@ module afu_exp2
     assign u = x[i][31] ? 32'd0 - $unsigned(x[i]) : 32'd0;  // positive x counts as 0
     assign n = u[31:EXP2_FRAC_BITS];
     always_ff @(posedge clk) begin
-      if (en) begin
+      if (adv[0]) begin
         t1[i]    <= exp2_table(u[EXP2_FRAC_BITS-1:0]);
         n1[i]    <= n[4:0];
         zero1[i] <= 32'(n) >= 32'(EXP2_ZERO_N);
-        y[i]     <= scale(t1[i], n1[i], zero1[i]);
       end
+      if (adv[1]) y[i] <= scale(t1[i], n1[i], zero1[i]);
     end
   end
 

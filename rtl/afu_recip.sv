@@ -9,7 +9,7 @@
 // loads; stages 1..31 are one step each; the output register takes the 32nd step and the
 // renormalisation. LANES results per cycle at full rate, a fixed latency of 33 cycles
 // from the accepting edge to out_valid for every x (the machine's recip_latency_cycles is this
-// plus the core's memory round trip, docs/rtl.md). Elastic flow (elastic_ctl): a held output
+// plus the core's memory round trip, docs/rtl.md). Elastic flow (pipe_ctl): a held output
 // stops only the registers behind it that have no bubble to fill.
 module afu_recip
   import floe_rtl_pkg::*;
@@ -36,7 +36,10 @@ module afu_recip
 
   // register s (after s divider steps) loads when adv[s]; adv[STEPS] is the output register
   logic [STEPS:0] adv;
-  elastic_ctl #(.STAGES(STEPS)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready, .adv);
+  /* verilator lint_off PINCONNECTEMPTY */
+  pipe_ctl #(.STAGES(STEPS), .ELASTIC(1'b1)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready,
+                                                    .last(1'b1), .adv, .v());
+  /* verilator lint_on PINCONNECTEMPTY */
 
   // Narrow stage registers (no struct) and one always_ff per stage (generate loops).
   for (genvar l = 0; l < LANES; l++) begin : g_lane

@@ -13,7 +13,7 @@
 // stages of root steps follow and the output register takes the 32nd root step, the rounding
 // (a + 1) >> 1 and the renormalisation. LANES results per cycle at full rate and a fixed latency
 // of 97 cycles from the accepting edge to out_valid for every x (x = 0 and powers of four ride
-// along with a flag). Elastic flow (elastic_ctl): a held output stops only the registers behind it
+// along with a flag). Elastic flow (pipe_ctl): a held output stops only the registers behind it
 // that have no bubble to fill, so the results in flight close up while the output waits.
 module afu_rsqrt
   import floe_rtl_pkg::*;
@@ -41,7 +41,10 @@ module afu_rsqrt
 
   // register k loads when adv[k]: divider stages 0..DSTEPS-1, root stages DSTEPS..NV-1, output NV
   logic [NV:0] adv;
-  elastic_ctl #(.STAGES(NV)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready, .adv);
+  /* verilator lint_off PINCONNECTEMPTY */
+  pipe_ctl #(.STAGES(NV), .ELASTIC(1'b1)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready,
+                                                 .last(1'b1), .adv, .v());
+  /* verilator lint_on PINCONNECTEMPTY */
 
   // Every stage register is at most 64 bits wide (no struct), so the simulator keeps them native;
   // the stages are generate loops (one always_ff each), unrolled at any depth.

@@ -9,8 +9,12 @@
 //             `afu_recip`, rsqrt through `afu_rsqrt`, and lut8, lut16 through a second `vector` at
 //             AFU_LANES with its own table (the activation-function unit); rope through `rope`,
 //             multmul through `multmul`, requantk through `requant` (k read with the first chunk);
-//   rmsnorm, softmax, rmsnormt, vrequantt: composites, run by the command sequencer below as passes
+//   rmsnorm, softmax, rmsnormt, vrequantt: composites, run by the command sequencer as passes
 //             over the row on the same units, the per-row scalar held in a register between passes.
+// The control is three blocks of their own: the command intake (core_intake: handshake, the running
+// pass's configuration, busy and done), the command sequencer (core_sequencer: the composites'
+// passes) and the write-back (core_writeback: output buffers, capture, result writes). This file
+// holds the memory, the port, the staging of operands and the units.
 // Elementwise commands stream chunks (at least a port word of the narrowest type): operands are read
 // into one of two staging buffers, a full buffer is launched into the unit (several beats) while the
 // next chunk is read into the other, and the results are packed into one of two output buffers
@@ -24,6 +28,8 @@
 // while the core is idle and is not part of the timed datapath.
 module core
   import floe_rtl_pkg::*;
+  import core_pkg::*;
+  import mult_mul_pkg::*;
 #(
   parameter int MEM   = MEM_BYTES,     // local memory bytes
   parameter int AB    = MEM_ADDR_BITS, // address bits
@@ -75,31 +81,6 @@ module core
   localparam int XB = XMAX + 2 * MD;     // activation buffer with room for the last slice
 
   // ---------------------------------------------------------------- helpers
-  // the core's own element type for 8-byte elements (rsqrt's uint64 input, recip's and rsqrt's
-  // (m, shift) multipliers): not an ISA type, never a command's dt
-  localparam logic [2:0] DT_X64 = 3'd7;
-
-  function automatic logic [31:0] bytes_for(input logic [2:0] dt, input logic [31:0] n);
-    case (dt)
-      DT_I2:   bytes_for = (n + 32'd3) >> 2;
-      DT_I4:   bytes_for = (n + 32'd1) >> 1;
-      DT_I8:   bytes_for = n;
-      DT_I16:  bytes_for = n << 1;
-      DT_X64:  bytes_for = n << 3;
-      default: bytes_for = n << 2;
-    endcase
-  endfunction
-
-  function automatic logic [5:0] dt_bits(input logic [2:0] dt);
-    case (dt)
-      DT_I2:   dt_bits = 6'd2;
-      DT_I4:   dt_bits = 6'd4;
-      DT_I8:   dt_bits = 6'd8;
-      DT_I16:  dt_bits = 6'd16;
-      default: dt_bits = 6'd32;
-    endcase
-  endfunction
-
   // clamp to the signed range of n bits, n = 2..32
   function automatic logic signed [31:0] sat32(input logic signed [31:0] v, input logic [5:0] n);
     logic signed [31:0] h;
@@ -107,192 +88,40 @@ module core
     sat32 = v > h ? h : v < -h - 32'sd1 ? -h - 32'sd1 : v;
   endfunction
 
-  // a command's operand and result element types
-  function automatic logic [2:0] in_dt(input logic [4:0] o, input logic [2:0] dt);
-    case (o)
-      CMD_VREQUANT, CMD_EXP2, CMD_RECIP: in_dt = DT_I32;
-      CMD_RSQRT, CMD_MULTMUL:            in_dt = DT_X64;
-      CMD_LUT8:                          in_dt = DT_I8;
-      CMD_LUT16, CMD_ROPE:               in_dt = DT_I16;
-      default:                           in_dt = dt;
-    endcase
-  endfunction
-  function automatic logic [2:0] out_dt(input logic [4:0] o, input logic [2:0] dt, input logic [2:0] dt2);
-    case (o)
-      CMD_VSAT:             out_dt = dt2;
-      CMD_EXP2:             out_dt = DT_I32;
-      CMD_LUT8, CMD_ROPE:   out_dt = DT_I16;
-      CMD_RECIP, CMD_RSQRT, CMD_MULTMUL: out_dt = DT_X64;
-      default:              out_dt = dt;
-    endcase
-  endfunction
-
-  function automatic logic [31:0] min32(input logic [31:0] a, input logic [31:0] b);
-    min32 = a < b ? a : b;
-  endfunction
-
-  // elements of a chunk: a port word of the narrowest operand or result type, at least the unit's lanes
-  function automatic logic [31:0] chunk_for(input logic [4:0] o, input logic [2:0] it, input logic [2:0] ot);
-    logic [6:0] nb;
-    logic [31:0] c;
-    nb = o == CMD_RSQRT || o == CMD_MULTMUL ? 7'd64 : o == CMD_RECIP ? 7'd32
-       : o == CMD_REQUANT || o == CMD_REQUANTK || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
-    c = 32'(8 * W) / 32'(nb);
-    if (o == CMD_EXP2 || o == CMD_LUT8 || o == CMD_LUT16 || o == CMD_RECIP || o == CMD_RSQRT)
-      chunk_for = c > 32'(AL) ? c : 32'(AL);
-    else
-      chunk_for = c > 32'(VL) ? c : 32'(VL);
-  endfunction
-
-  // floe_requant_mult_mul: the product of two multipliers (m < 2^31, shift 0..62) renormalised to a
-  // 31-bit mantissa, round half up, denormalised at shift 62; {shift, m}
-  function automatic logic [36:0] mult_mul(input logic [30:0] am, input logic [5:0] ash, input logic [30:0] bm,
-                                           input logic [5:0] bsh);
-    logic [61:0] p;
-    logic [63:0] m;
-    logic signed [9:0] sh;
-    logic [6:0] bl, r;
-    p = 62'(am) * 62'(bm);
-    sh = 10'(ash) + 10'(bsh);
-    bl = 7'd0;
-    for (int i = 0; i < 62; i++)
-      if (p[i]) bl = 7'(i + 1);
-    r = bl > 7'd31 ? bl - 7'd31 : 7'd0;
-    if (sh - 10'($signed({1'b0, r})) > 10'sd62) r = 7'(sh - 10'sd62);
-    m = r == 7'd0 ? 64'(p) : (64'(p) >> r) + ((64'(p) >> (r - 7'd1)) & 64'd1);
-    sh = sh - 10'($signed({1'b0, r}));
-    if (m[31]) begin                     // rounding carried into bit 31
-      m = m >> 1;
-      sh = sh - 10'sd1;
-    end
-    if (p == 62'd0) mult_mul = 37'd0;
-    else if (sh < 10'sd0) mult_mul = {6'd0, 31'h7fffffff};
-    else mult_mul = {sh[5:0], m[30:0]};
-  endfunction
-
   // ---------------------------------------------------------------- state
   logic [7:0] mem [MEM];
   logic signed [31:0] accf [ACCS];
 
-  logic        busy;
+  // ---------------------------------------------------------------- command intake
+  // the running pass's configuration (core_intake): a command's own, or a composite's next pass
+  logic        accept, busy;
   logic [4:0]  op;
   logic [31:0] dst, aa, bb, ma;
   logic [ACC_INDEX_BITS-1:0] acc0;
   logic [31:0] n;
   logic [2:0]  idt, odt;
-  logic        x16, w4, set, chan;
+  logic        x16, w4, acc_set, chan;  // acc_set: vmm mode set (from 0)
   logic signed [7:0] amount;
-
-  assign cmd_ready = !busy;
-
-  // ---------------------------------------------------------------- command sequencer
-  // A composite (rmsnorm) runs as a sequence of passes over its row on the elementwise engine below,
-  // each pass an internal op with its own operands; a per-row scalar is held in a register between
-  // passes. A reduction pass leaves its result in `sreg` (nothing is written), a scalar pass feeds
-  // one element to the divider or the root and keeps the multiplier in (rq_m, rq_sh); only the last
-  // pass writes the destination. `pstart` loads the next pass's configuration (one cycle).
-  //   rmsnorm: 0 vsumsq of src, eps through the multiplier stream -> sreg = eps + sum q^2;
-  //            1 rsqrt(sreg) -> r;  2 requant of src (int16) by mult_mul(r, c[j]) into dst.
-  //   softmax: 0 vmaxr of src -> smax;  1 exp2(src - smax) on afu_exp2, summed into sreg (a sum
-  //            pass: nothing written);  2 recip(sreg) -> r, shift - 15;  3 exp2(src - smax) again,
-  //            each result requantized by r to [0, 32767] on its way into the output buffer, into dst.
-  //   rmsnormt: rmsnorm's passes, pass 0 also keeping max |q| (amx, at launch), pass 2 by
-  //            M * 2^k (M = mult_mul(r, C), k = token_k), then 3: k as one byte after the row.
-  //   vrequantt: 0 vmaxr of |x| - 1 (fits int32) -> amax - 1;  1 vrequant of x by M * 2^k;  2 k.
-  logic        seq, pstart, sc_pass, sc_issued, p_last, sum_pass, kw_pass, m12;
-  logic [31:0] amx;                      // rmsnormt: max |q| of the row
-  logic [3:0]  mk, tk, rk;               // K of the per-token multiplier, the row's k, requantk's k
-  logic signed [31:0] smax;
-  logic [4:0]  cop;
-  logic [2:0]  ps;
-  logic [31:0] c_dst, c_a, c_b, c_m, c_n;
-  logic [2:0]  c_dt;
-  logic        c_chan;
-  logic [63:0] sreg;
-  logic [30:0] rq_m;
-  logic [5:0]  rq_sh;
-  function automatic logic is_composite(input logic [4:0] o);
-    is_composite = o == CMD_RMSNORM || o == CMD_SOFTMAX || o == CMD_RMSNORMT || o == CMD_VREQUANTT;
-  endfunction
-  // the next pass
+  logic [31:0] ch, nchunks;              // elements per chunk, chunks of the pass
+  logic        use_a, use_b, use_m;      // the streams the pass reads
+  logic [31:0] rsin, hoff;               // rope: the sin stream, bytes from x[0] to x[h]
+  logic [31:0] tbytes;                   // lookups: the table's bytes
+  logic [31:0] xbytes, rowbytes;         // vmm: activation bytes, weight bytes per row
+  logic        finish;                   // the running command ends at this edge
+  // the sequencer's next pass
   logic [4:0]  np_op;
   logic [2:0]  np_idt, np_odt;
-  logic [31:0] np_a, np_m;
-  logic        np_chan, np_um, np_sc, np_last, np_sum, np_kw, np_m12;
-  always_comb begin
-    np_op = CMD_VSUMSQ;
-    np_idt = DT_I16;
-    np_odt = DT_I32;
-    np_a = c_a;
-    np_m = c_m;
-    np_chan = 1'b0;
-    np_um = 1'b0;
-    np_sc = 1'b0;
-    np_last = 1'b0;
-    np_sum = 1'b0;
-    np_kw = 1'b0;
-    np_m12 = 1'b0;
-    if (cop == CMD_VREQUANTT) begin
-      np_idt = DT_I32;
-      case (ps)
-        3'd0: np_op = CMD_VMAXR;
-        3'd1: begin
-          np_op = CMD_VREQUANT;
-          np_odt = c_dt;
-          np_um = 1'b1;
-          np_m12 = 1'b1;
-        end
-        default: begin
-          np_kw = 1'b1;
-          np_last = 1'b1;
-        end
-      endcase
-    end else if (cop == CMD_SOFTMAX) begin
-      np_idt = DT_I32;
-      case (ps)
-        3'd0: np_op = CMD_VMAXR;
-        3'd1: begin
-          np_op = CMD_EXP2;
-          np_sum = 1'b1;
-        end
-        3'd2: begin
-          np_op = CMD_RECIP;
-          np_sc = 1'b1;
-        end
-        default: begin
-          np_op = CMD_EXP2;
-          np_odt = DT_I16;
-          np_last = 1'b1;
-        end
-      endcase
-    end else begin
-      case (ps)
-        3'd0: np_um = 1'b1;              // vsumsq; eps (8 bytes) as a per-tensor multiplier
-        3'd1: begin
-          np_op = CMD_RSQRT;
-          np_sc = 1'b1;
-        end
-        3'd2: begin
-          np_op = CMD_VREQUANT;
-          np_odt = c_dt;
-          np_m = c_b;
-          np_chan = c_chan;
-          np_um = 1'b1;
-          np_m12 = cop == CMD_RMSNORMT;  // {m, shift, K}
-          np_last = cop == CMD_RMSNORM;
-        end
-        default: begin                   // rmsnormt's k
-          np_kw = 1'b1;
-          np_last = 1'b1;
-        end
-      endcase
-    end
-  end
-  wire seq_rms = seq && cop == CMD_RMSNORM;
-  wire seq_sm = seq && cop == CMD_SOFTMAX;
-  wire seq_rmt = seq && cop == CMD_RMSNORMT;
-  wire seq_vqt = seq && cop == CMD_VREQUANTT;
+  logic [31:0] np_a, np_m, np_dst, np_n;
+  logic        np_chan, np_use_a, np_use_m, np_stream, pass_load;
+  core_intake #(.W(W), .VL(VL), .AL(AL)) u_intake (
+    .clk, .rst_n, .cmd_valid, .cmd_ready, .cmd_op, .cmd_dst, .cmd_a, .cmd_b, .cmd_m, .cmd_acc, .cmd_n,
+    .cmd_k, .cmd_dt, .cmd_dt2, .cmd_x16, .cmd_w4, .cmd_set, .cmd_chan, .cmd_amount, .accept, .busy, .done,
+    .finish, .pass_load, .np_op, .np_idt, .np_odt, .np_a, .np_m, .np_dst, .np_n, .np_chan, .np_use_a,
+    .np_use_m, .np_stream, .op, .dst, .aa, .bb, .ma, .acc0, .n, .rsin, .hoff, .x16, .w4, .acc_set, .chan,
+    .amount, .idt, .odt, .use_a, .use_b, .use_m, .ch, .nchunks, .tbytes, .xbytes, .rowbytes);
+  wire is_vmm = op == CMD_VMM;
   wire is_rk = op == CMD_REQUANTK;
+  wire ew = busy && !is_vmm;             // an elementwise command is running
 
   // floe_token_k: the largest k in [1, min(K, shift)] with round_half_up(amax m / 2^(shift - k)) <= hi,
   // else 0 (amax <= 2^31, m < 2^31: the product is below 2^62)
@@ -323,23 +152,27 @@ module core
     raw = sh == 6'd0 ? p : 47'((64'(p) + (64'd1 << (sh - 6'd1))) >> sh);
     scale_q15 = raw > 47'd32767 ? 32'sd32767 : 32'(raw);
   endfunction
-  wire accept = cmd_valid && cmd_ready;
-  wire is_vmm = op == CMD_VMM;
 
   // elementwise geometry: a chunk is `ch` elements, read as a whole and launched into the unit as
   // ch / lanes beats; ch = max(lanes, the elements of one port word of the narrowest operand or
-  // result type), so that a narrow stream still fills whole port words (set when a command is taken)
+  // result type), so that a narrow stream still fills whole port words (core_intake)
   logic        afu_op;                   // exp2, lut8, lut16, recip, rsqrt: the activation-function unit
-  logic [31:0] ch, lanes;
-  logic [31:0] nchunks;
-  logic        use_a, use_b, use_m;
+  logic [31:0] lanes;
   assign afu_op = op == CMD_EXP2 || op == CMD_LUT8 || op == CMD_LUT16 || op == CMD_RECIP || op == CMD_RSQRT;
   assign lanes = afu_op ? 32'(AL) : 32'(VL);
-  wire ew = busy && !is_vmm;             // an elementwise command is running
   // rope: pairs (x[i], x[i+h]) with (cos[i], sin[i]), i < h: streams a = x, b = x + h, m = cos, 3 = sin;
   // each chunk's results are the lower half's and the upper half's (hoff bytes further)
   wire is_rope = op == CMD_ROPE;
-  logic [31:0] rsin, hoff;
+
+  // the sequencer's state (core_sequencer, below): the composites' passes; its per-row scalar
+  // registers feed the units
+  logic        seq, seq_rms, seq_sm, seq_rmt, seq_vqt, sc_pass, sc_go, sum_pass, kw_go, m12, ew_finish;
+  logic [63:0] sreg;
+  logic signed [31:0] smax;
+  logic [31:0] amx;                      // rmsnormt: max |q| of the row
+  logic [30:0] rq_m;
+  logic [5:0]  rq_sh;
+  logic [31:0] kw_addr;
 
   // ---------------------------------------------------------------- port arbitration
   logic        p_rd, p_wr;               // this cycle's memory access
@@ -353,7 +186,7 @@ module core
   localparam int TP = W / 2;             // int16 entries per word (lut8); lut16 uses W / 4
   localparam int KB = LUT16_KNOT_BITS;
   logic        tph;                      // loading the table
-  logic [31:0] toff, tbytes;
+  logic [31:0] toff;
   logic signed [31:0] tlo, thi, tlo_next, thi_next;
   logic [TP-1:0]    t_we;
   logic [8:0]       t_addr;              // table row: TP entries
@@ -401,18 +234,14 @@ module core
   logic [8*SM-1:0] sm [2];
   logic [8*SA-1:0] ss [2];
 
-  function automatic logic [31:0] chunk_elems(input logic [31:0] c);
-    chunk_elems = min32(ch, n - c * ch);
-  endfunction
-
   // bytes of stream s in chunk c
   function automatic logic [31:0] sbytes(input logic [2:0] s, input logic [31:0] c);
     case (s)
-      3'd0:    sbytes = use_a ? bytes_for(idt, chunk_elems(c)) : 32'd0;
-      3'd1:    sbytes = is_rk ? (c == 0 ? 32'd1 : 32'd0) : use_b ? bytes_for(idt, chunk_elems(c)) : 32'd0;
-      3'd2:    sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(c))
-                      : !use_m ? 32'd0 : chan ? 32'd8 * chunk_elems(c) : c == 0 ? (m12 ? 32'd12 : 32'd8) : 32'd0;
-      default: sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(c)) : 32'd0;
+      3'd0:    sbytes = use_a ? bytes_for(idt, chunk_elems(ch, n, c)) : 32'd0;
+      3'd1:    sbytes = is_rk ? (c == 0 ? 32'd1 : 32'd0) : use_b ? bytes_for(idt, chunk_elems(ch, n, c)) : 32'd0;
+      3'd2:    sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(ch, n, c))
+                      : !use_m ? 32'd0 : chan ? 32'd8 * chunk_elems(ch, n, c) : c == 0 ? (m12 ? 32'd12 : 32'd8) : 32'd0;
+      default: sbytes = is_rope ? bytes_for(DT_I16, chunk_elems(ch, n, c)) : 32'd0;
     endcase
   endfunction
 
@@ -457,9 +286,10 @@ module core
   assign lb = lc[0];
   logic        u_in_valid, u_in_ready, u_out_valid, launch_last;
   logic [63:0] mt;                        // the per-tensor multiplier
+  logic [3:0]  mk, tk, rk;                // K of the per-token multiplier, the row's k, requantk's k
 
   assign u_in_valid = ew && !tph && lc < nchunks && full[lb];
-  assign launch_last = (lsub + 32'd1) * lanes >= chunk_elems(lc);
+  assign launch_last = (lsub + 32'd1) * lanes >= chunk_elems(ch, n, lc);
 
   function automatic logic signed [31:0] elem(input logic [8*SA-1:0] buf_, input logic [2:0] dt,
                                               input logic [31:0] i);
@@ -568,8 +398,6 @@ module core
   assign r_in_valid = u_in_valid && uses_requant;
   assign e_in_valid = u_in_valid && uses_exp2;
   assign l_in_valid = u_in_valid && uses_lut;
-  wire sc_go = ew && sc_pass && !sc_issued && !pstart;   // a scalar pass's one element
-  wire kw_go = ew && kw_pass && !pstart;                  // the k pass's byte
   assign q_in_valid = (u_in_valid || sc_go) && uses_recip;
   assign s_in_valid = (u_in_valid || sc_go) && uses_rsqrt;
   assign d_in_valid = u_in_valid && uses_reduce;
@@ -579,7 +407,6 @@ module core
                      : uses_recip ? q_out_valid : uses_rsqrt ? s_out_valid : uses_reduce ? d_out_valid
                      : l_out_valid;
 
-  logic cap_ok;
   logic signed [15:0] ro_a [VL];
   logic signed [15:0] ro_b [VL];
   logic signed [15:0] ro_c [VL];
@@ -672,44 +499,26 @@ module core
   endfunction
 
   // ---------------------------------------------------------------- results: capture and write back
-  // Two output buffers: a chunk's beats are captured into one while the other is written.
-  logic [31:0] cc, csub;                  // chunk and beat the next capture takes
-  logic [31:0] oc, wr_off;                // chunk being written, byte offset
-  logic        ofull [2];
-  logic [8*SA-1:0] obuf [2];
-  logic [8*SA-1:0] obuf_next;
-  logic        wr_want, wr_go, wr_urgent, wr_last_word, capture, cap_last;
-  logic [31:0] ob_bytes;
-  assign cap_ok = !ofull[cc[0]];
-  assign capture = ew && u_out_valid && cap_ok && !sc_pass;
-  assign cap_last = uses_reduce || (csub + 1) * lanes >= chunk_elems(cc);
-  // a reduction writes one result: 4 bytes (vsum, vmaxr) or 8 (vsumsq)
-  assign ob_bytes = uses_reduce ? (op == CMD_VSUMSQ ? 32'd8 : 32'd4)
-                  : is_rope ? 32'd2 * bytes_for(odt, chunk_elems(oc)) : bytes_for(odt, chunk_elems(oc));
-  // rope's upper half: the word goes hoff bytes further; a word never spans the two halves
-  logic [31:0] seg_bytes, wr_len;
-  logic        wr_hi;
-  assign seg_bytes = bytes_for(odt, chunk_elems(oc));
-  assign wr_hi = is_rope && wr_off >= seg_bytes;
-  assign wr_len = min32(32'(W), (is_rope && !wr_hi ? seg_bytes : ob_bytes) - wr_off);
-  assign wr_want = ew && ofull[oc[0]];
-  // Port priority: result words go first (a short pipeline then drains at once, as the simulator's
-  // busy + latency assumes), except behind the deep pipelines of afu_recip and afu_rsqrt: there
-  // operand reads go first whenever a staging buffer is free behind recip and rsqrt, so the tile is
-  // read ahead into the elastic pipeline (its registers hold results while the output buffers wait)
-  // and the reads overlap its latency; a full pipeline refuses the next beat, the staging buffers
-  // stay full and the writes get the port. (With results first, a tile longer than the pipeline
-  // starved its reads behind the writes and paid the latency twice; with writes first whenever both
-  // output buffers were full, reads and writes interleaved, the read-ahead ran out, and the last
-  // results came as sparsely as they were read: northpole rsqrt +7.7%.) Lookups (a short pipeline
-  // that cannot hold results) read first unless both output buffers are full: a lut16 chunk with
-  // int32 results is one word in and two out, and with results first the reader waited behind the
-  // writes while both staging buffers were full, the port idling while the unit worked (+5.5% on
-  // small's int32 lut16 tiles, -0.1% reads first; docs/rtl.md).
-  assign wr_urgent = ofull[0] && ofull[1];
-  assign wr_go = wr_want && (!(uses_recip || uses_rsqrt || uses_lut) || (uses_lut && wr_urgent) ||
-                             !(tb_want || rd_want));
-  assign wr_last_word = wr_off + wr_len >= ob_bytes;
+  // each lane's result as int32 (res) and as an 8-byte multiplier (res64: int32 m, then int32
+  // shift, little-endian), packed to the result type by the write-back (core_writeback)
+  logic               cap_ok, capture, cap_last, cap_end, wr_go, wr_end;
+  logic [31:0]        cc, csub;           // chunk and beat the next capture takes
+  logic [31:0]        wr_addr, wr_len;
+  logic [7:0]         wr_data [W];
+  logic signed [31:0] res   [VL];
+  logic [63:0]        res64 [VL];
+  always_comb begin
+    for (int l = 0; l < VL; l++) begin
+      res64[l] = uses_mm ? {26'd0, xsh[l], 1'b0, xm[l]} : l >= AL ? 64'd0 : uses_recip ? {26'd0, qsh[l % AL], 1'b0, qm[l % AL]}
+                                            : {26'd0, sqsh[l % AL], 1'b0, sqm[l % AL]};
+      if (uses_requant) res[l] = ry[l];
+      else if (uses_vector) res[l] = vy[l];
+      else if (l >= AL) res[l] = 32'sd0;
+      else if (uses_exp2) res[l] = seq_sm ? scale_q15(16'(ey[l % AL]), rq_m, rq_sh) : 32'(ey[l % AL]);
+      else if (op == CMD_LUT16) res[l] = sat32(clamp32(ly[l % AL], tlo, thi), obits);
+      else res[l] = ly[l % AL];
+    end
+  end
   // a sum pass: the beat's exponentials of elements < n
   logic [31:0] beat_sum;
   always_comb begin
@@ -717,44 +526,27 @@ module core
     for (int l = 0; l < AL; l++)
       if (cc * ch + csub * lanes + 32'(l) < n) beat_sum = beat_sum + 32'(ey[l]);
   end
-  always_comb begin
-    obuf_next = obuf[cc[0]];
-    for (int l = 0; l < VL; l++) begin
-      logic signed [31:0] y;
-      logic [63:0] y64;                   // a multiplier: int32 m, then int32 shift (little-endian)
-      logic [31:0] e;
-      e = csub * lanes + 32'(l);
-      y64 = uses_mm ? {26'd0, xsh[l], 1'b0, xm[l]} : l >= AL ? 64'd0 : uses_recip ? {26'd0, qsh[l % AL], 1'b0, qm[l % AL]}
-                                         : {26'd0, sqsh[l % AL], 1'b0, sqm[l % AL]};
-      if (uses_requant) y = ry[l];
-      else if (uses_vector) y = vy[l];
-      else if (l >= AL) y = 32'sd0;
-      else if (uses_exp2) y = seq_sm ? scale_q15(16'(ey[l % AL]), rq_m, rq_sh) : 32'(ey[l % AL]);
-      else if (op == CMD_LUT16) y = sat32(clamp32(ly[l % AL], tlo, thi), obits);
-      else y = ly[l % AL];
-      if (32'(l) < lanes) begin
-        case (odt)
-          DT_I4:   obuf_next[4*e +: 4] = y[3:0];
-          DT_I8:   obuf_next[8*e +: 8] = y[7:0];
-          DT_I16:  obuf_next[16*e +: 16] = y[15:0];
-          DT_X64:  obuf_next[64*e +: 64] = y64;
-          default: obuf_next[32*e +: 32] = y;
-        endcase
-      end
-    end
-    if (uses_reduce) obuf_next[63:0] = dy;  // the one result of a reduction
-    // rope: the lower half's chunk, then the upper half's (lanes past the chunk would overwrite it)
-    for (int l = 0; l < VL; l++)
-      if (is_rope && csub * lanes + 32'(l) < chunk_elems(cc)) begin
-        obuf_next[16*(csub * lanes + 32'(l)) +: 16] = ro_lo[l];
-        obuf_next[16*(csub * lanes + 32'(l) + chunk_elems(cc)) +: 16] = ro_hi[l];
-      end
-  end
+  core_writeback #(.W(W), .VL(VL), .SA(SA)) u_writeback (
+    .clk, .rst_n, .accept, .pass_load, .ew, .dst, .hoff, .n, .ch, .nchunks, .lanes, .odt, .is_rope, .uses_reduce,
+    .sumsq(op == CMD_VSUMSQ), .seq, .sc_pass, .sum_pass, .u_out_valid, .y(res), .y64(res64), .ylo(ro_lo),
+    .yhi(ro_hi), .dy, .rd_pending(tb_want || rd_want), .deep(uses_recip || uses_rsqrt), .lookup(uses_lut), .cap_ok,
+    .capture, .cap_last, .cap_end, .cc, .csub, .wr_go, .wr_end, .wr_addr, .wr_len, .wr_data);
+
+  // ---------------------------------------------------------------- command sequencer
+  core_sequencer u_sequencer (
+    .clk, .rst_n, .accept, .cmd_op, .cmd_dst, .cmd_a, .cmd_b, .cmd_m, .cmd_n, .cmd_dt, .cmd_chan, .ew,
+    .launch(u_in_valid && u_in_ready), .capture, .cap_last, .cap_end, .wr_end, .uses_reduce, .uses_rsqrt,
+    .unit_ready(uses_rsqrt ? s_in_ready : q_in_ready), .u_out_valid, .dy, .mt, .beat_sum, .beat_amax,
+    .qm(qm[0]), .qsh(qsh[0]), .sqm(sqm[0]), .sqsh(sqsh[0]), .seq, .seq_rms, .seq_sm, .seq_rmt, .seq_vqt,
+    .pass_load, .sc_pass, .sc_go, .sum_pass, .kw_go, .m12, .ew_finish, .sreg, .smax, .amx, .rq_m, .rq_sh,
+    .kw_addr, .np_op, .np_idt, .np_odt, .np_a, .np_m, .np_dst, .np_n, .np_chan, .np_use_a, .np_use_m,
+    .np_stream);
+
 
   // ---------------------------------------------------------------- vmm
   // phases: 0 read x, 1 weight beats, 2 drain
   logic [1:0]  vph;
-  logic [31:0] xbytes, rowbytes, vx_off;
+  logic [31:0] vx_off;
   logic [31:0] vj, vk;                   // reader: block's first row, byte of the block
   logic [8*XB-1:0] xbuf;
   // A block is ML consecutive rows, contiguous in memory: it is read linearly, a whole port word a
@@ -797,7 +589,7 @@ module core
     assign vm_x[d] = xoff + 32'(d) < xbytes ? xbuf[8 * (xoff + 32'(d)) +: 8] : 8'd0;
   end
   for (genvar l = 0; l < ML; l++) begin : g_vacc
-    assign vm_acc_in[l] = set ? 32'sd0 : accf[ACC_INDEX_BITS'(32'(acc0) + ejb + 32'(l))];
+    assign vm_acc_in[l] = acc_set ? 32'sd0 : accf[ACC_INDEX_BITS'(32'(acc0) + ejb + 32'(l))];
   end
 
   vmm #(.LANES(ML), .DEPTH(MD)) u_vmm (
@@ -819,12 +611,12 @@ module core
       p_wdata = host_wdata;
     end else if (wr_go) begin
       p_wr = 1'b1;
-      p_addr = dst + oc * bytes_for(odt, ch) + wr_off + (wr_hi ? hoff - seg_bytes : 32'd0);
+      p_addr = wr_addr;
       p_len = wr_len;
-      for (int i = 0; i < W; i++) p_wdata[i] = obuf[oc[0]][8 * (wr_off + 32'(i)) +: 8];
+      p_wdata = wr_data;
     end else if (kw_go) begin           // per-token k: one byte after the row
       p_wr = 1'b1;
-      p_addr = c_dst + bytes_for(c_dt, c_n);
+      p_addr = kw_addr;
       p_len = 32'd1;
       p_wdata[0] = {4'd0, tk};
     end else if (tb_want) begin
@@ -881,81 +673,30 @@ module core
       if (vw_go && vk + 32'(i) < 32'(ML * XMAX)) wlin[wb][8 * (vk + 32'(i)) +: 8] <= rdata[i];
   end
 
-  // ---------------------------------------------------------------- control
-  logic last_out;
-  assign last_out = uses_reduce || oc + 32'd1 >= nchunks;
+  // ---------------------------------------------------------------- control: staging and vmm
+  // The reader, the table load and the launch of the elementwise engine, and the vmm fetch; the
+  // intake, the sequencer and the write-back keep their own registers. A composite's next pass
+  // (pass_load) restarts the reader and the launch.
+  assign finish = ew_finish || (busy && is_vmm && vm_out_valid && out_jb + 32'(ML) >= n);
 
   always_ff @(posedge clk) begin
     if (!rst_n) begin
-      busy <= 1'b0;
-      done <= 1'b0;
-      seq <= 1'b0;
-      pstart <= 1'b0;
-      sc_pass <= 1'b0;
-      sum_pass <= 1'b0;
-      kw_pass <= 1'b0;
       full[0] <= 1'b0;
       full[1] <= 1'b0;
       wfull[0] <= 1'b0;
       wfull[1] <= 1'b0;
-      ofull[0] <= 1'b0;
-      ofull[1] <= 1'b0;
     end else begin
-      done <= 1'b0;
       if (accept) begin
-        busy <= 1'b1;
-        op <= cmd_op;
-        dst <= cmd_dst;
-        aa <= cmd_a;
-        bb <= cmd_op == CMD_ROPE ? cmd_a + 32'(cmd_n) : cmd_b;   // (requantk: its k byte)
-        ma <= cmd_op == CMD_RSQRT ? cmd_a : cmd_op == CMD_ROPE ? cmd_b : cmd_m;  // rsqrt's 8-byte operands use the multiplier stream
-        acc0 <= cmd_acc;
-        n <= cmd_op == CMD_ROPE ? 32'(cmd_n) >> 1 : 32'(cmd_n);
-        rsin <= cmd_m;
-        hoff <= 32'(cmd_n);                // x[h] is n bytes (h int16) past x[0]
-        x16 <= cmd_x16;
-        w4 <= cmd_w4;
-        set <= cmd_set;
-        chan <= cmd_chan || cmd_op == CMD_RSQRT || cmd_op == CMD_REQUANTK;
-        amount <= cmd_amount;
-        idt <= in_dt(cmd_op, cmd_dt);
-        odt <= out_dt(cmd_op, cmd_dt, cmd_dt2);
-        use_a <= cmd_op != CMD_REQUANT && cmd_op != CMD_RSQRT && cmd_op != CMD_REQUANTK;
-        use_b <= cmd_op == CMD_VADD || cmd_op == CMD_VMAX || cmd_op == CMD_VMUL || cmd_op == CMD_ROPE;
-        use_m <= cmd_op == CMD_REQUANT || cmd_op == CMD_VREQUANT || cmd_op == CMD_RSQRT || cmd_op == CMD_REQUANTK ||
-                 cmd_op == CMD_MULTMUL;
-        begin
-          logic [2:0] it, ot;
-          logic [6:0] nb;
-          logic [31:0] c;
-          it = in_dt(cmd_op, cmd_dt);
-          ot = out_dt(cmd_op, cmd_dt, cmd_dt2);
-          nb = cmd_op == CMD_RSQRT || cmd_op == CMD_MULTMUL ? 7'd64 : cmd_op == CMD_RECIP ? 7'd32
-             : cmd_op == CMD_REQUANT || cmd_op == CMD_REQUANTK || dt_bits(ot) < dt_bits(it) ? {1'b0, dt_bits(ot)} : {1'b0, dt_bits(it)};
-          c = 32'(8 * W) / 32'(nb);
-          if (cmd_op == CMD_EXP2 || cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16 || cmd_op == CMD_RECIP ||
-              cmd_op == CMD_RSQRT) c = c > 32'(AL) ? c : 32'(AL);
-          else c = c > 32'(VL) ? c : 32'(VL);
-          ch <= c;
-          nchunks <= ((cmd_op == CMD_ROPE ? 32'(cmd_n) >> 1 : 32'(cmd_n)) + c - 32'd1) / c;
-        end
         tph <= cmd_op == CMD_LUT8 || cmd_op == CMD_LUT16;
         toff <= 32'd0;
-        tbytes <= cmd_op == CMD_LUT8 ? 32'd512 : 32'd4 * (32'(LUT16_KNOTS) + 32'd2);
         lsub <= 32'd0;
-        cc <= 32'd0;
-        csub <= 32'd0;
         rd_c <= 32'd0;
         rd_s <= 3'd0;
         rd_off <= 32'd0;
         lc <= 32'd0;
-        oc <= 32'd0;
-        wr_off <= 32'd0;
         // vmm
         vph <= 2'd0;
         vx_off <= 32'd0;
-        xbytes <= cmd_x16 ? 32'(cmd_k) << 1 : 32'(cmd_k);
-        rowbytes <= cmd_w4 ? (32'(cmd_k) + 32'd1) >> 1 : 32'(cmd_k);
         vj <= 32'd0;
         vk <= 32'd0;
         ejb <= 32'd0;
@@ -963,31 +704,7 @@ module core
         wb <= 1'b0;
         vlb <= 1'b0;
         out_jb <= 32'd0;
-        seq <= is_composite(cmd_op);
-        cop <= cmd_op;
-        ps <= 3'd0;
-        pstart <= is_composite(cmd_op) && cmd_n != 16'd0;
-        sc_pass <= 1'b0;
-        sum_pass <= 1'b0;
-        kw_pass <= 1'b0;
-        m12 <= 1'b0;
-        amx <= 32'd0;
-        c_dst <= cmd_dst;
-        c_a <= cmd_a;
-        c_b <= cmd_b;
-        c_m <= cmd_m;
-        c_n <= 32'(cmd_n);
-        c_dt <= cmd_dt;
-        c_chan <= cmd_chan;
-        if (is_composite(cmd_op)) begin  // the sequencer loads the first pass
-          nchunks <= 32'd0;
-          tph <= 1'b0;
-        end
-        if (cmd_n == 16'd0 || (cmd_op == CMD_VMM && cmd_k == 16'd0)) begin // nothing to do
-          busy <= 1'b0;   // (the harness gives vmm k >= 1: a `set` with k = 0 is not modelled)
-          done <= 1'b1;
-        end
-      end else if (busy && !is_vmm) begin
+      end else if (ew) begin
         // reader
         if (rd_active && (rd_go || cur_s == 3'd4)) begin
           if (rd_chunk_end) begin
@@ -1017,7 +734,6 @@ module core
             tk <= tok_k;
             rk <= sb[lb][3:0];
           end
-          if (seq_rmt && uses_reduce && beat_amax > amx) amx <= beat_amax;
           if (launch_last) begin
             full[lb] <= 1'b0;
             lc <= lc + 32'd1;
@@ -1026,93 +742,12 @@ module core
             lsub <= lsub + 32'd1;
           end
         end
-        // capture (into the buffer the writer is not working on)
-        if (capture && seq && uses_reduce) begin   // the pass's scalar, kept
-          if (seq_sm) smax <= dy[31:0];
-          else if (seq_vqt) sreg <= 64'(dy[31:0]) + 64'd1;    // amax <= 2^31
-          else sreg <= dy + mt;
-          pstart <= 1'b1;
-        end else if (capture && sum_pass) begin    // summed, not written
-          sreg <= sreg + 64'(beat_sum);
-          if (cap_last) begin
-            cc <= cc + 32'd1;
-            csub <= 32'd0;
-            if (cc + 32'd1 >= nchunks) pstart <= 1'b1;
-          end else begin
-            csub <= csub + 32'd1;
-          end
-        end else if (capture) begin
-          obuf[cc[0]] <= obuf_next;
-          if (cap_last) begin
-            ofull[cc[0]] <= 1'b1;
-            cc <= cc + 32'd1;
-            csub <= 32'd0;
-          end else begin
-            csub <= csub + 32'd1;
-          end
-        end
-        // write back
-        if (wr_go) begin
-          if (wr_last_word) begin
-            ofull[oc[0]] <= 1'b0;
-            oc <= oc + 32'd1;
-            wr_off <= 32'd0;
-            if (last_out && seq && !p_last) begin
-              pstart <= 1'b1;
-            end else if (last_out) begin
-              busy <= 1'b0;
-              done <= 1'b1;
-              seq <= 1'b0;
-            end
-          end else begin
-            wr_off <= wr_off + wr_len;
-          end
-        end
-        // sequencer: a scalar pass's element, its result, the next pass
-        if (sc_go && (uses_rsqrt ? s_in_ready : q_in_ready)) sc_issued <= 1'b1;
-        if (sc_pass && sc_issued && u_out_valid) begin
-          rq_m <= uses_rsqrt ? sqm[0] : qm[0];
-          // softmax: times 2^15 (Q15 probabilities); the reciprocal of a sum >= 1 has shift >= 31
-          rq_sh <= uses_rsqrt ? sqsh[0] : seq_sm ? qsh[0] - 6'd15 : qsh[0];
-          pstart <= 1'b1;
-        end
-        if (kw_go) begin
-          busy <= 1'b0;
-          done <= 1'b1;
-          seq <= 1'b0;
-        end
-        if (pstart) begin
-          pstart <= 1'b0;
-          ps <= ps + 3'd1;
-          op <= np_op;
-          idt <= np_idt;
-          odt <= np_odt;
-          aa <= np_a;
-          ma <= np_m;
-          dst <= c_dst;
-          n <= c_n;
-          chan <= np_chan;
-          use_a <= !np_sc;
-          use_b <= 1'b0;
-          use_m <= np_um;
-          sc_pass <= np_sc;
-          sum_pass <= np_sum;
-          kw_pass <= np_kw;
-          m12 <= np_m12;
-          if (np_sum) sreg <= 64'd0;
-          sc_issued <= 1'b0;
-          p_last <= np_last;
-          ch <= chunk_for(np_op, np_idt, np_odt);
-          nchunks <= np_sc || np_kw ? 32'd0 : (c_n + chunk_for(np_op, np_idt, np_odt) - 32'd1) / chunk_for(np_op, np_idt, np_odt);
+        if (pass_load) begin               // a composite's next pass
           lsub <= 32'd0;
-          cc <= 32'd0;
-          csub <= 32'd0;
           rd_c <= 32'd0;
           rd_s <= 3'd0;
           rd_off <= 32'd0;
           lc <= 32'd0;
-          oc <= 32'd0;
-          wr_off <= 32'd0;
         end
       end else if (busy) begin // vmm
         if (vx_want) begin
@@ -1144,10 +779,6 @@ module core
           for (int l = 0; l < ML; l++)
             if (out_jb + 32'(l) < n) accf[ACC_INDEX_BITS'(32'(acc0) + out_jb + 32'(l))] <= vm_acc[l];
           out_jb <= out_jb + 32'(ML);
-          if (out_jb + 32'(ML) >= n) begin
-            busy <= 1'b0;
-            done <= 1'b1;
-          end
         end
       end
       if (!busy && host_acc_we) accf[host_acc_addr] <= host_acc_wdata;

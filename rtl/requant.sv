@@ -5,9 +5,9 @@
 // target width, or any range such as softmax's [0, 32767]).
 //
 // Pipeline: 2 stages (multiply | round, shift and clamp), one beat per cycle, stall-all flow
-// control: every stage advances when the output register is empty or being read (en), so
-// in_ready = en. The split is the vector unit's MULR (vmul), which computes the same product,
-// rounding and saturation in two stages.
+// control (pipe_ctl): every stage advances when the output register is empty or being read. The
+// split is the vector unit's MULR (vmul), which computes the same product, rounding and saturation
+// in two stages.
 //
 // FLOE_RTL_FLIP_ROUNDING (a Verilator -D define) builds a deliberately wrong variant that rounds
 // half DOWN; the co-simulation harness must catch it (tests/rtl, ctest rtl_requant_flip_detected).
@@ -29,28 +29,20 @@ module requant
   input  logic               out_ready,
   output logic signed [31:0] y     [LANES]
 );
-  logic en;
-  assign en       = !out_valid || out_ready;
-  assign in_ready = en;
+  // flow control: stage 1's registers load on adv[0], the output register on adv[1]
+  logic [1:0] adv;
+  /* verilator lint_off PINCONNECTEMPTY */
+  pipe_ctl #(.STAGES(1)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready, .last(1'b1),
+                                .adv, .v());
+  /* verilator lint_on PINCONNECTEMPTY */
 
   // stage 1: exact 64-bit product (|acc * m| < 2^62)
-  logic               v1;
   logic signed [63:0] p1  [LANES];
   logic        [5:0]  sh1 [LANES];
   logic signed [31:0] lo1, hi1;
 
   always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      v1        <= 1'b0;
-      out_valid <= 1'b0;
-    end else if (en) begin
-      v1        <= in_valid;
-      out_valid <= v1;
-    end
-  end
-
-  always_ff @(posedge clk) begin
-    if (en) begin
+    if (adv[0]) begin
       lo1 <= lo;
       hi1 <= hi;
     end
@@ -59,11 +51,11 @@ module requant
   // assignment to an array inside a procedural loop it does not unroll)
   for (genvar i = 0; i < LANES; i++) begin : g_lane
     always_ff @(posedge clk) begin
-      if (en) begin
+      if (adv[0]) begin
         p1[i]  <= $signed({{32{acc[i][31]}}, acc[i]}) * $signed({33'd0, m[i]});
         sh1[i] <= shift[i];
-        y[i]   <= clamp(round_shift(p1[i], sh1[i]), lo1, hi1);
       end
+      if (adv[1]) y[i] <= clamp(round_shift(p1[i], sh1[i]), lo1, hi1);
     end
   end
 

@@ -4,7 +4,7 @@
 //   ylo = sat16(floor((a c - b s + 2^13) / 2^14)),  yhi = sat16(floor((b c + a s + 2^13) / 2^14)).
 // Products and sums are exact (33 bits), the shift is arithmetic (floor), as the C function's int32
 // arithmetic for |c|, |s| <= 2^14. Pipeline: 2 stages (the four products | add, round, saturate),
-// one beat per cycle, stalls as a whole (docs/rtl.md conventions).
+// one beat per cycle, stall-all flow control (pipe_ctl, docs/rtl.md conventions).
 module rope
   import floe_rtl_pkg::*;
 #(
@@ -24,13 +24,15 @@ module rope
   output logic signed [15:0] yhi [LANES]
 );
   localparam int F = ROPE_FRAC_BITS;
-  logic en, v1;
+  logic [1:0] adv;                     // load enables: stage 1, the output register
   logic signed [31:0] ac [LANES];
   logic signed [31:0] bs [LANES];
   logic signed [31:0] bc [LANES];
   logic signed [31:0] as_ [LANES];
-  assign en = !out_valid || out_ready;
-  assign in_ready = en;
+  /* verilator lint_off PINCONNECTEMPTY */
+  pipe_ctl #(.STAGES(1)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready, .last(1'b1),
+                                .adv, .v());
+  /* verilator lint_on PINCONNECTEMPTY */
 
   function automatic logic signed [15:0] round_sat(input logic signed [32:0] v);
     logic signed [32:0] r;
@@ -38,24 +40,18 @@ module rope
     round_sat = r > 33'sd32767 ? 16'sh7fff : r < -33'sd32768 ? 16'sh8000 : r[15:0];
   endfunction
 
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      v1 <= 1'b0;
-      out_valid <= 1'b0;
-    end else if (en) begin
-      v1 <= in_valid;
-      out_valid <= v1;
-    end
-  end
   for (genvar l = 0; l < LANES; l++) begin : g_lane
-    always_ff @(posedge clk)
-      if (en) begin
+    always_ff @(posedge clk) begin
+      if (adv[0]) begin
         ac[l] <= 32'(a[l]) * 32'(c[l]);
         bs[l] <= 32'(b[l]) * 32'(s[l]);
         bc[l] <= 32'(b[l]) * 32'(c[l]);
         as_[l] <= 32'(a[l]) * 32'(s[l]);
+      end
+      if (adv[1]) begin
         ylo[l] <= round_sat(33'(ac[l]) - 33'(bs[l]));
         yhi[l] <= round_sat(33'(bc[l]) + 33'(as_[l]));
       end
+    end
   end
 endmodule

@@ -13,7 +13,8 @@
 // loaded through the write port; a lookup accepted in the cycle of a write sees the old entry.
 // Every lane has its own two read ports (a wrapper may bank or replicate the table instead).
 //
-// Pipeline: 2 stages (operate or fetch | interpolate and saturate), stall-all flow control.
+// Pipeline: 2 stages (operate or fetch | interpolate and saturate), stall-all flow control
+// (pipe_ctl).
 module vector
   import floe_rtl_pkg::*;
 #(
@@ -42,9 +43,12 @@ module vector
                          SHR = 4'd6, SAT = 4'd7, LUT8 = 4'd8, LUT16 = 4'd9, MULR = 4'd10;
   localparam int KB = LUT16_KNOT_BITS;
 
-  logic en;
-  assign en       = !out_valid || out_ready;
-  assign in_ready = en;
+  // flow control: stage 1's registers load on adv[0], the output register on adv[1]
+  logic [1:0] adv;
+  /* verilator lint_off PINCONNECTEMPTY */
+  pipe_ctl #(.STAGES(1)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready, .last(1'b1),
+                                .adv, .v());
+  /* verilator lint_on PINCONNECTEMPTY */
 
   localparam int ROWS = (LUT16_KNOTS + TBL_PORTS - 1) / TBL_PORTS;
   localparam int RB = ROWS > 1 ? $clog2(ROWS) : 1;
@@ -64,20 +68,10 @@ module vector
     entry = $signed(tbl[RB'(kk / TBL_PORTS)][KB * (kk % TBL_PORTS) +: KB]);
   endfunction
 
-  logic       v1;
   logic [3:0] op1;
   logic [5:0] bits1;
   always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      v1        <= 1'b0;
-      out_valid <= 1'b0;
-    end else if (en) begin
-      v1        <= in_valid;
-      out_valid <= v1;
-    end
-  end
-  always_ff @(posedge clk) begin
-    if (en) begin
+    if (adv[0]) begin
       op1   <= op;
       bits1 <= bits;
     end
@@ -119,7 +113,7 @@ module vector
     logic signed [KB-1:0] t0, t1;
     logic [7:0]           f1;
     always_ff @(posedge clk) begin
-      if (en) begin
+      if (adv[0]) begin
         raw1 <= raw;
         t0   <= entry(k0);
         t1   <= entry(k1);
@@ -133,7 +127,7 @@ module vector
     assign d      = (KB+1)'(t1) - (KB+1)'(t0);
     assign interp = 32'(t0) + ((32'(d) * $signed({24'd0, f1}) + 32'sd128) >>> 8);
     always_ff @(posedge clk) begin
-      if (en) begin
+      if (adv[1]) begin
         case (op1)
           LUT8:    y[i] <= 32'(t0);
           LUT16:   y[i] <= sat(64'(interp), bits1);

@@ -16,7 +16,7 @@
 // Activations: x[0..DEPTH-1] (int8), x[0..2*DEPTH-1] (int8, with int4 weights), or DEPTH int16
 // values little-endian in x[2j] (low byte), x[2j+1] (high byte).
 //
-// Pipeline: 2 stages (multiply and reduce each lane | accumulate), stall-all flow control. A beat
+// Pipeline: 2 stages (multiply and reduce each lane | accumulate), stall-all flow control (pipe_ctl). A beat
 // with `last` makes the accumulators the output (out_valid) two cycles after it is accepted.
 module vmm
   import floe_rtl_pkg::*;
@@ -39,39 +39,35 @@ module vmm
   input  logic               out_ready,
   output logic signed [31:0] acc    [LANES]
 );
-  logic en;
-  assign en = !out_valid || out_ready;
+  // flow control: stage 1's registers load on adv[0], the accumulators on adv[1]; an operation's
+  // accumulators leave after its last beat. Each pass of an int16 beat is a beat of the pipeline.
+  logic [1:0] adv;
+  logic       v1;                     // stage 1 holds a beat (a pass)
+  logic       first1, last1;
+  logic       ctl_ready;
+  pipe_ctl #(.STAGES(1)) u_ctl (.clk, .rst_n, .in_valid, .in_ready(ctl_ready), .out_valid, .out_ready,
+                                .last(last1), .adv, .v(v1));
 
   // int16 pass: 0 = high bytes (first cycle of the beat), 1 = low bytes
   logic ph;
   logic hold;  // the beat stays on the input for its second pass
   assign hold     = xprec16 && !ph;
-  assign in_ready = en && !hold;
+  assign in_ready = ctl_ready && !hold;
 
   always_ff @(posedge clk) begin
     if (!rst_n) ph <= 1'b0;
-    else if (en && in_valid && xprec16) ph <= !ph;
+    else if (adv[0] && in_valid && xprec16) ph <= !ph;
   end
 
   logic int4_mode;
   assign int4_mode = wprec4 && !xprec16;
 
   // stage 1: per-lane sums of this beat (already scaled by 256 for the high pass)
-  logic               v1, first1, last1;
   logic signed [31:0] sum1    [LANES];
   logic signed [31:0] acc_in1 [LANES];
 
   always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      v1        <= 1'b0;
-      out_valid <= 1'b0;
-    end else if (en) begin
-      v1        <= in_valid;
-      out_valid <= v1 && last1;
-    end
-  end
-  always_ff @(posedge clk) begin
-    if (en) begin
+    if (adv[0]) begin
       first1 <= first && !(xprec16 && ph);  // int16: the high pass starts, the low pass ends
       last1  <= last && !hold;
     end
@@ -79,11 +75,11 @@ module vmm
 
   for (genvar i = 0; i < LANES; i++) begin : g_lane
     always_ff @(posedge clk) begin
-      if (en) begin
+      if (adv[0]) begin
         sum1[i]    <= lane_sum(x, w[i], int4_mode, xprec16, hold);
         acc_in1[i] <= acc_in[i];
-        if (v1) acc[i] <= (first1 ? acc_in1[i] : acc[i]) + sum1[i];
       end
+      if (adv[1] && v1) acc[i] <= (first1 ? acc_in1[i] : acc[i]) + sum1[i];
     end
   end
 

@@ -7,7 +7,7 @@
 // `mask` marks the lanes of a beat that hold an element (the tail of a row leaves lanes empty).
 //
 // Pipeline: 2 stages (square and reduce the beat's lanes | accumulate across beats), one beat per
-// cycle, stall-all flow control as the other units; one output beat per reduction, at `last`.
+// cycle, stall-all flow control (pipe_ctl) as the other units; one output beat per reduction, at `last`.
 module vreduce
   import floe_rtl_pkg::*;
 #(
@@ -28,9 +28,13 @@ module vreduce
 );
   localparam logic [1:0] SUMSQ = 2'd1, MAX = 2'd2;    // (0: SUM)
 
-  logic en;
-  assign en       = !out_valid || out_ready;
-  assign in_ready = en;
+  // flow control: stage 1's registers load on adv[0], the running result and the output on adv[1];
+  // a row's result leaves at its last beat
+  logic [1:0] adv;
+  logic       v1;                     // stage 1 holds a beat
+  logic       last1;
+  pipe_ctl #(.STAGES(1)) u_ctl (.clk, .rst_n, .in_valid, .in_ready, .out_valid, .out_ready, .last(last1),
+                                .adv, .v(v1));
 
   // stage 1: the beat's partial sum (of squares) and maximum
   logic [63:0] bsum;
@@ -46,7 +50,7 @@ module vreduce
     end
   end
 
-  logic               v1, first1, last1;
+  logic               first1;
   logic [1:0]         op1;
   logic [63:0]        s1;
   logic signed [31:0] m1;
@@ -61,22 +65,14 @@ module vreduce
   end
 
   always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      v1        <= 1'b0;
-      out_valid <= 1'b0;
-    end else if (en) begin
-      v1        <= in_valid;
-      out_valid <= v1 && last1;
-    end
-  end
-
-  always_ff @(posedge clk) begin
-    if (en) begin
+    if (adv[0]) begin
       first1 <= first;
       last1  <= last;
       op1    <= op;
       s1     <= bsum;
       m1     <= bmax;
+    end
+    if (adv[1]) begin
       if (v1) acc <= acc_next;
       if (v1 && last1) y <= op1 == SUMSQ ? acc_next : {32'd0, acc_next[31:0]};
     end

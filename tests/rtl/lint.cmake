@@ -1,16 +1,19 @@
-# ctest rtl_lint: `verilator --lint-only -Wall` on the generated package and every rtl/*.sv unit
-# (each as its own top, file name = module name; core is given every file, since it
-# instantiates the units; the others find a module they instantiate, elastic_ctl, by file name
-# with -y), plus the FLOE_RTL_FLIP_ROUNDING variant of requant.
+# ctest rtl_lint: `verilator --lint-only -Wall` on the generated package, every rtl/*_pkg.sv package
+# and every other rtl/*.sv module (each as its own top, file name = module name, after the packages;
+# core is given every file, since it instantiates the units and its control blocks; the others find
+# a module they instantiate, pipe_ctl, by file name with -y), plus the FLOE_RTL_FLIP_ROUNDING
+# variant of requant.
+file(GLOB pkgs ${RTL_DIR}/*_pkg.sv)
 file(GLOB units ${RTL_DIR}/*.sv)
+list(REMOVE_ITEM units ${pkgs})
 set(failed 0)
 set(count 0)
 foreach(sv ${units})
   get_filename_component(top ${sv} NAME_WE)
   set(variants "-DFLOE_RTL_LINT")  # a define no unit uses: the plain build
-  set(files ${sv})
+  set(files ${pkgs} ${sv})
   if(top STREQUAL "core")
-    set(files ${units})
+    set(files ${pkgs} ${units})
   endif()
   if(top STREQUAL "requant")
     list(APPEND variants "-DFLOE_RTL_FLIP_ROUNDING")
@@ -27,12 +30,22 @@ foreach(sv ${units})
     endif()
   endforeach()
 endforeach()
-execute_process(COMMAND ${VERILATOR} --lint-only -Wall ${PKG} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-math(EXPR count "${count} + 1")
-if(rc)
-  message("FAIL floe_rtl_pkg:\n${out}")
-  math(EXPR failed "${failed} + 1")
-endif()
+foreach(pkg ${PKG} ${pkgs})
+  get_filename_component(name ${pkg} NAME_WE)
+  if(pkg STREQUAL PKG)
+    set(files ${PKG})
+  else()
+    set(files ${PKG} ${pkg})
+  endif()
+  execute_process(COMMAND ${VERILATOR} --lint-only -Wall ${files} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  math(EXPR count "${count} + 1")
+  if(rc)
+    message("FAIL ${name}:\n${out}")
+    math(EXPR failed "${failed} + 1")
+  else()
+    message("ok   ${name}")
+  endif()
+endforeach()
 math(EXPR passed "${count} - ${failed}")
 message("${passed} passed, ${failed} failed")
 if(failed)

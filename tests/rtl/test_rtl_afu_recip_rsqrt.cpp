@@ -1,10 +1,10 @@
 // afu_recip and afu_rsqrt RTL vs floe_recip_u32 and floe_rsqrt_u64 (docs/numerics.md §4), bit for
 // bit. Built twice (FLOE_RTL_RSQRT selects the unit): 0, every x up to 4096, every power of two
 // (of four) and its neighbours, the largest inputs, and random inputs of every magnitude, on
-// FLOE_RTL_LANES lanes (one beat = one input per lane). Then the elastic flow (rtl/elastic_ctl.sv):
-// a held output refuses a beat only when every register holds one, bubbles collapse behind it (a
-// stall's drain takes as many cycles as results, not as stages), and under bursty back-pressure no
-// result is lost, duplicated or reordered.
+// FLOE_RTL_LANES lanes (one beat = one input per lane). Then the elastic flow (rtl/pipe_ctl.sv with
+// ELASTIC): a held output refuses a beat only when every register holds one, bubbles collapse behind
+// it (a stall's drain takes as many cycles as results, not as stages), and under bursty back-pressure
+// no result is lost, duplicated or reordered.
 #include <array>
 #include <deque>
 #include <utility>
