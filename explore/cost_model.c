@@ -14,7 +14,6 @@
 #define INSN_BYTES 16   /* FLOE_INSN_BYTES: one encoded instruction */
 #define ACC_SCORES 2048 /* the score accumulators (compiler/mapping.h: ACC_HEAD - ACC_SCORE) */
 #define ACC_HEADS 2048  /* the head-output accumulators (ACC_TOTAL - ACC_HEAD) */
-#define V_BLOCK 64      /* FLOE_COMPILE_V_BLOCK: positions per transposed block of the V cache */
 #define MAX_ROWS 4096   /* a slice's outputs fit the linear-output accumulators */
 
 static uint64_t cdiv(uint64_t a, uint64_t b) { return b ? (a + b - 1) / b : 0; }
@@ -33,6 +32,7 @@ typedef struct cm {
     int rows;      /* token rows per weight read (1 in decode) */
     int nthr;      /* threads sharing a core's attention heads */
     uint64_t kv;   /* the KV cache's positions (a range of R attention cores holds ceil(kv / R)) */
+    uint64_t vb;   /* positions per transposed block of the V cache (FLOE_COMPILE_V_BLOCK, at most kv) */
     uint64_t port; /* SRAM port cycles of the instructions walked (shared by a core's threads) */
 } cm;
 
@@ -333,16 +333,16 @@ static uint64_t phase_local(cm *c, uint64_t t, const lin *l, int nl)
  * block being filled, in hardware loops. */
 static uint64_t pv(cm *c, uint64_t n)
 {
-    const uint64_t hd = (uint64_t)c->cf->head_dim, nf = n / V_BLOCK, rest = n - nf * V_BLOCK;
+    const uint64_t hd = (uint64_t)c->cf->head_dim, nf = n / c->vb, rest = n - nf * c->vb;
     uint64_t t = 0;
     if (nf > 0) {
-        uint64_t one = i_vmm(c, V_BLOCK, hd, 16, 8, 1);
+        uint64_t one = i_vmm(c, c->vb, hd, 16, 8, 1);
         t += one;
         if (nf > 1) {
             t += 3 * i_ctrl(c);
             floe_actions a0 = c->act;
             uint64_t p0 = c->port, i0 = c->insns;
-            uint64_t body = i_vmm(c, V_BLOCK, hd, 16, 8, 1) + i_ctrl(c);
+            uint64_t body = i_vmm(c, c->vb, hd, 16, 8, 1) + i_ctrl(c);
             /* the body's actions and port cycles for each pass */
             for (int p = 0; p < FLOE_PREC_COUNT; p++)
                 c->act.macs[p] += (c->act.macs[p] - a0.macs[p]) * (nf - 2);
@@ -373,12 +373,12 @@ static uint64_t pv(cm *c, uint64_t n)
 /* The transposition of a V block that position pos completes (emit_transpose), or 0. */
 static uint64_t transpose(cm *c, uint64_t i)
 {
-    if (i % V_BLOCK != V_BLOCK - 1)
+    if (i % c->vb != c->vb - 1)
         return 0;
     const uint64_t hd = (uint64_t)c->cf->head_dim;
     floe_actions a0 = c->act;
     uint64_t p0 = c->port, i0 = c->insns;
-    uint64_t body = i_vmm(c, hd, V_BLOCK, 8, 8, 1) + i_requant(c, V_BLOCK, 8, 0, V_BLOCK) + i_ctrl(c);
+    uint64_t body = i_vmm(c, hd, c->vb, 8, 8, 1) + i_requant(c, c->vb, 8, 0, c->vb) + i_ctrl(c);
     for (int p = 0; p < FLOE_PREC_COUNT; p++)
         c->act.macs[p] += (c->act.macs[p] - a0.macs[p]) * (hd - 1);
     c->act.vector_ops += (c->act.vector_ops - a0.vector_ops) * (hd - 1);
@@ -386,7 +386,7 @@ static uint64_t transpose(cm *c, uint64_t i)
     c->act.sram_write_bytes += (c->act.sram_write_bytes - a0.sram_write_bytes) * (hd - 1);
     c->port += (c->port - p0) * (hd - 1);
     c->insns = i0 + 3;
-    return 3 + body * hd + i_copy(c, V_BLOCK * hd);
+    return 3 + body * hd + i_copy(c, c->vb * hd);
 }
 
 /* One query head's scores over n positions (chunks of the thread's accumulators), into int32 z. */
@@ -807,7 +807,13 @@ int floe_cost_estimate(const floe_model_config *cf, const floe_qconfig *q, const
     floe_energy_cost ec;
     if (e)
         floe_energy_costs(e, &ec);
-    cm c = {.m = mach, .cf = cf, .q = q, .rows = 1, .nthr = nthreads(mach, cf), .kv = (uint64_t)kv};
+    cm c = {.m = mach,
+            .cf = cf,
+            .q = q,
+            .rows = 1,
+            .nthr = nthreads(mach, cf),
+            .kv = (uint64_t)kv,
+            .vb = kv < FLOE_COMPILE_V_BLOCK ? (uint64_t)kv : FLOE_COMPILE_V_BLOCK};
     /* decode at the cache's last position (the check's priced step), and at the last checked one
      * (T + 1: the check runs 2 decode steps after its prefill) for the serving line between them */
     static step at, chk, pf; /* large: not on the stack */
