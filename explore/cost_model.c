@@ -204,8 +204,9 @@ typedef struct grp {
     int vrows;           /* the head: its rows */
     uint64_t first;      /* the main core's serpentine index on its chip */
     int chip;
-    uint64_t span;  /* cycles, from its input's arrival to its last instruction */
-    uint64_t insns; /* the most instructions of one of its cores */
+    uint64_t span;      /* cycles, from its input's arrival to its last instruction */
+    uint64_t insns;     /* the most instructions of one of its cores */
+    uint64_t insns_all; /* of all its cores */
 } grp;
 
 typedef struct lin {
@@ -245,19 +246,21 @@ static uint64_t phase_slices(cm *c, const grp *g, uint64_t t, const lin *l, int 
             if (!rows)
                 continue;
             tw += i_vmm(c, l[i].in, rows, A, l[i].bits, (uint64_t)c->rows);
-            tw += i_requant(c, rows * (uint64_t)c->rows, 8 * rows, 0, (fused ? 2 : l[i].ob) * rows * (uint64_t)c->rows);
-            if (fused)
-                continue;
-            uint64_t nb = l[i].ob * rows, s = tw;
-            tw += i_send(c, nb);
-            uint64_t arr = arrival(c, wc, g->first, nb, s);
-            arr = umax(arr, vert_free + link_cycles(c, nb)); /* the results converge on the main core */
-            vert_free = arr;
-            tm = i_recv(c, tm, arr, nb);
+            for (int r = 0; r < c->rows; r++) { /* each row requantized (its multipliers read again), sent */
+                tw += i_requant(c, rows, 8 * rows, 0, (fused ? 2 : l[i].ob) * rows);
+                if (fused)
+                    continue;
+                uint64_t nb = l[i].ob * rows, s = tw;
+                tw += i_send(c, nb);
+                uint64_t arr = arrival(c, wc, g->first, nb, s);
+                arr = umax(arr, vert_free + link_cycles(c, nb)); /* the results converge on the main core */
+                vert_free = arr;
+                tm = i_recv(c, tm, arr, nb);
+            }
         }
         if (fused) { /* silu(gate) * up on this core's rows, requantized, back as the down projection's input */
             uint64_t rows = slice_rows(l[0].out, g->W, j);
-            if (rows) {
+            for (int r = 0; rows && r < c->rows; r++) {
                 tw += i_lut16(c, rows, 2 * rows);
                 tw += i_vec(c, rows, 1, 2, 4, 0);
                 tw += i_vec(c, rows, 1, 2, 4, 0);
@@ -307,12 +310,14 @@ static uint64_t phase_down(cm *c, const grp *g, uint64_t t, uint64_t *winsns)
         t_1 = i_recv(c, t_1, t_1, in_nb) + i_vmm(c, f - chunk, rows, A, bits, m);
         t_1 = umax(t_1, parr) + umax(1, cdiv(rows * m, c->m->vector_ops_per_cycle));
         c->insns++;
-        t_1 += i_requant(c, rows * m, 8 * rows, 0, 2 * rows * m);
-        uint64_t nb = 2 * rows, s = t_1;
-        t_1 += i_send(c, nb);
-        uint64_t arr = umax(arrival(c, c1, g->first, nb, s), vert_free + link_cycles(c, nb));
-        vert_free = arr;
-        tm = i_recv(c, tm, arr, nb);
+        for (uint64_t r = 0; r < m; r++) {
+            t_1 += i_requant(c, rows, 8 * rows, 0, 2 * rows);
+            uint64_t nb = 2 * rows, s = t_1;
+            t_1 += i_send(c, nb);
+            uint64_t arr = umax(arrival(c, c1, g->first, nb, s), vert_free + link_cycles(c, nb));
+            vert_free = arr;
+            tm = i_recv(c, tm, arr, nb);
+        }
         *winsns += (c->insns - insns0 + 1) / 2;
     }
     return tm;
@@ -324,7 +329,8 @@ static uint64_t phase_local(cm *c, uint64_t t, const lin *l, int nl)
     const int A = c->q->abits;
     for (int i = 0; i < nl; i++) {
         t += i_vmm(c, l[i].in, l[i].out, A, l[i].bits, (uint64_t)c->rows);
-        t += i_requant(c, l[i].out * (uint64_t)c->rows, 8 * l[i].out, 0, l[i].ob * l[i].out * (uint64_t)c->rows);
+        for (int r = 0; r < c->rows; r++) /* each row requantized, its multipliers read again */
+            t += i_requant(c, l[i].out, 8 * l[i].out, 0, l[i].ob * l[i].out);
     }
     return t;
 }
@@ -420,7 +426,8 @@ static uint64_t attention_heads(cm *c, uint64_t nh, uint64_t pos)
 
 /* The attention of one user's token at pos on a group's attention cores (R ranges per KV head), from
  * the main core's sends at t_send[hk] on; returns when the main core has every head's output. */
-static uint64_t attention_cores(cm *c, const grp *g, uint64_t tm, const uint64_t *t_q, uint64_t pos, uint64_t *ainsns)
+static uint64_t attention_cores(cm *c, const grp *g, uint64_t tm, const uint64_t *t_q, uint64_t pos, uint64_t *amax,
+                                uint64_t *atotal)
 {
     const floe_model_config *cf = c->cf;
     const uint64_t hd = (uint64_t)cf->head_dim, nkv = (uint64_t)cf->n_kv_heads,
@@ -429,25 +436,32 @@ static uint64_t attention_cores(cm *c, const grp *g, uint64_t tm, const uint64_t
     const int A = c->q->abits;
     const floe_noc *pn = &c->m->noc[FLOE_NOC_PSUM];
     const uint64_t rlen = cdiv(c->kv, R), ra = pos / rlen, qb = 2 * group * hd, ob = bytes_for(A, group * hd);
-    uint64_t out_free = 0;
+    const uint64_t nr = ra + 1;
+    uint64_t *tr = calloc(4 * nr, sizeof *tr), *zarr = tr + nr, *parr = zarr + nr, *ins = parr + nr;
+    if (!tr) /* no memory for the ranges' times: price the range holding pos alone */
+        return tm;
+    uint64_t out_free = 0, i0;
+#define COUNT(r, stmt)                                                                                                 \
+    do {                                                                                                               \
+        i0 = c->insns;                                                                                                 \
+        stmt;                                                                                                          \
+        ins[r] += c->insns - i0;                                                                                       \
+    } while (0)
     for (uint64_t hk = 0; hk < nkv; hk++) {
         uint64_t kl = g->first + 1 + hk * R;
-        uint64_t tr[64] = {0}, zarr[64] = {0};
-        uint64_t nr = ra + 1 < 64 ? ra + 1 : 64;
-        uint64_t insns0 = c->insns;
+        memset(ins, 0, sizeof *ins * nr);
         for (uint64_t r = 0; r < nr; r++) { /* queries (and the K, V rows) in; this range's scores */
-            uint64_t core = kl + r, n = r < ra ? rlen : pos - ra * rlen + 1;
+            uint64_t core = kl + r, n = r < ra ? rlen : pos - ra * rlen + 1, t = 0;
             uint64_t a = arrival(c, g->first, core, qb, t_q[hk]);
-            uint64_t t = i_recv(c, a, a, qb);
+            COUNT(r, t = i_recv(c, a, a, qb));
             if (r == ra) {
-                t = i_recv(c, t, arrival(c, g->first, core, hd, t_q[hk] + link_cycles(c, qb)), hd);
-                t = i_recv(c, t, arrival(c, g->first, core, hd, t_q[hk] + link_cycles(c, qb) + 1), hd);
-                t += transpose(c, pos - r * rlen);
+                uint64_t ak = arrival(c, g->first, core, hd, t_q[hk] + link_cycles(c, qb));
+                uint64_t av = arrival(c, g->first, core, hd, t_q[hk] + link_cycles(c, qb) + 1);
+                COUNT(r, t = i_recv(c, i_recv(c, t, ak, hd), av, hd); t += transpose(c, pos - r * rlen));
             }
             if (R == 1) { /* the whole cache here: the heads over the core's threads, back to the main core */
-                t += attention_heads(c, group, pos);
-                uint64_t s = t;
-                t += i_send(c, ob);
+                uint64_t s;
+                COUNT(r, t += attention_heads(c, group, pos); s = t; t += i_send(c, ob));
                 uint64_t arr = umax(arrival(c, core, g->first, ob, s), out_free + link_cycles(c, ob));
                 out_free = arr;
                 tm = i_recv(c, tm, arr, ob);
@@ -455,64 +469,69 @@ static uint64_t attention_cores(cm *c, const grp *g, uint64_t tm, const uint64_t
                 break;
             }
             for (uint64_t j = 0; j < group; j++)
-                t += scores(c, n, ACC_SCORES);
+                COUNT(r, t += scores(c, n, ACC_SCORES));
             if (r > 0) {
                 uint64_t s = t;
                 for (uint64_t j = 0; j < group; j++)
-                    t += i_send(c, 4 * n);
+                    COUNT(r, t += i_send(c, 4 * n));
                 zarr[r] = arrival(c, core, kl, 4 * n * group, s);
             }
             tr[r] = t;
         }
-        if (R == 1) {
-            *ainsns = umax(*ainsns, c->insns - insns0);
-            continue;
-        }
-        /* the leader: every range's scores, the softmax of each query head's whole row, the
-         * probabilities back */
-        uint64_t tl = tr[0], parr[64] = {0};
-        for (uint64_t r = 1; r < nr; r++)
+        if (R > 1) {
+            /* the leader: every range's scores, the softmax of each query head's whole row, the
+             * probabilities back */
+            uint64_t tl = tr[0];
+            for (uint64_t r = 1; r < nr; r++)
+                for (uint64_t j = 0; j < group; j++)
+                    COUNT(0, tl = i_recv(c, tl, zarr[r], 0));
             for (uint64_t j = 0; j < group; j++)
-                tl = i_recv(c, tl, zarr[r], 0);
-        for (uint64_t j = 0; j < group; j++)
-            tl += i_softmax(c, pos + 1);
-        for (uint64_t r = 1; r < nr; r++) {
-            uint64_t n = r < ra ? rlen : pos - ra * rlen + 1, s = tl;
-            for (uint64_t j = 0; j < group; j++)
-                tl += i_send(c, 2 * n);
-            parr[r] = arrival(c, kl, kl + r, 2 * n * group, s);
-        }
-        tr[0] = tl;
-        for (uint64_t r = 1; r < nr; r++)
-            for (uint64_t j = 0; j < group; j++)
-                tr[r] = i_recv(c, tr[r], parr[r], 0);
-        for (uint64_t r = 0; r < nr; r++) { /* this range's part of every head's output */
-            uint64_t n = r < ra ? rlen : pos - ra * rlen + 1;
-            for (uint64_t j = 0; j < group; j++)
-                tr[r] += pv(c, n);
-        }
-        /* the partial sums down the chain to the leader */
-        uint64_t nacc = group * hd, carry = 0;
-        for (uint64_t r = nr; r-- > 0;) {
-            if (r + 1 < nr)
-                tr[r] = umax(tr[r], carry) + umax(1, cdiv(nacc, c->m->vector_ops_per_cycle)), c->insns++;
-            if (r > 0) {
-                uint64_t ps = umax(1, cdiv(4 * nacc, pn->link_bytes_per_cycle));
-                c->insns++;
-                c->act.noc_byte_hops[FLOE_NOC_PSUM] += 4 * nacc;
-                carry = tr[r] + pn->hop_cycles + ps;
+                COUNT(0, tl += i_softmax(c, pos + 1));
+            for (uint64_t r = 1; r < nr; r++) {
+                uint64_t n = r < ra ? rlen : pos - ra * rlen + 1, s = tl;
+                for (uint64_t j = 0; j < group; j++)
+                    COUNT(0, tl += i_send(c, 2 * n));
+                parr[r] = arrival(c, kl, kl + r, 2 * n * group, s);
             }
+            tr[0] = tl;
+            for (uint64_t r = 1; r < nr; r++)
+                for (uint64_t j = 0; j < group; j++)
+                    COUNT(r, tr[r] = i_recv(c, tr[r], parr[r], 0));
+            for (uint64_t r = 0; r < nr; r++) { /* this range's part of every head's output */
+                uint64_t n = r < ra ? rlen : pos - ra * rlen + 1;
+                for (uint64_t j = 0; j < group; j++)
+                    COUNT(r, tr[r] += pv(c, n));
+            }
+            /* the partial sums down the chain to the leader */
+            uint64_t nacc = group * hd, carry = 0;
+            for (uint64_t r = nr; r-- > 0;) {
+                if (r + 1 < nr) {
+                    tr[r] = umax(tr[r], carry) + umax(1, cdiv(nacc, c->m->vector_ops_per_cycle));
+                    COUNT(r, i_ctrl(c));
+                }
+                if (r > 0) {
+                    uint64_t ps = umax(1, cdiv(4 * nacc, pn->link_bytes_per_cycle));
+                    COUNT(r, i_ctrl(c));
+                    c->act.noc_byte_hops[FLOE_NOC_PSUM] += 4 * nacc;
+                    carry = tr[r] + pn->hop_cycles + ps;
+                }
+            }
+            tl = tr[0];
+            for (uint64_t j = 0; j < group; j++)
+                COUNT(0, tl += i_requant(c, hd, 8, 0, bytes_for(A, hd)));
+            uint64_t s = tl;
+            COUNT(0, tl += i_send(c, ob));
+            uint64_t arr = umax(arrival(c, kl, g->first, ob, s), out_free + link_cycles(c, ob));
+            out_free = arr;
+            tm = i_recv(c, tm, arr, ob);
         }
-        tl = tr[0];
-        for (uint64_t j = 0; j < group; j++)
-            tl += i_requant(c, hd, 8, 0, bytes_for(A, hd));
-        uint64_t s = tl;
-        tl += i_send(c, ob);
-        uint64_t arr = umax(arrival(c, kl, g->first, ob, s), out_free + link_cycles(c, ob));
-        out_free = arr;
-        tm = i_recv(c, tm, arr, ob);
-        *ainsns = umax(*ainsns, (c->insns - insns0) / nr);
+        for (uint64_t r = 0; r < nr; r++) {
+            *amax = umax(*amax, ins[r]);
+            *atotal += ins[r];
+        }
     }
+#undef COUNT
+    free(tr);
     return tm;
 }
 
@@ -525,7 +544,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
     const uint64_t d = (uint64_t)cf->d_model, f = (uint64_t)cf->ffn_dim, hd = (uint64_t)cf->head_dim;
     const uint64_t nh = (uint64_t)cf->n_heads, nkv = (uint64_t)cf->n_kv_heads, kvw = nkv * hd;
     const uint64_t m = (uint64_t)c->rows;
-    uint64_t i_main0 = c->insns, winsns = 0, ainsns = 0;
+    uint64_t i_main0 = c->insns, winsns = 0, ainsns = 0, atotal = 0;
     uint64_t t = 0;
     if (g->head) {
         lin h = {d, (uint64_t)g->vrows, c->q->head_bits, 2};
@@ -533,6 +552,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
             t += i_rmsnorm(c, d, 8, bytes_for(A, d));
         t = g->W ? phase_slices(c, g, t, &h, 1, bytes_for(A, d) * m, 0, &winsns) : phase_local(c, t, &h, 1);
         g->insns = umax(c->insns - i_main0 - winsns, g->W ? cdiv(winsns, (uint64_t)g->W) : 0);
+        g->insns_all = c->insns - i_main0;
         return t;
     }
     if (g->part != PART_MLP) {
@@ -553,7 +573,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
                     t += i_send(c, 2 * (nh / nkv) * hd) + i_send(c, hd) + i_send(c, hd);
                 }
                 if (r + 1 == m)
-                    t = attention_cores(c, g, t, t_q, pos, &ainsns);
+                    t = attention_cores(c, g, t, t_q, pos, &ainsns, &atotal);
             } else {
                 for (uint64_t h = 0; h < nkv; h++)
                     t += i_copy(c, hd) + transpose(c, pos);
@@ -584,8 +604,9 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
         for (uint64_t r = 0; r < m; r++)
             t += i_vec(c, d, 2, 2, 2, 0);
     }
-    uint64_t main = c->insns - i_main0 - winsns;
+    uint64_t main = c->insns - i_main0 - winsns - atotal;
     g->insns = umax(main, umax(ainsns, g->W ? cdiv(winsns, (uint64_t)g->W) : 0));
+    g->insns_all = c->insns - i_main0;
     return t;
 }
 
@@ -672,6 +693,7 @@ static void run_step(cm *c, pipe *p, uint64_t pos, int batches, const floe_energ
                 now[i] += (now[i] - was[i]) * (uint64_t)(batches - 1);
             p->g[k].span *= (uint64_t)batches;
             p->g[k].insns *= (uint64_t)batches;
+            p->g[k].insns_all *= (uint64_t)batches;
         }
     }
     double t_s = 0, gap_s = 0; /* the step so far; the next stage's gap */
@@ -685,7 +707,7 @@ static void run_step(cm *c, pipe *p, uint64_t pos, int batches, const floe_energ
             serp(m, g->first + (uint64_t)g->ncores - 1, &x, &y);
             load =
                 umax(load, cdiv(INSN_BYTES * g->insns, in->link_bytes_per_cycle) + (uint64_t)(y + 1) * in->hop_cycles);
-            c->act.noc_byte_hops[FLOE_NOC_INSTR] += INSN_BYTES * g->insns * (uint64_t)g->ncores * (uint64_t)(y / 2 + 1);
+            c->act.noc_byte_hops[FLOE_NOC_INSTR] += INSN_BYTES * g->insns_all * (uint64_t)(y + 1);
         }
         t = load;
         gap_s += (double)load / clk;
