@@ -64,6 +64,17 @@ static uint64_t i_vmm(cm *c, uint64_t k, uint64_t n, int xbits, int wbits, uint6
     return charge(c, comp, bytes_for(xbits, k) * m + n * bytes_for(wbits, k), 0, c->m->vmm_latency_cycles);
 }
 
+/* c->rows token rows through a slice of n outputs: vmmr's of as many rows as the linear-output
+ * accumulators hold (the compiler's batch_of: n x rows within 4096), each reading the weights once */
+static uint64_t i_vmm_rows(cm *c, uint64_t k, uint64_t n, int xbits, int wbits)
+{
+    uint64_t m = (uint64_t)c->rows, most = n ? MAX_ROWS / n : m, t = 0;
+    most = most < 1 ? 1 : most;
+    for (uint64_t j = 0; j < m; j += most)
+        t += i_vmm(c, k, n, xbits, wbits, m - j < most ? m - j : most);
+    return t;
+}
+
 /* requant / vrequant: n values, multipliers mb bytes, int32 operands in memory inb, results ob; each
  * stream in whole port words of its own */
 static uint64_t i_requant(cm *c, uint64_t n, uint64_t mb, uint64_t inb, uint64_t ob)
@@ -245,7 +256,7 @@ static uint64_t phase_slices(cm *c, const grp *g, uint64_t t, const lin *l, int 
             uint64_t rows = slice_rows(l[i].out, g->W, j);
             if (!rows)
                 continue;
-            tw += i_vmm(c, l[i].in, rows, A, l[i].bits, (uint64_t)c->rows);
+            tw += i_vmm_rows(c, l[i].in, rows, A, l[i].bits);
             for (int r = 0; r < c->rows; r++) { /* each row requantized (its multipliers read again), sent */
                 tw += i_requant(c, rows, 8 * rows, 0, (fused ? 2 : l[i].ob) * rows);
                 if (fused)
@@ -302,12 +313,12 @@ static uint64_t phase_down(cm *c, const grp *g, uint64_t t, uint64_t *winsns)
         uint64_t t_0 = t0 + s_in * (uint64_t)rects + hops(c->m, g->first, c0) * c->m->noc[FLOE_NOC_ACT].hop_cycles;
         uint64_t t_1 = t0 + s_in * (uint64_t)rects + hops(c->m, g->first, c1) * c->m->noc[FLOE_NOC_ACT].hop_cycles;
         uint64_t m = (uint64_t)c->rows;
-        t_0 = i_recv(c, t_0, t_0, in_nb) + i_vmm(c, chunk, rows, A, bits, m);
+        t_0 = i_recv(c, t_0, t_0, in_nb) + i_vmm_rows(c, chunk, rows, A, bits);
         uint64_t ps = umax(1, cdiv(4 * rows * m, pn->link_bytes_per_cycle));
         c->insns++;
         c->act.noc_byte_hops[FLOE_NOC_PSUM] += 4 * rows * m;
         uint64_t parr = t_0 + pn->hop_cycles + ps;
-        t_1 = i_recv(c, t_1, t_1, in_nb) + i_vmm(c, f - chunk, rows, A, bits, m);
+        t_1 = i_recv(c, t_1, t_1, in_nb) + i_vmm_rows(c, f - chunk, rows, A, bits);
         t_1 = umax(t_1, parr) + umax(1, cdiv(rows * m, c->m->vector_ops_per_cycle));
         c->insns++;
         for (uint64_t r = 0; r < m; r++) {
@@ -328,7 +339,7 @@ static uint64_t phase_local(cm *c, uint64_t t, const lin *l, int nl)
 {
     const int A = c->q->abits;
     for (int i = 0; i < nl; i++) {
-        t += i_vmm(c, l[i].in, l[i].out, A, l[i].bits, (uint64_t)c->rows);
+        t += i_vmm_rows(c, l[i].in, l[i].out, A, l[i].bits);
         for (int r = 0; r < c->rows; r++) /* each row requantized, its multipliers read again */
             t += i_requant(c, l[i].out, 8 * l[i].out, 0, l[i].ob * l[i].out);
     }
@@ -559,6 +570,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
         for (uint64_t r = 0; r < m; r++)
             t += i_rmsnorm(c, d, 8, bytes_for(A, d));
         lin qkv[3] = {{d, d, wb, 2}, {d, kvw, wb, 2}, {d, kvw, wb, 1}};
+        uint64_t *t_q = g->attn ? calloc(m * nkv, sizeof *t_q) : NULL, t_rows = 0; /* sends to the attention cores */
         t = g->W ? phase_slices(c, g, t, qkv, 3, bytes_for(A, d) * m, 0, &winsns) : phase_local(c, t, qkv, 3);
         for (uint64_t r = 0; r < m; r++) {
             for (uint64_t h = 0; h < nh + nkv; h++)
@@ -566,20 +578,25 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
             t += i_vec(c, kvw, 1, 2, 4, 0);
             for (uint64_t h = 0; h < nkv; h++)
                 t += i_requant(c, hd, 8, 4 * hd, hd);
-            if (g->attn) {
-                uint64_t t_q[1024];
-                for (uint64_t h = 0; h < nkv && h < 1024; h++) {
-                    t_q[h] = t;
+            if (g->attn) { /* every row's queries and K, V rows out first; the outputs come back below */
+                for (uint64_t h = 0; h < nkv; h++) {
+                    if (t_q)
+                        t_q[r * nkv + h] = t;
                     t += i_send(c, 2 * (nh / nkv) * hd) + i_send(c, hd) + i_send(c, hd);
                 }
-                if (r + 1 == m)
-                    t = attention_cores(c, g, t, t_q, pos, &ainsns, &atotal);
             } else {
                 for (uint64_t h = 0; h < nkv; h++)
                     t += i_copy(c, hd) + transpose(c, pos);
                 t += attention_heads(c, nh, pos);
             }
         }
+        for (uint64_t r = 0; t_q && r < m; r++) { /* the attention cores take the rows in order */
+            for (uint64_t h = 0; h < nkv; h++)
+                t_q[r * nkv + h] = umax(t_q[r * nkv + h], t_rows);
+            t = attention_cores(c, g, t, t_q + r * nkv, pos, &ainsns, &atotal);
+            t_rows = t;
+        }
+        free(t_q);
         lin o = {d, d, wb, 2};
         t = g->W ? phase_slices(c, g, t, &o, 1, bytes_for(A, d) * m, 0, &winsns) : phase_local(c, t, &o, 1);
         for (uint64_t r = 0; r < m; r++)
