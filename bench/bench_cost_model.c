@@ -21,31 +21,36 @@ typedef struct point {
     int cores;                            /* 0: as the file; else cores_x = cores_y */
     uint64_t core_mem, sram_bw, clock_hz; /* 0: as the file */
     int big;                              /* 1: the check composes from 1- and 2-layer runs (full_chips 1) */
+    int per_token;                        /* 1: per-token activation scaling (K 4) */
 } point;
 
 static const point points[] = {
-    {"tiny", "small", 4, 16, 1, 0, 0, 0, 0, 0, 0},
-    {"tiny", "small", 4, 16, 2, 26000, 0, 0, 0, 0, 0},
-    {"tiny", "small", 2, 32, 1, 26000, 0, 0, 0, 0, 0},
-    {"tiny", "small", 4, 64, 1, 0, 0, 0, 0, 0, 0},
-    {"tiny", "small", 4, 32, 1, 0, 0, 0, 32, 0, 0},
-    {"S", "northpole", 4, 128, 1, 0, 0, 0, 0, 0, 0},
-    {"S", "northpole", 2, 128, 1, 0, 0, 0, 0, 0, 0},
-    {"S", "northpole", 4, 100, 1, 0, 0, 0, 0, 0, 0},
-    {"S", "northpole", 4, 128, 1, 16384, 0, 0, 0, 0, 0},
-    {"S", "northpole", 4, 128, 4, 16384, 0, 0, 0, 0, 0},
-    {"S", "northpole", 2, 96, 8, 16384, 0, 0, 0, 0, 0},
-    {"S", "northpole", 4, 128, 1, 0, 0, 0, 64, 0, 0},
-    {"S", "northpole", 4, 128, 1, 16384, 0, 0, 256, 0, 0},
-    {"S", "northpole", 4, 128, 1, 0, 0, 0, 0, 800000000, 0},
-    {"S", "northpole", 4, 128, 1, 0, 0, 524288, 0, 0, 0},
-    {"S", "northpole", 4, 128, 1, 16384, 8, 0, 0, 0, 0},
-    {"M", "northpole", 4, 256, 1, 0, 0, 0, 0, 0, 0},
-    {"M", "northpole", 4, 200, 4, 65536, 0, 0, 0, 0, 0},
-    {"M", "northpole", 2, 256, 2, 0, 0, 0, 0, 0, 0},
-    {"northpole-3b", "northpole", 4, 2048, 8, 0, 0, 0, 0, 0, 1},
-    {"northpole-3b", "northpole", 2, 2048, 8, 0, 0, 0, 0, 0, 1},
-    {"northpole-3b", "northpole", 4, 1024, 4, 0, 0, 0, 256, 0, 1},
+    {"tiny", "small", 4, 16, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"tiny", "small", 4, 16, 2, 26000, 0, 0, 0, 0, 0, 0},
+    {"tiny", "small", 2, 32, 1, 26000, 0, 0, 0, 0, 0, 0},
+    {"tiny", "small", 4, 64, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"tiny", "small", 4, 32, 1, 0, 0, 0, 32, 0, 0, 0},
+    {"tiny", "small", 4, 16, 2, 26000, 0, 0, 0, 0, 0, 1},
+    {"S", "northpole", 4, 128, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"S", "northpole", 2, 128, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"S", "northpole", 4, 100, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"S", "northpole", 4, 128, 1, 16384, 0, 0, 0, 0, 0, 0},
+    {"S", "northpole", 4, 128, 4, 16384, 0, 0, 0, 0, 0, 0},
+    {"S", "northpole", 2, 96, 8, 16384, 0, 0, 0, 0, 0, 0},
+    {"S", "northpole", 4, 128, 1, 0, 0, 0, 64, 0, 0, 0},
+    {"S", "northpole", 4, 128, 1, 16384, 0, 0, 256, 0, 0, 0},
+    {"S", "northpole", 4, 128, 1, 0, 0, 0, 0, 800000000, 0, 0},
+    {"S", "northpole", 4, 128, 1, 0, 0, 524288, 0, 0, 0, 0},
+    {"S", "northpole", 4, 128, 1, 16384, 8, 0, 0, 0, 0, 0},
+    {"S", "northpole", 4, 128, 1, 0, 0, 0, 0, 0, 0, 1},
+    {"S", "northpole", 4, 128, 4, 16384, 0, 0, 0, 0, 0, 1},
+    {"M", "northpole", 4, 256, 1, 0, 0, 0, 0, 0, 0, 0},
+    {"M", "northpole", 4, 200, 4, 65536, 0, 0, 0, 0, 0, 0},
+    {"M", "northpole", 2, 256, 2, 0, 0, 0, 0, 0, 0, 0},
+    {"northpole-3b", "northpole", 4, 2048, 8, 0, 0, 0, 0, 0, 1, 0},
+    {"northpole-3b", "northpole", 2, 2048, 8, 0, 0, 0, 0, 0, 1, 0},
+    {"northpole-3b", "northpole", 4, 1024, 4, 0, 0, 0, 256, 0, 1, 0},
+    {"northpole-3b", "northpole", 4, 1024, 4, 0, 0, 0, 0, 0, 1, 1},
 };
 #define N_POINTS ((int)(sizeof points / sizeof points[0]))
 
@@ -120,6 +125,10 @@ int main(int argc, char **argv)
         }
         floe_qconfig q = floe_qconfig_default();
         q.wbits = p->wbits;
+        if (p->per_token) {
+            q.act_scaling = FLOE_ACT_PER_TOKEN;
+            q.act_kmax = 4;
+        }
         int T = p->kv_tokens / 2 < 16 ? p->kv_tokens / 2 : 16; /* the check needs T + 2 positions */
         floe_cost_opts co = {
             .kv_tokens = p->kv_tokens, .users = p->users, .core_weight_bytes = p->core_weight_bytes, .tokens = T};
@@ -158,7 +167,10 @@ int main(int argc, char **argv)
         if (p->sram_bw)
             snprintf(var + strlen(var), sizeof var - strlen(var), "sram %lluB/c ", (unsigned long long)p->sram_bw);
         if (p->clock_hz)
-            snprintf(var + strlen(var), sizeof var - strlen(var), "%lluMHz", (unsigned long long)p->clock_hz / 1000000);
+            snprintf(var + strlen(var), sizeof var - strlen(var), "%lluMHz ",
+                     (unsigned long long)p->clock_hz / 1000000);
+        if (p->per_token)
+            snprintf(var + strlen(var), sizeof var - strlen(var), "per token");
         if (!rep.fits || !cr.fits) {
             printf("%-13s %-9s W%d %5d %3d %6llu %-22s | fits: model %d, plan %d\n", p->model, p->machine, p->wbits,
                    p->kv_tokens, p->users, (unsigned long long)p->core_weight_bytes, var, cr.fits, rep.fits);

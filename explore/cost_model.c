@@ -31,6 +31,7 @@ typedef struct cm {
     uint64_t insns;
     int rows;      /* token rows per weight read (1 in decode) */
     int nthr;      /* threads sharing a core's attention heads */
+    int tok;       /* per-token activation scaling (docs/numerics.md §10): rmsnormt, requantk, int32 rows */
     uint64_t kv;   /* the KV cache's positions (a range of R attention cores holds ceil(kv / R)) */
     uint64_t vb;   /* positions per transposed block of the V cache (FLOE_COMPILE_V_BLOCK, at most kv) */
     uint64_t port; /* SRAM port cycles of the instructions walked (shared by a core's threads) */
@@ -106,6 +107,51 @@ static uint64_t i_rmsnorm(cm *c, uint64_t n, uint64_t cb, uint64_t ob)
     c->act.vector_ops += 2 * n + (cb > 8 ? n : 1);
     c->act.afu_ops += 1;
     return charge(c, seq, 4 * n + 8 + cb, ob, m->afu_latency_cycles);
+}
+
+/* The norm of a linear layer's input row: rmsnorm, or per token rmsnormt (the row's shift k after it). */
+static uint64_t i_norm(cm *c, uint64_t n, uint64_t ob)
+{
+    if (!c->tok)
+        return i_rmsnorm(c, n, 8, ob);
+    const floe_machine *m = c->m;
+    uint64_t seq = pass(c, n, m->vector_ops_per_cycle, 2 * n + 8) + m->vector_latency_cycles + 1 +
+                   m->rsqrt_latency_cycles + pass(c, n, m->vector_ops_per_cycle, 2 * n + 12 + ob) + 2;
+    c->act.vector_ops += 3 * n + (uint64_t)c->q->act_kmax + 1;
+    c->act.afu_ops += 1;
+    return charge(c, seq, 4 * n + 20, ob + 1, m->afu_latency_cycles);
+}
+
+/* A linear slice's outputs: requant per channel, or per token requantk (the input row's shift read). */
+static uint64_t i_requant_lin(cm *c, uint64_t n, uint64_t ob)
+{
+    if (!c->tok)
+        return i_requant(c, n, 8 * n, 0, ob);
+    c->act.vector_ops += n + 1;
+    return charge(c, cdiv(n + 1, c->m->vector_ops_per_cycle), 8 * n + 1, ob, c->m->vector_latency_cycles);
+}
+
+/* Per token: a whole int32 row to the activation width with its shift (vrequantt, two passes). */
+static uint64_t i_vrequantt(cm *c, uint64_t n, uint64_t ob)
+{
+    const floe_machine *m = c->m;
+    uint64_t seq = pass(c, n, m->vector_ops_per_cycle, 4 * n) + m->vector_latency_cycles +
+                   pass(c, n, m->vector_ops_per_cycle, 4 * n + 12 + ob) + 2;
+    c->act.vector_ops += 2 * n + (uint64_t)c->q->act_kmax + 1;
+    return charge(c, seq, 4 * n + 12, ob + 1, m->vector_latency_cycles);
+}
+
+/* Per token: accumulators stored as int32 (a head's outputs before the row's shift is known). */
+static uint64_t i_accst(cm *c, uint64_t n)
+{
+    c->act.vector_ops += 2 * n;
+    return charge(c, cdiv(2 * n, c->m->vector_ops_per_cycle), 0, 4 * n, c->m->vector_latency_cycles);
+}
+
+/* A head's outputs from the accumulators: requantized, or per token stored as int32. */
+static uint64_t i_head_out(cm *c, uint64_t hd)
+{
+    return c->tok ? i_accst(c, hd) : i_requant(c, hd, 8, 0, bytes_for(c->q->abits, hd));
 }
 
 static uint64_t i_softmax(cm *c, uint64_t n)
@@ -258,7 +304,7 @@ static uint64_t phase_slices(cm *c, const grp *g, uint64_t t, const lin *l, int 
                 continue;
             tw += i_vmm_rows(c, l[i].in, rows, A, l[i].bits);
             for (int r = 0; r < c->rows; r++) { /* each row requantized (its multipliers read again), sent */
-                tw += i_requant(c, rows, 8 * rows, 0, (fused ? 2 : l[i].ob) * rows);
+                tw += i_requant_lin(c, rows, (fused ? 2 : l[i].ob) * rows);
                 if (fused)
                     continue;
                 uint64_t nb = l[i].ob * rows, s = tw;
@@ -276,8 +322,9 @@ static uint64_t phase_slices(cm *c, const grp *g, uint64_t t, const lin *l, int 
                 tw += i_vec(c, rows, 1, 2, 4, 0);
                 tw += i_vec(c, rows, 1, 2, 4, 0);
                 tw += i_vec(c, rows, 2, 4, 4, 1);
-                tw += i_requant(c, rows, 8, 4 * rows, bytes_for(A, rows));
-                uint64_t nb = bytes_for(A, rows), s = tw;
+                if (!c->tok) /* per token the int32 products go to the main core, which scales the row */
+                    tw += i_requant(c, rows, 8, 4 * rows, bytes_for(A, rows));
+                uint64_t nb = c->tok ? 4 * rows : bytes_for(A, rows), s = tw;
                 tw += i_send(c, nb);
                 uint64_t arr = umax(arrival(c, wc, g->first, nb, s), vert_free + link_cycles(c, nb));
                 vert_free = arr;
@@ -322,7 +369,7 @@ static uint64_t phase_down(cm *c, const grp *g, uint64_t t, uint64_t *winsns)
         t_1 = umax(t_1, parr) + umax(1, cdiv(rows * m, c->m->vector_ops_per_cycle));
         c->insns++;
         for (uint64_t r = 0; r < m; r++) {
-            t_1 += i_requant(c, rows, 8 * rows, 0, 2 * rows);
+            t_1 += i_requant_lin(c, rows, 2 * rows);
             uint64_t nb = 2 * rows, s = t_1;
             t_1 += i_send(c, nb);
             uint64_t arr = umax(arrival(c, c1, g->first, nb, s), vert_free + link_cycles(c, nb));
@@ -341,7 +388,7 @@ static uint64_t phase_local(cm *c, uint64_t t, const lin *l, int nl)
     for (int i = 0; i < nl; i++) {
         t += i_vmm_rows(c, l[i].in, l[i].out, A, l[i].bits);
         for (int r = 0; r < c->rows; r++) /* each row requantized, its multipliers read again */
-            t += i_requant(c, l[i].out, 8 * l[i].out, 0, l[i].ob * l[i].out);
+            t += i_requant_lin(c, l[i].out, l[i].ob * l[i].out);
     }
     return t;
 }
@@ -423,12 +470,10 @@ static uint64_t scores(cm *c, uint64_t n, uint64_t chunk)
 static uint64_t attention_heads(cm *c, uint64_t nh, uint64_t pos)
 {
     const uint64_t hd = (uint64_t)c->cf->head_dim, nt = (uint64_t)c->nthr, n = pos + 1;
-    const int A = c->q->abits;
     uint64_t p0 = c->port;
     uint64_t chain = 0;
     for (uint64_t h = 0; h < nh; h++) {
-        uint64_t one =
-            scores(c, n, ACC_SCORES / nt) + i_softmax(c, n) + pv(c, n) + i_requant(c, hd, 8, 0, bytes_for(A, hd));
+        uint64_t one = scores(c, n, ACC_SCORES / nt) + i_softmax(c, n) + pv(c, n) + i_head_out(c, hd);
         chain = one;
     }
     uint64_t port = c->port - p0;
@@ -446,7 +491,8 @@ static uint64_t attention_cores(cm *c, const grp *g, uint64_t tm, const uint64_t
     const uint64_t R = (uint64_t)g->R;
     const int A = c->q->abits;
     const floe_noc *pn = &c->m->noc[FLOE_NOC_PSUM];
-    const uint64_t rlen = cdiv(c->kv, R), ra = pos / rlen, qb = 2 * group * hd, ob = bytes_for(A, group * hd);
+    const uint64_t rlen = cdiv(c->kv, R), ra = pos / rlen, qb = 2 * group * hd,
+                   ob = c->tok ? 4 * group * hd : bytes_for(A, group * hd);
     const uint64_t nr = ra + 1;
     uint64_t *tr = calloc(4 * nr, sizeof *tr), *zarr = tr + nr, *parr = zarr + nr, *ins = parr + nr;
     if (!tr) /* no memory for the ranges' times: price the range holding pos alone */
@@ -529,7 +575,7 @@ static uint64_t attention_cores(cm *c, const grp *g, uint64_t tm, const uint64_t
             }
             tl = tr[0];
             for (uint64_t j = 0; j < group; j++)
-                COUNT(0, tl += i_requant(c, hd, 8, 0, bytes_for(A, hd)));
+                COUNT(0, tl += i_head_out(c, hd));
             uint64_t s = tl;
             COUNT(0, tl += i_send(c, ob));
             uint64_t arr = umax(arrival(c, kl, g->first, ob, s), out_free + link_cycles(c, ob));
@@ -560,7 +606,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
     if (g->head) {
         lin h = {d, (uint64_t)g->vrows, c->q->head_bits, 2};
         for (uint64_t r = 0; r < m; r++)
-            t += i_rmsnorm(c, d, 8, bytes_for(A, d));
+            t += i_norm(c, d, bytes_for(A, d));
         t = g->W ? phase_slices(c, g, t, &h, 1, bytes_for(A, d) * m, 0, &winsns) : phase_local(c, t, &h, 1);
         g->insns = umax(c->insns - i_main0 - winsns, g->W ? cdiv(winsns, (uint64_t)g->W) : 0);
         g->insns_all = c->insns - i_main0;
@@ -568,7 +614,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
     }
     if (g->part != PART_MLP) {
         for (uint64_t r = 0; r < m; r++)
-            t += i_rmsnorm(c, d, 8, bytes_for(A, d));
+            t += i_norm(c, d, bytes_for(A, d));
         lin qkv[3] = {{d, d, wb, 2}, {d, kvw, wb, 2}, {d, kvw, wb, 1}};
         uint64_t *t_q = g->attn ? calloc(m * nkv, sizeof *t_q) : NULL, t_rows = 0; /* sends to the attention cores */
         t = g->W ? phase_slices(c, g, t, qkv, 3, bytes_for(A, d) * m, 0, &winsns) : phase_local(c, t, qkv, 3);
@@ -588,6 +634,8 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
                 for (uint64_t h = 0; h < nkv; h++)
                     t += i_copy(c, hd) + transpose(c, pos);
                 t += attention_heads(c, nh, pos);
+                if (c->tok) /* the row of all heads: its shift, its codes */
+                    t += i_vrequantt(c, d, bytes_for(A, d));
             }
         }
         for (uint64_t r = 0; t_q && r < m; r++) { /* the attention cores take the rows in order */
@@ -595,6 +643,8 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
                 t_q[r * nkv + h] = umax(t_q[r * nkv + h], t_rows);
             t = attention_cores(c, g, t, t_q + r * nkv, pos, &ainsns, &atotal);
             t_rows = t;
+            if (c->tok)
+                t += i_vrequantt(c, d, bytes_for(A, d));
         }
         free(t_q);
         lin o = {d, d, wb, 2};
@@ -604,16 +654,18 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
     }
     if (g->part != PART_ATTN) {
         for (uint64_t r = 0; r < m; r++)
-            t += i_rmsnorm(c, d, 8, bytes_for(A, d));
+            t += i_norm(c, d, bytes_for(A, d));
         lin gu[2] = {{d, f, wb, 2}, {d, f, wb, 2}};
         if (g->W) {
             t = phase_slices(c, g, t, gu, 2, bytes_for(A, d) * m, 1, &winsns);
+            for (uint64_t r = 0; c->tok && r < m; r++)
+                t += i_vrequantt(c, f, bytes_for(A, f));
         } else {
             t = phase_local(c, t, gu, 2);
             for (uint64_t r = 0; r < m; r++) {
                 t += i_lut16(c, f, 2 * f);
                 t += i_vec(c, f, 1, 2, 4, 0) + i_vec(c, f, 1, 2, 4, 0) + i_vec(c, f, 2, 4, 4, 1);
-                t += i_requant(c, f, 8, 4 * f, bytes_for(A, f));
+                t += c->tok ? i_vrequantt(c, f, bytes_for(A, f)) : i_requant(c, f, 8, 4 * f, bytes_for(A, f));
             }
         }
         lin dn = {f, d, wb, 2};
@@ -851,6 +903,7 @@ int floe_cost_estimate(const floe_model_config *cf, const floe_qconfig *q, const
             .q = q,
             .rows = 1,
             .nthr = nthreads(mach, cf),
+            .tok = q->act_scaling == FLOE_ACT_PER_TOKEN,
             .kv = (uint64_t)kv,
             .vb = kv < FLOE_COMPILE_V_BLOCK ? (uint64_t)kv : FLOE_COMPILE_V_BLOCK};
     /* decode at the cache's last position (the check's priced step), and at the last checked one

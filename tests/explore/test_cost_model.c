@@ -1,7 +1,7 @@
 /* The analytical cost tier (explore/cost_model.h) against the simulator tier (floe_deploy_check, random
  * weights): decode latency and energy per token within TOL on a few small points (one core per layer,
- * split layers with attention cores, two chips), tokens/s within TOL_SERVED, and the same refusals as
- * the plan's (a model that does not fit, more users than fit). */
+ * split layers with attention cores, two chips, per-token scaling), tokens/s within TOL_SERVED, and the
+ * same refusals as the plan's (a model that does not fit, more users than fit). */
 #include "tests/integration/machine_util.h"
 
 #include <math.h>
@@ -17,6 +17,7 @@ typedef struct pt {
     const char *model, *machine;
     int wbits, kv, users;
     uint64_t cwb;
+    int per_token;
 } pt;
 
 static void check_point(const pt *p)
@@ -29,6 +30,10 @@ static void check_point(const pt *p)
     assert_int_equal(floe_model_config_builtin(p->model, &cf, &err), 0);
     floe_qconfig q = floe_qconfig_default();
     q.wbits = p->wbits;
+    if (p->per_token) {
+        q.act_scaling = FLOE_ACT_PER_TOKEN;
+        q.act_kmax = 4;
+    }
     int T = p->kv / 2 < 16 ? p->kv / 2 : 16;
     floe_cost_opts co = {.kv_tokens = p->kv, .users = p->users, .core_weight_bytes = p->cwb, .tokens = T};
     floe_cost_result cr;
@@ -59,11 +64,11 @@ static void test_against_simulator(void **state)
 {
     (void)state;
     static const pt pts[] = {
-        {"tiny", "small", 4, 16, 1, 0},       /* a core per layer */
-        {"tiny", "small", 4, 16, 2, 26000},   /* split layers over two chips */
-        {"tiny", "small", 2, 32, 1, 26000},   /* W2 */
-        {"S", "northpole", 4, 128, 4, 16384}, /* weight cores, attention cores, partial-sum chains */
-        {"S", "northpole", 4, 100, 1, 0},     /* a position inside a V block */
+        {"tiny", "small", 4, 16, 1, 0, 0},       /* a core per layer */
+        {"tiny", "small", 4, 16, 2, 26000, 0},   /* split layers over two chips */
+        {"tiny", "small", 2, 32, 1, 26000, 0},   /* W2 */
+        {"S", "northpole", 4, 128, 4, 16384, 0}, /* weight cores, attention cores, partial-sum chains */
+        {"S", "northpole", 4, 100, 1, 0, 0},     /* a position inside a V block */
     };
     for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++)
         check_point(&pts[i]);
