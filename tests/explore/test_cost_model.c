@@ -69,6 +69,7 @@ static void test_against_simulator(void **state)
         {"tiny", "small", 2, 32, 1, 26000, 0},   /* W2 */
         {"S", "northpole", 4, 128, 4, 16384, 0}, /* weight cores, attention cores, partial-sum chains */
         {"S", "northpole", 4, 100, 1, 0, 0},     /* a position inside a V block */
+        {"tiny", "small", 4, 16, 2, 26000, 1},   /* per-token scaling: int32 rows to the main core */
     };
     for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++)
         check_point(&pts[i]);
