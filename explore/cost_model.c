@@ -886,10 +886,19 @@ int floe_cost_estimate(const floe_model_config *cf, const floe_qconfig *q, const
     co.users = r->users;
     if (floe_compile_plan(cf, q, mach, &co, &ps, &perr) != 0)
         return floe_err_set(err, "%d users: %s", r->users, perr.msg);
-    static pipe p; /* large: not on the stack */
-    pipe *pp = &p;
-    if (lay_out(cf, mach, &ps, pp) != 0)
+    /* the pipeline and the steps' stage times: large, and each call's own (estimates may run in
+     * threads side by side) */
+    struct work {
+        pipe p;
+        step at, chk, pf;
+    } *wk = calloc(1, sizeof *wk);
+    if (!wk)
+        return floe_err_set(err, "out of memory for the cost model's pipeline");
+    pipe *pp = &wk->p;
+    if (lay_out(cf, mach, &ps, pp) != 0) {
+        free(wk);
         return floe_err_set(err, "more than %d groups in the pipeline", MAX_GROUPS);
+    }
     r->chips = ps.chips;
     r->cards = (int)cdiv((uint64_t)ps.chips, mach->chips_per_card);
     r->cores_used = (int)ps.cores;
@@ -908,40 +917,51 @@ int floe_cost_estimate(const floe_model_config *cf, const floe_qconfig *q, const
             .vb = kv < FLOE_COMPILE_V_BLOCK ? (uint64_t)kv : FLOE_COMPILE_V_BLOCK};
     /* decode at the cache's last position (the check's priced step), and at the last checked one
      * (T + 1: the check runs 2 decode steps after its prefill) for the serving line between them */
-    static step at, chk, pf; /* large: not on the stack */
+    step *at = &wk->at, *chk = &wk->chk, *pf = &wk->pf;
     const int p0 = T + 1 < kv - 1 ? T + 1 : kv - 1;
-    run_step(&c, pp, (uint64_t)(kv - 1), 1, e ? &ec : NULL, &at);
-    run_step(&c, pp, (uint64_t)p0, 1, e ? &ec : NULL, &chk);
+    run_step(&c, pp, (uint64_t)(kv - 1), 1, e ? &ec : NULL, at);
+    run_step(&c, pp, (uint64_t)p0, 1, e ? &ec : NULL, chk);
     /* the prefill of the P-token prompt: batches of the plan's reuse rows, weights read once a batch */
     int B = ps.reuse_rows > 0 ? ps.reuse_rows : 1;
     c.rows = B;
-    run_step(&c, pp, (uint64_t)(P / 2), (P + B - 1) / B, e ? &ec : NULL, &pf);
-    r->decode_s = at.latency_s;
-    r->load_s = at.load_s;
-    r->prefill_s_per_token = pf.latency_s / (double)P;
+    run_step(&c, pp, (uint64_t)(P / 2), (P + B - 1) / B, e ? &ec : NULL, pf);
+    r->decode_s = at->latency_s;
+    r->load_s = at->load_s;
+    r->prefill_s_per_token = pf->latency_s / (double)P;
     double x = 0.5 * (double)(2 * P + D - 1); /* the mean position served */
     double w = kv - 1 > p0 ? (x - p0) / (double)(kv - 1 - p0) : 0.0;
-    r->token_latency_s = chk.latency_s + w * (at.latency_s - chk.latency_s);
-    r->slowest_stage_s = chk.slowest_s + w * (at.slowest_s - chk.slowest_s);
-    floe_serving_stage *sv = calloc((size_t)at.stages, sizeof *sv);
-    if (!sv)
-        return floe_err_set(err, "out of memory for %d stages", at.stages);
-    for (int i = 0; i < at.stages; i++)
-        sv[i] = (floe_serving_stage){pf.st[i], {chk.st[i], at.st[i]}};
+    r->token_latency_s = chk->latency_s + w * (at->latency_s - chk->latency_s);
+    r->slowest_stage_s = chk->slowest_s + w * (at->slowest_s - chk->slowest_s);
+    floe_serving_stage *sv = calloc((size_t)at->stages, sizeof *sv);
+    if (!sv) {
+        int n = at->stages;
+        free(wk);
+        return floe_err_set(err, "out of memory for %d stages", n);
+    }
+    for (int i = 0; i < at->stages; i++)
+        sv[i] = (floe_serving_stage){pf->st[i], {chk->st[i], at->st[i]}};
     double chip_w = e ? floe_energy_static_w(&ec, mach) : 0.0;
     r->static_w = chip_w * (double)ps.chips;
-    floe_serving_pipeline sp = {at.stages, sv, {p0, kv - 1}, {chk.dynamic_j, at.dynamic_j}, r->static_w, r->cards, 0};
+    floe_serving_pipeline sp = {.stages = at->stages,
+                                .stage = sv,
+                                .pos = {p0, kv - 1},
+                                .decode_j = {chk->dynamic_j, at->dynamic_j},
+                                .static_w = r->static_w,
+                                .cards = r->cards};
     floe_serving_load load = {r->users, P, D, 0.0};
     floe_serving_result res;
     int rc = floe_serving_run(&sp, &load, &res, err);
     free(sv);
-    if (rc != 0)
+    if (rc != 0) {
+        free(wk);
         return -1;
+    }
     r->tokens_per_s = res.tokens_per_s;
     if (e) {
-        r->dynamic_j_per_token = at.dynamic_j;
-        r->energy_j_per_token = at.dynamic_j + at.static_j;
+        r->dynamic_j_per_token = at->dynamic_j;
+        r->energy_j_per_token = at->dynamic_j + at->static_j;
         r->power_w = res.power_per_card_w * (double)r->cards;
     }
+    free(wk);
     return 0;
 }
