@@ -108,9 +108,9 @@ int main(int argc, char **argv)
     stat lat = {0}, tps = {0}, stage = {0}, en = {0}, pre = {0};
     double t_model = 0, t_sim = 0;
     int n_model = 0, n_sim = 0;
-    printf("%-13s %-9s %-3s %5s %3s %6s %-22s | %10s %10s %6s | %10s %10s %6s | %10s %10s %6s\n", "model", "machine",
-           "w", "kv", "U", "cwb", "variation", "decode us", "sim", "err", "tok/s", "sim", "err", "J/token", "sim",
-           "err");
+    printf("%-13s %-9s %-3s %5s %3s %6s %-22s | %10s %10s %6s | %10s %10s %6s | %10s %10s %6s | %s\n", "model",
+           "machine", "w", "kv", "U", "cwb", "variation", "decode us", "sim", "err", "tok/s", "sim", "err", "J/token",
+           "sim", "err", "prefill err | model ms | sim s");
     for (int i = 0; i < N_POINTS; i++) {
         const point *p = &points[i];
         if (quick && (p->big || strcmp(p->model, "M") == 0))
@@ -142,7 +142,8 @@ int main(int argc, char **argv)
             }
             reps++;
         } while (now() - t0 < 0.05);
-        t_model += (now() - t0) / reps;
+        double dt_model = (now() - t0) / reps;
+        t_model += dt_model;
         n_model++;
         floe_deploy_check_opts dop = floe_deploy_check_defaults();
         dop.tokens = T;
@@ -156,7 +157,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "point %d: simulator: %s\n", i, err.msg);
             return 1;
         }
-        t_sim += now() - t0;
+        double dt_sim = now() - t0;
+        t_sim += dt_sim;
         n_sim++;
         char var[64] = "";
         if (p->cores)
@@ -177,12 +179,12 @@ int main(int argc, char **argv)
             continue;
         }
         printf("%-13s %-9s W%d %5d %3d %6llu %-22s | %10.2f %10.2f %+5.1f%% | %10.0f %10.0f %+5.1f%% | %10.3g "
-               "%10.3g %+5.1f%% | %+5.1f%%\n",
+               "%10.3g %+5.1f%% | %+6.1f%%      | %8.3f | %5.2f\n",
                p->model, p->machine, p->wbits, p->kv_tokens, rep.users, (unsigned long long)p->core_weight_bytes, var,
                cr.decode_s * 1e6, rep.decode_s * 1e6, 100 * (cr.decode_s / rep.decode_s - 1), cr.tokens_per_s,
                rep.serving.tokens_per_s, 100 * (cr.tokens_per_s / rep.serving.tokens_per_s - 1), cr.energy_j_per_token,
                rep.decode_j, 100 * (cr.energy_j_per_token / rep.decode_j - 1),
-               100 * (cr.prefill_s_per_token / (rep.prefill_s / rep.tokens) - 1));
+               100 * (cr.prefill_s_per_token / (rep.prefill_s / rep.tokens) - 1), 1e3 * dt_model, dt_sim);
         add(&lat, cr.decode_s, rep.decode_s);
         add(&tps, cr.tokens_per_s, rep.serving.tokens_per_s);
         add(&stage, cr.slowest_stage_s, rep.serving.slowest_busy_s);
