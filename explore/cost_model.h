@@ -16,7 +16,9 @@
  * The figures mean what floe_deploy_check's mean (verify/deploy_check.h), so the two tiers compare
  * field by field: decode_s is one user's decode token at the KV cache's last position, alone on the
  * chips (the deployment check prices that step); energy_j_per_token that token's energy, dynamic,
- * links and static.
+ * links and static. To re-price a point on the simulator with the same meaning, give floe_deploy_check
+ * the same tokens (its --tokens), kv_tokens, users, prompt, decode_steps and core_weight_bytes, and its
+ * default 2 checked decode steps (bench/bench_cost_model.c does this for every validation point).
  *
  * Units: seconds, joules, watts, bytes, positions (tokens). */
 #ifndef FLOE_EXPLORE_COST_MODEL_H
