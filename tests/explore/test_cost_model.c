@@ -26,7 +26,10 @@ static void check_point(const pt *p)
     floe_energy_table e;
     floe_model_config cf;
     floe_err err;
-    load_config(p->machine, &m, &e);
+    if (strcmp(p->machine, "small-six") == 0) /* chips of 3 x 2 cores, 4 cards a server, 2 servers */
+        load_small_six(&m, &e);
+    else
+        load_config(p->machine, &m, &e);
     assert_int_equal(floe_model_config_builtin(p->model, &cf, &err), 0);
     floe_qconfig q = floe_qconfig_default();
     q.wbits = p->wbits;
@@ -51,6 +54,7 @@ static void check_point(const pt *p)
     assert_int_equal(cr.chips, rep.users_plan.chips);
     assert_int_equal(cr.users, rep.users);
     assert_int_equal(cr.max_users, rep.max_users);
+    assert_int_equal(cr.stages, rep.stages);
     double el = cr.decode_s / rep.decode_s - 1, ee = cr.energy_j_per_token / rep.decode_j - 1,
            et = cr.tokens_per_s / rep.serving.tokens_per_s - 1;
     print_message("%s on %s W%d kv %d users %d cwb %llu: decode %+.1f%%, energy %+.1f%%, tokens/s %+.1f%%\n", p->model,
@@ -69,7 +73,8 @@ static void test_against_simulator(void **state)
         {"tiny", "small", 2, 32, 1, 26000, 0},   /* W2 */
         {"S", "northpole", 4, 128, 4, 16384, 0}, /* weight cores, attention cores, partial-sum chains */
         {"S", "northpole", 4, 100, 1, 0, 0},     /* a position inside a V block */
-        {"tiny", "small", 4, 16, 2, 26000, 1},   /* per-token scaling: int32 rows to the main core */
+        {"tiny", "small", 4, 16, 2, 26000, 1},   {"tiny", "small-six", 4, 16, 2, 5000, 0},
+        /* layers in halves on chips of their own, Ethernet */ /* per-token scaling: int32 rows to the main core */
     };
     for (size_t i = 0; i < sizeof pts / sizeof pts[0]; i++)
         check_point(&pts[i]);
