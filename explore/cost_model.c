@@ -29,27 +29,58 @@ typedef struct cm {
     const floe_qconfig *q;
     floe_actions act;
     uint64_t insns;
-    int rows;      /* token rows per weight read (1 in decode) */
-    int nthr;      /* threads sharing a core's attention heads */
-    int tok;       /* per-token activation scaling (docs/numerics.md §10): rmsnormt, requantk, int32 rows */
-    uint64_t kv;   /* the KV cache's positions (a range of R attention cores holds ceil(kv / R)) */
-    uint64_t vb;   /* positions per transposed block of the V cache (FLOE_COMPILE_V_BLOCK, at most kv) */
-    uint64_t port; /* SRAM port cycles of the instructions walked (shared by a core's threads) */
+    int rows;         /* token rows per weight read (1 in decode) */
+    int nthr;         /* threads sharing a core's attention heads */
+    int tok;          /* per-token activation scaling (docs/numerics.md §10): rmsnormt, requantk, int32 rows */
+    uint64_t kv;      /* the KV cache's positions (a range of R attention cores holds ceil(kv / R)) */
+    uint64_t vb;      /* positions per transposed block of the V cache (FLOE_COMPILE_V_BLOCK, at most kv) */
+    uint64_t port;    /* SRAM port cycles of the instructions walked (shared by a core's threads) */
+    uint64_t busy[4]; /* and each unit's busy cycles (U_VMM .. U_MEM: a unit serves one thread at a time) */
 } cm;
 
 /* ---- instructions: cycles until the thread's next instruction may start ------------------------- */
 
 static uint64_t sram(const cm *c, uint64_t bytes) { return cdiv(bytes, c->m->sram_bytes_per_cycle); }
 
-/* busy = max(compute, port), then the unit's latency; the port cycles are kept for the shared port */
-static uint64_t charge(cm *c, uint64_t compute, uint64_t rd, uint64_t wr, uint64_t lat)
+enum { U_VMM, U_VECTOR, U_AFU, U_MEM };
+
+/* busy = max(compute, port) on unit u, then the unit's latency; the port and unit cycles are kept for
+ * the threads that share them */
+static uint64_t charge(cm *c, int u, uint64_t compute, uint64_t rd, uint64_t wr, uint64_t lat)
 {
-    uint64_t s = sram(c, rd + wr);
+    uint64_t s = sram(c, rd + wr), busy = umax(umax(compute, s), 1);
     c->act.sram_read_bytes += rd;
     c->act.sram_write_bytes += wr;
     c->port += s;
+    c->busy[u] += busy;
     c->insns++;
-    return umax(umax(compute, s), 1) + lat;
+    return busy + lat;
+}
+
+/* A hardware loop's body walked once stands for `times` passes: its actions, port and unit cycles
+ * `times` over (its instructions once: the code holds them once). */
+typedef struct snap {
+    floe_actions act;
+    uint64_t port, busy[4], insns;
+} snap;
+
+static void snap_take(const cm *c, snap *s)
+{
+    s->act = c->act;
+    s->port = c->port;
+    memcpy(s->busy, c->busy, sizeof s->busy);
+    s->insns = c->insns;
+}
+
+static void snap_repeat(cm *c, const snap *s, uint64_t times)
+{
+    uint64_t *now = (uint64_t *)&c->act;
+    const uint64_t *was = (const uint64_t *)&s->act;
+    for (size_t i = 0; i < sizeof c->act / sizeof(uint64_t); i++)
+        now[i] += (now[i] - was[i]) * (times - 1);
+    c->port += (c->port - s->port) * (times - 1);
+    for (int u = 0; u < 4; u++)
+        c->busy[u] += (c->busy[u] - s->busy[u]) * (times - 1);
 }
 
 static int xp_of(int bits) { return bits == 4 ? FLOE_XP_I4 : bits == 16 ? FLOE_XP_I16 : FLOE_XP_I8; }
@@ -62,7 +93,7 @@ static uint64_t i_vmm(cm *c, uint64_t k, uint64_t n, int xbits, int wbits, uint6
     uint64_t macs = k * n * m;
     c->act.macs[p] += macs;
     uint64_t comp = umax(1, cdiv(macs, c->m->vmm_macs_per_cycle[p]));
-    return charge(c, comp, bytes_for(xbits, k) * m + n * bytes_for(wbits, k), 0, c->m->vmm_latency_cycles);
+    return charge(c, U_VMM, comp, bytes_for(xbits, k) * m + n * bytes_for(wbits, k), 0, c->m->vmm_latency_cycles);
 }
 
 /* c->rows token rows through a slice of n outputs: vmmr's of as many rows as the linear-output
@@ -82,7 +113,8 @@ static uint64_t i_requant(cm *c, uint64_t n, uint64_t mb, uint64_t inb, uint64_t
 {
     uint64_t port = sram(c, mb) + sram(c, inb) + sram(c, ob);
     c->act.vector_ops += n;
-    return charge(c, umax(port, cdiv(n, c->m->vector_ops_per_cycle)), mb + inb, ob, c->m->vector_latency_cycles);
+    return charge(c, U_VECTOR, umax(port, cdiv(n, c->m->vector_ops_per_cycle)), mb + inb, ob,
+                  c->m->vector_latency_cycles);
 }
 
 /* elementwise: n elements of eb bytes in (na operands), ob bytes each out; ops counted twice at int32 */
@@ -90,7 +122,7 @@ static uint64_t i_vec(cm *c, uint64_t n, int na, uint64_t eb, uint64_t ob, int i
 {
     uint64_t ops = i32 ? 2 * n : n;
     c->act.vector_ops += ops;
-    return charge(c, umax(1, cdiv(ops, c->m->vector_ops_per_cycle)), (uint64_t)na * n * eb, n * ob,
+    return charge(c, U_VECTOR, umax(1, cdiv(ops, c->m->vector_ops_per_cycle)), (uint64_t)na * n * eb, n * ob,
                   c->m->vector_latency_cycles);
 }
 
@@ -106,7 +138,7 @@ static uint64_t i_rmsnorm(cm *c, uint64_t n, uint64_t cb, uint64_t ob)
                    m->rsqrt_latency_cycles + pass(c, n, m->vector_ops_per_cycle, 2 * n + cb + ob);
     c->act.vector_ops += 2 * n + (cb > 8 ? n : 1);
     c->act.afu_ops += 1;
-    return charge(c, seq, 4 * n + 8 + cb, ob, m->afu_latency_cycles);
+    return charge(c, U_AFU, seq, 4 * n + 8 + cb, ob, m->afu_latency_cycles);
 }
 
 /* The norm of a linear layer's input row: rmsnorm, or per token rmsnormt (the row's shift k after it). */
@@ -119,7 +151,7 @@ static uint64_t i_norm(cm *c, uint64_t n, uint64_t ob)
                    m->rsqrt_latency_cycles + pass(c, n, m->vector_ops_per_cycle, 2 * n + 12 + ob) + 2;
     c->act.vector_ops += 3 * n + (uint64_t)c->q->act_kmax + 1;
     c->act.afu_ops += 1;
-    return charge(c, seq, 4 * n + 20, ob + 1, m->afu_latency_cycles);
+    return charge(c, U_AFU, seq, 4 * n + 20, ob + 1, m->afu_latency_cycles);
 }
 
 /* A linear slice's outputs: requant per channel, or per token requantk (the input row's shift read). */
@@ -128,7 +160,7 @@ static uint64_t i_requant_lin(cm *c, uint64_t n, uint64_t ob)
     if (!c->tok)
         return i_requant(c, n, 8 * n, 0, ob);
     c->act.vector_ops += n + 1;
-    return charge(c, cdiv(n + 1, c->m->vector_ops_per_cycle), 8 * n + 1, ob, c->m->vector_latency_cycles);
+    return charge(c, U_VECTOR, cdiv(n + 1, c->m->vector_ops_per_cycle), 8 * n + 1, ob, c->m->vector_latency_cycles);
 }
 
 /* Per token: a whole int32 row to the activation width with its shift (vrequantt, two passes). */
@@ -138,14 +170,14 @@ static uint64_t i_vrequantt(cm *c, uint64_t n, uint64_t ob)
     uint64_t seq = pass(c, n, m->vector_ops_per_cycle, 4 * n) + m->vector_latency_cycles +
                    pass(c, n, m->vector_ops_per_cycle, 4 * n + 12 + ob) + 2;
     c->act.vector_ops += 2 * n + (uint64_t)c->q->act_kmax + 1;
-    return charge(c, seq, 4 * n + 12, ob + 1, m->vector_latency_cycles);
+    return charge(c, U_VECTOR, seq, 4 * n + 12, ob + 1, m->vector_latency_cycles);
 }
 
 /* Per token: accumulators stored as int32 (a head's outputs before the row's shift is known). */
 static uint64_t i_accst(cm *c, uint64_t n)
 {
     c->act.vector_ops += 2 * n;
-    return charge(c, cdiv(2 * n, c->m->vector_ops_per_cycle), 0, 4 * n, c->m->vector_latency_cycles);
+    return charge(c, U_VECTOR, cdiv(2 * n, c->m->vector_ops_per_cycle), 0, 4 * n, c->m->vector_latency_cycles);
 }
 
 /* A head's outputs from the accumulators: requantized, or per token stored as int32. */
@@ -162,7 +194,7 @@ static uint64_t i_softmax(cm *c, uint64_t n)
                    pass(c, n, m->afu_ops_per_cycle, 6 * n);
     c->act.afu_ops += 2 * n + 1;
     c->act.vector_ops += 2 * n;
-    return charge(c, seq, 12 * n, 2 * n, m->afu_latency_cycles);
+    return charge(c, U_AFU, seq, 12 * n, 2 * n, m->afu_latency_cycles);
 }
 
 static uint64_t i_rope(cm *c, uint64_t n)
@@ -170,17 +202,18 @@ static uint64_t i_rope(cm *c, uint64_t n)
     uint64_t h = n / 2;
     uint64_t seq = umax(cdiv(h, c->m->vector_ops_per_cycle), 6 * sram(c, 2 * h));
     c->act.vector_ops += 2 * n;
-    return charge(c, seq, 2 * n + 4 * h, 2 * n, c->m->afu_latency_cycles);
+    return charge(c, U_AFU, seq, 2 * n + 4 * h, 2 * n, c->m->afu_latency_cycles);
 }
 
 static uint64_t i_lut16(cm *c, uint64_t n, uint64_t ob)
 {
     uint64_t table = 4 * (FLOE_LUT16_KNOTS + 2);
     c->act.afu_ops += n;
-    return charge(c, cdiv(n, c->m->afu_ops_per_cycle) + sram(c, table), 2 * n + table, ob, c->m->afu_latency_cycles);
+    return charge(c, U_AFU, cdiv(n, c->m->afu_ops_per_cycle) + sram(c, table), 2 * n + table, ob,
+                  c->m->afu_latency_cycles);
 }
 
-static uint64_t i_copy(cm *c, uint64_t nb) { return charge(c, 0, nb, nb, c->m->sram_latency_cycles); }
+static uint64_t i_copy(cm *c, uint64_t nb) { return charge(c, U_MEM, 0, nb, nb, c->m->sram_latency_cycles); }
 
 static uint64_t i_ctrl(cm *c)
 {
@@ -399,35 +432,24 @@ static uint64_t pv(cm *c, uint64_t n)
 {
     const uint64_t hd = (uint64_t)c->cf->head_dim, nf = n / c->vb, rest = n - nf * c->vb;
     uint64_t t = 0;
+    snap sn;
     if (nf > 0) {
-        uint64_t one = i_vmm(c, c->vb, hd, 16, 8, 1);
-        t += one;
-        if (nf > 1) {
+        t += i_vmm(c, c->vb, hd, 16, 8, 1);
+        if (nf > 1) { /* a loop over the other blocks: vmm, addi */
             t += 3 * i_ctrl(c);
-            floe_actions a0 = c->act;
-            uint64_t p0 = c->port, i0 = c->insns;
+            snap_take(c, &sn);
             uint64_t body = i_vmm(c, c->vb, hd, 16, 8, 1) + i_ctrl(c);
-            /* the body's actions and port cycles for each pass */
-            for (int p = 0; p < FLOE_PREC_COUNT; p++)
-                c->act.macs[p] += (c->act.macs[p] - a0.macs[p]) * (nf - 2);
-            c->act.sram_read_bytes += (c->act.sram_read_bytes - a0.sram_read_bytes) * (nf - 2);
-            c->port += (c->port - p0) * (nf - 2);
-            c->insns = i0 + 2;
+            snap_repeat(c, &sn, nf - 1);
             t += body * (nf - 1);
         }
     }
     if (rest > 0) {
         t += i_vmm(c, 1, hd, 16, 8, 1);
-        if (rest > 1) {
+        if (rest > 1) { /* a loop over the other rows of the block being filled */
             t += 3 * i_ctrl(c);
-            floe_actions a0 = c->act;
-            uint64_t p0 = c->port, i0 = c->insns;
+            snap_take(c, &sn);
             uint64_t body = i_vmm(c, 1, hd, 16, 8, 1) + i_ctrl(c);
-            for (int p = 0; p < FLOE_PREC_COUNT; p++)
-                c->act.macs[p] += (c->act.macs[p] - a0.macs[p]) * (rest - 2);
-            c->act.sram_read_bytes += (c->act.sram_read_bytes - a0.sram_read_bytes) * (rest - 2);
-            c->port += (c->port - p0) * (rest - 2);
-            c->insns = i0 + 2;
+            snap_repeat(c, &sn, rest - 1);
             t += body * (rest - 1);
         }
     }
@@ -440,17 +462,12 @@ static uint64_t transpose(cm *c, uint64_t i)
     if (i % c->vb != c->vb - 1)
         return 0;
     const uint64_t hd = (uint64_t)c->cf->head_dim;
-    floe_actions a0 = c->act;
-    uint64_t p0 = c->port, i0 = c->insns;
+    uint64_t t = 3 * i_ctrl(c);
+    snap sn;
+    snap_take(c, &sn);
     uint64_t body = i_vmm(c, hd, c->vb, 8, 8, 1) + i_requant(c, c->vb, 8, 0, c->vb) + i_ctrl(c);
-    for (int p = 0; p < FLOE_PREC_COUNT; p++)
-        c->act.macs[p] += (c->act.macs[p] - a0.macs[p]) * (hd - 1);
-    c->act.vector_ops += (c->act.vector_ops - a0.vector_ops) * (hd - 1);
-    c->act.sram_read_bytes += (c->act.sram_read_bytes - a0.sram_read_bytes) * (hd - 1);
-    c->act.sram_write_bytes += (c->act.sram_write_bytes - a0.sram_write_bytes) * (hd - 1);
-    c->port += (c->port - p0) * (hd - 1);
-    c->insns = i0 + 3;
-    return 3 + body * hd + i_copy(c, c->vb * hd);
+    snap_repeat(c, &sn, hd);
+    return t + body * hd + i_copy(c, c->vb * hd);
 }
 
 /* One query head's scores over n positions (chunks of the thread's accumulators), into int32 z. */
@@ -470,14 +487,31 @@ static uint64_t scores(cm *c, uint64_t n, uint64_t chunk)
 static uint64_t attention_heads(cm *c, uint64_t nh, uint64_t pos)
 {
     const uint64_t hd = (uint64_t)c->cf->head_dim, nt = (uint64_t)c->nthr, n = pos + 1;
-    uint64_t p0 = c->port;
-    uint64_t chain = 0;
+    uint64_t p0 = c->port, b0[4], b1[4], b2[4];
+    memcpy(b0, c->busy, sizeof b0);
+    uint64_t chain = 0, sc_busy = 0, sm_busy = 0, pv_chain = 0, ho = 0;
     for (uint64_t h = 0; h < nh; h++) {
-        uint64_t one = scores(c, n, ACC_SCORES / nt) + i_softmax(c, n) + pv(c, n) + i_head_out(c, hd);
-        chain = one;
+        uint64_t sc = scores(c, n, ACC_SCORES / nt);
+        memcpy(b1, c->busy, sizeof b1);
+        uint64_t sm = i_softmax(c, n);
+        memcpy(b2, c->busy, sizeof b2);
+        pv_chain = pv(c, n);
+        ho = i_head_out(c, hd);
+        chain = sc + sm + pv_chain + ho;
+        if (h == 0) {
+            sc_busy = b1[U_VMM] - b0[U_VMM] + b1[U_VECTOR] - b0[U_VECTOR];
+            sm_busy = b2[U_AFU] - b1[U_AFU];
+        }
     }
-    uint64_t port = c->port - p0;
-    return umax(chain * cdiv(nh, nt), port) + (nt > 1 ? 2 : 0);
+    if (nt == 1 || nh == 1)
+        return chain * nh;
+    uint64_t bound = c->port - p0; /* the threads share the port and each unit */
+    for (int u = 0; u < 4; u++)
+        bound = umax(bound, c->busy[u] - b0[u]);
+    /* the threads start together, so their scores queue for the port one after another, then their
+     * softmaxes for the lookup unit; the last head's output follows its softmax */
+    uint64_t staged = nh * sc_busy + nh * sm_busy + c->m->afu_latency_cycles + pv_chain + ho;
+    return umax(umax(chain * cdiv(nh, nt), bound), staged) + 2;
 }
 
 /* The attention of one user's token at pos on a group's attention cores (R ranges per KV head), from
@@ -756,6 +790,8 @@ static void run_step(cm *c, pipe *p, uint64_t pos, int batches, const floe_energ
     for (int k = 0; k < p->n; k++) {
         floe_actions a0 = c->act;
         p->g[k].span = group_step(c, &p->g[k], pos);
+        fprintf(stderr, "group %d rows %d pos %llu span %llu insns %llu\n", k, c->rows, (unsigned long long)pos,
+                (unsigned long long)p->g[k].span, (unsigned long long)p->g[k].insns);
         if (batches > 1) { /* the same batch again: its actions and time */
             uint64_t *now = (uint64_t *)&c->act, *was = (uint64_t *)&a0;
             for (size_t i = 0; i < sizeof c->act / sizeof(uint64_t); i++)
