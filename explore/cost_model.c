@@ -790,8 +790,6 @@ static void run_step(cm *c, pipe *p, uint64_t pos, int batches, const floe_energ
     for (int k = 0; k < p->n; k++) {
         floe_actions a0 = c->act;
         p->g[k].span = group_step(c, &p->g[k], pos);
-        fprintf(stderr, "group %d rows %d pos %llu span %llu insns %llu\n", k, c->rows, (unsigned long long)pos,
-                (unsigned long long)p->g[k].span, (unsigned long long)p->g[k].insns);
         if (batches > 1) { /* the same batch again: its actions and time */
             uint64_t *now = (uint64_t *)&c->act, *was = (uint64_t *)&a0;
             for (size_t i = 0; i < sizeof c->act / sizeof(uint64_t); i++)
