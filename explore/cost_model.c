@@ -36,6 +36,7 @@ typedef struct cm {
     uint64_t vb;      /* positions per transposed block of the V cache (FLOE_COMPILE_V_BLOCK, at most kv) */
     uint64_t port;    /* SRAM port cycles of the instructions walked (shared by a core's threads) */
     uint64_t busy[4]; /* and each unit's busy cycles (U_VMM .. U_MEM: a unit serves one thread at a time) */
+    int oom;          /* 1: out of memory on the way (the estimate fails) */
 } cm;
 
 /* ---- instructions: cycles until the thread's next instruction may start ------------------------- */
@@ -529,8 +530,10 @@ static uint64_t attention_cores(cm *c, const grp *g, uint64_t tm, const uint64_t
                    ob = c->tok ? 4 * group * hd : bytes_for(A, group * hd);
     const uint64_t nr = ra + 1;
     uint64_t *tr = calloc(4 * nr, sizeof *tr), *zarr = tr + nr, *parr = zarr + nr, *ins = parr + nr;
-    if (!tr) /* no memory for the ranges' times: price the range holding pos alone */
+    if (!tr) { /* floe_cost_estimate reports it */
+        c->oom = 1;
         return tm;
+    }
     uint64_t out_free = 0, i0;
 #define COUNT(r, stmt)                                                                                                 \
     do {                                                                                                               \
@@ -651,6 +654,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
             t += i_norm(c, d, bytes_for(A, d));
         lin qkv[3] = {{d, d, wb, 2}, {d, kvw, wb, 2}, {d, kvw, wb, 1}};
         uint64_t *t_q = g->attn ? calloc(m * nkv, sizeof *t_q) : NULL, t_rows = 0; /* sends to the attention cores */
+        c->oom |= g->attn && !t_q;
         t = g->W ? phase_slices(c, g, t, qkv, 3, bytes_for(A, d) * m, 0, &winsns) : phase_local(c, t, qkv, 3);
         for (uint64_t r = 0; r < m; r++) {
             for (uint64_t h = 0; h < nh + nkv; h++)
@@ -959,6 +963,10 @@ int floe_cost_estimate(const floe_model_config *cf, const floe_qconfig *q, const
     int B = ps.reuse_rows > 0 ? ps.reuse_rows : 1;
     c.rows = B;
     run_step(&c, pp, (uint64_t)(P / 2), (P + B - 1) / B, e ? &ec : NULL, pf);
+    if (c.oom) {
+        free(wk);
+        return floe_err_set(err, "out of memory for the cost model's attention ranges");
+    }
     r->decode_s = at->latency_s;
     r->load_s = at->load_s;
     r->prefill_s_per_token = pf->latency_s / (double)P;
