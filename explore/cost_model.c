@@ -1,4 +1,4 @@
-/* The analytical cost tier (explore/cost_model.h, docs/explore.md "The cost model"): the compiler's
+/* The analytical cost tier (explore/cost_model.h, docs/explore.md "The analytical cost model"): the compiler's
  * decode schedule walked instruction by instruction, each charged as the simulator charges it. */
 #include "explore/cost_model.h"
 
@@ -11,7 +11,6 @@
 #include "sim/energy.h"
 #include "sim/serving.h"
 
-#define INSN_BYTES 16   /* FLOE_INSN_BYTES: one encoded instruction */
 #define ACC_SCORES 2048 /* the score accumulators (compiler/mapping.h: ACC_HEAD - ACC_SCORE) */
 #define ACC_HEADS 2048  /* the head-output accumulators (ACC_TOTAL - ACC_HEAD) */
 #define MAX_ROWS 4096   /* a slice's outputs fit the linear-output accumulators */
@@ -812,9 +811,9 @@ static void run_step(cm *c, pipe *p, uint64_t pos, int batches, const floe_energ
             const grp *g = &p->g[k];
             int x, y;
             serp(m, g->first + (uint64_t)g->ncores - 1, &x, &y);
-            load =
-                umax(load, cdiv(INSN_BYTES * g->insns, in->link_bytes_per_cycle) + (uint64_t)(y + 1) * in->hop_cycles);
-            c->act.noc_byte_hops[FLOE_NOC_INSTR] += INSN_BYTES * g->insns_all * (uint64_t)(y + 1);
+            load = umax(load, cdiv((uint64_t)FLOE_INSN_BYTES * g->insns, in->link_bytes_per_cycle) +
+                                  (uint64_t)(y + 1) * in->hop_cycles);
+            c->act.noc_byte_hops[FLOE_NOC_INSTR] += (uint64_t)FLOE_INSN_BYTES * g->insns_all * (uint64_t)(y + 1);
         }
         t = load;
         gap_s += (double)load / clk;

@@ -1,4 +1,4 @@
-/* The analytical cost tier of design-space exploration (docs/explore.md, "The cost model"): what one
+/* The analytical cost tier of design-space exploration (docs/explore.md, "The analytical cost model"): what one
  * decode token, a prefill and a served load cost on a machine, priced in milliseconds from the
  * compiler's memory plan (floe_compile_plan: shapes and bit widths, no weights) and the machine's
  * figures, without compiling or simulating a program.
