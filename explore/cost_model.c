@@ -328,7 +328,7 @@ static uint64_t phase_slices(cm *c, const grp *g, uint64_t t, const lin *l, int 
     uint64_t tm = t, vert_free = 0;
     for (int j = 0; j < g->W; j++) {
         const uint64_t wc = w0 + (uint64_t)j, h = hops(c->m, g->first, wc);
-        uint64_t insns0 = c->insns;
+        uint64_t insns0 = c->insns, mr = 0;
         uint64_t tw = t0 + s_in * (uint64_t)rects + h * c->m->noc[FLOE_NOC_ACT].hop_cycles;
         tw = i_recv(c, tw, tw, in_nb);
         for (int i = 0; i < nl; i++) {
@@ -346,6 +346,7 @@ static uint64_t phase_slices(cm *c, const grp *g, uint64_t t, const lin *l, int 
                 arr = umax(arr, vert_free + link_cycles(c, nb)); /* the results converge on the main core */
                 vert_free = arr;
                 tm = i_recv(c, tm, arr, nb);
+                mr++; /* the main core's */
             }
         }
         if (fused) { /* silu(gate) * up on this core's rows, requantized, back as the down projection's input */
@@ -362,9 +363,10 @@ static uint64_t phase_slices(cm *c, const grp *g, uint64_t t, const lin *l, int 
                 uint64_t arr = umax(arrival(c, wc, g->first, nb, s), vert_free + link_cycles(c, nb));
                 vert_free = arr;
                 tm = i_recv(c, tm, arr, nb);
+                mr++; /* the main core's */
             }
         }
-        *winsns += c->insns - insns0;
+        *winsns += c->insns - insns0 - mr; /* the weight core's own */
     }
     return tm;
 }
@@ -388,7 +390,7 @@ static uint64_t phase_down(cm *c, const grp *g, uint64_t t, uint64_t *winsns)
         uint64_t r0 = per * (uint64_t)a;
         if (r0 >= d)
             break;
-        uint64_t rows = d - r0 < per ? d - r0 : per, insns0 = c->insns;
+        uint64_t rows = d - r0 < per ? d - r0 : per, insns0 = c->insns, mr = 0;
         uint64_t c0 = w0 + 2 * (uint64_t)a, c1 = c0 + 1;
         uint64_t t_0 = t0 + s_in * (uint64_t)rects + hops(c->m, g->first, c0) * c->m->noc[FLOE_NOC_ACT].hop_cycles;
         uint64_t t_1 = t0 + s_in * (uint64_t)rects + hops(c->m, g->first, c1) * c->m->noc[FLOE_NOC_ACT].hop_cycles;
@@ -408,8 +410,9 @@ static uint64_t phase_down(cm *c, const grp *g, uint64_t t, uint64_t *winsns)
             uint64_t arr = umax(arrival(c, c1, g->first, nb, s), vert_free + link_cycles(c, nb));
             vert_free = arr;
             tm = i_recv(c, tm, arr, nb);
+            mr++; /* the main core's */
         }
-        *winsns += (c->insns - insns0 + 1) / 2;
+        *winsns += c->insns - insns0 - mr; /* the chain's two cores' own */
     }
     return tm;
 }
