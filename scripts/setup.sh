@@ -16,6 +16,8 @@ PACKAGES=(
   libsystemc-dev verilator
   # plots
   gnuplot-nox
+  # floe explore under mpirun (Open MPI)
+  openmpi-bin libopenmpi-dev
   # GNU time: peak memory in bench/serving_deployments.sh
   time
   # default training corpus (plain-text fortunes, about 2.5 MB of English)
