@@ -129,14 +129,8 @@ int floe_cmd_qat(int argc, char **argv)
         return floe_cmd_fail("qat", "--method %s: supported are silq and efficientqat", method);
     if (threads > 0)
         omp_set_num_threads((int)threads);
-    if (resume && !weight_only) { /* a weight-only run's state file resumes that run */
-        char t[8];
-        floe_blockap_cfg b;
-        floe_e2eqp_cfg e;
-        int st;
-        if (floe_eqat_wonly_state_info(resume, t, sizeof t, &b, &e, &st, &err) == 0)
-            weight_only = 1, qm = FLOE_QAT_EFFICIENTQAT;
-    }
+    if (resume && !weight_only && floe_eqat_wonly_is_state(resume)) /* a weight-only run's state resumes that run */
+        weight_only = 1, qm = FLOE_QAT_EFFICIENTQAT;
     if ((weight_only || group >= 0 || sym || asym) && qm != FLOE_QAT_EFFICIENTQAT)
         return floe_cmd_fail("qat", "--weight-only, --group, --sym and --asym belong to --method efficientqat");
     if ((group >= 0 || sym || asym) && !weight_only)
