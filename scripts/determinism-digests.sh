@@ -38,7 +38,7 @@ for n in 1 2; do
     --eval-every 0 --threads $n --out train-$n
   echo "train $n $(digest train-$n/ckpt-000008.safetensors train-$n/ckpt-000008.optim.safetensors)"
 done
-teacher=$work/train-1/ckpt-000008.safetensors
+teacher=train-1/ckpt-000008.safetensors # relative: the outputs record it
 
 for n in 1 2; do
   export OMP_NUM_THREADS=$n
