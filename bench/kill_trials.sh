@@ -188,5 +188,9 @@ run_ref deploy-check "${DEPLOY[@]}"
 trials deploy-check none "$work/old/out" "${DEPLOY[@]}"
 
 echo "files lost: $lost_total; resumed runs that differ: $differ_total"
+if [ "$lost_total" -ne 0 ] || [ "$differ_total" -ne 0 ]; then
+  echo "kill_trials: kept $work (lost files copied there as lost-*)" >&2
+  exit 1
+fi
 [ -z "${4:-}" ] && rm -rf "$work"
-[ "$lost_total" -eq 0 ] && [ "$differ_total" -eq 0 ]
+exit 0
