@@ -49,9 +49,6 @@ int floe_cmd_compile(int argc, char **argv)
     floe_machine mach;
     if ((rc = floe_cli_load_machine("compile", machine, NULL, &mach, NULL)) >= 0)
         return rc;
-    floe_qmodel m;
-    if ((rc = floe_qmodel_from_args("compile", &qa, &m)) >= 0)
-        return rc;
     floe_compile_opts o = {.tokens = (int)tokens,
                            .kv_tokens = (int)kv,
                            .decode = dpos >= 0,
@@ -60,6 +57,17 @@ int floe_cmd_compile(int argc, char **argv)
                            .v_block = (int)ma.v_block,
                            .attn_ranges = (int)ma.attn_cores,
                            .reuse_rows = (int)ma.reuse_rows};
+    if (qa.model) { /* random weights: the mapping from the config before the weights are built */
+        floe_model_config cfg;
+        floe_qconfig q;
+        if ((rc = floe_qshape_from_args("compile", &qa, &cfg, &q)) >= 0)
+            return rc;
+        if (floe_compile_check_one_chip(&cfg, &q, &mach, &o, &err) != 0)
+            return floe_cmd_fail("compile", "%s (machine %s)", err.msg, machine);
+    }
+    floe_qmodel m;
+    if ((rc = floe_qmodel_from_args("compile", &qa, &m)) >= 0)
+        return rc;
     floe_program *p;
     floe_compile_report rep;
     rc = 0;

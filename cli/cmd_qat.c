@@ -114,7 +114,7 @@ int floe_cmd_qat(int argc, char **argv)
         return floe_cmd_fail("qat", "--method %s: supported are silq and efficientqat", method);
     if (threads > 0)
         omp_set_num_threads((int)threads);
-    if (resume && !weight_only && floe_qat_is_weight_only_state(resume))
+    if (resume && !weight_only && floe_eqat_wonly_is_state(resume))
         weight_only = 1, j.method = FLOE_QAT_EFFICIENTQAT; /* a weight-only run's state file resumes that run */
     if ((weight_only || group >= 0 || sym || asym) && j.method != FLOE_QAT_EFFICIENTQAT)
         return floe_cmd_fail("qat", "--weight-only, --group, --sym and --asym belong to --method efficientqat");

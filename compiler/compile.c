@@ -64,6 +64,33 @@ static int check_model(const floe_qmodel *m, const floe_compile_opts *o, floe_er
     return fc_check_opts(&m->cfg, o, err);
 }
 
+/* floe_compile_prefill's refusal of a plan that needs more than one chip */
+static int refuse_chips(const mplan *P, const floe_model_config *cfg, const floe_machine *mach, floe_err *err)
+{
+    if (P->chips <= 1)
+        return 0;
+    uint64_t need = 0;
+    for (int s = 0; s < P->ngroups; s++)
+        need += (uint64_t)P->g[s].ncores;
+    return floe_err_set(err,
+                        "the model needs %llu cores in this mapping (%d layers and the LM head, %d cores at the "
+                        "fullest); the machine has %llu per chip: use a multi-chip pipeline (floe_compile_pipeline)",
+                        (unsigned long long)need, cfg->n_layers, P->g[0].ncores,
+                        (unsigned long long)(mach->cores_x * mach->cores_y));
+}
+
+int floe_compile_check_one_chip(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
+                                const floe_compile_opts *o, floe_err *err)
+{
+    if (fc_check_opts(cfg, o, err) != 0)
+        return -1;
+    mplan P;
+    fc_plan_init(&P, cfg, q, NULL, mach, o);
+    int rc = fc_plan_model(&P, err) == 0 ? refuse_chips(&P, cfg, mach, err) : -1;
+    fc_plan_free(&P);
+    return rc;
+}
+
 int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
                          floe_program **out, floe_compile_report *rep, floe_err *err)
 {
@@ -76,16 +103,8 @@ int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const f
     int rc = -1;
     if (fc_plan_model(&P, err) != 0)
         goto out;
-    if (P.chips > 1) {
-        uint64_t need = 0;
-        for (int s = 0; s < P.ngroups; s++)
-            need += (uint64_t)P.g[s].ncores;
-        floe_err_set(err, "the model needs %llu cores in this mapping (%d layers and the LM head, %d cores at the "
-                          "fullest); the machine has %llu per chip: use a multi-chip pipeline (floe_compile_pipeline)",
-                     (unsigned long long)need, m->cfg.n_layers, P.g[0].ncores,
-                     (unsigned long long)(mach->cores_x * mach->cores_y));
+    if (refuse_chips(&P, &m->cfg, mach, err) != 0)
         goto out;
-    }
     if (compile_chip(&P, m, o, 0, P.ngroups, out, rep, err) != 0) {
         floe_compile_report_free(rep);
         goto out;

@@ -96,6 +96,11 @@ const floe_core_use *floe_compile_report_main(const floe_compile_report *rep, in
 int floe_compile_prefill(const floe_qmodel *m, const floe_machine *mach, const floe_compile_opts *o,
                          floe_program **out, floe_compile_report *rep, floe_err *err);
 void floe_compile_report_free(floe_compile_report *rep);
+/* Whether floe_compile_prefill would map a model of this shape onto one chip, from the config alone
+ * (the same plan; nothing sized by the weights): 0, or -1 with floe_compile_prefill's refusal. Lets a
+ * caller refuse before it builds a model's weights (granite-8b's random weights take 8 GB). */
+int floe_compile_check_one_chip(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
+                                const floe_compile_opts *o, floe_err *err);
 
 /* A multi-chip pipeline: the groups (layers, then the LM head) fill chip 0's cores, then chip 1's,
  * and so on; a group never spans chips. A layer too large for a chip is two groups (its attention

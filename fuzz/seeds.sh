@@ -64,6 +64,14 @@ case $target in
     cp "$src/tests/fixtures/hf/granite-tiny/config.json" "$out/granite-config.json"
     cp "$src/tests/fixtures/hf/llama-tiny/model.safetensors.index.json" "$out/" ;;
   tokenizer_json) cp "$seeds"/*.json "$out/" ;;
+  qat_state)
+    # a QAT checkpoint (SiLQ, one step) and a weight-only E2E-QP state (W3, group 4, asymmetric)
+    mini
+    "$floe" qat --teacher "$ckpt" --corpus generated:50 --steps 1 --batch 1 --context 8 --threads 1 \
+      --eval-windows 1 -o "$work/q" > /dev/null
+    "$floe" qat --method efficientqat --weight-only -w 3 --group 4 --teacher "$ckpt" --corpus generated:50 \
+      --block-samples 2 --block-epochs 1 --steps 1 --batch 1 --context 8 --threads 1 -o "$work/w" > /dev/null
+    cp "$work/q/qat-000001.safetensors" "$work/w/e2eqp-000001.safetensors" "$out/" ;;
   token_file)
     "$floe" corpus -i "$seeds/small.s" -o "$out/byte.tok" > /dev/null
     "$floe" corpus -t "$seeds/tok-llama2.json" -i "$seeds/small.s" -o "$out/l2.tok" > /dev/null ;;

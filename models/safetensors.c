@@ -2,6 +2,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,6 +400,23 @@ int floe_st_meta_float(const floe_st_file *f, const char *key, float *v, floe_er
     *v = strtof(s, &end);
     if (end == s || *end)
         return floe_err_set(err, "%s: metadata '%s' = \"%s\" is not a number", f->path, key, s);
+    if (!isfinite(*v)) /* nan, inf, or beyond float's range (1e300) */
+        return floe_err_set(err, "%s: metadata '%s' = \"%s\" is not a finite float", f->path, key, s);
+    return 0;
+}
+
+int floe_st_meta_int(const floe_st_file *f, const char *key, long long lo, long long hi, int *v, floe_err *err)
+{
+    long long x;
+    if (lo < INT_MIN)
+        lo = INT_MIN;
+    if (hi > INT_MAX)
+        hi = INT_MAX;
+    if (floe_st_meta_ll(f, key, &x, err) != 0)
+        return -1;
+    if (x < lo || x > hi)
+        return floe_err_set(err, "%s: metadata '%s' = %lld is outside [%lld, %lld]", f->path, key, x, lo, hi);
+    *v = (int)x;
     return 0;
 }
 
@@ -648,6 +666,45 @@ int floe_st_check_params(const floe_st_file *f, const floe_param_table *t, floe_
         if (!dtypes[s->dtype].is_float)
             return floe_err_set(err, "%s: tensor '%s': dtype %s is not a float type", f->path, p->name,
                                 dtypes[s->dtype].name);
+    }
+    return 0;
+}
+
+int floe_st_check_entries(const floe_st_file *f, const floe_st_entry *e, size_t n, int exact, floe_err *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        int j = floe_st_find(f, e[i].name);
+        if (j < 0)
+            return floe_err_set(err, "%s: missing tensor '%s'", f->path, e[i].name);
+        const floe_st_tensor *s = &f->tensors[j];
+        int same = s->ndim == e[i].ndim;
+        for (int d = 0; same && d < e[i].ndim; d++)
+            same = s->shape[d] == e[i].shape[d];
+        if (!same) {
+            char got[160], exp[160];
+            shape_str(got, sizeof got, s->ndim, s->shape);
+            shape_str(exp, sizeof exp, e[i].ndim, e[i].shape);
+            return floe_err_set(err, "%s: tensor '%s': wrong shape: expected %s, got %s", f->path, e[i].name, exp, got);
+        }
+        int dtype_ok = e[i].dtype == FLOE_ST_F32 ? dtypes[s->dtype].is_float : s->dtype == e[i].dtype;
+        if (!dtype_ok)
+            return floe_err_set(err, "%s: tensor '%s': dtype %s, expected %s", f->path, e[i].name,
+                                dtypes[s->dtype].name,
+                                e[i].dtype == FLOE_ST_F32 ? "a float type" : dtypes[e[i].dtype].name);
+    }
+    if (exact && f->n_tensors != n) { /* every entry is present: the file holds another tensor */
+        unsigned char *known = calloc(f->n_tensors, 1);
+        if (!known)
+            return floe_err_set(err, "%s: out of memory", f->path);
+        for (size_t i = 0; i < n; i++)
+            known[floe_st_find(f, e[i].name)] = 1;
+        size_t j = 0;
+        while (j < f->n_tensors && known[j])
+            j++;
+        free(known);
+        if (j < f->n_tensors)
+            return floe_err_set(err, "%s: unexpected tensor '%s' (%zu tensors, expected %zu)", f->path,
+                                f->tensors[j].name, f->n_tensors, n);
     }
     return 0;
 }

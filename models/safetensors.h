@@ -85,10 +85,13 @@ void floe_st_close(floe_st_file *f);
 int floe_st_find(const floe_st_file *f, const char *name);
 /* Value of metadata `key`, or NULL. */
 const char *floe_st_meta_get(const floe_st_file *f, const char *key);
-/* Metadata `key` as a whole integer / a number; -1 with err naming the file and key when it is
- * missing or not one. */
+/* Metadata `key` as a whole integer / a finite number (a float: what overflows float, nan and inf are
+ * refused); -1 with err naming the file and key when it is missing or not one. */
 int floe_st_meta_ll(const floe_st_file *f, const char *key, long long *v, floe_err *err);
 int floe_st_meta_float(const floe_st_file *f, const char *key, float *v, floe_err *err);
+/* Metadata `key` as a whole integer in [lo, hi] (so a value such as 4294967300 is refused, never
+ * truncated to int); -1 with err naming the file, key, value and range. */
+int floe_st_meta_int(const floe_st_file *f, const char *key, long long lo, long long hi, int *v, floe_err *err);
 
 /* Raw little-endian bytes of tensor i; out_bytes must equal end - begin. */
 int floe_st_read_raw(floe_st_file *f, size_t i, void *out, size_t out_bytes, floe_err *err);
@@ -120,6 +123,13 @@ int floe_st_save_params(const char *path, const floe_model_config *cfg, const fl
  * it before allocating anything sized by the table: the file's tensors are already known to fit in
  * the file (floe_st_open), so after this check the parameters are no larger than the file says. */
 int floe_st_check_params(const floe_st_file *f, const floe_param_table *t, floe_err *err);
+
+/* Checks an opened file against the n tensors a loader expects (entries' data is not used), reading
+ * no data: every entry present with its shape, and its dtype (an F32 entry accepts any float dtype,
+ * as floe_st_read_f32 converts; another dtype must match exactly); when `exact`, no other tensor.
+ * Errors name the file and the tensor, with the shape or dtype found and expected. As with
+ * floe_st_check_params, call it before allocating anything sized by what the entries describe. */
+int floe_st_check_entries(const floe_st_file *f, const floe_st_entry *e, size_t n, int exact, floe_err *err);
 
 /* Loads an opened file into params (t->total floats): floe_st_check_params, then every tensor read
  * (any float dtype, converted). */

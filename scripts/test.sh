@@ -3,7 +3,9 @@
 #   0. the format check of the C/C++ lines the last commit changed (scripts/format-check.sh HEAD~1);
 #   1. gcc -O3 build, the whole ctest suite (labels quick and long);
 #   2. clang -O0 build with AddressSanitizer + UndefinedBehaviorSanitizer, the whole suite again;
-#   3. the numeric core's digest from both builds must be equal (gcc -O3 vs clang -O0).
+#   3. the numeric core's digest from both builds must be equal (gcc -O3 vs clang -O0);
+#   4. per-command determinism digests (scripts/determinism-digests.sh: FP training, QAT, PTQ,
+#      EfficientQAT, compile, simulate on 1 and 2 threads) equal across thread counts and builds.
 # Test timeouts are multiplied by a calibration of this host's speed (scripts/calibrate.sh,
 # docs/testing.md), so a slow or busy host does not fail a test by its clock.
 # Usage: scripts/test.sh [--quick] [--repeat N]
@@ -65,3 +67,17 @@ if [ "$d1" != "$d2" ]; then
   exit 1
 fi
 echo "numeric digest: 1 passed, 0 failed"
+
+echo "== determinism digests: every command on 1 and 2 threads, gcc -O3 vs clang -O0"
+scripts/determinism-digests.sh build > build/determinism-digests.txt
+ASAN_OPTIONS=detect_leaks=1 scripts/determinism-digests.sh build-asan > build-asan/determinism-digests.txt
+# one digest per command over both builds and both thread counts
+awk '{ b = FILENAME ~ /asan/ ? "clang -O0" : "gcc -O3"; print b ", " $2 " thread(s): " $1 " " $3 }' \
+  build/determinism-digests.txt build-asan/determinism-digests.txt
+if ! awk '{ if (($1 in d) && d[$1] != $3) bad[$1] = 1; d[$1] = $3; n[$1]++ }
+          END { p = 0; f = 0; for (c in n) if (c in bad) { f++; print "FAILED: " c " differs" } else p++;
+                print "determinism digests: " p " passed, " f " failed"; exit f > 0 }' \
+    build/determinism-digests.txt build-asan/determinism-digests.txt; then
+  echo "FAILED: a command computes different bits across thread counts or builds" >&2
+  exit 1
+fi

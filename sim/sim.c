@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "sim/sim_state.h"
@@ -22,13 +23,30 @@ static double now_seconds(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-/* Host address space a processor can map at most: the address-space limit when one is set, else the
+/* Bytes of address space this process maps now (/proc/self/statm), 0 where unknown. */
+static uint64_t mapped_now(void)
+{
+    unsigned long long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%llu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    long page = sysconf(_SC_PAGESIZE);
+    return (uint64_t)pages * (uint64_t)(page > 0 ? page : 4096);
+}
+
+/* Host address space a processor can still map: under an address-space limit, the limit less what
+ * the process maps already (its libraries, threads' stacks, the model, other simulators); else the
  * 47 bits of user space of x86-64 and AArch64 (128 TiB). */
-static uint64_t host_address_space(int *limited)
+static uint64_t host_address_space(int *limited, uint64_t *limit, uint64_t *mapped)
 {
     struct rlimit rl;
     *limited = getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
-    return *limited ? (uint64_t)rl.rlim_cur : (uint64_t)1 << 47;
+    *limit = *limited ? (uint64_t)rl.rlim_cur : (uint64_t)1 << 47;
+    *mapped = *limited ? mapped_now() : 0;
+    return *limit > *mapped ? *limit - *mapped : 0;
 }
 
 /* Refuses a machine whose memories the host cannot map, stating the bytes, before any is mapped (a
@@ -40,16 +58,22 @@ static int check_host_fits(const floe_machine *m, floe_err *err)
         floe_memory_host_bytes(m->core_mem_bytes) + FLOE_ACCUMULATORS * sizeof(int32_t) + sizeof(sim_core);
     const double need = (double)cores * (double)per_core + (double)floe_memory_host_bytes(m->framebuffer_bytes);
     int limited;
-    const uint64_t have = host_address_space(&limited);
+    uint64_t limit, mapped;
+    const uint64_t have = host_address_space(&limited, &limit, &mapped);
     if (need <= (double)have)
         return 0;
+    char why[160];
+    if (limited)
+        snprintf(why, sizeof why, "its address-space limit, ulimit -v, of %llu bytes, less the %llu it maps already",
+                 (unsigned long long)limit, (unsigned long long)mapped);
+    else
+        snprintf(why, sizeof why, "the host's user address space");
     return floe_err_set(err,
                         "simulator: the machine's memories need %.0f bytes (%.3g GB) of host address space "
                         "(%llu cores x %llu bytes with their written bits, and a %llu-byte frame buffer); "
-                        "this process may map at most %llu bytes (%s)",
+                        "this process may map at most %llu more bytes (%s)",
                         need, need / 1e9, (unsigned long long)cores, (unsigned long long)m->core_mem_bytes,
-                        (unsigned long long)m->framebuffer_bytes, (unsigned long long)have,
-                        limited ? "its address-space limit, ulimit -v" : "the host's user address space");
+                        (unsigned long long)m->framebuffer_bytes, (unsigned long long)have, why);
 }
 
 int floe_sim_new(floe_sim **out, const floe_machine *m, const floe_energy_table *e, floe_err *err)

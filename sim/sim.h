@@ -70,7 +70,9 @@ typedef struct floe_sim_result {
     double host_seconds;                /* wall time of floe_sim_run */
 } floe_sim_result;
 
-/* A simulator for machine m; e (may be NULL) prices actions in joules. */
+/* A simulator for machine m; e (may be NULL) prices actions in joules. Refuses (-1, the bytes stated)
+ * a machine whose memories this process cannot map: more than the address-space limit leaves (the
+ * limit less what the process maps now), or than 128 TiB without a limit; checked before any is mapped. */
 int floe_sim_new(floe_sim **out, const floe_machine *m, const floe_energy_table *e, floe_err *err);
 void floe_sim_free(floe_sim *s);
 

@@ -1,5 +1,6 @@
 #include "trainer/e2e_qp.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +188,17 @@ int floe_e2eqp_run(floe_e2eqp *st, floe_model *m, const floe_tokens *train, cons
 enum { T_CODES, T_SCALE, T_ZERO, T_M, T_V, T_KINDS };
 static const char *const suffix[T_KINDS] = {"codes", "scale", "zero", "adam_m", "adam_v"};
 
+/* The group size as floe.group records it: G where some linear has groups of G inputs (then every
+ * linear with fewer than G inputs has one group per output channel), 0 when all are per channel.
+ * Recording only the first linear's lost G when it has fewer inputs than G but another has more. */
+static int saved_group(const floe_e2eqp *st)
+{
+    for (int i = 0; i < st->n; i++)
+        if (st->wq[i].group < st->wq[i].in)
+            return st->wq[i].group;
+    return 0;
+}
+
 int floe_e2eqp_save(const floe_e2eqp *st, const floe_model *m, const floe_e2eqp_cfg *c, const char *path,
                     const char *const *extra, size_t n_extra, floe_err *err)
 {
@@ -232,7 +244,7 @@ int floe_e2eqp_save(const floe_e2eqp *st, const floe_model *m, const floe_e2eqp_
     kv[n++] = "floe.config", kv[n++] = cj;
     KV_INT("floe.e2eqp.step", st->step);
     KV_INT("floe.wbits", st->wq[0].bits);
-    KV_INT("floe.group", st->wq[0].group >= st->wq[0].in ? 0 : st->wq[0].group);
+    KV_INT("floe.group", saved_group(st));
     KV_INT("floe.asym", st->wq[0].asym);
     KV_INT("floe.e2eqp.steps", c->steps);
     KV_INT("floe.e2eqp.batch", c->batch);
@@ -255,21 +267,51 @@ out:
     return rc;
 }
 
-static int read_tensor(floe_st_file *f, const char *name, floe_st_dtype dt, uint64_t d0, uint64_t d1, void *out,
-                       floe_err *err)
+int floe_e2eqp_check_file(const floe_st_file *f, const floe_model_config *mc, int group, int asym, floe_err *err)
+{
+    floe_param_table t;
+    if (floe_param_table_init(&t, mc, err) != 0)
+        return floe_err_prefix(err, "%s", f->path);
+    const size_t n = (size_t)mc->n_layers * FLOE_BLOCK_LINEARS;
+    floe_st_entry *e = calloc(n * T_KINDS, sizeof *e);
+    char(*names)[FLOE_PARAM_NAME_MAX + 16] = calloc(n * T_KINDS, sizeof *names);
+    size_t k = 0;
+    int rc = -1;
+    if (!e || !names) {
+        floe_err_set(err, "%s: out of memory", f->path);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const floe_param *p =
+            floe_param_get(&t, floe_blockap_kinds[i % FLOE_BLOCK_LINEARS], (int)(i / FLOE_BLOCK_LINEARS));
+        const uint64_t out = p->shape[0], in = p->shape[1];
+        const uint64_t groups = group <= 0 || (uint64_t)group >= in ? 1 : (in + (uint64_t)group - 1) / (uint64_t)group;
+        for (int j = 0; j < T_KINDS; j++) {
+            if (j == T_ZERO && !asym)
+                continue;
+            snprintf(names[k], sizeof names[k], "%s.%s", p->name, suffix[j]);
+            e[k] = (floe_st_entry){
+                names[k], j == T_CODES ? FLOE_ST_I16 : FLOE_ST_F32, 2, {out, j == T_CODES ? in : groups}, NULL};
+            k++;
+        }
+    }
+    rc = floe_st_check_entries(f, e, k, 1, err);
+out:
+    free(names);
+    free(e);
+    floe_param_table_free(&t);
+    return rc;
+}
+
+/* A tensor checked by floe_e2eqp_check_file: n values into out (F32: converted from any float dtype). */
+static int read_tensor(floe_st_file *f, const char *name, floe_st_dtype dt, size_t n, void *out, floe_err *err)
 {
     int i = floe_st_find(f, name);
     if (i < 0)
-        return floe_err_set(err, "%s: tensor %s missing", f->path, name);
-    const floe_st_tensor *t = &f->tensors[i];
-    if (t->dtype != dt || t->ndim != 2 || t->shape[0] != d0 || t->shape[1] != d1)
-        return floe_err_set(err, "%s: tensor %s is %s %d-d [%llu, %llu], expected %s [%llu, %llu]", f->path, name,
-                            floe_st_dtype_name(t->dtype), t->ndim, (unsigned long long)t->shape[0],
-                            (unsigned long long)(t->ndim > 1 ? t->shape[1] : 0), floe_st_dtype_name(dt),
-                            (unsigned long long)d0, (unsigned long long)d1);
+        return floe_err_set(err, "%s: missing tensor '%s'", f->path, name);
     if (dt == FLOE_ST_F32)
-        return floe_st_read_f32(f, (size_t)i, out, (size_t)(d0 * d1), err);
-    return floe_st_read_raw(f, (size_t)i, out, (size_t)(d0 * d1) * floe_st_dtype_size(dt), err);
+        return floe_st_read_f32(f, (size_t)i, out, n, err);
+    return floe_st_read_raw(f, (size_t)i, out, n * floe_st_dtype_size(dt), err);
 }
 
 int floe_e2eqp_load(floe_e2eqp *st, const floe_model *m, const char *path, floe_err *err)
@@ -288,12 +330,15 @@ int floe_e2eqp_load(floe_e2eqp *st, const floe_model *m, const char *path, floe_
         floe_st_meta_ll(&f, "floe.group", &group, err) || floe_st_meta_ll(&f, "floe.asym", &asym, err))
         goto out;
     const floe_wquant *w0 = &st->wq[0];
-    long long g0 = w0->group >= w0->in ? 0 : w0->group;
-    if (bits != w0->bits || group != g0 || asym != w0->asym || step < 0) {
+    long long g0 = saved_group(st);
+    if (bits != w0->bits || group != g0 || asym != w0->asym || step < 0 || step > INT_MAX) {
         floe_err_set(err, "%s: floe.wbits %lld, floe.group %lld, floe.asym %lld, step %lld: the run has %d bits, group %lld, asym %d",
                      path, bits, group, asym, step, w0->bits, g0, w0->asym);
         goto out;
     }
+    /* every tensor against the run's model before any is read */
+    if (floe_e2eqp_check_file(&f, &m->cfg, (int)g0, w0->asym, err) != 0)
+        goto out;
     char name[FLOE_PARAM_NAME_MAX + 16];
     for (int i = 0; i < st->n; i++) {
         const floe_param *p = floe_blockap_param(m, i);
@@ -307,8 +352,8 @@ int floe_e2eqp_load(floe_e2eqp *st, const floe_model *m, const char *path, floe_
                         : t == T_ZERO  ? (void *)w->z
                         : t == T_M     ? (void *)st->m[i]
                                        : (void *)st->v[i];
-            if (read_tensor(&f, name, t == T_CODES ? FLOE_ST_I16 : FLOE_ST_F32, (uint64_t)w->out,
-                            t == T_CODES ? (uint64_t)w->in : (uint64_t)w->groups, dst, err) != 0)
+            if (read_tensor(&f, name, t == T_CODES ? FLOE_ST_I16 : FLOE_ST_F32,
+                            (size_t)w->out * (size_t)(t == T_CODES ? w->in : w->groups), dst, err) != 0)
                 goto out;
         }
         int lo = floe_wquant_lo(w), hi = floe_wquant_hi(w);

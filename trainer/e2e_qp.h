@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "models/safetensors.h"
 #include "models/corpus.h"
 #include "trainer/model.h"
 #include "trainer/wquant.h"
@@ -86,6 +87,11 @@ int floe_e2eqp_save(const floe_e2eqp *st, const floe_model *m, const floe_e2eqp_
  * without the Block-AP quantizers at hand, init from floe_wquants_init's quantizers (s = 1) on the
  * base model and load. */
 int floe_e2eqp_load(floe_e2eqp *st, const floe_model *m, const char *path, floe_err *err);
+/* Every tensor of such a file against a model config and the quantizers' group (0: per output
+ * channel) and asymmetry, reading no data and allocating nothing sized by mc beyond its parameter
+ * table: N.codes I16 [out, in], N.scale, N.zero (asymmetric only), N.adam_m, N.adam_v [out, groups]
+ * (a float dtype) of every block linear, and no other tensor. Errors name the file and tensor. */
+int floe_e2eqp_check_file(const floe_st_file *f, const floe_model_config *mc, int group, int asym, floe_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 /* EfficientQAT end to end (trainer/efficientqat.h). */
 #include "trainer/efficientqat.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,49 +176,73 @@ int floe_eqat_wonly_state_info(const char *path, char *teacher, size_t teacher_n
     floe_st_file f;
     if (floe_st_open(&f, path, err) != 0)
         return -1;
-    int rc = -1;
-    long long v[8] = {0}, seed = 0;
-    const char *t = floe_st_meta_get(&f, "floe.teacher");
+    int rc = -1, v[8] = {0};
+    long long seed = 0;
+    floe_model_config mc;
+    char src[4300];
+    const char *t = floe_st_meta_get(&f, "floe.teacher"), *js = floe_st_meta_get(&f, "floe.config");
     if (!floe_st_meta_get(&f, "floe.e2eqp.step")) {
         floe_err_set(err, "%s: not a weight-only E2E-QP state (metadata 'floe.e2eqp.step' missing)", path);
         goto out;
     }
-    if (!t) {
-        floe_err_set(err, "%s: metadata 'floe.teacher' missing", path);
+    if (!t || !js) {
+        floe_err_set(err, "%s: metadata '%s' missing", path, t ? "floe.config" : "floe.teacher");
         goto out;
     }
-    if (floe_st_meta_ll(&f, "floe.e2eqp.step", &v[0], err) || floe_st_meta_ll(&f, "floe.wbits", &v[1], err) ||
-        floe_st_meta_ll(&f, "floe.group", &v[2], err) || floe_st_meta_ll(&f, "floe.asym", &v[3], err) ||
-        floe_st_meta_ll(&f, "floe.e2eqp.steps", &v[4], err) || floe_st_meta_ll(&f, "floe.e2eqp.batch", &v[5], err) ||
-        floe_st_meta_ll(&f, "floe.e2eqp.context", &v[6], err) || floe_st_meta_ll(&f, "floe.e2eqp.warmup", &v[7], err))
+    /* the model config, and every tensor against it, before the caller sizes a run by this file; each
+     * integer in its range (no truncation to int), each float finite */
+    snprintf(src, sizeof src, "%s: metadata 'floe.config'", path);
+    if (floe_model_config_parse_json(js, strlen(js), src, &mc, err) != 0 ||
+        floe_st_meta_int(&f, "floe.wbits", 2, 8, &v[1], err) ||
+        floe_st_meta_int(&f, "floe.group", 0, INT_MAX, &v[2], err) ||
+        floe_st_meta_int(&f, "floe.asym", 0, 1, &v[3], err) || floe_e2eqp_check_file(&f, &mc, v[2], v[3], err) != 0 ||
+        floe_st_meta_int(&f, "floe.e2eqp.steps", 1, INT_MAX, &v[4], err) ||
+        floe_st_meta_int(&f, "floe.e2eqp.step", 0, v[4], &v[0], err) ||
+        floe_st_meta_int(&f, "floe.e2eqp.batch", 1, INT_MAX, &v[5], err) ||
+        floe_st_meta_int(&f, "floe.e2eqp.context", 0, mc.context, &v[6], err) ||
+        floe_st_meta_int(&f, "floe.e2eqp.warmup", 0, INT_MAX, &v[7], err) ||
+        floe_st_meta_ll(&f, "floe.e2eqp.seed", &seed, err))
         goto out;
-    *cfg = floe_e2eqp_defaults((int)v[1]);
-    if (floe_st_meta_float(&f, "floe.e2eqp.lr", &cfg->lr, err) || floe_st_meta_float(&f, "floe.e2eqp.min_lr", &cfg->min_lr, err) ||
+    if (seed < 0) {
+        floe_err_set(err, "%s: metadata 'floe.e2eqp.seed' = %lld is negative", path, seed);
+        goto out;
+    }
+    /* a step's tokens are counted in int (floe_e2eqp_step) */
+    if ((long long)v[5] * (v[6] ? v[6] : mc.context) > INT_MAX) {
+        floe_err_set(err, "%s: metadata floe.e2eqp.batch %d x context %d tokens per step exceed %d", path, v[5],
+                     v[6] ? v[6] : mc.context, INT_MAX);
+        goto out;
+    }
+    *cfg = floe_e2eqp_defaults(v[1]);
+    if (floe_st_meta_float(&f, "floe.e2eqp.lr", &cfg->lr, err) ||
+        floe_st_meta_float(&f, "floe.e2eqp.min_lr", &cfg->min_lr, err) ||
         floe_st_meta_float(&f, "floe.e2eqp.clip", &cfg->clip, err))
         goto out;
-
-    if (floe_st_meta_ll(&f, "floe.e2eqp.seed", &seed, err))
-        goto out;
-    if (v[1] < 2 || v[1] > 8 || v[2] < 0 || v[3] < 0 || v[3] > 1 || v[4] < 1 || v[5] < 1 || v[6] < 0 || v[7] < 0 ||
-        v[0] < 0 || v[0] > v[4]) {
-        floe_err_set(err, "%s: inconsistent E2E-QP metadata (bits %lld, group %lld, asym %lld, step %lld of %lld)", path,
-                     v[1], v[2], v[3], v[0], v[4]);
-        goto out;
-    }
     snprintf(teacher, teacher_n, "%s", t);
-    *step = (int)v[0];
-    *bap = floe_blockap_defaults((int)v[1]);
-    bap->group = (int)v[2];
-    bap->asym = (int)v[3];
-    cfg->steps = (int)v[4];
-    cfg->batch = (int)v[5];
-    cfg->context = (int)v[6];
-    cfg->warmup = (int)v[7];
+    *step = v[0];
+    *bap = floe_blockap_defaults(v[1]);
+    bap->group = v[2];
+    bap->asym = v[3];
+    cfg->steps = v[4];
+    cfg->batch = v[5];
+    cfg->context = v[6];
+    cfg->warmup = v[7];
     cfg->seed = (uint64_t)seed;
     rc = 0;
 out:
     floe_st_close(&f);
     return rc;
+}
+
+int floe_eqat_wonly_is_state(const char *path)
+{
+    floe_st_file f;
+    floe_err err;
+    if (floe_st_open(&f, path, &err) != 0)
+        return 0;
+    int is = floe_st_meta_get(&f, "floe.e2eqp.step") != NULL;
+    floe_st_close(&f);
+    return is;
 }
 
 /* ---- Block-AP log --------------------------------------------------------------------------------- */

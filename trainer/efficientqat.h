@@ -53,9 +53,15 @@ int floe_eqat_wonly_block_ap(floe_eqat_wonly *w, const floe_tokens *train, floe_
 int floe_eqat_wonly_resume(floe_eqat_wonly *w, const char *state, floe_err *err);
 
 /* The E2E-QP state file of a weight-only run: the teacher path, bits, group and asymmetry it was
- * made with (to rebuild the run), and its step. -1 if the file is not one. */
+ * made with (to rebuild the run), and its step. -1 if the file is not one, or when a tensor does not
+ * match its floe.config (floe_e2eqp_check_file), an integer is outside its range (the context beyond
+ * the config's, a step beyond the schedule, a value beyond int) or a float is not finite: checked
+ * before the caller sizes a run by it. */
 int floe_eqat_wonly_state_info(const char *path, char *teacher, size_t teacher_n, floe_blockap_cfg *bap,
                                floe_e2eqp_cfg *cfg, int *step, floe_err *err);
+/* Whether path is a safetensors file with the metadata of such a state (floe.e2eqp.step), without
+ * checking it (floe_eqat_wonly_state_info does): which resume path a file asks for. */
+int floe_eqat_wonly_is_state(const char *path);
 
 /* Block-AP's per-block report as CSV rows (layer, mse_init, mse_init_heldout, mse, mse_heldout,
  * steps, tokens, seconds), collected by floe_blockap_log_cb and written atomically. */

@@ -37,16 +37,6 @@ void floe_qat_step_print(FILE *f, const floe_qat_stats *st, int total, const flo
     fflush(f);
 }
 
-int floe_qat_is_weight_only_state(const char *path)
-{
-    char t[8];
-    floe_blockap_cfg b;
-    floe_e2eqp_cfg e;
-    int st;
-    floe_err err;
-    return floe_eqat_wonly_state_info(path, t, sizeof t, &b, &e, &st, &err) == 0;
-}
-
 /* The schedule of a new run: the method's defaults for the teacher's shape, then what was given. */
 static floe_qat_cfg new_run_cfg(const floe_qat_job *j, const floe_model_config *mc)
 {

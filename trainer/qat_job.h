@@ -67,9 +67,6 @@ int floe_qat_job_run(const floe_qat_job *j, floe_err *err);
  * grouping and symmetry; j->set the E2E-QP schedule. */
 int floe_qat_weight_only_run(const floe_qat_job *j, floe_err *err);
 
-/* Whether path is a weight-only study's state file (its resume takes that path). */
-int floe_qat_is_weight_only_state(const char *path);
-
 /* One step's progress line, as the job logs it. */
 void floe_qat_step_print(FILE *f, const floe_qat_stats *st, int total, const floe_eval_result *val,
                          double tokens_per_s);

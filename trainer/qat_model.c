@@ -72,6 +72,14 @@ void floe_qat_free(floe_qat *s)
     memset(s, 0, sizeof *s);
 }
 
+void floe_qat_step_layout(const floe_model_config *cfg, size_t *act_off, size_t *n_steps)
+{
+    const size_t L = (size_t)cfg->n_layers, d = (size_t)cfg->d_model, f = (size_t)cfg->ffn_dim;
+    const size_t kv = (size_t)cfg->n_kv_heads * (size_t)cfg->head_dim;
+    *act_off = L * (3 * d + 2 * kv + 2 * f) + (size_t)cfg->vocab_size;
+    *n_steps = *act_off + (size_t)FLOE_QAT_ACTS_PER_LAYER * L + 1;
+}
+
 int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig *qc, int maxB, int maxT,
                   floe_err *err)
 {

@@ -79,6 +79,13 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
                   floe_err *err);
 void floe_qat_free(floe_qat *s);
 
+/* The step layout of a student of config cfg, computed from the config alone (nothing allocated):
+ * act_off = the weight steps (one per output channel of every linear: per layer q, o, down d_model,
+ * k, v n_kv_heads * head_dim, gate, up ffn_dim; the head vocab_size), n_steps = act_off +
+ * FLOE_QAT_ACTS_PER_LAYER * n_layers + 1; floe_qat_init gives the same. For checking a checkpoint's
+ * tensors before a student is allocated. */
+void floe_qat_step_layout(const floe_model_config *cfg, size_t *act_off, size_t *n_steps);
+
 /* The learned step of layer l's activation point (FLOE_QAT_*), or head_in for l = -1. */
 float *floe_qat_act_step(floe_qat *s, int l, int which);
 

@@ -1,6 +1,8 @@
 #include "trainer/qat_run.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,16 +354,43 @@ out:
     return rc;
 }
 
-/* An int-valued metadata key (floe_st_meta_ll, range-checked). */
-static int meta_int(const floe_st_file *f, const char *key, int *out, floe_err *err)
+/* Every tensor of a QAT checkpoint against the model config mc, reading no data and allocating
+ * nothing sized by mc beyond its parameter table: the student's parameters (their table's names and
+ * shapes), qat.steps, qat.step_floors, optimizer.{m,v}.steps [n_steps], qat.fixed_steps [2 + 5 x
+ * n_layers], optimizer.{m,v}.params [parameters], qat.frozen_steps [act_off] when present, and no
+ * other; any float dtype (read_f32 converts). After it, everything the config sizes is bounded by the
+ * file's own tensors (floe_st_open bounds those by the file's length). */
+static int check_state(const floe_st_file *f, const floe_model_config *mc, floe_err *err)
 {
-    long long x;
-    if (floe_st_meta_ll(f, key, &x, err) != 0)
-        return -1;
-    if (x < INT32_MIN || x > INT32_MAX)
-        return floe_err_set(err, "%s: metadata '%s' = %lld is out of range", f->path, key, x);
-    *out = (int)x;
-    return 0;
+    floe_param_table t;
+    if (floe_param_table_init(&t, mc, err) != 0)
+        return floe_err_prefix(err, "%s", f->path);
+    size_t act_off, n_steps, k = 0;
+    floe_qat_step_layout(mc, &act_off, &n_steps);
+    floe_st_entry *e = calloc(t.count + 8, sizeof *e);
+    int rc = -1;
+    if (!e) {
+        floe_err_set(err, "%s: out of memory", f->path);
+        goto out;
+    }
+    for (; k < t.count; k++) {
+        const floe_param *p = &t.params[k];
+        e[k] = (floe_st_entry){p->name, FLOE_ST_F32, p->ndim, {p->shape[0], p->shape[1]}, NULL};
+    }
+    e[k++] = (floe_st_entry){"qat.steps", FLOE_ST_F32, 1, {n_steps}, NULL};
+    e[k++] = (floe_st_entry){"qat.step_floors", FLOE_ST_F32, 1, {n_steps}, NULL};
+    e[k++] = (floe_st_entry){"qat.fixed_steps", FLOE_ST_F32, 1, {n_fixed(mc)}, NULL};
+    e[k++] = (floe_st_entry){"optimizer.m.params", FLOE_ST_F32, 1, {t.total}, NULL};
+    e[k++] = (floe_st_entry){"optimizer.v.params", FLOE_ST_F32, 1, {t.total}, NULL};
+    e[k++] = (floe_st_entry){"optimizer.m.steps", FLOE_ST_F32, 1, {n_steps}, NULL};
+    e[k++] = (floe_st_entry){"optimizer.v.steps", FLOE_ST_F32, 1, {n_steps}, NULL};
+    if (floe_st_find(f, "qat.frozen_steps") >= 0) /* E2E-QP */
+        e[k++] = (floe_st_entry){"qat.frozen_steps", FLOE_ST_F32, 1, {act_off}, NULL};
+    rc = floe_st_check_entries(f, e, k, 1, err);
+out:
+    free(e);
+    floe_param_table_free(&t);
+    return rc;
 }
 
 int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_qconfig *qc, floe_qat_cfg *cfg,
@@ -395,26 +424,55 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         goto out;
     }
     snprintf(teacher, teacher_n, "%s", t);
-    if (meta_int(&f, "floe.wbits", &qc->wbits, err) || meta_int(&f, "floe.abits", &qc->abits, err) ||
-        meta_int(&f, "floe.kvbits", &qc->kvbits, err) || meta_int(&f, "floe.head_bits", &qc->head_bits, err) ||
-        meta_int(&f, "floe.step", step, err) || meta_int(&f, "floe.qat.steps", &cfg->steps, err) ||
-        meta_int(&f, "floe.qat.batch", &cfg->batch, err) || meta_int(&f, "floe.qat.context", &cfg->context, err) ||
-        floe_st_meta_float(&f, "floe.qat.lr", &cfg->lr, err) || floe_st_meta_float(&f, "floe.qat.lr_steps", &cfg->lr_steps, err) ||
+    /* the model config first: the schedule's sizes are bounded by it, and the tensors checked against
+     * it, before a caller sizes anything by this file */
+    floe_model_config mc;
+    {
+        const char *js = floe_st_meta_get(&f, "floe.config");
+        char src[4300];
+        snprintf(src, sizeof src, "%s: metadata 'floe.config'", path);
+        if (!js) {
+            floe_err_set(err, "%s: metadata 'floe.config' missing", path);
+            goto out;
+        }
+        if (floe_model_config_parse_json(js, strlen(js), src, &mc, err) != 0 || check_state(&f, &mc, err) != 0)
+            goto out;
+    }
+    if (floe_st_meta_int(&f, "floe.wbits", INT_MIN, INT_MAX, &qc->wbits, err) ||
+        floe_st_meta_int(&f, "floe.abits", INT_MIN, INT_MAX, &qc->abits, err) ||
+        floe_st_meta_int(&f, "floe.kvbits", INT_MIN, INT_MAX, &qc->kvbits, err) ||
+        floe_st_meta_int(&f, "floe.head_bits", INT_MIN, INT_MAX, &qc->head_bits, err) ||
+        floe_st_meta_int(&f, "floe.step", 0, INT_MAX, step, err) ||
+        floe_st_meta_int(&f, "floe.qat.steps", 1, INT_MAX, &cfg->steps, err) ||
+        floe_st_meta_int(&f, "floe.qat.batch", 1, INT_MAX, &cfg->batch, err) ||
+        floe_st_meta_int(&f, "floe.qat.context", 1, mc.context, &cfg->context, err) ||
+        floe_st_meta_float(&f, "floe.qat.lr", &cfg->lr, err) ||
+        floe_st_meta_float(&f, "floe.qat.lr_steps", &cfg->lr_steps, err) ||
         floe_st_meta_float(&f, "floe.qat.min_lr_frac", &cfg->min_lr_frac, err) ||
-        meta_int(&f, "floe.qat.warmup", &cfg->warmup, err) || floe_st_meta_float(&f, "floe.qat.clip", &cfg->clip, err) ||
-        floe_st_meta_float(&f, "floe.qat.tau", &cfg->tau, err) || floe_st_meta_float(&f, "floe.qat.alpha", &cfg->alpha, err))
+        floe_st_meta_int(&f, "floe.qat.warmup", 0, INT_MAX, &cfg->warmup, err) ||
+        floe_st_meta_float(&f, "floe.qat.clip", &cfg->clip, err) ||
+        floe_st_meta_float(&f, "floe.qat.tau", &cfg->tau, err) ||
+        floe_st_meta_float(&f, "floe.qat.alpha", &cfg->alpha, err))
         goto out;
     const char *sv = floe_st_meta_get(&f, "floe.qat.seed");
     char *end;
+    errno = 0;
     cfg->seed = sv ? strtoull(sv, &end, 10) : 0;
-    if (!sv || *sv == '\0' || *end != '\0') {
+    if (!sv || *sv < '0' || *sv > '9' || *end != '\0' || errno) { /* strtoull would wrap "-1" */
         floe_err_set(err, "%s: metadata 'floe.qat.seed' missing or not an integer", path);
         goto out;
     }
     cfg->init = floe_qinit_defaults(); /* the loaded steps replace what it initialises */
     cfg->accum = 1;                    /* checkpoints before accumulation carry none */
-    if (floe_st_meta_get(&f, "floe.qat.accum") && meta_int(&f, "floe.qat.accum", &cfg->accum, err) != 0)
+    if (floe_st_meta_get(&f, "floe.qat.accum") &&
+        floe_st_meta_int(&f, "floe.qat.accum", 1, INT_MAX, &cfg->accum, err) != 0)
         goto out;
+    /* a step's tokens are counted in int (floe_qat_step) */
+    if ((long long)cfg->batch * cfg->context * cfg->accum > INT_MAX) {
+        floe_err_set(err, "%s: metadata floe.qat.batch %d x context %d x accum %d tokens per step exceed %d", path,
+                     cfg->batch, cfg->context, cfg->accum, INT_MAX);
+        goto out;
+    }
     const char *mn = floe_st_meta_get(&f, "floe.qat.method");
     cfg->method = FLOE_QAT_SILQ; /* checkpoints before EfficientQAT carry no method */
     if (mn && floe_qat_method_parse(mn, &cfg->method) != 0) {
@@ -429,19 +487,8 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
     snprintf(what, sizeof what, "%s: metadata 'floe.wbits_layers'", path);
     if (floe_qconfig_parse_layer_wbits(qc, floe_st_meta_get(&f, "floe.wbits_layers"), what, err) != 0)
         goto out;
-    { /* the layers against the checkpoint's own model config */
-        const char *js = floe_st_meta_get(&f, "floe.config");
-        floe_model_config mc;
-        char src[4300];
-        snprintf(src, sizeof src, "%s: metadata 'floe.config'", path);
-        if (!js) {
-            floe_err_set(err, "%s: metadata 'floe.config' missing", path);
-            goto out;
-        }
-        if (floe_model_config_parse_json(js, strlen(js), src, &mc, err) != 0 ||
-            floe_qconfig_check_layers(qc, mc.n_layers, mc.name, what, err) != 0)
-            goto out;
-    }
+    if (floe_qconfig_check_layers(qc, mc.n_layers, mc.name, what, err) != 0) /* against its own config */
+        goto out;
     rc = floe_qconfig_validate(qc, err);
     if (rc != 0)
         floe_err_prefix(err, "%s", path);
@@ -515,10 +562,12 @@ int floe_qat_load(floe_qat_trainer *tr, const char *path, floe_err *err)
                      d ? d : "(none)", digest);
         goto out;
     }
-    if (load_student(&tr->s, &f, err) != 0 || read_f32(&f, "optimizer.m.params", tr->m, tr->s.table.total, err) ||
+    if (check_state(&f, &tr->s.cfg, err) != 0 || load_student(&tr->s, &f, err) != 0 ||
+        read_f32(&f, "optimizer.m.params", tr->m, tr->s.table.total, err) ||
         read_f32(&f, "optimizer.v.params", tr->v, tr->s.table.total, err) ||
         read_f32(&f, "optimizer.m.steps", tr->ms, tr->s.n_steps, err) ||
-        read_f32(&f, "optimizer.v.steps", tr->vs, tr->s.n_steps, err) || meta_int(&f, "floe.step", &tr->step, err))
+        read_f32(&f, "optimizer.v.steps", tr->vs, tr->s.n_steps, err) ||
+        floe_st_meta_int(&f, "floe.step", 0, INT_MAX, &tr->step, err))
         goto out;
     rc = 0;
 out:
@@ -545,7 +594,9 @@ int floe_qat_export(const char *ckpt, const char *out, floe_err *err)
         floe_err_set(err, "%s: metadata 'floe.config' missing", ckpt);
         goto out;
     }
-    if (floe_model_config_parse_json(j, strlen(j), ckpt, &mc, err) != 0 || floe_qat_init(&s, &mc, &qc, 1, 1, err) != 0)
+    /* floe_qat_ckpt_info checked the tensors; again here, on the file as opened now */
+    if (floe_model_config_parse_json(j, strlen(j), ckpt, &mc, err) != 0 || check_state(&f, &mc, err) != 0 ||
+        floe_qat_init(&s, &mc, &qc, 1, 1, err) != 0)
         goto out;
     have = 1;
     if (load_student(&s, &f, err) != 0)

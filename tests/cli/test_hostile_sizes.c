@@ -124,6 +124,19 @@ static void test_machine_too_big(void **state)
     expect_refused(args, " bytes (3.17e+05 GB) of host address space (65536 cores x 4294967296 bytes");
 }
 
+/* floe compile of granite-8b's random weights on one chip: refused from the config, before 8 GB of
+ * weights are built (it took 8.2 GB and 2.5 minutes to refuse). */
+static void test_compile_too_big_for_a_chip(void **state)
+{
+    (void)state;
+    const char *root = getenv("FLOE_SOURCE_DIR");
+    assert_non_null(root);
+    const char *dir = floe_test_tmpdir("hostile_compile");
+    char args[8800];
+    snprintf(args, sizeof args, "compile --model granite-8b --machine %s/configs/northpole.csv -o %s/g.flp", root, dir);
+    expect_refused(args, "the model needs 6565 cores in this mapping (40 layers and the LM head");
+}
+
 static void test_container_sections(void **state)
 {
     (void)state;
@@ -173,9 +186,8 @@ static void test_container_sections(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_safetensors_sizes),
-        cmocka_unit_test(test_quantized_model_config),
-        cmocka_unit_test(test_machine_too_big),
+        cmocka_unit_test(test_safetensors_sizes),  cmocka_unit_test(test_quantized_model_config),
+        cmocka_unit_test(test_machine_too_big),    cmocka_unit_test(test_compile_too_big_for_a_chip),
         cmocka_unit_test(test_container_sections),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

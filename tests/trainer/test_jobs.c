@@ -127,7 +127,7 @@ static void test_qat_job_refusals(void **state)
     j.teacher = "/nonexistent/teacher.safetensors";
     assert_int_equal(floe_qat_job_run(&j, &err), -1);
     assert_non_null(strstr(err.msg, "/nonexistent/teacher.safetensors"));
-    assert_int_equal(floe_qat_is_weight_only_state(teacher), 0);
+    assert_int_equal(floe_eqat_wonly_is_state(teacher), 0);
 }
 
 int main(void)
