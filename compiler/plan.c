@@ -2,6 +2,7 @@
  * spread over weight cores and attention cores, or in two halves on chips of their own; the LM head
  * whole or in vocabulary slices; groups placed chip after chip in serpentine order. */
 #include "compiler/mapping.h"
+#include "isa/program.h"
 
 /* Bytes a slice costs on the core that holds it: weights, multipliers, alignment, and on a weight
  * core the staging of its outputs (int16, plus the cache-width temporary of v). */
@@ -325,6 +326,14 @@ static int same_layout(const mplan *P, const mplan *T)
  * memory that would otherwise hold weights or whole layers), else half as many, down to one. */
 int fc_plan_model(mplan *P, floe_err *err)
 {
+    /* data past the instruction set's addresses cannot be placed: such a machine is refused, not
+       planned as if it had less memory (an architect sweeping core memory sees why) */
+    if (P->mach->core_mem_bytes > FLOE_CORE_MEM_LIMIT)
+        return floe_err_set(err,
+                            "the machine's %llu bytes of memory per core are more than the instruction set addresses "
+                            "(%u bytes: %d-bit addresses, docs/isa.md); the compiler places nothing past them",
+                            (unsigned long long)P->mach->core_mem_bytes, (unsigned)FLOE_CORE_MEM_LIMIT,
+                            FLOE_MEM_ADDR_BITS);
     if (!P->B_auto)
         return plan_model_at(P, err);
     const int want = P->B;

@@ -569,8 +569,9 @@ int floe_explore_run(const floe_sweep *s, const floe_explore_opts *o, floe_explo
         sum->priced = r.priced;
         for (uint64_t p = 0; p < r.n; p++) {
             const floe_explore_result *x = &res[p];
-            sum->failed += x->tier < 0 || (strcmp(x->status, "ok") != 0 && x->figures.fits);
-            sum->unfit += x->tier >= 0 && !x->figures.fits;
+            int ok = strcmp(x->status, "ok") == 0, unfit = strncmp(x->status, "does not fit", 12) == 0;
+            sum->failed += !ok && !unfit;
+            sum->unfit += unfit;
             sum->within += x->within;
             sum->front += x->front;
             sum->sim_priced += x->tier == FLOE_TIER_SIM;

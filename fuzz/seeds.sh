@@ -64,6 +64,10 @@ case $target in
     cp "$src/tests/fixtures/hf/granite-tiny/config.json" "$out/granite-config.json"
     cp "$src/tests/fixtures/hf/llama-tiny/model.safetensors.index.json" "$out/" ;;
   tokenizer_json) cp "$seeds"/*.json "$out/" ;;
+  sweep) # the shipped sweeps, their tables named by absolute paths (the target reads from its own folder)
+    for f in "$src"/configs/sweeps/*.sweep; do
+      sed "s#= \.\./#= $src/configs/#" "$f" > "$out/$(basename "$f")"
+    done ;;
   qat_state)
     # a QAT checkpoint (SiLQ, one step) and a weight-only E2E-QP state (W3, group 4, asymmetric)
     mini
