@@ -153,7 +153,18 @@ static int write_csv(const floe_sweep *s, const floe_explore_result *res, uint64
     return rc;
 }
 
-/* One front plot: every point within the constraints, and the front over x and y joined in x order. */
+/* Sorts (x, y) pairs by x, then y. */
+static int cmp_xy(const void *a, const void *b)
+{
+    const double *p = a, *q = b;
+    if (p[0] != q[0])
+        return p[0] < q[0] ? -1 : 1;
+    return p[1] < q[1] ? -1 : p[1] > q[1];
+}
+
+/* One front plot: every point within the constraints, the points on the front over every objective,
+ * and the front of these two figures alone as a staircase (with more than two objectives a point of
+ * the whole front may look dominated in one projection). */
 static int plot_pair(const floe_explore_result *res, uint64_t n, const char *x, const char *y, const char *dir,
                      char *png, size_t png_n, floe_err *err)
 {
@@ -161,22 +172,38 @@ static int plot_pair(const floe_explore_result *res, uint64_t n, const char *x, 
     snprintf(name, sizeof name, "front-%s-%s.png", x, y);
     if (floe_path_join(png, png_n, dir, name) != 0 || floe_path_join(data, sizeof data, dir, ".front-plot.dat") != 0)
         return floe_err_set(err, "%s: the output folder's path is too long", dir);
+    double *xy = malloc((n ? n : 1) * 2 * sizeof *xy);
+    if (!xy)
+        return floe_err_set(err, "%s: out of memory", name);
     FILE *f = fopen(data, "w");
-    if (!f)
+    if (!f) {
+        free(xy);
         return floe_err_set(err, "%s: cannot write", data);
+    }
     uint64_t within = 0;
     double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+    const int mx = floe_explore_maximised(x), my = floe_explore_maximised(y);
     for (int block = 0; block < 2; block++) { /* 0: within; 1: the front */
         for (uint64_t p = 0; p < n; p++) {
             if (!res[p].within || (block == 1 && !res[p].front))
                 continue;
             double vx = floe_explore_figure(&res[p].figures, x), vy = floe_explore_figure(&res[p].figures, y);
             fprintf(f, "%.9g %.9g\n", vx, vy);
-            within += block == 0;
+            if (block == 0) /* minimised coordinates for the two-figure front */
+                xy[2 * within] = mx ? -vx : vx, xy[2 * within + 1] = my ? -vy : vy, within++;
             lo[0] = fmin(lo[0], vx), hi[0] = fmax(hi[0], vx), lo[1] = fmin(lo[1], vy), hi[1] = fmax(hi[1], vy);
         }
         fprintf(f, "\n\n");
     }
+    /* the two-figure front: sorted by x, each point whose y is below every earlier one's */
+    qsort(xy, within, 2 * sizeof *xy, cmp_xy);
+    double best = INFINITY;
+    for (uint64_t i = 0; i < within; i++)
+        if (xy[2 * i + 1] < best) {
+            best = xy[2 * i + 1];
+            fprintf(f, "%.9g %.9g\n", mx ? -xy[2 * i] : xy[2 * i], my ? -best : best);
+        }
+    free(xy);
     if (fclose(f) != 0) {
         unlink(data);
         return floe_err_set(err, "%s: write failed", data);
@@ -186,19 +213,18 @@ static int plot_pair(const floe_explore_result *res, uint64_t n, const char *x, 
         png[0] = '\0';
         return 0;
     }
-    char xr[128], yr[128], script[20000];
+    char xr[128], yr[128], script[30000];
     floe_gnuplot_range(xr, sizeof xr, "x", lo[0], hi[0]);
     floe_gnuplot_range(yr, sizeof yr, "y", lo[1], hi[1]);
     floe_gnuplot_quote(qd, sizeof qd, data);
-    /* the front, sorted by x: gnuplot's `smooth unique` would average; a point list sorted here is
-       not needed as the front is a staircase: plot it as points joined in x order */
     snprintf(script, sizeof script,
-             "set grid\nset key top right\nset xlabel '%s'\nset ylabel '%s'\n%s%s"
-             "set title '%llu points within the constraints; the Pareto front over every objective'\n"
-             "plot %s index 0 using 1:2 with points pt 7 ps 0.6 lc rgb '#b0b0b0' title 'within', "
-             "%s index 1 using 1:2 with points pt 7 ps 1.2 lc rgb '#c0392b' title 'front'\n",
-             x, y, xr, yr, (unsigned long long)within, qd, qd);
-    int rc = floe_gnuplot_png(png, 800, 560, script, err);
+             "set grid\nset bmargin 6\nset key outside bottom center horizontal\nset xlabel '%s'\nset ylabel '%s'\n%s%s"
+             "set title '%llu points within the constraints'\n"
+             "plot %s index 2 using 1:2 with steps lw 1.5 lc rgb '#2c7fb8' title 'front of these two', "
+             "%s index 0 using 1:2 with points pt 7 ps 0.6 lc rgb '#b0b0b0' title 'within', "
+             "%s index 1 using 1:2 with points pt 7 ps 1.2 lc rgb '#c0392b' title 'front of every objective'\n",
+             x, y, xr, yr, (unsigned long long)within, qd, qd, qd);
+    int rc = floe_gnuplot_png(png, 800, 600, script, err);
     unlink(data);
     return rc;
 }
