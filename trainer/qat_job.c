@@ -11,17 +11,6 @@
 #include "trainer/run_log.h"
 #include "trainer/train.h"
 
-static void say(FILE *f, const char *fmt, ...)
-{
-    if (!f)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    fflush(f);
-}
-
 void floe_qat_step_print(FILE *f, const floe_qat_stats *st, int total, const floe_eval_result *val, double tokens_per_s)
 {
     if (!f)
@@ -92,7 +81,8 @@ static int run_block_ap(const floe_qat_job *j, floe_qat_trainer *tr, int wbits, 
     floe_blockap_log blog = {NULL, 0, 0, 1};
     char bpath[4300];
     double t0 = floe_now_s();
-    say(j->log,
+    floe_log_printf(
+        j->log,
         "[1/2] Block-AP at W%d per output channel (the chip's quantizer): %d calibration sequences, %d epochs, "
         "batch %d, lr %g (steps) and %g (weights)\n",
         wbits, bap->samples, bap->epochs, bap->batch, (double)bap->lr_qparams, (double)bap->lr_weights);
@@ -105,8 +95,9 @@ static int run_block_ap(const floe_qat_job *j, floe_qat_trainer *tr, int wbits, 
         snprintf(m, sizeof m, "%s", err->msg);
         return floe_err_set(err, "Block-AP: %s", m);
     }
-    say(j->log, "Block-AP: %.1f s, per-block report %s; [2/2] E2E-QP: codes frozen, steps trained end to end\n",
-        floe_now_s() - t0, bpath);
+    floe_log_printf(j->log,
+                    "Block-AP: %.1f s, per-block report %s; [2/2] E2E-QP: codes frozen, steps trained end to end\n",
+                    floe_now_s() - t0, bpath);
     return 0;
 }
 
@@ -142,22 +133,15 @@ int floe_qat_job_run(const floe_qat_job *j, floe_err *err)
     if (floe_qconfig_check_layers(&qc, mc.n_layers, mc.name, j->resume ? j->resume : "--wbits-layer", err) != 0)
         return -1;
     floe_tokens train, val;
-    if (floe_train_data(corpus, &train, &val, err) != 0)
+    if (floe_teacher_data(teacher, &mc, corpus, &train, &val, err) != 0)
         return -1;
-    if (floe_tokens_check_vocab(&train, mc.vocab_size, err) != 0 ||
-        floe_ckpt_check_tokenizer(teacher, &train, err) != 0) {
-        char m[FLOE_ERR_MSG_MAX];
-        snprintf(m, sizeof m, "%s", err->msg);
-        floe_tokens_free(&train);
-        floe_tokens_free(&val);
-        return floe_err_set(err, "%s: %s", corpus, m);
-    }
     char lw[8192];
     if (floe_qconfig_format_layer_wbits(&qc, lw, sizeof lw) != 0)
         lw[0] = '\0';
-    say(j->log, "teacher %s (%s); W%dA%dKV%d, head W%d%s%.0d%s%s; corpus %s\n", teacher, mc.name, qc.wbits, qc.abits,
-        qc.kvbits, qc.head_bits, qc.act_scaling == FLOE_ACT_PER_TOKEN ? ", per-token inputs K " : "", qc.act_kmax,
-        lw[0] ? ", layer weight bits " : "", lw, corpus ? corpus : "fortunes");
+    floe_log_printf(j->log, "teacher %s (%s); W%dA%dKV%d, head W%d%s%.0d%s%s; corpus %s\n", teacher, mc.name, qc.wbits,
+                    qc.abits, qc.kvbits, qc.head_bits,
+                    qc.act_scaling == FLOE_ACT_PER_TOKEN ? ", per-token inputs K " : "", qc.act_kmax,
+                    lw[0] ? ", layer weight bits " : "", lw, corpus ? corpus : "fortunes");
     floe_qat_trainer tr;
     int rc = -1;
     if (floe_qat_trainer_init(&tr, teacher, &qc, &cfg, &train, err) != 0)
@@ -172,10 +156,12 @@ int floe_qat_job_run(const floe_qat_job *j, floe_err *err)
         tr.verify_ctx = j->verify_ctx;
         tr.verify_every = j->verify_every;
         tr.verify_tokens = j->verify_tokens;
-        say(j->log, "verifying every %d step(s) on %s: %d tokens compiled, simulated and compared bit for bit\n",
-            tr.verify_every, j->verify_on ? j->verify_on : "the machine", tr.verify_tokens);
+        floe_log_printf(j->log,
+                        "verifying every %d step(s) on %s: %d tokens compiled, simulated and compared bit for bit\n",
+                        tr.verify_every, j->verify_on ? j->verify_on : "the machine", tr.verify_tokens);
     }
-    say(j->log,
+    floe_log_printf(
+        j->log,
         "steps %d (from %d), batch %d x context %d x accum %d, lr %g (steps %g), warmup %d, clip %g, tau %g, "
         "alpha %g, %d threads\n",
         cfg.steps, start, cfg.batch, cfg.context, cfg.accum, (double)cfg.lr, (double)cfg.lr_steps, cfg.warmup,
@@ -188,7 +174,7 @@ int floe_qat_job_run(const floe_qat_job *j, floe_err *err)
     floe_path_join(png, sizeof png, j->out, "qat.png");
     if (floe_qat_run(&tr, &train, &val, &o, err) != 0 || floe_plot_qat_log(csv, png, err) != 0)
         goto out;
-    say(j->log, "quantized model %s/qmodel.safetensors; log %s, plot %s\n", j->out, csv, png);
+    floe_log_printf(j->log, "quantized model %s/qmodel.safetensors; log %s, plot %s\n", j->out, csv, png);
     rc = 0;
 out:
     floe_qat_trainer_free(&tr);

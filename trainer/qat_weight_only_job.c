@@ -19,23 +19,12 @@ typedef struct {
     int failed;
 } e2e_ctx;
 
-static void say(FILE *f, const char *fmt, ...)
-{
-    if (!f)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(f, fmt, ap);
-    va_end(ap);
-    fflush(f);
-}
-
 static void on_e2e(void *vctx, const floe_e2eqp_stats *s)
 {
     e2e_ctx *c = vctx;
     double secs = c->seconds0 + floe_now_s() - c->t0;
-    say(c->log, "E2E-QP step %d/%d  loss %.4f  lr %.2e  grad_norm %.3f\n", s->step, c->total, (double)s->loss,
-        (double)s->lr, s->grad_norm);
+    floe_log_printf(c->log, "E2E-QP step %d/%d  loss %.4f  lr %.2e  grad_norm %.3f\n", s->step, c->total,
+                    (double)s->loss, (double)s->lr, s->grad_norm);
     char line[256];
     snprintf(line, sizeof line, "%d,%.0f,%.6f,%.6g,%.6g,%.3f\n", s->step, s->step * c->tokens_per_step, (double)s->loss,
              (double)s->lr, s->grad_norm, secs);
@@ -91,16 +80,8 @@ int floe_qat_weight_only_run(const floe_qat_job *a, floe_err *err)
     if (!corpus && corpus_buf[0])
         corpus = corpus_buf;
     floe_tokens train, val;
-    if (floe_train_data(corpus, &train, &val, err) != 0)
+    if (floe_teacher_data(teacher, &mc, corpus, &train, &val, err) != 0)
         return -1;
-    if (floe_tokens_check_vocab(&train, mc.vocab_size, err) != 0 ||
-        floe_ckpt_check_tokenizer(teacher, &train, err) != 0) {
-        char m[FLOE_ERR_MSG_MAX];
-        snprintf(m, sizeof m, "%s", err->msg);
-        floe_tokens_free(&train);
-        floe_tokens_free(&val);
-        return floe_err_set(err, "%s: %s", corpus, m);
-    }
     int rc = -1, have_w = 0;
     e2e_ctx ec;
     memset(&ec, 0, sizeof ec);
@@ -109,13 +90,13 @@ int floe_qat_weight_only_run(const floe_qat_job *a, floe_err *err)
     if (floe_mkdir_p(a->out, err) != 0)
         goto out;
     floe_path_join(log_path, sizeof log_path, a->out, "e2eqp.csv"); /* fits: checked above */
-    say(a->log,
-        "EfficientQAT, weight-only study (activations float; not a chip model): teacher %s (%s), W%d, %s, "
-        "%s\n",
-        teacher, mc.name, bap.bits, bap.group ? "group-wise" : "per output channel",
-        bap.asym ? "asymmetric" : "symmetric");
+    floe_log_printf(a->log,
+                    "EfficientQAT, weight-only study (activations float; not a chip model): teacher %s (%s), W%d, %s, "
+                    "%s\n",
+                    teacher, mc.name, bap.bits, bap.group ? "group-wise" : "per output channel",
+                    bap.asym ? "asymmetric" : "symmetric");
     if (bap.group)
-        say(a->log, "group size %d\n", bap.group);
+        floe_log_printf(a->log, "group size %d\n", bap.group);
     if (floe_eqat_wonly_init(&w, teacher, &bap, &e2e, err) != 0)
         goto out;
     have_w = 1;
@@ -123,9 +104,10 @@ int floe_qat_weight_only_run(const floe_qat_job *a, floe_err *err)
     if (a->resume) {
         if (floe_eqat_wonly_resume(&w, a->resume, err) != 0)
             goto out;
-        say(a->log, "resumed E2E-QP at step %d from %s\n", w.e2e.step, a->resume);
+        floe_log_printf(a->log, "resumed E2E-QP at step %d from %s\n", w.e2e.step, a->resume);
     } else {
-        say(a->log,
+        floe_log_printf(
+            a->log,
             "[1/2] Block-AP: %d calibration sequences, %d epochs, batch %d, lr %g (steps, zero points) and %g "
             "(weights)\n",
             bap.samples, bap.epochs, bap.batch, (double)bap.lr_qparams, (double)bap.lr_weights);
@@ -136,14 +118,14 @@ int floe_qat_weight_only_run(const floe_qat_job *a, floe_err *err)
         floe_path_join(path, sizeof path, a->out, "blockap.csv");
         if (floe_blockap_log_write(&blog, path, err) != 0)
             goto out;
-        say(a->log, "Block-AP: %.1f s; per-block report %s\n", floe_now_s() - t0, path);
+        floe_log_printf(a->log, "Block-AP: %.1f s; per-block report %s\n", floe_now_s() - t0, path);
     }
     ec.total = e2e.steps;
     ec.tokens_per_step = (double)e2e.batch * (e2e.context > 0 ? e2e.context : mc.context);
     if (floe_run_log_load(&ec.rows, log_path, w.e2e.step, &ec.seconds0, err) != 0)
         goto out;
-    say(a->log, "[2/2] E2E-QP: steps %d (from %d), batch %d, lr %g, warmup %d, clip %g\n", e2e.steps, w.e2e.step,
-        e2e.batch, (double)e2e.lr, e2e.warmup, (double)e2e.clip);
+    floe_log_printf(a->log, "[2/2] E2E-QP: steps %d (from %d), batch %d, lr %g, warmup %d, clip %g\n", e2e.steps,
+                    w.e2e.step, e2e.batch, (double)e2e.lr, e2e.warmup, (double)e2e.clip);
     const char *extra[] = {"floe.teacher", teacher, "floe.teacher_digest", w.teacher_digest};
     int end = a->stop_after > 0 && a->stop_after < e2e.steps ? a->stop_after : e2e.steps;
     ec.t0 = floe_now_s();
@@ -168,7 +150,7 @@ int floe_qat_weight_only_run(const floe_qat_job *a, floe_err *err)
         }
     }
     if (w.e2e.step < e2e.steps) {
-        say(a->log, "stopped after step %d: resume with --resume %s\n", w.e2e.step, path);
+        floe_log_printf(a->log, "stopped after step %d: resume with --resume %s\n", w.e2e.step, path);
         rc = 0;
         goto out;
     }
@@ -181,11 +163,11 @@ int floe_qat_weight_only_run(const floe_qat_job *a, floe_err *err)
     if (floe_weight_only_save(path, &w.q, "efficientqat", bap.bits, bap.group, bap.asym, teacher, meta, 2, err) != 0 ||
         floe_model_evaluate(&w.q, &val, w.q.maxT, &r, err) != 0)
         goto out;
-    say(a->log,
-        "validation   loss %.4f nats/byte, perplexity %.3f, accuracy %.4f (%zu tokens), weights quantized, "
-        "activations float\n",
-        r.loss, r.ppl, r.accuracy, r.tokens);
-    say(a->log, "weight-only model %s (floe eval --ckpt); log %s\n", path, log_path);
+    floe_log_printf(a->log,
+                    "validation   loss %.4f nats/byte, perplexity %.3f, accuracy %.4f (%zu tokens), weights quantized, "
+                    "activations float\n",
+                    r.loss, r.ppl, r.accuracy, r.tokens);
+    floe_log_printf(a->log, "weight-only model %s (floe eval --ckpt); log %s\n", path, log_path);
     rc = 0;
 out:
     if (have_w)

@@ -1,6 +1,7 @@
 /* The CSV log of a training run, kept in memory and rewritten atomically. */
 #include "trainer/run_log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,17 @@ int floe_run_log_write(const floe_run_log *l, const char *path, const char *head
     for (size_t i = 0; i < l->n; i++)
         fputs(l->lines[i], af.fp);
     return floe_afile_commit(&af, err);
+}
+
+void floe_log_printf(FILE *f, const char *fmt, ...)
+{
+    if (!f)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fflush(f);
 }
 
 double floe_now_s(void)

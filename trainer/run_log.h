@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include "common/error.h"
 
 #ifdef __cplusplus
@@ -24,6 +26,9 @@ int floe_run_log_load(floe_run_log *l, const char *path, int upto, double *secon
 int floe_run_log_write(const floe_run_log *l, const char *path, const char *header, floe_err *err);
 /* Monotonic seconds. */
 double floe_now_s(void);
+
+/* printf to f and flush, when f is not NULL (a job's narrative: trainer/qat_job.h). */
+void floe_log_printf(FILE *f, const char *fmt, ...) FLOE_PRINTF(2, 3);
 
 #ifdef __cplusplus
 }

@@ -545,6 +545,20 @@ out:
     return rc;
 }
 
+int floe_teacher_data(const char *teacher, const floe_model_config *mc, const char *corpus, floe_tokens *train,
+                      floe_tokens *val, floe_err *err)
+{
+    if (floe_train_data(corpus, train, val, err) != 0)
+        return -1;
+    if (floe_tokens_check_vocab(train, mc->vocab_size, err) != 0 ||
+        floe_ckpt_check_tokenizer(teacher, train, err) != 0) {
+        floe_tokens_free(train);
+        floe_tokens_free(val);
+        return floe_err_prefix(err, "%s: ", corpus ? corpus : "fortunes");
+    }
+    return 0;
+}
+
 int floe_ckpt_check_tokenizer(const char *path, const floe_tokens *s, floe_err *err)
 {
     struct stat st;

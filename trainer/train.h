@@ -129,6 +129,12 @@ int floe_train_data(const char *corpus, floe_tokens *train, floe_tokens *val, fl
  * differs from the stream's floe_tokens_tokenizer_label. Folders and files without the key pass. */
 int floe_ckpt_check_tokenizer(const char *path, const floe_tokens *s, floe_err *err);
 
+/* A teacher's data (QAT, EfficientQAT): floe_train_data of corpus, checked against the teacher's
+ * vocabulary (mc) and the tokenizer its checkpoint records; errors are prefixed by the corpus ("fortunes"
+ * when NULL). On error nothing is left allocated. */
+int floe_teacher_data(const char *teacher, const floe_model_config *mc, const char *corpus, floe_tokens *train,
+                      floe_tokens *val, floe_err *err);
+
 typedef struct floe_run_opts {
     const char *out_dir;        /* checkpoints and train.csv go here (created); NULL: neither */
     int stop_after;             /* stop once this many steps are done (0: cfg.steps), as if interrupted */
