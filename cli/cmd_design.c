@@ -10,7 +10,7 @@
 int floe_cmd_design(int argc, char **argv)
 {
     const char *teacher = NULL, *machine = NULL, *energy = NULL, *budget = NULL, *out = "floe-design", *corpus = NULL;
-    long long qat_steps = 0, base = 8, abits = 8, kvbits = 8, head_bits = 8, calib_batches = 2, val_windows = 8;
+    long long qat_steps = 0, base = 8, abits = 8, kvbits = 8, head_bits = 8, calib_batches = 2, val_windows = 32;
     long long batch = 4, threads = 0, front_points = 12;
     int fisher = 0, no_deploy = 0;
     const floe_opt opts[] = {
@@ -29,7 +29,8 @@ int floe_cmd_design(int argc, char **argv)
         {"head-bits", FLOE_ARG_INT, &head_bits, "B", "LM-head weight bits: 4 or 8 (default 8)", 4, 8, 0},
         {"calib-batches", FLOE_ARG_INT, &calib_batches, "N", "calibration batches per measurement (default 2)", 1, 1e6,
          0},
-        {"eval-windows", FLOE_ARG_INT, &val_windows, "N", "validation windows per measurement (default 8)", 1, 1e12, 0},
+        {"eval-windows", FLOE_ARG_INT, &val_windows, "N", "validation windows per measurement (default 32)", 1, 1e12,
+         0},
         {"batch", FLOE_ARG_INT, &batch, "B", "sequences per calibration batch (default 4)", 1, 65536, 'b'},
         {"fisher", FLOE_ARG_FLAG, &fisher, NULL, "choose by the Fisher estimate instead of the measured change", 0, 0,
          0},

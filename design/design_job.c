@@ -277,14 +277,41 @@ int floe_design_run(const floe_design_job *j, floe_design_result *r, floe_err *e
                          .init = floe_qinit_defaults(),
                          .batch = j->batch > 0 ? j->batch : 4,
                          .context = mc.context,
-                         .val_windows = j->val_windows ? j->val_windows : 8,
+                         .val_windows = j->val_windows ? j->val_windows : 32,
                          .log = j->log};
     so.init.method = FLOE_QINIT_CALIB;
     so.init.batches = j->calib_batches > 0 ? j->calib_batches : 2;
     if (j->log)
         fprintf(j->log, "design: %s (%d layers) on %s, base width W%d, candidates W2 W4 W8\n", mc.name, mc.n_layers,
                 j->machine_name ? j->machine_name : "the machine", j->q.wbits);
+    /* the cost first: it takes milliseconds, and an impossible budget is refused before the
+       measurements */
     double t0 = floe_now_s();
+    if (floe_layer_cost_price(&mc, &j->q, j->q.wbits, so.widths, so.n_widths, j->mach, j->energy, &lc, err) != 0)
+        goto done;
+    r->seconds[1] = floe_now_s() - t0;
+    if (j->log)
+        for (int w = 0; w < lc.n_widths; w++)
+            fprintf(
+                j->log,
+                "cost: a layer at W%d: %.4g us, %.4g uJ, %.0f bytes of weights (uniform W%d: %.4g us, %d chip(s))\n",
+                lc.widths[w], lc.layer[w][0], lc.layer[w][1], lc.layer[w][2], lc.widths[w], lc.uniform[w][0],
+                lc.chips[w]);
+    for (int k = 0; k < FLOE_DESIGN_RESOURCES; k++) {
+        double least = lc.fixed[k];
+        for (int l = 0; l < mc.n_layers; l++) {
+            double m = INFINITY;
+            for (int w = 0; w < lc.n_widths; w++)
+                m = fmin(m, lc.layer[w][k]);
+            least += m;
+        }
+        if (!(least <= j->budget[k] * (1 + 1e-12))) {
+            floe_err_set(err, "budget %s <= %g is impossible: the smallest achievable is %g", RES_NAME[k], j->budget[k],
+                         least);
+            goto done;
+        }
+    }
+    t0 = floe_now_s();
     if (floe_sens_run(j->teacher, &train, &val, &so, &s, err) != 0)
         goto done;
     r->seconds[0] = floe_now_s() - t0;
@@ -305,17 +332,6 @@ int floe_design_run(const floe_design_job *j, floe_design_result *r, floe_err *e
     if (j->log)
         fprintf(j->log, "sensitivity: %.2f s measured, %.2f s Fisher; Spearman rank correlation %.3f\n",
                 s.seconds_measured, s.seconds_fisher, r->spearman);
-    t0 = floe_now_s();
-    if (floe_layer_cost_price(&mc, &j->q, j->q.wbits, so.widths, so.n_widths, j->mach, j->energy, &lc, err) != 0)
-        goto done;
-    r->seconds[1] = floe_now_s() - t0;
-    if (j->log)
-        for (int w = 0; w < lc.n_widths; w++)
-            fprintf(
-                j->log,
-                "cost: a layer at W%d: %.4g us, %.4g uJ, %.0f bytes of weights (uniform W%d: %.4g us, %d chip(s))\n",
-                lc.widths[w], lc.layer[w][0], lc.layer[w][1], lc.layer[w][2], lc.widths[w], lc.uniform[w][0],
-                lc.chips[w]);
     t0 = floe_now_s();
     choice = malloc(sizeof(int) * (size_t)mc.n_layers);
     if (!choice || problem_init(&p, &s, &lc, j->use_fisher, j->budget) != 0) {

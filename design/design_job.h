@@ -37,11 +37,11 @@ typedef struct floe_design_job {
     const char *machine_name;        /* for the log */
     floe_qconfig q;                  /* activation, cache, head widths; q.wbits the base width */
     double budget[FLOE_DESIGN_RESOURCES];
-    int calib_batches;  /* calibration batches (default 2) */
-    size_t val_windows; /* validation windows per evaluation (default 8) */
-    int batch;          /* sequences per calibration batch (default 4) */
+    int calib_batches;  /* calibration batches (0: 2) */
+    size_t val_windows; /* validation windows per evaluation (0: 32) */
+    int batch;          /* sequences per calibration batch (0: 4) */
     int use_fisher;     /* 1: optimise the Fisher estimate instead of the measured change */
-    int front_points;   /* budgets in the sweep (default 12) */
+    int front_points;   /* budgets in the sweep (below 2: 12) */
     int qat_steps;      /* 0: no QAT */
     int verify;         /* 1: QAT steps verified on the machine */
     int deploy;         /* 1: floe_deploy_check of the result */

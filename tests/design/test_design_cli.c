@@ -47,10 +47,11 @@ static void test_design_end_to_end(void **state)
     assert_true(smallest > 0);
 
     /* at exactly the smallest latency: every layer at its cheapest width, within the budget */
-    assert_int_equal(floe_test_run(out, sizeof out,
-                                   "%s design --teacher %s %s --budget latency=%.9g -j 2 --qat-steps 2 -o %s/d", floe,
-                                   ckpt, mach, smallest * (1 + 1e-9), dir),
-                     0);
+    assert_int_equal(
+        floe_test_run(out, sizeof out,
+                      "%s design --teacher %s %s --budget latency=%.9g -j 2 --qat-steps 2 --eval-windows 8 -o %s/d",
+                      floe, ckpt, mach, smallest * (1 + 1e-9), dir),
+        0);
     assert_non_null(strstr(out, "chosen: --wbits-layer 0="));
     assert_non_null(strstr(out, "Spearman rank correlation, measured vs Fisher: "));
     assert_non_null(strstr(out, "chosen after 2 QAT steps"));
@@ -82,10 +83,11 @@ static void test_design_end_to_end(void **state)
 
     /* a generous memory budget: no layer below the base width is cheaper in loss, so W8 wherever the
        measured change is positive; the budget is met */
-    assert_int_equal(floe_test_run(out, sizeof out,
-                                   "%s design --teacher %s %s --budget memory=1e12 --no-deploy -o %s/m", floe, ckpt,
-                                   mach, dir),
-                     0);
+    assert_int_equal(
+        floe_test_run(out, sizeof out,
+                      "%s design --teacher %s %s --budget memory=1e12 --no-deploy --eval-windows 4 -o %s/m", floe, ckpt,
+                      mach, dir),
+        0);
     assert_non_null(strstr(out, "chosen: --wbits-layer"));
     /* malformed budgets */
     assert_int_equal(
