@@ -52,7 +52,8 @@ static void test_design_end_to_end(void **state)
                       "%s design --teacher %s %s --budget latency=%.9g -j 2 --qat-steps 2 --eval-windows 8 -o %s/d",
                       floe, ckpt, mach, smallest * (1 + 1e-9), dir),
         0);
-    assert_non_null(strstr(out, "chosen: --wbits-layer 0="));
+    /* W2 is the cheapest width on this machine, and only all-W2 meets the smallest latency */
+    assert_non_null(strstr(out, "chosen: --wbits-layer 0=2,1=2\n"));
     assert_non_null(strstr(out, "Spearman rank correlation, measured vs Fisher: "));
     assert_non_null(strstr(out, "chosen after 2 QAT steps"));
     assert_non_null(strstr(out, "deploy-check: "));
@@ -81,14 +82,24 @@ static void test_design_end_to_end(void **state)
     snprintf(path, sizeof path, "%s/d/qat/qmodel.safetensors", dir);
     assert_int_equal(stat(path, &st), 0);
 
-    /* a generous memory budget: no layer below the base width is cheaper in loss, so W8 wherever the
-       measured change is positive; the budget is met */
+    /* a memory budget that every choice meets: the least sensitive widths, and nothing is measured
+       twice (one base model and two widths per layer) */
     assert_int_equal(
         floe_test_run(out, sizeof out,
                       "%s design --teacher %s %s --budget memory=1e12 --no-deploy --eval-windows 4 -o %s/m", floe, ckpt,
                       mach, dir),
         0);
     assert_non_null(strstr(out, "chosen: --wbits-layer"));
+    int measured = 0;
+    for (const char *p = out; (p = strstr(p, " Fisher estimate\n")); p++)
+        measured++;
+    assert_int_equal(measured, 2 * 2);
+    /* an energy budget without the energy table */
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s design --teacher %s -m %s/configs/small.csv --budget energy=5 -o %s/y", floe,
+                                   ckpt, src, dir),
+                     1);
+    assert_non_null(strstr(out, "an energy budget needs the machine's energy table (--energy)"));
     /* malformed budgets */
     assert_int_equal(
         floe_test_run(out, sizeof out, "%s design --teacher %s %s --budget speed=3 -o %s/y", floe, ckpt, mach, dir), 1);
