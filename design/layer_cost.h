@@ -1,0 +1,55 @@
+/* What a decoder layer's weight width costs on a machine (docs/design-choice.md, "Cost per
+ * choice"): decode latency and energy per token from the analytical cost model
+ * (explore/cost_model.h), and the bytes of the layer's weight codes.
+ *
+ * The cost model prices uniform widths (it reads layer 0's mapping from the plan), so a layer's
+ * share at width b is measured by difference: with C_n(b) the price of the model with n decoder
+ * layers all at b, a layer costs C_n(b) - C_{n-1}(b), and the fixed part (embedding, LM head,
+ * instruction loading, links) is C_n(b) - n * (C_n(b) - C_{n-1}(b)), taken at the base width. This
+ * is exact when layers are alike (one shape) and their costs add (no layer's width changes
+ * another's mapping); where a width changes the number of chips, the fixed part moves with it and
+ * the share is an approximation, which floe_deploy_check on the chosen model then settles. Memory
+ * is exact: the layer's seven weight matrices' elements times b / 8 bytes. */
+#ifndef FLOE_DESIGN_LAYER_COST_H
+#define FLOE_DESIGN_LAYER_COST_H
+
+#include "common/error.h"
+#include "explore/cost_model.h"
+#include "isa/energy_table.h"
+#include "isa/machine.h"
+#include "models/qmodel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FLOE_DESIGN_MAX_WIDTHS 3
+
+/* The resources a width uses, in the order budgets name them. */
+enum { FLOE_DESIGN_LATENCY, FLOE_DESIGN_ENERGY, FLOE_DESIGN_MEMORY, FLOE_DESIGN_RESOURCES };
+
+typedef struct floe_layer_cost {
+    int n_widths;
+    int widths[FLOE_DESIGN_MAX_WIDTHS];
+    /* per width and resource: one decoder layer's share; units us, uJ (0: no energy table), bytes */
+    double layer[FLOE_DESIGN_MAX_WIDTHS][FLOE_DESIGN_RESOURCES];
+    double fixed[FLOE_DESIGN_RESOURCES];                           /* the rest of the model at the base width */
+    double uniform[FLOE_DESIGN_MAX_WIDTHS][FLOE_DESIGN_RESOURCES]; /* the whole model priced at each width */
+    int chips[FLOE_DESIGN_MAX_WIDTHS];                             /* of the uniform model at each width */
+} floe_layer_cost;
+
+/* Prices cfg (n_layers >= 2) with q's other widths at each of widths[n_widths] (2, 4 or 8) and at
+ * base_bits. Returns 0, or -1 with err set (a width at which the model does not fit the machine,
+ * naming what overflows; the cost model's errors). e NULL: energies 0. Everything is borrowed. */
+int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, int base_bits, const int *widths,
+                          int n_widths, const floe_machine *mach, const floe_energy_table *e, floe_layer_cost *out,
+                          floe_err *err);
+
+/* Bytes of the weight codes of one decoder layer of cfg at b bits (exact). */
+double floe_layer_weight_bytes(const floe_model_config *cfg, int b);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

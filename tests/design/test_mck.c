@@ -1,0 +1,155 @@
+/* The multiple-choice knapsack solver (design/mck.h) against brute force on random instances; budgets
+ * that no choice meets refused with the smallest achievable cost named; Spearman's correlation. */
+#include "tests/test_util.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "design/mck.h"
+#include "design/spearman.h"
+
+static double uni(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(*s >> 11) / 9007199254740992.0;
+}
+
+/* the optimum by enumerating every choice; INFINITY when none is feasible */
+static double brute(const floe_mck *p)
+{
+    int c[16] = {0};
+    double best = INFINITY;
+    for (;;) {
+        double v = 0, cost[FLOE_MCK_MAX_RES];
+        for (int r = 0; r < p->R; r++)
+            cost[r] = p->fixed[r];
+        for (int i = 0; i < p->n; i++) {
+            v += p->v[i * p->k + c[i]];
+            for (int r = 0; r < p->R; r++)
+                cost[r] += p->c[(i * p->k + c[i]) * p->R + r];
+        }
+        int ok = 1;
+        for (int r = 0; r < p->R; r++)
+            ok &= isinf(p->budget[r]) || cost[r] <= p->budget[r] + 1e-12 * fabs(p->budget[r]);
+        if (ok && v < best)
+            best = v;
+        int i = 0;
+        while (i < p->n && ++c[i] == p->k)
+            c[i++] = 0;
+        if (i == p->n)
+            return best;
+    }
+}
+
+static void test_against_brute_force(void **state)
+{
+    (void)state;
+    uint64_t s = 12345;
+    double v[64], c[64 * FLOE_MCK_MAX_RES];
+    int choice[16], solved = 0, refused = 0;
+    for (int t = 0; t < 400; t++) {
+        floe_mck p = {0};
+        p.n = 1 + (int)(uni(&s) * 6), p.k = 1 + (int)(uni(&s) * 3), p.R = 1 + (int)(uni(&s) * 3);
+        p.v = v, p.c = c;
+        /* integer-valued costs make ties (and the dominance rules) common */
+        int integral = t % 2;
+        for (int i = 0; i < p.n * p.k; i++) {
+            v[i] = uni(&s) * 2 - 0.5;
+            for (int r = 0; r < p.R; r++)
+                c[i * p.R + r] = integral ? floor(uni(&s) * 4) : uni(&s) * 10;
+        }
+        double lo[FLOE_MCK_MAX_RES], hi[FLOE_MCK_MAX_RES];
+        for (int r = 0; r < p.R; r++) {
+            p.fixed[r] = uni(&s) * 3;
+            p.budget[r] = INFINITY;
+            lo[r] = floe_mck_min_cost(&p, r);
+            hi[r] = lo[r] + 10 * p.n;
+            p.budget[r] = (t % 5 == 0 && r == 0) ? INFINITY : lo[r] + (hi[r] - lo[r]) * uni(&s) * 0.4 - 1;
+        }
+        double want = brute(&p);
+        floe_mck_result res;
+        floe_err err;
+        int rc = floe_mck_solve(&p, choice, &res, &err);
+        if (isinf(want)) {
+            assert_int_equal(rc, -1);
+            refused++;
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        solved++;
+        assert_true(fabs(res.value - want) < 1e-9);
+        /* the choice is what it claims */
+        double vv = 0, cc[FLOE_MCK_MAX_RES];
+        for (int r = 0; r < p.R; r++)
+            cc[r] = p.fixed[r];
+        for (int i = 0; i < p.n; i++) {
+            assert_true(choice[i] >= 0 && choice[i] < p.k);
+            vv += v[i * p.k + choice[i]];
+            for (int r = 0; r < p.R; r++)
+                cc[r] += c[(i * p.k + choice[i]) * p.R + r];
+        }
+        assert_true(fabs(vv - res.value) < 1e-9);
+        for (int r = 0; r < p.R; r++) {
+            assert_true(fabs(cc[r] - res.cost[r]) < 1e-9);
+            assert_true(isinf(p.budget[r]) || cc[r] <= p.budget[r] + 1e-9);
+        }
+    }
+    /* both outcomes were exercised */
+    assert_true(solved > 100);
+    assert_true(refused > 20);
+}
+
+static void test_impossible_budget_named(void **state)
+{
+    (void)state;
+    /* two layers: widths cost 1, 2, 4 us; fixed 3 us; so at least 5 us */
+    double v[6] = {3, 1, 0, 2, 1, 0}, c[6] = {1, 2, 4, 1, 2, 4};
+    floe_mck p = {.n = 2, .k = 3, .R = 1, .v = v, .c = c, .fixed = {3}, .budget = {4.5}, .names = {"latency_us"}};
+    int choice[2];
+    floe_mck_result res;
+    floe_err err;
+    assert_int_equal(floe_mck_solve(&p, choice, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "budget latency_us <= 4.5 is impossible: the smallest achievable is 5"));
+    p.budget[0] = 5;
+    assert_int_equal(floe_mck_solve(&p, choice, &res, &err), 0);
+    assert_int_equal(choice[0], 0);
+    assert_int_equal(choice[1], 0);
+    assert_true(res.value == 5);
+    p.budget[0] = 6; /* one layer can move up one width: the more sensitive one (layer 0: 3 -> 1) */
+    assert_int_equal(floe_mck_solve(&p, choice, &res, &err), 0);
+    assert_int_equal(choice[0], 1);
+    assert_int_equal(choice[1], 0);
+    /* contradictory: memory wants the narrow widths, latency here the wide ones */
+    double c2[12] = {4, 1, 2, 2, 1, 4, 4, 1, 2, 2, 1, 4};
+    floe_mck q = {.n = 2, .k = 3, .R = 2, .v = v, .c = c2, .budget = {3, 3}, .names = {"latency_us", "memory_bytes"}};
+    assert_int_equal(floe_mck_solve(&q, choice, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "the budgets contradict each other"));
+    assert_non_null(strstr(err.msg, "latency_us 2 memory_bytes 2"));
+    /* a cost that is not a number is refused, naming it */
+    c[3] = NAN;
+    p.budget[0] = 100;
+    assert_int_equal(floe_mck_solve(&p, choice, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "group 1 choice 0 has latency_us"));
+}
+
+static void test_spearman(void **state)
+{
+    (void)state;
+    double x[5] = {1, 2, 3, 4, 5}, y[5] = {10, 20, 30, 40, 1000}, z[5] = {5, 4, 3, 2, 1}, t[5] = {1, 1, 2, 2, 3};
+    assert_true(fabs(floe_spearman(x, y, 5) - 1) < 1e-12);
+    assert_true(fabs(floe_spearman(x, z, 5) + 1) < 1e-12);
+    assert_true(floe_spearman(x, t, 5) > 0.9 && floe_spearman(x, t, 5) < 1);
+    double k[3] = {2, 2, 2};
+    assert_true(floe_spearman(x, k, 3) == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_against_brute_force),
+        cmocka_unit_test(test_impossible_budget_named),
+        cmocka_unit_test(test_spearman),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
