@@ -41,19 +41,32 @@ int floe_run_log_load(floe_run_log *l, const char *path, int upto, double *secon
     floe_err ignore;
     if (floe_read_file(path, (size_t)1 << 30, &data, &len, &ignore) != 0)
         return 0; /* no earlier log: start a new one */
-    int rc = 0;
+    int rc = 0, col = -1; /* the "seconds" column by the header (qat.csv has columns after it); else the last */
     char *save = NULL;
     for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         char *end;
         long step = strtol(line, &end, 10);
-        if (end == line || *end != ',' || step > upto)
-            continue; /* the header, or rows past the checkpoint */
+        if (end == line) { /* the header */
+            int k = 0;
+            for (const char *f = line; f; f = strchr(f, ','), f = f ? f + 1 : NULL, k++)
+                if (strncmp(f, "seconds", 7) == 0 && (f[7] == ',' || f[7] == '\0'))
+                    col = k;
+            continue;
+        }
+        if (*end != ',' || step > upto)
+            continue; /* rows past the checkpoint */
         char buf[512];
         snprintf(buf, sizeof buf, "%s\n", line);
         if ((rc = floe_run_log_add(l, buf, err)) != 0)
             break;
-        const char *last = strrchr(line, ',');
-        *seconds = last ? strtod(last + 1, NULL) : *seconds;
+        const char *v = NULL;
+        if (col >= 0) {
+            v = line;
+            for (int k = 0; k < col && v; k++)
+                v = (v = strchr(v, ',')) ? v + 1 : NULL;
+        } else if ((v = strrchr(line, ',')))
+            v++;
+        *seconds = v ? strtod(v, NULL) : *seconds;
     }
     free(data);
     return rc;

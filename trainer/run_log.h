@@ -21,7 +21,8 @@ typedef struct floe_run_log {
 int floe_run_log_add(floe_run_log *l, const char *line, floe_err *err);
 void floe_run_log_free(floe_run_log *l);
 /* Appends the rows of an earlier log at path whose step (first field) is <= upto; *seconds gets the
- * last such row's final field (elapsed seconds). A missing file is no error. */
+ * last such row's "seconds" column as the header names it (the final field when no header says so):
+ * the elapsed seconds a resumed run continues from. A missing file is no error. */
 int floe_run_log_load(floe_run_log *l, const char *path, int upto, double *seconds, floe_err *err);
 int floe_run_log_write(const floe_run_log *l, const char *path, const char *header, floe_err *err);
 /* Monotonic seconds. */
