@@ -779,32 +779,46 @@ typedef struct step {
     floe_serving_time st[2 * MAX_GROUPS]; /* every group's and chip link's gap and busy time, in order */
 } step;
 
-/* One step through every group and chip: chip by chip, its instruction loading, its groups one after
- * another (the residual stream over the NoC between them), then the chip link. The step computes
- * `batches` times c->rows token rows at pos (a decode step: 1 x 1). Stage times are taken as the
- * deployment check takes them (verify/verify.h, floe_stage_time): a group from the previous stage's
- * end to its last instruction, a link its bytes over bandwidth, its latency the next group's gap. */
-static void run_step(cm *c, pipe *p, uint64_t pos, int batches, const floe_energy_cost *ec, step *st)
+/* One program through every group and chip: chip by chip, its instruction loading, its groups one
+ * after another (the residual stream over the NoC between them), then the chip link. The program
+ * computes `rows` token rows at pos in batches of B (the compiler's emit: full batches, then the rest;
+ * a decode step: 1 of 1). Stage times are taken as the deployment check takes them (verify/verify.h,
+ * floe_stage_time): a group from the previous stage's end to its last instruction, a link its bytes
+ * over bandwidth, its latency the next group's gap. */
+static void run_step(cm *c, pipe *p, uint64_t pos, int rows, int B, const floe_energy_cost *ec, step *st)
 {
     const floe_machine *m = c->m;
-    const uint64_t d = (uint64_t)c->cf->d_model, xb = 2 * d * (uint64_t)c->rows * (uint64_t)batches;
+    const uint64_t d = (uint64_t)c->cf->d_model, xb = 2 * d * (uint64_t)rows;
     const floe_noc *in = &m->noc[FLOE_NOC_INSTR];
     const double clk = (double)m->clock_hz, chip_w = ec ? floe_energy_static_w(ec, m) : 0.0;
+    const int full = rows / B, rest = rows % B;
     uint64_t pcie = 0, eth = 0;
     memset(st, 0, sizeof *st);
     memset(&c->act, 0, sizeof c->act);
     for (int k = 0; k < p->n; k++) {
-        floe_actions a0 = c->act;
-        p->g[k].span = group_step(c, &p->g[k], pos);
-        if (batches > 1) { /* the same batch again: its actions and time */
-            uint64_t *now = (uint64_t *)&c->act, *was = (uint64_t *)&a0;
+        grp *g = &p->g[k];
+        uint64_t span = 0, insns = 0, all = 0;
+        if (full > 0) {
+            floe_actions a0 = c->act;
+            c->rows = B;
+            span = group_step(c, g, pos) * (uint64_t)full;
+            uint64_t *now = (uint64_t *)&c->act, *was = (uint64_t *)&a0; /* the same batch again */
             for (size_t i = 0; i < sizeof c->act / sizeof(uint64_t); i++)
-                now[i] += (now[i] - was[i]) * (uint64_t)(batches - 1);
-            p->g[k].span *= (uint64_t)batches;
-            p->g[k].insns *= (uint64_t)batches;
-            p->g[k].insns_all *= (uint64_t)batches;
+                now[i] += (now[i] - was[i]) * (uint64_t)(full - 1);
+            insns = g->insns * (uint64_t)full;
+            all = g->insns_all * (uint64_t)full;
         }
+        if (rest > 0) { /* the last, shorter batch */
+            c->rows = rest;
+            span += group_step(c, g, pos);
+            insns += g->insns;
+            all += g->insns_all;
+        }
+        g->span = span;
+        g->insns = insns;
+        g->insns_all = all;
     }
+    c->rows = 1;
     double t_s = 0, gap_s = 0; /* the step so far; the next stage's gap */
     int k = 0, ns = 0;
     for (int chip = 0; chip < p->chips; chip++) {
@@ -863,6 +877,36 @@ static void run_step(cm *c, pipe *p, uint64_t pos, int batches, const floe_energ
         floe_energy_of(&c->act, ec, 0.0, 0, 0, &b);
         st->dynamic_j = b.total_j + ((double)pcie * ec->pcie_pj_per_byte + (double)eth * ec->eth_pj_per_byte) * 1e-12;
     }
+}
+
+/* The prefill of a P-token prompt as the deployment check runs it (verify/verify.h, price_prompt): up
+ * to T tokens one program of P rows; longer, programs of T rows (region "x" holds T), one after
+ * another on the same chips, each loading its instructions and attending over the positions the
+ * earlier ones wrote (priced at its rows' middle position). A program's rows go in batches of the
+ * plan's reuse rows B (at most its rows), each reading the weights once. The programs' latencies,
+ * energies and stage times add into *pf (one: scratch); returns how many there are, the chunks the
+ * serving model pipelines a prompt in. */
+static int run_prefill(cm *c, pipe *p, int P, int T, int B, const floe_energy_cost *ec, step *pf, step *one)
+{
+    const int chunk = P <= T ? P : T, b = B < chunk ? B : chunk;
+    int n = 0;
+    for (int p0 = 0; p0 < P; p0 += chunk, n++) {
+        const int rows = P - p0 < chunk ? P - p0 : chunk;
+        step *s = n == 0 ? pf : one;
+        run_step(c, p, (uint64_t)(p0 + rows / 2), rows, b, ec, s);
+        if (n == 0)
+            continue;
+        pf->latency_s += s->latency_s;
+        pf->load_s += s->load_s;
+        pf->static_j += s->static_j;
+        pf->dynamic_j += s->dynamic_j;
+        pf->slowest_s = pf->slowest_s > s->slowest_s ? pf->slowest_s : s->slowest_s;
+        for (int i = 0; i < s->stages; i++) {
+            pf->st[i].gap_s += s->st[i].gap_s;
+            pf->st[i].busy_s += s->st[i].busy_s;
+        }
+    }
+    return n;
 }
 
 /* ---- the estimate ------------------------------------------------------------------------------- */
@@ -930,7 +974,7 @@ int floe_cost_estimate(const floe_model_config *cf, const floe_qconfig *q, const
      * threads side by side) */
     struct work {
         pipe p;
-        step at, chk, pf;
+        step at, chk, pf, one;
     } *wk = calloc(1, sizeof *wk);
     if (!wk)
         return floe_err_set(err, "out of memory for the cost model's pipeline");
@@ -959,12 +1003,9 @@ int floe_cost_estimate(const floe_model_config *cf, const floe_qconfig *q, const
      * (T + 1: the check runs 2 decode steps after its prefill) for the serving line between them */
     step *at = &wk->at, *chk = &wk->chk, *pf = &wk->pf;
     const int p0 = T + 1 < kv - 1 ? T + 1 : kv - 1;
-    run_step(&c, pp, (uint64_t)(kv - 1), 1, e ? &ec : NULL, at);
-    run_step(&c, pp, (uint64_t)p0, 1, e ? &ec : NULL, chk);
-    /* the prefill of the P-token prompt: batches of the plan's reuse rows, weights read once a batch */
-    int B = ps.reuse_rows > 0 ? ps.reuse_rows : 1;
-    c.rows = B;
-    run_step(&c, pp, (uint64_t)(P / 2), (P + B - 1) / B, e ? &ec : NULL, pf);
+    run_step(&c, pp, (uint64_t)(kv - 1), 1, 1, e ? &ec : NULL, at);
+    run_step(&c, pp, (uint64_t)p0, 1, 1, e ? &ec : NULL, chk);
+    const int chunks = run_prefill(&c, pp, P, T, ps.reuse_rows > 0 ? ps.reuse_rows : 1, e ? &ec : NULL, pf, &wk->one);
     if (c.oom) {
         free(wk);
         return floe_err_set(err, "out of memory for the cost model's attention ranges");
@@ -991,7 +1032,8 @@ int floe_cost_estimate(const floe_model_config *cf, const floe_qconfig *q, const
                                 .pos = {p0, kv - 1},
                                 .decode_j = {chk->dynamic_j, at->dynamic_j},
                                 .static_w = r->static_w,
-                                .cards = r->cards};
+                                .cards = r->cards,
+                                .prefill_chunks = chunks};
     floe_serving_load load = {r->users, P, D, 0.0};
     floe_serving_result res;
     int rc = floe_serving_run(&sp, &load, &res, err);

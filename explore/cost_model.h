@@ -57,8 +57,9 @@ typedef struct floe_cost_result {
     uint64_t core_mem_high_water; /* bytes on the fullest core (the plan's) */
     double decode_s;              /* one decode token, one user, at pos (chips and links) */
     double load_s;                /* of which instruction loading, over all chips */
-    double prefill_s_per_token;   /* a prompt's prefill divided by its tokens (weights read once per
-                                     the plan's reuse rows) */
+    double prefill_s_per_token;   /* a prompt's prefill divided by its tokens: programs of `tokens` rows
+                                     as the check prices a longer prompt, weights read once per the
+                                     plan's reuse rows */
     double slowest_stage_s;       /* the busiest stage per decode token, averaged over P .. P + D - 1 */
     double token_latency_s;       /* one decode token alone, averaged over P .. P + D - 1 */
     double tokens_per_s;          /* with users: each a P-token prompt then D decode steps, all arriving at
