@@ -91,9 +91,9 @@ static void test_against_simulator(void **state)
         check_point(&pts[i], TOL_SERVED);
 }
 
-/* Many users, each prompt longer than the programs' rows: the check prefills it in chunks, which the
- * serving model pipelines through the stages between other users' decode tokens (tokens/s was 15 to
- * 40% low when the analytical tier priced a prompt as one job). */
+/* Many users, each prompt longer than the programs' rows: the check prefills it as several programs,
+ * which the serving model pipelines as chunks (tokens/s was 15 to 40% low when the analytical tier
+ * priced a prompt as one program, one job: docs/explore.md, "Many users"). */
 static void test_many_users(void **state)
 {
     (void)state;
