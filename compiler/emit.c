@@ -599,14 +599,18 @@ int fc_emit_group(const mplan *P, const floe_qmodel *m, const gplan *g, floe_pro
         goto out;
     }
     /* code */
+    /* the group's regions: "layer<L>", or "lm_head" (a slice of the head: "lm_head_v<first row>", so the
+       slices of one chip keep their own spans), with "_a" and "_w" for attention and weight cores */
+    char base[32];
+    if (!head)
+        snprintf(base, sizeof base, "layer%d", g->slot);
+    else if (g->v0 == 0 && g->v1 == cf->vocab_size)
+        snprintf(base, sizeof base, "lm_head");
+    else
+        snprintf(base, sizeof base, "lm_head_v%d", g->v0);
     for (int k = 0; k < G.nc; k++) {
         char label[48];
-        if (k == 0)
-            snprintf(label, sizeof label, head ? "lm_head" : "layer%d", g->slot);
-        else if (k <= g->attn)
-            snprintf(label, sizeof label, "layer%d_a", g->slot);
-        else
-            snprintf(label, sizeof label, head ? "lm_head_w" : "layer%d_w", g->slot);
+        snprintf(label, sizeof label, "%s%s", base, k == 0 ? "" : k <= g->attn ? "_a" : "_w");
         if (p && floe_label(p, G.cx[k], G.cy[k], label, err) != 0)
             goto out;
     }

@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* Bumped whenever a tier's figures change meaning: results of another version are not reused. */
-#define FLOE_EXPLORE_DIGEST_DOMAIN "floe-explore-point-v1"
+#define FLOE_EXPLORE_DIGEST_DOMAIN "floe-explore-point-v2"
 
 static uint64_t fnv(uint64_t h, const void *data, size_t n)
 {

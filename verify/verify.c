@@ -392,16 +392,18 @@ static uint64_t slowest_group(const floe_sim *s)
     return worst;
 }
 
-/* A group's span on its chip: its regions' ("layer<L>" or "lm_head" for layer -1, with "_a" and "_w"
- * for its attention and weight cores; a chip has one group of a layer at most, as a layer's halves
+/* A group's span on its chip: its regions' ("layer<L>", or for the head "lm_head", a slice of it
+ * "lm_head_v<first row>", with "_a" and "_w" for its attention and weight cores; a chip has one group of a layer at most, as a layer's halves
  * have chips of their own) earliest start to latest end, in cycles. Returns 0 when it ran nothing. */
-static int group_span(const floe_sim *s, int layer, uint64_t *lo, uint64_t *hi)
+static int group_span(const floe_sim *s, const floe_core_use *cu, int vocab, uint64_t *lo, uint64_t *hi)
 {
     char base[32];
-    if (layer >= 0)
-        snprintf(base, sizeof base, "layer%d", layer);
-    else
+    if (cu->layer >= 0)
+        snprintf(base, sizeof base, "layer%d", cu->layer);
+    else if (cu->vocab0 == 0 && cu->vocab1 == vocab)
         snprintf(base, sizeof base, "lm_head");
+    else
+        snprintf(base, sizeof base, "lm_head_v%d", cu->vocab0);
     size_t n, len = strlen(base);
     const floe_region_stats *r = floe_sim_region_stats(s, &n);
     int found = 0;
@@ -613,7 +615,7 @@ static int run_step(run_ctx *R, const floe_pipeline_plan *pl, floe_compile_repor
             if (!cu->is_main)
                 continue;
             uint64_t lo = 0, hi = 0, a = prev_end, b = prev_end;
-            if (group_span(s, cu->layer, &lo, &hi)) {
+            if (group_span(s, cu, cf->vocab_size, &lo, &hi)) {
                 a = t_ps + cycles_ps(lo, clock);
                 b = t_ps + cycles_ps(hi, clock);
                 a = a > prev_end ? a : prev_end;
