@@ -1,6 +1,6 @@
 #!/bin/sh
 # The seed corpus of one fuzz target, from files the project writes (made here by this build's floe)
-# and the hand-written ones in fuzz/seeds/. Used by the fuzz ctests and bench/fuzz_campaign.sh.
+# and the hand-written ones in fuzz/seeds/, with the inputs of defects found (fuzz/seeds/regress/). Used by the fuzz ctests and bench/fuzz_campaign.sh.
 # usage: fuzz/seeds.sh FLOE SOURCE_DIR TARGET CORPUS_DIR
 set -eu
 floe=$1 src=$2 target=$3 out=$4
@@ -81,4 +81,6 @@ case $target in
     "$floe" corpus -t "$seeds/tok-llama2.json" -i "$seeds/small.s" -o "$out/l2.tok" > /dev/null ;;
   *) echo "fuzz/seeds.sh: no seeds for target '$target'" >&2; exit 2 ;;
 esac
+# every input a campaign found a defect with stays in the corpus (fuzz/seeds/regress/<target>/)
+if [ -d "$seeds/regress/$target" ]; then cp "$seeds/regress/$target"/* "$out/"; fi
 rm -rf "$work"

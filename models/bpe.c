@@ -413,7 +413,8 @@ int floe_bpe_word(const floe_bpe *b, floe_bpe_work *w, const uint8_t *s, size_t 
         ;
     size_t key_off = w->arena_n, ids_off = key_off + key_bytes;
     memcpy(w->arena + key_off, s, n);
-    memcpy(w->arena + ids_off, out->v + first, n_new * sizeof(int32_t));
+    if (n_new) /* a word may encode to nothing (a vocabulary without its pieces): out->v may be NULL */
+        memcpy(w->arena + ids_off, out->v + first, n_new * sizeof(int32_t));
     w->cache[slot] = (cache_entry){h, (uint32_t)key_off, (uint32_t)n, (uint32_t)ids_off, (uint32_t)n_new};
     w->cache_used++;
     w->arena_n = ids_off + n_new * sizeof(int32_t);

@@ -595,9 +595,12 @@ int floe_qat_export(const char *ckpt, const char *out, floe_err *err)
         goto out;
     }
     /* floe_qat_ckpt_info checked the tensors; again here, on the file as opened now */
-    if (floe_model_config_parse_json(j, strlen(j), ckpt, &mc, err) != 0 || check_state(&f, &mc, err) != 0 ||
-        floe_qat_init(&s, &mc, &qc, 1, 1, err) != 0)
+    if (floe_model_config_parse_json(j, strlen(j), ckpt, &mc, err) != 0 || check_state(&f, &mc, err) != 0)
         goto out;
+    if (floe_qat_init(&s, &mc, &qc, 1, 1, err) != 0) { /* its errors name the config, not the file */
+        floe_err_prefix(err, "%s: ", ckpt);
+        goto out;
+    }
     have = 1;
     if (load_student(&s, &f, err) != 0)
         goto out;
