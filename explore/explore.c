@@ -12,22 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "common/path.h"
 #include "explore/accuracy.h"
 #include "explore/explore_output.h"
 #include "explore/pareto.h"
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static const char *tier_name(floe_sweep_tier t) { return t == FLOE_TIER_SIM ? "sim" : "analytic"; }
+#include "trainer/run_log.h"
 
 /* ---- journal lines: digest,tier,figures...,"status" ------------------------------------------- */
 
@@ -49,7 +40,7 @@ static void csv_quote(char *out, size_t n, const char *s)
 static int format_line(char *out, size_t n, uint64_t digest, floe_sweep_tier tier, const floe_explore_figures *f,
                        const char *status)
 {
-    size_t len = (size_t)snprintf(out, n, "%016llx,%s", (unsigned long long)digest, tier_name(tier));
+    size_t len = (size_t)snprintf(out, n, "%016llx,%s", (unsigned long long)digest, floe_sweep_tier_name(tier));
     for (int i = 0; floe_explore_figure_name(i) && len < n; i++) {
         double v = floe_explore_figure(f, floe_explore_figure_name(i));
         len += isnan(v) ? (size_t)snprintf(out + len, n - len, ",") : (size_t)snprintf(out + len, n - len, ",%.17g", v);
@@ -153,7 +144,8 @@ typedef struct {
     row *best[2];      /* [tier][point]: its row, status NULL when none */
     char journal[4300];
     int journal_fd;
-    uint64_t priced, reused;
+    uint64_t priced; /* pricing runs this time */
+    uint64_t reused; /* points with figures from the journal at the start */
     double t0;
     floe_explore_accuracy acc; /* rank 0 */
 } run;
@@ -270,7 +262,7 @@ static void progress(const run *r, const char *phase, uint64_t done, uint64_t to
 {
     if (!r->o->log)
         return;
-    double el = now_s() - t_phase, left = done ? el / (double)done * (double)(total - done) : NAN;
+    double el = floe_now_s() - t_phase, left = done ? el / (double)done * (double)(total - done) : NAN;
     if (isnan(left))
         fprintf(r->o->log, "explore: %s: %llu/%llu points\n", phase, (unsigned long long)done,
                 (unsigned long long)total);
@@ -290,9 +282,9 @@ static int run_share(run *r, const uint64_t *todo, uint64_t n, floe_sweep_tier t
     worker *w = calloc((size_t)jobs, sizeof *w);
     if (!w)
         return floe_err_set(err, "out of memory");
-    uint64_t next = (uint64_t)rank, running = 0, done = 0, shown = 0;
+    uint64_t next = (uint64_t)rank, running = 0, shown = 0;
     int ranks_done = 1; /* this one, once its share ends */
-    double t0 = now_s(), last = t0;
+    double t0 = floe_now_s(), last = t0;
     uint64_t before = r->priced;
     int rc = 0;
     while (rc == 0) {
@@ -360,17 +352,15 @@ static int run_share(run *r, const uint64_t *todo, uint64_t n, floe_sweep_tier t
                 worker_failed(r, &w[i], st, tier, emit);
             w[i].pid = 0, w[i].len = 0;
             running--;
-            done++;
         }
         if (m && rank == 0 && m->receive(m->ctx, np ? 0 : wait_ms, on_line, r, &ranks_done, err) != 0)
             rc = -1;
-        if (rank == 0 && r->o->log && now_s() - last > 2.0) {
-            last = now_s();
+        if (rank == 0 && r->o->log && floe_now_s() - last > 2.0) {
+            last = floe_now_s();
             uint64_t all = r->priced - before;
             if (all != shown)
-                progress(r, tier_name(tier), all, n, t0), shown = all;
+                progress(r, floe_sweep_tier_name(tier), all, n, t0), shown = all;
         }
-        (void)done;
     }
     if (rc != 0) /* stop what still runs: their points are priced again on the next run */
         for (int i = 0; i < jobs; i++)
@@ -383,7 +373,7 @@ static int run_share(run *r, const uint64_t *todo, uint64_t n, floe_sweep_tier t
     if (rc == 0 && m && rank != 0)
         rc = m->send_done(m->ctx, err);
     if (rc == 0 && rank == 0)
-        progress(r, tier_name(tier), r->priced - before, n, t0);
+        progress(r, floe_sweep_tier_name(tier), r->priced - before, n, t0);
     return rc;
 }
 
@@ -395,6 +385,15 @@ static const row *best_row(const run *r, uint64_t p)
     if (r->best[FLOE_TIER_SIM][p].status)
         return &r->best[FLOE_TIER_SIM][p];
     return r->best[FLOE_TIER_ANALYTIC][p].status ? &r->best[FLOE_TIER_ANALYTIC][p] : NULL;
+}
+
+/* Points that already have figures (from the journal, before anything is priced). */
+static uint64_t priced_points(const run *r)
+{
+    uint64_t k = 0;
+    for (uint64_t p = 0; p < r->n; p++)
+        k += best_row(r, p) != NULL;
+    return k;
 }
 
 /* Rank 0 names a phase's points; every rank receives the list ("tier n p0 p1 ..."); "end" ends. */
@@ -497,7 +496,7 @@ static void gather(const run *r, floe_explore_result *res)
 int floe_explore_run(const floe_sweep *s, const floe_explore_opts *o, floe_explore_summary *sum, floe_err *err)
 {
     memset(sum, 0, sizeof *sum);
-    run r = {.s = s, .o = o, .n = s->n_points, .journal_fd = -1, .t0 = now_s()};
+    run r = {.s = s, .o = o, .n = s->n_points, .journal_fd = -1, .t0 = floe_now_s()};
     const floe_explore_transport *m = o->mpi;
     int rank = m ? m->rank : 0, rc = -1;
     floe_explore_result *res = NULL;
@@ -520,7 +519,10 @@ int floe_explore_run(const floe_sweep *s, const floe_explore_opts *o, floe_explo
             goto out;
         }
     }
-    if (rank == 0 && (journal_open(&r, err) != 0 || floe_explore_accuracy_run(s, o->out_dir, o->log, &r.acc, err) != 0))
+    if (rank == 0 && journal_open(&r, err) != 0)
+        goto out;
+    r.reused = rank == 0 ? priced_points(&r) : 0;
+    if (rank == 0 && floe_explore_accuracy_run(s, o->out_dir, o->log, &r.acc, err) != 0)
         goto out;
     /* round 0: every point with the sweep's tier; then, from analytical figures, the front re-priced by
        the simulator until every point on it has the simulator's figures (a re-priced point may leave
@@ -555,8 +557,8 @@ int floe_explore_run(const floe_sweep *s, const floe_explore_opts *o, floe_explo
         if (end)
             break;
         if (rank == 0 && o->log && n_todo)
-            fprintf(o->log, "explore: %s tier: %llu point(s) to price%s\n", tier_name(tier), (unsigned long long)n_todo,
-                    round ? " (the front, by the simulator)" : "");
+            fprintf(o->log, "explore: %s tier: %llu point(s) to price%s\n", floe_sweep_tier_name(tier),
+                    (unsigned long long)n_todo, round ? " (the front, by the simulator)" : "");
         if (run_share(&r, todo, n_todo, tier, err) != 0)
             goto out;
     }
@@ -576,12 +578,9 @@ int floe_explore_run(const floe_sweep *s, const floe_explore_opts *o, floe_explo
             sum->front += x->front;
             sum->sim_priced += x->tier == FLOE_TIER_SIM;
         }
-        sum->reused = 0;
-        for (uint64_t p = 0; p < r.n; p++)
-            sum->reused += best_row(&r, p) != NULL;
-        sum->reused = sum->reused > sum->priced ? sum->reused - sum->priced : 0;
+        sum->reused = r.reused;
     }
-    sum->seconds = now_s() - r.t0;
+    sum->seconds = floe_now_s() - r.t0;
     rc = 0;
 out:
     if (r.journal_fd >= 0)

@@ -88,8 +88,6 @@ static void format_figure(char *buf, size_t n, const floe_explore_figures *f, co
         snprintf(buf, n, "%.6g", v);
 }
 
-static const char *tier_text(int tier) { return tier < 0 ? "" : tier == FLOE_TIER_SIM ? "sim" : "analytic"; }
-
 /* Every row's cells: point, the keys, the figures, tier, within, front, status. */
 static void row_cells(const floe_sweep *s, const floe_explore_result *r, uint64_t p, void (*cell)(text *, const char *),
                       text *t, const char *sep)
@@ -111,7 +109,7 @@ static void row_cells(const floe_sweep *s, const floe_explore_result *r, uint64_
         cell(t, buf);
     }
     add(t, "%s", sep);
-    cell(t, tier_text(r->tier));
+    cell(t, r->tier < 0 ? "" : floe_sweep_tier_name((floe_sweep_tier)r->tier));
     add(t, "%s", sep);
     cell(t, r->within ? "1" : "0");
     add(t, "%s", sep);

@@ -13,6 +13,8 @@
 #include "common/file_read.h"
 #include "explore/point.h"
 
+const char *floe_sweep_tier_name(floe_sweep_tier t) { return t == FLOE_TIER_SIM ? "sim" : "analytic"; }
+
 const char *floe_cmp_name(floe_cmp_op op)
 {
     static const char *const n[] = {"<=", "<", ">=", ">", "=="};

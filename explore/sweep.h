@@ -82,6 +82,8 @@ typedef struct floe_sweep_constraint {
 } floe_sweep_constraint;
 
 typedef enum floe_sweep_tier { FLOE_TIER_ANALYTIC, FLOE_TIER_SIM } floe_sweep_tier;
+/* "analytic" or "sim", as the journal and the CSV write a tier. */
+const char *floe_sweep_tier_name(floe_sweep_tier t);
 typedef enum floe_sweep_reprice { FLOE_REPRICE_FRONT, FLOE_REPRICE_NONE, FLOE_REPRICE_ALL } floe_sweep_reprice;
 
 typedef struct floe_sweep {

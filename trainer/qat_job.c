@@ -2,7 +2,6 @@
 #include "trainer/qat_job.h"
 
 #include <omp.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 

@@ -1,5 +1,4 @@
 /* EfficientQAT's weight-only study as one library call (trainer/qat_job.h). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
