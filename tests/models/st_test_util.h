@@ -9,8 +9,9 @@
 #include "models/safetensors.h"
 #include "tests/test_util.h"
 
-/* Copies src to dst with metadata `key` set to `value` (the key must exist). */
-static inline void st_copy_with_meta(const char *src, const char *dst, const char *key, const char *value)
+/* Copies src to dst, with metadata `key` set to `value` (key NULL: none; else the key must exist)
+ * and, when `extra` is not NULL, one more F32 tensor of that name holding one value. */
+static inline void st_copy_edit(const char *src, const char *dst, const char *key, const char *value, const char *extra)
 {
     floe_err err;
     floe_st_file f;
@@ -29,14 +30,19 @@ static inline void st_copy_with_meta(const char *src, const char *dst, const cha
         e[i] = (floe_st_entry){t->name, t->dtype, t->ndim, {0}, bufs[i]};
         memcpy(e[i].shape, t->shape, sizeof t->shape);
     }
+    static const float one = 1.0f;
+    size_t n = f.n_tensors;
+    if (extra)
+        e[n++] = (floe_st_entry){extra, FLOE_ST_F32, 1, {1}, &one};
     int found = 0;
     for (size_t i = 0; i < f.n_meta; i++) {
-        found |= strcmp(f.meta[i].key, key) == 0;
+        int here = key && strcmp(f.meta[i].key, key) == 0;
+        found |= here;
         kv[2 * i] = f.meta[i].key;
-        kv[2 * i + 1] = strcmp(f.meta[i].key, key) == 0 ? value : f.meta[i].value;
+        kv[2 * i + 1] = here ? value : f.meta[i].value;
     }
-    assert_true(found);
-    if (floe_st_write(dst, e, f.n_tensors, kv, f.n_meta, &err) != 0)
+    assert_true(!key || found);
+    if (floe_st_write(dst, e, n, kv, f.n_meta, &err) != 0)
         fail_msg("%s", err.msg);
     for (size_t i = 0; i < f.n_tensors; i++)
         free(bufs[i]);
@@ -44,6 +50,12 @@ static inline void st_copy_with_meta(const char *src, const char *dst, const cha
     free(e);
     free(kv);
     floe_st_close(&f);
+}
+
+/* Copies src to dst with metadata `key` set to `value` (the key must exist). */
+static inline void st_copy_with_meta(const char *src, const char *dst, const char *key, const char *value)
+{
+    st_copy_edit(src, dst, key, value, NULL);
 }
 
 #endif
