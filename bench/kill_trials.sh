@@ -8,15 +8,18 @@
 # name; a log CSV whose every line has the header's fields and which ends with a newline; a PNG that
 # ends with its IEND chunk. The killed training and QAT runs are then resumed from their last
 # checkpoint (or started again when none was written) and must end with the same bytes as the
-# uninterrupted run (the final checkpoint and quantized model). Kill moments are uniform over the
+# uninterrupted run (the final checkpoint and quantized model); the other commands are run again to
+# their end. After that next run no temporary file may be left (the atomic writer removes a killed
+# writer's temporary when it next writes that name). Kill moments are uniform over the
 # reference run's wall time, from a seeded generator (the same SEED gives the same moments); a run
 # that ends before its moment (the host's load changed) counts as a trial but not as killed.
 # KILL_TRIALS_DEBUG=1 prints each trial's moment.
 #
 # Prints, per command, the trials, how many were killed before the end, the files checked, the
 # files lost (partial or wrong: must be 0), temporary files a kill left beside the outputs (the
-# atomic writer's, never read), and the resumed runs identical to the straight one.
-# Exit status 1 when a file was lost or a resumed run differs.
+# atomic writer's, never read), those still there after the next run (must be 0), and the resumed
+# runs identical to the straight one.
+# Exit status 1 when a file was lost, a temporary outlived the next run or a resumed run differs.
 #
 # Usage: bench/kill_trials.sh FLOE TRIALS [SEED] [WORK_DIR]
 #   ctest runs it with 3 trials (kill_trials, label quick); bench: bench/kill_trials.sh build/floe 50
@@ -32,6 +35,7 @@ export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=passive
 RANDOM=$seed
 lost_total=0
 differ_total=0
+stale_total=0
 
 # The tiny model: one layer of width 8 over bytes.
 printf '{"vocab_size": 256, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
@@ -112,7 +116,7 @@ lost_file() { lost=$((lost + 1)); echo "LOST: $1 ($(stat -c %s "$1") bytes)" >&2
 trials() {
   local name=$1 resume=$2 old=$3; shift 3
   local ref=$work/ref-$name t dir ms
-  checked=0 lost=0 temps=0
+  checked=0 lost=0 temps=0 stale=0
   local nkilled=0 same=0 resumed=0
   for ((t = 1; t <= trials; t++)); do
     dir=$work/trial-$name
@@ -123,16 +127,23 @@ trials() {
     [ -n "${KILL_TRIALS_DEBUG:-}" ] && echo "$name trial $t: kill after $ms of $ref_ms ms, killed $killed" >&2
     nkilled=$((nkilled + killed))
     check_outputs "$dir" "$ref" "$([ "$old" != - ] && echo "$old")"
-    [ "$resume" = none ] && continue
-    resumed=$((resumed + 1))
-    resume_run "$dir" "$resume" "$@"
-    if resume_same "$dir" "$ref" "$resume"; then same=$((same + 1)); else
-      echo "DIFFERS: $name trial $t (killed after $ms ms) resumed to other bits" >&2; fi
+    if [ "$resume" = none ]; then
+      (cd "$dir" && "$floe" "$@" > log.txt 2>&1) || echo "kill_trials: $name rerun failed: $(tail -3 "$dir/log.txt")" >&2
+    else
+      resumed=$((resumed + 1))
+      resume_run "$dir" "$resume" "$@"
+      if resume_same "$dir" "$ref" "$resume"; then same=$((same + 1)); else
+        echo "DIFFERS: $name trial $t (killed after $ms ms) resumed to other bits" >&2; fi
+    fi
+    for f in "$dir"/out/*.tmp.*; do
+      [ -e "$f" ] && { stale=$((stale + 1)); echo "STALE: $name trial $t: $(basename "$f") after the next run" >&2; }
+    done
   done
   lost_total=$((lost_total + lost))
+  stale_total=$((stale_total + stale))
   differ_total=$((differ_total + resumed - same))
-  printf '%-13s trials %3d  killed %3d  files checked %4d  lost %d  temporary files left %d' \
-    "$name" "$trials" "$nkilled" "$checked" "$lost" "$temps"
+  printf '%-13s trials %3d  killed %3d  files checked %4d  lost %d  temporary files left %d (after the next run %d)' \
+    "$name" "$trials" "$nkilled" "$checked" "$lost" "$temps" "$stale"
   [ "$resume" != none ] && printf '  resumed identical %d/%d' "$same" "$resumed"
   printf '\n'
 }
@@ -187,8 +198,8 @@ trials corpus none "$work/old/out" "${CORPUS[@]}"
 run_ref deploy-check "${DEPLOY[@]}"
 trials deploy-check none "$work/old/out" "${DEPLOY[@]}"
 
-echo "files lost: $lost_total; resumed runs that differ: $differ_total"
-if [ "$lost_total" -ne 0 ] || [ "$differ_total" -ne 0 ]; then
+echo "files lost: $lost_total; temporaries left after the next run: $stale_total; resumed runs that differ: $differ_total"
+if [ "$lost_total" -ne 0 ] || [ "$differ_total" -ne 0 ] || [ "$stale_total" -ne 0 ]; then
   echo "kill_trials: kept $work (lost files copied there as lost-*)" >&2
   exit 1
 fi

@@ -1,9 +1,12 @@
+#define _DEFAULT_SOURCE /* flock */
 #include "common/atomic_file.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +36,60 @@ static void release(floe_afile *af)
     af->fp = NULL;
 }
 
+/* A writer holds an exclusive flock on its temporary until the temporary has its final name, and the
+ * lock dies with the process: a sibling "<name>.tmp.XXXXXX" that can be locked was left by a writer
+ * that was killed (or is another open file of this name not yet locked: see lock_temporary). */
+static void remove_stale_temporaries(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dir_len = slash ? (size_t)(slash - path) : 0;
+    size_t base_len = strlen(base);
+    char *dir = malloc(dir_len + 2);
+    if (!dir)
+        return;
+    if (slash && dir_len == 0)
+        strcpy(dir, "/");
+    else if (slash) {
+        memcpy(dir, path, dir_len);
+        dir[dir_len] = '\0';
+    } else
+        strcpy(dir, ".");
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        const char *name = e->d_name;
+        if (strlen(name) != base_len + 11 || strncmp(name, base, base_len) != 0 ||
+            strncmp(name + base_len, ".tmp.", 5) != 0)
+            continue;
+        size_t n = strlen(dir) + strlen(name) + 2;
+        char *tmp = malloc(n);
+        if (!tmp)
+            break;
+        snprintf(tmp, n, "%s/%s", dir, name);
+        int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0)
+            unlink(tmp); /* unlinked while locked: a writer that locks it later sees it gone */
+        if (fd >= 0)
+            close(fd);
+        free(tmp);
+    }
+    if (d)
+        closedir(d);
+    free(dir);
+}
+
+/* Locks a fresh temporary; 1 when it is still linked (a sweep by another process may have removed it
+ * between mkstemp and flock), 0 when it was removed and another must be made, -1 on error. */
+static int lock_temporary(int fd)
+{
+    struct stat st;
+    if (flock(fd, LOCK_EX) != 0 || fstat(fd, &st) != 0)
+        return -1;
+    return st.st_nlink > 0;
+}
+
 int floe_afile_open(floe_afile *af, const char *path, floe_err *err)
 {
     memset(af, 0, sizeof *af);
@@ -43,13 +100,25 @@ int floe_afile_open(floe_afile *af, const char *path, floe_err *err)
         release(af);
         return floe_err_set(err, "%s: out of memory", path);
     }
-    snprintf(af->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(af->tmp_path);
-    if (fd < 0) {
-        int e = errno;
-        release(af);
-        return floe_err_set(err, "%s: cannot create: %s", path, strerror(e));
+    remove_stale_temporaries(path);
+    int fd = -1;
+    for (int attempt = 0; fd < 0; attempt++) {
+        snprintf(af->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
+        fd = mkstemp(af->tmp_path);
+        int linked = fd >= 0 ? lock_temporary(fd) : -1;
+        if (linked != 1) {
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+            if (linked == 0 && attempt < 8)
+                continue;
+            release(af);
+            return floe_err_set(err, "%s: cannot create: %s", path, strerror(linked == 0 ? EAGAIN : e));
+        }
     }
+    /* Not inherited by children (gnuplot): they would hold the lock past this process. */
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
     floe_afile_set_default_mode(fd);
     af->fp = fdopen(fd, "wb");
     if (!af->fp) {
@@ -94,17 +163,19 @@ int floe_afile_commit(floe_afile *af, floe_err *err)
         failed = 1;
         e = errno;
     }
+    /* Renamed while still open, so the lock covers the temporary for as long as it has that name. */
+    if (!failed && rename(af->tmp_path, af->path) != 0) {
+        failed = 1;
+        e = errno;
+    }
+    if (failed)
+        unlink(af->tmp_path);
     if (fclose(af->fp) != 0 && !failed) {
         failed = 1;
         e = errno;
     }
     af->fp = NULL;
-    if (!failed && rename(af->tmp_path, af->path) != 0) {
-        failed = 1;
-        e = errno;
-    }
     if (failed) {
-        unlink(af->tmp_path);
         floe_err_set(err, "%s: write failed: %s", af->path, strerror(e));
         release(af);
         return -1;
@@ -116,10 +187,10 @@ int floe_afile_commit(floe_afile *af, floe_err *err)
 
 void floe_afile_abort(floe_afile *af)
 {
+    if (af->tmp_path && af->fp)
+        unlink(af->tmp_path); /* before the lock goes with the close */
     if (af->fp)
         fclose(af->fp);
-    if (af->tmp_path)
-        unlink(af->tmp_path);
     release(af);
 }
 

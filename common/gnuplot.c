@@ -2,13 +2,11 @@
 
 #include "common/atomic_file.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 int floe_gnuplot_quote(char *out, size_t n, const char *path)
 {
@@ -41,37 +39,30 @@ void floe_gnuplot_range(char *out, size_t n, const char *axis, double lo, double
 
 int floe_gnuplot_png(const char *png_path, int width, int height, const char *script, floe_err *err)
 {
-    char tmp[4096], qtmp[8300];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", png_path) >= (int)sizeof tmp)
-        return floe_err_set(err, "%s: path too long", png_path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return floe_err_set(err, "%s: cannot create: %s", png_path, strerror(errno));
-    floe_afile_set_default_mode(fd);
-    close(fd);
-    if (floe_gnuplot_quote(qtmp, sizeof qtmp, tmp) != 0) {
-        unlink(tmp);
+    /* gnuplot writes the atomic writer's temporary by name; this process keeps it locked (so a later
+     * writer of png_path removes it only once this process is gone) and renames it into place. */
+    char qtmp[8300];
+    floe_afile af;
+    if (floe_afile_open(&af, png_path, err) != 0)
+        return -1;
+    if (floe_gnuplot_quote(qtmp, sizeof qtmp, af.tmp_path) != 0) {
+        floe_afile_abort(&af);
         return floe_err_set(err, "%s: path too long", png_path);
     }
     FILE *gp = popen("gnuplot", "w"); /* its own messages go to our stderr */
     if (!gp) {
-        unlink(tmp);
+        floe_afile_abort(&af);
         return floe_err_set(err, "%s: cannot run gnuplot (install gnuplot-nox: scripts/setup.sh)", png_path);
     }
     fprintf(gp, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\nset output %s\n%s\nunset output\n",
             width, height, qtmp, script);
     int st = pclose(gp);
     if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        unlink(tmp);
+        floe_afile_abort(&af);
         if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 127)
             return floe_err_set(err, "%s: gnuplot not found (install gnuplot-nox: scripts/setup.sh)", png_path);
         return floe_err_set(err, "%s: gnuplot failed (exit status %d)", png_path,
                             st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     }
-    if (rename(tmp, png_path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return floe_err_set(err, "%s: cannot rename into place: %s", png_path, strerror(e));
-    }
-    return 0;
+    return floe_afile_commit(&af, err);
 }

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/atomic_file.h"
 #include "common/file_read.h"
@@ -112,11 +113,44 @@ static void test_mkdir_p(void **state)
     assert_int_equal(floe_mkdir_p(path, &err), -1);
 }
 
+/* A killed writer's temporary (unlocked) goes at the next write of that name; a live writer's
+ * (locked) and another name's stay. */
+static void test_stale_temporaries_removed(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("atomic_stale");
+    char path[4200], stale[4300], other[4300];
+    floe_path_join(path, sizeof path, dir, "a.bin");
+    snprintf(stale, sizeof stale, "%s.tmp.Ab3xYz", path);
+    snprintf(other, sizeof other, "%s/b.bin.tmp.Ab3xYz", dir);
+    floe_err err;
+    assert_int_equal(floe_write_file_atomic(stale, "x", 1, &err), 0);
+    assert_int_equal(floe_write_file_atomic(other, "y", 1, &err), 0);
+    assert_int_equal(count_entries(dir), 2);
+
+    floe_afile live;
+    assert_int_equal(floe_afile_open(&live, path, &err), 0); /* removes the stale one */
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(count_entries(dir), 2); /* the live temporary and b's */
+    fputs("live", live.fp);
+    assert_int_equal(floe_write_file_atomic(path, "second", 6, &err), 0); /* leaves the live one */
+    assert_int_equal(count_entries(dir), 3);
+    assert_int_equal(floe_afile_commit(&live, &err), 0);
+    assert_int_equal(count_entries(dir), 2); /* a.bin and b's temporary */
+    char *data;
+    size_t len;
+    assert_int_equal(floe_read_file(path, 100, &data, &len, &err), 0);
+    assert_string_equal(data, "live");
+    free(data);
+    assert_int_equal(access(other, F_OK), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_write_and_read_back),
         cmocka_unit_test(test_abort_keeps_old_file),
+        cmocka_unit_test(test_stale_temporaries_removed),
         cmocka_unit_test(test_errors_name_the_file),
         cmocka_unit_test(test_read_limit),
         cmocka_unit_test(test_mkdir_p),
