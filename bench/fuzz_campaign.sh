@@ -31,6 +31,11 @@ fi
 out=$build/fuzz/campaign
 mkdir -p "$out"
 export ASAN_OPTIONS="allocator_may_return_null=1:max_allocation_size_mb=256:detect_leaks=1"
+# One thread: the loaders need none, and a fuzzer's CPU time is then its own work, not OpenBLAS or
+# OpenMP workers spinning. The harnesses' files go to memory (/dev/shm where there is one), so the
+# atomic writer's fsyncs do not make a target wait on the disk.
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 
 printf '%-12s %8s %8s %12s %8s %8s %8s %8s %6s %9s\n' target cpu_min wall_min executions cov ft corpus crashes ooms \
   timeouts
