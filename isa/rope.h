@@ -1,6 +1,7 @@
 /* Rotary position embedding in fixed point (docs/numerics.md §7).
  *
- * Tables: for position p and frequency index i < head_dim/2, angle = p * theta^(-2i/head_dim) (double),
+ * Tables: for position p and frequency index i < head_dim/2, angle = p * theta^(-2i/head_dim) (double)
+ * (llama3 scaling: p * floe_rope_llama3_freq(i, ...) instead),
  *   c[p][i] = round_half_up(cos(angle) * 2^14),  s[p][i] = round_half_up(sin(angle) * 2^14)   (Q14).
  * Rotation of an int16 head vector x in the Hugging Face "rotate_half" convention (h = head_dim/2):
  *   y[i]     = sat16(floor((x[i]   * c - x[i+h] * s + 2^13) / 2^14))

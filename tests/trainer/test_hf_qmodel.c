@@ -154,8 +154,8 @@ static void check(const char *name, floe_qconfig qc, double logit_tol, double q_
 
 static const floe_qconfig W8A8 = {8, 8, 8, 8, 0, 0, {0}}, W4A8 = {4, 8, 8, 8, 0, 0, {0}};
 /* The quantization tolerance (docs/hf-models.md): relative RMS differences of calib PTQ on these random
- * models, about twice the measured ones (W8A8 about 0.01; W4A8 about 0.1, the 4-bit rounding of
- * Gaussian weights). */
+ * models, above the measured ones (W8A8 0.009 to 0.016; W4A8 up to 0.11, about the 4-bit rounding of
+ * Gaussian weights alone). */
 #define W8A8_TOL 0.03
 #define W4A8_LOGIT_TOL 0.15
 #define W4A8_Q_TOL 0.12
