@@ -25,6 +25,17 @@ mini_qmodel() {
     > /dev/null
   "$floe" ptq --method smoothquant -t "$ckpt" --corpus generated:50 --calib-batches 1 -b 1 -w 2 \
     --wbits-layer 0=8 -o "$work/qs.safetensors" > /dev/null
+  # a Granite with llama3 RoPE: its multipliers and scaling in floe.config, folded into the constants
+  printf '{"architectures": ["GraniteForCausalLM"], "vocab_size": 256, "hidden_size": 8, "num_hidden_layers": 1,
+  "num_attention_heads": 2, "intermediate_size": 8, "max_position_embeddings": 8, "rms_norm_eps": 1e-06,
+  "tie_word_embeddings": true, "embedding_multiplier": 12.0, "residual_multiplier": 0.22,
+  "attention_multiplier": 0.25, "logits_scaling": 8.0, "rope_theta": 500000.0, "rope_scaling": {"rope_type":
+  "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 4}}\n' \
+    > "$work/granite.json"
+  "$floe" train --model "$work/granite.json" --corpus generated:50 --batch 1 --context 8 --steps 1 --threads 1 \
+    --out "$work/g" > /dev/null
+  "$floe" ptq --method rtn -t "$work/g/ckpt-000001.safetensors" --corpus generated:50 --calib-batches 1 -b 1 \
+    -o "$work/qg.safetensors" > /dev/null
 }
 # A 4-byte little-endian number (fuzz_checkpoint's length prefix).
 le32() {
@@ -49,7 +60,7 @@ case $target in
     { le32 "$(wc -c < "$ckpt")"; cat "$ckpt" "$optim"; } > "$out/pair" ;;
   qmodel)
     mini_qmodel
-    cp "$work/q.safetensors" "$work/qs.safetensors" "$out/" ;;
+    cp "$work/q.safetensors" "$work/qs.safetensors" "$work/qg.safetensors" "$out/" ;;
   machine) cp "$src"/configs/northpole*.csv "$src/configs/small.csv" "$out/" ;;
   energy) cp "$src"/configs/energy-*.csv "$out/" ;;
   config)

@@ -244,10 +244,28 @@ static void digest_token(fnv *f, floe_rng *r)
     }
 }
 
+/* llama3-scaled RoPE tables (§7): the frequencies of floe_rope_llama3_inv_freq (head_dim 32, theta
+ * 500000, factor 8, low 1, high 4, original context 16), the table of 256 positions from them; every
+ * cos then sin entry, position by position (no draws). */
+static void digest_rope_llama3(fnv *f, floe_rng *r)
+{
+    (void)r;
+    double inv_freq[16];
+    floe_rope_llama3_inv_freq(inv_freq, 32, 500000.0, 8.0, 1.0, 4.0, 16);
+    floe_rope_table rt;
+    if (floe_rope_table_build_freq(&rt, 256, 32, inv_freq, NULL) != 0)
+        return;
+    for (int i = 0; i < 256 * 16; i++) {
+        fnv_i64(f, rt.cos[i]);
+        fnv_i64(f, rt.sin[i]);
+    }
+    floe_rope_table_free(&rt);
+}
+
 /* The operations the digest covers, in the order it hashes them: one list, which the docs follow. */
 static void (*const digest_parts[])(fnv *f, floe_rng *r) = {
     digest_saturate, digest_requant, digest_quantize, digest_recip, digest_exp2,  digest_softmax,
-    digest_lut,      digest_rope,    digest_rmsnorm,  digest_vmm,   digest_token,
+    digest_lut,      digest_rope,    digest_rmsnorm,  digest_vmm,   digest_token, digest_rope_llama3,
 };
 
 uint64_t floe_numerics_digest(void)

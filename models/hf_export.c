@@ -42,9 +42,11 @@ int floe_qmodel_dequantize(const floe_qmodel *m, floe_model_config *cfg, floe_pa
         float *dst = p + pp->offset;
         const floe_qlayer *L = pp->layer >= 0 ? &m->layers[pp->layer] : NULL;
         switch (pp->kind) {
-        case FLOE_P_EMBED:
+        case FLOE_P_EMBED: /* a Granite's table holds E * embedding_multiplier: the folder's E is that / it */
             for (size_t j = 0; j < pp->numel; j++)
-                dst[j] = (float)m->embed[j] * m->s_res;
+                dst[j] = m->cfg.family == FLOE_FAMILY_GRANITE
+                             ? (float)((double)m->embed[j] * m->s_res / m->cfg.embedding_multiplier)
+                             : (float)m->embed[j] * m->s_res;
             break;
         case FLOE_P_ATTN_NORM: gains(L->smooth_attn, dst, pp->numel); break;
         case FLOE_P_MLP_NORM: gains(L->smooth_mlp, dst, pp->numel); break;

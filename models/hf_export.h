@@ -6,7 +6,8 @@
  * AutoModelForCausalLM and AutoTokenizer load it as it is. Every file is written atomically.
  *
  * A quantized model is exported as its dequantized weights: a weight row is its codes times its step
- * (W[n][i] = code * s_w[n]), the embedding its int16 codes times s_res, the RMSNorm gains 1 (they are
+ * (W[n][i] = code * s_w[n]), the embedding its int16 codes times s_res (divided by a Granite's
+ * embedding_multiplier, which the quantized table carries: docs/quantized-model.md), the RMSNorm gains 1 (they are
  * folded into the following weights; SmoothQuant's per-channel factors where the model has them),
  * the LM head untied. That float model is the integer model without its activation quantization:
  * the two agree to within the activations' rounding (docs/hf-models.md gives the measured agreement).

@@ -203,28 +203,10 @@ static const char *const LINEAR_NAMES[7] = {"q_proj", "k_proj", "v_proj", "o_pro
 static int first_of_bits(const floe_qmodel *m, int l);
 
 /* shared: a layer after the first of its weight bits gets no codes or steps of its own */
-/* What the integer forward (and the chip) computes is a Llama with default RoPE: a config that needs
- * more is refused rather than quantized as something it is not (docs/hf-models.md). */
-int floe_qmodel_check_config(const floe_model_config *cfg, floe_err *err)
-{
-    if (cfg->family == FLOE_FAMILY_GRANITE)
-        return floe_err_set(err,
-                            "%s: granite multipliers are not yet in the integer contract (the quantized model "
-                            "computes a Llama)",
-                            cfg->name);
-    if (cfg->rope_scaling != FLOE_ROPE_DEFAULT)
-        return floe_err_set(err,
-                            "%s: llama3 RoPE scaling is not yet in the integer contract (the quantized model "
-                            "rotates with theta^(-2i/hd))",
-                            cfg->name);
-    return 0;
-}
-
 static int qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, int shared, floe_err *err)
 {
     memset(m, 0, sizeof *m);
-    if (floe_qconfig_validate(q, err) != 0 || floe_model_config_validate(cfg, cfg->name, err) != 0 ||
-        floe_qmodel_check_config(cfg, err) != 0)
+    if (floe_qconfig_validate(q, err) != 0 || floe_model_config_validate(cfg, cfg->name, err) != 0)
         return -1;
     if (floe_qconfig_check_layers(q, cfg->n_layers, cfg->name, "per-layer weight bits", err) != 0)
         return -1;
@@ -294,13 +276,16 @@ static int mult(double M, floe_requant_mult *out, floe_err *err, const char *wha
     return 0;
 }
 
-static int derive_linear(floe_qlinear *l, double s_in, double s_out, const char *name, int layer, floe_err *err)
+/* Row n: ((s_in * s_w[n]) * g) / s_out, g a Granite multiplier folded into the output (1: none; a
+ * product with 1 is exact, so a Llama's multipliers are those of s_in * s_w[n] / s_out). */
+static int derive_linear(floe_qlinear *l, double s_in, double s_out, double g, const char *name, int layer,
+                         floe_err *err)
 {
     for (int n = 0; n < l->out; n++) {
         if (!step_ok(l->s_w[n]))
             return floe_err_set(err, "layer %d %s: weight step of row %d is %g (must be positive and finite)", layer,
                                 name, n, (double)l->s_w[n]);
-        if (mult(s_in * l->s_w[n] / s_out, &l->m[n], err, name, layer) != 0)
+        if (mult(s_in * l->s_w[n] * g / s_out, &l->m[n], err, name, layer) != 0)
             return -1;
     }
     return 0;
@@ -340,6 +325,22 @@ static int derive_smoothing(const float *h, floe_requant_mult *cj, int d, double
     return 0;
 }
 
+/* The RoPE tables for the context: theta^(-2i/hd), or llama3's scaled frequencies (the same function
+ * as the float model's, isa/rope.h) as data of the same Q14 tables. */
+static int rope_tables(floe_rope_table *t, const floe_model_config *c, floe_err *err)
+{
+    if (c->rope_scaling != FLOE_ROPE_LLAMA3)
+        return floe_rope_table_build(t, c->context, c->head_dim, c->rope_theta, err);
+    double *f = malloc(sizeof(double) * (size_t)(c->head_dim / 2));
+    if (!f)
+        return floe_err_set(err, "rope: out of memory");
+    floe_rope_llama3_inv_freq(f, c->head_dim, c->rope_theta, c->rope_factor, c->rope_low_freq_factor,
+                              c->rope_high_freq_factor, c->rope_original_context);
+    int rc = floe_rope_table_build_freq(t, c->context, c->head_dim, f, err);
+    free(f);
+    return rc;
+}
+
 int floe_qmodel_derive(floe_qmodel *m, floe_err *err)
 {
     const floe_model_config *c = &m->cfg;
@@ -349,6 +350,11 @@ int floe_qmodel_derive(floe_qmodel *m, floe_err *err)
                             (double)m->s_res, (double)m->s_head_in, (double)m->s_logit);
     m->eps_q = floe_rmsnorm_eps_q(c->rms_eps, (size_t)c->d_model, m->s_res);
     double sqrt_d = sqrt((double)c->d_model), sqrt_hd = sqrt((double)c->head_dim);
+    /* Granite's multipliers, folded into existing multipliers (docs/quantized-model.md): residual_multiplier
+     * into o_proj's and down_proj's rows, 1 / logits_scaling into the LM head's, attention_multiplier in
+     * place of 1 / sqrt(head_dim) in the scores'. A Llama's are 1 (exact) and the division by sqrt_hd. */
+    const int granite = c->family == FLOE_FAMILY_GRANITE;
+    const double rm = granite ? c->residual_multiplier : 1.0, inv_ls = granite ? 1.0 / c->logits_scaling : 1.0;
     for (int l = 0; l < c->n_layers; l++) {
         floe_qlayer *L = &m->layers[l];
         const float steps[11] = {L->s_attn_in, L->s_q, L->s_k, L->s_kc, L->s_vc, L->s_o_in,
@@ -362,13 +368,16 @@ int floe_qmodel_derive(floe_qmodel *m, floe_err *err)
         floe_qlinear *lins[7] = {LAYER_LINEARS(L)};
         const double s_in[7] = {L->s_attn_in, L->s_attn_in, L->s_attn_in, L->s_o_in, L->s_mlp_in, L->s_mlp_in, L->s_down_in};
         const double s_out[7] = {L->s_q, L->s_k, L->s_vc, m->s_res, L->s_g, L->s_u, m->s_res};
+        const double g[7] = {1.0, 1.0, 1.0, rm, 1.0, 1.0, rm};
         for (int i = 0; i < 7; i++)
-            if (derive_linear(lins[i], s_in[i], s_out[i], LINEAR_NAMES[i], l, err) != 0)
+            if (derive_linear(lins[i], s_in[i], s_out[i], g[i], LINEAR_NAMES[i], l, err) != 0)
                 return -1;
+        const double score = granite ? (double)L->s_q * L->s_kc * LOG2E * 256.0 * c->attention_multiplier
+                                     : (double)L->s_q * L->s_kc * LOG2E * 256.0 / sqrt_hd;
         if (mult(sqrt_d / L->s_attn_in, &L->attn_norm_c, err, "input_layernorm", l) ||
             mult(sqrt_d / L->s_mlp_in, &L->mlp_norm_c, err, "post_attention_layernorm", l) ||
             mult((double)L->s_k / L->s_kc, &L->m_kcache, err, "k cache", l) ||
-            mult((double)L->s_q * L->s_kc * LOG2E * 256.0 / sqrt_hd, &L->m_score, err, "attention scores", l) ||
+            mult(score, &L->m_score, err, "attention scores", l) ||
             mult(ldexp((double)L->s_vc, -15) / L->s_o_in, &L->m_attn_out, err, "attention output", l) ||
             mult((double)L->s_silu * L->s_u / L->s_down_in, &L->m_mlp, err, "mlp product", l))
             return -1;
@@ -382,11 +391,11 @@ int floe_qmodel_derive(floe_qmodel *m, floe_err *err)
             return -1;
         floe_silu_lut16_build(&L->silu, L->s_g, L->s_silu, 16);
     }
-    if (derive_linear(&m->head, m->s_head_in, m->s_logit, "lm_head", -1, err) != 0 ||
+    if (derive_linear(&m->head, m->s_head_in, m->s_logit, inv_ls, "lm_head", -1, err) != 0 ||
         mult(sqrt_d / m->s_head_in, &m->head_norm_c, err, "model.norm", -1) != 0)
         return -1;
     floe_rope_table_free(&m->rope);
-    if (floe_rope_table_build(&m->rope, c->context, c->head_dim, c->rope_theta, err) != 0)
+    if (rope_tables(&m->rope, c, err) != 0)
         return -1;
     m->derived = 1;
     return 0;

@@ -114,9 +114,6 @@ int floe_qconfig_validate(const floe_qconfig *q, floe_err *err);
 /* Allocates a model of this shape with zero codes and unit steps. */
 int floe_qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe_qconfig *q, floe_err *err);
 
-/* -1 naming the config when the integer contract does not compute it: a Granite (its multipliers
- * are not folded into the integer model yet) or llama3 RoPE scaling. floe_qmodel_alloc checks it. */
-int floe_qmodel_check_config(const floe_model_config *cfg, floe_err *err);
 void floe_qmodel_free(floe_qmodel *m);
 
 /* Derives every integer constant from the steps. Refuses a step that is not a positive finite number

@@ -134,6 +134,12 @@ static int seqset_init(seqset *s, int n, const floe_tokens *train, uint64_t seed
                                T, (int)C);
         floe_embedding_forward(s->xq + (size_t)i * per, ids, q->params + floe_param_get(&q->table, FLOE_P_EMBED, 0)->offset,
                                T, (int)C);
+        if (fp->cfg.family == FLOE_FAMILY_GRANITE) /* the first residual is E * embedding_multiplier, as
+                                                      floe_model_forward computes it */
+            for (size_t j = 0; j < per; j++) {
+                s->xf[(size_t)i * per + j] *= (float)fp->cfg.embedding_multiplier;
+                s->xq[(size_t)i * per + j] *= (float)fp->cfg.embedding_multiplier;
+            }
     }
     free(row);
     free(ids);

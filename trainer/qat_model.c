@@ -37,6 +37,8 @@ static floe_qlinear *qlinear_of(floe_qmodel *m, int l, int i)
     return all[i];
 }
 
+static int granite(const floe_qat *s) { return s->cfg.family == FLOE_FAMILY_GRANITE; }
+
 static float *P(const floe_qat *s, floe_param_kind k, int l) { return s->params + floe_param_get(&s->table, k, l)->offset; }
 static float *G(const floe_qat *s, floe_param_kind k, int l) { return s->grads + floe_param_get(&s->table, k, l)->offset; }
 
@@ -84,11 +86,8 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
                   floe_err *err)
 {
     memset(s, 0, sizeof *s);
-    if (floe_qconfig_validate(qc, err) != 0 || floe_qmodel_check_config(cfg, err) != 0)
+    if (floe_qconfig_validate(qc, err) != 0)
         return -1;
-    if (fabs(cfg->rms_eps - FLOE_RMSNORM_EPS) > 1e-12) /* the float shadow's RMSNorm */
-        return floe_err_set(err, "%s: rms_eps = %g: quantization-aware training uses %g", cfg->name, cfg->rms_eps,
-                            (double)FLOE_RMSNORM_EPS);
     if (floe_qmodel_alloc(&s->qm, cfg, qc, err) != 0)
         return -1;
     s->cfg = *cfg;
@@ -157,7 +156,7 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
         x->ones[i] = 1.0f;
     for (size_t i = 0; i < s->n_steps; i++)
         s->steps[i] = 1.0f;
-    floe_rope_tables(x->rope_cos, x->rope_sin, maxT, cfg->head_dim, cfg->rope_theta);
+    floe_rope_tables_cfg(x->rope_cos, x->rope_sin, maxT, cfg); /* the backward's: the integer tables' angles */
     return 0;
 oom:
     floe_qat_free(s);
@@ -240,8 +239,14 @@ int floe_qat_quantize(floe_qat *s, floe_err *err)
     const float *E = P(s, FLOE_P_EMBED, 0);
     const float sres = s->qm.s_res;
     size_t ne = (size_t)s->cfg.vocab_size * s->cfg.d_model;
-    for (size_t i = 0; i < ne; i++)
-        s->qm.embed[i] = (int16_t)floe_lsq_code(E[i], sres, 16);
+    if (granite(s)) { /* the table holds the first residual vector, E * embedding_multiplier as the float
+                       * model computes it (the LM head quantizes E itself: the fold leaves it alone) */
+        const float em = (float)s->cfg.embedding_multiplier;
+        for (size_t i = 0; i < ne; i++)
+            s->qm.embed[i] = (int16_t)floe_lsq_code(E[i] * em, sres, 16);
+    } else
+        for (size_t i = 0; i < ne; i++)
+            s->qm.embed[i] = (int16_t)floe_lsq_code(E[i], sres, 16);
     for (int l = 0; l < s->cfg.n_layers; l++) {
         floe_qlayer *L = &s->qm.layers[l];
         L->s_attn_in = *floe_qat_act_step(s, l, FLOE_QAT_ATTN_IN);
@@ -331,13 +336,13 @@ static void view_in(float *out, const float *c, int N, int w, float step, const 
 }
 
 /* xf = x * s_res and rstd of each row (the float RMSNorm the integer one implements, gain 1). */
-static void norm_input(qat_scratch *x, const int16_t *codes, int N, int C, float s_res)
+static void norm_input(qat_scratch *x, const int16_t *codes, int N, int C, float s_res, float eps)
 {
     view16(x->xf, codes, (size_t)N * C, s_res);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) {
         const float *v = x->xf + (size_t)r * C;
-        x->rstd[r] = 1.0f / sqrtf(floe_dot(v, v, C) / (float)C + FLOE_RMSNORM_EPS);
+        x->rstd[r] = 1.0f / sqrtf(floe_dot(v, v, C) / (float)C + eps);
     }
 }
 
@@ -421,7 +426,7 @@ static void norm_backward(floe_qat *s, float *dres, float *dh, const float *code
 {
     qat_scratch *x = s->scratch;
     const int C = s->cfg.d_model;
-    norm_input(x, x16, N, C, s->qm.s_res);
+    norm_input(x, x16, N, C, s->qm.s_res, (float)s->cfg.rms_eps);
     /* v = xf * rstd per row: pass rstd as a per-row factor by scaling a copy */
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++)
@@ -430,6 +435,25 @@ static void norm_backward(floe_qat *s, float *dres, float *dh, const float *code
     *dstep += (float)floe_lsq_act_backward_tok(dh, dh, x->hhat, 1.0f, NULL, codes, NULL, rk, (size_t)N, (size_t)C,
                                                *step, s->qc.abits, x->rows);
     floe_rmsnorm_backward(dres, x->dgain, dh, x->xf, x->ones, x->rstd, N, C);
+}
+
+static void scale_buf(float *v, size_t n, float f)
+{
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++)
+        v[i] *= f;
+}
+
+/* The gradient of a block's branch output given that of the residual stream dx [n]: dx itself, or for
+ * a Granite residual_multiplier * dx in the scratch dh (free at both uses: rewritten before it is read). */
+static const float *branch_grad(qat_scratch *x, const float *dx, size_t n, int granite, float rm)
+{
+    if (!granite)
+        return dx;
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++)
+        x->dh[i] = dx[i] * rm;
+    return x->dh;
 }
 
 static float *dstep_of(floe_qat *s, int l, int which)
@@ -449,10 +473,18 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
     floe_qmodel *m = &s->qm;
     const int tok = s->qc.act_scaling == FLOE_ACT_PER_TOKEN; /* per-token input steps (numerics §10) */
 
-    /* LM head: logits = head(hf), a 16-bit quantizer passes straight through */
+    /* Granite's multipliers where the integer forward folds them into multipliers (qmodel.c): the
+     * float view of each such output carries the factor, so its gradient does too */
+    const int gr = granite(s);
+    const float rm = (float)c->residual_multiplier, ls = (float)c->logits_scaling;
+    /* LM head: logits = head(hf) (/ logits_scaling), a 16-bit quantizer passes straight through */
     floe_qat_linear *head = &s->lin[s->n_lin - 1];
     view_in(x->hhat, f->hf, N, C, m->s_head_in, tok ? f->kf : NULL);
+    if (gr) /* dW = dlogits^T (h / ls) */
+        scale_buf(x->hhat, NC, 1.0f / ls);
     linear_backward(s, head, x->dh, 0, dlogits, x->hhat, N);
+    if (gr)
+        scale_buf(x->dh, NC, 1.0f / ls);
     memset(x->dx, 0, NC * sizeof(float));
     norm_backward(s, x->dx, x->dh, f->hf, tok ? f->kf : NULL, f->xf, N, floe_qat_act_step(s, -1, 0),
                   dstep_of(s, -1, 0));
@@ -465,7 +497,7 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         const int8_t *km = tok ? A->km : NULL;
         /* MLP: out = xmid + down(m), m = A(silu(g) * u) */
         view_in(x->mhat, A->mh, N, F, L->s_down_in, km);
-        linear_backward(s, &lq[6], x->dm, 0, x->dx, x->mhat, N);
+        linear_backward(s, &lq[6], x->dm, 0, branch_grad(x, x->dx, NC, gr, rm), x->mhat, N);
         /* the product's float value a_f * u_f, its learned step s_down_in */
         const float sa = L->s_silu, su = L->s_u, sg = L->s_g;
 #pragma omp parallel for simd schedule(static)
@@ -489,7 +521,7 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
 
         /* attention: xmid = x + o(att) */
         view_in(x->ohat, A->o, N, Q, L->s_o_in, ko);
-        linear_backward(s, &lq[3], x->datt, 0, x->dx, x->ohat, N);
+        linear_backward(s, &lq[3], x->datt, 0, branch_grad(x, x->dx, NC, gr, rm), x->ohat, N);
         /* the attention output's float value: oacc * 2^-15 * s_vc */
         float so = ldexpf(L->s_vc, -15);
 #pragma omp parallel for simd schedule(static)
@@ -509,7 +541,7 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         memset(x->dk, 0, sizeof(float) * (size_t)N * KV);
         memset(x->dv, 0, sizeof(float) * (size_t)N * KV);
         floe_attention_backward_probs(x->dq, x->dk, x->dv, x->dscr, x->datt, x->Pf, x->qf, x->kf, x->vf, B, T, NH, NKV,
-                                      hd, 1.0f / sqrtf((float)hd));
+                                      hd, gr ? (float)c->attention_multiplier : 1.0f / sqrtf((float)hd));
         /* cache quantizers: kc from the rotated int16 k, v from its accumulator */
         view16(x->kf, A->k, (size_t)N * KV, L->s_k);
         *dstep_of(s, l, FLOE_QAT_KC) += (float)floe_lsq_act_backward(
@@ -538,6 +570,8 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         return; /* E2E-QP trains no parameter */
     /* embedding: a 16-bit quantizer, straight through to the rows of the looked-up tokens */
     float *dE = G(s, FLOE_P_EMBED, 0);
+    if (gr) /* x0 = E * embedding_multiplier */
+        scale_buf(x->dx, NC, (float)c->embedding_multiplier);
     for (int r = 0; r < N; r++) /* rows in order: repeated tokens sum the same way on any thread count */
         for (int i = 0; i < C; i++)
             dE[(size_t)s->tokens[r] * C + i] += x->dx[(size_t)r * C + i];

@@ -14,26 +14,6 @@ void floe_rope_tables(float *cos_tab, float *sin_tab, int T, int hd, double thet
         }
 }
 
-/* Frequency i of the llama3 rescaling (rope.h). */
-static double llama3_freq(int i, int hd, double theta, double factor, double low, double high, int original_context)
-{
-    const double pi = 3.14159265358979323846;
-    double L = (double)original_context, f = pow(theta, -2.0 * i / hd), w = 2.0 * pi / f;
-    if (w > L / low)
-        return f / factor;
-    if (w < L / high)
-        return f;
-    double s = (L / w - low) / (high - low);
-    return (1.0 - s) * f / factor + s * f;
-}
-
-void floe_rope_llama3_inv_freq(double *inv_freq, int hd, double theta, double factor, double low_freq_factor,
-                               double high_freq_factor, int original_context)
-{
-    for (int i = 0; i < hd / 2; i++)
-        inv_freq[i] = llama3_freq(i, hd, theta, factor, low_freq_factor, high_freq_factor, original_context);
-}
-
 void floe_rope_tables_cfg(float *cos_tab, float *sin_tab, int T, const floe_model_config *c)
 {
     if (c->rope_scaling != FLOE_ROPE_LLAMA3) {
@@ -42,8 +22,8 @@ void floe_rope_tables_cfg(float *cos_tab, float *sin_tab, int T, const floe_mode
     }
     int h = c->head_dim / 2;
     for (int i = 0; i < h; i++) {
-        double f = llama3_freq(i, c->head_dim, c->rope_theta, c->rope_factor, c->rope_low_freq_factor,
-                               c->rope_high_freq_factor, c->rope_original_context);
+        double f = floe_rope_llama3_freq(i, c->head_dim, c->rope_theta, c->rope_factor, c->rope_low_freq_factor,
+                                         c->rope_high_freq_factor, c->rope_original_context);
         for (int p = 0; p < T; p++) {
             double a = (double)p * f;
             cos_tab[(size_t)p * h + i] = (float)cos(a);

@@ -11,6 +11,7 @@
 #ifndef FLOE_TRAINER_ROPE_H
 #define FLOE_TRAINER_ROPE_H
 
+#include "isa/rope.h" /* floe_rope_llama3_freq: the float and integer RoPE share the frequencies */
 #include "models/model_config.h"
 
 #ifdef __cplusplus
@@ -21,17 +22,8 @@ extern "C" {
 
 void floe_rope_tables(float *cos_tab, float *sin_tab, int T, int hd, double theta);
 
-/* Llama 3.1's scaled inverse frequencies (transformers' _compute_llama3_parameters), in double, into
- * inv_freq[hd/2]. With f_i = theta^(-2i/hd), wavelength w_i = 2 pi / f_i, L = original context,
- * lo = L / low_freq_factor, hi = L / high_freq_factor:
- *   w_i > lo (low frequencies):   f_i / factor
- *   w_i < hi (high frequencies):  f_i
- *   otherwise:                    (1 - s) f_i / factor + s f_i,  s = (L / w_i - low) / (high - low) */
-void floe_rope_llama3_inv_freq(double *inv_freq, int hd, double theta, double factor, double low_freq_factor,
-                               double high_freq_factor, int original_context);
-
 /* The tables for a config: floe_rope_tables for FLOE_ROPE_DEFAULT (the same bits); for FLOE_ROPE_LLAMA3,
- * angle(p, i) = p * inv_freq[i] of floe_rope_llama3_inv_freq, in double, stored as float. */
+ * angle(p, i) = p * floe_rope_llama3_freq(i, ...) (isa/rope.h), in double, stored as float. */
 void floe_rope_tables_cfg(float *cos_tab, float *sin_tab, int T, const floe_model_config *cfg);
 void floe_rope_forward(float *x, const float *cos_tab, const float *sin_tab, int B, int T, int NH, int hd);
 void floe_rope_backward(float *dx, const float *cos_tab, const float *sin_tab, int B, int T, int NH, int hd);

@@ -54,6 +54,45 @@ static void test_bit_exact_on_both_machines(void **state)
     }
 }
 
+/* Granite's multipliers and llama3 RoPE are constants and tables of the quantized model
+ * (docs/quantized-model.md): the compiler deploys them as it does a Llama's, so the chip equals the
+ * reference forward on both Hugging Face fixtures' configs (tests/fixtures/hf) with random weights,
+ * prefill and decode. */
+static void test_granite_and_llama3(void **state)
+{
+    (void)state;
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    const char *names[2] = {"granite-tiny", "llama-tiny"};
+    const floe_qconfig mixes[2] = {{8, 8, 8, 8, 0, 0, {0}}, {4, 8, 8, 8, 0, 0, {0}}};
+    int32_t tok[24];
+    for (int t = 0; t < 24; t++)
+        tok[t] = (int32_t)(t * 29 % 701);
+    for (int mi = 0; mi < 2; mi++) {
+        floe_machine mach;
+        floe_energy_table e;
+        load_config(mi ? "northpole" : "small", &mach, &e);
+        for (int i = 0; i < 4; i++) {
+            char dir[4096];
+            snprintf(dir, sizeof dir, "%s/tests/fixtures/hf/%s", src ? src : ".", names[i / 2]);
+            floe_model_config c;
+            floe_qmodel m;
+            floe_err err;
+            assert_int_equal(floe_model_config_load(dir, &c, &err), 0);
+            assert_int_equal(floe_qmodel_random(&m, &c, &mixes[i % 2], 7 + (uint64_t)i, &err), 0);
+            floe_verify_run_result res;
+            floe_verify_opts o = {.tokens = 21, .decode = 3};
+            if (floe_verify_run(&m, &mach, &e, tok, &o, &res, &err) != 0)
+                fail_msg("%s: %s", names[i / 2], err.msg);
+            if (!res.match)
+                fail_msg("%s W%d: %s", names[i / 2], mixes[i % 2].wbits, res.mismatch);
+            print_message("%-12s W%dA8 on %s: %llu values equal\n", names[i / 2], mixes[i % 2].wbits,
+                          mi ? "northpole" : "small", (unsigned long long)res.compared);
+            floe_verify_run_result_free(&res);
+            floe_qmodel_free(&m);
+        }
+    }
+}
+
 static void test_corruption_is_caught(void **state)
 {
     (void)state;
@@ -391,13 +430,10 @@ static void test_multi_chip_pipeline(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bit_exact_on_both_machines),
-        cmocka_unit_test(test_corruption_is_caught),
-        cmocka_unit_test(test_model_that_does_not_fit),
-        cmocka_unit_test(test_split_layers_and_decode),
-        cmocka_unit_test(test_split_corruption_is_caught),
-        cmocka_unit_test(test_per_token_on_chip),
-        cmocka_unit_test(test_multi_chip_pipeline),
+        cmocka_unit_test(test_bit_exact_on_both_machines), cmocka_unit_test(test_granite_and_llama3),
+        cmocka_unit_test(test_corruption_is_caught),       cmocka_unit_test(test_model_that_does_not_fit),
+        cmocka_unit_test(test_split_layers_and_decode),    cmocka_unit_test(test_split_corruption_is_caught),
+        cmocka_unit_test(test_per_token_on_chip),          cmocka_unit_test(test_multi_chip_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -308,27 +308,54 @@ static void test_config_round_trip(void **state)
     free(j);
 }
 
-/* The integer contract computes a Llama with default RoPE: both fixtures are refused by name, not
- * quantized as something else. */
-static void test_integer_contract_refuses(void **state)
+/* The integer contract computes both fixtures (docs/quantized-model.md, "Granite and llama3 RoPE"): a
+ * Granite's multipliers are folded into the derived multipliers (residual_multiplier into o_proj's and
+ * down_proj's rows, 1 / logits_scaling into the LM head's, attention_multiplier in place of
+ * 1 / sqrt(head_dim) in the scores'), llama3's frequencies into the RoPE tables; a Llama's are as before. */
+static void test_integer_contract(void **state)
 {
     (void)state;
     floe_model_config c;
-    floe_qmodel q;
+    floe_qmodel q, p;
     floe_err err;
     floe_qconfig qc = floe_qconfig_default();
     assert_int_equal(floe_model_config_load(fixture("granite-tiny"), &c, &err), 0);
     assert_string_equal(c.name, "granite-tiny"); /* no _name_or_path: the folder's name */
-    assert_int_equal(floe_qmodel_alloc(&q, &c, &qc, &err), -1);
-    assert_string_equal(err.msg, "granite-tiny: granite multipliers are not yet in the integer contract (the "
-                                 "quantized model computes a Llama)");
-    assert_int_equal(floe_model_config_load(fixture("llama-tiny"), &c, &err), 0);
-    assert_int_equal(floe_qmodel_alloc(&q, &c, &qc, &err), -1);
-    assert_string_equal(err.msg, "llama-tiny: llama3 RoPE scaling is not yet in the integer contract (the quantized "
-                                 "model rotates with theta^(-2i/hd))");
-    c.rope_scaling = FLOE_ROPE_DEFAULT;
-    assert_int_equal(floe_qmodel_alloc(&q, &c, &qc, &err), 0);
+    assert_int_equal(floe_qmodel_random(&q, &c, &qc, 3, &err), 0);
+    floe_model_config plain = c;
+    floe_model_config_llama_defaults(&plain);
+    assert_int_equal(floe_qmodel_random(&p, &plain, &qc, 3, &err), 0); /* the same steps and codes */
+    const floe_qlayer *L = &q.layers[1];
+    floe_requant_mult want;
+    assert_int_equal(floe_requant_mult_from_real((double)L->s_o_in * L->o.s_w[5] * 0.22 / q.s_res, &want), 0);
+    assert_true(L->o.m[5].m == want.m && L->o.m[5].shift == want.shift);
+    assert_int_equal(floe_requant_mult_from_real((double)L->s_down_in * L->down.s_w[0] * 0.22 / q.s_res, &want), 0);
+    assert_true(L->down.m[0].m == want.m && L->down.m[0].shift == want.shift);
+    assert_int_equal(floe_requant_mult_from_real((double)q.s_head_in * q.head.s_w[7] * (1.0 / 8.0) / q.s_logit, &want),
+                     0);
+    assert_true(q.head.m[7].m == want.m && q.head.m[7].shift == want.shift);
+    assert_int_equal(
+        floe_requant_mult_from_real((double)L->s_q * L->s_kc * 1.4426950408889634074 * 256.0 * 0.0625, &want), 0);
+    assert_true(L->m_score.m == want.m && L->m_score.shift == want.shift);
+    /* read as a Llama: 1 / sqrt(16) = 0.25 in the scores, nothing in o, down and the head */
+    assert_true(p.layers[1].m_score.shift == L->m_score.shift - 2 && p.layers[1].m_score.m == L->m_score.m);
+    assert_true(p.layers[1].q.m[3].m == L->q.m[3].m && p.layers[1].o.m[5].m != L->o.m[5].m);
     floe_qmodel_free(&q);
+    floe_qmodel_free(&p);
+
+    assert_int_equal(floe_model_config_load(fixture("llama-tiny"), &c, &err), 0);
+    assert_int_equal(floe_qmodel_random(&q, &c, &qc, 3, &err), 0);
+    plain = c;
+    plain.rope_scaling = FLOE_ROPE_DEFAULT;
+    assert_int_equal(floe_qmodel_random(&p, &plain, &qc, 3, &err), 0);
+    /* the last pair (the lowest frequency, wavelength far above the original context 16) turns at
+     * theta^(-2(h-1)/hd) / factor */
+    const int h = c.head_dim / 2, pos = 200;
+    double a = pos * (pow(500000.0, -2.0 * (h - 1) / c.head_dim) / 8.0);
+    assert_int_equal(q.rope.sin[pos * h + h - 1], (int)floor(sin(a) * 16384.0 + 0.5));
+    assert_int_not_equal(q.rope.sin[pos * h + h - 1], p.rope.sin[pos * h + h - 1]);
+    floe_qmodel_free(&q);
+    floe_qmodel_free(&p);
 }
 
 int main(void)
@@ -336,7 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixtures_load),        cmocka_unit_test(test_sharded_refusals),
         cmocka_unit_test(test_single_file_refusals), cmocka_unit_test(test_architecture_refused),
-        cmocka_unit_test(test_config_round_trip),    cmocka_unit_test(test_integer_contract_refuses),
+        cmocka_unit_test(test_config_round_trip),    cmocka_unit_test(test_integer_contract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

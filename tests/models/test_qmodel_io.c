@@ -390,12 +390,69 @@ static void test_config_larger_than_file(void **state)
     }
 }
 
+/* A Granite with llama3 RoPE: the file records nothing new (its floe.config carries the multipliers
+ * and the scaling, from which the loader re-derives every constant and table), so an edit of either
+ * in floe.config is refused naming the first stored constant that no longer matches, and a value out
+ * of range naming the key. */
+static void test_granite_llama3(void **state)
+{
+    (void)state;
+    const char *dir = floe_test_tmpdir("qmodel_io_granite");
+    char path[4300], bad[4300];
+    floe_path_join(path, sizeof path, dir, "g.safetensors");
+    floe_path_join(bad, sizeof bad, dir, "bad.safetensors");
+    floe_model_config c = mini_config();
+    c.family = FLOE_FAMILY_GRANITE;
+    c.embedding_multiplier = 12.0, c.residual_multiplier = 0.22, c.attention_multiplier = 0.0625;
+    c.logits_scaling = 8.0;
+    c.context = 64;
+    c.rope_scaling = FLOE_ROPE_LLAMA3;
+    c.rope_factor = 8.0, c.rope_low_freq_factor = 1.0, c.rope_high_freq_factor = 4.0, c.rope_original_context = 16;
+    floe_qconfig q = floe_qconfig_default();
+    floe_qmodel m, r;
+    floe_err err;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 5, &err), 0);
+    assert_int_equal(floe_qmodel_save(&m, path, NULL, 0, &err), 0);
+    if (floe_qmodel_load(&r, path, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(r.cfg.family, FLOE_FAMILY_GRANITE);
+    assert_true(r.cfg.residual_multiplier == 0.22 && r.cfg.rope_factor == 8.0);
+    assert_true(r.layers[0].m_score.m == m.layers[0].m_score.m && r.head.m[3].m == m.head.m[3].m);
+    assert_memory_equal(r.rope.sin, m.rope.sin, sizeof(int16_t) * 64 * 2);
+    floe_qmodel_free(&r);
+    struct {
+        double *field, value;
+        const char *want;
+    } cases[] = {
+        {&c.residual_multiplier, 0.23, "model.layers.0.self_attn.o_proj.requant"},
+        {&c.attention_multiplier, 0.125, "model.layers.0.const.score"},
+        {&c.logits_scaling, 4.0, "lm_head.requant"},
+        {&c.rope_factor, 4.0, "model.rope.cos"},
+        {&c.logits_scaling, -1.0, "metadata 'floe.config': logits_scaling = -1"},
+        {&c.embedding_multiplier, 1e7, "metadata 'floe.config': embedding_multiplier = 1e+07"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double keep = *cases[i].field;
+        *cases[i].field = cases[i].value;
+        char *js = floe_model_config_to_json(&c);
+        *cases[i].field = keep;
+        assert_non_null(js);
+        st_copy_with_meta(path, bad, "floe.config", js);
+        free(js);
+        assert_int_equal(floe_qmodel_load(&r, bad, &err), -1);
+        if (!strstr(err.msg, cases[i].want) || !strstr(err.msg, "bad.safetensors"))
+            fail_msg("case %zu: error '%s' does not say '%s'", i, err.msg, cases[i].want);
+    }
+    floe_qmodel_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_act_scaling),   cmocka_unit_test(test_layer_wbits),
-        cmocka_unit_test(test_random_shared), cmocka_unit_test(test_config_larger_than_file),
+        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_act_scaling),    cmocka_unit_test(test_layer_wbits),
+        cmocka_unit_test(test_random_shared),  cmocka_unit_test(test_config_larger_than_file),
+        cmocka_unit_test(test_granite_llama3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,8 +79,9 @@ static void test_granite_tiny(void **state)
     check_fixture("granite-tiny");
 }
 
-/* The command line: floe eval --model DIR scores a folder; floe ptq --teacher DIR refuses a Granite
- * (the integer contract is a Llama's) and names why. */
+/* The command line: floe eval --model DIR scores a folder; floe ptq --teacher DIR quantizes a Granite
+ * and a llama3-RoPE Llama, and floe verify finds the compiled chip bit-identical to the integer forward
+ * of each (docs/hf-models.md, "The integer contract"). */
 static void test_cli(void **state)
 {
     (void)state;
@@ -94,11 +95,20 @@ static void test_cli(void **state)
     rc = floe_test_run(out, sizeof out, "%s eval --model %s/granite-tiny --ckpt x.safetensors", floe_test_exe(), dir);
     assert_int_not_equal(rc, 0);
     assert_non_null(strstr(out, "give one of --ckpt FILE or --model DIR"));
-    rc = floe_test_run(out, sizeof out, "%s ptq --method rtn --teacher %s/granite-tiny --out %s/x.safetensors",
-                       floe_test_exe(), dir, floe_test_tmpdir("hf-ptq"));
-    assert_int_not_equal(rc, 0);
-    if (!strstr(out, "granite-tiny: granite multipliers are not yet in the integer contract"))
-        fail_msg("ptq: %s", out);
+    const char *tmp = floe_test_tmpdir("hf-ptq");
+    const char *names[2] = {"granite-tiny", "llama-tiny"};
+    for (int i = 0; i < 2; i++) {
+        rc = floe_test_run(out, sizeof out,
+                           "%s ptq --method calib --teacher %s/%s --corpus generated:400 --calib-batches 1 -b 2 "
+                           "--out %s/%s.safetensors",
+                           floe_test_exe(), dir, names[i], tmp, names[i]);
+        if (rc != 0)
+            fail_msg("ptq %s: rc %d: %s", names[i], rc, out);
+        rc = floe_test_run(out, sizeof out, "%s verify --qmodel %s/%s.safetensors -m %s/configs/small.csv --decode 2",
+                           floe_test_exe(), tmp, names[i], src ? src : ".");
+        if (rc != 0 || !strstr(out, "bit-identical"))
+            fail_msg("verify %s: rc %d: %s", names[i], rc, out);
+    }
 }
 
 int main(void)

@@ -9,6 +9,7 @@
 #include "models/qref.h"
 #include "models/safetensors.h"
 #include "trainer/distill.h"
+#include "trainer/grad_clip.h"
 #include "trainer/lsq.h"
 #include "trainer/qat_run.h"
 #include "trainer/qeval.h"
@@ -266,15 +267,19 @@ static double cosine(const float *a, const float *b, size_t n)
     return ab / sqrt(aa * bb + 1e-300);
 }
 
-static void gradient_matches_fp(floe_qconfig q)
+/* teacher: a checkpoint or model folder (NULL: the fixture's); size: also compare each tensor's
+ * gradient norm (within 25%), which a multiplier missing from the backward would scale */
+static void gradient_matches_fp_of(floe_qconfig q, const char *teacher, int size)
 {
     fixture fx = FX;
     floe_err err;
     floe_qat_trainer tr;
     floe_qat_cfg c = small_qat(&fx.mc, 4);
     c.alpha = 1.0f; /* pure cross-entropy: comparable with the FP model's loss */
-    assert_int_equal(floe_qat_trainer_init(&tr, fx.ckpt, &q, &c, &fx.train, &err), 0);
-    const int B = c.batch, T = c.context, N = B * T, V = fx.mc.vocab_size;
+    if (floe_qat_trainer_init(&tr, teacher ? teacher : fx.ckpt, &q, &c, &fx.train, &err) != 0)
+        fail_msg("%s", err.msg);
+    const int V = tr.s.cfg.vocab_size;
+    const int B = c.batch, T = c.context, N = B * T;
     int32_t *rows = malloc(sizeof(int32_t) * (size_t)B * (T + 1)), inp[72], tgt[72];
     assert_int_equal(floe_batch_sample(&fx.train, 77, 0, B, T, rows, &err), 0);
     for (int b = 0; b < B; b++)
@@ -298,6 +303,9 @@ static void gradient_matches_fp(floe_qconfig q)
         double cs = cosine(s->grads + p->offset, m->grads + p->offset, p->numel);
         if (cs < 0.9)
             fail_msg("%s: cosine of the QAT and FP gradients %.3f", p->name, cs);
+        double r = sqrt(floe_sumsq(s->grads + p->offset, p->numel) / floe_sumsq(m->grads + p->offset, p->numel));
+        if (size && !(r > 0.8 && r < 1.25))
+            fail_msg("%s: the QAT gradient's norm is %.3f times the FP gradient's", p->name, r);
     }
     /* every learned step got a finite gradient, and most a non-zero one */
     size_t nz = 0;
@@ -314,8 +322,34 @@ static void gradient_matches_fp(floe_qconfig q)
 static void test_gradient_matches_fp(void **state)
 {
     (void)state;
-    gradient_matches_fp((floe_qconfig){8, 8, 8, 8, 0, 0, {0}});
-    gradient_matches_fp((floe_qconfig){8, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}}); /* per-token input steps */
+    gradient_matches_fp_of((floe_qconfig){8, 8, 8, 8, 0, 0, {0}}, NULL, 0);
+    gradient_matches_fp_of((floe_qconfig){8, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}}, NULL, 0); /* per-token steps */
+}
+
+/* The Hugging Face fixtures (tests/fixtures/hf): a Granite, whose multipliers the integer forward
+ * folds into its multipliers and embedding codes and the backward applies to the gradients, and a
+ * Llama with llama3 RoPE (the backward rotates with the same angles as the integer tables). The QAT
+ * forward is the reference forward, and its gradients are the FP model's in direction and size. */
+static void test_hf_folders(void **state)
+{
+    (void)state;
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    const char *names[2] = {"granite-tiny", "llama-tiny"};
+    for (int i = 0; i < 2; i++) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/tests/fixtures/hf/%s", src ? src : ".", names[i]);
+        gradient_matches_fp_of((floe_qconfig){8, 8, 8, 8, 0, 0, {0}}, dir, 1);
+        floe_err err;
+        floe_qat_trainer tr;
+        floe_qat_cfg c = small_qat(&FX.mc, 4);
+        floe_qconfig q = {4, 8, 8, 8, 0, 0, {0}};
+        if (floe_qat_trainer_init(&tr, dir, &q, &c, &FX.train, &err) != 0)
+            fail_msg("%s: %s", names[i], err.msg);
+        for (int k = 0; k < 2; k++)
+            assert_int_equal(floe_qat_step(&tr, &FX.train, NULL, &err), 0);
+        check_student_is_reference(&tr);
+        floe_qat_trainer_free(&tr);
+    }
 }
 
 static void test_learns(void **state)
@@ -565,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_distill_gradient),
         cmocka_unit_test(test_forward_is_reference),
         cmocka_unit_test(test_gradient_matches_fp),
+        cmocka_unit_test(test_hf_folders),
         cmocka_unit_test(test_learns),
         cmocka_unit_test(test_resume_and_threads),
         cmocka_unit_test(test_accum_equals_batch),
