@@ -10,7 +10,7 @@
 # checkpoint (or started again when none was written) and must end with the same bytes as the
 # uninterrupted run (the final checkpoint and quantized model); the other commands are run again to
 # their end. After that next run no temporary file may be left (the atomic writer removes a killed
-# writer's temporary when it next writes that name). Kill moments are uniform over the
+# writer's temporaries when it next writes into their folder). Kill moments are uniform over the
 # reference run's wall time, from a seeded generator (the same SEED gives the same moments); a run
 # that ends before its moment (the host's load changed) counts as a trial but not as killed.
 # KILL_TRIALS_DEBUG=1 prints each trial's moment.
@@ -89,7 +89,7 @@ check_outputs() {
     [ -e "$f" ] || continue
     name=$(basename "$f")
     case $name in
-      *.tmp.*) temps=$((temps + 1)); continue ;;
+      *.floe-tmp.*) temps=$((temps + 1)); continue ;;
     esac
     checked=$((checked + 1))
     case $name in
@@ -135,7 +135,7 @@ trials() {
       if resume_same "$dir" "$ref" "$resume"; then same=$((same + 1)); else
         echo "DIFFERS: $name trial $t (killed after $ms ms) resumed to other bits" >&2; fi
     fi
-    for f in "$dir"/out/*.tmp.*; do
+    for f in "$dir"/out/*.floe-tmp.*; do
       [ -e "$f" ] && { stale=$((stale + 1)); echo "STALE: $name trial $t: $(basename "$f") after the next run" >&2; }
     done
   done

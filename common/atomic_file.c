@@ -37,14 +37,14 @@ static void release(floe_afile *af)
 }
 
 /* A writer holds an exclusive flock on its temporary until the temporary has its final name, and the
- * lock dies with the process: a sibling "<name>.tmp.XXXXXX" that can be locked was left by a writer
- * that was killed (or is another open file of this name not yet locked: see lock_temporary). */
+ * lock dies with the process: a temporary that can be locked was left by a writer that was killed
+ * (or is another process's, not yet locked: see lock_temporary). Every such temporary in the folder
+ * goes, not only this name's: a resumed run need not write the name a killed one was writing. The
+ * marker FLOE_TMP_MARK keeps this to the atomic writer's own files. */
 static void remove_stale_temporaries(const char *path)
 {
     const char *slash = strrchr(path, '/');
-    const char *base = slash ? slash + 1 : path;
     size_t dir_len = slash ? (size_t)(slash - path) : 0;
-    size_t base_len = strlen(base);
     char *dir = malloc(dir_len + 2);
     if (!dir)
         return;
@@ -55,14 +55,15 @@ static void remove_stale_temporaries(const char *path)
         dir[dir_len] = '\0';
     } else
         strcpy(dir, ".");
+    size_t mark = strlen(FLOE_TMP_MARK);
     DIR *d = opendir(dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
         const char *name = e->d_name;
-        if (strlen(name) != base_len + 11 || strncmp(name, base, base_len) != 0 ||
-            strncmp(name + base_len, ".tmp.", 5) != 0)
+        size_t len = strlen(name);
+        if (len < mark + 7 || strncmp(name + len - 6 - mark, FLOE_TMP_MARK, mark) != 0)
             continue;
-        size_t n = strlen(dir) + strlen(name) + 2;
+        size_t n = strlen(dir) + len + 2;
         char *tmp = malloc(n);
         if (!tmp)
             break;
@@ -95,7 +96,8 @@ int floe_afile_open(floe_afile *af, const char *path, floe_err *err)
     memset(af, 0, sizeof *af);
     size_t n = strlen(path);
     af->path = dup_str(path);
-    af->tmp_path = malloc(n + 16);
+    size_t tmp_n = n + strlen(FLOE_TMP_MARK) + 7;
+    af->tmp_path = malloc(tmp_n);
     if (!af->path || !af->tmp_path) {
         release(af);
         return floe_err_set(err, "%s: out of memory", path);
@@ -103,7 +105,7 @@ int floe_afile_open(floe_afile *af, const char *path, floe_err *err)
     remove_stale_temporaries(path);
     int fd = -1;
     for (int attempt = 0; fd < 0; attempt++) {
-        snprintf(af->tmp_path, n + 16, "%s.tmp.XXXXXX", path);
+        snprintf(af->tmp_path, tmp_n, "%s" FLOE_TMP_MARK "XXXXXX", path);
         fd = mkstemp(af->tmp_path);
         int linked = fd >= 0 ? lock_temporary(fd) : -1;
         if (linked != 1) {

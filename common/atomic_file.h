@@ -1,11 +1,11 @@
 /* Atomic output files: nothing half-written is ever left behind.
  *
- * A file is written to a temporary sibling ("<path>.tmp.XXXXXX"), flushed and fsync'ed, then renamed
- * over <path> and the directory fsync'ed. A reader sees either the old file or the whole new one; an
- * error leaves the old file (or no file) and no temporary. A process killed mid-write leaves its
- * temporary; the next open of the same <path> removes it. The writer holds an exclusive flock(2) on
- * its temporary until it is renamed, so a temporary that can be locked has no live writer, and one
- * being written by another process is left alone.
+ * A file is written to a temporary sibling ("<path>.floe-tmp.XXXXXX"), flushed and fsync'ed, then
+ * renamed over <path> and the directory fsync'ed. A reader sees either the old file or the whole new
+ * one; an error leaves the old file (or no file) and no temporary. A process killed mid-write leaves
+ * its temporary; the next atomic write into the same folder removes it. The writer holds an
+ * exclusive flock(2) on its temporary until it is renamed, so a temporary that can be locked has no
+ * live writer, and one being written by another process is left alone.
  *
  * Ownership: floe_afile owns its FILE* and both path strings until commit or abort, which release
  * them. Exactly one of the two must be called for every successful open.
@@ -21,6 +21,9 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* What marks the atomic writer's temporaries: "<path>" FLOE_TMP_MARK "XXXXXX". */
+#define FLOE_TMP_MARK ".floe-tmp."
 
 typedef struct floe_afile {
     FILE *fp;        /* write through this */

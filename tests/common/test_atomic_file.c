@@ -113,36 +113,42 @@ static void test_mkdir_p(void **state)
     assert_int_equal(floe_mkdir_p(path, &err), -1);
 }
 
-/* A killed writer's temporary (unlocked) goes at the next write of that name; a live writer's
- * (locked) and another name's stay. */
+/* A killed writer's temporaries (unlocked) go at the next write into their folder, whatever their
+ * name; a live writer's (locked) and files without the marker stay. */
 static void test_stale_temporaries_removed(void **state)
 {
     (void)state;
     const char *dir = floe_test_tmpdir("atomic_stale");
-    char path[4200], stale[4300], other[4300];
+    char path[4200], stale[4300], other[4300], user[4300];
     floe_path_join(path, sizeof path, dir, "a.bin");
-    snprintf(stale, sizeof stale, "%s.tmp.Ab3xYz", path);
-    snprintf(other, sizeof other, "%s/b.bin.tmp.Ab3xYz", dir);
+    snprintf(stale, sizeof stale, "%s" FLOE_TMP_MARK "Ab3xYz", path);
+    snprintf(other, sizeof other, "%s/b.bin" FLOE_TMP_MARK "Ab3xYz", dir);
+    snprintf(user, sizeof user, "%s/notes.tmp.Ab3xYz", dir);
     floe_err err;
-    assert_int_equal(floe_write_file_atomic(stale, "x", 1, &err), 0);
-    assert_int_equal(floe_write_file_atomic(other, "y", 1, &err), 0);
-    assert_int_equal(count_entries(dir), 2);
+    const char *plain[3] = {stale, other, user}; /* as a killed writer leaves them: plain files */
+    for (int i = 0; i < 3; i++) {
+        FILE *f = fopen(plain[i], "wb");
+        assert_non_null(f);
+        assert_int_equal(fclose(f), 0);
+    }
+    assert_int_equal(count_entries(dir), 3);
 
     floe_afile live;
-    assert_int_equal(floe_afile_open(&live, path, &err), 0); /* removes the stale one */
+    assert_int_equal(floe_afile_open(&live, path, &err), 0); /* removes both stale ones */
     assert_int_equal(access(stale, F_OK), -1);
-    assert_int_equal(count_entries(dir), 2); /* the live temporary and b's */
+    assert_int_equal(access(other, F_OK), -1);
+    assert_int_equal(count_entries(dir), 2); /* the live temporary and the user's file */
     fputs("live", live.fp);
     assert_int_equal(floe_write_file_atomic(path, "second", 6, &err), 0); /* leaves the live one */
-    assert_int_equal(count_entries(dir), 3);
+    assert_int_equal(count_entries(dir), 3); /* a.bin, the live temporary, the user's file */
     assert_int_equal(floe_afile_commit(&live, &err), 0);
-    assert_int_equal(count_entries(dir), 2); /* a.bin and b's temporary */
+    assert_int_equal(count_entries(dir), 2); /* a.bin and the user's file */
     char *data;
     size_t len;
     assert_int_equal(floe_read_file(path, 100, &data, &len, &err), 0);
     assert_string_equal(data, "live");
     free(data);
-    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(access(user, F_OK), 0);
 }
 
 int main(void)
