@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Crash consistency under SIGKILL (docs/reliability.md): runs floe train (a checkpoint every step),
 # floe qat --machine (every step verified on the chip, a checkpoint every step), floe export,
-# floe corpus and floe deploy-check --energy-csv, and kills each (its whole process group, gnuplot
+# floe corpus, floe deploy-check --energy-csv and floe explore (two worker processes), and kills each (its whole process group, gnuplot
 # included) with SIGKILL at a random moment of its run, TRIALS times per command. After each kill
 # every file in the output folder must be absent, the old one, or a complete new one: a checkpoint,
-# a quantized model, a token file or an energy CSV byte-equal to the reference run's file of that
-# name; a log CSV whose every line has the header's fields and which ends with a newline; a PNG that
-# ends with its IEND chunk. The killed training and QAT runs are then resumed from their last
+# a quantized model, a token file, an energy CSV, explore's CSV or report byte-equal to the
+# reference run's file of that name; a log CSV whose every line has the header's fields and which
+# ends with a newline; a PNG that ends with its IEND chunk; explore's journal (appended, one write a
+# line) whole lines each found in the reference's or the old journal. The killed training and QAT runs are then resumed from their last
 # checkpoint (or started again when none was written) and must end with the same bytes as the
-# uninterrupted run (the final checkpoint and quantized model); the other commands are run again to
+# uninterrupted run (the final checkpoint and quantized model), the killed sweeps run again (pricing
+# only what the journal lacks) must end with the reference's CSV and report; the other commands are run again to
 # their end. After that next run no temporary file may be left (the atomic writer removes a killed
 # writer's temporaries when it next writes into their folder). Kill moments are uniform over the
 # reference run's wall time, from a seeded generator (the same SEED gives the same moments); a run
@@ -52,6 +54,11 @@ EXPORT=(export "$work/ref-qat/out/qat-000006.safetensors" -o out/model.safetenso
 CORPUS=(corpus -t "$src/fuzz/seeds/tok-llama2.json" -i "$work/corpus-in" -o out/c.tok)
 DEPLOY=(deploy-check --model tiny -m "$src/configs/northpole.csv" --energy "$src/configs/energy-northpole.csv"
         --energy-csv out/energy.csv)
+# a sweep of 10 points priced by the simulator: the tiny model at two precisions over five core sizes
+printf 'machine = %s/configs/small.csv\nenergy = %s/configs/energy-small.csv\nmodel = tiny\nprecision = W4A8KV8, W2A8KV8\ncontext = 32\ntier = sim\ncore_mem_bytes = %s\n' \
+  "$src" "$src" "65536 .. 1048576 *2" > "$work/new.sweep"
+sed 's/^context = 32/context = 16/' "$work/new.sweep" > "$work/old.sweep"
+EXPLORE=(explore -q -j 2 "$work/new.sweep" -o out)
 
 now_ms() { date +%s%3N; }
 
@@ -94,7 +101,7 @@ check_outputs() {
     checked=$((checked + 1))
     case $name in
       *.csv)
-        if [ -f "$ref/out/$name" ] && [ "$name" = energy.csv ]; then
+        if [ -f "$ref/out/$name" ] && { [ "$name" = energy.csv ] || [ "$name" = explore.csv ]; }; then
           cmp -s "$f" "$ref/out/$name" || { [ -n "$old" ] && cmp -s "$f" "$old/$name"; } || lost_file "$f"
         else
           awk -F, 'NR == 1 { n = NF } NF != n { bad = 1 } END { exit bad || NR < 1 }' "$f" &&
@@ -102,6 +109,9 @@ check_outputs() {
         fi ;;
       *.png)
         [ "$(tail -c 8 "$f" | head -c 4)" = IEND ] || lost_file "$f" ;;
+      points.journal)
+        { [ ! -s "$f" ] || [ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" = '\n' ]; } &&
+          ! grep -vxFf <(cat "$ref/out/$name" ${old:+"$old/$name"} 2>/dev/null) "$f" > /dev/null || lost_file "$f" ;;
       *)
         if [ -f "$ref/out/$name" ] && cmp -s "$f" "$ref/out/$name"; then :
         elif [ -n "$old" ] && [ -f "$old/$name" ] && cmp -s "$f" "$old/$name"; then :
@@ -152,7 +162,9 @@ trials() {
 resume_run() {
   local dir=$1 kind=$2; shift 2
   local last
-  if [ "$kind" = train ]; then
+  if [ "$kind" = explore ]; then
+    (cd "$dir" && "$floe" "$@" > log.txt 2>&1)
+  elif [ "$kind" = train ]; then
     last=$(cd "$dir/out" && ls ckpt-*[0-9].safetensors 2>/dev/null | sort | tail -1)
     if [ -n "$last" ]; then
       (cd "$dir" && "$floe" train --resume "out/$last" --out out --threads 1 > log.txt 2>&1)
@@ -167,7 +179,9 @@ resume_run() {
 
 resume_same() {
   local dir=$1 ref=$2 kind=$3
-  if [ "$kind" = train ]; then
+  if [ "$kind" = explore ]; then
+    cmp -s "$dir/out/explore.csv" "$ref/out/explore.csv" && cmp -s "$dir/out/report.html" "$ref/out/report.html"
+  elif [ "$kind" = train ]; then
     cmp -s "$dir/out/ckpt-000020.safetensors" "$ref/out/ckpt-000020.safetensors" &&
       cmp -s "$dir/out/ckpt-000020.optim.safetensors" "$ref/out/ckpt-000020.optim.safetensors"
   else
@@ -190,13 +204,17 @@ mkdir -p "$work/old"
 (cd "$work/old" && mkdir -p out &&
   "$floe" export "$work/ref-qat/out/qat-000003.safetensors" -o out/model.safetensors > /dev/null &&
   "$floe" corpus -t "$src/fuzz/seeds/tok-llama2.json" -i "$src/README.md" -o out/c.tok > /dev/null &&
-  "$floe" "${DEPLOY[@]}" --tokens 4 > /dev/null) > /dev/null 2>&1 || { echo "kill_trials: old outputs failed" >&2; exit 2; }
+  "$floe" "${DEPLOY[@]}" --tokens 4 > /dev/null &&
+  "$floe" explore -q -j 2 "$work/old.sweep" -o out > /dev/null) > /dev/null 2>&1 ||
+  { echo "kill_trials: old outputs failed" >&2; exit 2; }
 run_ref export "${EXPORT[@]}"
 trials export none "$work/old/out" "${EXPORT[@]}"
 run_ref corpus "${CORPUS[@]}"
 trials corpus none "$work/old/out" "${CORPUS[@]}"
 run_ref deploy-check "${DEPLOY[@]}"
 trials deploy-check none "$work/old/out" "${DEPLOY[@]}"
+run_ref explore "${EXPLORE[@]}"
+trials explore explore "$work/old/out" "${EXPLORE[@]}"
 
 echo "files lost: $lost_total; temporaries left after the next run: $stale_total; resumed runs that differ: $differ_total"
 if [ "$lost_total" -ne 0 ] || [ "$differ_total" -ne 0 ] || [ "$stale_total" -ne 0 ]; then
