@@ -25,6 +25,8 @@ mini_qmodel() {
     > /dev/null
   "$floe" ptq --method smoothquant -t "$ckpt" --corpus generated:50 --calib-batches 1 -b 1 -w 2 \
     --wbits-layer 0=8 -o "$work/qs.safetensors" > /dev/null
+  "$floe" ptq --method rtn -t "$ckpt" --corpus generated:50 --calib-batches 1 -b 1 \
+    --wbits-layer 0.gate_proj=8,0.down_proj=2 -o "$work/ql.safetensors" > /dev/null
 }
 # A 4-byte little-endian number (fuzz_checkpoint's length prefix).
 le32() {
@@ -49,7 +51,7 @@ case $target in
     { le32 "$(wc -c < "$ckpt")"; cat "$ckpt" "$optim"; } > "$out/pair" ;;
   qmodel)
     mini_qmodel
-    cp "$work/q.safetensors" "$work/qs.safetensors" "$out/" ;;
+    cp "$work/q.safetensors" "$work/qs.safetensors" "$work/ql.safetensors" "$out/" ;;
   machine) cp "$src"/configs/northpole*.csv "$src/configs/small.csv" "$out/" ;;
   energy) cp "$src"/configs/energy-*.csv "$out/" ;;
   config)
