@@ -14,18 +14,21 @@
 #include "trainer/qat_job.h"
 #include "trainer/qeval.h"
 #include "trainer/run_log.h"
+#include "compiler/compile.h"
 #include "verify/deploy_check.h"
 #include "verify/qat_verify.h"
 
 static const char *const RES_NAME[FLOE_DESIGN_RESOURCES] = {"latency_us", "energy_uj", "memory_bytes"};
 static const char *const RES_KEY[FLOE_DESIGN_RESOURCES] = {"latency", "energy", "memory"};
 
-int floe_design_parse_budget(const char *spec, double limit[FLOE_DESIGN_RESOURCES], floe_err *err)
+int floe_design_parse_budget(const char *spec, double limit[FLOE_DESIGN_RESOURCES], int *chips, floe_err *err)
 {
+    static const char FORM[] = "latency=US, energy=UJ, memory=BYTES or chips=N";
     for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
         limit[r] = INFINITY;
+    *chips = 0;
     if (!spec || !*spec)
-        return floe_err_set(err, "--budget: give latency=US, energy=UJ or memory=BYTES (comma-separated)");
+        return floe_err_set(err, "--budget: give %s (comma-separated)", FORM);
     const char *p = spec;
     while (*p) {
         const char *end = strchr(p, ',');
@@ -42,17 +45,26 @@ int floe_design_parse_budget(const char *spec, double limit[FLOE_DESIGN_RESOURCE
             for (int k = 0; k < FLOE_DESIGN_RESOURCES; k++)
                 if (strcmp(item, RES_KEY[k]) == 0)
                     r = k;
+            if (strcmp(item, "chips") == 0)
+                r = FLOE_DESIGN_RESOURCES;
         }
         if (r < 0)
-            return floe_err_set(err, "--budget: item '%.*s': expected latency=US, energy=UJ or memory=BYTES", (int)n,
-                                p);
+            return floe_err_set(err, "--budget: item '%.*s': expected %s", (int)n, p, FORM);
         char *tail;
         double v = strtod(eq + 1, &tail);
         if (tail == eq + 1 || *tail || !(v > 0) || !isfinite(v))
             return floe_err_set(err, "--budget: %s=%s: need a positive number", item, eq + 1);
-        if (!isinf(limit[r]))
-            return floe_err_set(err, "--budget: %s is given twice", item);
-        limit[r] = v;
+        if (r == FLOE_DESIGN_RESOURCES) {
+            if (v != floor(v) || v > 1e9)
+                return floe_err_set(err, "--budget: chips=%s: need a whole number of chips", eq + 1);
+            if (*chips)
+                return floe_err_set(err, "--budget: chips is given twice");
+            *chips = (int)v;
+        } else {
+            if (!isinf(limit[r]))
+                return floe_err_set(err, "--budget: %s is given twice", item);
+            limit[r] = v;
+        }
         p += n;
         if (*p == ',')
             p++;
@@ -60,49 +72,84 @@ int floe_design_parse_budget(const char *spec, double limit[FLOE_DESIGN_RESOURCE
     return 0;
 }
 
-/* The choice problem over the layers: values from sens (measured or Fisher), costs from lc. */
+/* The choice problem over the groups (layers, or each layer's linears): values from sens (measured or
+ * Fisher), costs from lc. */
 typedef struct problem {
-    int L, K;
+    int G, K, per; /* groups, widths, groups per layer (1 or 7) */
     double *v, *c;
     floe_mck m;
 } problem;
 
+/* Group g's cost at width w. */
+static const double *group_cost(const floe_layer_cost *lc, int per, int g, int w)
+{
+    return per > 1 ? lc->linear[g % per][w] : lc->layer[w];
+}
+
 static int problem_init(problem *p, const floe_sens *s, const floe_layer_cost *lc, int fisher, const double *budget)
 {
-    p->L = s->n_layers, p->K = s->n_widths;
-    p->v = malloc(sizeof(double) * (size_t)p->L * p->K);
-    p->c = malloc(sizeof(double) * (size_t)p->L * p->K * FLOE_DESIGN_RESOURCES);
+    p->G = s->n_groups, p->K = s->n_widths, p->per = s->n_groups / s->n_layers;
+    p->v = malloc(sizeof(double) * (size_t)p->G * p->K);
+    p->c = malloc(sizeof(double) * (size_t)p->G * p->K * FLOE_DESIGN_RESOURCES);
     if (!p->v || !p->c)
         return -1;
-    for (int l = 0; l < p->L; l++)
+    for (int g = 0; g < p->G; g++)
         for (int w = 0; w < p->K; w++) {
-            size_t i = (size_t)l * p->K + w;
+            size_t i = (size_t)g * p->K + w;
             p->v[i] = fisher ? s->fisher[i] : s->measured[i];
             for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
-                p->c[i * FLOE_DESIGN_RESOURCES + r] = lc->layer[w][r];
+                p->c[i * FLOE_DESIGN_RESOURCES + r] = group_cost(lc, p->per, g, w)[r];
         }
     memset(&p->m, 0, sizeof p->m);
-    p->m.n = p->L, p->m.k = p->K, p->m.R = FLOE_DESIGN_RESOURCES, p->m.v = p->v, p->m.c = p->c;
+    p->m.n = p->G, p->m.k = p->K, p->m.R = FLOE_DESIGN_RESOURCES, p->m.v = p->v, p->m.c = p->c;
     for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++) {
-        p->m.fixed[r] = lc->fixed[r];
+        p->m.fixed[r] = p->per > 1 ? lc->linear_fixed[r] : lc->fixed[r];
         p->m.budget[r] = budget[r];
         p->m.names[r] = RES_NAME[r];
     }
     return 0;
 }
 
-static void format_choice(const floe_design_job *j, const floe_layer_cost *lc, const int *choice, int L,
-                          floe_design_result *r)
+/* The widths of a choice: layer_wbits per layer, or linear_wbits per linear. */
+static void choice_qconfig(const floe_qconfig *base, const floe_layer_cost *lc, const int *choice, int G, int per,
+                           floe_qconfig *qc)
 {
-    (void)j;
-    int o = 0;
-    r->wbits_layer[0] = '\0';
-    for (int l = 0; l < L; l++) {
-        r->wbits[l] = lc->widths[choice[l]];
-        o += snprintf(r->wbits_layer + o, sizeof r->wbits_layer - (size_t)o, "%s%d=%d", l ? "," : "", l, r->wbits[l]);
-        if (o >= (int)sizeof r->wbits_layer)
-            o = (int)sizeof r->wbits_layer - 1;
+    *qc = *base;
+    floe_qconfig_clear_wbits(qc);
+    for (int g = 0; g < G; g++) {
+        const int b = lc->widths[choice[g]];
+        if (per > 1)
+            qc->linear_wbits[g / per][g % per] = (signed char)b;
+        else
+            qc->layer_wbits[g] = (signed char)b;
     }
+}
+
+/* q's widths of layers 0..L-1 as --wbits-layer takes them, every layer named (its most frequent
+ * width, the first of its linears' on a tie), then the linears that differ from it; items separated
+ * by sep. */
+static void spec_of(const floe_qconfig *q, int L, char sep, char *buf, size_t n)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int l = 0; l < L; l++) {
+        int w[FLOE_LAYER_LINEARS], best = 0, most = 0;
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+            w[j] = floe_qconfig_linear_wbits_of(q, l, j);
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++) {
+            int c = 0;
+            for (int k = 0; k < FLOE_LAYER_LINEARS; k++)
+                c += w[k] == w[j];
+            if (c > most)
+                most = c, best = w[j];
+        }
+        o += (size_t)snprintf(buf + o, o < n ? n - o : 0, "%s%d=%d", l ? (char[]){sep, 0} : "", l, best);
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+            if (w[j] != best)
+                o += (size_t)snprintf(buf + o, o < n ? n - o : 0, "%c%d.%s=%d", sep, l, floe_linear_name(j), w[j]);
+    }
+    if (o >= n && n > 4)
+        memcpy(buf + n - 4, "...", 4);
 }
 
 static int write_design_csv(const char *dir, const floe_sens *s, const floe_layer_cost *lc, const int *choice,
@@ -113,16 +160,19 @@ static int write_design_csv(const char *dir, const floe_sens *s, const floe_laye
     floe_afile af;
     if (floe_afile_open(&af, path, err) != 0)
         return -1;
-    fprintf(af.fp, "layer,wbits,measured_dloss,fisher_dloss,latency_us,energy_uj,memory_bytes,chosen\n");
-    for (int l = 0; l < s->n_layers; l++)
+    const int per = s->n_groups / s->n_layers;
+    fprintf(af.fp, "layer,linear,wbits,measured_dloss,fisher_dloss,latency_us,energy_uj,memory_bytes,chosen\n");
+    for (int g = 0; g < s->n_groups; g++)
         for (int w = 0; w < s->n_widths; w++) {
-            size_t i = (size_t)l * s->n_widths + w;
-            fprintf(af.fp, "%d,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%d\n", l, lc->widths[w], s->measured[i], s->fisher[i],
-                    lc->layer[w][FLOE_DESIGN_LATENCY], lc->layer[w][FLOE_DESIGN_ENERGY],
-                    lc->layer[w][FLOE_DESIGN_MEMORY], choice[l] == w);
+            size_t i = (size_t)g * s->n_widths + w;
+            const double *c = group_cost(lc, per, g, w);
+            fprintf(af.fp, "%d,%s,%d,%.9g,%.9g,%.9g,%.9g,%.9g,%d\n", g / per,
+                    per > 1 ? floe_linear_name(g % per) : "all", lc->widths[w], s->measured[i], s->fisher[i],
+                    c[FLOE_DESIGN_LATENCY], c[FLOE_DESIGN_ENERGY], c[FLOE_DESIGN_MEMORY], choice[g] == w);
         }
-    fprintf(af.fp, "fixed,,,,%.9g,%.9g,%.9g,\n", lc->fixed[FLOE_DESIGN_LATENCY], lc->fixed[FLOE_DESIGN_ENERGY],
-            lc->fixed[FLOE_DESIGN_MEMORY]);
+    const double *fx = per > 1 ? lc->linear_fixed : lc->fixed;
+    fprintf(af.fp, "fixed,,,,,%.9g,%.9g,%.9g,\n", fx[FLOE_DESIGN_LATENCY], fx[FLOE_DESIGN_ENERGY],
+            fx[FLOE_DESIGN_MEMORY]);
     return floe_afile_commit(&af, err);
 }
 
@@ -135,13 +185,14 @@ static int write_front(const floe_design_job *j, problem *p, const floe_layer_co
     floe_path_join(png, sizeof png, j->out, "front.png");
     const int n = j->front_points > 1 ? j->front_points : 12;
     double lo = floe_mck_min_cost(&p->m, swept), hi = p->m.fixed[swept];
-    for (int l = 0; l < p->L; l++) {
+    for (int g = 0; g < p->G; g++) {
         double m = 0;
         for (int w = 0; w < p->K; w++)
-            m = fmax(m, lc->layer[w][swept]);
+            m = fmax(m, group_cost(lc, p->per, g, w)[swept]);
         hi += m;
     }
-    int *choice = malloc(sizeof(int) * (size_t)p->L);
+    int *choice = malloc(sizeof(int) * (size_t)p->G);
+    static char spec[1 << 16];
     if (!choice)
         return floe_err_set(err, "front: out of memory");
     floe_afile af;
@@ -158,10 +209,11 @@ static int write_front(const floe_design_job *j, problem *p, const floe_layer_co
         floe_err e2;
         if (floe_mck_solve(&m, choice, &res, &e2) != 0)
             continue; /* the other budgets exclude this point */
-        fprintf(af.fp, "%.9g,%.9g,%.9g,%.9g,%.9g,", m.budget[swept], res.value, res.cost[0], res.cost[1], res.cost[2]);
-        for (int l = 0; l < p->L; l++)
-            fprintf(af.fp, "%s%d=%d", l ? " " : "", l, lc->widths[choice[l]]);
-        fprintf(af.fp, "\n");
+        floe_qconfig qc;
+        choice_qconfig(&j->q, lc, choice, p->G, p->per, &qc);
+        spec_of(&qc, p->G / p->per, ' ', spec, sizeof spec);
+        fprintf(af.fp, "%.9g,%.9g,%.9g,%.9g,%.9g,%s\n", m.budget[swept], res.value, res.cost[0], res.cost[1],
+                res.cost[2], spec);
         ylo = fmin(ylo, res.value), yhi = fmax(yhi, res.value);
     }
     free(choice);
@@ -243,6 +295,58 @@ static int deploy(const floe_design_job *j, const floe_model_config *mc, const f
     return 0;
 }
 
+/* The chips the compiler's plan needs for widths q: the plan floe_deploy_check makes with its
+ * defaults (a T-token prefill, a cache for the prompt and up to 32 decode steps, at least T + N). */
+static int plan_chips(const floe_model_config *mc, const floe_qconfig *q, const floe_machine *mach, int *chips,
+                      floe_err *err)
+{
+    const floe_deploy_check_opts d = floe_deploy_check_defaults();
+    const int room = mc->context - d.tokens, steps = room < 32 ? room : 32;
+    const int cap = d.tokens + steps > d.tokens + d.decode ? d.tokens + steps : d.tokens + d.decode;
+    floe_compile_opts co = {.tokens = d.tokens, .kv_tokens = cap};
+    floe_plan_summary sum;
+    if (floe_compile_plan(mc, q, mach, &co, &sum, err) != 0)
+        return -1;
+    *chips = sum.chips;
+    return 0;
+}
+
+/* The optimum within the additive budgets; with a chips budget, while the optimum's plan needs more
+ * chips, the weight-bytes budget is lowered below the optimum's and the problem solved again (chips
+ * are not a sum over layers; fewer weight bytes need fewer or as many cores). qc gets the widths. */
+static int solve_within_chips(const floe_design_job *j, const floe_model_config *mc, problem *p,
+                              const floe_layer_cost *lc, int *choice, floe_mck_result *res, floe_qconfig *qc,
+                              floe_design_result *r, floe_err *err)
+{
+    floe_mck m = p->m;
+    for (;;) {
+        if (floe_mck_solve(&m, choice, res, err) != 0) {
+            if (r->chips_rounds)
+                floe_err_prefix(err, "within %d chip(s), after %d round(s) of lower weight bytes", j->chips,
+                                r->chips_rounds);
+            return -1;
+        }
+        choice_qconfig(&j->q, lc, choice, p->G, p->per, qc);
+        floe_err pe; /* a choice the plan cannot map (0 chips reported) is over any chips budget */
+        const int mapped = plan_chips(mc, qc, j->mach, &r->chips, &pe) == 0;
+        if (!mapped)
+            r->chips = 0;
+        if (j->chips <= 0 || (mapped && r->chips <= j->chips))
+            return 0;
+        r->chips_rounds++;
+        if (j->log && mapped)
+            fprintf(j->log,
+                    "chips: the optimum at %.0f bytes of weights needs %d chip(s) > %d: below that many bytes\n",
+                    res->cost[FLOE_DESIGN_MEMORY], r->chips, j->chips);
+        else if (j->log)
+            fprintf(j->log, "chips: the optimum at %.0f bytes of weights does not map (%s): below that many bytes\n",
+                    res->cost[FLOE_DESIGN_MEMORY], pe.msg);
+        /* weight bytes are elements times b / 8 with b even, multiples of a quarter byte: an eighth
+           below excludes this total and no smaller one */
+        m.budget[FLOE_DESIGN_MEMORY] = res->cost[FLOE_DESIGN_MEMORY] - 0.125;
+    }
+}
+
 int floe_design_run(const floe_design_job *j, floe_design_result *r, floe_err *err)
 {
     memset(r, 0, sizeof *r);
@@ -252,6 +356,8 @@ int floe_design_run(const floe_design_job *j, floe_design_result *r, floe_err *e
     for (int k = FLOE_DESIGN_RESOURCES - 1; k >= 0; k--)
         if (!isinf(j->budget[k]))
             swept = k;
+    if (swept < 0 && j->chips > 0) /* chips alone: the front runs over memory */
+        swept = FLOE_DESIGN_MEMORY;
     if (swept < 0)
         return floe_err_set(err, "no budget given");
     floe_model_config mc;
@@ -279,35 +385,58 @@ int floe_design_run(const floe_design_job *j, floe_design_result *r, floe_err *e
                          .context = mc.context,
                          .val_windows = j->val_windows ? j->val_windows : 32,
                          .log = j->log};
+    const int per = j->per_linear ? FLOE_LAYER_LINEARS : 1, G = mc.n_layers * per;
+    so.per_linear = j->per_linear;
     so.init.method = FLOE_QINIT_CALIB;
     so.init.batches = j->calib_batches > 0 ? j->calib_batches : 2;
     if (j->log)
-        fprintf(j->log, "design: %s (%d layers) on %s, base width W%d, candidates W2 W4 W8\n", mc.name, mc.n_layers,
-                j->machine_name ? j->machine_name : "the machine", j->q.wbits);
+        fprintf(j->log, "design: %s (%d layers) on %s, base width W%d, candidates W2 W4 W8, per %s\n", mc.name,
+                mc.n_layers, j->machine_name ? j->machine_name : "the machine", j->q.wbits,
+                per > 1 ? "linear" : "layer");
     /* the cost first: it takes milliseconds, and an impossible budget is refused before the
        measurements */
     double t0 = floe_now_s();
-    if (floe_layer_cost_price(&mc, &j->q, j->q.wbits, so.widths, so.n_widths, j->mach, j->energy, &lc, err) != 0)
+    if (floe_layer_cost_price(&mc, &j->q, j->q.wbits, so.widths, so.n_widths, j->mach, j->energy, &lc, err) != 0 ||
+        (per > 1 && floe_linear_cost_price(&mc, &j->q, j->q.wbits, j->mach, j->energy, &lc, err) != 0))
         goto done;
     r->seconds[1] = floe_now_s() - t0;
     if (j->log)
-        for (int w = 0; w < lc.n_widths; w++)
+        for (int w = 0; w < lc.n_widths; w++) {
             fprintf(
                 j->log,
                 "cost: a layer at W%d: %.4g us, %.4g uJ, %.0f bytes of weights (uniform W%d: %.4g us, %d chip(s))\n",
                 lc.widths[w], lc.layer[w][0], lc.layer[w][1], lc.layer[w][2], lc.widths[w], lc.uniform[w][0],
                 lc.chips[w]);
+            for (int k = 0; per > 1 && k < FLOE_LAYER_LINEARS; k++)
+                fprintf(j->log, "cost: %s at W%d: %+.4g us, %+.4g uJ over its cheapest width, %.0f bytes\n",
+                        floe_linear_name(k), lc.widths[w], lc.linear[k][w][0], lc.linear[k][w][1], lc.linear[k][w][2]);
+        }
     for (int k = 0; k < FLOE_DESIGN_RESOURCES; k++) {
-        double least = lc.fixed[k];
-        for (int l = 0; l < mc.n_layers; l++) {
+        double least = per > 1 ? lc.linear_fixed[k] : lc.fixed[k];
+        for (int g = 0; g < G; g++) {
             double m = INFINITY;
             for (int w = 0; w < lc.n_widths; w++)
-                m = fmin(m, lc.layer[w][k]);
+                m = fmin(m, group_cost(&lc, per, g, w)[k]);
             least += m;
         }
         if (!(least <= j->budget[k] * (1 + 1e-12))) {
             floe_err_set(err, "budget %s <= %g is impossible: the smallest achievable is %g", RES_NAME[k], j->budget[k],
                          least);
+            goto done;
+        }
+    }
+    if (j->chips > 0) { /* the narrowest weights need the fewest cores, so the fewest chips */
+        int narrow[FLOE_MODEL_MAX_LAYERS * FLOE_LAYER_LINEARS] = {0};
+        floe_qconfig qn;
+        choice_qconfig(&j->q, &lc, narrow, G, per, &qn);
+        int least;
+        if (plan_chips(&mc, &qn, j->mach, &least, err) != 0) {
+            floe_err_prefix(err, "planning the narrowest widths");
+            goto done;
+        }
+        if (least > j->chips) {
+            floe_err_set(err, "budget chips <= %d is impossible: the smallest achievable is %d (every weight at W%d)",
+                         j->chips, least, lc.widths[0]);
             goto done;
         }
     }
@@ -317,14 +446,14 @@ int floe_design_run(const floe_design_job *j, floe_design_result *r, floe_err *e
     r->seconds[0] = floe_now_s() - t0;
     r->base_loss = s.base_loss;
     {
-        double *x = malloc(sizeof(double) * (size_t)s.n_layers * s.n_widths);
-        double *y = malloc(sizeof(double) * (size_t)s.n_layers * s.n_widths);
+        double *x = malloc(sizeof(double) * (size_t)G * s.n_widths);
+        double *y = malloc(sizeof(double) * (size_t)G * s.n_widths);
         int n = 0;
-        for (int l = 0; x && y && l < s.n_layers; l++)
+        for (int g = 0; x && y && g < G; g++)
             for (int w = 0; w < s.n_widths; w++)
                 if (so.widths[w] != j->q.wbits) {
-                    x[n] = s.measured[(size_t)l * s.n_widths + w];
-                    y[n++] = s.fisher[(size_t)l * s.n_widths + w];
+                    x[n] = s.measured[(size_t)g * s.n_widths + w];
+                    y[n++] = s.fisher[(size_t)g * s.n_widths + w];
                 }
         r->spearman = x && y ? floe_spearman(x, y, n) : 0;
         free(x), free(y);
@@ -333,28 +462,36 @@ int floe_design_run(const floe_design_job *j, floe_design_result *r, floe_err *e
         fprintf(j->log, "sensitivity: %.2f s measured, %.2f s Fisher; Spearman rank correlation %.3f\n",
                 s.seconds_measured, s.seconds_fisher, r->spearman);
     t0 = floe_now_s();
-    choice = malloc(sizeof(int) * (size_t)mc.n_layers);
+    choice = malloc(sizeof(int) * (size_t)G);
     if (!choice || problem_init(&p, &s, &lc, j->use_fisher, j->budget) != 0) {
         floe_err_set(err, "design: out of memory");
         goto done;
     }
     floe_mck_result res;
-    if (floe_mck_solve(&p.m, choice, &res, err) != 0)
+    floe_qconfig qc;
+    if (solve_within_chips(j, &mc, &p, &lc, choice, &res, &qc, r, err) != 0)
         goto done;
     r->n_layers = mc.n_layers;
-    format_choice(j, &lc, choice, mc.n_layers, r);
+    r->per_linear = per > 1;
+    spec_of(&qc, mc.n_layers, ',', r->wbits_layer, sizeof r->wbits_layer);
     r->sensitivity = res.value;
     for (int k = 0; k < FLOE_DESIGN_RESOURCES; k++)
         r->predicted[k] = res.cost[k];
+    if (floe_mix_cost_price(&mc, &qc, &lc, j->mach, j->energy, r->priced, err) != 0) {
+        floe_err_prefix(err, "pricing the chosen widths");
+        goto done;
+    }
     if (write_design_csv(j->out, &s, &lc, choice, err) != 0 || write_front(j, &p, &lc, swept, err) != 0)
         goto done;
     r->seconds[2] = floe_now_s() - t0;
     if (j->log)
-        fprintf(j->log, "choice: --wbits-layer %s (total sensitivity %+.4g; predicted %.4g us, %.4g uJ, %.0f bytes)\n",
-                r->wbits_layer, r->sensitivity, r->predicted[0], r->predicted[1], r->predicted[2]);
-    floe_qconfig qc = j->q;
-    for (int l = 0; l < mc.n_layers; l++)
-        qc.layer_wbits[l] = (signed char)r->wbits[l];
+        fprintf(
+            j->log,
+            "choice: --wbits-layer %s (total sensitivity %+.4g; predicted %.4g us, %.4g uJ, %.0f bytes, %d chip(s))\n",
+            r->wbits_layer, r->sensitivity, r->predicted[0], r->predicted[1], r->predicted[2], r->chips);
+    if (j->log && per > 1)
+        fprintf(j->log, "priced layer by layer: %.4g us, %.4g uJ (the per-linear shares are differences at W%d)\n",
+                r->priced[0], r->priced[1], j->q.wbits);
     if (floe_sens_ptq_loss(j->teacher, &train, &val, &so, &qc, &r->ptq_loss, err) != 0)
         goto done;
     if (j->qat_steps > 0) {

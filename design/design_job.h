@@ -1,5 +1,6 @@
 /* `floe design` as a library (docs/design-choice.md): given an FP teacher, a machine and budgets,
- * the per-decoder-layer weight widths that minimise the total sensitivity within the budgets, then
+ * the per-decoder-layer (or per-linear) weight widths that minimise the total sensitivity within the
+ * budgets, then
  * (optionally) QAT of that choice verified on the chip, and the deployed figures.
  *
  * Phases: sensitivity (design/sensitivity.h), cost per layer and width (design/layer_cost.h), the
@@ -23,10 +24,10 @@
 extern "C" {
 #endif
 
-/* "latency=US", "energy=UJ", "memory=BYTES", comma-separated, into limit[FLOE_DESIGN_RESOURCES]
- * (INFINITY where not given). -1 with err naming the item on a malformed or repeated one, or a
- * non-positive limit. */
-int floe_design_parse_budget(const char *spec, double limit[FLOE_DESIGN_RESOURCES], floe_err *err);
+/* "latency=US", "energy=UJ", "memory=BYTES", "chips=N", comma-separated, into limit[FLOE_DESIGN_RESOURCES]
+ * (INFINITY where not given) and *chips (0 where not given). -1 with err naming the item on a
+ * malformed or repeated one, a non-positive limit, or chips not a whole number. */
+int floe_design_parse_budget(const char *spec, double limit[FLOE_DESIGN_RESOURCES], int *chips, floe_err *err);
 
 typedef struct floe_design_job {
     const char *teacher;             /* FP checkpoint */
@@ -37,6 +38,8 @@ typedef struct floe_design_job {
     const char *machine_name;        /* for the log */
     floe_qconfig q;                  /* activation, cache, head widths; q.wbits the base width */
     double budget[FLOE_DESIGN_RESOURCES];
+    int chips;          /* > 0: at most this many chips in the compiler's plan of the choice */
+    int per_linear;     /* 1: a width per linear (q_proj .. down_proj of each layer), else per layer */
     int calib_batches;  /* calibration batches (0: 2) */
     size_t val_windows; /* validation windows per evaluation (0: 32) */
     int batch;          /* sequences per calibration batch (0: 4) */
@@ -50,11 +53,16 @@ typedef struct floe_design_job {
 
 typedef struct floe_design_result {
     int n_layers;
-    int wbits[FLOE_MODEL_MAX_LAYERS];        /* the chosen width of each decoder layer */
-    char wbits_layer[4096];                  /* as --wbits-layer takes it, every layer named */
+    int per_linear;                          /* the job's granularity */
+    char wbits_layer[16384];                 /* the choice as --wbits-layer takes it, every layer named
+                                                (its most frequent width), then the linears that differ */
     double sensitivity;                      /* the optimum's total (of the optimised estimate) */
-    double predicted[FLOE_DESIGN_RESOURCES]; /* the layer costs' sum plus the fixed part */
+    double predicted[FLOE_DESIGN_RESOURCES]; /* the solver's: the groups' costs plus the fixed part */
+    double priced[FLOE_DESIGN_RESOURCES];    /* the choice priced layer by layer (floe_mix_cost_price):
+                                                the predicted figures per layer, not per linear */
     double spearman;                         /* measured vs Fisher over the non-base choices */
+    int chips;                               /* the compiler's plan of the choice */
+    int chips_rounds;                        /* solves repeated at fewer weight bytes to meet the chips budget */
     double base_loss, ptq_loss;              /* all layers at the base width; the chosen mix, PTQ */
     int qat_done;
     double qat_loss; /* the QAT result's validation loss */

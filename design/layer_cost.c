@@ -1,37 +1,66 @@
 #include "design/layer_cost.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <string.h>
+
+double floe_linear_elems(const floe_model_config *cfg, int j)
+{
+    double d = cfg->d_model, kv = (double)cfg->n_kv_heads * cfg->head_dim, f = cfg->ffn_dim;
+    switch (j) {
+    case FLOE_LIN_Q:
+    case FLOE_LIN_O: return d * d;
+    case FLOE_LIN_K:
+    case FLOE_LIN_V: return d * kv;
+    default: return d * f; /* gate, up, down */
+    }
+}
 
 double floe_layer_weight_bytes(const floe_model_config *cfg, int b)
 {
-    double d = cfg->d_model, kv = (double)cfg->n_kv_heads * cfg->head_dim, f = cfg->ffn_dim;
-    double elems = d * d * 2 + d * kv * 2 + d * f * 3; /* q, o; k, v; gate, up, down */
+    double elems = 0;
+    for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+        elems += floe_linear_elems(cfg, j);
     return elems * b / 8.0;
 }
 
-/* The model of n layers, every layer at b bits: latency (us), energy (uJ), chips. */
-static int price(const floe_model_config *cfg, const floe_qconfig *q, int n, int b, const floe_machine *mach,
-                 const floe_energy_table *e, double fig[FLOE_DESIGN_RESOURCES], int *chips, floe_err *err)
+/* The model of n layers at widths u (every layer as layer 0): latency (us), energy (uJ), weight
+ * bytes, chips; `what` names the widths in errors. */
+static int price_q(const floe_model_config *cfg, const floe_qconfig *u, int n, const char *what,
+                   const floe_machine *mach, const floe_energy_table *e, double fig[FLOE_DESIGN_RESOURCES], int *chips,
+                   floe_err *err)
 {
     floe_model_config c = *cfg;
     c.n_layers = n;
-    floe_qconfig u = *q;
-    u.wbits = b;
-    memset(u.layer_wbits, 0, sizeof u.layer_wbits);
     floe_cost_opts o = {0};
     floe_cost_result r;
-    if (floe_cost_estimate(&c, &u, mach, e, &o, &r, err) != 0) {
-        floe_err_prefix(err, "pricing %d layer(s) at W%d", n, b);
+    if (floe_cost_estimate(&c, u, mach, e, &o, &r, err) != 0) {
+        floe_err_prefix(err, "pricing %d layer(s) at %s", n, what);
         return -1;
     }
     if (!r.fits)
-        return floe_err_set(err, "the model with %d layer(s) at W%d does not fit the machine: %s", n, b, r.unfit);
+        return floe_err_set(err, "the model with %d layer(s) at %s does not fit the machine: %s", n, what, r.unfit);
     fig[FLOE_DESIGN_LATENCY] = r.decode_s * 1e6;
     fig[FLOE_DESIGN_ENERGY] = r.energy_j_per_token * 1e6;
-    fig[FLOE_DESIGN_MEMORY] = floe_layer_weight_bytes(&c, b) * n + (double)c.vocab_size * c.d_model * u.head_bits / 8.0;
+    double layer = 0;
+    for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+        layer += floe_linear_elems(&c, j) * floe_qconfig_linear_wbits_of(u, 0, j) / 8.0;
+    fig[FLOE_DESIGN_MEMORY] = layer * n + (double)c.vocab_size * c.d_model * u->head_bits / 8.0;
     if (chips)
         *chips = r.chips;
     return 0;
+}
+
+/* The model of n layers, every layer at b bits. */
+static int price(const floe_model_config *cfg, const floe_qconfig *q, int n, int b, const floe_machine *mach,
+                 const floe_energy_table *e, double fig[FLOE_DESIGN_RESOURCES], int *chips, floe_err *err)
+{
+    floe_qconfig u = *q;
+    u.wbits = b;
+    floe_qconfig_clear_wbits(&u);
+    char what[16];
+    snprintf(what, sizeof what, "W%d", b);
+    return price_q(cfg, &u, n, what, mach, e, fig, chips, err);
 }
 
 int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, int base_bits, const int *widths,
@@ -65,5 +94,76 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
     for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
         out->fixed[r] = base[r] - n * (base[r] - less[r]);
     out->fixed[FLOE_DESIGN_MEMORY] = (double)cfg->vocab_size * cfg->d_model * q->head_bits / 8.0;
+    return 0;
+}
+
+int floe_linear_cost_price(const floe_model_config *cfg, const floe_qconfig *q, int base_bits, const floe_machine *mach,
+                           const floe_energy_table *e, floe_layer_cost *out, floe_err *err)
+{
+    const int n = cfg->n_layers;
+    double base[FLOE_DESIGN_RESOURCES];
+    if (price(cfg, q, n, base_bits, mach, e, base, NULL, err) != 0)
+        return -1;
+    for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
+        out->linear_fixed[r] = base[r];
+    out->linear_fixed[FLOE_DESIGN_MEMORY] = (double)cfg->vocab_size * cfg->d_model * q->head_bits / 8.0;
+    for (int j = 0; j < FLOE_LAYER_LINEARS; j++) {
+        double least[FLOE_DESIGN_RESOURCES] = {INFINITY, INFINITY};
+        for (int w = 0; w < out->n_widths; w++) {
+            floe_qconfig u = *q;
+            u.wbits = base_bits;
+            floe_qconfig_clear_wbits(&u);
+            for (int l = 0; l < n; l++)
+                u.linear_wbits[l][j] = (signed char)out->widths[w];
+            char what[48];
+            snprintf(what, sizeof what, "W%d with %s at W%d", base_bits, floe_linear_name(j), out->widths[w]);
+            double x[FLOE_DESIGN_RESOURCES];
+            if (price_q(cfg, &u, n, what, mach, e, x, NULL, err) != 0)
+                return -1;
+            for (int r = 0; r < FLOE_DESIGN_MEMORY; r++) {
+                out->linear[j][w][r] = (x[r] - base[r]) / n;
+                least[r] = fmin(least[r], out->linear[j][w][r]);
+            }
+            out->linear[j][w][FLOE_DESIGN_MEMORY] = floe_linear_elems(cfg, j) * out->widths[w] / 8.0;
+        }
+        for (int r = 0; r < FLOE_DESIGN_MEMORY; r++) { /* shares >= 0: the cheapest width's into the fixed part */
+            for (int w = 0; w < out->n_widths; w++)
+                out->linear[j][w][r] -= least[r];
+            out->linear_fixed[r] += n * least[r];
+        }
+    }
+    return 0;
+}
+
+int floe_mix_cost_price(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
+                        const floe_machine *mach, const floe_energy_table *e, double fig[FLOE_DESIGN_RESOURCES],
+                        floe_err *err)
+{
+    const int n = cfg->n_layers;
+    for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
+        fig[r] = lc->fixed[r];
+    double prev[FLOE_DESIGN_RESOURCES] = {0};
+    for (int l = 0; l < n; l++) {
+        int same = l > 0; /* layers alike: priced once */
+        for (int j = 0; same && j < FLOE_LAYER_LINEARS; j++)
+            same = floe_qconfig_linear_wbits_of(q, l, j) == floe_qconfig_linear_wbits_of(q, l - 1, j);
+        if (!same) {
+            floe_qconfig u = *q;
+            floe_qconfig_clear_wbits(&u);
+            for (int k = 0; k < n; k++)
+                for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+                    u.linear_wbits[k][j] = (signed char)floe_qconfig_linear_wbits_of(q, l, j);
+            char what[32];
+            snprintf(what, sizeof what, "layer %d's widths", l);
+            double all[FLOE_DESIGN_RESOURCES], less[FLOE_DESIGN_RESOURCES];
+            if (price_q(cfg, &u, n, what, mach, e, all, NULL, err) != 0 ||
+                price_q(cfg, &u, n - 1, what, mach, e, less, NULL, err) != 0)
+                return -1;
+            for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++) /* as floe_layer_cost_price: a mapping change counts 0 */
+                prev[r] = all[r] > less[r] ? all[r] - less[r] : 0;
+        }
+        for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
+            fig[r] += prev[r];
+    }
     return 0;
 }
