@@ -111,8 +111,6 @@ int floe_cmd_design(int argc, char **argv)
         printf(", %d chip(s) planned", r.chips);
     else
         printf(", not mapped by the compiler's plan");
-    if (r.per_linear)
-        printf("; priced layer by layer: %.4g us, %.4g uJ", r.priced[0], r.priced[1]);
     if (r.chips_rounds)
         printf(" (the chips budget took %d more solve(s) at fewer weight bytes)", r.chips_rounds);
     if (r.deployed)

@@ -57,9 +57,7 @@ typedef struct floe_design_result {
     char wbits_layer[16384];                 /* the choice as --wbits-layer takes it, every layer named
                                                 (its most frequent width), then the linears that differ */
     double sensitivity;                      /* the optimum's total (of the optimised estimate) */
-    double predicted[FLOE_DESIGN_RESOURCES]; /* the solver's: the groups' costs plus the fixed part */
-    double priced[FLOE_DESIGN_RESOURCES];    /* the choice priced layer by layer (floe_mix_cost_price):
-                                                the predicted figures per layer, not per linear */
+    double predicted[FLOE_DESIGN_RESOURCES]; /* the layers' costs plus the fixed part */
     double spearman;                         /* measured vs Fisher over the non-base choices */
     int chips;                               /* the compiler's plan of the choice */
     int chips_rounds;                        /* solves repeated at fewer weight bytes to meet the chips budget */

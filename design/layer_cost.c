@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 double floe_linear_elems(const floe_model_config *cfg, int j)
@@ -97,73 +98,54 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
     return 0;
 }
 
-int floe_linear_cost_price(const floe_model_config *cfg, const floe_qconfig *q, int base_bits, const floe_machine *mach,
-                           const floe_energy_table *e, floe_layer_cost *out, floe_err *err)
+int floe_combo_count(int n_widths)
 {
-    const int n = cfg->n_layers;
-    double base[FLOE_DESIGN_RESOURCES];
-    if (price(cfg, q, n, base_bits, mach, e, base, NULL, err) != 0)
-        return -1;
-    for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
-        out->linear_fixed[r] = base[r];
-    out->linear_fixed[FLOE_DESIGN_MEMORY] = (double)cfg->vocab_size * cfg->d_model * q->head_bits / 8.0;
-    for (int j = 0; j < FLOE_LAYER_LINEARS; j++) {
-        double least[FLOE_DESIGN_RESOURCES] = {INFINITY, INFINITY};
-        for (int w = 0; w < out->n_widths; w++) {
-            floe_qconfig u = *q;
-            u.wbits = base_bits;
-            floe_qconfig_clear_wbits(&u);
-            for (int l = 0; l < n; l++)
-                u.linear_wbits[l][j] = (signed char)out->widths[w];
-            char what[48];
-            snprintf(what, sizeof what, "W%d with %s at W%d", base_bits, floe_linear_name(j), out->widths[w]);
-            double x[FLOE_DESIGN_RESOURCES];
-            if (price_q(cfg, &u, n, what, mach, e, x, NULL, err) != 0)
-                return -1;
-            for (int r = 0; r < FLOE_DESIGN_MEMORY; r++) {
-                out->linear[j][w][r] = (x[r] - base[r]) / n;
-                least[r] = fmin(least[r], out->linear[j][w][r]);
-            }
-            out->linear[j][w][FLOE_DESIGN_MEMORY] = floe_linear_elems(cfg, j) * out->widths[w] / 8.0;
-        }
-        for (int r = 0; r < FLOE_DESIGN_MEMORY; r++) { /* shares >= 0: the cheapest width's into the fixed part */
-            for (int w = 0; w < out->n_widths; w++)
-                out->linear[j][w][r] -= least[r];
-            out->linear_fixed[r] += n * least[r];
-        }
-    }
-    return 0;
+    int c = 1;
+    for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+        c *= n_widths;
+    return c;
 }
 
-int floe_mix_cost_price(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
-                        const floe_machine *mach, const floe_energy_table *e, double fig[FLOE_DESIGN_RESOURCES],
-                        floe_err *err)
+int floe_combo_digit(int c, int j, int n_widths)
 {
-    const int n = cfg->n_layers;
-    for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
-        fig[r] = lc->fixed[r];
-    double prev[FLOE_DESIGN_RESOURCES] = {0};
-    for (int l = 0; l < n; l++) {
-        int same = l > 0; /* layers alike: priced once */
-        for (int j = 0; same && j < FLOE_LAYER_LINEARS; j++)
-            same = floe_qconfig_linear_wbits_of(q, l, j) == floe_qconfig_linear_wbits_of(q, l - 1, j);
-        if (!same) {
-            floe_qconfig u = *q;
-            floe_qconfig_clear_wbits(&u);
-            for (int k = 0; k < n; k++)
-                for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
-                    u.linear_wbits[k][j] = (signed char)floe_qconfig_linear_wbits_of(q, l, j);
-            char what[32];
-            snprintf(what, sizeof what, "layer %d's widths", l);
-            double all[FLOE_DESIGN_RESOURCES], less[FLOE_DESIGN_RESOURCES];
-            if (price_q(cfg, &u, n, what, mach, e, all, NULL, err) != 0 ||
-                price_q(cfg, &u, n - 1, what, mach, e, less, NULL, err) != 0)
-                return -1;
-            for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++) /* as floe_layer_cost_price: a mapping change counts 0 */
-                prev[r] = all[r] > less[r] ? all[r] - less[r] : 0;
-        }
-        for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
-            fig[r] += prev[r];
+    for (int k = 0; k < j; k++)
+        c /= n_widths;
+    return c % n_widths;
+}
+
+int floe_combo_cost_price(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
+                          const floe_machine *mach, const floe_energy_table *e, double *combo, floe_err *err)
+{
+    const int n = cfg->n_layers, nc = floe_combo_count(lc->n_widths);
+    floe_err *errs = calloc((size_t)nc, sizeof *errs);
+    int *rcs = calloc((size_t)nc, sizeof *rcs);
+    if (!errs || !rcs) {
+        free(errs), free(rcs);
+        return floe_err_set(err, "pricing the combinations of widths: out of memory");
     }
-    return 0;
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int c = 0; c < nc; c++) {
+        floe_qconfig u = *q;
+        floe_qconfig_clear_wbits(&u);
+        for (int l = 0; l < n; l++)
+            for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+                u.linear_wbits[l][j] = (signed char)lc->widths[floe_combo_digit(c, j, lc->n_widths)];
+        char what[96];
+        int o = snprintf(what, sizeof what, "widths");
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+            o += snprintf(what + o, sizeof what - (size_t)o, " %d", u.linear_wbits[0][j]);
+        double all[FLOE_DESIGN_RESOURCES], less[FLOE_DESIGN_RESOURCES];
+        rcs[c] = price_q(cfg, &u, n, what, mach, e, all, NULL, &errs[c]) != 0 ||
+                 price_q(cfg, &u, n - 1, what, mach, e, less, NULL, &errs[c]) != 0;
+        for (int r = 0; !rcs[c] && r < FLOE_DESIGN_RESOURCES; r++)
+            combo[(size_t)c * FLOE_DESIGN_RESOURCES + r] = all[r] > less[r] ? all[r] - less[r] : 0;
+    }
+    int rc = 0;
+    for (int c = 0; c < nc && rc == 0; c++)
+        if (rcs[c]) {
+            *err = errs[c];
+            rc = -1;
+        }
+    free(errs), free(rcs);
+    return rc;
 }

@@ -10,7 +10,7 @@
  * another's mapping); where a width changes the number of chips, the fixed part moves with it and
  * the share is an approximation, which floe_deploy_check on the chosen model then settles. Memory
  * is exact: the layer's seven weight matrices' elements times b / 8 bytes. Per linear
- * (floe_linear_cost_price) the same by difference, one linear of every layer at a time. */
+ * (floe_combo_cost_price) the same for every combination of the seven linears' widths. */
 #ifndef FLOE_DESIGN_LAYER_COST_H
 #define FLOE_DESIGN_LAYER_COST_H
 
@@ -37,11 +37,6 @@ typedef struct floe_layer_cost {
     double fixed[FLOE_DESIGN_RESOURCES];                           /* the rest of the model at the base width */
     double uniform[FLOE_DESIGN_MAX_WIDTHS][FLOE_DESIGN_RESOURCES]; /* the whole model priced at each width */
     int chips[FLOE_DESIGN_MAX_WIDTHS];                             /* of the uniform model at each width */
-    /* per linear (floe_linear_cost_price): linear j of one decoder layer at width w, and the rest of
-       the model; linear[j][w] >= 0, the cheapest width of each linear's latency and energy at 0 and
-       their difference to the base in linear_fixed */
-    double linear[FLOE_LAYER_LINEARS][FLOE_DESIGN_MAX_WIDTHS][FLOE_DESIGN_RESOURCES];
-    double linear_fixed[FLOE_DESIGN_RESOURCES];
 } floe_layer_cost;
 
 /* Prices cfg (n_layers >= 2) with q's other widths at each of widths[n_widths] (2, 4 or 8) and at
@@ -51,22 +46,20 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
                           int n_widths, const floe_machine *mach, const floe_energy_table *e, floe_layer_cost *out,
                           floe_err *err);
 
-/* The per-linear shares, after floe_layer_cost_price filled out: with B the model all at base_bits
- * and X(j, b) the model whose every layer has linear j at b (the others at base_bits), linear j of
- * one layer costs (X(j, b) - B) / n_layers of latency and energy (the cost model prices each linear
- * at its own width, every layer as layer 0); memory is exact (the matrix's elements times b / 8).
- * The smallest share of each linear is moved into linear_fixed so that every share is >= 0. Returns
- * 0, or -1 with err as floe_layer_cost_price. */
-int floe_linear_cost_price(const floe_model_config *cfg, const floe_qconfig *q, int base_bits, const floe_machine *mach,
-                           const floe_energy_table *e, floe_layer_cost *out, floe_err *err);
+/* Per linear: the combinations of widths of one layer's seven linears, n_widths^7 of them;
+ * combination c gives linear j (FLOE_LIN_*) widths[floe_combo_digit(c, j, n_widths)]. */
+int floe_combo_count(int n_widths);
+int floe_combo_digit(int c, int j, int n_widths);
 
-/* Prices a mix q (any per-layer and per-linear widths) the way floe_layer_cost_price prices a width:
- * each layer as the difference of the models of n and n - 1 layers all with that layer's widths
- * (what its widths do to its mapping included), plus lc->fixed (the base width's rest), into
- * fig[FLOE_DESIGN_RESOURCES] (memory exact). Returns 0, or -1 with err. */
-int floe_mix_cost_price(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
-                        const floe_machine *mach, const floe_energy_table *e, double fig[FLOE_DESIGN_RESOURCES],
-                        floe_err *err);
+/* Prices every combination (after floe_layer_cost_price filled lc) as floe_layer_cost_price prices
+ * a width: one layer with combination c costs the difference of the models of n and n - 1 layers all
+ * with c (so what c does to the layer's mapping, its cores and the split of its linears, is in the
+ * figure; a negative difference counts 0), memory exact. combo[c * FLOE_DESIGN_RESOURCES + r], the
+ * caller's array of floe_combo_count(lc->n_widths) * FLOE_DESIGN_RESOURCES doubles. The
+ * combinations are priced in OpenMP threads, each into its own slots (the same figures on any
+ * thread count). Returns 0, or -1 with err (the first combination that fails, in order). */
+int floe_combo_cost_price(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
+                          const floe_machine *mach, const floe_energy_table *e, double *combo, floe_err *err);
 
 /* Bytes of the weight codes of one decoder layer of cfg at b bits (exact). */
 double floe_layer_weight_bytes(const floe_model_config *cfg, int b);

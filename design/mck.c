@@ -39,6 +39,50 @@ static int dominates(const state *a, const state *b, int R)
     return a->value <= b->value;
 }
 
+/* Pairwise dominance over more than this many partial solutions would take too long (n^2). */
+#define MAX_QUADRATIC 40000
+
+static int by_cost_value_order(const void *x, const void *y)
+{
+    const state *a = *(const state *const *)x, *b = *(const state *const *)y;
+    if (a->cost[0] != b->cost[0])
+        return a->cost[0] < b->cost[0] ? -1 : 1;
+    if (a->value != b->value)
+        return a->value < b->value ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+static int by_order(const void *x, const void *y)
+{
+    const state *a = *(const state *const *)x, *b = *(const state *const *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* One resource: the states of cand[0..nc) that the pairwise rule keeps (none cheaper-or-equal with a
+ * value as small, the first found of equals), into keep in the order found. */
+static int prune_one(const state *cand, size_t nc, state *keep, size_t *nk)
+{
+    const state **s = malloc(sizeof *s * (nc ? nc : 1));
+    if (!s)
+        return -1;
+    for (size_t a = 0; a < nc; a++)
+        s[a] = &cand[a];
+    qsort(s, nc, sizeof *s, by_cost_value_order);
+    size_t m = 0;
+    double best = INFINITY;
+    for (size_t a = 0; a < nc; a++)
+        if (s[a]->value < best) { /* anything before it costs no more and is worth no less */
+            best = s[a]->value;
+            s[m++] = s[a];
+        }
+    qsort(s, m, sizeof *s, by_order);
+    for (size_t a = 0; a < m; a++)
+        keep[a] = *s[a];
+    *nk = m;
+    free(s);
+    return 0;
+}
+
 int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_err *err)
 {
     if (p->n < 1 || p->k < 1 || p->R < 1 || p->R > FLOE_MCK_MAX_RES)
@@ -118,7 +162,21 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
             goto done;
         }
         size_t nk = 0;
-        for (size_t a = 0; a < nc; a++) {
+        if (R == 1) { /* the same rule in n log n: a sweep by cost, value, then order found */
+            if (prune_one(cand, nc, keep, &nk) != 0) {
+                free(keep);
+                floe_err_set(err, "choice problem: out of memory");
+                goto done;
+            }
+        } else if (nc > MAX_QUADRATIC) {
+            free(keep);
+            floe_err_set(err,
+                         "choice problem: %zu partial solutions at group %d with %d budgeted resources exceed the "
+                         "%d this solver compares pairwise (one budget has no such limit)",
+                         nc, i, R, MAX_QUADRATIC);
+            goto done;
+        }
+        for (size_t a = 0; R > 1 && a < nc; a++) {
             int drop = 0;
             for (size_t b = 0; b < nc && !drop; b++) {
                 if (b == a || !dominates(&cand[b], &cand[a], R))
