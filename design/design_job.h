@@ -1,12 +1,12 @@
 /* `floe design` as a library (docs/design-choice.md): given an FP teacher, a machine and budgets,
  * the per-decoder-layer (or per-linear) weight widths that minimise the total sensitivity within the
- * budgets, then
- * (optionally) QAT of that choice verified on the chip, and the deployed figures.
+ * budgets, then (optionally) QAT of that choice verified on the chip, and the deployed figures.
  *
- * Phases: sensitivity (design/sensitivity.h), cost per layer and width (design/layer_cost.h), the
- * exact choice (design/mck.h), the budget sweep (the front), PTQ of the choice, QAT
- * (trainer/qat_job.h), deployment check (verify/deploy_check.h). Writes OUT/design.csv,
- * OUT/front.csv, OUT/front.png and, with QAT, OUT/qat/ (the QAT run's files). */
+ * Phases: sensitivity per layer or linear (design/sensitivity.h), cost per layer and width, or per
+ * combination of a layer's seven widths (design/layer_cost.h), the exact choice (design/mck.h; a
+ * chips budget checked against the compiler's plan, compiler/compile.h), the budget sweep (the
+ * front), PTQ of the choice, QAT (trainer/qat_job.h), deployment check (verify/deploy_check.h).
+ * Writes OUT/design.csv, OUT/front.csv, OUT/front.png and, with QAT, OUT/qat/ (the QAT run's files). */
 #ifndef FLOE_DESIGN_DESIGN_JOB_H
 #define FLOE_DESIGN_DESIGN_JOB_H
 

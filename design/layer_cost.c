@@ -134,11 +134,12 @@ int floe_combo_cost_price(const floe_model_config *cfg, const floe_qconfig *q, c
         int o = snprintf(what, sizeof what, "widths");
         for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
             o += snprintf(what + o, sizeof what - (size_t)o, " %d", u.linear_wbits[0][j]);
-        double all[FLOE_DESIGN_RESOURCES], less[FLOE_DESIGN_RESOURCES];
-        rcs[c] = price_q(cfg, &u, n, what, mach, e, all, NULL, &errs[c]) != 0 ||
-                 price_q(cfg, &u, n - 1, what, mach, e, less, NULL, &errs[c]) != 0;
-        for (int r = 0; !rcs[c] && r < FLOE_DESIGN_RESOURCES; r++)
-            combo[(size_t)c * FLOE_DESIGN_RESOURCES + r] = all[r] > less[r] ? all[r] - less[r] : 0;
+        double all[FLOE_DESIGN_RESOURCES] = {0};
+        rcs[c] = price_q(cfg, &u, n, what, mach, e, all, NULL, &errs[c]) != 0;
+        for (int r = 0; !rcs[c] && r < FLOE_DESIGN_RESOURCES; r++) {
+            const double share = (all[r] - lc->fixed[r]) / n;
+            combo[(size_t)c * FLOE_DESIGN_RESOURCES + r] = share > 0 ? share : 0;
+        }
     }
     int rc = 0;
     for (int c = 0; c < nc && rc == 0; c++)

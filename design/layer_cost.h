@@ -51,10 +51,12 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
 int floe_combo_count(int n_widths);
 int floe_combo_digit(int c, int j, int n_widths);
 
-/* Prices every combination (after floe_layer_cost_price filled lc) as floe_layer_cost_price prices
- * a width: one layer with combination c costs the difference of the models of n and n - 1 layers all
- * with c (so what c does to the layer's mapping, its cores and the split of its linears, is in the
- * figure; a negative difference counts 0), memory exact. combo[c * FLOE_DESIGN_RESOURCES + r], the
+/* Prices every combination (after floe_layer_cost_price filled lc): one layer with combination c
+ * costs (C_n(c) - lc->fixed) / n, C_n(c) the model of n layers all with c, so that the model all at c
+ * sums to C_n(c) exactly and what c does to the layer's mapping (its cores, the split of its linears)
+ * is in the figure (a share below 0 counts 0); memory exact. The model of n - 1 layers is not used
+ * here: its plan can differ from the n-layer one (on S/northpole 148 of the 2187 combinations price
+ * 3 layers slower than 4). combo[c * FLOE_DESIGN_RESOURCES + r], the
  * caller's array of floe_combo_count(lc->n_widths) * FLOE_DESIGN_RESOURCES doubles. The
  * combinations are priced in OpenMP threads, each into its own slots (the same figures on any
  * thread count). Returns 0, or -1 with err (the first combination that fails, in order). */

@@ -217,6 +217,14 @@ static void test_design_chips(void **state)
     assert_non_null(strstr(out, "chosen: --wbits-layer 0=2,1=2\n"));
     assert_non_null(strstr(out, ", 1 chip(s) planned (the chips budget took "));
     assert_non_null(strstr(out, "on 1 chip(s)")); /* the deployment check agrees */
+    /* per linear the same budget: the plan of whatever mix is chosen fits one chip */
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s design --teacher %s -m %s/m32k.csv --budget chips=1 --granularity linear "
+                                   "--eval-windows 2 -j 2 -o %s/cl",
+                                   floe, ckpt, dir, dir),
+                     0);
+    assert_non_null(strstr(out, ", 1 chip(s) planned"));
+    assert_non_null(strstr(out, "on 1 chip(s)"));
     /* without the budget the least sensitive choice takes 2 chips */
     assert_int_equal(floe_test_run(out, sizeof out,
                                    "%s design --teacher %s -m %s/m32k.csv --budget memory=1e9 --eval-windows 2 -j 2 "
