@@ -1,7 +1,8 @@
 /* Per-linear weight widths from the command line (--wbits-layer L.NAME=B): a tiny teacher (2 layers)
  * quantized by floe ptq with single linears at their own widths (among them gate and up, which the
  * chip's fused SwiGLU reads together, at different widths), trained by floe qat with every step
- * verified on the simulated chip, and by EfficientQAT's chip form; each model carries its widths in
+ * verified on the simulated chip (stopped and resumed: the same model; exported from its
+ * checkpoint), and by EfficientQAT's chip form; each model carries its widths in
  * floe.wbits_layers and verifies bit-exactly, also with its layers spread over weight cores (the
  * down projection split in chains, gate and up sliced); floe deploy-check takes the widths. Malformed
  * items and an unknown linear are refused, naming the setting, and leave no file. */
@@ -69,6 +70,23 @@ static void test_wbits_linear(void **state)
                                    "%s verify --qmodel %s/a/qmodel.safetensors -m %s/configs/small.csv", floe, dir,
                                    src),
                      0);
+    /* stopped after a step and resumed: the same model; its checkpoint exports to a model that verifies */
+    assert_int_equal(
+        floe_test_run(out, sizeof out,
+                      "%s qat --teacher %s --wbits 2 --wbits-layer 0.q_proj=8,1.down_proj=4,1.up_proj=8 "
+                      "--batch 2 --context 32 --threads 1 --steps 2 --calib-batches 1 --stop-after 1 -o %s/b",
+                      floe, teacher, dir),
+        0);
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --resume %s/b/qat-000001.safetensors --threads 1 -o %s/b",
+                                   floe, dir, dir),
+                     0);
+    assert_int_equal(floe_test_run(out, sizeof out, "cmp %s/a/qmodel.safetensors %s/b/qmodel.safetensors", dir, dir),
+                     0);
+    assert_int_equal(
+        floe_test_run(out, sizeof out, "%s export %s/b/qat-000002.safetensors -o %s/x.safetensors", floe, dir, dir), 0);
+    assert_int_equal(
+        floe_test_run(out, sizeof out, "%s verify --qmodel %s/x.safetensors -m %s/configs/small.csv", floe, dir, src),
+        0);
     /* EfficientQAT on the chip's format: Block-AP quantizes each linear at its own width */
     assert_int_equal(floe_test_run(out, sizeof out,
                                    "%s qat --method efficientqat --wbits 2 --wbits-layer 0=8,0.o_proj=4,1.v_proj=8 "
