@@ -78,16 +78,7 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
         return floe_err_set(err, "1 to %d candidate widths (got %d)", FLOE_DESIGN_MAX_WIDTHS, n_widths);
     const int n = cfg->n_layers;
     out->n_widths = n_widths;
-    for (int w = 0; w < n_widths; w++) {
-        double less[FLOE_DESIGN_RESOURCES];
-        out->widths[w] = widths[w];
-        if (price(cfg, q, n, widths[w], mach, e, out->uniform[w], &out->chips[w], err) != 0 ||
-            price(cfg, q, n - 1, widths[w], mach, e, less, NULL, err) != 0)
-            return -1;
-        for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++) /* a mapping change can make a difference negative */
-            out->layer[w][r] = out->uniform[w][r] > less[r] ? out->uniform[w][r] - less[r] : 0;
-        out->layer[w][FLOE_DESIGN_MEMORY] = floe_layer_weight_bytes(cfg, widths[w]);
-    }
+    /* the fixed part, by difference at the base width */
     double base[FLOE_DESIGN_RESOURCES], less[FLOE_DESIGN_RESOURCES];
     if (price(cfg, q, n, base_bits, mach, e, base, NULL, err) != 0 ||
         price(cfg, q, n - 1, base_bits, mach, e, less, NULL, err) != 0)
@@ -95,6 +86,18 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
     for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
         out->fixed[r] = base[r] - n * (base[r] - less[r]);
     out->fixed[FLOE_DESIGN_MEMORY] = (double)cfg->vocab_size * cfg->d_model * q->head_bits / 8.0;
+    /* a layer's share at each width: the uniform model less the fixed part, over n (so the uniform
+       model is priced as a whole; n - 1 layers can map differently from n) */
+    for (int w = 0; w < n_widths; w++) {
+        out->widths[w] = widths[w];
+        if (price(cfg, q, n, widths[w], mach, e, out->uniform[w], &out->chips[w], err) != 0)
+            return -1;
+        for (int r = 0; r < FLOE_DESIGN_MEMORY; r++) {
+            const double share = (out->uniform[w][r] - out->fixed[r]) / n;
+            out->layer[w][r] = share > 0 ? share : 0;
+        }
+        out->layer[w][FLOE_DESIGN_MEMORY] = floe_layer_weight_bytes(cfg, widths[w]);
+    }
     return 0;
 }
 

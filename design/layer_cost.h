@@ -2,15 +2,17 @@
  * choice"): decode latency and energy per token from the analytical cost model
  * (explore/cost_model.h), and the bytes of the layer's weight codes.
  *
- * The cost model prices uniform widths (it reads layer 0's mapping from the plan), so a layer's
- * share at width b is measured by difference: with C_n(b) the price of the model with n decoder
- * layers all at b, a layer costs C_n(b) - C_{n-1}(b), and the fixed part (embedding, LM head,
- * instruction loading, links) is C_n(b) - n * (C_n(b) - C_{n-1}(b)), taken at the base width. This
- * is exact when layers are alike (one shape) and their costs add (no layer's width changes
- * another's mapping); where a width changes the number of chips, the fixed part moves with it and
- * the share is an approximation, which floe_deploy_check on the chosen model then settles. Memory
- * is exact: the layer's seven weight matrices' elements times b / 8 bytes. Per linear
- * (floe_combo_cost_price) the same for every combination of the seven linears' widths. */
+ * The cost model prices a model whose layers are alike (it reads layer 0's mapping from the plan),
+ * so a layer's share is measured from uniform models: with C_n(b) the price of the model with n
+ * decoder layers all at b, the fixed part (embedding, LM head, instruction loading, links) is
+ * F = C_n(base) - n * (C_n(base) - C_{n-1}(base)), and a layer at b costs (C_n(b) - F) / n, so that
+ * the uniform model at b is priced as a whole (the difference C_n(b) - C_{n-1}(b) is not used for
+ * the share: the plan of n - 1 layers can differ from the plan of n). A mix is the sum of its
+ * layers' shares plus F: exact when its costs add (no layer's width changes another's mapping);
+ * where a width changes the number of chips, the fixed part moves with it and the sum is an
+ * approximation, which floe_deploy_check on the chosen model then settles. Memory is exact: the
+ * layer's seven weight matrices' elements times b / 8 bytes. Per linear (floe_combo_cost_price)
+ * the same for every combination of the seven linears' widths. */
 #ifndef FLOE_DESIGN_LAYER_COST_H
 #define FLOE_DESIGN_LAYER_COST_H
 

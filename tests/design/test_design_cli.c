@@ -60,7 +60,7 @@ static void test_design_end_to_end(void **state)
     assert_non_null(strstr(out, "deploy-check: "));
     const char *pred = strstr(out, "predicted: ");
     assert_non_null(pred);
-    assert_true(atof(pred + strlen("predicted: ")) <= smallest * (1 + 1e-6));
+    assert_true(atof(pred + strlen("predicted: ")) <= smallest * (1 + 5e-4)); /* printed to 4 digits */
     /* design.csv: a row per layer and width, one chosen per layer */
     char path[8500], csv[1 << 14];
     snprintf(path, sizeof path, "%s/d/design.csv", dir);
