@@ -1,8 +1,9 @@
-/* `floe design`: per-layer weight widths chosen for a chip under a budget, then QAT of the choice
- * (docs/design-choice.md). */
+/* `floe design`: per-layer or per-linear weight widths chosen for a chip under a budget, then QAT of
+ * the choice (docs/design-choice.md). */
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "cli/args.h"
 #include "design/design_job.h"
@@ -10,6 +11,7 @@
 int floe_cmd_design(int argc, char **argv)
 {
     const char *teacher = NULL, *machine = NULL, *energy = NULL, *budget = NULL, *out = "floe-design", *corpus = NULL;
+    const char *granularity = "layer";
     long long qat_steps = 0, base = 8, abits = 8, kvbits = 8, head_bits = 8, calib_batches = 2, val_windows = 32;
     long long batch = 4, threads = 0, front_points = 12;
     int fisher = 0, no_deploy = 0;
@@ -18,9 +20,11 @@ int floe_cmd_design(int argc, char **argv)
         {"machine", FLOE_ARG_STRING, &machine, "CSV", "the machine description (required)", 0, 0, 'm'},
         {"energy", FLOE_ARG_STRING, &energy, "CSV", "its energy table (needed for an energy budget)", 0, 0, 0},
         {"budget", FLOE_ARG_STRING, &budget, "R=X,..",
-         "latency=US (decode per token), energy=UJ (per token), memory=BYTES (weight codes); comma-separated "
-         "(required)",
+         "latency=US (decode per token), energy=UJ (per token), memory=BYTES (weight codes), chips=N (the "
+         "compiler's plan); comma-separated (required)",
          0, 0, 0},
+        {"granularity", FLOE_ARG_STRING, &granularity, "G",
+         "layer (a width per decoder layer, default) or linear (per q/k/v/o/gate/up/down_proj)", 0, 0, 0},
         {"corpus", FLOE_ARG_STRING, &corpus, "SPEC", "data (default: the teacher's corpus)", 0, 0, 0},
         {"base-wbits", FLOE_ARG_INT, &base, "B", "the other layers' width while one is measured: 2, 4 or 8 (default 8)",
          2, 8, 0},
@@ -47,9 +51,10 @@ int floe_cmd_design(int argc, char **argv)
     const floe_cmd_spec spec = {
         "design",
         NULL,
-        "Hardware-aware per-layer weight widths: sensitivity, chip cost, exact choice, QAT.",
-        "Measures each decoder layer's validation-loss change at W2, W4 and W8 (and a Fisher estimate), prices\n"
-        "each width on the machine with the analytical cost model, chooses the widths of least total\n"
+        "Hardware-aware per-layer or per-linear weight widths: sensitivity, chip cost, exact choice, QAT.",
+        "Measures each decoder layer's (or, --granularity linear, each linear's) validation-loss change at\n"
+        "W2, W4 and W8 (and a Fisher estimate), prices each width on the machine with the analytical cost\n"
+        "model (chips: the compiler's plan), chooses the widths of least total\n"
         "sensitivity within the budget (exactly), and with --qat-steps trains that choice with every step\n"
         "verified on the machine. Prints the --wbits-layer string; writes DIR/design.csv, front.csv, front.png.",
         opts,
@@ -64,6 +69,8 @@ int floe_cmd_design(int argc, char **argv)
     if ((base != 2 && base != 4 && base != 8) || (abits != 4 && abits != 8) || (kvbits != 4 && kvbits != 8) ||
         (head_bits != 4 && head_bits != 8))
         return floe_cmd_fail("design", "widths: --base-wbits 2, 4 or 8; --abits, --kvbits, --head-bits 4 or 8");
+    if (strcmp(granularity, "layer") != 0 && strcmp(granularity, "linear") != 0)
+        return floe_cmd_fail("design", "--granularity %s: expected layer or linear", granularity);
     if (threads > 0)
         omp_set_num_threads((int)threads);
     floe_design_job j = {.teacher = teacher,
@@ -74,13 +81,14 @@ int floe_cmd_design(int argc, char **argv)
                          .val_windows = (size_t)val_windows,
                          .batch = (int)batch,
                          .use_fisher = fisher,
+                         .per_linear = strcmp(granularity, "linear") == 0,
                          .front_points = (int)front_points,
                          .qat_steps = (int)qat_steps,
                          .verify = 1,
                          .deploy = !no_deploy,
                          .log = stdout};
     floe_err err;
-    if (floe_design_parse_budget(budget, j.budget, &err) != 0)
+    if (floe_design_parse_budget(budget, j.budget, &j.chips, &err) != 0)
         return floe_cmd_fail("design", "%s", err.msg);
     j.q = floe_qconfig_default();
     j.q.wbits = (int)base, j.q.abits = (int)abits, j.q.kvbits = (int)kvbits, j.q.head_bits = (int)head_bits;
@@ -99,6 +107,12 @@ int floe_cmd_design(int argc, char **argv)
         printf(", chosen after %lld QAT steps %.5f (ppl %.3f)", qat_steps, r.qat_loss, exp(r.qat_loss));
     printf("\npredicted: %.4g us, %.4g uJ per decode token, %.0f bytes of weights", r.predicted[0], r.predicted[1],
            r.predicted[2]);
+    if (r.chips > 0)
+        printf(", %d chip(s) planned", r.chips);
+    else
+        printf(", not mapped by the compiler's plan");
+    if (r.chips_rounds)
+        printf(" (the chips budget took %d more solve(s) at fewer weight bytes)", r.chips_rounds);
     if (r.deployed)
         printf("; deploy-check: %.4g us, %.4g uJ per decode token on %d chip(s)", r.deploy_latency_us,
                r.deploy_energy_uj, r.deploy_chips);

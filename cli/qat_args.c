@@ -8,7 +8,9 @@
 
 int floe_qat_bits_resolve(const floe_qat_bits_opts *b, floe_qconfig *out, const char *cmd)
 {
-    *out = (floe_qconfig){(int)b->wbits, (int)b->abits, (int)b->kvbits, (int)b->head_bits, FLOE_ACT_PER_TENSOR, 0, {0}};
+    *out = floe_qconfig_default();
+    out->wbits = (int)b->wbits, out->abits = (int)b->abits, out->kvbits = (int)b->kvbits;
+    out->head_bits = (int)b->head_bits;
     floe_err err;
     if (floe_qconfig_set_scaling(out, b->act_scaling, b->act_kmax, &err) != 0 ||
         floe_qconfig_parse_layer_wbits(out, b->wbits_layer, "--wbits-layer", &err) != 0 ||

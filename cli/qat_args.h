@@ -16,15 +16,18 @@ typedef struct floe_qat_bits_opts {
 
 #define FLOE_QAT_BITS_DEFAULTS {4, 8, 8, 8, "per-tensor", 0, NULL}
 
+/* clang-format off */
 #define FLOE_QAT_BITS_OPTS(b)                                                                                  \
     {"wbits", FLOE_ARG_INT, &(b).wbits, "B", "linear-layer weight bits: 2, 4 or 8 (default 4)", 0, 0, 'w'},      \
         {"abits", FLOE_ARG_INT, &(b).abits, "B", "linear-layer input bits: 4 or 8 (default 8)", 0, 0, 'a'},      \
         {"kvbits", FLOE_ARG_INT, &(b).kvbits, "B", "K and V cache bits: 4 or 8 (default 8)", 0, 0, 0},          \
         {"head-bits", FLOE_ARG_INT, &(b).head_bits, "B", "LM-head weight bits: 4 or 8 (default 8)", 0, 0, 0},   \
-        {"wbits-layer", FLOE_ARG_STRING, &(b).wbits_layer, "L=B,..", "weight bits of single decoder layers, e.g. "  \
-                                                                      "0=8,3=8 (mixed precision; others: --wbits)", \
+        {"wbits-layer", FLOE_ARG_STRING, &(b).wbits_layer, "L=B,..", "weight bits of single decoder layers or "    \
+                                                                      "linears, e.g. 0=8,3.down_proj=8 (mixed "    \
+                                                                      "precision; others: --wbits)",               \
          0, 0, 0},                                                                                               \
         FLOE_ACT_SCALING_OPTS(b)
+/* clang-format on */
 
 /* --act-scaling and --act-kmax (also in cli/qmodel_arg.h's table): docs/numerics.md §10. */
 #define FLOE_ACT_SCALING_OPTS(b)                                                                               \

@@ -18,6 +18,7 @@ typedef struct floe_qmodel_args {
 #define FLOE_QMODEL_ARGS_INIT {NULL, NULL, 1, 4, 8, 8, 8, "per-tensor", 0, NULL}
 
 /* The option table entries (10), to splice into a command's table. */
+/* clang-format off */
 #define FLOE_QMODEL_OPTS(a)                                                                                   \
     {"qmodel", FLOE_ARG_STRING, &(a).qmodel, "FILE", "the quantized model (floe export / floe ptq)", 0, 0, 0},   \
         {"model", FLOE_ARG_STRING, &(a).model, "NAME", "or: a model config (tiny, S, M, granite-8b, config.json) with random weights", 0, 0, 0}, \
@@ -30,7 +31,8 @@ typedef struct floe_qmodel_args {
                                                                 "(default) or per-token", 0, 0, 0},                \
         {"act-kmax", FLOE_ARG_INT, &(a).act_kmax, "K", "random weights, per-token: the largest shift (1..8, default 4)", 0, 0, 0}, \
         {"wbits-layer", FLOE_ARG_STRING, &(a).wbits_layer, "L=B,..", "random weights: weight bits of single layers, " \
-                                                                      "e.g. 0=8,39=8 (others: --wbits)", 0, 0, 0}
+                                                                      "or linears, e.g. 0=8,39=8,5.q_proj=2 (others: --wbits)", 0, 0, 0}
+/* clang-format on */
 
 /* Loads or builds the model; prints the error naming the command and returns the exit code (1 or 2),
  * or -1 on success. */

@@ -181,7 +181,7 @@ static inline shape lin_shape(const mplan *P, int slot, int lin)
 {
     const floe_model_config *c = P->cf;
     int d = c->d_model, kvw = c->n_kv_heads * c->head_dim, f = c->ffn_dim;
-    int bits = lin == LIN_HEAD ? P->q->head_bits : floe_qconfig_wbits_of(P->q, slot);
+    int bits = lin == LIN_HEAD ? P->q->head_bits : floe_qconfig_linear_wbits_of(P->q, slot, lin);
     if (P->m) {
         const floe_qlinear *L = lin == LIN_HEAD ? &P->m->head : NULL;
         if (lin != LIN_HEAD) {

@@ -370,7 +370,10 @@ static int plan_model_at(mplan *P, floe_err *err)
     int chip = 0, used = 0, layer1 = -1; /* layer 1's first group */
     for (int s = 0; s <= cf->n_layers; s++) {
         const int first = P->ngroups;
-        if (s > 1 && s < cf->n_layers && P->m == NULL) { /* plan only: every layer is shaped alike */
+        int alike = s > 1 && s < cf->n_layers && P->m == NULL; /* plan only: layers shaped alike... */
+        for (int j = 0; alike && j < FLOE_LAYER_LINEARS; j++)  /* ...where their widths are layer 1's */
+            alike = floe_qconfig_linear_wbits_of(P->q, s, j) == floe_qconfig_linear_wbits_of(P->q, 1, j);
+        if (alike) {
             for (int k = layer1; k < P->ngroups && P->g[k].slot == 1 && P->ngroups < cap; k++) {
                 gplan *g = &P->g[P->ngroups++];
                 *g = P->g[k];

@@ -1,37 +1,67 @@
 #include "design/layer_cost.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+double floe_linear_elems(const floe_model_config *cfg, int j)
+{
+    double d = cfg->d_model, kv = (double)cfg->n_kv_heads * cfg->head_dim, f = cfg->ffn_dim;
+    switch (j) {
+    case FLOE_LIN_Q:
+    case FLOE_LIN_O: return d * d;
+    case FLOE_LIN_K:
+    case FLOE_LIN_V: return d * kv;
+    default: return d * f; /* gate, up, down */
+    }
+}
 
 double floe_layer_weight_bytes(const floe_model_config *cfg, int b)
 {
-    double d = cfg->d_model, kv = (double)cfg->n_kv_heads * cfg->head_dim, f = cfg->ffn_dim;
-    double elems = d * d * 2 + d * kv * 2 + d * f * 3; /* q, o; k, v; gate, up, down */
+    double elems = 0;
+    for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+        elems += floe_linear_elems(cfg, j);
     return elems * b / 8.0;
 }
 
-/* The model of n layers, every layer at b bits: latency (us), energy (uJ), chips. */
-static int price(const floe_model_config *cfg, const floe_qconfig *q, int n, int b, const floe_machine *mach,
-                 const floe_energy_table *e, double fig[FLOE_DESIGN_RESOURCES], int *chips, floe_err *err)
+/* The model of n layers at widths u (every layer as layer 0): latency (us), energy (uJ), weight
+ * bytes, chips; `what` names the widths in errors. */
+static int price_q(const floe_model_config *cfg, const floe_qconfig *u, int n, const char *what,
+                   const floe_machine *mach, const floe_energy_table *e, double fig[FLOE_DESIGN_RESOURCES], int *chips,
+                   floe_err *err)
 {
     floe_model_config c = *cfg;
     c.n_layers = n;
-    floe_qconfig u = *q;
-    u.wbits = b;
-    memset(u.layer_wbits, 0, sizeof u.layer_wbits);
     floe_cost_opts o = {0};
     floe_cost_result r;
-    if (floe_cost_estimate(&c, &u, mach, e, &o, &r, err) != 0) {
-        floe_err_prefix(err, "pricing %d layer(s) at W%d", n, b);
+    if (floe_cost_estimate(&c, u, mach, e, &o, &r, err) != 0) {
+        floe_err_prefix(err, "pricing %d layer(s) at %s", n, what);
         return -1;
     }
     if (!r.fits)
-        return floe_err_set(err, "the model with %d layer(s) at W%d does not fit the machine: %s", n, b, r.unfit);
+        return floe_err_set(err, "the model with %d layer(s) at %s does not fit the machine: %s", n, what, r.unfit);
     fig[FLOE_DESIGN_LATENCY] = r.decode_s * 1e6;
     fig[FLOE_DESIGN_ENERGY] = r.energy_j_per_token * 1e6;
-    fig[FLOE_DESIGN_MEMORY] = floe_layer_weight_bytes(&c, b) * n + (double)c.vocab_size * c.d_model * u.head_bits / 8.0;
+    double layer = 0;
+    for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+        layer += floe_linear_elems(&c, j) * floe_qconfig_linear_wbits_of(u, 0, j) / 8.0;
+    fig[FLOE_DESIGN_MEMORY] = layer * n + (double)c.vocab_size * c.d_model * u->head_bits / 8.0;
     if (chips)
         *chips = r.chips;
     return 0;
+}
+
+/* The model of n layers, every layer at b bits. */
+static int price(const floe_model_config *cfg, const floe_qconfig *q, int n, int b, const floe_machine *mach,
+                 const floe_energy_table *e, double fig[FLOE_DESIGN_RESOURCES], int *chips, floe_err *err)
+{
+    floe_qconfig u = *q;
+    u.wbits = b;
+    floe_qconfig_clear_wbits(&u);
+    char what[16];
+    snprintf(what, sizeof what, "W%d", b);
+    return price_q(cfg, &u, n, what, mach, e, fig, chips, err);
 }
 
 int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, int base_bits, const int *widths,
@@ -48,16 +78,7 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
         return floe_err_set(err, "1 to %d candidate widths (got %d)", FLOE_DESIGN_MAX_WIDTHS, n_widths);
     const int n = cfg->n_layers;
     out->n_widths = n_widths;
-    for (int w = 0; w < n_widths; w++) {
-        double less[FLOE_DESIGN_RESOURCES];
-        out->widths[w] = widths[w];
-        if (price(cfg, q, n, widths[w], mach, e, out->uniform[w], &out->chips[w], err) != 0 ||
-            price(cfg, q, n - 1, widths[w], mach, e, less, NULL, err) != 0)
-            return -1;
-        for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++) /* a mapping change can make a difference negative */
-            out->layer[w][r] = out->uniform[w][r] > less[r] ? out->uniform[w][r] - less[r] : 0;
-        out->layer[w][FLOE_DESIGN_MEMORY] = floe_layer_weight_bytes(cfg, widths[w]);
-    }
+    /* the fixed part, by difference at the base width */
     double base[FLOE_DESIGN_RESOURCES], less[FLOE_DESIGN_RESOURCES];
     if (price(cfg, q, n, base_bits, mach, e, base, NULL, err) != 0 ||
         price(cfg, q, n - 1, base_bits, mach, e, less, NULL, err) != 0)
@@ -65,5 +86,70 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
     for (int r = 0; r < FLOE_DESIGN_RESOURCES; r++)
         out->fixed[r] = base[r] - n * (base[r] - less[r]);
     out->fixed[FLOE_DESIGN_MEMORY] = (double)cfg->vocab_size * cfg->d_model * q->head_bits / 8.0;
+    /* a layer's share at each width: the uniform model less the fixed part, over n (so the uniform
+       model is priced as a whole; n - 1 layers can map differently from n) */
+    for (int w = 0; w < n_widths; w++) {
+        out->widths[w] = widths[w];
+        if (price(cfg, q, n, widths[w], mach, e, out->uniform[w], &out->chips[w], err) != 0)
+            return -1;
+        for (int r = 0; r < FLOE_DESIGN_MEMORY; r++) {
+            const double share = (out->uniform[w][r] - out->fixed[r]) / n;
+            out->layer[w][r] = share > 0 ? share : 0;
+        }
+        out->layer[w][FLOE_DESIGN_MEMORY] = floe_layer_weight_bytes(cfg, widths[w]);
+    }
     return 0;
+}
+
+int floe_combo_count(int n_widths)
+{
+    int c = 1;
+    for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+        c *= n_widths;
+    return c;
+}
+
+int floe_combo_digit(int c, int j, int n_widths)
+{
+    for (int k = 0; k < j; k++)
+        c /= n_widths;
+    return c % n_widths;
+}
+
+int floe_combo_cost_price(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
+                          const floe_machine *mach, const floe_energy_table *e, double *combo, floe_err *err)
+{
+    const int n = cfg->n_layers, nc = floe_combo_count(lc->n_widths);
+    floe_err *errs = calloc((size_t)nc, sizeof *errs);
+    int *rcs = calloc((size_t)nc, sizeof *rcs);
+    if (!errs || !rcs) {
+        free(errs), free(rcs);
+        return floe_err_set(err, "pricing the combinations of widths: out of memory");
+    }
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int c = 0; c < nc; c++) {
+        floe_qconfig u = *q;
+        floe_qconfig_clear_wbits(&u);
+        for (int l = 0; l < n; l++)
+            for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+                u.linear_wbits[l][j] = (signed char)lc->widths[floe_combo_digit(c, j, lc->n_widths)];
+        char what[96];
+        int o = snprintf(what, sizeof what, "widths");
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+            o += snprintf(what + o, sizeof what - (size_t)o, " %d", u.linear_wbits[0][j]);
+        double all[FLOE_DESIGN_RESOURCES] = {0};
+        rcs[c] = price_q(cfg, &u, n, what, mach, e, all, NULL, &errs[c]) != 0;
+        for (int r = 0; !rcs[c] && r < FLOE_DESIGN_RESOURCES; r++) {
+            const double share = (all[r] - lc->fixed[r]) / n;
+            combo[(size_t)c * FLOE_DESIGN_RESOURCES + r] = share > 0 ? share : 0;
+        }
+    }
+    int rc = 0;
+    for (int c = 0; c < nc && rc == 0; c++)
+        if (rcs[c]) {
+            *err = errs[c];
+            rc = -1;
+        }
+    free(errs), free(rcs);
+    return rc;
 }

@@ -2,14 +2,17 @@
  * choice"): decode latency and energy per token from the analytical cost model
  * (explore/cost_model.h), and the bytes of the layer's weight codes.
  *
- * The cost model prices uniform widths (it reads layer 0's mapping from the plan), so a layer's
- * share at width b is measured by difference: with C_n(b) the price of the model with n decoder
- * layers all at b, a layer costs C_n(b) - C_{n-1}(b), and the fixed part (embedding, LM head,
- * instruction loading, links) is C_n(b) - n * (C_n(b) - C_{n-1}(b)), taken at the base width. This
- * is exact when layers are alike (one shape) and their costs add (no layer's width changes
- * another's mapping); where a width changes the number of chips, the fixed part moves with it and
- * the share is an approximation, which floe_deploy_check on the chosen model then settles. Memory
- * is exact: the layer's seven weight matrices' elements times b / 8 bytes. */
+ * The cost model prices a model whose layers are alike (it reads layer 0's mapping from the plan),
+ * so a layer's share is measured from uniform models: with C_n(b) the price of the model with n
+ * decoder layers all at b, the fixed part (embedding, LM head, instruction loading, links) is
+ * F = C_n(base) - n * (C_n(base) - C_{n-1}(base)), and a layer at b costs (C_n(b) - F) / n, so that
+ * the uniform model at b is priced as a whole (the difference C_n(b) - C_{n-1}(b) is not used for
+ * the share: the plan of n - 1 layers can differ from the plan of n). A mix is the sum of its
+ * layers' shares plus F: exact when its costs add (no layer's width changes another's mapping);
+ * where a width changes the number of chips, the fixed part moves with it and the sum is an
+ * approximation, which floe_deploy_check on the chosen model then settles. Memory is exact: the
+ * layer's seven weight matrices' elements times b / 8 bytes. Per linear (floe_combo_cost_price)
+ * the same for every combination of the seven linears' widths. */
 #ifndef FLOE_DESIGN_LAYER_COST_H
 #define FLOE_DESIGN_LAYER_COST_H
 
@@ -45,8 +48,27 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
                           int n_widths, const floe_machine *mach, const floe_energy_table *e, floe_layer_cost *out,
                           floe_err *err);
 
+/* Per linear: the combinations of widths of one layer's seven linears, n_widths^7 of them;
+ * combination c gives linear j (FLOE_LIN_*) widths[floe_combo_digit(c, j, n_widths)]. */
+int floe_combo_count(int n_widths);
+int floe_combo_digit(int c, int j, int n_widths);
+
+/* Prices every combination (after floe_layer_cost_price filled lc): one layer with combination c
+ * costs (C_n(c) - lc->fixed) / n, C_n(c) the model of n layers all with c, so that the model all at c
+ * sums to C_n(c) exactly and what c does to the layer's mapping (its cores, the split of its linears)
+ * is in the figure (a share below 0 counts 0); memory exact. The model of n - 1 layers is not used
+ * here: its plan can differ from the n-layer one (on S/northpole 148 of the 2187 combinations price
+ * 3 layers slower than 4). combo[c * FLOE_DESIGN_RESOURCES + r], the
+ * caller's array of floe_combo_count(lc->n_widths) * FLOE_DESIGN_RESOURCES doubles. The
+ * combinations are priced in OpenMP threads, each into its own slots (the same figures on any
+ * thread count). Returns 0, or -1 with err (the first combination that fails, in order). */
+int floe_combo_cost_price(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
+                          const floe_machine *mach, const floe_energy_table *e, double *combo, floe_err *err);
+
 /* Bytes of the weight codes of one decoder layer of cfg at b bits (exact). */
 double floe_layer_weight_bytes(const floe_model_config *cfg, int b);
+/* Elements of linear j (FLOE_LIN_*) of one decoder layer of cfg. */
+double floe_linear_elems(const floe_model_config *cfg, int j);
 
 #ifdef __cplusplus
 }

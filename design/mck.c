@@ -39,6 +39,110 @@ static int dominates(const state *a, const state *b, int R)
     return a->value <= b->value;
 }
 
+/* Pairwise dominance over more than this many partial solutions would take too long (n^2). */
+#define MAX_QUADRATIC 40000
+
+static int by_cost_value_order(const void *x, const void *y)
+{
+    const state *a = *(const state *const *)x, *b = *(const state *const *)y;
+    if (a->cost[0] != b->cost[0])
+        return a->cost[0] < b->cost[0] ? -1 : 1;
+    if (a->value != b->value)
+        return a->value < b->value ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+static int by_order(const void *x, const void *y)
+{
+    const state *a = *(const state *const *)x, *b = *(const state *const *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* One resource: the states of cand[0..nc) that the pairwise rule keeps (none cheaper-or-equal with a
+ * value as small, the first found of equals), into keep in the order found. */
+static int prune_one(const state *cand, size_t nc, state *keep, size_t *nk)
+{
+    const state **s = malloc(sizeof *s * (nc ? nc : 1));
+    if (!s)
+        return -1;
+    for (size_t a = 0; a < nc; a++)
+        s[a] = &cand[a];
+    qsort(s, nc, sizeof *s, by_cost_value_order);
+    size_t m = 0;
+    double best = INFINITY;
+    for (size_t a = 0; a < nc; a++)
+        if (s[a]->value < best) { /* anything before it costs no more and is worth no less */
+            best = s[a]->value;
+            s[m++] = s[a];
+        }
+    qsort(s, m, sizeof *s, by_order);
+    for (size_t a = 0; a < m; a++)
+        keep[a] = *s[a];
+    *nk = m;
+    free(s);
+    return 0;
+}
+
+static int by_two_costs_value_order(const void *x, const void *y)
+{
+    const state *a = *(const state *const *)x, *b = *(const state *const *)y;
+    for (int r = 0; r < 2; r++)
+        if (a->cost[r] != b->cost[r])
+            return a->cost[r] < b->cost[r] ? -1 : 1;
+    if (a->value != b->value)
+        return a->value < b->value ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+static int by_cost1(const void *x, const void *y)
+{
+    const double a = (*(const state *const *)x)->cost[1], b = (*(const state *const *)y)->cost[1];
+    return a < b ? -1 : a > b;
+}
+
+/* Two resources: the same rule in n log n. Swept in order of (cost 0, cost 1, value, order found),
+ * a state is dropped when one swept before it has no more of cost 1 and no more value (it then
+ * dominates it, strictly or as the first found of equals): a prefix minimum of the value over the
+ * ranks of cost 1 (a Fenwick tree) answers that. */
+static int prune_two(const state *cand, size_t nc, state *keep, size_t *nk)
+{
+    const state **s = malloc(sizeof *s * (nc ? nc : 1));
+    const state **c1 = malloc(sizeof *c1 * (nc ? nc : 1));
+    double *tree = malloc(sizeof *tree * (nc + 1));
+    size_t *rank = malloc(sizeof *rank * (nc ? nc : 1));
+    if (!s || !c1 || !tree || !rank) {
+        free(s), free(c1), free(tree), free(rank);
+        return -1;
+    }
+    for (size_t a = 0; a < nc; a++)
+        s[a] = c1[a] = &cand[a];
+    qsort(c1, nc, sizeof *c1, by_cost1);
+    for (size_t a = 0, r = 0; a < nc; a++) { /* rank of each state's cost 1 (equal costs, one rank) */
+        r += a > 0 && c1[a]->cost[1] != c1[a - 1]->cost[1];
+        rank[c1[a] - cand] = r + 1;
+    }
+    for (size_t a = 0; a <= nc; a++)
+        tree[a] = INFINITY;
+    qsort(s, nc, sizeof *s, by_two_costs_value_order);
+    size_t m = 0;
+    for (size_t a = 0; a < nc; a++) {
+        const size_t r = rank[s[a] - cand];
+        double best = INFINITY;
+        for (size_t k = r; k > 0; k -= k & (~k + 1)) /* the least value at cost 1 <= this one's */
+            best = fmin(best, tree[k]);
+        if (s[a]->value < best)
+            s[m++] = s[a];
+        for (size_t k = r; k <= nc; k += k & (~k + 1))
+            tree[k] = fmin(tree[k], s[a]->value);
+    }
+    qsort(s, m, sizeof *s, by_order);
+    for (size_t a = 0; a < m; a++)
+        keep[a] = *s[a];
+    *nk = m;
+    free(s), free(c1), free(tree), free(rank);
+    return 0;
+}
+
 int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_err *err)
 {
     if (p->n < 1 || p->k < 1 || p->R < 1 || p->R > FLOE_MCK_MAX_RES)
@@ -118,7 +222,21 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
             goto done;
         }
         size_t nk = 0;
-        for (size_t a = 0; a < nc; a++) {
+        if (R <= 2) { /* the same rule in n log n: a sweep by cost, value, then order found */
+            if ((R == 1 ? prune_one(cand, nc, keep, &nk) : prune_two(cand, nc, keep, &nk)) != 0) {
+                free(keep);
+                floe_err_set(err, "choice problem: out of memory");
+                goto done;
+            }
+        } else if (nc > MAX_QUADRATIC) {
+            free(keep);
+            floe_err_set(err,
+                         "choice problem: %zu partial solutions at group %d with %d budgeted resources exceed the "
+                         "%d this solver compares pairwise (one or two budgets have no such limit)",
+                         nc, i, R, MAX_QUADRATIC);
+            goto done;
+        }
+        for (size_t a = 0; R > 2 && a < nc; a++) {
             int drop = 0;
             for (size_t b = 0; b < nc && !drop; b++) {
                 if (b == a || !dominates(&cand[b], &cand[a], R))

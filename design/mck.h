@@ -12,6 +12,9 @@
  * result is exact (costs compared in double, no rounding to units); the number of states is bounded
  * by the distinct cost vectors, small when groups have alike costs (as layers do). Ties go to the
  * partial solution found first (groups in order, choices in order), so the answer is deterministic.
+ * With one or two resources the dominance rule runs as a sorted sweep (n log n; two with a Fenwick
+ * tree of prefix minima: per-linear choices have up to hundreds of choices per group); with three it
+ * compares pairs, and refuses more than 40,000 partial solutions at a group rather than take hours.
  *
  * Errors: -1 with err set, naming the smallest achievable total of each over-budget resource (or,
  * budgets that are each achievable but not together, that they contradict); bad sizes; more than

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "trainer/block_ap.h"
 #include "trainer/model.h"
 #include "trainer/qat_model.h"
 #include "trainer/qeval.h"
@@ -49,14 +50,14 @@ done:
     return rc;
 }
 
-/* 0.5 * sum F dW^2 over layer l's linears of the calibrated student s (dW in the teacher's
- * coordinates: the folded gain divided back out). */
-static double fisher_term(const floe_qat *s, const float *F, int l)
+/* 0.5 * sum F dW^2 over layer l's linears (j < 0) or its linear j (FLOE_LIN_*) of the calibrated
+ * student s (dW in the teacher's coordinates: the folded gain divided back out). */
+static double fisher_term(const floe_qat *s, const float *F, int l, int j)
 {
     double sum = 0;
     for (int i = 0; i < s->n_lin; i++) {
         const floe_qat_linear *q = &s->lin[i];
-        if (q->layer != l)
+        if (q->layer != l || (j >= 0 && q->kind != floe_blockap_kinds[j]))
             continue;
         const floe_param *w = floe_param_get(&s->table, q->kind, l);
         const float *g =
@@ -72,9 +73,10 @@ static double fisher_term(const floe_qat *s, const float *F, int l)
     return 0.5 * sum;
 }
 
-/* Calibrates a student at widths q and scores it; fisher (not NULL) gets layer l's term. */
+/* Calibrates a student at widths q and scores it; fisher (not NULL) gets the term of layer l (j < 0)
+ * or of its linear j. */
 static int one(floe_model *t, const floe_tokens *train, const floe_tokens *val, const floe_sens_opts *o,
-               const floe_qconfig *q, const float *F, int l, double *loss, double *fisher, floe_err *err)
+               const floe_qconfig *q, const float *F, int l, int j, double *loss, double *fisher, floe_err *err)
 {
     floe_qat s;
     if (floe_qat_init(&s, &t->cfg, q, o->batch, o->context, err) != 0)
@@ -86,7 +88,7 @@ static int one(floe_model *t, const floe_tokens *train, const floe_tokens *val, 
     if (rc == 0) {
         *loss = r.loss;
         if (fisher)
-            *fisher = fisher_term(&s, F, l);
+            *fisher = fisher_term(&s, F, l, j);
     }
     floe_qat_free(&s);
     return rc;
@@ -107,26 +109,26 @@ int floe_sens_run(const char *teacher_path, const floe_tokens *train, const floe
         floe_err_prefix(err, "teacher %s", teacher_path);
         return -1;
     }
-    const int L = t.cfg.n_layers, K = o->n_widths;
-    out->n_layers = L, out->n_widths = K;
-    out->measured = calloc((size_t)L * K, sizeof(double));
-    out->fisher = calloc((size_t)L * K, sizeof(double));
+    const int L = t.cfg.n_layers, K = o->n_widths, per = o->per_linear ? FLOE_LAYER_LINEARS : 1, G = L * per;
+    out->n_layers = L, out->n_groups = G, out->n_widths = K;
+    out->measured = calloc((size_t)G * K, sizeof(double));
+    out->fisher = calloc((size_t)G * K, sizeof(double));
     float *F = malloc(sizeof(float) * t.table.total);
-    double *base_f = calloc((size_t)L, sizeof(double)); /* each layer's Fisher term at the base width */
+    double *base_f = calloc((size_t)G, sizeof(double)); /* each group's Fisher term at the base width */
     int rc = -1;
     if (!out->measured || !out->fisher || !F || !base_f) {
         floe_err_set(err, "sensitivity: out of memory");
         goto done;
     }
     floe_qconfig q = o->q;
-    memset(q.layer_wbits, 0, sizeof q.layer_wbits);
+    floe_qconfig_clear_wbits(&q);
     double t0 = floe_now_s();
     if (fisher_diag(&t, train, o, F, err) != 0)
         goto done;
     out->seconds_fisher = floe_now_s() - t0;
     t0 = floe_now_s();
     double f_block = 0;
-    if (one(&t, train, val, o, &q, NULL, -1, &out->base_loss, NULL, err) != 0)
+    if (one(&t, train, val, o, &q, NULL, -1, -1, &out->base_loss, NULL, err) != 0)
         goto done;
     if (o->log)
         fprintf(o->log, "sensitivity: all layers W%d: validation loss %.5f\n", q.wbits, out->base_loss);
@@ -137,30 +139,39 @@ int floe_sens_run(const char *teacher_path, const floe_tokens *train, const floe
             goto done;
         double f0 = floe_now_s();
         int r = floe_qat_init_from_teacher(&s, &t, train, &o->init, err);
-        for (int l = 0; r == 0 && l < L; l++)
-            base_f[l] = fisher_term(&s, F, l);
+        for (int g = 0; r == 0 && g < G; g++)
+            base_f[g] = fisher_term(&s, F, g / per, o->per_linear ? g % per : -1);
         floe_qat_free(&s);
         f_block = floe_now_s() - f0;
         out->seconds_fisher += f_block;
         if (r != 0)
             goto done;
     }
-    for (int l = 0; l < L; l++)
+    for (int g = 0; g < G; g++)
         for (int w = 0; w < K; w++) {
             if (o->widths[w] == q.wbits)
                 continue;
+            const int l = g / per, j = o->per_linear ? g % per : -1;
             floe_qconfig ql = q;
-            ql.layer_wbits[l] = (signed char)o->widths[w];
+            if (j < 0)
+                ql.layer_wbits[l] = (signed char)o->widths[w];
+            else
+                ql.linear_wbits[l][j] = (signed char)o->widths[w];
+            char what[64];
+            if (j < 0)
+                snprintf(what, sizeof what, "layer %d", l);
+            else
+                snprintf(what, sizeof what, "layer %d's %s", l, floe_linear_name(j));
             double loss, f;
-            if (one(&t, train, val, o, &ql, F, l, &loss, &f, err) != 0) {
-                floe_err_prefix(err, "sensitivity of layer %d at W%d", l, o->widths[w]);
+            if (one(&t, train, val, o, &ql, F, l, j, &loss, &f, err) != 0) {
+                floe_err_prefix(err, "sensitivity of %s at W%d", what, o->widths[w]);
                 goto done;
             }
-            out->measured[(size_t)l * K + w] = loss - out->base_loss;
-            out->fisher[(size_t)l * K + w] = f - base_f[l];
+            out->measured[(size_t)g * K + w] = loss - out->base_loss;
+            out->fisher[(size_t)g * K + w] = f - base_f[g];
             if (o->log)
-                fprintf(o->log, "sensitivity: layer %d W%d: loss %+.4g measured, %+.4g Fisher estimate\n", l,
-                        o->widths[w], loss - out->base_loss, f - base_f[l]);
+                fprintf(o->log, "sensitivity: %s W%d: loss %+.4g measured, %+.4g Fisher estimate\n", what, o->widths[w],
+                        loss - out->base_loss, f - base_f[g]);
         }
     out->seconds_measured = floe_now_s() - t0 - f_block;
     rc = 0;
@@ -180,7 +191,7 @@ int floe_sens_ptq_loss(const char *teacher_path, const floe_tokens *train, const
         floe_err_prefix(err, "teacher %s", teacher_path);
         return -1;
     }
-    int rc = one(&t, train, val, o, q, NULL, -1, loss, NULL, err);
+    int rc = one(&t, train, val, o, q, NULL, -1, -1, loss, NULL, err);
     floe_model_free(&t);
     return rc;
 }

@@ -10,7 +10,11 @@
  *   batches (the empirical Fisher, a Hessian-diagonal proxy), dW_i(b) = W_i - (the b-bit dequantized
  *   weight, gain unfolded); needs one backward per batch and no evaluation.
  *
- * Cost: 1 + n_layers * (n_widths - 1) calibrations and evaluations, each over val_windows windows. */
+ * Per linear (o->per_linear), the same for each linear of each layer alone (q_proj .. down_proj:
+ * its width b, everything else at the base width; the Fisher sum over that matrix only).
+ *
+ * Cost: 1 + groups * (n_widths - 1) calibrations and evaluations, each over val_windows windows
+ * (groups: n_layers, or 7 n_layers per linear). */
 #ifndef FLOE_DESIGN_SENSITIVITY_H
 #define FLOE_DESIGN_SENSITIVITY_H
 
@@ -35,14 +39,15 @@ typedef struct floe_sens_opts {
     floe_qinit_cfg init; /* calibration: batches and seed (calib method) */
     int batch, context;  /* calibration and evaluation batch shape (context <= the model's) */
     size_t val_windows;  /* validation windows per evaluation (0: all) */
+    int per_linear;      /* 1: one group per linear (layer l's linear j is group 7 l + j), else per layer */
     FILE *log;           /* a line per evaluation; NULL: silent */
 } floe_sens_opts;
 
 typedef struct floe_sens {
-    int n_layers, n_widths;
+    int n_layers, n_groups, n_widths; /* groups: n_layers, or 7 n_layers per linear */
     double base_loss; /* every layer at the base width */
-    double *measured; /* [n_layers * n_widths] loss change, owned */
-    double *fisher;   /* [n_layers * n_widths] estimate, owned */
+    double *measured; /* [n_groups * n_widths] loss change, owned */
+    double *fisher;   /* [n_groups * n_widths] estimate, owned */
     double seconds_measured, seconds_fisher;
 } floe_sens;
 

@@ -134,7 +134,8 @@ static int same_widths(const floe_qconfig *a, const floe_qconfig *b)
 {
     return a->wbits == b->wbits && a->abits == b->abits && a->kvbits == b->kvbits && a->head_bits == b->head_bits &&
            a->act_scaling == b->act_scaling && a->act_kmax == b->act_kmax &&
-           memcmp(a->layer_wbits, b->layer_wbits, sizeof a->layer_wbits) == 0;
+           memcmp(a->layer_wbits, b->layer_wbits, sizeof a->layer_wbits) == 0 &&
+           memcmp(a->linear_wbits, b->linear_wbits, sizeof a->linear_wbits) == 0;
 }
 
 double floe_explore_accuracy_of(const floe_explore_accuracy *a, const floe_explore_point *pt)

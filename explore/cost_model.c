@@ -375,7 +375,7 @@ static uint64_t phase_slices(cm *c, const grp *g, uint64_t t, const lin *l, int 
  * link 1 on the partial-sum network, link 1 requantizes and sends its rows. */
 static uint64_t phase_down(cm *c, const grp *g, uint64_t t, uint64_t *winsns)
 {
-    const int A = c->q->abits, bits = c->q->wbits;
+    const int A = c->q->abits, bits = floe_qconfig_linear_wbits_of(c->q, 0, FLOE_LIN_DOWN);
     const uint64_t d = (uint64_t)c->cf->d_model, f = (uint64_t)c->cf->ffn_dim, in_nb = bytes_for(A, f);
     const uint64_t w0 = g->first + 1 + (uint64_t)g->attn, w1 = g->first + (uint64_t)g->ncores - 1;
     const int rects = mcast_rects(c->m, w0, w1), pairs = g->W / 2;
@@ -636,7 +636,10 @@ static uint64_t attention_cores(cm *c, const grp *g, uint64_t tm, const uint64_t
 static uint64_t group_step(cm *c, grp *g, uint64_t pos)
 {
     const floe_model_config *cf = c->cf;
-    const int A = c->q->abits, wb = c->q->wbits;
+    const int A = c->q->abits;
+    int wb[FLOE_LAYER_LINEARS]; /* every layer priced with layer 0's widths, as the plan's summary maps it */
+    for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+        wb[j] = floe_qconfig_linear_wbits_of(c->q, 0, j);
     const uint64_t d = (uint64_t)cf->d_model, f = (uint64_t)cf->ffn_dim, hd = (uint64_t)cf->head_dim;
     const uint64_t nh = (uint64_t)cf->n_heads, nkv = (uint64_t)cf->n_kv_heads, kvw = nkv * hd;
     const uint64_t m = (uint64_t)c->rows;
@@ -654,7 +657,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
     if (g->part != PART_MLP) {
         for (uint64_t r = 0; r < m; r++)
             t += i_norm(c, d, bytes_for(A, d));
-        lin qkv[3] = {{d, d, wb, 2}, {d, kvw, wb, 2}, {d, kvw, wb, 1}};
+        lin qkv[3] = {{d, d, wb[FLOE_LIN_Q], 2}, {d, kvw, wb[FLOE_LIN_K], 2}, {d, kvw, wb[FLOE_LIN_V], 1}};
         uint64_t *t_q = g->attn ? calloc(m * nkv, sizeof *t_q) : NULL, t_rows = 0; /* sends to the attention cores */
         c->oom |= g->attn && !t_q;
         t = g->W ? phase_slices(c, g, t, qkv, 3, bytes_for(A, d) * m, 0, &winsns) : phase_local(c, t, qkv, 3);
@@ -687,7 +690,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
                 t += i_vrequantt(c, d, bytes_for(A, d));
         }
         free(t_q);
-        lin o = {d, d, wb, 2};
+        lin o = {d, d, wb[FLOE_LIN_O], 2};
         t = g->W ? phase_slices(c, g, t, &o, 1, bytes_for(A, d) * m, 0, &winsns) : phase_local(c, t, &o, 1);
         for (uint64_t r = 0; r < m; r++)
             t += i_vec(c, d, 2, 2, 2, 0);
@@ -695,7 +698,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
     if (g->part != PART_ATTN) {
         for (uint64_t r = 0; r < m; r++)
             t += i_norm(c, d, bytes_for(A, d));
-        lin gu[2] = {{d, f, wb, 2}, {d, f, wb, 2}};
+        lin gu[2] = {{d, f, wb[FLOE_LIN_GATE], 2}, {d, f, wb[FLOE_LIN_UP], 2}};
         if (g->W) {
             t = phase_slices(c, g, t, gu, 2, bytes_for(A, d) * m, 1, &winsns);
             for (uint64_t r = 0; c->tok && r < m; r++)
@@ -708,7 +711,7 @@ static uint64_t group_step(cm *c, grp *g, uint64_t pos)
                 t += c->tok ? i_vrequantt(c, f, bytes_for(A, f)) : i_requant(c, f, 8, 4 * f, bytes_for(A, f));
             }
         }
-        lin dn = {f, d, wb, 2};
+        lin dn = {f, d, wb[FLOE_LIN_DOWN], 2};
         t = g->W ? phase_down(c, g, t, &winsns) : phase_local(c, t, &dn, 1);
         for (uint64_t r = 0; r < m; r++)
             t += i_vec(c, d, 2, 2, 2, 0);

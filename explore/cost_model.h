@@ -76,8 +76,9 @@ typedef struct floe_cost_result {
  * priced the point or found it does not fit (r->fits says which; a model that does not fit is not an
  * error), -1 with err set for bad options (lengths past the context, more users than fit). Everything
  * is borrowed; the function keeps no state, so calls may run in threads side by side, and the same
- * inputs give the same figures. Per-layer weight widths (q->layer_wbits) are priced at q->wbits: the
- * plan's summary gives layer 0's mapping only. */
+ * inputs give the same figures. Mixed weight widths are priced as layer 0's for every layer, each
+ * linear at its own width (floe_qconfig_linear_wbits_of(q, 0, j)): the plan's summary gives layer 0's
+ * mapping only. */
 int floe_cost_estimate(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
                        const floe_energy_table *e, const floe_cost_opts *o, floe_cost_result *r, floe_err *err);
 

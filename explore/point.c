@@ -109,6 +109,8 @@ int floe_explore_point_make(const floe_sweep *s, uint64_t p, floe_explore_point 
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         h = fnv_u64(h, (uint64_t)(int64_t)ints[i]);
     h = fnv(h, pt->q.layer_wbits, sizeof pt->q.layer_wbits);
+    if (floe_qconfig_has_linear_wbits(&pt->q)) /* only then: the digests of other points stay as they were */
+        h = fnv(h, pt->q.linear_wbits, sizeof pt->q.linear_wbits);
     pt->digest = h;
     return 0;
 }

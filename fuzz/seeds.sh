@@ -36,6 +36,8 @@ mini_qmodel() {
     --out "$work/g" > /dev/null
   "$floe" ptq --method rtn -t "$work/g/ckpt-000001.safetensors" --corpus generated:50 --calib-batches 1 -b 1 \
     -o "$work/qg.safetensors" > /dev/null
+  "$floe" ptq --method rtn -t "$ckpt" --corpus generated:50 --calib-batches 1 -b 1 \
+    --wbits-layer 0.gate_proj=8,0.down_proj=2 -o "$work/ql.safetensors" > /dev/null
 }
 # A 4-byte little-endian number (fuzz_checkpoint's length prefix).
 le32() {
@@ -60,7 +62,7 @@ case $target in
     { le32 "$(wc -c < "$ckpt")"; cat "$ckpt" "$optim"; } > "$out/pair" ;;
   qmodel)
     mini_qmodel
-    cp "$work/q.safetensors" "$work/qs.safetensors" "$work/qg.safetensors" "$out/" ;;
+    cp "$work/q.safetensors" "$work/qs.safetensors" "$work/qg.safetensors" "$work/ql.safetensors" "$out/" ;;
   machine) cp "$src"/configs/northpole*.csv "$src/configs/small.csv" "$out/" ;;
   energy) cp "$src"/configs/energy-*.csv "$out/" ;;
   config)

@@ -11,7 +11,7 @@
 #include "isa/silu.h"
 #include "isa/token.h"
 
-floe_qconfig floe_qconfig_default(void) { return (floe_qconfig){4, 8, 8, 8, FLOE_ACT_PER_TENSOR, 0, {0}}; }
+floe_qconfig floe_qconfig_default(void) { return (floe_qconfig){4, 8, 8, 8, FLOE_ACT_PER_TENSOR, 0, {0}, {{0}}}; }
 
 const char *floe_act_scaling_name(int act_scaling)
 {
@@ -84,64 +84,155 @@ int floe_qconfig_validate(const floe_qconfig *q, floe_err *err)
                             FLOE_TOKEN_K_MAX);
     if (q->act_scaling == FLOE_ACT_PER_TENSOR && q->act_kmax != 0)
         return floe_err_set(err, "act_kmax %d is set but activation scaling is per-tensor", q->act_kmax);
-    for (int l = 0; l < FLOE_MODEL_MAX_LAYERS; l++)
+    for (int l = 0; l < FLOE_MODEL_MAX_LAYERS; l++) {
         if (q->layer_wbits[l] != 0 && q->layer_wbits[l] != 2 && q->layer_wbits[l] != 4 && q->layer_wbits[l] != 8)
             return floe_err_set(err, "weight bits %d of layer %d: the chip supports 2, 4 or 8", q->layer_wbits[l], l);
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++) {
+            int b = q->linear_wbits[l][j];
+            if (b != 0 && b != 2 && b != 4 && b != 8)
+                return floe_err_set(err, "weight bits %d of layer %d's %s: the chip supports 2, 4 or 8", b, l,
+                                    floe_linear_name(j));
+        }
+    }
     return 0;
 }
+
+static const char *const LINEAR_NAMES[FLOE_LAYER_LINEARS] = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                                             "gate_proj", "up_proj", "down_proj"};
+
+const char *floe_linear_name(int j) { return j >= 0 && j < FLOE_LAYER_LINEARS ? LINEAR_NAMES[j] : "?"; }
 
 int floe_qconfig_wbits_of(const floe_qconfig *q, int l)
 {
     return l >= 0 && l < FLOE_MODEL_MAX_LAYERS && q->layer_wbits[l] ? q->layer_wbits[l] : q->wbits;
 }
 
+int floe_qconfig_linear_wbits_of(const floe_qconfig *q, int l, int j)
+{
+    if (l >= 0 && l < FLOE_MODEL_MAX_LAYERS && j >= 0 && j < FLOE_LAYER_LINEARS && q->linear_wbits[l][j])
+        return q->linear_wbits[l][j];
+    return floe_qconfig_wbits_of(q, l);
+}
+
 int floe_qconfig_has_layer_wbits(const floe_qconfig *q)
 {
     for (int l = 0; l < FLOE_MODEL_MAX_LAYERS; l++)
-        if (q->layer_wbits[l] && q->layer_wbits[l] != q->wbits)
-            return 1;
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+            if (floe_qconfig_linear_wbits_of(q, l, j) != q->wbits)
+                return 1;
     return 0;
+}
+
+int floe_qconfig_has_linear_wbits(const floe_qconfig *q)
+{
+    for (int l = 0; l < FLOE_MODEL_MAX_LAYERS; l++)
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+            if (q->linear_wbits[l][j] && q->linear_wbits[l][j] != floe_qconfig_wbits_of(q, l))
+                return 1;
+    return 0;
+}
+
+void floe_qconfig_clear_wbits(floe_qconfig *q)
+{
+    memset(q->layer_wbits, 0, sizeof q->layer_wbits);
+    memset(q->linear_wbits, 0, sizeof q->linear_wbits);
 }
 
 int floe_qconfig_check_layers(const floe_qconfig *q, int n_layers, const char *name, const char *what, floe_err *err)
 {
     for (int l = n_layers < 0 ? 0 : n_layers; l < FLOE_MODEL_MAX_LAYERS; l++)
-        if (q->layer_wbits[l])
-            return floe_err_set(err, "%s: weight bits for layer %d, but %s has %d layers (0..%d)", what, l, name,
-                                n_layers, n_layers - 1);
+        for (int j = -1; j < FLOE_LAYER_LINEARS; j++)
+            if (j < 0 ? q->layer_wbits[l] : q->linear_wbits[l][j])
+                return floe_err_set(err, "%s: weight bits for layer %d%s%s, but %s has %d layers (0..%d)", what, l,
+                                    j < 0 ? "" : "'s ", j < 0 ? "" : floe_linear_name(j), name, n_layers, n_layers - 1);
     return 0;
+}
+
+/* The linear named by the n characters at s, or -1: its short name, or the Hugging Face tensor
+ * name's tail ("self_attn.q_proj", "mlp.down_proj"). */
+static int linear_of_name(const char *s, size_t n)
+{
+    int part = -1; /* 0: self_attn., 1: mlp. */
+    if (n > 10 && strncmp(s, "self_attn.", 10) == 0)
+        part = 0, s += 10, n -= 10;
+    else if (n > 4 && strncmp(s, "mlp.", 4) == 0)
+        part = 1, s += 4, n -= 4;
+    for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+        if (strlen(LINEAR_NAMES[j]) == n && strncmp(s, LINEAR_NAMES[j], n) == 0)
+            return part < 0 || part == (j >= FLOE_LIN_GATE) ? j : -1;
+    return -1;
 }
 
 int floe_qconfig_parse_layer_wbits(floe_qconfig *q, const char *spec, const char *what, floe_err *err)
 {
-    signed char seen[FLOE_MODEL_MAX_LAYERS] = {0};
+    /* seen[l][0]: the layer-wide item; seen[l][1 + j]: linear j's */
+    unsigned char(*seen)[1 + FLOE_LAYER_LINEARS] = calloc(FLOE_MODEL_MAX_LAYERS, sizeof *seen);
+    if (!seen)
+        return floe_err_set(err, "%s: out of memory", what);
     const char *p = spec;
+    int rc = -1;
     while (p && *p) {
         char *end;
         long l = isdigit((unsigned char)*p) ? strtol(p, &end, 10) : -1;
         if (l < 0)
             end = (char *)p;
-        if (end == p || *end != '=' || l < 0 || l >= FLOE_MODEL_MAX_LAYERS)
-            return floe_err_set(err, "%s '%s': expected LAYER=BITS[,LAYER=BITS...] with layers 0..%d (at '%s')",
-                                what, spec, FLOE_MODEL_MAX_LAYERS - 1, p);
+        int j = -1;
+        char item[48];
+        if (end != p && *end == '.' && l >= 0 && l < FLOE_MODEL_MAX_LAYERS) {
+            const char *name = end + 1;
+            size_t n = strcspn(name, "=,");
+            j = linear_of_name(name, n);
+            if (j < 0) {
+                floe_err_set(err, "%s '%s': layer %ld: unknown linear '%.*s' (%s)", what, spec, l,
+                             (int)(n > 40 ? 40 : n), name,
+                             "one of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj, or "
+                             "self_attn.q_proj, mlp.down_proj, ...");
+                goto out;
+            }
+            end = (char *)name + n;
+        }
+        if (end == p || *end != '=' || l < 0 || l >= FLOE_MODEL_MAX_LAYERS) {
+            floe_err_set(err,
+                         "%s '%s': expected LAYER=BITS or LAYER.LINEAR=BITS[,...] with layers 0..%d and LINEAR one of "
+                         "q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (at '%s')",
+                         what, spec, FLOE_MODEL_MAX_LAYERS - 1, p);
+            goto out;
+        }
+        if (j < 0)
+            snprintf(item, sizeof item, "layer %ld", l);
+        else
+            snprintf(item, sizeof item, "layer %ld's %s", l, LINEAR_NAMES[j]);
         const char *b = end + 1;
         long bits = isdigit((unsigned char)*b) ? strtol(b, &end, 10) : 0;
         if (!isdigit((unsigned char)*b))
             end = (char *)b;
-        if (end == b || (*end != ',' && *end != '\0'))
-            return floe_err_set(err, "%s '%s': layer %ld: bits missing or not a number (at '%s')", what, spec, l, b);
-        if (bits != 2 && bits != 4 && bits != 8)
-            return floe_err_set(err, "%s '%s': layer %ld at %ld bits: the chip supports 2, 4 or 8", what, spec, l,
-                                bits);
-        if (seen[l])
-            return floe_err_set(err, "%s '%s': layer %ld is given twice", what, spec, l);
-        seen[l] = 1;
-        q->layer_wbits[l] = (signed char)bits;
-        if (*end == ',' && end[1] == '\0')
-            return floe_err_set(err, "%s '%s': expected LAYER=BITS after the last ','", what, spec);
+        if (end == b || (*end != ',' && *end != '\0')) {
+            floe_err_set(err, "%s '%s': %s: bits missing or not a number (at '%s')", what, spec, item, b);
+            goto out;
+        }
+        if (bits != 2 && bits != 4 && bits != 8) {
+            floe_err_set(err, "%s '%s': %s at %ld bits: the chip supports 2, 4 or 8", what, spec, item, bits);
+            goto out;
+        }
+        if (seen[l][1 + j]) {
+            floe_err_set(err, "%s '%s': %s is given twice", what, spec, item);
+            goto out;
+        }
+        seen[l][1 + j] = 1;
+        if (j < 0)
+            q->layer_wbits[l] = (signed char)bits;
+        else
+            q->linear_wbits[l][j] = (signed char)bits;
+        if (*end == ',' && end[1] == '\0') {
+            floe_err_set(err, "%s '%s': expected LAYER=BITS or LAYER.LINEAR=BITS after the last ','", what, spec);
+            goto out;
+        }
         p = *end == ',' ? end + 1 : end;
     }
-    return 0;
+    rc = 0;
+out:
+    free(seen);
+    return rc;
 }
 
 int floe_qconfig_format_layer_wbits(const floe_qconfig *q, char *buf, size_t n)
@@ -150,12 +241,17 @@ int floe_qconfig_format_layer_wbits(const floe_qconfig *q, char *buf, size_t n)
     if (n)
         buf[0] = '\0';
     for (int l = 0; l < FLOE_MODEL_MAX_LAYERS; l++) {
-        if (!q->layer_wbits[l] || q->layer_wbits[l] == q->wbits)
-            continue;
-        int w = snprintf(buf + at, n > at ? n - at : 0, "%s%d=%d", at ? "," : "", l, q->layer_wbits[l]);
-        if (w < 0 || at + (size_t)w >= n)
-            return -1;
-        at += (size_t)w;
+        const int lb = floe_qconfig_wbits_of(q, l);
+        for (int j = -1; j < FLOE_LAYER_LINEARS; j++) {
+            int b = j < 0 ? lb : floe_qconfig_linear_wbits_of(q, l, j);
+            if (b == (j < 0 ? q->wbits : lb))
+                continue;
+            int w = j < 0 ? snprintf(buf + at, n > at ? n - at : 0, "%s%d=%d", at ? "," : "", l, b)
+                          : snprintf(buf + at, n > at ? n - at : 0, "%s%d.%s=%d", at ? "," : "", l, LINEAR_NAMES[j], b);
+            if (w < 0 || at + (size_t)w >= n)
+                return -1;
+            at += (size_t)w;
+        }
     }
     return 0;
 }
@@ -198,7 +294,6 @@ static void lin_free(floe_qlinear *l)
 }
 
 #define LAYER_LINEARS(L) (&(L)->q), (&(L)->k), (&(L)->v), (&(L)->o), (&(L)->gate), (&(L)->up), (&(L)->down)
-static const char *const LINEAR_NAMES[7] = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
 
 static int first_of_bits(const floe_qmodel *m, int l);
 
@@ -221,11 +316,12 @@ static int qmodel_alloc(floe_qmodel *m, const floe_model_config *cfg, const floe
     }
     for (int l = 0; l < cfg->n_layers; l++) {
         floe_qlayer *L = &m->layers[l];
-        const int wb = floe_qconfig_wbits_of(q, l), b = shared && first_of_bits(m, l) != l;
-        int rc = lin_alloc(&L->q, d, d, wb, b, err) | lin_alloc(&L->k, d, kv, wb, b, err) |
-                 lin_alloc(&L->v, d, kv, wb, b, err) | lin_alloc(&L->o, d, d, wb, b, err) |
-                 lin_alloc(&L->gate, d, f, wb, b, err) | lin_alloc(&L->up, d, f, wb, b, err) |
-                 lin_alloc(&L->down, f, d, wb, b, err);
+        const int b = shared && first_of_bits(m, l) != l;
+        floe_qlinear *lins[FLOE_LAYER_LINEARS] = {LAYER_LINEARS(L)};
+        const int ins[FLOE_LAYER_LINEARS] = {d, d, d, d, d, d, f}, outs[FLOE_LAYER_LINEARS] = {d, kv, kv, d, f, f, d};
+        int rc = 0;
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+            rc |= lin_alloc(lins[j], ins[j], outs[j], floe_qconfig_linear_wbits_of(q, l, j), b, err);
         if (rc) {
             floe_qmodel_free(m);
             return -1;
@@ -413,13 +509,16 @@ static void random_linear(floe_rng *r, floe_qlinear *l)
     }
 }
 
-/* The first layer before l with l's weight bits, or l itself. */
+/* The first layer before l whose every linear has the weight bits of l's, or l itself. */
 static int first_of_bits(const floe_qmodel *m, int l)
 {
-    int wb = floe_qconfig_wbits_of(&m->q, l);
-    for (int j = 0; j < l; j++)
-        if (floe_qconfig_wbits_of(&m->q, j) == wb)
+    for (int j = 0; j < l; j++) {
+        int same = 1;
+        for (int k = 0; k < FLOE_LAYER_LINEARS && same; k++)
+            same = floe_qconfig_linear_wbits_of(&m->q, j, k) == floe_qconfig_linear_wbits_of(&m->q, l, k);
+        if (same)
             return j;
+    }
     return l;
 }
 

@@ -21,6 +21,9 @@
 extern "C" {
 #endif
 
+/* A decoder layer's linears, in the order of the model file and the compiler. */
+enum { FLOE_LIN_Q, FLOE_LIN_K, FLOE_LIN_V, FLOE_LIN_O, FLOE_LIN_GATE, FLOE_LIN_UP, FLOE_LIN_DOWN, FLOE_LAYER_LINEARS };
+
 typedef struct floe_qconfig {
     int wbits;     /* linear weights: 2, 4 or 8 (default 4) */
     int abits;     /* linear-layer inputs: 4 or 8 (default 8) */
@@ -31,20 +34,39 @@ typedef struct floe_qconfig {
     /* per-layer weight bits (mixed precision, e.g. the first and last layers at 8 bits): 0 = wbits,
      * else 2, 4 or 8 for every linear layer of that decoder layer */
     signed char layer_wbits[FLOE_MODEL_MAX_LAYERS];
+    /* per-linear weight bits: 0 = the layer's width, else 2, 4 or 8 for linear j (FLOE_LIN_Q ..
+     * FLOE_LIN_DOWN) of decoder layer l; a linear's entry wins over its layer's */
+    signed char linear_wbits[FLOE_MODEL_MAX_LAYERS][FLOE_LAYER_LINEARS];
 } floe_qconfig;
 
-/* The weight bits of decoder layer l's linear layers. */
+/* The Hugging Face name of linear j: "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
+ * "down_proj" ("?" outside 0..6). */
+const char *floe_linear_name(int j);
+
+/* The weight bits of decoder layer l's linear layers (the layer-wide width, per-linear entries
+ * aside). */
 int floe_qconfig_wbits_of(const floe_qconfig *q, int l);
-/* 1 when some layer's weight bits differ from wbits. */
+/* The weight bits of linear j (FLOE_LIN_*) of decoder layer l: its own entry, else its layer's. */
+int floe_qconfig_linear_wbits_of(const floe_qconfig *q, int l, int j);
+/* 1 when some linear's weight bits differ from wbits. */
 int floe_qconfig_has_layer_wbits(const floe_qconfig *q);
-/* Parses per-layer weight bits "L=B[,L=B...]" (e.g. "0=8,3=8") into q->layer_wbits; `what` names
- * the setting or the file's field in errors (a malformed item, a layer outside 0..1023, bits other
- * than 2, 4 or 8, a layer given twice). NULL or "" sets nothing. */
+/* 1 when some linear's weight bits differ from its layer's width (a per-linear mix). */
+int floe_qconfig_has_linear_wbits(const floe_qconfig *q);
+/* Clears every per-layer and per-linear width (all linears at wbits). */
+void floe_qconfig_clear_wbits(floe_qconfig *q);
+/* Parses per-layer and per-linear weight bits "ITEM=B[,ITEM=B...]" (e.g. "0=8,3.down_proj=8,5.q_proj=2"),
+ * ITEM a layer L (every linear of layer L) or L.NAME with NAME a linear's Hugging Face name
+ * (floe_linear_name), into q->layer_wbits and q->linear_wbits. A linear's entry wins over its layer's
+ * whatever their order. `what` names the setting or the file's field in errors (a malformed item, a
+ * layer outside 0..1023, an unknown linear, bits other than 2, 4 or 8, an item given twice). NULL or
+ * "" sets nothing. */
 int floe_qconfig_parse_layer_wbits(floe_qconfig *q, const char *spec, const char *what, floe_err *err);
-/* Refuses per-layer weight bits for a layer the model (n_layers, called name) does not have; `what`
- * names the setting or the file's field. */
+/* Refuses per-layer or per-linear weight bits for a layer the model (n_layers, called name) does not
+ * have; `what` names the setting or the file's field. */
 int floe_qconfig_check_layers(const floe_qconfig *q, int n_layers, const char *name, const char *what, floe_err *err);
-/* Writes the overrides that differ from wbits as "L=B,..." ("" when none); -1 if n is too small. */
+/* Writes the overrides as "L=B,L.NAME=B,..." ("" when none): a layer's entry where its width differs
+ * from wbits, then its linears' entries that differ from the layer's width; parsing it back gives
+ * every linear the same width. -1 if n is too small. */
 int floe_qconfig_format_layer_wbits(const floe_qconfig *q, char *buf, size_t n);
 /* A short label of the precision for reports: "W4A8KV8", plus ", per-token K 4" and ", layers 0=8"
  * where they apply (cut to n). */

@@ -87,10 +87,9 @@ static int layout(qfields *fs, const floe_model_config *c, const floe_qconfig *q
             memcpy(lins, all, sizeof lins);
         }
         const int outs[7] = {d, kv, kv, d, f, f, d}, ins[7] = {d, d, d, d, d, d, f};
-        const int wb = floe_qconfig_wbits_of(qc, l);
         for (int i = 0; i < 7; i++) {
             snprintf(n, sizeof n, "model.layers.%d.%s", l, lin_names[i]);
-            rc |= add_linear(fs, n, outs[i], ins[i], wb, lins[i]);
+            rc |= add_linear(fs, n, outs[i], ins[i], floe_qconfig_linear_wbits_of(qc, l, i), lins[i]);
         }
         static const char *const step_names[11] = {"attn_in", "q", "k", "kc", "vc", "o_in",
                                                    "mlp_in", "g", "silu", "u", "down_in"};
@@ -176,12 +175,15 @@ int floe_qmodel_save(const floe_qmodel *mc, const char *path, const char *const 
                           floe_qconfig_has_layer_wbits(&m->q) ? FLOE_QMODEL_VERSION_MIXED : FLOE_QMODEL_VERSION,
                           "floe.config", cfg_json ? cfg_json : "", "floe.wbits", bits[0], "floe.abits", bits[1],
                           "floe.kvbits", bits[2], "floe.head_bits", bits[3]};
+    if (floe_qconfig_has_linear_wbits(&m->q)) /* a mix within a layer: the version a reader must know */
+        base[3] = FLOE_QMODEL_VERSION_LINEAR;
     size_t nb = sizeof base / sizeof base[0] / 2;
     /* activation scaling (per token: with its K) */
     char kmax[16];
     snprintf(kmax, sizeof kmax, "%d", m->q.act_kmax);
-    /* mixed precision: the layers whose weight bits differ from floe.wbits ("L=B,..."; absent when none) */
-    char lw[8192];
+    /* mixed precision: the layers and linears whose weight bits differ from floe.wbits
+       ("L=B,L.NAME=B,..."; absent when none) */
+    char lw[65536];
     if (floe_qconfig_format_layer_wbits(&m->q, lw, sizeof lw) != 0) {
         free(fs.f), free(e), free(cfg_json);
         return floe_err_set(err, "%s: per-layer weight bits do not fit the metadata buffer", path);
@@ -303,9 +305,11 @@ int floe_qmodel_load(floe_qmodel *m, const char *path, floe_err *err)
                      fmt ? "'" : "", fmt ? fmt : "missing", fmt ? "'" : "", FLOE_QMODEL_FORMAT);
         goto out;
     }
-    if (!ver || (strcmp(ver, FLOE_QMODEL_VERSION) != 0 && strcmp(ver, FLOE_QMODEL_VERSION_MIXED) != 0)) {
+    if (!ver || (strcmp(ver, FLOE_QMODEL_VERSION) != 0 && strcmp(ver, FLOE_QMODEL_VERSION_MIXED) != 0 &&
+                 strcmp(ver, FLOE_QMODEL_VERSION_LINEAR) != 0)) {
         floe_err_set(err, "%s: quantized-model version %s is not supported (this Floe reads versions %s)", path,
-                     ver ? ver : "(missing)", FLOE_QMODEL_VERSION " and " FLOE_QMODEL_VERSION_MIXED);
+                     ver ? ver : "(missing)",
+                     FLOE_QMODEL_VERSION ", " FLOE_QMODEL_VERSION_MIXED " and " FLOE_QMODEL_VERSION_LINEAR);
         goto out;
     }
     if (!cfg_json) {

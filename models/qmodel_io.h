@@ -23,6 +23,9 @@ extern "C" {
 /* Files with per-layer weight bits (floe.wbits_layers) are version 2, so that a reader without mixed
  * precision refuses them by version; this Floe reads both. */
 #define FLOE_QMODEL_VERSION_MIXED "2"
+/* Files where some linear's weight bits differ from its layer's ("L.NAME=B" items in
+ * floe.wbits_layers) are version 3, for the same reason; this Floe reads all three. */
+#define FLOE_QMODEL_VERSION_LINEAR "3"
 
 /* The model must be derived. extra_meta: (key, value) pairs flattened, may be NULL. */
 int floe_qmodel_save(const floe_qmodel *m, const char *path, const char *const *extra_meta, size_t n_extra,

@@ -26,13 +26,13 @@ float *floe_blockap_weight(const floe_model *m, int i)
     return m->params + floe_blockap_param(m, i)->offset;
 }
 
-int floe_wquants_init(floe_wquant *wq, const floe_model *m, int bits, const signed char *layer_bits, int group,
-                      int asym, floe_err *err)
+int floe_wquants_init(floe_wquant *wq, const floe_model *m, int bits, const floe_qconfig *widths, int group, int asym,
+                      floe_err *err)
 {
     int n = m->cfg.n_layers * FLOE_BLOCK_LINEARS;
     for (int i = 0; i < n; i++) {
         const floe_param *p = floe_blockap_param(m, i);
-        int l = i / FLOE_BLOCK_LINEARS, b = layer_bits && layer_bits[l] ? layer_bits[l] : bits;
+        int b = widths ? floe_qconfig_linear_wbits_of(widths, i / FLOE_BLOCK_LINEARS, i % FLOE_BLOCK_LINEARS) : bits;
         if (floe_wquant_init(&wq[i], (int)p->shape[0], (int)p->shape[1], b, group, asym, err) != 0) {
             floe_wquants_free(wq, i);
             return -1;
@@ -240,7 +240,7 @@ int floe_block_ap(floe_model *fp, floe_model *q, floe_wquant *wq, const floe_tok
     if (!(c->lr_qparams >= 0) || !(c->lr_weights >= 0) || !(c->min_lr_ratio >= 0))
         return floe_err_set(err, "block-ap: learning rates must be >= 0 (lr_qparams %g, lr_weights %g, min_lr_ratio %g)",
                             (double)c->lr_qparams, (double)c->lr_weights, (double)c->min_lr_ratio);
-    if (floe_wquants_init(wq, q, c->bits, c->layer_bits, c->group, c->asym, err) != 0)
+    if (floe_wquants_init(wq, q, c->bits, c->widths, c->group, c->asym, err) != 0)
         return -1;
 
     const size_t C = (size_t)mc->d_model, per = (size_t)T * C;

@@ -24,6 +24,7 @@
 
 #include "common/error.h"
 #include "models/corpus.h"
+#include "models/qmodel.h"
 #include "trainer/model.h"
 #include "trainer/wquant.h"
 
@@ -41,10 +42,10 @@ float *floe_blockap_weight(const floe_model *m, int i);
 const floe_param *floe_blockap_param(const floe_model *m, int i);
 
 /* Allocates wq[0 .. 7 n_layers) for the model's linears (floe_wquant_init; s = 1, z = 0) at `bits`,
- * or layer_bits[layer] where that is non-zero (layer_bits may be NULL). On error nothing stays
- * allocated. floe_wquants_free frees n of them. */
-int floe_wquants_init(floe_wquant *wq, const floe_model *m, int bits, const signed char *layer_bits, int group,
-                      int asym, floe_err *err);
+ * or, widths not NULL, at each linear's width in widths (floe_qconfig_linear_wbits_of; mixed
+ * precision). On error nothing stays allocated. floe_wquants_free frees n of them. */
+int floe_wquants_init(floe_wquant *wq, const floe_model *m, int bits, const floe_qconfig *widths, int group, int asym,
+                      floe_err *err);
 void floe_wquants_free(floe_wquant *wq, int n);
 
 /* Every block linear of m := floe_wquant_forward(wq[i], W) (fake-quantized in place). */
@@ -52,7 +53,7 @@ void floe_wquants_apply(const floe_wquant *wq, floe_model *m);
 
 typedef struct floe_blockap_cfg {
     int bits;             /* 2..8 */
-    const signed char *layer_bits; /* per decoder layer: bits overriding `bits` where non-zero (NULL: none) */
+    const floe_qconfig *widths; /* mixed precision: each linear at its width here (NULL: all at `bits`) */
     int group;            /* columns per group; 0 = per output channel (the chip's) */
     int asym;             /* 1 = asymmetric (EfficientQAT's), 0 = symmetric (the chip's) */
     int samples;          /* calibration sequences */

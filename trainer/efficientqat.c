@@ -25,7 +25,7 @@ int floe_efficientqat_block_ap(floe_qat_trainer *tr, const floe_tokens *train, c
     floe_qat *s = &tr->s;
     floe_blockap_cfg bc = *c;
     bc.bits = s->qc.wbits;
-    bc.layer_bits = s->qc.layer_wbits; /* mixed precision: each layer at its own width */
+    bc.widths = &s->qc; /* mixed precision: each linear at its own width */
     bc.group = 0; /* the chip's quantizer: symmetric, one step per output row */
     bc.asym = 0;
     int T = bc.context > 0 ? bc.context : tr->teacher.maxT;

@@ -482,7 +482,7 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
     if (floe_qconfig_scaling_from_meta(qc, floe_st_meta_get(&f, "floe.act_scaling"), floe_st_meta_get(&f, "floe.act_kmax"),
                                        path, err) != 0)
         goto out;
-    memset(qc->layer_wbits, 0, sizeof qc->layer_wbits);
+    floe_qconfig_clear_wbits(qc);
     char what[4200];
     snprintf(what, sizeof what, "%s: metadata 'floe.wbits_layers'", path);
     if (floe_qconfig_parse_layer_wbits(qc, floe_st_meta_get(&f, "floe.wbits_layers"), what, err) != 0)

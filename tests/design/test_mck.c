@@ -100,6 +100,50 @@ static void test_against_brute_force(void **state)
     assert_true(refused > 20);
 }
 
+/* One and two resources are pruned by sorted sweeps, three pairwise: the same instance with its
+ * missing resources at zero cost and no budget goes through the pairwise rule, and must give the same
+ * choice, value and state counts (ties included: integer costs and values). */
+static void test_sweeps_match_pairwise(void **state)
+{
+    (void)state;
+    uint64_t s = 777;
+    enum { N = 10, K = 12 };
+    static double v[N * K], c[N * K * 2], c3[N * K * 3];
+    int a[N], b[N], checked = 0;
+    for (int t = 0; t < 300; t++) {
+        floe_mck p = {0};
+        p.n = 1 + (int)(uni(&s) * N), p.k = 1 + (int)(uni(&s) * K), p.R = 1 + t % 2;
+        p.v = v, p.c = c;
+        for (int i = 0; i < p.n * p.k; i++) {
+            v[i] = t % 3 ? floor(uni(&s) * 5) : uni(&s);
+            for (int r = 0; r < 3; r++) {
+                double x = t % 3 ? floor(uni(&s) * 6) : uni(&s) * 6;
+                if (r < p.R)
+                    c[i * p.R + r] = x;
+                c3[i * 3 + r] = r < p.R ? x : 0;
+            }
+        }
+        for (int r = 0; r < FLOE_MCK_MAX_RES; r++)
+            p.budget[r] = INFINITY;
+        p.budget[0] = floe_mck_min_cost(&p, 0) + uni(&s) * 3 * p.n;
+        floe_mck q = p;
+        q.R = 3, q.c = c3;
+        for (int r = p.R; r < 3; r++)
+            q.budget[r] = INFINITY;
+        floe_mck_result ra, rb;
+        floe_err err;
+        int sa = floe_mck_solve(&p, a, &ra, &err), sb = floe_mck_solve(&q, b, &rb, &err);
+        assert_int_equal(sa, sb);
+        if (sa != 0)
+            continue;
+        assert_memory_equal(a, b, sizeof(int) * (size_t)p.n);
+        assert_true(ra.value == rb.value);
+        assert_int_equal(ra.states, rb.states);
+        checked++;
+    }
+    assert_true(checked > 200);
+}
+
 static void test_impossible_budget_named(void **state)
 {
     (void)state;
@@ -148,6 +192,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_brute_force),
+        cmocka_unit_test(test_sweeps_match_pairwise),
         cmocka_unit_test(test_impossible_budget_named),
         cmocka_unit_test(test_spearman),
     };

@@ -52,6 +52,46 @@ static void test_halves_bit_exact(void **state)
     }
 }
 
+/* The plan alone (no weights, as deploy-check and floe design count chips) of layers at different
+ * widths plans each layer at its own: the chips of the model's own plan, and more cores than all at
+ * the narrowest. Layers 2 and 3 are wider than layer 1 here, whose plan the other layers reuse only
+ * where their widths equal it. */
+static void test_plan_mixed_widths(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_small_six(&mach, &e);
+    floe_model_config c;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    c.n_layers = 4;
+    floe_qconfig q = floe_qconfig_default();
+    q.wbits = 2;
+    assert_int_equal(floe_qconfig_parse_layer_wbits(&q, "3=4,2.down_proj=4,2.gate_proj=8", "x", &err), 0);
+    floe_compile_opts o = {.tokens = 8, .kv_tokens = 11, .core_weight_bytes = 12000};
+    floe_plan_summary ps;
+    if (floe_compile_plan(&c, &q, &mach, &o, &ps, &err) != 0)
+        fail_msg("%s", err.msg);
+    floe_qmodel m;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 3, &err), 0);
+    floe_pipeline_plan *pp;
+    if (floe_compile_pipeline_plan(&m, &mach, &o, &pp, &err) != 0)
+        fail_msg("%s", err.msg);
+    print_message("plan only: %d chips, the model's plan: %d chips, %d groups\n", ps.chips,
+                  floe_pipeline_plan_chips(pp), floe_pipeline_plan_groups(pp));
+    assert_int_equal(ps.chips, floe_pipeline_plan_chips(pp));
+    floe_qconfig u = q; /* all at W2: fewer cores, so the widths of layers 2 and 3 count */
+    floe_qconfig_clear_wbits(&u);
+    floe_plan_summary pu;
+    assert_int_equal(floe_compile_plan(&c, &u, &mach, &o, &pu, &err), 0);
+    assert_true(pu.cores < ps.cores);
+    print_message("plan only: %llu cores, all at W2 %llu\n", (unsigned long long)ps.cores,
+                  (unsigned long long)pu.cores);
+    floe_pipeline_plan_free(pp);
+    floe_qmodel_free(&m);
+}
+
 /* A half that does not fit a chip either: the refusal names both the layer and the half. */
 static void test_halves_refused(void **state)
 {
@@ -123,6 +163,7 @@ int main(void)
         cmocka_unit_test(test_halves_bit_exact),
         cmocka_unit_test(test_halves_refused),
         cmocka_unit_test(test_head_slices),
+        cmocka_unit_test(test_plan_mixed_widths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,9 +20,12 @@ static void test_bit_exact_on_both_machines(void **state)
 {
     (void)state;
     const char *machines[2] = {"small", "northpole"};
-    /* the last: mixed precision, layer 0 at 8 bits and the others at 2 */
-    const floe_qconfig mixes[5] = {{4, 8, 8, 8, 0, 0, {0}}, {8, 8, 8, 8, 0, 0, {0}}, {2, 8, 8, 8, 0, 0, {0}}, {4, 4, 4, 4, 0, 0, {0}},
-                                   {2, 8, 8, 8, 0, 0, {8}}};
+    /* the last two: mixed precision, layer 0 at 8 bits and the others at 2; then per linear, every
+       pair of widths inside a layer (gate and up of the fused SwiGLU at 2 and 8, q at 8 beside k at 2) */
+    const floe_qconfig mixes[6] = {
+        {4, 8, 8, 8, 0, 0, {0}, {{0}}}, {8, 8, 8, 8, 0, 0, {0}, {{0}}},
+        {2, 8, 8, 8, 0, 0, {0}, {{0}}}, {4, 4, 4, 4, 0, 0, {0}, {{0}}},
+        {2, 8, 8, 8, 0, 0, {8}, {{0}}}, {4, 8, 8, 8, 0, 0, {0}, {{8, 2, 4, 8, 2, 8, 2}, {2, 4, 8, 2, 8, 2, 8}}}};
     floe_model_config c = small_model();
     int32_t tok[8];
     floe_rng r;
@@ -33,7 +36,7 @@ static void test_bit_exact_on_both_machines(void **state)
         floe_machine mach;
         floe_energy_table e;
         load_config(machines[mi], &mach, &e);
-        for (int qi = 0; qi < 5; qi++) {
+        for (int qi = 0; qi < 6; qi++) {
             floe_qmodel m;
             floe_err err;
             assert_int_equal(floe_qmodel_random(&m, &c, &mixes[qi], 100 + (uint64_t)qi, &err), 0);
@@ -63,7 +66,7 @@ static void test_granite_and_llama3(void **state)
     (void)state;
     const char *src = getenv("FLOE_SOURCE_DIR");
     const char *names[2] = {"granite-tiny", "llama-tiny"};
-    const floe_qconfig mixes[2] = {{8, 8, 8, 8, 0, 0, {0}}, {4, 8, 8, 8, 0, 0, {0}}};
+    const floe_qconfig mixes[2] = {{8, 8, 8, 8, 0, 0, {0}, {{0}}}, {4, 8, 8, 8, 0, 0, {0}, {{0}}}};
     int32_t tok[24];
     for (int t = 0; t < 24; t++)
         tok[t] = (int32_t)(t * 29 % 701);
@@ -215,7 +218,10 @@ static void test_model_that_does_not_fit(void **state)
 static void test_split_layers_and_decode(void **state)
 {
     (void)state;
-    const floe_qconfig mixes[4] = {{4, 8, 8, 8, 0, 0, {0}}, {8, 8, 8, 8, 0, 0, {0}}, {2, 8, 8, 4, 0, 0, {0}}, {4, 4, 4, 4, 0, 0, {0}}};
+    const floe_qconfig mixes[4] = {{4, 8, 8, 8, 0, 0, {0}, {{0}}},
+                                   {8, 8, 8, 8, 0, 0, {0}, {{0}}},
+                                   {2, 8, 8, 4, 0, 0, {0}, {{0}}},
+                                   {4, 4, 4, 4, 0, 0, {0}, {{0}}}};
     int32_t tok[12];
     floe_rng r;
     floe_rng_seed(&r, 5);
@@ -318,7 +324,8 @@ static void test_split_corruption_is_caught(void **state)
 static void test_per_token_on_chip(void **state)
 {
     (void)state;
-    const floe_qconfig mixes[2] = {{4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}}, {4, 4, 4, 8, FLOE_ACT_PER_TOKEN, 4, {0}}};
+    const floe_qconfig mixes[2] = {{4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}, {{0}}},
+                                   {4, 4, 4, 8, FLOE_ACT_PER_TOKEN, 4, {0}, {{0}}}};
     int32_t tok[12];
     floe_rng r;
     floe_rng_seed(&r, 61);

@@ -205,6 +205,130 @@ static void test_layer_wbits(void **state)
         fail_msg("%s", err.msg);
 }
 
+/* Per-linear weight bits: "L.NAME=B" items parse (a linear's entry wins over its layer's, in either
+ * order), format back to the same widths, allocate each linear at its width, and save as version 3
+ * and load; malformed items, an unknown linear and a layer the model does not have are refused,
+ * naming the setting or the file's field. */
+static void test_linear_wbits(void **state)
+{
+    (void)state;
+    floe_err err;
+    floe_qconfig q = floe_qconfig_default();
+    assert_int_equal(
+        floe_qconfig_parse_layer_wbits(&q, "1.down_proj=8,1=2,0.q_proj=2,0.k_proj=4", "--wbits-layer", &err), 0);
+    assert_int_equal(floe_qconfig_wbits_of(&q, 1), 2);
+    assert_int_equal(floe_qconfig_linear_wbits_of(&q, 1, FLOE_LIN_DOWN), 8); /* before its layer's item: still wins */
+    assert_int_equal(floe_qconfig_linear_wbits_of(&q, 1, FLOE_LIN_UP), 2);
+    assert_int_equal(floe_qconfig_linear_wbits_of(&q, 0, FLOE_LIN_Q), 2);
+    assert_int_equal(floe_qconfig_linear_wbits_of(&q, 0, FLOE_LIN_V), 4);
+    assert_true(floe_qconfig_has_linear_wbits(&q));
+    char buf[256];
+    assert_int_equal(floe_qconfig_format_layer_wbits(&q, buf, sizeof buf), 0);
+    assert_string_equal(buf, "0.q_proj=2,1=2,1.down_proj=8"); /* 0.k_proj=4 is the layer's width: not repeated */
+    floe_qconfig r = floe_qconfig_default();
+    assert_int_equal(floe_qconfig_parse_layer_wbits(&r, buf, "x", &err), 0);
+    for (int l = 0; l < 2; l++)
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+            assert_int_equal(floe_qconfig_linear_wbits_of(&r, l, j), floe_qconfig_linear_wbits_of(&q, l, j));
+    floe_qconfig h = floe_qconfig_default(); /* the Hugging Face tensor names' tails name them too */
+    assert_int_equal(floe_qconfig_parse_layer_wbits(&h, "0.self_attn.v_proj=8,1.mlp.down_proj=2", "x", &err), 0);
+    assert_int_equal(floe_qconfig_linear_wbits_of(&h, 0, FLOE_LIN_V), 8);
+    assert_int_equal(floe_qconfig_linear_wbits_of(&h, 1, FLOE_LIN_DOWN), 2);
+    floe_qconfig u = floe_qconfig_default(); /* entries equal to the widths around them: no mix */
+    assert_int_equal(floe_qconfig_parse_layer_wbits(&u, "0.up_proj=4,1=8,1.gate_proj=8", "x", &err), 0);
+    assert_false(floe_qconfig_has_linear_wbits(&u));
+    assert_true(floe_qconfig_has_layer_wbits(&u));
+    floe_qconfig_clear_wbits(&u);
+    assert_false(floe_qconfig_has_layer_wbits(&u));
+    static const char *const bad[][2] = {{"0.q_proj=3", "layer 0's q_proj at 3 bits"},
+                                         {"0.q_proj=8,0.q_proj=4", "layer 0's q_proj is given twice"},
+                                         {"0.qproj=8", "unknown linear 'qproj'"},
+                                         {"0.=8", "unknown linear ''"},
+                                         {"0.q_proj", "LAYER.LINEAR=BITS"},
+                                         {"0.q_proj=", "bits missing"},
+                                         {"q_proj=8", "LAYER.LINEAR=BITS"},
+                                         {"1024.q_proj=8", "0..1023"},
+                                         {"0.Q_PROJ=8", "unknown linear"},
+                                         {"0.mlp.q_proj=8", "unknown linear 'mlp.q_proj'"},
+                                         {"0.down_proj=8,", "after the last ','"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        floe_qconfig b = floe_qconfig_default();
+        assert_int_equal(floe_qconfig_parse_layer_wbits(&b, bad[i][0], "--wbits-layer", &err), -1);
+        if (!strstr(err.msg, bad[i][1]) || !strstr(err.msg, "--wbits-layer"))
+            fail_msg("'%s': %s", bad[i][0], err.msg);
+    }
+    floe_qconfig v = floe_qconfig_default();
+    v.linear_wbits[1][FLOE_LIN_O] = 3;
+    assert_int_equal(floe_qconfig_validate(&v, &err), -1);
+    assert_non_null(strstr(err.msg, "layer 1's o_proj"));
+    /* allocation, save and load */
+    floe_model_config c;
+    assert_int_equal(floe_model_config_builtin("tiny", &c, &err), 0);
+    floe_qconfig q2 = floe_qconfig_default();
+    q2.wbits = 2;
+    assert_int_equal(floe_qconfig_parse_layer_wbits(&q2, "0=8,0.down_proj=2,1.gate_proj=8,1.v_proj=4", "x", &err), 0);
+    floe_qmodel a, b;
+    assert_int_equal(floe_qmodel_random(&a, &c, &q2, 11, &err), 0);
+    assert_int_equal(a.layers[0].q.bits, 8);
+    assert_int_equal(a.layers[0].down.bits, 2);
+    assert_int_equal(a.layers[1].gate.bits, 8);
+    assert_int_equal(a.layers[1].up.bits, 2);
+    assert_int_equal(a.layers[1].v.bits, 4);
+    int wide = 0; /* 1's gate at the 8-bit range, its up within the 2-bit one */
+    for (int i = 0; i < a.layers[1].gate.in * a.layers[1].gate.out; i++) {
+        wide |= a.layers[1].gate.w[i] > 1 || a.layers[1].gate.w[i] < -2;
+        assert_true(a.layers[1].up.w[i] <= 1 && a.layers[1].up.w[i] >= -2);
+    }
+    assert_true(wide);
+    const char *dir = floe_test_tmpdir("qmodel_io_linw");
+    char path[4300];
+    floe_path_join(path, sizeof path, dir, "m.safetensors");
+    assert_int_equal(floe_qmodel_save(&a, path, NULL, 0, &err), 0);
+    floe_st_file sf; /* a per-linear file is version 3: a reader of per-layer widths only refuses it by version */
+    assert_int_equal(floe_st_open(&sf, path, &err), 0);
+    assert_string_equal(floe_st_meta_get(&sf, "floe.qmodel_version"), FLOE_QMODEL_VERSION_LINEAR);
+    assert_string_equal(floe_st_meta_get(&sf, "floe.wbits_layers"), "0=8,0.down_proj=2,1.v_proj=4,1.gate_proj=8");
+    floe_st_close(&sf);
+    assert_int_equal(floe_qmodel_load(&b, path, &err), 0);
+    assert_int_equal(b.layers[0].down.bits, 2);
+    assert_int_equal(b.layers[0].up.bits, 8);
+    assert_int_equal(b.layers[1].gate.bits, 8);
+    assert_int_equal(b.layers[1].v.bits, 4);
+    assert_memory_equal(b.layers[1].gate.w, a.layers[1].gate.w, (size_t)c.ffn_dim * c.d_model);
+    char again[4300], out[256]; /* load -> save writes the same bytes (what fuzz_qmodel asks of any file) */
+    floe_path_join(again, sizeof again, dir, "again.safetensors");
+    assert_int_equal(floe_qmodel_save(&b, again, NULL, 0, &err), 0);
+    assert_int_equal(floe_test_run(out, sizeof out, "cmp '%s' '%s'", path, again), 0);
+    floe_qmodel_free(&b);
+    floe_qmodel_free(&a);
+    /* the shared random model: a layer borrows only from one whose every linear has its width */
+    assert_int_equal(floe_qmodel_random_shared(&a, &c, &q2, 11, &err), 0);
+    assert_false(a.layers[1].q.borrowed);
+    floe_qmodel_free(&a);
+    /* files naming a linear of a layer the model does not have, or a linear at a width the chip does
+       not run: refused, naming the file and the field */
+    static const char *const bad_meta[][2] = {{"5.q_proj=8", "layer 5's q_proj"}, {"0.up_proj=5", "5 bits"}};
+    for (int i = 0; i < 2; i++) {
+        make_model(&a, 3);
+        const char *extra[2] = {"floe.wbits_layers", bad_meta[i][0]};
+        assert_int_equal(floe_qmodel_save(&a, path, extra, 1, &err), 0);
+        floe_qmodel_free(&a);
+        assert_int_equal(floe_qmodel_load(&b, path, &err), -1);
+        if (!strstr(err.msg, path) || !strstr(err.msg, "floe.wbits_layers") || !strstr(err.msg, bad_meta[i][1]))
+            fail_msg("%s", err.msg);
+    }
+    /* a per-linear width the file's codes exceed: refused naming the tensor */
+    floe_qconfig q4 = floe_qconfig_default();
+    q4.wbits = 8;
+    assert_int_equal(floe_qmodel_random(&a, &c, &q4, 5, &err), 0);
+    const char *extra[2] = {"floe.wbits_layers", "1.o_proj=2"};
+    assert_int_equal(floe_qmodel_save(&a, path, extra, 1, &err), 0);
+    floe_qmodel_free(&a);
+    assert_int_equal(floe_qmodel_load(&b, path, &err), -1);
+    if (!strstr(err.msg, path) || !strstr(err.msg, "model.layers.1.self_attn.o_proj"))
+        fail_msg("%s", err.msg);
+}
+
 /* The activation-scaling flag (docs/quantized-model.md): a per-token model round-trips with its K
  * and gives the same integers; inconsistent metadata is refused naming the field. */
 static void test_act_scaling(void **state)
@@ -449,9 +573,13 @@ static void test_granite_llama3(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),     cmocka_unit_test(test_bad_files),
-        cmocka_unit_test(test_act_scaling),    cmocka_unit_test(test_layer_wbits),
-        cmocka_unit_test(test_random_shared),  cmocka_unit_test(test_config_larger_than_file),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_act_scaling),
+        cmocka_unit_test(test_layer_wbits),
+        cmocka_unit_test(test_linear_wbits),
+        cmocka_unit_test(test_random_shared),
+        cmocka_unit_test(test_config_larger_than_file),
         cmocka_unit_test(test_granite_llama3),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

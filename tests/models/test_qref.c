@@ -207,7 +207,7 @@ static void test_close_to_float_shadow(void **state)
 {
     (void)state;
     floe_model_config c = tiny_config();
-    const floe_qconfig qs[3] = {floe_qconfig_default(), {8, 8, 8, 8, 0, 0, {0}}, {4, 4, 4, 8, 0, 0, {0}}};
+    const floe_qconfig qs[3] = {floe_qconfig_default(), {8, 8, 8, 8, 0, 0, {0}, {{0}}}, {4, 4, 4, 8, 0, 0, {0}, {{0}}}};
     for (int qi = 0; qi < 3; qi++) {
         floe_qmodel m;
         floe_err err;
@@ -323,7 +323,7 @@ static void test_trace_and_errors(void **state)
     assert_int_equal(floe_qmodel_derive(&m, &err), -1);
     assert_non_null(strstr(err.msg, "layer 0 up_proj: weight step of row 3"));
     floe_qmodel_free(&m);
-    floe_qconfig bad = {3, 8, 8, 8, 0, 0, {0}};
+    floe_qconfig bad = {3, 8, 8, 8, 0, 0, {0}, {{0}}};
     assert_int_equal(floe_qconfig_validate(&bad, &err), -1);
     assert_non_null(strstr(err.msg, "weight bits 3"));
     free(lg);

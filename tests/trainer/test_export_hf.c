@@ -159,7 +159,7 @@ static void test_granite_export(void **state)
     floe_model t;
     assert_int_equal(floe_model_load(&t, in, 2, 32, &err), 0);
     floe_qat s;
-    floe_qconfig q = {8, 8, 8, 8, 0, 0, {0}};
+    floe_qconfig q = {8, 8, 8, 8, 0, 0, {0}, {{0}}};
     assert_int_equal(floe_qat_init(&s, &t.cfg, &q, 1, 1, &err), 0);
     floe_qinit_cfg ic = floe_qinit_defaults();
     ic.batches = 2;

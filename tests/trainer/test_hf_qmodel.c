@@ -152,7 +152,7 @@ static void check(const char *name, floe_qconfig qc, double logit_tol, double q_
     floe_tokens_free(&val);
 }
 
-static const floe_qconfig W8A8 = {8, 8, 8, 8, 0, 0, {0}}, W4A8 = {4, 8, 8, 8, 0, 0, {0}};
+static const floe_qconfig W8A8 = {8, 8, 8, 8, 0, 0, {0}, {{0}}}, W4A8 = {4, 8, 8, 8, 0, 0, {0}, {{0}}};
 /* The quantization tolerance (docs/hf-models.md): relative RMS differences of calib PTQ on these random
  * models, above the measured ones (W8A8 0.009 to 0.016; W4A8 up to 0.11, about the 4-bit rounding of
  * Gaussian weights alone). */

@@ -243,8 +243,12 @@ static void test_forward_is_reference(void **state)
 {
     (void)state;
     fixture fx = FX;
-    static const floe_qconfig mixes[] = {{4, 8, 8, 8, 0, 0, {0}}, {4, 4, 4, 8, 0, 0, {0}}, {2, 8, 8, 4, 0, 0, {0}}, {8, 8, 8, 8, 0, 0, {0}},
-                                         {4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}}, {4, 4, 4, 8, FLOE_ACT_PER_TOKEN, 4, {0}}};
+    static const floe_qconfig mixes[] = {{4, 8, 8, 8, 0, 0, {0}, {{0}}},
+                                         {4, 4, 4, 8, 0, 0, {0}, {{0}}},
+                                         {2, 8, 8, 4, 0, 0, {0}, {{0}}},
+                                         {8, 8, 8, 8, 0, 0, {0}, {{0}}},
+                                         {4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}, {{0}}},
+                                         {4, 4, 4, 8, FLOE_ACT_PER_TOKEN, 4, {0}, {{0}}}};
     for (size_t k = 0; k < sizeof mixes / sizeof mixes[0]; k++) {
         floe_err err;
         floe_qat_trainer tr;
@@ -322,8 +326,8 @@ static void gradient_matches_fp_of(floe_qconfig q, const char *teacher, int size
 static void test_gradient_matches_fp(void **state)
 {
     (void)state;
-    gradient_matches_fp_of((floe_qconfig){8, 8, 8, 8, 0, 0, {0}}, NULL, 0);
-    gradient_matches_fp_of((floe_qconfig){8, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}}, NULL, 0); /* per-token steps */
+    gradient_matches_fp_of((floe_qconfig){8, 8, 8, 8, 0, 0, {0}, {{0}}}, NULL, 0);
+    gradient_matches_fp_of((floe_qconfig){8, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}, {{0}}}, NULL, 0); /* per-token steps */
 }
 
 /* The Hugging Face fixtures (tests/fixtures/hf): a Granite, whose multipliers the integer forward
@@ -338,11 +342,11 @@ static void test_hf_folders(void **state)
     for (int i = 0; i < 2; i++) {
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/tests/fixtures/hf/%s", src ? src : ".", names[i]);
-        gradient_matches_fp_of((floe_qconfig){8, 8, 8, 8, 0, 0, {0}}, dir, 1);
+        gradient_matches_fp_of((floe_qconfig){8, 8, 8, 8, 0, 0, {0}, {{0}}}, dir, 1);
         floe_err err;
         floe_qat_trainer tr;
         floe_qat_cfg c = small_qat(&FX.mc, 4);
-        floe_qconfig q = {4, 8, 8, 8, 0, 0, {0}};
+        floe_qconfig q = {4, 8, 8, 8, 0, 0, {0}, {{0}}};
         if (floe_qat_trainer_init(&tr, dir, &q, &c, &FX.train, &err) != 0)
             fail_msg("%s: %s", names[i], err.msg);
         for (int k = 0; k < 2; k++)
@@ -358,7 +362,7 @@ static void test_learns(void **state)
     fixture fx = FX;
     floe_err err;
     floe_qat_trainer tr;
-    floe_qconfig q = {2, 4, 4, 8, 0, 0, {0}}; /* a hard setting from a poor start (RTN): much to recover */
+    floe_qconfig q = {2, 4, 4, 8, 0, 0, {0}, {{0}}}; /* a hard setting from a poor start (RTN): much to recover */
     floe_qat_cfg c = small_qat(&fx.mc, 40);
     c.init.method = FLOE_QINIT_RTN;
     c.lr = 1e-3f;
@@ -489,7 +493,7 @@ static void test_frozen_codes(void **state)
     (void)state;
     fixture fx = FX;
     floe_err err;
-    floe_qconfig q = {2, 8, 8, 8, 0, 0, {0}};
+    floe_qconfig q = {2, 8, 8, 8, 0, 0, {0}, {{0}}};
     floe_qat_cfg c = small_qat(&fx.mc, 30);
     c.method = FLOE_QAT_EFFICIENTQAT;
     c.alpha = 1.0f; /* E2E-QP's next-token loss */
@@ -563,10 +567,10 @@ static void test_refusals(void **state)
     floe_err err;
     floe_qat_trainer tr;
     floe_qat_cfg c = small_qat(&fx.mc, 4);
-    floe_qconfig bad = {3, 8, 8, 8, 0, 0, {0}};
+    floe_qconfig bad = {3, 8, 8, 8, 0, 0, {0}, {{0}}};
     assert_int_not_equal(floe_qat_trainer_init(&tr, fx.ckpt, &bad, &c, &fx.train, &err), 0);
     assert_non_null(strstr(err.msg, "weight bits 3"));
-    bad = (floe_qconfig){4, 6, 8, 8, 0, 0, {0}};
+    bad = (floe_qconfig){4, 6, 8, 8, 0, 0, {0}, {{0}}};
     assert_int_not_equal(floe_qat_trainer_init(&tr, fx.ckpt, &bad, &c, &fx.train, &err), 0);
     assert_non_null(strstr(err.msg, "activation bits 6"));
     /* a teacher whose shapes are not the student's config */

@@ -107,8 +107,14 @@ static void check_mix(const char *model, floe_qconfig q, uint64_t seed, int B, i
 static void test_every_mix(void **state)
 {
     (void)state;
-    static const floe_qconfig mixes[] = {{4, 8, 8, 8, 0, 0, {0}}, {4, 4, 4, 8, 0, 0, {0}}, {2, 8, 8, 8, 0, 0, {0}}, {8, 8, 8, 8, 0, 0, {0}}, {4, 8, 4, 4, 0, 0, {0}},
-                                         {2, 8, 8, 8, 0, 0, {8}}, {4, 4, 4, 8, 0, 0, {0, 8}}}; /* mixed: layer 0 / 1 at 8 bits */
+    static const floe_qconfig mixes[] = {{4, 8, 8, 8, 0, 0, {0}, {{0}}},
+                                         {4, 4, 4, 8, 0, 0, {0}, {{0}}},
+                                         {2, 8, 8, 8, 0, 0, {0}, {{0}}},
+                                         {8, 8, 8, 8, 0, 0, {0}, {{0}}},
+                                         {4, 8, 4, 4, 0, 0, {0}, {{0}}},
+                                         {2, 8, 8, 8, 0, 0, {8}, {{0}}},
+                                         {4, 4, 4, 8, 0, 0, {0, 8}, {{0}}}, /* mixed: layer 0 / 1 at 8 bits */
+                                         {2, 8, 8, 8, 0, 0, {0}, {{8, 2, 4, 8, 2, 8, 4}}}}; /* per linear */
     /* both GEMM paths: the int8 engine (trainer/igemm.h) and the float one */
     const int was = floe_igemm_enabled();
     for (int path = 1; path >= 0; path--) {
@@ -165,8 +171,10 @@ static void test_igemm(void **state)
 static void test_per_token(void **state)
 {
     (void)state;
-    static const floe_qconfig mixes[] = {{4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}}, {4, 4, 4, 8, FLOE_ACT_PER_TOKEN, 4, {0}},
-                                         {4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 6, {0}}, {8, 4, 8, 4, FLOE_ACT_PER_TOKEN, 2, {0}}};
+    static const floe_qconfig mixes[] = {{4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 4, {0}, {{0}}},
+                                         {4, 4, 4, 8, FLOE_ACT_PER_TOKEN, 4, {0}, {{0}}},
+                                         {4, 8, 8, 8, FLOE_ACT_PER_TOKEN, 6, {0}, {{0}}},
+                                         {8, 4, 8, 4, FLOE_ACT_PER_TOKEN, 2, {0}, {{0}}}};
     memset(k_hist, 0, sizeof k_hist);
     for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++)
         for (uint64_t seed = 1; seed <= 3; seed++)
@@ -196,7 +204,7 @@ static void test_double_path(void **state)
     floe_err err;
     assert_int_equal(floe_model_config_builtin("tiny", &cfg, &err), 0);
     cfg.ffn_dim = 1100; /* 1100 * 128 * 128 > 2^24 */
-    floe_qconfig q = {8, 8, 8, 8, 0, 0, {0}};
+    floe_qconfig q = {8, 8, 8, 8, 0, 0, {0}, {{0}}};
     floe_qmodel m;
     assert_int_equal(floe_qmodel_random(&m, &cfg, &q, 5, &err), 0);
     const int was = floe_igemm_enabled();
