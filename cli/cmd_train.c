@@ -22,6 +22,8 @@ int floe_cmd_train(int argc, char **argv)
         {"accum", FLOE_ARG_INT, &set.accum, "N", "micro-batches per step (default 1)", 1, 65536, 0},
         {"grad-accum", FLOE_ARG_INT, &set.accum, "N", "the same as --accum", 1, 65536, 0},
         {"clip", FLOE_ARG_DOUBLE, &set.clip, "X", "global gradient-norm limit, 0 for none (default 1)", 0, 1e9, 0},
+        {"moments", FLOE_ARG_STRING, &set.moments, "f32|bf16",
+         "AdamW moments as float or bfloat16 (half the optimizer state; default f32)", 0, 0, 0},
         {"seed", FLOE_ARG_INT, &set.seed, "N", "initial weights and batch sampling (default 1)", 0, 9.007e15, 0},
         {"threads", FLOE_ARG_INT, &threads, "N", "OpenMP threads (default: OMP_NUM_THREADS or all cores)", 1, 1024,
          'j'},

@@ -1,6 +1,7 @@
 #include "trainer/adamw.h"
 
 #include <math.h>
+#include <string.h>
 
 floe_adamw_cfg floe_adamw_defaults(void)
 {
@@ -37,6 +38,43 @@ void floe_adamw_update(float *restrict param, const float *restrict grad, float 
         float vi = beta2 * v[i] + a2 * (g * g);
         m[i] = mi;
         v[i] = vi;
+        float mhat = mi * inv_bc1, vhat = vi * inv_bc2;
+        param[i] -= lr * (mhat / (sqrtf(vhat) + eps) + weight_decay * param[i]);
+    }
+}
+
+static inline float bf16_load(uint16_t b)
+{
+    uint32_t u = (uint32_t)b << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* round to nearest, ties to even: a carry out of the low half rounds the upper half up */
+static inline uint16_t bf16_round(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+void floe_adamw_update_bf16(float *restrict param, const float *restrict grad, uint16_t *restrict m,
+                            uint16_t *restrict v, size_t n, int step, float lr, float beta1, float beta2, float eps,
+                            float weight_decay)
+{
+    const float inv_bc1 = (float)(1.0 / (1.0 - pow(beta1, step)));
+    const float inv_bc2 = (float)(1.0 / (1.0 - pow(beta2, step)));
+    const float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
+    long long nn = (long long)n;
+#pragma omp parallel for simd schedule(static) if (nn >= 65536)
+    for (long long i = 0; i < nn; i++) {
+        float g = grad[i];
+        float mi = beta1 * bf16_load(m[i]) + a1 * g;
+        float vi = beta2 * bf16_load(v[i]) + a2 * (g * g);
+        m[i] = bf16_round(mi);
+        v[i] = bf16_round(vi);
         float mhat = mi * inv_bc1, vhat = vi * inv_bc2;
         param[i] -= lr * (mhat / (sqrtf(vhat) + eps) + weight_decay * param[i]);
     }

@@ -11,6 +11,7 @@
 #define FLOE_TRAINER_ADAMW_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,6 +41,12 @@ float floe_adamw_tensor_decay(const floe_adamw_cfg *cfg, floe_decay_class kind);
 /* One update of n parameters with their gradients and moment buffers (m, v start at zero). */
 void floe_adamw_update(float *param, const float *grad, float *m, float *v, size_t n, int step, float lr,
                        float beta1, float beta2, float eps, float weight_decay);
+
+/* The same update with both moments stored as bfloat16 (their upper 16 bits; half the optimizer
+ * state's memory): each is read as float, updated in float exactly as above, and stored rounded to
+ * nearest, ties to even (as floe_f32_to_bf16 for finite values). The parameters stay float. */
+void floe_adamw_update_bf16(float *param, const float *grad, uint16_t *m, uint16_t *v, size_t n, int step, float lr,
+                            float beta1, float beta2, float eps, float weight_decay);
 
 #ifdef __cplusplus
 }

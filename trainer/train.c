@@ -51,12 +51,17 @@ int floe_trainer_init(floe_trainer *tr, const floe_model_config *mc, const floe_
         return -1;
     tr->cfg = *cfg;
     size_t n = tr->model.table.total, bt = (size_t)cfg->batch * cfg->context;
-    tr->m = calloc(n, sizeof(float));
-    tr->v = calloc(n, sizeof(float));
+    if (cfg->moments_bf16) {
+        tr->m16 = calloc(n, sizeof(uint16_t));
+        tr->v16 = calloc(n, sizeof(uint16_t));
+    } else {
+        tr->m = calloc(n, sizeof(float));
+        tr->v = calloc(n, sizeof(float));
+    }
     tr->rows = malloc((size_t)cfg->batch * (cfg->context + 1) * sizeof(int32_t));
     tr->inp = malloc(bt * sizeof(int32_t));
     tr->tgt = malloc(bt * sizeof(int32_t));
-    if (!tr->m || !tr->v || !tr->rows || !tr->inp || !tr->tgt) {
+    if (!(cfg->moments_bf16 ? tr->m16 && tr->v16 : tr->m && tr->v) || !tr->rows || !tr->inp || !tr->tgt) {
         floe_trainer_free(tr);
         return floe_err_set(err, "out of memory for the optimizer state");
     }
@@ -69,6 +74,8 @@ void floe_trainer_free(floe_trainer *tr)
     floe_model_free(&tr->model);
     free(tr->m);
     free(tr->v);
+    free(tr->m16);
+    free(tr->v16);
     free(tr->rows);
     free(tr->inp);
     free(tr->tgt);
@@ -122,8 +129,13 @@ int floe_trainer_step(floe_trainer *tr, const floe_tokens *train, floe_step_stat
     for (size_t i = 0; i < m->table.count; i++) {
         const floe_param *p = &m->table.params[i];
         float wd = floe_adamw_tensor_decay(&c->adamw, floe_model_decay_class(p->kind));
-        floe_adamw_update(m->params + p->offset, m->grads + p->offset, tr->m + p->offset, tr->v + p->offset,
-                          p->numel, tr->step + 1, lr, c->adamw.beta1, c->adamw.beta2, c->adamw.eps, wd);
+        if (c->moments_bf16)
+            floe_adamw_update_bf16(m->params + p->offset, m->grads + p->offset, tr->m16 + p->offset,
+                                   tr->v16 + p->offset, p->numel, tr->step + 1, lr, c->adamw.beta1, c->adamw.beta2,
+                                   c->adamw.eps, wd);
+        else
+            floe_adamw_update(m->params + p->offset, m->grads + p->offset, tr->m + p->offset, tr->v + p->offset,
+                              p->numel, tr->step + 1, lr, c->adamw.beta1, c->adamw.beta2, c->adamw.eps, wd);
     }
     tr->step++;
     if (st) {
@@ -198,6 +210,9 @@ static uint64_t params_digest(const floe_model *m)
 {
     return floe_fnv1a64(m->params, m->table.total * sizeof(float));
 }
+
+/* The moments' storage (floe_train_cfg.moments_bf16), in the optimizer file's metadata. */
+#define MOMENTS_KEY "floe.adamw.moments"
 
 /* The training hyperparameters as metadata; floats printed with 9 digits round-trip exactly. */
 enum { N_TRAIN_META = 17 };
@@ -286,6 +301,11 @@ static int read_train_meta(const floe_st_file *f, floe_train_cfg *c, int *step, 
     /* the seed is an integer beyond double's 53 bits in general: read it exactly */
     const char *s = floe_st_meta_get(f, "floe.train.seed");
     c->seed = strtoull(s, NULL, 10);
+    /* written only for bfloat16 moments, so float runs' checkpoints are as before */
+    const char *mo = floe_st_meta_get(f, MOMENTS_KEY);
+    if (mo && strcmp(mo, "bf16") != 0 && strcmp(mo, "f32") != 0)
+        return floe_err_set(err, "%s: metadata '%s' = '%s': expected bf16 or f32", f->path, MOMENTS_KEY, mo);
+    c->moments_bf16 = mo && strcmp(mo, "bf16") == 0;
     return 0;
 }
 
@@ -305,7 +325,7 @@ int floe_trainer_save(const floe_trainer *tr, const char *path, const char *cons
     size_t n = m->table.count;
     floe_st_entry *e = calloc(2 * n, sizeof *e);
     char (*names)[FLOE_PARAM_NAME_MAX + 16] = calloc(2 * n, sizeof *names);
-    const char **kv = calloc(2 * (N_TRAIN_META + 1) + 2 * n_extra + 4, sizeof *kv);
+    const char **kv = calloc(2 * (N_TRAIN_META + 2) + 2 * n_extra + 4, sizeof *kv);
     int rc = -1;
     if (!e || !names || !kv) {
         floe_err_set(err, "%s: out of memory", path);
@@ -315,16 +335,27 @@ int floe_trainer_save(const floe_trainer *tr, const char *path, const char *cons
         const floe_param *p = &m->table.params[i % n];
         snprintf(names[i], sizeof names[i], "optimizer.%s.%s", i < n ? "m" : "v", p->name);
         e[i].name = names[i];
-        e[i].dtype = FLOE_ST_F32;
         e[i].ndim = p->ndim;
         e[i].shape[0] = p->shape[0];
         e[i].shape[1] = p->shape[1];
-        e[i].data = (i < n ? tr->m : tr->v) + p->offset;
+        if (tr->cfg.moments_bf16) {
+            e[i].dtype = FLOE_ST_BF16;
+            e[i].data = (i < n ? tr->m16 : tr->v16) + p->offset;
+        } else {
+            e[i].dtype = FLOE_ST_F32;
+            e[i].data = (i < n ? tr->m : tr->v) + p->offset;
+        }
     }
     memcpy(kv, tm.kv, sizeof tm.kv);
     kv[2 * N_TRAIN_META] = "floe.model_digest";
     kv[2 * N_TRAIN_META + 1] = digest;
-    if (floe_st_write(opath, e, 2 * n, kv, N_TRAIN_META + 1, err) != 0)
+    size_t n_meta = N_TRAIN_META + 1;
+    if (tr->cfg.moments_bf16) {
+        kv[2 * n_meta] = MOMENTS_KEY;
+        kv[2 * n_meta + 1] = "bf16";
+        n_meta++;
+    }
+    if (floe_st_write(opath, e, 2 * n, kv, n_meta, err) != 0)
         goto out;
     char seed[24];
     snprintf(seed, sizeof seed, "%" PRIu64, tr->cfg.seed);
@@ -420,8 +451,10 @@ int floe_ckpt_read_cfg(const char *path, floe_model_config *mc, floe_train_cfg *
     return rc;
 }
 
-/* optimizer.<which>.<name> of every parameter (checked by check_moments) */
-static int load_moment(floe_st_file *f, const floe_param_table *t, const char *which, float *dst, floe_err *err)
+/* optimizer.<which>.<name> of every parameter (checked by check_moments): into dst as float, or,
+ * for bfloat16 moments (dst16), the BF16 tensors' bits as they are (no float copy of the state) */
+static int load_moment(floe_st_file *f, const floe_param_table *t, const char *which, float *dst, uint16_t *dst16,
+                       floe_err *err)
 {
     for (size_t i = 0; i < t->count; i++) {
         const floe_param *p = &t->params[i];
@@ -430,7 +463,13 @@ static int load_moment(floe_st_file *f, const floe_param_table *t, const char *w
         int j = floe_st_find(f, name);
         if (j < 0)
             return floe_err_set(err, "%s: missing tensor '%s'", f->path, name);
-        if (floe_st_read_f32(f, (size_t)j, dst + p->offset, p->numel, err) != 0)
+        if (dst16) {
+            if (f->tensors[j].dtype != FLOE_ST_BF16)
+                return floe_err_set(err, "%s: tensor '%s' is %s; metadata '%s' says bf16", f->path, name,
+                                    floe_st_dtype_name(f->tensors[j].dtype), MOMENTS_KEY);
+            if (floe_st_read_raw(f, (size_t)j, dst16 + p->offset, p->numel * sizeof(uint16_t), err) != 0)
+                return -1;
+        } else if (floe_st_read_f32(f, (size_t)j, dst + p->offset, p->numel, err) != 0)
             return -1;
     }
     return 0;
@@ -446,8 +485,15 @@ int floe_trainer_load(floe_trainer *tr, const char *path, floe_err *err)
     int step = 0, rc = -1;
     char digest[24];
     if (floe_st_load_params_file(&mf, &m->table, m->params, err) != 0 || check_moments(&of, &m->table, err) != 0 ||
-        load_moment(&of, &m->table, "m", tr->m, err) != 0 || load_moment(&of, &m->table, "v", tr->v, err) != 0 ||
         read_train_meta(&of, &c, &step, err) != 0)
+        goto out;
+    if (c.moments_bf16 != tr->cfg.moments_bf16) {
+        floe_err_set(err, "%s: moments stored as %s, the trainer holds them as %s", of.path,
+                     c.moments_bf16 ? "bf16" : "f32", tr->cfg.moments_bf16 ? "bf16" : "f32");
+        goto out;
+    }
+    if (load_moment(&of, &m->table, "m", tr->m, tr->m16, err) != 0 ||
+        load_moment(&of, &m->table, "v", tr->v, tr->v16, err) != 0)
         goto out;
     snprintf(digest, sizeof digest, "%016" PRIx64, params_digest(m));
     const char *want = floe_st_meta_get(&of, "floe.model_digest");

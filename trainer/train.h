@@ -42,6 +42,8 @@ typedef struct floe_train_cfg {
     float clip;     /* global gradient-norm limit (0: none) */
     uint64_t seed;  /* initial parameters and batch sampling */
     floe_adamw_cfg adamw;
+    int moments_bf16; /* AdamW moments stored as bfloat16 (floe_adamw_update_bf16): half the optimizer
+                         state, for models whose float moments do not fit (0: float) */
 } floe_train_cfg;
 
 /* Defaults for a model config: batch 8, context = the config's, accum 1, lr 2e-3, min_lr lr/10,
@@ -51,7 +53,8 @@ floe_train_cfg floe_train_defaults(const floe_model_config *mc);
 typedef struct floe_trainer {
     floe_model model;
     floe_train_cfg cfg;
-    float *m, *v;     /* AdamW moments, table layout */
+    float *m, *v;        /* AdamW moments, table layout (NULL with cfg.moments_bf16) */
+    uint16_t *m16, *v16; /* the same as bfloat16 with cfg.moments_bf16 (else NULL) */
     int step;         /* optimizer steps done */
     int32_t *rows;    /* one micro-batch of rows of T+1 ids */
     int32_t *inp, *tgt;

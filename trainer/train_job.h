@@ -19,11 +19,12 @@ extern "C" {
 typedef struct floe_train_settings {
     long long steps, batch, context, warmup, accum, seed;
     double lr, clip;
+    const char *moments; /* AdamW moments: "f32" or "bf16" (floe_train_cfg.moments_bf16); NULL: not given */
 } floe_train_settings;
 
 #define FLOE_TRAIN_SETTINGS_UNSET                                                                                      \
     {                                                                                                                  \
-        -1, -1, -1, -1, -1, -1, -1, -1                                                                                 \
+        -1, -1, -1, -1, -1, -1, -1, -1, NULL                                                                           \
     }
 
 typedef struct floe_train_job {

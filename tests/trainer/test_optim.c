@@ -1,5 +1,6 @@
 #include "tests/trainer/trainer_test.h"
 
+#include "models/half.h"
 #include "trainer/adamw.h"
 #include "trainer/grad_clip.h"
 #include "trainer/lr_schedule.h"
@@ -34,6 +35,44 @@ static void test_adamw_steps(void **state)
         want2[i] = pd[i] - lr * (mh / (sqrt(vh) + eps) + wd * pd[i]);
     }
     assert_close("step2", p, want2, 4, 1e-6);
+}
+
+/* bfloat16 moments: from moments that bfloat16 holds exactly, the parameters move as the float
+ * update moves them, and the moments stored are the float update's rounded by floe_f32_to_bf16;
+ * the serial and the OpenMP path (n above 65536) alike. */
+static void test_adamw_bf16(void **state)
+{
+    (void)state;
+    const size_t sizes[2] = {1000, 70000};
+    for (int k = 0; k < 2; k++) {
+        size_t n = sizes[k];
+        float *p = malloc(n * sizeof(float)), *p16 = malloc(n * sizeof(float)), *g = malloc(n * sizeof(float));
+        float *m = malloc(n * sizeof(float)), *v = malloc(n * sizeof(float));
+        uint16_t *m16 = malloc(n * sizeof(uint16_t)), *v16 = malloc(n * sizeof(uint16_t));
+        assert_true(p && p16 && g && m && v && m16 && v16);
+        uint32_t x = 12345;
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1664525u + 1013904223u;
+            float r = (float)(x >> 8) / 16777216.0f - 0.5f;
+            p[i] = p16[i] = r * 2.0f;
+            g[i] = r * 0.01f * (float)(1 + i % 7);
+            m16[i] = floe_f32_to_bf16(r * 0.003f);
+            v16[i] = floe_f32_to_bf16(r * r * 1e-5f);
+            m[i] = floe_bf16_to_f32(m16[i]);
+            v[i] = floe_bf16_to_f32(v16[i]);
+        }
+        floe_adamw_update(p, g, m, v, n, 3, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f);
+        floe_adamw_update_bf16(p16, g, m16, v16, n, 3, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f);
+        assert_memory_equal(p, p16, n * sizeof(float));
+        size_t rounded = 0;
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(m16[i], floe_f32_to_bf16(m[i]));
+            assert_int_equal(v16[i], floe_f32_to_bf16(v[i]));
+            rounded += floe_bf16_to_f32(m16[i]) != m[i];
+        }
+        assert_true(rounded > n / 2); /* the stored moments really are narrower */
+        free(p), free(p16), free(g), free(m), free(v), free(m16), free(v16);
+    }
 }
 
 static void test_adamw_decay_policy(void **state)
@@ -106,6 +145,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adamw_steps),
+        cmocka_unit_test(test_adamw_bf16),
         cmocka_unit_test(test_adamw_decay_policy),
         cmocka_unit_test(test_cosine_schedule),
         cmocka_unit_test(test_clip),

@@ -106,6 +106,99 @@ static void test_resume_bit_identical(void **state)
     data_close(&d);
 }
 
+/* AdamW moments as bfloat16 (floe train --moments bf16): a stopped and resumed run equals the
+ * straight one bit for bit (the moments' bits included); the optimizer file holds BF16 tensors and
+ * says so in its metadata, a float run's says nothing (its files are as before); a trainer of the
+ * other kind refuses the file; the loss follows the float run's. */
+static void test_bf16_moments(void **state)
+{
+    (void)state;
+    data d;
+    data_open(&d, "generated:300:3");
+    floe_model_config mc;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &mc, &err), 0);
+    const int N = 12;
+    floe_train_cfg cfg = small_run(&mc, N), cf = cfg;
+    cfg.moments_bf16 = 1;
+    floe_trainer a, b, f;
+    floe_run_opts o;
+    memset(&o, 0, sizeof o);
+    assert_int_equal(floe_trainer_init(&a, &mc, &cfg, &err), 0);
+    assert_null(a.m);
+    assert_int_equal(floe_train_run(&a, &d.train, NULL, &o, NULL, 0, &err), 0);
+    assert_int_equal(floe_trainer_init(&f, &mc, &cf, &err), 0);
+    assert_int_equal(floe_train_run(&f, &d.train, NULL, &o, NULL, 0, &err), 0);
+    size_t n = a.model.table.total;
+    assert_memory_not_equal(a.model.params, f.model.params, n * sizeof(float));
+    floe_eval_result ra, rf;
+    assert_int_equal(floe_model_evaluate(&a.model, &d.val, cfg.context, &ra, &err), 0);
+    assert_int_equal(floe_model_evaluate(&f.model, &d.val, cfg.context, &rf, &err), 0);
+    assert_true(fabs(ra.loss - rf.loss) < 0.02 * rf.loss);
+
+    const char *dir = floe_test_tmpdir("trainer_bf16_moments");
+    char last[4200], opath[4300];
+    assert_int_equal(floe_trainer_init(&b, &mc, &cfg, &err), 0);
+    o.out_dir = dir;
+    o.stop_after = N / 2;
+    assert_int_equal(floe_train_run(&b, &d.train, &d.val, &o, last, sizeof last, &err), 0);
+    floe_trainer_free(&b);
+    floe_st_file of;
+    assert_int_equal(floe_ckpt_optim_path(opath, sizeof opath, last), 0);
+    assert_int_equal(floe_st_open(&of, opath, &err), 0);
+    assert_string_equal(floe_st_meta_get(&of, "floe.adamw.moments"), "bf16");
+    for (size_t i = 0; i < of.n_tensors; i++)
+        assert_int_equal(of.tensors[i].dtype, FLOE_ST_BF16);
+    floe_st_close(&of);
+
+    floe_model_config mc2;
+    floe_train_cfg cfg2;
+    int step;
+    assert_int_equal(floe_ckpt_read_cfg(last, &mc2, &cfg2, &step, &err), 0);
+    assert_int_equal(cfg2.moments_bf16, 1);
+    { /* an unknown storage is refused naming the key */
+        char bad[4300], badopt[4400];
+        snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+        assert_int_equal(floe_ckpt_optim_path(badopt, sizeof badopt, bad), 0);
+        st_copy_edit(last, bad, NULL, NULL, NULL);
+        st_copy_edit(opath, badopt, "floe.adamw.moments", "fp8", NULL);
+        assert_int_equal(floe_ckpt_read_cfg(bad, &mc2, &cfg2, &step, &err), -1);
+        assert_non_null(strstr(err.msg, "metadata 'floe.adamw.moments' = 'fp8': expected bf16 or f32"));
+        assert_int_equal(floe_ckpt_read_cfg(last, &mc2, &cfg2, &step, &err), 0);
+    }
+    floe_train_cfg cfg32 = cfg2;
+    cfg32.moments_bf16 = 0;
+    assert_int_equal(floe_trainer_init(&b, &mc2, &cfg32, &err), 0);
+    assert_int_equal(floe_trainer_load(&b, last, &err), -1);
+    assert_non_null(strstr(err.msg, "moments stored as bf16, the trainer holds them as f32"));
+    floe_trainer_free(&b);
+    assert_int_equal(floe_trainer_init(&b, &mc2, &cfg2, &err), 0);
+    assert_int_equal(floe_trainer_load(&b, last, &err), 0);
+    o.stop_after = 0;
+    assert_int_equal(floe_train_run(&b, &d.train, &d.val, &o, NULL, 0, &err), 0);
+    assert_memory_equal(a.model.params, b.model.params, n * sizeof(float));
+    assert_memory_equal(a.m16, b.m16, n * sizeof(uint16_t));
+    assert_memory_equal(a.v16, b.v16, n * sizeof(uint16_t));
+
+    /* a float run's optimizer file: no moments key */
+    const char *dir32 = floe_test_tmpdir("trainer_f32_moments");
+    floe_trainer c;
+    assert_int_equal(floe_trainer_init(&c, &mc, &cf, &err), 0);
+    o.out_dir = dir32;
+    o.stop_after = 1;
+    assert_int_equal(floe_train_run(&c, &d.train, &d.val, &o, last, sizeof last, &err), 0);
+    assert_int_equal(floe_ckpt_optim_path(opath, sizeof opath, last), 0);
+    assert_int_equal(floe_st_open(&of, opath, &err), 0);
+    assert_null(floe_st_meta_get(&of, "floe.adamw.moments"));
+    assert_int_equal(of.tensors[0].dtype, FLOE_ST_F32);
+    floe_st_close(&of);
+    floe_trainer_free(&c);
+    floe_trainer_free(&a);
+    floe_trainer_free(&b);
+    floe_trainer_free(&f);
+    data_close(&d);
+}
+
 static void write_modified(const char *src, const char *dst, const char *victim, int drop, floe_err *err)
 {
     /* copies a safetensors file, dropping tensor `victim` or giving it a wrong shape */
@@ -390,6 +483,7 @@ int main(void)
     omp_set_num_threads(1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_bit_identical),
+        cmocka_unit_test(test_bf16_moments),
         cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_config_larger_than_file),
         cmocka_unit_test(test_threads),
