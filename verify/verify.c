@@ -89,19 +89,20 @@ int floe_verify_dump_write(const floe_verify_dump *d, const char *path, floe_err
 }
 
 /* Compares int16 values in simulated memory with the reference; fills res on the first difference. */
+/* The chip's [T][width] int16 region at addr against ref's rows (stride elements apart). */
 static int compare(floe_verify_result *res, const floe_memory *mem, uint32_t addr, const int32_t *ref, int T, int width,
-                   const char *what, unsigned x, unsigned y)
+                   int stride, const char *what, unsigned x, unsigned y)
 {
     for (int t = 0; t < T; t++)
         for (int i = 0; i < width; i++) {
             int32_t got = floe_elem_load(mem->bytes + addr, FLOE_DT_I16, (size_t)t * width + i);
-            int32_t want = ref[(size_t)t * width + i];
+            int32_t want = ref[(size_t)t * stride + i];
             res->compared++;
             if (got != want) {
                 snprintf(res->mismatch, sizeof res->mismatch,
                          "%s differs at position %d, index %d: chip (core %u, %u) %d, reference %d", what, t, i, x, y,
                          got, want);
-                keep_dump(&res->dump, mem, addr, ref, width, T, 0, width, what);
+                keep_dump(&res->dump, mem, addr, ref, stride, T, 0, width, what);
                 return 0;
             }
         }
@@ -176,13 +177,24 @@ int floe_verify_program(const floe_qmodel *m, const floe_machine *mach, const fl
         const floe_symbol *sym = floe_program_symbol(p, cu->x, cu->y, "x", 1);
         char what[64];
         snprintf(what, sizeof what, "layer %d output (residual stream)", l);
-        res->match = compare(res, floe_sim_memory(s, cu->x, cu->y), sym->value, cap.out[l], T, cf->d_model, what,
-                             cu->x, cu->y);
+        res->match = compare(res, floe_sim_memory(s, cu->x, cu->y), sym->value, cap.out[l], T, cf->d_model, cf->d_model,
+                             what, cu->x, cu->y);
     }
-    if (res->match) {
-        const floe_symbol *sym = floe_program_symbol(p, rep->out_x, rep->out_y, "logits", 6);
-        res->match = compare(res, floe_sim_memory(s, rep->out_x, rep->out_y), sym->value, cap.logits, T, cf->vocab_size,
-                             "logits", rep->out_x, rep->out_y);
+    /* the logits on every main core of the head: all the vocabulary rows, or a slice of them when the
+     * head is cut into slices (each with its own main core, on this chip too) */
+    for (size_t i = 0; i < rep->ncores && res->match; i++) {
+        const floe_core_use *cu = &rep->cores[i];
+        if (!cu->is_main || cu->layer >= 0)
+            continue;
+        const floe_symbol *sym = floe_program_symbol(p, cu->x, cu->y, "logits", 6);
+        const int v0 = cu->vocab0, w = cu->vocab1 - cu->vocab0;
+        char what[64];
+        if (w == cf->vocab_size)
+            snprintf(what, sizeof what, "logits");
+        else
+            snprintf(what, sizeof what, "logits of vocabulary rows %d..%d", v0, v0 + w - 1);
+        res->match = compare(res, floe_sim_memory(s, cu->x, cu->y), sym->value, cap.logits + v0, T, w, cf->vocab_size,
+                             what, cu->x, cu->y);
     }
     rc = 0;
 out:

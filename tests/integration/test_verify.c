@@ -96,6 +96,41 @@ static void test_granite_and_llama3(void **state)
     }
 }
 
+/* An LM head cut into vocabulary slices on one chip (the whole head's logits do not fit one core:
+ * vocabulary 49,084 at 8 tokens on the NorthPole core; 49,083 still fits): each slice's main core
+ * holds its rows' logits, and floe_verify_program (the per-step check of QAT) compares every slice.
+ * It compared the last slice's core with all the rows, so SmolLM2-135M's shape "differed" on the
+ * chip until 2026-12-06. */
+static void test_head_slices_on_one_chip(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_config("northpole", &mach, &e);
+    floe_model_config c = small_model();
+    c.vocab_size = 49084;
+    c.n_layers = 1;
+    floe_qconfig q = floe_qconfig_default();
+    floe_qmodel m;
+    floe_err err;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 5, &err), 0);
+    int32_t tok[8];
+    for (int t = 0; t < 8; t++)
+        tok[t] = (int32_t)(t * 6007 % c.vocab_size);
+    floe_verify_result res = {0};
+    if (floe_verify_prefill(&m, &mach, &e, tok, 8, &res, &err) != 0)
+        fail_msg("%s", err.msg);
+    int slices = 0;
+    for (size_t i = 0; i < res.compile.ncores; i++)
+        slices += res.compile.cores[i].is_main && res.compile.cores[i].layer < 0;
+    assert_int_equal(slices, 2);
+    if (!res.match)
+        fail_msg("%s", res.mismatch);
+    assert_true(res.compared >= (uint64_t)8 * c.vocab_size);
+    floe_verify_result_free(&res);
+    floe_qmodel_free(&m);
+}
+
 static void test_corruption_is_caught(void **state)
 {
     (void)state;
@@ -438,9 +473,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bit_exact_on_both_machines), cmocka_unit_test(test_granite_and_llama3),
-        cmocka_unit_test(test_corruption_is_caught),       cmocka_unit_test(test_model_that_does_not_fit),
-        cmocka_unit_test(test_split_layers_and_decode),    cmocka_unit_test(test_split_corruption_is_caught),
-        cmocka_unit_test(test_per_token_on_chip),          cmocka_unit_test(test_multi_chip_pipeline),
+        cmocka_unit_test(test_head_slices_on_one_chip),    cmocka_unit_test(test_corruption_is_caught),
+        cmocka_unit_test(test_model_that_does_not_fit),    cmocka_unit_test(test_split_layers_and_decode),
+        cmocka_unit_test(test_split_corruption_is_caught), cmocka_unit_test(test_per_token_on_chip),
+        cmocka_unit_test(test_multi_chip_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
