@@ -2,8 +2,36 @@
 
 #include <stdlib.h>
 
+#include "compiler/compile.h"
 #include "models/qref.h"
 #include "verify/verify.h"
+
+/* A model that needs several chips: the multi-chip pipeline's check (every chip's layer outputs and
+ * every head slice's logits), the prefill of n tokens. */
+static int verify_over_chips(const floe_qat_chip *chip, const floe_qmodel *m, const int32_t *tokens, int n,
+                             floe_qat_verify_stats *st, floe_err *err)
+{
+    floe_verify_opts o = {.tokens = n};
+    floe_verify_run_result vr;
+    if (floe_verify_run(m, chip->mach, chip->energy, tokens, &o, &vr, err) != 0)
+        return -1;
+    int rc = 0;
+    if (!vr.match) {
+        floe_err derr;
+        if (chip->dump && floe_verify_dump_write(&vr.dump, chip->dump, &derr) == 0)
+            rc = floe_err_set(err, "chip and reference differ: %s (the tensor, chip vs reference: %s)", vr.mismatch,
+                              chip->dump);
+        else
+            rc = floe_err_set(err, "chip and reference differ: %s", vr.mismatch);
+    }
+    st->compared = vr.compared + (uint64_t)n * m->cfg.vocab_size;
+    st->cycles = vr.prefill.cycles;
+    st->latency_s_per_token = vr.prefill.latency_s / n;
+    st->energy_j_per_token = chip->energy ? vr.prefill.energy_j / n : 0.0;
+    st->mem_high_water = vr.mem_max;
+    floe_verify_run_result_free(&vr);
+    return rc;
+}
 
 int floe_qat_verify_chip(void *ctx, const floe_qmodel *m, const int32_t *tokens, int n, const int16_t *train_logits,
                          floe_qat_verify_stats *st, floe_err *err)
@@ -27,6 +55,10 @@ int floe_qat_verify_chip(void *ctx, const floe_qmodel *m, const int32_t *tokens,
             return -1;
         }
     free(ref);
+    floe_compile_opts co = {.tokens = n};
+    floe_err one;
+    if (floe_compile_check_one_chip(&m->cfg, &m->q, chip->mach, &co, &one) != 0)
+        return verify_over_chips(chip, m, tokens, n, st, err);
     floe_verify_result vr;
     if (floe_verify_prefill(m, chip->mach, chip->energy, tokens, n, &vr, err) != 0)
         return -1;

@@ -6,6 +6,8 @@
 #include <math.h>
 
 #include "common/rng.h"
+#include "models/qref.h"
+#include "verify/qat_verify.h"
 #include "verify/verify.h"
 
 static floe_model_config small_model(void)
@@ -128,6 +130,45 @@ static void test_head_slices_on_one_chip(void **state)
         fail_msg("%s", res.mismatch);
     assert_true(res.compared >= (uint64_t)8 * c.vocab_size);
     floe_verify_result_free(&res);
+    floe_qmodel_free(&m);
+}
+
+/* QAT's per-step check (floe_qat_verify_chip) on a model that needs several chips: it runs the
+ * multi-chip pipeline's check (it refused such a model until 2026-12-06); a training forward whose
+ * logits differ from the reference's is still caught first. */
+static void test_qat_check_over_chips(void **state)
+{
+    (void)state;
+    floe_machine mach;
+    floe_energy_table e;
+    load_config("small", &mach, &e);
+    mach.core_mem_bytes = 32768; /* the tiny model at W8 over 7 cores: 2 of the server's chips */
+    floe_model_config c = small_model();
+    floe_qconfig q = floe_qconfig_default();
+    q.wbits = 8;
+    floe_qmodel m;
+    floe_err err;
+    assert_int_equal(floe_qmodel_random(&m, &c, &q, 11, &err), 0);
+    floe_compile_opts co = {.tokens = 8};
+    assert_int_equal(floe_compile_check_one_chip(&c, &q, &mach, &co, &err), -1); /* needs several chips */
+    int32_t tok[8];
+    for (int t = 0; t < 8; t++)
+        tok[t] = (int32_t)(t * 37 % c.vocab_size);
+    int16_t *logits = malloc(sizeof(int16_t) * 8 * (size_t)c.vocab_size);
+    assert_non_null(logits);
+    assert_int_equal(floe_qref_forward(&m, tok, 8, logits, NULL, NULL, &err), 0);
+    floe_qat_chip chip = {&mach, &e, NULL};
+    floe_qat_verify_stats st = {0};
+    if (floe_qat_verify_chip(&chip, &m, tok, 8, logits, &st, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_true(st.compared > (uint64_t)8 * c.vocab_size);
+    assert_true(st.cycles > 0 && st.latency_s_per_token > 0 && st.energy_j_per_token > 0);
+    print_message("over chips: %llu values, %.2f us per token\n", (unsigned long long)st.compared,
+                  st.latency_s_per_token * 1e6);
+    logits[5 * c.vocab_size + 3] ^= 1;
+    assert_int_equal(floe_qat_verify_chip(&chip, &m, tok, 8, logits, &st, &err), -1);
+    assert_non_null(strstr(err.msg, "logits [position 5, token 3]: training forward"));
+    free(logits);
     floe_qmodel_free(&m);
 }
 
@@ -473,10 +514,10 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bit_exact_on_both_machines), cmocka_unit_test(test_granite_and_llama3),
-        cmocka_unit_test(test_head_slices_on_one_chip),    cmocka_unit_test(test_corruption_is_caught),
-        cmocka_unit_test(test_model_that_does_not_fit),    cmocka_unit_test(test_split_layers_and_decode),
-        cmocka_unit_test(test_split_corruption_is_caught), cmocka_unit_test(test_per_token_on_chip),
-        cmocka_unit_test(test_multi_chip_pipeline),
+        cmocka_unit_test(test_head_slices_on_one_chip),    cmocka_unit_test(test_qat_check_over_chips),
+        cmocka_unit_test(test_corruption_is_caught),       cmocka_unit_test(test_model_that_does_not_fit),
+        cmocka_unit_test(test_split_layers_and_decode),    cmocka_unit_test(test_split_corruption_is_caught),
+        cmocka_unit_test(test_per_token_on_chip),          cmocka_unit_test(test_multi_chip_pipeline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
