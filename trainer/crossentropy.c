@@ -41,3 +41,42 @@ void floe_crossentropy_backward(float *restrict dlogits, const float *restrict p
         d[targets[i]] -= k;
     }
 }
+
+void floe_crossentropy_forward_rows(float *restrict losses, float *restrict rowmax, float *restrict rowsum,
+                                    int *restrict top1, float *restrict logits, const int *restrict targets, int R,
+                                    int V)
+{
+#pragma omp parallel for schedule(static) if ((long long)R * V >= 65536)
+    for (int i = 0; i < R; i++) {
+        float *restrict l = logits + (size_t)i * V;
+        float m = floe_max(l, V);
+        int best = 0;
+        while (best < V - 1 && l[best] != m) /* the first index of the maximum, as a scan with > finds it */
+            best++;
+        float lt = l[targets[i]];
+        for (int v = 0; v < V; v++)
+            l[v] = floe_expf(l[v] - m);
+        float sum = floe_sum(l, V);
+        losses[i] = logf(sum) - (lt - m);
+        rowmax[i] = m;
+        rowsum[i] = sum;
+        top1[i] = best;
+    }
+}
+
+void floe_crossentropy_backward_rows(float *restrict logits, const float *restrict rowmax, const float *restrict rowsum,
+                                     const int *restrict targets, int R, int V, int N, float dloss)
+{
+    const float k = dloss / (float)N;
+#pragma omp parallel for schedule(static) if ((long long)R * V >= 65536)
+    for (int i = 0; i < R; i++) {
+        float *restrict d = logits + (size_t)i * V;
+        const float m = rowmax[i], inv = 1.0f / rowsum[i];
+        for (int v = 0; v < V; v++) {
+            float p = floe_expf(d[v] - m);
+            p *= inv;
+            d[v] = p * k;
+        }
+        d[targets[i]] -= k;
+    }
+}

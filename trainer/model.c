@@ -43,7 +43,9 @@ static size_t layer_floats(const sizes *s)
 }
 
 /* acts: res[0..L] ([N, C] each, the residual stream entering each block and leaving the last),
- * then each layer's layer_acts, then lnf [N, C], rstdf [N], logits [N, V], probs [N, V], losses [N]. */
+ * then each layer's layer_acts, then final_acts: lnf [N, C], rstdf [N], losses [N], and for the whole
+ * head logits [N, V], probs [N, V]; for the chunked head (head_rows R > 0) rowmax [N], rowsum [N] and
+ * one chunk [R, V] of logits, of their exponentials and of their gradient in turn. */
 static float *res_at(const floe_model *m, int l)
 {
     sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
@@ -72,31 +74,46 @@ static layer_acts layer_at(const floe_model *m, int l)
 }
 
 typedef struct {
-    float *lnf, *rstdf, *logits, *probs, *losses;
+    float *lnf, *rstdf, *losses;
+    float *logits, *probs;          /* whole head; NULL when chunked */
+    float *rowmax, *rowsum, *chunk; /* chunked head; NULL when whole */
 } final_acts;
+
+static size_t final_floats(const sizes *s, int head_rows)
+{
+    if (head_rows > 0)
+        return s->N * s->C + 4 * s->N + (size_t)head_rows * s->V;
+    return s->N * s->C + 2 * s->N + 2 * s->N * s->V;
+}
 
 static final_acts final_at(const floe_model *m)
 {
     sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
     float *p = m->acts + (size_t)(m->cfg.n_layers + 1) * s.N * s.C + (size_t)m->cfg.n_layers * layer_floats(&s);
     final_acts f;
+    memset(&f, 0, sizeof f);
     f.lnf = p, p += s.N * s.C;
     f.rstdf = p, p += s.N;
-    f.logits = p, p += s.N * s.V;
-    f.probs = p, p += s.N * s.V;
-    f.losses = p;
+    f.losses = p, p += s.N;
+    if (m->head_rows > 0) {
+        f.rowmax = p, p += s.N;
+        f.rowsum = p, p += s.N;
+        f.chunk = p;
+    } else {
+        f.logits = p, p += s.N * s.V;
+        f.probs = p;
+    }
     return f;
 }
 
-static size_t acts_floats(const floe_model_config *c, int B, int T)
+static size_t acts_floats(const floe_model_config *c, int B, int T, int head_rows)
 {
     sizes s = sizes_of(c, B, T);
-    return (size_t)(c->n_layers + 1) * s.N * s.C + (size_t)c->n_layers * layer_floats(&s) + s.N * s.C + s.N +
-           2 * s.N * s.V + s.N;
+    return (size_t)(c->n_layers + 1) * s.N * s.C + (size_t)c->n_layers * layer_floats(&s) + final_floats(&s, head_rows);
 }
 
 /* dacts: dres, dln [N, C]; dq, datty [N, Q]; dk, dv [N, KV]; dscratch [W] (attention's blocks, forward's too); dgate, dup, dswi [N, F];
- * dlogits [N, V]. */
+ * dlogits [N, V] for the whole head (the chunked head forms its gradient in its chunk). */
 typedef struct {
     float *dres, *dln, *dq, *datty, *dk, *dv, *dscratch, *dgate, *dup, *dswi, *dlogits;
 } grad_acts;
@@ -116,17 +133,25 @@ static grad_acts dacts_at(const floe_model *m)
     g.dgate = p, p += s.N * s.F;
     g.dup = p, p += s.N * s.F;
     g.dswi = p, p += s.N * s.F;
-    g.dlogits = p;
+    g.dlogits = m->head_rows > 0 ? NULL : p;
     return g;
 }
 
-static size_t dacts_floats(const floe_model_config *c, int B, int T)
+static size_t dacts_floats(const floe_model_config *c, int B, int T, int head_rows)
 {
     sizes s = sizes_of(c, B, T);
-    return 2 * s.N * s.C + 2 * s.N * s.Q + 2 * s.N * s.KV + s.W + 3 * s.N * s.F + s.N * s.V;
+    return 2 * s.N * s.C + 2 * s.N * s.Q + 2 * s.N * s.KV + s.W + 3 * s.N * s.F + (head_rows > 0 ? 0 : s.N * s.V);
 }
 
-int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err)
+int floe_model_head_rows(const floe_model_config *cfg, int maxN)
+{
+    long long r = FLOE_HEAD_CHUNK_FLOATS / (cfg->vocab_size > 0 ? cfg->vocab_size : 1) / 128 * 128;
+    if (r < 128) /* whole sgemm row blocks: the whole head's bits (trainer/matmul.c) */
+        r = 128;
+    return r < maxN ? (int)r : maxN;
+}
+
+static int model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, int head_rows, floe_err *err)
 {
     memset(m, 0, sizeof *m);
     if (floe_model_config_validate(cfg, cfg->name, err) != 0)
@@ -139,8 +164,9 @@ int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int m
         return -1;
     m->maxB = maxB;
     m->maxT = maxT;
-    m->n_acts = acts_floats(cfg, maxB, maxT);
-    m->n_dacts = dacts_floats(cfg, maxB, maxT);
+    m->head_rows = head_rows;
+    m->n_acts = acts_floats(cfg, maxB, maxT, head_rows);
+    m->n_dacts = dacts_floats(cfg, maxB, maxT, head_rows);
     size_t h = (size_t)cfg->head_dim / 2;
     m->params = calloc(m->table.total, sizeof(float));
     m->grads = calloc(m->table.total, sizeof(float));
@@ -150,13 +176,34 @@ int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int m
     m->rope_sin = malloc((size_t)maxT * h * sizeof(float));
     m->inputs = malloc((size_t)maxB * maxT * sizeof(int));
     m->targets = malloc((size_t)maxB * maxT * sizeof(int));
-    if (!m->params || !m->grads || !m->acts || !m->dacts || !m->rope_cos || !m->rope_sin || !m->inputs ||
-        !m->targets) {
+    if (head_rows > 0)
+        m->top1 = malloc((size_t)maxB * maxT * sizeof(int));
+    if (!m->params || !m->grads || !m->acts || !m->dacts || !m->rope_cos || !m->rope_sin || !m->inputs || !m->targets ||
+        (head_rows > 0 && !m->top1)) {
         floe_model_free(m);
         return floe_err_set(err, "%s: out of memory for batch %d x context %d", cfg->name, maxB, maxT);
     }
     floe_rope_tables_cfg(m->rope_cos, m->rope_sin, maxT, cfg);
     return 0;
+}
+
+int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err)
+{
+    return model_init(m, cfg, maxB, maxT, 0, err);
+}
+
+int floe_model_init_chunked(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, int head_rows,
+                            floe_err *err)
+{
+    memset(m, 0, sizeof *m);
+    if (head_rows < 0)
+        return floe_err_set(err, "%s: head chunk of %d rows: need >= 0 (0: the default)", cfg->name, head_rows);
+    if (maxB < 1 || maxT < 1) /* model_init names the error */
+        return model_init(m, cfg, maxB, maxT, 0, err);
+    int maxN = maxB * maxT;
+    if (head_rows == 0 || head_rows > maxN)
+        head_rows = head_rows == 0 ? floe_model_head_rows(cfg, maxN) : maxN;
+    return model_init(m, cfg, maxB, maxT, head_rows, err);
 }
 
 void floe_model_free(floe_model *m)
@@ -170,6 +217,7 @@ void floe_model_free(floe_model *m)
     free(m->rope_sin);
     free(m->inputs);
     free(m->targets);
+    free(m->top1);
     memset(m, 0, sizeof *m);
 }
 
@@ -248,6 +296,60 @@ void floe_model_block_forward(floe_model *m, int l, int B, int T)
     floe_residual_forward(out, out, a.resmid, (size_t)N * C);
 }
 
+/* logits [n, V] = (lnf [n, C] @ W^T) / ls for n rows of the final norm's output */
+static void head_logits(const floe_model *m, float *logits, const float *lnf, int n)
+{
+    const int C = m->cfg.d_model, V = m->cfg.vocab_size;
+    floe_matmul_forward(logits, lnf, P(m, head_kind(m), 0), n, C, V);
+    if (granite(m)) { /* divided, as transformers does (not times the reciprocal) */
+        const float ls = (float)m->cfg.logits_scaling;
+        for (size_t i = 0; i < (size_t)n * V; i++)
+            logits[i] /= ls;
+    }
+}
+
+/* The chunked head's forward over N positions (targets in m->targets): the logits of head_rows rows at
+ * a time, each chunk reduced to its rows' losses, max, sum of exp and top-1. Returns the mean loss,
+ * summed in double in position order as floe_crossentropy_forward does. */
+static float chunked_head_forward(floe_model *m, int N)
+{
+    const int C = m->cfg.d_model, V = m->cfg.vocab_size, R = m->head_rows;
+    final_acts f = final_at(m);
+    for (int r0 = 0; r0 < N; r0 += R) {
+        int n = N - r0 < R ? N - r0 : R;
+        head_logits(m, f.chunk, f.lnf + (size_t)r0 * C, n);
+        floe_crossentropy_forward_rows(f.losses + r0, f.rowmax + r0, f.rowsum + r0, m->top1 + r0, f.chunk,
+                                       m->targets + r0, n, V);
+    }
+    double total = 0.0;
+    for (int i = 0; i < N; i++)
+        total += f.losses[i];
+    return (float)(total / N);
+}
+
+/* The chunked head's backward: per chunk, the logits again (the forward's bits), their gradient from
+ * the stored max and sum, then d(lnf) for the chunk's rows and the head weight's gradient (+=, chunk
+ * after chunk in row order: the same bits on any thread count). */
+static void chunked_head_backward(floe_model *m, float *dln, int N, float dloss)
+{
+    const int C = m->cfg.d_model, V = m->cfg.vocab_size, R = m->head_rows;
+    final_acts f = final_at(m);
+    float *dW = G(m, head_kind(m), 0);
+    const float *W = P(m, head_kind(m), 0);
+    for (int r0 = 0; r0 < N; r0 += R) {
+        int n = N - r0 < R ? N - r0 : R;
+        const float *lnf = f.lnf + (size_t)r0 * C;
+        head_logits(m, f.chunk, lnf, n);
+        floe_crossentropy_backward_rows(f.chunk, f.rowmax + r0, f.rowsum + r0, m->targets + r0, n, V, N, dloss);
+        if (granite(m)) {
+            const float ls = (float)m->cfg.logits_scaling;
+            for (size_t i = 0; i < (size_t)n * V; i++)
+                f.chunk[i] /= ls;
+        }
+        floe_matmul_backward_into(dln + (size_t)r0 * C, 0, dW, 1, f.chunk, lnf, W, n, C, V);
+    }
+}
+
 float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *targets, int B, int T)
 {
     const floe_model_config *c = &m->cfg;
@@ -264,19 +366,19 @@ float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *ta
     final_acts f = final_at(m);
     floe_rmsnorm_forward_eps(f.lnf, f.rstdf, res_at(m, c->n_layers), P(m, FLOE_P_FINAL_NORM, 0), N, C,
                              (float)c->rms_eps);
-    floe_matmul_forward(f.logits, f.lnf, P(m, head_kind(m), 0), N, C, V);
-    if (granite(m)) { /* divided, as transformers does (not times the reciprocal) */
-        const float ls = (float)c->logits_scaling;
-        for (size_t i = 0; i < (size_t)N * V; i++)
-            f.logits[i] /= ls;
-    }
     m->have_targets = targets != NULL;
     m->loss = 0.0f;
-    if (targets) {
+    if (targets)
         for (int i = 0; i < N; i++)
             m->targets[i] = targets[i];
-        m->loss = floe_crossentropy_forward(f.losses, f.probs, f.logits, m->targets, N, V);
+    if (m->head_rows > 0) {
+        if (targets)
+            m->loss = chunked_head_forward(m, N);
+        return m->loss;
     }
+    head_logits(m, f.logits, f.lnf, N);
+    if (targets)
+        m->loss = floe_crossentropy_forward(f.losses, f.probs, f.logits, m->targets, N, V);
     return m->loss;
 }
 
@@ -284,6 +386,8 @@ const float *floe_model_logits(const floe_model *m)
 {
     return final_at(m).logits;
 }
+
+const int *floe_model_top1(const floe_model *m) { return m->top1; }
 
 const float *floe_model_losses(const floe_model *m)
 {
@@ -381,15 +485,19 @@ void floe_model_backward(floe_model *m, float dloss)
     grad_acts g = dacts_at(m);
     final_acts f = final_at(m);
 
-    zero(g.dlogits, (size_t)N * V);
-    floe_crossentropy_backward(g.dlogits, f.probs, m->targets, N, V, dloss);
-    if (granite(m)) {
-        const float ls = (float)c->logits_scaling;
-        for (size_t i = 0; i < (size_t)N * V; i++)
-            g.dlogits[i] /= ls;
+    if (m->head_rows > 0) {
+        chunked_head_backward(m, g.dln, N, dloss);
+    } else {
+        zero(g.dlogits, (size_t)N * V);
+        floe_crossentropy_backward(g.dlogits, f.probs, m->targets, N, V, dloss);
+        if (granite(m)) {
+            const float ls = (float)c->logits_scaling;
+            for (size_t i = 0; i < (size_t)N * V; i++)
+                g.dlogits[i] /= ls;
+        }
+        zero(g.dln, NC);
+        floe_matmul_backward(g.dln, G(m, head_kind(m), 0), g.dlogits, f.lnf, P(m, head_kind(m), 0), N, C, V);
     }
-    zero(g.dln, NC);
-    floe_matmul_backward(g.dln, G(m, head_kind(m), 0), g.dlogits, f.lnf, P(m, head_kind(m), 0), N, C, V);
     /* dres carries d loss / d residual stream down the blocks; each branch adds its share */
     zero(g.dres, NC);
     floe_rmsnorm_backward(g.dres, G(m, FLOE_P_FINAL_NORM, 0), g.dln, res_at(m, c->n_layers),

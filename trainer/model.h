@@ -41,6 +41,8 @@ typedef struct floe_model {
     float *params; /* table.total floats */
     float *grads;  /* table.total floats, same layout */
     int maxB, maxT;
+    int head_rows; /* 0: the whole head ([N, V] logits); > 0: the chunked head, rows per chunk */
+    int *top1;     /* chunked head: per position, the first index of the largest logit [maxB*maxT]; else NULL */
     float *acts;  /* forward activations for maxB x maxT (layout in model.c) */
     float *dacts; /* backward scratch: activation gradients */
     size_t n_acts, n_dacts;
@@ -54,6 +56,28 @@ typedef struct floe_model {
 /* Allocates everything for batches up to maxB x maxT (maxT <= cfg->context). The parameters are
  * zero: fill them with floe_param_init or a checkpoint. Returns -1 with err set on a bad size or out of memory. */
 int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err);
+
+/* The same model with a chunked LM head, for training (docs/trainer.md, "Real shapes"): the head and
+ * the cross-entropy run head_rows positions at a time through one [head_rows, vocab] float buffer
+ * (owned by the model, inside m->acts), keeping per position only its loss, the max and sum of exp of
+ * its logits and its top-1 id; the backward recomputes each chunk's logits (one more head matmul)
+ * and forms their gradient in the same buffer. No [N, vocab] buffer exists: floe_model_logits and
+ * floe_model_probs return NULL, and a forward without targets stops at the final norm. With
+ * head_rows a multiple of 128 (trainer/matmul.c's sgemm row block) every logit comes from the same
+ * sgemm call as in the whole head, so loss, losses and top-1 are its bits; otherwise they equal its
+ * to float rounding. Gradients equal the whole head's to float rounding (the head weight's gradient
+ * sums chunk by chunk), and are the same bits on any thread count.
+ * head_rows: rows per chunk; 0 picks floe_model_head_rows(cfg, maxB * maxT); larger than
+ * maxB * maxT is clipped to it. -1 with err on head_rows < 0, or as floe_model_init. */
+int floe_model_init_chunked(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, int head_rows,
+                            floe_err *err);
+
+/* The default chunk: FLOE_HEAD_CHUNK_FLOATS / vocab rows rounded down to a multiple of 128, at least
+ * 128 (a buffer of at most 96 MiB for a vocabulary up to 196,608: 512 rows of smollm2's 49,152 words,
+ * 128 of Llama 3's 128,256), at most maxN. Depends on the config and maxN only, never on the thread count. */
+#define FLOE_HEAD_CHUNK_FLOATS (24LL << 20)
+int floe_model_head_rows(const floe_model_config *cfg, int maxN);
+
 void floe_model_free(floe_model *m);
 
 /* Forward over B x T tokens (int32 ids in [0, vocab), row-major [B, T]). With targets, computes the
@@ -61,11 +85,15 @@ void floe_model_free(floe_model *m);
  * B <= maxB, T <= maxT, ids in range: checked by the caller (floe_model_check_ids). */
 float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *targets, int B, int T);
 
-/* Logits [B, T, vocab] of the last forward. */
+/* Logits [B, T, vocab] of the last forward; NULL for a chunked head (none are kept). */
 const float *floe_model_logits(const floe_model *m);
 /* Per-position losses [B*T] of the last forward with targets (its probabilities are in probs). */
 const float *floe_model_losses(const floe_model *m);
+/* Probabilities [B, T, vocab] of the last forward with targets; NULL for a chunked head. */
 const float *floe_model_probs(const floe_model *m);
+/* Chunked head: per position [B*T], the first id of the largest logit in the last forward with
+ * targets (next-token accuracy without the logits). NULL for the whole head (scan its logits). */
+const int *floe_model_top1(const floe_model *m);
 
 /* Read-only views of the last forward's activations at the points a quantized model quantizes
  * (for calibration). Each is [B*T, width] row-major for the last forward's B x T. */

@@ -109,6 +109,11 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
     const floe_model_config *cfg = &s->cfg;
     if (floe_qat_check_teacher(cfg, &t->cfg, err) != 0)
         return -1;
+    if (t->head_rows > 0) /* calibration reads the logits, which a chunked head never holds */
+        return floe_err_set(err,
+                            "teacher %s: chunked LM head (a trainer's model) keeps no logits to calibrate on: "
+                            "allocate it with floe_model_init",
+                            t->cfg.name);
     if (c->batches < 1 || !(c->percentile >= 0.0 && c->percentile <= 100.0) || !(c->headroom >= 1.0))
         return floe_err_set(err, "calibration: need batches >= 1, 0 <= percentile <= 100, headroom >= 1");
     memcpy(s->params, t->params, sizeof(float) * s->table.total);

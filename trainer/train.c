@@ -47,7 +47,9 @@ int floe_trainer_init(floe_trainer *tr, const floe_model_config *mc, const floe_
     memset(tr, 0, sizeof *tr);
     if (check_cfg(cfg, mc, err) != 0)
         return -1;
-    if (floe_model_init(&tr->model, mc, cfg->batch, cfg->context, err) != 0)
+    /* chunked head at every size: training reads only losses and top-1, and one path for the tiny
+     * configs and the real shapes (docs/trainer.md, "Real shapes") */
+    if (floe_model_init_chunked(&tr->model, mc, cfg->batch, cfg->context, 0, err) != 0)
         return -1;
     tr->cfg = *cfg;
     size_t n = tr->model.table.total, bt = (size_t)cfg->batch * cfg->context;
@@ -171,13 +173,18 @@ int floe_model_evaluate(floe_model *m, const floe_tokens *val, int T, floe_eval_
         split_rows(rows, got, T, inp, tgt);
         floe_model_forward(m, inp, tgt, got, T);
         const float *losses = floe_model_losses(m), *logits = floe_model_logits(m);
+        const int *top1 = floe_model_top1(m); /* a chunked head's, the same id as the scan below */
         for (int i = 0; i < got * T; i++) {
             sum += losses[i];
-            const float *z = logits + (size_t)i * V;
             int best = 0;
-            for (int j = 1; j < V; j++)
-                if (z[j] > z[best])
-                    best = j;
+            if (top1) {
+                best = top1[i];
+            } else {
+                const float *z = logits + (size_t)i * V;
+                for (int j = 1; j < V; j++)
+                    if (z[j] > z[best])
+                        best = j;
+            }
             hits += best == tgt[i];
         }
         n += (size_t)got * T;

@@ -61,7 +61,8 @@ typedef struct floe_trainer {
 } floe_trainer;
 
 /* Allocates the model for cfg's batch and context and initialises the parameters (floe_param_init
- * with cfg->seed); moments zero, step 0. */
+ * with cfg->seed); moments zero, step 0. The model has the chunked LM head at every size
+ * (floe_model_init_chunked with the default chunk): model.logits and probs are unavailable. */
 int floe_trainer_init(floe_trainer *tr, const floe_model_config *mc, const floe_train_cfg *cfg, floe_err *err);
 void floe_trainer_free(floe_trainer *tr);
 
@@ -83,7 +84,8 @@ typedef struct floe_eval_result {
 } floe_eval_result;
 
 /* Loss, perplexity and accuracy over every validation window (floe_val_iter), with batches of up to
- * the model's maxB rows of T tokens (T <= maxT). */
+ * the model's maxB rows of T tokens (T <= maxT). Either head: the top-1 ids of a chunked one, a scan
+ * of the logits of a whole one (the same ids). */
 int floe_model_evaluate(floe_model *m, const floe_tokens *val, int T, floe_eval_result *r, floe_err *err);
 
 /* "NAME.safetensors" -> "NAME.optim.safetensors" (anything else: PATH.optim.safetensors) into out. */

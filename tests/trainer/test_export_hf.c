@@ -44,7 +44,14 @@ static void calibrated(floe_qat *s, floe_model_config *c)
     assert_int_equal(floe_qat_init(s, c, &q, 1, 1, &err), 0);
     floe_qinit_cfg ic = floe_qinit_defaults();
     ic.batches = 2;
-    assert_int_equal(floe_qat_init_from_teacher(s, &tr.model, &train, &ic, &err), 0);
+    /* the trainer's chunked head keeps no logits: calibration refuses it and takes a whole-head copy */
+    assert_int_equal(floe_qat_init_from_teacher(s, &tr.model, &train, &ic, &err), -1);
+    assert_non_null(strstr(err.msg, "chunked LM head"));
+    floe_model t;
+    assert_int_equal(floe_model_init(&t, c, tc.batch, tc.context, &err), 0);
+    memcpy(t.params, tr.model.params, t.table.total * sizeof(float));
+    assert_int_equal(floe_qat_init_from_teacher(s, &t, &train, &ic, &err), 0);
+    floe_model_free(&t);
     floe_trainer_free(&tr);
     floe_tokens_free(&train);
     floe_tokens_free(&val);

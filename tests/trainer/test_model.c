@@ -509,6 +509,127 @@ static void test_fold_norms(void **state)
     }
 }
 
+/* One forward and backward of the same model, parameters and starting gradients with the whole head
+ * and a chunked one of head_rows rows; the chunked loss, losses, top-1 ids (against a scan of the
+ * whole head's logits) and every gradient against the whole head's. bits: loss, losses and top-1
+ * must be the same bits (head_rows a multiple of the sgemm row block), else within 1e-6. */
+static void compare_heads(const floe_model_config *cfg, int B, int T, int head_rows, int bits)
+{
+    floe_model whole, ch;
+    floe_err err;
+    assert_int_equal(floe_model_init(&whole, cfg, B, T, &err), 0);
+    assert_int_equal(floe_model_init_chunked(&ch, cfg, B, T, head_rows, &err), 0);
+    assert_int_equal(ch.head_rows, head_rows);
+    assert_true(ch.n_acts < whole.n_acts && ch.n_dacts < whole.n_dacts);
+    floe_rng r;
+    floe_rng_seed(&r, 31 + (uint64_t)head_rows);
+    random_params(&whole, &r);
+    memcpy(ch.params, whole.params, whole.table.total * sizeof(float));
+    const int N = B * T, V = cfg->vocab_size;
+    int32_t *tok = malloc(sizeof(int32_t) * (size_t)N), *tgt = malloc(sizeof(int32_t) * (size_t)N);
+    for (int i = 0; i < N; i++) {
+        tok[i] = (int32_t)floe_rng_below(&r, (uint64_t)V);
+        tgt[i] = (int32_t)floe_rng_below(&r, (uint64_t)V);
+    }
+    rand_fill(whole.grads, whole.table.total, &r, 0.01); /* both backwards must add */
+    memcpy(ch.grads, whole.grads, whole.table.total * sizeof(float));
+    float lw = floe_model_forward(&whole, tok, tgt, B, T);
+    floe_model_backward(&whole, 0.5f);
+    float lc = floe_model_forward(&ch, tok, tgt, B, T);
+    floe_model_backward(&ch, 0.5f);
+    print_message("head_rows %d of %d: loss %.9g whole %.9g\n", head_rows, N, (double)lc, (double)lw);
+    assert_null(floe_model_logits(&ch));
+    assert_null(floe_model_probs(&ch));
+    assert_null(floe_model_top1(&whole));
+    const int *top1 = floe_model_top1(&ch);
+    const float *logits = floe_model_logits(&whole);
+    for (int i = 0; i < N; i++) {
+        int best = 0;
+        for (int j = 1; j < V; j++)
+            if (logits[(size_t)i * V + j] > logits[(size_t)i * V + best])
+                best = j;
+        assert_int_equal(top1[i], best);
+    }
+    if (bits) {
+        assert_memory_equal(&lc, &lw, sizeof lc);
+        assert_memory_equal(floe_model_losses(&ch), floe_model_losses(&whole), sizeof(float) * (size_t)N);
+    } else {
+        assert_true(fabs((double)lc - lw) <= 1e-6 * fabs((double)lw));
+        double *want = to_double(floe_model_losses(&whole), (size_t)N);
+        assert_close("losses", floe_model_losses(&ch), want, (size_t)N, 1e-6);
+        free(want);
+    }
+    for (size_t i = 0; i < whole.table.count; i++) {
+        const floe_param *p = &whole.table.params[i];
+        double *want = to_double(whole.grads + p->offset, p->numel);
+        assert_close(p->name, ch.grads + p->offset, want, p->numel, 1e-5);
+        free(want);
+    }
+    free(tok);
+    free(tgt);
+    floe_model_free(&whole);
+    floe_model_free(&ch);
+}
+
+/* The chunked head against the whole head: tied and untied, Llama and Granite (logits_scaling in
+ * both passes), 26 positions in chunks of 5 (the last of 1) and of 26 (one chunk); and the tiny
+ * config at 5 x 64 positions in chunks of 128 rows (two whole chunks and a partial one), where loss
+ * and losses must be the same bits. */
+static void test_chunked_head(void **state)
+{
+    (void)state;
+    for (int granite = 0; granite < 2; granite++)
+        for (int tied = 0; tied < 2; tied++) {
+            floe_model_config cfg = check_config(tied, granite);
+            compare_heads(&cfg, 2, 13, 5, 0);
+            compare_heads(&cfg, 2, 13, 26, 1);
+        }
+    floe_model_config cfg;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &cfg, &err), 0);
+    compare_heads(&cfg, 5, 64, 128, 1);
+    /* the default rule: whole 128-row blocks, capped at the positions */
+    assert_int_equal(floe_model_head_rows(&cfg, 5 * 64), 320);
+    cfg.vocab_size = 128256;
+    assert_int_equal(floe_model_head_rows(&cfg, 2048), 128);
+    cfg.vocab_size = 49152;
+    assert_int_equal(floe_model_head_rows(&cfg, 2048), 512);
+}
+
+/* The chunked head at a full batch: same loss and gradient bits with 1 and 2 threads. */
+static void test_chunked_threads(void **state)
+{
+    (void)state;
+    floe_model_config cfg;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &cfg, &err), 0);
+    floe_model m;
+    const int B = 4, T = 64;
+    assert_int_equal(floe_model_init_chunked(&m, &cfg, B, T, 100, &err), 0);
+    floe_param_init(&m.table, m.params, 3);
+    floe_rng r;
+    floe_rng_seed(&r, 9);
+    int32_t *tok = malloc(sizeof(int32_t) * B * (T + 1));
+    for (int i = 0; i < B * (T + 1); i++)
+        tok[i] = (int32_t)floe_rng_below(&r, 256);
+    float *g1 = falloc(m.table.total);
+    float loss[2];
+    for (int run = 0; run < 2; run++) {
+        omp_set_num_threads(run == 0 ? 1 : 2);
+        floe_model_zero_grad(&m);
+        loss[run] = floe_model_forward(&m, tok, tok + 1, B, T);
+        floe_model_backward(&m, 1.0f);
+        if (run == 0)
+            memcpy(g1, m.grads, m.table.total * sizeof(float));
+    }
+    assert_memory_equal(&loss[0], &loss[1], sizeof(float));
+    assert_memory_equal(g1, m.grads, m.table.total * sizeof(float));
+    omp_set_num_threads(2);
+    free(g1);
+    free(tok);
+    floe_model_free(&m);
+}
+
 static void test_init_errors(void **state)
 {
     (void)state;
@@ -522,14 +643,22 @@ static void test_init_errors(void **state)
     assert_int_equal(floe_model_check_ids(&m, ids, 3, &err), -1);
     assert_non_null(strstr(err.msg, "token 1"));
     floe_model_free(&m);
+    assert_int_equal(floe_model_init_chunked(&m, &cfg, 1, 8, -1, &err), -1);
+    assert_non_null(strstr(err.msg, "head chunk"));
+    assert_int_equal(floe_model_init_chunked(&m, &cfg, 1, 17, 4, &err), -1);
+    assert_non_null(strstr(err.msg, "context"));
+    assert_int_equal(floe_model_init_chunked(&m, &cfg, 2, 8, 100, &err), 0);
+    assert_int_equal(m.head_rows, 16); /* clipped to the positions */
+    floe_model_free(&m);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_grad_tied),    cmocka_unit_test(test_grad_untied), cmocka_unit_test(test_grad_granite),
-        cmocka_unit_test(test_accumulation), cmocka_unit_test(test_threads),     cmocka_unit_test(test_init_errors),
-        cmocka_unit_test(test_blocks),       cmocka_unit_test(test_fold_norms),
+        cmocka_unit_test(test_grad_tied),       cmocka_unit_test(test_grad_untied), cmocka_unit_test(test_grad_granite),
+        cmocka_unit_test(test_accumulation),    cmocka_unit_test(test_threads),     cmocka_unit_test(test_init_errors),
+        cmocka_unit_test(test_blocks),          cmocka_unit_test(test_fold_norms),  cmocka_unit_test(test_chunked_head),
+        cmocka_unit_test(test_chunked_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
