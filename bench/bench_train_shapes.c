@@ -4,7 +4,8 @@
  * One process per measurement, so the peak (getrusage) is that run's alone.
  * Usage: bench_train_shapes fp MODEL [T 2048] [accum 1] [steps 2] [save CKPT]
  *        bench_train_shapes qat MODEL T accum steps TEACHER_CKPT
- * fp with CKPT also writes its parameters there: the teacher a qat run needs. */
+ * fp with CKPT also writes its parameters there: the teacher a qat run needs. fp-bf16: fp with AdamW's
+ * moments as bfloat16 (floe train --moments bf16). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,9 +47,10 @@ static int fail(const floe_err *err)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || (strcmp(argv[1], "fp") != 0 && strcmp(argv[1], "qat") != 0) ||
+    const int bf16 = argc > 1 && strcmp(argv[1], "fp-bf16") == 0;
+    if (argc < 3 || (strcmp(argv[1], "fp") != 0 && !bf16 && strcmp(argv[1], "qat") != 0) ||
         (strcmp(argv[1], "qat") == 0 && argc < 7)) {
-        fprintf(stderr, "usage: bench_train_shapes fp MODEL [T] [accum] [steps] [save CKPT]\n"
+        fprintf(stderr, "usage: bench_train_shapes fp|fp-bf16 MODEL [T] [accum] [steps] [save CKPT]\n"
                         "       bench_train_shapes qat MODEL T accum steps TEACHER_CKPT\n");
         return 2;
     }
@@ -68,9 +70,10 @@ int main(int argc, char **argv)
         floe_tokens_encode(&train, floe_tokenizer_byte(), c.train, c.n_train, &err) != 0)
         return fail(&err);
     double first = 0, rest = 0;
-    if (strcmp(argv[1], "fp") == 0) {
+    if (strcmp(argv[1], "fp") == 0 || bf16) {
         floe_train_cfg cfg = floe_train_defaults(&mc);
         cfg.batch = 1, cfg.context = T, cfg.accum = accum, cfg.steps = steps, cfg.warmup = 1;
+        cfg.moments_bf16 = bf16;
         floe_trainer tr;
         if (floe_trainer_init(&tr, &mc, &cfg, &err) != 0)
             return fail(&err);
@@ -80,7 +83,7 @@ int main(int argc, char **argv)
                 return fail(&err);
             *(i ? &rest : &first) += now_s() - t0;
         }
-        report("fp ", model, T, accum, steps, first, rest);
+        report(bf16 ? "fp-bf16" : "fp ", model, T, accum, steps, first, rest);
         if (ckpt && floe_trainer_save(&tr, ckpt, NULL, 0, &err) != 0)
             return fail(&err);
         floe_trainer_free(&tr);

@@ -6,6 +6,15 @@
 #include "models/qref.h"
 #include "verify/verify.h"
 
+/* -1 with err naming what differed, and the tensor saved to chip->dump when one is asked for. */
+static int mismatch(const floe_qat_chip *chip, const char *what, const floe_verify_dump *dump, floe_err *err)
+{
+    floe_err derr;
+    if (chip->dump && floe_verify_dump_write(dump, chip->dump, &derr) == 0)
+        return floe_err_set(err, "chip and reference differ: %s (the tensor, chip vs reference: %s)", what, chip->dump);
+    return floe_err_set(err, "chip and reference differ: %s", what);
+}
+
 /* A model that needs several chips: the multi-chip pipeline's check (every chip's layer outputs and
  * every head slice's logits), the prefill of n tokens. */
 static int verify_over_chips(const floe_qat_chip *chip, const floe_qmodel *m, const int32_t *tokens, int n,
@@ -15,15 +24,7 @@ static int verify_over_chips(const floe_qat_chip *chip, const floe_qmodel *m, co
     floe_verify_run_result vr;
     if (floe_verify_run(m, chip->mach, chip->energy, tokens, &o, &vr, err) != 0)
         return -1;
-    int rc = 0;
-    if (!vr.match) {
-        floe_err derr;
-        if (chip->dump && floe_verify_dump_write(&vr.dump, chip->dump, &derr) == 0)
-            rc = floe_err_set(err, "chip and reference differ: %s (the tensor, chip vs reference: %s)", vr.mismatch,
-                              chip->dump);
-        else
-            rc = floe_err_set(err, "chip and reference differ: %s", vr.mismatch);
-    }
+    int rc = vr.match ? 0 : mismatch(chip, vr.mismatch, &vr.dump, err);
     st->compared = vr.compared + (uint64_t)n * m->cfg.vocab_size;
     st->cycles = vr.prefill.cycles;
     st->latency_s_per_token = vr.prefill.latency_s / n;
@@ -62,15 +63,7 @@ int floe_qat_verify_chip(void *ctx, const floe_qmodel *m, const int32_t *tokens,
     floe_verify_result vr;
     if (floe_verify_prefill(m, chip->mach, chip->energy, tokens, n, &vr, err) != 0)
         return -1;
-    int rc = 0;
-    if (!vr.match) {
-        floe_err derr;
-        if (chip->dump && floe_verify_dump_write(&vr.dump, chip->dump, &derr) == 0)
-            rc = floe_err_set(err, "chip and reference differ: %s (the tensor, chip vs reference: %s)", vr.mismatch,
-                              chip->dump);
-        else
-            rc = floe_err_set(err, "chip and reference differ: %s", vr.mismatch);
-    }
+    int rc = vr.match ? 0 : mismatch(chip, vr.mismatch, &vr.dump, err);
     st->compared = vr.compared + (uint64_t)n * V;
     st->cycles = vr.sim.cycles;
     st->latency_s_per_token = vr.sim.seconds / n;
