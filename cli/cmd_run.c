@@ -127,7 +127,7 @@ static int train_teacher(const char *model, const char *corpus, int steps, const
     char tok_label[40];
     floe_tokens_tokenizer_label(&train, tok_label, sizeof tok_label);
     const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes", "floe.tokenizer", tok_label};
-    floe_run_opts o = {dir, 0, 0, steps >= 6 ? steps / 6 : 0, NULL, meta, 2, train_step, &tp};
+    floe_run_opts o = {dir, 0, 0, steps >= 6 ? steps / 6 : 0, NULL, meta, 2, train_step, &tp, 0};
     if (floe_train_run(&tr, &train, &val, &o, last, sizeof last, err) != 0)
         goto out;
     join(csv, sizeof csv, dir, "train.csv");

@@ -7,7 +7,7 @@
 int floe_cmd_train(int argc, char **argv)
 {
     const char *model = NULL, *corpus = NULL, *out = "floe-train", *resume = NULL, *dump = NULL;
-    long long threads = 0, ckpt_every = 1000, eval_every = 500, stop_after = 0;
+    long long threads = 0, ckpt_every = 1000, eval_every = 500, stop_after = 0, eval_windows = 0;
     floe_train_settings set = FLOE_TRAIN_SETTINGS_UNSET;
     const floe_opt opts[] = {
         {"model", FLOE_ARG_STRING, &model, "NAME|FILE", "tiny, S, M or a Hugging Face config.json (required)", 0, 0,
@@ -32,6 +32,8 @@ int floe_cmd_train(int argc, char **argv)
          1e9, 0},
         {"eval-every", FLOE_ARG_INT, &eval_every, "N",
          "validation loss every N steps, 0: only at the end (default 500)", 0, 1e9, 0},
+        {"eval-windows", FLOE_ARG_INT, &eval_windows, "N",
+         "validation windows per evaluation, the first ones (default 0: all)", 0, 1e12, 0},
         {"resume", FLOE_ARG_STRING, &resume, "CKPT", "continue a run from its checkpoint (bit-identical)", 0, 0, 0},
         {"stop-after", FLOE_ARG_INT, &stop_after, "N", "stop (with a checkpoint) once N steps are done", 0, 1e9, 0},
         {"dump-step", FLOE_ARG_STRING, &dump, "FILE",
@@ -51,8 +53,17 @@ int floe_cmd_train(int argc, char **argv)
         return rc;
     if (threads > 0)
         omp_set_num_threads((int)threads);
-    floe_train_job j = {model,           corpus,          out,   resume, dump, set, (int)stop_after,
-                        (int)ckpt_every, (int)eval_every, stdout};
+    floe_train_job j = {model,
+                        corpus,
+                        out,
+                        resume,
+                        dump,
+                        set,
+                        (int)stop_after,
+                        (int)ckpt_every,
+                        (int)eval_every,
+                        stdout,
+                        (size_t)eval_windows};
     floe_err err;
     if (floe_train_job_run(&j, &err) != 0)
         return floe_cmd_fail("train", "%s", err.msg);

@@ -151,6 +151,12 @@ int floe_trainer_step(floe_trainer *tr, const floe_tokens *train, floe_step_stat
 
 int floe_model_evaluate(floe_model *m, const floe_tokens *val, int T, floe_eval_result *r, floe_err *err)
 {
+    return floe_model_evaluate_windows(m, val, T, 0, r, err);
+}
+
+int floe_model_evaluate_windows(floe_model *m, const floe_tokens *val, int T, size_t max_windows, floe_eval_result *r,
+                                floe_err *err)
+{
     memset(r, 0, sizeof *r);
     const int B = m->maxB, V = m->cfg.vocab_size;
     if (T < 1 || T > m->maxT)
@@ -167,7 +173,7 @@ int floe_model_evaluate(floe_model *m, const floe_tokens *val, int T, floe_eval_
     double sum = 0.0;
     size_t hits = 0, n = 0;
     int rc = 0, got;
-    while ((got = floe_val_iter_next(&it, rows)) > 0) {
+    while ((max_windows == 0 || n / (size_t)T < max_windows) && (got = floe_val_iter_next(&it, rows)) > 0) {
         if ((rc = floe_model_check_ids(m, rows, (size_t)got * (T + 1), err)) != 0)
             break;
         split_rows(rows, got, T, inp, tgt);

@@ -87,6 +87,9 @@ typedef struct floe_eval_result {
  * the model's maxB rows of T tokens (T <= maxT). Either head: the top-1 ids of a chunked one, a scan
  * of the logits of a whole one (the same ids). */
 int floe_model_evaluate(floe_model *m, const floe_tokens *val, int T, floe_eval_result *r, floe_err *err);
+/* The same over the first max_windows windows (whole batches of them: up to maxB - 1 more; 0: all). */
+int floe_model_evaluate_windows(floe_model *m, const floe_tokens *val, int T, size_t max_windows, floe_eval_result *r,
+                                floe_err *err);
 
 /* "NAME.safetensors" -> "NAME.optim.safetensors" (anything else: PATH.optim.safetensors) into out. */
 int floe_ckpt_optim_path(char *out, size_t n, const char *model_path);
@@ -151,6 +154,7 @@ typedef struct floe_run_opts {
     /* called after every step; val_loss is NaN when not evaluated at this step */
     void (*on_step)(void *ctx, const floe_step_stats *st, double val_loss, double tokens_per_s);
     void *ctx;
+    size_t eval_windows; /* validation windows per evaluation, the first ones (0: all) */
 } floe_run_opts;
 
 /* Runs from tr->step (0, or a loaded checkpoint's) to the end. Writes OUT/ckpt-<step>.safetensors

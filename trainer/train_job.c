@@ -145,7 +145,8 @@ int floe_train_job_run(const floe_train_job *j, floe_err *err)
     char tok_label[40];
     floe_tokens_tokenizer_label(&train, tok_label, sizeof tok_label);
     const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes", "floe.tokenizer", tok_label};
-    floe_run_opts o = {j->out, j->stop_after, j->ckpt_every, j->eval_every, j->dump_step, meta, 2, on_step, &sc};
+    floe_run_opts o = {j->out, j->stop_after, j->ckpt_every, j->eval_every,  j->dump_step, meta,
+                       2,      on_step,       &sc,           j->eval_windows};
     char last[4200] = "";
     if (floe_train_run(&tr, &train, &val, &o, last, sizeof last, err) != 0)
         goto out;

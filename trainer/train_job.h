@@ -35,7 +35,8 @@ typedef struct floe_train_job {
     const char *dump_step; /* write the run's first step there (floe_trainer_dump_step), or NULL */
     floe_train_settings set;
     int stop_after, ckpt_every, eval_every;
-    FILE *log; /* the run's narrative; NULL: silent */
+    FILE *log;           /* the run's narrative; NULL: silent */
+    size_t eval_windows; /* validation windows per evaluation, the first ones (0: all) */
 } floe_train_job;
 
 /* Runs the job to its end (or to stop_after, with a checkpoint). Returns 0, or -1 with err set. */

@@ -44,7 +44,7 @@ int floe_train_run(floe_trainer *tr, const floe_tokens *train, const floe_tokens
         double val_loss = NAN;
         if (do_eval) {
             floe_eval_result r;
-            if (floe_model_evaluate(&tr->model, val, c->context, &r, err) != 0)
+            if (floe_model_evaluate_windows(&tr->model, val, c->context, o->eval_windows, &r, err) != 0)
                 goto fail;
             val_loss = r.loss;
         }

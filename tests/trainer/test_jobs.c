@@ -17,7 +17,7 @@ static floe_train_job tiny_train(const char *out)
 {
     floe_train_settings s = FLOE_TRAIN_SETTINGS_UNSET;
     s.steps = 3, s.batch = 2, s.context = 16, s.warmup = 1, s.seed = 5;
-    floe_train_job j = {"tiny", "generated:300:3", out, NULL, NULL, s, 0, 0, 0, NULL};
+    floe_train_job j = {"tiny", "generated:300:3", out, NULL, NULL, s, 0, 0, 0, NULL, 0};
     return j;
 }
 

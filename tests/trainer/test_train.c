@@ -199,6 +199,32 @@ static void test_bf16_moments(void **state)
     data_close(&d);
 }
 
+/* floe train --eval-windows N: the first N windows (whole batches), all of them with 0. */
+static void test_eval_windows(void **state)
+{
+    (void)state;
+    data d;
+    data_open(&d, "generated:300:3");
+    floe_model_config mc;
+    floe_err err;
+    assert_int_equal(floe_model_config_builtin("tiny", &mc, &err), 0);
+    floe_train_cfg cfg = small_run(&mc, 2);
+    floe_trainer a;
+    assert_int_equal(floe_trainer_init(&a, &mc, &cfg, &err), 0);
+    floe_eval_result all, zero, one, five;
+    assert_int_equal(floe_model_evaluate(&a.model, &d.val, cfg.context, &all, &err), 0);
+    assert_int_equal(floe_model_evaluate_windows(&a.model, &d.val, cfg.context, 0, &zero, &err), 0);
+    assert_int_equal(floe_model_evaluate_windows(&a.model, &d.val, cfg.context, 1, &one, &err), 0);
+    assert_int_equal(floe_model_evaluate_windows(&a.model, &d.val, cfg.context, 5, &five, &err), 0);
+    assert_true(zero.tokens == all.tokens && zero.loss == all.loss);
+    const size_t B = (size_t)cfg.batch, T = (size_t)cfg.context;
+    assert_true(all.tokens > 8 * B * T);      /* the validation split has more than the windows asked */
+    assert_int_equal(one.tokens, B * T);      /* one batch */
+    assert_int_equal(five.tokens, 2 * B * T); /* whole batches: 4 + 4 windows for 5 */
+    floe_trainer_free(&a);
+    data_close(&d);
+}
+
 static void write_modified(const char *src, const char *dst, const char *victim, int drop, floe_err *err)
 {
     /* copies a safetensors file, dropping tensor `victim` or giving it a wrong shape */
@@ -484,6 +510,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_resume_bit_identical),
         cmocka_unit_test(test_bf16_moments),
+        cmocka_unit_test(test_eval_windows),
         cmocka_unit_test(test_checkpoints),
         cmocka_unit_test(test_config_larger_than_file),
         cmocka_unit_test(test_threads),
