@@ -36,6 +36,24 @@ static void release(floe_afile *af)
     af->fp = NULL;
 }
 
+/* The folder holding `path` ("." for a bare name), malloc'ed; NULL when out of memory. */
+static char *parent_dir(const char *path)
+{
+    char *dir = dup_str(path);
+    if (!dir)
+        return NULL;
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else {
+        free(dir);
+        dir = dup_str(".");
+    }
+    return dir;
+}
+
 /* A writer holds an exclusive flock on its temporary until the temporary has its final name, and the
  * lock dies with the process: a temporary that can be locked was left by a writer that was killed
  * (or is another process's, not yet locked: see lock_temporary). Every such temporary in the folder
@@ -43,42 +61,26 @@ static void release(floe_afile *af)
  * marker FLOE_TMP_MARK keeps this to the atomic writer's own files. */
 static void remove_stale_temporaries(const char *path)
 {
-    const char *slash = strrchr(path, '/');
-    size_t dir_len = slash ? (size_t)(slash - path) : 0;
-    char *dir = malloc(dir_len + 2);
-    if (!dir)
+    char *dir = parent_dir(path);
+    DIR *d = dir ? opendir(dir) : NULL;
+    free(dir);
+    if (!d)
         return;
-    if (slash && dir_len == 0)
-        strcpy(dir, "/");
-    else if (slash) {
-        memcpy(dir, path, dir_len);
-        dir[dir_len] = '\0';
-    } else
-        strcpy(dir, ".");
-    size_t mark = strlen(FLOE_TMP_MARK);
-    DIR *d = opendir(dir);
+    const size_t mark = strlen(FLOE_TMP_MARK);
     struct dirent *e;
-    while (d && (e = readdir(d))) {
+    while ((e = readdir(d))) {
         const char *name = e->d_name;
         size_t len = strlen(name);
         if (len < mark + 7 || strncmp(name + len - 6 - mark, FLOE_TMP_MARK, mark) != 0)
             continue;
-        size_t n = strlen(dir) + len + 2;
-        char *tmp = malloc(n);
-        if (!tmp)
-            break;
-        snprintf(tmp, n, "%s/%s", dir, name);
-        int fd = open(tmp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+        int fd = openat(dirfd(d), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
         struct stat st;
         if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && flock(fd, LOCK_EX | LOCK_NB) == 0)
-            unlink(tmp); /* unlinked while locked: a writer that locks it later sees it gone */
+            unlinkat(dirfd(d), name, 0); /* unlinked while locked: a writer that locks it later sees it gone */
         if (fd >= 0)
             close(fd);
-        free(tmp);
     }
-    if (d)
-        closedir(d);
-    free(dir);
+    closedir(d);
 }
 
 /* Locks a fresh temporary; 1 when it is still linked (a sweep by another process may have removed it
@@ -136,18 +138,8 @@ int floe_afile_open(floe_afile *af, const char *path, floe_err *err)
 /* fsync the directory holding `path` so the rename itself is durable. */
 static void sync_parent_dir(const char *path)
 {
-    char *dir = dup_str(path);
-    if (!dir)
-        return;
-    char *slash = strrchr(dir, '/');
-    const char *d = ".";
-    if (slash == dir)
-        d = "/";
-    else if (slash) {
-        *slash = '\0';
-        d = dir;
-    }
-    int fd = open(d, O_RDONLY);
+    char *dir = parent_dir(path);
+    int fd = dir ? open(dir, O_RDONLY) : -1;
     if (fd >= 0) {
         fsync(fd);
         close(fd);

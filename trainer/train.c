@@ -30,6 +30,13 @@ floe_train_cfg floe_train_defaults(const floe_model_config *mc)
     return c;
 }
 
+int floe_moments_parse(const char *name)
+{
+    return !name ? -1 : strcmp(name, "bf16") == 0 ? 1 : strcmp(name, "f32") == 0 ? 0 : -1;
+}
+
+const char *floe_moments_name(int bf16) { return bf16 ? "bf16" : "f32"; }
+
 static int check_cfg(const floe_train_cfg *c, const floe_model_config *mc, floe_err *err)
 {
     if (c->steps < 1 || c->batch < 1 || c->accum < 1 || c->warmup < 0)
@@ -316,9 +323,10 @@ static int read_train_meta(const floe_st_file *f, floe_train_cfg *c, int *step, 
     c->seed = strtoull(s, NULL, 10);
     /* written only for bfloat16 moments, so float runs' checkpoints are as before */
     const char *mo = floe_st_meta_get(f, MOMENTS_KEY);
-    if (mo && strcmp(mo, "bf16") != 0 && strcmp(mo, "f32") != 0)
+    const int bf16 = mo ? floe_moments_parse(mo) : 0;
+    if (bf16 < 0)
         return floe_err_set(err, "%s: metadata '%s' = '%s': expected bf16 or f32", f->path, MOMENTS_KEY, mo);
-    c->moments_bf16 = mo && strcmp(mo, "bf16") == 0;
+    c->moments_bf16 = bf16;
     return 0;
 }
 
@@ -365,7 +373,7 @@ int floe_trainer_save(const floe_trainer *tr, const char *path, const char *cons
     size_t n_meta = N_TRAIN_META + 1;
     if (tr->cfg.moments_bf16) {
         kv[2 * n_meta] = MOMENTS_KEY;
-        kv[2 * n_meta + 1] = "bf16";
+        kv[2 * n_meta + 1] = floe_moments_name(1);
         n_meta++;
     }
     if (floe_st_write(opath, e, 2 * n, kv, n_meta, err) != 0)
@@ -502,7 +510,7 @@ int floe_trainer_load(floe_trainer *tr, const char *path, floe_err *err)
         goto out;
     if (c.moments_bf16 != tr->cfg.moments_bf16) {
         floe_err_set(err, "%s: moments stored as %s, the trainer holds them as %s", of.path,
-                     c.moments_bf16 ? "bf16" : "f32", tr->cfg.moments_bf16 ? "bf16" : "f32");
+                     floe_moments_name(c.moments_bf16), floe_moments_name(tr->cfg.moments_bf16));
         goto out;
     }
     if (load_moment(&of, &m->table, "m", tr->m, tr->m16, err) != 0 ||

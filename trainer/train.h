@@ -46,6 +46,11 @@ typedef struct floe_train_cfg {
                          state, for models whose float moments do not fit (0: float) */
 } floe_train_cfg;
 
+/* The moments' storage by name: "bf16" -> 1, "f32" -> 0, anything else (NULL included) -> -1. */
+int floe_moments_parse(const char *name);
+/* Its name: "bf16" or "f32". */
+const char *floe_moments_name(int bf16);
+
 /* Defaults for a model config: batch 8, context = the config's, accum 1, lr 2e-3, min_lr lr/10,
  * warmup 100, clip 1, seed 1, 3000 steps; AdamW floe_adamw_defaults(). */
 floe_train_cfg floe_train_defaults(const floe_model_config *mc);

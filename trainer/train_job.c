@@ -61,9 +61,9 @@ static int resume_cfg(const floe_train_job *j, floe_model_config *mc, floe_train
         agree("lr", s->lr, (float)s->lr == cfg->lr, (double)cfg->lr, err) ||
         agree("clip", s->clip, (float)s->clip == cfg->clip, (double)cfg->clip, err))
         return -1;
-    if (s->moments && (strcmp(s->moments, "bf16") == 0) != cfg->moments_bf16)
+    if (s->moments && floe_moments_parse(s->moments) != cfg->moments_bf16)
         return floe_err_set(err, "--moments %s differs from the checkpoint's %s (a resumed run keeps its settings)",
-                            s->moments, cfg->moments_bf16 ? "bf16" : "f32");
+                            s->moments, floe_moments_name(cfg->moments_bf16));
     if (s->steps > 0)
         cfg->steps = (int)s->steps;
     floe_st_file f;
@@ -100,7 +100,7 @@ static int new_cfg(const floe_train_job *j, floe_model_config *mc, floe_train_cf
     if (s->seed >= 0)
         cfg->seed = (uint64_t)s->seed;
     if (s->moments)
-        cfg->moments_bf16 = strcmp(s->moments, "bf16") == 0;
+        cfg->moments_bf16 = floe_moments_parse(s->moments);
     return 0;
 }
 
@@ -111,7 +111,7 @@ int floe_train_job_run(const floe_train_job *j, floe_err *err)
     int start = 0;
     char corpus_buf[1024] = "";
     const char *corpus = j->corpus;
-    if (j->set.moments && strcmp(j->set.moments, "f32") != 0 && strcmp(j->set.moments, "bf16") != 0)
+    if (j->set.moments && floe_moments_parse(j->set.moments) < 0)
         return floe_err_set(err, "--moments '%s': expected f32 or bf16", j->set.moments);
     if (j->resume ? resume_cfg(j, &mc, &cfg, &start, corpus_buf, sizeof corpus_buf, err) : new_cfg(j, &mc, &cfg, err))
         return -1;
@@ -137,7 +137,7 @@ int floe_train_job_run(const floe_train_job *j, floe_err *err)
                 "steps %d (from %d), batch %d x context %d x accum %d, lr %g -> %g, warmup %d, clip %g, seed %llu, "
                 "moments %s, %d threads\n",
                 cfg.steps, start, cfg.batch, cfg.context, cfg.accum, (double)cfg.lr, (double)cfg.min_lr, cfg.warmup,
-                (double)cfg.clip, (unsigned long long)cfg.seed, cfg.moments_bf16 ? "bf16" : "f32",
+                (double)cfg.clip, (unsigned long long)cfg.seed, floe_moments_name(cfg.moments_bf16),
                 omp_get_max_threads());
         fflush(j->log);
     }

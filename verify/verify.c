@@ -88,25 +88,43 @@ int floe_verify_dump_write(const floe_verify_dump *d, const char *path, floe_err
     return floe_afile_commit(&af, err);
 }
 
-/* Compares int16 values in simulated memory with the reference; fills res on the first difference. */
-/* The chip's [T][width] int16 region at addr against ref's rows (stride elements apart). */
-static int compare(floe_verify_result *res, const floe_memory *mem, uint32_t addr, const int32_t *ref, int T, int width,
-                   int stride, const char *what, unsigned x, unsigned y)
+/* The chip's [rows][width] int16 region at addr against ref's rows pos0.. (stride elements apart),
+ * each element counted into *compared. On the first difference: 0, the mismatch line (after `mode`,
+ * when not NULL) and the dump kept. */
+static int compare_region(uint64_t *compared, char *mismatch, size_t n, floe_verify_dump *dump, const floe_memory *mem,
+                          uint32_t addr, const int32_t *ref, int stride, int rows, int pos0, int width,
+                          const char *mode, const char *what, unsigned x, unsigned y)
 {
-    for (int t = 0; t < T; t++)
+    for (int t = 0; t < rows; t++)
         for (int i = 0; i < width; i++) {
             int32_t got = floe_elem_load(mem->bytes + addr, FLOE_DT_I16, (size_t)t * width + i);
-            int32_t want = ref[(size_t)t * stride + i];
-            res->compared++;
+            int32_t want = ref[(size_t)(pos0 + t) * stride + i];
+            (*compared)++;
             if (got != want) {
-                snprintf(res->mismatch, sizeof res->mismatch,
-                         "%s differs at position %d, index %d: chip (core %u, %u) %d, reference %d", what, t, i, x, y,
-                         got, want);
-                keep_dump(&res->dump, mem, addr, ref, stride, T, 0, width, what);
+                snprintf(mismatch, n, "%s%s%s differs at position %d, index %d: chip (core %u, %u) %d, reference %d",
+                         mode ? mode : "", mode ? " " : "", what, pos0 + t, i, x, y, got, want);
+                keep_dump(dump, mem, addr, ref, stride, rows, pos0, width, what);
                 return 0;
             }
         }
     return 1;
+}
+
+/* What a head main core's region "logits" holds: all the logits, or a slice's rows v0.. (w of V). */
+static void logits_name(char *out, size_t n, int v0, int w, int V)
+{
+    if (w == V)
+        snprintf(out, n, "logits");
+    else
+        snprintf(out, n, "logits of vocabulary rows %d..%d", v0, v0 + w - 1);
+}
+
+/* Compares int16 values in simulated memory with the reference; fills res on the first difference. */
+static int compare(floe_verify_result *res, const floe_memory *mem, uint32_t addr, const int32_t *ref, int T, int width,
+                   int stride, const char *what, unsigned x, unsigned y)
+{
+    return compare_region(&res->compared, res->mismatch, sizeof res->mismatch, &res->dump, mem, addr, ref, stride, T, 0,
+                          width, NULL, what, x, y);
 }
 
 int floe_verify_prefill(const floe_qmodel *m, const floe_machine *mach, const floe_energy_table *e,
@@ -189,10 +207,7 @@ int floe_verify_program(const floe_qmodel *m, const floe_machine *mach, const fl
         const floe_symbol *sym = floe_program_symbol(p, cu->x, cu->y, "logits", 6);
         const int v0 = cu->vocab0, w = cu->vocab1 - cu->vocab0;
         char what[64];
-        if (w == cf->vocab_size)
-            snprintf(what, sizeof what, "logits");
-        else
-            snprintf(what, sizeof what, "logits of vocabulary rows %d..%d", v0, v0 + w - 1);
+        logits_name(what, sizeof what, v0, w, cf->vocab_size);
         res->match = compare(res, floe_sim_memory(s, cu->x, cu->y), sym->value, cap.logits + v0, T, w, cf->vocab_size,
                              what, cu->x, cu->y);
     }
@@ -523,21 +538,11 @@ static int compare_rows(floe_verify_run_result *res, const floe_memory *mem, uin
                         int stride, int rows, int pos0, int width, const char *what, unsigned x, unsigned y,
                         const char *mode)
 {
-    for (int t = 0; t < rows; t++)
-        for (int i = 0; i < width; i++) {
-            int32_t got = floe_elem_load(mem->bytes + addr, FLOE_DT_I16, (size_t)t * width + i);
-            int32_t want = ref[(size_t)(pos0 + t) * stride + i];
-            res->compared++;
-            if (got != want) {
-                snprintf(res->mismatch, sizeof res->mismatch,
-                         "%s %s differs at position %d, index %d: chip (core %u, %u) %d, reference %d", mode, what,
-                         pos0 + t, i, x, y, got, want);
-                keep_dump(&res->dump, mem, addr, ref, stride, rows, pos0, width, what);
-                res->match = 0;
-                return 0;
-            }
-        }
-    return 1;
+    if (compare_region(&res->compared, res->mismatch, sizeof res->mismatch, &res->dump, mem, addr, ref, stride, rows,
+                       pos0, width, mode, what, x, y))
+        return 1;
+    res->match = 0;
+    return 0;
 }
 
 /* One program per chip (a prefill of `rows` rows, or one decode row at pos0), chip after chip: each
@@ -661,10 +666,7 @@ static int run_step(run_ctx *R, const floe_pipeline_plan *pl, floe_compile_repor
             /* the logits of the head's vocabulary rows here (all of them, or a slice): the reference's
              * columns v0.. of its rows */
             const int v0 = cu->vocab0, w = cu->vocab1 - cu->vocab0;
-            if (w == cf->vocab_size)
-                snprintf(what, sizeof what, "logits");
-            else
-                snprintf(what, sizeof what, "logits of vocabulary rows %d..%d", v0, v0 + w - 1);
+            logits_name(what, sizeof what, v0, w, cf->vocab_size);
             compare_rows(R->res, floe_sim_memory(s, cu->x, cu->y), sym->value, R->cap->logits + v0, cf->vocab_size, rows,
                          pos0, w, what, cu->x, cu->y, mode);
         }
