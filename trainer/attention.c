@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <omp.h>
 #include <stddef.h>
 
 #include "trainer/blas.h"
@@ -50,43 +51,54 @@ static void prob_rows(float *restrict Pr, int ld, const float *restrict qh, cons
     }
 }
 
+/* Scratch slots: B * NH of (2 TB + 1) * T floats. A parallel region that takes one slot per thread runs
+ * on at most that many threads; which thread runs a task never changes its bits. */
+static int slot_threads(int B, int NH)
+{
+    int n = omp_get_max_threads(), slots = B * NH;
+    return n < slots ? n : slots;
+}
+
 void floe_attention_forward(float *restrict out, float *restrict stats, float *restrict scratch,
                             const float *restrict q, const float *restrict k, const float *restrict v, int B, int T,
                             int NH, int NKV, int hd, float scale)
 {
     floe_blas_single_thread();
-    const int G = NH / NKV;
+    const int G = NH / NKV, nrb = (T + TB - 1) / TB;
     const int ldq = NH * hd, ldk = NKV * hd;
-#pragma omp parallel for schedule(static) collapse(2)
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
+    /* Tasks are (b, h, row block): every row block is independent, so all threads stay busy even
+     * where B * NH is below the thread count (9 heads at batch 1 on 16 threads). */
+#pragma omp parallel num_threads(slot_threads(B, NH))
+    {
+        float *Pr = scratch + (size_t)omp_get_thread_num() * (2 * TB + 1) * T; /* [TB, T] */
+#pragma omp for schedule(dynamic)
+        for (long task = 0; task < (long)B * NH * nrb; task++) {
+            const int b = (int)(task / ((long)NH * nrb)), h = (int)(task / nrb % NH), r0 = (int)(task % nrb) * TB;
             const float *qh = q + (size_t)b * T * ldq + (size_t)h * hd;
             const float *kg = k + (size_t)b * T * ldk + (size_t)(h / G) * hd;
             const float *vg = v + (size_t)b * T * ldk + (size_t)(h / G) * hd;
             float *oh = out + (size_t)b * T * ldq + (size_t)h * hd;
             float *st = stats + ((size_t)b * NH + h) * 2 * T;
-            float *Pr = scratch + ((size_t)b * NH + h) * (2 * TB + 1) * T; /* [TB, T] */
-            for (int r0 = 0; r0 < T; r0 += TB) {
-                int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn; /* rows r0..ce-1 see keys 0..ce-1 */
-                tiles_abt(Pr, T, qh, ldq, kg, ldk, r0, rn, 0, ce, hd, scale);
-                for (int t = r0; t < ce; t++) {
-                    float *restrict row = Pr + (size_t)(t - r0) * T;
-                    int n = t + 1;
-                    float m = floe_max(row, n);
-                    for (int s = 0; s < n; s++)
-                        row[s] = floe_expf(row[s] - m);
-                    float inv = 1.0f / floe_sum(row, n);
-                    for (int s = 0; s < n; s++)
-                        row[s] *= inv;
-                    for (int s = n; s < ce; s++)
-                        row[s] = 0.0f;
-                    st[2 * t] = m;
-                    st[2 * t + 1] = inv;
-                }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, 1.0f, Pr, T, vg, ldk, 0.0f,
-                            oh + (size_t)r0 * ldq, ldq);
+            int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn; /* rows r0..ce-1 see keys 0..ce-1 */
+            tiles_abt(Pr, T, qh, ldq, kg, ldk, r0, rn, 0, ce, hd, scale);
+            for (int t = r0; t < ce; t++) {
+                float *restrict row = Pr + (size_t)(t - r0) * T;
+                int n = t + 1;
+                float m = floe_max(row, n);
+                for (int s = 0; s < n; s++)
+                    row[s] = floe_expf(row[s] - m);
+                float inv = 1.0f / floe_sum(row, n);
+                for (int s = 0; s < n; s++)
+                    row[s] *= inv;
+                for (int s = n; s < ce; s++)
+                    row[s] = 0.0f;
+                st[2 * t] = m;
+                st[2 * t + 1] = inv;
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, 1.0f, Pr, T, vg, ldk, 0.0f,
+                        oh + (size_t)r0 * ldq, ldq);
         }
+    }
 }
 
 void floe_attention_backward(float *restrict dq, float *restrict dk, float *restrict dv, float *restrict scratch,
@@ -95,68 +107,82 @@ void floe_attention_backward(float *restrict dq, float *restrict dk, float *rest
                              float scale)
 {
     floe_blas_single_thread();
-    const int G = NH / NKV;
+    const int G = NH / NKV, ncb = (T + TB - 1) / TB;
     const int ldq = NH * hd, ldk = NKV * hd;
-#pragma omp parallel for schedule(static) collapse(2)
-    for (int b = 0; b < B; b++)
-        for (int g = 0; g < NKV; g++) {
+    const size_t slot = (size_t)(2 * TB + 1) * T;
+    /* Row blocks, a task per (b, h): P recomputed, dP = dout v^T, dS, dq += dS k; rowsum(P * dP) kept
+     * in the head's slot (its last T floats) for the columns. */
+#pragma omp parallel for schedule(dynamic)
+    for (int bh = 0; bh < B * NH; bh++) {
+        const int b = bh / NH, h = bh % NH;
+        const float *kg = k + (size_t)b * T * ldk + (size_t)(h / G) * hd;
+        const float *vg = v + (size_t)b * T * ldk + (size_t)(h / G) * hd;
+        const float *qh = q + (size_t)b * T * ldq + (size_t)h * hd;
+        const float *doh = dout + (size_t)b * T * ldq + (size_t)h * hd;
+        float *dqh = dq + (size_t)b * T * ldq + (size_t)h * hd;
+        const float *st = stats + (size_t)bh * 2 * T;
+        float *Pb = scratch + (size_t)bh * slot, *dS = Pb + (size_t)TB * T, *pd = dS + (size_t)TB * T;
+        for (int r0 = 0; r0 < T; r0 += TB) {
+            int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn;
+            prob_rows(Pb, T, qh, kg, st, r0, rn, ldq, ldk, hd, scale);
+            tiles_abt(dS, T, doh, ldq, vg, ldk, r0, rn, 0, ce, hd, 1.0f);
+            for (int t = r0; t < ce; t++) {
+                const float *restrict p = Pb + (size_t)(t - r0) * T;
+                float *restrict d = dS + (size_t)(t - r0) * T;
+                int n = t + 1;
+                float pdt = pd[t] = floe_dot(p, d, n);
+                for (int s = 0; s < n; s++)
+                    d[s] = p[s] * (d[s] - pdt);
+                for (int s = n; s < ce; s++)
+                    d[s] = 0.0f;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS, T, kg, ldk, 1.0f,
+                        dqh + (size_t)r0 * ldq, ldq);
+        }
+    }
+    /* Column strips, a task per (b, KV head, key block): keys c0..c0+cn-1 are seen by rows c0..T-1
+     * only; P and dS of the strip are recomputed tile by tile (the rows' bits) for each query head of
+     * the group in ascending order, one sgemm per head into dk, dv: each element gets its heads'
+     * contributions in one fixed order, and no two tasks write the same rows. The strips use the first
+     * 2 TB T floats of the running thread's slot; the heads' rowsums in their slots stay untouched. */
+#pragma omp parallel num_threads(slot_threads(B, NH))
+    {
+        float *Pb = scratch + (size_t)omp_get_thread_num() * slot, *dS = Pb + (size_t)TB * T;
+#pragma omp for schedule(dynamic)
+        for (long task = 0; task < (long)B * NKV * ncb; task++) {
+            const int b = (int)(task / ((long)NKV * ncb)), g = (int)(task / ncb % NKV), c0 = (int)(task % ncb) * TB;
             const float *kg = k + (size_t)b * T * ldk + (size_t)g * hd;
             const float *vg = v + (size_t)b * T * ldk + (size_t)g * hd;
             float *dkg = dk + (size_t)b * T * ldk + (size_t)g * hd;
             float *dvg = dv + (size_t)b * T * ldk + (size_t)g * hd;
-            /* this task's blocks: P and dS, [TB, T] by rows or [T, TB] by columns, then rowsum(P * dP) */
-            float *Pb = scratch + ((size_t)b * NKV + g) * (2 * TB + 1) * T, *dS = Pb + (size_t)TB * T;
-            float *pd = dS + (size_t)TB * T;
+            int cn = T - c0 < TB ? T - c0 : TB, rr = T - c0;
             for (int h = g * G; h < (g + 1) * G; h++) {
                 const float *qh = q + (size_t)b * T * ldq + (size_t)h * hd;
                 const float *doh = dout + (size_t)b * T * ldq + (size_t)h * hd;
-                float *dqh = dq + (size_t)b * T * ldq + (size_t)h * hd;
                 const float *st = stats + ((size_t)b * NH + h) * 2 * T;
-                /* Row blocks: P recomputed, dP = dout v^T, dS, dq += dS k; pd[t] kept for the columns. */
-                for (int r0 = 0; r0 < T; r0 += TB) {
-                    int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn;
-                    prob_rows(Pb, T, qh, kg, st, r0, rn, ldq, ldk, hd, scale);
-                    tiles_abt(dS, T, doh, ldq, vg, ldk, r0, rn, 0, ce, hd, 1.0f);
-                    for (int t = r0; t < ce; t++) {
-                        const float *restrict p = Pb + (size_t)(t - r0) * T;
-                        float *restrict d = dS + (size_t)(t - r0) * T;
-                        int n = t + 1;
-                        float pdt = pd[t] = floe_dot(p, d, n);
-                        for (int s = 0; s < n; s++)
-                            d[s] = p[s] * (d[s] - pdt);
-                        for (int s = n; s < ce; s++)
-                            d[s] = 0.0f;
-                    }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS, T, kg, ldk, 1.0f,
-                                dqh + (size_t)r0 * ldq, ldq);
-                }
-                /* Column blocks: keys c0..c0+cn-1 are seen by rows c0..T-1 only; P and dS of that strip are
-                 * recomputed tile by tile (the rows' bits), then one sgemm per block, so each
-                 * dk, dv element gets this head's contribution in one fixed order. */
-                for (int c0 = 0; c0 < T; c0 += TB) {
-                    int cn = T - c0 < TB ? T - c0 : TB, rr = T - c0;
-                    tiles_abt(Pb, cn, qh, ldq, kg, ldk, c0, rr, c0, cn, hd, scale);
-                    tiles_abt(dS, cn, doh, ldq, vg, ldk, c0, rr, c0, cn, hd, 1.0f);
-                    for (int t = c0; t < T; t++) {
-                        float *restrict p = Pb + (size_t)(t - c0) * cn, *restrict d = dS + (size_t)(t - c0) * cn;
-                        float m = st[2 * t], inv = st[2 * t + 1], pdt = pd[t];
-                        for (int j = 0; j < cn; j++) {
-                            if (c0 + j <= t) {
-                                p[j] = floe_expf(p[j] - m) * inv;
-                                d[j] = p[j] * (d[j] - pdt);
-                            } else {
-                                p[j] = 0.0f;
-                                d[j] = 0.0f;
-                            }
+                const float *pd = scratch + ((size_t)b * NH + h) * slot + (size_t)2 * TB * T;
+                tiles_abt(Pb, cn, qh, ldq, kg, ldk, c0, rr, c0, cn, hd, scale);
+                tiles_abt(dS, cn, doh, ldq, vg, ldk, c0, rr, c0, cn, hd, 1.0f);
+                for (int t = c0; t < T; t++) {
+                    float *restrict p = Pb + (size_t)(t - c0) * cn, *restrict d = dS + (size_t)(t - c0) * cn;
+                    float m = st[2 * t], inv = st[2 * t + 1], pdt = pd[t];
+                    for (int j = 0; j < cn; j++) {
+                        if (c0 + j <= t) {
+                            p[j] = floe_expf(p[j] - m) * inv;
+                            d[j] = p[j] * (d[j] - pdt);
+                        } else {
+                            p[j] = 0.0f;
+                            d[j] = 0.0f;
                         }
                     }
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, Pb, cn,
-                                doh + (size_t)c0 * ldq, ldq, 1.0f, dvg + (size_t)c0 * ldk, ldk);
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS, cn,
-                                qh + (size_t)c0 * ldq, ldq, 1.0f, dkg + (size_t)c0 * ldk, ldk);
                 }
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, Pb, cn, doh + (size_t)c0 * ldq,
+                            ldq, 1.0f, dvg + (size_t)c0 * ldk, ldk);
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS, cn, qh + (size_t)c0 * ldq,
+                            ldq, 1.0f, dkg + (size_t)c0 * ldk, ldk);
             }
         }
+    }
 }
 
 /* The QAT student's backward: its probabilities are the integer forward's, not recomputable from the
@@ -167,48 +193,55 @@ void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float
                                    int hd, float scale)
 {
     floe_blas_single_thread();
-    const int G = NH / NKV;
+    const int G = NH / NKV, ncb = (T + TB - 1) / TB;
     const int ldq = NH * hd, ldk = NKV * hd;
-#pragma omp parallel for schedule(static) collapse(2)
-    for (int b = 0; b < B; b++)
-        for (int g = 0; g < NKV; g++) {
-            const float *kg = k + (size_t)b * T * ldk + (size_t)g * hd;
-            const float *vg = v + (size_t)b * T * ldk + (size_t)g * hd;
-            float *dkg = dk + (size_t)b * T * ldk + (size_t)g * hd;
-            float *dvg = dv + (size_t)b * T * ldk + (size_t)g * hd;
-            for (int h = g * G; h < (g + 1) * G; h++) {
-                const float *qh = q + (size_t)b * T * ldq + (size_t)h * hd;
-                const float *doh = dout + (size_t)b * T * ldq + (size_t)h * hd;
-                float *dqh = dq + (size_t)b * T * ldq + (size_t)h * hd;
-                const float *P = att + ((size_t)b * NH + h) * T * T;
-                float *dS = dscratch + ((size_t)b * NH + h) * T * T;
-                /* Row blocks: dP = dout v^T, dS, dq += dS k (dS left zero above the diagonal). */
-                for (int r0 = 0; r0 < T; r0 += TB) {
-                    int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn;
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rn, ce, hd, 1.0f, doh + (size_t)r0 * ldq,
-                                ldq, vg, ldk, 0.0f, dS + (size_t)r0 * T, T);
-                    for (int t = r0; t < ce; t++) {
-                        const float *restrict p = P + (size_t)t * T;
-                        float *restrict d = dS + (size_t)t * T;
-                        int n = t + 1;
-                        float pd = floe_dot(p, d, n);
-                        for (int s = 0; s < n; s++)
-                            d[s] = p[s] * (d[s] - pd);
-                        for (int s = n; s < T; s++)
-                            d[s] = 0.0f;
-                    }
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS + (size_t)r0 * T, T,
-                                kg, ldk, 1.0f, dqh + (size_t)r0 * ldq, ldq);
-                }
-                /* Column blocks: keys c0..c0+cn-1 are seen by rows c0..T-1 only; one sgemm per block,
-                 * so each dk, dv element gets this head's contribution in one fixed order. */
-                for (int c0 = 0; c0 < T; c0 += TB) {
-                    int cn = T - c0 < TB ? T - c0 : TB, rr = T - c0;
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, P + (size_t)c0 * T + c0, T,
-                                doh + (size_t)c0 * ldq, ldq, 1.0f, dvg + (size_t)c0 * ldk, ldk);
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS + (size_t)c0 * T + c0,
-                                T, qh + (size_t)c0 * ldq, ldq, 1.0f, dkg + (size_t)c0 * ldk, ldk);
-                }
+    /* Row blocks, a task per (b, h): dP = dout v^T, dS (kept whole in dscratch, zero above the
+     * diagonal), dq += dS k. */
+#pragma omp parallel for schedule(dynamic)
+    for (int bh = 0; bh < B * NH; bh++) {
+        const int b = bh / NH, h = bh % NH;
+        const float *kg = k + (size_t)b * T * ldk + (size_t)(h / G) * hd;
+        const float *vg = v + (size_t)b * T * ldk + (size_t)(h / G) * hd;
+        const float *doh = dout + (size_t)b * T * ldq + (size_t)h * hd;
+        float *dqh = dq + (size_t)b * T * ldq + (size_t)h * hd;
+        const float *P = att + (size_t)bh * T * T;
+        float *dS = dscratch + (size_t)bh * T * T;
+        for (int r0 = 0; r0 < T; r0 += TB) {
+            int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rn, ce, hd, 1.0f, doh + (size_t)r0 * ldq, ldq, vg, ldk,
+                        0.0f, dS + (size_t)r0 * T, T);
+            for (int t = r0; t < ce; t++) {
+                const float *restrict p = P + (size_t)t * T;
+                float *restrict d = dS + (size_t)t * T;
+                int n = t + 1;
+                float pd = floe_dot(p, d, n);
+                for (int s = 0; s < n; s++)
+                    d[s] = p[s] * (d[s] - pd);
+                for (int s = n; s < T; s++)
+                    d[s] = 0.0f;
             }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS + (size_t)r0 * T, T, kg, ldk,
+                        1.0f, dqh + (size_t)r0 * ldq, ldq);
         }
+    }
+    /* Column blocks, a task per (b, KV head, key block): keys c0..c0+cn-1 are seen by rows c0..T-1
+     * only; one sgemm per query head of the group in ascending order, so each dk, dv element gets its
+     * heads' contributions in one fixed order and no two tasks write the same rows. */
+#pragma omp parallel for schedule(dynamic)
+    for (long task = 0; task < (long)B * NKV * ncb; task++) {
+        const int b = (int)(task / ((long)NKV * ncb)), g = (int)(task / ncb % NKV), c0 = (int)(task % ncb) * TB;
+        float *dkg = dk + (size_t)b * T * ldk + (size_t)g * hd;
+        float *dvg = dv + (size_t)b * T * ldk + (size_t)g * hd;
+        int cn = T - c0 < TB ? T - c0 : TB, rr = T - c0;
+        for (int h = g * G; h < (g + 1) * G; h++) {
+            const float *qh = q + (size_t)b * T * ldq + (size_t)h * hd;
+            const float *doh = dout + (size_t)b * T * ldq + (size_t)h * hd;
+            const float *P = att + ((size_t)b * NH + h) * T * T;
+            const float *dS = dscratch + ((size_t)b * NH + h) * T * T;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, P + (size_t)c0 * T + c0, T,
+                        doh + (size_t)c0 * ldq, ldq, 1.0f, dvg + (size_t)c0 * ldk, ldk);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS + (size_t)c0 * T + c0, T,
+                        qh + (size_t)c0 * ldq, ldq, 1.0f, dkg + (size_t)c0 * ldk, ldk);
+        }
+    }
 }

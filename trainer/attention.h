@@ -14,8 +14,10 @@
  *   dq_h += dS k_g * scale; dk_g += dS^T q_h * scale.
  * Row blocks give dq and rowsum(P * dP); column strips (keys c0..c0+31, rows c0..T-1) give dk, dv.
  * Only the 32 x 32 blocks on or below the diagonal are multiplied.
- * Forward is parallel over (b, h); backward over (b, KV head), each task summing its group's query
- * heads in ascending order into dk, dv: no two threads write the same element.
+ * Forward is parallel over (b, h, row block); backward's rows over (b, h), its columns over (b, KV
+ * head, key block), each column task summing its group's query heads in ascending order into dk, dv:
+ * no two threads write the same element, and the bits depend on neither the thread count nor the
+ * schedule. A region that uses scratch takes one slot per thread and runs on at most B * NH threads.
  */
 #ifndef FLOE_TRAINER_ATTENTION_H
 #define FLOE_TRAINER_ATTENTION_H
