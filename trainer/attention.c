@@ -28,8 +28,8 @@ static void tiles_abt(float *C, int ldc, const float *A, int lda, const float *B
     for (int i = 0; i < rn; i += TB)
         for (int j = 0; j < cn; j += TB) {
             int m = rn - i < TB ? rn - i : TB, n = cn - j < TB ? cn - j : TB;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, hd, alpha, A + (size_t)(r0 + i) * lda, lda,
-                        Bm + (size_t)(c0 + j) * ldb, ldb, 0.0f, C + (size_t)i * ldc + j, ldc);
+            floe_sgemm(CblasNoTrans, CblasTrans, m, n, hd, alpha, A + (size_t)(r0 + i) * lda, lda,
+                       Bm + (size_t)(c0 + j) * ldb, ldb, 0.0f, C + (size_t)i * ldc + j, ldc);
         }
 }
 
@@ -95,8 +95,7 @@ void floe_attention_forward(float *restrict out, float *restrict stats, float *r
                 st[2 * t] = m;
                 st[2 * t + 1] = inv;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, 1.0f, Pr, T, vg, ldk, 0.0f,
-                        oh + (size_t)r0 * ldq, ldq);
+            floe_sgemm(CblasNoTrans, CblasNoTrans, rn, hd, ce, 1.0f, Pr, T, vg, ldk, 0.0f, oh + (size_t)r0 * ldq, ldq);
         }
     }
 }
@@ -136,8 +135,8 @@ void floe_attention_backward(float *restrict dq, float *restrict dk, float *rest
                 for (int s = n; s < ce; s++)
                     d[s] = 0.0f;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS, T, kg, ldk, 1.0f,
-                        dqh + (size_t)r0 * ldq, ldq);
+            floe_sgemm(CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS, T, kg, ldk, 1.0f, dqh + (size_t)r0 * ldq,
+                       ldq);
         }
     }
     /* Column strips, a task per (b, KV head, key block): keys c0..c0+cn-1 are seen by rows c0..T-1
@@ -176,10 +175,10 @@ void floe_attention_backward(float *restrict dq, float *restrict dk, float *rest
                         }
                     }
                 }
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, Pb, cn, doh + (size_t)c0 * ldq,
-                            ldq, 1.0f, dvg + (size_t)c0 * ldk, ldk);
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS, cn, qh + (size_t)c0 * ldq,
-                            ldq, 1.0f, dkg + (size_t)c0 * ldk, ldk);
+                floe_sgemm(CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, Pb, cn, doh + (size_t)c0 * ldq, ldq, 1.0f,
+                           dvg + (size_t)c0 * ldk, ldk);
+                floe_sgemm(CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS, cn, qh + (size_t)c0 * ldq, ldq, 1.0f,
+                           dkg + (size_t)c0 * ldk, ldk);
             }
         }
     }
@@ -208,8 +207,8 @@ void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float
         float *dS = dscratch + (size_t)bh * T * T;
         for (int r0 = 0; r0 < T; r0 += TB) {
             int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rn, ce, hd, 1.0f, doh + (size_t)r0 * ldq, ldq, vg, ldk,
-                        0.0f, dS + (size_t)r0 * T, T);
+            floe_sgemm(CblasNoTrans, CblasTrans, rn, ce, hd, 1.0f, doh + (size_t)r0 * ldq, ldq, vg, ldk, 0.0f,
+                       dS + (size_t)r0 * T, T);
             for (int t = r0; t < ce; t++) {
                 const float *restrict p = P + (size_t)t * T;
                 float *restrict d = dS + (size_t)t * T;
@@ -220,8 +219,8 @@ void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float
                 for (int s = n; s < T; s++)
                     d[s] = 0.0f;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS + (size_t)r0 * T, T, kg, ldk,
-                        1.0f, dqh + (size_t)r0 * ldq, ldq);
+            floe_sgemm(CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS + (size_t)r0 * T, T, kg, ldk, 1.0f,
+                       dqh + (size_t)r0 * ldq, ldq);
         }
     }
     /* Column blocks, a task per (b, KV head, key block): keys c0..c0+cn-1 are seen by rows c0..T-1
@@ -238,10 +237,10 @@ void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float
             const float *doh = dout + (size_t)b * T * ldq + (size_t)h * hd;
             const float *P = att + ((size_t)b * NH + h) * T * T;
             const float *dS = dscratch + ((size_t)b * NH + h) * T * T;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, P + (size_t)c0 * T + c0, T,
-                        doh + (size_t)c0 * ldq, ldq, 1.0f, dvg + (size_t)c0 * ldk, ldk);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS + (size_t)c0 * T + c0, T,
-                        qh + (size_t)c0 * ldq, ldq, 1.0f, dkg + (size_t)c0 * ldk, ldk);
+            floe_sgemm(CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, P + (size_t)c0 * T + c0, T, doh + (size_t)c0 * ldq,
+                       ldq, 1.0f, dvg + (size_t)c0 * ldk, ldk);
+            floe_sgemm(CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS + (size_t)c0 * T + c0, T, qh + (size_t)c0 * ldq,
+                       ldq, 1.0f, dkg + (size_t)c0 * ldk, ldk);
         }
     }
 }

@@ -7,8 +7,8 @@
 #include "trainer/blas.h"
 #include "trainer/vec.h"
 
-/* Rows go to sgemm in blocks of a fixed size, whatever the thread count: OpenBLAS's sgemm may sum an
- * output element in an order that depends on the call's shape (its Haswell and Zen kernels do, for
+/* Rows go to sgemm in blocks of a fixed size, whatever the thread count: a BLAS may sum an
+ * output element in an order that depends on the call's shape (OpenBLAS's Haswell and Zen kernels do, for
  * the same element, with M = 128 and M = 256), so a split by thread count would change the bits.
  * With fixed blocks every element comes from the same call in any run; 128 rows keep each call
  * large enough that repacking the other operand per call costs little. */
@@ -25,8 +25,8 @@ void floe_matmul_forward(float *out, const float *inp, const float *w, int N, in
 #pragma omp parallel for schedule(static) if (work >= PAR_MIN_WORK)
     for (int b = 0; b < blocks_of(N); b++) {
         int lo = b * ROW_BLOCK, hi = lo + ROW_BLOCK < N ? lo + ROW_BLOCK : N;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, OC, C, 1.0f, inp + (size_t)lo * C, C, w, C, 0.0f,
-                    out + (size_t)lo * OC, OC);
+        floe_sgemm(CblasNoTrans, CblasTrans, hi - lo, OC, C, 1.0f, inp + (size_t)lo * C, C, w, C, 0.0f,
+                   out + (size_t)lo * OC, OC);
     }
 }
 
@@ -48,12 +48,12 @@ void floe_matmul_backward_into(float *dinp, int dinp_add, float *dw, int dw_add,
     for (int b = 0; b < nb_in + nb_w; b++) {
         if (b < nb_in) {
             int lo = b * ROW_BLOCK, hi = lo + ROW_BLOCK < N ? lo + ROW_BLOCK : N;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, hi - lo, C, OC, 1.0f, dout + (size_t)lo * OC, OC, w,
-                        C, dinp_add ? 1.0f : 0.0f, dinp + (size_t)lo * C, C);
+            floe_sgemm(CblasNoTrans, CblasNoTrans, hi - lo, C, OC, 1.0f, dout + (size_t)lo * OC, OC, w, C,
+                       dinp_add ? 1.0f : 0.0f, dinp + (size_t)lo * C, C);
         } else {
             int lo = (b - nb_in) * ROW_BLOCK, hi = lo + ROW_BLOCK < OC ? lo + ROW_BLOCK : OC;
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, hi - lo, C, N, 1.0f, dout + lo, OC, inp, C,
-                        dw_add ? 1.0f : 0.0f, dw + (size_t)lo * C, C);
+            floe_sgemm(CblasTrans, CblasNoTrans, hi - lo, C, N, 1.0f, dout + lo, OC, inp, C, dw_add ? 1.0f : 0.0f,
+                       dw + (size_t)lo * C, C);
         }
     }
 }

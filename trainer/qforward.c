@@ -149,8 +149,8 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
             int lo, hi;
             floe_split(N, omp_get_num_threads(), omp_get_thread_num(), 32, &lo, &hi);
             if (hi > lo)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, hi - lo, out, in, 1.0f, x + (size_t)lo * in, in,
-                            w, in, 0.0f, acc + (size_t)lo * out, out);
+                floe_sgemm(CblasNoTrans, CblasTrans, hi - lo, out, in, 1.0f, x + (size_t)lo * in, in, w, in, 0.0f,
+                           acc + (size_t)lo * out, out);
         }
         *av = (acc_view){NULL, f->acc, NULL, (size_t)out};
         return 0;
