@@ -177,6 +177,129 @@ static void test_impossible_budget_named(void **state)
     assert_non_null(strstr(err.msg, "group 1 choice 0 has latency_us"));
 }
 
+/* Next fit written out independently of the solver: the chips of a choice (0: a part that cannot
+   be placed). */
+static int brute_chips(const floe_mck *p, const int *c)
+{
+    const floe_mck_place *pl = p->place;
+    int chip = 0, used = 0;
+    for (int i = 0; i <= p->n; i++) {
+        const int *parts = i < p->n ? pl->cores + (i * p->k + c[i]) * FLOE_MCK_MAX_PARTS : pl->tail;
+        const int np = i < p->n ? FLOE_MCK_MAX_PARTS : pl->n_tail;
+        if (i < p->n && parts[0] < 0)
+            return 0;
+        for (int q = 0; q < np; q++) {
+            if (parts[q] <= 0)
+                continue;
+            if (used + parts[q] > pl->per_chip)
+                chip++, used = 0;
+            used += parts[q];
+        }
+    }
+    return chip + 1;
+}
+
+/* The optimum with chips by enumerating every choice; INFINITY when none is feasible. */
+static double brute_chips_opt(const floe_mck *p, int *fewest)
+{
+    int c[16] = {0};
+    double best = INFINITY;
+    *fewest = 0;
+    for (;;) {
+        double v = 0, cost[FLOE_MCK_MAX_RES];
+        for (int r = 0; r < p->R; r++)
+            cost[r] = p->fixed[r];
+        for (int i = 0; i < p->n; i++) {
+            v += p->v[i * p->k + c[i]];
+            for (int r = 0; r < p->R; r++)
+                cost[r] += p->c[(i * p->k + c[i]) * p->R + r];
+        }
+        const int chips = brute_chips(p, c);
+        if (chips > 0 && (*fewest == 0 || chips < *fewest))
+            *fewest = chips;
+        int ok = chips > 0 && (p->place->max_chips <= 0 || chips <= p->place->max_chips);
+        for (int r = 0; r < p->R; r++)
+            ok &= isinf(p->budget[r]) || cost[r] <= p->budget[r] + 1e-12 * fabs(p->budget[r]);
+        if (ok && v < best)
+            best = v;
+        int i = 0;
+        while (i < p->n && ++c[i] == p->k)
+            c[i++] = 0;
+        if (i == p->n)
+            return best;
+    }
+}
+
+/* Chips inside the solver: random instances (parts of random cores, one or two per choice, some that
+   cannot be placed, a tail, a random chip size and chips budget, with and without additive budgets)
+   against brute force over every choice; the fewest chips named when the budget is below them. */
+static void test_chips_against_brute_force(void **state)
+{
+    (void)state;
+    uint64_t s = 4242;
+    double v[64], c[64 * FLOE_MCK_MAX_RES];
+    int cores[64 * FLOE_MCK_MAX_PARTS], tail[3], choice[16], solved = 0, refused = 0, bound = 0;
+    for (int t = 0; t < 1500; t++) {
+        floe_mck_place pl = {.per_chip = 1 + (int)(uni(&s) * 8), .cores = cores, .tail = tail};
+        floe_mck p = {0};
+        p.n = 1 + (int)(uni(&s) * 6), p.k = 1 + (int)(uni(&s) * 3), p.R = 1 + (int)(uni(&s) * 3);
+        p.v = v, p.c = c, p.place = &pl;
+        for (int i = 0; i < p.n * p.k; i++) {
+            v[i] = t % 2 ? floor(uni(&s) * 4) : uni(&s) * 2 - 0.5;
+            for (int r = 0; r < p.R; r++)
+                c[i * p.R + r] = floor(uni(&s) * 4);
+            const int two = uni(&s) < 0.3;
+            for (int q = 0; q < FLOE_MCK_MAX_PARTS; q++)
+                cores[i * FLOE_MCK_MAX_PARTS + q] = q == 0 || two ? 1 + (int)(uni(&s) * pl.per_chip) : 0;
+            if (uni(&s) < 0.08)
+                cores[i * FLOE_MCK_MAX_PARTS] = -1;
+        }
+        pl.n_tail = (int)(uni(&s) * 3);
+        for (int q = 0; q < pl.n_tail; q++)
+            tail[q] = 1 + (int)(uni(&s) * pl.per_chip);
+        for (int r = 0; r < FLOE_MCK_MAX_RES; r++)
+            p.budget[r] = INFINITY;
+        const int least = floe_mck_min_chips(&p);
+        pl.max_chips = least + (int)(uni(&s) * 4) - 1; /* sometimes one below the fewest */
+        if (t % 3 == 0)
+            p.budget[0] = floe_mck_min_cost(&p, 0) + floor(uni(&s) * 2 * p.n);
+        int fewest;
+        const double want = brute_chips_opt(&p, &fewest);
+        assert_int_equal(least, fewest);
+        floe_mck_result res;
+        floe_err err;
+        const int rc = floe_mck_solve(&p, choice, &res, &err);
+        if (isinf(want)) {
+            assert_int_equal(rc, -1);
+            refused++;
+            if (fewest > 0 && pl.max_chips > 0 && pl.max_chips < fewest) {
+                char msg[128];
+                snprintf(msg, sizeof msg, "budget chips <= %d is impossible: the smallest achievable is %d",
+                         pl.max_chips, fewest);
+                assert_non_null(strstr(err.msg, msg));
+            }
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("instance %d: %s", t, err.msg);
+        solved++;
+        assert_true(fabs(res.value - want) < 1e-9);
+        const int chips = brute_chips(&p, choice);
+        assert_int_equal(res.chips, chips);
+        assert_int_equal(floe_mck_chips_of(&pl, p.n, p.k, choice), chips);
+        assert_true(chips > 0 && (pl.max_chips <= 0 || chips <= pl.max_chips));
+        /* the chips budget binds: without it the optimum is better (or reaches more chips) */
+        pl.max_chips = 0;
+        floe_mck_result free_res;
+        int free_choice[16];
+        assert_int_equal(floe_mck_solve(&p, free_choice, &free_res, &err), 0);
+        bound += free_res.value < res.value;
+    }
+    assert_true(solved > 500);
+    assert_true(refused > 100);
+    assert_true(bound > 50);
+}
+
 static void test_spearman(void **state)
 {
     (void)state;
@@ -194,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_against_brute_force),
         cmocka_unit_test(test_sweeps_match_pairwise),
         cmocka_unit_test(test_impossible_budget_named),
+        cmocka_unit_test(test_chips_against_brute_force),
         cmocka_unit_test(test_spearman),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
