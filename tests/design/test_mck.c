@@ -5,7 +5,11 @@
 #include <math.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "common/rng.h"
+#include "compiler/compile.h"
+#include "design/layer_cost.h"
 #include "design/mck.h"
 #include "design/spearman.h"
 
@@ -300,6 +304,117 @@ static void test_chips_against_brute_force(void **state)
     assert_true(bound > 50);
 }
 
+/* Chips inside the solver against the compiler itself: tiny and S on shrunk machines (cores per chip
+   and memory per core cut until layers take weight cores, halves and more chips; on some W2 takes
+   more cores than W4, where fewer weight bytes do not mean fewer chips), random values per
+   layer and width, every chips budget from 1 to the most any choice needs (and a memory budget on
+   some): the solver's optimum equals brute force over all 3^n per-layer choices, each planned by
+   floe_compile_plan, and its chips are the plan's. */
+static void test_chips_match_the_plan(void **state)
+{
+    (void)state;
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    static const struct {
+        const char *model, *machine;
+        unsigned cx, cy;
+        uint64_t mem;
+    } cases[] = {
+        {"tiny", "small.csv", 2, 2, 32768},   {"tiny", "small.csv", 2, 2, 24576},
+        {"tiny", "small.csv", 3, 2, 20000},   {"tiny", "small.csv", 2, 2, 65536},
+        {"S", "northpole.csv", 4, 4, 98304},  {"S", "northpole.csv", 3, 3, 131072},
+        {"S", "northpole.csv", 8, 4, 65536},  {"S", "northpole.csv", 5, 5, 196608},
+        {"S", "northpole.csv", 4, 4, 65536},  {"S", "northpole.csv", 3, 3, 98304},
+        {"S", "northpole.csv", 4, 3, 65536},  {"S", "northpole.csv", 4, 4, 49152},
+        {"S", "northpole.csv", 2, 4, 131072},
+    };
+    const int widths[3] = {2, 4, 8};
+    uint64_t s = 99;
+    int checked = 0, binding = 0, halves = 0, narrower_more = 0;
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        floe_model_config cfg;
+        floe_machine mach;
+        floe_err err;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/configs/%s", src, cases[t].machine);
+        assert_int_equal(floe_model_config_builtin(cases[t].model, &cfg, &err), 0);
+        if (floe_machine_load(path, &mach, &err) != 0)
+            fail_msg("%s", err.msg);
+        mach.cores_x = cases[t].cx, mach.cores_y = cases[t].cy, mach.core_mem_bytes = cases[t].mem;
+        mach.servers_per_system = 64; /* room for every plan: the chips budget is what binds */
+        floe_qconfig q = floe_qconfig_default();
+        floe_layer_cost lc;
+        if (floe_layer_cost_price(&cfg, &q, 8, widths, 3, &mach, NULL, &lc, &err) != 0)
+            fail_msg("%s %s %ux%u %llu: %s", cases[t].model, cases[t].machine, cases[t].cx, cases[t].cy,
+                     (unsigned long long)cases[t].mem, err.msg);
+        const int n = cfg.n_layers, k = 3;
+        double v[3 * 8], c[3 * 8];
+        int cores[3 * 8 * FLOE_MCK_MAX_PARTS], choice[8];
+        for (int i = 0; i < n; i++)
+            for (int w = 0; w < k; w++) {
+                v[i * k + w] = w == 2 ? 0 : uni(&s) * (3 - w);
+                c[i * k + w] = lc.layer[w][FLOE_DESIGN_MEMORY];
+                memcpy(cores + (i * k + w) * FLOE_MCK_MAX_PARTS, lc.cores[w], sizeof lc.cores[w]);
+            }
+        halves += lc.cores[2][1] > 0;                     /* W8 in an attention and an MLP half */
+        narrower_more += lc.cores[0][0] > lc.cores[1][0]; /* W2 on more cores than W4 */
+        /* every choice planned by the compiler */
+        int total = 1, most = 0;
+        for (int i = 0; i < n; i++)
+            total *= k;
+        int *plan = malloc(sizeof(int) * (size_t)total);
+        assert_non_null(plan);
+        const floe_compile_opts co = floe_design_plan_opts(&cfg);
+        for (int x = 0; x < total; x++) {
+            floe_qconfig u = q;
+            floe_qconfig_clear_wbits(&u);
+            for (int i = 0, y = x; i < n; i++, y /= k)
+                u.layer_wbits[i] = (signed char)widths[y % k];
+            floe_plan_summary sum;
+            floe_err pe;
+            plan[x] = floe_compile_plan(&cfg, &u, &mach, &co, &sum, &pe) == 0 ? sum.chips : 0;
+            most = plan[x] > most ? plan[x] : most;
+        }
+        assert_true(most > 0);
+        for (int budget = 1; budget <= most; budget++)
+            for (int mem = 0; mem < 2; mem++) {
+                floe_mck_place pl = {lc.per_chip, cores, lc.head_cores, lc.n_head, budget};
+                floe_mck p = {.n = n, .k = k, .R = 1, .v = v, .c = c, .place = &pl};
+                p.fixed[0] = lc.fixed[FLOE_DESIGN_MEMORY];
+                p.budget[0] = mem ? floe_mck_min_cost(&p, 0) + uni(&s) * n * lc.layer[2][FLOE_DESIGN_MEMORY] : INFINITY;
+                double want = INFINITY, unconstrained = INFINITY;
+                for (int x = 0; x < total; x++) {
+                    double val = 0, bytes = p.fixed[0];
+                    for (int i = 0, y = x; i < n; i++, y /= k)
+                        val += v[i * k + y % k], bytes += c[i * k + y % k];
+                    if (bytes > p.budget[0] + 1e-12 * fabs(p.budget[0]))
+                        continue;
+                    unconstrained = fmin(unconstrained, val);
+                    if (plan[x] > 0 && plan[x] <= budget)
+                        want = fmin(want, val);
+                }
+                floe_mck_result res;
+                const int rc = floe_mck_solve(&p, choice, &res, &err);
+                if (isinf(want)) {
+                    assert_int_equal(rc, -1);
+                    continue;
+                }
+                if (rc != 0)
+                    fail_msg("%s, %d chips: %s", cases[t].model, budget, err.msg);
+                assert_true(fabs(res.value - want) < 1e-12);
+                int x = 0;
+                for (int i = n - 1; i >= 0; i--)
+                    x = x * k + choice[i];
+                assert_int_equal(res.chips, plan[x]); /* the solver's chips are the plan's */
+                checked++;
+                binding += want > unconstrained;
+            }
+        free(plan);
+    }
+    assert_true(checked > 20);
+    assert_true(binding > 20);
+    assert_true(halves > 0 && narrower_more > 0);
+}
+
 static void test_spearman(void **state)
 {
     (void)state;
@@ -314,11 +429,9 @@ static void test_spearman(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_against_brute_force),
-        cmocka_unit_test(test_sweeps_match_pairwise),
-        cmocka_unit_test(test_impossible_budget_named),
-        cmocka_unit_test(test_chips_against_brute_force),
-        cmocka_unit_test(test_spearman),
+        cmocka_unit_test(test_against_brute_force),     cmocka_unit_test(test_sweeps_match_pairwise),
+        cmocka_unit_test(test_impossible_budget_named), cmocka_unit_test(test_chips_against_brute_force),
+        cmocka_unit_test(test_chips_match_the_plan),    cmocka_unit_test(test_spearman),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
