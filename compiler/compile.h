@@ -188,9 +188,9 @@ typedef struct floe_plan_group {
  * group's cores depend only on its own layer's widths (and the machine, the options, the activation,
  * cache and head widths), not on the other layers'. With o->reuse_rows 0 the plan keeps more token
  * rows per weight read only where they need no more chips than one row (and the same layout), so the
- * groups are those of the one-row plan. Every group's memory plan is checked as floe_compile_plan
- * checks it. *groups is allocated (the caller frees it). Returns 0, or -1 with floe_compile_plan's
- * refusal (the system's chip count is not checked here). */
+ * groups are those of the one-row plan. Every group's memory plan (at one row) is checked as
+ * floe_compile_plan checks its plan's. *groups is allocated (the caller frees it). Returns 0, or -1
+ * with floe_compile_plan's refusal (the system's chip count is not checked here). */
 int floe_compile_plan_groups(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
                              const floe_compile_opts *o, floe_plan_group **groups, int *n, int *per_chip,
                              floe_err *err);
