@@ -725,13 +725,17 @@ int floe_design_run(const floe_design_job *j, floe_design_result *r, floe_err *e
             fewest = chips;
         if (!j->log)
             continue;
-        for (int w = 0; w < lc->n_widths; w++)
+        for (int w = 0; w < lc->n_widths; w++) {
+            char cores[48] = "not mapped by the compiler's plan";
+            if (lc->cores[w][0] >= 0)
+                snprintf(cores, sizeof cores, "%d core(s) in the compiler's plan", parts_total(lc->cores[w]));
             fprintf(j->log,
-                    "cost%s%s: a layer at W%d: %.4g us, %.4g uJ, %.0f bytes of weights, %d core(s) (uniform W%d: "
-                    "%.4g us, %d chip(s))\n",
+                    "cost%s%s: a layer at W%d: %.4g us, %.4g uJ, %.0f bytes of weights, %s (uniform W%d: %.4g us, "
+                    "%d chip(s) in the cost model's plan)\n",
                     n_arms > 1 ? " at " : "", n_arms > 1 ? pair_name(A, pn, sizeof pn) : "", lc->widths[w],
-                    lc->layer[w][0], lc->layer[w][1], lc->layer[w][2], parts_total(lc->cores[w]), lc->widths[w],
-                    lc->uniform[w][0], lc->chips[w]);
+                    lc->layer[w][0], lc->layer[w][1], lc->layer[w][2], cores, lc->widths[w], lc->uniform[w][0],
+                    lc->chips[w]);
+        }
         if (per > 1)
             fprintf(j->log,
                     "cost: %d combinations of a layer's seven widths, each priced on its own mapping: %.4g to %.4g "
