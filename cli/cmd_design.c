@@ -55,7 +55,7 @@ int floe_cmd_design(int argc, char **argv)
     const floe_cmd_spec spec = {
         "design",
         NULL,
-        "Hardware-aware per-layer or per-linear weight widths: sensitivity, chip cost, exact choice, QAT.",
+        "Hardware-aware weight widths (and activation and cache widths): sensitivity, chip cost, exact choice, QAT.",
         "Measures each decoder layer's (or, --granularity linear, each linear's) validation-loss change at\n"
         "W2, W4 and W8 (and a Fisher estimate), prices each width on the machine with the analytical cost\n"
         "model (chips: the compiler's placement, inside the solver), chooses the widths of least total\n"
