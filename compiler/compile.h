@@ -160,6 +160,41 @@ typedef struct floe_plan_summary {
 int floe_compile_plan(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
                       const floe_compile_opts *o, floe_plan_summary *sum, floe_err *err);
 
+/* How the plan places its groups on chips, in one place (the plan and design/mck.h's chips budget
+ * both call it): the groups go in pipeline order (layer 0's, layer 1's, ..., then the LM head's
+ * slices), each a run of one chip's cores; a group of n cores (n <= per_chip) goes on the current
+ * chip when it fits beside the `used` cores there, else it opens the next chip. (*chip, *used) is the
+ * placement so far, (0, 0) before the first group; the plan needs chip + 1 chips. Next fit with the
+ * order fixed is monotone in that state: from a state no greater in the order (chip, then used), the
+ * same groups never end on a greater one (design/mck.c proves it where it relies on it). */
+static inline void floe_plan_next_fit(int per_chip, int n, int *chip, int *used)
+{
+    if (*used + n > per_chip) {
+        (*chip)++;
+        *used = 0;
+    }
+    *used += n;
+}
+
+/* One group of the plan: a decoder layer (or its attention or MLP half) or a slice of the LM head. */
+typedef struct floe_plan_group {
+    int layer; /* decoder layer, or -1 for the LM head */
+    int part;  /* 0: the whole layer (or a head slice); 1: the attention half; 2: the MLP half */
+    int cores;
+} floe_plan_group;
+
+/* The groups whose placement gives floe_compile_plan's chips, in pipeline order, with the cores per
+ * chip: floe_compile_plan's chips are floe_plan_next_fit over their cores from (0, 0), plus 1. A
+ * group's cores depend only on its own layer's widths (and the machine, the options, the activation,
+ * cache and head widths), not on the other layers'. With o->reuse_rows 0 the plan keeps more token
+ * rows per weight read only where they need no more chips than one row (and the same layout), so the
+ * groups are those of the one-row plan. Every group's memory plan (at one row) is checked as
+ * floe_compile_plan checks its plan's. *groups is allocated (the caller frees it). Returns 0, or -1
+ * with floe_compile_plan's refusal (the system's chip count is not checked here). */
+int floe_compile_plan_groups(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
+                             const floe_compile_opts *o, floe_plan_group **groups, int *n, int *per_chip,
+                             floe_err *err);
+
 #ifdef __cplusplus
 }
 #endif

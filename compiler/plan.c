@@ -425,14 +425,9 @@ static int plan_model_at(mplan *P, floe_err *err)
         if (s == 1)
             layer1 = first;
         for (int k = first; k < P->ngroups; k++) {
-            int n = P->g[k].ncores;
-            if (used + n > per_chip) {
-                chip++;
-                used = 0;
-            }
+            floe_plan_next_fit(per_chip, P->g[k].ncores, &chip, &used);
             P->chip_of[k] = chip;
-            P->first_core[k] = used;
-            used += n;
+            P->first_core[k] = used - P->g[k].ncores;
         }
     }
     P->chips = chip + 1;

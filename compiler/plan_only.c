@@ -118,3 +118,49 @@ out:
     fc_plan_free(&P);
     return rc;
 }
+
+int floe_compile_plan_groups(const floe_model_config *cfg, const floe_qconfig *q, const floe_machine *mach,
+                             const floe_compile_opts *o, floe_plan_group **groups, int *n, int *per_chip, floe_err *err)
+{
+    *groups = NULL;
+    *n = 0;
+    *per_chip = (int)(mach->cores_x * mach->cores_y);
+    if (fc_check_opts(cfg, o, err) != 0)
+        return -1;
+    floe_compile_opts one = *o;
+    if (one.reuse_rows == 0) /* the layout that fixes the chips (fc_plan_model) */
+        one.reuse_rows = 1;
+    mplan P;
+    fc_plan_init(&P, cfg, q, NULL, mach, &one);
+    int rc = -1;
+    uint64_t *bytes = NULL;
+    if (fc_plan_model(&P, err) != 0)
+        goto out;
+    *groups = malloc(sizeof **groups * (size_t)P.ngroups);
+    if (!*groups) {
+        floe_err_set(err, "compiler: out of memory");
+        goto out;
+    }
+    for (int s = 0; s < P.ngroups; s++) {
+        const gplan *g = P.g[s].copy_of >= 0 ? &P.g[P.g[s].copy_of] : &P.g[s];
+        uint64_t *nb = realloc(bytes, sizeof *bytes * (size_t)g->ncores);
+        if (!nb) {
+            floe_err_set(err, "compiler: out of memory");
+            goto out;
+        }
+        bytes = nb;
+        if (group_core_bytes(&P, g, bytes, err) != 0)
+            goto out;
+        (*groups)[s] = (floe_plan_group){P.g[s].slot < cfg->n_layers ? P.g[s].slot : -1, P.g[s].part, g->ncores};
+    }
+    *n = P.ngroups;
+    rc = 0;
+out:
+    if (rc != 0) {
+        free(*groups);
+        *groups = NULL;
+    }
+    free(bytes);
+    fc_plan_free(&P);
+    return rc;
+}

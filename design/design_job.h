@@ -1,12 +1,15 @@
 /* `floe design` as a library (docs/design-choice.md): given an FP teacher, a machine and budgets,
- * the per-decoder-layer (or per-linear) weight widths that minimise the total sensitivity within the
- * budgets, then (optionally) QAT of that choice verified on the chip, and the deployed figures.
+ * the per-decoder-layer (or per-linear) weight widths, and optionally the model-wide activation and
+ * KV-cache widths, that minimise the total sensitivity within the budgets, then (optionally) QAT of
+ * that choice verified on the chip, and the deployed figures.
  *
- * Phases: sensitivity per layer or linear (design/sensitivity.h), cost per layer and width, or per
- * combination of a layer's seven widths (design/layer_cost.h), the exact choice (design/mck.h; a
- * chips budget checked against the compiler's plan, compiler/compile.h), the budget sweep (the
- * front), PTQ of the choice, QAT (trainer/qat_job.h), deployment check (verify/deploy_check.h).
- * Writes OUT/design.csv, OUT/front.csv, OUT/front.png and, with QAT, OUT/qat/ (the QAT run's files). */
+ * Phases, for each (abits, kvbits) pair asked for: cost per layer and width, or per combination of a
+ * layer's seven widths, with the cores of the compiler's placement (design/layer_cost.h), sensitivity
+ * per layer or linear at that pair (design/sensitivity.h) and the pair's own loss change, the exact
+ * choice (design/mck.h; a chips budget inside the solver); then the best pair's optimum, the budget
+ * sweep (the front, per pair), PTQ of the choice, QAT (trainer/qat_job.h), deployment check
+ * (verify/deploy_check.h). Writes OUT/design.csv, OUT/front.csv, OUT/front.png and, with QAT,
+ * OUT/qat/ (the QAT run's files). */
 #ifndef FLOE_DESIGN_DESIGN_JOB_H
 #define FLOE_DESIGN_DESIGN_JOB_H
 
@@ -37,6 +40,7 @@ typedef struct floe_design_job {
     const floe_energy_table *energy; /* NULL: no energy figures (an energy budget is then refused) */
     const char *machine_name;        /* for the log */
     floe_qconfig q;                  /* activation, cache, head widths; q.wbits the base width */
+    int choose_abits, choose_kvbits; /* 1: try abits (kvbits) 4 and 8 (q's ignored) and take the best pair */
     double budget[FLOE_DESIGN_RESOURCES];
     int chips;          /* > 0: at most this many chips in the compiler's plan of the choice */
     int per_linear;     /* 1: a width per linear (q_proj .. down_proj of each layer), else per layer */
@@ -51,17 +55,35 @@ typedef struct floe_design_job {
     FILE *log;          /* progress; NULL silent */
 } floe_design_job;
 
+#define FLOE_DESIGN_MAX_PAIRS 4
+
+/* One (abits, kvbits) pair's outcome. */
+typedef struct floe_design_pair {
+    int abits, kvbits;
+    int solved;                              /* 0: no choice at this pair meets the budgets (why) */
+    double base_loss;                        /* every weight at the base width, at this pair */
+    double pair_dloss;                       /* base_loss less the same model's at A8 KV8 (0 with one pair) */
+    double sensitivity;                      /* its optimum's weights' total */
+    double total;                            /* pair_dloss + sensitivity: the pairs are compared by it */
+    double predicted[FLOE_DESIGN_RESOURCES]; /* its optimum's costs */
+    int chips;                               /* the compiler's plan of its optimum (0: not mapped) */
+    char why[256];
+} floe_design_pair;
+
 typedef struct floe_design_result {
     int n_layers;
     int per_linear;                          /* the job's granularity */
     char wbits_layer[16384];                 /* the choice as --wbits-layer takes it, every layer named
                                                 (its most frequent width), then the linears that differ */
-    double sensitivity;                      /* the optimum's total (of the optimised estimate) */
+    int abits, kvbits;                       /* the chosen pair */
+    double sensitivity;                      /* the optimum's weights' total (of the optimised estimate) */
+    double pair_dloss;                       /* the chosen pair's loss change against A8 KV8 */
     double predicted[FLOE_DESIGN_RESOURCES]; /* the layers' costs plus the fixed part */
     double spearman;                         /* measured vs Fisher over the non-base choices */
     int chips;                               /* the compiler's plan of the choice */
-    int chips_rounds;                        /* solves repeated at fewer weight bytes to meet the chips budget */
-    double base_loss, ptq_loss;              /* all layers at the base width; the chosen mix, PTQ */
+    double base_loss, ptq_loss;              /* all layers at the base width (chosen pair); the chosen mix, PTQ */
+    int n_pairs;
+    floe_design_pair pair[FLOE_DESIGN_MAX_PAIRS]; /* widest first */
     int qat_done;
     double qat_loss; /* the QAT result's validation loss */
     int deployed;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "verify/deploy_check.h"
+
 double floe_linear_elems(const floe_model_config *cfg, int j)
 {
     double d = cfg->d_model, kv = (double)cfg->n_kv_heads * cfg->head_dim, f = cfg->ffn_dim;
@@ -64,6 +66,41 @@ static int price(const floe_model_config *cfg, const floe_qconfig *q, int n, int
     return price_q(cfg, &u, n, what, mach, e, fig, chips, err);
 }
 
+floe_compile_opts floe_design_plan_opts(const floe_model_config *cfg)
+{
+    const floe_deploy_check_opts d = floe_deploy_check_defaults();
+    const int room = cfg->context - d.tokens, steps = room < 32 ? room : 32;
+    const int cap = d.tokens + steps > d.tokens + d.decode ? d.tokens + steps : d.tokens + d.decode;
+    return (floe_compile_opts){.tokens = d.tokens, .kv_tokens = cap};
+}
+
+int floe_layer_cores(const floe_model_config *cfg, const floe_qconfig *u, const floe_machine *mach,
+                     int parts[FLOE_MCK_MAX_PARTS], int *head, int *n_head, int *per_chip, floe_err *err)
+{
+    const floe_compile_opts o = floe_design_plan_opts(cfg);
+    floe_plan_group *g;
+    int n;
+    if (floe_compile_plan_groups(cfg, u, mach, &o, &g, &n, per_chip, err) != 0)
+        return -1;
+    int np = 0, nh = 0, rc = 0;
+    for (int k = 0; k < FLOE_MCK_MAX_PARTS; k++)
+        parts[k] = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        if (g[i].layer == 0 && np < FLOE_MCK_MAX_PARTS)
+            parts[np++] = g[i].cores;
+        else if (g[i].layer < 0 && nh < FLOE_DESIGN_MAX_HEAD_SLICES) {
+            if (head)
+                head[nh] = g[i].cores;
+            nh++;
+        } else if (g[i].layer == 0 || g[i].layer < 0)
+            rc = floe_err_set(err, "the compiler's plan has more groups for a layer or the head than design places");
+    }
+    free(g);
+    if (n_head)
+        *n_head = nh;
+    return rc;
+}
+
 int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, int base_bits, const int *widths,
                           int n_widths, const floe_machine *mach, const floe_energy_table *e, floe_layer_cost *out,
                           floe_err *err)
@@ -97,6 +134,12 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
             out->layer[w][r] = share > 0 ? share : 0;
         }
         out->layer[w][FLOE_DESIGN_MEMORY] = floe_layer_weight_bytes(cfg, widths[w]);
+        floe_qconfig u = *q;
+        u.wbits = widths[w];
+        floe_qconfig_clear_wbits(&u);
+        floe_err pe; /* a width the plan does not map is never placed */
+        if (floe_layer_cores(cfg, &u, mach, out->cores[w], out->head_cores, &out->n_head, &out->per_chip, &pe) != 0)
+            out->cores[w][0] = -1;
     }
     return 0;
 }
@@ -152,4 +195,22 @@ int floe_combo_cost_price(const floe_model_config *cfg, const floe_qconfig *q, c
         }
     free(errs), free(rcs);
     return rc;
+}
+
+void floe_combo_cores(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
+                      const floe_machine *mach, int *cores)
+{
+    const int n = cfg->n_layers, nc = floe_combo_count(lc->n_widths);
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int c = 0; c < nc; c++) {
+        floe_qconfig u = *q;
+        floe_qconfig_clear_wbits(&u);
+        for (int l = 0; l < n; l++)
+            for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+                u.linear_wbits[l][j] = (signed char)lc->widths[floe_combo_digit(c, j, lc->n_widths)];
+        int per_chip;
+        floe_err pe;
+        if (floe_layer_cores(cfg, &u, mach, cores + (size_t)c * FLOE_MCK_MAX_PARTS, NULL, NULL, &per_chip, &pe) != 0)
+            cores[(size_t)c * FLOE_MCK_MAX_PARTS] = -1;
+    }
 }

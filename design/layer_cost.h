@@ -17,6 +17,8 @@
 #define FLOE_DESIGN_LAYER_COST_H
 
 #include "common/error.h"
+#include "compiler/compile.h"
+#include "design/mck.h"
 #include "explore/cost_model.h"
 #include "isa/energy_table.h"
 #include "isa/machine.h"
@@ -27,6 +29,7 @@ extern "C" {
 #endif
 
 #define FLOE_DESIGN_MAX_WIDTHS 3
+#define FLOE_DESIGN_MAX_HEAD_SLICES 64 /* the compiler slices an LM head into at most 64 */
 
 /* The resources a width uses, in the order budgets name them. */
 enum { FLOE_DESIGN_LATENCY, FLOE_DESIGN_ENERGY, FLOE_DESIGN_MEMORY, FLOE_DESIGN_RESOURCES };
@@ -39,10 +42,15 @@ typedef struct floe_layer_cost {
     double fixed[FLOE_DESIGN_RESOURCES];                           /* the rest of the model at the base width */
     double uniform[FLOE_DESIGN_MAX_WIDTHS][FLOE_DESIGN_RESOURCES]; /* the whole model priced at each width */
     int chips[FLOE_DESIGN_MAX_WIDTHS];                             /* of the uniform model at each width */
+    /* the compiler's placement (floe_layer_cores): a layer's parts' cores at each width (first < 0: the
+       plan does not map it), the LM head's slices' cores, the cores per chip */
+    int cores[FLOE_DESIGN_MAX_WIDTHS][FLOE_MCK_MAX_PARTS];
+    int head_cores[FLOE_DESIGN_MAX_HEAD_SLICES];
+    int n_head, per_chip;
 } floe_layer_cost;
 
 /* Prices cfg (n_layers >= 2) with q's other widths at each of widths[n_widths] (2, 4 or 8) and at
- * base_bits. Returns 0, or -1 with err set (a width at which the model does not fit the machine,
+ * base_bits, and places a layer at each width (cores, floe_layer_cores). Returns 0, or -1 with err set (a width at which the model does not fit the machine,
  * naming what overflows; the cost model's errors). e NULL: energies 0. Everything is borrowed. */
 int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, int base_bits, const int *widths,
                           int n_widths, const floe_machine *mach, const floe_energy_table *e, floe_layer_cost *out,
@@ -52,6 +60,19 @@ int floe_layer_cost_price(const floe_model_config *cfg, const floe_qconfig *q, i
  * combination c gives linear j (FLOE_LIN_*) widths[floe_combo_digit(c, j, n_widths)]. */
 int floe_combo_count(int n_widths);
 int floe_combo_digit(int c, int j, int n_widths);
+
+/* The options of the compiler's plan whose chips a chips budget bounds: floe_deploy_check's defaults
+ * (a 16-token prefill, a cache for the prompt and up to 32 decode steps). */
+floe_compile_opts floe_design_plan_opts(const floe_model_config *cfg);
+
+/* A decoder layer's share of the compiler's placement at widths u (every layer as layer 0,
+ * floe_compile_plan_groups with floe_design_plan_opts): its parts' cores in order (one group, or its
+ * attention and MLP halves; 0 for a part it lacks), the LM head's slices' cores into head[*n_head]
+ * (head may be NULL) and the cores per chip. A group's cores depend on its own layer's widths only, so
+ * the placement of a mix is these parts layer after layer, then the head (design/mck.h). Returns 0, or
+ * -1 with err when the plan does not map u. */
+int floe_layer_cores(const floe_model_config *cfg, const floe_qconfig *u, const floe_machine *mach,
+                     int parts[FLOE_MCK_MAX_PARTS], int *head, int *n_head, int *per_chip, floe_err *err);
 
 /* Prices every combination (after floe_layer_cost_price filled lc): one layer with combination c
  * costs (C_n(c) - lc->fixed) / n, C_n(c) the model of n layers all with c, so that the model all at c
@@ -64,6 +85,11 @@ int floe_combo_digit(int c, int j, int n_widths);
  * thread count). Returns 0, or -1 with err (the first combination that fails, in order). */
 int floe_combo_cost_price(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
                           const floe_machine *mach, const floe_energy_table *e, double *combo, floe_err *err);
+/* Each combination's parts' cores (floe_layer_cores) into cores[c * FLOE_MCK_MAX_PARTS + part], the
+ * caller's array of floe_combo_count(lc->n_widths) * FLOE_MCK_MAX_PARTS; -1 first where the plan does
+ * not map it. In OpenMP threads, as the prices. */
+void floe_combo_cores(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
+                      const floe_machine *mach, int *cores);
 
 /* Bytes of the weight codes of one decoder layer of cfg at b bits (exact). */
 double floe_layer_weight_bytes(const floe_model_config *cfg, int b);

@@ -1,17 +1,130 @@
 #include "design/mck.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A partial solution over groups 0..i: its cost vector, value, and how it was reached. */
+#include "compiler/compile.h"
+
+/* A partial solution over groups 0..i: its cost vector (with chips, the placement state's rank as
+ * one more coordinate), value, placement state and how it was reached. */
 typedef struct state {
-    double cost[FLOE_MCK_MAX_RES];
+    double cost[FLOE_MCK_MAX_RES + 1];
     double value;
-    int parent; /* index in the previous group's states, -1 at the first group */
+    int chip, used; /* with chips: the chip being filled and its cores in use */
+    int parent;     /* index in the previous group's states, -1 at the first group */
     int choice;
 } state;
+
+/* ---- chips ----------------------------------------------------------------------------------------
+ * Why the placement state may take part in dominance. Next fit (floe_plan_next_fit) with the order of
+ * the parts fixed is monotone in its state (chip, used), ordered lexicographically: let s = (c, u) <=
+ * s' = (c', u') and a part of n <= P cores (P per chip). If c < c': s ends on chip c or c + 1 <= c'; on
+ * the same chip as s' only when s opened chip c + 1 = c' (n cores used) and s' stayed on c' (u' + n >=
+ * n used), so s's result is no greater. If c = c' and u <= u': when u' + n <= P both stay and u + n <=
+ * u' + n; else s' opens (c + 1, n), and s stays at (c, u + n) or opens the same (c + 1, n). By induction
+ * over the parts of any completion (the same parts for both, since the completion's choices fix
+ * them), s ends in a state no greater than s', so on no more chips (chip + 1). Hence a partial solution
+ * with no more of any additive cost, no more value and a placement state no greater completes, with
+ * whatever completes the other, to a solution at least as good and as cheap: dropping the other loses
+ * no optimum. */
+
+static const int *parts_of(const floe_mck_place *pl, int k, int i, int j)
+{
+    return pl->cores + ((size_t)i * k + j) * FLOE_MCK_MAX_PARTS;
+}
+
+static void place_parts(const floe_mck_place *pl, const int *parts, int np, int *chip, int *used)
+{
+    for (int q = 0; q < np; q++)
+        if (parts[q] > 0)
+            floe_plan_next_fit(pl->per_chip, parts[q], chip, used);
+}
+
+enum { NO_PLACEMENT = INT_MAX };
+
+/* fin[i * (P + 1) + u]: the least final placement state (dchip chips opened after the current one,
+ * last: cores used on the last chip) of groups i..n-1 and the tail from state (0, u), over every
+ * choice of those groups; dchip NO_PLACEMENT where none can be placed. Placement is the same from
+ * (c, u) as from (0, u) shifted by c chips, so this table over u answers for any state. Exact: built
+ * backwards, each entry the least over the group's choices of the next group's entry at the state
+ * the choice leads to. */
+typedef struct fin_state {
+    int dchip, last;
+} fin_state;
+
+static fin_state *fin_table(const floe_mck *p)
+{
+    const floe_mck_place *pl = p->place;
+    const int P = pl->per_chip, n = p->n, k = p->k;
+    fin_state *f = malloc(sizeof *f * (size_t)(n + 1) * (P + 1));
+    if (!f)
+        return NULL;
+    for (int u = 0; u <= P; u++) {
+        int c = 0, w = u;
+        place_parts(pl, pl->tail, pl->n_tail, &c, &w);
+        f[(size_t)n * (P + 1) + u] = (fin_state){c, w};
+    }
+    for (int i = n - 1; i >= 0; i--)
+        for (int u = 0; u <= P; u++) {
+            fin_state best = {NO_PLACEMENT, 0};
+            for (int j = 0; j < k; j++) {
+                const int *parts = parts_of(pl, k, i, j);
+                if (parts[0] < 0)
+                    continue;
+                int c = 0, w = u;
+                place_parts(pl, parts, FLOE_MCK_MAX_PARTS, &c, &w);
+                const fin_state nx = f[(size_t)(i + 1) * (P + 1) + w];
+                if (nx.dchip == NO_PLACEMENT)
+                    continue;
+                const fin_state t = {c + nx.dchip, nx.last};
+                if (t.dchip < best.dchip || (t.dchip == best.dchip && t.last < best.last))
+                    best = t;
+            }
+            f[(size_t)i * (P + 1) + u] = best;
+        }
+    return f;
+}
+
+static int place_ok(const floe_mck_place *pl, int n, int k)
+{
+    if (pl->per_chip < 1 || pl->n_tail < 0 || (pl->n_tail > 0 && !pl->tail) || !pl->cores)
+        return 0;
+    for (int q = 0; q < pl->n_tail; q++)
+        if (pl->tail[q] < 0 || pl->tail[q] > pl->per_chip)
+            return 0;
+    for (size_t i = 0; i < (size_t)n * k * FLOE_MCK_MAX_PARTS; i++)
+        if (pl->cores[i] > pl->per_chip || (pl->cores[i] < 0 && i % FLOE_MCK_MAX_PARTS))
+            return 0;
+    return 1;
+}
+
+int floe_mck_min_chips(const floe_mck *p)
+{
+    if (!p->place || p->n < 1 || p->k < 1 || !place_ok(p->place, p->n, p->k))
+        return -1;
+    fin_state *f = fin_table(p);
+    if (!f)
+        return -1;
+    const int chips = f[0].dchip == NO_PLACEMENT ? 0 : f[0].dchip + 1;
+    free(f);
+    return chips;
+}
+
+int floe_mck_chips_of(const floe_mck_place *pl, int n, int k, const int *choice)
+{
+    int chip = 0, used = 0;
+    for (int i = 0; i < n; i++) {
+        const int *parts = parts_of(pl, k, i, choice[i]);
+        if (parts[0] < 0)
+            return 0;
+        place_parts(pl, parts, FLOE_MCK_MAX_PARTS, &chip, &used);
+    }
+    place_parts(pl, pl->tail, pl->n_tail, &chip, &used);
+    return chip + 1;
+}
 
 /* Budgets are met up to the rounding of sums of doubles: a relative slack of 1e-12. */
 static int within(double cost, double budget) { return isinf(budget) || cost <= budget + 1e-12 * fabs(budget); }
@@ -148,7 +261,11 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
     if (p->n < 1 || p->k < 1 || p->R < 1 || p->R > FLOE_MCK_MAX_RES)
         return floe_err_set(err, "choice problem: need groups >= 1, choices >= 1, 1..%d resources (got %d, %d, %d)",
                             FLOE_MCK_MAX_RES, p->n, p->k, p->R);
-    const int n = p->n, k = p->k, R = p->R;
+    const int n = p->n, k = p->k, R = p->R, D = R + (p->place != NULL); /* dominance coordinates */
+    const floe_mck_place *pl = p->place;
+    if (pl && !place_ok(pl, n, k))
+        return floe_err_set(err, "choice problem: a placement needs cores per chip >= 1 and every part within "
+                                 "0..cores per chip (a first part < 0: cannot be placed)");
     for (size_t i = 0; i < (size_t)n * k; i++) {
         if (!isfinite(p->v[i]))
             return floe_err_set(err, "choice problem: group %zu choice %zu has a value that is not finite", i / k,
@@ -165,6 +282,22 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
             return floe_err_set(err, "budget %s <= %g is impossible: the smallest achievable is %g", rname(p, r),
                                 p->budget[r], m);
     }
+    fin_state *fin = NULL;
+    if (pl) {
+        if (!(fin = fin_table(p)))
+            return floe_err_set(err, "choice problem: out of memory");
+        if (fin[0].dchip == NO_PLACEMENT) {
+            free(fin);
+            return floe_err_set(err, "no choice can be placed on chips: some group has no choice the plan maps");
+        }
+        if (pl->max_chips > 0 && fin[0].dchip + 1 > pl->max_chips) {
+            const int least = fin[0].dchip + 1;
+            free(fin);
+            return floe_err_set(err, "budget chips <= %d is impossible: the smallest achievable is %d", pl->max_chips,
+                                least);
+        }
+    }
+    const int P1 = pl ? pl->per_chip + 1 : 0;
     size_t max_states = p->max_states ? p->max_states : (size_t)1 << 20;
     /* suffix minima of each cost: the cheapest completion of groups i+1..n-1 */
     double *suf = calloc((size_t)(n + 1) * R, sizeof(double));
@@ -184,7 +317,7 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
             suf[(size_t)i * R + r] = suf[(size_t)(i + 1) * R + r] + m;
         }
     size_t prev_n = 1, largest = 0;
-    state root = {{0}, 0, -1, 0};
+    state root = {{0}, 0, 0, 0, -1, 0};
     for (int r = 0; r < R; r++)
         root.cost[r] = p->fixed[r];
     for (int i = 0; i < n; i++) {
@@ -212,6 +345,15 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
                 t.value += p->v[(size_t)i * k + j];
                 t.parent = i ? (int)s : -1;
                 t.choice = j;
+                if (pl && ok) { /* placed, and some completion still within the chips */
+                    const int *parts = parts_of(pl, k, i, j);
+                    ok = parts[0] >= 0;
+                    if (ok)
+                        place_parts(pl, parts, FLOE_MCK_MAX_PARTS, &t.chip, &t.used);
+                    const fin_state f = ok ? fin[(size_t)(i + 1) * P1 + t.used] : (fin_state){NO_PLACEMENT, 0};
+                    ok = f.dchip != NO_PLACEMENT && (pl->max_chips <= 0 || t.chip + f.dchip + 1 <= pl->max_chips);
+                    t.cost[R] = (double)t.chip * P1 + t.used; /* the state's rank: chip, then cores */
+                }
                 if (ok)
                     cand[nc++] = t;
             }
@@ -222,8 +364,8 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
             goto done;
         }
         size_t nk = 0;
-        if (R <= 2) { /* the same rule in n log n: a sweep by cost, value, then order found */
-            if ((R == 1 ? prune_one(cand, nc, keep, &nk) : prune_two(cand, nc, keep, &nk)) != 0) {
+        if (D <= 2) { /* the same rule in n log n: a sweep by cost, value, then order found */
+            if ((D == 1 ? prune_one(cand, nc, keep, &nk) : prune_two(cand, nc, keep, &nk)) != 0) {
                 free(keep);
                 floe_err_set(err, "choice problem: out of memory");
                 goto done;
@@ -231,19 +373,19 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
         } else if (nc > MAX_QUADRATIC) {
             free(keep);
             floe_err_set(err,
-                         "choice problem: %zu partial solutions at group %d with %d budgeted resources exceed the "
-                         "%d this solver compares pairwise (one or two budgets have no such limit)",
-                         nc, i, R, MAX_QUADRATIC);
+                         "choice problem: %zu partial solutions at group %d with %d resources (chips count as one) "
+                         "exceed the %d this solver compares pairwise (one or two have no such limit)",
+                         nc, i, D, MAX_QUADRATIC);
             goto done;
         }
-        for (size_t a = 0; R > 2 && a < nc; a++) {
+        for (size_t a = 0; D > 2 && a < nc; a++) {
             int drop = 0;
             for (size_t b = 0; b < nc && !drop; b++) {
-                if (b == a || !dominates(&cand[b], &cand[a], R))
+                if (b == a || !dominates(&cand[b], &cand[a], D))
                     continue;
                 /* b dominates a: drop a if b is earlier, or if b is strictly better (a cannot then
                    dominate b back) */
-                drop = b < a || !dominates(&cand[a], &cand[b], R);
+                drop = b < a || !dominates(&cand[a], &cand[b], D);
             }
             if (!drop)
                 keep[nk++] = cand[a];
@@ -259,6 +401,8 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
             for (int r = 0; r < R && o < (int)sizeof msg; r++)
                 if (!isinf(p->budget[r]))
                     o += snprintf(msg + o, sizeof msg - (size_t)o, " %s %g", rname(p, r), floe_mck_min_cost(p, r));
+            if (pl && pl->max_chips > 0 && o < (int)sizeof msg)
+                snprintf(msg + o, sizeof msg - (size_t)o, " chips %d", fin[0].dchip + 1);
             floe_err_set(err, "%s), but no choice meets them together", msg);
             goto done;
         }
@@ -272,6 +416,7 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
     for (int r = 0; r < FLOE_MCK_MAX_RES; r++)
         res->cost[r] = r < R ? b->cost[r] : 0;
     res->states = largest;
+    res->chips = pl ? b->chip + fin[(size_t)n * P1 + b->used].dchip + 1 : 0;
     int at = (int)best;
     for (int i = n - 1; i >= 0; i--) {
         choice[i] = lv[i][at].choice;
@@ -281,6 +426,6 @@ int floe_mck_solve(const floe_mck *p, int *choice, floe_mck_result *res, floe_er
 done:
     for (int i = 0; lv && i < n; i++)
         free(lv[i]);
-    free(lv), free(cnt), free(suf), free(cand);
+    free(lv), free(cnt), free(suf), free(cand), free(fin);
     return rc;
 }

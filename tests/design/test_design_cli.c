@@ -9,8 +9,25 @@
 #include <sys/stat.h>
 
 #include "common/file_read.h"
+#include "models/qmodel.h"
+#include "models/qmodel_io.h"
 
 static char out[1 << 16];
+
+/* Rows of design.csv that are a layer (or linear) at a width, and of those how many the chosen
+   design has (its last column). */
+static void count_rows(const char *csv, int *rows, int *chosen)
+{
+    *rows = *chosen = 0;
+    for (const char *p = strchr(csv, '\n') + 1; *p; p = strchr(p, '\n') + 1) {
+        const char *third = strchr(strchr(p, ',') + 1, ',') + 1;
+        if (*third < '0' || *third > '9') /* the pair's row and its fixed part */
+            continue;
+        (*rows)++;
+        const char *e = strchr(p, '\n');
+        *chosen += e[-1] == '1';
+    }
+}
 
 /* the file at path as text into buf (size n); its length */
 static long slurp(const char *path, char *buf, size_t n)
@@ -54,7 +71,8 @@ static void test_design_end_to_end(void **state)
                       floe, ckpt, mach, smallest * (1 + 1e-9), dir),
         0);
     /* W2 is the cheapest width on this machine, and only all-W2 meets the smallest latency */
-    assert_non_null(strstr(out, "chosen: --wbits-layer 0=2,1=2\n"));
+    assert_non_null(strstr(out, "chosen: --wbits-layer 0=2,1=2 --abits 8 --kvbits 8\n"));
+    assert_null(strstr(out, "pairs (loss change")); /* one pair: nothing to compare */
     assert_non_null(strstr(out, "Spearman rank correlation, measured vs Fisher: "));
     assert_non_null(strstr(out, "chosen after 2 QAT steps"));
     assert_non_null(strstr(out, "deploy-check: "));
@@ -65,20 +83,19 @@ static void test_design_end_to_end(void **state)
     char path[8500], csv[1 << 14];
     snprintf(path, sizeof path, "%s/d/design.csv", dir);
     assert_true(slurp(path, csv, sizeof csv) > 0);
-    assert_non_null(
-        strstr(csv, "layer,linear,wbits,measured_dloss,fisher_dloss,latency_us,energy_uj,memory_bytes,chosen\n"));
-    assert_non_null(strstr(csv, "\n0,all,2,"));
-    int rows = 0, chosen = 0;
-    for (const char *p = strchr(csv, '\n') + 1; *p && strncmp(p, "fixed", 5) != 0; p = strchr(p, '\n') + 1) {
-        rows++;
-        const char *e = strchr(p, '\n');
-        chosen += e[-1] == '1';
-    }
+    assert_non_null(strstr(csv, "abits,kvbits,layer,linear,wbits,measured_dloss,fisher_dloss,latency_us,energy_uj,"
+                                "memory_bytes,cores,optimum,chosen\n"));
+    assert_non_null(strstr(csv, "\n8,8,0,all,2,"));
+    assert_non_null(strstr(csv, "\n8,8,pair,,,0,,,,,,1,1\n"));
+    int rows, chosen;
+    count_rows(csv, &rows, &chosen);
     assert_int_equal(rows, 2 * 3);
     assert_int_equal(chosen, 2);
     snprintf(path, sizeof path, "%s/d/front.csv", dir);
     assert_true(slurp(path, csv, sizeof csv) > 0);
-    assert_non_null(strstr(csv, "budget_latency_us,total_sensitivity,latency_us,energy_uj,memory_bytes,wbits_layer\n"));
+    assert_non_null(strstr(
+        csv,
+        "abits,kvbits,budget_latency_us,pair_dloss,total_sensitivity,latency_us,energy_uj,memory_bytes,wbits_layer\n"));
     struct stat st;
     snprintf(path, sizeof path, "%s/d/front.png", dir);
     assert_int_equal(stat(path, &st), 0);
@@ -169,15 +186,11 @@ static void test_design_per_linear(void **state)
     char path[8500], csv[1 << 14];
     snprintf(path, sizeof path, "%s/l/design.csv", dir);
     assert_true(slurp(path, csv, sizeof csv) > 0);
-    int rows = 0, chosen = 0;
-    for (const char *p = strchr(csv, '\n') + 1; *p && strncmp(p, "fixed", 5) != 0; p = strchr(p, '\n') + 1) {
-        rows++;
-        const char *e = strchr(p, '\n');
-        chosen += e[-1] == '1';
-    }
+    int rows, chosen;
+    count_rows(csv, &rows, &chosen);
     assert_int_equal(rows, 2 * 7 * 3);
     assert_int_equal(chosen, 2 * 7);
-    assert_non_null(strstr(csv, "\n1,down_proj,8,"));
+    assert_non_null(strstr(csv, "\n8,8,1,down_proj,8,"));
     /* the choice, as printed, is the trained model's widths; it verifies bit-exactly */
     assert_int_equal(floe_test_run(out, sizeof out,
                                    "%s verify --qmodel %s/l/qat/qmodel.safetensors -m %s/configs/small.csv", floe, dir,
@@ -191,9 +204,9 @@ static void test_design_per_linear(void **state)
 }
 
 /* Chips as a budget: on a machine of 32 KiB cores, tiny's layers at W4 or W8 take weight cores and
- * a second chip, so one chip leaves only all-W2 (the solver lowers the weight bytes until the
- * compiler's plan fits); on one of 28,000-byte cores even all-W2 takes 3 chips, and 2 is refused
- * naming that. */
+ * a second chip, so one chip leaves only all-W2 (the solver places every choice as the compiler's plan
+ * does); on one of 28,000-byte cores every choice takes 3 chips or more, and 2 is refused naming
+ * that, before any measurement. */
 static void test_design_chips(void **state)
 {
     (void)state;
@@ -214,8 +227,9 @@ static void test_design_chips(void **state)
                       "%s design --teacher %s -m %s/m32k.csv --budget chips=1 --eval-windows 2 -j 2 -o %s/c", floe,
                       ckpt, dir, dir),
         0);
-    assert_non_null(strstr(out, "chosen: --wbits-layer 0=2,1=2\n"));
-    assert_non_null(strstr(out, ", 1 chip(s) planned (the chips budget took "));
+    assert_non_null(strstr(out, "chosen: --wbits-layer 0=2,1=2 --abits 8 --kvbits 8\n"));
+    assert_non_null(strstr(out, "chips: the fewest any choice takes: 1\n"));
+    assert_non_null(strstr(out, ", 1 chip(s) planned"));
     assert_non_null(strstr(out, "on 1 chip(s)")); /* the deployment check agrees */
     /* per linear the same budget: the plan of whatever mix is chosen fits one chip */
     assert_int_equal(floe_test_run(out, sizeof out,
@@ -235,8 +249,93 @@ static void test_design_chips(void **state)
     assert_int_equal(floe_test_run(out, sizeof out, "%s design --teacher %s -m %s/m28k.csv --budget chips=2 -o %s/c3",
                                    floe, ckpt, dir, dir),
                      1);
-    assert_non_null(strstr(out, "budget chips <= 2 is impossible: the smallest achievable is 3 (every weight at W2)"));
+    assert_non_null(strstr(out, "budget chips <= 2 is impossible: the smallest achievable is 3\n"));
     assert_null(strstr(out, "sensitivity: all layers")); /* refused before any measurement */
+}
+
+/* Activation and cache widths as choices: every (abits, kvbits) pair measured and solved; a latency
+ * budget that only A4 meets (on this machine 4-bit inputs are slightly faster) makes A4 the choice,
+ * A8's pairs reported as having no choice within it; the front and design.csv give each pair; QAT
+ * and the deployment run at the chosen pair. */
+static void test_design_pairs(void **state)
+{
+    (void)state;
+    const char *tmp = floe_test_tmpdir("design_pairs");
+    char dir[4096], ckpt[4300], mach[4300];
+    snprintf(dir, sizeof dir, "%s", tmp);
+    floe_test_tiny_teacher(ckpt, sizeof ckpt, dir);
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    snprintf(mach, sizeof mach, "--machine %s/configs/small.csv --energy %s/configs/energy-small.csv", src, src);
+    const char *floe = floe_test_exe();
+    const char *fast = "--eval-windows 1 --calib-batches 1 --batch 1 -j 2";
+    /* the smallest latency at A8 and at A4 (all W2): the impossible budget names the least over pairs */
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s design --teacher %s %s --budget latency=0.001 --abits choose --kvbits choose "
+                                   "-o %s/x",
+                                   floe, ckpt, mach, dir),
+                     1);
+    const char *at = strstr(out, "the smallest achievable is ");
+    assert_non_null(at);
+    const double least4 = atof(at + strlen("the smallest achievable is "));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s design --teacher %s %s --budget latency=0.001 -o %s/x", floe,
+                                   ckpt, mach, dir),
+                     1);
+    at = strstr(out, "the smallest achievable is ");
+    assert_non_null(at);
+    const double least8 = atof(at + strlen("the smallest achievable is "));
+    if (!(least4 < least8))
+        fail_msg("A4's smallest latency %g is not below A8's %g on this machine", least4, least8);
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s design --teacher %s %s --budget latency=%.9g --abits choose --kvbits choose %s "
+                                   "--qat-steps 1 -o %s/p",
+                                   floe, ckpt, mach, (least4 + least8) / 2, fast, dir),
+                     0);
+    assert_non_null(strstr(out, "pairs (loss change against A8 KV8, the optimum's weights, total):\n"));
+    assert_non_null(strstr(out, "  A8 KV8: +0.00000, no choice meets the budgets: budget latency_us"));
+    assert_non_null(strstr(out, "  A8 KV4: "));
+    assert_non_null(strstr(out, "(chosen)\n"));
+    assert_non_null(strstr(out, "chosen: --wbits-layer 0=2,1=2 --abits 4 --kvbits "));
+    int measured = 0; /* two widths of two layers at each of the four pairs */
+    for (const char *p = out; (p = strstr(p, " Fisher estimate\n")); p++)
+        measured++;
+    assert_int_equal(measured, 4 * 2 * 2);
+    const char *dep = strstr(out, "deploy-check: ");
+    assert_non_null(dep);
+    if (!(atof(dep + strlen("deploy-check: ")) < least8 * 1.02))
+        fail_msg("deployed at %g us, A8's least is %g", atof(dep + strlen("deploy-check: ")), least8);
+    char path[8500], csv[1 << 14];
+    snprintf(path, sizeof path, "%s/p/design.csv", dir);
+    assert_true(slurp(path, csv, sizeof csv) > 0);
+    int rows, chosen;
+    count_rows(csv, &rows, &chosen);
+    assert_int_equal(rows, 4 * 2 * 3);
+    assert_int_equal(chosen, 2);
+    assert_non_null(strstr(csv, "\n8,8,pair,,,0,,,,,,0,0\n")); /* the reference; no choice at A8 */
+    assert_non_null(strstr(csv, "\n4,8,pair,"));
+    snprintf(path, sizeof path, "%s/p/front.csv", dir);
+    assert_true(slurp(path, csv, sizeof csv) > 0);
+    assert_non_null(strstr(csv, "\n4,4,"));
+    assert_non_null(strstr(csv, "\n8,8,")); /* A8 reaches the front's larger budgets */
+    /* the QAT model has the chosen pair */
+    floe_qmodel m;
+    floe_err err;
+    snprintf(path, sizeof path, "%s/p/qat/qmodel.safetensors", dir);
+    if (floe_qmodel_load(&m, path, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(m.q.abits, 4);
+    const char *kv = strstr(out, "chosen: --wbits-layer 0=2,1=2 --abits 4 --kvbits ");
+    assert_int_equal(m.q.kvbits, atoi(kv + strlen("chosen: --wbits-layer 0=2,1=2 --abits 4 --kvbits ")));
+    floe_qmodel_free(&m);
+    /* bad spellings, and the Fisher estimate has none of these widths */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s design --teacher %s %s --budget latency=200 --abits 6 -o %s/y",
+                                   floe, ckpt, mach, dir),
+                     1);
+    assert_non_null(strstr(out, "--abits 6: expected 4, 8 or choose"));
+    assert_int_equal(floe_test_run(out, sizeof out,
+                                   "%s design --teacher %s %s --budget latency=200 --kvbits choose --fisher -o %s/y",
+                                   floe, ckpt, mach, dir),
+                     1);
+    assert_non_null(strstr(out, "--fisher cannot choose activation or cache widths"));
 }
 
 int main(void)
@@ -245,6 +344,7 @@ int main(void)
         cmocka_unit_test(test_design_end_to_end),
         cmocka_unit_test(test_design_per_linear),
         cmocka_unit_test(test_design_chips),
+        cmocka_unit_test(test_design_pairs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
