@@ -24,8 +24,11 @@ for kind in fp qat; do
     [ -f "$work/teacher.safetensors" ] || "$build/bench/bench_train_shapes" fp "$model" "$T" 1 1 "$work/teacher.safetensors" > /dev/null
     floe=$("$build/bench/bench_train_shapes" qat "$model" "$T" 1 "$steps" "$work/teacher.safetensors" | tail -1)
   fi
-  peer=$("$py" "$src/scripts/bench_train_peer.py" "$kind" "$model" "$T" "$steps" "$threads" | tail -1)
   echo "floe  $floe"
+  if ! peer=$("$py" "$src/scripts/bench_train_peer.py" "$kind" "$model" "$T" "$steps" "$threads" | tail -1); then
+    echo "peer  failed (killed for memory? PyTorch's QAT at 2,048 tokens needs over 24 GB)"
+    continue
+  fi
   echo "peer  $peer"
   echo "$kind $model T $T threads $threads: Floe / PyTorch tokens/s = $(ratio "$(tps "$floe")" "$(tps "$peer")")"
 done

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/big_alloc.h"
 #include "trainer/attention.h"
 #include "trainer/crossentropy.h"
 #include "trainer/embedding.h"
@@ -168,10 +169,10 @@ static int model_init(floe_model *m, const floe_model_config *cfg, int maxB, int
     m->n_acts = acts_floats(cfg, maxB, maxT, head_rows);
     m->n_dacts = dacts_floats(cfg, maxB, maxT, head_rows);
     size_t h = (size_t)cfg->head_dim / 2;
-    m->params = calloc(m->table.total, sizeof(float));
-    m->grads = calloc(m->table.total, sizeof(float));
-    m->acts = calloc(m->n_acts, sizeof(float));
-    m->dacts = calloc(m->n_dacts, sizeof(float));
+    m->params = floe_big_calloc(m->table.total, sizeof(float));
+    m->grads = floe_big_calloc(m->table.total, sizeof(float));
+    m->acts = floe_big_calloc(m->n_acts, sizeof(float));
+    m->dacts = floe_big_calloc(m->n_dacts, sizeof(float));
     m->rope_cos = malloc((size_t)maxT * h * sizeof(float));
     m->rope_sin = malloc((size_t)maxT * h * sizeof(float));
     m->inputs = malloc((size_t)maxB * maxT * sizeof(int));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/big_alloc.h"
 #include "trainer/attention.h"
 #include "trainer/lsq.h"
 #include "trainer/matmul.h"
@@ -124,7 +125,7 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
         off += (size_t)q->out;
         size_t n = (size_t)q->in * q->out;
         wmax = n > wmax ? n : wmax;
-        if (!(q->wfold = malloc(n * sizeof(float))) || !(q->what = malloc(n * sizeof(float))))
+        if (!(q->wfold = floe_big_calloc(n, sizeof(float))) || !(q->what = floe_big_calloc(n, sizeof(float))))
             goto oom;
     }
     s->act_off = off;
@@ -132,17 +133,17 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
     const size_t N = (size_t)maxB * maxT, C = (size_t)cfg->d_model, Q = (size_t)cfg->n_heads * cfg->head_dim;
     const size_t KV = (size_t)cfg->n_kv_heads * cfg->head_dim, F = (size_t)cfg->ffn_dim, V = (size_t)cfg->vocab_size;
     const size_t A = (size_t)maxB * cfg->n_heads * maxT * maxT, h = (size_t)cfg->head_dim / 2;
-    s->params = calloc(s->table.total, sizeof(float));
-    s->grads = calloc(s->table.total, sizeof(float));
+    s->params = floe_big_calloc(s->table.total, sizeof(float));
+    s->grads = floe_big_calloc(s->table.total, sizeof(float));
     s->steps = malloc(s->n_steps * sizeof(float));
     s->dsteps = calloc(s->n_steps, sizeof(float));
-    s->logits = calloc(N * V, sizeof(float));
+    s->logits = floe_big_calloc(N * V, sizeof(float));
     s->tokens = calloc(N, sizeof(int32_t));
     qat_scratch *x = s->scratch = calloc(1, sizeof *x);
     if (!s->params || !s->grads || !s->steps || !s->dsteps || !s->logits || !s->tokens || !x)
         goto oom;
     size_t CF = C > F ? C : F;
-#define ALLOC(p, n) ((p) = calloc((n), sizeof *(p))) != NULL
+#define ALLOC(p, n) ((p) = floe_big_calloc((n), sizeof *(p))) != NULL
     if (!(ALLOC(x->dx, N * C) && ALLOC(x->dh, N * C) && ALLOC(x->hhat, N * C) && ALLOC(x->xf, N * C) &&
           ALLOC(x->rstd, N) && ALLOC(x->dq, N * Q) && ALLOC(x->datt, N * Q) && ALLOC(x->ohat, N * Q) &&
           ALLOC(x->qf, N * Q) && ALLOC(x->dk, N * KV) && ALLOC(x->dv, N * KV) && ALLOC(x->kf, N * KV) &&

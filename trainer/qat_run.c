@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/big_alloc.h"
 #include "common/path.h"
 #include "models/qmodel_io.h"
 #include "models/safetensors.h"
@@ -105,8 +106,8 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
         goto fail;
     }
     size_t P = tr->s.table.total, S = tr->s.n_steps, N = (size_t)cfg->batch * cfg->context;
-    tr->m = calloc(P, sizeof(float));
-    tr->v = calloc(P, sizeof(float));
+    tr->m = floe_big_calloc(P, sizeof(float));
+    tr->v = floe_big_calloc(P, sizeof(float));
     tr->ms = calloc(S, sizeof(float));
     tr->vs = calloc(S, sizeof(float));
     tr->rows = malloc(sizeof(int32_t) * (size_t)cfg->batch * (cfg->context + 1));

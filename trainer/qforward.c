@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/big_alloc.h"
 #include "isa/numerics.h"
 #include "trainer/blas.h"
 #include "trainer/igemm.h"
@@ -24,7 +25,7 @@ static void *take(buf_list *l, size_t count, size_t size)
 {
     if (l->n >= l->cap)
         return NULL;
-    void *p = calloc(count ? count : 1, size);
+    void *p = floe_big_calloc(count ? count : 1, size);
     if (p)
         l->p[l->n++] = p;
     return p;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/big_alloc.h"
 #include "models/hf_folder.h"
 #include "models/token_file.h"
 #include "models/safetensors.h"
@@ -61,11 +62,11 @@ int floe_trainer_init(floe_trainer *tr, const floe_model_config *mc, const floe_
     tr->cfg = *cfg;
     size_t n = tr->model.table.total, bt = (size_t)cfg->batch * cfg->context;
     if (cfg->moments_bf16) {
-        tr->m16 = calloc(n, sizeof(uint16_t));
-        tr->v16 = calloc(n, sizeof(uint16_t));
+        tr->m16 = floe_big_calloc(n, sizeof(uint16_t));
+        tr->v16 = floe_big_calloc(n, sizeof(uint16_t));
     } else {
-        tr->m = calloc(n, sizeof(float));
-        tr->v = calloc(n, sizeof(float));
+        tr->m = floe_big_calloc(n, sizeof(float));
+        tr->v = floe_big_calloc(n, sizeof(float));
     }
     tr->rows = malloc((size_t)cfg->batch * (cfg->context + 1) * sizeof(int32_t));
     tr->inp = malloc(bt * sizeof(int32_t));
