@@ -159,6 +159,17 @@ int floe_combo_digit(int c, int j, int n_widths)
     return c % n_widths;
 }
 
+/* Every layer's seven linears at combination c's widths. */
+static floe_qconfig combo_qconfig(const floe_qconfig *q, const floe_layer_cost *lc, int n, int c)
+{
+    floe_qconfig u = *q;
+    floe_qconfig_clear_wbits(&u);
+    for (int l = 0; l < n; l++)
+        for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
+            u.linear_wbits[l][j] = (signed char)lc->widths[floe_combo_digit(c, j, lc->n_widths)];
+    return u;
+}
+
 int floe_combo_cost_price(const floe_model_config *cfg, const floe_qconfig *q, const floe_layer_cost *lc,
                           const floe_machine *mach, const floe_energy_table *e, double *combo, floe_err *err)
 {
@@ -171,11 +182,7 @@ int floe_combo_cost_price(const floe_model_config *cfg, const floe_qconfig *q, c
     }
 #pragma omp parallel for schedule(dynamic, 16)
     for (int c = 0; c < nc; c++) {
-        floe_qconfig u = *q;
-        floe_qconfig_clear_wbits(&u);
-        for (int l = 0; l < n; l++)
-            for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
-                u.linear_wbits[l][j] = (signed char)lc->widths[floe_combo_digit(c, j, lc->n_widths)];
+        floe_qconfig u = combo_qconfig(q, lc, n, c);
         char what[96];
         int o = snprintf(what, sizeof what, "widths");
         for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
@@ -203,11 +210,7 @@ void floe_combo_cores(const floe_model_config *cfg, const floe_qconfig *q, const
     const int n = cfg->n_layers, nc = floe_combo_count(lc->n_widths);
 #pragma omp parallel for schedule(dynamic, 16)
     for (int c = 0; c < nc; c++) {
-        floe_qconfig u = *q;
-        floe_qconfig_clear_wbits(&u);
-        for (int l = 0; l < n; l++)
-            for (int j = 0; j < FLOE_LAYER_LINEARS; j++)
-                u.linear_wbits[l][j] = (signed char)lc->widths[floe_combo_digit(c, j, lc->n_widths)];
+        floe_qconfig u = combo_qconfig(q, lc, n, c);
         int per_chip;
         floe_err pe;
         if (floe_layer_cores(cfg, &u, mach, cores + (size_t)c * FLOE_MCK_MAX_PARTS, NULL, NULL, &per_chip, &pe) != 0)
