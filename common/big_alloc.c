@@ -1,6 +1,7 @@
 #define _DEFAULT_SOURCE /* madvise, MADV_HUGEPAGE */
 #include "common/big_alloc.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -9,8 +10,12 @@
 
 void *floe_big_calloc(size_t n, size_t size)
 {
+    if (size && n > SIZE_MAX / size) { /* refused here: sanitizers' calloc aborts on it */
+        errno = ENOMEM;
+        return NULL;
+    }
     void *p = calloc(n, size);
-    size_t bytes = n * size; /* calloc refused an overflowing product */
+    size_t bytes = n * size;
 #ifdef MADV_HUGEPAGE
     if (p && bytes >= 2 * HUGE_PAGE) {
         /* glibc serves a request this large by a fresh mmap, untouched: the hint comes before the

@@ -8,8 +8,8 @@
  * (madvise MADV_HUGEPAGE on the 2 MiB-aligned inside of the buffer) before anything touches it.
  * A hint only: where the kernel refuses or has no huge pages, the buffer is an ordinary calloc.
  *
- * floe_big_calloc(n, size): as calloc (NULL on overflow or no memory; free() releases it); the
- * hint is given for buffers of 4 MiB and more. */
+ * floe_big_calloc(n, size): as calloc (NULL with errno ENOMEM when n * size overflows or memory
+ * runs out; free() releases it); the hint is given for buffers of 4 MiB and more. */
 #ifndef FLOE_COMMON_BIG_ALLOC_H
 #define FLOE_COMMON_BIG_ALLOC_H
 
