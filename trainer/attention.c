@@ -63,7 +63,6 @@ void floe_attention_forward(float *restrict out, float *restrict stats, float *r
                             const float *restrict q, const float *restrict k, const float *restrict v, int B, int T,
                             int NH, int NKV, int hd, float scale)
 {
-    floe_blas_single_thread();
     const int G = NH / NKV, nrb = (T + TB - 1) / TB;
     const int ldq = NH * hd, ldk = NKV * hd;
     /* Tasks are (b, h, row block): every row block is independent, so all threads stay busy even
@@ -105,7 +104,6 @@ void floe_attention_backward(float *restrict dq, float *restrict dk, float *rest
                              const float *restrict k, const float *restrict v, int B, int T, int NH, int NKV, int hd,
                              float scale)
 {
-    floe_blas_single_thread();
     const int G = NH / NKV, ncb = (T + TB - 1) / TB;
     const int ldq = NH * hd, ldk = NKV * hd;
     const size_t slot = (size_t)(2 * TB + 1) * T;
@@ -191,7 +189,6 @@ void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float
                                    const float *restrict k, const float *restrict v, int B, int T, int NH, int NKV,
                                    int hd, float scale)
 {
-    floe_blas_single_thread();
     const int G = NH / NKV, ncb = (T + TB - 1) / TB;
     const int ldq = NH * hd, ldk = NKV * hd;
     /* Row blocks, a task per (b, h): dP = dout v^T, dS (kept whole in dscratch, zero above the

@@ -13,10 +13,13 @@
  * thread, on a slice of the output that thread owns. One thread pool, no oversubscription of
  * OpenBLAS's own pthreads against OpenMP's, and the partition is under our control (docs/trainer.md).
  * floe_blas_single_thread() sets OpenBLAS to one thread, once per process; every trainer function
- * that calls sgemm calls it first. It is process-wide: other callers of OpenBLAS see it too.
+ * that calls OpenBLAS (GPTQ's and the integer forward's double products, LAPACK) calls it first.
+ * It is process-wide: other callers of OpenBLAS see it too.
  */
 #ifndef FLOE_TRAINER_BLAS_H
 #define FLOE_TRAINER_BLAS_H
+
+#include <cblas.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,7 +27,6 @@ extern "C" {
 
 void floe_blas_single_thread(void);
 
-#include <cblas.h>
 void floe_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *B, int ldb, float beta, float *C, int ldc);
 

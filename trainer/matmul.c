@@ -20,7 +20,6 @@ static int blocks_of(int n) { return (n + ROW_BLOCK - 1) / ROW_BLOCK; }
 
 void floe_matmul_forward(float *out, const float *inp, const float *w, int N, int C, int OC)
 {
-    floe_blas_single_thread();
     long long work = (long long)N * C * OC;
 #pragma omp parallel for schedule(static) if (work >= PAR_MIN_WORK)
     for (int b = 0; b < blocks_of(N); b++) {
@@ -39,7 +38,6 @@ void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float
 void floe_matmul_backward_into(float *dinp, int dinp_add, float *dw, int dw_add, const float *dout,
                                const float *inp, const float *w, int N, int C, int OC)
 {
-    floe_blas_single_thread();
     long long work = (long long)N * C * OC;
     const int nb_in = dinp ? blocks_of(N) : 0, nb_w = dw ? blocks_of(OC) : 0;
     /* Blocks of dinp's rows, then of dw's rows; each dw row sums over all N in sgemm's own order: no
