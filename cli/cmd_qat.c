@@ -34,6 +34,8 @@ int floe_cmd_qat(int argc, char **argv)
         {"steps", FLOE_ARG_INT, &set.steps, "N", "QAT steps (default 100)", 1, 1e9, 0},
         {"batch", FLOE_ARG_INT, &set.batch, "B", "sequences per micro-batch (default 8)", 1, 65536, 'b'},
         {"grad-accum", FLOE_ARG_INT, &set.accum, "N", "micro-batches summed into one step (default 1)", 1, 65536, 0},
+        {"moments", FLOE_ARG_STRING, &set.moments, "f32|bf16",
+         "the weights' AdamW moments as float or bfloat16 (half their memory; default f32)", 0, 0, 0},
         {"context", FLOE_ARG_INT, &set.context, "T", "tokens per sequence (default: the model's context)", 1, 1 << 22,
          0},
         {"lr", FLOE_ARG_DOUBLE, &set.lr, "X", "weights' peak learning rate (default 3e-4)", 0, 10, 0},
@@ -123,6 +125,9 @@ int floe_cmd_qat(int argc, char **argv)
                                     "one step per output channel (docs/quantized-model.md)");
     if (sym && asym)
         return floe_cmd_fail("qat", "--sym and --asym exclude each other");
+    if (weight_only && set.moments)
+        return floe_cmd_fail("qat",
+                             "--moments: the weight-only study keeps no moments of the weights (it trains steps)");
     j.bap = floe_blockap_defaults((int)bits.wbits);
     if (bap_samples > 0)
         j.bap.samples = (int)bap_samples;

@@ -73,7 +73,7 @@ void floe_qat_trainer_free(floe_qat_trainer *tr)
 {
     floe_qat_free(&tr->s);
     floe_model_free(&tr->teacher);
-    free(tr->m), free(tr->v), free(tr->ms), free(tr->vs);
+    free(tr->m), free(tr->v), free(tr->m16), free(tr->v16), free(tr->ms), free(tr->vs);
     free(tr->rows), free(tr->inp), free(tr->tgt), free(tr->dlogits), free(tr->rowbuf);
     memset(tr, 0, sizeof *tr);
 }
@@ -106,8 +106,13 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
         goto fail;
     }
     size_t P = tr->s.table.total, S = tr->s.n_steps, N = (size_t)cfg->batch * cfg->context;
-    tr->m = floe_big_calloc(P, sizeof(float));
-    tr->v = floe_big_calloc(P, sizeof(float));
+    if (cfg->moments_bf16) {
+        tr->m16 = floe_big_calloc(P, sizeof(uint16_t));
+        tr->v16 = floe_big_calloc(P, sizeof(uint16_t));
+    } else {
+        tr->m = floe_big_calloc(P, sizeof(float));
+        tr->v = floe_big_calloc(P, sizeof(float));
+    }
     tr->ms = calloc(S, sizeof(float));
     tr->vs = calloc(S, sizeof(float));
     tr->rows = malloc(sizeof(int32_t) * (size_t)cfg->batch * (cfg->context + 1));
@@ -115,7 +120,8 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
     tr->tgt = malloc(sizeof(int32_t) * N);
     tr->dlogits = malloc(sizeof(float) * N * mc->vocab_size);
     tr->rowbuf = malloc(sizeof(double) * 2 * N);
-    if (!tr->m || !tr->v || !tr->ms || !tr->vs || !tr->rows || !tr->inp || !tr->tgt || !tr->dlogits || !tr->rowbuf) {
+    if (!(cfg->moments_bf16 ? tr->m16 && tr->v16 : tr->m && tr->v) || !tr->ms || !tr->vs || !tr->rows || !tr->inp ||
+        !tr->tgt || !tr->dlogits || !tr->rowbuf) {
         floe_err_set(err, "QAT: out of memory");
         goto fail;
     }
@@ -186,7 +192,10 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
     /* the schedule's fraction of the peak: the steps follow it also when the weights do not learn */
     float frac = c->lr > 0 ? lr / c->lr : floe_lr_cosine(tr->step, c->warmup, c->steps, 1.0f, c->min_lr_frac);
     floe_adamw_cfg a = floe_adamw_defaults();
-    if (!s->frozen) /* E2E-QP trains the steps only */
+    if (!s->frozen && c->moments_bf16) /* E2E-QP trains the steps only */
+        floe_adamw_update_bf16(s->params, s->grads, tr->m16, tr->v16, s->table.total, tr->step + 1, lr, a.beta1,
+                               a.beta2, a.eps, 0.0f);
+    else if (!s->frozen)
         floe_adamw_update(s->params, s->grads, tr->m, tr->v, s->table.total, tr->step + 1, lr, a.beta1, a.beta2,
                           a.eps, 0.0f);
     /* Steps are learned in the log domain (theta = ln s, dL/dtheta = s dL/ds): an update changes a
@@ -262,8 +271,13 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     e[k++] = (floe_st_entry){"qat.steps", FLOE_ST_F32, 1, {s->n_steps}, s->steps};
     e[k++] = (floe_st_entry){"qat.step_floors", FLOE_ST_F32, 1, {s->n_steps}, s->step_floor};
     e[k++] = (floe_st_entry){"qat.fixed_steps", FLOE_ST_F32, 1, {nf}, fixed};
-    e[k++] = (floe_st_entry){"optimizer.m.params", FLOE_ST_F32, 1, {t->total}, tr->m};
-    e[k++] = (floe_st_entry){"optimizer.v.params", FLOE_ST_F32, 1, {t->total}, tr->v};
+    if (tr->cfg.moments_bf16) {
+        e[k++] = (floe_st_entry){"optimizer.m.params", FLOE_ST_BF16, 1, {t->total}, tr->m16};
+        e[k++] = (floe_st_entry){"optimizer.v.params", FLOE_ST_BF16, 1, {t->total}, tr->v16};
+    } else {
+        e[k++] = (floe_st_entry){"optimizer.m.params", FLOE_ST_F32, 1, {t->total}, tr->m};
+        e[k++] = (floe_st_entry){"optimizer.v.params", FLOE_ST_F32, 1, {t->total}, tr->v};
+    }
     e[k++] = (floe_st_entry){"optimizer.m.steps", FLOE_ST_F32, 1, {s->n_steps}, tr->ms};
     e[k++] = (floe_st_entry){"optimizer.v.steps", FLOE_ST_F32, 1, {s->n_steps}, tr->vs};
     if (s->frozen)
@@ -338,7 +352,7 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     size_t nmeta = sizeof meta / sizeof meta[0] / 2 - (s->qc.act_scaling == FLOE_ACT_PER_TOKEN ? 0 : 1);
     /* mixed precision: floe.wbits_layers when some layer differs from floe.wbits */
     char lw[8192];
-    const char *all[sizeof meta / sizeof meta[0] + 2];
+    const char *all[sizeof meta / sizeof meta[0] + 4];
     memcpy(all, meta, sizeof meta);
     if (floe_qconfig_format_layer_wbits(&s->qc, lw, sizeof lw) != 0) {
         floe_err_set(err, "%s: per-layer weight bits do not fit the metadata buffer", path);
@@ -346,6 +360,8 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     } else {
         if (lw[0])
             all[2 * nmeta] = "floe.wbits_layers", all[2 * nmeta + 1] = lw, nmeta++;
+        if (c->moments_bf16) /* only then: float runs' checkpoints stay as they were */
+            all[2 * nmeta] = FLOE_MOMENTS_KEY, all[2 * nmeta + 1] = floe_moments_name(1), nmeta++;
         rc = floe_st_write(path, e, k, all, nmeta, err);
     }
     free(json);
@@ -465,6 +481,11 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
     }
     cfg->init = floe_qinit_defaults(); /* the loaded steps replace what it initialises */
     cfg->accum = 1;                    /* checkpoints before accumulation carry none */
+    const char *mo = floe_st_meta_get(&f, FLOE_MOMENTS_KEY);
+    if ((cfg->moments_bf16 = mo ? floe_moments_parse(mo) : 0) < 0) {
+        floe_err_set(err, "%s: metadata '%s' = '%s': expected bf16 or f32", path, FLOE_MOMENTS_KEY, mo);
+        goto out;
+    }
     if (floe_st_meta_get(&f, "floe.qat.accum") &&
         floe_st_meta_int(&f, "floe.qat.accum", 1, INT_MAX, &cfg->accum, err) != 0)
         goto out;
@@ -507,6 +528,23 @@ static int read_f32(floe_st_file *f, const char *name, float *dst, size_t n, flo
         return floe_err_set(err, "%s: tensor '%s' has %" PRIu64 " values, the student needs %zu", f->path, name,
                             f->tensors[i].numel, n);
     return floe_st_read_f32(f, (size_t)i, dst, n, err);
+}
+
+/* A moment of the parameters: into dst as float, or for bfloat16 moments (dst16) the BF16 tensor's
+ * bits as they are; the tensor's dtype must be the one the trainer holds. */
+static int read_moment(floe_st_file *f, const char *name, float *dst, uint16_t *dst16, size_t n, floe_err *err)
+{
+    int i = floe_st_find(f, name);
+    if (i < 0)
+        return floe_err_set(err, "%s: tensor '%s' missing", f->path, name);
+    if (f->tensors[i].numel != n)
+        return floe_err_set(err, "%s: tensor '%s' has %" PRIu64 " values, the student needs %zu", f->path, name,
+                            f->tensors[i].numel, n);
+    if ((f->tensors[i].dtype == FLOE_ST_BF16) != (dst16 != NULL))
+        return floe_err_set(err, "%s: tensor '%s' is %s, the trainer holds the moments as %s", f->path, name,
+                            floe_st_dtype_name(f->tensors[i].dtype), floe_moments_name(dst16 != NULL));
+    return dst16 ? floe_st_read_raw(f, (size_t)i, dst16, n * sizeof(uint16_t), err)
+                 : floe_st_read_f32(f, (size_t)i, dst, n, err);
 }
 
 /* The student part of a checkpoint: parameters, steps, floors, fixed steps; then quantize. */
@@ -564,8 +602,8 @@ int floe_qat_load(floe_qat_trainer *tr, const char *path, floe_err *err)
         goto out;
     }
     if (check_state(&f, &tr->s.cfg, err) != 0 || load_student(&tr->s, &f, err) != 0 ||
-        read_f32(&f, "optimizer.m.params", tr->m, tr->s.table.total, err) ||
-        read_f32(&f, "optimizer.v.params", tr->v, tr->s.table.total, err) ||
+        read_moment(&f, "optimizer.m.params", tr->m, tr->m16, tr->s.table.total, err) ||
+        read_moment(&f, "optimizer.v.params", tr->v, tr->v16, tr->s.table.total, err) ||
         read_f32(&f, "optimizer.m.steps", tr->ms, tr->s.n_steps, err) ||
         read_f32(&f, "optimizer.v.steps", tr->vs, tr->s.n_steps, err) ||
         floe_st_meta_int(&f, "floe.step", 0, INT_MAX, &tr->step, err))

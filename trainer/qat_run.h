@@ -44,6 +44,8 @@ typedef struct floe_qat_cfg {
     float clip;        /* global gradient-norm limit (0: none) */
     float tau, alpha;  /* distillation temperature and cross-entropy mix */
     uint64_t seed;     /* batch sampling */
+    int moments_bf16;  /* the weights' AdamW moments stored as bfloat16 (floe_adamw_update_bf16): half
+                          their memory, for models whose float moments do not fit (0: float) */
     floe_qinit_cfg init;
 } floe_qat_cfg;
 
@@ -70,7 +72,8 @@ typedef struct floe_qat_trainer {
     floe_qat s;
     floe_model teacher;
     floe_qat_cfg cfg;
-    float *m, *v, *ms, *vs; /* AdamW moments: parameters, steps */
+    float *m, *v, *ms, *vs; /* AdamW moments: parameters (NULL with cfg.moments_bf16), steps */
+    uint16_t *m16, *v16;    /* the parameters' moments as bfloat16 with cfg.moments_bf16 (else NULL) */
     int step;
     int32_t *rows, *inp, *tgt;
     float *dlogits;

@@ -232,9 +232,6 @@ static uint64_t params_digest(const floe_model *m)
     return floe_fnv1a64(m->params, m->table.total * sizeof(float));
 }
 
-/* The moments' storage (floe_train_cfg.moments_bf16), in the optimizer file's metadata. */
-#define MOMENTS_KEY "floe.adamw.moments"
-
 /* The training hyperparameters as metadata; floats printed with 9 digits round-trip exactly. */
 enum { N_TRAIN_META = 17 };
 typedef struct {
@@ -323,10 +320,10 @@ static int read_train_meta(const floe_st_file *f, floe_train_cfg *c, int *step, 
     const char *s = floe_st_meta_get(f, "floe.train.seed");
     c->seed = strtoull(s, NULL, 10);
     /* written only for bfloat16 moments, so float runs' checkpoints are as before */
-    const char *mo = floe_st_meta_get(f, MOMENTS_KEY);
+    const char *mo = floe_st_meta_get(f, FLOE_MOMENTS_KEY);
     const int bf16 = mo ? floe_moments_parse(mo) : 0;
     if (bf16 < 0)
-        return floe_err_set(err, "%s: metadata '%s' = '%s': expected bf16 or f32", f->path, MOMENTS_KEY, mo);
+        return floe_err_set(err, "%s: metadata '%s' = '%s': expected bf16 or f32", f->path, FLOE_MOMENTS_KEY, mo);
     c->moments_bf16 = bf16;
     return 0;
 }
@@ -373,7 +370,7 @@ int floe_trainer_save(const floe_trainer *tr, const char *path, const char *cons
     kv[2 * N_TRAIN_META + 1] = digest;
     size_t n_meta = N_TRAIN_META + 1;
     if (tr->cfg.moments_bf16) {
-        kv[2 * n_meta] = MOMENTS_KEY;
+        kv[2 * n_meta] = FLOE_MOMENTS_KEY;
         kv[2 * n_meta + 1] = floe_moments_name(1);
         n_meta++;
     }
@@ -488,7 +485,7 @@ static int load_moment(floe_st_file *f, const floe_param_table *t, const char *w
         if (dst16) {
             if (f->tensors[j].dtype != FLOE_ST_BF16)
                 return floe_err_set(err, "%s: tensor '%s' is %s; metadata '%s' says bf16", f->path, name,
-                                    floe_st_dtype_name(f->tensors[j].dtype), MOMENTS_KEY);
+                                    floe_st_dtype_name(f->tensors[j].dtype), FLOE_MOMENTS_KEY);
             if (floe_st_read_raw(f, (size_t)j, dst16 + p->offset, p->numel * sizeof(uint16_t), err) != 0)
                 return -1;
         } else if (floe_st_read_f32(f, (size_t)j, dst + p->offset, p->numel, err) != 0)

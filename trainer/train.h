@@ -50,6 +50,9 @@ typedef struct floe_train_cfg {
 int floe_moments_parse(const char *name);
 /* Its name: "bf16" or "f32". */
 const char *floe_moments_name(int bf16);
+/* The metadata key naming the moments' storage in a checkpoint; written only for bfloat16 moments,
+ * so float runs' checkpoints are as they were before the option. */
+#define FLOE_MOMENTS_KEY "floe.adamw.moments"
 
 /* Defaults for a model config: batch 8, context = the config's, accum 1, lr 2e-3, min_lr lr/10,
  * warmup 100, clip 1, seed 1, 3000 steps; AdamW floe_adamw_defaults(). */

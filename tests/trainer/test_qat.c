@@ -382,14 +382,16 @@ static void test_learns(void **state)
     floe_qat_trainer_free(&tr);
 }
 
-/* 4 + save + load + 4 = 8 straight, bit for bit; 1 thread = 2 threads; with accum micro-batches. */
-static void resume_and_threads(int accum)
+/* 4 + save + load + 4 = 8 straight, bit for bit; 1 thread = 2 threads; with accum micro-batches;
+ * with the moments as bfloat16 (a float trainer refuses that checkpoint, naming the tensor). */
+static void resume_and_threads(int accum, int bf16)
 {
     fixture fx = FX;
     floe_err err;
     floe_qconfig q = floe_qconfig_default();
     floe_qat_cfg c = small_qat(&fx.mc, 8);
     c.accum = accum;
+    c.moments_bf16 = bf16;
     floe_qat_trainer a, b;
     omp_set_num_threads(2);
     assert_int_equal(floe_qat_trainer_init(&a, fx.ckpt, &q, &c, &fx.train, &err), 0);
@@ -414,6 +416,17 @@ static void resume_and_threads(int accum)
     int step;
     assert_int_equal(floe_qat_ckpt_info(path, teacher, sizeof teacher, &qc, &cc, &step, &err), 0);
     assert_int_equal(cc.accum, accum);
+    assert_int_equal(cc.moments_bf16, bf16);
+    if (bf16) {
+        floe_qat_trainer f;
+        floe_qat_cfg cf = c;
+        cf.moments_bf16 = 0;
+        assert_int_equal(floe_qat_trainer_init(&f, fx.ckpt, &q, &cf, &fx.train, &err), 0);
+        assert_int_equal(floe_qat_load(&f, path, &err), -1);
+        assert_non_null(strstr(err.msg, "optimizer.m.params"));
+        assert_non_null(strstr(err.msg, "BF16"));
+        floe_qat_trainer_free(&f);
+    }
     for (int i = 0; i < 4; i++)
         assert_int_equal(floe_qat_step(&b, &fx.train, NULL, &err), 0);
     assert_memory_equal(a.s.params, b.s.params, sizeof(float) * a.s.table.total);
@@ -429,8 +442,9 @@ static void resume_and_threads(int accum)
 static void test_resume_and_threads(void **state)
 {
     (void)state;
-    resume_and_threads(1);
-    resume_and_threads(2);
+    resume_and_threads(1, 0);
+    resume_and_threads(2, 0);
+    resume_and_threads(1, 1);
 }
 
 /* Two micro-batches of one sequence, each's loss scaled by 1/2, sum to the gradient of the batch of

@@ -83,6 +83,20 @@ static void test_flow(void **state)
                                    dir),
                      0);
     assert_int_equal(floe_test_run(out, sizeof out, "cmp %s/a/qmodel.safetensors %s/b/qmodel.safetensors", dir, dir), 0);
+    /* bfloat16 moments: named in the log, kept on resume, a different --moments on resume refused */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s %s --moments bf16 --stop-after 3 -o %s/h",
+                                   floe, teacher, q, dir),
+                     0);
+    assert_non_null(strstr(out, "moments bf16"));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --resume %s/h/qat-000003.safetensors --moments f32 -o %s/h",
+                                   floe, dir, dir),
+                     1);
+    assert_non_null(strstr(out, "--moments f32, but the run was started with bf16"));
+    assert_int_equal(
+        floe_test_run(out, sizeof out, "%s qat --resume %s/h/qat-000003.safetensors -o %s/h", floe, dir, dir), 0);
+    assert_non_null(strstr(out, "step 6/6  loss "));
+    assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s --moments q8 -o %s/x", floe, teacher, dir), 1);
+    assert_non_null(strstr(out, "expected f32 or bf16"));
     /* export gives the run's model; it evaluates and verifies bit-exactly on the chip */
     assert_int_equal(floe_test_run(out, sizeof out, "%s export %s/a/qat-000006.safetensors -o %s/e.safetensors", floe,
                                    dir, dir),
