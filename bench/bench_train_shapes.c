@@ -4,8 +4,8 @@
  * One process per measurement, so the peak (getrusage) is that run's alone.
  * Usage: bench_train_shapes fp MODEL [T 2048] [accum 1] [steps 2] [save CKPT]
  *        bench_train_shapes qat MODEL T accum steps TEACHER_CKPT
- * fp with CKPT also writes its parameters there: the teacher a qat run needs. fp-bf16: fp with AdamW's
- * moments as bfloat16 (floe train --moments bf16). */
+ * fp with CKPT also writes its parameters there: the teacher a qat run needs. fp-bf16 and qat-bf16:
+ * with AdamW's moments as bfloat16 (floe train / floe qat --moments bf16). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,11 +47,12 @@ static int fail(const floe_err *err)
 
 int main(int argc, char **argv)
 {
-    const int bf16 = argc > 1 && strcmp(argv[1], "fp-bf16") == 0;
-    if (argc < 3 || (strcmp(argv[1], "fp") != 0 && !bf16 && strcmp(argv[1], "qat") != 0) ||
-        (strcmp(argv[1], "qat") == 0 && argc < 7)) {
+    const int fp = argc > 1 && (strcmp(argv[1], "fp") == 0 || strcmp(argv[1], "fp-bf16") == 0);
+    const int qat = argc > 1 && (strcmp(argv[1], "qat") == 0 || strcmp(argv[1], "qat-bf16") == 0);
+    const int bf16 = argc > 1 && strstr(argv[1], "-bf16") != NULL;
+    if (argc < 3 || (!fp && !qat) || (qat && argc < 7)) {
         fprintf(stderr, "usage: bench_train_shapes fp|fp-bf16 MODEL [T] [accum] [steps] [save CKPT]\n"
-                        "       bench_train_shapes qat MODEL T accum steps TEACHER_CKPT\n");
+                        "       bench_train_shapes qat|qat-bf16 MODEL T accum steps TEACHER_CKPT\n");
         return 2;
     }
     const char *model = argv[2];
@@ -70,7 +71,7 @@ int main(int argc, char **argv)
         floe_tokens_encode(&train, floe_tokenizer_byte(), c.train, c.n_train, &err) != 0)
         return fail(&err);
     double first = 0, rest = 0;
-    if (strcmp(argv[1], "fp") == 0 || bf16) {
+    if (fp) {
         floe_train_cfg cfg = floe_train_defaults(&mc);
         cfg.batch = 1, cfg.context = T, cfg.accum = accum, cfg.steps = steps, cfg.warmup = 1;
         cfg.moments_bf16 = bf16;
@@ -92,6 +93,7 @@ int main(int argc, char **argv)
         floe_qat_cfg cfg = floe_qat_defaults(&mc);
         cfg.batch = 1, cfg.context = T, cfg.accum = accum, cfg.steps = steps, cfg.warmup = 1;
         cfg.init.batches = 1;
+        cfg.moments_bf16 = bf16;
         floe_qat_trainer tr;
         double t0 = now_s();
         if (floe_qat_trainer_init(&tr, ckpt, &qc, &cfg, &train, &err) != 0)
@@ -103,7 +105,7 @@ int main(int argc, char **argv)
                 return fail(&err);
             *(i ? &rest : &first) += now_s() - t0;
         }
-        report("qat", model, T, accum, steps, first, rest);
+        report(bf16 ? "qat-bf16" : "qat", model, T, accum, steps, first, rest);
         floe_qat_trainer_free(&tr);
     }
     floe_tokens_free(&train);

@@ -62,11 +62,13 @@ static double fisher_term(const floe_qat *s, const float *F, int l, int j)
         const floe_param *w = floe_param_get(&s->table, q->kind, l);
         const float *g =
             q->gain == FLOE_P_KIND_COUNT ? NULL : s->params + floe_param_get(&s->table, q->gain, l)->offset;
+        const float *W = s->params + w->offset;
         for (int o = 0; o < q->out; o++)
             for (int c = 0; c < q->in; c++) {
                 size_t k = (size_t)o * q->in + c;
                 double gc = g ? g[c] : 1.0;
-                double d = gc != 0 ? ((double)q->what[k] - q->wfold[k]) / gc : 0;
+                float what = (float)q->q->w[k] * q->q->s_w[o], wfold = g ? W[k] * g[c] : W[k];
+                double d = gc != 0 ? ((double)what - wfold) / gc : 0;
                 sum += (double)F[w->offset + k] * d * d;
             }
     }

@@ -113,12 +113,16 @@ static int gptq_student_linear(floe_qat *s, floe_qat_linear *q, const double *H,
 /* After floe_qat_quantize: the student's dequantized weights are GPTQ's. */
 static int check_codes(const floe_qat_linear *q, const float *wout, floe_err *err)
 {
-    size_t n = (size_t)q->out * q->in;
-    for (size_t k = 0; k < n; k++)
-        if (q->what[k] != wout[k])
-            return floe_err_set(err, "GPTQ: layer %d linear %d weight %zu: the student quantizes w_hat / g to %g, "
-                                     "GPTQ chose %g",
-                                q->layer, (int)q->kind, k, (double)q->what[k], (double)wout[k]);
+    for (int n = 0; n < q->out; n++)
+        for (int i = 0; i < q->in; i++) {
+            size_t k = (size_t)n * q->in + i;
+            float what = (float)q->q->w[k] * q->q->s_w[n]; /* the dequantized weight the forward uses */
+            if (what != wout[k])
+                return floe_err_set(err,
+                                    "GPTQ: layer %d linear %d weight %zu: the student quantizes w_hat / g to %g, "
+                                    "GPTQ chose %g",
+                                    q->layer, (int)q->kind, k, (double)what, (double)wout[k]);
+        }
     return 0;
 }
 

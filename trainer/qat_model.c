@@ -21,7 +21,7 @@ typedef struct {
     float *dk, *dv, *kf, *vf;    /* [N, KV] */
     float *Pf, *dscr;            /* [B, NH, T, T] */
     float *dm, *mhat, *dg, *du;  /* [N, F] */
-    float *dwhat;                /* [largest linear] */
+    float *dwhat, *wbuf;         /* [largest linear]: dL/dW_hat; W_hat, then W' (formed at use) */
     float *ones, *dgain;         /* [max(C, F)] */
     float *rope_cos, *rope_sin;  /* [maxT, hd/2] */
     double *rows;                /* [N] */
@@ -47,19 +47,14 @@ void floe_qat_free(floe_qat *s)
 {
     qat_scratch *x = s->scratch;
     if (x) {
-        float *fs[] = {x->dx, x->dh, x->hhat, x->xf, x->rstd, x->dq, x->datt, x->ohat, x->qf, x->dk, x->dv, x->kf,
-                       x->vf, x->Pf, x->dscr, x->dm, x->mhat, x->dg, x->du, x->dwhat, x->ones, x->dgain,
-                       x->rope_cos, x->rope_sin};
+        float *fs[] = {x->dx, x->dh,    x->hhat, x->xf,   x->rstd,  x->dq,       x->datt,    x->ohat, x->qf,
+                       x->dk, x->dv,    x->kf,   x->vf,   x->Pf,    x->dscr,     x->dm,      x->mhat, x->dg,
+                       x->du, x->dwhat, x->wbuf, x->ones, x->dgain, x->rope_cos, x->rope_sin};
         for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
             free(fs[i]);
         free(x->rows);
         free(x);
     }
-    if (s->lin)
-        for (int i = 0; i < s->n_lin; i++) {
-            free(s->lin[i].wfold);
-            free(s->lin[i].what);
-        }
     free(s->lin);
     free(s->params);
     free(s->grads);
@@ -125,8 +120,6 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
         off += (size_t)q->out;
         size_t n = (size_t)q->in * q->out;
         wmax = n > wmax ? n : wmax;
-        if (!(q->wfold = floe_big_calloc(n, sizeof(float))) || !(q->what = floe_big_calloc(n, sizeof(float))))
-            goto oom;
     }
     s->act_off = off;
     s->n_steps = off + (size_t)FLOE_QAT_ACTS_PER_LAYER * L + 1;
@@ -149,7 +142,7 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
           ALLOC(x->qf, N * Q) && ALLOC(x->dk, N * KV) && ALLOC(x->dv, N * KV) && ALLOC(x->kf, N * KV) &&
           ALLOC(x->vf, N * KV) && ALLOC(x->Pf, A) && ALLOC(x->dscr, A) && ALLOC(x->dm, N * F) &&
           ALLOC(x->mhat, N * F) && ALLOC(x->dg, N * F) && ALLOC(x->du, N * F) && ALLOC(x->dwhat, wmax) &&
-          ALLOC(x->ones, CF) && ALLOC(x->dgain, CF) && ALLOC(x->rope_cos, (size_t)maxT * h) &&
+          ALLOC(x->wbuf, wmax) && ALLOC(x->ones, CF) && ALLOC(x->dgain, CF) && ALLOC(x->rope_cos, (size_t)maxT * h) &&
           ALLOC(x->rope_sin, (size_t)maxT * h) && ALLOC(x->rows, N) && ALLOC(s->step_floor, s->n_steps)))
         goto oom;
 #undef ALLOC
@@ -194,14 +187,7 @@ static void quantize_linear(floe_qat *s, floe_qat_linear *q)
 {
     const float *st = s->steps + q->step_off;
     if (s->frozen) { /* E2E-QP: the codes stay, only the steps move */
-#pragma omp parallel for schedule(static)
-        for (int n = 0; n < q->out; n++) {
-            q->q->s_w[n] = st[n];
-            for (int i = 0; i < q->in; i++) {
-                size_t k = (size_t)n * q->in + i;
-                q->what[k] = (float)q->q->w[k] * st[n];
-            }
-        }
+        memcpy(q->q->s_w, st, sizeof(float) * (size_t)q->out);
         return;
     }
     const float *w = P(s, q->kind, q->layer < 0 ? 0 : q->layer);
@@ -213,23 +199,49 @@ static void quantize_linear(floe_qat *s, floe_qat_linear *q)
         const float sn = st[n];
         const size_t r = (size_t)n * in;
         const float *restrict wr = w + r;
-        float *restrict wf = q->wfold + r, *restrict wh = q->what + r;
         int8_t *restrict c8 = q->q->w + r;
         q->q->s_w[n] = sn;
-        if (g)
-            for (int i = 0; i < in; i++)
-                wf[i] = wr[i] * g[i];
-        else
-            memcpy(wf, wr, sizeof(float) * (size_t)in);
-        /* floe_lsq_code, branch-free so that it vectorises: the same operations, the same bits
-         * (a NaN fails x >= lo and gets the lowest code, as there) */
+        /* floe_lsq_code of W' = W * g, branch-free so that it vectorises: the same operations, the
+         * same bits (a NaN fails x >= lo and gets the lowest code, as there) */
         for (int i = 0; i < in; i++) {
-            float x = floorf(wf[i] / sn + 0.5f);
+            float x = floorf((g ? wr[i] * g[i] : wr[i]) / sn + 0.5f);
             x = x >= lo ? x : lo;
             x = x > hi ? hi : x;
             c8[i] = (int8_t)(int32_t)x;
-            wh[i] = x * sn;
         }
+    }
+}
+
+/* W_hat = codes * s_w, the weights the forward used (exact: a code times its row's step), into out
+ * [out, in]. Formed at use rather than kept: a copy per linear would double the weights' memory. */
+static void dequantize_linear(const floe_qat_linear *q, float *out)
+{
+    const int in = q->in;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < q->out; n++) {
+        const float sn = q->q->s_w[n];
+        const int8_t *restrict c8 = q->q->w + (size_t)n * in;
+        float *restrict o = out + (size_t)n * in;
+        for (int i = 0; i < in; i++)
+            o[i] = (float)c8[i] * sn;
+    }
+}
+
+/* W' = W * g (the folded gain; W without one), as floe_qat_quantize rounded it, into out [out, in]. */
+static void fold_linear(const floe_qat *s, const floe_qat_linear *q, float *out)
+{
+    const float *w = P(s, q->kind, q->layer < 0 ? 0 : q->layer);
+    const float *g = q->gain == FLOE_P_KIND_COUNT ? NULL : P(s, q->gain, q->layer < 0 ? 0 : q->layer);
+    const int in = q->in;
+#pragma omp parallel for schedule(static)
+    for (int n = 0; n < q->out; n++) {
+        const float *restrict wr = w + (size_t)n * in;
+        float *restrict o = out + (size_t)n * in;
+        if (g)
+            for (int i = 0; i < in; i++)
+                o[i] = wr[i] * g[i];
+        else
+            memcpy(o, wr, sizeof(float) * (size_t)in);
     }
 }
 
@@ -348,8 +360,8 @@ static void norm_input(qat_scratch *x, const int16_t *codes, int N, int C, float
 }
 
 /* Gradient of a weight's dequantized value (dwhat) through LSQ and the gain fold into the master
- * weight, the folded gain and the row steps. */
-static void weight_backward(floe_qat *s, floe_qat_linear *q, float *dwhat)
+ * weight, the folded gain and the row steps. wbuf: [out, in] scratch (W' is formed there). */
+static void weight_backward(floe_qat *s, floe_qat_linear *q, float *dwhat, float *wbuf)
 {
     int l = q->layer < 0 ? 0 : q->layer;
     if (s->frozen) { /* E2E-QP: w_hat = code * s exactly, so dL/ds = sum dL/dw_hat * code */
@@ -365,7 +377,8 @@ static void weight_backward(floe_qat *s, floe_qat_linear *q, float *dwhat)
         }
         return;
     }
-    floe_lsq_weight_backward(dwhat, dwhat, q->wfold, s->steps + q->step_off, q->q->w, q->out, q->in, q->bits,
+    fold_linear(s, q, wbuf);
+    floe_lsq_weight_backward(dwhat, dwhat, wbuf, s->steps + q->step_off, q->q->w, q->out, q->in, q->bits,
                              s->dsteps + q->step_off);
     float *dW = G(s, q->kind, l);
     const float *W = P(s, q->kind, l);
@@ -416,8 +429,9 @@ static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, int ad
                             const float *inp, int N)
 {
     qat_scratch *x = s->scratch;
-    floe_matmul_backward_into(dinp, add, x->dwhat, 0, dout, inp, q->what, N, q->in, q->out);
-    weight_backward(s, q, x->dwhat);
+    dequantize_linear(q, x->wbuf);
+    floe_matmul_backward_into(dinp, add, x->dwhat, 0, dout, inp, x->wbuf, N, q->in, q->out);
+    weight_backward(s, q, x->dwhat, x->wbuf);
 }
 
 /* dL/d(normalised input) through the learned step of an RMSNorm output, then the float RMSNorm

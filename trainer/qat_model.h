@@ -48,9 +48,9 @@ typedef struct floe_qat_linear {
     int layer;            /* -1 for the LM head */
     int in, out, bits;
     size_t step_off;      /* s_w = steps + step_off, [out] */
-    float *wfold;         /* [out, in] W' of the last quantize */
-    float *what;          /* [out, in] codes * s_w (the dequantized weights the forward used) */
-    floe_qlinear *q;      /* codes and steps in the student's floe_qmodel */
+    floe_qlinear *q;      /* codes and steps in the student's floe_qmodel; the backward forms W' = W * g
+                             and W_hat = codes * s_w from them and the master weights when it needs
+                             them (no copies are kept: each would be as large as the weights) */
 } floe_qat_linear;
 
 typedef struct floe_qat {

@@ -44,6 +44,7 @@ int floe_qat_method_parse(const char *name, floe_qat_method *out)
 floe_qat_cfg floe_qat_defaults(const floe_model_config *mc)
 {
     floe_qat_cfg c;
+    memset(&c, 0, sizeof c); /* every field not set below is 0 (float moments) */
     c.method = FLOE_QAT_SILQ;
     c.steps = 100;
     c.batch = 8;
