@@ -182,28 +182,34 @@ void floe_attention_backward(float *restrict dq, float *restrict dk, float *rest
     }
 }
 
-/* The QAT student's backward: its probabilities are the integer forward's, not recomputable from the
- * float q, k, so they come in whole. */
-void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float *restrict dv, float *restrict dscratch,
-                                   const float *restrict dout, const float *restrict att, const float *restrict q,
-                                   const float *restrict k, const float *restrict v, int B, int T, int NH, int NKV,
-                                   int hd, float scale)
+void floe_attention_backward_given(float *restrict dq, float *restrict dk, float *restrict dv, float *restrict scratch,
+                                   const float *restrict dout, floe_attention_prob_fn prob, void *ctx,
+                                   const float *restrict q, const float *restrict k, const float *restrict v, int B,
+                                   int T, int NH, int NKV, int hd, float scale)
 {
-    const int G = NH / NKV, ncb = (T + TB - 1) / TB;
+    const int G = NH / NKV, nb = (T + TB - 1) / TB;
     const int ldq = NH * hd, ldk = NKV * hd;
-    /* Row blocks, a task per (b, h): dP = dout v^T, dS (kept whole in dscratch, zero above the
-     * diagonal), dq += dS k. */
-#pragma omp parallel for schedule(dynamic)
+    float *P = scratch, *dS = scratch + (size_t)T * T;
     for (int bh = 0; bh < B * NH; bh++) {
         const int b = bh / NH, h = bh % NH;
         const float *kg = k + (size_t)b * T * ldk + (size_t)(h / G) * hd;
         const float *vg = v + (size_t)b * T * ldk + (size_t)(h / G) * hd;
+        const float *qh = q + (size_t)b * T * ldq + (size_t)h * hd;
         const float *doh = dout + (size_t)b * T * ldq + (size_t)h * hd;
         float *dqh = dq + (size_t)b * T * ldq + (size_t)h * hd;
-        const float *P = att + (size_t)bh * T * T;
-        float *dS = dscratch + (size_t)bh * T * T;
-        for (int r0 = 0; r0 < T; r0 += TB) {
-            int rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn;
+        float *dkg = dk + (size_t)b * T * ldk + (size_t)(h / G) * hd;
+        float *dvg = dv + (size_t)b * T * ldk + (size_t)(h / G) * hd;
+        /* row blocks: P's rows (dS's rows are their scratch until dP overwrites them), dP = dout v^T,
+         * dS (zero above the diagonal), dq += dS k */
+#pragma omp parallel for schedule(dynamic)
+        for (int rb = 0; rb < nb; rb++) {
+            const int r0 = rb * TB, rn = T - r0 < TB ? T - r0 : TB, ce = r0 + rn;
+            for (int t = r0; t < ce; t++) {
+                float *p = P + (size_t)t * T;
+                prob(ctx, b, h, t, p, dS + (size_t)t * T);
+                for (int s = t + 1; s < T; s++)
+                    p[s] = 0.0f;
+            }
             floe_sgemm(CblasNoTrans, CblasTrans, rn, ce, hd, 1.0f, doh + (size_t)r0 * ldq, ldq, vg, ldk, 0.0f,
                        dS + (size_t)r0 * T, T);
             for (int t = r0; t < ce; t++) {
@@ -219,21 +225,11 @@ void floe_attention_backward_probs(float *restrict dq, float *restrict dk, float
             floe_sgemm(CblasNoTrans, CblasNoTrans, rn, hd, ce, scale, dS + (size_t)r0 * T, T, kg, ldk, 1.0f,
                        dqh + (size_t)r0 * ldq, ldq);
         }
-    }
-    /* Column blocks, a task per (b, KV head, key block): keys c0..c0+cn-1 are seen by rows c0..T-1
-     * only; one sgemm per query head of the group in ascending order, so each dk, dv element gets its
-     * heads' contributions in one fixed order and no two tasks write the same rows. */
+        /* key blocks: keys c0..c0+cn-1 are seen by rows c0..T-1 only; heads in ascending order (the
+         * outer loop), so each dk, dv element sums its group's heads in one fixed order */
 #pragma omp parallel for schedule(dynamic)
-    for (long task = 0; task < (long)B * NKV * ncb; task++) {
-        const int b = (int)(task / ((long)NKV * ncb)), g = (int)(task / ncb % NKV), c0 = (int)(task % ncb) * TB;
-        float *dkg = dk + (size_t)b * T * ldk + (size_t)g * hd;
-        float *dvg = dv + (size_t)b * T * ldk + (size_t)g * hd;
-        int cn = T - c0 < TB ? T - c0 : TB, rr = T - c0;
-        for (int h = g * G; h < (g + 1) * G; h++) {
-            const float *qh = q + (size_t)b * T * ldq + (size_t)h * hd;
-            const float *doh = dout + (size_t)b * T * ldq + (size_t)h * hd;
-            const float *P = att + ((size_t)b * NH + h) * T * T;
-            const float *dS = dscratch + ((size_t)b * NH + h) * T * T;
+        for (int cb = 0; cb < nb; cb++) {
+            const int c0 = cb * TB, cn = T - c0 < TB ? T - c0 : TB, rr = T - c0;
             floe_sgemm(CblasTrans, CblasNoTrans, cn, hd, rr, 1.0f, P + (size_t)c0 * T + c0, T, doh + (size_t)c0 * ldq,
                        ldq, 1.0f, dvg + (size_t)c0 * ldk, ldk);
             floe_sgemm(CblasTrans, CblasNoTrans, cn, hd, rr, scale, dS + (size_t)c0 * T + c0, T, qh + (size_t)c0 * ldq,

@@ -36,11 +36,18 @@ void floe_attention_backward(float *dq, float *dk, float *dv, float *scratch, co
                              const float *q, const float *k, const float *v, int B, int T, int NH, int NKV, int hd,
                              float scale);
 
-/* The same backward from given probabilities att [B, NH, T, T] (zeros above the diagonal), with
- * dscratch [B, NH, T, T]: for the QAT student, whose probabilities come from the integer forward. */
-void floe_attention_backward_probs(float *dq, float *dk, float *dv, float *dscratch, const float *dout,
-                                   const float *att, const float *q, const float *k, const float *v, int B, int T,
-                                   int NH, int NKV, int hd, float scale);
+/* The same backward with the probabilities given row by row (the QAT student's come from the integer
+ * forward and cannot be recomputed from the float q, k): prob(ctx, b, h, t, row, tmp) writes the
+ * t + 1 probabilities of row t of head h of sequence b into row, and may use tmp (T floats) as
+ * scratch. scratch: 2 T x T floats (one head's P and dS; nothing of size B x NH x T x T exists). Heads
+ * run one after another, each with every thread: its rows in blocks (P, dP, dS, dq), then its key
+ * blocks (dk, dv). Each dk, dv element sums its query heads in ascending order, and each sgemm call
+ * is the one a whole [B, NH, T, T] P would give: the bits depend on neither the thread count nor the
+ * schedule. */
+typedef void (*floe_attention_prob_fn)(void *ctx, int b, int h, int t, float *row, float *tmp);
+void floe_attention_backward_given(float *dq, float *dk, float *dv, float *scratch, const float *dout,
+                                   floe_attention_prob_fn prob, void *ctx, const float *q, const float *k,
+                                   const float *v, int B, int T, int NH, int NKV, int hd, float scale);
 
 #ifdef __cplusplus
 }

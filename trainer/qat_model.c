@@ -19,7 +19,7 @@ typedef struct {
     float *rstd;                 /* [N] */
     float *dq, *datt, *ohat, *qf;/* [N, Q] */
     float *dk, *dv, *kf, *vf;    /* [N, KV] */
-    float *Pf, *dscr;            /* [B, NH, T, T] */
+    float *pscr;                 /* [2, T, T]: one head's probabilities and dS (floe_attention_backward_given) */
     float *dm, *mhat, *dg, *du;  /* [N, F] */
     float *dwhat, *wbuf;         /* [largest linear]: dL/dW_hat; W_hat, then W' (formed at use) */
     float *ones, *dgain;         /* [max(C, F)] */
@@ -47,9 +47,9 @@ void floe_qat_free(floe_qat *s)
 {
     qat_scratch *x = s->scratch;
     if (x) {
-        float *fs[] = {x->dx, x->dh,    x->hhat, x->xf,   x->rstd,  x->dq,       x->datt,    x->ohat, x->qf,
-                       x->dk, x->dv,    x->kf,   x->vf,   x->Pf,    x->dscr,     x->dm,      x->mhat, x->dg,
-                       x->du, x->dwhat, x->wbuf, x->ones, x->dgain, x->rope_cos, x->rope_sin};
+        float *fs[] = {x->dx, x->dh, x->hhat,  x->xf,   x->rstd, x->dq,    x->datt,     x->ohat,
+                       x->qf, x->dk, x->dv,    x->kf,   x->vf,   x->pscr,  x->dm,       x->mhat,
+                       x->dg, x->du, x->dwhat, x->wbuf, x->ones, x->dgain, x->rope_cos, x->rope_sin};
         for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
             free(fs[i]);
         free(x->rows);
@@ -125,7 +125,7 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
     s->n_steps = off + (size_t)FLOE_QAT_ACTS_PER_LAYER * L + 1;
     const size_t N = (size_t)maxB * maxT, C = (size_t)cfg->d_model, Q = (size_t)cfg->n_heads * cfg->head_dim;
     const size_t KV = (size_t)cfg->n_kv_heads * cfg->head_dim, F = (size_t)cfg->ffn_dim, V = (size_t)cfg->vocab_size;
-    const size_t A = (size_t)maxB * cfg->n_heads * maxT * maxT, h = (size_t)cfg->head_dim / 2;
+    const size_t h = (size_t)cfg->head_dim / 2;
     s->params = floe_big_calloc(s->table.total, sizeof(float));
     s->grads = floe_big_calloc(s->table.total, sizeof(float));
     s->steps = malloc(s->n_steps * sizeof(float));
@@ -140,7 +140,7 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
     if (!(ALLOC(x->dx, N * C) && ALLOC(x->dh, N * C) && ALLOC(x->hhat, N * C) && ALLOC(x->xf, N * C) &&
           ALLOC(x->rstd, N) && ALLOC(x->dq, N * Q) && ALLOC(x->datt, N * Q) && ALLOC(x->ohat, N * Q) &&
           ALLOC(x->qf, N * Q) && ALLOC(x->dk, N * KV) && ALLOC(x->dv, N * KV) && ALLOC(x->kf, N * KV) &&
-          ALLOC(x->vf, N * KV) && ALLOC(x->Pf, A) && ALLOC(x->dscr, A) && ALLOC(x->dm, N * F) &&
+          ALLOC(x->vf, N * KV) && ALLOC(x->pscr, 2 * (size_t)maxT * maxT) && ALLOC(x->dm, N * F) &&
           ALLOC(x->mhat, N * F) && ALLOC(x->dg, N * F) && ALLOC(x->du, N * F) && ALLOC(x->dwhat, wmax) &&
           ALLOC(x->wbuf, wmax) && ALLOC(x->ones, CF) && ALLOC(x->dgain, CF) && ALLOC(x->rope_cos, (size_t)maxT * h) &&
           ALLOC(x->rope_sin, (size_t)maxT * h) && ALLOC(x->rows, N) && ALLOC(s->step_floor, s->n_steps)))
@@ -471,6 +471,23 @@ static const float *branch_grad(qat_scratch *x, const float *dx, size_t n, int g
     return x->dh;
 }
 
+/* Row t of a head's probabilities as floats: the integer forward's Q15 row, recomputed (tmp holds
+ * its int16 codes, row its int32 scores first: T floats each). */
+typedef struct {
+    const floe_qfwd *f;
+    const floe_qmodel *m;
+    int l;
+} prob_ctx;
+
+static void int_prob_row(void *ctx, int b, int h, int t, float *row, float *tmp)
+{
+    const prob_ctx *c = ctx;
+    int16_t *p = (int16_t *)(void *)tmp;
+    floe_qfwd_prob_row(c->f, c->m, c->l, b, h, t, p, (int32_t *)(void *)row);
+    for (int s = 0; s <= t; s++)
+        row[s] = (float)p[s] * (1.0f / 32768.0f);
+}
+
 static float *dstep_of(floe_qat *s, int l, int which)
 {
     return s->dsteps + (floe_qat_act_step(s, l, which) - s->steps);
@@ -548,15 +565,12 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
         view16(x->qf, A->q, (size_t)N * Q, L->s_q);
         view16(x->kf, A->kc, (size_t)N * KV, L->s_kc);
         view16(x->vf, A->v, (size_t)N * KV, L->s_vc);
-        size_t np = (size_t)B * NH * T * T;
-#pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < np; i++)
-            x->Pf[i] = (float)A->p[i] * (1.0f / 32768.0f);
         memset(x->dq, 0, sizeof(float) * (size_t)N * Q);
         memset(x->dk, 0, sizeof(float) * (size_t)N * KV);
         memset(x->dv, 0, sizeof(float) * (size_t)N * KV);
-        floe_attention_backward_probs(x->dq, x->dk, x->dv, x->dscr, x->datt, x->Pf, x->qf, x->kf, x->vf, B, T, NH, NKV,
-                                      hd, gr ? (float)c->attention_multiplier : 1.0f / sqrtf((float)hd));
+        prob_ctx pc = {f, m, l};
+        floe_attention_backward_given(x->dq, x->dk, x->dv, x->pscr, x->datt, int_prob_row, &pc, x->qf, x->kf, x->vf, B,
+                                      T, NH, NKV, hd, gr ? (float)c->attention_multiplier : 1.0f / sqrtf((float)hd));
         /* cache quantizers: kc from the rotated int16 k, v from its accumulator */
         view16(x->kf, A->k, (size_t)N * KV, L->s_k);
         *dstep_of(s, l, FLOE_QAT_KC) += (float)floe_lsq_act_backward(

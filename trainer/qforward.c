@@ -50,17 +50,15 @@ int floe_qfwd_init(floe_qfwd *f, const floe_model_config *cfg, int maxB, int max
     f->maxT = maxT;
     const size_t N = (size_t)maxB * maxT, C = (size_t)cfg->d_model, Q = (size_t)cfg->n_heads * cfg->head_dim;
     const size_t KV = (size_t)cfg->n_kv_heads * cfg->head_dim, F = (size_t)cfg->ffn_dim, V = (size_t)cfg->vocab_size;
-    const size_t A = (size_t)maxB * cfg->n_heads * maxT * maxT;
     int ok = (f->layers = take(l, (size_t)cfg->n_layers, sizeof *f->layers)) != NULL;
     for (int i = 0; ok && i < cfg->n_layers; i++) {
         floe_qfwd_layer *L = &f->layers[i];
         ok = (L->x = take(l, N * C, 2)) && (L->h1 = take(l, N * C, 4)) && (L->q = take(l, N * Q, 2)) &&
              (L->k = take(l, N * KV, 2)) && (L->kc = take(l, N * KV, 2)) && (L->vacc = take(l, N * KV, 4)) &&
-             (L->v = take(l, N * KV, 2)) && (L->p = take(l, A, 2)) && (L->oacc = take(l, N * Q, 4)) &&
-             (L->o = take(l, N * Q, 4)) && (L->xmid = take(l, N * C, 2)) && (L->h2 = take(l, N * C, 4)) &&
-             (L->g = take(l, N * F, 2)) && (L->u = take(l, N * F, 2)) && (L->a = take(l, N * F, 2)) &&
-             (L->mh = take(l, N * F, 4)) && (L->k1 = take(l, N, 1)) && (L->ko = take(l, N, 1)) &&
-             (L->k2 = take(l, N, 1)) && (L->km = take(l, N, 1));
+             (L->v = take(l, N * KV, 2)) && (L->oacc = take(l, N * Q, 4)) && (L->o = take(l, N * Q, 4)) &&
+             (L->xmid = take(l, N * C, 2)) && (L->h2 = take(l, N * C, 4)) && (L->g = take(l, N * F, 2)) &&
+             (L->u = take(l, N * F, 2)) && (L->a = take(l, N * F, 2)) && (L->mh = take(l, N * F, 4)) &&
+             (L->k1 = take(l, N, 1)) && (L->ko = take(l, N, 1)) && (L->k2 = take(l, N, 1)) && (L->km = take(l, N, 1));
     }
     size_t wide = max_sz(max_sz(C, Q), max_sz(F, V));
     size_t wmax = max_sz(max_sz(C * Q, 2 * C * F), V * C);
@@ -339,6 +337,29 @@ static void swiglu_row(int16_t *restrict a_out, float *restrict mh, const int16_
     }
 }
 
+/* Row t of the Q15 probabilities of head h of sequence b (t + 1 values) from the layer's query and
+ * key-cache codes; z: t + 1 ints of scratch. */
+static void prob_row(const floe_qfwd_layer *A, const floe_qlayer *L, const floe_model_config *c, int T, int b, int h,
+                     int t, int16_t *prow, int32_t *z)
+{
+    const int hd = c->head_dim, Q = c->n_heads * hd, KV = c->n_kv_heads * hd;
+    const int g = h / (c->n_heads / c->n_kv_heads);
+    const int16_t *qv = A->q + ((size_t)b * T + t) * Q + (size_t)h * hd;
+    for (int s = 0; s <= t; s++) {
+        const int16_t *kv = A->kc + ((size_t)b * T + s) * KV + (size_t)g * hd;
+        int32_t dot = 0; /* |q kc| sums stay below 2^31 (docs/quantized-model.md) */
+        for (int i = 0; i < hd; i++)
+            dot += (int32_t)qv[i] * (int32_t)kv[i];
+        z[s] = floe_requant(dot, L->m_score, INT32_MIN, INT32_MAX);
+    }
+    floe_softmax_row(prow, z, (size_t)t + 1);
+}
+
+void floe_qfwd_prob_row(const floe_qfwd *f, const floe_qmodel *m, int l, int b, int h, int t, int16_t *prow, int32_t *z)
+{
+    prob_row(&f->layers[l], &m->layers[l], &f->cfg, f->T, b, h, t, prow, z);
+}
+
 static void attention(floe_qfwd_layer *A, const floe_qlayer *L, const floe_model_config *c, int B, int T,
                       int32_t alo, int32_t ahi)
 {
@@ -347,22 +368,12 @@ static void attention(floe_qfwd_layer *A, const floe_qlayer *L, const floe_model
 #pragma omp parallel
     {
         int32_t *z = malloc(sizeof(int32_t) * (size_t)T), *acc = malloc(sizeof(int32_t) * (size_t)hd);
+        int16_t *prow = malloc(sizeof(int16_t) * (size_t)T);
 #pragma omp for schedule(static)
         for (int bh = 0; bh < B * NH; bh++) {
             int b = bh / NH, h = bh % NH, g = h / group;
-            int16_t *P = A->p + (size_t)bh * T * T;
             for (int t = 0; t < T; t++) {
-                const int16_t *qv = A->q + ((size_t)b * T + t) * Q + (size_t)h * hd;
-                for (int s = 0; s <= t; s++) {
-                    const int16_t *kv = A->kc + ((size_t)b * T + s) * KV + (size_t)g * hd;
-                    int32_t dot = 0; /* |q kc| sums stay below 2^31 (docs/quantized-model.md) */
-                    for (int i = 0; i < hd; i++)
-                        dot += (int32_t)qv[i] * (int32_t)kv[i];
-                    z[s] = floe_requant(dot, L->m_score, INT32_MIN, INT32_MAX);
-                }
-                int16_t *prow = P + (size_t)t * T;
-                floe_softmax_row(prow, z, (size_t)t + 1);
-                memset(prow + t + 1, 0, sizeof(int16_t) * (size_t)(T - t - 1));
+                prob_row(A, L, c, T, b, h, t, prow, z);
                 for (int i = 0; i < hd; i++)
                     acc[i] = 0;
                 for (int s = 0; s <= t; s++) {
@@ -380,6 +391,7 @@ static void attention(floe_qfwd_layer *A, const floe_qlayer *L, const floe_model
         }
         free(z);
         free(acc);
+        free(prow);
     }
 }
 

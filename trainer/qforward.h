@@ -38,7 +38,6 @@ typedef struct floe_qfwd_layer {
     int16_t *kc;     /* [N, KV] key cache codes (C, step s_kc) */
     float *vacc;     /* [N, KV] v accumulators (exact integers; value = acc * s_attn_in * s_wv[n]) */
     int16_t *v;      /* [N, KV] value cache codes (C, step s_vc) */
-    int16_t *p;      /* [B, NH, T, T] Q15 probabilities (row t holds s <= t; zero above) */
     int32_t *oacc;   /* [N, Q] sum_s p v (value = acc * 2^-15 * s_vc) */
     float *o;        /* [N, Q] attention output codes (A, step s_o_in) */
     int16_t *xmid;   /* [N, C] residual after attention */
@@ -79,6 +78,13 @@ void floe_qfwd_free(floe_qfwd *f);
 /* The integer forward of m (derived) over tokens [B, T] (ids checked by the caller; B <= maxB,
  * T <= maxT <= m's context). Returns 0, or -1 with err set (out of memory for the double path). */
 int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens, int B, int T, floe_err *err);
+
+/* Row t (t + 1 values, keys 0..t) of the Q15 attention probabilities of head h of sequence b in layer
+ * l of the last forward of m, recomputed from the saved query and key-cache codes: the integers that
+ * forward used (they are not kept: B x heads x T^2 of them per layer, 4 GiB for a 1B model at 2,048
+ * tokens). z: t + 1 ints of scratch. Thread-safe. */
+void floe_qfwd_prob_row(const floe_qfwd *f, const floe_qmodel *m, int l, int b, int h, int t, int16_t *prow,
+                        int32_t *z);
 
 /* Calls fn for every tensor of the last forward in the order and under the names of
  * floe_qref_forward's trace, for sequence b (rows of that sequence only), widened to int32. */

@@ -1,6 +1,7 @@
 #include "tests/trainer/trainer_test.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "trainer/attention.h"
 #include "trainer/vec.h"
@@ -210,9 +211,23 @@ static void test_gqa_equals_repeated_mha(void **state)
     bufs_free(&m);
 }
 
-/* The recomputing backward equals the backward from stored probabilities (P rebuilt from the saved row
- * stats with the forward's 32 x 32 score tiles) up to float rounding: the stored path's dout v^T is one
- * sgemm per row block, whose rounding may differ from the tiles'. */
+/* The recomputing backward equals the backward from given probabilities (P rebuilt from the saved row
+ * stats with the forward's 32 x 32 score tiles, handed over row by row) up to float rounding: the
+ * given path's dout v^T is one sgemm per row block, whose rounding may differ from the tiles'. */
+typedef struct {
+    const float *P;
+    int NH, T;
+} given_ctx;
+
+/* Row t of the stored probabilities; tmp gets NaNs: the backward must not read its scratch back. */
+static void given_row(void *ctx, int b, int h, int t, float *row, float *tmp)
+{
+    const given_ctx *g = ctx;
+    memcpy(row, g->P + (((size_t)b * g->NH + h) * g->T + t) * g->T, sizeof(float) * (size_t)(t + 1));
+    for (int s = 0; s < g->T; s++)
+        tmp[s] = NAN;
+}
+
 static void test_recompute_equals_stored(void **state)
 {
     (void)state;
@@ -221,7 +236,7 @@ static void test_recompute_equals_stored(void **state)
     at_bufs a;
     bufs_init(&a, B, T, NH, NKV, hd, 23);
     bufs_run(&a);
-    float *P = falloc((size_t)B * NH * T * T), *scr = falloc((size_t)B * NH * T * T);
+    float *P = falloc((size_t)B * NH * T * T), *scr = falloc(2 * (size_t)T * T);
     float *dq = falloc(a.nq), *dk = falloc(a.nk), *dv = falloc(a.nk);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
@@ -242,12 +257,26 @@ static void test_recompute_equals_stored(void **state)
     memcpy(dq, a.dq0, a.nq * sizeof(float));
     memcpy(dk, a.dk0, a.nk * sizeof(float));
     memcpy(dv, a.dv0, a.nk * sizeof(float));
-    floe_attention_backward_probs(dq, dk, dv, scr, a.dout, P, a.q, a.k, a.v, B, T, NH, NKV, hd, scale);
+    given_ctx gc = {P, NH, T};
+    floe_attention_backward_given(dq, dk, dv, scr, a.dout, given_row, &gc, a.q, a.k, a.v, B, T, NH, NKV, hd, scale);
     const float *got[] = {a.dq, a.dk, a.dv}, *want[] = {dq, dk, dv};
     size_t n[] = {a.nq, a.nk, a.nk};
     for (int x = 0; x < 3; x++)
         for (size_t i = 0; i < n[x]; i++)
             assert_true(fabsf(got[x][i] - want[x][i]) <= 1e-5f * (1.0f + fabsf(want[x][i])));
+    /* the probabilities-given backward: the same bits on 1 and 2 threads */
+    float *dq1 = falloc(a.nq), *dk1 = falloc(a.nk), *dv1 = falloc(a.nk);
+    memcpy(dq1, a.dq0, a.nq * sizeof(float));
+    memcpy(dk1, a.dk0, a.nk * sizeof(float));
+    memcpy(dv1, a.dv0, a.nk * sizeof(float));
+    int nt = omp_get_max_threads();
+    omp_set_num_threads(nt > 1 ? 1 : 2);
+    floe_attention_backward_given(dq1, dk1, dv1, scr, a.dout, given_row, &gc, a.q, a.k, a.v, B, T, NH, NKV, hd, scale);
+    omp_set_num_threads(nt);
+    assert_memory_equal(dq, dq1, a.nq * sizeof(float));
+    assert_memory_equal(dk, dk1, a.nk * sizeof(float));
+    assert_memory_equal(dv, dv1, a.nk * sizeof(float));
+    free(dq1), free(dk1), free(dv1);
     free(P), free(scr), free(dq), free(dk), free(dv);
     bufs_free(&a);
 }
