@@ -30,6 +30,8 @@ floe_distill_result floe_distill(float *dlogits, const float *z, const float *t,
             float *di = dlogits + (size_t)i * V;
             log_softmax(lp, ti, V, tau); /* teacher */
             log_softmax(lq, zi, V, tau); /* student */
+            if (targets)                 /* before di is written: dlogits may be z itself */
+                log_softmax(l1, zi, V, 1.0);
             double kl = 0.0;
             for (int v = 0; v < V; v++) {
                 double p = exp(lp[v]);
@@ -38,7 +40,6 @@ floe_distill_result floe_distill(float *dlogits, const float *z, const float *t,
             }
             double ce = NAN;
             if (targets) {
-                log_softmax(l1, zi, V, 1.0);
                 ce = -l1[targets[i]];
                 if (alpha != 0.0f)
                     for (int v = 0; v < V; v++)

@@ -20,7 +20,9 @@ typedef struct floe_distill_result {
     double loss, kl, ce; /* kl and ce are the unweighted means (ce: NaN without targets) */
 } floe_distill_result;
 
-/* dlogits = dloss * dL/dz (overwritten). row_scratch: [2 N] doubles. */
+/* dlogits = dloss * dL/dz (overwritten; it may be z itself: each row of z is read whole before that
+ * row of dlogits is written, so the student's logits need no second [N, V] buffer). row_scratch:
+ * [2 N] doubles. */
 floe_distill_result floe_distill(float *dlogits, const float *z, const float *t, const int *targets, int N, int V,
                                  float tau, float alpha, float dloss, double *row_scratch);
 

@@ -66,7 +66,8 @@ typedef struct floe_qat {
     floe_qmodel qm;         /* the quantized model of the last floe_qat_quantize (codes, steps, constants) */
     floe_qfwd fwd;          /* integer forward and its saved tensors */
     int maxB, maxT;
-    float *logits;          /* [N, V] float view of the last forward's logits */
+    float *logits;          /* [N, V] float view of the last forward's logits (the QAT step then overwrites it
+                               with their gradient: floe_distill in place) */
     int32_t *tokens;        /* [N] the last forward's tokens */
     void *scratch;          /* backward buffers (qat_model.c) */
     /* E2E-QP (EfficientQAT): the weight codes frozen at floe_qat_freeze; then only the steps learn */

@@ -75,7 +75,7 @@ void floe_qat_trainer_free(floe_qat_trainer *tr)
     floe_qat_free(&tr->s);
     floe_model_free(&tr->teacher);
     free(tr->m), free(tr->v), free(tr->m16), free(tr->v16), free(tr->ms), free(tr->vs);
-    free(tr->rows), free(tr->inp), free(tr->tgt), free(tr->dlogits), free(tr->rowbuf);
+    free(tr->rows), free(tr->inp), free(tr->tgt), free(tr->rowbuf);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -119,10 +119,9 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
     tr->rows = malloc(sizeof(int32_t) * (size_t)cfg->batch * (cfg->context + 1));
     tr->inp = malloc(sizeof(int32_t) * N);
     tr->tgt = malloc(sizeof(int32_t) * N);
-    tr->dlogits = malloc(sizeof(float) * N * mc->vocab_size);
     tr->rowbuf = malloc(sizeof(double) * 2 * N);
     if (!(cfg->moments_bf16 ? tr->m16 && tr->v16 : tr->m && tr->v) || !tr->ms || !tr->vs || !tr->rows || !tr->inp ||
-        !tr->tgt || !tr->dlogits || !tr->rowbuf) {
+        !tr->tgt || !tr->rowbuf) {
         floe_err_set(err, "QAT: out of memory");
         goto fail;
     }
@@ -176,9 +175,10 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
     for (int j = 0; j < c->accum; j++) {
         if (qat_micro(tr, train, (uint64_t)tr->step * c->accum + j, j == 0 ? &vs : NULL, err) != 0)
             return -1;
-        floe_distill_result rj = floe_distill(tr->dlogits, s->logits, floe_model_logits(&tr->teacher), tr->tgt, N, V,
+        /* the gradient in place of the student's float logits (one [N, V] buffer, not two) */
+        floe_distill_result rj = floe_distill(s->logits, s->logits, floe_model_logits(&tr->teacher), tr->tgt, N, V,
                                               c->tau, c->alpha, 1.0f / (float)c->accum, tr->rowbuf);
-        floe_qat_backward(s, tr->dlogits);
+        floe_qat_backward(s, s->logits);
         r.loss += rj.loss / c->accum, r.kl += rj.kl / c->accum, r.ce += rj.ce / c->accum;
     }
     double norm = sqrt(floe_sumsq(s->grads, s->table.total) + floe_sumsq(s->dsteps, s->n_steps));

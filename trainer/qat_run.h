@@ -76,7 +76,6 @@ typedef struct floe_qat_trainer {
     uint16_t *m16, *v16;    /* the parameters' moments as bfloat16 with cfg.moments_bf16 (else NULL) */
     int step;
     int32_t *rows, *inp, *tgt;
-    float *dlogits;
     double *rowbuf;
     char teacher_path[4096];
     uint64_t teacher_digest;

@@ -60,10 +60,10 @@ int floe_qfwd_init(floe_qfwd *f, const floe_model_config *cfg, int maxB, int max
              (L->u = take(l, N * F, 2)) && (L->a = take(l, N * F, 2)) && (L->mh = take(l, N * F, 4)) &&
              (L->k1 = take(l, N, 1)) && (L->ko = take(l, N, 1)) && (L->k2 = take(l, N, 1)) && (L->km = take(l, N, 1));
     }
-    size_t wide = max_sz(max_sz(C, Q), max_sz(F, V));
-    size_t wmax = max_sz(max_sz(C * Q, 2 * C * F), V * C);
-    ok = ok && (f->xf = take(l, N * C, 2)) && (f->hf = take(l, N * C, 4)) && (f->kf = take(l, N, 1)) && (f->logits = take(l, N * V, 2)) &&
-         (f->acc = take(l, N * wide, 4)) && (f->wcodes = take(l, wmax, 4)) &&
+    f->acc_n = max_sz(N * max_sz(max_sz(C, Q), F), V);
+    f->head_rows = (int)(f->acc_n / V < N ? f->acc_n / V : N);
+    ok = ok && (f->xf = take(l, N * C, 2)) && (f->hf = take(l, N * C, 4)) && (f->kf = take(l, N, 1)) &&
+         (f->logits = take(l, N * V, 2)) && (f->acc = take(l, f->acc_n, 4)) &&
          (f->x8 = take(l, N * max_sz(max_sz(C, Q), F), 1));
     if (!ok) {
         floe_qfwd_free(f);
@@ -80,6 +80,7 @@ void floe_qfwd_free(floe_qfwd *f)
             free(l->p[i]);
     free(l);
     free(f->dacc);
+    free(f->wcodes);
     free(f->dcodes);
     free(f->dx);
     memset(f, 0, sizeof *f);
@@ -137,6 +138,12 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
         }
     }
     if (bound < 16777216.0) {
+        if (f->wcodes_n < nw) {
+            float *p = realloc(f->wcodes, nw * sizeof(float));
+            if (!p)
+                return floe_err_set(err, "integer forward: out of memory for the float weight codes");
+            f->wcodes = p, f->wcodes_n = nw;
+        }
         float *wc = f->wcodes;
         const int8_t *w8 = L->w;
 #pragma omp parallel for simd schedule(static)
@@ -158,9 +165,7 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
     if (grow(&f->dcodes, &f->dcodes_n, nw) || grow(&f->dx, &f->dx_n, max_sz((size_t)N * in, need_acc)))
         return floe_err_set(err, "integer forward: out of memory for the exact double path");
     if (!f->dacc) {
-        size_t wide = max_sz(max_sz((size_t)f->cfg.d_model, (size_t)f->cfg.n_heads * f->cfg.head_dim),
-                             max_sz((size_t)f->cfg.ffn_dim, (size_t)f->cfg.vocab_size));
-        f->dacc = malloc(sizeof(double) * (size_t)f->maxB * f->maxT * wide);
+        f->dacc = malloc(sizeof(double) * f->acc_n);
         if (!f->dacc)
             return floe_err_set(err, "integer forward: out of memory for the exact double path");
     }
@@ -488,9 +493,13 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
     }
     int8_t *kf = tok ? f->kf : NULL;
     rmsnorm_rows(f->hf, f->xf, N, C, m->eps_q, m->head_norm_c, NULL, alo, ahi, kf, K);
-    if (linear_acc(f, &av, f->hf, ahi + 1, &m->head, N, err))
-        return -1;
-    requant_layer(f->logits, NULL, av, &m->head, N, -32768, 32767, kf);
+    const int V = c->vocab_size;
+    for (int r0 = 0; r0 < N; r0 += f->head_rows) { /* integer sums: any slicing gives the same logits */
+        int rn = N - r0 < f->head_rows ? N - r0 : f->head_rows;
+        if (linear_acc(f, &av, f->hf + (size_t)r0 * C, ahi + 1, &m->head, rn, err))
+            return -1;
+        requant_layer(f->logits + (size_t)r0 * V, NULL, av, &m->head, rn, -32768, 32767, kf ? kf + r0 : NULL);
+    }
     for (int r = 0; tok && r < N; r++) {
         for (int l = 0; l < c->n_layers; l++) {
             const floe_qfwd_layer *A = &f->layers[l];

@@ -63,9 +63,16 @@ typedef struct floe_qfwd {
     uint64_t khist[5][FLOE_QFWD_KHIST];
     int16_t *logits;          /* [N, V] logit codes (int16, step s_logit) */
     /* scratch */
-    float *acc;               /* [N, max(C, Q, F, V)] accumulators: float, or int32 from the int8 GEMM */
-    double *dacc;             /* same, for the double GEMM path; NULL until needed */
-    float *wcodes;            /* [max layer weight count] weight codes as float */
+    /* accumulators, float or int32 from the int8 GEMM: [N, max(C, Q, F)] for a layer, [head_rows, V]
+     * for a slice of the LM head's positions (an [N, V] one would be as large as the logits in float,
+     * 1 GB for Llama 3 at 2,048 tokens); acc_n = max(maxN * max(C, Q, F), V), head_rows = acc_n / V */
+    float *acc;
+    size_t acc_n;
+    int head_rows;
+    double *dacc; /* [acc_n], for the double GEMM path; NULL until needed */
+    /* weight codes as float for the fp32 GEMM path; NULL until needed (the int8 GEMM reads the codes) */
+    float *wcodes;
+    size_t wcodes_n;
     int8_t *x8;               /* [N, max(C, Q, F)] a linear layer's input codes for the int8 GEMM */
     double *dcodes, *dx;      /* double copies for the exact double path; NULL until needed */
     size_t dcodes_n, dx_n;
