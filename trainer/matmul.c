@@ -38,6 +38,12 @@ void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float
 void floe_matmul_backward_into(float *dinp, int dinp_add, float *dw, int dw_add, const float *dout,
                                const float *inp, const float *w, int N, int C, int OC)
 {
+    floe_matmul_backward_ld(dinp, dinp_add, dw, dw_add, dout, OC, inp, w, N, C, OC);
+}
+
+void floe_matmul_backward_ld(float *dinp, int dinp_add, float *dw, int dw_add, const float *dout, int ldo,
+                             const float *inp, const float *w, int N, int C, int OC)
+{
     long long work = (long long)N * C * OC;
     const int nb_in = dinp ? blocks_of(N) : 0, nb_w = dw ? blocks_of(OC) : 0;
     /* Blocks of dinp's rows, then of dw's rows; each dw row sums over all N in sgemm's own order: no
@@ -46,11 +52,11 @@ void floe_matmul_backward_into(float *dinp, int dinp_add, float *dw, int dw_add,
     for (int b = 0; b < nb_in + nb_w; b++) {
         if (b < nb_in) {
             int lo = b * ROW_BLOCK, hi = lo + ROW_BLOCK < N ? lo + ROW_BLOCK : N;
-            floe_sgemm(CblasNoTrans, CblasNoTrans, hi - lo, C, OC, 1.0f, dout + (size_t)lo * OC, OC, w, C,
+            floe_sgemm(CblasNoTrans, CblasNoTrans, hi - lo, C, OC, 1.0f, dout + (size_t)lo * ldo, ldo, w, C,
                        dinp_add ? 1.0f : 0.0f, dinp + (size_t)lo * C, C);
         } else {
             int lo = (b - nb_in) * ROW_BLOCK, hi = lo + ROW_BLOCK < OC ? lo + ROW_BLOCK : OC;
-            floe_sgemm(CblasTrans, CblasNoTrans, hi - lo, C, N, 1.0f, dout + lo, OC, inp, C, dw_add ? 1.0f : 0.0f,
+            floe_sgemm(CblasTrans, CblasNoTrans, hi - lo, C, N, 1.0f, dout + lo, ldo, inp, C, dw_add ? 1.0f : 0.0f,
                        dw + (size_t)lo * C, C);
         }
     }

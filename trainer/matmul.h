@@ -22,6 +22,12 @@ void floe_matmul_backward(float *dinp, float *dw, const float *dout, const float
  * a caller that would otherwise zero the buffer first: one pass over memory less). */
 void floe_matmul_backward_into(float *dinp, int dinp_add, float *dw, int dw_add, const float *dout,
                                const float *inp, const float *w, int N, int C, int OC);
+/* The same with dout's rows ldo floats apart (ldo >= OC): the products of a slice of OC columns of a
+ * wider dout, e.g. rows of the LM head's weight at a time. dw's rows are computed in blocks of 128
+ * from the slice's first: a slice starting at a multiple of 128 gives its rows the bits the whole
+ * product gives them. */
+void floe_matmul_backward_ld(float *dinp, int dinp_add, float *dw, int dw_add, const float *dout, int ldo,
+                             const float *inp, const float *w, int N, int C, int OC);
 
 #ifdef __cplusplus
 }

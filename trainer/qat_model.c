@@ -21,7 +21,10 @@ typedef struct {
     float *dk, *dv, *kf, *vf;    /* [N, KV] */
     float *pscr;                 /* [2, T, T]: one head's probabilities and dS (floe_attention_backward_given) */
     float *dm, *mhat, *dg, *du;  /* [N, F] */
-    float *dwhat, *wbuf;         /* [largest linear]: dL/dW_hat; W_hat, then W' (formed at use) */
+    float *dwhat, *wbuf;         /* [largest block linear, or head_rows of the head]: dL/dW_hat; W_hat,
+                                    then W' (formed at use) */
+    double *gacc;                /* [max(C, F)] a folded gain's gradient, summed over row slices */
+    int head_rows;               /* the LM head's weight rows per backward slice (a multiple of 128) */
     float *ones, *dgain;         /* [max(C, F)] */
     float *rope_cos, *rope_sin;  /* [maxT, hd/2] */
     double *rows;                /* [N] */
@@ -53,6 +56,7 @@ void floe_qat_free(floe_qat *s)
         for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
             free(fs[i]);
         free(x->rows);
+        free(x->gacc);
         free(x);
     }
     free(s->lin);
@@ -119,7 +123,8 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
         q->step_off = off;
         off += (size_t)q->out;
         size_t n = (size_t)q->in * q->out;
-        wmax = n > wmax ? n : wmax;
+        if (q->layer >= 0)
+            wmax = n > wmax ? n : wmax;
     }
     s->act_off = off;
     s->n_steps = off + (size_t)FLOE_QAT_ACTS_PER_LAYER * L + 1;
@@ -136,6 +141,12 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
     if (!s->params || !s->grads || !s->steps || !s->dsteps || !s->logits || !s->tokens || !x)
         goto oom;
     size_t CF = C > F ? C : F;
+    /* The head's backward runs in slices of its weight rows that fit the largest block linear: an
+     * [V, C] pair would be 2 GB for Llama 3's vocabulary. Multiples of 128 rows, matmul's dW block. */
+    size_t hr = wmax / C / 128 * 128;
+    hr = hr < 128 ? 128 : hr > V ? V : hr;
+    x->head_rows = (int)hr;
+    wmax = hr * C > wmax ? hr * C : wmax;
 #define ALLOC(p, n) ((p) = floe_big_calloc((n), sizeof *(p))) != NULL
     if (!(ALLOC(x->dx, N * C) && ALLOC(x->dh, N * C) && ALLOC(x->hhat, N * C) && ALLOC(x->xf, N * C) &&
           ALLOC(x->rstd, N) && ALLOC(x->dq, N * Q) && ALLOC(x->datt, N * Q) && ALLOC(x->ohat, N * Q) &&
@@ -143,7 +154,8 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
           ALLOC(x->vf, N * KV) && ALLOC(x->pscr, 2 * (size_t)maxT * maxT) && ALLOC(x->dm, N * F) &&
           ALLOC(x->mhat, N * F) && ALLOC(x->dg, N * F) && ALLOC(x->du, N * F) && ALLOC(x->dwhat, wmax) &&
           ALLOC(x->wbuf, wmax) && ALLOC(x->ones, CF) && ALLOC(x->dgain, CF) && ALLOC(x->rope_cos, (size_t)maxT * h) &&
-          ALLOC(x->rope_sin, (size_t)maxT * h) && ALLOC(x->rows, N) && ALLOC(s->step_floor, s->n_steps)))
+          ALLOC(x->rope_sin, (size_t)maxT * h) && ALLOC(x->rows, N) && ALLOC(x->gacc, CF) &&
+          ALLOC(s->step_floor, s->n_steps)))
         goto oom;
 #undef ALLOC
     for (size_t i = 0; i < CF; i++)
@@ -212,31 +224,32 @@ static void quantize_linear(floe_qat *s, floe_qat_linear *q)
     }
 }
 
-/* W_hat = codes * s_w, the weights the forward used (exact: a code times its row's step), into out
- * [out, in]. Formed at use rather than kept: a copy per linear would double the weights' memory. */
-static void dequantize_linear(const floe_qat_linear *q, float *out)
+/* Rows r0..r0+rn-1 of W_hat = codes * s_w, the weights the forward used (exact: a code times its
+ * row's step), into out [rn, in]. Formed at use rather than kept: a copy per linear would double the weights' memory. */
+static void dequantize_linear(const floe_qat_linear *q, int r0, int rn, float *out)
 {
     const int in = q->in;
 #pragma omp parallel for schedule(static)
-    for (int n = 0; n < q->out; n++) {
+    for (int n = r0; n < r0 + rn; n++) {
         const float sn = q->q->s_w[n];
         const int8_t *restrict c8 = q->q->w + (size_t)n * in;
-        float *restrict o = out + (size_t)n * in;
+        float *restrict o = out + (size_t)(n - r0) * in;
         for (int i = 0; i < in; i++)
             o[i] = (float)c8[i] * sn;
     }
 }
 
-/* W' = W * g (the folded gain; W without one), as floe_qat_quantize rounded it, into out [out, in]. */
-static void fold_linear(const floe_qat *s, const floe_qat_linear *q, float *out)
+/* Rows r0..r0+rn-1 of W' = W * g (the folded gain; W without one), as floe_qat_quantize rounded it,
+ * into out [rn, in]. */
+static void fold_linear(const floe_qat *s, const floe_qat_linear *q, int r0, int rn, float *out)
 {
     const float *w = P(s, q->kind, q->layer < 0 ? 0 : q->layer);
     const float *g = q->gain == FLOE_P_KIND_COUNT ? NULL : P(s, q->gain, q->layer < 0 ? 0 : q->layer);
     const int in = q->in;
 #pragma omp parallel for schedule(static)
-    for (int n = 0; n < q->out; n++) {
+    for (int n = r0; n < r0 + rn; n++) {
         const float *restrict wr = w + (size_t)n * in;
-        float *restrict o = out + (size_t)n * in;
+        float *restrict o = out + (size_t)(n - r0) * in;
         if (g)
             for (int i = 0; i < in; i++)
                 o[i] = wr[i] * g[i];
@@ -359,79 +372,77 @@ static void norm_input(qat_scratch *x, const int16_t *codes, int N, int C, float
     }
 }
 
-/* Gradient of a weight's dequantized value (dwhat) through LSQ and the gain fold into the master
- * weight, the folded gain and the row steps. wbuf: [out, in] scratch (W' is formed there). */
-static void weight_backward(floe_qat *s, floe_qat_linear *q, float *dwhat, float *wbuf)
+/* Gradient of rows r0..r0+rn-1 of a weight's dequantized value (dwhat [rn, in]) through LSQ and the
+ * gain fold into the master weight, the row steps and gacc [in] (the folded gain's gradient, summed
+ * in row order across calls; the caller adds it to the gain's). wbuf: [rn, in] scratch (W' is formed
+ * there). */
+static void weight_backward(floe_qat *s, floe_qat_linear *q, int r0, int rn, float *dwhat, float *wbuf, double *gacc)
 {
     int l = q->layer < 0 ? 0 : q->layer;
+    const int in = q->in;
+    const int8_t *codes = q->q->w + (size_t)r0 * in;
+    float *ds = s->dsteps + q->step_off + r0;
     if (s->frozen) { /* E2E-QP: w_hat = code * s exactly, so dL/ds = sum dL/dw_hat * code */
-        float *ds = s->dsteps + q->step_off;
 #pragma omp parallel for schedule(static)
-        for (int n = 0; n < q->out; n++) {
+        for (int n = 0; n < rn; n++) {
             double acc = 0.0;
-            for (int i = 0; i < q->in; i++) {
-                size_t k = (size_t)n * q->in + i;
-                acc += (double)dwhat[k] * (double)q->q->w[k];
+            for (int i = 0; i < in; i++) {
+                size_t k = (size_t)n * in + i;
+                acc += (double)dwhat[k] * (double)codes[k];
             }
             ds[n] += (float)acc;
         }
         return;
     }
-    fold_linear(s, q, wbuf);
-    floe_lsq_weight_backward(dwhat, dwhat, wbuf, s->steps + q->step_off, q->q->w, q->out, q->in, q->bits,
-                             s->dsteps + q->step_off);
-    float *dW = G(s, q->kind, l);
-    const float *W = P(s, q->kind, l);
+    fold_linear(s, q, r0, rn, wbuf);
+    floe_lsq_weight_backward(dwhat, dwhat, wbuf, s->steps + q->step_off + r0, codes, rn, in, q->bits, ds);
+    float *dW = G(s, q->kind, l) + (size_t)r0 * in;
+    const float *W = P(s, q->kind, l) + (size_t)r0 * in;
     if (q->gain == FLOE_P_KIND_COUNT) {
-        size_t n = (size_t)q->out * q->in;
+        size_t n = (size_t)rn * in;
 #pragma omp parallel for simd schedule(static)
         for (size_t k = 0; k < n; k++)
             dW[k] += dwhat[k];
         return;
     }
     const float *g = P(s, q->gain, l);
-    float *dg = G(s, q->gain, l);
     /* One pass over the rows. The gain's gradient sums over rows in order: each thread owns a range
      * of columns and walks every row through it (contiguous reads; the same sums as column by
      * column). */
-    const int in = q->in, out = q->out;
 #pragma omp parallel
     {
         int lo, hi;
         floe_split(in, omp_get_num_threads(), omp_get_thread_num(), 16, &lo, &hi);
-        double *acc = calloc(hi > lo ? (size_t)(hi - lo) : 1, sizeof(double));
-        for (int n = 0; acc && n < out; n++) {
+        for (int n = 0; n < rn; n++) {
             const size_t row = (size_t)n * in;
             for (int i = lo; i < hi; i++) {
                 dW[row + i] += dwhat[row + i] * g[i];
-                acc[i - lo] += (double)(dwhat[row + i] * W[row + i]);
+                gacc[i] += (double)(dwhat[row + i] * W[row + i]);
             }
         }
-        for (int i = lo; acc && i < hi; i++)
-            dg[i] += (float)acc[i - lo];
-        if (!acc) /* out of memory for the partial sums: the same sums, column by column */
-            for (int i = lo; i < hi; i++) {
-                double a = 0.0;
-                for (int n = 0; n < out; n++) {
-                    size_t k = (size_t)n * in + i;
-                    dW[k] += dwhat[k] * g[i];
-                    a += (double)(dwhat[k] * W[k]);
-                }
-                dg[i] += (float)a;
-            }
-        free(acc);
     }
 }
 
 /* Linear backward on dequantized operands: dinp (+)= dout @ W_hat (add: accumulate; else overwrite),
- * dW_hat = dout^T @ inp, then through the weight quantizer. */
+ * dW_hat = dout^T @ inp, then through the weight quantizer. The LM head runs in slices of head_rows
+ * weight rows (its dinp then sums slice by slice: float rounding, not the bits of one product). */
 static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, int add, const float *dout,
                             const float *inp, int N)
 {
     qat_scratch *x = s->scratch;
-    dequantize_linear(q, x->wbuf);
-    floe_matmul_backward_into(dinp, add, x->dwhat, 0, dout, inp, x->wbuf, N, q->in, q->out);
-    weight_backward(s, q, x->dwhat, x->wbuf);
+    const int rows = q->layer < 0 ? x->head_rows : q->out;
+    memset(x->gacc, 0, sizeof(double) * (size_t)q->in);
+    for (int r0 = 0; r0 < q->out; r0 += rows) {
+        const int rn = q->out - r0 < rows ? q->out - r0 : rows;
+        dequantize_linear(q, r0, rn, x->wbuf);
+        floe_matmul_backward_ld(dinp, add || r0 > 0, x->dwhat, 0, dout + r0, q->out, inp, x->wbuf, N, q->in, rn);
+        weight_backward(s, q, r0, rn, x->dwhat, x->wbuf, x->gacc);
+    }
+    if (q->gain != FLOE_P_KIND_COUNT && !s->frozen) {
+        float *dg = G(s, q->gain, q->layer < 0 ? 0 : q->layer);
+        for (int i = 0; i < q->in; i++)
+            dg[i] += (float)x->gacc[i];
+    }
 }
 
 /* dL/d(normalised input) through the learned step of an RMSNorm output, then the float RMSNorm
