@@ -10,8 +10,8 @@ float floe_lsq_grad_scale(size_t n, int bits)
 }
 
 double floe_lsq_act_backward(float *dv, const float *g, const float *v, float v_scale, const float *v_col_scale,
-                             const float *codes, const int16_t *codes16, size_t rows, size_t width, float s,
-                             int bits, double *row_scratch)
+                             const int8_t *codes, const int16_t *codes16, size_t rows, size_t width, float s, int bits,
+                             double *row_scratch)
 {
     return floe_lsq_act_backward_tok(dv, g, v, v_scale, v_col_scale, codes, codes16, NULL, rows, width, s, bits,
                                      row_scratch);
@@ -32,7 +32,7 @@ double floe_lsq_act_backward(float *dv, const float *g, const float *v, float v_
     } while (0)
 
 double floe_lsq_act_backward_tok(float *dv, const float *g, const float *v, float v_scale, const float *v_col_scale,
-                                 const float *codes, const int16_t *codes16, const int8_t *row_k, size_t rows,
+                                 const int8_t *codes, const int16_t *codes16, const int8_t *row_k, size_t rows,
                                  size_t width, float s, int bits, double *row_scratch)
 {
     const float hi = (float)floe_lsq_hi(bits), lo = -hi - 1.0f;
@@ -50,7 +50,7 @@ double floe_lsq_act_backward_tok(float *dv, const float *g, const float *v, floa
                 for (int l = 0; l < LSQ_LANES; l++) {
                     size_t i = base + j0 + (size_t)l;
                     float x = v[i] * v_scale * inv; /* the general form's * 1.0f is exact */
-                    LSQ_TERM(acc[l], i, x, codes[i]);
+                    LSQ_TERM(acc[l], i, x, (float)codes[i]);
                 }
         } else if (!v_col_scale && codes16) {
             for (; j0 + LSQ_LANES <= width; j0 += LSQ_LANES)
@@ -63,7 +63,7 @@ double floe_lsq_act_backward_tok(float *dv, const float *g, const float *v, floa
         for (size_t j = j0; j < width; j++) {
             size_t i = base + j;
             float x = v[i] * v_scale * (v_col_scale ? v_col_scale[j] : 1.0f) * inv;
-            float c = codes ? codes[i] : (float)codes16[i];
+            float c = codes ? (float)codes[i] : (float)codes16[i];
             LSQ_TERM(acc[(j - j0) % LSQ_LANES], i, x, c);
         }
         row_scratch[r] = ldexp(floe_hsum16d(acc), -k); /* d s_r / d s = 2^-k: exact */

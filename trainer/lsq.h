@@ -39,12 +39,12 @@ float floe_lsq_grad_scale(size_t n, int bits);
 
 /* One quantized tensor of `rows` x `width` values sharing one step (activations): given the float
  * values v (before quantization; v_scale multiplies them, per column when v_col_scale is non-NULL),
- * the codes (code_scale multiplies a stored code to the integer code, usually 1) and g = dL/dv_hat,
- * writes dv (STE; may alias g) and returns the summed dL/ds (already scaled by gscale). The sum is
+ * the codes (int8 activation codes, or int16 codes16 for the KV cache; one of them non-NULL) and
+ * g = dL/dv_hat, writes dv (STE; may alias g) and returns the summed dL/ds (already scaled by gscale). The sum is
  * per row, then over rows in order: the same bits for any thread count. row_scratch: [rows]. */
 double floe_lsq_act_backward(float *dv, const float *g, const float *v, float v_scale, const float *v_col_scale,
-                             const float *codes, const int16_t *codes16, size_t rows, size_t width, float s,
-                             int bits, double *row_scratch);
+                             const int8_t *codes, const int16_t *codes16, size_t rows, size_t width, float s, int bits,
+                             double *row_scratch);
 
 /* The same with per-token scaling (docs/numerics.md §10): row r's step is s_r = s * 2^-row_k[r]
  * (row_k NULL: every k 0, exactly floe_lsq_act_backward). k_r is a constant of the forward, so
@@ -52,7 +52,7 @@ double floe_lsq_act_backward(float *dv, const float *g, const float *v, float v_
  *   dL/ds += gscale * 2^-k_r * g * (code - v/s_r)   inside,  gscale * 2^-k_r * g * code  outside
  * with LSQ's gscale (width = features per token). */
 double floe_lsq_act_backward_tok(float *dv, const float *g, const float *v, float v_scale, const float *v_col_scale,
-                                 const float *codes, const int16_t *codes16, const int8_t *row_k, size_t rows,
+                                 const int8_t *codes, const int16_t *codes16, const int8_t *row_k, size_t rows,
                                  size_t width, float s, int bits, double *row_scratch);
 
 /* Weights: W' [out, in], step per row s[out], codes [out, in], g = dL/dW_hat [out, in]. Writes

@@ -184,8 +184,10 @@ int floe_ptq_gptq(floe_qat *s, floe_model *t, const floe_tokens *train, const fl
                     if (floe_qfwd_forward(&f, &s->qm, tok + (size_t)b * N, B, T, err) != 0)
                         goto out;
                     const floe_qfwd_layer *ly = &f.layers[l];
-                    const float *in = g == 0 ? ly->h1 : g == 1 ? ly->o : g == 2 ? ly->h2 : ly->mh;
-                    floe_gptq_hessian_add(Hg, in, (size_t)N, w);
+                    const int8_t *in = g == 0 ? ly->h1 : g == 1 ? ly->o : g == 2 ? ly->h2 : ly->mh;
+                    for (size_t i = 0; i < (size_t)N * w; i++) /* the codes are the integers themselves */
+                        X[i] = (float)in[i];
+                    floe_gptq_hessian_add(Hg, X, (size_t)N, w);
                 }
             }
             size_t off = 0;

@@ -338,26 +338,26 @@ static void view16(float *out, const int16_t *c, size_t n, float step)
         out[i] = (float)c[i] * step;
 }
 
-static void viewf(float *out, const float *c, size_t n, float step)
+static void view8(float *out, const int8_t *c, size_t n, float step)
 {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++)
-        out[i] = c[i] * step;
+        out[i] = (float)c[i] * step;
 }
 
 /* Float view of the codes of a linear-layer input point [N, w]: with per-token scaling (k non-NULL)
- * row r's step is step * 2^-k[r] (exact), else viewf. */
-static void view_in(float *out, const float *c, int N, int w, float step, const int8_t *k)
+ * row r's step is step * 2^-k[r] (exact), else view8. */
+static void view_in(float *out, const int8_t *c, int N, int w, float step, const int8_t *k)
 {
     if (!k) {
-        viewf(out, c, (size_t)N * w, step);
+        view8(out, c, (size_t)N * w, step);
         return;
     }
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++) {
         const float st = ldexpf(step, -k[r]);
         for (int i = 0; i < w; i++)
-            out[(size_t)r * w + i] = c[(size_t)r * w + i] * st;
+            out[(size_t)r * w + i] = (float)c[(size_t)r * w + i] * st;
     }
 }
 
@@ -447,7 +447,7 @@ static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, int ad
 
 /* dL/d(normalised input) through the learned step of an RMSNorm output, then the float RMSNorm
  * backward (gain 1: gains are folded into the weights) into dres. */
-static void norm_backward(floe_qat *s, float *dres, float *dh, const float *codes, const int8_t *rk,
+static void norm_backward(floe_qat *s, float *dres, float *dh, const int8_t *codes, const int8_t *rk,
                           const int16_t *x16, int N, float *step, float *dstep)
 {
     qat_scratch *x = s->scratch;

@@ -53,18 +53,17 @@ int floe_qfwd_init(floe_qfwd *f, const floe_model_config *cfg, int maxB, int max
     int ok = (f->layers = take(l, (size_t)cfg->n_layers, sizeof *f->layers)) != NULL;
     for (int i = 0; ok && i < cfg->n_layers; i++) {
         floe_qfwd_layer *L = &f->layers[i];
-        ok = (L->x = take(l, N * C, 2)) && (L->h1 = take(l, N * C, 4)) && (L->q = take(l, N * Q, 2)) &&
+        ok = (L->x = take(l, N * C, 2)) && (L->h1 = take(l, N * C, 1)) && (L->q = take(l, N * Q, 2)) &&
              (L->k = take(l, N * KV, 2)) && (L->kc = take(l, N * KV, 2)) && (L->vacc = take(l, N * KV, 4)) &&
-             (L->v = take(l, N * KV, 2)) && (L->oacc = take(l, N * Q, 4)) && (L->o = take(l, N * Q, 4)) &&
-             (L->xmid = take(l, N * C, 2)) && (L->h2 = take(l, N * C, 4)) && (L->g = take(l, N * F, 2)) &&
-             (L->u = take(l, N * F, 2)) && (L->a = take(l, N * F, 2)) && (L->mh = take(l, N * F, 4)) &&
+             (L->v = take(l, N * KV, 2)) && (L->oacc = take(l, N * Q, 4)) && (L->o = take(l, N * Q, 1)) &&
+             (L->xmid = take(l, N * C, 2)) && (L->h2 = take(l, N * C, 1)) && (L->g = take(l, N * F, 2)) &&
+             (L->u = take(l, N * F, 2)) && (L->a = take(l, N * F, 2)) && (L->mh = take(l, N * F, 1)) &&
              (L->k1 = take(l, N, 1)) && (L->ko = take(l, N, 1)) && (L->k2 = take(l, N, 1)) && (L->km = take(l, N, 1));
     }
     f->acc_n = max_sz(N * max_sz(max_sz(C, Q), F), V);
     f->head_rows = (int)(f->acc_n / V < N ? f->acc_n / V : N);
-    ok = ok && (f->xf = take(l, N * C, 2)) && (f->hf = take(l, N * C, 4)) && (f->kf = take(l, N, 1)) &&
-         (f->logits = take(l, N * V, 2)) && (f->acc = take(l, f->acc_n, 4)) &&
-         (f->x8 = take(l, N * max_sz(max_sz(C, Q), F), 1));
+    ok = ok && (f->xf = take(l, N * C, 2)) && (f->hf = take(l, N * C, 1)) && (f->kf = take(l, N, 1)) &&
+         (f->logits = take(l, N * V, 2)) && (f->acc = take(l, f->acc_n, 4));
     if (!ok) {
         floe_qfwd_free(f);
         return floe_err_set(err, "%s: out of memory for the integer forward (batch %d x %d)", cfg->name, maxB, maxT);
@@ -81,6 +80,7 @@ void floe_qfwd_free(floe_qfwd *f)
     free(l);
     free(f->dacc);
     free(f->wcodes);
+    free(f->xcodes);
     free(f->dcodes);
     free(f->dx);
     memset(f, 0, sizeof *f);
@@ -116,7 +116,7 @@ static int grow(double **p, size_t *have, size_t need)
 }
 
 /* acc[N, out] = x[N, in] @ W^T exactly; x holds codes in [-xmax, xmax - 1] (xmax 128: int8). */
-static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, const floe_qlinear *L, int N,
+static int linear_acc(floe_qfwd *f, acc_view *av, const int8_t *x, int32_t xmax, const floe_qlinear *L, int N,
                       floe_err *err)
 {
     const int in = L->in, out = L->out;
@@ -126,13 +126,8 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
     if (xmax <= 128 && floe_igemm_usable(L->bits, in)) {
         /* the int8 engine; f->acc's memory holds the int32 results (allocated storage: its type
          * is the last one written) */
-        int8_t *x8 = f->x8;
-        const size_t nx = (size_t)N * in;
-#pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < nx; i++)
-            x8[i] = (int8_t)x[i];
         int32_t *iacc = (int32_t *)(void *)f->acc;
-        if (floe_igemm_s8(iacc, x8, L->w, N, out, in) == 0) {
+        if (floe_igemm_s8(iacc, x, L->w, N, out, in) == 0) {
             *av = (acc_view){iacc, NULL, NULL, (size_t)out};
             return 0;
         }
@@ -144,6 +139,17 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
                 return floe_err_set(err, "integer forward: out of memory for the float weight codes");
             f->wcodes = p, f->wcodes_n = nw;
         }
+        const size_t nx = (size_t)N * in;
+        if (f->xcodes_n < nx) {
+            float *p = realloc(f->xcodes, nx * sizeof(float));
+            if (!p)
+                return floe_err_set(err, "integer forward: out of memory for the float input codes");
+            f->xcodes = p, f->xcodes_n = nx;
+        }
+        float *xc = f->xcodes;
+#pragma omp parallel for simd schedule(static)
+        for (size_t i = 0; i < nx; i++)
+            xc[i] = (float)x[i];
         float *wc = f->wcodes;
         const int8_t *w8 = L->w;
 #pragma omp parallel for simd schedule(static)
@@ -155,7 +161,7 @@ static int linear_acc(floe_qfwd *f, acc_view *av, const float *x, int32_t xmax, 
             int lo, hi;
             floe_split(N, omp_get_num_threads(), omp_get_thread_num(), 32, &lo, &hi);
             if (hi > lo)
-                floe_sgemm(CblasNoTrans, CblasTrans, hi - lo, out, in, 1.0f, x + (size_t)lo * in, in, w, in, 0.0f,
+                floe_sgemm(CblasNoTrans, CblasTrans, hi - lo, out, in, 1.0f, xc + (size_t)lo * in, in, w, in, 0.0f,
                            acc + (size_t)lo * out, out);
         }
         *av = (acc_view){NULL, f->acc, NULL, (size_t)out};
@@ -282,7 +288,7 @@ static void requant_layer(int16_t *out, const int16_t *residual, acc_view a, con
 
 /* cj: per-channel multipliers (SmoothQuant at the norm) or NULL for the one multiplier c; kout
  * non-NULL: per-token scaling with K (the row shifts into kout; never with cj). */
-static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t eps_q, floe_requant_mult c,
+static void rmsnorm_rows(int8_t *out, const int16_t *x, int N, int d, uint64_t eps_q, floe_requant_mult c,
                          const floe_requant_mult *cj, int32_t lo, int32_t hi, int8_t *kout, int K)
 {
 #pragma omp parallel
@@ -295,14 +301,14 @@ static void rmsnorm_rows(float *out, const int16_t *x, int N, int d, uint64_t ep
             else
                 floe_rmsnorm_row(row, x + (size_t)r * d, (size_t)d, eps_q, cj ? cj : &c, cj != NULL, lo, hi);
             for (int i = 0; i < d; i++)
-                out[(size_t)r * d + i] = (float)row[i];
+                out[(size_t)r * d + i] = (int8_t)row[i];
         }
         free(row);
     }
 }
 
 /* Per-token requantization of wide rows (int32 wide[N, n]) by M into codes out[N, n] and shifts k. */
-static void token_rows(float *out, int8_t *k, const int32_t *wide, int N, int n, floe_requant_mult M, int K,
+static void token_rows(int8_t *out, int8_t *k, const int32_t *wide, int N, int n, floe_requant_mult M, int K,
                        int32_t lo, int32_t hi)
 {
 #pragma omp parallel
@@ -312,7 +318,7 @@ static void token_rows(float *out, int8_t *k, const int32_t *wide, int N, int n,
         for (int r = 0; r < N; r++) {
             k[r] = (int8_t)floe_token_requant_row(row, wide + (size_t)r * n, (size_t)n, M, K, lo, hi);
             for (int i = 0; i < n; i++)
-                out[(size_t)r * n + i] = (float)row[i];
+                out[(size_t)r * n + i] = (int8_t)row[i];
         }
         free(row);
     }
@@ -321,7 +327,7 @@ static void token_rows(float *out, int8_t *k, const int32_t *wide, int N, int n,
 /* One row of the SwiGLU product: a = silu_lut(g), mh = requant(a * u) into [lo, hi]: floe_lut16_apply
  * and floe_requant written out on local copies so that the loop vectorises (AVX-512 gathers and
  * 64-bit products); the same operations, the same bits. */
-static void swiglu_row(int16_t *restrict a_out, float *restrict mh, const int16_t *restrict g,
+static void swiglu_row(int16_t *restrict a_out, int8_t *restrict mh, const int16_t *restrict g,
                        const int16_t *restrict u, int n, const floe_lut16 *t, floe_requant_mult m, int32_t lo,
                        int32_t hi)
 {
@@ -338,7 +344,7 @@ static void swiglu_row(int16_t *restrict a_out, float *restrict mh, const int16_
         a_out[i] = (int16_t)y;
         int64_t p = ((int64_t)(y * (int32_t)u[i]) * mm + half) >> sh;
         p = p < lo ? lo : p > hi ? hi : p;
-        mh[i] = (float)(int32_t)p;
+        mh[i] = (int8_t)p;
     }
 }
 
@@ -390,7 +396,7 @@ static void attention(floe_qfwd_layer *A, const floe_qlayer *L, const floe_model
                 size_t o = ((size_t)b * T + t) * Q + (size_t)h * hd;
                 for (int i = 0; i < hd; i++) {
                     A->oacc[o + i] = acc[i];
-                    A->o[o + i] = (float)floe_requant(acc[i], L->m_attn_out, alo, ahi);
+                    A->o[o + i] = (int8_t)floe_requant(acc[i], L->m_attn_out, alo, ahi);
                 }
             }
         }
@@ -477,7 +483,7 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
                     }
                     km[r] = (int8_t)floe_token_requant_row(row, prod, (size_t)F, L->m_mlp, K, alo, ahi);
                     for (int n = 0; n < F; n++)
-                        A->mh[(size_t)r * F + n] = (float)row[n];
+                        A->mh[(size_t)r * F + n] = (int8_t)row[n];
                 }
                 free(prod);
             }
@@ -554,10 +560,10 @@ static void emit_k(tracer *t, const char *name, int layer, const int8_t *k, size
     t->fn(t->ctx, nm, layer, t->buf, rows, 1);
 }
 
-static void emit_f(tracer *t, const char *name, int layer, const float *src, size_t rows, size_t w)
+static void emit_i8(tracer *t, const char *name, int layer, const int8_t *src, size_t rows, size_t w)
 {
     for (size_t i = 0; i < rows * w; i++)
-        t->buf[i] = (int32_t)src[i];
+        t->buf[i] = src[i];
     t->fn(t->ctx, name, layer, t->buf, rows, w);
 }
 
@@ -577,26 +583,26 @@ int floe_qfwd_trace(const floe_qfwd *f, const floe_qmodel *m, int b, floe_qfwd_t
     const int tok = m->q.act_scaling == FLOE_ACT_PER_TOKEN;
     for (int l = 0; l < c->n_layers; l++) {
         const floe_qfwd_layer *A = &f->layers[l];
-        emit_f(&t, "attn_in", l, A->h1 + r0 * C, T, C);
+        emit_i8(&t, "attn_in", l, A->h1 + r0 * C, T, C);
         emit_k(&t, "attn_in", l, A->k1 + r0, T, tok);
         emit_i16(&t, "q", l, A->q + r0 * Q, T, Q);
         emit_i16(&t, "k", l, A->k + r0 * KV, T, KV);
         emit_i16(&t, "kc", l, A->kc + r0 * KV, T, KV);
         emit_i16(&t, "v", l, A->v + r0 * KV, T, KV);
-        emit_f(&t, "attn_out", l, A->o + r0 * Q, T, Q);
+        emit_i8(&t, "attn_out", l, A->o + r0 * Q, T, Q);
         emit_k(&t, "attn_out", l, A->ko + r0, T, tok);
         emit_i16(&t, "attn_res", l, A->xmid + r0 * C, T, C);
-        emit_f(&t, "mlp_in", l, A->h2 + r0 * C, T, C);
+        emit_i8(&t, "mlp_in", l, A->h2 + r0 * C, T, C);
         emit_k(&t, "mlp_in", l, A->k2 + r0, T, tok);
         emit_i16(&t, "gate", l, A->g + r0 * F, T, F);
         emit_i16(&t, "up", l, A->u + r0 * F, T, F);
         emit_i16(&t, "act", l, A->a + r0 * F, T, F);
-        emit_f(&t, "down_in", l, A->mh + r0 * F, T, F);
+        emit_i8(&t, "down_in", l, A->mh + r0 * F, T, F);
         emit_k(&t, "down_in", l, A->km + r0, T, tok);
         const int16_t *xo = l + 1 < c->n_layers ? f->layers[l + 1].x : f->xf;
         emit_i16(&t, "out", l, xo + r0 * C, T, C);
     }
-    emit_f(&t, "head_in", -1, f->hf + r0 * C, T, C);
+    emit_i8(&t, "head_in", -1, f->hf + r0 * C, T, C);
     emit_k(&t, "head_in", -1, f->kf + r0, T, tok);
     emit_i16(&t, "logits", -1, f->logits + r0 * V, T, V);
     free(t.buf);

@@ -9,8 +9,9 @@
  * RoPE, softmax, SiLU table, requantization) calls the isa/ functions of the contract directly.
  *
  * Buffers: one allocation for batches up to maxB x maxT (floe_qfwd_init); a forward runs on any
- * B <= maxB, T <= maxT. Integer tensors are stored as int16 where they are 16-bit or narrower and
- * as float "codes" where a GEMM reads them (the value is the integer itself). Ownership: everything
+ * B <= maxB, T <= maxT. Integer tensors are stored as int8 where they are activation codes (4 or
+ * 8 bits: what the int8 GEMM reads), as int16 where they are 16-bit or narrower, as int32 or float
+ * where they are accumulators (a float holds an exact integer). Ownership: everything
  * belongs to the floe_qfwd; the model is borrowed for the call.
  * Threads: rows (and (sequence, head) pairs in attention) are split among OpenMP threads; integer
  * results cannot depend on the split.
@@ -32,19 +33,19 @@ extern "C" {
 
 typedef struct floe_qfwd_layer {
     int16_t *x;      /* [N, C] residual codes entering the layer (step s_res) */
-    float *h1;       /* [N, C] attn_in codes (A) */
+    int8_t *h1;      /* [N, C] attn_in codes (A: 4 or 8 bits, so int8) */
     int16_t *q;      /* [N, Q] query codes after RoPE (int16, step s_q) */
     int16_t *k;      /* [N, KV] key codes after RoPE, before the cache (int16, step s_k) */
     int16_t *kc;     /* [N, KV] key cache codes (C, step s_kc) */
     float *vacc;     /* [N, KV] v accumulators (exact integers; value = acc * s_attn_in * s_wv[n]) */
     int16_t *v;      /* [N, KV] value cache codes (C, step s_vc) */
     int32_t *oacc;   /* [N, Q] sum_s p v (value = acc * 2^-15 * s_vc) */
-    float *o;        /* [N, Q] attention output codes (A, step s_o_in) */
+    int8_t *o;       /* [N, Q] attention output codes (A, step s_o_in) */
     int16_t *xmid;   /* [N, C] residual after attention */
-    float *h2;       /* [N, C] mlp_in codes */
+    int8_t *h2;      /* [N, C] mlp_in codes */
     int16_t *g, *u;  /* [N, F] gate and up codes (int16) */
     int16_t *a;      /* [N, F] SiLU(g) codes (int16, step s_silu) */
-    float *mh;       /* [N, F] down_in codes (A, step s_down_in) */
+    int8_t *mh;      /* [N, F] down_in codes (A, step s_down_in) */
     /* per-token scaling (docs/numerics.md §10): row r of an input point has the step s * 2^-k[r];
      * all zero for a per-tensor model */
     int8_t *k1, *ko, *k2, *km; /* [N] shifts of attn_in, attn_out (o_in), mlp_in, down_in */
@@ -56,7 +57,7 @@ typedef struct floe_qfwd {
     int B, T;                 /* shape of the last forward */
     floe_qfwd_layer *layers;  /* [n_layers] */
     int16_t *xf;              /* [N, C] residual after the last layer */
-    float *hf;                /* [N, C] head_in codes */
+    int8_t *hf;               /* [N, C] head_in codes */
     int8_t *kf;               /* [N] head_in per-token shifts (zero for per-tensor) */
     /* per-token models: rows by shift k at attn_in, o_in, mlp_in, down_in (all layers) and head_in,
      * summed over the forwards since floe_qfwd_init */
@@ -73,7 +74,8 @@ typedef struct floe_qfwd {
     /* weight codes as float for the fp32 GEMM path; NULL until needed (the int8 GEMM reads the codes) */
     float *wcodes;
     size_t wcodes_n;
-    int8_t *x8;               /* [N, max(C, Q, F)] a linear layer's input codes for the int8 GEMM */
+    float *xcodes; /* a linear layer's input codes as float for the fp32 GEMM path; NULL until needed */
+    size_t xcodes_n;
     double *dcodes, *dx;      /* double copies for the exact double path; NULL until needed */
     size_t dcodes_n, dx_n;
     void *mem;                /* one block for all of the above */

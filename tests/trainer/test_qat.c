@@ -25,7 +25,8 @@ static void test_lsq(void **state)
     assert_int_equal(floe_lsq_code(-100.0f, 0.5f, 4), -8);
     assert_int_equal(floe_lsq_code(NAN, 1.0f, 8), -128);
     /* activations: one inside value, one above, one below; step 1, 4 bits */
-    float v[3] = {2.3f, 9.0f, -12.0f}, codes[3] = {2, 7, -8}, g[3] = {1.0f, 1.0f, 1.0f}, dv[3];
+    float v[3] = {2.3f, 9.0f, -12.0f}, g[3] = {1.0f, 1.0f, 1.0f}, dv[3];
+    int8_t codes[3] = {2, 7, -8};
     double rows[1];
     double ds = floe_lsq_act_backward(dv, g, v, 1.0f, NULL, codes, NULL, 1, 3, 1.0f, 4, rows);
     assert_float_equal(dv[0], 1.0f, 0);
@@ -53,7 +54,8 @@ static void test_lsq_per_token(void **state)
     const int bits = 4, hi = 7, lo = -8;
     const int8_t k[R] = {0, 1, 2, 3, 4};
     const float s = 0.37f;
-    float v[R * W], g[R * W], codes[R * W], dv[R * W], dv0[R * W];
+    float v[R * W], g[R * W], dv[R * W], dv0[R * W];
+    int8_t codes[R * W];
     double rows[R];
     for (int r = 0; r < R; r++)
         for (int j = 0; j < W; j++) {
@@ -62,7 +64,7 @@ static void test_lsq_per_token(void **state)
             v[i] = sr * (float)(j * 2.3 - 7.1); /* codes from below the range to above it */
             g[i] = 0.5f + 0.1f * (float)((i * 7) % 11);
             float x = floorf(v[i] / sr + 0.5f);
-            codes[i] = x < lo ? (float)lo : x > hi ? (float)hi : x;
+            codes[i] = (int8_t)(x < lo ? (float)lo : x > hi ? (float)hi : x);
         }
     double ds = floe_lsq_act_backward_tok(dv, g, v, 1.0f, NULL, codes, NULL, k, R, W, s, bits, rows);
     /* finite differences of L(s) = sum g x_hat(s) */
