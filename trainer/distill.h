@@ -12,6 +12,8 @@
 #ifndef FLOE_TRAINER_DISTILL_H
 #define FLOE_TRAINER_DISTILL_H
 
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -25,6 +27,19 @@ typedef struct floe_distill_result {
  * [2 N] doubles. */
 floe_distill_result floe_distill(float *dlogits, const float *z, const float *t, const int *targets, int N, int V,
                                  float tau, float alpha, float dloss, double *row_scratch);
+
+/* The same in two passes, so that the gradient can be formed a slice of the vocabulary at a time (the
+ * QAT head's backward) and no [N, V] float buffer of student logits or gradients is needed. The
+ * student's logits are z, or (z NULL) the codes zc times zscale, the float the student's logit view
+ * holds. floe_distill_rows computes the loss and, per row, the log-partitions of t / tau, z / tau
+ * and z into row_stats [3 N]; floe_distill_cols then writes columns c0..c0+cn-1 of dL/dz into d
+ * (row i at d + i * ldd). Each value has the bits floe_distill gives it; row_scratch: [2 N]. */
+floe_distill_result floe_distill_rows(double *row_stats, const float *z, const int16_t *zc, float zscale,
+                                      const float *t, const int *targets, int N, int V, float tau, float alpha,
+                                      double *row_scratch);
+void floe_distill_cols(float *d, int ldd, int c0, int cn, const float *z, const int16_t *zc, float zscale,
+                       const float *t, const int *targets, int N, int V, float tau, float alpha, float dloss,
+                       const double *row_stats);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@ typedef struct {
     float *dm, *mhat, *dg, *du;  /* [N, F] */
     float *dwhat, *wbuf;         /* [largest block linear, or head_rows of the head]: dL/dW_hat; W_hat,
                                     then W' (formed at use) */
+    float *dslice;               /* [N, head_rows]: a slice of dL/dlogits (floe_qat_backward_sliced) */
     double *gacc;                /* [max(C, F)] a folded gain's gradient, summed over row slices */
     int head_rows;               /* the LM head's weight rows per backward slice (a multiple of 128) */
     float *ones, *dgain;         /* [max(C, F)] */
@@ -50,9 +51,9 @@ void floe_qat_free(floe_qat *s)
 {
     qat_scratch *x = s->scratch;
     if (x) {
-        float *fs[] = {x->dx, x->dh, x->hhat,  x->xf,   x->rstd, x->dq,    x->datt,     x->ohat,
-                       x->qf, x->dk, x->dv,    x->kf,   x->vf,   x->pscr,  x->dm,       x->mhat,
-                       x->dg, x->du, x->dwhat, x->wbuf, x->ones, x->dgain, x->rope_cos, x->rope_sin};
+        float *fs[] = {x->dx,    x->dh,   x->hhat,   x->xf,   x->rstd,  x->dq,       x->datt,    x->ohat, x->qf,
+                       x->dk,    x->dv,   x->kf,     x->vf,   x->pscr,  x->dm,       x->mhat,    x->dg,   x->du,
+                       x->dwhat, x->wbuf, x->dslice, x->ones, x->dgain, x->rope_cos, x->rope_sin};
         for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
             free(fs[i]);
         free(x->rows);
@@ -64,7 +65,6 @@ void floe_qat_free(floe_qat *s)
     free(s->grads);
     free(s->steps);
     free(s->dsteps);
-    free(s->logits);
     free(s->tokens);
     free(s->step_floor);
     free(s->frozen_steps);
@@ -135,10 +135,9 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
     s->grads = floe_big_calloc(s->table.total, sizeof(float));
     s->steps = malloc(s->n_steps * sizeof(float));
     s->dsteps = calloc(s->n_steps, sizeof(float));
-    s->logits = floe_big_calloc(N * V, sizeof(float));
     s->tokens = calloc(N, sizeof(int32_t));
     qat_scratch *x = s->scratch = calloc(1, sizeof *x);
-    if (!s->params || !s->grads || !s->steps || !s->dsteps || !s->logits || !s->tokens || !x)
+    if (!s->params || !s->grads || !s->steps || !s->dsteps || !s->tokens || !x)
         goto oom;
     size_t CF = C > F ? C : F;
     /* The head's backward runs in slices of its weight rows that fit the largest block linear: an
@@ -153,9 +152,9 @@ int floe_qat_init(floe_qat *s, const floe_model_config *cfg, const floe_qconfig 
           ALLOC(x->qf, N * Q) && ALLOC(x->dk, N * KV) && ALLOC(x->dv, N * KV) && ALLOC(x->kf, N * KV) &&
           ALLOC(x->vf, N * KV) && ALLOC(x->pscr, 2 * (size_t)maxT * maxT) && ALLOC(x->dm, N * F) &&
           ALLOC(x->mhat, N * F) && ALLOC(x->dg, N * F) && ALLOC(x->du, N * F) && ALLOC(x->dwhat, wmax) &&
-          ALLOC(x->wbuf, wmax) && ALLOC(x->ones, CF) && ALLOC(x->dgain, CF) && ALLOC(x->rope_cos, (size_t)maxT * h) &&
-          ALLOC(x->rope_sin, (size_t)maxT * h) && ALLOC(x->rows, N) && ALLOC(x->gacc, CF) &&
-          ALLOC(s->step_floor, s->n_steps)))
+          ALLOC(x->wbuf, wmax) && ALLOC(x->dslice, N * hr) && ALLOC(x->ones, CF) && ALLOC(x->dgain, CF) &&
+          ALLOC(x->rope_cos, (size_t)maxT * h) && ALLOC(x->rope_sin, (size_t)maxT * h) && ALLOC(x->rows, N) &&
+          ALLOC(x->gacc, CF) && ALLOC(s->step_floor, s->n_steps)))
         goto oom;
 #undef ALLOC
     for (size_t i = 0; i < CF; i++)
@@ -320,11 +319,6 @@ int floe_qat_forward(floe_qat *s, const int32_t *tokens, int B, int T, floe_err 
     if (floe_qat_quantize(s, err) != 0 || floe_qfwd_forward(&s->fwd, &s->qm, tokens, B, T, err) != 0)
         return -1;
     memcpy(s->tokens, tokens, sizeof(int32_t) * (size_t)B * T);
-    size_t n = (size_t)B * T * s->cfg.vocab_size;
-    const float sl = s->qm.s_logit;
-    const int16_t *lg = s->fwd.logits;
-    for (size_t i = 0; i < n; i++)
-        s->logits[i] = (float)lg[i] * sl;
     return 0;
 }
 
@@ -423,19 +417,36 @@ static void weight_backward(floe_qat *s, floe_qat_linear *q, int r0, int rn, flo
     }
 }
 
+/* dout given whole: its columns in place */
+typedef struct {
+    const float *d;
+    int ld;
+} whole_dout;
+
+static const float *whole_slice(void *ctx, int c0, int cn, float *buf, int *ld)
+{
+    (void)cn, (void)buf;
+    const whole_dout *w = ctx;
+    *ld = w->ld;
+    return w->d + c0;
+}
+
 /* Linear backward on dequantized operands: dinp (+)= dout @ W_hat (add: accumulate; else overwrite),
- * dW_hat = dout^T @ inp, then through the weight quantizer. The LM head runs in slices of head_rows
- * weight rows (its dinp then sums slice by slice: float rounding, not the bits of one product). */
-static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, int add, const float *dout,
-                            const float *inp, int N)
+ * dW_hat = dout^T @ inp, then through the weight quantizer. dout's columns come from fn. The LM head
+ * runs in slices of head_rows weight rows (its dinp then sums slice by slice: float rounding, not the
+ * bits of one product). */
+static void linear_backward_from(floe_qat *s, floe_qat_linear *q, float *dinp, int add, floe_qat_dlogits_fn fn,
+                                 void *ctx, const float *inp, int N)
 {
     qat_scratch *x = s->scratch;
     const int rows = q->layer < 0 ? x->head_rows : q->out;
     memset(x->gacc, 0, sizeof(double) * (size_t)q->in);
     for (int r0 = 0; r0 < q->out; r0 += rows) {
         const int rn = q->out - r0 < rows ? q->out - r0 : rows;
+        int ld;
+        const float *dout = fn(ctx, r0, rn, x->dslice, &ld);
         dequantize_linear(q, r0, rn, x->wbuf);
-        floe_matmul_backward_ld(dinp, add || r0 > 0, x->dwhat, 0, dout + r0, q->out, inp, x->wbuf, N, q->in, rn);
+        floe_matmul_backward_ld(dinp, add || r0 > 0, x->dwhat, 0, dout, ld, inp, x->wbuf, N, q->in, rn);
         weight_backward(s, q, r0, rn, x->dwhat, x->wbuf, x->gacc);
     }
     if (q->gain != FLOE_P_KIND_COUNT && !s->frozen) {
@@ -444,6 +455,15 @@ static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, int ad
             dg[i] += (float)x->gacc[i];
     }
 }
+
+static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, int add, const float *dout, const float *inp,
+                            int N)
+{
+    whole_dout w = {dout, q->out};
+    linear_backward_from(s, q, dinp, add, whole_slice, &w, inp, N);
+}
+
+int floe_qat_head_rows(const floe_qat *s) { return ((const qat_scratch *)s->scratch)->head_rows; }
 
 /* dL/d(normalised input) through the learned step of an RMSNorm output, then the float RMSNorm
  * backward (gain 1: gains are folded into the weights) into dres. */
@@ -506,6 +526,12 @@ static float *dstep_of(floe_qat *s, int l, int which)
 
 void floe_qat_backward(floe_qat *s, const float *dlogits)
 {
+    whole_dout w = {dlogits, s->cfg.vocab_size};
+    floe_qat_backward_sliced(s, whole_slice, &w);
+}
+
+void floe_qat_backward_sliced(floe_qat *s, floe_qat_dlogits_fn fn, void *ctx)
+{
     qat_scratch *x = s->scratch;
     const floe_model_config *c = &s->cfg;
     const floe_qfwd *f = &s->fwd;
@@ -525,7 +551,7 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
     view_in(x->hhat, f->hf, N, C, m->s_head_in, tok ? f->kf : NULL);
     if (gr) /* dW = dlogits^T (h / ls) */
         scale_buf(x->hhat, NC, 1.0f / ls);
-    linear_backward(s, head, x->dh, 0, dlogits, x->hhat, N);
+    linear_backward_from(s, head, x->dh, 0, fn, ctx, x->hhat, N);
     if (gr)
         scale_buf(x->dh, NC, 1.0f / ls);
     memset(x->dx, 0, NC * sizeof(float));

@@ -66,8 +66,6 @@ typedef struct floe_qat {
     floe_qmodel qm;         /* the quantized model of the last floe_qat_quantize (codes, steps, constants) */
     floe_qfwd fwd;          /* integer forward and its saved tensors */
     int maxB, maxT;
-    float *logits;          /* [N, V] float view of the last forward's logits (the QAT step then overwrites it
-                               with their gradient: floe_distill in place) */
     int32_t *tokens;        /* [N] the last forward's tokens */
     void *scratch;          /* backward buffers (qat_model.c) */
     /* E2E-QP (EfficientQAT): the weight codes frozen at floe_qat_freeze; then only the steps learn */
@@ -94,12 +92,22 @@ float *floe_qat_act_step(floe_qat *s, int l, int which);
  * that is not positive and finite or an unrepresentable multiplier, naming it. */
 int floe_qat_quantize(floe_qat *s, floe_err *err);
 
-/* Quantize, then the integer forward over tokens [B, T]; s->logits = logit codes * s_logit. */
+/* Quantize, then the integer forward over tokens [B, T]: the logits are s->fwd.logits (int16 codes)
+ * times s->qm.s_logit (no float copy is kept: [N, V] floats are 1 GB for Llama 3 at 2,048 tokens). */
 int floe_qat_forward(floe_qat *s, const int32_t *tokens, int B, int T, floe_err *err);
 
 /* Backward of the last forward given dL/dlogits [B*T, V] (float view): grads += dL/dparams,
  * dsteps += dL/dsteps. */
 void floe_qat_backward(floe_qat *s, const float *dlogits);
+
+/* The same with dL/dlogits given a slice of the vocabulary at a time, as the LM head's backward takes
+ * them (floe_qat_head_rows words per slice, in ascending order): fn returns columns c0..c0+cn-1 of
+ * every row, rows *ld floats apart, either in buf ([N, cn], floats the callee may fill) or in an array
+ * of its own. The same bits as floe_qat_backward on the whole array. */
+typedef const float *(*floe_qat_dlogits_fn)(void *ctx, int c0, int cn, float *buf, int *ld);
+void floe_qat_backward_sliced(floe_qat *s, floe_qat_dlogits_fn fn, void *ctx);
+/* The vocabulary slice of the head's backward (a multiple of 128 words, or the whole vocabulary). */
+int floe_qat_head_rows(const floe_qat *s);
 
 void floe_qat_zero_grad(floe_qat *s);
 

@@ -75,7 +75,7 @@ void floe_qat_trainer_free(floe_qat_trainer *tr)
     floe_qat_free(&tr->s);
     floe_model_free(&tr->teacher);
     free(tr->m), free(tr->v), free(tr->m16), free(tr->v16), free(tr->ms), free(tr->vs);
-    free(tr->rows), free(tr->inp), free(tr->tgt), free(tr->rowbuf);
+    free(tr->rows), free(tr->inp), free(tr->tgt), free(tr->rowbuf), free(tr->rowstats);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -120,8 +120,9 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
     tr->inp = malloc(sizeof(int32_t) * N);
     tr->tgt = malloc(sizeof(int32_t) * N);
     tr->rowbuf = malloc(sizeof(double) * 2 * N);
+    tr->rowstats = malloc(sizeof(double) * 3 * N);
     if (!(cfg->moments_bf16 ? tr->m16 && tr->v16 : tr->m && tr->v) || !tr->ms || !tr->vs || !tr->rows || !tr->inp ||
-        !tr->tgt || !tr->rowbuf) {
+        !tr->tgt || !tr->rowbuf || !tr->rowstats) {
         floe_err_set(err, "QAT: out of memory");
         goto fail;
     }
@@ -162,6 +163,25 @@ static int qat_micro(floe_qat_trainer *tr, const floe_tokens *train, uint64_t po
     return 0;
 }
 
+/* The distillation gradient a vocabulary slice at a time, for the head's backward (floe_distill_cols
+ * after floe_distill_rows: no [N, V] float buffer of student logits or gradients). */
+typedef struct {
+    const floe_qat_trainer *tr;
+    float dloss;
+} dlogits_src;
+
+static const float *distill_slice(void *ctx, int c0, int cn, float *buf, int *ld)
+{
+    const dlogits_src *d = ctx;
+    const floe_qat_trainer *tr = d->tr;
+    const floe_qat_cfg *c = &tr->cfg;
+    const int N = tr->s.fwd.B * tr->s.fwd.T;
+    floe_distill_cols(buf, cn, c0, cn, NULL, tr->s.fwd.logits, tr->s.qm.s_logit, floe_model_logits(&tr->teacher),
+                      tr->tgt, N, tr->s.cfg.vocab_size, c->tau, c->alpha, d->dloss, tr->rowstats);
+    *ld = cn;
+    return buf;
+}
+
 int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats *st, floe_err *err)
 {
     const floe_qat_cfg *c = &tr->cfg;
@@ -175,10 +195,11 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
     for (int j = 0; j < c->accum; j++) {
         if (qat_micro(tr, train, (uint64_t)tr->step * c->accum + j, j == 0 ? &vs : NULL, err) != 0)
             return -1;
-        /* the gradient in place of the student's float logits (one [N, V] buffer, not two) */
-        floe_distill_result rj = floe_distill(s->logits, s->logits, floe_model_logits(&tr->teacher), tr->tgt, N, V,
-                                              c->tau, c->alpha, 1.0f / (float)c->accum, tr->rowbuf);
-        floe_qat_backward(s, s->logits);
+        floe_distill_result rj =
+            floe_distill_rows(tr->rowstats, NULL, s->fwd.logits, s->qm.s_logit, floe_model_logits(&tr->teacher),
+                              tr->tgt, N, V, c->tau, c->alpha, tr->rowbuf);
+        dlogits_src src = {tr, 1.0f / (float)c->accum};
+        floe_qat_backward_sliced(s, distill_slice, &src);
         r.loss += rj.loss / c->accum, r.kl += rj.kl / c->accum, r.ce += rj.ce / c->accum;
     }
     double norm = sqrt(floe_sumsq(s->grads, s->table.total) + floe_sumsq(s->dsteps, s->n_steps));

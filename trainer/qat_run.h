@@ -76,7 +76,7 @@ typedef struct floe_qat_trainer {
     uint16_t *m16, *v16;    /* the parameters' moments as bfloat16 with cfg.moments_bf16 (else NULL) */
     int step;
     int32_t *rows, *inp, *tgt;
-    double *rowbuf;
+    double *rowbuf, *rowstats; /* [2 N], [3 N]: the distillation's per-row sums and log-partitions */
     char teacher_path[4096];
     uint64_t teacher_digest;
     floe_qat_verify_fn verify;  /* NULL: no verification */

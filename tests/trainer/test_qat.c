@@ -16,6 +16,15 @@
 
 /* ---- LSQ primitives --------------------------------------------------------------------------- */
 
+/* The student's logits as floats (codes times s_logit), into out [N, V]; returns out. */
+static float *qat_logits(const floe_qat *s, float *out)
+{
+    size_t n = (size_t)s->fwd.B * s->fwd.T * s->cfg.vocab_size;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (float)s->fwd.logits[i] * s->qm.s_logit;
+    return out;
+}
+
 static void test_lsq(void **state)
 {
     (void)state;
@@ -125,6 +134,37 @@ static void test_distill_gradient(void **state)
     /* identical logits: zero KL */
     floe_distill_result r = floe_distill(d, t, t, NULL, N, V, tau, 0.0f, 1.0f, rows);
     assert_true(fabs(r.kl) < 1e-9);
+}
+
+/* The two-pass distillation on int16 codes, in vocabulary slices into a narrower buffer: the loss and
+ * every gradient value have floe_distill's bits on the float view of the codes. */
+static void test_distill_slices(void **state)
+{
+    (void)state;
+    enum { N = 4, V = 23, CN = 5 };
+    int16_t zc[N * V];
+    float z[N * V], t[N * V], d[N * V], slice[N * CN];
+    int tgt[N] = {0, 22, 7, 13};
+    double rows[2 * N], st[3 * N];
+    const float zs = 0.0137f, tau = 1.7f, alpha = 0.4f, dloss = 0.5f;
+    for (int i = 0; i < N * V; i++) {
+        zc[i] = (int16_t)(300.0 * sin(0.9 * i));
+        z[i] = (float)zc[i] * zs;
+        t[i] = (float)cos(0.37 * i) * 4.0f;
+    }
+    for (int with_tgt = 0; with_tgt < 2; with_tgt++) {
+        const int *tg = with_tgt ? tgt : NULL;
+        const float a = with_tgt ? alpha : 0.0f;
+        floe_distill_result w = floe_distill(d, z, t, tg, N, V, tau, a, dloss, rows);
+        floe_distill_result r = floe_distill_rows(st, NULL, zc, zs, t, tg, N, V, tau, a, rows);
+        assert_true(w.loss == r.loss && w.kl == r.kl && (with_tgt ? w.ce == r.ce : isnan(r.ce)));
+        for (int c0 = 0; c0 < V; c0 += CN) {
+            int cn = V - c0 < CN ? V - c0 : CN;
+            floe_distill_cols(slice, cn, c0, cn, NULL, zc, zs, t, tg, N, V, tau, a, dloss, st);
+            for (int i = 0; i < N; i++)
+                assert_memory_equal(slice + i * cn, d + i * V + c0, sizeof(float) * (size_t)cn);
+        }
+    }
 }
 
 /* ---- a tiny teacher ------------------------------------------------------------------------------ */
@@ -301,7 +341,7 @@ static void gradient_matches_fp_of(floe_qconfig q, const char *teacher, int size
     assert_int_equal(floe_qat_forward(s, inp, B, T, &err), 0);
     double rb[2 * 72];
     float *dl = malloc(sizeof(float) * (size_t)N * V);
-    floe_distill(dl, s->logits, floe_model_logits(m), tgt, N, V, 1.0f, 1.0f, 1.0f, rb);
+    floe_distill(dl, qat_logits(s, dl), floe_model_logits(m), tgt, N, V, 1.0f, 1.0f, 1.0f, rb); /* in place */
     floe_qat_zero_grad(s);
     floe_qat_backward(s, dl);
     for (size_t i = 0; i < s->table.count; i++) {
@@ -476,7 +516,7 @@ static void test_accum_equals_batch(void **state)
     floe_qat_zero_grad(s);
     floe_model_forward(m, inp, NULL, 2, T);
     assert_int_equal(floe_qat_forward(s, inp, 2, T, &err), 0);
-    double full = floe_distill(dl, s->logits, floe_model_logits(m), tgt, 2 * T, V, 1.0f, 0.5f, 1.0f, rb).loss;
+    double full = floe_distill(dl, qat_logits(s, dl), floe_model_logits(m), tgt, 2 * T, V, 1.0f, 0.5f, 1.0f, rb).loss;
     floe_qat_backward(s, dl);
     memcpy(g, s->grads, sizeof(float) * np);
     memcpy(g + np, s->dsteps, sizeof(float) * ns);
@@ -485,7 +525,8 @@ static void test_accum_equals_batch(void **state)
     for (int j = 0; j < 2; j++) {
         floe_model_forward(m, inp + j * T, NULL, 1, T);
         assert_int_equal(floe_qat_forward(s, inp + j * T, 1, T, &err), 0);
-        sum += floe_distill(dl, s->logits, floe_model_logits(m), tgt + j * T, T, V, 1.0f, 0.5f, 0.5f, rb).loss / 2;
+        sum +=
+            floe_distill(dl, qat_logits(s, dl), floe_model_logits(m), tgt + j * T, T, V, 1.0f, 0.5f, 0.5f, rb).loss / 2;
         floe_qat_backward(s, dl);
     }
     assert_true(fabs(sum - full) <= 1e-5 * fabs(full));
@@ -617,6 +658,7 @@ int main(void)
         cmocka_unit_test(test_lsq),
         cmocka_unit_test(test_lsq_per_token),
         cmocka_unit_test(test_distill_gradient),
+        cmocka_unit_test(test_distill_slices),
         cmocka_unit_test(test_forward_is_reference),
         cmocka_unit_test(test_gradient_matches_fp),
         cmocka_unit_test(test_hf_folders),
