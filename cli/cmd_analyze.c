@@ -58,7 +58,7 @@ int floe_cmd_analyze(int argc, char **argv)
     }
     floe_err err;
     floe_model t;
-    if (floe_model_load(&t, teacher, 1, 1, &err) != 0)
+    if (floe_model_load_forward(&t, teacher, 1, 1, &err) != 0)
         return floe_cmd_fail("analyze", "teacher: %s", err.msg);
     floe_qmodel q;
     if (floe_qmodel_load(&q, student, &err) != 0) {

@@ -155,7 +155,7 @@ int floe_cmd_eval(int argc, char **argv)
     int kmax = 0;
     if (ckpt) {
         floe_model m;
-        if ((rc = floe_model_load(&m, ckpt, (int)batch, (int)context, &err)) == 0) {
+        if ((rc = floe_model_load_forward(&m, ckpt, (int)batch, (int)context, &err)) == 0) {
             if ((rc = floe_tokens_check_vocab(&val, m.cfg.vocab_size, &err)) == 0 &&
                 (rc = floe_ckpt_check_tokenizer(ckpt, &val, &err)) == 0)
                 rc = floe_model_evaluate(&m, &val, m.maxT, &r, &err);

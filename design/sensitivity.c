@@ -188,8 +188,8 @@ done:
 int floe_sens_ptq_loss(const char *teacher_path, const floe_tokens *train, const floe_tokens *val,
                        const floe_sens_opts *o, const floe_qconfig *q, double *loss, floe_err *err)
 {
-    floe_model t;
-    if (floe_model_load(&t, teacher_path, o->batch, o->context, err) != 0) {
+    floe_model t; /* calibration and evaluation only: no Fisher, no gradients */
+    if (floe_model_load_forward(&t, teacher_path, o->batch, o->context, err) != 0) {
         floe_err_prefix(err, "teacher %s", teacher_path);
         return -1;
     }

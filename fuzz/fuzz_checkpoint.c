@@ -1,7 +1,7 @@
 /* libFuzzer target: a training checkpoint, the model file and its optimizer state (trainer/train.c:
- * floe_ckpt_read_cfg, floe_trainer_load, floe_model_load). The input is both files: a 4-byte
- * little-endian length, the model file's bytes, then the optimizer file's. Either is refused with an
- * error naming a file, or the checkpoint loads (the trainer's own batch and context are 1 x 1: the
+ * floe_ckpt_read_cfg, floe_trainer_load, floe_model_load, floe_model_load_forward). The input is both
+ * files: a 4-byte little-endian length, the model file's bytes, then the optimizer file's. Either is
+ * refused with an error naming a file, or the checkpoint loads (the trainer's own batch and context are 1 x 1: the
  * loader, not a training run, is under test). */
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     floe_model m;
     if (floe_model_load(&m, path, 1, 1, &err) == 0)
+        floe_model_free(&m);
+    if (floe_model_load_forward(&m, path, 1, 1, &err) == 0) /* teachers' loader: the same checks */
         floe_model_free(&m);
     return 0;
 }

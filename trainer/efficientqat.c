@@ -10,10 +10,12 @@
 #include "models/safetensors.h"
 #include "trainer/train.h"
 
-/* A model of the teacher's config, allocated for B x T, holding the teacher's parameters. */
-static int copy_model(floe_model *dst, const floe_model *src, int B, int T, floe_err *err)
+/* A model of the teacher's config, allocated for B x T, holding the teacher's parameters: a training
+ * model (a student Block-AP trains), or a forward-only one (the FP reference it only runs forwards). */
+static int copy_model(floe_model *dst, const floe_model *src, int B, int T, int forward_only, floe_err *err)
 {
-    if (floe_model_init(dst, &src->cfg, B, T, err) != 0)
+    if ((forward_only ? floe_model_init_forward(dst, &src->cfg, B, T, err)
+                      : floe_model_init(dst, &src->cfg, B, T, err)) != 0)
         return -1;
     memcpy(dst->params, src->params, sizeof(float) * src->table.total);
     return 0;
@@ -37,7 +39,7 @@ int floe_efficientqat_block_ap(floe_qat_trainer *tr, const floe_tokens *train, c
     floe_wquant *wq = calloc((size_t)n, sizeof *wq);
     if (!wq)
         return floe_err_set(err, "Block-AP: out of memory");
-    if (copy_model(&q, &tr->teacher, bc.batch, T, err) != 0) {
+    if (copy_model(&q, &tr->teacher, bc.batch, T, 0, err) != 0) {
         free(wq);
         return -1;
     }
@@ -83,7 +85,7 @@ int floe_eqat_wonly_init(floe_eqat_wonly *w, const char *teacher, const floe_blo
     snprintf(w->teacher, sizeof w->teacher, "%s", teacher);
     floe_model t;
     /* the teacher at Block-AP's batch; the student at the larger of both phases' */
-    if (floe_model_load(&t, teacher, 1, 1, err) != 0) {
+    if (floe_model_load_forward(&t, teacher, 1, 1, err) != 0) {
         floe_err_prefix(err, "teacher %s", teacher);
         return -1;
     }
@@ -96,9 +98,9 @@ int floe_eqat_wonly_init(floe_eqat_wonly *w, const char *teacher, const floe_blo
         floe_err_set(err, "context %d exceeds the model's %d", Tb > Te ? Tb : Te, t.cfg.context);
         goto out;
     }
-    if (copy_model(&w->fp, &t, bap->batch, Tb, err) != 0)
+    if (copy_model(&w->fp, &t, bap->batch, Tb, 1, err) != 0)
         goto out;
-    if (copy_model(&w->q, &t, B, T, err) != 0) {
+    if (copy_model(&w->q, &t, B, T, 0, err) != 0) {
         floe_model_free(&w->fp);
         goto out;
     }

@@ -30,8 +30,8 @@ extern "C" {
 int floe_efficientqat_block_ap(floe_qat_trainer *tr, const floe_tokens *train, const floe_blockap_cfg *c,
                                floe_blockap_cb cb, void *ctx, floe_err *err);
 
-/* Weight-only form: the state of a run. fp is the teacher, q the folded student whose block linears
- * hold w_hat after each step. */
+/* Weight-only form: the state of a run. fp is the teacher (a forward-only model: Block-AP only runs
+ * its blocks forwards), q the folded student whose block linears hold w_hat after each step. */
 typedef struct floe_eqat_wonly {
     floe_model fp, q;
     floe_e2eqp e2e;

@@ -46,7 +46,7 @@ int floe_export_hf(const char *in, const char *dir, const char *tokenizer, floe_
         return rc;
     }
     floe_model m;
-    if (floe_model_load(&m, in, 1, 1, err) != 0)
+    if (floe_model_load_forward(&m, in, 1, 1, err) != 0)
         return -1;
     int rc = floe_hf_folder_write(dir, &m.cfg, &m.table, m.params, tokenizer, meta, 1, err);
     info->params = m.table.total;

@@ -69,20 +69,31 @@ static const float *head(floe_decoder *d)
     return d->logits;
 }
 
+/* Layer l's keys and values of the prefill's n rows into the cache (floe_model_forward_tapped). */
+typedef struct {
+    floe_decoder *d;
+    int n;
+} prefill_ctx;
+
+static void cache_layer(void *ctx, int l, const floe_model_taps *t)
+{
+    const prefill_ctx *p = ctx;
+    const floe_model_config *c = &p->d->m->cfg;
+    const size_t KV = (size_t)c->n_kv_heads * c->head_dim;
+    if (l >= c->n_layers)
+        return;
+    memcpy(p->d->k + (size_t)l * p->d->cap * KV, t->k, (size_t)p->n * KV * sizeof(float));
+    memcpy(p->d->v + (size_t)l * p->d->cap * KV, t->v, (size_t)p->n * KV * sizeof(float));
+}
+
 const float *floe_decoder_prefill(floe_decoder *d, const int32_t *tokens, int n)
 {
     floe_model *m = d->m;
     const floe_model_config *c = &m->cfg;
-    const size_t KV = (size_t)c->n_kv_heads * c->head_dim, C = (size_t)c->d_model;
-    floe_model_forward(m, tokens, NULL, 1, n);
-    for (int l = 0; l < c->n_layers; l++) {
-        floe_model_taps t = floe_model_get_taps(m, l);
-        memcpy(d->k + (size_t)l * d->cap * KV, t.k, (size_t)n * KV * sizeof(float));
-        memcpy(d->v + (size_t)l * d->cap * KV, t.v, (size_t)n * KV * sizeof(float));
-    }
+    prefill_ctx p = {d, n};
+    floe_model_forward_tapped(m, tokens, NULL, 1, n, cache_layer, &p);
     d->pos = n;
     memcpy(d->logits, floe_model_logits(m) + (size_t)(n - 1) * c->vocab_size, (size_t)c->vocab_size * sizeof(float));
-    (void)C;
     return d->logits;
 }
 

@@ -46,7 +46,7 @@ int floe_lm_open(floe_lm *lm, const char *ckpt, const char *qmodel, int maxT, fl
         return floe_err_set(err, "out of memory");
     lm->owned = o;
     if (ckpt) {
-        if (floe_model_load(&o->fp, ckpt, 1, maxT, err) != 0) {
+        if (floe_model_load_forward(&o->fp, ckpt, 1, maxT, err) != 0) {
             floe_lm_close(lm);
             return -1;
         }

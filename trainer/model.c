@@ -46,17 +46,26 @@ static size_t layer_floats(const sizes *s)
 /* acts: res[0..L] ([N, C] each, the residual stream entering each block and leaving the last),
  * then each layer's layer_acts, then final_acts: lnf [N, C], rstdf [N], losses [N], and for the whole
  * head logits [N, V], probs [N, V]; for the chunked head (head_rows R > 0) rowmax [N], rowsum [N] and
- * one chunk [R, V] of logits, of their exponentials and of their gradient in turn. */
+ * one chunk [R, V] of logits, of their exponentials and of their gradient in turn.
+ * A forward-only model: res in 2 slots (residual l in slot l % 2: block l reads one, writes the
+ * other), one layer_acts slot, then lnf, rstdf, losses, logits [N, V], the losses' chunk [R, V] with
+ * its rowmax [R], rowsum [R] (R = loss_rows), and attention's scratch [W] (the training model keeps
+ * that in dacts, as its backward uses it too). */
+static int res_slots(const floe_model *m) { return m->forward_only ? 2 : m->cfg.n_layers + 1; }
+static int layer_slots(const floe_model *m) { return m->forward_only ? 1 : m->cfg.n_layers; }
+
+static int loss_rows(int maxN) { return maxN < FLOE_MODEL_LOSS_ROWS ? maxN : FLOE_MODEL_LOSS_ROWS; }
+
 static float *res_at(const floe_model *m, int l)
 {
     sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
-    return m->acts + (size_t)l * s.N * s.C;
+    return m->acts + (size_t)(l % res_slots(m)) * s.N * s.C;
 }
 
 static layer_acts layer_at(const floe_model *m, int l)
 {
     sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
-    float *p = m->acts + (size_t)(m->cfg.n_layers + 1) * s.N * s.C + (size_t)l * layer_floats(&s);
+    float *p = m->acts + (size_t)res_slots(m) * s.N * s.C + (size_t)(l % layer_slots(m)) * layer_floats(&s);
     layer_acts a;
     a.ln1 = p, p += s.N * s.C;
     a.rstd1 = p, p += s.N;
@@ -80,8 +89,12 @@ typedef struct {
     float *rowmax, *rowsum, *chunk; /* chunked head; NULL when whole */
 } final_acts;
 
-static size_t final_floats(const sizes *s, int head_rows)
+static size_t final_floats(const sizes *s, int head_rows, int forward_only)
 {
+    if (forward_only) {
+        size_t R = (size_t)loss_rows((int)s->N);
+        return s->N * s->C + 2 * s->N + s->N * s->V + 2 * R + R * s->V + s->W;
+    }
     if (head_rows > 0)
         return s->N * s->C + 4 * s->N + (size_t)head_rows * s->V;
     return s->N * s->C + 2 * s->N + 2 * s->N * s->V;
@@ -90,7 +103,7 @@ static size_t final_floats(const sizes *s, int head_rows)
 static final_acts final_at(const floe_model *m)
 {
     sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
-    float *p = m->acts + (size_t)(m->cfg.n_layers + 1) * s.N * s.C + (size_t)m->cfg.n_layers * layer_floats(&s);
+    float *p = m->acts + (size_t)res_slots(m) * s.N * s.C + (size_t)layer_slots(m) * layer_floats(&s);
     final_acts f;
     memset(&f, 0, sizeof f);
     f.lnf = p, p += s.N * s.C;
@@ -100,6 +113,12 @@ static final_acts final_at(const floe_model *m)
         f.rowmax = p, p += s.N;
         f.rowsum = p, p += s.N;
         f.chunk = p;
+    } else if (m->forward_only) {
+        size_t R = (size_t)loss_rows((int)s.N);
+        f.logits = p, p += s.N * s.V;
+        f.rowmax = p, p += R;
+        f.rowsum = p, p += R;
+        f.chunk = p;
     } else {
         f.logits = p, p += s.N * s.V;
         f.probs = p;
@@ -107,10 +126,11 @@ static final_acts final_at(const floe_model *m)
     return f;
 }
 
-static size_t acts_floats(const floe_model_config *c, int B, int T, int head_rows)
+static size_t acts_floats(const floe_model_config *c, int B, int T, int head_rows, int forward_only)
 {
     sizes s = sizes_of(c, B, T);
-    return (size_t)(c->n_layers + 1) * s.N * s.C + (size_t)c->n_layers * layer_floats(&s) + final_floats(&s, head_rows);
+    size_t res = forward_only ? 2 : (size_t)c->n_layers + 1, layers = forward_only ? 1 : (size_t)c->n_layers;
+    return res * s.N * s.C + layers * layer_floats(&s) + final_floats(&s, head_rows, forward_only);
 }
 
 /* dacts: dres, dln [N, C]; dq, datty [N, Q]; dk, dv [N, KV]; dscratch [W] (attention's blocks, forward's too); dgate, dup, dswi [N, F];
@@ -138,6 +158,16 @@ static grad_acts dacts_at(const floe_model *m)
     return g;
 }
 
+/* Attention's forward scratch [W]: in dacts (shared with its backward), or after a forward-only
+ * model's losses' chunk. */
+static float *attn_scratch(const floe_model *m)
+{
+    if (!m->forward_only)
+        return dacts_at(m).dscratch;
+    sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
+    return final_at(m).chunk + (size_t)loss_rows((int)s.N) * s.V;
+}
+
 static size_t dacts_floats(const floe_model_config *c, int B, int T, int head_rows)
 {
     sizes s = sizes_of(c, B, T);
@@ -152,7 +182,8 @@ int floe_model_head_rows(const floe_model_config *cfg, int maxN)
     return r < maxN ? (int)r : maxN;
 }
 
-static int model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, int head_rows, floe_err *err)
+static int model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, int head_rows, int forward_only,
+                      floe_err *err)
 {
     memset(m, 0, sizeof *m);
     if (floe_model_config_validate(cfg, cfg->name, err) != 0)
@@ -166,21 +197,25 @@ static int model_init(floe_model *m, const floe_model_config *cfg, int maxB, int
     m->maxB = maxB;
     m->maxT = maxT;
     m->head_rows = head_rows;
-    m->n_acts = acts_floats(cfg, maxB, maxT, head_rows);
-    m->n_dacts = dacts_floats(cfg, maxB, maxT, head_rows);
+    m->forward_only = forward_only;
+    m->n_acts = acts_floats(cfg, maxB, maxT, head_rows, forward_only);
+    m->n_dacts = forward_only ? 0 : dacts_floats(cfg, maxB, maxT, head_rows);
     size_t h = (size_t)cfg->head_dim / 2;
     m->params = floe_big_calloc(m->table.total, sizeof(float));
-    m->grads = floe_big_calloc(m->table.total, sizeof(float));
+    if (!forward_only) {
+        m->grads = floe_big_calloc(m->table.total, sizeof(float));
+        m->dacts = floe_big_calloc(m->n_dacts, sizeof(float));
+    }
     m->acts = floe_big_calloc(m->n_acts, sizeof(float));
-    m->dacts = floe_big_calloc(m->n_dacts, sizeof(float));
     m->rope_cos = malloc((size_t)maxT * h * sizeof(float));
     m->rope_sin = malloc((size_t)maxT * h * sizeof(float));
     m->inputs = malloc((size_t)maxB * maxT * sizeof(int));
     m->targets = malloc((size_t)maxB * maxT * sizeof(int));
-    if (head_rows > 0)
+    const int top1 = head_rows > 0 || forward_only;
+    if (top1)
         m->top1 = malloc((size_t)maxB * maxT * sizeof(int));
-    if (!m->params || !m->grads || !m->acts || !m->dacts || !m->rope_cos || !m->rope_sin || !m->inputs || !m->targets ||
-        (head_rows > 0 && !m->top1)) {
+    if (!m->params || (!forward_only && (!m->grads || !m->dacts)) || !m->acts || !m->rope_cos || !m->rope_sin ||
+        !m->inputs || !m->targets || (top1 && !m->top1)) {
         floe_model_free(m);
         return floe_err_set(err, "%s: out of memory for batch %d x context %d", cfg->name, maxB, maxT);
     }
@@ -190,8 +225,15 @@ static int model_init(floe_model *m, const floe_model_config *cfg, int maxB, int
 
 int floe_model_init(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err)
 {
-    return model_init(m, cfg, maxB, maxT, 0, err);
+    return model_init(m, cfg, maxB, maxT, 0, 0, err);
 }
+
+int floe_model_init_forward(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err)
+{
+    return model_init(m, cfg, maxB, maxT, 0, 1, err);
+}
+
+size_t floe_model_floats(const floe_model *m) { return m->table.total * (m->grads ? 2 : 1) + m->n_acts + m->n_dacts; }
 
 int floe_model_init_chunked(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, int head_rows,
                             floe_err *err)
@@ -200,11 +242,11 @@ int floe_model_init_chunked(floe_model *m, const floe_model_config *cfg, int max
     if (head_rows < 0)
         return floe_err_set(err, "%s: head chunk of %d rows: need >= 0 (0: the default)", cfg->name, head_rows);
     if (maxB < 1 || maxT < 1) /* model_init names the error */
-        return model_init(m, cfg, maxB, maxT, 0, err);
+        return model_init(m, cfg, maxB, maxT, 0, 0, err);
     int maxN = maxB * maxT;
     if (head_rows == 0 || head_rows > maxN)
         head_rows = head_rows == 0 ? floe_model_head_rows(cfg, maxN) : maxN;
-    return model_init(m, cfg, maxB, maxT, head_rows, err);
+    return model_init(m, cfg, maxB, maxT, head_rows, 0, err);
 }
 
 void floe_model_free(floe_model *m)
@@ -279,7 +321,7 @@ void floe_model_block_forward(floe_model *m, int l, int B, int T)
     floe_matmul_forward(a.v, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
     floe_rope_forward(a.q, m->rope_cos, m->rope_sin, B, T, NH, hd);
     floe_rope_forward(a.k, m->rope_cos, m->rope_sin, B, T, NKV, hd);
-    floe_attention_forward(a.atty, a.astats, dacts_at(m).dscratch, a.q, a.k, a.v, B, T, NH, NKV, hd, attn_scale(m));
+    floe_attention_forward(a.atty, a.astats, attn_scratch(m), a.q, a.k, a.v, B, T, NH, NKV, hd, attn_scale(m));
     /* o projection straight into the stream (Granite: times residual_multiplier), then add the block
      * input in place */
     floe_matmul_forward(a.resmid, a.atty, P(m, FLOE_P_O, l), N, Q, C);
@@ -351,7 +393,32 @@ static void chunked_head_backward(floe_model *m, float *dln, int N, float dloss)
     }
 }
 
+/* A forward-only model's losses from its kept logits: FLOE_MODEL_LOSS_ROWS rows at a time copied to
+ * the chunk, which floe_crossentropy_forward_rows consumes (per element the whole-row function's
+ * operations: the training model's losses' bits). Returns the mean loss, summed in double in position
+ * order as floe_crossentropy_forward does. */
+static float forward_only_loss(floe_model *m, int N)
+{
+    const int V = m->cfg.vocab_size, R = loss_rows(m->maxB * m->maxT);
+    final_acts f = final_at(m);
+    for (int r0 = 0; r0 < N; r0 += R) {
+        int n = N - r0 < R ? N - r0 : R;
+        memcpy(f.chunk, f.logits + (size_t)r0 * V, (size_t)n * V * sizeof(float));
+        floe_crossentropy_forward_rows(f.losses + r0, f.rowmax, f.rowsum, m->top1 + r0, f.chunk, m->targets + r0, n, V);
+    }
+    double total = 0.0;
+    for (int i = 0; i < N; i++)
+        total += f.losses[i];
+    return (float)(total / N);
+}
+
 float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *targets, int B, int T)
+{
+    return floe_model_forward_tapped(m, tokens, targets, B, T, NULL, NULL);
+}
+
+float floe_model_forward_tapped(floe_model *m, const int32_t *tokens, const int32_t *targets, int B, int T,
+                                floe_model_tap_fn fn, void *ctx)
 {
     const floe_model_config *c = &m->cfg;
     const int N = B * T, C = c->d_model, V = c->vocab_size;
@@ -362,11 +429,20 @@ float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *ta
     floe_embedding_forward(res_at(m, 0), m->inputs, P(m, FLOE_P_EMBED, 0), N, C);
     if (granite(m))
         scale(res_at(m, 0), (size_t)N * C, (float)c->embedding_multiplier);
-    for (int l = 0; l < c->n_layers; l++)
+    for (int l = 0; l < c->n_layers; l++) {
         floe_model_block_forward(m, l, B, T);
+        if (fn) {
+            floe_model_taps tp = floe_model_get_taps(m, l);
+            fn(ctx, l, &tp);
+        }
+    }
     final_acts f = final_at(m);
     floe_rmsnorm_forward_eps(f.lnf, f.rstdf, res_at(m, c->n_layers), P(m, FLOE_P_FINAL_NORM, 0), N, C,
                              (float)c->rms_eps);
+    if (fn) {
+        floe_model_taps tp = floe_model_get_taps(m, c->n_layers);
+        fn(ctx, c->n_layers, &tp);
+    }
     m->have_targets = targets != NULL;
     m->loss = 0.0f;
     if (targets)
@@ -379,7 +455,8 @@ float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *ta
     }
     head_logits(m, f.logits, f.lnf, N);
     if (targets)
-        m->loss = floe_crossentropy_forward(f.losses, f.probs, f.logits, m->targets, N, V);
+        m->loss = m->forward_only ? forward_only_loss(m, N)
+                                  : floe_crossentropy_forward(f.losses, f.probs, f.logits, m->targets, N, V);
     return m->loss;
 }
 
@@ -428,8 +505,10 @@ static void zero(float *p, size_t n)
     memset(p, 0, n * sizeof *p);
 }
 
-void floe_model_block_backward(floe_model *m, int l, float *dres)
+int floe_model_block_backward(floe_model *m, int l, float *dres)
 {
+    if (m->forward_only) /* no gradients, and block l's activations are the last block's */
+        return -1;
     const floe_model_config *c = &m->cfg;
     const int B = m->B, T = m->T, N = B * T, C = c->d_model, NH = c->n_heads, NKV = c->n_kv_heads;
     const int hd = c->head_dim, Q = NH * hd, KV = NKV * hd, F = c->ffn_dim;
@@ -474,12 +553,15 @@ void floe_model_block_backward(floe_model *m, int l, float *dres)
     floe_matmul_backward(g.dln, G(m, FLOE_P_V, l), g.dv, a.ln1, P(m, FLOE_P_V, l), N, C, KV);
     floe_rmsnorm_backward(dres, G(m, FLOE_P_ATTN_NORM, l), g.dln, res_at(m, l), P(m, FLOE_P_ATTN_NORM, l), a.rstd1,
                           N, C);
+    return 0;
 }
 
-void floe_model_backward(floe_model *m, float dloss)
+int floe_model_backward(floe_model *m, float dloss)
 {
+    if (m->forward_only)
+        return -1;
     if (!m->have_targets)
-        return;
+        return 0;
     const floe_model_config *c = &m->cfg;
     const int N = m->B * m->T, C = c->d_model, V = c->vocab_size;
     const size_t NC = (size_t)N * C;
@@ -508,6 +590,7 @@ void floe_model_backward(floe_model *m, float dloss)
     if (granite(m))
         scale(g.dres, NC, (float)c->embedding_multiplier);
     floe_embedding_backward(G(m, FLOE_P_EMBED, 0), g.dres, m->inputs, N, C);
+    return 0;
 }
 
 /* Folds each block's RMSNorm gains into the linears that read the normalised stream: W[o][i] *= g[i]
@@ -539,7 +622,8 @@ void floe_model_fold_block_norms(floe_model *m)
 
 void floe_model_zero_grad(floe_model *m)
 {
-    zero(m->grads, m->table.total);
+    if (m->grads)
+        zero(m->grads, m->table.total);
 }
 
 int floe_model_check_ids(const floe_model *m, const int32_t *ids, size_t n, floe_err *err)

@@ -19,6 +19,10 @@
  * Gradients accumulate (+=) into model.grads across backward calls: zero them with
  * floe_model_zero_grad once per optimizer step and pass dloss = 1/accum to sum micro-batches.
  * Every result is the same bits for any OpenMP thread count (each layer is: docs/trainer.md).
+ *
+ * A forward-only model (floe_model_init_forward: teachers, evaluation, sampling) holds the parameters
+ * and one forward's working set only: no gradients, one block's activations shared by every block,
+ * two residual slots. Its logits and losses are the training model's bits; it cannot run a backward.
  */
 #ifndef FLOE_TRAINER_MODEL_H
 #define FLOE_TRAINER_MODEL_H
@@ -39,12 +43,13 @@ typedef struct floe_model {
     floe_model_config cfg;
     floe_param_table table;
     float *params; /* table.total floats */
-    float *grads;  /* table.total floats, same layout */
+    float *grads;  /* table.total floats, same layout; NULL for a forward-only model */
+    int forward_only; /* floe_model_init_forward: one block's activations, no gradients, no backward */
     int maxB, maxT;
     int head_rows; /* 0: the whole head ([N, V] logits); > 0: the chunked head, rows per chunk */
     int *top1;     /* chunked head: per position, the first index of the largest logit [maxB*maxT]; else NULL */
     float *acts;  /* forward activations for maxB x maxT (layout in model.c) */
-    float *dacts; /* backward scratch: activation gradients */
+    float *dacts; /* backward scratch: activation gradients; NULL for a forward-only model */
     size_t n_acts, n_dacts;
     float *rope_cos, *rope_sin; /* [maxT, head_dim/2] */
     int *inputs, *targets;      /* copies of the last forward's tokens [maxB*maxT] */
@@ -78,6 +83,24 @@ int floe_model_init_chunked(floe_model *m, const floe_model_config *cfg, int max
 #define FLOE_HEAD_CHUNK_FLOATS (24LL << 20)
 int floe_model_head_rows(const floe_model_config *cfg, int maxN);
 
+/* A model that only runs forwards (teachers, calibration, evaluation, sampling): the parameters
+ * (zero, as floe_model_init), no gradients (grads and dacts NULL), and activations for one forward:
+ * the residual stream in two slots (residual l lives in slot l % 2), one block's activations that
+ * every block overwrites in turn, attention's scratch, the final norm and the whole head's logits
+ * [maxB*maxT, vocab]. No probabilities are kept (floe_model_probs returns NULL); a forward with
+ * targets forms the losses from the logits FLOE_MODEL_LOSS_ROWS rows at a time in a buffer of its own
+ * (the logits are kept) and fills floe_model_top1. Logits, losses and loss are the training model's
+ * bits on the same parameters and tokens, on any thread count (the same kernels; only the buffers'
+ * addresses differ). Taps: floe_model_get_taps(m, l) is valid only for the last block computed (use
+ * floe_model_forward_tapped); floe_model_residual(m, l) and floe_model_residual(m, l + 2) are the
+ * same buffer. floe_model_backward and floe_model_block_backward refuse it (return -1, touch
+ * nothing); floe_model_zero_grad does nothing. Errors as floe_model_init. */
+int floe_model_init_forward(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err);
+#define FLOE_MODEL_LOSS_ROWS 64
+
+/* Floats a model holds: parameters, gradients and both activation buffers (its memory / 4 bytes, less
+ * the small integer and RoPE tables). */
+size_t floe_model_floats(const floe_model *m);
 void floe_model_free(floe_model *m);
 
 /* Forward over B x T tokens (int32 ids in [0, vocab), row-major [B, T]). With targets, computes the
@@ -89,10 +112,12 @@ float floe_model_forward(floe_model *m, const int32_t *tokens, const int32_t *ta
 const float *floe_model_logits(const floe_model *m);
 /* Per-position losses [B*T] of the last forward with targets (its probabilities are in probs). */
 const float *floe_model_losses(const floe_model *m);
-/* Probabilities [B, T, vocab] of the last forward with targets; NULL for a chunked head. */
+/* Probabilities [B, T, vocab] of the last forward with targets; NULL for a chunked head and a
+ * forward-only model. */
 const float *floe_model_probs(const floe_model *m);
-/* Chunked head: per position [B*T], the first id of the largest logit in the last forward with
- * targets (next-token accuracy without the logits). NULL for the whole head (scan its logits). */
+/* Chunked head and forward-only model: per position [B*T], the first id of the largest logit in the
+ * last forward with targets (next-token accuracy without the logits). NULL for the training model's
+ * whole head (scan its logits). */
 const int *floe_model_top1(const floe_model *m);
 
 /* Read-only views of the last forward's activations at the points a quantized model quantizes
@@ -109,11 +134,26 @@ typedef struct floe_model_taps {
 } floe_model_taps;
 
 /* Layer l's taps (0 <= l < n_layers); for l = n_layers only x (the final residual) and rstd1 (the
- * final norm's) are set. */
+ * final norm's) are set. A forward-only model keeps only the last block's: there, read taps inside
+ * floe_model_forward_tapped's callback. */
 floe_model_taps floe_model_get_taps(const floe_model *m, int l);
 
-/* Backward of the last forward (which must have had targets): model.grads += d(dloss * loss). */
-void floe_model_backward(floe_model *m, float dloss);
+/* Called by floe_model_forward_tapped with l = 0 .. n_layers-1 right after block l (tp: layer l's
+ * taps) and with l = n_layers after the final norm (tp->x and tp->rstd1 only), before the head. tp's
+ * buffers are borrowed until the callback returns (the next block overwrites them on a forward-only
+ * model); the callback must not run the model. */
+typedef void (*floe_model_tap_fn)(void *ctx, int l, const floe_model_taps *tp);
+
+/* floe_model_forward calling fn(ctx, l, &taps) after each block and after the final norm: the way to
+ * read every layer's taps that works on both kinds of model (calibration). fn NULL: floe_model_forward.
+ * The same bits as floe_model_forward. */
+float floe_model_forward_tapped(floe_model *m, const int32_t *tokens, const int32_t *targets, int B, int T,
+                                floe_model_tap_fn fn, void *ctx);
+
+/* Backward of the last forward (which must have had targets): model.grads += d(dloss * loss).
+ * Returns 0, or -1 without touching anything on a forward-only model (no gradients to write). A
+ * forward without targets leaves nothing to do (returns 0). */
+int floe_model_backward(floe_model *m, float dloss);
 
 /* --- one block at a time (Block-AP, per-block studies) -------------------------------------------
  * floe_model_forward is embed, floe_model_block_forward for l = 0..n_layers-1, final norm and head;
@@ -129,14 +169,16 @@ void floe_model_block_forward(floe_model *m, int l, int B, int T);
 /* Backward of block l's last forward (same B x T, block l's activations not overwritten since):
  * dres [B*T, C] is dL/d residual l+1 on entry and dL/d residual l on return; block l's parameter
  * gradients accumulate (+=) into model.grads. dres must not alias the model's buffers, except the
- * backward's own running gradient (what floe_model_backward passes). */
-void floe_model_block_backward(floe_model *m, int l, float *dres);
+ * backward's own running gradient (what floe_model_backward passes). Returns 0, or -1 without
+ * touching anything (dres included) on a forward-only model. */
+int floe_model_block_backward(floe_model *m, int l, float *dres);
 
 /* The exact FP rewrite of design.md ("RMSNorm gains may be folded"): per block, q, k, v weights
  * W[o][i] *= input_layernorm[i], gate, up weights *= post_attention_layernorm[i], then both gains
  * := 1. The final norm and the head are untouched. Logits are unchanged up to float rounding. */
 void floe_model_fold_block_norms(floe_model *m);
 
+/* Zeroes model.grads; nothing on a forward-only model (grads NULL). */
 void floe_model_zero_grad(floe_model *m);
 
 /* -1 with err naming the position if an id is outside [0, vocab). */

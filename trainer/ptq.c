@@ -64,23 +64,44 @@ static float *param(floe_param_table *tb, float *params, floe_param_kind k, int 
     return params + floe_param_get(tb, k, l)->offset;
 }
 
-/* The FP model's input to group g of layer l after its last forward, [N][width]: the normalised
- * residual (times the norm gain if with_gain), the attention output, or silu(gate) * up. */
-static void teacher_input(floe_model *t, int l, int g, int with_gain, float *X)
+/* The FP model's input to group g of layer l from that layer's taps tp (floe_model_forward_tapped),
+ * [N][width]: the normalised residual (times the norm gain if with_gain), the attention output, or
+ * silu(gate) * up. */
+static void teacher_input(floe_model *t, const floe_model_taps *tp, int l, int g, int with_gain, float *X)
 {
     const int N = t->B * t->T, C = t->cfg.d_model;
-    floe_model_taps tp = floe_model_get_taps(t, l);
     size_t n = (size_t)N * group_width(&t->cfg, g);
     if (g == 1 || g == 3) {
-        memcpy(X, g == 1 ? tp.atty : tp.swi, sizeof(float) * n);
+        memcpy(X, g == 1 ? tp->atty : tp->swi, sizeof(float) * n);
         return;
     }
-    const float *x = g == 0 ? tp.x : tp.xmid, *rs = g == 0 ? tp.rstd1 : tp.rstd2;
+    const float *x = g == 0 ? tp->x : tp->xmid, *rs = g == 0 ? tp->rstd1 : tp->rstd2;
     const float *gain = param(&t->table, t->params, g == 0 ? FLOE_P_ATTN_NORM : FLOE_P_MLP_NORM, l);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < N; r++)
         for (int i = 0; i < C; i++)
             X[(size_t)r * C + i] = x[(size_t)r * C + i] * rs[r] * (with_gain ? gain[i] : 1.0f);
+}
+
+/* Hessians from the teacher's inputs, a layer at a time (floe_model_forward_tapped): layer l's groups
+ * g (all four when g < 0, into H[4 * l + g]; else group g of layer `layer` only, into H[0]). */
+typedef struct {
+    floe_model *t;
+    double **H;
+    float *X;
+    int layer, g, with_gain;
+} hessian_ctx;
+
+static void hessian_layer(void *ctx, int l, const floe_model_taps *tp)
+{
+    const hessian_ctx *k = ctx;
+    const int N = k->t->B * k->t->T;
+    if (l >= k->t->cfg.n_layers || (k->g >= 0 && l != k->layer))
+        return;
+    for (int g = k->g < 0 ? 0 : k->g; g < (k->g < 0 ? 4 : k->g + 1); g++) {
+        teacher_input(k->t, tp, l, g, k->with_gain, k->X);
+        floe_gptq_hessian_add(k->H[k->g < 0 ? 4 * l + g : 0], k->X, (size_t)N, group_width(&k->t->cfg, g));
+    }
 }
 
 /* ---- GPTQ on the chip path ------------------------------------------------------------------------ */
@@ -160,13 +181,9 @@ int floe_ptq_gptq(floe_qat *s, floe_model *t, const floe_tokens *train, const fl
             goto oom;
     }
     if (hsrc == FLOE_GPTQ_H_TEACHER) {
-        for (int b = 0; b < ic.batches; b++) {
-            floe_model_forward(t, tok + (size_t)b * N, NULL, B, T);
-            for (int k = 0; k < 4 * L; k++) {
-                teacher_input(t, k / 4, k % 4, 0, X);
-                floe_gptq_hessian_add(H[k], X, (size_t)N, group_width(cfg, k % 4));
-            }
-        }
+        hessian_ctx hk = {t, H, X, -1, -1, 0};
+        for (int b = 0; b < ic.batches; b++)
+            floe_model_forward_tapped(t, tok + (size_t)b * N, NULL, B, T, hessian_layer, &hk);
     } else {
         if (floe_qfwd_init(&f, cfg, B, T, err) != 0)
             goto out;
@@ -261,11 +278,9 @@ int floe_ptq_weight_only(floe_model *t, const floe_tokens *train, const floe_wo_
             const int w = group_width(cfg, g);
             if (c->gptq) {
                 memset(H, 0, sizeof(double) * (size_t)w * w);
-                for (int b = 0; b < c->batches; b++) {
-                    floe_model_forward(t, tok + (size_t)b * N, NULL, B, T);
-                    teacher_input(t, l, g, 1, X);
-                    floe_gptq_hessian_add(H, X, (size_t)N, w);
-                }
+                hessian_ctx hk = {t, &H, X, l, g, 1};
+                for (int b = 0; b < c->batches; b++)
+                    floe_model_forward_tapped(t, tok + (size_t)b * N, NULL, B, T, hessian_layer, &hk);
             }
             for (int j = 0; j < GROUP_LEN[g]; j++) {
                 floe_param_kind kind = BLOCK_KIND[GROUP_FIRST[g] + j];
@@ -306,6 +321,26 @@ static float smooth_factor(double xmax, double wmax, double alpha)
     return (float)(pow(fmax(xmax, 1e-5), alpha) / pow(fmax(wmax, 1e-5), 1.0 - alpha));
 }
 
+/* Per layer, max |x| per channel of o_proj's input (ao [L][Q]) and down_proj's (ad [L][F]). */
+typedef struct {
+    double *ao, *ad;
+    int N, Q, F, L;
+} absmax_ctx;
+
+static void absmax_layer(void *ctx, int l, const floe_model_taps *tp)
+{
+    const absmax_ctx *k = ctx;
+    const int N = k->N, Q = k->Q, F = k->F;
+    if (l >= k->L)
+        return;
+    for (int r = 0; r < N; r++) {
+        for (int i = 0; i < Q; i++)
+            k->ao[(size_t)l * Q + i] = fmax(k->ao[(size_t)l * Q + i], fabsf(tp->atty[(size_t)r * Q + i]));
+        for (int i = 0; i < F; i++)
+            k->ad[(size_t)l * F + i] = fmax(k->ad[(size_t)l * F + i], fabsf(tp->swi[(size_t)r * F + i]));
+    }
+}
+
 int floe_smoothquant_fold(floe_model *t, const floe_tokens *train, double alpha, int batches, uint64_t seed,
                           floe_err *err)
 {
@@ -326,18 +361,9 @@ int floe_smoothquant_fold(floe_model *t, const floe_tokens *train, double alpha,
         free(ad);
         return floe_err_set(err, "SmoothQuant: out of memory");
     }
-    for (int b = 0; b < batches; b++) {
-        floe_model_forward(t, tok + (size_t)b * N, NULL, t->maxB, t->maxT);
-        for (int l = 0; l < L; l++) {
-            floe_model_taps tp = floe_model_get_taps(t, l);
-            for (int r = 0; r < N; r++) {
-                for (int i = 0; i < Q; i++)
-                    ao[(size_t)l * Q + i] = fmax(ao[(size_t)l * Q + i], fabsf(tp.atty[(size_t)r * Q + i]));
-                for (int i = 0; i < F; i++)
-                    ad[(size_t)l * F + i] = fmax(ad[(size_t)l * F + i], fabsf(tp.swi[(size_t)r * F + i]));
-            }
-        }
-    }
+    absmax_ctx k = {ao, ad, N, Q, F, L};
+    for (int b = 0; b < batches; b++)
+        floe_model_forward_tapped(t, tok + (size_t)b * N, NULL, t->maxB, t->maxT, absmax_layer, &k);
     const int rep = NH / NKV;
     for (int l = 0; l < L; l++) {
         float *Wv = param(&t->table, t->params, FLOE_P_V, l), *Wo = param(&t->table, t->params, FLOE_P_O, l);
@@ -388,6 +414,38 @@ static int cmpf(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Batch b's x / rms at both norms of every layer, kept in xs[(2 l + p) * batches + b] ([N][C], owned
+ * by the caller's xs), and their max |.| per channel in xmax [2 L][C]. */
+typedef struct {
+    float **xs;
+    double *xmax;
+    int batches, b, N, C, L;
+    int oom; /* an xs buffer could not be allocated */
+} norm_in_ctx;
+
+static void norm_in_layer(void *ctx, int l, const floe_model_taps *tp)
+{
+    norm_in_ctx *k = ctx;
+    const int N = k->N, C = k->C;
+    if (l >= k->L || k->oom)
+        return;
+    for (int p = 0; p < 2; p++) {
+        float *X = k->xs[(size_t)(2 * l + p) * k->batches + k->b] = malloc(sizeof(float) * (size_t)N * C);
+        if (!X) {
+            k->oom = 1;
+            return;
+        }
+        const float *x = p ? tp->xmid : tp->x, *rs = p ? tp->rstd2 : tp->rstd1;
+        double *mx = k->xmax + (size_t)(2 * l + p) * C;
+        for (int r = 0; r < N; r++)
+            for (int i = 0; i < C; i++) {
+                float v = x[(size_t)r * C + i] * rs[r];
+                X[(size_t)r * C + i] = v;
+                mx[i] = fmax(mx[i], fabsf(v));
+            }
+    }
+}
+
 int floe_ptq_smoothquant(floe_qat *s, floe_model *t, const floe_tokens *train, const floe_qinit_cfg *ic0, double alpha,
                          int norms, floe_err *err)
 {
@@ -413,23 +471,12 @@ int floe_ptq_smoothquant(floe_qat *s, floe_model *t, const floe_tokens *train, c
     if (!xmax || !f || !h || !smp || !xs)
         goto oom;
     /* max |x_j / rms| per point over the calibration tokens; the values, for the steps */
+    norm_in_ctx k = {xs, xmax, ic.batches, 0, N, C, L, 0};
     for (int b = 0; b < ic.batches; b++) {
-        floe_model_forward(t, tok + (size_t)b * N, NULL, B, T);
-        for (int l = 0; l < L; l++)
-            for (int p = 0; p < 2; p++) {
-                float *X = xs[(size_t)(2 * l + p) * ic.batches + b] = malloc(sizeof(float) * (size_t)N * C);
-                if (!X)
-                    goto oom;
-                floe_model_taps tp = floe_model_get_taps(t, l);
-                const float *x = p ? tp.xmid : tp.x, *rs = p ? tp.rstd2 : tp.rstd1;
-                double *mx = xmax + (size_t)(2 * l + p) * C;
-                for (int r = 0; r < N; r++)
-                    for (int i = 0; i < C; i++) {
-                        float v = x[(size_t)r * C + i] * rs[r];
-                        X[(size_t)r * C + i] = v;
-                        mx[i] = fmax(mx[i], fabsf(v));
-                    }
-            }
+        k.b = b;
+        floe_model_forward_tapped(t, tok + (size_t)b * N, NULL, B, T, norm_in_layer, &k);
+        if (k.oom)
+            goto oom;
     }
     const double pa = ic.percentile > 0 ? ic.percentile : s->qc.abits >= 8 ? 99.99 : 99.9;
     const double ah = floe_lsq_hi(s->qc.abits);

@@ -20,7 +20,9 @@
  *   down_proj's input (folded into up_proj's rows): an exact FP rewrite of the teacher, which the
  *   calib initialisation then quantizes.
  * Calibration batches are the calib initialisation's (same sampling stream), so every method sees
- * the same tokens. Everything is deterministic for any thread count.
+ * the same tokens. Everything is deterministic for any thread count. The teacher t may be a
+ * training model or a forward-only one (floe_model_init_forward): its inputs are read a layer at a
+ * time in floe_model_forward_tapped's callback, with the same bits either way.
  */
 #ifndef FLOE_TRAINER_PTQ_H
 #define FLOE_TRAINER_PTQ_H

@@ -129,7 +129,7 @@ int floe_ptq_run(const floe_ptq_run_opts *o, floe_ptq_report *rep, floe_err *err
     rep->unit = val.vocab ? "token" : "byte"; /* a token file's ids are tokens, the byte corpora's bytes */
     floe_model t;
     int rc = -1;
-    if (floe_model_load(&t, o->teacher, o->batch, 0, err) != 0) {
+    if (floe_model_load_forward(&t, o->teacher, o->batch, 0, err) != 0) {
         floe_err_prefix(err, "teacher %s", o->teacher);
         goto out_tokens;
     }

@@ -103,6 +103,49 @@ static double stat_percentile(stat *st, double pct)
 
 static float silu(float x) { return x / (1.0f + expf(-x)); }
 
+/* The statistics of one forward, fed a layer at a time by floe_model_forward_tapped (the order of
+ * stat_add calls is the layers' order, as a whole forward's taps read in turn). */
+typedef struct {
+    stat *st;
+    int npts, N, C, Q, KV, F, L;
+} calib_ctx;
+
+static void calib_layer(void *ctx, int l, const floe_model_taps *tp)
+{
+    const calib_ctx *k = ctx;
+    const int N = k->N, C = k->C, Q = k->Q, KV = k->KV, F = k->F, L = k->L;
+    stat *st = k->st, *res = &st[k->npts - 3];
+    stat *S = l < L ? &st[PT_PER_LAYER * l] : &st[k->npts - 2];
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < C; i++) {
+            float x = tp->x[(size_t)r * C + i];
+            stat_add(res, x);
+            stat_add(&S[PT_ATTN_IN], x * tp->rstd1[r]); /* head_in for l = L */
+        }
+    if (l == L)
+        return;
+    for (size_t i = 0; i < (size_t)N * Q; i++) {
+        stat_add(&S[PT_Q], tp->q[i]);
+        stat_add(&S[PT_O_IN], tp->atty[i]);
+    }
+    for (size_t i = 0; i < (size_t)N * KV; i++) {
+        stat_add(&S[PT_K], tp->k[i]);
+        stat_add(&S[PT_V], tp->v[i]);
+    }
+    for (int r = 0; r < N; r++)
+        for (int i = 0; i < C; i++) {
+            float x = tp->xmid[(size_t)r * C + i];
+            stat_add(res, x);
+            stat_add(&S[PT_MLP_IN], x * tp->rstd2[r]);
+        }
+    for (size_t i = 0; i < (size_t)N * F; i++) {
+        stat_add(&S[PT_G], tp->gate[i]);
+        stat_add(&S[PT_U], tp->up[i]);
+        stat_add(&S[PT_SILU], silu(tp->gate[i]));
+        stat_add(&S[PT_DOWN_IN], tp->swi[i]);
+    }
+}
+
 int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *train, const floe_qinit_cfg *c,
                                floe_err *err)
 {
@@ -112,7 +155,7 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
     if (t->head_rows > 0) /* calibration reads the logits, which a chunked head never holds */
         return floe_err_set(err,
                             "teacher %s: chunked LM head (a trainer's model) keeps no logits to calibrate on: "
-                            "allocate it with floe_model_init",
+                            "allocate it with floe_model_init_forward",
                             t->cfg.name);
     if (c->batches < 1 || !(c->percentile >= 0.0 && c->percentile <= 100.0) || !(c->headroom >= 1.0))
         return floe_err_set(err, "calibration: need batches >= 1, 0 <= percentile <= 100, headroom >= 1");
@@ -171,40 +214,8 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
             memcpy(inp + (size_t)r * T, rows + (size_t)r * (T + 1), sizeof(int32_t) * (size_t)T);
         if (floe_model_check_ids(t, inp, (size_t)N, err) != 0)
             goto out;
-        floe_model_forward(t, inp, NULL, B, T);
-        stat *res = &st[npts - 3];
-        for (int l = 0; l <= L; l++) {
-            floe_model_taps tp = floe_model_get_taps(t, l);
-            stat *S = l < L ? &st[PT_PER_LAYER * l] : &st[npts - 2];
-            for (int r = 0; r < N; r++)
-                for (int i = 0; i < C; i++) {
-                    float x = tp.x[(size_t)r * C + i];
-                    stat_add(res, x);
-                    stat_add(&S[PT_ATTN_IN], x * tp.rstd1[r]); /* head_in for l = L */
-                }
-            if (l == L)
-                break;
-            for (size_t i = 0; i < (size_t)N * Q; i++) {
-                stat_add(&S[PT_Q], tp.q[i]);
-                stat_add(&S[PT_O_IN], tp.atty[i]);
-            }
-            for (size_t i = 0; i < (size_t)N * KV; i++) {
-                stat_add(&S[PT_K], tp.k[i]);
-                stat_add(&S[PT_V], tp.v[i]);
-            }
-            for (int r = 0; r < N; r++)
-                for (int i = 0; i < C; i++) {
-                    float x = tp.xmid[(size_t)r * C + i];
-                    stat_add(res, x);
-                    stat_add(&S[PT_MLP_IN], x * tp.rstd2[r]);
-                }
-            for (size_t i = 0; i < (size_t)N * F; i++) {
-                stat_add(&S[PT_G], tp.gate[i]);
-                stat_add(&S[PT_U], tp.up[i]);
-                stat_add(&S[PT_SILU], silu(tp.gate[i]));
-                stat_add(&S[PT_DOWN_IN], tp.swi[i]);
-            }
-        }
+        calib_ctx k = {st, npts, N, C, Q, KV, F, L};
+        floe_model_forward_tapped(t, inp, NULL, B, T, calib_layer, &k);
         const float *lg = floe_model_logits(t);
         for (size_t i = 0; i < (size_t)N * V; i++)
             stat_add(&st[npts - 1], lg[i]);

@@ -51,8 +51,9 @@ int floe_qat_check_teacher(const floe_model_config *student, const floe_model_co
 
 /* Initialises s (floe_qat_init'd, same config as the teacher) from the teacher: parameters, weight
  * steps, activation steps (calibration batches of teacher->maxB x teacher->maxT from train), then
- * floe_qat_quantize and the step floors. The teacher needs the whole LM head (floe_model_init):
- * one with a chunked head (a trainer's model) is refused with err set. */
+ * floe_qat_quantize and the step floors. The teacher needs the whole LM head (floe_model_init or the
+ * forward-only floe_model_init_forward, whose taps it reads through floe_model_forward_tapped): one
+ * with a chunked head (a trainer's model) is refused with err set. */
 int floe_qat_init_from_teacher(floe_qat *s, floe_model *teacher, const floe_tokens *train, const floe_qinit_cfg *c,
                                floe_err *err);
 

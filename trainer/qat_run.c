@@ -91,7 +91,7 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
                             "QAT settings: need steps, batch, accum, context >= 1, lr >= 0, tau > 0, 0 <= alpha <= 1");
     if (floe_qconfig_validate(qc, err) != 0)
         return -1;
-    if (floe_model_load(&tr->teacher, teacher_ckpt, cfg->batch, cfg->context, err) != 0) {
+    if (floe_model_load_forward(&tr->teacher, teacher_ckpt, cfg->batch, cfg->context, err) != 0) {
         floe_err_prefix(err, "teacher %s", teacher_ckpt);
         return -1;
     }

@@ -53,7 +53,7 @@ int floe_sample_run(const floe_sample_opts *o, FILE *out, floe_err *err)
     if (!tok)
         return -1;
     floe_model m;
-    if (floe_model_load(&m, o->ckpt, 1, 0, err) != 0) {
+    if (floe_model_load_forward(&m, o->ckpt, 1, 0, err) != 0) {
         floe_tokenizer_free(tok);
         return -1;
     }

@@ -529,11 +529,18 @@ out:
     return rc;
 }
 
+/* The training model or the forward-only one (trainer/model.h). */
+static int model_alloc(floe_model *m, const floe_model_config *mc, int maxB, int maxT, int forward_only, floe_err *err)
+{
+    return forward_only ? floe_model_init_forward(m, mc, maxB, maxT, err) : floe_model_init(m, mc, maxB, maxT, err);
+}
+
 /* A Hugging Face model folder (models/hf_folder.h). */
-static int load_hf_folder(floe_model *m, const char *dir, int maxB, int maxT, floe_err *err)
+static int load_hf_folder(floe_model *m, const char *dir, int maxB, int maxT, int forward_only, floe_err *err)
 {
     floe_model_config mc;
-    if (floe_hf_folder_config(dir, &mc, err) != 0 || floe_model_init(m, &mc, maxB, maxT ? maxT : mc.context, err) != 0)
+    if (floe_hf_folder_config(dir, &mc, err) != 0 ||
+        model_alloc(m, &mc, maxB, maxT ? maxT : mc.context, forward_only, err) != 0)
         return -1;
     int rc = floe_hf_folder_load_params(dir, &m->cfg, &m->table, m->params, err);
     if (rc != 0)
@@ -541,10 +548,10 @@ static int load_hf_folder(floe_model *m, const char *dir, int maxB, int maxT, fl
     return rc;
 }
 
-int floe_model_load(floe_model *m, const char *path, int maxB, int maxT, floe_err *err)
+static int model_load(floe_model *m, const char *path, int maxB, int maxT, int forward_only, floe_err *err)
 {
     if (floe_hf_is_folder(path))
-        return load_hf_folder(m, path, maxB, maxT, err);
+        return load_hf_folder(m, path, maxB, maxT, forward_only, err);
     floe_st_file f;
     floe_model_config mc;
     floe_param_table t = {0};
@@ -554,7 +561,7 @@ int floe_model_load(floe_model *m, const char *path, int maxB, int maxT, floe_er
     int ok = config_of(&f, &mc, err) == 0 && floe_param_table_init(&t, &mc, err) == 0 &&
              floe_st_check_params(&f, &t, err) == 0;
     floe_param_table_free(&t);
-    if (!ok || floe_model_init(m, &mc, maxB, maxT ? maxT : mc.context, err) != 0) {
+    if (!ok || model_alloc(m, &mc, maxB, maxT ? maxT : mc.context, forward_only, err) != 0) {
         floe_st_close(&f);
         return -1;
     }
@@ -563,6 +570,16 @@ int floe_model_load(floe_model *m, const char *path, int maxB, int maxT, floe_er
     if (rc != 0)
         floe_model_free(m);
     return rc;
+}
+
+int floe_model_load(floe_model *m, const char *path, int maxB, int maxT, floe_err *err)
+{
+    return model_load(m, path, maxB, maxT, 0, err);
+}
+
+int floe_model_load_forward(floe_model *m, const char *path, int maxB, int maxT, floe_err *err)
+{
+    return model_load(m, path, maxB, maxT, 1, err);
 }
 
 int floe_trainer_dump_step(floe_trainer *tr, const floe_tokens *train, const char *path, floe_err *err)

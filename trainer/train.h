@@ -119,6 +119,10 @@ int floe_trainer_load(floe_trainer *tr, const char *path, floe_err *err);
  * batches up to maxB x maxT (maxT 0: the config's context). */
 int floe_model_load(floe_model *m, const char *path, int maxB, int maxT, floe_err *err);
 
+/* The same into a forward-only model (floe_model_init_forward: no gradients, one block's activations):
+ * for teachers, calibration, evaluation and sampling. The same checks and errors as floe_model_load. */
+int floe_model_load_forward(floe_model *m, const char *path, int maxB, int maxT, floe_err *err);
+
 /* The model config (floe.config) and the corpus spec (floe.corpus, "" if none) of an FP checkpoint,
  * or the config of a Hugging Face model folder (corpus ""). */
 int floe_teacher_info(const char *path, floe_model_config *mc, char *corpus, size_t corpus_n, floe_err *err);
