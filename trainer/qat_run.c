@@ -541,7 +541,8 @@ out:
     return rc;
 }
 
-static int read_f32(floe_st_file *f, const char *name, float *dst, size_t n, floe_err *err)
+/* The index of tensor name, which must hold n values; -1 with err naming it. */
+static int find_sized(floe_st_file *f, const char *name, size_t n, floe_err *err)
 {
     int i = floe_st_find(f, name);
     if (i < 0)
@@ -549,19 +550,22 @@ static int read_f32(floe_st_file *f, const char *name, float *dst, size_t n, flo
     if (f->tensors[i].numel != n)
         return floe_err_set(err, "%s: tensor '%s' has %" PRIu64 " values, the student needs %zu", f->path, name,
                             f->tensors[i].numel, n);
-    return floe_st_read_f32(f, (size_t)i, dst, n, err);
+    return i;
+}
+
+static int read_f32(floe_st_file *f, const char *name, float *dst, size_t n, floe_err *err)
+{
+    int i = find_sized(f, name, n, err);
+    return i < 0 ? -1 : floe_st_read_f32(f, (size_t)i, dst, n, err);
 }
 
 /* A moment of the parameters: into dst as float, or for bfloat16 moments (dst16) the BF16 tensor's
  * bits as they are; the tensor's dtype must be the one the trainer holds. */
 static int read_moment(floe_st_file *f, const char *name, float *dst, uint16_t *dst16, size_t n, floe_err *err)
 {
-    int i = floe_st_find(f, name);
+    int i = find_sized(f, name, n, err);
     if (i < 0)
-        return floe_err_set(err, "%s: tensor '%s' missing", f->path, name);
-    if (f->tensors[i].numel != n)
-        return floe_err_set(err, "%s: tensor '%s' has %" PRIu64 " values, the student needs %zu", f->path, name,
-                            f->tensors[i].numel, n);
+        return -1;
     if ((f->tensors[i].dtype == FLOE_ST_BF16) != (dst16 != NULL))
         return floe_err_set(err, "%s: tensor '%s' is %s, the trainer holds the moments as %s", f->path, name,
                             floe_st_dtype_name(f->tensors[i].dtype), floe_moments_name(dst16 != NULL));
