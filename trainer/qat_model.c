@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/big_alloc.h"
+#include "isa/lut.h"
 #include "trainer/attention.h"
 #include "trainer/lsq.h"
 #include "trainer/matmul.h"
@@ -569,14 +570,18 @@ void floe_qat_backward_sliced(floe_qat *s, floe_qat_dlogits_fn fn, void *ctx)
         linear_backward(s, &lq[6], x->dm, 0, branch_grad(x, x->dx, NC, gr, rm), x->mhat, N);
         /* the product's float value a_f * u_f, its learned step s_down_in */
         const float sa = L->s_silu, su = L->s_u, sg = L->s_g;
+        /* the SiLU codes recomputed from the gate's (the forward keeps none), their float view in du
+         * until the loop after next overwrites it */
 #pragma omp parallel for simd schedule(static)
-        for (size_t i = 0; i < (size_t)N * F; i++)
-            x->dg[i] = ((float)A->a[i] * sa) * ((float)A->u[i] * su);
+        for (size_t i = 0; i < (size_t)N * F; i++) {
+            x->du[i] = (float)floe_lut16_apply(&L->silu, A->g[i]) * sa;
+            x->dg[i] = x->du[i] * ((float)A->u[i] * su);
+        }
         *dstep_of(s, l, FLOE_QAT_DOWN_IN) += (float)floe_lsq_act_backward_tok(
             x->dm, x->dm, x->dg, 1.0f, NULL, A->mh, NULL, km, (size_t)N, (size_t)F, L->s_down_in, abits, x->rows);
 #pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < (size_t)N * F; i++) {
-            float af = (float)A->a[i] * sa, uf = (float)A->u[i] * su, gf = (float)A->g[i] * sg;
+            float af = x->du[i], uf = (float)A->u[i] * su, gf = (float)A->g[i] * sg;
             float sig = 1.0f / (1.0f + floe_expf(-gf));
             float d = x->dm[i];
             x->du[i] = d * af;

@@ -57,8 +57,8 @@ int floe_qfwd_init(floe_qfwd *f, const floe_model_config *cfg, int maxB, int max
              (L->k = take(l, N * KV, 2)) && (L->kc = take(l, N * KV, 2)) && (L->vacc = take(l, N * KV, 4)) &&
              (L->v = take(l, N * KV, 2)) && (L->oacc = take(l, N * Q, 4)) && (L->o = take(l, N * Q, 1)) &&
              (L->xmid = take(l, N * C, 2)) && (L->h2 = take(l, N * C, 1)) && (L->g = take(l, N * F, 2)) &&
-             (L->u = take(l, N * F, 2)) && (L->a = take(l, N * F, 2)) && (L->mh = take(l, N * F, 1)) &&
-             (L->k1 = take(l, N, 1)) && (L->ko = take(l, N, 1)) && (L->k2 = take(l, N, 1)) && (L->km = take(l, N, 1));
+             (L->u = take(l, N * F, 2)) && (L->mh = take(l, N * F, 1)) && (L->k1 = take(l, N, 1)) &&
+             (L->ko = take(l, N, 1)) && (L->k2 = take(l, N, 1)) && (L->km = take(l, N, 1));
     }
     f->acc_n = max_sz(N * max_sz(max_sz(C, Q), F), V);
     f->head_rows = (int)(f->acc_n / V < N ? f->acc_n / V : N);
@@ -327,9 +327,8 @@ static void token_rows(int8_t *out, int8_t *k, const int32_t *wide, int N, int n
 /* One row of the SwiGLU product: a = silu_lut(g), mh = requant(a * u) into [lo, hi]: floe_lut16_apply
  * and floe_requant written out on local copies so that the loop vectorises (AVX-512 gathers and
  * 64-bit products); the same operations, the same bits. */
-static void swiglu_row(int16_t *restrict a_out, int8_t *restrict mh, const int16_t *restrict g,
-                       const int16_t *restrict u, int n, const floe_lut16 *t, floe_requant_mult m, int32_t lo,
-                       int32_t hi)
+static void swiglu_row(int8_t *restrict mh, const int16_t *restrict g, const int16_t *restrict u, int n,
+                       const floe_lut16 *t, floe_requant_mult m, int32_t lo, int32_t hi)
 {
     const int32_t *restrict v = t->v;
     const int32_t tlo = t->lo, thi = t->hi;
@@ -341,7 +340,6 @@ static void swiglu_row(int16_t *restrict a_out, int8_t *restrict mh, const int16
         int32_t d = v[k + 1] - v[k];
         int32_t y = v[k] + ((d * f + 128) >> 8);
         y = y < tlo ? tlo : y > thi ? thi : y;
-        a_out[i] = (int16_t)y;
         int64_t p = ((int64_t)(y * (int32_t)u[i]) * mm + half) >> sh;
         p = p < lo ? lo : p > hi ? hi : p;
         mh[i] = (int8_t)p;
@@ -478,7 +476,6 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
                     for (int n = 0; n < F; n++) {
                         size_t i = (size_t)r * F + n;
                         int32_t a = floe_lut16_apply(&L->silu, A->g[i]);
-                        A->a[i] = (int16_t)a;
                         prod[n] = a * (int32_t)A->u[i];
                     }
                     km[r] = (int8_t)floe_token_requant_row(row, prod, (size_t)F, L->m_mlp, K, alo, ahi);
@@ -490,8 +487,8 @@ int floe_qfwd_forward(floe_qfwd *f, const floe_qmodel *m, const int32_t *tokens,
         } else {
 #pragma omp parallel for schedule(static)
             for (int r = 0; r < N; r++)
-                swiglu_row(A->a + (size_t)r * F, A->mh + (size_t)r * F, A->g + (size_t)r * F, A->u + (size_t)r * F, F,
-                           &L->silu, L->m_mlp, alo, ahi);
+                swiglu_row(A->mh + (size_t)r * F, A->g + (size_t)r * F, A->u + (size_t)r * F, F, &L->silu, L->m_mlp,
+                           alo, ahi);
         }
         if (linear_acc(f, &av, A->mh, ahi + 1, &L->down, N, err))
             return -1;
@@ -549,6 +546,15 @@ static void emit_i16(tracer *t, const char *name, int layer, const int16_t *src,
     t->fn(t->ctx, name, layer, t->buf, rows, w);
 }
 
+/* SiLU codes, recomputed from the gate's (the forward keeps none: the backward recomputes them too) */
+static void emit_silu(tracer *t, const char *name, int layer, const floe_lut16 *lut, const int16_t *g, size_t rows,
+                      size_t w)
+{
+    for (size_t i = 0; i < rows * w; i++)
+        t->buf[i] = floe_lut16_apply(lut, g[i]);
+    t->fn(t->ctx, name, layer, t->buf, rows, w);
+}
+
 static void emit_k(tracer *t, const char *name, int layer, const int8_t *k, size_t rows, int tok)
 {
     char nm[32];
@@ -596,7 +602,7 @@ int floe_qfwd_trace(const floe_qfwd *f, const floe_qmodel *m, int b, floe_qfwd_t
         emit_k(&t, "mlp_in", l, A->k2 + r0, T, tok);
         emit_i16(&t, "gate", l, A->g + r0 * F, T, F);
         emit_i16(&t, "up", l, A->u + r0 * F, T, F);
-        emit_i16(&t, "act", l, A->a + r0 * F, T, F);
+        emit_silu(&t, "act", l, &m->layers[l].silu, A->g + r0 * F, T, F);
         emit_i8(&t, "down_in", l, A->mh + r0 * F, T, F);
         emit_k(&t, "down_in", l, A->km + r0, T, tok);
         const int16_t *xo = l + 1 < c->n_layers ? f->layers[l + 1].x : f->xf;

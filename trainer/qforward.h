@@ -43,8 +43,7 @@ typedef struct floe_qfwd_layer {
     int8_t *o;       /* [N, Q] attention output codes (A, step s_o_in) */
     int16_t *xmid;   /* [N, C] residual after attention */
     int8_t *h2;      /* [N, C] mlp_in codes */
-    int16_t *g, *u;  /* [N, F] gate and up codes (int16) */
-    int16_t *a;      /* [N, F] SiLU(g) codes (int16, step s_silu) */
+    int16_t *g, *u;  /* [N, F] gate and up codes (int16); SiLU(g) is not kept: a table lookup away */
     int8_t *mh;      /* [N, F] down_in codes (A, step s_down_in) */
     /* per-token scaling (docs/numerics.md §10): row r of an input point has the step s * 2^-k[r];
      * all zero for a per-tensor model */
