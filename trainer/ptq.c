@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/select_kth.h"
 #include "trainer/lsq.h"
 #include "trainer/qforward.h"
 
@@ -408,12 +409,6 @@ int floe_smoothquant_fold(floe_model *t, const floe_tokens *train, double alpha,
 
 #define SAMPLE_CAP (1u << 19) /* calib's (trainer/qat_init.c) */
 
-static int cmpf(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* Batch b's x / rms at both norms of every layer, kept in xs[(2 l + p) * batches + b] ([N][C], owned
  * by the caller's xs), and their max |.| per channel in xmax [2 L][C]. */
 typedef struct {
@@ -535,8 +530,7 @@ int floe_ptq_smoothquant(floe_qat *s, floe_model *t, const floe_tokens *train, c
             }
             double v = amax;
             if (pa < 100.0 && ns > 0) {
-                qsort(smp, ns, sizeof(float), cmpf);
-                v = smp[(size_t)floor(pa / 100.0 * (double)(ns - 1))];
+                v = floe_select_kth(smp, ns, (size_t)floor(pa / 100.0 * (double)(ns - 1)));
             }
             *floe_qat_act_step(s, l, p ? FLOE_QAT_MLP_IN : FLOE_QAT_ATTN_IN) = (float)fmax(v / ah, 1e-8);
         }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/select_kth.h"
 #include "trainer/lsq.h"
 #include "trainer/vec.h"
 
@@ -103,19 +104,12 @@ static void stat_add(stat *st, float v)
         st->sample[st->n++] = a;
 }
 
-static int cmpf(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 static double stat_percentile(stat *st, double pct)
 {
     if (pct >= 100.0 || st->n == 0)
         return st->amax;
-    qsort(st->sample, st->n, sizeof(float), cmpf);
     size_t k = (size_t)floor(pct / 100.0 * (double)(st->n - 1));
-    return st->sample[k];
+    return floe_select_kth(st->sample, st->n, k);
 }
 
 static float silu(float x) { return x / (1.0f + expf(-x)); }
