@@ -464,8 +464,6 @@ static void linear_backward(floe_qat *s, floe_qat_linear *q, float *dinp, int ad
     linear_backward_from(s, q, dinp, add, whole_slice, &w, inp, N);
 }
 
-int floe_qat_head_rows(const floe_qat *s) { return ((const qat_scratch *)s->scratch)->head_rows; }
-
 /* dL/d(normalised input) through the learned step of an RMSNorm output, then the float RMSNorm
  * backward (gain 1: gains are folded into the weights) into dres. */
 static void norm_backward(floe_qat *s, float *dres, float *dh, const int8_t *codes, const int8_t *rk,

@@ -101,13 +101,12 @@ int floe_qat_forward(floe_qat *s, const int32_t *tokens, int B, int T, floe_err 
 void floe_qat_backward(floe_qat *s, const float *dlogits);
 
 /* The same with dL/dlogits given a slice of the vocabulary at a time, as the LM head's backward takes
- * them (floe_qat_head_rows words per slice, in ascending order): fn returns columns c0..c0+cn-1 of
- * every row, rows *ld floats apart, either in buf ([N, cn], floats the callee may fill) or in an array
- * of its own. The same bits as floe_qat_backward on the whole array. */
+ * them (slices of a multiple of 128 words, as large as the largest block linear allows, in ascending
+ * order): fn returns columns c0..c0+cn-1 of every row, rows *ld floats apart, either in buf ([N, cn],
+ * floats the callee may fill) or in an array of its own. The same bits as floe_qat_backward on the
+ * whole array. */
 typedef const float *(*floe_qat_dlogits_fn)(void *ctx, int c0, int cn, float *buf, int *ld);
 void floe_qat_backward_sliced(floe_qat *s, floe_qat_dlogits_fn fn, void *ctx);
-/* The vocabulary slice of the head's backward (a multiple of 128 words, or the whole vocabulary). */
-int floe_qat_head_rows(const floe_qat *s);
 
 void floe_qat_zero_grad(floe_qat *s);
 
