@@ -8,6 +8,14 @@
 
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
+void floe_big_release(void *p, size_t bytes)
+{
+    const uintptr_t page = 4096;
+    uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (p && hi > lo)
+        (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 void *floe_big_calloc(size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size) { /* refused here: sanitizers' calloc aborts on it */

@@ -21,6 +21,11 @@ extern "C" {
 
 void *floe_big_calloc(size_t n, size_t size);
 
+/* Gives the whole pages inside [p, p + bytes) back to the system (MADV_DONTNEED): they stop counting
+ * as resident and read as zero when next touched. For a part of a buffer whose content is no longer
+ * needed (a teacher's logits once its head is formed elsewhere); the buffer itself stays valid. */
+void floe_big_release(void *p, size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

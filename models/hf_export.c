@@ -116,7 +116,8 @@ static int copy_tokenizer(const char *tokenizer, const char *dir, floe_err *err)
 }
 
 int floe_hf_folder_write(const char *dir, const floe_model_config *cfg, const floe_param_table *t, const float *params,
-                         const char *tokenizer, const char *const *meta_kv, size_t n_meta, floe_err *err)
+                         floe_st_dtype dtype, const char *tokenizer, const char *const *meta_kv, size_t n_meta,
+                         floe_err *err)
 {
     char path[4200];
     if (floe_mkdir_p(dir, err) != 0)
@@ -137,7 +138,7 @@ int floe_hf_folder_write(const char *dir, const floe_model_config *cfg, const fl
         return -1;
     if (floe_path_join(path, sizeof path, dir, "model.safetensors") != 0)
         return floe_err_set(err, "%s: path too long", dir);
-    if (floe_st_save_params(path, cfg, t, params, meta_kv, n_meta, err) != 0)
+    if (floe_st_save_params_as(path, cfg, t, params, dtype, meta_kv, n_meta, err) != 0)
         return -1;
     return tokenizer ? copy_tokenizer(tokenizer, dir, err) : 0;
 }

@@ -1,7 +1,7 @@
 /* Models as Hugging Face folders (docs/hf-models.md, "Export"): what `floe export --hf` writes.
  *
  * A folder holds config.json (LlamaForCausalLM, or GraniteForCausalLM for a Granite config),
- * model.safetensors (F32, the Hugging Face tensor names of models/param_names.h) and, when a
+ * model.safetensors (F32 or BF16, the Hugging Face tensor names of models/param_names.h) and, when a
  * tokenizer is given, its tokenizer.json and tokenizer_config.json, so transformers'
  * AutoModelForCausalLM and AutoTokenizer load it as it is. Every file is written atomically.
  *
@@ -19,6 +19,7 @@
 #include "models/model_config.h"
 #include "models/param_names.h"
 #include "models/qmodel.h"
+#include "models/safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -31,11 +32,12 @@ int floe_qmodel_dequantize(const floe_qmodel *m, floe_model_config *cfg, floe_pa
                            floe_err *err);
 
 /* Writes the folder `dir` (created when missing; existing files of these names are replaced): config,
- * weights and, unless tokenizer is NULL, the tokenizer (a tokenizer.json, or a folder holding one and
- * perhaps a tokenizer_config.json). meta_kv: n_meta extra (key, value) metadata pairs for the
- * safetensors header. */
+ * weights (as dtype: FLOE_ST_F32, or FLOE_ST_BF16 rounded to nearest even) and, unless tokenizer is
+ * NULL, the tokenizer (a tokenizer.json, or a folder holding one and perhaps a tokenizer_config.json).
+ * meta_kv: n_meta extra (key, value) metadata pairs for the safetensors header. */
 int floe_hf_folder_write(const char *dir, const floe_model_config *cfg, const floe_param_table *t, const float *params,
-                         const char *tokenizer, const char *const *meta_kv, size_t n_meta, floe_err *err);
+                         floe_st_dtype dtype, const char *tokenizer, const char *const *meta_kv, size_t n_meta,
+                         floe_err *err);
 
 #ifdef __cplusplus
 }

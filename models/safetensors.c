@@ -588,22 +588,35 @@ out:
 int floe_st_save_params(const char *path, const floe_model_config *cfg, const floe_param_table *t,
                         const float *params, const char *const *meta_kv, size_t n_meta, floe_err *err)
 {
+    return floe_st_save_params_as(path, cfg, t, params, FLOE_ST_F32, meta_kv, n_meta, err);
+}
+
+int floe_st_save_params_as(const char *path, const floe_model_config *cfg, const floe_param_table *t,
+                           const float *params, floe_st_dtype dtype, const char *const *meta_kv, size_t n_meta,
+                           floe_err *err)
+{
+    if (dtype != FLOE_ST_F32 && dtype != FLOE_ST_BF16)
+        return floe_err_set(err, "%s: parameters as %s: only F32 and BF16 are written", path,
+                            floe_st_dtype_name(dtype));
     floe_st_entry *e = calloc(t->count ? t->count : 1, sizeof *e);
     const char **kv = calloc(2 * (n_meta + 2), sizeof *kv);
     char *cj = floe_model_config_to_json(cfg);
+    uint16_t *h = dtype == FLOE_ST_BF16 ? malloc(sizeof *h * (t->total ? t->total : 1)) : NULL;
     int rc = -1;
-    if (!e || !kv || !cj) {
+    if (!e || !kv || !cj || (dtype == FLOE_ST_BF16 && !h)) {
         floe_err_set(err, "%s: out of memory", path);
         goto out;
     }
+    for (size_t i = 0; h && i < t->total; i++)
+        h[i] = floe_f32_to_bf16(params[i]);
     for (size_t i = 0; i < t->count; i++) {
         const floe_param *p = &t->params[i];
         e[i].name = p->name;
-        e[i].dtype = FLOE_ST_F32;
+        e[i].dtype = dtype;
         e[i].ndim = p->ndim;
         e[i].shape[0] = p->shape[0];
         e[i].shape[1] = p->shape[1];
-        e[i].data = params + p->offset;
+        e[i].data = h ? (const void *)(h + p->offset) : (const void *)(params + p->offset);
     }
     cJSON_Minify(cj); /* one line: metadata values are usually shown one per line */
     kv[0] = "format";
@@ -614,6 +627,7 @@ int floe_st_save_params(const char *path, const floe_model_config *cfg, const fl
         kv[4 + i] = meta_kv[i];
     rc = floe_st_write(path, e, t->count, kv, n_meta + 2, err);
 out:
+    free(h);
     free(e);
     free(kv);
     free(cj);

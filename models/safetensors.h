@@ -115,6 +115,12 @@ int floe_st_write(const char *path, const floe_st_entry *entries, size_t n, cons
 
 /* Checkpoints: every tensor of the parameter table as F32, with metadata "format" = "pt" (what
  * PyTorch tools expect), "floe.config" = the config as config.json text, plus the caller's pairs. */
+/* The same with the tensors stored as dtype: FLOE_ST_F32, or FLOE_ST_BF16 (each float rounded to the
+ * nearest bfloat16, ties to even: the dtype Hugging Face ships most models in). -1 with err on
+ * another dtype or out of memory. */
+int floe_st_save_params_as(const char *path, const floe_model_config *cfg, const floe_param_table *t,
+                           const float *params, floe_st_dtype dtype, const char *const *meta_kv, size_t n_meta,
+                           floe_err *err);
 int floe_st_save_params(const char *path, const floe_model_config *cfg, const floe_param_table *t,
                         const float *params, const char *const *meta_kv, size_t n_meta, floe_err *err);
 

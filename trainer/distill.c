@@ -21,11 +21,25 @@ static void log_softmax(double *out, const float *x, int V, double tau, double l
         out[v] = x[v] / tau - lz;
 }
 
+/* The mean of the rows' KL and cross-entropy terms, summed in row order, and the loss. */
+static floe_distill_result sum_rows(const double *rows, int has_targets, int N, float tau, float alpha)
+{
+    const double wk = (1.0 - alpha) * tau * tau;
+    floe_distill_result r = {0, 0, 0};
+    for (int i = 0; i < N; i++) {
+        r.kl += rows[2 * i];
+        r.ce += rows[2 * i + 1];
+    }
+    r.kl /= N;
+    r.ce = has_targets ? r.ce / N : NAN;
+    r.loss = wk * r.kl + (has_targets ? alpha * r.ce : 0.0);
+    return r;
+}
+
 floe_distill_result floe_distill_rows(double *row_stats, const float *z, const int16_t *zc, float zscale,
                                       const float *t, const int *targets, int N, int V, float tau, float alpha,
                                       double *rows)
 {
-    const double wk = (1.0 - alpha) * tau * tau;
 #pragma omp parallel
     {
         double *lp = malloc(sizeof(double) * (size_t)V * 2), *lq = lp + V;
@@ -51,19 +65,72 @@ floe_distill_result floe_distill_rows(double *row_stats, const float *z, const i
         free(lp);
         free(zrow);
     }
-    floe_distill_result r = {0, 0, 0};
-    for (int i = 0; i < N; i++) {
-        r.kl += rows[2 * i];
-        r.ce += rows[2 * i + 1];
+    return sum_rows(rows, targets != NULL, N, tau, alpha);
+}
+
+floe_distill_result floe_distill_rows_online(double *row_stats, const float *z, const int16_t *zc, float zscale,
+                                             floe_distill_teacher_fn tf, void *ctx, float *tbuf, int slice,
+                                             const int *targets, int N, int V, float tau, float alpha, double *rows)
+{
+    double *acc = malloc(sizeof(double) * (size_t)N); /* per row: the teacher's sum of exp */
+    if (!acc) {
+        floe_distill_result r = {NAN, NAN, NAN};
+        return r;
     }
-    r.kl /= N;
-    r.ce = targets ? r.ce / N : NAN;
-    r.loss = wk * r.kl + (targets ? alpha * r.ce : 0.0);
-    return r;
+    /* the student's log-partitions and cross-entropy from its whole rows, as floe_distill_rows */
+#pragma omp parallel
+    {
+        float *zrow = zc ? malloc(sizeof(float) * (size_t)V) : NULL;
+#pragma omp for schedule(static)
+        for (int i = 0; i < N; i++) {
+            const float *zi = z ? z + (size_t)i * V : zrow;
+            if (zc)
+                for (int v = 0; v < V; v++)
+                    zrow[v] = (float)zc[(size_t)i * V + v] * zscale;
+            double *st = row_stats + 3 * (size_t)i;
+            st[0] = -INFINITY; /* the teacher's running max of t / tau until the end */
+            st[1] = log_partition(zi, V, tau);
+            st[2] = targets ? log_partition(zi, V, 1.0) : NAN;
+            rows[2 * i] = 0.0; /* sum of exp(t/tau - max) (t/tau - z/tau), rescaled with the max */
+            rows[2 * i + 1] = targets ? -((double)zi[targets[i]] - st[2]) : NAN;
+            acc[i] = 0.0;
+        }
+        free(zrow);
+    }
+    /* the teacher a slice of the vocabulary at a time: KL = E_p[t/tau - z/tau] - lz_t + lz_s with the
+     * expectation and lz_t accumulated online (a rescale whenever a row's max grows) */
+    for (int c0 = 0; c0 < V; c0 += slice) {
+        const int cn = V - c0 < slice ? V - c0 : slice;
+        tf(ctx, c0, cn, tbuf);
+#pragma omp parallel for schedule(static)
+        for (int i = 0; i < N; i++) {
+            const float *ti = tbuf + (size_t)i * cn;
+            double *st = row_stats + 3 * (size_t)i;
+            double mx = st[0];
+            for (int j = 0; j < cn; j++)
+                mx = fmax(mx, ti[j] / (double)tau);
+            double r = exp(st[0] - mx), sum = acc[i] * r, a = rows[2 * i] * r;
+            for (int j = 0; j < cn; j++) {
+                const int v = c0 + j;
+                const float zv = z ? z[(size_t)i * V + v] : (float)zc[(size_t)i * V + v] * zscale;
+                double x = ti[j] / (double)tau, e = exp(x - mx);
+                sum += e;
+                a += e * (x - zv / (double)tau);
+            }
+            st[0] = mx, acc[i] = sum, rows[2 * i] = a;
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        double *st = row_stats + 3 * (size_t)i;
+        st[0] += log(acc[i]);
+        rows[2 * i] = rows[2 * i] / acc[i] - st[0] + st[1];
+    }
+    free(acc);
+    return sum_rows(rows, targets != NULL, N, tau, alpha);
 }
 
 void floe_distill_cols(float *d, int ldd, int c0, int cn, const float *z, const int16_t *zc, float zscale,
-                       const float *t, const int *targets, int N, int V, float tau, float alpha, float dloss,
+                       const float *t, int ldt, const int *targets, int N, int V, float tau, float alpha, float dloss,
                        const double *row_stats)
 {
     const double gk = (1.0 - alpha) * tau / N, gc = (double)alpha / N;
@@ -71,12 +138,12 @@ void floe_distill_cols(float *d, int ldd, int c0, int cn, const float *z, const 
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) {
         const double *st = row_stats + 3 * (size_t)i;
-        const float *ti = t + (size_t)i * V;
+        const float *ti = t + (size_t)i * ldt;
         float *di = d + (size_t)i * ldd;
         for (int j = 0; j < cn; j++) {
             const int v = c0 + j;
             const float zv = z ? z[(size_t)i * V + v] : (float)zc[(size_t)i * V + v] * zscale;
-            double p = exp(ti[v] / (double)tau - st[0]);
+            double p = exp(ti[j] / (double)tau - st[0]);
             float g = (float)(dloss * gk * (exp(zv / (double)tau - st[1]) - p));
             if (ce)
                 g += (float)(dloss * gc * (exp(zv / 1.0 - st[2]) - (v == targets[i])));
@@ -94,7 +161,7 @@ floe_distill_result floe_distill(float *dlogits, const float *z, const float *t,
         return r;
     }
     floe_distill_result r = floe_distill_rows(st, z, NULL, 1.0f, t, targets, N, V, tau, alpha, rows);
-    floe_distill_cols(dlogits, V, 0, V, z, NULL, 1.0f, t, targets, N, V, tau, alpha, dloss, st);
+    floe_distill_cols(dlogits, V, 0, V, z, NULL, 1.0f, t, V, targets, N, V, tau, alpha, dloss, st);
     free(st);
     return r;
 }

@@ -22,8 +22,10 @@ static int is_qmodel_file(const char *path)
     return q;
 }
 
-int floe_export_hf(const char *in, const char *dir, const char *tokenizer, floe_export_hf_info *info, floe_err *err)
+int floe_export_hf(const char *in, const char *dir, const char *tokenizer, int bf16, floe_export_hf_info *info,
+                   floe_err *err)
 {
+    const floe_st_dtype dt = bf16 ? FLOE_ST_BF16 : FLOE_ST_F32;
     memset(info, 0, sizeof *info);
     const char *meta[] = {"floe.exported_from", in};
     if (is_qmodel_file(in)) {
@@ -37,7 +39,7 @@ int floe_export_hf(const char *in, const char *dir, const char *tokenizer, floe_
         floe_qmodel_free(&m);
         if (rc != 0)
             return -1;
-        rc = floe_hf_folder_write(dir, &cfg, &t, p, tokenizer, meta, 1, err);
+        rc = floe_hf_folder_write(dir, &cfg, &t, p, dt, tokenizer, meta, 1, err);
         info->quantized = 1;
         info->params = t.total;
         snprintf(info->name, sizeof info->name, "%s", cfg.name);
@@ -48,7 +50,7 @@ int floe_export_hf(const char *in, const char *dir, const char *tokenizer, floe_
     floe_model m;
     if (floe_model_load_forward(&m, in, 1, 1, err) != 0)
         return -1;
-    int rc = floe_hf_folder_write(dir, &m.cfg, &m.table, m.params, tokenizer, meta, 1, err);
+    int rc = floe_hf_folder_write(dir, &m.cfg, &m.table, m.params, dt, tokenizer, meta, 1, err);
     info->params = m.table.total;
     snprintf(info->name, sizeof info->name, "%s", m.cfg.name);
     floe_model_free(&m);

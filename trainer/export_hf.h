@@ -18,8 +18,10 @@ typedef struct floe_export_hf_info {
 
 /* Writes `in` (a quantized model file as floe export / floe ptq / floe qat write it, a float
  * checkpoint of floe train, or a Hugging Face folder) as the folder `dir`, with the tokenizer when
- * one is given (a tokenizer.json or a folder holding one). */
-int floe_export_hf(const char *in, const char *dir, const char *tokenizer, floe_export_hf_info *info, floe_err *err);
+ * one is given (a tokenizer.json or a folder holding one); the weights as F32, or with bf16 as BF16
+ * (rounded to nearest even). */
+int floe_export_hf(const char *in, const char *dir, const char *tokenizer, int bf16, floe_export_hf_info *info,
+                   floe_err *err);
 
 #ifdef __cplusplus
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/big_alloc.h"
+#include "models/half.h"
 #include "trainer/attention.h"
 #include "trainer/crossentropy.h"
 #include "trainer/embedding.h"
@@ -233,7 +234,69 @@ int floe_model_init_forward(floe_model *m, const floe_model_config *cfg, int max
     return model_init(m, cfg, maxB, maxT, 0, 1, err);
 }
 
-size_t floe_model_floats(const floe_model *m) { return m->table.total * (m->grads ? 2 : 1) + m->n_acts + m->n_dacts; }
+/* One block's parameters: from its input_layernorm to the end of its down_proj (contiguous). */
+static size_t block_lo(const floe_model *m, int l) { return floe_param_get(&m->table, FLOE_P_ATTN_NORM, l)->offset; }
+static size_t block_span(const floe_model *m)
+{
+    const floe_param *d = floe_param_get(&m->table, FLOE_P_DOWN, 0);
+    return d->offset + d->numel - block_lo(m, 0);
+}
+
+size_t floe_model_floats(const floe_model *m)
+{
+    size_t p = m->params16 ? (m->table.total + 1) / 2 + block_span(m) + (size_t)m->cfg.d_model : m->table.total;
+    return p + (m->grads ? m->table.total : 0) + m->n_acts + m->n_dacts;
+}
+
+int floe_model_hold_bf16(floe_model *m, floe_err *err)
+{
+    if (!m->forward_only)
+        return floe_err_set(err, "%s: only a forward-only model holds bfloat16 parameters", m->cfg.name);
+    if (m->params16)
+        return 1;
+    const size_t n = m->table.total;
+    const uint32_t *bits = (const uint32_t *)(const void *)m->params;
+    int low = 0; /* a float with any of its 16 low bits set is not a bfloat16 value */
+#pragma omp parallel for simd reduction(| : low) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        low |= (bits[i] & 0xffffu) != 0;
+    if (low)
+        return 0;
+    const size_t C = (size_t)m->cfg.d_model;
+    uint16_t *h = floe_big_calloc(n, sizeof *h);
+    float *wb = floe_big_calloc(block_span(m), sizeof *wb), *wf = malloc(C * sizeof *wf);
+    if (!h || !wb || !wf) {
+        free(h), free(wb), free(wf);
+        return floe_err_set(err, "%s: out of memory for its bfloat16 parameters", m->cfg.name);
+    }
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++)
+        h[i] = (uint16_t)(bits[i] >> 16);
+    memcpy(wf, m->params + floe_param_get(&m->table, FLOE_P_FINAL_NORM, 0)->offset, C * sizeof *wf);
+    free(m->params);
+    m->params = NULL;
+    m->params16 = h;
+    m->wblock = wb;
+    m->wfinal = wf;
+    m->wblock_layer = -1;
+    return 1;
+}
+
+static void widen(float *restrict out, const uint16_t *restrict in, size_t n)
+{
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+    for (size_t i = 0; i < n; i++)
+        out[i] = floe_bf16_to_f32(in[i]);
+}
+
+/* Block l's parameters as floats in wblock (a model holding bfloat16). */
+static void hold_block(floe_model *m, int l)
+{
+    if (m->params16 && m->wblock_layer != l) {
+        widen(m->wblock, m->params16 + block_lo(m, l), block_span(m));
+        m->wblock_layer = l;
+    }
+}
 
 int floe_model_init_chunked(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, int head_rows,
                             floe_err *err)
@@ -261,12 +324,22 @@ void floe_model_free(floe_model *m)
     free(m->inputs);
     free(m->targets);
     free(m->top1);
+    free(m->params16);
+    free(m->wblock);
+    free(m->wfinal);
     memset(m, 0, sizeof *m);
 }
 
+/* A tensor's floats. A model holding bfloat16 has block wblock_layer's (hold_block) and the final
+ * norm's; its embedding and head rows are widened where they are read (embed_forward, head_logits). */
 static const float *P(const floe_model *m, floe_param_kind kind, int layer)
 {
-    return m->params + floe_param_get(&m->table, kind, layer)->offset;
+    const floe_param *p = floe_param_get(&m->table, kind, layer);
+    if (!m->params16)
+        return m->params + p->offset;
+    if (kind == FLOE_P_FINAL_NORM)
+        return m->wfinal;
+    return p->layer >= 0 && p->layer == m->wblock_layer ? m->wblock + (p->offset - block_lo(m, p->layer)) : NULL;
 }
 
 static float *G(const floe_model *m, floe_param_kind kind, int layer)
@@ -313,6 +386,7 @@ void floe_model_block_forward(floe_model *m, int l, int B, int T)
     m->B = B;
     m->T = T;
     const float eps = (float)c->rms_eps, rm = (float)c->residual_multiplier;
+    hold_block(m, l);
     layer_acts a = layer_at(m, l);
     const float *x = res_at(m, l);
     floe_rmsnorm_forward_eps(a.ln1, a.rstd1, x, P(m, FLOE_P_ATTN_NORM, l), N, C, eps);
@@ -339,16 +413,73 @@ void floe_model_block_forward(floe_model *m, int l, int B, int T)
     floe_residual_forward(out, out, a.resmid, (size_t)N * C);
 }
 
-/* logits [n, V] = (lnf [n, C] @ W^T) / ls for n rows of the final norm's output */
-static void head_logits(const floe_model *m, float *logits, const float *lnf, int n)
+/* Rows v0 .. v0+vn-1 of the head's weight: in the parameters, or widened into wbuf. */
+static const float *head_rows_of(const floe_model *m, float *wbuf, int v0, int vn)
 {
-    const int C = m->cfg.d_model, V = m->cfg.vocab_size;
-    floe_matmul_forward(logits, lnf, P(m, head_kind(m), 0), n, C, V);
+    const floe_param *p = floe_param_get(&m->table, head_kind(m), 0);
+    const size_t C = (size_t)m->cfg.d_model;
+    if (!m->params16)
+        return m->params + p->offset + (size_t)v0 * C;
+    widen(wbuf, m->params16 + p->offset + (size_t)v0 * C, (size_t)vn * C);
+    return wbuf;
+}
+
+/* out [n, vn] = (lnf [n, C] @ W[v0 : v0+vn]^T) / ls */
+static void head_cols(const floe_model *m, float *out, float *wbuf, const float *lnf, int v0, int vn, int n)
+{
+    const int C = m->cfg.d_model;
+    floe_matmul_forward(out, lnf, head_rows_of(m, wbuf, v0, vn), n, C, vn);
     if (granite(m)) { /* divided, as transformers does (not times the reciprocal) */
         const float ls = (float)m->cfg.logits_scaling;
-        for (size_t i = 0; i < (size_t)n * V; i++)
-            logits[i] /= ls;
+        for (size_t i = 0; i < (size_t)n * vn; i++)
+            out[i] /= ls;
     }
+}
+
+/* logits [n, V] = (lnf [n, C] @ W^T) / ls for n rows of the final norm's output; a model holding
+ * bfloat16 widens the whole head for the product (the training model's bits) and lets it go */
+static void head_logits(const floe_model *m, float *logits, const float *lnf, int n)
+{
+    const int V = m->cfg.vocab_size;
+    float *wbuf = m->params16 ? floe_big_calloc((size_t)V * m->cfg.d_model, sizeof *wbuf) : NULL;
+    if (m->params16 && !wbuf) { /* out of memory: NaN logits say it rather than wrong ones */
+        for (size_t i = 0; i < (size_t)n * V; i++)
+            logits[i] = NAN;
+        return;
+    }
+    head_cols(m, logits, wbuf, lnf, 0, V, n);
+    free(wbuf);
+}
+
+const float *floe_model_final_norm(const floe_model *m) { return final_at(m).lnf; }
+
+void floe_model_set_head_by_caller(floe_model *m)
+{
+    if (!m->forward_only) /* the training model's backward reads its logits */
+        return;
+    sizes s = sizes_of(&m->cfg, m->maxB, m->maxT);
+    floe_big_release(final_at(m).logits, s.N * s.V * sizeof(float));
+    m->head_by_caller = 1;
+}
+
+void floe_model_head_cols(const floe_model *m, float *out, float *wbuf, int v0, int vn, int n)
+{
+    head_cols(m, out, wbuf, final_at(m).lnf, v0, vn, n);
+}
+
+/* The embedding rows of tokens [N] into out [N, C], widened from bfloat16 when held so. */
+static void embed_forward(const floe_model *m, float *out, int N)
+{
+    const int C = m->cfg.d_model;
+    if (!m->params16) {
+        floe_embedding_forward(out, m->inputs, P(m, FLOE_P_EMBED, 0), N, C);
+        return;
+    }
+    const uint16_t *e = m->params16 + floe_param_get(&m->table, FLOE_P_EMBED, 0)->offset;
+#pragma omp parallel for schedule(static) if ((long long)N * C >= 65536)
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < C; c++)
+            out[(size_t)i * C + c] = floe_bf16_to_f32(e[(size_t)m->inputs[i] * C + c]);
 }
 
 /* The chunked head's forward over N positions (targets in m->targets): the logits of head_rows rows at
@@ -426,7 +557,7 @@ float floe_model_forward_tapped(floe_model *m, const int32_t *tokens, const int3
     m->T = T;
     for (int i = 0; i < N; i++)
         m->inputs[i] = tokens[i];
-    floe_embedding_forward(res_at(m, 0), m->inputs, P(m, FLOE_P_EMBED, 0), N, C);
+    embed_forward(m, res_at(m, 0), N);
     if (granite(m))
         scale(res_at(m, 0), (size_t)N * C, (float)c->embedding_multiplier);
     for (int l = 0; l < c->n_layers; l++) {
@@ -453,6 +584,8 @@ float floe_model_forward_tapped(floe_model *m, const int32_t *tokens, const int3
             m->loss = chunked_head_forward(m, N);
         return m->loss;
     }
+    if (m->head_by_caller && !targets)
+        return m->loss;
     head_logits(m, f.logits, f.lnf, N);
     if (targets)
         m->loss = m->forward_only ? forward_only_loss(m, N)

@@ -56,6 +56,12 @@ typedef struct floe_model {
     int B, T;                   /* shape of the last forward */
     int have_targets;           /* the last forward computed a loss (backward needs it) */
     float loss;                 /* mean loss of the last forward */
+    /* floe_model_hold_bf16: the parameters as bfloat16 (params is then NULL), one block's widened to
+     * float at a time in wblock (block wblock_layer, -1: none), the final norm's gain in wfinal */
+    uint16_t *params16;
+    float *wblock, *wfinal;
+    int wblock_layer;
+    int head_by_caller; /* floe_model_set_head_by_caller */
 } floe_model;
 
 /* Allocates everything for batches up to maxB x maxT (maxT <= cfg->context). The parameters are
@@ -97,6 +103,32 @@ int floe_model_head_rows(const floe_model_config *cfg, int maxN);
  * nothing); floe_model_zero_grad does nothing. Errors as floe_model_init. */
 int floe_model_init_forward(floe_model *m, const floe_model_config *cfg, int maxB, int maxT, floe_err *err);
 #define FLOE_MODEL_LOSS_ROWS 64
+
+/* A forward-only model's parameters held as bfloat16 where that is exact (a teacher read from a BF16
+ * file, as Hugging Face ships Llama 3.2): half their memory, and the same logits, losses and taps,
+ * bit for bit. Each block's tensors are widened to float into one block-sized buffer just before the
+ * block runs, the embedding rows as they are looked up and the head's rows by the head; the widening
+ * is exact, so every kernel sees the floats it saw before. Returns 1 when the parameters are now held
+ * so (params is then NULL: read them through the model's functions only), 0 when some parameter is not
+ * a bfloat16 value (nothing changes: the float model is kept), -1 with err on a training model or out
+ * of memory (nothing changes). Costs a pass over the parameters per forward (docs/trainer.md, "QAT
+ * memory"). */
+int floe_model_hold_bf16(floe_model *m, floe_err *err);
+
+/* A forward-only model (nothing on a training model): from now on a forward without targets stops at the final norm, and the caller forms the logits it
+ * needs (floe_model_head_cols): the [N, V] logits buffer is given back to the system (its pages
+ * released) and a forward without targets leaves it untouched (its content is then undefined). */
+void floe_model_set_head_by_caller(floe_model *m);
+
+/* The final norm's output [B*T, C] of the last forward (the head's input). */
+const float *floe_model_final_norm(const floe_model *m);
+
+/* Columns v0 .. v0+vn-1 of the last forward's logits for its first n positions: out [n, vn] =
+ * final_norm @ W[v0 : v0+vn]^T (/ logits_scaling), the head's weight rows widened into wbuf [vn, C]
+ * when the model holds bfloat16 (wbuf may be NULL otherwise). Every call with the same v0, vn and n
+ * gives the same bits on any thread count (floe_matmul_forward's row blocks); they equal the whole
+ * head's logits to float rounding. */
+void floe_model_head_cols(const floe_model *m, float *out, float *wbuf, int v0, int vn, int n);
 
 /* Floats a model holds: parameters, gradients and both activation buffers (its memory / 4 bytes, less
  * the small integer and RoPE tables). */

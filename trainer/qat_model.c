@@ -529,6 +529,8 @@ void floe_qat_backward(floe_qat *s, const float *dlogits)
     floe_qat_backward_sliced(s, whole_slice, &w);
 }
 
+int floe_qat_head_slice(const floe_qat *s) { return ((const qat_scratch *)s->scratch)->head_rows; }
+
 void floe_qat_backward_sliced(floe_qat *s, floe_qat_dlogits_fn fn, void *ctx)
 {
     qat_scratch *x = s->scratch;

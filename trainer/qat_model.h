@@ -107,6 +107,8 @@ void floe_qat_backward(floe_qat *s, const float *dlogits);
  * whole array. */
 typedef const float *(*floe_qat_dlogits_fn)(void *ctx, int c0, int cn, float *buf, int *ld);
 void floe_qat_backward_sliced(floe_qat *s, floe_qat_dlogits_fn fn, void *ctx);
+/* The slices' width (words; the last slice may be narrower). */
+int floe_qat_head_slice(const floe_qat *s);
 
 void floe_qat_zero_grad(floe_qat *s);
 

@@ -76,6 +76,7 @@ void floe_qat_trainer_free(floe_qat_trainer *tr)
     floe_model_free(&tr->teacher);
     free(tr->m), free(tr->v), free(tr->m16), free(tr->v16), free(tr->ms), free(tr->vs);
     free(tr->rows), free(tr->inp), free(tr->tgt), free(tr->rowbuf), free(tr->rowstats);
+    free(tr->tlogits), free(tr->twbuf);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -107,6 +108,7 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
         goto fail;
     }
     size_t P = tr->s.table.total, S = tr->s.n_steps, N = (size_t)cfg->batch * cfg->context;
+    const size_t slice = (size_t)floe_qat_head_slice(&tr->s);
     if (cfg->moments_bf16) {
         tr->m16 = floe_big_calloc(P, sizeof(uint16_t));
         tr->v16 = floe_big_calloc(P, sizeof(uint16_t));
@@ -121,8 +123,9 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
     tr->tgt = malloc(sizeof(int32_t) * N);
     tr->rowbuf = malloc(sizeof(double) * 2 * N);
     tr->rowstats = malloc(sizeof(double) * 3 * N);
+    tr->tlogits = floe_big_calloc(N * slice, sizeof(float));
     if (!(cfg->moments_bf16 ? tr->m16 && tr->v16 : tr->m && tr->v) || !tr->ms || !tr->vs || !tr->rows || !tr->inp ||
-        !tr->tgt || !tr->rowbuf || !tr->rowstats) {
+        !tr->tgt || !tr->rowbuf || !tr->rowstats || !tr->tlogits) {
         floe_err_set(err, "QAT: out of memory");
         goto fail;
     }
@@ -163,27 +166,55 @@ static int qat_micro(floe_qat_trainer *tr, const floe_tokens *train, uint64_t po
     return 0;
 }
 
+/* The teacher's logits of vocabulary columns c0 .. c0+cn-1 into tr->tlogits [N, cn]: the same slices
+ * in both passes of the distillation, so both see the same bits. */
+static void teacher_cols(void *ctx, int c0, int cn, float *out)
+{
+    const floe_qat_trainer *tr = ctx;
+    floe_model_head_cols(&tr->teacher, out, tr->twbuf, c0, cn, tr->s.fwd.B * tr->s.fwd.T);
+}
+
 /* The distillation gradient a vocabulary slice at a time, for the head's backward (floe_distill_cols
- * after floe_distill_rows: no [N, V] float buffer of student logits or gradients). */
+ * after floe_distill_rows_online: no [N, V] float buffer of student logits, their gradient or the
+ * teacher's logits). */
 typedef struct {
-    const floe_qat_trainer *tr;
+    floe_qat_trainer *tr;
     float dloss;
 } dlogits_src;
 
 static const float *distill_slice(void *ctx, int c0, int cn, float *buf, int *ld)
 {
     const dlogits_src *d = ctx;
-    const floe_qat_trainer *tr = d->tr;
+    floe_qat_trainer *tr = d->tr;
     const floe_qat_cfg *c = &tr->cfg;
     const int N = tr->s.fwd.B * tr->s.fwd.T;
-    floe_distill_cols(buf, cn, c0, cn, NULL, tr->s.fwd.logits, tr->s.qm.s_logit, floe_model_logits(&tr->teacher),
-                      tr->tgt, N, tr->s.cfg.vocab_size, c->tau, c->alpha, d->dloss, tr->rowstats);
+    teacher_cols(tr, c0, cn, tr->tlogits);
+    floe_distill_cols(buf, cn, c0, cn, NULL, tr->s.fwd.logits, tr->s.qm.s_logit, tr->tlogits, cn, tr->tgt, N,
+                      tr->s.cfg.vocab_size, c->tau, c->alpha, d->dloss, tr->rowstats);
     *ld = cn;
     return buf;
 }
 
+/* Before the first step (after initialisation and any Block-AP phase, which read the teacher's float
+ * parameters): from here on the teacher runs forwards only and its logits are formed a vocabulary
+ * slice at a time in the distillation (teacher_cols), so no [N, V] teacher buffer is touched; its
+ * parameters are held as bfloat16 where that is exact (a BF16 file): half their memory, the same bits. */
+static int teacher_for_steps(floe_qat_trainer *tr, floe_err *err)
+{
+    floe_model *t = &tr->teacher;
+    if (floe_model_hold_bf16(t, err) < 0)
+        return -1;
+    const size_t slice = (size_t)floe_qat_head_slice(&tr->s);
+    if (t->params16 && !(tr->twbuf = floe_big_calloc(slice * (size_t)t->cfg.d_model, sizeof(float))))
+        return floe_err_set(err, "QAT: out of memory for the teacher's head rows");
+    floe_model_set_head_by_caller(t);
+    return 0;
+}
+
 int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats *st, floe_err *err)
 {
+    if (!tr->teacher.head_by_caller && teacher_for_steps(tr, err) != 0)
+        return -1;
     const floe_qat_cfg *c = &tr->cfg;
     floe_qat *s = &tr->s;
     const int B = c->batch, T = c->context, N = B * T, V = s->cfg.vocab_size;
@@ -196,8 +227,8 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
         if (qat_micro(tr, train, (uint64_t)tr->step * c->accum + j, j == 0 ? &vs : NULL, err) != 0)
             return -1;
         floe_distill_result rj =
-            floe_distill_rows(tr->rowstats, NULL, s->fwd.logits, s->qm.s_logit, floe_model_logits(&tr->teacher),
-                              tr->tgt, N, V, c->tau, c->alpha, tr->rowbuf);
+            floe_distill_rows_online(tr->rowstats, NULL, s->fwd.logits, s->qm.s_logit, teacher_cols, tr, tr->tlogits,
+                                     floe_qat_head_slice(s), tr->tgt, N, V, c->tau, c->alpha, tr->rowbuf);
         dlogits_src src = {tr, 1.0f / (float)c->accum};
         floe_qat_backward_sliced(s, distill_slice, &src);
         r.loss += rj.loss / c->accum, r.kl += rj.kl / c->accum, r.ce += rj.ce / c->accum;

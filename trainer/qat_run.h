@@ -77,6 +77,8 @@ typedef struct floe_qat_trainer {
     int step;
     int32_t *rows, *inp, *tgt;
     double *rowbuf, *rowstats; /* [2 N], [3 N]: the distillation's per-row sums and log-partitions */
+    float *tlogits,
+        *twbuf; /* [N, slice] the teacher's logits of a vocabulary slice; [slice, C] its head rows (bfloat16 teacher) */
     char teacher_path[4096];
     uint64_t teacher_digest;
     floe_qat_verify_fn verify;  /* NULL: no verification */

@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include "models/half.h"
 #include "models/hf_export.h"
 #include "models/qmodel_io.h"
 #include "models/qref.h"
@@ -110,7 +111,7 @@ static void test_quantized_export(void **state)
     assert_int_equal(floe_qmodel_save(m, qpath, NULL, 0, &err), 0);
 
     floe_export_hf_info info;
-    if (floe_export_hf(qpath, dir, tok, &info, &err) != 0)
+    if (floe_export_hf(qpath, dir, tok, 0, &info, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(info.quantized, 1);
     assert_true(exists(dir, "config.json") && exists(dir, "model.safetensors") && exists(dir, "tokenizer.json") &&
@@ -173,7 +174,7 @@ static void test_granite_export(void **state)
     assert_int_equal(floe_qat_init_from_teacher(&s, &t, &train, &ic, &err), 0);
     assert_int_equal(floe_qmodel_save(&s.qm, qpath, NULL, 0, &err), 0);
     floe_export_hf_info info;
-    if (floe_export_hf(qpath, dir, NULL, &info, &err) != 0)
+    if (floe_export_hf(qpath, dir, NULL, 0, &info, &err) != 0)
         fail_msg("%s", err.msg);
     floe_model f;
     if (floe_model_load(&f, dir, 1, 32, &err) != 0)
@@ -204,7 +205,7 @@ static void test_float_round_trip(void **state)
     snprintf(dir, sizeof dir, "%s/granite", floe_test_tmpdir("export_hf_float"));
     floe_export_hf_info info;
     floe_err err;
-    if (floe_export_hf(in, dir, NULL, &info, &err) != 0)
+    if (floe_export_hf(in, dir, NULL, 0, &info, &err) != 0)
         fail_msg("%s", err.msg);
     assert_int_equal(info.quantized, 0);
     floe_model a, b;
@@ -221,12 +222,49 @@ static void test_float_round_trip(void **state)
     floe_model_free(&b);
 }
 
+/* --dtype bf16: every tensor stored as BF16, each the float rounded to the nearest bfloat16 (ties to
+ * even); the folder loads back as those values, and a forward-only model of it holds them as bfloat16. */
+static void test_bf16_export(void **state)
+{
+    (void)state;
+    const char *src = getenv("FLOE_SOURCE_DIR");
+    char in[4300], dir[4300], st[4400];
+    snprintf(in, sizeof in, "%s/tests/fixtures/hf/granite-tiny", src ? src : ".");
+    snprintf(dir, sizeof dir, "%s/granite-bf16", floe_test_tmpdir("export_hf_bf16"));
+    floe_export_hf_info info;
+    floe_err err;
+    if (floe_export_hf(in, dir, NULL, 1, &info, &err) != 0)
+        fail_msg("%s", err.msg);
+    snprintf(st, sizeof st, "%s/model.safetensors", dir);
+    floe_st_file f;
+    assert_int_equal(floe_st_open(&f, st, &err), 0);
+    for (size_t i = 0; i < f.n_tensors; i++)
+        assert_int_equal(f.tensors[i].dtype, FLOE_ST_BF16);
+    floe_st_close(&f);
+    floe_model a, b;
+    assert_int_equal(floe_model_load(&a, in, 1, 4, &err), 0);
+    if (floe_model_load_forward(&b, dir, 1, 4, &err) != 0)
+        fail_msg("%s", err.msg);
+    assert_int_equal(a.table.total, b.table.total);
+    int inexact = 0;
+    for (size_t i = 0; i < a.table.total; i++) {
+        float r = floe_bf16_to_f32(floe_f32_to_bf16(a.params[i]));
+        assert_memory_equal(&r, &b.params[i], sizeof r);
+        inexact += r != a.params[i];
+    }
+    assert_true(inexact > 0); /* the fixture's floats are not all bfloat16 values: rounding happened */
+    assert_int_equal(floe_model_hold_bf16(&b, &err), 1);
+    floe_model_free(&a);
+    floe_model_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quantized_export),
         cmocka_unit_test(test_granite_export),
         cmocka_unit_test(test_float_round_trip),
+        cmocka_unit_test(test_bf16_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

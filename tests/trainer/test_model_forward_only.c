@@ -9,6 +9,7 @@
 
 #include <omp.h>
 
+#include "models/half.h"
 #include "models/param_names.h"
 #include "models/safetensors.h"
 #include "trainer/model.h"
@@ -120,6 +121,72 @@ static void test_logits_granite_odd_layers(void **state)
     (void)state;
     floe_model_config cfg = granite_config();
     check_same_bits(&cfg, 2, 16, 2, 13);
+}
+
+/* Parameters held as bfloat16 (floe_model_hold_bf16) on bfloat16 values: the same logits, losses
+ * and loss as the float training model with 1 and 2 threads; the head formed by the caller a slice
+ * at a time equals them to float rounding, and in one slice bit for bit. A float value keeps the
+ * float model; a training model is refused. */
+static void check_bf16(const floe_model_config *cfg, int B, int T)
+{
+    floe_model full, fo;
+    floe_err err;
+    pair_init(&full, &fo, cfg, B, T);
+    assert_int_equal(floe_model_hold_bf16(&fo, &err), 0); /* random floats: not bfloat16 values */
+    assert_non_null(fo.params);
+    assert_int_equal(floe_model_hold_bf16(&full, &err), -1);
+    for (size_t i = 0; i < full.table.total; i++)
+        full.params[i] = fo.params[i] = floe_bf16_to_f32(floe_f32_to_bf16(full.params[i]));
+    assert_int_equal(floe_model_hold_bf16(&fo, &err), 1);
+    assert_null(fo.params);
+    assert_true(floe_model_floats(&fo) < full.table.total + fo.n_acts);
+    const int N = B * T, V = cfg->vocab_size, C = cfg->d_model;
+    int32_t *tok = random_ids(N + 1, V, 13);
+    float *cols = malloc(sizeof(float) * (size_t)N * V), *wbuf = malloc(sizeof(float) * (size_t)V * C);
+    assert_non_null(cols);
+    assert_non_null(wbuf);
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        float lf = floe_model_forward(&full, tok, tok + 1, B, T);
+        float lo = floe_model_forward(&fo, tok, tok + 1, B, T);
+        assert_memory_equal(&lf, &lo, sizeof lf);
+        assert_memory_equal(floe_model_logits(&full), floe_model_logits(&fo), sizeof(float) * (size_t)N * V);
+        assert_memory_equal(floe_model_losses(&full), floe_model_losses(&fo), sizeof(float) * (size_t)N);
+        /* the caller's head: the forward stops at the final norm */
+        floe_model_set_head_by_caller(&fo);
+        float *kept = (float *)floe_model_logits(&fo);
+        for (int i = 0; i < N * V; i++)
+            kept[i] = -7.0f;
+        assert_true(floe_model_forward(&fo, tok, NULL, B, T) == 0.0f);
+        const float *z = floe_model_logits(&full);
+        for (int i = 0; i < N * V; i++) /* untouched by the forward */
+            assert_true(kept[i] == -7.0f);
+        floe_model_head_cols(&fo, cols, wbuf, 0, V, N);
+        assert_memory_equal(cols, z, sizeof(float) * (size_t)N * V);
+        const int cn = 7;
+        for (int v0 = 0; v0 < V; v0 += cn) {
+            int vn = V - v0 < cn ? V - v0 : cn;
+            floe_model_head_cols(&fo, cols, wbuf, v0, vn, N);
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < vn; j++) {
+                    float w = z[(size_t)i * V + v0 + j];
+                    assert_true(fabsf(cols[(size_t)i * vn + j] - w) <= 1e-5f * (1.0f + fabsf(w)));
+                }
+        }
+        fo.head_by_caller = 0;
+    }
+    omp_set_num_threads(2);
+    free(tok), free(cols), free(wbuf);
+    floe_model_free(&full);
+    floe_model_free(&fo);
+}
+
+static void test_hold_bf16(void **state)
+{
+    (void)state;
+    floe_model_config tiny = builtin_config("tiny", 0), gr = granite_config();
+    check_bf16(&tiny, 2, 32);
+    check_bf16(&gr, 2, 13);
 }
 
 static void test_logits_smaller_batch(void **state)
@@ -329,6 +396,7 @@ int main(void)
         cmocka_unit_test(test_logits_tiny),
         cmocka_unit_test(test_logits_granite_odd_layers),
         cmocka_unit_test(test_logits_smaller_batch),
+        cmocka_unit_test(test_hold_bf16),
         cmocka_unit_test(test_tapped_forward),
         cmocka_unit_test(test_tapped_forward_detects),
         cmocka_unit_test(test_memory),

@@ -160,9 +160,66 @@ static void test_distill_slices(void **state)
         assert_true(w.loss == r.loss && w.kl == r.kl && (with_tgt ? w.ce == r.ce : isnan(r.ce)));
         for (int c0 = 0; c0 < V; c0 += CN) {
             int cn = V - c0 < CN ? V - c0 : CN;
-            floe_distill_cols(slice, cn, c0, cn, NULL, zc, zs, t, tg, N, V, tau, a, dloss, st);
+            floe_distill_cols(slice, cn, c0, cn, NULL, zc, zs, t + c0, V, tg, N, V, tau, a, dloss, st);
             for (int i = 0; i < N; i++)
                 assert_memory_equal(slice + i * cn, d + i * V + c0, sizeof(float) * (size_t)cn);
+        }
+    }
+}
+
+/* The teacher's logits served a vocabulary slice at a time (as floe_qat_step forms them from its
+ * head): the online pass equals the whole-row one to double rounding, and the slices' gradient from
+ * its row statistics equals floe_distill's to float rounding. */
+typedef struct {
+    const float *t;
+    int N, V;
+} teacher_src;
+
+static void serve_cols(void *ctx, int c0, int cn, float *out)
+{
+    const teacher_src *s = ctx;
+    for (int i = 0; i < s->N; i++)
+        memcpy(out + (size_t)i * cn, s->t + (size_t)i * s->V + c0, sizeof(float) * (size_t)cn);
+}
+
+static void test_distill_online(void **state)
+{
+    (void)state;
+    enum { N = 5, V = 37, CN = 8 };
+    int16_t zc[N * V];
+    float z[N * V], t[N * V], d[N * V], slice[N * CN], tbuf[N * CN];
+    int tgt[N] = {0, 36, 7, 13, 20};
+    double rows[2 * N], st[3 * N], rows2[2 * N], st2[3 * N];
+    const float zs = 0.0213f, tau = 1.3f, alpha = 0.25f, dloss = 0.5f;
+    for (int i = 0; i < N * V; i++) {
+        zc[i] = (int16_t)(400.0 * sin(0.7 * i));
+        z[i] = (float)zc[i] * zs;
+        t[i] = (float)cos(0.29 * i) * (i % V < 9 ? 9.0f : 3.0f); /* the largest logits early: the max grows */
+    }
+    t[3 * V + 30] = 14.0f; /* and late in one row */
+    teacher_src src = {t, N, V};
+    for (int with_tgt = 0; with_tgt < 2; with_tgt++) {
+        const int *tg = with_tgt ? tgt : NULL;
+        const float a = with_tgt ? alpha : 0.0f;
+        floe_distill_result w = floe_distill(d, z, t, tg, N, V, tau, a, dloss, rows);
+        floe_distill_rows(st2, NULL, zc, zs, t, tg, N, V, tau, a, rows2);
+        floe_distill_result r =
+            floe_distill_rows_online(st, NULL, zc, zs, serve_cols, &src, tbuf, CN, tg, N, V, tau, a, rows);
+        assert_true(fabs(r.loss - w.loss) <= 1e-12 * fabs(w.loss) && fabs(r.kl - w.kl) <= 1e-12 + 1e-10 * fabs(w.kl));
+        assert_true(with_tgt ? r.ce == w.ce : isnan(r.ce));
+        for (int i = 0; i < N; i++) {
+            assert_true(fabs(st[3 * i] - st2[3 * i]) <= 1e-12 * fabs(st2[3 * i]) + 1e-14);
+            assert_true(st[3 * i + 1] == st2[3 * i + 1]); /* the student's: the same bits */
+            assert_true(with_tgt ? st[3 * i + 2] == st2[3 * i + 2] : isnan(st[3 * i + 2]));
+        }
+        for (int c0 = 0; c0 < V; c0 += CN) {
+            int cn = V - c0 < CN ? V - c0 : CN;
+            serve_cols(&src, c0, cn, tbuf);
+            floe_distill_cols(slice, cn, c0, cn, NULL, zc, zs, tbuf, cn, tg, N, V, tau, a, dloss, st);
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < cn; j++)
+                    assert_true(fabsf(slice[i * cn + j] - d[i * V + c0 + j]) <=
+                                1e-6f * fabsf(d[i * V + c0 + j]) + 1e-9f);
         }
     }
 }
@@ -662,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_lsq_per_token),
         cmocka_unit_test(test_distill_gradient),
         cmocka_unit_test(test_distill_slices),
+        cmocka_unit_test(test_distill_online),
         cmocka_unit_test(test_forward_is_reference),
         cmocka_unit_test(test_gradient_matches_fp),
         cmocka_unit_test(test_hf_folders),
