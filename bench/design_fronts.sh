@@ -7,9 +7,19 @@
 # Usage: bench/design_fronts.sh BUILD OUT [MODEL S] [QAT_STEPS 100] [JOBS 1] [CORPUS fortunes]
 #                               [TEACHER_STEPS 1000] [MACHINE configs/northpole.csv] [ENERGY configs/energy-northpole.csv]
 # Writes OUT/fronts.csv (name, validation loss after QAT, decode latency us/token, energy uJ/token,
-# weight bytes (design.csv's per-layer figures), chips, cores, the --wbits-layer string) and OUT/fronts.png; each point's run in OUT/p-NAME/. JOBS points train at
-# once, 2 threads each. The teacher (OUT/teacher) is trained once: 300 steps of batch 8 x 64 on the
-# generated corpus, as docs/design-choice.md's S teacher.
+# weight bytes (design.csv's per-layer figures), chips, cores, the --wbits-layer string) and OUT/fronts.png; each point's run in OUT/p-NAME/
+# (its deploy-check report in OUT/p-NAME/deploy-check.txt). JOBS points train at once. The teacher
+# (OUT/teacher) is trained once: TEACHER_STEPS steps of batch 8 on CORPUS, as docs/design-choice.md's S teacher.
+#
+# Environment (defaults: the measured S run's settings):
+#   TEACHER_THREADS=2     threads of the teacher's training and of its evaluation
+#   DESIGN_THREADS=2      threads of `floe design`
+#   POINT_THREADS=2       threads of each QAT point (JOBS of them run at once: JOBS x POINT_THREADS cores)
+#   TEACHER_CKPT_EVERY=0  teacher checkpoint every N steps (0: only at the end)
+#   POINT_CKPT_EVERY=0    QAT checkpoint every N steps of each point (0: only at the end)
+# Reruns skip what is done (a finished teacher, its evaluation, the design, a point with its
+# qmodel.safetensors) and resume a teacher or point from its last checkpoint (bit-identical to a
+# straight run), so a run cut short (a time limit) goes on where it stopped.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 floe=$(realpath "${1:?build folder}/floe")
@@ -19,13 +29,27 @@ machine=$(realpath "${8:-$src/configs/northpole.csv}") energy=$(realpath "${9:-$
 mkdir -p "$out"
 out=$(realpath "$out")
 export OMP_WAIT_POLICY=passive
+tthreads=${TEACHER_THREADS:-2} dthreads=${DESIGN_THREADS:-2} pthreads=${POINT_THREADS:-2}
+tckpt=${TEACHER_CKPT_EVERY:-0} pckpt=${POINT_CKPT_EVERY:-0}
+# the newest checkpoint in folder $1 named $2-<step>.safetensors (a teacher's also needs its .optim file)
+last_ckpt() {
+  local f last=""
+  for f in "$1/$2"-[0-9]*[0-9].safetensors; do
+    [ -f "$f" ] && { [ "$2" != ckpt ] || [ -f "${f%.safetensors}.optim.safetensors" ]; } && last=$f
+  done
+  echo "$last"
+}
 teacher=$out/teacher/ckpt-$(printf %06d "$tsteps").safetensors
-[ -f "$teacher" ] || "$floe" train --model "$model" --corpus "$corpus" --steps "$tsteps" --batch 8 \
-  --eval-every 0 --ckpt-every 0 -j 2 --out "$out/teacher" > "$out/teacher.log"
-"$floe" eval --ckpt "$teacher" --corpus "$corpus" > "$out/teacher-eval.log"
+if [ ! -f "$teacher" ]; then
+  last=$(last_ckpt "$out/teacher" ckpt)
+  "$floe" train --model "$model" --corpus "$corpus" --steps "$tsteps" --batch 8 --eval-every 0 \
+    --ckpt-every "$tckpt" -j "$tthreads" ${last:+--resume "$last"} --out "$out/teacher" >> "$out/teacher.log"
+fi
+[ -s "$out/teacher-eval.log" ] ||
+  "$floe" eval --ckpt "$teacher" --corpus "$corpus" -j "$tthreads" > "$out/teacher-eval.log"
 echo "teacher: $(grep -m1 -i 'loss' "$out/teacher-eval.log")"
 [ -f "$out/design/front.csv" ] || "$floe" design --teacher "$teacher" -m "$machine" --energy "$energy" \
-  --budget memory=1e15 -j 2 -o "$out/design" > "$out/design.log"
+  --budget memory=1e15 -j "$dthreads" -o "$out/design" > "$out/design.log"
 layers=$(sed -n 's/^design: [^(]*(\([0-9]*\) layers).*/\1/p' "$out/design.log")
 layers=${layers:-4}
 # points: NAME SPEC (a --wbits-layer string naming every layer)
@@ -39,14 +63,22 @@ mix() { local s="" l; for ((l = 0; l < layers; l++)); do s+="${s:+,}$l=$([ $l = 
 } | awk '!seen[$2]++' > "$out/points.txt"
 
 point() {
-  local name=$1 spec=$2 dir=$out/p-$1
+  local name=$1 spec=$2 dir=$out/p-$1 last
   if [ ! -f "$dir/qmodel.safetensors" ]; then
-    "$floe" qat --teacher "$teacher" --wbits 4 --wbits-layer "$spec" --steps "$steps" --batch 8 \
-      --eval-windows 0 -m "$machine" --verify-every 25 -j 2 -o "$dir" > "$dir.log" 2>&1
+    last=$(last_ckpt "$dir" qat)
+    if [ -n "$last" ]; then
+      "$floe" qat --resume "$last" --teacher "$teacher" --steps "$steps" --eval-windows 0 -m "$machine" \
+        --verify-every 25 --ckpt-every "$pckpt" -j "$pthreads" -o "$dir" >> "$dir.log" 2>&1
+    else
+      "$floe" qat --teacher "$teacher" --wbits 4 --wbits-layer "$spec" --steps "$steps" --batch 8 --eval-windows 0 \
+        -m "$machine" --verify-every 25 --ckpt-every "$pckpt" -j "$pthreads" -o "$dir" > "$dir.log" 2>&1
+    fi
+    echo "point $name: $SECONDS s" >> "$dir.log"
   fi
   local val dc
   val=$(tail -1 "$dir/qat.csv" | cut -d, -f6)
-  dc=$("$floe" deploy-check --qmodel "$dir/qmodel.safetensors" -m "$machine" --energy "$energy")
+  "$floe" deploy-check --qmodel "$dir/qmodel.safetensors" -m "$machine" --energy "$energy" > "$dir/deploy-check.txt"
+  dc=$(cat "$dir/deploy-check.txt")
   local lat en chips cores
   lat=$(sed -n 's/^latency *decode \([0-9.]*\) us per token.*/\1/p' <<< "$dc")
   en=$(sed -n 's/^energy *\([0-9.e+-]*\) J per token decoded.*/\1/p' <<< "$dc")
@@ -60,8 +92,8 @@ point() {
     END { printf "%.0f", sum }' "$out/design/design.csv")
   echo "$name,$val,$lat,$(awk -v e="$en" 'BEGIN { printf "%.1f", e * 1e6 }'),$bytes,$chips,$cores,\"$spec\"" > "$dir.row"
 }
-export -f point
-export floe teacher steps machine energy out corpus
+export -f point last_ckpt
+export floe teacher steps machine energy out corpus pthreads pckpt
 xargs -P "$jobs" -L 1 bash -c 'point "$0" "$1"' < "$out/points.txt"
 {
   echo "name,val_loss,latency_us,energy_uj,weight_bytes,chips,cores,wbits_layer"
