@@ -5,7 +5,8 @@
  * Usage: bench_train_shapes fp MODEL [T 2048] [accum 1] [steps 2] [save CKPT]
  *        bench_train_shapes qat MODEL T accum steps TEACHER_CKPT
  * fp with CKPT also writes its parameters there: the teacher a qat run needs. fp-bf16 and qat-bf16:
- * with AdamW's moments as bfloat16 (floe train / floe qat --moments bf16). */
+ * with AdamW's moments as bfloat16 (floe train / floe qat --moments bf16); qat-q8 with 8-bit moments
+ * (floe qat --moments q8). */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +49,12 @@ static int fail(const floe_err *err)
 int main(int argc, char **argv)
 {
     const int fp = argc > 1 && (strcmp(argv[1], "fp") == 0 || strcmp(argv[1], "fp-bf16") == 0);
-    const int qat = argc > 1 && (strcmp(argv[1], "qat") == 0 || strcmp(argv[1], "qat-bf16") == 0);
-    const int bf16 = argc > 1 && strstr(argv[1], "-bf16") != NULL;
+    const int qat =
+        argc > 1 && (strcmp(argv[1], "qat") == 0 || strcmp(argv[1], "qat-bf16") == 0 || strcmp(argv[1], "qat-q8") == 0);
+    const int bf16 = argc > 1 && strstr(argv[1], "-bf16") != NULL, q8 = argc > 1 && strstr(argv[1], "-q8") != NULL;
     if (argc < 3 || (!fp && !qat) || (qat && argc < 7)) {
         fprintf(stderr, "usage: bench_train_shapes fp|fp-bf16 MODEL [T] [accum] [steps] [save CKPT]\n"
-                        "       bench_train_shapes qat|qat-bf16 MODEL T accum steps TEACHER_CKPT\n");
+                        "       bench_train_shapes qat|qat-bf16|qat-q8 MODEL T accum steps TEACHER_CKPT\n");
         return 2;
     }
     const char *model = argv[2];
@@ -93,7 +95,7 @@ int main(int argc, char **argv)
         floe_qat_cfg cfg = floe_qat_defaults(&mc);
         cfg.batch = 1, cfg.context = T, cfg.accum = accum, cfg.steps = steps, cfg.warmup = 1;
         cfg.init.batches = 1;
-        cfg.moments_bf16 = bf16;
+        cfg.moments = q8 ? FLOE_MOMENTS_Q8 : bf16 ? FLOE_MOMENTS_BF16 : FLOE_MOMENTS_F32;
         floe_qat_trainer tr;
         double t0 = now_s();
         if (floe_qat_trainer_init(&tr, ckpt, &qc, &cfg, &train, &err) != 0)
@@ -105,7 +107,7 @@ int main(int argc, char **argv)
                 return fail(&err);
             *(i ? &rest : &first) += now_s() - t0;
         }
-        report(bf16 ? "qat-bf16" : "qat", model, T, accum, steps, first, rest);
+        report(argv[1], model, T, accum, steps, first, rest);
         floe_qat_trainer_free(&tr);
     }
     floe_tokens_free(&train);

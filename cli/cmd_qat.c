@@ -34,8 +34,10 @@ int floe_cmd_qat(int argc, char **argv)
         {"steps", FLOE_ARG_INT, &set.steps, "N", "QAT steps (default 100)", 1, 1e9, 0},
         {"batch", FLOE_ARG_INT, &set.batch, "B", "sequences per micro-batch (default 8)", 1, 65536, 'b'},
         {"grad-accum", FLOE_ARG_INT, &set.accum, "N", "micro-batches summed into one step (default 1)", 1, 65536, 0},
-        {"moments", FLOE_ARG_STRING, &set.moments, "f32|bf16",
-         "the weights' AdamW moments as float or bfloat16 (half their memory; default f32)", 0, 0, 0},
+        {"moments", FLOE_ARG_STRING, &set.moments, "f32|bf16|q8",
+         "the weights' AdamW moments as float, bfloat16 (half their memory) or 8 bits in scaled blocks (a quarter); "
+         "default f32",
+         0, 0, 0},
         {"context", FLOE_ARG_INT, &set.context, "T", "tokens per sequence (default: the model's context)", 1, 1 << 22,
          0},
         {"lr", FLOE_ARG_DOUBLE, &set.lr, "X", "weights' peak learning rate (default 3e-4)", 0, 10, 0},

@@ -48,6 +48,25 @@ void floe_adamw_update(float *param, const float *grad, float *m, float *v, size
 void floe_adamw_update_bf16(float *param, const float *grad, uint16_t *m, uint16_t *v, size_t n, int step, float lr,
                             float beta1, float beta2, float eps, float weight_decay);
 
+/* The same update with both moments in 8 bits a value (a quarter of float moments' memory), the
+ * block-wise 8-bit optimizer state of Dettmers et al. (2022) with a float-like code: the values are
+ * taken in blocks of FLOE_ADAMW_Q8_BLOCK, each block scaled by its largest magnitude (m_scale, v_scale:
+ * floe_adamw_q8_blocks(n) floats each), and each scaled value stored as a small float: m as a sign and
+ * 4 exponent and 3 mantissa bits (1 down to 2^-17), v as 5 exponent and 3 mantissa bits (1 down to
+ * 2^-33), both rounded stochastically (up with the probability of the distance from the code below,
+ * from a hash of the step and the index: a change smaller than a code is kept in expectation, not
+ * lost; off by less than 1/8 of the value). A v that is not zero is never stored as zero: the smallest
+ * code instead, so that no update divides by eps alone. Each block is read,
+ * updated in float exactly as floe_adamw_update and stored again; blocks are independent, so the bits
+ * are the same on any thread count. Codes and scales start at zero (zero moments). */
+#define FLOE_ADAMW_Q8_BLOCK 256
+size_t floe_adamw_q8_blocks(size_t n);
+void floe_adamw_update_q8(float *param, const float *grad, int8_t *m, uint8_t *v, float *m_scale, float *v_scale,
+                          size_t n, int step, float lr, float beta1, float beta2, float eps, float weight_decay);
+/* A stored moment's value: code times its block's scale (for tests and inspection). */
+float floe_adamw_q8_m(int8_t code, float scale);
+float floe_adamw_q8_v(uint8_t code, float scale);
+
 #ifdef __cplusplus
 }
 #endif

@@ -44,7 +44,7 @@ static floe_qat_cfg new_run_cfg(const floe_qat_job *j, const floe_model_config *
     if (s->accum > 0)
         cfg.accum = (int)s->accum;
     if (s->moments)
-        cfg.moments_bf16 = floe_moments_parse(s->moments);
+        cfg.moments = floe_moments_parse(s->moments);
     if (s->context > 0)
         cfg.context = (int)s->context;
     if (s->lr >= 0)
@@ -112,7 +112,7 @@ int floe_qat_job_run(const floe_qat_job *j, floe_err *err)
     if (strlen(j->out) > FLOE_QAT_OUT_MAX)
         return floe_err_set(err, "%s: the output folder's path is too long", j->out);
     if (j->set.moments && floe_moments_parse(j->set.moments) < 0)
-        return floe_err_set(err, "--moments '%s': expected f32 or bf16", j->set.moments);
+        return floe_err_set(err, "--moments '%s': expected f32, bf16 or q8", j->set.moments);
     if (j->resume) {
         if (floe_qat_ckpt_info(j->resume, teacher_buf, sizeof teacher_buf, &qc, &cfg, &start, err) != 0)
             return -1;
@@ -129,9 +129,9 @@ int floe_qat_job_run(const floe_qat_job *j, floe_err *err)
         if (j->set.accum > 0 && j->set.accum != cfg.accum)
             return floe_err_set(err, "%s: --grad-accum %lld, but the run was started with %d", j->resume, j->set.accum,
                                 cfg.accum);
-        if (j->set.moments && floe_moments_parse(j->set.moments) != cfg.moments_bf16)
+        if (j->set.moments && floe_moments_parse(j->set.moments) != cfg.moments)
             return floe_err_set(err, "%s: --moments %s, but the run was started with %s", j->resume, j->set.moments,
-                                floe_moments_name(cfg.moments_bf16));
+                                floe_moments_name(cfg.moments));
     } else
         cfg = new_run_cfg(j, &mc);
     if (!corpus && corpus_buf[0])
@@ -171,8 +171,7 @@ int floe_qat_job_run(const floe_qat_job *j, floe_err *err)
         "steps %d (from %d), batch %d x context %d x accum %d, lr %g (steps %g), warmup %d, clip %g, tau %g, "
         "alpha %g, moments %s, %d threads\n",
         cfg.steps, start, cfg.batch, cfg.context, cfg.accum, (double)cfg.lr, (double)cfg.lr_steps, cfg.warmup,
-        (double)cfg.clip, (double)cfg.tau, (double)cfg.alpha, floe_moments_name(cfg.moments_bf16),
-        omp_get_max_threads());
+        (double)cfg.clip, (double)cfg.tau, (double)cfg.alpha, floe_moments_name(cfg.moments), omp_get_max_threads());
     step_ctx sc = {j->log, cfg.steps};
     const char *meta[] = {"floe.corpus", corpus ? corpus : "fortunes"};
     floe_qat_run_opts o = {j->out, j->stop_after, j->ckpt_every, j->eval_every, j->eval_windows, meta, 1, on_step, &sc};

@@ -26,7 +26,7 @@ extern "C" {
 typedef struct floe_qat_settings {
     long long steps, batch, accum, context, warmup, seed;
     double lr, lr_steps, clip, tau, alpha;
-    const char *moments; /* "f32" or "bf16" (floe_qat_cfg.moments_bf16); NULL: not given */
+    const char *moments; /* "f32", "bf16" or "q8" (floe_qat_cfg.moments); NULL: not given */
 } floe_qat_settings;
 
 #define FLOE_QAT_SETTINGS_UNSET                                                                                        \

@@ -21,14 +21,11 @@
 #include "trainer/run_log.h"
 
 #define QAT_STREAM 0x51a7b47c4e5eedull /* batch stream of QAT, distinct from FP training's */
-#define QAT_LOG_HEADER                                                                                  \
-    "step,tokens,loss,kl,ce,val_loss,val_ppl,lr,grad_norm,tokens_per_s,seconds,verified,sim_cycles,"        \
+#define QAT_LOG_HEADER                                                                                                 \
+    "step,tokens,loss,kl,ce,val_loss,val_ppl,lr,grad_norm,tokens_per_s,seconds,verified,sim_cycles,"                   \
     "latency_us_per_token,energy_uj_per_token,mem_high_water,verify_seconds\n"
 
-const char *floe_qat_method_name(floe_qat_method m)
-{
-    return m == FLOE_QAT_EFFICIENTQAT ? "efficientqat" : "silq";
-}
+const char *floe_qat_method_name(floe_qat_method m) { return m == FLOE_QAT_EFFICIENTQAT ? "efficientqat" : "silq"; }
 
 int floe_qat_method_parse(const char *name, floe_qat_method *out)
 {
@@ -75,6 +72,7 @@ void floe_qat_trainer_free(floe_qat_trainer *tr)
     floe_qat_free(&tr->s);
     floe_model_free(&tr->teacher);
     free(tr->m), free(tr->v), free(tr->m16), free(tr->v16), free(tr->ms), free(tr->vs);
+    free(tr->m8), free(tr->v8), free(tr->m8s), free(tr->v8s);
     free(tr->rows), free(tr->inp), free(tr->tgt), free(tr->rowbuf), free(tr->rowstats);
     free(tr->tlogits), free(tr->twbuf);
     memset(tr, 0, sizeof *tr);
@@ -109,7 +107,12 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
     }
     size_t P = tr->s.table.total, S = tr->s.n_steps, N = (size_t)cfg->batch * cfg->context;
     const size_t slice = (size_t)floe_qat_head_slice(&tr->s);
-    if (cfg->moments_bf16) {
+    if (cfg->moments == FLOE_MOMENTS_Q8) {
+        tr->m8 = floe_big_calloc(P, 1);
+        tr->v8 = floe_big_calloc(P, 1);
+        tr->m8s = floe_big_calloc(floe_adamw_q8_blocks(P), sizeof(float));
+        tr->v8s = floe_big_calloc(floe_adamw_q8_blocks(P), sizeof(float));
+    } else if (cfg->moments == FLOE_MOMENTS_BF16) {
         tr->m16 = floe_big_calloc(P, sizeof(uint16_t));
         tr->v16 = floe_big_calloc(P, sizeof(uint16_t));
     } else {
@@ -124,8 +127,11 @@ int floe_qat_trainer_init(floe_qat_trainer *tr, const char *teacher_ckpt, const 
     tr->rowbuf = malloc(sizeof(double) * 2 * N);
     tr->rowstats = malloc(sizeof(double) * 3 * N);
     tr->tlogits = floe_big_calloc(N * slice, sizeof(float));
-    if (!(cfg->moments_bf16 ? tr->m16 && tr->v16 : tr->m && tr->v) || !tr->ms || !tr->vs || !tr->rows || !tr->inp ||
-        !tr->tgt || !tr->rowbuf || !tr->rowstats || !tr->tlogits) {
+    const int have = cfg->moments == FLOE_MOMENTS_Q8     ? tr->m8 && tr->v8 && tr->m8s && tr->v8s
+                     : cfg->moments == FLOE_MOMENTS_BF16 ? tr->m16 && tr->v16
+                                                         : tr->m && tr->v;
+    if (!have || !tr->ms || !tr->vs || !tr->rows || !tr->inp || !tr->tgt || !tr->rowbuf || !tr->rowstats ||
+        !tr->tlogits) {
         floe_err_set(err, "QAT: out of memory");
         goto fail;
     }
@@ -245,12 +251,15 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
     /* the schedule's fraction of the peak: the steps follow it also when the weights do not learn */
     float frac = c->lr > 0 ? lr / c->lr : floe_lr_cosine(tr->step, c->warmup, c->steps, 1.0f, c->min_lr_frac);
     floe_adamw_cfg a = floe_adamw_defaults();
-    if (!s->frozen && c->moments_bf16) /* E2E-QP trains the steps only */
+    if (!s->frozen && c->moments == FLOE_MOMENTS_Q8) /* E2E-QP trains the steps only */
+        floe_adamw_update_q8(s->params, s->grads, tr->m8, tr->v8, tr->m8s, tr->v8s, s->table.total, tr->step + 1, lr,
+                             a.beta1, a.beta2, a.eps, 0.0f);
+    else if (!s->frozen && c->moments == FLOE_MOMENTS_BF16)
         floe_adamw_update_bf16(s->params, s->grads, tr->m16, tr->v16, s->table.total, tr->step + 1, lr, a.beta1,
                                a.beta2, a.eps, 0.0f);
     else if (!s->frozen)
-        floe_adamw_update(s->params, s->grads, tr->m, tr->v, s->table.total, tr->step + 1, lr, a.beta1, a.beta2,
-                          a.eps, 0.0f);
+        floe_adamw_update(s->params, s->grads, tr->m, tr->v, s->table.total, tr->step + 1, lr, a.beta1, a.beta2, a.eps,
+                          0.0f);
     /* Steps are learned in the log domain (theta = ln s, dL/dtheta = s dL/ds): an update changes a
      * step by a fraction of itself, so one learning rate suits weight steps (~1e-2) and activation
      * steps (~1) alike, and a step stays positive. */
@@ -309,7 +318,7 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     const floe_param_table *t = &s->table;
     size_t np = t->count, nf = n_fixed(&s->cfg);
     float *fixed = malloc(sizeof(float) * nf);
-    floe_st_entry *e = calloc(np + 9, sizeof *e);
+    floe_st_entry *e = calloc(np + 12, sizeof *e);
     int rc = -1;
     if (!fixed || !e) {
         floe_err_set(err, "%s: out of memory", path);
@@ -324,7 +333,13 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     e[k++] = (floe_st_entry){"qat.steps", FLOE_ST_F32, 1, {s->n_steps}, s->steps};
     e[k++] = (floe_st_entry){"qat.step_floors", FLOE_ST_F32, 1, {s->n_steps}, s->step_floor};
     e[k++] = (floe_st_entry){"qat.fixed_steps", FLOE_ST_F32, 1, {nf}, fixed};
-    if (tr->cfg.moments_bf16) {
+    const size_t nb = floe_adamw_q8_blocks(t->total);
+    if (tr->cfg.moments == FLOE_MOMENTS_Q8) {
+        e[k++] = (floe_st_entry){"optimizer.m.params", FLOE_ST_I8, 1, {t->total}, tr->m8};
+        e[k++] = (floe_st_entry){"optimizer.v.params", FLOE_ST_U8, 1, {t->total}, tr->v8};
+        e[k++] = (floe_st_entry){"optimizer.m.scales", FLOE_ST_F32, 1, {nb}, tr->m8s};
+        e[k++] = (floe_st_entry){"optimizer.v.scales", FLOE_ST_F32, 1, {nb}, tr->v8s};
+    } else if (tr->cfg.moments == FLOE_MOMENTS_BF16) {
         e[k++] = (floe_st_entry){"optimizer.m.params", FLOE_ST_BF16, 1, {t->total}, tr->m16};
         e[k++] = (floe_st_entry){"optimizer.v.params", FLOE_ST_BF16, 1, {t->total}, tr->v16};
     } else {
@@ -413,8 +428,8 @@ int floe_qat_save(const floe_qat_trainer *tr, const char *path, floe_err *err)
     } else {
         if (lw[0])
             all[2 * nmeta] = "floe.wbits_layers", all[2 * nmeta + 1] = lw, nmeta++;
-        if (c->moments_bf16) /* only then: float runs' checkpoints stay as they were */
-            all[2 * nmeta] = FLOE_MOMENTS_KEY, all[2 * nmeta + 1] = floe_moments_name(1), nmeta++;
+        if (c->moments != FLOE_MOMENTS_F32) /* only then: float runs' checkpoints stay as they were */
+            all[2 * nmeta] = FLOE_MOMENTS_KEY, all[2 * nmeta + 1] = floe_moments_name(c->moments), nmeta++;
         rc = floe_st_write(path, e, k, all, nmeta, err);
     }
     free(json);
@@ -437,7 +452,7 @@ static int check_state(const floe_st_file *f, const floe_model_config *mc, floe_
         return floe_err_prefix(err, "%s", f->path);
     size_t act_off, n_steps, k = 0;
     floe_qat_step_layout(mc, &act_off, &n_steps);
-    floe_st_entry *e = calloc(t.count + 8, sizeof *e);
+    floe_st_entry *e = calloc(t.count + 12, sizeof *e);
     int rc = -1;
     if (!e) {
         floe_err_set(err, "%s: out of memory", f->path);
@@ -450,8 +465,15 @@ static int check_state(const floe_st_file *f, const floe_model_config *mc, floe_
     e[k++] = (floe_st_entry){"qat.steps", FLOE_ST_F32, 1, {n_steps}, NULL};
     e[k++] = (floe_st_entry){"qat.step_floors", FLOE_ST_F32, 1, {n_steps}, NULL};
     e[k++] = (floe_st_entry){"qat.fixed_steps", FLOE_ST_F32, 1, {n_fixed(mc)}, NULL};
-    e[k++] = (floe_st_entry){"optimizer.m.params", FLOE_ST_F32, 1, {t.total}, NULL};
-    e[k++] = (floe_st_entry){"optimizer.v.params", FLOE_ST_F32, 1, {t.total}, NULL};
+    /* the moments in the storage the file names (8-bit codes and their blocks' scales, else floats) */
+    const char *mo = floe_st_meta_get(f, FLOE_MOMENTS_KEY);
+    const int q8 = mo && floe_moments_parse(mo) == FLOE_MOMENTS_Q8;
+    e[k++] = (floe_st_entry){"optimizer.m.params", q8 ? FLOE_ST_I8 : FLOE_ST_F32, 1, {t.total}, NULL};
+    e[k++] = (floe_st_entry){"optimizer.v.params", q8 ? FLOE_ST_U8 : FLOE_ST_F32, 1, {t.total}, NULL};
+    if (q8) {
+        e[k++] = (floe_st_entry){"optimizer.m.scales", FLOE_ST_F32, 1, {floe_adamw_q8_blocks(t.total)}, NULL};
+        e[k++] = (floe_st_entry){"optimizer.v.scales", FLOE_ST_F32, 1, {floe_adamw_q8_blocks(t.total)}, NULL};
+    }
     e[k++] = (floe_st_entry){"optimizer.m.steps", FLOE_ST_F32, 1, {n_steps}, NULL};
     e[k++] = (floe_st_entry){"optimizer.v.steps", FLOE_ST_F32, 1, {n_steps}, NULL};
     if (floe_st_find(f, "qat.frozen_steps") >= 0) /* E2E-QP */
@@ -535,8 +557,8 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
     cfg->init = floe_qinit_defaults(); /* the loaded steps replace what it initialises */
     cfg->accum = 1;                    /* checkpoints before accumulation carry none */
     const char *mo = floe_st_meta_get(&f, FLOE_MOMENTS_KEY);
-    if ((cfg->moments_bf16 = mo ? floe_moments_parse(mo) : 0) < 0) {
-        floe_err_set(err, "%s: metadata '%s' = '%s': expected bf16 or f32", path, FLOE_MOMENTS_KEY, mo);
+    if ((cfg->moments = mo ? floe_moments_parse(mo) : FLOE_MOMENTS_F32) < 0) {
+        floe_err_set(err, "%s: metadata '%s' = '%s': expected f32, bf16 or q8", path, FLOE_MOMENTS_KEY, mo);
         goto out;
     }
     if (floe_st_meta_get(&f, "floe.qat.accum") &&
@@ -554,8 +576,8 @@ int floe_qat_ckpt_info(const char *path, char *teacher, size_t teacher_n, floe_q
         floe_err_set(err, "%s: metadata 'floe.qat.method' is '%s' (expected silq or efficientqat)", path, mn);
         goto out;
     }
-    if (floe_qconfig_scaling_from_meta(qc, floe_st_meta_get(&f, "floe.act_scaling"), floe_st_meta_get(&f, "floe.act_kmax"),
-                                       path, err) != 0)
+    if (floe_qconfig_scaling_from_meta(qc, floe_st_meta_get(&f, "floe.act_scaling"),
+                                       floe_st_meta_get(&f, "floe.act_kmax"), path, err) != 0)
         goto out;
     floe_qconfig_clear_wbits(qc);
     char what[4200];
@@ -590,18 +612,20 @@ static int read_f32(floe_st_file *f, const char *name, float *dst, size_t n, flo
     return i < 0 ? -1 : floe_st_read_f32(f, (size_t)i, dst, n, err);
 }
 
-/* A moment of the parameters: into dst as float, or for bfloat16 moments (dst16) the BF16 tensor's
- * bits as they are; the tensor's dtype must be the one the trainer holds. */
-static int read_moment(floe_st_file *f, const char *name, float *dst, uint16_t *dst16, size_t n, floe_err *err)
+/* One moment tensor in the storage the trainer holds (moments): dst holds n values of dtype want
+ * (F32: any float dtype but BF16 is read converted). */
+static int read_moment(floe_st_file *f, const char *name, int moments, floe_st_dtype want, void *dst, size_t n,
+                       floe_err *err)
 {
     int i = find_sized(f, name, n, err);
     if (i < 0)
         return -1;
-    if ((f->tensors[i].dtype == FLOE_ST_BF16) != (dst16 != NULL))
+    const floe_st_dtype got = f->tensors[i].dtype;
+    if (got != want && !(want == FLOE_ST_F32 && floe_st_dtype_is_float(got) && got != FLOE_ST_BF16))
         return floe_err_set(err, "%s: tensor '%s' is %s, the trainer holds the moments as %s", f->path, name,
-                            floe_st_dtype_name(f->tensors[i].dtype), floe_moments_name(dst16 != NULL));
-    return dst16 ? floe_st_read_raw(f, (size_t)i, dst16, n * sizeof(uint16_t), err)
-                 : floe_st_read_f32(f, (size_t)i, dst, n, err);
+                            floe_st_dtype_name(got), floe_moments_name(moments));
+    return want == FLOE_ST_F32 ? floe_st_read_f32(f, (size_t)i, dst, n, err)
+                               : floe_st_read_raw(f, (size_t)i, dst, n * floe_st_dtype_size(want), err);
 }
 
 /* The student part of a checkpoint: parameters, steps, floors, fixed steps; then quantize. */
@@ -617,7 +641,8 @@ static int load_student(floe_qat *s, floe_st_file *f, floe_err *err)
         if (read_f32(f, p->name, s->params + p->offset, p->numel, err) != 0)
             goto out;
     }
-    if (read_f32(f, "qat.steps", s->steps, s->n_steps, err) || read_f32(f, "qat.step_floors", s->step_floor, s->n_steps, err) ||
+    if (read_f32(f, "qat.steps", s->steps, s->n_steps, err) ||
+        read_f32(f, "qat.step_floors", s->step_floor, s->n_steps, err) ||
         read_f32(f, "qat.fixed_steps", fixed, nf, err))
         goto out;
     set_fixed(&s->qm, fixed);
@@ -649,6 +674,11 @@ int floe_qat_load(floe_qat_trainer *tr, const char *path, floe_err *err)
     floe_st_file f;
     if (floe_st_open(&f, path, err) != 0)
         return -1;
+    const int mo = tr->cfg.moments, q8 = mo == FLOE_MOMENTS_Q8, bf = mo == FLOE_MOMENTS_BF16;
+    /* the moments' tensors in the storage the trainer holds */
+    const floe_st_dtype mdt = q8 ? FLOE_ST_I8 : bf ? FLOE_ST_BF16 : FLOE_ST_F32, vdt = q8 ? FLOE_ST_U8 : mdt;
+    void *mdst = q8 ? (void *)tr->m8 : bf ? (void *)tr->m16 : (void *)tr->m;
+    void *vdst = q8 ? (void *)tr->v8 : bf ? (void *)tr->v16 : (void *)tr->v;
     int rc = -1;
     const char *d = floe_st_meta_get(&f, "floe.teacher_digest");
     char digest[24];
@@ -659,8 +689,10 @@ int floe_qat_load(floe_qat_trainer *tr, const char *path, floe_err *err)
         goto out;
     }
     if (check_state(&f, &tr->s.cfg, err) != 0 || load_student(&tr->s, &f, err) != 0 ||
-        read_moment(&f, "optimizer.m.params", tr->m, tr->m16, tr->s.table.total, err) ||
-        read_moment(&f, "optimizer.v.params", tr->v, tr->v16, tr->s.table.total, err) ||
+        read_moment(&f, "optimizer.m.params", mo, mdt, mdst, tr->s.table.total, err) ||
+        read_moment(&f, "optimizer.v.params", mo, vdt, vdst, tr->s.table.total, err) ||
+        (q8 && (read_f32(&f, "optimizer.m.scales", tr->m8s, floe_adamw_q8_blocks(tr->s.table.total), err) ||
+                read_f32(&f, "optimizer.v.scales", tr->v8s, floe_adamw_q8_blocks(tr->s.table.total), err))) ||
         read_f32(&f, "optimizer.m.steps", tr->ms, tr->s.n_steps, err) ||
         read_f32(&f, "optimizer.v.steps", tr->vs, tr->s.n_steps, err) ||
         floe_st_meta_int(&f, "floe.step", 0, INT_MAX, &tr->step, err))

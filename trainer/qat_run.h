@@ -44,8 +44,8 @@ typedef struct floe_qat_cfg {
     float clip;        /* global gradient-norm limit (0: none) */
     float tau, alpha;  /* distillation temperature and cross-entropy mix */
     uint64_t seed;     /* batch sampling */
-    int moments_bf16;  /* the weights' AdamW moments stored as bfloat16 (floe_adamw_update_bf16): half
-                          their memory, for models whose float moments do not fit (0: float) */
+    int moments;       /* how the weights' AdamW moments are stored (FLOE_MOMENTS_*, trainer/train.h):
+                          float, bfloat16 (half their memory) or 8 bits in scaled blocks (a quarter) */
     floe_qinit_cfg init;
 } floe_qat_cfg;
 
@@ -72,8 +72,11 @@ typedef struct floe_qat_trainer {
     floe_qat s;
     floe_model teacher;
     floe_qat_cfg cfg;
-    float *m, *v, *ms, *vs; /* AdamW moments: parameters (NULL with cfg.moments_bf16), steps */
-    uint16_t *m16, *v16;    /* the parameters' moments as bfloat16 with cfg.moments_bf16 (else NULL) */
+    float *m, *v, *ms, *vs; /* AdamW moments: parameters (float moments only, else NULL), steps */
+    uint16_t *m16, *v16;    /* the parameters' moments as bfloat16 (FLOE_MOMENTS_BF16, else NULL) */
+    int8_t *m8;             /* FLOE_MOMENTS_Q8 (else NULL): m's codes, v's codes, and per block of */
+    uint8_t *v8;            /* FLOE_ADAMW_Q8_BLOCK values their scales */
+    float *m8s, *v8s;
     int step;
     int32_t *rows, *inp, *tgt;
     double *rowbuf, *rowstats; /* [2 N], [3 N]: the distillation's per-row sums and log-partitions */

@@ -33,10 +33,17 @@ floe_train_cfg floe_train_defaults(const floe_model_config *mc)
 
 int floe_moments_parse(const char *name)
 {
-    return !name ? -1 : strcmp(name, "bf16") == 0 ? 1 : strcmp(name, "f32") == 0 ? 0 : -1;
+    return !name                       ? -1
+           : strcmp(name, "f32") == 0  ? FLOE_MOMENTS_F32
+           : strcmp(name, "bf16") == 0 ? FLOE_MOMENTS_BF16
+           : strcmp(name, "q8") == 0   ? FLOE_MOMENTS_Q8
+                                       : -1;
 }
 
-const char *floe_moments_name(int bf16) { return bf16 ? "bf16" : "f32"; }
+const char *floe_moments_name(int moments)
+{
+    return moments == FLOE_MOMENTS_Q8 ? "q8" : moments == FLOE_MOMENTS_BF16 ? "bf16" : "f32";
+}
 
 static int check_cfg(const floe_train_cfg *c, const floe_model_config *mc, floe_err *err)
 {
@@ -322,7 +329,7 @@ static int read_train_meta(const floe_st_file *f, floe_train_cfg *c, int *step, 
     /* written only for bfloat16 moments, so float runs' checkpoints are as before */
     const char *mo = floe_st_meta_get(f, FLOE_MOMENTS_KEY);
     const int bf16 = mo ? floe_moments_parse(mo) : 0;
-    if (bf16 < 0)
+    if (bf16 < 0 || bf16 == FLOE_MOMENTS_Q8)
         return floe_err_set(err, "%s: metadata '%s' = '%s': expected bf16 or f32", f->path, FLOE_MOMENTS_KEY, mo);
     c->moments_bf16 = bf16;
     return 0;

@@ -46,12 +46,16 @@ typedef struct floe_train_cfg {
                          state, for models whose float moments do not fit (0: float) */
 } floe_train_cfg;
 
-/* The moments' storage by name: "bf16" -> 1, "f32" -> 0, anything else (NULL included) -> -1. */
+/* How AdamW's moments of the weights are stored: float, bfloat16 (floe_adamw_update_bf16), or 8 bits
+ * in scaled blocks (floe_adamw_update_q8; floe qat only). */
+enum { FLOE_MOMENTS_F32 = 0, FLOE_MOMENTS_BF16 = 1, FLOE_MOMENTS_Q8 = 2 };
+/* The moments' storage by name: "f32", "bf16", "q8" -> FLOE_MOMENTS_*, anything else (NULL
+ * included) -> -1. */
 int floe_moments_parse(const char *name);
-/* Its name: "bf16" or "f32". */
-const char *floe_moments_name(int bf16);
-/* The metadata key naming the moments' storage in a checkpoint; written only for bfloat16 moments,
- * so float runs' checkpoints are as they were before the option. */
+/* Its name: "f32", "bf16" or "q8". */
+const char *floe_moments_name(int moments);
+/* The metadata key naming the moments' storage in a checkpoint; written only for moments that are not
+ * float, so float runs' checkpoints are as they were before the option. */
 #define FLOE_MOMENTS_KEY "floe.adamw.moments"
 
 /* Defaults for a model config: batch 8, context = the config's, accum 1, lr 2e-3, min_lr lr/10,

@@ -111,6 +111,8 @@ int floe_train_job_run(const floe_train_job *j, floe_err *err)
     int start = 0;
     char corpus_buf[1024] = "";
     const char *corpus = j->corpus;
+    if (j->set.moments && floe_moments_parse(j->set.moments) == FLOE_MOMENTS_Q8)
+        return floe_err_set(err, "--moments q8: floe train keeps f32 or bf16 moments (8-bit moments are floe qat's)");
     if (j->set.moments && floe_moments_parse(j->set.moments) < 0)
         return floe_err_set(err, "--moments '%s': expected f32 or bf16", j->set.moments);
     if (j->resume ? resume_cfg(j, &mc, &cfg, &start, corpus_buf, sizeof corpus_buf, err) : new_cfg(j, &mc, &cfg, err))

@@ -1,5 +1,7 @@
 #include "tests/trainer/trainer_test.h"
 
+#include <omp.h>
+
 #include "models/half.h"
 #include "trainer/adamw.h"
 #include "trainer/grad_clip.h"
@@ -75,6 +77,87 @@ static void test_adamw_bf16(void **state)
     }
 }
 
+/* 8-bit moments: the codes' values (m: 0 and +-2^-17 .. 1 rising; v: 0 .. 1 rising, 248 is 1); from
+ * zero moments, after each of 5 steps every stored moment is the float update's within 1/16 of
+ * itself (plus the block's smallest step), no v that is not zero is stored as zero, the parameters
+ * move as with float moments to within the moments' rounding, and 1 and 2 threads give the same bits
+ * (n above 65536 takes the OpenMP path). */
+static void test_adamw_q8(void **state)
+{
+    (void)state;
+    for (int c = 1; c < 128; c++) {
+        assert_true(floe_adamw_q8_m((int8_t)c, 1.0f) > floe_adamw_q8_m((int8_t)(c - 1), 1.0f));
+        assert_true(floe_adamw_q8_m((int8_t)-c, 2.0f) == -floe_adamw_q8_m((int8_t)c, 2.0f));
+    }
+    for (int c = 1; c < 256; c++)
+        assert_true(floe_adamw_q8_v((uint8_t)c, 1.0f) > floe_adamw_q8_v((uint8_t)(c - 1), 1.0f));
+    assert_true(floe_adamw_q8_m(0, 1.0f) == 0.0f && floe_adamw_q8_m(120, 1.0f) == 1.0f);
+    assert_true(floe_adamw_q8_m(1, 1.0f) == ldexpf(1.0f, -17) && floe_adamw_q8_v(1, 1.0f) == ldexpf(1.0f, -33));
+    assert_true(floe_adamw_q8_v(248, 3.0f) == 3.0f);
+    const size_t n = 70000, nb = floe_adamw_q8_blocks(n);
+    assert_int_equal(nb, (n + 255) / 256);
+    float *p = malloc(n * sizeof(float)), *pq = malloc(n * sizeof(float)), *pq1 = malloc(n * sizeof(float));
+    float *g = malloc(n * sizeof(float)), *m = calloc(n, sizeof(float)), *v = calloc(n, sizeof(float));
+    int8_t *m8 = calloc(n, 1), *m8b = calloc(n, 1);
+    uint8_t *v8 = calloc(n, 1), *v8b = calloc(n, 1);
+    float *ms = calloc(nb, sizeof(float)), *vs = calloc(nb, sizeof(float));
+    float *msb = calloc(nb, sizeof(float)), *vsb = calloc(nb, sizeof(float));
+    assert_true(p && pq && pq1 && g && m && v && m8 && m8b && v8 && v8b && ms && vs && msb && vsb);
+    uint32_t x = 777;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 1664525u + 1013904223u;
+        p[i] = pq[i] = pq1[i] = (float)(x >> 8) / 16777216.0f - 0.5f;
+    }
+    for (int step = 1; step <= 5; step++) {
+        for (size_t i = 0; i < n; i++) {
+            x = x * 1664525u + 1013904223u;
+            float r = (float)(x >> 8) / 16777216.0f - 0.5f;
+            /* magnitudes over five decades, some exactly zero */
+            g[i] = i % 97 == 0 ? 0.0f : r * powf(10.0f, -(float)(i % 5)) * 0.01f;
+        }
+        floe_adamw_update(p, g, m, v, n, step, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f);
+        omp_set_num_threads(2);
+        floe_adamw_update_q8(pq, g, m8, v8, ms, vs, n, step, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f);
+        omp_set_num_threads(1);
+        floe_adamw_update_q8(pq1, g, m8b, v8b, msb, vsb, n, step, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f);
+        omp_set_num_threads(2);
+        assert_memory_equal(pq, pq1, n * sizeof(float));
+        assert_memory_equal(m8, m8b, n);
+        assert_memory_equal(v8, v8b, n);
+        for (size_t i = 0; i < n; i++) {
+            const size_t b = i / FLOE_ADAMW_Q8_BLOCK;
+            if (step == 1) { /* from zero moments: the stored values round the float update's */
+                float mq = floe_adamw_q8_m(m8[i], ms[b]), vq = floe_adamw_q8_v(v8[i], vs[b]);
+                assert_true(fabsf(mq - m[i]) <= fabsf(m[i]) / 8.0f + ldexpf(ms[b], -17));
+                assert_true(fabsf(vq - v[i]) <= v[i] / 8.0f + ldexpf(vs[b], -33));
+            }
+            assert_true((v8[i] != 0) == (v[i] > 0.0f)); /* a v above zero is never stored as zero */
+        }
+    }
+    /* five steps of lr 1e-3: each parameter moved about 5e-3; the 8-bit run within a fifth of that */
+    size_t far = 0;
+    for (size_t i = 0; i < n; i++)
+        far += fabsf(pq[i] - p[i]) > 1e-3f;
+    assert_true(far < n / 100);
+    /* then 30 steps without gradient: v falls by 5% a step, less than a code; stochastic rounding
+     * follows it (the mean of the stored v within 3% of the float one's), where rounding to nearest
+     * would keep every v where it was */
+    memset(g, 0, n * sizeof(float));
+    for (int step = 6; step <= 35; step++) {
+        floe_adamw_update(p, g, m, v, n, step, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f);
+        floe_adamw_update_q8(pq, g, m8, v8, ms, vs, n, step, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f);
+    }
+    double sum_v = 0, sum_q = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum_v += v[i];
+        sum_q += floe_adamw_q8_v(v8[i], vs[i / FLOE_ADAMW_Q8_BLOCK]);
+    }
+    print_message("v after 30 steps without gradient: 8-bit / float mean %.4f\n", sum_q / sum_v);
+    assert_true(fabs(sum_q / sum_v - 1.0) < 0.03);
+    free(p), free(pq), free(pq1), free(g), free(m), free(v), free(m8), free(m8b), free(v8), free(v8b);
+    free(ms), free(vs), free(msb), free(vsb);
+}
+
 static void test_adamw_decay_policy(void **state)
 {
     (void)state;
@@ -144,11 +227,9 @@ static void test_clip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_adamw_steps),
-        cmocka_unit_test(test_adamw_bf16),
-        cmocka_unit_test(test_adamw_decay_policy),
-        cmocka_unit_test(test_cosine_schedule),
-        cmocka_unit_test(test_clip),
+        cmocka_unit_test(test_adamw_steps),     cmocka_unit_test(test_adamw_bf16),
+        cmocka_unit_test(test_adamw_q8),        cmocka_unit_test(test_adamw_decay_policy),
+        cmocka_unit_test(test_cosine_schedule), cmocka_unit_test(test_clip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -485,15 +485,15 @@ static void test_learns(void **state)
 }
 
 /* 4 + save + load + 4 = 8 straight, bit for bit; 1 thread = 2 threads; with accum micro-batches;
- * with the moments as bfloat16 (a float trainer refuses that checkpoint, naming the tensor). */
-static void resume_and_threads(int accum, int bf16)
+ * with the moments as bfloat16 or 8-bit (a float trainer refuses that checkpoint, naming the tensor). */
+static void resume_and_threads(int accum, int moments)
 {
     fixture fx = FX;
     floe_err err;
     floe_qconfig q = floe_qconfig_default();
     floe_qat_cfg c = small_qat(&fx.mc, 8);
     c.accum = accum;
-    c.moments_bf16 = bf16;
+    c.moments = moments;
     floe_qat_trainer a, b;
     omp_set_num_threads(2);
     assert_int_equal(floe_qat_trainer_init(&a, fx.ckpt, &q, &c, &fx.train, &err), 0);
@@ -518,15 +518,15 @@ static void resume_and_threads(int accum, int bf16)
     int step;
     assert_int_equal(floe_qat_ckpt_info(path, teacher, sizeof teacher, &qc, &cc, &step, &err), 0);
     assert_int_equal(cc.accum, accum);
-    assert_int_equal(cc.moments_bf16, bf16);
-    if (bf16) {
+    assert_int_equal(cc.moments, moments);
+    if (moments != FLOE_MOMENTS_F32) {
         floe_qat_trainer f;
         floe_qat_cfg cf = c;
-        cf.moments_bf16 = 0;
+        cf.moments = moments == FLOE_MOMENTS_Q8 ? FLOE_MOMENTS_BF16 : FLOE_MOMENTS_F32;
         assert_int_equal(floe_qat_trainer_init(&f, fx.ckpt, &q, &cf, &fx.train, &err), 0);
         assert_int_equal(floe_qat_load(&f, path, &err), -1);
         assert_non_null(strstr(err.msg, "optimizer.m.params"));
-        assert_non_null(strstr(err.msg, "BF16"));
+        assert_non_null(strstr(err.msg, moments == FLOE_MOMENTS_Q8 ? "I8" : "BF16"));
         floe_qat_trainer_free(&f);
     }
     for (int i = 0; i < 4; i++)
@@ -544,9 +544,10 @@ static void resume_and_threads(int accum, int bf16)
 static void test_resume_and_threads(void **state)
 {
     (void)state;
-    resume_and_threads(1, 0);
-    resume_and_threads(2, 0);
-    resume_and_threads(1, 1);
+    resume_and_threads(1, FLOE_MOMENTS_F32);
+    resume_and_threads(2, FLOE_MOMENTS_F32);
+    resume_and_threads(1, FLOE_MOMENTS_BF16);
+    resume_and_threads(1, FLOE_MOMENTS_Q8);
 }
 
 /* Two micro-batches of one sequence, each's loss scaled by 1/2, sum to the gradient of the batch of

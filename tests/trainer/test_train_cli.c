@@ -28,6 +28,10 @@ static void test_train_eval_sample(void **state)
                                    floe, dir, dir),
                      1);
     assert_non_null(strstr(out, "--lr 0.1 differs from the checkpoint's 0.00200000009"));
+    /* 8-bit moments are floe qat's: refused by name */
+    assert_int_equal(floe_test_run(out, sizeof out, "%s train %s --steps 2 --moments q8 --out %s/q", floe, common, dir),
+                     1);
+    assert_non_null(strstr(out, "--moments q8: floe train keeps f32 or bf16 moments"));
     assert_int_equal(floe_test_run(out, sizeof out,
                                    "%s train --resume %s/b/ckpt-000003.safetensors --batch 2 --threads 2 --out %s/b",
                                    floe, dir, dir),
