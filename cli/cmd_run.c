@@ -25,6 +25,7 @@
 #include "sim/profile_plot.h"
 #include "sim/report.h"
 #include "models/qmodel_io.h"
+#include "common/gnuplot.h"
 #include "trainer/log_plot.h"
 #include "trainer/qat_run.h"
 #include "verify/qat_verify.h"
@@ -131,7 +132,7 @@ static int train_teacher(const char *model, const char *corpus, int steps, const
     if (floe_train_run(&tr, &train, &val, &o, last, sizeof last, err) != 0)
         goto out;
     join(csv, sizeof csv, dir, "train.csv");
-    if (floe_plot_train_log(csv, join(png, sizeof png, out, "train_loss.png"), err) != 0)
+    if (floe_gnuplot_optional(floe_plot_train_log(csv, join(png, sizeof png, out, "train_loss.png"), err), err) != 0)
         goto out;
     printf("teacher: %s; log %s\n", last, csv);
     snprintf(ckpt, ckpt_n, "%s", last);
@@ -244,7 +245,7 @@ static int qat_teacher(const char *teacher, const char *corpus, int steps, const
     if (floe_qat_run(&tr, &train, &val, &o, err) != 0)
         goto out;
     join(log, sizeof log, dir, "qat.csv");
-    if (floe_plot_qat_log(log, join(png, sizeof png, out, "qat_loss.png"), err) != 0)
+    if (floe_gnuplot_optional(floe_plot_qat_log(log, join(png, sizeof png, out, "qat_loss.png"), err), err) != 0)
         goto out;
     join(qpath, qn, dir, "qmodel.safetensors");
     /* the teacher and the student on the whole validation split */

@@ -52,17 +52,28 @@ int floe_gnuplot_png(const char *png_path, int width, int height, const char *sc
     FILE *gp = popen("gnuplot", "w"); /* its own messages go to our stderr */
     if (!gp) {
         floe_afile_abort(&af);
-        return floe_err_set(err, "%s: cannot run gnuplot (install gnuplot-nox: scripts/setup.sh)", png_path);
+        floe_err_set(err, "%s: cannot run gnuplot (install gnuplot-nox: scripts/setup.sh)", png_path);
+        return FLOE_GNUPLOT_MISSING;
     }
     fprintf(gp, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\nset output %s\n%s\nunset output\n",
             width, height, qtmp, script);
     int st = pclose(gp);
     if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         floe_afile_abort(&af);
-        if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 127)
-            return floe_err_set(err, "%s: gnuplot not found (install gnuplot-nox: scripts/setup.sh)", png_path);
+        if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 127) {
+            floe_err_set(err, "%s: gnuplot not found (install gnuplot-nox: scripts/setup.sh)", png_path);
+            return FLOE_GNUPLOT_MISSING;
+        }
         return floe_err_set(err, "%s: gnuplot failed (exit status %d)", png_path,
                             st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     }
     return floe_afile_commit(&af, err);
+}
+
+int floe_gnuplot_optional(int rc, const floe_err *err)
+{
+    if (rc != FLOE_GNUPLOT_MISSING)
+        return rc;
+    fprintf(stderr, "warning: %s; the plot was skipped\n", err->msg);
+    return 0;
 }

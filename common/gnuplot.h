@@ -13,7 +13,15 @@
 extern "C" {
 #endif
 
+/* 0, or -1 with err set; FLOE_GNUPLOT_MISSING (err set) when gnuplot is not installed. */
+#define FLOE_GNUPLOT_MISSING (-2)
 int floe_gnuplot_png(const char *png_path, int width, int height, const char *script, floe_err *err);
+
+/* For a plot that is a by-product of a long job (floe qat's qat.png, floe design's front.png, floe
+ * run's plots): rc FLOE_GNUPLOT_MISSING becomes a warning on stderr naming the plot, and 0, so that a
+ * machine without gnuplot still gets the job's results and a zero exit; any other rc is returned as
+ * it is (an explicit plot, floe plot or --plot, fails instead). */
+int floe_gnuplot_optional(int rc, const floe_err *err);
 
 /* Writes `path` quoted for a gnuplot script (single quotes, '' for a quote) into out (size n). */
 int floe_gnuplot_quote(char *out, size_t n, const char *path);

@@ -876,7 +876,7 @@ int floe_design_run(const floe_design_job *j, floe_design_result *r, floe_err *e
             snprintf(P->why, sizeof P->why, "%s", A->why.msg);
     }
     if (write_design_csv(j->out, arms, n_arms, best, j->q.wbits, err) != 0 ||
-        write_front(j, arms, n_arms, swept, err) != 0)
+        floe_gnuplot_optional(write_front(j, arms, n_arms, swept, err), err) != 0)
         goto done;
     r->seconds[2] = floe_now_s() - t0;
     if (j->log) {

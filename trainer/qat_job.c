@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/path.h"
+#include "common/gnuplot.h"
 #include "trainer/log_plot.h"
 #include "trainer/run_log.h"
 #include "trainer/train.h"
@@ -178,7 +179,8 @@ int floe_qat_job_run(const floe_qat_job *j, floe_err *err)
     char csv[4300], png[4300];
     floe_path_join(csv, sizeof csv, j->out, "qat.csv");
     floe_path_join(png, sizeof png, j->out, "qat.png");
-    if (floe_qat_run(&tr, &train, &val, &o, err) != 0 || floe_plot_qat_log(csv, png, err) != 0)
+    if (floe_qat_run(&tr, &train, &val, &o, err) != 0 ||
+        floe_gnuplot_optional(floe_plot_qat_log(csv, png, err), err) != 0)
         goto out;
     floe_log_printf(j->log, "quantized model %s/qmodel.safetensors; log %s, plot %s\n", j->out, csv, png);
     rc = 0;

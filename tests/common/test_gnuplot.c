@@ -32,6 +32,23 @@ static void test_renders_png_atomically(void **state)
     char out[64];
     floe_test_run(out, sizeof out, "%s", cmd);
     assert_string_equal(out, "0\n");
+    /* gnuplot missing: its own code, no file; a by-product plot turns it into a warning, and nothing
+     * else into success */
+    const char *path = getenv("PATH");
+    char *keep = strdup(path ? path : "/usr/bin:/bin");
+    assert_non_null(keep);
+    setenv("PATH", "/nonexistent", 1);
+    char none[4200];
+    floe_path_join(none, sizeof none, dir, "none.png");
+    int rc = floe_gnuplot_png(none, 320, 200, "plot sin(x)", &err);
+    setenv("PATH", keep, 1);
+    free(keep);
+    assert_int_equal(rc, FLOE_GNUPLOT_MISSING);
+    assert_non_null(strstr(err.msg, "gnuplot not found"));
+    assert_int_equal(stat(none, &st), -1);
+    assert_int_equal(floe_gnuplot_optional(FLOE_GNUPLOT_MISSING, &err), 0);
+    assert_int_equal(floe_gnuplot_optional(-1, &err), -1);
+    assert_int_equal(floe_gnuplot_optional(0, &err), 0);
 }
 
 /* A constant series gets an explicit range, so gnuplot prints no warning (it would print "warning:

@@ -69,6 +69,14 @@ static void test_flow(void **state)
                      2);
     assert_non_null(strstr(out, "per-row"));
     const char *q = "--batch 2 --context 32 --threads 1 --steps 6 --eval-every 3 --eval-windows 4";
+    /* without gnuplot the run still succeeds: the plot is skipped with a warning, the model written */
+    assert_int_equal(floe_test_run(out, sizeof out, "PATH=/nonexistent %s qat --teacher %s %s --steps 2 -o %s/np", floe,
+                                   teacher, q, dir),
+                     0);
+    assert_non_null(strstr(out, "gnuplot not found"));
+    assert_non_null(strstr(out, "the plot was skipped"));
+    assert_int_equal(
+        floe_test_run(out, sizeof out, "test -f %s/np/qmodel.safetensors && test ! -e %s/np/qat.png", dir, dir), 0);
     assert_int_equal(floe_test_run(out, sizeof out, "%s qat --teacher %s %s -o %s/a", floe, teacher, q, dir), 0);
     assert_non_null(strstr(out, "step 6/6  loss "));
     assert_non_null(strstr(out, "val_ppl"));
