@@ -142,7 +142,7 @@ size_t floe_adamw_q8_blocks(size_t n) { return (n + FLOE_ADAMW_Q8_BLOCK - 1) / F
 
 float floe_adamw_q8_m(int8_t code, float scale)
 {
-    float y = q8_decode((uint32_t)(code < 0 ? -(int)code : code), Q8_EM) * scale;
+    float y = q8_decode((uint32_t)(code == -128 ? 127 : code < 0 ? -(int)code : code), Q8_EM) * scale;
     return code < 0 ? -y : y;
 }
 
@@ -153,10 +153,12 @@ void floe_adamw_update_q8(float *restrict param, const float *restrict grad, int
                           float beta2, float eps, float weight_decay)
 {
     const adamw_k k = adamw_consts(step, lr, beta1, beta2, eps, weight_decay);
-    /* the codes' values, computed once: 128 magnitudes of m, 256 of v */
-    float lm[128], lv[256];
+    /* the codes' values, computed once: the magnitudes of m (-128, which the update never writes but
+     * a file may hold, reads as -127's), 256 values of v */
+    float lm[129], lv[256];
     for (uint32_t c = 0; c < 128; c++)
         lm[c] = q8_decode(c, Q8_EM);
+    lm[128] = lm[127];
     for (uint32_t c = 0; c < 256; c++)
         lv[c] = q8_decode(c, Q8_EV);
     const long long nb = (long long)floe_adamw_q8_blocks(n);

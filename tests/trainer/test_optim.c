@@ -94,6 +94,14 @@ static void test_adamw_q8(void **state)
     assert_true(floe_adamw_q8_m(0, 1.0f) == 0.0f && floe_adamw_q8_m(120, 1.0f) == 1.0f);
     assert_true(floe_adamw_q8_m(1, 1.0f) == ldexpf(1.0f, -17) && floe_adamw_q8_v(1, 1.0f) == ldexpf(1.0f, -33));
     assert_true(floe_adamw_q8_v(248, 3.0f) == 3.0f);
+    assert_true(floe_adamw_q8_m(-128, 1.0f) == -floe_adamw_q8_m(127, 1.0f)); /* a file's -128: bounded */
+    {
+        float p1 = 0.5f, g1 = 0.1f, s1 = 1.0f, s2 = 1.0f;
+        int8_t c1 = -128;
+        uint8_t c2 = 248;
+        floe_adamw_update_q8(&p1, &g1, &c1, &c2, &s1, &s2, 1, 3, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.0f);
+        assert_true(isfinite(p1) && c1 > -128);
+    }
     const size_t n = 70000, nb = floe_adamw_q8_blocks(n);
     assert_int_equal(nb, (n + 255) / 256);
     float *p = malloc(n * sizeof(float)), *pq = malloc(n * sizeof(float)), *pq1 = malloc(n * sizeof(float));
