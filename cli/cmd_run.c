@@ -74,8 +74,9 @@ static int profile_run(const floe_qmodel *m, const floe_machine *mach, const flo
         goto done;
     floe_sim_print_summary(s, stdout);
     floe_sim_print_summary(s, summary);
-    if (floe_plot_regions(c, join(a, sizeof a, out, "chip_layers.png"), err) != 0 ||
-        floe_plot_core_heatmap(b, join(a, sizeof a, out, "chip_cores_vmm.png"), "vmm", err) != 0)
+    if (floe_gnuplot_optional(floe_plot_regions(c, join(a, sizeof a, out, "chip_layers.png"), err), err) != 0 ||
+        floe_gnuplot_optional(floe_plot_core_heatmap(b, join(a, sizeof a, out, "chip_cores_vmm.png"), "vmm", err),
+                              err) != 0)
         goto done;
     rc = 0;
 done:
@@ -339,8 +340,9 @@ int floe_cmd_run(int argc, char **argv)
     fprintf(sum, "\n[1] numeric core\n");
     floe_accuracy_print(sum, rows, FLOE_ACCURACY_ROWS);
     fprintf(sum, "digest %016" PRIx64 "\n", digest);
-    if (floe_accuracy_write_csv(join(path, sizeof path, out, "numerics_accuracy.csv"), rows, FLOE_ACCURACY_ROWS, &err) != 0 ||
-        floe_numerics_plot(out, &err) != 0)
+    if (floe_accuracy_write_csv(join(path, sizeof path, out, "numerics_accuracy.csv"), rows, FLOE_ACCURACY_ROWS,
+                                &err) != 0 ||
+        floe_gnuplot_optional(floe_numerics_plot(out, &err), &err) != 0)
         FAIL("%s", err.msg);
     if (bad)
         FAIL("%d numeric operation(s) exceed their documented error bound", bad);

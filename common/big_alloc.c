@@ -5,12 +5,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define HUGE_PAGE ((uintptr_t)2 << 20)
 
 void floe_big_release(void *p, size_t bytes)
 {
-    const uintptr_t page = 4096;
+    const long ps = sysconf(_SC_PAGESIZE);
+    const uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
     uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + bytes) & ~(page - 1);
     if (p && hi > lo)
         (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);

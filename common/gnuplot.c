@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -52,8 +53,7 @@ int floe_gnuplot_png(const char *png_path, int width, int height, const char *sc
     FILE *gp = popen("gnuplot", "w"); /* its own messages go to our stderr */
     if (!gp) {
         floe_afile_abort(&af);
-        floe_err_set(err, "%s: cannot run gnuplot (install gnuplot-nox: scripts/setup.sh)", png_path);
-        return FLOE_GNUPLOT_MISSING;
+        return floe_err_set(err, "%s: cannot start gnuplot: %s", png_path, strerror(errno));
     }
     fprintf(gp, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\nset output %s\n%s\nunset output\n",
             width, height, qtmp, script);

@@ -55,8 +55,9 @@ void floe_adamw_update_bf16(float *param, const float *grad, uint16_t *m, uint16
  * 4 exponent and 3 mantissa bits (1 down to 2^-17), v as 5 exponent and 3 mantissa bits (1 down to
  * 2^-33), both rounded stochastically (up with the probability of the distance from the code below,
  * from a hash of the step and the index: a change smaller than a code is kept in expectation, not
- * lost; off by less than 1/8 of the value). A v that is not zero is never stored as zero: the smallest
- * code instead, so that no update divides by eps alone. Each block is read,
+ * lost; off by less than one code step: 1/8 of the value above 2^(1 - emax) of the block's scale,
+ * one smallest code below it). A v that is not zero is never stored as zero: the smallest code
+ * instead, so that no update divides by eps alone. Each block is read,
  * updated in float exactly as floe_adamw_update and stored again; blocks are independent, so the bits
  * are the same on any thread count. Codes and scales start at zero (zero moments). */
 #define FLOE_ADAMW_Q8_BLOCK 256

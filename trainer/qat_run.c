@@ -235,6 +235,11 @@ int floe_qat_step(floe_qat_trainer *tr, const floe_tokens *train, floe_qat_stats
         floe_distill_result rj =
             floe_distill_rows_online(tr->rowstats, NULL, s->fwd.logits, s->qm.s_logit, teacher_cols, tr, tr->tlogits,
                                      floe_qat_head_slice(s), tr->tgt, N, V, c->tau, c->alpha, tr->rowbuf);
+        if (isnan(rj.loss)) /* the statistics could not be formed: out of memory, or a NaN from the model */
+            return floe_err_set(err,
+                                "QAT step %d: the distillation loss is not a number (out of memory, or the "
+                                "model diverged)",
+                                tr->step + 1);
         dlogits_src src = {tr, 1.0f / (float)c->accum};
         floe_qat_backward_sliced(s, distill_slice, &src);
         r.loss += rj.loss / c->accum, r.kl += rj.kl / c->accum, r.ce += rj.ce / c->accum;
