@@ -36,6 +36,27 @@ static floe_distill_result sum_rows(const double *rows, int has_targets, int N, 
     return r;
 }
 
+/* The student's logit v of row i: z, or the codes zc times zscale (the float its logit view holds). */
+static inline float student_logit(const float *z, const int16_t *zc, float zscale, int i, int V, int v)
+{
+    return z ? z[(size_t)i * V + v] : (float)zc[(size_t)i * V + v] * zscale;
+}
+
+/* Row i of the student: its logits (z's row, or zc's widened into zrow [V]), its log-partitions of
+ * z / tau and z into st[1], st[2] and its cross-entropy into *ce (NaN without targets). */
+static const float *student_row(double *st, double *ce, const float *z, const int16_t *zc, float zscale, float *zrow,
+                                const int *targets, int i, int V, float tau)
+{
+    const float *zi = z ? z + (size_t)i * V : zrow;
+    if (!z)
+        for (int v = 0; v < V; v++)
+            zrow[v] = student_logit(z, zc, zscale, i, V, v);
+    st[1] = log_partition(zi, V, tau);
+    st[2] = targets ? log_partition(zi, V, 1.0) : NAN;
+    *ce = targets ? -((double)zi[targets[i]] - st[2]) : NAN;
+    return zi;
+}
+
 floe_distill_result floe_distill_rows(double *row_stats, const float *z, const int16_t *zc, float zscale,
                                       const float *t, const int *targets, int N, int V, float tau, float alpha,
                                       double *rows)
@@ -46,21 +67,16 @@ floe_distill_result floe_distill_rows(double *row_stats, const float *z, const i
         float *zrow = zc ? malloc(sizeof(float) * (size_t)V) : NULL;
 #pragma omp for schedule(static)
         for (int i = 0; i < N; i++) {
-            const float *ti = t + (size_t)i * V, *zi = z ? z + (size_t)i * V : zrow;
-            if (zc)
-                for (int v = 0; v < V; v++) /* the float the student's logit view holds */
-                    zrow[v] = (float)zc[(size_t)i * V + v] * zscale;
+            const float *ti = t + (size_t)i * V;
             double *st = row_stats + 3 * (size_t)i;
+            const float *zi = student_row(st, &rows[2 * i + 1], z, zc, zscale, zrow, targets, i, V, tau);
             st[0] = log_partition(ti, V, tau); /* teacher */
-            st[1] = log_partition(zi, V, tau); /* student */
-            st[2] = targets ? log_partition(zi, V, 1.0) : NAN;
             log_softmax(lp, ti, V, tau, st[0]);
             log_softmax(lq, zi, V, tau, st[1]);
             double kl = 0.0;
             for (int v = 0; v < V; v++)
                 kl += exp(lp[v]) * (lp[v] - lq[v]);
             rows[2 * i] = kl;
-            rows[2 * i + 1] = targets ? -((double)zi[targets[i]] / 1.0 - st[2]) : NAN;
         }
         free(lp);
         free(zrow);
@@ -83,16 +99,10 @@ floe_distill_result floe_distill_rows_online(double *row_stats, const float *z, 
         float *zrow = zc ? malloc(sizeof(float) * (size_t)V) : NULL;
 #pragma omp for schedule(static)
         for (int i = 0; i < N; i++) {
-            const float *zi = z ? z + (size_t)i * V : zrow;
-            if (zc)
-                for (int v = 0; v < V; v++)
-                    zrow[v] = (float)zc[(size_t)i * V + v] * zscale;
             double *st = row_stats + 3 * (size_t)i;
+            student_row(st, &rows[2 * i + 1], z, zc, zscale, zrow, targets, i, V, tau);
             st[0] = -INFINITY; /* the teacher's running max of t / tau until the end */
-            st[1] = log_partition(zi, V, tau);
-            st[2] = targets ? log_partition(zi, V, 1.0) : NAN;
             rows[2 * i] = 0.0; /* sum of exp(t/tau - max) (t/tau - z/tau), rescaled with the max */
-            rows[2 * i + 1] = targets ? -((double)zi[targets[i]] - st[2]) : NAN;
             acc[i] = 0.0;
         }
         free(zrow);
@@ -111,8 +121,7 @@ floe_distill_result floe_distill_rows_online(double *row_stats, const float *z, 
                 mx = fmax(mx, ti[j] / (double)tau);
             double r = exp(st[0] - mx), sum = acc[i] * r, a = rows[2 * i] * r;
             for (int j = 0; j < cn; j++) {
-                const int v = c0 + j;
-                const float zv = z ? z[(size_t)i * V + v] : (float)zc[(size_t)i * V + v] * zscale;
+                const float zv = student_logit(z, zc, zscale, i, V, c0 + j);
                 double x = ti[j] / (double)tau, e = exp(x - mx);
                 sum += e;
                 a += e * (x - zv / (double)tau);
@@ -142,7 +151,7 @@ void floe_distill_cols(float *d, int ldd, int c0, int cn, const float *z, const 
         float *di = d + (size_t)i * ldd;
         for (int j = 0; j < cn; j++) {
             const int v = c0 + j;
-            const float zv = z ? z[(size_t)i * V + v] : (float)zc[(size_t)i * V + v] * zscale;
+            const float zv = student_logit(z, zc, zscale, i, V, v);
             double p = exp(ti[j] / (double)tau - st[0]);
             float g = (float)(dloss * gk * (exp(zv / (double)tau - st[1]) - p));
             if (ce)

@@ -73,6 +73,17 @@ static void pair_init(floe_model *full, floe_model *fo, const floe_model_config 
     memcpy(fo->params, full->params, sizeof(float) * full->table.total);
 }
 
+/* A forward with targets on both models: loss, logits and losses the same bits. */
+static void assert_same_forward(floe_model *full, floe_model *fo, const int32_t *tok, int B, int T)
+{
+    const size_t N = (size_t)B * T, V = (size_t)full->cfg.vocab_size;
+    float lf = floe_model_forward(full, tok, tok + 1, B, T);
+    float lo = floe_model_forward(fo, tok, tok + 1, B, T);
+    assert_memory_equal(&lf, &lo, sizeof lf);
+    assert_memory_equal(floe_model_logits(full), floe_model_logits(fo), sizeof(float) * N * V);
+    assert_memory_equal(floe_model_losses(full), floe_model_losses(fo), sizeof(float) * N);
+}
+
 /* Forward with targets on both at B x T with 1 and 2 threads: logits, losses, loss the same bits;
  * the forward-only model's top-1 is the first argmax of its logits. */
 static void check_same_bits(const floe_model_config *cfg, int maxB, int maxT, int B, int T)
@@ -83,11 +94,7 @@ static void check_same_bits(const floe_model_config *cfg, int maxB, int maxT, in
     int32_t *tok = random_ids(N + 1, V, 11);
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);
-        float lf = floe_model_forward(&full, tok, tok + 1, B, T);
-        float lo = floe_model_forward(&fo, tok, tok + 1, B, T);
-        assert_memory_equal(&lf, &lo, sizeof lf);
-        assert_memory_equal(floe_model_logits(&full), floe_model_logits(&fo), sizeof(float) * (size_t)N * V);
-        assert_memory_equal(floe_model_losses(&full), floe_model_losses(&fo), sizeof(float) * (size_t)N);
+        assert_same_forward(&full, &fo, tok, B, T);
         assert_null(floe_model_probs(&fo));
         const float *z = floe_model_logits(&fo);
         const int *top1 = floe_model_top1(&fo);
@@ -147,11 +154,7 @@ static void check_bf16(const floe_model_config *cfg, int B, int T)
     assert_non_null(wbuf);
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);
-        float lf = floe_model_forward(&full, tok, tok + 1, B, T);
-        float lo = floe_model_forward(&fo, tok, tok + 1, B, T);
-        assert_memory_equal(&lf, &lo, sizeof lf);
-        assert_memory_equal(floe_model_logits(&full), floe_model_logits(&fo), sizeof(float) * (size_t)N * V);
-        assert_memory_equal(floe_model_losses(&full), floe_model_losses(&fo), sizeof(float) * (size_t)N);
+        assert_same_forward(&full, &fo, tok, B, T);
         /* the caller's head: the forward stops at the final norm */
         floe_model_set_head_by_caller(&fo);
         float *kept = (float *)floe_model_logits(&fo);
