@@ -3,11 +3,14 @@
 #include "common/atomic_file.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 
 int floe_gnuplot_quote(char *out, size_t n, const char *path)
 {
@@ -55,9 +58,22 @@ int floe_gnuplot_png(const char *png_path, int width, int height, const char *sc
         floe_afile_abort(&af);
         return floe_err_set(err, "%s: cannot start gnuplot: %s", png_path, strerror(errno));
     }
+    /* A shell that found no gnuplot exits at once; writing to it then raises SIGPIPE, which would kill
+     * this process (a race that a long script always loses). Blocked here, the write fails with EPIPE
+     * instead and pclose reports the shell's status; a SIGPIPE left pending for this thread is taken. */
+    sigset_t pipe_set, old_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
     fprintf(gp, "set terminal pngcairo size %d,%d font 'sans,10' noenhanced\nset output %s\n%s\nunset output\n",
             width, height, qtmp, script);
     int st = pclose(gp);
+    sigset_t pending;
+    if (!sigismember(&old_set, SIGPIPE) && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE)) {
+        const struct timespec now = {0, 0};
+        sigtimedwait(&pipe_set, NULL, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_set, NULL);
     if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         floe_afile_abort(&af);
         if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 127) {

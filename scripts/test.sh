@@ -38,12 +38,28 @@ ctest_args=(--output-on-failure -j"$jobs")
 if [ $quick -eq 1 ] || [ $repeat -gt 0 ]; then ctest_args+=(-L quick); fi
 if [ $repeat -gt 0 ]; then ctest_args+=(--repeat "until-fail:$repeat"); fi
 
+# ctest, and on a failure each failed test's last output lines again at the very end, where a
+# truncated log (CI keeps its head and tail) still shows why the test failed
+run_ctest() {
+  local dir=$1
+  shift
+  if ctest --test-dir "$dir" "$@"; then return 0; fi
+  local log="$dir/Testing/Temporary/LastTest.log" name
+  echo "== the failed tests' last 40 output lines (all of it: $log)"
+  cut -d: -f2- "$dir/Testing/Temporary/LastTestsFailed.log" 2>/dev/null | head -5 | while read -r name; do
+    echo "-- $name"
+    awk -v t="$name" '$0 ~ "^[0-9]+/[0-9]+ Testing: " && $3 == t { on = 1; next }
+                      on && /^<end of output>$/ { exit } on { print }' "$log" | tail -40
+  done
+  return 1
+}
+
 echo "== build 1: gcc, Release (-O3)"
 CC=gcc CXX=g++ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DFLOE_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 scale=$(scripts/calibrate.sh build)
 cmake -S . -B build -DFLOE_TIMEOUT_SCALE="$scale" >/dev/null
-ctest --test-dir build "${ctest_args[@]}"
+run_ctest build "${ctest_args[@]}"
 [ $quick -eq 1 ] && exit 0
 
 echo "== build 2: clang, Debug (-O0), AddressSanitizer + UndefinedBehaviorSanitizer"
@@ -54,7 +70,7 @@ cmake --build build-asan -j"$jobs"
 scale=$(scripts/calibrate.sh build)
 cmake -S . -B build-asan -DFLOE_TIMEOUT_SCALE="$scale" >/dev/null
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan "${ctest_args[@]}"
+  run_ctest build-asan "${ctest_args[@]}"
 [ $repeat -gt 0 ] && exit 0
 
 echo "== numeric digest: gcc -O3 vs clang -O0"

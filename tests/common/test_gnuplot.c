@@ -41,9 +41,20 @@ static void test_renders_png_atomically(void **state)
     char none[4200];
     floe_path_join(none, sizeof none, dir, "none.png");
     int rc = floe_gnuplot_png(none, 320, 200, "plot sin(x)", &err);
+    /* a script larger than a pipe holds: the write meets a shell that has exited, which must be an
+     * error code here, not a SIGPIPE that kills the process (a race with short scripts) */
+    size_t big_n = 1u << 20;
+    char *big = malloc(big_n + 1);
+    assert_non_null(big);
+    for (size_t i = 0; i < big_n; i++)
+        big[i] = i % 64 == 63 ? '\n' : '#';
+    big[big_n] = '\0';
+    int rc_big = floe_gnuplot_png(none, 320, 200, big, &err);
+    free(big);
     setenv("PATH", keep, 1);
     free(keep);
     assert_int_equal(rc, FLOE_GNUPLOT_MISSING);
+    assert_int_equal(rc_big, FLOE_GNUPLOT_MISSING);
     assert_non_null(strstr(err.msg, "gnuplot not found"));
     assert_int_equal(stat(none, &st), -1);
     assert_int_equal(floe_gnuplot_optional(FLOE_GNUPLOT_MISSING, &err), 0);
