@@ -30,6 +30,7 @@ int floe_qinit_opts_resolve(const floe_qinit_opts *o, floe_qinit_cfg *out, const
     }
     out->percentile = o->percentile;
     out->headroom = o->headroom;
+    out->res_headroom = o->res_headroom;
     out->batches = (int)o->batches;
     return 0;
 }

@@ -42,18 +42,23 @@ typedef struct floe_qinit_opts {
     const char *init;
     double percentile, headroom;
     long long batches;
+    double res_headroom;
 } floe_qinit_opts;
 
-#define FLOE_QINIT_OPTS_DEFAULTS {"calib", 0.0, 2.0, 4}
+/* clang-format off */
+#define FLOE_QINIT_OPTS_DEFAULTS {"calib", 0.0, 2.0, 4, 1.0}
 
-#define FLOE_QINIT_OPTS(o)                                                                                     \
-    {"init", FLOE_ARG_STRING, &(o).init, "METHOD", "step initialisation: calib (MSE weights, percentile "       \
-                                                   "activations; default), rtn (absmax) or gptq (calib, then GPTQ)", 0, 0, 0},           \
-        {"percentile", FLOE_ARG_DOUBLE, &(o).percentile, "P", "activation calibration percentile of |x| (default: 99.99 at 8 bits, 99.9 at 4)", \
-         1, 100, 0},                                                                                           \
-        {"headroom", FLOE_ARG_DOUBLE, &(o).headroom, "X", "16-bit steps cover X times the largest value (default 2)", \
-         1, 1e6, 0},                                                                                           \
-        {"calib-batches", FLOE_ARG_INT, &(o).batches, "N", "calibration batches (default 4)", 1, 1e6, 0}
+#define FLOE_QINIT_OPTS(o)                                                                                      \
+    {"init", FLOE_ARG_STRING, &(o).init, "METHOD", "step initialisation: calib (MSE weights, percentile "        \
+     "activations; default), rtn (absmax) or gptq (calib, then GPTQ)", 0, 0, 0},                                \
+    {"percentile", FLOE_ARG_DOUBLE, &(o).percentile, "P",                                                        \
+     "activation calibration percentile of |x| (default: 99.99 at 8 bits, 99.9 at 4)", 1, 100, 0},             \
+    {"headroom", FLOE_ARG_DOUBLE, &(o).headroom, "X",                                                            \
+     "16-bit steps but the residual's cover X times the largest value (default 2)", 1, 1e6, 0},                 \
+    {"res-headroom", FLOE_ARG_DOUBLE, &(o).res_headroom, "X",                                                    \
+     "the residual stream's 16-bit step covers X times its largest value (default 1)", 1, 1e6, 0},              \
+    {"calib-batches", FLOE_ARG_INT, &(o).batches, "N", "calibration batches (default 4)", 1, 1e6, 0}
+/* clang-format on */
 
 int floe_qinit_opts_resolve(const floe_qinit_opts *o, floe_qinit_cfg *out, const char *cmd);
 

@@ -8,7 +8,7 @@
 #include "trainer/lsq.h"
 #include "trainer/vec.h"
 
-floe_qinit_cfg floe_qinit_defaults(void) { return (floe_qinit_cfg){FLOE_QINIT_CALIB, 0.0, 2.0, 4, 1}; }
+floe_qinit_cfg floe_qinit_defaults(void) { return (floe_qinit_cfg){FLOE_QINIT_CALIB, 0.0, 2.0, 4, 1, 1.0}; }
 
 int floe_qinit_method_parse(const char *name, floe_qinit_method *out)
 {
@@ -168,8 +168,10 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
                             "teacher %s: chunked LM head (a trainer's model) keeps no logits to calibrate on: "
                             "allocate it with floe_model_init_forward",
                             t->cfg.name);
-    if (c->batches < 1 || !(c->percentile >= 0.0 && c->percentile <= 100.0) || !(c->headroom >= 1.0))
-        return floe_err_set(err, "calibration: need batches >= 1, 0 <= percentile <= 100, headroom >= 1");
+    if (c->batches < 1 || !(c->percentile >= 0.0 && c->percentile <= 100.0) || !(c->headroom >= 1.0) ||
+        !(c->res_headroom >= 1.0))
+        return floe_err_set(err, "calibration: need batches >= 1, 0 <= percentile <= 100, headroom >= 1, "
+                                 "res_headroom >= 1");
     memcpy(s->params, t->params, sizeof(float) * s->table.total);
 
     /* weight steps of the gain-folded weights */
@@ -252,7 +254,7 @@ int floe_qat_init_from_teacher(floe_qat *s, floe_model *t, const floe_tokens *tr
         QL->s_silu = STEP(S[PT_SILU].amax, h16);
     }
     *floe_qat_act_step(s, -1, 0) = STEP(stat_percentile(&st[npts - 2], pa), ah);
-    s->qm.s_res = STEP(st[npts - 3].amax, h16);
+    s->qm.s_res = STEP(st[npts - 3].amax, 32767.0 / c->res_headroom);
     s->qm.s_logit = STEP(st[npts - 1].amax, h16);
 #undef STEP
     if (floe_qat_quantize(s, err) != 0)

@@ -10,8 +10,11 @@
  *   batches of the training split (their own sampling stream): s = P(|x|) / hi, P the
  *   `percentile` (calib; by default 99.99 at 8 bits and 99.9 at 4; RTN uses 100, the absmax). Values at each point are the float values the
  *   quantized graph quantizes there (normalised RMSNorm outputs without gain, q/k after RoPE, ...).
- * - 16-bit steps (residual and embeddings, q, k, gate, up, SiLU output, logits): max|x| *
- *   headroom / 32767, headroom leaving room for QAT to grow them.
+ * - 16-bit steps (q, k, gate, up, SiLU output, logits): max|x| * headroom / 32767, headroom
+ *   leaving room for QAT to grow them. The residual stream's (and the embeddings'): max|x| *
+ *   res_headroom / 32767, by default the largest value itself: one step holds embeddings of about
+ *   0.05 and the later layers' largest residual values (thousands in a trained model), so every
+ *   bit of its range counts (docs/trainer.md, "The residual stream's step").
  * docs/trainer.md gives the reasoning; every figure is a setting.
  */
 #ifndef FLOE_TRAINER_QAT_INIT_H
@@ -39,6 +42,7 @@ typedef struct floe_qinit_cfg {
     double headroom;   /* 16-bit steps cover headroom * max|x| (default 2) */
     int batches;       /* calibration batches (default 4) */
     uint64_t seed;     /* their sampling stream (default 1) */
+    double res_headroom; /* the residual stream's step covers res_headroom * max|x| (default 1) */
 } floe_qinit_cfg;
 
 floe_qinit_cfg floe_qinit_defaults(void);

@@ -5,7 +5,8 @@
  * sources it runs); weight-only RTN/GPTQ put every block weight on its group's grid and leave the
  * rest FP; SmoothQuant at the norms gives a model with per-channel RMSNorm multipliers whose
  * batched integer forward equals the reference forward and which survives a save/load round trip;
- * bad settings are refused. */
+ * bad settings are refused. Calibration's 16-bit steps: the residual stream's covers res_headroom
+ * times its largest value, every other one headroom times its own. */
 #include "tests/test_util.h"
 
 #include <math.h>
@@ -268,13 +269,61 @@ static void test_smoothquant_norms(void **state)
     floe_model_free(&t);
 }
 
+/* calibrated with ic's headrooms */
+static void calibrate(floe_qat *s, double headroom, double res_headroom)
+{
+    floe_err err;
+    floe_model t;
+    copy_model(&t);
+    floe_qconfig qc = floe_qconfig_default();
+    assert_int_equal(floe_qat_init(s, &MC, &qc, 1, 1, &err), 0);
+    floe_qinit_cfg ic = floe_qinit_defaults();
+    ic.batches = 2, ic.headroom = headroom, ic.res_headroom = res_headroom;
+    assert_int_equal(floe_qat_init_from_teacher(s, &t, &TRAIN, &ic, &err), 0);
+    floe_model_free(&t);
+}
+
+static void test_residual_headroom(void **state)
+{
+    (void)state;
+    floe_qinit_cfg d = floe_qinit_defaults();
+    assert_true(d.headroom == 2.0 && d.res_headroom == 1.0);
+    floe_qat a, b, c;
+    calibrate(&a, 2.0, 1.0);
+    calibrate(&b, 2.0, 2.0);
+    calibrate(&c, 4.0, 1.0);
+    /* the residual's step follows res_headroom alone (exactly: a power of two apart) */
+    assert_true(b.qm.s_res == 2.0f * a.qm.s_res);
+    assert_true(c.qm.s_res == a.qm.s_res);
+    /* the other 16-bit steps follow headroom alone; the 8-bit ones neither */
+    for (int l = 0; l < MC.n_layers; l++) {
+        assert_true(b.qm.layers[l].s_q == a.qm.layers[l].s_q && b.qm.layers[l].s_silu == a.qm.layers[l].s_silu);
+        assert_true(c.qm.layers[l].s_q == 2.0f * a.qm.layers[l].s_q);
+        assert_true(c.qm.layers[l].s_u == 2.0f * a.qm.layers[l].s_u);
+    }
+    assert_true(c.qm.s_logit == 2.0f * a.qm.s_logit);
+    assert_true(*floe_qat_act_step(&c, 0, FLOE_QAT_ATTN_IN) == *floe_qat_act_step(&a, 0, FLOE_QAT_ATTN_IN));
+    floe_qat_free(&a), floe_qat_free(&b), floe_qat_free(&c);
+    /* below 1 it would clip the calibration's own largest value: refused */
+    floe_err err;
+    floe_model t;
+    copy_model(&t);
+    floe_qconfig qc = floe_qconfig_default();
+    assert_int_equal(floe_qat_init(&a, &MC, &qc, 1, 1, &err), 0);
+    floe_qinit_cfg ic = floe_qinit_defaults();
+    ic.res_headroom = 0.5;
+    assert_int_equal(floe_qat_init_from_teacher(&a, &t, &TRAIN, &ic, &err), -1);
+    assert_non_null(strstr(err.msg, "res_headroom >= 1"));
+    floe_qat_free(&a);
+    floe_model_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_smoothquant_exact),
-        cmocka_unit_test(test_gptq_chip),
-        cmocka_unit_test(test_weight_only),
-        cmocka_unit_test(test_smoothquant_norms),
+        cmocka_unit_test(test_smoothquant_exact), cmocka_unit_test(test_gptq_chip),
+        cmocka_unit_test(test_weight_only),       cmocka_unit_test(test_smoothquant_norms),
+        cmocka_unit_test(test_residual_headroom),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
