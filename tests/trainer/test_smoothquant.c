@@ -95,15 +95,24 @@ static void test_smoothquant_exact(void **state)
     floe_model_free(&m);
 }
 
-static void run_gptq(floe_qat *s, floe_gptq_hsrc src, int threads)
+/* t: a copy of the trained model; s: a default-width student for it; returns calibration settings
+ * of 2 batches */
+static floe_qinit_cfg new_student(floe_qat *s, floe_model *t)
 {
     floe_err err;
-    floe_model t;
-    copy_model(&t);
+    copy_model(t);
     floe_qconfig qc = floe_qconfig_default();
     assert_int_equal(floe_qat_init(s, &MC, &qc, 1, 1, &err), 0);
     floe_qinit_cfg ic = floe_qinit_defaults();
     ic.batches = 2;
+    return ic;
+}
+
+static void run_gptq(floe_qat *s, floe_gptq_hsrc src, int threads)
+{
+    floe_err err;
+    floe_model t;
+    floe_qinit_cfg ic = new_student(s, &t);
     floe_gptq_cfg gc = floe_gptq_defaults();
     gc.block = 16;
     int nt = omp_get_max_threads();
@@ -274,11 +283,8 @@ static void calibrate(floe_qat *s, double headroom, double res_headroom)
 {
     floe_err err;
     floe_model t;
-    copy_model(&t);
-    floe_qconfig qc = floe_qconfig_default();
-    assert_int_equal(floe_qat_init(s, &MC, &qc, 1, 1, &err), 0);
-    floe_qinit_cfg ic = floe_qinit_defaults();
-    ic.batches = 2, ic.headroom = headroom, ic.res_headroom = res_headroom;
+    floe_qinit_cfg ic = new_student(s, &t);
+    ic.headroom = headroom, ic.res_headroom = res_headroom;
     assert_int_equal(floe_qat_init_from_teacher(s, &t, &TRAIN, &ic, &err), 0);
     floe_model_free(&t);
 }
@@ -307,10 +313,7 @@ static void test_residual_headroom(void **state)
     /* below 1 it would clip the calibration's own largest value: refused */
     floe_err err;
     floe_model t;
-    copy_model(&t);
-    floe_qconfig qc = floe_qconfig_default();
-    assert_int_equal(floe_qat_init(&a, &MC, &qc, 1, 1, &err), 0);
-    floe_qinit_cfg ic = floe_qinit_defaults();
+    floe_qinit_cfg ic = new_student(&a, &t);
     ic.res_headroom = 0.5;
     assert_int_equal(floe_qat_init_from_teacher(&a, &t, &TRAIN, &ic, &err), -1);
     assert_non_null(strstr(err.msg, "res_headroom >= 1"));
