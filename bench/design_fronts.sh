@@ -17,6 +17,8 @@
 #   POINT_THREADS=2       threads of each QAT point (JOBS of them run at once: JOBS x POINT_THREADS cores)
 #   TEACHER_CKPT_EVERY=0  teacher checkpoint every N steps (0: only at the end)
 #   POINT_CKPT_EVERY=0    QAT checkpoint every N steps of each point (0: only at the end)
+#   ONLY=""               space-separated point names (as in OUT/points.txt): train, deploy and list
+#                         only these (a run split over hosts, each with the same teacher bits)
 # Reruns skip what is done (a finished teacher, its evaluation, the design, a point with its
 # qmodel.safetensors) and resume a teacher or point from its last checkpoint (bit-identical to a
 # straight run), so a run cut short (a time limit) goes on where it stopped.
@@ -61,6 +63,14 @@ mix() { local s="" l; for ((l = 0; l < layers; l++)); do s+="${s:+,}$l=$([ $l = 
   col=$(head -1 "$out/design/front.csv" | tr ',' '\n' | grep -n '^wbits_layer$' | cut -d: -f1)
   tail -n +2 "$out/design/front.csv" | cut -d, -f"$col"- | tr ' ' ',' | awk '!seen[$0]++' | nl -w1 -s' ' | sed 's/^/design-/'
 } | awk '!seen[$2]++' > "$out/points.txt"
+if [ -n "${ONLY:-}" ]; then
+  for name in $ONLY; do
+    grep -q "^$name " "$out/points.txt" || { echo "design_fronts: ONLY names $name, not in $out/points.txt" >&2; exit 2; }
+  done
+  awk -v only=" $ONLY " 'index(only, " " $1 " ")' "$out/points.txt" > "$out/run.txt"
+else
+  cp "$out/points.txt" "$out/run.txt"
+fi
 
 point() {
   local name=$1 spec=$2 dir=$out/p-$1 last
@@ -94,10 +104,10 @@ point() {
 }
 export -f point last_ckpt
 export floe teacher steps machine energy out corpus pthreads pckpt
-xargs -P "$jobs" -L 1 bash -c 'point "$0" "$1"' < "$out/points.txt"
+xargs -P "$jobs" -L 1 bash -c 'point "$0" "$1"' < "$out/run.txt"
 {
   echo "name,val_loss,latency_us,energy_uj,weight_bytes,chips,cores,wbits_layer"
-  while read -r name _; do cat "$out/p-$name.row"; done < "$out/points.txt"
+  while read -r name _; do cat "$out/p-$name.row"; done < "$out/run.txt"
 } > "$out/fronts.csv.tmp" && mv "$out/fronts.csv.tmp" "$out/fronts.csv"
 if command -v gnuplot > /dev/null; then
   gnuplot <<GP
